@@ -1,0 +1,138 @@
+/**
+ * The normalized cluster spec: what `parseSpec` returns after validation, with every default
+ * applied. Field names follow SPEC.md (the user-facing contract); derived fields are marked.
+ */
+import type { Role } from '../../protocol/index.ts';
+
+export type { Role };
+export type Topology = 'stacked' | 'external-etcd';
+export type KubeProxyMode = 'iptables' | 'nftables' | 'ipvs' | 'disabled';
+export type CniPlugin = 'calico' | 'cilium' | 'flannel' | 'none';
+export type LoadBalancerType = 'haproxy-keepalived' | 'nginx-keepalived' | 'kube-vip' | 'external';
+export type EtcdMode = 'static-pod' | 'binary';
+export type CertDistribution = 'coordinator' | 'upload-certs';
+export type KeyAlgorithm = 'RSA-2048' | 'ECDSA-P256';
+export type OsFamily = 'ubuntu' | 'debian' | 'flatcar' | 'fedora-coreos';
+export type OsFormat = 'cloud-init' | 'ignition';
+export type Platform = 'generic' | 'aws' | 'openstack' | 'proxmox' | 'pxe';
+export type PackagesMode = 'install' | 'preinstalled';
+
+/** An IPv4 address with its prefix, as written `10.101.1.101/24`. */
+export interface HostAddress {
+  ip: string;
+  prefix: number;
+  /** The address as written. */
+  cidr: string;
+}
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+export interface HostSpec {
+  name: string;
+  role: Role;
+  fqdn?: string;
+  address?: HostAddress;
+  gateway?: string;
+  nameservers: string[];
+  /** Lower-case, colon separated. */
+  mac?: string;
+  /** Lower-case SMBIOS UUID. */
+  uuid?: string;
+  labels: Record<string, string>;
+  /** undefined = kubeadm's default (control planes keep NoSchedule); [] = no taints. */
+  taints?: Taint[];
+  /** NIC name used in network-config (`set-name` when a MAC is given) and by keepalived/kube-vip. Default: spec.loadBalancer.interface. */
+  interface: string;
+}
+
+export interface ClusterSpec {
+  apiVersion: 'kubeseed.dev/v1alpha1';
+  kind: 'Cluster';
+  name: string;
+  kubernetesVersion: string;
+  /** Derived: the minor version number (37 for v1.37.0). */
+  kubernetesMinor: number;
+  topology: Topology;
+  controlPlaneEndpoint: { host: string; port: number };
+  networking: {
+    podSubnet: string;
+    serviceSubnet: string;
+    dnsDomain: string;
+    nodeCidrMaskSize: number;
+    hostsFile: boolean;
+  };
+  kubeProxy: { mode: KubeProxyMode };
+  cni: { plugin: CniPlugin; version: string };
+  loadBalancer: {
+    type: LoadBalancerType;
+    vip?: string;
+    interface: string;
+    virtualRouterId: number;
+  };
+  etcd: { mode: EtcdMode; version: string };
+  certificates: { distribution: CertDistribution; keyAlgorithm: KeyAlgorithm; extraSANs: string[] };
+  os: {
+    family: OsFamily;
+    format: OsFormat;
+    platform: Platform;
+    packages: PackagesMode;
+    timeServers: string[];
+    sshAuthorizedKeys: string[];
+  };
+  proxy: { http?: string; https?: string; noProxy: string[] };
+  mirrors: {
+    /** Base URL of a pkgs.k8s.io-style apt repo for the minor (`…/core:/stable:/v1.37/deb/`). */
+    kubernetesApt?: string;
+    /** URL of the ASCII-armored key of that repo (default: `<kubernetesApt>Release.key`). */
+    kubernetesAptKey?: string;
+    /** Base URL of an apt repo carrying containerd.io (Docker's layout), or a containerd release tarball URL. */
+    containerd?: string;
+    containerdKey?: string;
+    /** URL of the etcd release tarball (binary mode), `{version}` and `{arch}` substituted. */
+    etcd?: string;
+    /** Base URL where CNI manifests are fetched from. */
+    cni?: string;
+    /** Base URL of system extension images (Flatcar / Fedora CoreOS). */
+    sysext?: string;
+    /** Base URL serving the agent executables (default: the coordinator's own `/agent/…`). */
+    agent?: string;
+    /** Container image repository for kubeadm (ClusterConfiguration.imageRepository). */
+    imageRepository?: string;
+    /** containerd registry mirrors: registry host → mirror endpoints. */
+    registryMirrors: Record<string, string[]>;
+  };
+  proxmox: {
+    node?: string;
+    templateVmid?: number;
+    storage?: string;
+    snippetStorage?: string;
+    bridge?: string;
+  };
+  coordinator: { url: string; listen: string; httpListen: string };
+  fleet: { enabled: boolean };
+  rollout: {
+    controlPlaneParallelism: number;
+    workerParallelism: number;
+    /** Seconds. */
+    tokenTTL: number;
+  };
+  hosts: HostSpec[];
+  /**
+   * Test-only settings, refused unless the spec sets `testing.allowUnsupported: true` with the
+   * reason in `testing.reason`. Used by the end-to-end harness (Debian's etcd 3.4).
+   */
+  testing: { allowOldEtcd: boolean };
+}
+
+/** A validation finding. `line`/`column` are 1-based positions in the spec file. */
+export interface SpecIssue {
+  path: string;
+  message: string;
+  line: number;
+  column: number;
+  severity: 'error' | 'warning';
+}

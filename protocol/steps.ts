@@ -1,0 +1,70 @@
+/**
+ * Step vocabulary shared by the generator (which plans steps), the coordinator (which releases
+ * them) and the agent (which executes them). Pure data: no imports, bundled into the agent.
+ */
+
+/** Every unit of agent work the coordinator can release, in rough rollout order. */
+export const STEP_KINDS = [
+  'lb-check',
+  'etcd-start',
+  'kubeadm-init',
+  'cni-apply',
+  'kube-vip-manifest',
+  'upload-certs',
+  'kubeadm-join-control-plane',
+  'kubeadm-join-worker',
+  'label-nodes',
+  'verify',
+  'etcd-member-remove',
+  'reset',
+] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
+
+export const ROLES = ['control-plane', 'worker', 'etcd', 'load-balancer'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** A file a step writes on the host. `secret` files are written 0600 and removed when the step says so. */
+export interface StepFile {
+  path: string;
+  content: string;
+  /** POSIX mode as a number, e.g. 0o600. */
+  mode: number;
+  secret: boolean;
+  /** Delete the file once the step has finished (kubeadm configs that carry tokens). */
+  removeAfter?: boolean;
+}
+
+/**
+ * Kind-specific parameters. The agent reads only the fields of its step's kind; everything a
+ * command needs is here or in `files`, so the agent never re-derives cluster facts.
+ */
+export interface StepParams {
+  /** kubeadm-init / joins / etcd-start (static-pod): the kubeadm config file the step writes. */
+  kubeadmConfigPath?: string;
+  /** The Kubernetes node name (= host name in the spec). */
+  nodeName?: string;
+  /** etcd-start: client URLs of every member, for the TLS health check. */
+  etcdEndpoints?: string[];
+  /** etcd-start: 'static-pod' runs `kubeadm init phase etcd local`, 'binary' starts the systemd unit. */
+  etcdMode?: 'static-pod' | 'binary';
+  /** etcd health check client files (paths written by this step). */
+  etcdClient?: { caFile: string; certFile: string; keyFile: string };
+  /** lb-check / preflight: the API endpoint host:port and the VIP it must resolve to. */
+  endpoint?: { host: string; port: number; vip?: string };
+  /** lb-check: the local service that must be running (haproxy or nginx). */
+  lbService?: 'haproxy' | 'nginx';
+  /** cni-apply: manifest files (already written by this step) to `kubectl apply -f`. */
+  manifests?: string[];
+  /** kube-vip-manifest: 'init' places the super-admin variant then swaps, 'join' places admin.conf variant. */
+  kubeVipPhase?: 'init' | 'join';
+  /** label-nodes: node name → labels. */
+  labels?: Record<string, Record<string, string>>;
+  /** verify: node names that must be registered and Ready. */
+  expectNodes?: string[];
+  /** etcd-member-remove: the member (node) name to remove. */
+  memberName?: string;
+  /** kubeadm verbosity flag value. */
+  verbosity?: number;
+  /** kubeadm preflight errors to ignore (joins on a host that ran a reset, etc.). */
+  ignorePreflightErrors?: string[];
+}
