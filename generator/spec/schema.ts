@@ -1,0 +1,161 @@
+/**
+ * The field schema of `kubeseed.dev/v1alpha1 Cluster` (SPEC.md) and its defaults. Every field a
+ * user can write is listed here; anything else is an "unknown field" with a did-you-mean.
+ */
+import type { Schema } from './reader.ts';
+
+const str = (extra: Omit<Extract<Schema, { t: 'string' }>, 't'> = {}): Schema => ({ t: 'string', ...extra });
+const int = (min?: number, max?: number): Schema => ({ t: 'int', ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) });
+const bool: Schema = { t: 'bool' };
+const strList: Schema = { t: 'list', of: str() };
+
+export const DEFAULT_KUBERNETES_VERSION = 'v1.37.0';
+export const SUPPORTED_MINORS = { min: 34, max: 37 } as const;
+export const MIN_ETCD = { major: 3, minor: 5 } as const;
+
+/** Pinned CNI versions used when `cni.version` is omitted. */
+export const DEFAULT_CNI_VERSIONS = { calico: 'v3.30.0', cilium: 'v1.18.2', flannel: 'v0.27.4', none: '' } as const;
+export const DEFAULT_ETCD_VERSION = 'v3.6.5';
+
+export const HOST_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
+const IP = /^\d{1,3}(\.\d{1,3}){3}$/;
+const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
+
+const taint: Schema = {
+  t: 'object',
+  fields: { key: str(), value: str(), effect: str({ enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] }) },
+  required: ['key', 'effect'],
+};
+
+const host: Schema = {
+  t: 'object',
+  required: ['name', 'role'],
+  fields: {
+    name: str({ pattern: HOST_NAME, expect: 'a lower-case DNS label (a-z, 0-9, "-", at most 63 characters)' }),
+    role: str({ enum: ['control-plane', 'worker', 'etcd', 'load-balancer'] }),
+    fqdn: str({ pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, expect: 'a lower-case DNS name' }),
+    address: str({ pattern: CIDR, expect: 'an IPv4 address with prefix, like 10.101.1.101/24' }),
+    gateway: str({ pattern: IP, expect: 'an IPv4 address' }),
+    nameservers: { t: 'list', of: str({ pattern: IP, expect: 'an IPv4 address' }) },
+    mac: str({ pattern: MAC, expect: 'a MAC address like 52:54:00:12:34:56' }),
+    uuid: str({ pattern: UUID, expect: 'an SMBIOS UUID like 4c4c4544-0042-3510-8052-b4c04f4e4d32' }),
+    labels: { t: 'map', of: str() },
+    taints: { t: 'list', of: taint },
+    interface: str({ pattern: /^[a-zA-Z0-9_.-]{1,15}$/, expect: 'a network interface name (at most 15 characters)' }),
+  },
+};
+
+export const CLUSTER_SCHEMA: Schema = {
+  t: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  fields: {
+    apiVersion: str({ enum: ['kubeseed.dev/v1alpha1'] }),
+    kind: str({ enum: ['Cluster'] }),
+    metadata: {
+      t: 'object',
+      required: ['name'],
+      fields: { name: str({ pattern: HOST_NAME, expect: 'a lower-case DNS label' }) },
+    },
+    spec: {
+      t: 'object',
+      required: ['controlPlaneEndpoint', 'coordinator', 'hosts'],
+      fields: {
+        kubernetesVersion: str({ pattern: /^v\d+\.\d+\.\d+$/, expect: 'a version like v1.37.0' }),
+        topology: str({ enum: ['stacked', 'external-etcd'] }),
+        controlPlaneEndpoint: str({ expect: 'host:port, like k8s1api.kloud.lan:6443' }),
+        networking: {
+          t: 'object',
+          fields: {
+            podSubnet: str({ pattern: CIDR, expect: 'an IPv4 CIDR like 100.64.0.0/16' }),
+            serviceSubnet: str({ pattern: CIDR, expect: 'an IPv4 CIDR like 198.18.0.0/23' }),
+            dnsDomain: str({ pattern: /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, expect: 'a DNS domain like cluster.local' }),
+            nodeCidrMaskSize: int(8, 30),
+            hostsFile: bool,
+          },
+        },
+        kubeProxy: { t: 'object', fields: { mode: str({ enum: ['iptables', 'nftables', 'ipvs', 'disabled'] }) } },
+        cni: {
+          t: 'object',
+          fields: {
+            plugin: str({ enum: ['calico', 'cilium', 'flannel', 'none'] }),
+            version: str({ pattern: /^v\d+\.\d+\.\d+$/, expect: 'a version like v3.30.0' }),
+          },
+        },
+        loadBalancer: {
+          t: 'object',
+          fields: {
+            type: str({ enum: ['haproxy-keepalived', 'nginx-keepalived', 'kube-vip', 'external'] }),
+            vip: str({ pattern: IP, expect: 'an IPv4 address' }),
+            interface: str({ pattern: /^[a-zA-Z0-9_.-]{1,15}$/, expect: 'a network interface name' }),
+            virtualRouterId: int(1, 255),
+          },
+        },
+        etcd: {
+          t: 'object',
+          fields: {
+            mode: str({ enum: ['static-pod', 'binary'] }),
+            version: str({ pattern: /^v\d+\.\d+\.\d+$/, expect: 'a version like v3.6.5' }),
+          },
+        },
+        certificates: {
+          t: 'object',
+          fields: {
+            distribution: str({ enum: ['coordinator', 'upload-certs'] }),
+            keyAlgorithm: str({ enum: ['RSA-2048', 'ECDSA-P256'] }),
+            extraSANs: strList,
+          },
+        },
+        os: {
+          t: 'object',
+          fields: {
+            family: str({ enum: ['ubuntu', 'debian', 'flatcar', 'fedora-coreos'] }),
+            format: str({ enum: ['cloud-init', 'ignition'] }),
+            platform: str({ enum: ['generic', 'aws', 'openstack', 'proxmox', 'pxe'] }),
+            packages: str({ enum: ['install', 'preinstalled'] }),
+            timeServers: strList,
+            sshAuthorizedKeys: { t: 'list', of: str({ pattern: /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+) \S+/, expect: 'an OpenSSH public key line' }) },
+          },
+        },
+        proxy: { t: 'object', fields: { http: str(), https: str(), noProxy: strList } },
+        mirrors: {
+          t: 'object',
+          fields: {
+            kubernetesApt: str(),
+            kubernetesAptKey: str(),
+            containerd: str(),
+            containerdKey: str(),
+            etcd: str(),
+            cni: str(),
+            sysext: str(),
+            agent: str(),
+            imageRepository: str(),
+            registryMirrors: { t: 'map', of: strList },
+          },
+        },
+        proxmox: {
+          t: 'object',
+          fields: { node: str(), templateVmid: int(100, 999_999_999), storage: str(), snippetStorage: str(), bridge: str() },
+        },
+        coordinator: {
+          t: 'object',
+          required: ['url'],
+          fields: { url: str({ pattern: /^https:\/\/[^/\s]+\/?$/, expect: 'an https:// URL with host and port, like https://10.101.1.5:9443' }), listen: str(), httpListen: str() },
+        },
+        fleet: { t: 'object', fields: { enabled: bool } },
+        rollout: {
+          t: 'object',
+          fields: {
+            controlPlaneParallelism: int(1, 10),
+            workerParallelism: int(1, 100_000),
+            tokenTTL: str({ pattern: DURATION, expect: 'a duration like 1h or 30m' }),
+          },
+        },
+        hosts: { t: 'list', of: host },
+        testing: { t: 'object', fields: { allowOldEtcd: bool, reason: str() } },
+      },
+    },
+  },
+};
