@@ -1,0 +1,67 @@
+/**
+ * The coordinator's own TLS identity: a CA (pinned by the agent through user-data) and a server
+ * certificate for the host of `spec.coordinator.url`, both ECDSA P-256 whatever the cluster's
+ * keyAlgorithm (fast, and only kubeseed's agent and CLI ever verify them).
+ */
+import { X509Certificate } from 'node:crypto';
+import { issueCertificate } from './certificate.ts';
+import { type CertKeyPem, createCertificateAuthority, hostOfUrl, toSigningAuthority } from './cluster-pki.ts';
+import { PkiError } from './errors.ts';
+import { exportPrivateKeyPem, generateKeyPair, generateKeyPairs } from './keys.ts';
+import { CA_COMMON_NAMES, serverProfile } from './subjects.ts';
+
+export interface CoordinatorTls {
+  ca: CertKeyPem;
+  server: CertKeyPem;
+}
+
+/** SANs of the server certificate: the URL's host (DNS or IP) plus localhost, 127.0.0.1 and ::1. */
+export function coordinatorAltNames(url: string): { commonName: string; dnsNames: string[]; ipAddresses: string[] } {
+  let parsed: { host: string; isIp: boolean };
+  try {
+    parsed = hostOfUrl(url);
+  } catch {
+    throw new PkiError('INVALID_URL', `spec.coordinator.url: ${JSON.stringify(url)} is not a URL; write it as https://HOST:PORT`);
+  }
+  const dnsNames = [...new Set([...(parsed.isIp ? [] : [parsed.host]), 'localhost'])];
+  const ipAddresses = [...new Set([...(parsed.isIp ? [parsed.host] : []), '127.0.0.1', '::1'])];
+  return { commonName: parsed.host, dnsNames, ipAddresses };
+}
+
+/** A server certificate for `url`, signed by the coordinator CA. */
+export async function generateCoordinatorServerCertificate(options: { ca: CertKeyPem; url: string; now: Date }): Promise<CertKeyPem> {
+  const keys = await generateKeyPair('ECDSA-P256');
+  const cert = issueCertificate({
+    profile: serverProfile({ ...coordinatorAltNames(options.url), client: false, now: options.now }),
+    publicKey: keys.publicKey,
+    issuer: toSigningAuthority(options.ca, 'tls/ca'),
+  });
+  return { cert: cert.pem, key: exportPrivateKeyPem(keys.privateKey) };
+}
+
+export async function generateCoordinatorTls(options: { url: string; now: Date }): Promise<CoordinatorTls> {
+  coordinatorAltNames(options.url);
+  const [caKeys] = await generateKeyPairs('ECDSA-P256', 1);
+  const ca = createCertificateAuthority(CA_COMMON_NAMES.coordinatorCa, caKeys!, options.now);
+  return { ca, server: await generateCoordinatorServerCertificate({ ca, url: options.url, now: options.now }) };
+}
+
+/** true when `certPem` names exactly these SANs (order-insensitive) — used to re-issue after a URL or address change. */
+export function certificateMatchesAltNames(certPem: string, altNames: { dnsNames: string[]; ipAddresses: string[] }): boolean {
+  const have = new Set((new X509Certificate(certPem).subjectAltName ?? '').split(', ').filter(Boolean));
+  const want = new Set([
+    ...altNames.dnsNames.map((d) => `DNS:${d}`),
+    ...altNames.ipAddresses.map((ip) => `IP Address:${ip === '::1' ? '0:0:0:0:0:0:0:1' : expandIpv6(ip)}`),
+  ]);
+  return have.size === want.size && [...want].every((w) => have.has(w));
+}
+
+/** Node prints IPv6 SANs fully expanded without leading zeros (`0:0:0:0:0:0:0:1`). */
+function expandIpv6(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return groups.map((g) => Number.parseInt(g, 16).toString(16)).join(':');
+}
