@@ -1,0 +1,317 @@
+/**
+ * Renders a host's neutral `Provisioning` as an Ignition config (spec 3.3.0) for Flatcar and
+ * Fedora CoreOS. 3.3.0 is the newest version Debian's `ignition-validate` 2.14 accepts, and
+ * every current Flatcar and Fedora CoreOS translates it.
+ *
+ * Mapping (docs/formats.md has the full table):
+ * - files → `storage.files` with `data:` URLs (gzip when smaller), decimal modes, `overwrite`;
+ *   kubeseed-owned directories that hold a private file are declared 0700.
+ * - units → `systemd.units`; a unit the cloud-init path would start via runcmd is `enabled`.
+ * - commands → `/opt/kubeseed/firstboot.sh` run once by `kubeseed-firstboot.service`
+ *   (guard file `/var/lib/kubeseed/firstboot.done`, written last).
+ * - users → user `core` (the image's login user) with every SSH key.
+ * - the agent executable is fetched by Ignition itself from the coordinator (or mirrors.agent),
+ *   gzip-decoded and hash-checked when the digest is known; the coordinator CA is trusted for it.
+ * - containerd ≥ 2.0 and kubelet/kubeadm come from systemd-sysext images (`sysext.ts`).
+ *
+ * Runtime contract: pure — same input, same bytes (compact JSON, fixed key order).
+ */
+import type { Provisioning, SystemdUnit } from '../plan/types.ts';
+import type { ClusterSpec, HostSpec } from '../spec/types.ts';
+import { encodeIgnitionContents, toBase64DataUrl } from './ignition-encoding.ts';
+import { FLATCAR_BUILTIN_EXTENSIONS_TO_MASK, planSysextImages, type SysextArch } from './sysext.ts';
+
+export const IGNITION_SPEC_VERSION = '3.3.0';
+/** `/usr` is read-only on Flatcar and Fedora CoreOS; `/opt/bin` is on Flatcar's default PATH. */
+export const IGNITION_AGENT_PATH = '/opt/bin/kubeseed-agent';
+export const FIRSTBOOT_UNIT = 'kubeseed-firstboot.service';
+export const FIRSTBOOT_SCRIPT = '/opt/kubeseed/firstboot.sh';
+export const FIRSTBOOT_DONE = '/var/lib/kubeseed/firstboot.done';
+/** The login user of Flatcar and Fedora CoreOS images; SSH keys from the provisioning go to it. */
+export const IGNITION_LOGIN_USER = 'core';
+
+export interface IgnitionOptions {
+  /** PEM of the coordinator CA: trusted by Ignition for https fetches (the agent download). */
+  coordinatorCa: string;
+  /** Hex SHA-256 of the *decompressed* agent executable; without a digest there is no `verification`. */
+  agentSha256?: string;
+  /** Hex SHA-512 of the decompressed agent executable (preferred over SHA-256 when both are given). */
+  agentSha512?: string;
+  /** Default amd64. */
+  arch?: SysextArch;
+  /** The agent URL serves gzip (the coordinator does); set false for a mirror serving the raw executable. */
+  agentGzip?: boolean;
+  /** containerd sysext version (default `DEFAULT_CONTAINERD_SYSEXT_VERSION`). */
+  containerdVersion?: string;
+  /** Known sysext digests by file name (`sha256-…`/`sha512-…`). */
+  sysextHashes?: Record<string, string>;
+}
+
+interface IgnFile {
+  path: string;
+  mode: number;
+  overwrite: true;
+  user?: { name: string };
+  group?: { name: string };
+  contents: { source: string; compression?: 'gzip'; verification?: { hash: string } };
+}
+interface IgnLink {
+  path: string;
+  target: string;
+  overwrite: true;
+}
+interface IgnUnit {
+  name: string;
+  enabled?: boolean;
+  contents?: string;
+  dropins?: { name: string; contents: string }[];
+}
+export interface IgnitionConfig {
+  ignition: {
+    version: string;
+    security: { tls: { certificateAuthorities: { source: string }[] } };
+  };
+  passwd?: { users: { name: string; sshAuthorizedKeys: string[] }[] };
+  storage: { directories: { path: string; mode: number; overwrite?: boolean }[]; files: IgnFile[]; links: IgnLink[] };
+  systemd: { units: IgnUnit[] };
+}
+
+/** Where agents fetch their executable: mirrors.agent, else the coordinator's `/agent/linux-<arch>`. */
+export function resolveAgentUrl(spec: ClusterSpec, arch: SysextArch = 'amd64'): string {
+  if (spec.mirrors.agent) {
+    const base = spec.mirrors.agent.endsWith('/') ? spec.mirrors.agent : `${spec.mirrors.agent}/`;
+    return `${base}linux-${arch}`;
+  }
+  return `${spec.coordinator.url.replace(/\/+$/, '')}/agent/linux-${arch}`;
+}
+
+/** POSIX shell quoting for one argv element. */
+export function quoteShellArg(arg: string): string {
+  if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+function hasInstallSection(unit: SystemdUnit): boolean {
+  return /^\[Install\]\s*$/m.test(unit.contents);
+}
+
+function ownerOf(owner: string | undefined): Pick<IgnFile, 'user' | 'group'> {
+  if (!owner) return {};
+  const [user, group] = owner.split(':');
+  const out: Pick<IgnFile, 'user' | 'group'> = {};
+  if (user && user !== 'root') out.user = { name: user };
+  if (group && group !== 'root') out.group = { name: group };
+  return out;
+}
+
+function checkMode(path: string, mode: number): number {
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+    throw new Error(
+      `${path}: mode ${mode.toString(8)} is outside 0–0777; Ignition spec ${IGNITION_SPEC_VERSION} does not apply setuid/setgid/sticky bits`,
+    );
+  }
+  return mode;
+}
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+/** The first-boot script: the provisioning's commands in order, then units to start, then the guard file. */
+export function renderFirstbootScript(hostname: string, commands: string[][], startUnits: string[]): string {
+  const lines = [
+    '#!/bin/bash',
+    `# kubeseed first-boot commands for ${hostname}; run once by ${FIRSTBOOT_UNIT}.`,
+    `# A failing command stops the script before ${FIRSTBOOT_DONE} is written, so the next boot retries.`,
+    'set -euo pipefail',
+    ...commands.map((argv) => argv.map(quoteShellArg).join(' ')),
+    ...startUnits.map((name) => `systemctl start --no-block ${quoteShellArg(name)}`),
+    `mkdir -p ${parentOf(FIRSTBOOT_DONE)}`,
+    `touch ${FIRSTBOOT_DONE}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function renderFirstbootUnit(before: string[]): string {
+  const lines = [
+    '[Unit]',
+    'Description=kubeseed first-boot commands (run once)',
+    'Wants=network-online.target',
+    'After=network-online.target systemd-sysext.service',
+    ...(before.length > 0 ? [`Before=${before.join(' ')}`] : []),
+    `ConditionPathExists=!${FIRSTBOOT_DONE}`,
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'RemainAfterExit=yes',
+    `ExecStart=${FIRSTBOOT_SCRIPT}`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function renderTimeConfig(family: ClusterSpec['os']['family'], servers: string[]): { path: string; content: string } {
+  if (family === 'flatcar') {
+    // Flatcar synchronises with systemd-timesyncd by default.
+    return { path: '/etc/systemd/timesyncd.conf.d/10-kubeseed.conf', content: `[Time]\nNTP=${servers.join(' ')}\n` };
+  }
+  // Fedora CoreOS runs chronyd; its configuration is replaced as a whole.
+  const content = [
+    '# written by kubeseed (os.timeServers)',
+    ...servers.map((s) => `server ${s} iburst`),
+    'driftfile /var/lib/chrony/drift',
+    'makestep 1.0 3',
+    'rtcsync',
+    'logdir /var/log/chrony',
+    '',
+  ].join('\n');
+  return { path: '/etc/chrony.conf', content };
+}
+
+function renderHostsFile(entries: Provisioning['hostsEntries']): string {
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost', ...entries.map((e) => `${e.ip}\t${e.names.join(' ')}`)];
+  return `${lines.join('\n')}\n`;
+}
+
+/** Builds the Ignition config object (exposed for tests; `renderIgnition` serializes it). */
+export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: ClusterSpec, opts: IgnitionOptions): IgnitionConfig {
+  const family = spec.os.family;
+  if (family !== 'flatcar' && family !== 'fedora-coreos') {
+    throw new Error(
+      `host ${host.name}: Ignition is rendered for os.family flatcar or fedora-coreos, not ${family}; use os.format: cloud-init`,
+    );
+  }
+  if (!opts.coordinatorCa.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new Error(`host ${host.name}: coordinatorCa is not a PEM certificate`);
+  }
+  const arch = opts.arch ?? 'amd64';
+
+  const files: IgnFile[] = [];
+  const seen = new Set<string>();
+  const addFile = (path: string, content: string | Buffer, mode: number, owner?: string): void => {
+    if (!path.startsWith('/') || path.includes('//') || /(^|\/)\.\.?(\/|$)/.test(path)) {
+      throw new Error(`host ${host.name}: file path ${path} must be absolute and simplified`);
+    }
+    if (seen.has(path)) throw new Error(`host ${host.name}: ${path} is written twice`);
+    seen.add(path);
+    files.push({ path, mode: checkMode(path, mode), overwrite: true, ...ownerOf(owner), contents: encodeIgnitionContents(content) });
+  };
+
+  for (const f of p.files) addFile(f.path, f.content, f.mode, f.owner);
+  const addDefault = (path: string, content: string, mode: number): void => {
+    if (!seen.has(path)) addFile(path, content, mode);
+  };
+  addDefault('/etc/hostname', `${p.hostname}\n`, 0o644);
+  if (p.hostsEntries.length > 0) addDefault('/etc/hosts', renderHostsFile(p.hostsEntries), 0o644);
+  if (p.timeServers.length > 0) {
+    const t = renderTimeConfig(family, p.timeServers);
+    addDefault(t.path, t.content, 0o644);
+  }
+
+  // Units: enabled when the cloud-init path would enable or start them; a unit without an
+  // [Install] section cannot be enabled and is started by the first-boot script instead.
+  const units: IgnUnit[] = [];
+  const unitNames = new Set<string>();
+  const enabledStartUnits: string[] = [];
+  const scriptStartUnits: string[] = [];
+  for (const u of p.units) {
+    if (unitNames.has(u.name)) throw new Error(`host ${host.name}: unit ${u.name} is defined twice`);
+    unitNames.add(u.name);
+    const installable = hasInstallSection(u);
+    const enable = (u.enabled || u.start) && installable;
+    if (u.start && !installable) scriptStartUnits.push(u.name);
+    if (u.start && installable) enabledStartUnits.push(u.name);
+    units.push({ name: u.name, ...(enable ? { enabled: true } : {}), contents: u.contents });
+  }
+
+  const needFirstboot = p.commands.length > 0 || scriptStartUnits.length > 0;
+  if (needFirstboot) {
+    if (unitNames.has(FIRSTBOOT_UNIT)) throw new Error(`host ${host.name}: unit ${FIRSTBOOT_UNIT} is reserved for first-boot commands`);
+    addFile(FIRSTBOOT_SCRIPT, renderFirstbootScript(p.hostname, p.commands, scriptStartUnits), 0o700);
+    units.push({ name: FIRSTBOOT_UNIT, enabled: true, contents: renderFirstbootUnit(enabledStartUnits) });
+    unitNames.add(FIRSTBOOT_UNIT);
+  }
+
+  // The agent: fetched by Ignition itself, over TLS pinned to the coordinator CA.
+  const hash = opts.agentSha512 ? `sha512-${opts.agentSha512}` : opts.agentSha256 ? `sha256-${opts.agentSha256}` : undefined;
+  if (seen.has(IGNITION_AGENT_PATH)) throw new Error(`host ${host.name}: ${IGNITION_AGENT_PATH} is reserved for the agent executable`);
+  seen.add(IGNITION_AGENT_PATH);
+  files.push({
+    path: IGNITION_AGENT_PATH,
+    mode: 0o755,
+    overwrite: true,
+    contents: {
+      source: resolveAgentUrl(spec, arch),
+      ...(opts.agentGzip === false ? {} : { compression: 'gzip' as const }),
+      ...(hash ? { verification: { hash } } : {}),
+    },
+  });
+
+  // Host preparation through system extensions.
+  const links: IgnLink[] = [];
+  const sysexts = planSysextImages(spec, { arch, containerdVersion: opts.containerdVersion, hashes: opts.sysextHashes });
+  for (const img of sysexts) {
+    if (seen.has(img.storePath)) throw new Error(`host ${host.name}: ${img.storePath} is reserved for the ${img.name} system extension`);
+    seen.add(img.storePath);
+    files.push({
+      path: img.storePath,
+      mode: 0o644,
+      overwrite: true,
+      contents: { source: img.url, ...(img.hash ? { verification: { hash: img.hash } } : {}) },
+    });
+    links.push({ path: img.linkPath, target: img.storePath, overwrite: true });
+  }
+  if (family === 'flatcar') {
+    for (const path of FLATCAR_BUILTIN_EXTENSIONS_TO_MASK) links.push({ path, target: '/dev/null', overwrite: true });
+  }
+  if (!unitNames.has('systemd-sysext.service')) units.push({ name: 'systemd-sysext.service', enabled: true });
+  if (seen.has('/etc/containerd/config.toml') && !unitNames.has('containerd.service')) {
+    // Whatever the image's unit passes as --config, read the file kubeseed writes (version 3).
+    units.push({
+      name: 'containerd.service',
+      dropins: [
+        {
+          name: '10-kubeseed-config.conf',
+          contents: '[Service]\nExecStart=\nExecStart=/usr/bin/containerd --config /etc/containerd/config.toml\n',
+        },
+      ],
+    });
+  }
+
+  // Directories: kubeseed-owned directories holding a private file are 0700 (only root reads them);
+  // every other parent keeps Ignition's default 0755.
+  const dirModes = new Map<string, number>();
+  if (needFirstboot) {
+    dirModes.set(parentOf(FIRSTBOOT_SCRIPT), 0o700);
+    dirModes.set(parentOf(FIRSTBOOT_DONE), 0o700);
+  }
+  for (const f of files) {
+    const dir = parentOf(f.path);
+    if ((f.mode & 0o077) === 0 && /(^|\/)kubeseed(\/|$)/.test(dir)) dirModes.set(dir, 0o700);
+  }
+  for (const d of dirModes.keys()) {
+    if (seen.has(d)) throw new Error(`host ${host.name}: ${d} is both a file and a directory`);
+  }
+  const directories = [...dirModes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, mode]) => ({ path, mode }));
+
+  const keys: string[] = [];
+  for (const u of p.users) for (const k of u.sshAuthorizedKeys) if (!keys.includes(k)) keys.push(k);
+
+  return {
+    ignition: {
+      version: IGNITION_SPEC_VERSION,
+      security: { tls: { certificateAuthorities: [{ source: toBase64DataUrl(opts.coordinatorCa) }] } },
+    },
+    ...(keys.length > 0 ? { passwd: { users: [{ name: IGNITION_LOGIN_USER, sshAuthorizedKeys: keys }] } } : {}),
+    storage: { directories, files, links },
+    systemd: { units },
+  };
+}
+
+/** The host's Ignition config as compact JSON (user-data size limits count every byte). */
+export function renderIgnition(p: Provisioning, host: HostSpec, spec: ClusterSpec, opts: IgnitionOptions): string {
+  return JSON.stringify(buildIgnitionConfig(p, host, spec, opts));
+}

@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import {
+  buildIgnitionConfig,
+  FIRSTBOOT_DONE,
+  FIRSTBOOT_SCRIPT,
+  FIRSTBOOT_UNIT,
+  IGNITION_AGENT_PATH,
+  quoteShellArg,
+  renderIgnition,
+} from '../../../generator/render/ignition.ts';
+import { decodeDataUrl, encodeIgnitionContents, gzipDeterministic } from '../../../generator/render/ignition-encoding.ts';
+import { DEFAULT_SYSEXT_BASE, planSysextImages } from '../../../generator/render/sysext.ts';
+import { makeHost, makeProvisioning, makeSpec, TEST_CA_PEM } from './fixtures.ts';
+
+const SHA256 = 'ab'.repeat(32);
+const host = makeHost('k8s1master1');
+
+function render(family: 'flatcar' | 'fedora-coreos' = 'flatcar', opts: Partial<Parameters<typeof renderIgnition>[3]> = {}) {
+  const spec = makeSpec(family);
+  const json = renderIgnition(makeProvisioning('k8s1master1'), host, spec, { coordinatorCa: TEST_CA_PEM, agentSha256: SHA256, ...opts });
+  return { json, cfg: JSON.parse(json) as ReturnType<typeof buildIgnitionConfig> };
+}
+
+function fileContent(cfg: ReturnType<typeof buildIgnitionConfig>, path: string): string {
+  const f = cfg.storage.files.find((x) => x.path === path);
+  if (!f) throw new Error(`no file ${path}`);
+  const raw = decodeDataUrl(f.contents.source);
+  return (f.contents.compression === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
+}
+
+describe('renderIgnition', () => {
+  it('emits compact JSON of spec 3.3.0 with the coordinator CA as a data URL', () => {
+    const { json, cfg } = render();
+    expect(json).not.toContain('\n');
+    expect(cfg.ignition.version).toBe('3.3.0');
+    const ca = cfg.ignition.security.tls.certificateAuthorities[0];
+    expect(ca && decodeDataUrl(ca.source).toString('utf8')).toBe(TEST_CA_PEM);
+  });
+
+  it('writes every provisioning file byte-exactly with decimal modes and overwrite', () => {
+    const p = makeProvisioning('k8s1master1');
+    const { cfg } = render();
+    for (const f of p.files) {
+      const entry = cfg.storage.files.find((x) => x.path === f.path);
+      expect(entry?.mode).toBe(f.mode);
+      expect(entry?.overwrite).toBe(true);
+      expect(fileContent(cfg, f.path)).toBe(f.content);
+    }
+    expect(cfg.storage.files.find((x) => x.path === '/etc/kubeseed/agent.yaml')?.mode).toBe(384);
+    expect(cfg.storage.files.find((x) => x.path === FIRSTBOOT_SCRIPT)?.mode).toBe(448);
+    expect(cfg.storage.files.find((x) => x.path === IGNITION_AGENT_PATH)?.mode).toBe(493);
+  });
+
+  it('gzips a file only when the data URL gets shorter', () => {
+    expect(encodeIgnitionContents('overlay\n').compression).toBeUndefined();
+    const big = encodeIgnitionContents('apiVersion: kubeadm.k8s.io/v1beta4\n'.repeat(40));
+    expect(big.compression).toBe('gzip');
+    expect(gunzipSync(decodeDataUrl(big.source)).toString()).toBe('apiVersion: kubeadm.k8s.io/v1beta4\n'.repeat(40));
+    // Incompressible bytes stay plain.
+    const noise = Buffer.concat(Array.from({ length: 20 }, (_, i) => createHash('sha256').update(`block ${i}`).digest()));
+    expect(encodeIgnitionContents(noise).compression).toBeUndefined();
+  });
+
+  it('writes gzip with a fixed header (mtime 0, OS Unix) and stable bytes', () => {
+    const a = gzipDeterministic('hello kubeseed');
+    expect(a.readUInt32LE(4)).toBe(0);
+    expect(a[9]).toBe(3);
+    expect(gzipDeterministic('hello kubeseed').equals(a)).toBe(true);
+  });
+
+  it('writes hostname, /etc/hosts and the time servers for the family', () => {
+    const flatcar = render('flatcar').cfg;
+    expect(fileContent(flatcar, '/etc/hostname')).toBe('k8s1master1\n');
+    expect(fileContent(flatcar, '/etc/hosts')).toContain('10.101.1.10\tk8s1api.kloud.lan k8s1api\n');
+    expect(fileContent(flatcar, '/etc/hosts')).toMatch(/^127\.0\.0\.1\tlocalhost\n/);
+    expect(fileContent(flatcar, '/etc/systemd/timesyncd.conf.d/10-kubeseed.conf')).toBe('[Time]\nNTP=ntp1.kloud.lan\n');
+    const fcos = render('fedora-coreos').cfg;
+    expect(fileContent(fcos, '/etc/chrony.conf')).toContain('server ntp1.kloud.lan iburst\n');
+    expect(fcos.storage.files.some((f) => f.path.startsWith('/etc/systemd/timesyncd'))).toBe(false);
+  });
+
+  it('turns first-boot commands into a run-once oneshot unit', () => {
+    const { cfg } = render();
+    const unit = cfg.systemd.units.find((u) => u.name === FIRSTBOOT_UNIT);
+    expect(unit?.enabled).toBe(true);
+    expect(unit?.contents).toContain(`ConditionPathExists=!${FIRSTBOOT_DONE}\n`);
+    expect(unit?.contents).toContain('After=network-online.target');
+    expect(unit?.contents).toContain('Type=oneshot\n');
+    expect(unit?.contents).toContain(`ExecStart=${FIRSTBOOT_SCRIPT}\n`);
+    // The agent unit the cloud-init path starts waits for the first-boot commands.
+    expect(unit?.contents).toContain('Before=kubeseed-agent.service\n');
+    const script = fileContent(cfg, FIRSTBOOT_SCRIPT);
+    const lines = script.trimEnd().split('\n');
+    expect(lines[0]).toBe('#!/bin/bash');
+    expect(lines).toContain('set -euo pipefail');
+    expect(lines.indexOf('modprobe overlay')).toBeLessThan(lines.indexOf('sysctl --system'));
+    expect(lines.at(-1)).toBe(`touch ${FIRSTBOOT_DONE}`);
+    expect(script).toContain(`sh -c 'echo '\\''first boot of $(hostname)'\\'' > /var/log/kubeseed-firstboot.log'`);
+  });
+
+  it('quotes argv for the shell', () => {
+    expect(quoteShellArg('kubeadm')).toBe('kubeadm');
+    expect(quoteShellArg('')).toBe("''");
+    expect(quoteShellArg('a b')).toBe("'a b'");
+    expect(quoteShellArg("it's")).toBe(`'it'\\''s'`);
+    expect(quoteShellArg('$(rm -rf /)')).toBe("'$(rm -rf /)'");
+  });
+
+  it('enables units that cloud-init would start; a unit without [Install] is started by the script', () => {
+    const p = makeProvisioning('k8s1master1');
+    p.units.push({
+      name: 'oneshot-noinstall.service',
+      contents: '[Service]\nType=oneshot\nExecStart=/bin/true\n',
+      enabled: false,
+      start: true,
+    });
+    p.units.push({
+      name: 'idle.service',
+      contents: '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n',
+      enabled: false,
+      start: false,
+    });
+    const cfg = buildIgnitionConfig(p, host, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM });
+    expect(cfg.systemd.units.find((u) => u.name === 'kubeseed-agent.service')?.enabled).toBe(true);
+    expect(cfg.systemd.units.find((u) => u.name === 'oneshot-noinstall.service')?.enabled).toBeUndefined();
+    expect(cfg.systemd.units.find((u) => u.name === 'idle.service')?.enabled).toBeUndefined();
+    expect(fileContent(cfg, FIRSTBOOT_SCRIPT)).toContain('systemctl start --no-block oneshot-noinstall.service\n');
+  });
+
+  it('gives every SSH key to the image user core', () => {
+    const p = makeProvisioning('k8s1master1');
+    p.users.push({ name: 'ops', sshAuthorizedKeys: ['ssh-ed25519 AAAAsecond ops2', p.users[0]?.sshAuthorizedKeys[0] ?? ''] });
+    const cfg = buildIgnitionConfig(p, host, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM });
+    expect(cfg.passwd?.users).toEqual([
+      {
+        name: 'core',
+        sshAuthorizedKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKubeseedTestKeyOnly ops@kloud', 'ssh-ed25519 AAAAsecond ops2'],
+      },
+    ]);
+    p.users = [];
+    expect(buildIgnitionConfig(p, host, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM }).passwd).toBeUndefined();
+  });
+
+  it('declares kubeseed directories holding private files 0700', () => {
+    const { cfg } = render();
+    expect(cfg.storage.directories).toEqual([
+      { path: '/etc/kubeseed', mode: 448 },
+      { path: '/opt/kubeseed', mode: 448 },
+      { path: '/var/lib/kubeseed', mode: 448 },
+    ]);
+  });
+
+  it('lets Ignition fetch the gzip agent from the coordinator with its hash', () => {
+    const agent = render().cfg.storage.files.find((f) => f.path === IGNITION_AGENT_PATH);
+    expect(agent?.contents).toEqual({
+      source: 'https://10.101.1.5:9443/agent/linux-amd64',
+      compression: 'gzip',
+      verification: { hash: `sha256-${SHA256}` },
+    });
+    const sha512 = render('flatcar', { agentSha512: 'cd'.repeat(64) }).cfg.storage.files.find((f) => f.path === IGNITION_AGENT_PATH);
+    expect(sha512?.contents.verification?.hash).toBe(`sha512-${'cd'.repeat(64)}`);
+    const noHash = render('flatcar', { agentSha256: undefined }).cfg.storage.files.find((f) => f.path === IGNITION_AGENT_PATH);
+    expect(noHash?.contents.verification).toBeUndefined();
+    const spec = makeSpec('flatcar');
+    spec.mirrors.agent = 'https://mirror.kloud.lan/kubeseed/agent';
+    const mirrored = buildIgnitionConfig(makeProvisioning('x'), host, spec, { coordinatorCa: TEST_CA_PEM, agentGzip: false });
+    expect(mirrored.storage.files.find((f) => f.path === IGNITION_AGENT_PATH)?.contents).toEqual({
+      source: 'https://mirror.kloud.lan/kubeseed/agent/linux-amd64',
+    });
+  });
+
+  it('prepares the host with kubernetes and containerd system extensions', () => {
+    const flatcar = render('flatcar').cfg;
+    expect(flatcar.storage.links).toEqual([
+      { path: '/etc/extensions/kubernetes.raw', target: '/opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw', overwrite: true },
+      { path: '/etc/extensions/containerd.raw', target: '/opt/extensions/containerd/containerd-2.1.4-x86-64.raw', overwrite: true },
+      { path: '/etc/extensions/containerd-flatcar.raw', target: '/dev/null', overwrite: true },
+      { path: '/etc/extensions/docker-flatcar.raw', target: '/dev/null', overwrite: true },
+    ]);
+    const k8s = flatcar.storage.files.find((f) => f.path === '/opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw');
+    expect(k8s?.contents.source).toBe(`${DEFAULT_SYSEXT_BASE}kubernetes-v1.37.0-x86-64.raw`);
+    expect(flatcar.systemd.units.find((u) => u.name === 'systemd-sysext.service')).toEqual({
+      name: 'systemd-sysext.service',
+      enabled: true,
+    });
+    expect(flatcar.systemd.units.find((u) => u.name === 'containerd.service')?.dropins?.[0]?.contents).toContain(
+      '--config /etc/containerd/config.toml',
+    );
+    // Fedora CoreOS has no built-in Flatcar extensions to mask.
+    const fcos = render('fedora-coreos').cfg;
+    expect(fcos.storage.links.map((l) => l.path)).toEqual(['/etc/extensions/kubernetes.raw', '/etc/extensions/containerd.raw']);
+  });
+
+  it('takes sysext images from mirrors.sysext, with hashes when known, and refuses containerd < 2', () => {
+    const spec = makeSpec('flatcar');
+    spec.mirrors.sysext = 'http://mirror.kloud.lan/sysext';
+    const imgs = planSysextImages(spec, {
+      arch: 'arm64',
+      containerdVersion: 'v2.0.5',
+      hashes: { 'containerd-2.0.5-arm64.raw': 'sha256-00' },
+    });
+    expect(imgs.map((i) => i.url)).toEqual([
+      'http://mirror.kloud.lan/sysext/kubernetes-v1.37.0-arm64.raw',
+      'http://mirror.kloud.lan/sysext/containerd-2.0.5-arm64.raw',
+    ]);
+    expect(imgs[1]?.hash).toBe('sha256-00');
+    expect(() => planSysextImages(spec, { containerdVersion: '1.7.27' })).toThrow(/older than 2\.0/);
+  });
+
+  it('refuses what Ignition cannot express', () => {
+    expect(() => render('flatcar', { coordinatorCa: 'nope' })).toThrow(/not a PEM certificate/);
+    const spec = makeSpec('ubuntu');
+    expect(() => renderIgnition(makeProvisioning('x'), host, spec, { coordinatorCa: TEST_CA_PEM })).toThrow(/use os.format: cloud-init/);
+    const dup = makeProvisioning('x');
+    dup.files.push({ path: '/etc/crictl.yaml', content: '', mode: 0o644 });
+    expect(() => buildIgnitionConfig(dup, host, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM })).toThrow(/written twice/);
+    const suid = makeProvisioning('x');
+    suid.files.push({ path: '/opt/bin/tool', content: 'x', mode: 0o4755 });
+    expect(() => buildIgnitionConfig(suid, host, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM })).toThrow(/outside 0–0777/);
+    const rel = makeProvisioning('x');
+    rel.files.push({ path: '/etc/../etc/x', content: 'x', mode: 0o644 });
+    expect(() => buildIgnitionConfig(rel, host, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM })).toThrow(/absolute and simplified/);
+  });
+
+  it('is deterministic and matches the golden files', async () => {
+    const a = render('flatcar').json;
+    expect(render('flatcar').json).toBe(a);
+    await expect(a).toMatchFileSnapshot('__snapshots__/flatcar-k8s1master1.ign');
+    await expect(render('fedora-coreos').json).toMatchFileSnapshot('__snapshots__/fedora-coreos-k8s1master1.ign');
+  });
+});
