@@ -1,0 +1,459 @@
+/**
+ * The agent as a pure state machine: `transition(state, event) → { state, effects }`. It never
+ * touches the world; effects are data that the loop (`run.ts`) performs, and the loop turns what
+ * happened into the next event. Every failure path leads to a bounded, jittered backoff or to a
+ * report — never to an exit that systemd would turn into a crash loop.
+ */
+import { type Role, STEP_KINDS, type StepKind } from '../protocol/steps.ts';
+import { type EnrollResponse, ERROR_CODES, type ReleasedStep, type ReportRequest } from '../protocol/wire.ts';
+
+/** What the agent knows after enrollment (persisted as <stateDir>/session.json). */
+export interface Session {
+  host: string;
+  role: Role;
+  kubernetesVersion: string;
+  endpoint: { host: string; port: number; vip?: string };
+  /** coordinator clock − agent clock at enrollment, ms. */
+  serverSkewMs: number;
+}
+
+export type AgentState =
+  | { phase: 'starting' }
+  | { phase: 'enrolling'; failures: number }
+  | { phase: 'enroll-backoff'; failures: number }
+  | { phase: 'preflight'; session: Session; waits: number }
+  | { phase: 'preflight-wait'; session: Session; waits: number }
+  | { phase: 'waiting'; session: Session; failures: number }
+  | { phase: 'poll-backoff'; session: Session; failures: number }
+  | { phase: 'running-step'; session: Session; step: ReleasedStep }
+  | { phase: 'reporting'; session: Session; report: ReportRequest; failures: number }
+  | { phase: 'report-backoff'; session: Session; report: ReportRequest; failures: number }
+  | { phase: 'done' }
+  | { phase: 'disabled'; reason: string };
+export type AgentPhase = AgentState['phase'];
+
+export type AgentEvent =
+  | { type: 'config-loaded'; session: Session | null; alreadyDone: boolean }
+  | { type: 'config-invalid'; message: string }
+  | { type: 'enroll-ok'; response: EnrollResponse; agentClock: number }
+  | { type: 'enroll-refused'; status: number; code: string; message: string }
+  | { type: 'transport-error'; message: string }
+  | { type: 'protocol-error'; status: number; code: string; message: string }
+  | { type: 'preflight-ok' }
+  | { type: 'preflight-wait'; check: string; message: string }
+  | { type: 'next-step'; step: ReleasedStep }
+  | { type: 'next-unknown-step'; stepId: string; attempt: number; kind: string; startedAt: number }
+  | { type: 'next-nothing'; waitingFor?: string; elapsedMs: number }
+  | { type: 'next-done' }
+  | { type: 'step-finished'; report: ReportRequest }
+  | { type: 'report-accepted' }
+  | { type: 'timer' };
+export type AgentEventType = AgentEvent['type'];
+
+export type Effect =
+  | { type: 'load-config' }
+  | { type: 'enroll' }
+  | { type: 'save-session'; session: Session }
+  | { type: 'preflight'; session: Session }
+  | { type: 'heartbeat'; phase: string; message?: string }
+  | { type: 'request-next'; waitMs: number }
+  | { type: 'run-step'; step: ReleasedStep }
+  | { type: 'report'; report: ReportRequest }
+  | { type: 'sleep'; ms: number; jitterMs: number }
+  | { type: 'log'; level: LogLevel; event: string; fields?: Record<string, unknown> }
+  | { type: 'disable-unit' }
+  | { type: 'delete-credential' }
+  | { type: 'write-state-file'; name: string; content: string; mode: number };
+
+export interface Transition {
+  state: AgentState;
+  effects: Effect[];
+}
+
+/** Long-poll duration asked of the coordinator. */
+export const LONG_POLL_MS = 25_000;
+/** A 204 faster than this is treated as a misbehaving server: wait before polling again. */
+export const MIN_POLL_INTERVAL_MS = 1_000;
+
+export interface Backoff {
+  baseMs: number;
+  capMs: number;
+}
+export const BACKOFF = {
+  enroll: { baseMs: 1_000, capMs: 300_000 },
+  approval: { baseMs: 5_000, capMs: 30_000 },
+  preflight: { baseMs: 2_000, capMs: 15_000 },
+  poll: { baseMs: 500, capMs: 30_000 },
+  report: { baseMs: 500, capMs: 30_000 },
+} as const satisfies Record<string, Backoff>;
+
+/** Exponential, capped; the loop adds up to `jitterMs` of randomness. */
+export function backoffSleep(failures: number, backoff: Backoff): Effect {
+  const exponent = Math.min(Math.max(failures - 1, 0), 20);
+  const ms = Math.min(backoff.capMs, backoff.baseMs * 2 ** exponent);
+  return { type: 'sleep', ms, jitterMs: Math.round(ms * 0.2) };
+}
+
+export const INITIAL_STATE: AgentState = { phase: 'starting' };
+
+/** The effects the agent starts with. */
+export function startEffects(): Effect[] {
+  return [{ type: 'load-config' }];
+}
+
+const log = (level: LogLevel, event: string, fields?: Record<string, unknown>): Effect => ({
+  type: 'log',
+  level,
+  event,
+  ...(fields ? { fields } : {}),
+});
+const next = (): Effect => ({ type: 'request-next', waitMs: LONG_POLL_MS });
+
+/** Report bodies for a step the agent cannot run. */
+export function unknownStepReport(stepId: string, attempt: number, kind: string, startedAt: number, finishedAt: number): ReportRequest {
+  return {
+    stepId,
+    attempt,
+    outcome: 'failed',
+    reason: 'unknown-step',
+    permanent: true,
+    logTail: `this agent does not know the step kind "${kind}" (known: ${STEP_KINDS.join(', ')}); upgrade the agent`,
+    startedAt,
+    finishedAt,
+  };
+}
+
+/** Re-issues what the state is waiting on (used when an event arrives that the state does not expect). */
+export function resumeEffects(state: AgentState): Effect[] {
+  switch (state.phase) {
+    case 'starting':
+      return [{ type: 'load-config' }];
+    case 'enrolling':
+      return [{ type: 'enroll' }];
+    case 'preflight':
+      return [{ type: 'preflight', session: state.session }];
+    case 'waiting':
+      return [next()];
+    case 'running-step':
+      return [{ type: 'run-step', step: state.step }];
+    case 'reporting':
+      return [{ type: 'report', report: state.report }];
+    case 'enroll-backoff':
+      return [backoffSleep(state.failures, BACKOFF.enroll)];
+    case 'preflight-wait':
+      return [backoffSleep(state.waits, BACKOFF.preflight)];
+    case 'poll-backoff':
+      return [backoffSleep(state.failures, BACKOFF.poll)];
+    case 'report-backoff':
+      return [backoffSleep(state.failures, BACKOFF.report)];
+    case 'done':
+    case 'disabled':
+      return [];
+  }
+}
+
+export function isTerminal(state: AgentState): boolean {
+  return state.phase === 'done' || state.phase === 'disabled';
+}
+
+function unexpected(state: AgentState, event: AgentEvent): Transition {
+  return { state, effects: [log('warn', 'unexpected-event', { phase: state.phase, event: event.type }), ...resumeEffects(state)] };
+}
+
+function sessionFrom(response: EnrollResponse, agentClock: number): Session {
+  return {
+    host: response.host,
+    role: response.role,
+    kubernetesVersion: response.kubernetesVersion,
+    endpoint: response.endpoint,
+    serverSkewMs: response.serverTime - agentClock,
+  };
+}
+
+/** 4xx answers to a report that a retry cannot fix: drop the report and ask for the next step. */
+const REPORT_DROP_STATUSES = new Set([400, 404, 409, 410, 413, 422]);
+
+export function transition(state: AgentState, event: AgentEvent): Transition {
+  if (isTerminal(state)) return { state, effects: [] };
+  switch (state.phase) {
+    case 'starting':
+      if (event.type === 'config-invalid') {
+        return {
+          state: { phase: 'disabled', reason: event.message },
+          effects: [log('error', 'config-invalid', { message: event.message })],
+        };
+      }
+      if (event.type === 'config-loaded') {
+        if (event.alreadyDone) return { state: { phase: 'done' }, effects: [log('info', 'already-done')] };
+        if (event.session) {
+          return {
+            state: { phase: 'preflight', session: event.session, waits: 0 },
+            effects: [
+              log('info', 'resumed', { host: event.session.host, role: event.session.role }),
+              { type: 'preflight', session: event.session },
+            ],
+          };
+        }
+        return { state: { phase: 'enrolling', failures: 0 }, effects: [log('info', 'enrolling'), { type: 'enroll' }] };
+      }
+      return unexpected(state, event);
+
+    case 'enrolling':
+      switch (event.type) {
+        case 'enroll-ok': {
+          const session = sessionFrom(event.response, event.agentClock);
+          if (event.response.awaitingApproval) {
+            const failures = state.failures + 1;
+            return {
+              state: { phase: 'enroll-backoff', failures },
+              effects: [
+                log('warn', 'awaiting-approval', {
+                  host: event.response.host,
+                  role: event.response.role,
+                  hint: `run: kubeseed approve ${event.response.host}`,
+                }),
+                backoffSleep(failures, BACKOFF.approval),
+              ],
+            };
+          }
+          return {
+            state: { phase: 'preflight', session, waits: 0 },
+            effects: [
+              { type: 'save-session', session },
+              log('info', 'enrolled', { host: session.host, role: session.role }),
+              { type: 'preflight', session },
+            ],
+          };
+        }
+        case 'enroll-refused': {
+          const failures = state.failures + 1;
+          return {
+            state: { phase: 'enroll-backoff', failures },
+            effects: [
+              log('error', 'enroll-refused', { status: event.status, code: event.code, message: event.message }),
+              backoffSleep(failures, BACKOFF.enroll),
+            ],
+          };
+        }
+        case 'transport-error':
+        case 'protocol-error': {
+          const failures = state.failures + 1;
+          return {
+            state: { phase: 'enroll-backoff', failures },
+            effects: [log('warn', 'enroll-failed', { ...event }), backoffSleep(failures, BACKOFF.enroll)],
+          };
+        }
+        default:
+          return unexpected(state, event);
+      }
+
+    case 'enroll-backoff':
+      if (event.type === 'timer') return { state: { phase: 'enrolling', failures: state.failures }, effects: [{ type: 'enroll' }] };
+      return unexpected(state, event);
+
+    case 'preflight':
+      if (event.type === 'preflight-ok') {
+        return {
+          state: { phase: 'waiting', session: state.session, failures: 0 },
+          effects: [log('info', 'preflight-ok'), { type: 'heartbeat', phase: 'ready', message: 'preflight passed' }, next()],
+        };
+      }
+      if (event.type === 'preflight-wait') {
+        const waits = state.waits + 1;
+        return {
+          state: { phase: 'preflight-wait', session: state.session, waits },
+          effects: [
+            log('warn', 'preflight-wait', { check: event.check, message: event.message, waits }),
+            { type: 'heartbeat', phase: 'preflight', message: `${event.check}: ${event.message}` },
+            backoffSleep(waits, BACKOFF.preflight),
+          ],
+        };
+      }
+      return unexpected(state, event);
+
+    case 'preflight-wait':
+      if (event.type === 'timer')
+        return {
+          state: { phase: 'preflight', session: state.session, waits: state.waits },
+          effects: [{ type: 'preflight', session: state.session }],
+        };
+      return unexpected(state, event);
+
+    case 'waiting':
+      switch (event.type) {
+        case 'next-step':
+          return {
+            state: { phase: 'running-step', session: state.session, step: event.step },
+            effects: [
+              log('info', 'step-released', { stepId: event.step.id, kind: event.step.kind, attempt: event.step.attempt }),
+              { type: 'heartbeat', phase: 'step', message: `${event.step.kind} ${event.step.id} attempt ${event.step.attempt}` },
+              { type: 'run-step', step: event.step },
+            ],
+          };
+        case 'next-unknown-step': {
+          const report = unknownStepReport(event.stepId, event.attempt, event.kind, event.startedAt, event.startedAt);
+          return {
+            state: { phase: 'reporting', session: state.session, report, failures: 0 },
+            effects: [log('error', 'unknown-step', { stepId: event.stepId, kind: event.kind }), { type: 'report', report }],
+          };
+        }
+        case 'next-nothing':
+          if (event.elapsedMs < MIN_POLL_INTERVAL_MS) {
+            return {
+              state: { phase: 'poll-backoff', session: state.session, failures: 1 },
+              effects: [
+                log('debug', 'nothing-yet', { waitingFor: event.waitingFor }),
+                { type: 'sleep', ms: MIN_POLL_INTERVAL_MS, jitterMs: 200 },
+              ],
+            };
+          }
+          return { state: { ...state, failures: 0 }, effects: [log('debug', 'nothing-yet', { waitingFor: event.waitingFor }), next()] };
+        case 'next-done':
+          return {
+            state: { phase: 'done' },
+            effects: [
+              log('info', 'host-done', { host: state.session.host }),
+              { type: 'heartbeat', phase: 'done' },
+              { type: 'write-state-file', name: 'done', content: `${JSON.stringify({ host: state.session.host })}\n`, mode: 0o644 },
+              { type: 'delete-credential' },
+              { type: 'disable-unit' },
+            ],
+          };
+        case 'transport-error':
+        case 'protocol-error': {
+          const failures = state.failures + 1;
+          const level = event.type === 'protocol-error' && event.status >= 400 && event.status < 500 ? 'error' : 'warn';
+          return {
+            state: { phase: 'poll-backoff', session: state.session, failures },
+            effects: [log(level, 'next-failed', { ...event, failures }), backoffSleep(failures, BACKOFF.poll)],
+          };
+        }
+        default:
+          return unexpected(state, event);
+      }
+
+    case 'poll-backoff':
+      if (event.type === 'timer')
+        return { state: { phase: 'waiting', session: state.session, failures: state.failures }, effects: [next()] };
+      return unexpected(state, event);
+
+    case 'running-step':
+      if (event.type === 'step-finished') {
+        const r = event.report;
+        return {
+          state: { phase: 'reporting', session: state.session, report: r, failures: 0 },
+          effects: [
+            log(r.outcome === 'failed' ? 'error' : 'info', 'step-finished', {
+              stepId: r.stepId,
+              attempt: r.attempt,
+              outcome: r.outcome,
+              reason: r.reason,
+            }),
+            { type: 'report', report: r },
+          ],
+        };
+      }
+      return unexpected(state, event);
+
+    case 'reporting':
+      switch (event.type) {
+        case 'report-accepted':
+          return {
+            state: { phase: 'waiting', session: state.session, failures: 0 },
+            effects: [log('info', 'report-accepted', { stepId: state.report.stepId }), next()],
+          };
+        case 'protocol-error':
+        case 'transport-error': {
+          if (event.type === 'protocol-error' && REPORT_DROP_STATUSES.has(event.status)) {
+            const stale = event.code === ERROR_CODES.staleAttempt;
+            return {
+              state: { phase: 'waiting', session: state.session, failures: 0 },
+              effects: [
+                log(stale ? 'warn' : 'error', stale ? 'report-stale' : 'report-rejected', {
+                  stepId: state.report.stepId,
+                  status: event.status,
+                  code: event.code,
+                }),
+                next(),
+              ],
+            };
+          }
+          // 401/429/5xx and transport errors are retried with the same report.
+          const failures = state.failures + 1;
+          return {
+            state: { phase: 'report-backoff', session: state.session, report: state.report, failures },
+            effects: [log('warn', 'report-failed', { ...event, failures }), backoffSleep(failures, BACKOFF.report)],
+          };
+        }
+        default:
+          return unexpected(state, event);
+      }
+
+    case 'report-backoff':
+      if (event.type === 'timer') return { state: { ...state, phase: 'reporting' }, effects: [{ type: 'report', report: state.report }] };
+      return unexpected(state, event);
+
+    case 'done':
+    case 'disabled':
+      return { state, effects: [] };
+  }
+}
+
+/** Is `kind` one this agent can execute? */
+export function isKnownStepKind(kind: unknown): kind is StepKind {
+  return typeof kind === 'string' && (STEP_KINDS as readonly string[]).includes(kind);
+}
+
+/** Maps the answer to GET /v1/next to an event (pure; the loop measures `elapsedMs`). */
+export function classifyNextResponse(status: number, body: unknown, elapsedMs: number, now: number): AgentEvent {
+  if (status === 204) return { type: 'next-nothing', elapsedMs };
+  if (status !== 200) return protocolErrorFrom(status, body);
+  if (typeof body !== 'object' || body === null)
+    return { type: 'protocol-error', status, code: 'BAD_BODY', message: 'next: body is not an object' };
+  const b = body as Record<string, unknown>;
+  if (b.done === true) return { type: 'next-done' };
+  const step = b.step;
+  if (step === null || step === undefined) {
+    return { type: 'next-nothing', elapsedMs, ...(typeof b.waitingFor === 'string' ? { waitingFor: b.waitingFor } : {}) };
+  }
+  if (typeof step !== 'object') return { type: 'protocol-error', status, code: 'BAD_BODY', message: 'next: step is not an object' };
+  const s = step as Record<string, unknown>;
+  if (typeof s.id !== 'string' || typeof s.attempt !== 'number')
+    return { type: 'protocol-error', status, code: 'BAD_BODY', message: 'next: step without id/attempt' };
+  if (!isKnownStepKind(s.kind))
+    return { type: 'next-unknown-step', stepId: s.id, attempt: s.attempt, kind: String(s.kind), startedAt: now };
+  if (!Array.isArray(s.files) || typeof s.params !== 'object' || s.params === null || !Array.isArray(s.redact)) {
+    return { type: 'protocol-error', status, code: 'BAD_BODY', message: `next: step ${s.id} lacks files/params/redact` };
+  }
+  return { type: 'next-step', step: step as ReleasedStep };
+}
+
+export function protocolErrorFrom(status: number, body: unknown): AgentEvent {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  return {
+    type: 'protocol-error',
+    status,
+    code: typeof b.code === 'string' ? b.code : `HTTP_${status}`,
+    message: typeof b.message === 'string' ? b.message.slice(0, 500) : `HTTP ${status}`,
+  };
+}
+
+export function classifyEnrollResponse(status: number, body: unknown, agentClock: number): AgentEvent {
+  if (status === 200 || status === 201) {
+    const b = body as Partial<EnrollResponse> | null;
+    if (!b || typeof b.host !== 'string' || typeof b.role !== 'string' || typeof b.serverTime !== 'number' || !b.endpoint) {
+      return { type: 'protocol-error', status, code: 'BAD_BODY', message: 'enroll: response lacks host/role/serverTime/endpoint' };
+    }
+    return { type: 'enroll-ok', response: b as EnrollResponse, agentClock };
+  }
+  if (status >= 400 && status < 500 && status !== 429) {
+    const e = protocolErrorFrom(status, body) as Extract<AgentEvent, { type: 'protocol-error' }>;
+    return { type: 'enroll-refused', status, code: e.code, message: e.message };
+  }
+  return protocolErrorFrom(status, body);
+}
+
+export function classifyReportResponse(status: number, body: unknown): AgentEvent {
+  if (status >= 200 && status < 300) return { type: 'report-accepted' };
+  return protocolErrorFrom(status, body);
+}

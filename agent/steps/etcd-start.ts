@@ -1,0 +1,30 @@
+/**
+ * etcd-start (external topology): write the member's certificates and config, start etcd as a
+ * kubelet static pod (`kubeadm init phase etcd local`) or as the upstream binary under systemd,
+ * then wait until every member answers a TLS health check. Result: etcdHealthy.
+ */
+import type { StepResults } from '../../protocol/wire.ts';
+import { buildKubeadmArgv } from '../kubeadm-argv.ts';
+import { isEtcdHealthy, loadEtcdClient } from './etcd.ts';
+import { kubeadmConfigPath, StepFailure, type StepRun } from './step-run.ts';
+
+export async function runEtcdStart(run: StepRun): Promise<StepResults> {
+  const { etcdMode = 'static-pod', etcdEndpoints, verbosity } = run.step.params;
+  if (!etcdEndpoints || etcdEndpoints.length === 0) throw new StepFailure('bad-params', 'etcd-start needs params.etcdEndpoints', true);
+  await run.writeFiles();
+  if (etcdMode === 'static-pod') {
+    await run.mustRun(buildKubeadmArgv('etcd-local', { config: kubeadmConfigPath(run.step), verbosity }));
+  } else {
+    await run.mustRun(['systemctl', 'daemon-reload']);
+    await run.mustRun(['systemctl', 'enable', '--now', 'etcd']);
+  }
+  const tls = await loadEtcdClient(run);
+  const healthy = await run.waitFor(`etcd health of ${etcdEndpoints.length} members`, run.ctx.timing.etcdHealthTimeoutMs, async () => {
+    const states = await Promise.all(etcdEndpoints.map((url) => isEtcdHealthy(run, url, tls)));
+    const sick = etcdEndpoints.filter((_, i) => !states[i]);
+    return sick.length === 0 ? true : null;
+  });
+  if (!healthy) throw new StepFailure('etcd-unhealthy', 'not every etcd member answered /health in time', false, { etcdHealthy: false });
+  run.note(`all ${etcdEndpoints.length} etcd members healthy`);
+  return { etcdHealthy: true };
+}

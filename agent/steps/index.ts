@@ -1,0 +1,153 @@
+/**
+ * Runs one released step and returns its report. Idempotence lives here: a step whose sentinel
+ * exists is reported from the sentinel (init only after checking admin.conf), a successful step
+ * writes its sentinel before it is reported, and files marked `removeAfter` (kubeadm configs that
+ * carry tokens) are deleted whatever happened. An unknown kind is a failed report, never a throw.
+ */
+import type { StepKind } from '../../protocol/steps.ts';
+import type { ReleasedStep, ReportRequest, StepResults } from '../../protocol/wire.ts';
+import { KubeadmArgvError } from '../kubeadm-argv.ts';
+import { isKnownStepKind, unknownStepReport } from '../machine.ts';
+import { createRedactor, type Redactor } from '../redact.ts';
+import { listSentinels, readSentinel, writeSentinel } from '../sentinel.ts';
+import { runCniApply } from './cni-apply.ts';
+import { runEtcdMemberRemove } from './etcd-member-remove.ts';
+import { runEtcdStart } from './etcd-start.ts';
+import { runKubeVipManifest } from './kube-vip-manifest.ts';
+import { runKubeadmInit } from './kubeadm-init.ts';
+import { runKubeadmJoin } from './kubeadm-join.ts';
+import { runLabelNodes } from './label-nodes.ts';
+import { runLbCheck } from './lb-check.ts';
+import { runReset } from './reset.ts';
+import { ADMIN_CONF, type StepContext, StepFailure, StepRun } from './step-run.ts';
+import { runUploadCerts } from './upload-certs.ts';
+import { runVerify } from './verify.ts';
+
+export { useAdminConf } from './kube-vip-manifest.ts';
+export { configHasCertificateKey } from './kubeadm-init.ts';
+export * from './step-run.ts';
+export { readyNodeNames } from './verify.ts';
+
+/** Observations, re-run on every release; everything else is answered from its sentinel. */
+const ALWAYS_RERUN: ReadonlySet<StepKind> = new Set(['lb-check', 'verify', 'reset']);
+/** Steps that write a kubeadm config: it is deleted after the step whatever `removeAfter` says. */
+const KUBEADM_CONFIG_STEPS: ReadonlySet<StepKind> = new Set([
+  'kubeadm-init',
+  'kubeadm-join-control-plane',
+  'kubeadm-join-worker',
+  'upload-certs',
+]);
+
+function dispatch(run: StepRun): Promise<StepResults> {
+  const kind = run.step.kind;
+  switch (kind) {
+    case 'lb-check':
+      return runLbCheck(run);
+    case 'etcd-start':
+      return runEtcdStart(run);
+    case 'kubeadm-init':
+      return runKubeadmInit(run);
+    case 'cni-apply':
+      return runCniApply(run);
+    case 'kube-vip-manifest':
+      return runKubeVipManifest(run);
+    case 'upload-certs':
+      return runUploadCerts(run);
+    case 'kubeadm-join-control-plane':
+      return runKubeadmJoin(run, true);
+    case 'kubeadm-join-worker':
+      return runKubeadmJoin(run, false);
+    case 'label-nodes':
+      return runLabelNodes(run);
+    case 'verify':
+      return runVerify(run);
+    case 'etcd-member-remove':
+      return runEtcdMemberRemove(run);
+    case 'reset':
+      return runReset(run);
+    default: {
+      const never: never = kind;
+      throw new StepFailure('unknown-step', `unknown step kind ${String(never)}`, true);
+    }
+  }
+}
+
+/** The answer from an earlier success, or null when the step must run. */
+async function answerFromSentinel(run: StepRun): Promise<StepResults | null> {
+  const { step, ctx } = run;
+  if (ALWAYS_RERUN.has(step.kind)) return null;
+  const own = await readSentinel(ctx.fs, ctx.stateDir, step.id);
+  if (step.kind === 'kubeadm-init') {
+    const anyInit = own ?? (await listSentinels(ctx.fs, ctx.stateDir)).find((s) => s.kind === 'kubeadm-init') ?? null;
+    if (!anyInit) return null;
+    if (!(await ctx.fs.exists(ADMIN_CONF))) {
+      throw new StepFailure(
+        'init-sentinel-without-admin-conf',
+        `kubeadm init succeeded here before (step ${anyInit.stepId}) but ${ADMIN_CONF} is gone: refusing to run init twice`,
+        true,
+      );
+    }
+    run.note(`kubeadm init already succeeded on this host (step ${anyInit.stepId}, attempt ${anyInit.attempt}); not running it again`);
+    return anyInit.results;
+  }
+  if (!own) return null;
+  run.note(`step ${step.id} already succeeded (attempt ${own.attempt}); reporting from its sentinel`);
+  return own.results;
+}
+
+export async function executeStep(
+  step: ReleasedStep,
+  ctx: StepContext,
+  redact: Redactor = createRedactor(step.redact),
+): Promise<ReportRequest> {
+  const startedAt = ctx.clock.now();
+  if (!isKnownStepKind(step.kind)) {
+    return unknownStepReport(step.id, step.attempt, String(step.kind), startedAt, ctx.clock.now());
+  }
+  const run = new StepRun(step, ctx, redact);
+  const base = { stepId: step.id, attempt: step.attempt, startedAt };
+  try {
+    const previous = await answerFromSentinel(run);
+    if (previous) return { ...base, outcome: 'succeeded', results: previous, logTail: run.logTail(), finishedAt: ctx.clock.now() };
+    const results = await dispatch(run);
+    await writeSentinel(ctx.fs, ctx.stateDir, {
+      stepId: step.id,
+      kind: step.kind,
+      attempt: step.attempt,
+      finishedAt: ctx.clock.now(),
+      results,
+    });
+    return { ...base, outcome: 'succeeded', results, logTail: run.logTail(), finishedAt: ctx.clock.now() };
+  } catch (error) {
+    const failure =
+      error instanceof StepFailure
+        ? error
+        : error instanceof KubeadmArgvError
+          ? new StepFailure('kubeadm-argv-refused', error.message, true)
+          : new StepFailure('agent-error', (error as Error)?.message ?? String(error));
+    run.note(`failed: ${failure.reason}: ${failure.message}`);
+    return {
+      ...base,
+      outcome: 'failed',
+      reason: failure.reason,
+      ...(failure.permanent ? { permanent: true } : {}),
+      ...(Object.keys(failure.results).length > 0 ? { results: failure.results } : {}),
+      logTail: run.logTail(),
+      finishedAt: ctx.clock.now(),
+    };
+  } finally {
+    await removeAfterUse(run);
+  }
+}
+
+async function removeAfterUse(run: StepRun): Promise<void> {
+  const paths = new Set(run.step.files.filter((f) => f.removeAfter).map((f) => f.path));
+  if (KUBEADM_CONFIG_STEPS.has(run.step.kind) && run.step.params.kubeadmConfigPath) paths.add(run.step.params.kubeadmConfigPath);
+  for (const path of paths) {
+    try {
+      await run.fs.remove(path);
+    } catch (error) {
+      run.ctx.log('error', 'remove-failed', { path, message: (error as Error).message });
+    }
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * kubeadm-init: write the released v1beta4 config (0600), run `kubeadm init --config F
+ * [--upload-certs] --skip-token-print --skip-certificate-key-print` (`--upload-certs` only when
+ * the config carries `certificateKey`), then wait until the API server is ready. The dispatcher
+ * deletes the config afterwards. Result: apiServerReady.
+ */
+import type { StepResults } from '../../protocol/wire.ts';
+import { buildKubeadmArgv } from '../kubeadm-argv.ts';
+import { ADMIN_CONF, kubeadmConfigPath, kubectlArgv, StepFailure, type StepRun } from './step-run.ts';
+
+/** Does the kubeadm config set `certificateKey` (InitConfiguration / JoinConfiguration.controlPlane)? */
+export function configHasCertificateKey(config: string): boolean {
+  return /^\s*certificateKey:\s*["']?[0-9a-fA-F]{64}["']?\s*$/m.test(config);
+}
+
+export async function waitApiServerReady(run: StepRun, kubeconfig = ADMIN_CONF): Promise<boolean> {
+  const ok = await run.waitFor('API server /readyz', run.ctx.timing.apiReadyTimeoutMs, async () => {
+    const r = await run.command(kubectlArgv(kubeconfig, 'get', '--raw', '/readyz'), { quiet: true, timeoutMs: 15_000 });
+    return r.code === 0 && r.output.trim().endsWith('ok') ? true : null;
+  });
+  return ok === true;
+}
+
+export async function runKubeadmInit(run: StepRun): Promise<StepResults> {
+  const configPath = kubeadmConfigPath(run.step);
+  await run.writeFiles();
+  const config = await run.require(configPath, 'missing-config');
+  const { ignorePreflightErrors, verbosity } = run.step.params;
+  await run.mustRun(
+    buildKubeadmArgv('init', {
+      config: configPath,
+      uploadCerts: configHasCertificateKey(config),
+      skipTokenPrint: true,
+      skipCertificateKeyPrint: true,
+      ignorePreflightErrors,
+      verbosity,
+    }),
+  );
+  if (!(await waitApiServerReady(run)))
+    throw new StepFailure('apiserver-not-ready', 'the API server did not become ready', false, { apiServerReady: false });
+  return { apiServerReady: true };
+}

@@ -1,0 +1,92 @@
+/**
+ * kubeadm-join-control-plane / kubeadm-join-worker: refuse a half-done join (kubelet.conf or
+ * manifests left by an earlier attempt: the coordinator releases a reset first), check the
+ * endpoint, write the shared PKI and the v1beta4 JoinConfiguration (0600), run `kubeadm join
+ * --config F`, then confirm the Node is registered and — stacked control planes — that the local
+ * etcd member is a voter and no learner is left.
+ */
+import type { StepResults } from '../../protocol/wire.ts';
+import { buildKubeadmArgv } from '../kubeadm-argv.ts';
+import { listEtcdMembers, loadEtcdClient } from './etcd.ts';
+import { waitApiServerReady } from './kubeadm-init.ts';
+import {
+  ADMIN_CONF,
+  ETCD_MANIFEST,
+  KUBELET_CONF,
+  kubeadmConfigPath,
+  kubectlArgv,
+  LOCAL_ETCD_CLIENT_URL,
+  MANIFESTS_DIR,
+  StepFailure,
+  type StepRun,
+} from './step-run.ts';
+
+/** Leftovers of an earlier join attempt, or [] on a clean host. */
+export async function findJoinLeftovers(run: StepRun): Promise<string[]> {
+  const left: string[] = [];
+  if (await run.fs.exists(KUBELET_CONF)) left.push(KUBELET_CONF);
+  for (const name of await run.fs.list(MANIFESTS_DIR)) left.push(`${MANIFESTS_DIR}/${name}`);
+  return left;
+}
+
+async function checkEndpoint(run: StepRun): Promise<void> {
+  const endpoint = run.step.params.endpoint;
+  if (!endpoint) return;
+  const target = endpoint.vip ?? endpoint.host;
+  const reached = await run.waitFor(`endpoint ${target}:${endpoint.port}`, run.ctx.timing.apiReadyTimeoutMs, async () => {
+    const r = await run.ctx.net.tcpProbe(target, endpoint.port, run.ctx.timing.endpointTimeoutMs);
+    return r === 'accepted' || r === 'refused' ? r : null;
+  });
+  if (!reached) throw new StepFailure('endpoint-unreachable', `${target}:${endpoint.port} timed out: check the load balancer / VIP`);
+}
+
+async function waitNodeRegistered(run: StepRun, kubeconfig: string, nodeName: string): Promise<boolean> {
+  const ok = await run.waitFor(`node ${nodeName} registered`, run.ctx.timing.nodeRegisteredTimeoutMs, async () => {
+    const r = await run.command(kubectlArgv(kubeconfig, 'get', 'node', nodeName, '-o', 'name'), { quiet: true, timeoutMs: 15_000 });
+    return r.code === 0 ? true : null;
+  });
+  return ok === true;
+}
+
+async function waitEtcdVoter(run: StepRun, nodeName: string): Promise<boolean> {
+  const tls = await loadEtcdClient(run);
+  const ok = await run.waitFor(`etcd member ${nodeName} is a voter and no learner is left`, run.ctx.timing.etcdVoterTimeoutMs, async () => {
+    const members = await listEtcdMembers(run, LOCAL_ETCD_CLIENT_URL, tls);
+    const self = members.find((m) => m.name === nodeName);
+    const learners = members.filter((m) => m.isLearner);
+    return self && !self.isLearner && learners.length === 0 ? true : null;
+  });
+  return ok === true;
+}
+
+export async function runKubeadmJoin(run: StepRun, controlPlane: boolean): Promise<StepResults> {
+  const configPath = kubeadmConfigPath(run.step);
+  const nodeName = run.step.params.nodeName ?? run.step.host;
+  const leftovers = await findJoinLeftovers(run);
+  if (leftovers.length > 0) {
+    throw new StepFailure('half-done-join', `an earlier join left ${leftovers.join(', ')}: a reset must run before this join is retried`);
+  }
+  await checkEndpoint(run);
+  await run.writeFiles();
+  await run.mustRun(
+    buildKubeadmArgv('join', {
+      config: configPath,
+      ignorePreflightErrors: run.step.params.ignorePreflightErrors,
+      verbosity: run.step.params.verbosity,
+    }),
+  );
+  const kubeconfig = controlPlane && (await run.fs.exists(ADMIN_CONF)) ? ADMIN_CONF : KUBELET_CONF;
+  const nodeRegistered = await waitNodeRegistered(run, kubeconfig, nodeName);
+  if (!nodeRegistered) throw new StepFailure('node-not-registered', `node ${nodeName} did not register`, false, { nodeRegistered: false });
+  if (!controlPlane) return { nodeRegistered };
+  const apiServerReady = await waitApiServerReady(run, kubeconfig);
+  if (!(await run.fs.exists(ETCD_MANIFEST))) return { nodeRegistered, apiServerReady }; // external etcd: no local member
+  const etcdVoter = await waitEtcdVoter(run, nodeName);
+  if (!etcdVoter)
+    throw new StepFailure('etcd-learner', `etcd member ${nodeName} did not become a voter`, false, {
+      nodeRegistered,
+      apiServerReady,
+      etcdVoter: false,
+    });
+  return { nodeRegistered, apiServerReady, etcdVoter };
+}

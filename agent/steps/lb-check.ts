@@ -1,0 +1,30 @@
+/**
+ * lb-check: the local HAProxy/nginx runs, the endpoint port accepts connections, and the VIP is
+ * held here or answers (a backup load balancer does not hold it). Results: vipHeld, portOpen.
+ */
+import type { StepResults } from '../../protocol/wire.ts';
+import { StepFailure, type StepRun } from './step-run.ts';
+
+export async function runLbCheck(run: StepRun): Promise<StepResults> {
+  const { endpoint, lbService = 'haproxy' } = run.step.params;
+  if (!endpoint) throw new StepFailure('bad-params', 'lb-check needs params.endpoint', true);
+  const net = run.ctx.net;
+  let last: StepResults = {};
+  const ready = await run.waitFor('load balancer ready', run.ctx.timing.lbReadyTimeoutMs, async () => {
+    const active = await run.command(['systemctl', 'is-active', lbService], { quiet: true });
+    const running = active.code === 0 || (active.notFound && (await run.command(['pidof', lbService], { quiet: true })).code === 0);
+    const portOpen = (await net.tcpProbe('127.0.0.1', endpoint.port, run.ctx.timing.endpointTimeoutMs)) === 'accepted';
+    let vipHeld: boolean | undefined;
+    if (endpoint.vip) {
+      const addrs = await run.command(['ip', '-o', 'addr', 'show'], { quiet: true });
+      vipHeld = addrs.code === 0 && new RegExp(`\\sinet6?\\s${endpoint.vip.replaceAll('.', '\\.')}/`).test(addrs.output);
+      if (!vipHeld) vipHeld = (await net.tcpProbe(endpoint.vip, endpoint.port, run.ctx.timing.endpointTimeoutMs)) === 'accepted';
+    }
+    last = { portOpen, ...(vipHeld === undefined ? {} : { vipHeld }) };
+    if (!running) run.note(`${lbService} is not running`);
+    return running && portOpen && vipHeld !== false ? last : null;
+  });
+  if (!ready) throw new StepFailure('lb-not-ready', `${lbService} not ready on port ${endpoint.port}`, false, last);
+  run.note(`${lbService} running; port ${endpoint.port} open${endpoint.vip ? `; VIP ${endpoint.vip} answers` : ''}`);
+  return ready;
+}

@@ -1,0 +1,183 @@
+/**
+ * What every step executor works with: the I/O interfaces, a transcript whose every line is
+ * redacted before it is kept, file writing with the step's modes, and bounded polling.
+ */
+import type { StepFile } from '../../protocol/steps.ts';
+import type { ReleasedStep, StepResults } from '../../protocol/wire.ts';
+import type { Clock, Exec, ExecResult, Fs, Log, Net } from '../io.ts';
+import type { Redactor } from '../redact.ts';
+
+export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
+export const SUPER_ADMIN_CONF = '/etc/kubernetes/super-admin.conf';
+export const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
+export const BOOTSTRAP_KUBELET_CONF = '/etc/kubernetes/bootstrap-kubelet.conf';
+export const MANIFESTS_DIR = '/etc/kubernetes/manifests';
+export const PKI_DIR = '/etc/kubernetes/pki';
+export const CNI_CONF_DIR = '/etc/cni/net.d';
+export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml';
+export const ETCD_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml';
+/** kubeadm's etcd healthcheck client: what the agent uses for etcd's health and JSON gateway. */
+export const ETCD_HEALTHCHECK_CLIENT = {
+  caFile: '/etc/kubernetes/pki/etcd/ca.crt',
+  certFile: '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
+  keyFile: '/etc/kubernetes/pki/etcd/healthcheck-client.key',
+};
+export const LOCAL_ETCD_CLIENT_URL = 'https://127.0.0.1:2379';
+
+/** Bounded waits; tests shrink them. */
+export interface StepTiming {
+  pollMs: number;
+  commandTimeoutMs: number;
+  lbReadyTimeoutMs: number;
+  etcdHealthTimeoutMs: number;
+  apiReadyTimeoutMs: number;
+  nodeRegisteredTimeoutMs: number;
+  etcdVoterTimeoutMs: number;
+  nodesReadyTimeoutMs: number;
+  endpointTimeoutMs: number;
+}
+
+export const DEFAULT_STEP_TIMING: StepTiming = {
+  pollMs: 2_000,
+  commandTimeoutMs: 20 * 60_000,
+  lbReadyTimeoutMs: 120_000,
+  etcdHealthTimeoutMs: 300_000,
+  apiReadyTimeoutMs: 300_000,
+  nodeRegisteredTimeoutMs: 300_000,
+  etcdVoterTimeoutMs: 300_000,
+  nodesReadyTimeoutMs: 600_000,
+  endpointTimeoutMs: 5_000,
+};
+
+export interface StepContext {
+  fs: Fs;
+  exec: Exec;
+  net: Net;
+  clock: Clock;
+  log: Log;
+  stateDir: string;
+  timing: StepTiming;
+}
+
+/** A step failure with a short machine-readable reason (`ReportRequest.reason`). */
+export class StepFailure extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly permanent = false,
+    readonly results: StepResults = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Transcript bytes kept for the report. */
+export const LOG_TAIL_BYTES = 16 * 1024;
+
+export class StepRun {
+  private lines: string[] = [];
+  private size = 0;
+  constructor(
+    readonly step: ReleasedStep,
+    readonly ctx: StepContext,
+    readonly redact: Redactor,
+  ) {}
+
+  get fs(): Fs {
+    return this.ctx.fs;
+  }
+
+  /** Adds a (redacted) line to the transcript and the journal. */
+  note(message: string, fields: Record<string, unknown> = {}): void {
+    const line = this.redact(message);
+    this.push(line);
+    this.ctx.log('info', 'step-note', { stepId: this.step.id, message: line, ...fields });
+  }
+
+  private push(text: string): void {
+    this.lines.push(text);
+    this.size += text.length + 1;
+    while (this.size > LOG_TAIL_BYTES * 2 && this.lines.length > 1) this.size -= (this.lines.shift()?.length ?? 0) + 1;
+  }
+
+  logTail(): string {
+    const all = this.lines.join('\n');
+    return all.length > LOG_TAIL_BYTES ? all.slice(all.length - LOG_TAIL_BYTES) : all;
+  }
+
+  /** Runs argv (no shell); output is redacted before it reaches the transcript or the journal. */
+  async command(argv: readonly string[], options: { timeoutMs?: number; quiet?: boolean } = {}): Promise<ExecResult> {
+    const started = this.ctx.clock.now();
+    const result = await this.ctx.exec.run(argv, { timeoutMs: options.timeoutMs ?? this.ctx.timing.commandTimeoutMs });
+    const output = this.redact(result.output);
+    const status = result.notFound ? 'not found' : result.timedOut ? 'timed out' : `exit ${result.code}`;
+    if (!options.quiet || result.code !== 0) {
+      this.push(`$ ${this.redact(argv.join(' '))}`);
+      if (output.trim()) this.push(output.trimEnd());
+      this.push(`(${status}, ${this.ctx.clock.now() - started} ms)`);
+    }
+    this.ctx.log(result.code === 0 ? 'info' : 'warn', 'command', {
+      stepId: this.step.id,
+      argv: argv.map((a) => this.redact(a)),
+      status,
+      output: output.slice(-4096),
+    });
+    return { ...result, output };
+  }
+
+  /** Like `command` but throws StepFailure('<name>-exit-N') on anything but exit 0. */
+  async mustRun(argv: readonly string[], options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    const result = await this.command(argv, options);
+    const name = (argv[0] ?? 'command').split('/').pop();
+    if (result.notFound) throw new StepFailure(`${name}-not-found`, `${name} is not installed`);
+    if (result.timedOut) throw new StepFailure(`${name}-timeout`, `${argv.join(' ')} timed out`);
+    if (result.code !== 0) throw new StepFailure(`${name}-exit-${result.code}`, `${argv.slice(0, 3).join(' ')} exited ${result.code}`);
+    return result;
+  }
+
+  /** Writes the step's files: secret files never wider than 0600. */
+  async writeFiles(files: readonly StepFile[] = this.step.files): Promise<void> {
+    for (const file of files) {
+      const mode = file.secret && (file.mode & 0o077) !== 0 ? 0o600 : file.mode;
+      await this.ctx.fs.writeText(file.path, file.content, mode);
+      this.note(`wrote ${file.path} (${mode.toString(8).padStart(4, '0')})`);
+    }
+  }
+
+  /** Polls `probe` until it returns a value or `timeoutMs` passes; returns null on timeout. */
+  async waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T | null> {
+    const deadline = this.ctx.clock.now() + timeoutMs;
+    let tries = 0;
+    for (;;) {
+      tries++;
+      const value = await probe().catch(() => null);
+      if (value !== null) {
+        if (tries > 1) this.note(`${what}: ok after ${tries} tries`);
+        return value;
+      }
+      if (this.ctx.clock.now() >= deadline) {
+        this.note(`${what}: gave up after ${tries} tries (${timeoutMs} ms)`);
+        return null;
+      }
+      await this.ctx.clock.sleep(this.ctx.timing.pollMs);
+    }
+  }
+
+  /** Reads a file's text or throws StepFailure(reason). */
+  async require(path: string, reason: string): Promise<string> {
+    const text = await this.ctx.fs.readText(path);
+    if (text === null) throw new StepFailure(reason, `${path} is missing`);
+    return text;
+  }
+}
+
+export function kubectlArgv(kubeconfig: string, ...args: string[]): string[] {
+  return ['kubectl', '--kubeconfig', kubeconfig, ...args];
+}
+
+/** The step's kubeadm config (must be among the step's files). */
+export function kubeadmConfigPath(step: ReleasedStep): string {
+  const path = step.params.kubeadmConfigPath;
+  if (!path) throw new StepFailure('missing-config', `step ${step.kind} has no params.kubeadmConfigPath`, true);
+  return path;
+}
