@@ -1,0 +1,475 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are bash, where ${…} is shell expansion
+/**
+ * The bash script that prepares Ubuntu 22.04/24.04 and Debian 12/13 for kubeadm at first boot:
+ * swap off, kernel modules and sysctls, proxy settings for apt and containerd, containerd 2.x
+ * (Docker's `containerd.io` apt package or the upstream tarball + runc), kubeadm/kubelet/kubectl
+ * from the pkgs.k8s.io repository of the target minor pinned to its patch and held, extra
+ * packages, time servers, and finally containerd's config put into place and the services
+ * enabled. Idempotent: every section checks before it acts, so a second run changes nothing.
+ * Parameters are plain data and never secrets (the script lands in user-data). Pure.
+ *
+ * Files the caller writes before running it (user-data `write_files`): the containerd config at
+ * `containerdConfigSource`, `/etc/modules-load.d/kubeseed.conf`, `/etc/sysctl.d/99-kubeseed.conf`,
+ * `/etc/crictl.yaml`, registry `hosts.toml` files. The script only moves the containerd config
+ * into place (a package install may have replaced it) and applies the others.
+ */
+import { hasProxy, type ProxySettings, renderContainerdProxyDropin, renderContainerdUnit } from './containerd.ts';
+import { KUBERNETES_SYSCTLS, listKernelModules } from './kernel.ts';
+import {
+  assertHeredocSafe,
+  assertName,
+  assertPath,
+  assertUrl,
+  ereEscape,
+  joinLines,
+  parseKubernetesVersion,
+  shArray,
+  shQuote,
+  TemplateInputError,
+} from './text.ts';
+
+/** containerd from Docker's apt repository (package `containerd.io`). */
+export interface ContainerdDockerApt {
+  source: 'docker-apt';
+  /** Repository base; `{distro}` becomes `ubuntu` or `debian` on the host. Default `https://download.docker.com/linux/{distro}`. */
+  repoUrl?: string;
+  /** ASCII-armored key; `{distro}` as above. Default `<repoUrl>/gpg`. */
+  keyUrl?: string;
+  /** Package version prefix to pin (default `2.`: the newest containerd 2.x in the repository). */
+  versionPrefix?: string;
+}
+
+/** containerd from the upstream release tarball plus runc. `{arch}` becomes `amd64` or `arm64` on the host. */
+export interface ContainerdTarball {
+  source: 'tarball';
+  /** e.g. `https://github.com/containerd/containerd/releases/download/v2.1.4/containerd-2.1.4-linux-{arch}.tar.gz` */
+  tarballUrl: string;
+  /** e.g. `https://github.com/opencontainers/runc/releases/download/v1.3.0/runc.{arch}` */
+  runcUrl: string;
+}
+
+export interface PrepareHostParams {
+  /** `v1.37.0`: selects the repository of the minor and pins the patch. */
+  kubernetesVersion: string;
+  /** `preinstalled` (an image that already carries containerd, runc, kubeadm, kubelet, kubectl): installs nothing, checks the binaries. */
+  packagesMode: 'install' | 'preinstalled';
+  /** pkgs.k8s.io repository of the minor (default `https://pkgs.k8s.io/core:/stable:/v1.MINOR/deb/`) or a mirror of it. */
+  kubernetesAptUrl?: string;
+  /** Its ASCII-armored key (default `<kubernetesAptUrl>Release.key`). */
+  kubernetesAptKeyUrl?: string;
+  /** Default: Docker's apt repository. */
+  containerd?: ContainerdDockerApt | ContainerdTarball;
+  /** More apt packages (haproxy, keepalived, nginx-light, ipset, …); installed only in `install` mode. */
+  extraPackages?: readonly string[];
+  /** kube-proxy `ipvs`: loads the IPVS modules too and installs ipset. */
+  ipvs?: boolean;
+  /** Proxy for apt, containerd and this script's downloads. */
+  proxy?: ProxySettings;
+  /** chrony servers; empty or omitted keeps the image's time configuration. */
+  timeServers?: readonly string[];
+  /** Where user-data put the containerd config (default `/etc/kubeseed/containerd-config.toml`). */
+  containerdConfigSource?: string;
+  /** Units to enable and (re)start at the end, after containerd (e.g. haproxy, keepalived). */
+  enableServices?: readonly string[];
+}
+
+const EOF = 'KUBESEED_EOF';
+const PUT_FILE_MARK = '__PUT_FILE__';
+const PUT_FILE = [
+  '# put_file PATH MODE < CONTENT: writes PATH only when its content differs; sets PUT_CHANGED=1/0.',
+  'put_file() {',
+  '    local path=$1 mode=$2 tmp',
+  '    tmp=$(mktemp)',
+  '    cat > "$tmp"',
+  '    if [ -f "$path" ] && cmp -s "$tmp" "$path"; then',
+  '        rm -f "$tmp"; PUT_CHANGED=0',
+  '    else',
+  '        install -D -m "$mode" "$tmp" "$path"; rm -f "$tmp"; PUT_CHANGED=1',
+  '    fi',
+  '}',
+  '',
+];
+
+function heredoc(content: string, what: string): string[] {
+  assertHeredocSafe(content, EOF, what);
+  return [`<<'${EOF}'`, ...content.replace(/\n$/, '').split('\n'), EOF];
+}
+
+function assertPackage(name: string): string {
+  if (!/^[a-z0-9][a-z0-9+.-]+$/.test(name)) throw new TemplateInputError(`apt package '${name}' is not a Debian package name`);
+  return name;
+}
+
+function assertTimeServer(name: string): string {
+  if (!/^[A-Za-z0-9.:-]+$/.test(name)) throw new TemplateInputError(`time server '${name}' is not a host name or address`);
+  return name;
+}
+
+export function renderPrepareHostScript(p: PrepareHostParams): string {
+  const k8s = parseKubernetesVersion(p.kubernetesVersion);
+  const install = p.packagesMode === 'install';
+  if (!install && p.packagesMode !== 'preinstalled')
+    throw new TemplateInputError(`packagesMode: '${String(p.packagesMode)}' is not install or preinstalled`);
+  const aptUrl = assertUrl(p.kubernetesAptUrl ?? `https://pkgs.k8s.io/core:/stable:/v${k8s.major}.${k8s.minor}/deb/`, 'kubernetesAptUrl');
+  const aptKeyUrl = assertUrl(p.kubernetesAptKeyUrl ?? `${aptUrl.endsWith('/') ? aptUrl : `${aptUrl}/`}Release.key`, 'kubernetesAptKeyUrl');
+  const containerd = p.containerd ?? { source: 'docker-apt' };
+  const modules = listKernelModules({ ipvs: p.ipvs === true });
+  const timeServers = (p.timeServers ?? []).map(assertTimeServer);
+  const packages = [...(p.extraPackages ?? []).map(assertPackage)];
+  if (p.ipvs && !packages.includes('ipset')) packages.push('ipset');
+  if (timeServers.length > 0 && !packages.includes('chrony')) packages.push('chrony');
+  const services = (p.enableServices ?? []).map((s) => assertName(s, 'enableServices'));
+  const configSource = assertPath(p.containerdConfigSource ?? '/etc/kubeseed/containerd-config.toml', 'containerdConfigSource');
+  const proxy = hasProxy(p.proxy) ? p.proxy : undefined;
+
+  const lines: string[] = [
+    '#!/bin/bash',
+    '# kubeseed: prepares this host for kubeadm (Ubuntu 22.04/24.04, Debian 12/13).',
+    '# Idempotent: each section checks before it acts, so running it twice is safe.',
+    '# Rendered from the cluster spec; it holds no secret.',
+    'set -euo pipefail',
+    'export DEBIAN_FRONTEND=noninteractive',
+    '',
+    `K8S_VERSION=${shQuote(k8s.version)}`,
+    ...(install ? [`K8S_VERSION_RE=${shQuote(`^${ereEscape(k8s.version)}-`)}`] : []),
+    `KERNEL_MODULES=${shArray(modules)}`,
+    `CONTAINERD_CONFIG_SOURCE=${shQuote(configSource)}`,
+    '',
+    'say() { echo "kubeseed-prepare: $*"; }',
+    'fail() { echo "kubeseed-prepare: ERROR: $*" >&2; exit 1; }',
+    '',
+    PUT_FILE_MARK,
+    '# systemd is PID 1 on real hosts; in a chroot or container (the test harness) it is not, and',
+    '# systemctl calls are skipped with a message instead of failing.',
+    'has_systemd() { [ -d /run/systemd/system ]; }',
+    '',
+    '# Waits for the dpkg lock (unattended-upgrades runs at first boot) instead of failing.',
+    'apt_get() { apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"; }',
+    '',
+    '# Downloads with bounded retries (10 tries, at most ~5 min); proxies come from the environment.',
+    'fetch() {',
+    '    curl --fail --silent --show-error --location --retry 10 --retry-delay 3 --retry-connrefused --connect-timeout 10 --max-time 300 -o "$2" "$1"',
+    '}',
+    '',
+    'APT_UPDATED=0',
+    'apt_update_once() {',
+    '    if [ "$APT_UPDATED" = 0 ]; then say "apt-get update"; apt_get update -q >/dev/null; APT_UPDATED=1; fi',
+    '}',
+    '',
+    '# resolve_version PACKAGE REGEX: the newest repository version of PACKAGE matching REGEX.',
+    'resolve_version() {',
+    '    local v',
+    '    v=$(apt-cache madison "$1" | awk -F\'|\' \'{gsub(/[[:space:]]/, "", $2); print $2}\' | grep -E "$2" | head -n 1 || true)',
+    '    [ -n "$v" ] || fail "no version of $1 matching $2 in the configured repositories (apt-cache madison $1)"',
+    '    printf \'%s\\n\' "$v"',
+    '}',
+    '',
+    'installed_version() { dpkg-query -W -f=\'${Version}\' "$1" 2>/dev/null || true; }',
+    '',
+    'TMP=$(mktemp -d)',
+    'trap \'rm -rf "$TMP"\' EXIT',
+    '',
+    '# --- OS ---',
+    '[ -r /etc/os-release ] || fail "/etc/os-release is missing"',
+    '# shellcheck disable=SC1091',
+    '. /etc/os-release',
+    'case "${ID:-}" in',
+    '    ubuntu|debian) ;;',
+    '    *) fail "unsupported OS ${ID:-unknown} (supported: Ubuntu 22.04/24.04, Debian 12/13)" ;;',
+    'esac',
+    'case "${ID}:${VERSION_ID:-}" in',
+    '    ubuntu:22.04|ubuntu:24.04|debian:12|debian:13) say "OS ${PRETTY_NAME:-$ID}" ;;',
+    '    *) say "warning: ${PRETTY_NAME:-$ID} is not a tested release (tested: Ubuntu 22.04/24.04, Debian 12/13)" ;;',
+    'esac',
+    'case "$(uname -m)" in',
+    '    x86_64|amd64) ARCH=amd64 ;;',
+    '    aarch64|arm64) ARCH=arm64 ;;',
+    '    *) fail "unsupported architecture $(uname -m) (amd64 and arm64 only)" ;;',
+    'esac',
+    'say "architecture $ARCH"',
+    '',
+    '# --- swap: the kubelet refuses to start with swap on ---',
+    'say "swap off"',
+    'if [ "$(wc -l < /proc/swaps)" -gt 1 ]; then swapoff -a || say "warning: swapoff -a failed"; fi',
+    "SWAP_RE='^[[:space:]]*[^#[:space:]][^[:space:]]*[[:space:]]+[^[:space:]]+[[:space:]]+swap([[:space:]]|$)'",
+    'if [ -f /etc/fstab ] && grep -Eq "$SWAP_RE" /etc/fstab; then',
+    '    sed -E -i "/$SWAP_RE/s/^/#kubeseed: swap off# /" /etc/fstab',
+    '    say "swap entries in /etc/fstab commented out"',
+    'fi',
+    'if has_systemd; then',
+    '    # Swap units from generators (gpt-auto, fstab before this edit) would turn swap on at the next boot.',
+    "    systemctl list-units --type=swap --all --plain --no-legend 2>/dev/null | awk '{print $1}' | while read -r unit; do",
+    '        [ -n "$unit" ] || continue',
+    '        if [ "$(systemctl is-enabled "$unit" 2>/dev/null || true)" != masked ]; then',
+    '            systemctl mask "$unit" >/dev/null && say "masked $unit"',
+    '        fi',
+    '    done',
+    'fi',
+    '[ "$(wc -l < /proc/swaps)" -le 1 ] || fail "swap is still on ($(tail -n +2 /proc/swaps | wc -l) device(s)); the kubelet will not start"',
+    '',
+    '# --- kernel modules (listed in /etc/modules-load.d/kubeseed.conf for later boots) ---',
+    'say "kernel modules: ${KERNEL_MODULES[*]}"',
+    'for m in "${KERNEL_MODULES[@]}"; do',
+    '    [ -d "/sys/module/$m" ] && continue',
+    '    modprobe "$m" 2>/dev/null || [ -d "/sys/module/$m" ] || fail "cannot load kernel module $m"',
+    'done',
+    '',
+    '# --- sysctls (from /etc/sysctl.d/99-kubeseed.conf) ---',
+    'say "sysctl --system"',
+    'sysctl --system >/dev/null 2>&1 || say "warning: sysctl --system reported errors"',
+    ...KUBERNETES_SYSCTLS.map(([key, value]) => {
+      const read = `"$(cat /proc/sys/${key.replace(/\./g, '/')} 2>/dev/null || true)"`;
+      return key === 'net.ipv4.ip_forward'
+        ? `[ ${read} = ${value} ] || fail "${key} is not ${value} (kubeadm preflight requires it)"`
+        : `[ ${read} = ${value} ] || say "warning: ${key} is not ${value}"`;
+    }),
+    '',
+  ];
+
+  // --- proxy ---
+  lines.push('# --- proxy ---');
+  if (proxy) {
+    const apt: string[] = ['// kubeseed: apt downloads through the proxy'];
+    if (proxy.http) apt.push(`Acquire::http::Proxy "${proxy.http}";`);
+    if (proxy.https) apt.push(`Acquire::https::Proxy "${proxy.https}";`);
+    const noProxy = (proxy.noProxy ?? []).join(',');
+    lines.push(
+      'say "proxy settings for apt, containerd and downloads"',
+      ...(proxy.http ? [`export http_proxy=${shQuote(proxy.http)} HTTP_PROXY=${shQuote(proxy.http)}`] : []),
+      ...(proxy.https ? [`export https_proxy=${shQuote(proxy.https)} HTTPS_PROXY=${shQuote(proxy.https)}`] : []),
+      ...(noProxy ? [`export no_proxy=${shQuote(noProxy)} NO_PROXY=${shQuote(noProxy)}`] : []),
+      `put_file /etc/apt/apt.conf.d/95kubeseed-proxy 0644 ${heredoc(joinLines(apt), 'apt proxy').join('\n')}`,
+      `put_file /etc/systemd/system/containerd.service.d/http-proxy.conf 0644 ${heredoc(renderContainerdProxyDropin(proxy), 'containerd proxy').join('\n')}`,
+      'CONTAINERD_PROXY_CHANGED=$PUT_CHANGED',
+    );
+  } else {
+    lines.push(
+      '# No proxy in the spec: remove settings an earlier version of the spec may have left.',
+      'CONTAINERD_PROXY_CHANGED=0',
+      'rm -f /etc/apt/apt.conf.d/95kubeseed-proxy',
+      'if [ -f /etc/systemd/system/containerd.service.d/http-proxy.conf ]; then',
+      '    rm -f /etc/systemd/system/containerd.service.d/http-proxy.conf; CONTAINERD_PROXY_CHANGED=1',
+      'fi',
+    );
+  }
+  lines.push('');
+
+  if (install) {
+    lines.push(
+      '# --- base tools for HTTPS repositories ---',
+      'need=()',
+      'for pkg in ca-certificates curl; do [ -n "$(installed_version "$pkg")" ] || need+=("$pkg"); done',
+      'if [ "${#need[@]}" -gt 0 ]; then apt_update_once; say "installing ${need[*]}"; apt_get install -y -q --no-install-recommends "${need[@]}" >/dev/null; fi',
+      'install -d -m 0755 /etc/apt/keyrings',
+      '',
+      '# install_key URL NAME: the repository key under /etc/apt/keyrings. Dearmored with gpg when gpg is',
+      '# present (as the upstream guides do); otherwise kept armored as NAME.asc, which apt reads as well.',
+      '# Prints the keyring path.',
+      'install_key() {',
+      '    local url=$1 name=$2',
+      '    if [ -s "/etc/apt/keyrings/$name.gpg" ]; then echo "/etc/apt/keyrings/$name.gpg"; return; fi',
+      '    if [ -s "/etc/apt/keyrings/$name.asc" ]; then echo "/etc/apt/keyrings/$name.asc"; return; fi',
+      '    fetch "$url" "$TMP/$name.key" || fail "cannot download the repository key $url"',
+      '    if command -v gpg >/dev/null 2>&1; then',
+      '        gpg --dearmor < "$TMP/$name.key" > "$TMP/$name.gpg"',
+      '        install -m 0644 "$TMP/$name.gpg" "/etc/apt/keyrings/$name.gpg"; echo "/etc/apt/keyrings/$name.gpg"',
+      '    else',
+      '        install -m 0644 "$TMP/$name.key" "/etc/apt/keyrings/$name.asc"; echo "/etc/apt/keyrings/$name.asc"',
+      '    fi',
+      '}',
+      '',
+      '# add_repo FILE LINE: an apt source; forces an apt-get update when it changed.',
+      'add_repo() {',
+      '    put_file "$1" 0644 <<< "$2"',
+      '    if [ "$PUT_CHANGED" = 1 ]; then APT_UPDATED=0; say "apt source $1 written"; fi',
+      '}',
+      '',
+    );
+    if (containerd.source === 'docker-apt') {
+      const repo = assertUrl(containerd.repoUrl ?? 'https://download.docker.com/linux/{distro}', 'containerd repoUrl').replace(/\/$/, '');
+      const key = assertUrl(containerd.keyUrl ?? `${repo}/gpg`, 'containerd keyUrl');
+      const prefix = containerd.versionPrefix ?? '2.';
+      if (!/^\d+(\.\d+)*\.?$/.test(prefix)) throw new TemplateInputError(`containerd versionPrefix: '${prefix}' is not like 2. or 2.1.`);
+      lines.push(
+        "# --- containerd 2.x from Docker's containerd.io package ---",
+        `DOCKER_REPO=${shQuote(repo)}`,
+        `DOCKER_KEY=${shQuote(key)}`,
+        'DOCKER_REPO=${DOCKER_REPO//\\{distro\\}/$ID}',
+        'DOCKER_KEY=${DOCKER_KEY//\\{distro\\}/$ID}',
+        'say "containerd: apt repository $DOCKER_REPO"',
+        'DOCKER_KEYRING=$(install_key "$DOCKER_KEY" docker)',
+        'add_repo /etc/apt/sources.list.d/docker.list "deb [arch=$ARCH signed-by=$DOCKER_KEYRING] $DOCKER_REPO ${VERSION_CODENAME:?VERSION_CODENAME missing in /etc/os-release} stable"',
+        'apt_update_once',
+        `CONTAINERD_VERSION=$(resolve_version containerd.io ${shQuote(`^${ereEscape(prefix)}`)})`,
+        'if [ "$(installed_version containerd.io)" != "$CONTAINERD_VERSION" ]; then',
+        '    say "installing containerd.io=$CONTAINERD_VERSION"',
+        '    apt_get install -y -q --no-install-recommends "containerd.io=$CONTAINERD_VERSION" >/dev/null',
+        'else',
+        '    say "containerd.io $CONTAINERD_VERSION already installed"',
+        'fi',
+        'apt-mark hold containerd.io >/dev/null',
+        '',
+      );
+    } else {
+      const tarball = assertUrl(containerd.tarballUrl, 'containerd tarballUrl');
+      const runc = assertUrl(containerd.runcUrl, 'runc url');
+      lines.push(
+        '# --- containerd 2.x from the upstream release tarball, plus runc ---',
+        `CONTAINERD_URL=${shQuote(tarball)}`,
+        `RUNC_URL=${shQuote(runc)}`,
+        'CONTAINERD_URL=${CONTAINERD_URL//\\{arch\\}/$ARCH}',
+        'RUNC_URL=${RUNC_URL//\\{arch\\}/$ARCH}',
+        'MARKER=/var/lib/kubeseed/containerd-tarball',
+        'if [ -x /usr/local/bin/containerd ] && [ -x /usr/local/sbin/runc ] && [ "$(cat "$MARKER" 2>/dev/null || true)" = "$CONTAINERD_URL $RUNC_URL" ]; then',
+        '    say "containerd and runc from $CONTAINERD_URL already installed"',
+        'else',
+        '    say "containerd: downloading $CONTAINERD_URL"',
+        '    fetch "$CONTAINERD_URL" "$TMP/containerd.tar.gz" || fail "cannot download $CONTAINERD_URL"',
+        '    tar -C /usr/local -xzf "$TMP/containerd.tar.gz"',
+        '    say "runc: downloading $RUNC_URL"',
+        '    fetch "$RUNC_URL" "$TMP/runc" || fail "cannot download $RUNC_URL"',
+        '    install -D -m 0755 "$TMP/runc" /usr/local/sbin/runc',
+        '    install -d -m 0755 /var/lib/kubeseed',
+        '    echo "$CONTAINERD_URL $RUNC_URL" > "$MARKER"',
+        'fi',
+        `put_file /etc/systemd/system/containerd.service 0644 ${heredoc(renderContainerdUnit(), 'containerd unit').join('\n')}`,
+        'CONTAINERD_UNIT_CHANGED=$PUT_CHANGED',
+        '',
+      );
+    }
+    lines.push(
+      `# --- kubeadm, kubelet, kubectl ${k8s.version} from the pkgs.k8s.io repository of v${k8s.major}.${k8s.minor} ---`,
+      `K8S_REPO=${shQuote(aptUrl)}`,
+      `K8S_KEY=${shQuote(aptKeyUrl)}`,
+      'say "kubernetes: apt repository $K8S_REPO"',
+      'K8S_KEYRING=$(install_key "$K8S_KEY" kubernetes-apt-keyring)',
+      'add_repo /etc/apt/sources.list.d/kubernetes.list "deb [signed-by=$K8S_KEYRING] $K8S_REPO /"',
+      'apt_update_once',
+      'want=()',
+      'for pkg in kubelet kubeadm kubectl; do',
+      '    v=$(resolve_version "$pkg" "$K8S_VERSION_RE")',
+      '    if [ "$(installed_version "$pkg")" != "$v" ]; then want+=("$pkg=$v"); fi',
+      'done',
+      'if [ "${#want[@]}" -gt 0 ]; then',
+      '    say "installing ${want[*]}"',
+      '    apt_get install -y -q --no-install-recommends "${want[@]}" >/dev/null',
+      'else',
+      '    say "kubelet, kubeadm, kubectl $K8S_VERSION already installed"',
+      'fi',
+      'apt-mark hold kubelet kubeadm kubectl >/dev/null',
+      'say "kubelet kubeadm kubectl held at $K8S_VERSION"',
+      '',
+    );
+    if (packages.length > 0) {
+      lines.push(
+        '# --- extra packages ---',
+        `EXTRA_PACKAGES=${shArray(packages)}`,
+        'need=()',
+        'for pkg in "${EXTRA_PACKAGES[@]}"; do [ -n "$(installed_version "$pkg")" ] || need+=("$pkg"); done',
+        'if [ "${#need[@]}" -gt 0 ]; then',
+        '    apt_update_once',
+        '    say "installing ${need[*]}"',
+        '    apt_get install -y -q --no-install-recommends "${need[@]}" >/dev/null',
+        'else',
+        '    say "extra packages already installed: ${EXTRA_PACKAGES[*]}"',
+        'fi',
+        '',
+      );
+    }
+  } else {
+    lines.push(
+      '# --- preinstalled image: nothing is installed, the binaries must be there ---',
+      'missing=()',
+      'for bin in containerd runc kubeadm kubelet kubectl; do command -v "$bin" >/dev/null 2>&1 || missing+=("$bin"); done',
+      '[ "${#missing[@]}" -eq 0 ] || fail "os.packages is preinstalled but ${missing[*]} not found on PATH"',
+      'say "preinstalled containerd, runc, kubeadm, kubelet, kubectl found"',
+      'KUBEADM_VERSION=$(kubeadm version -o short 2>/dev/null || true)',
+      '[ "$KUBEADM_VERSION" = "v$K8S_VERSION" ] || say "warning: preinstalled kubeadm is ${KUBEADM_VERSION:-of unknown version}, the spec wants v$K8S_VERSION"',
+      '',
+    );
+  }
+
+  lines.push(
+    '# --- containerd must be 2.x (kubelet 1.38 needs the RuntimeConfig RPC) ---',
+    'CONTAINERD_BIN=$(command -v containerd || true)',
+    '[ -n "$CONTAINERD_BIN" ] || fail "containerd is not installed"',
+    "CTR_VERSION=$(\"$CONTAINERD_BIN\" --version 2>/dev/null | grep -Eo ' v?[0-9]+\\.[0-9]+\\.[0-9]+' | head -n 1 | tr -d ' v' || true)",
+    'case "$CTR_VERSION" in',
+    '    "") say "warning: cannot read the containerd version" ;;',
+    '    0.*|1.*) fail "containerd $CTR_VERSION is too old: containerd 2.0 or newer is required" ;;',
+    '    *) say "containerd $CTR_VERSION" ;;',
+    'esac',
+    '',
+  );
+
+  if (timeServers.length > 0) {
+    const sources = joinLines(['# kubeseed: time servers from the cluster spec', ...timeServers.map((s) => `server ${s} iburst`)]);
+    const timesyncd = joinLines(['# kubeseed: time servers from the cluster spec', '[Time]', `NTP=${timeServers.join(' ')}`]);
+    lines.push(
+      '# --- time servers (certificates are time-sensitive) ---',
+      'if [ -d /etc/chrony ]; then',
+      '    say "chrony: servers from the spec"',
+      `    put_file /etc/chrony/sources.d/kubeseed.sources 0644 ${heredoc(sources, 'chrony sources').join('\n')}`,
+      '    TIME_CHANGED=$PUT_CHANGED',
+      '    # The image default pools may be unreachable (air-gapped sites): comment them out.',
+      "    if grep -Eq '^(pool|server)[[:space:]]' /etc/chrony/chrony.conf 2>/dev/null; then",
+      "        sed -E -i 's/^((pool|server)[[:space:]])/#kubeseed: spec time servers# \\1/' /etc/chrony/chrony.conf; TIME_CHANGED=1",
+      '    fi',
+      "    grep -Eq '^sourcedir[[:space:]]+/etc/chrony/sources.d' /etc/chrony/chrony.conf 2>/dev/null || { echo 'sourcedir /etc/chrony/sources.d' >> /etc/chrony/chrony.conf; TIME_CHANGED=1; }",
+      '    TIME_SERVICE=chrony',
+      'else',
+      '    say "chrony not installed: systemd-timesyncd gets the servers from the spec"',
+      `    put_file /etc/systemd/timesyncd.conf.d/kubeseed.conf 0644 ${heredoc(timesyncd, 'timesyncd').join('\n')}`,
+      '    TIME_CHANGED=$PUT_CHANGED',
+      '    TIME_SERVICE=systemd-timesyncd',
+      'fi',
+      '',
+    );
+  }
+
+  lines.push(
+    '# --- containerd configuration: the package may have shipped its own (CRI disabled) ---',
+    '[ -f "$CONTAINERD_CONFIG_SOURCE" ] || fail "$CONTAINERD_CONFIG_SOURCE is missing (written by user-data)"',
+    'CONTAINERD_CONFIG_CHANGED=0',
+    'if ! cmp -s "$CONTAINERD_CONFIG_SOURCE" /etc/containerd/config.toml; then',
+    '    install -D -m 0644 "$CONTAINERD_CONFIG_SOURCE" /etc/containerd/config.toml',
+    '    CONTAINERD_CONFIG_CHANGED=1',
+    '    say "containerd config installed at /etc/containerd/config.toml"',
+    'else',
+    '    say "containerd config already in place"',
+    'fi',
+    '',
+    '# --- services ---',
+    'if has_systemd; then',
+    '    systemctl daemon-reload',
+    '    systemctl enable --now containerd',
+    `    if [ "$CONTAINERD_CONFIG_CHANGED" = 1 ] || [ "$CONTAINERD_PROXY_CHANGED" = 1 ]${containerd.source === 'tarball' && install ? ' || [ "$CONTAINERD_UNIT_CHANGED" = 1 ]' : ''}; then`,
+    '        systemctl restart containerd',
+    '    fi',
+    '    say "containerd enabled and running"',
+    '    # The kubelet crash-loops until kubeadm init/join writes its configuration: expected.',
+    '    systemctl enable kubelet',
+    '    say "kubelet enabled"',
+  );
+  if (timeServers.length > 0) {
+    lines.push('    if [ "$TIME_CHANGED" = 1 ]; then systemctl restart "$TIME_SERVICE" || say "warning: cannot restart $TIME_SERVICE"; fi');
+  }
+  for (const s of services) {
+    lines.push(
+      `    systemctl enable ${shQuote(s)}`,
+      `    systemctl restart ${shQuote(s)}`,
+      `    say ${shQuote(`${s} enabled and (re)started`)}`,
+    );
+  }
+  lines.push(
+    'else',
+    `    say ${shQuote(
+      `systemd is not running (chroot or container): not enabling or starting containerd, kubelet${services.length > 0 ? `, ${services.join(', ')}` : ''}`,
+    )}`,
+    'fi',
+    'say "done"',
+  );
+  // The put_file helper only where a section uses it (shellcheck flags unused helpers' variables).
+  const usesPut = lines.some((l) => l.includes('put_file ') && !l.startsWith('#'));
+  return joinLines(lines.flatMap((l) => (l === PUT_FILE_MARK ? (usesPut ? PUT_FILE : []) : [l])));
+}
