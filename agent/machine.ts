@@ -6,6 +6,7 @@
  */
 import { type Role, STEP_KINDS, type StepKind } from '../protocol/steps.ts';
 import { type EnrollResponse, ERROR_CODES, type ReleasedStep, type ReportRequest } from '../protocol/wire.ts';
+import type { LogLevel } from './io.ts';
 
 /** What the agent knows after enrollment (persisted as <stateDir>/session.json). */
 export interface Session {
