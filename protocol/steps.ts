@@ -55,6 +55,11 @@ export interface StepParams {
   lbService?: 'haproxy' | 'nginx';
   /** cni-apply: manifest files (already written by this step) to `kubectl apply -f`. */
   manifests?: string[];
+  /**
+   * cni-apply: further commands as argv (never a shell string), run in order after `manifests`,
+   * e.g. `['cilium', 'install', …]` or `['kubectl', '-n', 'kube-flannel', 'rollout', 'restart', …]`.
+   */
+  commands?: string[][];
   /** kube-vip-manifest: 'init' places the super-admin variant then swaps, 'join' places admin.conf variant. */
   kubeVipPhase?: 'init' | 'join';
   /** label-nodes: node name → labels. */

@@ -26,7 +26,7 @@ function hostIp(host: HostSpec): string | undefined {
   return host.address?.ip;
 }
 
-function nodeRegistration(spec: ClusterSpec, host: HostSpec): Record<string, unknown> {
+function nodeRegistration(host: HostSpec): Record<string, unknown> {
   const ip = hostIp(host);
   const reg: Record<string, unknown> = {
     name: host.name,
@@ -35,7 +35,8 @@ function nodeRegistration(spec: ClusterSpec, host: HostSpec): Record<string, unk
     ...(ip ? { kubeletExtraArgs: [{ name: 'node-ip', value: ip }] } : {}),
   };
   // Omitted taints keep kubeadm's default (control planes get NoSchedule); [] means "none".
-  if (host.taints !== undefined) reg.taints = host.taints.map((t) => ({ key: t.key, ...(t.value !== undefined ? { value: t.value } : {}), effect: t.effect }));
+  if (host.taints !== undefined)
+    reg.taints = host.taints.map((t) => ({ key: t.key, ...(t.value !== undefined ? { value: t.value } : {}), effect: t.effect }));
   return reg;
 }
 
@@ -44,7 +45,9 @@ export function etcdEndpoints(spec: ClusterSpec): string[] {
 }
 
 export function buildClusterConfiguration(spec: ClusterSpec): KubeadmDocument {
-  const sans = [...new Set([spec.controlPlaneEndpoint.host, ...spec.certificates.extraSANs, ...(spec.loadBalancer.vip ? [spec.loadBalancer.vip] : [])])];
+  const sans = [
+    ...new Set([spec.controlPlaneEndpoint.host, ...spec.certificates.extraSANs, ...(spec.loadBalancer.vip ? [spec.loadBalancer.vip] : [])]),
+  ];
   const doc: KubeadmDocument = {
     apiVersion: KUBEADM_API,
     kind: 'ClusterConfiguration',
@@ -92,7 +95,7 @@ export function buildInitConfiguration(spec: ClusterSpec, host: HostSpec, secret
         groups: ['system:bootstrappers:kubeadm:default-node-token'],
       },
     ],
-    nodeRegistration: nodeRegistration(spec, host),
+    nodeRegistration: nodeRegistration(host),
     localAPIEndpoint: { advertiseAddress: hostIp(host), bindPort: 6443 },
     ...(spec.certificates.distribution === 'upload-certs' ? { certificateKey: secrets.certificateKey() } : {}),
     timeouts: { controlPlaneComponentHealthCheck: '4m0s', kubeletHealthCheck: '4m0s' },
@@ -105,7 +108,7 @@ export function buildJoinConfiguration(spec: ClusterSpec, host: HostSpec, secret
   return {
     apiVersion: KUBEADM_API,
     kind: 'JoinConfiguration',
-    nodeRegistration: nodeRegistration(spec, host),
+    nodeRegistration: nodeRegistration(host),
     caCertPath: `${PKI_DIR}/ca.crt`,
     discovery: {
       bootstrapToken: {

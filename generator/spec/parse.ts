@@ -7,7 +7,14 @@ import { SpecError } from '../errors.ts';
 import { type Cidr, cidrContains, cidrsOverlap, formatCidr, isIPv4, parseCidr } from '../util/ip.ts';
 import { parseDuration } from '../util/text.ts';
 import { type PathPart, SpecReader } from './reader.ts';
-import { CLUSTER_SCHEMA, DEFAULT_CNI_VERSIONS, DEFAULT_ETCD_VERSION, DEFAULT_KUBERNETES_VERSION, MIN_ETCD, SUPPORTED_MINORS } from './schema.ts';
+import {
+  CLUSTER_SCHEMA,
+  DEFAULT_CNI_VERSIONS,
+  DEFAULT_ETCD_VERSION,
+  DEFAULT_KUBERNETES_VERSION,
+  MIN_ETCD,
+  SUPPORTED_MINORS,
+} from './schema.ts';
 import type { ClusterSpec, HostSpec, SpecIssue } from './types.ts';
 
 export interface ParsedSpec {
@@ -30,20 +37,28 @@ export function parseSpec(input: string | Uint8Array, file: string, options: Par
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(input);
     } catch {
-      throw new SpecError(file, [{ path: '(file)', message: 'is not valid UTF-8 text; save the spec as UTF-8', line: 1, column: 1, severity: 'error' }]);
+      throw new SpecError(file, [
+        { path: '(file)', message: 'is not valid UTF-8 text; save the spec as UTF-8', line: 1, column: 1, severity: 'error' },
+      ]);
     }
   }
   if (text.length > 4 * 1024 * 1024) {
-    throw new SpecError(file, [{ path: '(file)', message: `is ${text.length} bytes; a spec is at most 4 MiB`, line: 1, column: 1, severity: 'error' }]);
+    throw new SpecError(file, [
+      { path: '(file)', message: `is ${text.length} bytes; a spec is at most 4 MiB`, line: 1, column: 1, severity: 'error' },
+    ]);
   }
   const r = new SpecReader(text);
   if (r.hasErrors()) throw new SpecError(file, r.issues);
   if (r.value === null || r.value === undefined) {
-    throw new SpecError(file, [{ path: '(document)', message: 'is empty; start from `kubeseed init`', line: 1, column: 1, severity: 'error' }]);
+    throw new SpecError(file, [
+      { path: '(document)', message: 'is empty; start from `kubeseed init`', line: 1, column: 1, severity: 'error' },
+    ]);
   }
   const raw = (r.check(r.value, CLUSTER_SCHEMA, []) ?? {}) as Raw;
-  const spec = normalize(raw, r);
-  checkSemantics(spec, raw, r);
+  // Where each host stands in the file, for locating issues (hosts with errors are left out of spec.hosts).
+  const sourceIndex = new WeakMap<HostSpec, number>();
+  const spec = normalize(raw, r, sourceIndex);
+  checkSemantics(spec, raw, r, sourceIndex);
   const issues = r.issues.map((i) => (options.strict && i.severity === 'warning' ? { ...i, severity: 'error' as const } : i));
   const errors = issues.filter((i) => i.severity === 'error');
   if (errors.length > 0) throw new SpecError(file, sortIssues(issues));
@@ -61,33 +76,40 @@ function splitEndpoint(text: string | undefined): { host: string; port: number }
   return { host: m[1]!.toLowerCase(), port: Number(m[2]) };
 }
 
-function normalize(raw: Raw, r: SpecReader): ClusterSpec {
+function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, number>): ClusterSpec {
   const s: Raw = raw.spec ?? {};
   const version: string = s.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION;
   const minor = Number(version.split('.')[1] ?? 0);
   const endpoint = splitEndpoint(s.controlPlaneEndpoint);
   if (s.controlPlaneEndpoint !== undefined && !endpoint) {
-    r.error(['spec', 'controlPlaneEndpoint'], `"${s.controlPlaneEndpoint}" is not host:port; write the load balancer's DNS name or VIP and its port, like k8s1api.kloud.lan:6443`);
+    r.error(
+      ['spec', 'controlPlaneEndpoint'],
+      `"${s.controlPlaneEndpoint}" is not host:port; write the load balancer's DNS name or VIP and its port, like k8s1api.kloud.lan:6443`,
+    );
   }
   const osFamily = s.os?.family ?? 'ubuntu';
   const lbType = s.loadBalancer?.type ?? 'haproxy-keepalived';
   const lbInterface = s.loadBalancer?.interface ?? 'eth0';
-  const hosts: HostSpec[] = (s.hosts ?? []).filter((h: Raw) => h && h.name && h.role).map((h: Raw): HostSpec => {
-    const address = h.address ? parseCidr(h.address) : null;
-    return {
-      name: h.name,
-      role: h.role,
-      ...(h.fqdn ? { fqdn: h.fqdn } : {}),
-      ...(address && h.address ? { address: { ip: h.address.split('/')[0], prefix: address.prefix, cidr: h.address } } : {}),
-      ...(h.gateway ? { gateway: h.gateway } : {}),
-      nameservers: h.nameservers ?? [],
-      ...(h.mac ? { mac: h.mac.toLowerCase() } : {}),
-      ...(h.uuid ? { uuid: h.uuid.toLowerCase() } : {}),
-      labels: h.labels ?? {},
-      ...(h.taints !== undefined ? { taints: h.taints } : {}),
-      interface: h.interface ?? lbInterface,
-    };
-  });
+  const hosts: HostSpec[] = (s.hosts ?? [])
+    .flatMap((h: Raw, index: number) => (h?.name && h.role ? [{ h, index }] : []))
+    .map(({ h, index }: { h: Raw; index: number }): HostSpec => {
+      const address = h.address ? parseCidr(h.address) : null;
+      const host: HostSpec = {
+        name: h.name,
+        role: h.role,
+        ...(h.fqdn ? { fqdn: h.fqdn } : {}),
+        ...(address && h.address ? { address: { ip: h.address.split('/')[0], prefix: address.prefix, cidr: h.address } } : {}),
+        ...(h.gateway ? { gateway: h.gateway } : {}),
+        nameservers: h.nameservers ?? [],
+        ...(h.mac ? { mac: h.mac.toLowerCase() } : {}),
+        ...(h.uuid ? { uuid: h.uuid.toLowerCase() } : {}),
+        labels: h.labels ?? {},
+        ...(h.taints !== undefined ? { taints: h.taints } : {}),
+        interface: h.interface ?? lbInterface,
+      };
+      sourceIndex.set(host, index);
+      return host;
+    });
   const ttl = s.rollout?.tokenTTL !== undefined ? parseDuration(s.rollout.tokenTTL) : 3600;
   return {
     apiVersion: 'kubeseed.dev/v1alpha1',
@@ -154,10 +176,10 @@ function normalize(raw: Raw, r: SpecReader): ClusterSpec {
 
 const HOSTS: PathPart[] = ['spec', 'hosts'];
 
-function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader): void {
+function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, number>): void {
   const s: Raw = raw.spec ?? {};
   const rawHosts: Raw[] = Array.isArray(raw.spec?.hosts) ? raw.spec.hosts : [];
-  const indexOf = (h: HostSpec) => rawHosts.findIndex((x) => x?.name === h.name);
+  const indexOf = (h: HostSpec) => sourceIndex.get(h) ?? 0;
   const hostPath = (h: HostSpec, ...rest: PathPart[]): PathPart[] => [...HOSTS, indexOf(h), ...rest];
   const byRole = (role: HostSpec['role']) => spec.hosts.filter((h) => h.role === role);
   const cps = byRole('control-plane');
@@ -184,18 +206,24 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader): void {
     r.error(['spec', 'topology'], 'external-etcd needs hosts with role etcd; add three etcd hosts or use topology: stacked');
   }
   if (spec.topology === 'stacked') {
-    for (const h of etcds) r.error(hostPath(h, 'role'), 'role etcd needs topology: external-etcd; with stacked etcd the control planes run etcd');
-    if (s.etcd !== undefined) r.warn(['spec', 'etcd'], 'is ignored with topology: stacked (kubeadm runs etcd on the control planes)', 'key');
+    for (const h of etcds)
+      r.error(hostPath(h, 'role'), 'role etcd needs topology: external-etcd; with stacked etcd the control planes run etcd');
+    if (s.etcd !== undefined)
+      r.warn(['spec', 'etcd'], 'is ignored with topology: stacked (kubeadm runs etcd on the control planes)', 'key');
   }
   if (spec.topology === 'external-etcd' && s.etcd?.version) {
     const [maj, min] = s.etcd.version.slice(1).split('.').map(Number) as [number, number];
     const tooOld = maj < MIN_ETCD.major || (maj === MIN_ETCD.major && min < MIN_ETCD.minor);
     if (tooOld && !spec.testing.allowOldEtcd) {
-      r.error(['spec', 'etcd', 'version'], `${s.etcd.version} is too old; kubeadm's preflight refuses external etcd older than 3.5: use v3.5.x or v3.6.x`);
+      r.error(
+        ['spec', 'etcd', 'version'],
+        `${s.etcd.version} is too old; kubeadm's preflight refuses external etcd older than 3.5: use v3.5.x or v3.6.x`,
+      );
     }
   }
   if (spec.testing.allowOldEtcd) {
-    if (!s.testing?.reason) r.error(['spec', 'testing'], 'test-only settings need a `reason` saying why; never use them for a real cluster', 'key');
+    if (!s.testing?.reason)
+      r.error(['spec', 'testing'], 'test-only settings need a `reason` saying why; never use them for a real cluster', 'key');
     else r.warn(['spec', 'testing', 'allowOldEtcd'], 'test-only setting: etcd older than 3.5 is allowed; real kubeadm refuses it');
   }
 
@@ -203,18 +231,37 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader): void {
   const lbType = spec.loadBalancer.type;
   const keepalivedLb = lbType === 'haproxy-keepalived' || lbType === 'nginx-keepalived';
   if (keepalivedLb && lbs.length === 0 && rawHosts.length > 0) {
-    r.error(['spec', 'loadBalancer', 'type'], `${lbType} needs hosts with role load-balancer; add two (with a vip) or use type: kube-vip or external`);
+    r.error(
+      ['spec', 'loadBalancer', 'type'],
+      `${lbType} needs hosts with role load-balancer; add two (with a vip) or use type: kube-vip or external`,
+    );
   }
   if (!keepalivedLb) {
-    for (const h of lbs) r.error(hostPath(h, 'role'), `role load-balancer is only used with haproxy-keepalived or nginx-keepalived, not ${lbType}; remove the host or change spec.loadBalancer.type`);
+    for (const h of lbs)
+      r.error(
+        hostPath(h, 'role'),
+        `role load-balancer is only used with haproxy-keepalived or nginx-keepalived, not ${lbType}; remove the host or change spec.loadBalancer.type`,
+      );
   }
   if (keepalivedLb && lbs.length >= 2 && !spec.loadBalancer.vip) {
-    r.error(['spec', 'loadBalancer'], `${lbs.length} load-balancer hosts share the endpoint through keepalived and need a vip; set spec.loadBalancer.vip to a free address in their subnet`, 'key');
+    r.error(
+      ['spec', 'loadBalancer'],
+      `${lbs.length} load-balancer hosts share the endpoint through keepalived and need a vip; set spec.loadBalancer.vip to a free address in their subnet`,
+      'key',
+    );
   }
   if (keepalivedLb && lbs.length === 1) {
-    r.warn(hostPath(lbs[0]!), 'a single load-balancer host is a single point of failure; keepalived is left out and the endpoint is this host');
+    r.warn(
+      hostPath(lbs[0]!),
+      'a single load-balancer host is a single point of failure; keepalived is left out and the endpoint is this host',
+    );
   }
-  if (lbType === 'kube-vip' && !spec.loadBalancer.vip) r.error(['spec', 'loadBalancer'], 'kube-vip needs a vip: set spec.loadBalancer.vip to a free address in the control planes\' subnet', 'key');
+  if (lbType === 'kube-vip' && !spec.loadBalancer.vip)
+    r.error(
+      ['spec', 'loadBalancer'],
+      "kube-vip needs a vip: set spec.loadBalancer.vip to a free address in the control planes' subnet",
+      'key',
+    );
   const vipHolders = lbType === 'kube-vip' ? cps : keepalivedLb && lbs.length >= 2 ? lbs : [];
   const vip = spec.loadBalancer.vip;
   if (vip) {
@@ -224,14 +271,21 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader): void {
         if (!h.address) continue;
         const subnet = parseCidr(h.address.cidr)!;
         if (!cidrContains(subnet, vip)) {
-          r.error(['spec', 'loadBalancer', 'vip'], `${vip} is outside the subnet of ${h.name} (${formatCidr(subnet)}), which holds the VIP; pick an unused address there`);
+          r.error(
+            ['spec', 'loadBalancer', 'vip'],
+            `${vip} is outside the subnet of ${h.name} (${formatCidr(subnet)}), which holds the VIP; pick an unused address there`,
+          );
           break;
         }
       }
       const clash = spec.hosts.find((h) => h.address?.ip === vip);
-      if (clash) r.error(['spec', 'loadBalancer', 'vip'], `${vip} is also the address of host ${clash.name}; the VIP must be a free address`);
+      if (clash)
+        r.error(['spec', 'loadBalancer', 'vip'], `${vip} is also the address of host ${clash.name}; the VIP must be a free address`);
       if ((keepalivedLb || lbType === 'kube-vip') && spec.os.platform === 'aws') {
-        r.error(['spec', 'loadBalancer', 'vip'], `an ARP VIP (${lbType}) does not work on aws: VPC networking ignores gratuitous ARP; use type: external with an AWS NLB`);
+        r.error(
+          ['spec', 'loadBalancer', 'vip'],
+          `an ARP VIP (${lbType}) does not work on aws: VPC networking ignores gratuitous ARP; use type: external with an AWS NLB`,
+        );
       }
     }
   }
@@ -242,24 +296,40 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader): void {
   // Hosts: static addresses, duplicates, subnets.
   for (const h of spec.hosts) {
     if (h.role !== 'worker' && !h.address) {
-      r.error(hostPath(h), `${h.role} host ${h.name} needs a static address (address: 10.0.0.11/24); etcd peers, backends and certificate SANs are written before boot`, 'value');
+      r.error(
+        hostPath(h),
+        `${h.role} host ${h.name} needs a static address (address: 10.0.0.11/24); etcd peers, backends and certificate SANs are written before boot`,
+        'value',
+      );
     }
     if (h.address && h.gateway && !cidrContains(parseCidr(h.address.cidr)!, h.gateway)) {
       r.error(hostPath(h, 'gateway'), `${h.gateway} is outside ${h.name}'s subnet ${h.address.cidr}; use a gateway in that subnet`);
     }
     if (h.address && !h.nameservers.length && !spec.networking.hostsFile && !isIPv4(spec.controlPlaneEndpoint.host)) {
-      r.warn(hostPath(h), `${h.name} has a static address but no nameservers; it cannot resolve ${spec.controlPlaneEndpoint.host} unless the image has DNS configured (or set networking.hostsFile: true)`);
+      r.warn(
+        hostPath(h),
+        `${h.name} has a static address but no nameservers; it cannot resolve ${spec.controlPlaneEndpoint.host} unless the image has DNS configured (or set networking.hostsFile: true)`,
+      );
     }
     if (h.taints !== undefined && h.taints.length === 0 && h.role === 'control-plane') {
-      r.warn(hostPath(h, 'taints'), 'an empty list removes the control-plane NoSchedule taint, so workloads will run on this control plane; omit taints to keep kubeadm\'s default');
+      r.warn(
+        hostPath(h, 'taints'),
+        "an empty list removes the control-plane NoSchedule taint, so workloads will run on this control plane; omit taints to keep kubeadm's default",
+      );
     }
     if (h.role !== 'control-plane' && h.role !== 'worker') {
-      if (Object.keys(h.labels).length) r.error(hostPath(h, 'labels'), `${h.role} hosts are not Kubernetes nodes; labels apply only to control-plane and worker hosts`);
-      if (h.taints !== undefined) r.error(hostPath(h, 'taints'), `${h.role} hosts are not Kubernetes nodes; taints apply only to control-plane and worker hosts`);
+      if (Object.keys(h.labels).length)
+        r.error(hostPath(h, 'labels'), `${h.role} hosts are not Kubernetes nodes; labels apply only to control-plane and worker hosts`);
+      if (h.taints !== undefined)
+        r.error(hostPath(h, 'taints'), `${h.role} hosts are not Kubernetes nodes; taints apply only to control-plane and worker hosts`);
     }
     for (const key of Object.keys(h.labels)) {
       if (!/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(key)) {
-        r.error(hostPath(h, 'labels', key), `"${key}" is not a valid label key; use [prefix/]name, like node-role.kubernetes.io/worker`, 'key');
+        r.error(
+          hostPath(h, 'labels', key),
+          `"${key}" is not a valid label key; use [prefix/]name, like node-role.kubernetes.io/worker`,
+          'key',
+        );
       }
     }
   }
@@ -269,7 +339,11 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader): void {
       const v = get(h);
       if (v === undefined) continue;
       const prior = first.get(v);
-      if (prior) r.error(hostPath(h, field), `duplicate ${what} ${v}: already used by host ${prior.name} (${formatPathOf(indexOf(prior))}); every host needs its own`);
+      if (prior)
+        r.error(
+          hostPath(h, field),
+          `duplicate ${what} ${v}: already used by host ${prior.name} (${formatPathOf(indexOf(prior))}); every host needs its own`,
+        );
       else first.set(v, h);
     }
   };
@@ -281,23 +355,39 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader): void {
   const pod = parseCidr(spec.networking.podSubnet);
   const svc = parseCidr(spec.networking.serviceSubnet);
   if (s.networking?.podSubnet && !pod) r.error(['spec', 'networking', 'podSubnet'], `"${s.networking.podSubnet}" is not a valid IPv4 CIDR`);
-  if (s.networking?.serviceSubnet && !svc) r.error(['spec', 'networking', 'serviceSubnet'], `"${s.networking.serviceSubnet}" is not a valid IPv4 CIDR`);
+  if (s.networking?.serviceSubnet && !svc)
+    r.error(['spec', 'networking', 'serviceSubnet'], `"${s.networking.serviceSubnet}" is not a valid IPv4 CIDR`);
   if (pod && svc && cidrsOverlap(pod, svc)) {
-    r.error(['spec', 'networking', 'serviceSubnet'], `${spec.networking.serviceSubnet} overlaps the pod subnet ${spec.networking.podSubnet}; pick disjoint ranges`);
+    r.error(
+      ['spec', 'networking', 'serviceSubnet'],
+      `${spec.networking.serviceSubnet} overlaps the pod subnet ${spec.networking.podSubnet}; pick disjoint ranges`,
+    );
   }
-  if (svc && svc.prefix < 12) r.error(['spec', 'networking', 'serviceSubnet'], `/${svc.prefix} is too large; kubeadm accepts a service subnet of /12 or smaller`);
+  if (svc && svc.prefix < 12)
+    r.error(['spec', 'networking', 'serviceSubnet'], `/${svc.prefix} is too large; kubeadm accepts a service subnet of /12 or smaller`);
   const hostNets = new Map<string, Cidr>();
   for (const h of spec.hosts) if (h.address) hostNets.set(formatCidr(parseCidr(h.address.cidr)!), parseCidr(h.address.cidr)!);
   for (const [text, net] of hostNets) {
     const h = spec.hosts.find((x) => x.address && formatCidr(parseCidr(x.address.cidr)!) === text)!;
-    if (pod && cidrsOverlap(pod, net)) r.error(['spec', 'networking', 'podSubnet'], `${spec.networking.podSubnet} overlaps the host subnet ${text} (host ${h.name}); pick a pod subnet that no host uses`);
-    if (svc && cidrsOverlap(svc, net)) r.error(['spec', 'networking', 'serviceSubnet'], `${spec.networking.serviceSubnet} overlaps the host subnet ${text} (host ${h.name}); pick a service subnet that no host uses`);
+    if (pod && cidrsOverlap(pod, net))
+      r.error(
+        ['spec', 'networking', 'podSubnet'],
+        `${spec.networking.podSubnet} overlaps the host subnet ${text} (host ${h.name}); pick a pod subnet that no host uses`,
+      );
+    if (svc && cidrsOverlap(svc, net))
+      r.error(
+        ['spec', 'networking', 'serviceSubnet'],
+        `${spec.networking.serviceSubnet} overlaps the host subnet ${text} (host ${h.name}); pick a service subnet that no host uses`,
+      );
   }
   const nodeCount = cps.length + workers.length;
   if (pod) {
     const mask = spec.networking.nodeCidrMaskSize;
     if (mask < pod.prefix) {
-      r.error(['spec', 'networking', 'nodeCidrMaskSize'], `${mask} is larger than the pod subnet /${pod.prefix}; use a mask between ${pod.prefix} and 30`);
+      r.error(
+        ['spec', 'networking', 'nodeCidrMaskSize'],
+        `${mask} is larger than the pod subnet /${pod.prefix}; use a mask between ${pod.prefix} and 30`,
+      );
     } else if (2 ** (mask - pod.prefix) < nodeCount) {
       r.error(
         ['spec', 'networking', 'podSubnet'],
@@ -314,40 +404,69 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader): void {
     );
   }
   if (s.rollout?.tokenTTL !== undefined && parseDuration(s.rollout.tokenTTL) !== null && spec.rollout.tokenTTL < 300) {
-    r.error(['spec', 'rollout', 'tokenTTL'], `${s.rollout.tokenTTL} is too short; the coordinator renews tokens before they expire, use at least 5m`);
+    r.error(
+      ['spec', 'rollout', 'tokenTTL'],
+      `${s.rollout.tokenTTL} is too short; the coordinator renews tokens before they expire, use at least 5m`,
+    );
   }
 
   // OS and format.
   const coreos = spec.os.family === 'flatcar' || spec.os.family === 'fedora-coreos';
-  if (coreos && spec.os.format === 'cloud-init') r.error(['spec', 'os', 'format'], `${spec.os.family} boots with Ignition; use format: ignition`);
-  if (!coreos && spec.os.format === 'ignition') r.error(['spec', 'os', 'format'], `${spec.os.family} uses cloud-init; use format: cloud-init (Ignition is for flatcar and fedora-coreos)`);
+  if (coreos && spec.os.format === 'cloud-init')
+    r.error(['spec', 'os', 'format'], `${spec.os.family} boots with Ignition; use format: ignition`);
+  if (!coreos && spec.os.format === 'ignition')
+    r.error(
+      ['spec', 'os', 'format'],
+      `${spec.os.family} uses cloud-init; use format: cloud-init (Ignition is for flatcar and fedora-coreos)`,
+    );
   if (spec.os.platform === 'proxmox' && s.proxmox?.templateVmid === undefined) {
-    r.warn(['spec', 'os', 'platform'], 'platform proxmox without spec.proxmox.templateVmid: the Proxmox deploy script is not written; add spec.proxmox (node, templateVmid, snippetStorage, bridge)');
+    r.warn(
+      ['spec', 'os', 'platform'],
+      'platform proxmox without spec.proxmox.templateVmid: the Proxmox deploy script is not written; add spec.proxmox (node, templateVmid, snippetStorage, bridge)',
+    );
   }
 
   // Coordinator URL and endpoint.
   if (s.coordinator?.url) {
     try {
       const u = new URL(s.coordinator.url);
-      if (!u.port) r.warn(['spec', 'coordinator', 'url'], `has no port; agents will use 443 — write the port \`kubeseed serve\` listens on (${spec.coordinator.listen})`);
+      if (!u.port)
+        r.warn(
+          ['spec', 'coordinator', 'url'],
+          `has no port; agents will use 443 — write the port \`kubeseed serve\` listens on (${spec.coordinator.listen})`,
+        );
     } catch {
-      r.error(['spec', 'coordinator', 'url'], `"${s.coordinator.url}" is not a URL; write https://ADDRESS:PORT of the machine running kubeseed serve`);
+      r.error(
+        ['spec', 'coordinator', 'url'],
+        `"${s.coordinator.url}" is not a URL; write https://ADDRESS:PORT of the machine running kubeseed serve`,
+      );
     }
   }
   if (isIPv4(spec.controlPlaneEndpoint.host) && vip && spec.controlPlaneEndpoint.host !== vip) {
-    r.warn(['spec', 'controlPlaneEndpoint'], `is the address ${spec.controlPlaneEndpoint.host} but the VIP is ${vip}; the endpoint should be the VIP or a name that resolves to it`);
+    r.warn(
+      ['spec', 'controlPlaneEndpoint'],
+      `is the address ${spec.controlPlaneEndpoint.host} but the VIP is ${vip}; the endpoint should be the VIP or a name that resolves to it`,
+    );
   }
 
   // Warnings about HA.
   const etcdMembers = spec.topology === 'stacked' ? cps.length : etcds.length;
   if (etcdMembers > 1 && etcdMembers % 2 === 0) {
-    r.warn(HOSTS, `${etcdMembers} etcd members (${spec.topology === 'stacked' ? 'control planes' : 'etcd hosts'}): legal, but an even count tolerates no more failures than ${etcdMembers - 1}; use an odd number`, 'key');
+    r.warn(
+      HOSTS,
+      `${etcdMembers} etcd members (${spec.topology === 'stacked' ? 'control planes' : 'etcd hosts'}): legal, but an even count tolerates no more failures than ${etcdMembers - 1}; use an odd number`,
+      'key',
+    );
   }
   if (cps.length === 1) r.warn(hostPath(cps[0]!), 'a single control plane is not highly available');
   if (spec.topology === 'external-etcd' && etcds.length === 1) r.warn(hostPath(etcds[0]!), 'a single etcd member is not highly available');
-  if (spec.kubeProxy.mode === 'ipvs') r.warn(['spec', 'kubeProxy', 'mode'], 'ipvs is deprecated upstream (since 1.35) and kubeadm warns about it; prefer nftables');
+  if (spec.kubeProxy.mode === 'ipvs')
+    r.warn(['spec', 'kubeProxy', 'mode'], 'ipvs is deprecated upstream (since 1.35) and kubeadm warns about it; prefer nftables');
   if (spec.kubeProxy.mode === 'disabled' && spec.cni.plugin !== 'cilium') {
-    r.warn(['spec', 'kubeProxy', 'mode'], `disabled leaves Services without a proxy unless the CNI replaces kube-proxy (cilium does; ${spec.cni.plugin} does not)`);
+    r.warn(
+      ['spec', 'kubeProxy', 'mode'],
+      `disabled leaves Services without a proxy unless the CNI replaces kube-proxy (cilium does; ${spec.cni.plugin} does not)`,
+    );
   }
 }
 

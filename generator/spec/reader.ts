@@ -32,7 +32,7 @@ export class SpecReader {
   constructor(text: string) {
     this.doc = parseDocument(text, { lineCounter: this.lineCounter, uniqueKeys: true, prettyErrors: false, version: '1.2' });
     for (const e of [...this.doc.errors]) {
-      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      const pos = this.lineCounter.linePos(e.pos[0]);
       const what = e.code === 'DUPLICATE_KEY' ? 'a key appears twice in the same mapping; keep one' : e.message.split('\n')[0];
       this.issues.push({ path: '(yaml)', message: `${what} (${e.code})`, line: pos.line, column: pos.col, severity: 'error' });
     }
@@ -55,7 +55,9 @@ export class SpecReader {
       const part = path[i]!;
       if (isMap(node)) {
         const items: unknown[] = node.items;
-        const pair = items.find((p): p is { key: Node; value: unknown } => isPair(p) && isScalar(p.key) && String(p.key.value) === String(part));
+        const pair = items.find(
+          (p): p is { key: Node; value: unknown } => isPair(p) && isScalar(p.key) && String(p.key.value) === String(part),
+        );
         if (!pair) break;
         const keyNode = pair.key as Node;
         const last = i === path.length - 1;
@@ -96,7 +98,16 @@ export class SpecReader {
    * see only well-typed data) and records an issue for each problem.
    */
   check(value: unknown, schema: Schema, path: PathPart[]): unknown {
-    const shown = (v: unknown) => (typeof v === 'string' ? `"${v}"` : v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : String(v));
+    const shown = (v: unknown) =>
+      typeof v === 'string'
+        ? `"${v}"`
+        : v === null
+          ? 'null'
+          : Array.isArray(v)
+            ? 'a list'
+            : typeof v === 'object'
+              ? 'a mapping'
+              : String(v);
     switch (schema.t) {
       case 'string': {
         if (typeof value === 'number' || typeof value === 'boolean') value = String(value);
@@ -162,7 +173,11 @@ export class SpecReader {
           const field = schema.fields[k];
           if (!field) {
             const hint = closest(k, known);
-            this.error([...path, k], `unknown field${hint ? `; did you mean "${hint}"?` : `; known fields here: ${known.join(', ')}`}`, 'key');
+            this.error(
+              [...path, k],
+              `unknown field${hint ? `; did you mean "${hint}"?` : `; known fields here: ${known.join(', ')}`}`,
+              'key',
+            );
             continue;
           }
           const checked = this.check(v, field, [...path, k]);

@@ -5,7 +5,11 @@
 import type { Schema } from './reader.ts';
 
 const str = (extra: Omit<Extract<Schema, { t: 'string' }>, 't'> = {}): Schema => ({ t: 'string', ...extra });
-const int = (min?: number, max?: number): Schema => ({ t: 'int', ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) });
+const int = (min?: number, max?: number): Schema => ({
+  t: 'int',
+  ...(min !== undefined ? { min } : {}),
+  ...(max !== undefined ? { max } : {}),
+});
 const bool: Schema = { t: 'bool' };
 const strList: Schema = { t: 'list', of: str() };
 
@@ -116,7 +120,10 @@ export const CLUSTER_SCHEMA: Schema = {
             platform: str({ enum: ['generic', 'aws', 'openstack', 'proxmox', 'pxe'] }),
             packages: str({ enum: ['install', 'preinstalled'] }),
             timeServers: strList,
-            sshAuthorizedKeys: { t: 'list', of: str({ pattern: /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+) \S+/, expect: 'an OpenSSH public key line' }) },
+            sshAuthorizedKeys: {
+              t: 'list',
+              of: str({ pattern: /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+) \S+/, expect: 'an OpenSSH public key line' }),
+            },
           },
         },
         proxy: { t: 'object', fields: { http: str(), https: str(), noProxy: strList } },
@@ -142,7 +149,11 @@ export const CLUSTER_SCHEMA: Schema = {
         coordinator: {
           t: 'object',
           required: ['url'],
-          fields: { url: str({ pattern: /^https:\/\/[^/\s]+\/?$/, expect: 'an https:// URL with host and port, like https://10.101.1.5:9443' }), listen: str(), httpListen: str() },
+          fields: {
+            url: str({ pattern: /^https:\/\/[^/\s]+\/?$/, expect: 'an https:// URL with host and port, like https://10.101.1.5:9443' }),
+            listen: str(),
+            httpListen: str(),
+          },
         },
         fleet: { t: 'object', fields: { enabled: bool } },
         rollout: {

@@ -36,12 +36,12 @@ export function parseCidr(text: string, strict = false): Cidr | null {
 }
 
 export function cidrContains(cidr: Cidr, ip: string): boolean {
-  return ((ipToInt(ip) & maskOf(cidr.prefix)) >>> 0) === cidr.network;
+  return (ipToInt(ip) & maskOf(cidr.prefix)) >>> 0 === cidr.network;
 }
 
 export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   const prefix = Math.min(a.prefix, b.prefix);
-  return ((a.network & maskOf(prefix)) >>> 0) === ((b.network & maskOf(prefix)) >>> 0);
+  return (a.network & maskOf(prefix)) >>> 0 === (b.network & maskOf(prefix)) >>> 0;
 }
 
 export function formatCidr(c: Cidr): string {

@@ -1,0 +1,94 @@
+/** `kubeseed generate SPEC --out DIR`: state (PKI, credentials) + every per-host artifact + a summary. */
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { discoveryHash } from '../pki/index.ts';
+import { planCluster } from '../plan/plan.ts';
+import { renderArtifacts } from '../render/index.ts';
+import { createPublicSecretSource, ensureState } from '../state/index.ts';
+import { parseArgs, UsageError } from './args.ts';
+import type { Io } from './commands.ts';
+import { printWarnings, readSpecFile } from './spec-commands.ts';
+
+/** Seed ISOs carry this fixed timestamp so re-running generate gives identical bytes. */
+const ISO_EPOCH = new Date('2026-01-01T00:00:00Z');
+
+export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { booleans: ['strict', 'rotate', 'json'], values: ['out'] });
+  const parsed = readSpecFile(positional[0], Boolean(flags.strict));
+  const out = flags.out as string | undefined;
+  if (!out) throw new UsageError('--out DIR is required: where hosts/, plan/ and coordinator/ are written');
+  printWarnings(io, parsed.file, parsed);
+  const spec = parsed.spec;
+  const passphrase = io.env.KUBESEED_PASSPHRASE || undefined;
+  const state = await ensureState({
+    outDir: out,
+    spec,
+    rotate: Boolean(flags.rotate),
+    ...(passphrase ? { passphrase } : {}),
+    now: new Date(),
+  });
+  if (state.rotated) {
+    io.stderr(
+      `!! --rotate: the cluster PKI, bootstrap secrets and every enrollment credential were replaced.\n!! All user-data generated before is now invalid: re-deliver the new files in ${out}/hosts/ to every machine.\n`,
+    );
+  }
+  const ctx = { coordinatorCa: state.state.tls.ca.cert, enrollmentCredentials: state.credentials };
+  const plan = planCluster(spec, ctx, parsed.warnings);
+  const { artifacts, summary } = renderArtifacts(plan, createPublicSecretSource(state.state), {
+    coordinatorCa: ctx.coordinatorCa,
+    isoTimestamp: ISO_EPOCH,
+  });
+
+  // Hosts that left the spec lose their directories: stale user-data must not be pasted by mistake.
+  const hostsDir = join(out, 'hosts');
+  const keep = new Set(spec.hosts.map((h) => h.name));
+  for (const d of await readdir(hostsDir).catch(() => [] as string[]))
+    if (!keep.has(d)) await rm(join(hostsDir, d), { recursive: true, force: true });
+  for (const f of await readdir(join(out, 'plan')).catch(() => [] as string[]))
+    if (!keep.has(f.replace(/\.yaml$/, ''))) await rm(join(out, 'plan', f), { force: true });
+
+  for (const a of artifacts) {
+    const path = join(out, a.path);
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    await writeFile(path, a.content, { mode: a.mode });
+  }
+  // `kubeseed serve --state OUT/coordinator` re-reads the spec it was generated from.
+  await writeFile(join(out, 'coordinator', 'cluster.yaml'), await readFile(parsed.file), { mode: 0o600 });
+
+  const hash = discoveryHash(state.state.pki.ca.cert);
+  if (flags.json) {
+    io.stdout(
+      `${JSON.stringify(
+        {
+          cluster: spec.name,
+          out,
+          stateDir: join(out, 'coordinator'),
+          discoveryTokenCaCertHash: hash,
+          created: state.created,
+          removed: state.removed,
+          rotated: state.rotated,
+          hosts: summary,
+          warnings: parsed.warnings.map((w) => ({ path: w.path, line: w.line, column: w.column, message: w.message })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return 0;
+  }
+  const rows = [
+    ['HOST', 'ROLE', 'ADDRESS', 'FORMAT', 'USER-DATA BYTES'],
+    ...summary.map((s) => [s.host, s.role, s.address, s.format, String(s.userDataBytes)]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows)
+    io.stdout(
+      `${r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+  io.stdout(`\nwrote ${out}/hosts/<host>/ for ${summary.length} hosts, ${out}/plan/, state in ${out}/coordinator/\n`);
+  io.stdout(`discovery hash: ${hash}\nnext: kubeseed serve --state ${join(out, 'coordinator')}\n`);
+  return 0;
+}

@@ -1,0 +1,91 @@
+/** `kubeseed init`, `validate` and `plan`: commands that read a spec and write nothing but output. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { formatIssue } from '../errors.ts';
+import { describeHostPlan, placeholderSecrets } from '../plan/document.ts';
+import { planSteps } from '../plan/steps.ts';
+import { type ClusterPlan, SECRET_PLACEHOLDER } from '../plan/types.ts';
+import { type ParsedSpec, parseSpec } from '../spec/parse.ts';
+import { parseArgs, UsageError } from './args.ts';
+import type { Io } from './commands.ts';
+import { starterSpec } from './starter.ts';
+
+export function readSpecFile(path: string | undefined, strict: boolean): ParsedSpec & { file: string } {
+  if (!path) throw new UsageError('name the spec file, e.g. `kubeseed validate cluster.yaml` (`kubeseed init` writes one)');
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw Object.assign(
+      new Error(
+        code === 'ENOENT'
+          ? `${path}: no such file; check the path or run \`kubeseed init --out ${path}\``
+          : `${path}: cannot read (${code})`,
+      ),
+      {
+        exitCode: 2,
+      },
+    );
+  }
+  return { ...parseSpec(bytes, path, { strict }), file: path };
+}
+
+export function printWarnings(io: Io, file: string, parsed: ParsedSpec): void {
+  for (const w of parsed.warnings) io.stderr(`${formatIssue(file, w)}\n`);
+}
+
+export async function cmdInit(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { booleans: ['force'], values: ['topology', 'out'] });
+  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const topology = (flags.topology as string | undefined) ?? 'stacked';
+  if (topology !== 'stacked' && topology !== 'external-etcd') throw new UsageError(`--topology ${topology}: use stacked or external-etcd`);
+  const text = starterSpec(topology);
+  const out = flags.out as string | undefined;
+  if (!out) {
+    io.stdout(text);
+    return 0;
+  }
+  if (existsSync(out) && !flags.force)
+    throw Object.assign(new Error(`${out} exists; pick another --out or pass --force to overwrite it`), { exitCode: 2 });
+  writeFileSync(out, text);
+  io.stderr(`wrote ${out}; edit the addresses, then run: kubeseed validate ${out}\n`);
+  return 0;
+}
+
+export async function cmdValidate(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { booleans: ['strict'], values: [] });
+  const parsed = readSpecFile(positional[0], Boolean(flags.strict));
+  printWarnings(io, parsed.file, parsed);
+  const s = parsed.spec;
+  const roles = ['control-plane', 'etcd', 'load-balancer', 'worker']
+    .map((r) => `${s.hosts.filter((h) => h.role === r).length} ${r}`)
+    .join(', ');
+  io.stdout(
+    `${parsed.file}: valid — ${s.name}, Kubernetes ${s.kubernetesVersion}, ${s.topology}, ${s.loadBalancer.type}; ${roles}${parsed.warnings.length ? `; ${parsed.warnings.length} warning(s)` : ''}\n`,
+  );
+  return 0;
+}
+
+export async function cmdPlan(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { booleans: ['strict'], values: ['host'] });
+  const parsed = readSpecFile(positional[0], Boolean(flags.strict));
+  printWarnings(io, parsed.file, parsed);
+  const plan: ClusterPlan = { spec: parsed.spec, steps: planSteps(parsed.spec), hosts: [], warnings: parsed.warnings };
+  const only = flags.host as string | undefined;
+  if (only && !plan.spec.hosts.some((h) => h.name === only)) {
+    throw Object.assign(
+      new Error(`--host ${only}: no such host in ${parsed.file}; hosts are ${plan.spec.hosts.map((h) => h.name).join(', ')}`),
+      { exitCode: 2 },
+    );
+  }
+  io.stdout(`# Rollout order of ${plan.spec.name} (${plan.steps.length} steps); secret values appear as ${SECRET_PLACEHOLDER}\n`);
+  for (const [i, s] of plan.steps.entries()) {
+    if (!only || s.host === only) io.stdout(`# ${String(i + 1).padStart(3)}. ${s.id.padEnd(44)} waits for ${s.waitsFor}\n`);
+  }
+  for (const h of plan.spec.hosts) {
+    if (only && h.name !== only) continue;
+    io.stdout(`---\n${stringify(describeHostPlan(plan, h.name, placeholderSecrets), { lineWidth: 0 })}`);
+  }
+  return 0;
+}

@@ -1,0 +1,40 @@
+/** The per-host plan document shown by `kubeseed plan` and written to OUT/plan/<host>.yaml. Pure. */
+import { buildStep } from './build-step.ts';
+import { type ClusterPlan, SECRET_PLACEHOLDER, type SecretSource } from './types.ts';
+
+/** Every value is the placeholder: `kubeseed plan` runs before any secret exists. */
+export const placeholderSecrets: SecretSource = {
+  bootstrapToken: () => SECRET_PLACEHOLDER,
+  certificateKey: () => SECRET_PLACEHOLDER,
+  discoveryHash: () => `sha256:${SECRET_PLACEHOLDER}`,
+  pkiFile: () => SECRET_PLACEHOLDER,
+  adminKubeconfig: () => SECRET_PLACEHOLDER,
+};
+
+/** The plan of one host as a document: its steps in rollout order, each with the files it writes. */
+export function describeHostPlan(plan: ClusterPlan, hostName: string, secrets: SecretSource): Record<string, unknown> {
+  const host = plan.spec.hosts.find((h) => h.name === hostName)!;
+  const steps = plan.steps
+    .map((s, order) => ({ s, order: order + 1 }))
+    .filter(({ s }) => s.host === hostName)
+    .map(({ s, order }) => {
+      const built = buildStep(plan, s, secrets);
+      return {
+        step: s.id,
+        kind: s.kind,
+        order,
+        waitsFor: s.waitsFor,
+        after: s.after,
+        ...(s.group ? { concurrency: `${s.group.name}, at most ${s.group.limit} at once` } : {}),
+        secrets: s.secrets,
+        params: built.params,
+        files: built.files.map((f) => ({
+          path: f.path,
+          mode: `0${f.mode.toString(8)}`,
+          ...(f.removeAfter ? { removedAfterStep: true } : {}),
+          content: f.content,
+        })),
+      };
+    });
+  return { host: host.name, role: host.role, ...(host.address ? { address: host.address.cidr } : {}), steps };
+}

@@ -1,0 +1,250 @@
+/**
+ * The host-preparation files of each role, from the text templates in `templates/`: container
+ * runtime, kernel settings, load balancer configs, etcd units and the scripts user-data runs.
+ * This module maps spec values onto each template's small parameter set; templates know nothing
+ * of the spec.
+ */
+import { createHash } from 'node:crypto';
+import {
+  containerdHostsTomlPath,
+  ETCD_KUBELET_DROPIN_PATH,
+  hasProxy,
+  type InstallAgentParams,
+  KERNEL_MODULES_PATH,
+  type PrepareHostParams,
+  renderAgentUnit,
+  renderContainerdConfig,
+  renderContainerdHostsToml,
+  renderContainerdProxyDropin,
+  renderCrictlConfig,
+  renderEtcdKubeletDropin,
+  renderEtcdUnit,
+  renderHaproxyConfig,
+  renderInstallAgentScript,
+  renderKeepalivedCheckScript,
+  renderKeepalivedConfig,
+  renderKernelModules,
+  renderNginxStreamConfig,
+  renderPrepareHostScript,
+  renderSysctlConfig,
+  SYSCTL_PATH,
+} from '../../templates/index.ts';
+import { ETCD_CLIENT_PORT } from '../kubeadm/documents.ts';
+import type { ClusterSpec, HostSpec } from '../spec/types.ts';
+import { usesKeepalivedLb } from './steps.ts';
+import type { ProvisionFile, SystemdUnit } from './types.ts';
+
+export const PREPARE_SCRIPT = '/usr/local/lib/kubeseed/prepare-host.sh';
+export const INSTALL_AGENT_SCRIPT = '/usr/local/lib/kubeseed/install-agent.sh';
+export const AGENT_UNIT_FILE = '/etc/kubeseed/kubeseed-agent.service';
+export const KEEPALIVED_CHECK_SCRIPT = '/etc/keepalived/check-kubeseed-lb.sh';
+export const ETCD_KUBELET_CONFIG = '/etc/kubeseed/etcd-kubelet.yaml';
+export const CONTAINERD_CONFIG_SOURCE = '/etc/kubeseed/containerd-config.toml';
+
+/** The pause image kubeadm of each supported minor expects (`kubeadm config images list`). */
+const PAUSE_TAGS: Record<number, string> = { 34: '3.10.1', 35: '3.10.1', 36: '3.10.1', 37: '3.10.1' };
+
+export function sandboxImage(spec: ClusterSpec): string {
+  return `${spec.mirrors.imageRepository ?? 'registry.k8s.io'}/pause:${PAUSE_TAGS[spec.kubernetesMinor] ?? '3.10.1'}`;
+}
+
+/** no_proxy gets the cluster's own ranges and the endpoint, or cluster traffic would go through the proxy. */
+export function noProxyList(spec: ClusterSpec): string[] {
+  const hostIps = spec.hosts.flatMap((h) => (h.address ? [h.address.ip] : []));
+  return [
+    ...new Set([
+      'localhost',
+      '127.0.0.1',
+      spec.networking.podSubnet,
+      spec.networking.serviceSubnet,
+      spec.controlPlaneEndpoint.host,
+      ...(spec.loadBalancer.vip ? [spec.loadBalancer.vip] : []),
+      `.${spec.networking.dnsDomain}`,
+      '.svc',
+      ...hostIps,
+      ...spec.proxy.noProxy,
+    ]),
+  ];
+}
+
+function controlPlaneBackends(spec: ClusterSpec) {
+  return spec.hosts.filter((h) => h.role === 'control-plane').map((h) => ({ name: h.name, address: h.address!.ip, port: 6443 }));
+}
+
+/** VRRP PASS authentication is sent in clear on the wire: it only separates clusters, so it is derived, not secret. */
+function vrrpAuthPass(spec: ClusterSpec): string {
+  return createHash('sha256').update(`${spec.name}/${spec.loadBalancer.virtualRouterId}`).digest('hex').slice(0, 8);
+}
+
+function loadBalancerFiles(spec: ClusterSpec, host: HostSpec): ProvisionFile[] {
+  const files: ProvisionFile[] = [];
+  const lbs = spec.hosts.filter((h) => h.role === 'load-balancer');
+  const port = spec.controlPlaneEndpoint.port;
+  const nginx = spec.loadBalancer.type === 'nginx-keepalived';
+  if (nginx) {
+    files.push({
+      path: '/etc/nginx/nginx.conf',
+      content: renderNginxStreamConfig({
+        bindPort: port,
+        backends: controlPlaneBackends(spec),
+        loadModule: '/usr/lib/nginx/modules/ngx_stream_module.so',
+      }),
+      mode: 0o644,
+    });
+  } else {
+    files.push({
+      path: '/etc/haproxy/haproxy.cfg',
+      content: renderHaproxyConfig({ bindPort: port, backends: controlPlaneBackends(spec), healthCheck: 'readyz' }),
+      mode: 0o644,
+    });
+  }
+  if (lbs.length >= 2 && spec.loadBalancer.vip) {
+    const index = lbs.indexOf(host);
+    const subnetPrefix = host.address!.prefix;
+    files.push(
+      {
+        path: KEEPALIVED_CHECK_SCRIPT,
+        content: renderKeepalivedCheckScript({ loadBalancer: nginx ? 'nginx' : 'haproxy', port }),
+        mode: 0o755,
+      },
+      {
+        path: '/etc/keepalived/keepalived.conf',
+        content: renderKeepalivedConfig({
+          interface: host.interface,
+          vip: spec.loadBalancer.vip,
+          vipPrefix: subnetPrefix,
+          virtualRouterId: spec.loadBalancer.virtualRouterId,
+          priority: 150 - index * 10,
+          state: index === 0 ? 'MASTER' : 'BACKUP',
+          unicastSrcIp: host.address!.ip,
+          unicastPeers: lbs.filter((h) => h !== host).map((h) => h.address!.ip),
+          authPass: vrrpAuthPass(spec),
+          checkScriptPath: KEEPALIVED_CHECK_SCRIPT,
+          routerId: host.name,
+        }),
+        mode: 0o644,
+      },
+    );
+  }
+  return files;
+}
+
+function etcdFiles(spec: ClusterSpec, host: HostSpec): ProvisionFile[] {
+  const members = spec.hosts.filter((h) => h.role === 'etcd').map((h) => ({ name: h.name, ip: h.address!.ip }));
+  if (spec.etcd.mode === 'binary') {
+    return [
+      {
+        path: '/etc/systemd/system/etcd.service',
+        content: renderEtcdUnit({
+          name: host.name,
+          ip: host.address!.ip,
+          members,
+          initialClusterToken: `${spec.name}-etcd`,
+          clientPort: ETCD_CLIENT_PORT,
+        }),
+        mode: 0o644,
+      },
+    ];
+  }
+  return [{ path: ETCD_KUBELET_DROPIN_PATH, content: renderEtcdKubeletDropin({ kubeletConfigPath: ETCD_KUBELET_CONFIG }), mode: 0o644 }];
+}
+
+function runtimeFiles(spec: ClusterSpec): ProvisionFile[] {
+  const files: ProvisionFile[] = [
+    // The prepare script moves it into place after the package install (which ships its own config.toml).
+    { path: CONTAINERD_CONFIG_SOURCE, content: renderContainerdConfig({ sandboxImage: sandboxImage(spec) }), mode: 0o644 },
+    { path: '/etc/crictl.yaml', content: renderCrictlConfig(), mode: 0o644 },
+  ];
+  for (const [registry, mirrors] of Object.entries(spec.mirrors.registryMirrors)) {
+    files.push({ path: containerdHostsTomlPath(registry), content: renderContainerdHostsToml(registry, mirrors), mode: 0o644 });
+  }
+  const proxy = proxySettings(spec);
+  if (hasProxy(proxy))
+    files.push({
+      path: '/etc/systemd/system/containerd.service.d/http-proxy.conf',
+      content: renderContainerdProxyDropin(proxy),
+      mode: 0o644,
+    });
+  return files;
+}
+
+export interface HostTemplateFiles {
+  files: ProvisionFile[];
+  units: SystemdUnit[];
+  commands: string[][];
+}
+
+/** `host` null = the generic fleet machine: it prepares like a worker until enrollment tells it its role. */
+export function hostTemplateFiles(spec: ClusterSpec, host: HostSpec | null): HostTemplateFiles {
+  const role = host?.role ?? 'worker';
+  const files: ProvisionFile[] = [];
+  const kube = role === 'control-plane' || role === 'worker' || (role === 'etcd' && spec.etcd.mode === 'static-pod');
+  if (kube) {
+    files.push(
+      { path: KERNEL_MODULES_PATH, content: renderKernelModules({ ipvs: spec.kubeProxy.mode === 'ipvs' && role !== 'etcd' }), mode: 0o644 },
+      { path: SYSCTL_PATH, content: renderSysctlConfig(), mode: 0o644 },
+      ...runtimeFiles(spec),
+    );
+  }
+  if (role === 'load-balancer' && host && usesKeepalivedLb(spec)) files.push(...loadBalancerFiles(spec, host));
+  if (role === 'etcd' && host) files.push(...etcdFiles(spec, host));
+  files.push(
+    { path: PREPARE_SCRIPT, content: renderPrepareHostScript(prepareParams(spec, role)), mode: 0o755 },
+    { path: INSTALL_AGENT_SCRIPT, content: renderInstallAgentScript(installAgentParams(spec)), mode: 0o755 },
+    { path: AGENT_UNIT_FILE, content: renderAgentUnit({ configPath: '/etc/kubeseed/agent.json' }), mode: 0o644 },
+  );
+  return { files, units: [], commands: [[PREPARE_SCRIPT], [INSTALL_AGENT_SCRIPT]] };
+}
+
+function proxySettings(spec: ClusterSpec) {
+  return {
+    ...(spec.proxy.http ? { http: spec.proxy.http } : {}),
+    ...(spec.proxy.https ? { https: spec.proxy.https } : {}),
+    noProxy: noProxyList(spec),
+  };
+}
+
+function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostParams {
+  const extra: string[] = [];
+  const services: string[] = [];
+  if (role === 'load-balancer') {
+    const nginx = spec.loadBalancer.type === 'nginx-keepalived';
+    extra.push(...(nginx ? ['nginx-light', 'libnginx-mod-stream'] : ['haproxy']));
+    services.push(nginx ? 'nginx' : 'haproxy');
+    if (spec.hosts.filter((h) => h.role === 'load-balancer').length >= 2) {
+      extra.push('keepalived');
+      services.push('keepalived');
+    }
+  }
+  const containerdMirror = spec.mirrors.containerd;
+  const containerd: PrepareHostParams['containerd'] = containerdMirror?.endsWith('.tar.gz')
+    ? { source: 'tarball', tarballUrl: containerdMirror, runcUrl: containerdMirror.replace(/[^/]*$/, 'runc.{arch}') }
+    : {
+        source: 'docker-apt',
+        ...(containerdMirror ? { repoUrl: containerdMirror } : {}),
+        ...(spec.mirrors.containerdKey ? { keyUrl: spec.mirrors.containerdKey } : {}),
+      };
+  return {
+    kubernetesVersion: spec.kubernetesVersion,
+    packagesMode: spec.os.packages,
+    ...(spec.mirrors.kubernetesApt ? { kubernetesAptUrl: spec.mirrors.kubernetesApt } : {}),
+    ...(spec.mirrors.kubernetesAptKey ? { kubernetesAptKeyUrl: spec.mirrors.kubernetesAptKey } : {}),
+    containerd,
+    extraPackages: extra,
+    ipvs: spec.kubeProxy.mode === 'ipvs' && (role === 'control-plane' || role === 'worker'),
+    proxy: proxySettings(spec),
+    timeServers: spec.os.timeServers,
+    containerdConfigSource: CONTAINERD_CONFIG_SOURCE,
+    enableServices: services,
+  };
+}
+
+function installAgentParams(spec: ClusterSpec): InstallAgentParams {
+  return {
+    coordinatorUrl: spec.coordinator.url,
+    coordinatorCaFile: '/etc/kubeseed/coordinator-ca.pem',
+    ...(spec.mirrors.agent ? { agentBaseUrl: spec.mirrors.agent } : {}),
+    unitSourcePath: AGENT_UNIT_FILE,
+    proxy: proxySettings(spec),
+  };
+}

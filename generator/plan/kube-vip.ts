@@ -1,0 +1,53 @@
+/**
+ * kube-vip as a static pod on control planes (ARP mode, leader election). On Kubernetes ≥ 1.29
+ * admin.conf no longer bypasses RBAC and super-admin.conf exists only on the init node: the init
+ * node's manifest mounts super-admin.conf during `kubeadm init` and is switched to admin.conf right
+ * after; joining control planes get the admin.conf manifest only after their join succeeded (the
+ * join preflight refuses a non-empty manifests directory).
+ */
+import { stringify } from 'yaml';
+import type { ClusterSpec } from '../spec/types.ts';
+
+export const KUBE_VIP_VERSION = 'v0.9.2';
+export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml';
+
+export function buildKubeVipManifest(spec: ClusterSpec, iface: string, kubeconfig: 'super-admin.conf' | 'admin.conf'): string {
+  const image = `${spec.mirrors.imageRepository ?? 'ghcr.io/kube-vip'}/kube-vip:${KUBE_VIP_VERSION}`;
+  const env: Record<string, string> = {
+    vip_arp: 'true',
+    port: String(spec.controlPlaneEndpoint.port),
+    vip_interface: iface,
+    vip_cidr: '32',
+    cp_enable: 'true',
+    cp_namespace: 'kube-system',
+    vip_ddns: 'false',
+    vip_leaderelection: 'true',
+    vip_leasename: 'plndr-cp-lock',
+    vip_leaseduration: '5',
+    vip_renewdeadline: '3',
+    vip_retryperiod: '1',
+    address: spec.loadBalancer.vip ?? '',
+  };
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'kube-vip', namespace: 'kube-system' },
+    spec: {
+      containers: [
+        {
+          name: 'kube-vip',
+          image,
+          imagePullPolicy: 'IfNotPresent',
+          args: ['manager'],
+          env: Object.entries(env).map(([name, value]) => ({ name, value })),
+          securityContext: { capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },
+          volumeMounts: [{ mountPath: '/etc/kubernetes/admin.conf', name: 'kubeconfig' }],
+        },
+      ],
+      hostAliases: [{ hostnames: ['kubernetes'], ip: '127.0.0.1' }],
+      hostNetwork: true,
+      volumes: [{ name: 'kubeconfig', hostPath: { path: `/etc/kubernetes/${kubeconfig}` } }],
+    },
+  };
+  return stringify(pod, { lineWidth: 0 });
+}

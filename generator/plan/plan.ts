@@ -1,0 +1,16 @@
+/** planCluster: the pure entry point from a validated spec to the whole plan. */
+import type { ClusterSpec, SpecIssue } from '../spec/types.ts';
+import { provisionHost } from './provision.ts';
+import { planSteps } from './steps.ts';
+import type { ClusterPlan, HostPlan, PlanContext } from './types.ts';
+
+export function planCluster(spec: ClusterSpec, ctx: PlanContext, warnings: SpecIssue[] = []): ClusterPlan {
+  const steps = planSteps(spec);
+  const hosts: HostPlan[] = spec.hosts.map((h) => ({
+    name: h.name,
+    role: h.role,
+    provisioning: provisionHost(spec, h, ctx),
+    steps: steps.filter((s) => s.host === h.name).map((s) => s.id),
+  }));
+  return { spec, steps, hosts, warnings };
+}

@@ -1,0 +1,49 @@
+/**
+ * Provisioning → one `#cloud-config` document (multipart lists would replace each other in
+ * cloud-init, so everything goes in one part). Built as an object and serialised once;
+ * deterministic bytes.
+ */
+import { stringify } from 'yaml';
+import type { Provisioning } from '../plan/types.ts';
+
+function octal(mode: number): string {
+  return `0${mode.toString(8).padStart(3, '0')}`;
+}
+
+export function buildCloudConfig(p: Provisioning): Record<string, unknown> {
+  const doc: Record<string, unknown> = {
+    hostname: p.hostname,
+    ...(p.fqdn ? { fqdn: p.fqdn, prefer_fqdn_over_hostname: false } : {}),
+    preserve_hostname: false,
+    // /etc/hosts entries are appended once by write_files; a managed /etc/hosts would be
+    // re-rendered from cloud-init's template at every boot and lose them.
+    manage_etc_hosts: p.hostsEntries.length === 0 ? 'localhost' : false,
+  };
+  const keys = p.users.flatMap((u) => u.sshAuthorizedKeys);
+  if (keys.length) doc.ssh_authorized_keys = keys;
+  if (p.timeServers.length) doc.ntp = { enabled: true, ntp_client: 'chrony', servers: p.timeServers };
+  const files: Record<string, unknown>[] = p.files.map((f) => ({
+    path: f.path,
+    content: f.content,
+    owner: f.owner ?? 'root:root',
+    permissions: octal(f.mode),
+  }));
+  for (const u of p.units)
+    files.push({ path: `/etc/systemd/system/${u.name}`, content: u.contents, owner: 'root:root', permissions: '0644' });
+  if (p.hostsEntries.length) {
+    const lines = [`127.0.1.1 ${p.fqdn ? `${p.fqdn} ` : ''}${p.hostname}`, ...p.hostsEntries.map((e) => `${e.ip} ${e.names.join(' ')}`)];
+    files.push({ path: '/etc/hosts', content: `# kubeseed\n${lines.join('\n')}\n`, append: true });
+  }
+  doc.write_files = files;
+  const runcmd: string[][] = [];
+  const enabled = p.units.filter((u) => u.enabled || u.start);
+  if (enabled.length) runcmd.push(['systemctl', 'daemon-reload']);
+  for (const u of enabled) runcmd.push(['systemctl', 'enable', ...(u.start ? ['--now'] : []), u.name]);
+  runcmd.push(...p.commands);
+  if (runcmd.length) doc.runcmd = runcmd;
+  return doc;
+}
+
+export function renderCloudConfig(p: Provisioning): string {
+  return `#cloud-config\n${stringify(buildCloudConfig(p), { lineWidth: 0, version: '1.1' })}`;
+}

@@ -1,0 +1,41 @@
+/**
+ * network-config v2 (the NoCloud format, no top-level `network:` key) and NoCloud meta-data.
+ * Static hosts get their address, gateway and nameservers; the NIC is matched by MAC with
+ * `set-name` when a MAC is given, so keepalived's interface name stays stable.
+ */
+import { createHash } from 'node:crypto';
+import { stringify } from 'yaml';
+import type { HostSpec } from '../spec/types.ts';
+
+export function buildNetworkConfig(host: HostSpec): Record<string, unknown> {
+  const nic: Record<string, unknown> = {};
+  if (host.mac) {
+    nic.match = { macaddress: host.mac };
+    nic['set-name'] = host.interface;
+  } else if (!host.address) {
+    // A DHCP worker without a MAC: take the first Ethernet NIC whatever the image names it.
+    nic.match = { name: 'e*' };
+  } else {
+    nic.match = { name: host.interface };
+  }
+  if (host.address) {
+    nic.dhcp4 = false;
+    nic.addresses = [host.address.cidr];
+    if (host.gateway) nic.routes = [{ to: 'default', via: host.gateway }];
+  } else {
+    nic.dhcp4 = true;
+  }
+  if (host.nameservers.length) nic.nameservers = { addresses: host.nameservers };
+  const key = host.mac || host.address ? host.interface : 'primary';
+  return { version: 2, ethernets: { [key]: nic } };
+}
+
+export function renderNetworkConfig(host: HostSpec): string {
+  return stringify(buildNetworkConfig(host), { lineWidth: 0, version: '1.1' });
+}
+
+/** instance-id changes whenever the user-data changes, so cloud-init treats a re-rendered host as a new instance. */
+export function renderMetaData(host: HostSpec, userData: string): string {
+  const digest = createHash('sha256').update(userData).digest('hex').slice(0, 12);
+  return stringify({ 'instance-id': `iid-${host.name}-${digest}`, 'local-hostname': host.name }, { version: '1.1' });
+}
