@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { assignProxmoxVmids, type ProxmoxHostInput, ProxmoxSpecError, renderProxmox } from '../../../generator/render/proxmox.ts';
+import type { ClusterSpec } from '../../../generator/spec/types.ts';
+import { makeSpec } from './fixtures.ts';
+
+function proxmoxSpec(): ClusterSpec {
+  const spec = makeSpec('ubuntu');
+  spec.proxmox = { node: 'pve1', templateVmid: 9000, storage: 'local-lvm', snippetStorage: 'local', bridge: 'vmbr0' };
+  return spec;
+}
+
+function inputs(spec: ClusterSpec): ProxmoxHostInput[] {
+  return spec.hosts.map((h) => ({
+    name: h.name,
+    userData: `#cloud-config\nhostname: ${h.name}\n`,
+    metaData: `instance-id: iid-${h.name}\nlocal-hostname: ${h.name}\n`,
+    ...(h.role === 'worker' ? {} : { networkConfig: `version: 2\n# ${h.name}\n` }),
+  }));
+}
+
+describe('renderProxmox', () => {
+  it('writes the snippets with the exact cloud-init bytes, private, and an executable deploy.sh', () => {
+    const spec = proxmoxSpec();
+    const { files } = renderProxmox(spec, inputs(spec));
+    expect(files.map((f) => f.path)).toEqual([
+      'proxmox/k8s1master1-user.yaml',
+      'proxmox/k8s1master1-network.yaml',
+      'proxmox/k8s1master1-meta.yaml',
+      'proxmox/k8s1master2-user.yaml',
+      'proxmox/k8s1master2-network.yaml',
+      'proxmox/k8s1master2-meta.yaml',
+      'proxmox/k8s1worker1-user.yaml',
+      'proxmox/k8s1worker1-meta.yaml',
+      'proxmox/deploy.sh',
+    ]);
+    expect(files.find((f) => f.path === 'proxmox/k8s1master2-user.yaml')?.content).toBe('#cloud-config\nhostname: k8s1master2\n');
+    expect(files.find((f) => f.path === 'proxmox/k8s1worker1-meta.yaml')?.content).toBe(
+      'instance-id: iid-k8s1worker1\nlocal-hostname: k8s1worker1\n',
+    );
+    expect(files.filter((f) => f.path.endsWith('.yaml')).every((f) => f.mode === 0o600)).toBe(true);
+    expect(files.at(-1)?.mode).toBe(0o755);
+  });
+
+  it('clones, sets the NIC and the snippets, and starts each host', () => {
+    const spec = proxmoxSpec();
+    const script = renderProxmox(spec, inputs(spec)).files.at(-1)?.content ?? '';
+    const lines = script.split('\n').map((l) => l.trim());
+    expect(lines[0]).toBe('#!/usr/bin/env bash');
+    expect(lines).toContain('set -euo pipefail');
+    expect(lines).toContain('NODE=pve1');
+    const master1 = [
+      'qm clone 9000 9001 --name k8s1master1 --full --storage local-lvm',
+      'qm set 9001 --net0 virtio=52:54:00:12:34:56,bridge=vmbr0',
+      'qm set 9001 --cicustom user=local:snippets/k8s1master1-user.yaml,network=local:snippets/k8s1master1-network.yaml,meta=local:snippets/k8s1master1-meta.yaml',
+      'start_once 9001 k8s1master1',
+    ];
+    const at = master1.map((l) => lines.indexOf(l));
+    expect(at.every((i) => i > 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    // A DHCP worker without network-config gets no network snippet.
+    expect(lines).toContain('qm set 9003 --cicustom user=local:snippets/k8s1worker1-user.yaml,meta=local:snippets/k8s1worker1-meta.yaml');
+  });
+
+  it('leaves the NIC alone without a MAC and omits --storage when none is set', () => {
+    const spec = proxmoxSpec();
+    spec.proxmox.storage = undefined;
+    spec.hosts = spec.hosts.map((h) => (h.name === 'k8s1worker1' ? { ...h, mac: undefined } : h));
+    const script = renderProxmox(spec, inputs(spec)).files.at(-1)?.content ?? '';
+    expect(script).toContain('qm clone 9000 9003 --name k8s1worker1 --full\n');
+    expect(script).not.toContain('qm set 9003 --net0');
+  });
+
+  it('assigns VMIDs from the template and the spec position, with overrides', () => {
+    const spec = proxmoxSpec();
+    expect([...assignProxmoxVmids(spec)]).toEqual([
+      ['k8s1master1', 9001],
+      ['k8s1master2', 9002],
+      ['k8s1worker1', 9003],
+    ]);
+    expect(assignProxmoxVmids(spec, { vmids: { k8s1worker1: 120 } }).get('k8s1worker1')).toBe(120);
+    // Rendering a subset keeps each host's VMID.
+    const only = renderProxmox(spec, inputs(spec).slice(2)).files.at(-1)?.content ?? '';
+    expect(only).toContain('qm clone 9000 9003 --name k8s1worker1');
+  });
+
+  it('names every missing field with its fix', () => {
+    const spec = proxmoxSpec();
+    spec.proxmox = {};
+    let err: unknown;
+    try {
+      renderProxmox(spec, inputs(spec));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ProxmoxSpecError);
+    const issues = (err as ProxmoxSpecError).issues;
+    expect(issues).toEqual([
+      expect.stringMatching(/^spec\.proxmox\.node: missing — .*pve1/),
+      expect.stringMatching(/^spec\.proxmox\.templateVmid: missing — .*9000/),
+      expect.stringMatching(/^spec\.proxmox\.snippetStorage: missing — .*snippets/),
+      expect.stringMatching(/^spec\.proxmox\.bridge: missing — host k8s1master1 has a MAC/),
+      expect.stringMatching(/^spec\.proxmox\.bridge: missing — host k8s1master2 has a MAC/),
+      expect.stringMatching(/^spec\.proxmox\.bridge: missing — host k8s1worker1 has a MAC/),
+    ]);
+    expect((err as Error).message).toContain('spec.proxmox cannot drive deploy.sh');
+  });
+
+  it('refuses invalid values and VMID clashes', () => {
+    const spec = proxmoxSpec();
+    spec.proxmox.snippetStorage = 'local; rm -rf /';
+    spec.proxmox.templateVmid = 42;
+    expect(() => renderProxmox(spec, inputs(spec))).toThrow(/templateVmid: 42 is not a VMID[\s\S]*snippetStorage: .* is not a storage id/);
+    const clash = proxmoxSpec();
+    expect(() => renderProxmox(clash, inputs(clash), { vmids: { k8s1worker1: 9001 } })).toThrow(/VMID 9001 is also k8s1master1's/);
+    expect(() => renderProxmox(clash, [{ name: 'ghost', userData: '', metaData: '' }])).toThrow(/host ghost: not in spec.hosts/);
+  });
+});
