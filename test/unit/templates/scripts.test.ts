@@ -1,0 +1,176 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import {
+  renderInstallAgentScript,
+  renderKeepalivedCheckScript,
+  renderPrepareHostScript,
+  TemplateInputError,
+} from '../../../templates/index.ts';
+import { INSTALL_AGENT_VARIANTS, PREPARE_VARIANTS } from './fixtures.ts';
+
+/** `bash -n` (or `sh -n`): parse only. Throws with bash's message on a syntax error. */
+function syntaxCheck(script: string, shell = 'bash'): void {
+  execFileSync(shell, ['-n'], { input: script, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+describe('scripts parse', () => {
+  it.each(Object.entries(PREPARE_VARIANTS))('prepare: %s', (_name, params) => {
+    syntaxCheck(renderPrepareHostScript(params));
+  });
+  it.each(Object.entries(INSTALL_AGENT_VARIANTS))('install agent: %s', (_name, params) => {
+    syntaxCheck(renderInstallAgentScript(params));
+  });
+  it.each(['haproxy', 'nginx'] as const)('check script for %s (POSIX sh)', (lb) => {
+    syntaxCheck(renderKeepalivedCheckScript({ loadBalancer: lb, port: 6443 }), 'sh');
+  });
+  it('the syntax check can fail', () => {
+    expect(() => syntaxCheck('if then fi')).toThrow();
+  });
+});
+
+describe('renderPrepareHostScript', () => {
+  const install = renderPrepareHostScript(PREPARE_VARIANTS['install, docker apt, defaults']!);
+  const rich = renderPrepareHostScript(PREPARE_VARIANTS['install, ipvs, proxy, chrony, LB packages']!);
+  const tarball = renderPrepareHostScript(PREPARE_VARIANTS['install, tarball, mirrors']!);
+  const pre = renderPrepareHostScript(PREPARE_VARIANTS.preinstalled!);
+
+  it('is strict bash and reports every step with one prefix', () => {
+    for (const s of [install, rich, tarball, pre]) {
+      expect(s.startsWith('#!/bin/bash\n')).toBe(true);
+      expect(s).toContain('\nset -euo pipefail\n');
+      const echoes = s.split('\n').filter((l) => /^\s*echo "/.test(l));
+      for (const e of echoes) expect(e).toMatch(/kubeseed-prepare: |sourcedir|\$CONTAINERD_URL|> "\$MARKER"/);
+    }
+  });
+
+  it('turns swap off, loads modules and applies sysctls', () => {
+    expect(install).toContain('swapoff -a');
+    expect(install).toContain('sed -E -i "/$SWAP_RE/s/^/#kubeseed: swap off# /" /etc/fstab');
+    expect(install).toContain('systemctl mask "$unit"');
+    expect(install).toContain('KERNEL_MODULES=(overlay br_netfilter)\n');
+    expect(install).toContain('sysctl --system');
+    expect(install).toContain('/proc/sys/net/ipv4/ip_forward');
+  });
+
+  it('loads the ipvs modules and installs ipset only with ipvs', () => {
+    expect(rich).toContain('KERNEL_MODULES=(overlay br_netfilter ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh nf_conntrack)');
+    expect(rich).toContain('EXTRA_PACKAGES=(haproxy keepalived ipset chrony)');
+    expect(install).not.toContain('ip_vs');
+    expect(install).not.toContain('ipset');
+  });
+
+  it('writes proxy settings only with a proxy, and removes stale ones without', () => {
+    expect(rich).toContain('put_file /etc/systemd/system/containerd.service.d/http-proxy.conf 0644');
+    expect(rich).toContain('Environment="HTTPS_PROXY=http://proxy.lan:3128"');
+    expect(rich).toContain('Acquire::https::Proxy "http://proxy.lan:3128";');
+    expect(rich).toContain('export no_proxy=10.101.1.0/24,100.64.0.0/16,.svc,k8s1api.kloud.lan');
+    expect(install).not.toContain('Environment="HTTP');
+    expect(install).not.toContain('export http');
+    expect(install).toContain('rm -f /etc/apt/apt.conf.d/95kubeseed-proxy');
+  });
+
+  it('installs containerd.io 2.x from Docker and kubeadm pinned to the patch from pkgs.k8s.io, held', () => {
+    expect(install).toContain("DOCKER_REPO='https://download.docker.com/linux/{distro}'");
+    expect(install).toContain("resolve_version containerd.io '^2\\.'");
+    expect(install).toContain('apt-mark hold containerd.io');
+    expect(install).toContain('K8S_REPO=https://pkgs.k8s.io/core:/stable:/v1.37/deb/\n');
+    expect(install).toContain('K8S_KEY=https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key\n');
+    expect(install).toContain("K8S_VERSION_RE='^1\\.37\\.0-'");
+    expect(install).toContain('gpg --dearmor');
+    expect(install).toContain('/etc/apt/keyrings');
+    expect(install).toContain('apt-mark hold kubelet kubeadm kubectl');
+    expect(rich).toContain('K8S_REPO=https://pkgs.k8s.io/core:/stable:/v1.36/deb/\n');
+    expect(rich).toContain("K8S_VERSION_RE='^1\\.36\\.4-'");
+  });
+
+  it('installs containerd from the tarball plus runc with mirrored URLs', () => {
+    expect(tarball).toContain("CONTAINERD_URL='https://mirror.lan/containerd/containerd-2.1.4-linux-{arch}.tar.gz'");
+    expect(tarball).toContain("RUNC_URL='https://mirror.lan/runc/v1.3.0/runc.{arch}'");
+    expect(tarball).toContain('tar -C /usr/local -xzf');
+    expect(tarball).toContain('install -D -m 0755 "$TMP/runc" /usr/local/sbin/runc');
+    expect(tarball).toContain('ExecStart=/usr/local/bin/containerd');
+    expect(tarball).toContain('K8S_REPO=https://mirror.lan/k8s/v1.37/deb/\n');
+    expect(tarball).not.toContain('resolve_version containerd.io');
+  });
+
+  it('preinstalled skips every install and checks the binaries', () => {
+    for (const s of [pre, renderPrepareHostScript(PREPARE_VARIANTS['preinstalled, proxy, time']!)]) {
+      expect(s).not.toMatch(/apt_get install|apt-mark|fetch "|pkgs\.k8s\.io|download\.docker\.com/);
+      expect(s).toContain('for bin in containerd runc kubeadm kubelet kubectl; do');
+    }
+  });
+
+  it('always installs the containerd config and enables containerd and kubelet, guarded without systemd', () => {
+    for (const s of [install, pre]) {
+      expect(s).toContain('install -D -m 0644 "$CONTAINERD_CONFIG_SOURCE" /etc/containerd/config.toml');
+      expect(s).toContain('has_systemd() { [ -d /run/systemd/system ]; }');
+      expect(s).toContain('systemctl enable --now containerd');
+      expect(s).toContain('systemctl enable kubelet');
+      // every systemctl call sits inside a has_systemd branch
+      const l = s.split('\n');
+      let depth = 0;
+      for (const line of l) {
+        if (/^\s*if has_systemd; then/.test(line)) depth = 1;
+        else if (depth && /^(else|fi)$/.test(line)) depth = 0;
+        if (/^\s*systemctl /.test(line) || /\| *while read -r unit/.test(line)) expect(depth, line).toBe(1);
+      }
+    }
+    expect(rich).toContain('systemctl enable haproxy');
+    expect(rich).toContain('systemctl restart keepalived');
+  });
+
+  it('writes chrony sources only with time servers', () => {
+    expect(rich).toContain('server ntp1.kloud.lan iburst');
+    expect(rich).toContain('NTP=ntp1.kloud.lan 10.101.1.1');
+    expect(install).not.toContain('chrony');
+  });
+
+  it.each([
+    ['a bad version', { kubernetesVersion: '1.37', packagesMode: 'install' as const }],
+    ['a bad package name', { kubernetesVersion: 'v1.37.0', packagesMode: 'install' as const, extraPackages: ['haproxy; rm -rf /'] }],
+    ['a proxy with a quote', { kubernetesVersion: 'v1.37.0', packagesMode: 'install' as const, proxy: { http: 'http://x"y' } }],
+    ['a bad time server', { kubernetesVersion: 'v1.37.0', packagesMode: 'install' as const, timeServers: ['$(reboot)'] }],
+  ])('refuses %s', (_name, params) => {
+    expect(() => renderPrepareHostScript(params)).toThrow(TemplateInputError);
+  });
+});
+
+describe('renderInstallAgentScript', () => {
+  const direct = renderInstallAgentScript(INSTALL_AGENT_VARIANTS['from the coordinator']!);
+  const mirror = renderInstallAgentScript(INSTALL_AGENT_VARIANTS['from a mirror, through a proxy']!);
+
+  it('downloads from the coordinator over the pinned CA and verifies the checksum', () => {
+    expect(direct).toContain('COORDINATOR_URL=https://10.101.1.5:9443\n');
+    expect(direct).toContain('AGENT_BASE_URL=https://10.101.1.5:9443\n');
+    expect(direct).toContain('fetch "$AGENT_BASE_URL/agent/linux-$ARCH" "$TMP/agent.gz" --proto =https --cacert "$COORDINATOR_CA"');
+    expect(direct).toContain(
+      'fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA"',
+    );
+    expect(direct).toContain('sha256sum -c');
+    expect(direct).toContain('x86_64|amd64) ARCH=amd64');
+    expect(direct).toContain('aarch64|arm64) ARCH=arm64');
+    expect(direct).toContain('MAX_ATTEMPTS=60');
+    expect(direct).toContain('AGENT_PATH=/usr/local/bin/kubeseed-agent');
+    expect(direct).toContain('systemctl start --no-block "$UNIT_NAME"');
+    expect(direct).toContain('if [ -d /run/systemd/system ]; then');
+  });
+
+  it('downloads from a mirror without the pinned CA but takes the checksum from the coordinator', () => {
+    expect(mirror).toContain('AGENT_BASE_URL=http://mirror.lan/kubeseed\n');
+    expect(mirror).toContain('fetch "$AGENT_BASE_URL/agent/linux-$ARCH" "$TMP/agent.gz" --location');
+    expect(mirror).not.toContain('"$TMP/agent.gz" --proto');
+    expect(mirror).toContain(
+      'fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA"',
+    );
+    expect(mirror).toContain('export https_proxy=http://proxy.lan:3128');
+    expect(mirror).toContain('export no_proxy=10.101.1.5');
+    expect(mirror).toContain('MAX_ATTEMPTS=5');
+    expect(direct).not.toContain('_proxy');
+  });
+
+  it('refuses a plain-HTTP coordinator', () => {
+    expect(() =>
+      renderInstallAgentScript({ coordinatorUrl: 'http://10.0.0.1:9443', coordinatorCaFile: '/ca', unitSourcePath: '/u' }),
+    ).toThrow(TemplateInputError);
+  });
+});
