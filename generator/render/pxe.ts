@@ -1,0 +1,262 @@
+/**
+ * PXE content for the coordinator's plain-HTTP listener (`coordinator.httpListen`) and for
+ * `OUT/pxe/`: iPXE scripts per OS family, the MAC-chaining index script, and the Ubuntu
+ * autoinstall document that carries a host's cloud-config into the installed system (a
+ * PXE-booted Ubuntu installer runs NoCloud user-data in the *installer*, not in the target).
+ *
+ * URL layout the HTTP listener serves (content without secrets only — docs/pxe.md):
+ *   /ipxe?mac=<aa-bb-cc-dd-ee-ff>   iPXE script for that machine
+ *   /nocloud/<name>/{user-data,meta-data}   NoCloud seed (`ds=nocloud;s=…/nocloud/<name>/`)
+ *   /ignition/<name>.ign            Ignition config (Flatcar, Fedora CoreOS)
+ *   /assets/<family>/<file>         kernels, initrds, root file systems, installer ISO
+ *
+ * iPXE splits a command line on whitespace only — it has no quoting — and expands `${…}`;
+ * a token that is `;`, `||` or `&&` ends the command and one starting with `#` starts a comment.
+ * So every kernel argument is checked instead of quoted: `ds=nocloud;s=http://…/` is one token
+ * and needs no escaping, while whitespace or `${` in a URL is refused.
+ *
+ * Runtime contract: pure.
+ */
+import YAML from 'yaml';
+import type { ClusterSpec, OsFamily } from '../spec/types.ts';
+import type { RenderedFile } from './proxmox.ts';
+
+export interface PxeAssets {
+  kernelUrl: string;
+  initrdUrl: string;
+  /** Fedora CoreOS live root file system (`coreos.live.rootfs_url`); required for fedora-coreos. */
+  rootfsUrl?: string;
+  /** Ubuntu live-server ISO the installer downloads (`url=`); required for ubuntu. */
+  isoUrl?: string;
+}
+
+export interface IpxeBootInput extends PxeAssets {
+  family: OsFamily;
+  /** NoCloud base URL ending with `/` (ubuntu, debian). */
+  seedUrl?: string;
+  /** Ignition config URL (flatcar, fedora-coreos). */
+  ignitionUrl?: string;
+  /** fedora-coreos: install to this disk with coreos-installer instead of running live. */
+  installDevice?: string;
+  /** Kernel consoles; default `tty0` and `ttyS0,115200n8`. */
+  consoles?: string[];
+  extraArgs?: string[];
+  /** Shown in the script's comment line. */
+  label?: string;
+}
+
+/** Refuses what iPXE would split, expand or treat as a terminator or comment. */
+export function checkIpxeToken(token: string, what: string): string {
+  if (token === '') throw new Error(`${what} is empty`);
+  if (/[\s\x00-\x1f\x7f]/.test(token))
+    throw new Error(`${what} contains whitespace or a control character, which iPXE cannot quote: ${JSON.stringify(token)}`);
+  if (token.includes('${')) throw new Error(`${what} contains "\${", which iPXE would expand as a setting: ${token}`);
+  if (token.startsWith('#') || token === ';' || token === '||' || token === '&&') {
+    throw new Error(`${what} would be read by iPXE as a comment or command separator: ${token}`);
+  }
+  return token;
+}
+
+function checkHttpUrl(url: string, what: string): string {
+  checkIpxeToken(url, what);
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new Error(`${what} must be an http(s) URL: ${url}`);
+  return url;
+}
+
+const INITRD_NAME = 'initrd.img';
+
+/** The kernel command line arguments for a family (without `initrd=`). */
+export function buildKernelArgs(input: IpxeBootInput): string[] {
+  const args: string[] = [];
+  switch (input.family) {
+    case 'ubuntu':
+    case 'debian': {
+      if (!input.seedUrl) throw new Error(`${input.family} PXE boot needs seedUrl (the NoCloud base URL)`);
+      checkHttpUrl(input.seedUrl, 'seedUrl');
+      if (!input.seedUrl.endsWith('/'))
+        throw new Error(`seedUrl must end with "/" (cloud-init appends user-data/meta-data): ${input.seedUrl}`);
+      args.push('ip=dhcp');
+      if (input.family === 'ubuntu') {
+        if (!input.isoUrl) throw new Error('ubuntu PXE boot needs isoUrl (the live-server ISO the installer loads)');
+        // cloud-init would read `url=` as cloud-config-url and fetch the ISO as a config.
+        args.push(`url=${checkHttpUrl(input.isoUrl, 'isoUrl')}`, 'cloud-config-url=/dev/null', 'autoinstall');
+      }
+      args.push(`ds=nocloud;s=${input.seedUrl}`);
+      break;
+    }
+    case 'flatcar':
+      if (!input.ignitionUrl) throw new Error('flatcar PXE boot needs ignitionUrl');
+      args.push('flatcar.first_boot=1', `ignition.config.url=${checkHttpUrl(input.ignitionUrl, 'ignitionUrl')}`);
+      break;
+    case 'fedora-coreos':
+      if (!input.ignitionUrl) throw new Error('fedora-coreos PXE boot needs ignitionUrl');
+      if (!input.rootfsUrl) throw new Error('fedora-coreos PXE boot needs rootfsUrl (coreos.live.rootfs_url)');
+      args.push(`coreos.live.rootfs_url=${checkHttpUrl(input.rootfsUrl, 'rootfsUrl')}`);
+      if (input.installDevice) {
+        args.push(`coreos.inst.install_dev=${checkIpxeToken(input.installDevice, 'installDevice')}`);
+        args.push(`coreos.inst.ignition_url=${checkHttpUrl(input.ignitionUrl, 'ignitionUrl')}`);
+      } else {
+        args.push(
+          'ignition.firstboot',
+          'ignition.platform.id=metal',
+          `ignition.config.url=${checkHttpUrl(input.ignitionUrl, 'ignitionUrl')}`,
+        );
+      }
+      break;
+  }
+  for (const c of input.consoles ?? ['tty0', 'ttyS0,115200n8']) args.push(`console=${checkIpxeToken(c, 'console')}`);
+  for (const a of input.extraArgs ?? []) args.push(checkIpxeToken(a, 'extra kernel argument'));
+  return args;
+}
+
+/** An iPXE script that boots one machine of the family. */
+export function renderIpxeScript(input: IpxeBootInput): string {
+  const kernel = checkHttpUrl(input.kernelUrl, 'kernelUrl');
+  const initrd = checkHttpUrl(input.initrdUrl, 'initrdUrl');
+  const args = buildKernelArgs(input);
+  const label = (input.label ?? input.family).replace(/[\r\n]/g, ' ');
+  return [
+    '#!ipxe',
+    `# kubeseed: ${label} (${input.family})`,
+    `kernel ${kernel} initrd=${INITRD_NAME} ${args.join(' ')}`,
+    `initrd --name ${INITRD_NAME} ${initrd}`,
+    'boot',
+    '',
+  ].join('\n');
+}
+
+/** The index script: asks the listener for this machine's script by MAC, retrying every 10 s. */
+export function renderIpxeIndex(baseUrl: string): string {
+  const base = checkHttpUrl(baseUrl.replace(/\/+$/, ''), 'PXE base URL');
+  return [
+    '#!ipxe',
+    '# kubeseed: fetch this machine’s boot script from the coordinator, by MAC address (docs/pxe.md).',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: iPXE's own setting syntax, expanded by iPXE
+    'isset ${ip} || dhcp',
+    ':retry',
+    `chain --autofree ${base}/ipxe?mac=\${mac:hexhyp} || goto failed`,
+    ':failed',
+    `echo kubeseed: no boot script for \${mac:hexhyp} from ${base}; retrying in 10 s`,
+    'sleep 10',
+    'goto retry',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The base URL machines use for the HTTP listener: the host of `coordinator.url` (when the
+ * listener binds a wildcard address) and the port of `coordinator.httpListen`.
+ */
+export function resolvePxeBaseUrl(spec: ClusterSpec): string {
+  const listen = spec.coordinator.httpListen;
+  if (!listen) throw new Error('coordinator.httpListen: missing — PXE needs the plain-HTTP listener, e.g. 0.0.0.0:8080');
+  const m = /^(?:\[([^\]]*)\]|([^:]*)):(\d{1,5})$/.exec(listen);
+  const port = Number(m?.[3]);
+  if (!m || port < 1 || port > 65535) throw new Error(`coordinator.httpListen: ${JSON.stringify(listen)} is not host:port`);
+  const bound = m[1] ?? m[2] ?? '';
+  let host: string;
+  if (bound === '' || bound === '0.0.0.0' || bound === '::') host = new URL(spec.coordinator.url).host.replace(/:\d+$/, '');
+  else host = bound.includes(':') ? `[${bound}]` : bound;
+  return `http://${host}:${port}`;
+}
+
+/** The listener's URLs for a host name or `fleet`. */
+export function pxeUrls(baseUrl: string, name: string): { ipxe: string; nocloud: string; ignition: string } {
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(name)) throw new Error(`PXE name ${JSON.stringify(name)} is not a host name`);
+  const base = baseUrl.replace(/\/+$/, '');
+  return { ipxe: `${base}/ipxe`, nocloud: `${base}/nocloud/${name}/`, ignition: `${base}/ignition/${name}.ign` };
+}
+
+/** Where the listener serves boot files by default: `/assets/<family>/…` (the operator places them). */
+export function defaultPxeAssets(family: OsFamily, baseUrl: string): PxeAssets {
+  const a = `${baseUrl.replace(/\/+$/, '')}/assets/${family}`;
+  switch (family) {
+    case 'ubuntu':
+      return { kernelUrl: `${a}/vmlinuz`, initrdUrl: `${a}/initrd`, isoUrl: `${a}/ubuntu-live-server-amd64.iso` };
+    case 'debian':
+      return { kernelUrl: `${a}/vmlinuz`, initrdUrl: `${a}/initrd.img` };
+    case 'flatcar':
+      return { kernelUrl: `${a}/flatcar_production_pxe.vmlinuz`, initrdUrl: `${a}/flatcar_production_pxe_image.cpio.gz` };
+    case 'fedora-coreos':
+      return {
+        kernelUrl: `${a}/fedora-coreos-live-kernel-x86_64`,
+        initrdUrl: `${a}/fedora-coreos-live-initramfs.x86_64.img`,
+        rootfsUrl: `${a}/fedora-coreos-live-rootfs.x86_64.img`,
+      };
+  }
+}
+
+export interface AutoinstallOptions {
+  /** Disk layout of the installed system: `lvm` (default) or `direct`. The installer wipes the disk it picks. */
+  storageLayout?: 'lvm' | 'direct';
+  locale?: string;
+  keyboardLayout?: string;
+}
+
+/**
+ * An Ubuntu autoinstall document whose `autoinstall.user-data` is the host's cloud-config, so the
+ * installed system runs it at its first boot. `identity` is left out: with `user-data` present
+ * the installer does not require it.
+ */
+export function renderUbuntuAutoinstall(userData: string, opts: AutoinstallOptions = {}): string {
+  if (!userData.startsWith('#cloud-config')) {
+    throw new Error('autoinstall carries a #cloud-config document; a MIME multipart or script user-data cannot be embedded');
+  }
+  const cloudConfig: unknown = YAML.parse(userData);
+  if (!cloudConfig || typeof cloudConfig !== 'object' || Array.isArray(cloudConfig)) {
+    throw new Error('the host user-data is not a cloud-config mapping');
+  }
+  const doc = {
+    autoinstall: {
+      version: 1,
+      locale: opts.locale ?? 'en_US.UTF-8',
+      keyboard: { layout: opts.keyboardLayout ?? 'us' },
+      storage: { layout: { name: opts.storageLayout ?? 'lvm' } },
+      ssh: { 'install-server': true, 'allow-pw': false },
+      'user-data': cloudConfig,
+      shutdown: 'reboot',
+    },
+  };
+  return `#cloud-config\n${YAML.stringify(doc, { lineWidth: 0 })}`;
+}
+
+export interface PxeFilesInput {
+  /** Boot files; default `defaultPxeAssets(spec.os.family, base)`. */
+  assets?: PxeAssets;
+  /** The fleet user-data and meta-data (fleet mode): written as the NoCloud seed the listener serves. */
+  fleetUserData?: string;
+  fleetMetaData?: string;
+  installDevice?: string;
+}
+
+/**
+ * `OUT/pxe/`: `boot.ipxe` (chains by MAC), `fleet.ipxe` (the family's boot script pointing at the
+ * fleet seed or Ignition config), and, with a fleet user-data, `nocloud/fleet/{user-data,meta-data}`
+ * — for Ubuntu the user-data is the autoinstall document that carries it.
+ */
+export function renderPxeFiles(spec: ClusterSpec, input: PxeFilesInput = {}): { files: RenderedFile[] } {
+  const base = resolvePxeBaseUrl(spec);
+  const family = spec.os.family;
+  const urls = pxeUrls(base, 'fleet');
+  const assets = input.assets ?? defaultPxeAssets(family, base);
+  const files: RenderedFile[] = [
+    { path: 'pxe/boot.ipxe', content: renderIpxeIndex(base), mode: 0o644 },
+    {
+      path: 'pxe/fleet.ipxe',
+      content: renderIpxeScript({
+        family,
+        ...assets,
+        ...(family === 'flatcar' || family === 'fedora-coreos' ? { ignitionUrl: urls.ignition } : { seedUrl: urls.nocloud }),
+        ...(input.installDevice ? { installDevice: input.installDevice } : {}),
+        label: `fleet of cluster ${spec.name}`,
+      }),
+      mode: 0o644,
+    },
+  ];
+  if (input.fleetUserData !== undefined && (family === 'ubuntu' || family === 'debian')) {
+    const userData = family === 'ubuntu' ? renderUbuntuAutoinstall(input.fleetUserData) : input.fleetUserData;
+    files.push({ path: 'pxe/nocloud/fleet/user-data', content: userData, mode: 0o600 });
+    files.push({ path: 'pxe/nocloud/fleet/meta-data', content: input.fleetMetaData ?? 'instance-id: iid-kubeseed-fleet\n', mode: 0o644 });
+  }
+  return { files };
+}
