@@ -163,7 +163,7 @@ function check(value: unknown, type: T, path: string, problems: string[]): void 
   }
   if ('list' in type) {
     if (!Array.isArray(value)) problems.push(`${path}: expected a list`);
-    else value.forEach((v, i) => check(v, type.list, `${path}[${i}]`, problems));
+    else for (const [i, v] of value.entries()) check(v, type.list, `${path}[${i}]`, problems);
     return;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
