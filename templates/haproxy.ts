@@ -18,7 +18,7 @@ export interface LoadBalancerBackend {
 export interface HaproxyConfigParams {
   /** The endpoint port: the frontend listens on it on every address of the host. */
   bindPort: number;
-  /** Optional address to bind (default: all IPv4 addresses, so that the BACKUP can listen before it holds the VIP). */
+  /** Optional address to bind (default: all IPv4 addresses). It must be local when HAProxy starts: not the VIP, which a BACKUP does not hold. */
   bindAddress?: string;
   backends: readonly LoadBalancerBackend[];
   /** `readyz`: TLS `GET /readyz` expecting 200 (default). `tcp`: a TCP connect only. */

@@ -10,7 +10,7 @@ import { assertIntRange, assertIp, assertName, assertPath, assertPort, hostPort,
 
 export interface NginxStreamConfigParams {
   bindPort: number;
-  /** Optional address to bind (default: every address). */
+  /** Optional address to bind (default: every address). It must be local when nginx starts: not the VIP, which a BACKUP does not hold. */
   bindAddress?: string;
   backends: readonly LoadBalancerBackend[];
   /** `load_module` path, e.g. `/usr/lib/nginx/modules/ngx_stream_module.so`; omit when stream is built in. */
