@@ -196,6 +196,11 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: Clust
       throw new Error(`host ${host.name}: file path ${path} must be absolute and simplified`);
     }
     if (seen.has(path)) throw new Error(`host ${host.name}: ${path} is written twice`);
+    if (path.startsWith('/usr/') && !(family === 'fedora-coreos' && path.startsWith('/usr/local/'))) {
+      // Flatcar's /usr (with /usr/local) is the read-only, verity-protected OS partition; on Fedora
+      // CoreOS only /usr/local is writable (a link to /var/usrlocal).
+      throw new Error(`host ${host.name}: ${path} is under /usr, which is read-only on ${family}; write it under /opt or /etc instead`);
+    }
     seen.add(path);
     files.push({ path, mode: checkMode(path, mode), overwrite: true, ...ownerOf(owner), contents: encodeIgnitionContents(content) });
   };

@@ -219,6 +219,16 @@ describe('renderIgnition', () => {
     const suid = makeProvisioning('x');
     suid.files.push({ path: '/opt/bin/tool', content: 'x', mode: 0o4755 });
     expect(() => buildIgnitionConfig(suid, host, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM })).toThrow(/outside 0–0777/);
+    const usr = makeProvisioning('x');
+    usr.files.push({ path: '/usr/local/lib/kubeseed/prepare.sh', content: 'x', mode: 0o755 });
+    expect(() => buildIgnitionConfig(usr, host, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM })).toThrow(/read-only on flatcar/);
+    expect(
+      buildIgnitionConfig(usr, host, makeSpec('fedora-coreos'), { coordinatorCa: TEST_CA_PEM }).storage.files.map((f) => f.path),
+    ).toContain('/usr/local/lib/kubeseed/prepare.sh');
+    usr.files.push({ path: '/usr/lib/x', content: 'x', mode: 0o644 });
+    expect(() => buildIgnitionConfig(usr, host, makeSpec('fedora-coreos'), { coordinatorCa: TEST_CA_PEM })).toThrow(
+      /read-only on fedora-coreos/,
+    );
     const rel = makeProvisioning('x');
     rel.files.push({ path: '/etc/../etc/x', content: 'x', mode: 0o644 });
     expect(() => buildIgnitionConfig(rel, host, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM })).toThrow(/absolute and simplified/);
