@@ -1,0 +1,160 @@
+/**
+ * Shared plumbing of kubeseed's TEST DOUBLES (stand-ins for kubeadm, kubectl, systemctl, ...).
+ * They never touch the real machine: every host path is resolved below $KUBESEED_TEST_ROOT, and a
+ * double refuses to run without it. Environment:
+ *   KUBESEED_TEST_ROOT            host root for this machine (required)
+ *   KUBESEED_DOUBLE_LOG           JSON-lines call log (one line per call: time, tool, argv, exit, ...)
+ *   KUBESEED_DOUBLE_CLUSTER_STATE shared "cluster" state file (default <root>/.doubles/cluster.json)
+ *   KUBESEED_DOUBLE_FAIL          fail the first N matching calls: "kubeadm join=1,kubectl apply=2"
+ *   KUBESEED_DOUBLE_TIME_SCALE    multiply built-in durations of kubeadm phases (default 0: no sleep)
+ *   KUBESEED_DOUBLE_SLEEP_MS      explicit sleeps: "kubeadm init=1500,kubeadm join=800"
+ */
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+function testRoot() {
+  const root = process.env.KUBESEED_TEST_ROOT;
+  if (!root || !path.isAbsolute(root) || root === '/') {
+    process.stderr.write('TEST DOUBLE: KUBESEED_TEST_ROOT must name a temporary root directory; refusing to run\n');
+    process.exit(97);
+  }
+  return root;
+}
+
+/** Host path → path below the test root. */
+function hostPath(p) {
+  if (!p.startsWith('/')) p = path.resolve('/', p);
+  return path.join(testRoot(), p);
+}
+
+function doublesDir() {
+  const dir = path.join(testRoot(), '.doubles');
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function clusterStatePath() {
+  return process.env.KUBESEED_DOUBLE_CLUSTER_STATE || path.join(doublesDir(), 'cluster.json');
+}
+
+/** Read-modify-write of the shared cluster state under a crude lock file (several hosts may share it). */
+function withClusterState(fn) {
+  const file = clusterStatePath();
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        fs.rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+  try {
+    let state = { nodes: {}, applied: [], tokens: [], apiServer: false, etcd: null, certs: null, etcdMembers: [] };
+    try {
+      state = { ...state, ...JSON.parse(fs.readFileSync(file, 'utf8')) };
+    } catch {}
+    const result = fn(state);
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2));
+    fs.renameSync(`${file}.tmp`, file);
+    return result;
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function readClusterState() {
+  try {
+    return JSON.parse(fs.readFileSync(clusterStatePath(), 'utf8'));
+  } catch {
+    return { nodes: {}, applied: [], tokens: [], apiServer: false, etcd: null, certs: null, etcdMembers: [] };
+  }
+}
+
+function recordCall(tool, argv, exit, extra = {}) {
+  const log = process.env.KUBESEED_DOUBLE_LOG;
+  if (!log) return;
+  const line = JSON.stringify({
+    time: new Date().toISOString(),
+    ms: Date.now(),
+    tool,
+    argv,
+    exit,
+    root: process.env.KUBESEED_TEST_ROOT,
+    ...extra,
+  });
+  fs.appendFileSync(log, `${line}\n`);
+}
+
+function parseList(value) {
+  const out = new Map();
+  for (const part of (value || '').split(',')) {
+    const [k, v] = part.split('=');
+    if (k && v) out.set(k.trim(), Number(v));
+  }
+  return out;
+}
+
+/** true when this call must fail (KUBESEED_DOUBLE_FAIL "tool sub=N": the first N calls fail). */
+function shouldFail(tool, sub) {
+  const wanted = parseList(process.env.KUBESEED_DOUBLE_FAIL).get(`${tool} ${sub}`);
+  if (!wanted) return false;
+  const file = path.join(doublesDir(), 'fail-counts.json');
+  let counts = {};
+  try {
+    counts = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {}
+  const key = `${tool} ${sub}`;
+  const n = counts[key] || 0;
+  if (n >= wanted) return false;
+  counts[key] = n + 1;
+  fs.writeFileSync(file, JSON.stringify(counts));
+  return true;
+}
+
+/** Sleeps for a phase: explicit KUBESEED_DOUBLE_SLEEP_MS, else builtin × KUBESEED_DOUBLE_TIME_SCALE. */
+function sleepFor(tool, sub, builtinMs) {
+  const explicit = parseList(process.env.KUBESEED_DOUBLE_SLEEP_MS).get(`${tool} ${sub}`);
+  const scale = Number(process.env.KUBESEED_DOUBLE_TIME_SCALE || 0);
+  const ms = explicit ?? Math.round(builtinMs * scale);
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function writeHostFile(p, content, mode = 0o600) {
+  const full = hostPath(p);
+  fs.mkdirSync(path.dirname(full), { recursive: true });
+  fs.writeFileSync(full, content, { mode });
+  fs.chmodSync(full, mode);
+}
+
+function hostExists(p) {
+  return fs.existsSync(hostPath(p));
+}
+
+function hostList(p) {
+  try {
+    return fs.readdirSync(hostPath(p));
+  } catch {
+    return [];
+  }
+}
+
+module.exports = {
+  testRoot,
+  hostPath,
+  withClusterState,
+  readClusterState,
+  recordCall,
+  shouldFail,
+  sleepFor,
+  writeHostFile,
+  hostExists,
+  hostList,
+};
