@@ -208,7 +208,7 @@ function readTbsParts(certificateDer: Buffer): { subject: Asn1; spki: Asn1; subj
 }
 
 function randomSerial(): string {
-  // 127 random bits, positive and minimally encoded: the first byte is in 0x40..0x7f.
+  // 126 random bits, positive and minimally encoded: the first byte is in 0x40..0x7f.
   const bytes = randomBytes(16);
   bytes[0] = (bytes[0]! & 0x3f) | 0x40;
   return bytes.toString('binary');

@@ -35,6 +35,7 @@ import { createFileCipher, type FileCipher, isEnvelope } from './envelope.ts';
 import { StateError } from './errors.ts';
 import {
   ensurePrivateDir,
+  exists,
   FILE_MODE,
   listFiles,
   modeOf,
@@ -87,8 +88,9 @@ export async function ensureState(options: {
   await mkdir(outDir, { recursive: true });
   await ensurePrivateDir(stateDir);
   await ensurePrivateDir(credentialsDir);
-  const previousManifest = await readManifest(stateDir);
-  const previous = !rotate && previousManifest ? await readState(stateDir, cipher) : undefined;
+  // Rotation reads nothing old: it must work on a damaged state or with a forgotten passphrase.
+  const hadState = await exists(join(stateDir, STATE_FILE));
+  const previous = !rotate && (await readManifest(stateDir)) ? await readState(stateDir, cipher) : undefined;
   if (previous && previous.manifest.cluster.keyAlgorithm !== spec.certificates.keyAlgorithm) {
     throw new StateError(
       'KEY_ALGORITHM_CHANGED',
@@ -97,7 +99,7 @@ export async function ensureState(options: {
     );
   }
   const previousCredentials = rotate ? undefined : await readCredentials(credentialsDir, cipher);
-  if (rotate && previousManifest) {
+  if (rotate && hadState) {
     // An interrupted rotation must not leave old and new files mixed under a valid manifest.
     await rm(join(stateDir, STATE_FILE), { force: true });
   }

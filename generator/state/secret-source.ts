@@ -41,6 +41,13 @@ export function readPkiFile(state: Pick<CoordinatorState, 'pki'>, name: PkiFileN
     case 'etcd/ca.crt':
       return pki.etcdCa.cert;
     case 'etcd/ca.key':
+      // External etcd: members get certificates issued here, so no host ever needs the etcd CA key.
+      if (Object.keys(pki.etcdMembers).length > 0 || pki.apiserverEtcdClient) {
+        throw new PkiError(
+          'UNKNOWN_PKI_FILE',
+          'etcd/ca.key is never released with the external-etcd topology (hosts get etcd/ca.crt only)',
+        );
+      }
       return pki.etcdCa.key;
     case 'etcd/server.crt':
       return member().server.cert;

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { verifyEnrollmentCredential } from '../../../generator/pki/index.ts';
 import { SECRET_PLACEHOLDER } from '../../../generator/plan/types.ts';
 import { listFiles } from '../../../generator/state/files.ts';
@@ -249,6 +249,14 @@ describe('ensureState: re-runs', () => {
     expect(await loadState(stateDir)).toEqual(second.state);
   });
 
+  it('rotates a damaged state without reading it', async () => {
+    await ensureState({ outDir: out, spec: makeSpec(), now: NOW, passphrase: 'forgotten' });
+    await writeFile(join(stateDir, 'state.json'), '{not json');
+    await expectStateError(ensureState({ outDir: out, spec: makeSpec(), now: NOW }), 'CORRUPT_FILE');
+    const rotated = await ensureState({ outDir: out, spec: makeSpec(), now: NOW, rotate: true });
+    expect(await loadState(stateDir)).toEqual(rotated.state);
+  });
+
   it('refuses a changed key algorithm unless rotating', async () => {
     await ensureState({ outDir: out, spec: makeSpec({ keyAlgorithm: 'ECDSA-P256' }), now: NOW });
     const err = await expectStateError(
@@ -372,6 +380,8 @@ describe('SecretSource', () => {
     expect(source.pkiFile('etcd/peer.key', 'etcd3')).toBe(state.pki.etcdMembers.etcd3!.peer.key);
     expect(source.pkiFile('apiserver-etcd-client.crt')).toBe(state.pki.apiserverEtcdClient!.cert);
     expect(() => source.pkiFile('etcd/server.crt')).toThrow(/pass the host name/);
+    expect(() => source.pkiFile('etcd/ca.key')).toThrow(/never released with the external-etcd topology/);
+    expect(() => createPublicSecretSource(state).pkiFile('etcd/ca.key')).toThrow(/never released/);
     expect(() => source.pkiFile('etcd/server.crt', 'master1')).toThrow(/master1 is not an etcd member/);
     const kubeconfig = source.adminKubeconfig();
     expect(kubeconfig).toContain('server: https://k8s1api.kloud.lan:6443');
@@ -388,6 +398,7 @@ describe('SecretSource', () => {
     now = new Date(NOW.getTime() + 31 * 60_000);
     expect(source.adminKubeconfig()).not.toBe(first);
     expect(() => source.pkiFile('apiserver-etcd-client.key')).toThrow(/external-etcd/);
+    expect(source.pkiFile('etcd/ca.key')).toBe(state.pki.etcdCa.key);
   });
 
   it('the public source gives certificates and the hash, and the placeholder for every private value', async () => {
@@ -401,11 +412,35 @@ describe('SecretSource', () => {
     for (const name of ['ca.crt', 'sa.pub', 'front-proxy-ca.crt', 'etcd/ca.crt', 'apiserver-etcd-client.crt'] as const) {
       expect(pub.pkiFile(name)).toBe(real.pkiFile(name));
     }
-    for (const name of ['ca.key', 'sa.key', 'front-proxy-ca.key', 'etcd/ca.key', 'apiserver-etcd-client.key'] as const) {
+    for (const name of ['ca.key', 'sa.key', 'front-proxy-ca.key', 'apiserver-etcd-client.key'] as const) {
       expect(pub.pkiFile(name)).toBe(SECRET_PLACEHOLDER);
     }
     expect(pub.pkiFile('etcd/server.crt', 'etcd1')).toBe(state.pki.etcdMembers.etcd1!.server.cert);
     expect(pub.pkiFile('etcd/server.key', 'etcd1')).toBe(SECRET_PLACEHOLDER);
     expect(pub.pkiFile('etcd/healthcheck-client.key', 'etcd2')).toBe(SECRET_PLACEHOLDER);
+  });
+});
+
+describe('silence', () => {
+  it('no function writes to stdout, stderr or the console', async () => {
+    const writes: string[] = [];
+    const spies = [
+      vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => writes.push(String(chunk)) > 0),
+      vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => writes.push(String(chunk)) > 0),
+      ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((m) =>
+        vi.spyOn(console, m).mockImplementation((...a) => void writes.push(a.join(' '))),
+      ),
+    ];
+    try {
+      const { state } = await ensureState({ outDir: out, spec: makeSpec({ fleet: true }), now: NOW, passphrase: 'p' });
+      await ensureState({ outDir: out, spec: makeSpec(), now: NOW, passphrase: 'p' });
+      await loadState(stateDir, { passphrase: 'p' }).catch(() => undefined);
+      await loadState(stateDir, { passphrase: 'wrong' }).catch(() => undefined);
+      createSecretSource(state).adminKubeconfig();
+      createPublicSecretSource(state).pkiFile('ca.key');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(writes).toEqual([]);
   });
 });
