@@ -1,0 +1,153 @@
+/**
+ * The rendered HAProxy + keepalived + check script, run for real: two load-balancer namespaces on
+ * a bridge (the bridge in a namespace of its own), HAProxy and keepalived in each with the
+ * generated files. The VIP comes up on the MASTER although no API server exists (the check only
+ * looks at the local HAProxy); killing the MASTER's HAProxy makes the check fail and the VIP
+ * moves to the BACKUP within 5 s. Every address is used only through `ip netns exec` / `ip -n`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as t from '../../../templates/index.ts';
+import { skipUnless } from '../../support/requirements.ts';
+import { makeTempDir, must, Namespaces, run, sleep, writeFile } from './helpers.ts';
+
+const VIP = '10.78.0.100';
+const LB = [
+  { name: 'lb1', ip: '10.78.0.11', state: 'MASTER' as const, priority: 150 },
+  { name: 'lb2', ip: '10.78.0.12', state: 'BACKUP' as const, priority: 100 },
+];
+
+function holdsVip(ns: string): boolean {
+  return run('ip', ['-n', ns, '-4', 'addr', 'show', 'dev', 'eth0']).stdout.includes(`inet ${VIP}/`);
+}
+
+async function waitFor(cond: () => boolean, timeoutMs: number): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (cond()) return Date.now() - start;
+    await sleep(50);
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
+
+describe.skipIf(skipUnless('validators/templates failover', { root: true, commands: ['haproxy', 'keepalived', 'ip', 'bash'] }))(
+  'keepalived + HAProxy failover in namespaces',
+  () => {
+    const ns = new Namespaces('fo');
+    const children: ChildProcess[] = [];
+    const dir = makeTempDir('failover');
+    const netns: Record<string, string> = {};
+    const haproxy: Record<string, ChildProcess> = {};
+    let checkScript = '';
+
+    function start(args: string[]): ChildProcess {
+      // `ip netns exec` execs the command, so the child's PID is the daemon's own.
+      const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      children.push(child);
+      return child;
+    }
+
+    beforeAll(() => {
+      const br = ns.add('br');
+      must('ip', ['-n', br, 'link', 'add', 'br0', 'type', 'bridge']);
+      must('ip', ['-n', br, 'link', 'set', 'br0', 'up']);
+      LB.forEach((lb, i) => {
+        const n = ns.add(lb.name);
+        netns[lb.name] = n;
+        const hostSide = `ks${process.pid % 100000}v${i}`;
+        must('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n]);
+        must('ip', ['link', 'set', hostSide, 'netns', br]);
+        must('ip', ['-n', br, 'link', 'set', hostSide, 'master', 'br0', 'up']);
+        must('ip', ['-n', n, 'addr', 'add', `${lb.ip}/24`, 'dev', 'eth0']);
+        must('ip', ['-n', n, 'link', 'set', 'eth0', 'up']);
+      });
+
+      checkScript = writeFile(dir, 'check-lb.sh', t.renderKeepalivedCheckScript({ loadBalancer: 'haproxy', port: 6443 }), 0o755);
+      // The control plane does not exist: HAProxy marks it DOWN but keeps listening, as before kubeadm init.
+      const cfg = writeFile(
+        dir,
+        'haproxy.cfg',
+        t.renderHaproxyConfig({
+          bindPort: 6443,
+          backends: [{ name: 'cp1', address: '10.78.0.50', port: 6443 }],
+          log: 'stdout format raw daemon',
+        }),
+      );
+      for (const lb of LB) {
+        haproxy[lb.name] = start(['netns', 'exec', netns[lb.name]!, 'haproxy', '-db', '-f', cfg]);
+        const conf = writeFile(
+          dir,
+          `${lb.name}-keepalived.conf`,
+          t.renderKeepalivedConfig({
+            interface: 'eth0',
+            vip: VIP,
+            vipPrefix: 24,
+            virtualRouterId: 77,
+            priority: lb.priority,
+            state: lb.state,
+            unicastSrcIp: lb.ip,
+            unicastPeers: LB.filter((o) => o !== lb).map((o) => o.ip),
+            authPass: 'kstest01',
+            checkScriptPath: checkScript,
+          }),
+        );
+        const p = (s: string) => `${dir}/${lb.name}-${s}.pid`;
+        start([
+          'netns',
+          'exec',
+          netns[lb.name]!,
+          'keepalived',
+          '-n',
+          '-l',
+          '-D',
+          '-f',
+          conf,
+          '-p',
+          p('k'),
+          '-r',
+          p('vrrp'),
+          '-c',
+          p('chk'),
+        ]);
+      }
+    });
+
+    afterAll(async () => {
+      // SIGTERM first: keepalived's parent then stops its VRRP and checker children itself.
+      const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
+      const exited = alive.map((c) => new Promise((resolve) => c.once('exit', resolve)));
+      for (const c of alive) c.kill('SIGTERM');
+      await Promise.race([Promise.all(exited), sleep(5000)]);
+      for (const c of alive) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      // Children left behind by a keepalived that had to be killed: by the PIDs it wrote.
+      for (const lb of LB) {
+        for (const f of ['vrrp', 'chk']) {
+          const pid = Number(run('cat', [`${dir}/${lb.name}-${f}.pid`]).stdout.trim());
+          if (pid > 0 && run('kill', ['-0', String(pid)]).status === 0) run('kill', ['-9', String(pid)]);
+        }
+      }
+      ns.deleteAll();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('the VIP comes up on the MASTER without any API server', async () => {
+      await waitFor(() => holdsVip(netns.lb1!), 15_000);
+      expect(holdsVip(netns.lb2!)).toBe(false);
+      expect(run('ip', ['netns', 'exec', netns.lb1!, 'sh', checkScript]).status).toBe(0);
+    });
+
+    it("after the MASTER's HAProxy dies, its check fails and the VIP moves to the BACKUP within 5 s", async () => {
+      const victim = haproxy.lb1!;
+      process.kill(victim.pid!, 'SIGKILL');
+      const killedAt = Date.now();
+      await waitFor(() => victim.exitCode !== null || victim.signalCode !== null, 2000);
+      const check = run('ip', ['netns', 'exec', netns.lb1!, 'sh', checkScript]);
+      expect(check.status).toBe(1);
+      expect(check.stderr).toContain('does not accept connections on 127.0.0.1:6443');
+      await waitFor(() => holdsVip(netns.lb2!) && !holdsVip(netns.lb1!), 8000);
+      const moved = Date.now() - killedAt;
+      expect(moved).toBeLessThan(5000);
+    });
+  },
+);
