@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import forge from 'node-forge';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import {
   type ClusterPki,
@@ -225,5 +226,23 @@ describe('client certificates and the admin kubeconfig', () => {
     expect(x509(Buffer.from(old.users[0].user['client-certificate-data'], 'base64').toString()).subject).toBe(
       'O=system:masters\nCN=kubernetes-admin',
     );
+  });
+});
+
+describe('key generation', () => {
+  it('never uses node-forge to make or sign keys (its pure-JS paths take seconds)', async () => {
+    const keygen = vi.spyOn(forge.pki.rsa, 'generateKeyPair');
+    const sign = vi.spyOn(forge.pki, 'createCertificate');
+    try {
+      const pki = await generateClusterPki({ spec: makeSpec({ keyAlgorithm: 'RSA-2048' }), now: NOW });
+      expect(x509(pki.ca.cert).verify(x509(pki.ca.cert).publicKey)).toBe(true);
+      expect(keygen).not.toHaveBeenCalled();
+      // forge only holds extensions for encoding; no forge certificate is ever signed.
+      for (const result of sign.mock.results) expect((result.value as forge.pki.Certificate).signature ?? null).toBeNull();
+    } finally {
+      keygen.mockRestore();
+      sign.mockRestore();
+    }
+    expect((forge as unknown as { options: { usePureJavaScript?: boolean } }).options.usePureJavaScript).toBeFalsy();
   });
 });
