@@ -177,15 +177,14 @@ function renderHostsFile(entries: Provisioning['hostsEntries']): string {
 }
 
 /** Builds the Ignition config object (exposed for tests; `renderIgnition` serializes it). */
-export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: ClusterSpec, opts: IgnitionOptions): IgnitionConfig {
+export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec: ClusterSpec, opts: IgnitionOptions): IgnitionConfig {
   const family = spec.os.family;
+  const who = host ? `host ${host.name}` : 'fleet';
   if (family !== 'flatcar' && family !== 'fedora-coreos') {
-    throw new Error(
-      `host ${host.name}: Ignition is rendered for os.family flatcar or fedora-coreos, not ${family}; use os.format: cloud-init`,
-    );
+    throw new Error(`${who}: Ignition is rendered for os.family flatcar or fedora-coreos, not ${family}; use os.format: cloud-init`);
   }
   if (!opts.coordinatorCa.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new Error(`host ${host.name}: coordinatorCa is not a PEM certificate`);
+    throw new Error(`${who}: coordinatorCa is not a PEM certificate`);
   }
   const arch = opts.arch ?? 'amd64';
 
@@ -193,13 +192,13 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: Clust
   const seen = new Set<string>();
   const addFile = (path: string, content: string | Buffer, mode: number, owner?: string): void => {
     if (!path.startsWith('/') || path.includes('//') || /(^|\/)\.\.?(\/|$)/.test(path)) {
-      throw new Error(`host ${host.name}: file path ${path} must be absolute and simplified`);
+      throw new Error(`${who}: file path ${path} must be absolute and simplified`);
     }
-    if (seen.has(path)) throw new Error(`host ${host.name}: ${path} is written twice`);
+    if (seen.has(path)) throw new Error(`${who}: ${path} is written twice`);
     if (path.startsWith('/usr/') && !(family === 'fedora-coreos' && path.startsWith('/usr/local/'))) {
       // Flatcar's /usr (with /usr/local) is the read-only, verity-protected OS partition; on Fedora
       // CoreOS only /usr/local is writable (a link to /var/usrlocal).
-      throw new Error(`host ${host.name}: ${path} is under /usr, which is read-only on ${family}; write it under /opt or /etc instead`);
+      throw new Error(`${who}: ${path} is under /usr, which is read-only on ${family}; write it under /opt or /etc instead`);
     }
     seen.add(path);
     files.push({ path, mode: checkMode(path, mode), overwrite: true, ...ownerOf(owner), contents: encodeIgnitionContents(content) });
@@ -209,7 +208,8 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: Clust
   const addDefault = (path: string, content: string, mode: number): void => {
     if (!seen.has(path)) addFile(path, content, mode);
   };
-  addDefault('/etc/hostname', `${p.hostname}\n`, 0o644);
+  // The fleet's generic machine (no host, empty hostname) keeps the name DHCP or the image gives it.
+  if (p.hostname) addDefault('/etc/hostname', `${p.hostname}\n`, 0o644);
   if (p.hostsEntries.length > 0) addDefault('/etc/hosts', renderHostsFile(p.hostsEntries), 0o644);
   if (p.timeServers.length > 0) {
     const t = renderTimeConfig(family, p.timeServers);
@@ -223,7 +223,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: Clust
   const enabledStartUnits: string[] = [];
   const scriptStartUnits: string[] = [];
   for (const u of p.units) {
-    if (unitNames.has(u.name)) throw new Error(`host ${host.name}: unit ${u.name} is defined twice`);
+    if (unitNames.has(u.name)) throw new Error(`${who}: unit ${u.name} is defined twice`);
     unitNames.add(u.name);
     const installable = hasInstallSection(u);
     const enable = (u.enabled || u.start) && installable;
@@ -234,7 +234,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: Clust
 
   const needFirstboot = p.commands.length > 0 || scriptStartUnits.length > 0;
   if (needFirstboot) {
-    if (unitNames.has(FIRSTBOOT_UNIT)) throw new Error(`host ${host.name}: unit ${FIRSTBOOT_UNIT} is reserved for first-boot commands`);
+    if (unitNames.has(FIRSTBOOT_UNIT)) throw new Error(`${who}: unit ${FIRSTBOOT_UNIT} is reserved for first-boot commands`);
     addFile(FIRSTBOOT_SCRIPT, renderFirstbootScript(p.hostname, p.commands, scriptStartUnits), 0o700);
     units.push({ name: FIRSTBOOT_UNIT, enabled: true, contents: renderFirstbootUnit(enabledStartUnits) });
     unitNames.add(FIRSTBOOT_UNIT);
@@ -242,7 +242,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: Clust
 
   // The agent: fetched by Ignition itself, over TLS pinned to the coordinator CA.
   const hash = opts.agentSha512 ? `sha512-${opts.agentSha512}` : opts.agentSha256 ? `sha256-${opts.agentSha256}` : undefined;
-  if (seen.has(IGNITION_AGENT_PATH)) throw new Error(`host ${host.name}: ${IGNITION_AGENT_PATH} is reserved for the agent executable`);
+  if (seen.has(IGNITION_AGENT_PATH)) throw new Error(`${who}: ${IGNITION_AGENT_PATH} is reserved for the agent executable`);
   seen.add(IGNITION_AGENT_PATH);
   files.push({
     path: IGNITION_AGENT_PATH,
@@ -259,7 +259,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: Clust
   const links: IgnLink[] = [];
   const sysexts = planSysextImages(spec, { arch, containerdVersion: opts.containerdVersion, hashes: opts.sysextHashes });
   for (const img of sysexts) {
-    if (seen.has(img.storePath)) throw new Error(`host ${host.name}: ${img.storePath} is reserved for the ${img.name} system extension`);
+    if (seen.has(img.storePath)) throw new Error(`${who}: ${img.storePath} is reserved for the ${img.name} system extension`);
     seen.add(img.storePath);
     files.push({
       path: img.storePath,
@@ -298,7 +298,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: Clust
     if ((f.mode & 0o077) === 0 && /(^|\/)kubeseed(\/|$)/.test(dir)) dirModes.set(dir, 0o700);
   }
   for (const d of dirModes.keys()) {
-    if (seen.has(d)) throw new Error(`host ${host.name}: ${d} is both a file and a directory`);
+    if (seen.has(d)) throw new Error(`${who}: ${d} is both a file and a directory`);
   }
   const directories = [...dirModes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, mode]) => ({ path, mode }));
 
@@ -316,7 +316,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec, spec: Clust
   };
 }
 
-/** The host's Ignition config as compact JSON (user-data size limits count every byte). */
-export function renderIgnition(p: Provisioning, host: HostSpec, spec: ClusterSpec, opts: IgnitionOptions): string {
+/** The host's Ignition config as compact JSON (user-data size limits count every byte). `host` null = the fleet config. */
+export function renderIgnition(p: Provisioning, host: HostSpec | null, spec: ClusterSpec, opts: IgnitionOptions): string {
   return JSON.stringify(buildIgnitionConfig(p, host, spec, opts));
 }

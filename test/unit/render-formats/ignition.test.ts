@@ -143,6 +143,15 @@ describe('renderIgnition', () => {
     expect(buildIgnitionConfig(p, host, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM }).passwd).toBeUndefined();
   });
 
+  it('renders the fleet config without a hostname', () => {
+    const p = makeProvisioning('');
+    p.hostsEntries = [];
+    const cfg = buildIgnitionConfig(p, null, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM });
+    expect(cfg.storage.files.some((f) => f.path === '/etc/hostname')).toBe(false);
+    p.files.push({ path: 'relative', content: '', mode: 0o644 });
+    expect(() => buildIgnitionConfig(p, null, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM })).toThrow(/^fleet: file path relative/);
+  });
+
   it('declares kubeseed directories holding private files 0700', () => {
     const { cfg } = render();
     expect(cfg.storage.directories).toEqual([

@@ -161,6 +161,8 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     // First boot: script, unit, and the run-once guard not yet written.
     expect(mode(FIRSTBOOT_SCRIPT)).toBe(0o700);
     expect(readFileSync(join(root, FIRSTBOOT_SCRIPT), 'utf8')).toContain('modprobe br_netfilter\n');
+    const syntax = await run('bash', ['-n', join(root, FIRSTBOOT_SCRIPT)]);
+    expect(syntax).toEqual({ code: 0, out: '' });
     expect(readFileSync(join(root, 'etc/systemd/system/kubeseed-firstboot.service'), 'utf8')).toContain(
       `ConditionPathExists=!${FIRSTBOOT_DONE}`,
     );
