@@ -1,13 +1,30 @@
 /** `kubeseed generate SPEC --out DIR`: state (PKI, credentials) + every per-host artifact + a summary. */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { discoveryHash } from '../pki/index.ts';
 import { planCluster } from '../plan/plan.ts';
-import { renderArtifacts } from '../render/index.ts';
+import { type Artifact, renderArtifacts } from '../render/index.ts';
 import { createPublicSecretSource, ensureState } from '../state/index.ts';
 import { parseArgs, UsageError } from './args.ts';
 import type { Io } from './commands.ts';
 import { printWarnings, readSpecFile } from './spec-commands.ts';
+
+/** Writes every artifact, a bounded number at a time (a 1,000-host fleet is thousands of files). */
+async function writeArtifacts(out: string, artifacts: Artifact[]): Promise<void> {
+  const dirs = [...new Set(artifacts.map((a) => dirname(join(out, a.path))))];
+  for (const d of dirs) await mkdir(d, { recursive: true, mode: 0o755 });
+  let next = 0;
+  const worker = async () => {
+    while (next < artifacts.length) {
+      const a = artifacts[next++]!;
+      const path = join(out, a.path);
+      // Mode on create only: re-runs must also fix a mode someone loosened.
+      await writeFile(path, a.content, { mode: a.mode });
+      await chmod(path, a.mode);
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+}
 
 /** Seed ISOs carry this fixed timestamp so re-running generate gives identical bytes. */
 const ISO_EPOCH = new Date('2026-01-01T00:00:00Z');
@@ -47,11 +64,7 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
   for (const f of await readdir(join(out, 'plan')).catch(() => [] as string[]))
     if (!keep.has(f.replace(/\.yaml$/, ''))) await rm(join(out, 'plan', f), { force: true });
 
-  for (const a of artifacts) {
-    const path = join(out, a.path);
-    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await writeFile(path, a.content, { mode: a.mode });
-  }
+  await writeArtifacts(out, artifacts);
   // `kubeseed serve --state OUT/coordinator` re-reads the spec it was generated from.
   await writeFile(join(out, 'coordinator', 'cluster.yaml'), await readFile(parsed.file), { mode: 0o600 });
 

@@ -12,6 +12,7 @@ import {
   type InstallAgentParams,
   KERNEL_MODULES_PATH,
   type PrepareHostParams,
+  type ProxySettings,
   renderAgentUnit,
   renderContainerdConfig,
   renderContainerdHostsToml,
@@ -31,6 +32,7 @@ import {
 } from '../../templates/index.ts';
 import { ETCD_CLIENT_PORT } from '../kubeadm/documents.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
+import { formatCidr, parseCidr } from '../util/ip.ts';
 import { usesKeepalivedLb } from './steps.ts';
 import type { ProvisionFile, SystemdUnit } from './types.ts';
 
@@ -48,9 +50,13 @@ export function sandboxImage(spec: ClusterSpec): string {
   return `${spec.mirrors.imageRepository ?? 'registry.k8s.io'}/pause:${PAUSE_TAGS[spec.kubernetesMinor] ?? '3.10.1'}`;
 }
 
-/** no_proxy gets the cluster's own ranges and the endpoint, or cluster traffic would go through the proxy. */
+/**
+ * no_proxy gets the cluster's own ranges and the endpoint, or cluster traffic would go through the
+ * proxy. Host subnets are listed as CIDRs (curl ≥ 7.86 and Go honour them), not host by host: one
+ * entry per subnet keeps every user-data small whatever the fleet size.
+ */
 export function noProxyList(spec: ClusterSpec): string[] {
-  const hostIps = spec.hosts.flatMap((h) => (h.address ? [h.address.ip] : []));
+  const hostNets = spec.hosts.flatMap((h) => (h.address ? [formatCidr(parseCidr(h.address.cidr)!)] : []));
   return [
     ...new Set([
       'localhost',
@@ -61,7 +67,7 @@ export function noProxyList(spec: ClusterSpec): string[] {
       ...(spec.loadBalancer.vip ? [spec.loadBalancer.vip] : []),
       `.${spec.networking.dnsDomain}`,
       '.svc',
-      ...hostIps,
+      ...hostNets,
       ...spec.proxy.noProxy,
     ]),
   ];
@@ -196,12 +202,23 @@ export function hostTemplateFiles(spec: ClusterSpec, host: HostSpec | null): Hos
   return { files, units: [], commands: [[PREPARE_SCRIPT], [INSTALL_AGENT_SCRIPT]] };
 }
 
-function proxySettings(spec: ClusterSpec) {
-  return {
-    ...(spec.proxy.http ? { http: spec.proxy.http } : {}),
-    ...(spec.proxy.https ? { https: spec.proxy.https } : {}),
-    noProxy: noProxyList(spec),
-  };
+const proxyCache = new WeakMap<ClusterSpec, ProxySettings>();
+
+/** The same for every host of a spec: computed once. Empty when the spec sets no proxy. */
+function proxySettings(spec: ClusterSpec): ProxySettings {
+  let p = proxyCache.get(spec);
+  if (!p) {
+    p =
+      spec.proxy.http || spec.proxy.https
+        ? {
+            ...(spec.proxy.http ? { http: spec.proxy.http } : {}),
+            ...(spec.proxy.https ? { https: spec.proxy.https } : {}),
+            noProxy: noProxyList(spec),
+          }
+        : {};
+    proxyCache.set(spec, p);
+  }
+  return p;
 }
 
 function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostParams {
