@@ -5,6 +5,9 @@
  * storage, full-clones the template once per host, sets the NIC's MAC and bridge, attaches the
  * snippets with `--cicustom` and starts the VM.
  *
+ * A fresh clone gets its own SMBIOS UUID (the host's `uuid` from the spec, else a random one at
+ * deploy time), so no two machines share an identity the coordinator binds to.
+ *
  * VMIDs: `spec.proxmox.templateVmid + 1 + <position of the host in spec.hosts>`, so they are
  * stable as long as new hosts are appended to the spec; `opts.vmids` overrides per host.
  * docs/proxmox.md has the worked example and the template preparation (empty machine-id).
@@ -120,6 +123,9 @@ function renderDeployScript(spec: ClusterSpec, hosts: ProxmoxHostInput[], vmids:
         `      install_snippets ${q(h.name)} ${kinds}`,
         `      if ! vm_exists ${vmid} ${q(h.name)}; then`,
         `        qm clone ${px.templateVmid} ${vmid} --name ${q(h.name)} --full${storage}`,
+        h.uuid
+          ? `        qm set ${vmid} --smbios1 uuid=${q(h.uuid)}`
+          : `        qm set ${vmid} --smbios1 "uuid=$(cat /proc/sys/kernel/random/uuid)"`,
         '      fi',
         ...(h.mac ? [`      qm set ${vmid} --net0 ${q(`virtio=${h.mac},bridge=${px.bridge ?? ''}`)}`] : []),
         `      ensure_cloudinit_drive ${vmid}`,

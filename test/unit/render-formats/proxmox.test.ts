@@ -50,6 +50,7 @@ describe('renderProxmox', () => {
     expect(lines).toContain('NODE=pve1');
     const master1 = [
       'qm clone 9000 9001 --name k8s1master1 --full --storage local-lvm',
+      'qm set 9001 --smbios1 "uuid=$(cat /proc/sys/kernel/random/uuid)"',
       'qm set 9001 --net0 virtio=52:54:00:12:34:56,bridge=vmbr0',
       'qm set 9001 --cicustom user=local:snippets/k8s1master1-user.yaml,network=local:snippets/k8s1master1-network.yaml,meta=local:snippets/k8s1master1-meta.yaml',
       'start_once 9001 k8s1master1',
@@ -59,6 +60,13 @@ describe('renderProxmox', () => {
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     // A DHCP worker without network-config gets no network snippet.
     expect(lines).toContain('qm set 9003 --cicustom user=local:snippets/k8s1worker1-user.yaml,meta=local:snippets/k8s1worker1-meta.yaml');
+  });
+
+  it('gives a fresh clone the SMBIOS UUID of the spec when there is one', () => {
+    const spec = proxmoxSpec();
+    spec.hosts = spec.hosts.map((h) => (h.name === 'k8s1master2' ? { ...h, uuid: '4c4c4544-0042-3010-8057-b4c04f4e3132' } : h));
+    const script = renderProxmox(spec, inputs(spec)).files.at(-1)?.content ?? '';
+    expect(script).toContain('qm set 9002 --smbios1 uuid=4c4c4544-0042-3010-8057-b4c04f4e3132\n');
   });
 
   it('leaves the NIC alone without a MAC and omits --storage when none is set', () => {

@@ -103,8 +103,9 @@ describe.skipIf(skip)('deploy.sh against qm/pvesm test doubles', () => {
     expect(r.out).toBe('');
     expect(r.code).toBe(0);
     const qm = r.log.filter((l) => l.startsWith('qm ') && !l.startsWith('qm config') && !l.startsWith('qm status'));
-    expect(qm.slice(0, 4)).toEqual([
+    expect(qm.slice(0, 5)).toEqual([
       'qm clone 9000 9001 --name k8s1master1 --full --storage local-lvm',
+      expect.stringMatching(/^qm set 9001 --smbios1 uuid=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
       'qm set 9001 --net0 virtio=52:54:00:12:34:56,bridge=vmbr0',
       'qm set 9001 --cicustom user=local:snippets/k8s1master1-user.yaml,network=local:snippets/k8s1master1-network.yaml,meta=local:snippets/k8s1master1-meta.yaml',
       'qm start 9001',
@@ -114,11 +115,14 @@ describe.skipIf(skip)('deploy.sh against qm/pvesm test doubles', () => {
     expect(readFileSync(snippet, 'utf8')).toBe('#cloud-config\nhostname: k8s1master2\n');
     expect(statSync(snippet).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(root, 'state/vm-9002'), 'utf8')).toContain('cicustom: user=local:snippets/k8s1master2-user.yaml');
+    // Every clone got its own SMBIOS UUID.
+    const uuids = ['9001', '9002', '9003'].map((id) => /smbios1: (.*)/.exec(readFileSync(join(root, `state/vm-${id}`), 'utf8'))?.[1]);
+    expect(new Set(uuids).size).toBe(3);
 
     // Re-run: nothing cloned or started again, snippets refreshed.
     const again = await deploy(root);
     expect(again.code).toBe(0);
-    expect(again.log.some((l) => l.startsWith('qm clone') || l.startsWith('qm start'))).toBe(false);
+    expect(again.log.some((l) => l.startsWith('qm clone') || l.startsWith('qm start') || l.includes('--smbios1'))).toBe(false);
     expect(again.out).toContain('k8s1master1: VM 9001 exists, not cloned again');
     expect(again.out).toContain('already running');
   });
