@@ -1,3 +1,5 @@
 /** Public surface of the agent↔coordinator protocol. Imports nothing outside Node built-ins. */
+
+export * from './schemas.ts';
 export * from './steps.ts';
 export * from './wire.ts';

@@ -148,6 +148,9 @@ export const ERROR_CODES = {
   rateLimited: 'RATE_LIMITED',
   staleAttempt: 'STALE_ATTEMPT',
   notFound: 'NOT_FOUND',
+  /** The request conflicts with the rollout's state (e.g. rebinding the host that ran kubeadm init). */
+  conflict: 'CONFLICT',
+  payloadTooLarge: 'PAYLOAD_TOO_LARGE',
   protocolVersion: 'PROTOCOL_VERSION',
   unavailable: 'UNAVAILABLE',
   internal: 'INTERNAL',

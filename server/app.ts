@@ -1,0 +1,387 @@
+/**
+ * `buildApp(inputs, options)`: the coordinator's Fastify app over HTTPS (the coordinator
+ * certificate from the state directory). It never listens — `startCoordinator` does — so tests
+ * drive it with `app.inject()`. Every route declares JSON schemas for its params, query, body and
+ * each response status; one error handler maps everything to ErrorBody with a stable code, and
+ * 5xx bodies say nothing about internals. Agent routes are signed (protocol/wire.ts); status,
+ * events and admin routes need the operator token. The caller opens the store first.
+ */
+import type { ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  API_PREFIX,
+  ENROLL_REQUEST_SCHEMA,
+  ENROLL_RESPONSE_SCHEMA,
+  type EnrollRequest,
+  ERROR_BODY_SCHEMA,
+  ERROR_CODES,
+  HEARTBEAT_REQUEST_SCHEMA,
+  HEARTBEAT_RESPONSE_SCHEMA,
+  type HeartbeatRequest,
+  NEXT_QUERY_SCHEMA,
+  NEXT_RESPONSE_SCHEMA,
+  REPORT_REQUEST_SCHEMA,
+  REPORT_RESPONSE_SCHEMA,
+  type ReportRequest,
+} from '../protocol/index.ts';
+import { AGENT_ARCHES, type AgentArch, AgentBinaries, parseRange } from './agent-binaries.ts';
+import { checkOperatorToken } from './auth.ts';
+import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
+import { ApiError, unauthorized } from './errors.ts';
+import { Redactor } from './redact.ts';
+import { StoreError } from './store/index.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: Buffer;
+    agentHost?: string;
+  }
+  interface FastifyInstance {
+    coordinator: Coordinator;
+  }
+}
+
+export interface AppOptions extends Omit<CoordinatorOptions, 'log' | 'redactor'> {
+  /** Where `kubeseed-agent-linux-x64|arm64` are built (dist/); absent → the agent routes answer 404. */
+  distDir?: string;
+  /** Fastify logger: false (tests), true, or pino options; redaction is always added. */
+  logger?: boolean | Record<string, unknown>;
+  /** Default and upper bound of `GET /v1/next?wait=` in ms. */
+  defaultWaitMs?: number;
+  /** Max request body (bytes); reports are the largest bodies. */
+  bodyLimit?: number;
+}
+
+export const BODY_LIMIT = 64 * 1024;
+
+const errorResponses = { '4xx': ERROR_BODY_SCHEMA, '5xx': ERROR_BODY_SCHEMA } as const;
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  416: 'Range Not Satisfiable',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+const LOOSE_OBJECT = { type: 'object', additionalProperties: true } as const;
+const LOOSE_ARRAY = { type: 'array', items: LOOSE_OBJECT } as const;
+
+export const STATUS_RESPONSE_SCHEMA = {
+  type: 'object',
+  required: ['cluster', 'serverTime', 'done', 'counts', 'hosts', 'coordinatorSteps', 'securityEvents'],
+  properties: {
+    cluster: LOOSE_OBJECT,
+    serverTime: { type: 'number' },
+    done: { type: 'boolean' },
+    initLock: { anyOf: [LOOSE_OBJECT, { type: 'null' }] },
+    token: { anyOf: [{ type: 'object', properties: { id: { type: 'string' }, expiresAt: { type: 'number' } } }, { type: 'null' }] },
+    counts: LOOSE_OBJECT,
+    hosts: LOOSE_ARRAY,
+    coordinatorSteps: LOOSE_ARRAY,
+    securityEvents: LOOSE_ARRAY,
+  },
+} as const;
+
+const HOST_PARAMS = {
+  type: 'object',
+  required: ['host'],
+  additionalProperties: false,
+  properties: { host: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9][A-Za-z0-9.-]*$' } },
+} as const;
+
+function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: STATUS_TEXT[status] ?? 'Error', code, message });
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  const query = request.query as { token?: string } | undefined;
+  return query?.token;
+}
+
+/** A header-safe version of a sentence (printable ASCII only). */
+function headerText(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
+}
+
+export function buildApp(inputs: CoordinatorInputs, options: AppOptions): FastifyInstance {
+  const redactor = new Redactor();
+  redactor.add([inputs.operatorToken]);
+  const loggerOption =
+    options.logger === false || options.logger === undefined
+      ? false
+      : {
+          ...(typeof options.logger === 'object' ? options.logger : {}),
+          redact: {
+            paths: [
+              'req.headers.authorization',
+              'req.headers["x-kubeseed-signature"]',
+              'token',
+              'credential',
+              'files',
+              '*.token',
+              '*.credential',
+              '*.key',
+              '*.files',
+              '*.certificateKey',
+            ],
+            censor: '[REDACTED]',
+          },
+          serializers: {
+            req(req: { method: string; url: string; ip?: string }) {
+              return { method: req.method, url: req.url.replace(/token=[^&]*/g, 'token=[REDACTED]'), remoteAddress: req.ip };
+            },
+          },
+          hooks: {
+            logMethod(this: unknown, args: unknown[], method: (...a: unknown[]) => void) {
+              method.apply(
+                this,
+                args.map((a) => redactor.redactDeep(a)),
+              );
+            },
+          },
+        };
+  const app = Fastify({
+    https: { cert: inputs.tls.cert, key: inputs.tls.key, minVersion: 'TLSv1.2' },
+    bodyLimit: options.bodyLimit ?? BODY_LIMIT,
+    logger: loggerOption,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
+
+  const coordinator = new Coordinator(inputs, { ...options, log: app.log, redactor });
+  app.decorate('coordinator', coordinator);
+  const binaries = new AgentBinaries(options.distDir);
+  const defaultWait = options.defaultWaitMs ?? 30_000;
+
+  app.addHook('onReady', async () => {
+    await coordinator.start();
+  });
+  app.addHook('onClose', async () => {
+    coordinator.stop();
+  });
+
+  // JSON bodies are kept raw as well: signatures cover the exact bytes.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const raw = body as Buffer;
+    request.rawBody = raw;
+    if (raw.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(raw.toString('utf8')));
+    } catch {
+      done(new ApiError(400, ERROR_CODES.badRequest, 'request body is not valid JSON'), undefined);
+    }
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
+    if (error instanceof ApiError) return sendError(reply, error.statusCode, error.code, error.message);
+    if (error instanceof StoreError) {
+      request.log.error({ err: error.causeError ?? error }, 'store failure');
+      return sendError(reply, 503, ERROR_CODES.unavailable, 'the coordinator could not save its state; retry shortly');
+    }
+    if (error.validation) return sendError(reply, 400, ERROR_CODES.badRequest, error.message);
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return sendError(reply, 413, ERROR_CODES.payloadTooLarge, `request body exceeds ${options.bodyLimit ?? BODY_LIMIT} bytes`);
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, ERROR_CODES.badRequest, 'send application/json');
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendError(reply, error.statusCode, ERROR_CODES.badRequest, error.message);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendError(reply, 500, ERROR_CODES.internal, 'internal error; see the coordinator log');
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, ERROR_CODES.notFound, `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+
+  const agentAuth = async (request: FastifyRequest) => {
+    request.agentHost = coordinator.authenticate({
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      rawBody: request.rawBody,
+    });
+  };
+  const operatorAuth = async (request: FastifyRequest) => {
+    if (!checkOperatorToken(inputs.operatorToken, bearer(request)))
+      throw unauthorized('operator token required (Authorization: Bearer <token>, printed by `kubeseed serve`)');
+  };
+
+  // ── agent API ──
+  app.post<{ Body: EnrollRequest }>(
+    `${API_PREFIX}/enroll`,
+    { schema: { body: ENROLL_REQUEST_SCHEMA, response: { 200: ENROLL_RESPONSE_SCHEMA, ...errorResponses } } },
+    async (request) => coordinator.enroll(request.body, request.ip),
+  );
+
+  app.get<{ Querystring: { wait?: string } }>(
+    `${API_PREFIX}/next`,
+    {
+      preHandler: agentAuth,
+      schema: { querystring: NEXT_QUERY_SCHEMA, response: { 200: NEXT_RESPONSE_SCHEMA, 204: { type: 'null' }, ...errorResponses } },
+    },
+    async (request, reply) => {
+      const host = request.agentHost!;
+      const abort = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      };
+      (reply.raw as ServerResponse).once('close', onClose);
+      const waitMs = request.query.wait === undefined ? defaultWait : Number(request.query.wait);
+      const answer = await coordinator.next(host, waitMs, abort.signal);
+      reply.raw.off('close', onClose);
+      if (!answer) {
+        const waiting = coordinator.waitingFor(host);
+        if (waiting) reply.header('x-kubeseed-waiting-for', headerText(waiting));
+        return reply.code(204).send();
+      }
+      const waiting = answer.step ? undefined : coordinator.waitingFor(host);
+      return waiting ? { ...answer, waitingFor: waiting } : answer;
+    },
+  );
+
+  app.post<{ Body: ReportRequest }>(
+    `${API_PREFIX}/report`,
+    { preHandler: agentAuth, schema: { body: REPORT_REQUEST_SCHEMA, response: { 200: REPORT_RESPONSE_SCHEMA, ...errorResponses } } },
+    async (request) => coordinator.report(request.agentHost!, request.body),
+  );
+
+  app.post<{ Body: HeartbeatRequest }>(
+    `${API_PREFIX}/heartbeat`,
+    { preHandler: agentAuth, schema: { body: HEARTBEAT_REQUEST_SCHEMA, response: { 200: HEARTBEAT_RESPONSE_SCHEMA, ...errorResponses } } },
+    async (request) => coordinator.heartbeat(request.agentHost!, request.body),
+  );
+
+  // ── operator API ──
+  const tokenQuery = { type: 'object', additionalProperties: false, properties: { token: { type: 'string', maxLength: 256 } } } as const;
+
+  app.get(
+    `${API_PREFIX}/status`,
+    { preHandler: operatorAuth, schema: { querystring: tokenQuery, response: { 200: STATUS_RESPONSE_SCHEMA, ...errorResponses } } },
+    async () => coordinator.status(),
+  );
+
+  app.get(
+    `${API_PREFIX}/events`,
+    { preHandler: operatorAuth, schema: { querystring: tokenQuery, response: { 200: { type: 'string' }, ...errorResponses } } },
+    async (request, reply) => {
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      const send = (event: CoordinatorEvent) => {
+        raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      };
+      raw.write(`event: hello\ndata: ${JSON.stringify({ serverTime: coordinator.now() })}\n\n`);
+      coordinator.events.on('event', send);
+      // Keeps proxies from closing an idle stream; not on any critical path.
+      const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+      keepAlive.unref();
+      const done = () => {
+        clearInterval(keepAlive);
+        coordinator.events.off('event', send);
+      };
+      raw.once('close', done);
+      request.raw.once('close', () => {
+        if (raw.destroyed) done();
+      });
+    },
+  );
+
+  const hostSummary = { type: 'object', additionalProperties: true, required: ['name', 'role'] } as const;
+  app.get(
+    `${API_PREFIX}/admin/hosts`,
+    {
+      preHandler: operatorAuth,
+      schema: {
+        response: {
+          200: { type: 'object', required: ['hosts'], properties: { hosts: { type: 'array', items: hostSummary } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async () => ({
+      hosts: coordinator.status().hosts.map(({ steps: _steps, ...rest }) => rest),
+    }),
+  );
+
+  const actionResponse = { type: 'object', additionalProperties: true } as const;
+  for (const action of ['retry', 'approve', 'rebind', 'remove'] as const) {
+    app.post<{ Params: { host: string } }>(
+      `${API_PREFIX}/admin/hosts/:host/${action}`,
+      { preHandler: operatorAuth, schema: { params: HOST_PARAMS, response: { 200: actionResponse, ...errorResponses } } },
+      async (request) => {
+        const host = request.params.host;
+        request.log.info({ host, action }, 'operator action');
+        switch (action) {
+          case 'retry':
+            return coordinator.retry(host);
+          case 'approve':
+            return coordinator.approve(host);
+          case 'rebind':
+            return coordinator.rebind(host);
+          case 'remove':
+            return coordinator.remove(host);
+        }
+      },
+    );
+  }
+
+  // ── agent executables (no secrets; no auth) ──
+  const archParams = {
+    type: 'object',
+    required: ['file'],
+    additionalProperties: false,
+    properties: { file: { type: 'string', enum: Object.keys(AGENT_ARCHES).flatMap((a) => [a, `${a}.sha256`]) } },
+  } as const;
+  app.get<{ Params: { file: string } }>(
+    '/agent/:file',
+    {
+      schema: {
+        params: archParams,
+        response: { 200: { type: 'string' }, 206: { type: 'string' }, 416: { type: 'string' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const wantsSum = request.params.file.endsWith('.sha256');
+      const arch = request.params.file.replace(/\.sha256$/, '') as AgentArch;
+      const binary = await binaries.get(arch);
+      if (!binary) {
+        return sendError(
+          reply,
+          404,
+          ERROR_CODES.notFound,
+          `the ${arch} agent is not built (${AGENT_ARCHES[arch]} missing in ${options.distDir ?? 'the dist directory'}); run \`npm run build\` or set mirrors.agent`,
+        );
+      }
+      if (wantsSum) return reply.type('text/plain; charset=utf-8').send(`${binary.sha256}  kubeseed-agent\n`);
+      reply.header('accept-ranges', 'bytes').header('etag', binary.etag).header('last-modified', binary.mtime.toUTCString());
+      reply.header('content-disposition', `attachment; filename="kubeseed-agent-${arch}.gz"`).type('application/gzip');
+      const ifRange = request.headers['if-range'];
+      const range = ifRange && ifRange !== binary.etag ? null : parseRange(request.headers.range, binary.gz.length);
+      if (range === 'unsatisfiable') {
+        return reply.code(416).header('content-range', `bytes */${binary.gz.length}`).type('text/plain').send('range not satisfiable\n');
+      }
+      if (range) {
+        reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${binary.gz.length}`);
+        return reply.send(binary.gz.subarray(range.start, range.end + 1));
+      }
+      return reply.send(binary.gz);
+    },
+  );
+
+  return app;
+}

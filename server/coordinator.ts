@@ -1,0 +1,1034 @@
+/**
+ * The coordinator core: enrollment, step delivery (long-poll), reports, heartbeats and operator
+ * actions, over a Store. Every state change ends in `reconcile()`, which runs the pure scheduler
+ * and commits its decisions in one compare-and-swap transaction, then wakes the long-polls of the
+ * hosts that got a step — in the same event-loop turn, no polling interval. Responses wait until
+ * the state they reveal is durable (`store.flushed()`), and secrets are audited before they leave.
+ *
+ * Runtime contract: one process owns the state directory; all methods are safe to call
+ * concurrently (single event loop; CAS guards every write).
+ */
+
+import type { KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { BuiltStep, ClusterPlan, PlannedStep, SecretKind, SecretSource } from '../generator/plan/types.ts';
+import {
+  type EnrollRequest,
+  type EnrollResponse,
+  ERROR_CODES,
+  type HeartbeatRequest,
+  type NextResponse,
+  PROTOCOL_VERSION,
+  type ReleasedStep,
+  type ReportRequest,
+  type ReportResponse,
+} from '../protocol/index.ts';
+import type { AuditLog } from './audit-log.ts';
+import { FailureRateLimiter, NonceCache, parseAgentPublicKey, type SignedRequest, verifySignedRequest } from './auth.ts';
+import { ApiError, conflict, notFound, unauthorized } from './errors.ts';
+import type { KubernetesApi } from './kubernetes-api.ts';
+import {
+  COORDINATOR_HOST,
+  createStepRecord,
+  type HostRecord,
+  type InitLock,
+  type RolloutSnapshot,
+  type SecurityEvent,
+  type StepRecord,
+  type TokenRecord,
+} from './model.ts';
+import { boundLogTail, Redactor } from './redact.ts';
+import {
+  applyReport,
+  createSchedulerConfig,
+  currentToken,
+  type Decision,
+  decide,
+  indexPlan,
+  isHostDone,
+  planRemoval,
+  requeueFailed,
+  type SchedulerConfig,
+} from './scheduler.ts';
+import type { Store, StoreTxn } from './store/index.ts';
+
+export interface Clock {
+  now(): number;
+}
+
+export interface RandomSource {
+  bytes(n: number): Buffer;
+}
+
+/** Checks a presented enrollment credential against the stored hash records (generator/state). */
+export interface EnrollmentVerifier {
+  /** Returns the host the credential belongs to, or null. `host` is what the agent claims (absent in fleet mode). */
+  verify(host: string | undefined, credential: string): Promise<{ host: string } | null> | { host: string } | null;
+}
+
+export type BuildStepFn = (plan: ClusterPlan, step: PlannedStep, secrets: SecretSource) => BuiltStep;
+
+/** What the coordinator needs from the outside world; `kubeseed serve` builds it from the state directory. */
+export interface CoordinatorInputs {
+  plan: ClusterPlan;
+  secrets: SecretSource;
+  buildStep: BuildStepFn;
+  /** Coordinator TLS identity (PEM); `ca` is what user-data pins. */
+  tls: { cert: string; key: string; ca: string };
+  enrollment: EnrollmentVerifier;
+  operatorToken: string;
+  clock?: Clock;
+  random?: RandomSource;
+}
+
+export interface CoordinatorOptions {
+  store: Store;
+  audit: AuditLog;
+  /** Absent until the lead wires the API-server client; token renewal and Node deletion then wait, visibly. */
+  kubernetes?: KubernetesApi;
+  scheduler?: Partial<SchedulerConfig>;
+  /** Failed enrollments per source address per minute before 429. */
+  enrollFailureLimit?: number;
+  /** Upper bound of a long-poll (ms). */
+  maxWaitMs?: number;
+  log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
+  /** Shared with the logger so released values never reach a log line. */
+  redactor?: Redactor;
+}
+
+export type CoordinatorEvent =
+  | { type: 'step'; step: StepStatus }
+  | { type: 'host'; host: string }
+  | { type: 'security'; event: SecurityEvent }
+  | { type: 'heartbeat'; host: string; phase: string; message?: string }
+  | { type: 'token'; id: string; expiresAt: number };
+
+export interface StepStatus {
+  id: string;
+  kind: string;
+  host: string;
+  origin: StepRecord['origin'];
+  state: StepRecord['state'];
+  attempt: number;
+  failures: number;
+  target?: string;
+  releasedAt?: number;
+  finishedAt?: number;
+  retryAt?: number;
+  lastReport?: { outcome: string; reason?: string; logTail: string; at: number };
+}
+
+export interface HostStatus {
+  name: string;
+  role: string;
+  enrolled: boolean;
+  removed: boolean;
+  awaitingApproval: boolean;
+  done: boolean;
+  failed: boolean;
+  currentStep: string | null;
+  waitingFor: string | null;
+  phase: string | null;
+  message: string | null;
+  lastSeen: number | null;
+  steps: StepStatus[];
+}
+
+export interface RolloutStatus {
+  cluster: { name: string; topology: string; kubernetesVersion: string; certificateDistribution: string };
+  serverTime: number;
+  done: boolean;
+  initLock: InitLock | null;
+  token: { id: string; expiresAt: number } | null;
+  counts: { hosts: number; enrolled: number; done: number; failed: number };
+  hosts: HostStatus[];
+  coordinatorSteps: StepStatus[];
+  securityEvents: SecurityEvent[];
+}
+
+const HOST_PREFIX = 'host/';
+const STEP_PREFIX = 'step/';
+const TOKEN_PREFIX = 'token/';
+const SECURITY_PREFIX = 'security/';
+const LOCK_KEY = 'lock/init';
+const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+interface Waiter {
+  wake: () => void;
+}
+
+const noopLog = { info() {}, warn() {}, error() {} };
+
+function sameIdentity(a: HostRecord['enrollment'], facts: EnrollRequest['facts']): boolean {
+  if (!a) return false;
+  const macs = [...facts.macs].map((m) => m.toLowerCase()).sort();
+  return (
+    a.machineId === facts.machineId &&
+    a.smbiosUuid === facts.smbiosUuid.toLowerCase() &&
+    a.macs.length === macs.length &&
+    a.macs.every((m, i) => m === macs[i])
+  );
+}
+
+export class Coordinator {
+  readonly events = new EventEmitter();
+  readonly redactor: Redactor;
+  readonly config: SchedulerConfig;
+  private readonly plan: ClusterPlan;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
+  private readonly log: NonNullable<CoordinatorOptions['log']>;
+  private readonly nonces = new NonceCache();
+  private readonly limiter: FailureRateLimiter;
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly keys = new Map<string, KeyObject>();
+  private readonly lastSeen: Record<string, number> = {};
+  private readonly heartbeats = new Map<string, { phase: string; message?: string; at: number }>();
+  private waiting: Record<string, string> = {};
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Infinity;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private minting = false;
+  private mintNotBefore = 0;
+  private mintFailures = 0;
+  private readonly coordinatorRuns = new Set<string>();
+  private stopped = false;
+
+  constructor(
+    private readonly inputs: CoordinatorInputs,
+    private readonly options: CoordinatorOptions,
+  ) {
+    this.plan = inputs.plan;
+    this.store = options.store;
+    this.clock = inputs.clock ?? { now: () => Date.now() };
+    this.random = inputs.random ?? { bytes: (n) => randomBytes(n) };
+    this.log = options.log ?? noopLog;
+    this.redactor = options.redactor ?? new Redactor();
+    this.config = createSchedulerConfig(this.plan, options.scheduler);
+    this.limiter = new FailureRateLimiter(options.enrollFailureLimit ?? 10, 60_000);
+    this.events.setMaxListeners(0);
+  }
+
+  /** Creates records for plan hosts and steps the store has never seen (first start, late-added hosts), then schedules. */
+  async start(): Promise<void> {
+    const puts: StoreTxn['puts'] = [];
+    const checks: StoreTxn['checks'] = [];
+    for (const host of this.plan.hosts) {
+      const key = HOST_PREFIX + host.name;
+      if (this.store.get(key)) continue;
+      const record: HostRecord = {
+        name: host.name,
+        role: host.role,
+        credentialSpent: false,
+        rebindAllowed: false,
+        removed: false,
+        awaitingApproval: false,
+      };
+      puts.push({ key, value: record });
+      checks.push({ key, version: 0 });
+    }
+    for (const step of this.plan.steps) {
+      const key = STEP_PREFIX + step.id;
+      if (this.store.get(key)) continue;
+      puts.push({ key, value: createStepRecord(step.id, step.host, step.kind, 'plan', 0) });
+      checks.push({ key, version: 0 });
+    }
+    if (puts.length > 0) await this.store.commit({ puts, checks });
+    for (const token of this.store.list<TokenRecord>(TOKEN_PREFIX)) this.redactor.add([token.value.token]);
+    this.reconcile();
+    await this.store.flushed();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.wakeTimer);
+    clearTimeout(this.retryTimer);
+    for (const set of this.waiters.values()) for (const w of set) w.wake();
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  // ───────────────────────────── snapshot and reconcile ─────────────────────────────
+
+  snapshot(): RolloutSnapshot {
+    const hosts: RolloutSnapshot['hosts'] = {};
+    for (const r of this.store.list<HostRecord>(HOST_PREFIX)) hosts[r.value.name] = r.value;
+    const steps: RolloutSnapshot['steps'] = {};
+    for (const r of this.store.list<StepRecord>(STEP_PREFIX)) steps[r.value.id] = r.value;
+    const lock = this.store.get<InitLock>(LOCK_KEY)?.value;
+    return {
+      hosts,
+      steps,
+      ...(lock ? { initLock: lock } : {}),
+      tokens: this.store.list<TokenRecord>(TOKEN_PREFIX).map((r) => r.value),
+      lastSeen: { ...this.lastSeen },
+    };
+  }
+
+  private version(key: string): number {
+    return this.store.get(key)?.version ?? 0;
+  }
+
+  /** Runs the scheduler and commits its decisions. Synchronous up to the commit; safe to call any time. */
+  reconcile(): void {
+    if (this.stopped) return;
+    for (let round = 0; round < 4; round++) {
+      const snapshot = this.snapshot();
+      const now = this.clock.now();
+      const schedule = decide(snapshot, this.plan, now, this.config);
+      this.waiting = schedule.waiting;
+      this.scheduleWake(schedule.nextWakeAt);
+      const committed = this.commitDecisions(snapshot, schedule.decisions, now);
+      if (schedule.decisions.some((d) => d.type === 'mint-token')) this.mintToken();
+      if (!committed) break;
+    }
+    this.runCoordinatorSteps();
+  }
+
+  private commitDecisions(snapshot: RolloutSnapshot, decisions: Decision[], now: number): boolean {
+    const working = new Map<string, StepRecord>();
+    const created = new Set<string>();
+    const puts: NonNullable<StoreTxn['puts']> = [];
+    const checks: NonNullable<StoreTxn['checks']> = [];
+    const released: StepRecord[] = [];
+    const get = (id: string) => working.get(id) ?? snapshot.steps[id];
+    for (const decision of decisions) {
+      if (decision.type === 'create-steps') {
+        for (const step of decision.steps) {
+          working.set(step.id, step);
+          created.add(step.id);
+        }
+        if (decision.cleanupFor) {
+          const target = get(decision.cleanupFor);
+          if (target) working.set(target.id, { ...target, cleanup: decision.steps.map((s) => s.id) });
+        }
+      } else if (decision.type === 'release') {
+        const base =
+          get(decision.stepId) ??
+          createStepRecord(decision.stepId, decision.host, indexPlan(this.plan).byId.get(decision.stepId)!.kind, 'plan', 0);
+        const next: StepRecord = { ...base, state: 'released', attempt: decision.attempt, releasedAt: now };
+        delete next.lastReport;
+        if (decision.acquireInitLock) {
+          checks.push({ key: LOCK_KEY, version: this.version(LOCK_KEY) });
+          puts.push({ key: LOCK_KEY, value: { holder: decision.host, acquiredAt: now, succeeded: false } satisfies InitLock });
+        }
+        if (decision.mintInitToken) {
+          const token = this.newToken(now, 'init');
+          puts.push({ key: TOKEN_PREFIX + token.id, value: token });
+          checks.push({ key: TOKEN_PREFIX + token.id, version: 0 });
+          next.tokenId = token.id;
+        } else if (decision.tokenId !== undefined) {
+          next.tokenId = decision.tokenId;
+        }
+        working.set(next.id, next);
+        released.push(next);
+      }
+    }
+    if (working.size === 0) return false;
+    for (const [id, record] of working) {
+      const key = STEP_PREFIX + id;
+      puts.push({ key, value: record });
+      checks.push({ key, version: created.has(id) ? 0 : this.version(key) });
+    }
+    this.store.commit({ puts, checks }).then(
+      (result) => {
+        if (!result.ok) {
+          this.log.warn({ conflicts: result.conflicts }, 'scheduler commit conflicted; rescheduling');
+          this.scheduleRetry();
+        }
+      },
+      (error) => {
+        this.log.error({ err: error }, 'could not persist scheduler decisions; will retry');
+        this.scheduleRetry();
+      },
+    );
+    for (const record of released) {
+      this.log.info({ step: record.id, host: record.host, attempt: record.attempt }, 'step released');
+      this.emitStep(record);
+      this.wakeHost(record.host);
+    }
+    for (const id of created) if (!released.some((r) => r.id === id)) this.emitStep(working.get(id)!);
+    return true;
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.reconcile();
+    }, 500);
+    this.retryTimer.unref();
+  }
+
+  private scheduleWake(at: number | undefined): void {
+    if (at === undefined) return;
+    if (this.wakeTimer && at >= this.wakeAt) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    const delay = Math.min(Math.max(0, at - this.clock.now()), 60_000);
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.wakeAt = Infinity;
+      this.reconcile();
+    }, delay);
+    this.wakeTimer.unref();
+  }
+
+  // ───────────────────────────── tokens and coordinator-run steps ─────────────────────────────
+
+  private randomString(length: number): string {
+    let out = '';
+    while (out.length < length) {
+      for (const byte of this.random.bytes(length * 2)) {
+        // Rejection sampling keeps the 36-letter alphabet uniform.
+        if (byte < 252 && out.length < length) out += TOKEN_ALPHABET[byte % 36];
+      }
+    }
+    return out;
+  }
+
+  private newToken(now: number, via: TokenRecord['via']): TokenRecord {
+    const id = this.randomString(6);
+    const token: TokenRecord = {
+      id,
+      token: `${id}.${this.randomString(16)}`,
+      createdAt: now,
+      expiresAt: now + this.config.tokenTtlMs,
+      via,
+    };
+    this.redactor.add([token.token]);
+    return token;
+  }
+
+  /** Creates a fresh bootstrap token through the API server, then records it. One at a time, with backoff. */
+  private mintToken(): void {
+    const kubernetes = this.options.kubernetes;
+    if (this.minting || this.clock.now() < this.mintNotBefore) return;
+    if (!kubernetes) {
+      if (this.mintFailures++ === 0) this.log.warn({}, 'a bootstrap token must be minted but no API-server client is configured');
+      return;
+    }
+    this.minting = true;
+    const now = this.clock.now();
+    const token = this.newToken(now, 'api');
+    const [id, secret] = token.token.split('.') as [string, string];
+    kubernetes
+      .createBootstrapToken({ id, secret, expiresAt: token.expiresAt, description: 'kubeseed coordinator: node joins' })
+      .then(async () => {
+        await this.store.commit({ puts: [{ key: TOKEN_PREFIX + id, value: token }], checks: [{ key: TOKEN_PREFIX + id, version: 0 }] });
+        this.mintFailures = 0;
+        this.log.info({ tokenId: id, expiresAt: new Date(token.expiresAt).toISOString() }, 'bootstrap token created');
+        this.events.emit('event', { type: 'token', id, expiresAt: token.expiresAt } satisfies CoordinatorEvent);
+      })
+      .catch((error: unknown) => {
+        this.mintFailures++;
+        const delay = Math.min(60_000, 1000 * 2 ** Math.min(this.mintFailures, 6));
+        this.mintNotBefore = this.clock.now() + delay;
+        this.log.warn({ err: this.redactor.redact(String(error)) }, 'bootstrap token creation failed; retrying');
+        this.scheduleWake(this.mintNotBefore);
+      })
+      .finally(() => {
+        this.minting = false;
+        this.reconcile();
+      });
+  }
+
+  /** Runs the released steps whose host is the coordinator itself (Node deletion through the API server). */
+  private runCoordinatorSteps(): void {
+    for (const r of this.store.list<StepRecord>(STEP_PREFIX + COORDINATOR_HOST)) {
+      const record = r.value;
+      if (record.state !== 'released' || this.coordinatorRuns.has(record.id)) continue;
+      const kubernetes = this.options.kubernetes;
+      if (!kubernetes) continue;
+      this.coordinatorRuns.add(record.id);
+      const started = this.clock.now();
+      kubernetes
+        .deleteNode(record.target ?? '')
+        .then(
+          () => ({ outcome: 'succeeded' as const, logTail: `Node ${record.target} deleted` }),
+          (error: unknown) => ({ outcome: 'failed' as const, logTail: String(error) }),
+        )
+        .then(async (result) => {
+          const current = this.store.get<StepRecord>(STEP_PREFIX + record.id);
+          if (!current || current.value.attempt !== record.attempt || current.value.state !== 'released') return;
+          const updated = applyReport(
+            this.plan,
+            current.value,
+            { outcome: result.outcome, attempt: record.attempt },
+            this.redactor.redact(result.logTail),
+            this.clock.now(),
+            this.config,
+          );
+          await this.store.commit({
+            puts: [{ key: current.key, value: updated }],
+            checks: [{ key: current.key, version: current.version }],
+          });
+          this.emitStep(updated);
+          this.log.info({ step: record.id, outcome: result.outcome, ms: this.clock.now() - started }, 'coordinator step finished');
+        })
+        .catch((error: unknown) => this.log.error({ err: error }, 'coordinator step could not be recorded'))
+        .finally(() => {
+          this.coordinatorRuns.delete(record.id);
+          this.reconcile();
+        });
+    }
+  }
+
+  // ───────────────────────────── agent API ─────────────────────────────
+
+  /** POST /v1/enroll. */
+  async enroll(request: EnrollRequest, sourceAddress: string): Promise<EnrollResponse> {
+    const now = this.clock.now();
+    if (this.limiter.blocked(sourceAddress, now)) {
+      throw new ApiError(429, ERROR_CODES.rateLimited, 'too many failed enrollments from this address; wait a minute');
+    }
+    if (request.protocol !== PROTOCOL_VERSION) {
+      throw new ApiError(
+        400,
+        ERROR_CODES.protocolVersion,
+        `protocol ${request.protocol} is not supported; this coordinator speaks ${PROTOCOL_VERSION}`,
+      );
+    }
+    const { pem } = parseAgentPublicKey(request.publicKey);
+    const verified = await this.inputs.enrollment.verify(request.host, request.credential);
+    if (!verified) {
+      this.limiter.fail(sourceAddress, now);
+      if (request.host !== undefined && !this.store.get(HOST_PREFIX + request.host)) {
+        throw new ApiError(404, ERROR_CODES.unknownHost, `host ${request.host} is not in this coordinator's plan`);
+      }
+      throw unauthorized('enrollment credential is not valid for this host');
+    }
+    const key = HOST_PREFIX + verified.host;
+    const stored = this.store.get<HostRecord>(key);
+    if (!stored) throw new ApiError(404, ERROR_CODES.unknownHost, `host ${verified.host} is not in this coordinator's plan`);
+    const host = stored.value;
+    if (host.removed) {
+      this.limiter.fail(sourceAddress, now);
+      await this.securityEvent('removed-host-request', host.name, sourceAddress, `enrollment for removed host ${host.name} refused`);
+      throw new ApiError(409, ERROR_CODES.credentialSpent, `host ${host.name} was removed from the rollout`);
+    }
+    if (host.enrollment) {
+      const sameKey = host.enrollment.publicKey === pem;
+      const sameMachine = sameIdentity(host.enrollment, request.facts);
+      if (sameKey && sameMachine) return this.enrollResponse(host);
+      this.limiter.fail(sourceAddress, now);
+      if (!sameMachine) {
+        await this.securityEvent(
+          'identity-mismatch',
+          host.name,
+          sourceAddress,
+          `credential of ${host.name} presented by another machine (machine-id ${request.facts.machineId || '?'}, MACs ${request.facts.macs.join(',') || '?'}); refused — a cloned VM or a copied user-data? Use \`kubeseed rebind ${host.name}\` if the machine was rebuilt`,
+        );
+        throw new ApiError(
+          409,
+          ERROR_CODES.identityMismatch,
+          `host ${host.name} is bound to another machine; run \`kubeseed rebind ${host.name}\` if it was rebuilt`,
+        );
+      }
+      await this.securityEvent(
+        'credential-spent',
+        host.name,
+        sourceAddress,
+        `credential of ${host.name} presented again with a different key; refused`,
+      );
+      throw new ApiError(409, ERROR_CODES.credentialSpent, `the enrollment credential of ${host.name} was already used with another key`);
+    }
+    const wasRebind = host.rebindAllowed;
+    const updated: HostRecord = {
+      ...host,
+      credentialSpent: true,
+      rebindAllowed: false,
+      enrollment: {
+        publicKey: pem,
+        machineId: request.facts.machineId,
+        smbiosUuid: request.facts.smbiosUuid.toLowerCase(),
+        macs: [...request.facts.macs].map((m) => m.toLowerCase()).sort(),
+        hostname: request.facts.hostname,
+        arch: request.facts.arch,
+        os: request.facts.os,
+        agentVersion: request.facts.agentVersion,
+        at: now,
+        sourceAddress,
+      },
+    };
+    const result = await this.store.commit({ puts: [{ key, value: updated }], checks: [{ key, version: stored.version }] });
+    if (!result.ok) throw new ApiError(409, ERROR_CODES.credentialSpent, `host ${host.name} enrolled concurrently; retry`);
+    this.keys.delete(host.name);
+    if (wasRebind) await this.securityEvent('rebind-used', host.name, sourceAddress, `${host.name} re-enrolled after \`kubeseed rebind\``);
+    this.log.info({ host: host.name, sourceAddress }, 'host enrolled');
+    this.events.emit('event', { type: 'host', host: host.name } satisfies CoordinatorEvent);
+    this.lastSeen[host.name] = now;
+    this.reconcile();
+    await this.store.flushed();
+    return this.enrollResponse(updated);
+  }
+
+  private enrollResponse(host: HostRecord): EnrollResponse {
+    const spec = this.plan.spec;
+    const vip = spec.loadBalancer.vip;
+    return {
+      host: host.name,
+      role: host.role,
+      serverTime: this.clock.now(),
+      awaitingApproval: host.awaitingApproval,
+      kubernetesVersion: spec.kubernetesVersion,
+      endpoint: { host: spec.controlPlaneEndpoint.host, port: spec.controlPlaneEndpoint.port, ...(vip ? { vip } : {}) },
+    };
+  }
+
+  /** Verifies a signed request; returns the enrolled host. */
+  authenticate(request: SignedRequest): string {
+    const host = verifySignedRequest(request, (name) => this.publicKeyOf(name), this.nonces, this.clock.now());
+    this.lastSeen[host] = this.clock.now();
+    return host;
+  }
+
+  private publicKeyOf(name: string): KeyObject | undefined {
+    const record = this.store.get<HostRecord>(HOST_PREFIX + name)?.value;
+    if (!record?.enrollment || record.removed) return undefined;
+    let key = this.keys.get(name);
+    if (!key) {
+      key = parseAgentPublicKey(record.enrollment.publicKey).key;
+      this.keys.set(name, key);
+    }
+    return key;
+  }
+
+  private currentStepOf(host: string): StepRecord | undefined {
+    for (const r of this.store.list<StepRecord>(`${STEP_PREFIX}${host}/`)) {
+      if (r.value.host === host && (r.value.state === 'released' || r.value.state === 'running')) return r.value;
+    }
+    return undefined;
+  }
+
+  private hostDone(host: string): boolean {
+    const record = this.store.get<HostRecord>(HOST_PREFIX + host)?.value;
+    if (!record?.enrollment) return false;
+    return isHostDone(this.snapshot(), this.plan, host);
+  }
+
+  waitingFor(host: string): string | undefined {
+    const record = this.store.get<HostRecord>(HOST_PREFIX + host)?.value;
+    if (record?.awaitingApproval) return `approval: run \`kubeseed approve ${host}\``;
+    return this.waiting[host];
+  }
+
+  /** GET /v1/next: the host's released step, `done`, or null when nothing came within `waitMs`. */
+  async next(host: string, waitMs: number, signal?: AbortSignal): Promise<NextResponse | null> {
+    const deadline = this.clock.now() + Math.min(waitMs, this.options.maxWaitMs ?? 60_000);
+    const started = Date.now();
+    const realDeadline = started + Math.min(waitMs, this.options.maxWaitMs ?? 60_000);
+    for (;;) {
+      this.lastSeen[host] = this.clock.now();
+      const record = this.currentStepOf(host);
+      if (record) {
+        await this.store.flushed();
+        // The durable state may differ if a write failed and was rolled back.
+        const again = this.currentStepOf(host);
+        if (again && again.id === record.id && again.attempt === record.attempt) {
+          return { step: await this.deliver(again), done: false, serverTime: this.clock.now() };
+        }
+        continue;
+      }
+      if (this.hostDone(host)) {
+        await this.store.flushed();
+        return { step: null, done: true, serverTime: this.clock.now() };
+      }
+      const remaining = Math.min(deadline - this.clock.now(), realDeadline - Date.now());
+      if (remaining <= 0 || this.stopped || signal?.aborted) return null;
+      await this.waitForHost(host, remaining, signal);
+    }
+  }
+
+  private waitForHost(host: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(host);
+      if (!set) {
+        set = new Set();
+        this.waiters.set(host, set);
+      }
+      const waiter: Waiter = {
+        wake: () => {
+          clearTimeout(timer);
+          set.delete(waiter);
+          if (set.size === 0) this.waiters.delete(host);
+          signal?.removeEventListener('abort', waiter.wake);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.wake, ms);
+      set.add(waiter);
+      signal?.addEventListener('abort', waiter.wake, { once: true });
+    });
+  }
+
+  private wakeHost(host: string): void {
+    const set = this.waiters.get(host);
+    if (set) for (const waiter of [...set]) waiter.wake();
+  }
+
+  /** Builds the released step with its secrets and audits the hand-out before it leaves. */
+  private async deliver(record: StepRecord): Promise<ReleasedStep> {
+    const planned = indexPlan(this.plan).byId.get(record.id) ?? this.synthesizeStep(record);
+    const tokens = new Map(this.store.list<TokenRecord>(TOKEN_PREFIX).map((r) => [r.value.id, r.value.token]));
+    const base = this.inputs.secrets;
+    const secrets: SecretSource = {
+      bootstrapToken: () =>
+        (record.tokenId ? tokens.get(record.tokenId) : undefined) ??
+        currentToken(this.store.list<TokenRecord>(TOKEN_PREFIX).map((r) => r.value))?.token ??
+        base.bootstrapToken(),
+      certificateKey: () => base.certificateKey(),
+      discoveryHash: () => base.discoveryHash(),
+      pkiFile: (name, host) => base.pkiFile(name, host),
+      adminKubeconfig: () => base.adminKubeconfig(),
+    };
+    const built = this.inputs.buildStep(this.plan, planned, secrets);
+    const params = { ...built.params };
+    if (record.kind === 'etcd-member-remove' && record.target) params.memberName = record.target;
+    if (record.kind === 'reset') params.nodeName = record.host;
+    this.redactor.add(built.redact);
+    if (planned.secrets.length > 0 || built.redact.length > 0) {
+      await this.options.audit.append({
+        at: new Date(this.clock.now()).toISOString(),
+        host: record.host,
+        step: record.id,
+        attempt: record.attempt,
+        secrets: planned.secrets.length > 0 ? planned.secrets : (['admin-kubeconfig'] as SecretKind[]),
+      });
+    }
+    return {
+      id: record.id,
+      kind: record.kind as ReleasedStep['kind'],
+      host: record.host,
+      attempt: record.attempt,
+      files: built.files,
+      params,
+      redact: built.redact,
+    };
+  }
+
+  private synthesizeStep(record: StepRecord): PlannedStep {
+    const role = this.store.get<HostRecord>(HOST_PREFIX + record.host)?.value.role ?? 'control-plane';
+    const secrets: SecretKind[] = record.kind === 'upload-certs' ? ['certificate-key'] : [];
+    return {
+      id: record.id,
+      kind: record.kind as PlannedStep['kind'],
+      host: record.host,
+      role,
+      after: [],
+      waitsFor: record.forStep ? `cleanup after ${record.forStep}` : '',
+      secrets,
+    };
+  }
+
+  /** POST /v1/report. */
+  async report(host: string, report: ReportRequest): Promise<ReportResponse> {
+    const key = STEP_PREFIX + report.stepId;
+    for (let tries = 0; tries < 3; tries++) {
+      const stored = this.store.get<StepRecord>(key);
+      if (!stored || stored.value.host !== host) throw notFound(`step ${report.stepId} is not a step of ${host}`);
+      const record = stored.value;
+      if (report.attempt !== record.attempt) {
+        throw new ApiError(
+          409,
+          ERROR_CODES.staleAttempt,
+          `step ${record.id} is at attempt ${record.attempt}, the report is for attempt ${report.attempt}`,
+        );
+      }
+      if (record.state === 'cancelled') return { accepted: false };
+      if (record.state !== 'released' && record.state !== 'running') {
+        // A report repeated after a lost answer: accept the same outcome again, refuse a different one.
+        const same = record.lastReport?.outcome === report.outcome;
+        if (same) return { accepted: true };
+        throw new ApiError(409, ERROR_CODES.staleAttempt, `step ${record.id} attempt ${record.attempt} is already ${record.state}`);
+      }
+      const logTail = boundLogTail(this.redactor.redact(report.logTail));
+      const now = this.clock.now();
+      const updated = applyReport(this.plan, record, report, logTail, now, this.config);
+      const txn: StoreTxn = { puts: [{ key, value: updated }], checks: [{ key, version: stored.version }] };
+      if (record.kind === 'kubeadm-init' && updated.state === 'succeeded') {
+        const lock = this.store.get<InitLock>(LOCK_KEY);
+        if (lock && lock.value.holder === host) {
+          txn.puts!.push({ key: LOCK_KEY, value: { ...lock.value, succeeded: true, succeededAt: now } satisfies InitLock });
+          txn.checks!.push({ key: LOCK_KEY, version: lock.version });
+        }
+      }
+      const result = await this.store.commit(txn);
+      if (!result.ok) continue;
+      this.log.info(
+        { step: record.id, host, attempt: record.attempt, outcome: report.outcome, state: updated.state, reason: report.reason },
+        'step report',
+      );
+      this.emitStep(updated);
+      this.reconcile();
+      await this.store.flushed();
+      return { accepted: true };
+    }
+    throw new ApiError(409, ERROR_CODES.staleAttempt, `step ${report.stepId} changed concurrently; report again`);
+  }
+
+  /** POST /v1/heartbeat (kept in memory: liveness is not worth an fsync). */
+  heartbeat(host: string, beat: HeartbeatRequest): { serverTime: number } {
+    const now = this.clock.now();
+    const entry = { phase: beat.phase, at: now, ...(beat.message !== undefined ? { message: this.redactor.redact(beat.message) } : {}) };
+    this.heartbeats.set(host, entry);
+    this.events.emit('event', {
+      type: 'heartbeat',
+      host,
+      phase: entry.phase,
+      ...(entry.message ? { message: entry.message } : {}),
+    } satisfies CoordinatorEvent);
+    return { serverTime: now };
+  }
+
+  // ───────────────────────────── operator actions ─────────────────────────────
+
+  private hostRecord(name: string): { key: string; version: number; value: HostRecord } {
+    const stored = this.store.get<HostRecord>(HOST_PREFIX + name);
+    if (!stored) throw notFound(`host ${name} is not in the plan`);
+    return stored;
+  }
+
+  private async commitOrConflict(txn: StoreTxn): Promise<void> {
+    const result = await this.store.commit(txn);
+    if (!result.ok) throw conflict('the rollout changed while the command ran; run it again');
+  }
+
+  private stepsTouching(host: string): { key: string; version: number; value: StepRecord }[] {
+    return this.store.list<StepRecord>(STEP_PREFIX).filter((r) => r.value.host === host || r.value.target === host);
+  }
+
+  /** `kubeseed retry HOST`: failed steps of the host (and failed cleanup for it) are queued again. */
+  async retry(name: string): Promise<{ requeued: string[] }> {
+    this.hostRecord(name);
+    const touching = this.stepsTouching(name);
+    const updated = requeueFailed(
+      touching.map((r) => r.value),
+      this.clock.now(),
+    );
+    if (updated.length > 0) {
+      const versions = new Map(touching.map((r) => [r.value.id, r.version]));
+      await this.commitOrConflict({
+        puts: updated.map((r) => ({ key: STEP_PREFIX + r.id, value: r })),
+        checks: updated.map((r) => ({ key: STEP_PREFIX + r.id, version: versions.get(r.id)! })),
+      });
+      for (const r of updated) this.emitStep(r);
+    }
+    this.reconcile();
+    await this.store.flushed();
+    return { requeued: updated.map((r) => r.id) };
+  }
+
+  /** `kubeseed approve HOST`. */
+  async approve(name: string): Promise<{ approved: boolean }> {
+    const stored = this.hostRecord(name);
+    if (stored.value.awaitingApproval) {
+      await this.commitOrConflict({
+        puts: [{ key: stored.key, value: { ...stored.value, awaitingApproval: false } }],
+        checks: [{ key: stored.key, version: stored.version }],
+      });
+    }
+    this.events.emit('event', { type: 'host', host: name } satisfies CoordinatorEvent);
+    this.reconcile();
+    await this.store.flushed();
+    return { approved: true };
+  }
+
+  /**
+   * `kubeseed rebind HOST`: forget the bound machine so a rebuilt one can enroll with the SAME
+   * credential once (its user-data cannot change). Its steps start over; a host that had joined
+   * is cleaned up first (Node, etcd member) through the normal retry-with-cleanup path.
+   */
+  async rebind(name: string): Promise<{ rebound: boolean }> {
+    const stored = this.hostRecord(name);
+    if (stored.value.removed) throw conflict(`host ${name} was removed; add it back to the spec under a new name`);
+    const lock = this.store.get<InitLock>(LOCK_KEY)?.value;
+    if (lock?.succeeded && lock.holder === name) {
+      throw conflict(
+        `${name} ran kubeadm init; it cannot be rebuilt in place. Remove it (\`kubeseed remove ${name}\`) and add a new control plane`,
+      );
+    }
+    const now = this.clock.now();
+    const puts: NonNullable<StoreTxn['puts']> = [];
+    const checks: NonNullable<StoreTxn['checks']> = [];
+    const { enrollment: _old, ...rest } = stored.value;
+    puts.push({ key: stored.key, value: { ...rest, rebindAllowed: true } satisfies HostRecord });
+    checks.push({ key: stored.key, version: stored.version });
+    for (const r of this.store.list<StepRecord>(STEP_PREFIX)) {
+      const step = r.value;
+      if (step.host !== name) continue;
+      let next: StepRecord;
+      if (step.origin !== 'plan') {
+        if (step.state === 'succeeded' || step.state === 'cancelled') continue;
+        next = { ...step, state: 'cancelled' };
+      } else {
+        const joined = (step.kind === 'kubeadm-join-control-plane' || step.kind === 'kubeadm-join-worker') && step.attempt > 0;
+        const { cleanup: _c, retryAt: _r, lastReport: _l, ...clean } = step;
+        next = joined
+          ? { ...clean, state: 'retry-wait', retryAt: now, failures: 0, needsCleanup: true, results: {} }
+          : { ...clean, state: 'pending', failures: 0, needsCleanup: false, results: {} };
+      }
+      puts.push({ key: r.key, value: next });
+      checks.push({ key: r.key, version: r.version });
+    }
+    await this.commitOrConflict({ puts, checks });
+    this.keys.delete(name);
+    this.log.info({ host: name }, 'host binding cleared (rebind)');
+    this.events.emit('event', { type: 'host', host: name } satisfies CoordinatorEvent);
+    this.wakeHost(name);
+    this.reconcile();
+    await this.store.flushed();
+    return { rebound: true };
+  }
+
+  /** `kubeseed remove HOST`: cancel its steps, delete its Node and (stacked) etcd member. */
+  async remove(name: string): Promise<{ removed: boolean; cleanup: string[] }> {
+    const stored = this.hostRecord(name);
+    if (stored.value.removed) return { removed: true, cleanup: [] };
+    const now = this.clock.now();
+    const snapshot = this.snapshot();
+    const { cancel, create } = planRemoval(snapshot, this.plan, name, now, this.config);
+    const puts: NonNullable<StoreTxn['puts']> = [
+      { key: stored.key, value: { ...stored.value, removed: true, removedAt: now } satisfies HostRecord },
+    ];
+    const checks: NonNullable<StoreTxn['checks']> = [{ key: stored.key, version: stored.version }];
+    for (const step of cancel) {
+      puts.push({ key: STEP_PREFIX + step.id, value: step });
+      checks.push({ key: STEP_PREFIX + step.id, version: this.version(STEP_PREFIX + step.id) });
+    }
+    for (const step of create) {
+      puts.push({ key: STEP_PREFIX + step.id, value: step });
+      checks.push({ key: STEP_PREFIX + step.id, version: 0 });
+    }
+    await this.commitOrConflict({ puts, checks });
+    this.keys.delete(name);
+    this.log.info({ host: name, cleanup: create.map((s) => s.id) }, 'host removed');
+    this.events.emit('event', { type: 'host', host: name } satisfies CoordinatorEvent);
+    this.wakeHost(name);
+    this.reconcile();
+    await this.store.flushed();
+    return { removed: true, cleanup: create.map((s) => s.id) };
+  }
+
+  private async securityEvent(
+    kind: SecurityEvent['kind'],
+    host: string | undefined,
+    sourceAddress: string,
+    message: string,
+  ): Promise<void> {
+    const seq = this.store.revision() + 1;
+    const event: SecurityEvent = { seq, at: this.clock.now(), kind, sourceAddress, message, ...(host ? { host } : {}) };
+    const key = `${SECURITY_PREFIX}${String(seq).padStart(12, '0')}`;
+    this.log.warn({ security: kind, host, sourceAddress }, message);
+    this.events.emit('event', { type: 'security', event } satisfies CoordinatorEvent);
+    try {
+      await this.store.commit({ puts: [{ key, value: event }] });
+    } catch (error) {
+      this.log.error({ err: error }, 'security event could not be stored');
+    }
+  }
+
+  // ───────────────────────────── status ─────────────────────────────
+
+  private emitStep(record: StepRecord): void {
+    this.events.emit('event', { type: 'step', step: toStepStatus(record) } satisfies CoordinatorEvent);
+  }
+
+  status(): RolloutStatus {
+    const snapshot = this.snapshot();
+    const spec = this.plan.spec;
+    const byHost = new Map<string, StepStatus[]>();
+    const coordinatorSteps: StepStatus[] = [];
+    const order = indexPlan(this.plan).order;
+    const sorted = Object.values(snapshot.steps).sort(
+      (a, b) => (order.get(a.id) ?? Number.MAX_SAFE_INTEGER) - (order.get(b.id) ?? Number.MAX_SAFE_INTEGER) || a.seq - b.seq,
+    );
+    for (const step of sorted) {
+      if (step.host === COORDINATOR_HOST) {
+        coordinatorSteps.push(toStepStatus(step));
+        continue;
+      }
+      const list = byHost.get(step.host) ?? [];
+      list.push(toStepStatus(step));
+      byHost.set(step.host, list);
+    }
+    const hosts: HostStatus[] = this.plan.hosts.map((planned) => {
+      const record = snapshot.hosts[planned.name];
+      const steps = byHost.get(planned.name) ?? [];
+      const current = steps.find((s) => s.state === 'released' || s.state === 'running');
+      const beat = this.heartbeats.get(planned.name);
+      const enrolled = !!record?.enrollment;
+      return {
+        name: planned.name,
+        role: planned.role,
+        enrolled,
+        removed: record?.removed ?? false,
+        awaitingApproval: record?.awaitingApproval ?? false,
+        done: enrolled && isHostDone(snapshot, this.plan, planned.name),
+        failed: steps.some((s) => s.state === 'failed'),
+        currentStep: current?.id ?? null,
+        waitingFor: enrolled ? (this.waitingFor(planned.name) ?? null) : 'enrollment (the machine has not called the coordinator yet)',
+        phase: beat?.phase ?? null,
+        message: beat?.message ?? null,
+        lastSeen: this.lastSeen[planned.name] ?? null,
+        steps,
+      };
+    });
+    const token = currentToken(snapshot.tokens);
+    const active = hosts.filter((h) => !h.removed);
+    return {
+      cluster: {
+        name: spec.name,
+        topology: spec.topology,
+        kubernetesVersion: spec.kubernetesVersion,
+        certificateDistribution: spec.certificates.distribution,
+      },
+      serverTime: this.clock.now(),
+      done: active.every((h) => h.done),
+      initLock: snapshot.initLock ?? null,
+      token: token ? { id: token.id, expiresAt: token.expiresAt } : null,
+      counts: {
+        hosts: active.length,
+        enrolled: active.filter((h) => h.enrolled).length,
+        done: active.filter((h) => h.done).length,
+        failed: active.filter((h) => h.failed).length,
+      },
+      hosts,
+      coordinatorSteps,
+      securityEvents: this.store
+        .list<SecurityEvent>(SECURITY_PREFIX)
+        .slice(-100)
+        .map((r) => r.value),
+    };
+  }
+}
+
+export function toStepStatus(record: StepRecord): StepStatus {
+  return {
+    id: record.id,
+    kind: record.kind,
+    host: record.host,
+    origin: record.origin,
+    state: record.state,
+    attempt: record.attempt,
+    failures: record.failures,
+    ...(record.target !== undefined ? { target: record.target } : {}),
+    ...(record.releasedAt !== undefined ? { releasedAt: record.releasedAt } : {}),
+    ...(record.finishedAt !== undefined ? { finishedAt: record.finishedAt } : {}),
+    ...(record.retryAt !== undefined ? { retryAt: record.retryAt } : {}),
+    ...(record.lastReport
+      ? {
+          lastReport: {
+            outcome: record.lastReport.outcome,
+            logTail: record.lastReport.logTail,
+            at: record.lastReport.at,
+            ...(record.lastReport.reason !== undefined ? { reason: record.lastReport.reason } : {}),
+          },
+        }
+      : {}),
+  };
+}

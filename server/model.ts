@@ -1,0 +1,132 @@
+/**
+ * The coordinator's rollout records as they live in the store, and the snapshot the pure
+ * scheduler reads. Plain JSON-serializable data: the store persists these shapes verbatim.
+ */
+import type { Role, StepKind, StepOutcome, StepResults } from '../protocol/index.ts';
+
+/** Host name used for steps the coordinator runs itself (Node deletion through the API server). */
+export const COORDINATOR_HOST = '@coordinator';
+
+/** Work kinds: the agent's step kinds plus `delete-node`, which the coordinator runs itself. */
+export type WorkKind = StepKind | 'delete-node';
+
+export type StepState =
+  /** Not released yet (gate closed). */
+  | 'pending'
+  /** Handed to the agent (or waiting for it to fetch); no report yet. */
+  | 'released'
+  /** The agent reported progress, or success without the facts the gate needs (etcd voter…). */
+  | 'running'
+  | 'succeeded'
+  /** Failed; will be released again at `retryAt`, once its cleanup steps have succeeded. */
+  | 'retry-wait'
+  /** Failed for good (permanent, or out of attempts): waits for `kubeseed retry`. */
+  | 'failed'
+  /** The host was removed or rebuilt: this step will never run. */
+  | 'cancelled';
+
+export interface StepReportRecord {
+  attempt: number;
+  outcome: StepOutcome;
+  reason?: string;
+  permanent?: boolean;
+  /** Redacted and bounded server-side. */
+  logTail: string;
+  at: number;
+}
+
+export interface StepRecord {
+  id: string;
+  host: string;
+  kind: WorkKind;
+  /** `plan`: a step of the plan; the others are created by the coordinator. */
+  origin: 'plan' | 'cleanup' | 'upload-certs' | 'removal';
+  /** Cleanup/removal steps: the node / etcd member they act on. */
+  target?: string;
+  /** Cleanup steps: the step whose retry waits for them. */
+  forStep?: string;
+  state: StepState;
+  /** How many times the step has been released (the current attempt number once released). */
+  attempt: number;
+  /** Failures since the last `kubeseed retry`. */
+  failures: number;
+  releasedAt?: number;
+  finishedAt?: number;
+  retryAt?: number;
+  /** Join steps: the bootstrap token id released with the current attempt. */
+  tokenId?: string;
+  /** A failed init/join must be cleaned up before its retry. */
+  needsCleanup?: boolean;
+  /** Ids of the cleanup steps created for the current failure. */
+  cleanup?: string[];
+  results: StepResults;
+  lastReport?: StepReportRecord;
+  /** Creation order of coordinator-made steps (plan steps use plan order). */
+  seq: number;
+}
+
+export interface EnrollmentBinding {
+  publicKey: string;
+  machineId: string;
+  smbiosUuid: string;
+  macs: string[];
+  hostname: string;
+  arch: string;
+  os: string;
+  agentVersion: string;
+  at: number;
+  sourceAddress: string;
+}
+
+export interface HostRecord {
+  name: string;
+  role: Role;
+  enrollment?: EnrollmentBinding;
+  /** The enrollment credential was used; only the bound key/identity may present it again. */
+  credentialSpent: boolean;
+  /** Set by `kubeseed rebind`: the original credential may bind a new machine once. */
+  rebindAllowed: boolean;
+  removed: boolean;
+  removedAt?: number;
+  awaitingApproval: boolean;
+}
+
+export interface InitLock {
+  holder: string;
+  acquiredAt: number;
+  succeeded: boolean;
+  succeededAt?: number;
+}
+
+export interface TokenRecord {
+  id: string;
+  /** The full `id.secret` token. Lives only in the store (state directory, 0600). */
+  token: string;
+  createdAt: number;
+  expiresAt: number;
+  /** `init`: created by kubeadm init from the released InitConfiguration; `api`: by the coordinator. */
+  via: 'init' | 'api';
+}
+
+export interface SecurityEvent {
+  seq: number;
+  at: number;
+  kind: 'identity-mismatch' | 'credential-spent' | 'rebind-used' | 'removed-host-request' | 'enrollment-rate-limited';
+  host?: string;
+  sourceAddress: string;
+  message: string;
+}
+
+/** Everything the scheduler needs, read from the store at one instant. */
+export interface RolloutSnapshot {
+  hosts: Record<string, HostRecord>;
+  steps: Record<string, StepRecord>;
+  initLock?: InitLock;
+  tokens: TokenRecord[];
+  /** Last time each host's agent called the coordinator (in memory only; prefers live agents for cleanup). */
+  lastSeen: Record<string, number>;
+}
+
+export function createStepRecord(id: string, host: string, kind: WorkKind, origin: StepRecord['origin'], seq: number): StepRecord {
+  return { id, host, kind, origin, state: 'pending', attempt: 0, failures: 0, results: {}, seq };
+}

@@ -1,0 +1,57 @@
+/**
+ * Secret redaction for everything the coordinator logs or shows: exact values it released
+ * (each step's `redact` list, bootstrap tokens, certificate keys), plus patterns that catch what
+ * was never registered (bootstrap-token shapes, PEM private keys). Used on report log tails
+ * (then bounded) and in the pino log hook.
+ */
+
+export const REDACTED = '[REDACTED]';
+/** Log tails are kept to this many characters (the end of the output is what explains a failure). */
+export const LOG_TAIL_LIMIT = 16 * 1024;
+
+const TOKEN_PATTERN = /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/g;
+const PRIVATE_KEY_PATTERN = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(-----END \1PRIVATE KEY-----|$)/g;
+
+export class Redactor {
+  private readonly values = new Set<string>();
+  /** Longest first, so a value containing another is replaced whole. */
+  private sorted: string[] = [];
+
+  add(values: Iterable<string>): void {
+    let changed = false;
+    for (const value of values) {
+      // Very short values would shred ordinary text; secrets are never this short.
+      if (value.length < 6 || this.values.has(value)) continue;
+      this.values.add(value);
+      changed = true;
+      // PEM values also appear line by line in tool output.
+      if (value.includes('\n'))
+        for (const line of value.split('\n')) if (line.length >= 24 && !line.startsWith('-----')) this.values.add(line);
+    }
+    if (changed) this.sorted = [...this.values].sort((a, b) => b.length - a.length);
+  }
+
+  redact(text: string): string {
+    let out = text;
+    for (const value of this.sorted) if (out.includes(value)) out = out.split(value).join(REDACTED);
+    return out.replace(PRIVATE_KEY_PATTERN, REDACTED).replace(TOKEN_PATTERN, REDACTED);
+  }
+
+  /** Redacts every string inside a JSON-like value. */
+  redactDeep<T>(value: T): T {
+    if (typeof value === 'string') return this.redact(value) as T;
+    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
+    if (value && typeof value === 'object' && !(value instanceof Error)) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = this.redactDeep(v);
+      return out as T;
+    }
+    return value;
+  }
+}
+
+/** Keeps the end of a log (where failures are explained), marking the cut. */
+export function boundLogTail(text: string, limit = LOG_TAIL_LIMIT): string {
+  if (text.length <= limit) return text;
+  return `[…${text.length - limit} characters cut]\n${text.slice(text.length - limit)}`;
+}

@@ -1,0 +1,99 @@
+/**
+ * The in-memory key/value view shared by both store implementations: compare-and-swap checks,
+ * application of a transaction with an undo list, and rollback. Values are deep-frozen copies,
+ * so a caller can never mutate stored state by accident.
+ */
+import type { CommitResult, StoreRecord, StoreTxn } from './types.ts';
+
+export interface UndoEntry {
+  key: string;
+  previous: StoreRecord | undefined;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
+  }
+  return value;
+}
+
+export class KeyValueView {
+  private readonly records = new Map<string, StoreRecord>();
+  private rev = 0;
+
+  get<T>(key: string): StoreRecord<T> | undefined {
+    return this.records.get(key) as StoreRecord<T> | undefined;
+  }
+
+  list<T>(prefix: string): StoreRecord<T>[] {
+    const out: StoreRecord<T>[] = [];
+    for (const [key, record] of this.records) if (key.startsWith(prefix)) out.push(record as StoreRecord<T>);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  revision(): number {
+    return this.rev;
+  }
+
+  entries(): StoreRecord[] {
+    return [...this.records.values()];
+  }
+
+  /** Keys whose check fails, or an empty list. */
+  conflicts(txn: StoreTxn): string[] {
+    const failed: string[] = [];
+    for (const check of txn.checks ?? []) {
+      const current = this.records.get(check.key)?.version ?? 0;
+      if (current !== check.version) failed.push(check.key);
+    }
+    return failed;
+  }
+
+  /** Applies a transaction at the next revision; returns the undo entries and the revision. */
+  apply(txn: StoreTxn): { revision: number; undo: UndoEntry[] } {
+    const revision = ++this.rev;
+    const undo: UndoEntry[] = [];
+    for (const put of txn.puts ?? []) {
+      undo.push({ key: put.key, previous: this.records.get(put.key) });
+      const value = deepFreeze(structuredClone(put.value));
+      this.records.set(put.key, deepFreeze({ key: put.key, value, version: revision }));
+    }
+    for (const key of txn.deletes ?? []) {
+      undo.push({ key, previous: this.records.get(key) });
+      this.records.delete(key);
+    }
+    return { revision, undo };
+  }
+
+  /** Loads a record as-is (journal replay, snapshot load). */
+  load(record: StoreRecord): void {
+    this.records.set(record.key, deepFreeze(record));
+    if (record.version > this.rev) this.rev = record.version;
+  }
+
+  remove(key: string): void {
+    this.records.delete(key);
+  }
+
+  setRevision(revision: number): void {
+    this.rev = revision;
+  }
+
+  /** Reverts undo entries (given in application order) and resets the revision. */
+  rollback(undo: UndoEntry[], revision: number): void {
+    for (let i = undo.length - 1; i >= 0; i--) {
+      const entry = undo[i]!;
+      if (entry.previous) this.records.set(entry.key, entry.previous);
+      else this.records.delete(entry.key);
+    }
+    this.rev = revision;
+  }
+}
+
+export function checkAndApply(view: KeyValueView, txn: StoreTxn): { result: CommitResult; undo: UndoEntry[] } {
+  const conflicts = view.conflicts(txn);
+  if (conflicts.length > 0) return { result: { ok: false, conflicts }, undo: [] };
+  const { revision, undo } = view.apply(txn);
+  return { result: { ok: true, revision }, undo };
+}
