@@ -48,20 +48,17 @@ export async function generateCoordinatorTls(options: { url: string; now: Date }
 
 /** true when `certPem` names exactly these SANs (order-insensitive) — used to re-issue after a URL or address change. */
 export function certificateMatchesAltNames(certPem: string, altNames: { dnsNames: string[]; ipAddresses: string[] }): boolean {
-  const have = new Set((new X509Certificate(certPem).subjectAltName ?? '').split(', ').filter(Boolean));
-  const want = new Set([
-    ...altNames.dnsNames.map((d) => `DNS:${d}`),
-    ...altNames.ipAddresses.map((ip) => `IP Address:${ip === '::1' ? '0:0:0:0:0:0:0:1' : expandIpv6(ip)}`),
-  ]);
+  const have = new Set(
+    (new X509Certificate(certPem).subjectAltName ?? '')
+      .split(', ')
+      .filter(Boolean)
+      .map((entry) => (entry.startsWith('IP Address:') ? `IP:${normalizeIp(entry.slice('IP Address:'.length))}` : entry)),
+  );
+  const want = new Set([...altNames.dnsNames.map((d) => `DNS:${d}`), ...altNames.ipAddresses.map((ip) => `IP:${normalizeIp(ip)}`)]);
   return have.size === want.size && [...want].every((w) => have.has(w));
 }
 
-/** Node prints IPv6 SANs fully expanded without leading zeros (`0:0:0:0:0:0:0:1`). */
-function expandIpv6(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  const [head = '', tail = ''] = ip.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return groups.map((g) => Number.parseInt(g, 16).toString(16)).join(':');
+/** One spelling per address: Node prints IPv6 SANs expanded and upper-case; the WHATWG URL parser compresses them. */
+function normalizeIp(ip: string): string {
+  return ip.includes(':') ? new URL(`http://[${ip}]/`).hostname : ip;
 }

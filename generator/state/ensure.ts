@@ -44,7 +44,17 @@ import {
   syncDirs,
   writeFileAtomic,
 } from './files.ts';
-import { CREDENTIALS_DIR, CREDENTIALS_FILE, isSecretFile, OWNED_DIRS, parseJson, STATE_FILE, stateToFiles, toJson } from './layout.ts';
+import {
+  CREDENTIALS_DIR,
+  CREDENTIALS_FILE,
+  isSecretFile,
+  memberDir,
+  OWNED_DIRS,
+  parseJson,
+  STATE_FILE,
+  stateToFiles,
+  toJson,
+} from './layout.ts';
 import { readManifest, readState } from './load.ts';
 import { type CoordinatorState, FLEET_KEY, STATE_FORMAT, STATE_VERSION, type StateManifest } from './types.ts';
 
@@ -85,6 +95,7 @@ export async function ensureState(options: {
   const created: string[] = [];
   const removed: string[] = [];
 
+  for (const host of listEtcdMembers(spec)) memberDir(host.name);
   await mkdir(outDir, { recursive: true });
   await ensurePrivateDir(stateDir);
   await ensurePrivateDir(credentialsDir);

@@ -10,6 +10,7 @@ export type StateErrorCode =
   | 'PASSPHRASE_REQUIRED'
   | 'WRONG_PASSPHRASE'
   | 'KEY_ALGORITHM_CHANGED'
+  | 'INVALID_HOST_NAME'
   | 'UNSUPPORTED_VERSION';
 
 export class StateError extends Error {

@@ -22,7 +22,14 @@ export function isSecretFile(relative: string): boolean {
   return relative.endsWith('.key') || relative === SECRETS_FILE;
 }
 
+/** A host's directory of member certificates. The name becomes a path: anything but a DNS-style name is refused. */
 export function memberDir(host: string): string {
+  if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/.test(host) || host.includes('..')) {
+    throw new StateError(
+      'INVALID_HOST_NAME',
+      `etcd member name ${JSON.stringify(host)} cannot name a directory; use letters, digits, '-' and '.'`,
+    );
+  }
   return `pki/etcd/members/${host}`;
 }
 

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import {
   type ClusterPki,
+  certificateMatchesAltNames,
   clientSubjectsFor,
   coordinatorAltNames,
   discoveryHash,
@@ -171,6 +172,13 @@ describe('coordinator TLS', () => {
     checkChain(tls.server.cert, tls.ca.cert);
     expect(server.checkHost('localhost')).toBe('localhost');
     expect(server.checkIP('10.101.1.5')).toBe('10.101.1.5');
+  });
+
+  it('recognises its own SANs in any IPv6 spelling, and a change', async () => {
+    const tls = await generateCoordinatorTls({ url: 'https://[2001:db8:0:0:1::a]:9443', now: NOW });
+    expect(certificateMatchesAltNames(tls.server.cert, coordinatorAltNames('https://[2001:DB8::1:0:0:a]:9443'))).toBe(true);
+    expect(certificateMatchesAltNames(tls.server.cert, coordinatorAltNames('https://[2001:db8::1:0:0:b]:9443'))).toBe(false);
+    expect(certificateMatchesAltNames(tls.server.cert, coordinatorAltNames('https://seed:9443'))).toBe(false);
   });
 
   it('covers a DNS name and an IPv6 literal', () => {

@@ -288,6 +288,15 @@ describe('ensureState: re-runs', () => {
   });
 });
 
+describe('host names', () => {
+  it('refuses an etcd member name that would escape its directory', async () => {
+    const spec = makeSpec();
+    spec.hosts[0] = makeHost('../../evil', 'etcd', '10.101.1.21');
+    await expectStateError(ensureState({ outDir: out, spec, now: NOW }), 'INVALID_HOST_NAME');
+    expect(await listFiles(out)).toEqual([]);
+  });
+});
+
 describe('loadState errors', () => {
   it('says there is no state, and names a missing file', async () => {
     await expectStateError(loadState(stateDir), 'NO_STATE');
