@@ -51,7 +51,7 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
   }
   const ctx = { coordinatorCa: state.state.tls.ca.cert, enrollmentCredentials: state.credentials };
   const plan = planCluster(spec, ctx, parsed.warnings);
-  const { artifacts, summary } = renderArtifacts(plan, createPublicSecretSource(state.state), {
+  const { artifacts, summary, notes } = renderArtifacts(plan, createPublicSecretSource(state.state), {
     coordinatorCa: ctx.coordinatorCa,
     isoTimestamp: ISO_EPOCH,
   });
@@ -65,6 +65,7 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
     if (!keep.has(f.replace(/\.yaml$/, ''))) await rm(join(out, 'plan', f), { force: true });
 
   await writeArtifacts(out, artifacts);
+  for (const n of notes) io.stderr(`note: ${n}\n`);
   // `kubeseed serve --state OUT/coordinator` re-reads the spec it was generated from.
   await writeFile(join(out, 'coordinator', 'cluster.yaml'), await readFile(parsed.file), { mode: 0o600 });
 

@@ -12,5 +12,5 @@ export function planCluster(spec: ClusterSpec, ctx: PlanContext, warnings: SpecI
     provisioning: provisionHost(spec, h, ctx),
     steps: steps.filter((s) => s.host === h.name).map((s) => s.id),
   }));
-  return { spec, steps, hosts, warnings };
+  return { spec, steps, hosts, ...(spec.fleet.enabled ? { fleet: provisionHost(spec, null, ctx) } : {}), warnings };
 }

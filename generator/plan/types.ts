@@ -123,6 +123,8 @@ export interface ClusterPlan {
   /** Every step of the rollout, in rollout order. */
   steps: PlannedStep[];
   hosts: HostPlan[];
+  /** Fleet mode: the one generic first-boot content every unnamed machine gets. */
+  fleet?: Provisioning;
   warnings: SpecIssue[];
 }
 

@@ -3,12 +3,16 @@
  * output directory, bytes, mode). Pure and deterministic; the CLI only writes what this returns.
  */
 import { stringify } from 'yaml';
+import { PlanError } from '../errors.ts';
 import { describeHostPlan } from '../plan/document.ts';
 import type { ClusterPlan, SecretSource } from '../plan/types.ts';
 import { renderCloudConfig } from './cloud-init.ts';
 import { renderIgnition } from './ignition.ts';
 import { writeNoCloudSeed } from './iso9660.ts';
 import { renderMetaData, renderNetworkConfig } from './network-config.ts';
+import { type ProxmoxHostInput, renderProxmox } from './proxmox.ts';
+import { renderPxeFiles } from './pxe.ts';
+import { checkUserDataSize } from './size-limits.ts';
 
 export interface Artifact {
   /** Relative to the output directory, `/`-separated. */
@@ -34,14 +38,21 @@ export interface RenderOptions {
   isoTimestamp: Date;
 }
 
-export function renderArtifacts(
-  plan: ClusterPlan,
-  publicSecrets: SecretSource,
-  opts: RenderOptions,
-): { artifacts: Artifact[]; summary: HostSummary[] } {
+export interface RenderedArtifacts {
+  artifacts: Artifact[];
+  summary: HostSummary[];
+  /** What the operator should know (e.g. a user-data delivered gzip-compressed). */
+  notes: string[];
+}
+
+/** Throws PlanError naming every host whose user-data is over its platform's limit. */
+export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, opts: RenderOptions): RenderedArtifacts {
   const { spec } = plan;
   const artifacts: Artifact[] = [];
   const summary: HostSummary[] = [];
+  const notes: string[] = [];
+  const tooLarge: string[] = [];
+  const proxmoxHosts: ProxmoxHostInput[] = [];
   for (const hp of plan.hosts) {
     const host = spec.hosts.find((h) => h.name === hp.name)!;
     const dir = `hosts/${host.name}`;
@@ -57,8 +68,12 @@ export function renderArtifacts(
       const userData = renderCloudConfig(hp.provisioning);
       const metaData = renderMetaData(host, userData);
       const networkConfig = renderNetworkConfig(host);
+      const size = checkUserDataSize(host.name, userData, spec.os.platform, 'cloud-init');
+      if (!size.ok) tooLarge.push(size.message!);
+      else if (size.message) notes.push(size.message);
       artifacts.push(
-        { path: `${dir}/user-data`, content: userData, mode: 0o600 },
+        // gzip-compressed when that is what fits the platform (cloud-init detects and decompresses it).
+        { path: `${dir}/user-data`, content: size.payload, mode: 0o600 },
         { path: `${dir}/meta-data`, content: metaData, mode: 0o644 },
         { path: `${dir}/network-config`, content: networkConfig, mode: 0o644 },
         {
@@ -67,7 +82,8 @@ export function renderArtifacts(
           mode: 0o600,
         },
       );
-      bytes = Buffer.byteLength(userData);
+      bytes = size.bytes;
+      proxmoxHosts.push({ name: host.name, userData, metaData, networkConfig });
     }
     artifacts.push({
       path: `plan/${host.name}.yaml`,
@@ -76,5 +92,26 @@ export function renderArtifacts(
     });
     summary.push({ host: host.name, role: host.role, address: host.address?.cidr ?? 'dhcp', format: spec.os.format, userDataBytes: bytes });
   }
-  return { artifacts, summary };
+  if (tooLarge.length) throw new PlanError(`user-data over the ${spec.os.platform} limit:\n${tooLarge.join('\n')}`);
+  if (spec.os.platform === 'proxmox' && spec.os.format === 'cloud-init' && spec.proxmox.templateVmid !== undefined) {
+    artifacts.push(...renderProxmox(spec, proxmoxHosts).files);
+  }
+  if (plan.fleet) {
+    if (spec.os.format === 'ignition') {
+      artifacts.push({
+        path: 'fleet/config.ign',
+        content: renderIgnition(plan.fleet, null, spec, { coordinatorCa: opts.coordinatorCa }),
+        mode: 0o600,
+      });
+    } else {
+      artifacts.push({ path: 'fleet/user-data', content: renderCloudConfig(plan.fleet), mode: 0o600 });
+    }
+  }
+  if (spec.os.platform === 'pxe' || spec.coordinator.httpListen || plan.fleet) {
+    const fleetUserData = plan.fleet && spec.os.format === 'cloud-init' ? renderCloudConfig(plan.fleet) : undefined;
+    artifacts.push(
+      ...renderPxeFiles(spec, fleetUserData ? { fleetUserData, fleetMetaData: 'instance-id: iid-kubeseed-fleet\n' } : {}).files,
+    );
+  }
+  return { artifacts, summary, notes };
 }
