@@ -32,12 +32,16 @@ export function clientSubjectsFor(kubernetesMinor: number): {
   etcdHealthcheckClient: Subject;
   apiserverEtcdClient: Subject;
   admin: Subject;
+  /** The coordinator's own short-lived identity for API calls (tokens, labels, node removal): admin rights, its own name in audit logs. */
+  coordinator: Subject;
 } {
   const legacy = kubernetesMinor < 29;
+  const admins = [legacy ? 'system:masters' : 'kubeadm:cluster-admins'];
   return {
     etcdHealthcheckClient: { commonName: 'kube-etcd-healthcheck-client', organizations: legacy ? ['system:masters'] : [] },
     apiserverEtcdClient: { commonName: 'kube-apiserver-etcd-client', organizations: legacy ? ['system:masters'] : [] },
-    admin: { commonName: 'kubernetes-admin', organizations: [legacy ? 'system:masters' : 'kubeadm:cluster-admins'] },
+    admin: { commonName: 'kubernetes-admin', organizations: admins },
+    coordinator: { commonName: 'kubeseed-coordinator', organizations: admins },
   };
 }
 

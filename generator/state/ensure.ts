@@ -56,6 +56,7 @@ import {
   toJson,
 } from './layout.ts';
 import { readManifest, readState } from './load.ts';
+import { acquireStateLock } from './lock.ts';
 import { type CoordinatorState, FLEET_KEY, STATE_FORMAT, STATE_VERSION, type StateManifest } from './types.ts';
 
 /** Leaf certificates closer than this to expiry are re-issued by a re-run. */
@@ -79,13 +80,28 @@ interface CredentialsFile {
   fleet?: string;
 }
 
-export async function ensureState(options: {
+export interface EnsureStateOptions {
   outDir: string;
   spec: ClusterSpec;
   rotate?: boolean;
   passphrase?: string;
   now?: Date;
-}): Promise<EnsureStateResult> {
+}
+
+export async function ensureState(options: EnsureStateOptions): Promise<EnsureStateResult> {
+  for (const host of listEtcdMembers(options.spec)) memberDir(host.name);
+  const stateDir = join(options.outDir, 'coordinator');
+  await mkdir(options.outDir, { recursive: true });
+  await ensurePrivateDir(stateDir);
+  const release = await acquireStateLock(stateDir);
+  try {
+    return await ensureStateLocked(options);
+  } finally {
+    await release();
+  }
+}
+
+async function ensureStateLocked(options: EnsureStateOptions): Promise<EnsureStateResult> {
   const { spec, outDir } = options;
   const rotate = options.rotate === true;
   const now = options.now ?? new Date();
@@ -94,10 +110,6 @@ export async function ensureState(options: {
   const cipher = createFileCipher(options.passphrase);
   const created: string[] = [];
   const removed: string[] = [];
-
-  for (const host of listEtcdMembers(spec)) memberDir(host.name);
-  await mkdir(outDir, { recursive: true });
-  await ensurePrivateDir(stateDir);
   await ensurePrivateDir(credentialsDir);
   // Rotation reads nothing old: it must work on a damaged state or with a forgotten passphrase.
   const hadState = await exists(join(stateDir, STATE_FILE));

@@ -11,6 +11,7 @@ export type StateErrorCode =
   | 'WRONG_PASSPHRASE'
   | 'KEY_ALGORITHM_CHANGED'
   | 'INVALID_HOST_NAME'
+  | 'LOCKED'
   | 'UNSUPPORTED_VERSION';
 
 export class StateError extends Error {

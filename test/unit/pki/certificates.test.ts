@@ -145,6 +145,8 @@ describe('topology and version dependence', () => {
     expect(clientSubjectsFor(28).admin.organizations).toEqual(['system:masters']);
     expect(clientSubjectsFor(29).apiserverEtcdClient.organizations).toEqual([]);
     expect(clientSubjectsFor(37).admin).toEqual({ commonName: 'kubernetes-admin', organizations: ['kubeadm:cluster-admins'] });
+    expect(clientSubjectsFor(37).coordinator).toEqual({ commonName: 'kubeseed-coordinator', organizations: ['kubeadm:cluster-admins'] });
+    expect(clientSubjectsFor(28).coordinator.organizations).toEqual(['system:masters']);
     const old = await generateClusterPki({ spec: makeSpec({ kubernetesMinor: 28 }), now: NOW });
     expect(x509(old.apiserverEtcdClient!.cert).subject).toBe('O=system:masters\nCN=kube-apiserver-etcd-client');
     expect(x509(old.etcdMembers.etcd1!.healthcheckClient.cert).subject).toBe('O=system:masters\nCN=kube-etcd-healthcheck-client');

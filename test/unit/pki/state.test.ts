@@ -288,6 +288,25 @@ describe('ensureState: re-runs', () => {
   });
 });
 
+describe('one writer at a time', () => {
+  it('refuses a concurrent run, takes over a lock whose process is gone, and leaves no lock behind', async () => {
+    await ensureState({ outDir: out, spec: makeSpec(), now: NOW });
+    expect(await listFiles(stateDir)).not.toContain('generate.lock');
+    await writeFile(join(stateDir, 'generate.lock'), `${process.pid}\n`);
+    const err = await expectStateError(ensureState({ outDir: out, spec: makeSpec(), now: NOW }), 'LOCKED');
+    expect(err.message).toContain(`pid ${process.pid}`);
+    // A PID far above pid_max belongs to no process: a stale lock.
+    await writeFile(join(stateDir, 'generate.lock'), '99999999\n');
+    await ensureState({ outDir: out, spec: makeSpec(), now: NOW });
+    expect(await listFiles(stateDir)).not.toContain('generate.lock');
+    const [a, b] = await Promise.allSettled([
+      ensureState({ outDir: out, spec: makeSpec(), now: NOW }),
+      ensureState({ outDir: out, spec: makeSpec(), now: NOW }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual(['fulfilled', 'rejected']);
+  });
+});
+
 describe('host names', () => {
   it('refuses an etcd member name that would escape its directory', async () => {
     const spec = makeSpec();
