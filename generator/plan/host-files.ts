@@ -155,10 +155,10 @@ function etcdFiles(spec: ClusterSpec, host: HostSpec): ProvisionFile[] {
   return [{ path: ETCD_KUBELET_DROPIN_PATH, content: renderEtcdKubeletDropin({ kubeletConfigPath: ETCD_KUBELET_CONFIG }), mode: 0o644 }];
 }
 
-function runtimeFiles(spec: ClusterSpec): ProvisionFile[] {
+/** `configPath`: on apt hosts the prepare script moves the config into place after the package install (which ships its own). */
+function runtimeFiles(spec: ClusterSpec, configPath: string): ProvisionFile[] {
   const files: ProvisionFile[] = [
-    // The prepare script moves it into place after the package install (which ships its own config.toml).
-    { path: CONTAINERD_CONFIG_SOURCE, content: renderContainerdConfig({ sandboxImage: sandboxImage(spec) }), mode: 0o644 },
+    { path: configPath, content: renderContainerdConfig({ sandboxImage: sandboxImage(spec) }), mode: 0o644 },
     { path: '/etc/crictl.yaml', content: renderCrictlConfig(), mode: 0o644 },
   ];
   for (const [registry, mirrors] of Object.entries(spec.mirrors.registryMirrors)) {
@@ -180,24 +180,40 @@ export interface HostTemplateFiles {
   commands: string[][];
 }
 
+/** Flatcar and Fedora CoreOS: read-only /usr, no apt; Ignition fetches the agent and sysext images bring containerd and kubeadm. */
+export function isCoreOsFamily(spec: ClusterSpec): boolean {
+  return spec.os.family === 'flatcar' || spec.os.family === 'fedora-coreos';
+}
+
+/** Where the agent executable lives: /usr is read-only on the CoreOS families. */
+export function agentPath(spec: ClusterSpec): string {
+  return isCoreOsFamily(spec) ? '/opt/bin/kubeseed-agent' : '/usr/local/bin/kubeseed-agent';
+}
+
 /** `host` null = the generic fleet machine: it prepares like a worker until enrollment tells it its role. */
 export function hostTemplateFiles(spec: ClusterSpec, host: HostSpec | null): HostTemplateFiles {
   const role = host?.role ?? 'worker';
+  const coreos = isCoreOsFamily(spec);
   const files: ProvisionFile[] = [];
   const kube = role === 'control-plane' || role === 'worker' || (role === 'etcd' && spec.etcd.mode === 'static-pod');
   if (kube) {
     files.push(
       { path: KERNEL_MODULES_PATH, content: renderKernelModules({ ipvs: spec.kubeProxy.mode === 'ipvs' && role !== 'etcd' }), mode: 0o644 },
       { path: SYSCTL_PATH, content: renderSysctlConfig(), mode: 0o644 },
-      ...runtimeFiles(spec),
+      ...runtimeFiles(spec, coreos ? '/etc/containerd/config.toml' : CONTAINERD_CONFIG_SOURCE),
     );
   }
   if (role === 'load-balancer' && host && usesKeepalivedLb(spec)) files.push(...loadBalancerFiles(spec, host));
   if (role === 'etcd' && host) files.push(...etcdFiles(spec, host));
+  const unit = renderAgentUnit({ agentPath: agentPath(spec), configPath: '/etc/kubeseed/agent.json' });
+  if (coreos) {
+    // Ignition writes the agent executable and enables the unit; nothing runs from a script.
+    return { files, units: [{ name: 'kubeseed-agent.service', contents: unit, enabled: true, start: true }], commands: [] };
+  }
   files.push(
     { path: PREPARE_SCRIPT, content: renderPrepareHostScript(prepareParams(spec, role)), mode: 0o755 },
     { path: INSTALL_AGENT_SCRIPT, content: renderInstallAgentScript(installAgentParams(spec)), mode: 0o755 },
-    { path: AGENT_UNIT_FILE, content: renderAgentUnit({ configPath: '/etc/kubeseed/agent.json' }), mode: 0o644 },
+    { path: AGENT_UNIT_FILE, content: unit, mode: 0o644 },
   );
   return { files, units: [], commands: [[PREPARE_SCRIPT], [INSTALL_AGENT_SCRIPT]] };
 }

@@ -419,6 +419,18 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
       ['spec', 'os', 'format'],
       `${spec.os.family} uses cloud-init; use format: cloud-init (Ignition is for flatcar and fedora-coreos)`,
     );
+  if (coreos && keepalivedLb && lbs.length > 0) {
+    r.error(
+      ['spec', 'loadBalancer', 'type'],
+      `${lbType} load-balancer hosts need apt packages (HAProxy/nginx, keepalived); with ${spec.os.family} use type: kube-vip or external`,
+    );
+  }
+  if (coreos && spec.topology === 'external-etcd' && spec.etcd.mode === 'binary') {
+    r.error(
+      ['spec', 'etcd', 'mode'],
+      `binary etcd under systemd is installed from apt-family hosts; with ${spec.os.family} use mode: static-pod`,
+    );
+  }
   if (spec.os.platform === 'proxmox' && s.proxmox?.templateVmid === undefined) {
     r.warn(
       ['spec', 'os', 'platform'],

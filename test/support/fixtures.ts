@@ -6,7 +6,10 @@ import type { ClusterPlan, PlanContext } from '../../generator/plan/types.ts';
 import { parseSpec } from '../../generator/spec/parse.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
+/** Examples rendered to cloud-init. */
 export const EXAMPLES = ['ha-stacked', 'ha-external-etcd', 'kube-vip', 'nginx-keepalived'] as const;
+/** Examples rendered to Ignition. */
+export const IGNITION_EXAMPLES = ['flatcar-kube-vip'] as const;
 
 /** A fixed, clearly fake coordinator CA: golden files must not churn with real key material. */
 export const TEST_COORDINATOR_CA =

@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { describeHostPlan, placeholderSecrets } from '../../../generator/plan/document.ts';
 import { renderCloudConfig } from '../../../generator/render/cloud-init.ts';
+import { renderIgnition } from '../../../generator/render/ignition.ts';
 import { renderMetaData, renderNetworkConfig } from '../../../generator/render/network-config.ts';
-import { EXAMPLES, planExample } from '../../support/fixtures.ts';
+import { EXAMPLES, IGNITION_EXAMPLES, planExample, TEST_COORDINATOR_CA } from '../../support/fixtures.ts';
 
 describe.each(EXAMPLES)('example %s', (example) => {
   const plan = planExample(example);
@@ -24,6 +25,24 @@ describe.each(EXAMPLES)('example %s', (example) => {
       await expect(userData).toMatchFileSnapshot(`files/${example}/${hp.name}.user-data`);
       await expect(renderNetworkConfig(host)).toMatchFileSnapshot(`files/${example}/${hp.name}.network-config`);
       await expect(renderMetaData(host, userData)).toMatchFileSnapshot(`files/${example}/${hp.name}.meta-data`);
+      await expect(stringify(describeHostPlan(plan, hp.name, placeholderSecrets), { lineWidth: 0 })).toMatchFileSnapshot(
+        `files/${example}/${hp.name}.plan.yaml`,
+      );
+    });
+  }
+});
+
+describe.each(IGNITION_EXAMPLES)('Ignition example %s', (example) => {
+  const plan = planExample(example);
+  for (const hp of plan.hosts) {
+    const host = plan.spec.hosts.find((h) => h.name === hp.name)!;
+    it(`${hp.name}: config.ign, plan`, async () => {
+      const ign = JSON.stringify(
+        JSON.parse(renderIgnition(hp.provisioning, host, plan.spec, { coordinatorCa: TEST_COORDINATOR_CA })),
+        null,
+        2,
+      );
+      await expect(`${ign}\n`).toMatchFileSnapshot(`files/${example}/${hp.name}.ign`);
       await expect(stringify(describeHostPlan(plan, hp.name, placeholderSecrets), { lineWidth: 0 })).toMatchFileSnapshot(
         `files/${example}/${hp.name}.plan.yaml`,
       );

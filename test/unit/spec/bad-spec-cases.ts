@@ -203,4 +203,10 @@ export const CASES: { name: string; text: string; error: string }[] = [
     error:
       'c.yaml:27:97: spec.hosts[1].labels: load-balancer hosts are not Kubernetes nodes; labels apply only to control-plane and worker hosts',
   },
+  {
+    name: 'keepalived load balancers on Flatcar',
+    text: withLine('platform:', '    platform: generic\n    family: flatcar'),
+    error:
+      'c.yaml:16:11: spec.loadBalancer.type: haproxy-keepalived load-balancer hosts need apt packages (HAProxy/nginx, keepalived); with flatcar use type: kube-vip or external',
+  },
 ];

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderCloudConfig } from '../../../generator/render/cloud-init.ts';
-import { EXAMPLES, planExample, ROOT } from '../../support/fixtures.ts';
+import { renderIgnition } from '../../../generator/render/ignition.ts';
+import { EXAMPLES, IGNITION_EXAMPLES, planExample, ROOT, TEST_COORDINATOR_CA } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
 
 const skip = skipUnless('validators', { commands: ['cloud-init', 'python3'] });
@@ -60,4 +61,20 @@ describe.skipIf(skip)('cloud-init user-data validates', () => {
       }
     }
   });
+});
+
+describe.skipIf(skipUnless('validators', { commands: ['ignition-validate'] }))('Ignition configs validate', () => {
+  for (const example of IGNITION_EXAMPLES) {
+    const plan = planExample(example);
+    for (const hp of plan.hosts) {
+      it(`${example}/${hp.name} passes ignition-validate with no output`, () => {
+        const host = plan.spec.hosts.find((h) => h.name === hp.name)!;
+        const file = join(dir, `${example}--${hp.name}.ign`);
+        writeFileSync(file, renderIgnition(hp.provisioning, host, plan.spec, { coordinatorCa: TEST_COORDINATOR_CA }));
+        const r = spawnSync('ignition-validate', [file], { encoding: 'utf8' });
+        expect(r.stdout + r.stderr).toBe('');
+        expect(r.status).toBe(0);
+      });
+    }
+  }
 });
