@@ -52,6 +52,8 @@ export { type NginxStreamConfigParams, renderNginxStreamConfig } from './nginx.t
 export {
   type ContainerdDockerApt,
   type ContainerdTarball,
+  type EtcdTarball,
+  etcdTarballUrl,
   type PrepareHostParams,
   renderPrepareHostScript,
 } from './prepare-host.ts';

@@ -71,12 +71,33 @@ export interface PrepareHostParams {
   containerdConfigSource?: string;
   /** Units to enable and (re)start at the end, after containerd (e.g. haproxy, keepalived). */
   enableServices?: readonly string[];
+  /**
+   * false for hosts that run no kubelet (load balancers, `etcd.mode: binary` members): no swap,
+   * module, sysctl, containerd or kubeadm work; only proxy, packages, time servers, services.
+   * Default true.
+   */
+  kubernetesNode?: boolean;
+  /** Upstream etcd (`etcd.mode: binary`): etcd, etcdctl, etcdutl into /usr/local/bin (not started: the agent starts the members together). */
+  etcd?: EtcdTarball;
+}
+
+/** The upstream etcd release tarball. `{arch}` becomes `amd64` or `arm64` on the host. */
+export interface EtcdTarball {
+  /** e.g. `https://github.com/etcd-io/etcd/releases/download/v3.6.5/etcd-v3.6.5-linux-{arch}.tar.gz` (see `etcdTarballUrl`). */
+  tarballUrl: string;
+}
+
+/** The upstream release URL of an etcd version (`v3.6.5`), or a mirror base holding the same file names. */
+export function etcdTarballUrl(version: string, mirrorBase = 'https://github.com/etcd-io/etcd/releases/download'): string {
+  if (!/^v\d+\.\d+\.\d+$/.test(version)) throw new TemplateInputError(`etcd version: '${version}' is not vMAJOR.MINOR.PATCH`);
+  return `${mirrorBase.replace(/\/+$/, '')}/${version}/etcd-${version}-linux-{arch}.tar.gz`;
 }
 
 const EOF = 'KUBESEED_EOF';
 const PUT_FILE_MARK = '__PUT_FILE__';
 const PUT_FILE = [
   '# put_file PATH MODE < CONTENT: writes PATH only when its content differs; sets PUT_CHANGED=1/0.',
+  '# shellcheck disable=SC2034 # PUT_CHANGED is read only by the sections that restart something',
   'put_file() {',
   '    local path=$1 mode=$2 tmp',
   '    tmp=$(mktemp)',
@@ -121,20 +142,28 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
   const services = (p.enableServices ?? []).map((s) => assertName(s, 'enableServices'));
   const configSource = assertPath(p.containerdConfigSource ?? '/etc/kubeseed/containerd-config.toml', 'containerdConfigSource');
   const proxy = hasProxy(p.proxy) ? p.proxy : undefined;
+  const node = p.kubernetesNode !== false;
+  const etcdUrl = p.etcd ? assertUrl(p.etcd.tarballUrl, 'etcd tarballUrl') : undefined;
 
   const lines: string[] = [
     '#!/bin/bash',
-    '# kubeseed: prepares this host for kubeadm (Ubuntu 22.04/24.04, Debian 12/13).',
+    node
+      ? '# kubeseed: prepares this host for kubeadm (Ubuntu 22.04/24.04, Debian 12/13).'
+      : '# kubeseed: prepares this host, which is not a Kubernetes node (load balancer or etcd member), on Ubuntu 22.04/24.04, Debian 12/13.',
     '# Idempotent: each section checks before it acts, so running it twice is safe.',
     '# Rendered from the cluster spec; it holds no secret.',
     'set -euo pipefail',
     'export DEBIAN_FRONTEND=noninteractive',
     '',
-    `K8S_VERSION=${shQuote(k8s.version)}`,
-    ...(install ? [`K8S_VERSION_RE=${shQuote(`^${ereEscape(k8s.version)}-`)}`] : []),
-    `KERNEL_MODULES=${shArray(modules)}`,
-    `CONTAINERD_CONFIG_SOURCE=${shQuote(configSource)}`,
-    '',
+    ...(node
+      ? [
+          `K8S_VERSION=${shQuote(k8s.version)}`,
+          ...(install ? [`K8S_VERSION_RE=${shQuote(`^${ereEscape(k8s.version)}-`)}`] : []),
+          `KERNEL_MODULES=${shArray(modules)}`,
+          `CONTAINERD_CONFIG_SOURCE=${shQuote(configSource)}`,
+          '',
+        ]
+      : []),
     'say() { echo "kubeseed-prepare: $*"; }',
     'fail() { echo "kubeseed-prepare: ERROR: $*" >&2; exit 1; }',
     '',
@@ -188,50 +217,53 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
     'esac',
     'say "architecture $ARCH"',
     '',
-    '# --- swap: the kubelet refuses to start with swap on ---',
-    'say "swap off"',
-    'if [ "$(wc -l < /proc/swaps)" -gt 1 ]; then swapoff -a || say "warning: swapoff -a failed"; fi',
-    "SWAP_RE='^[[:space:]]*[^#[:space:]][^[:space:]]*[[:space:]]+[^[:space:]]+[[:space:]]+swap([[:space:]]|$)'",
-    'if [ -f /etc/fstab ] && grep -Eq "$SWAP_RE" /etc/fstab; then',
-    '    sed -E -i "/$SWAP_RE/s/^/#kubeseed: swap off# /" /etc/fstab',
-    '    say "swap entries in /etc/fstab commented out"',
-    'fi',
-    'if has_systemd; then',
-    '    # Swap units from generators (gpt-auto, fstab before this edit) would turn swap on at the next boot.',
-    "    systemctl list-units --type=swap --all --plain --no-legend 2>/dev/null | awk '{print $1}' | while read -r unit; do",
-    '        [ -n "$unit" ] || continue',
-    '        if [ "$(systemctl is-enabled "$unit" 2>/dev/null || true)" != masked ]; then',
-    '            systemctl mask "$unit" >/dev/null && say "masked $unit"',
-    '        fi',
-    '    done',
-    'fi',
-    '[ "$(wc -l < /proc/swaps)" -le 1 ] || fail "swap is still on ($(tail -n +2 /proc/swaps | wc -l) device(s)); the kubelet will not start"',
-    '',
-    '# --- kernel modules (listed in /etc/modules-load.d/kubeseed.conf for later boots) ---',
-    'say "kernel modules: ${KERNEL_MODULES[*]}"',
-    '# Loaded means: listed in /sys/module, or built into the kernel (modules.builtin; a built-in',
-    '# br_netfilter shows itself by /proc/sys/net/bridge).',
-    'module_present() {',
-    '    [ -d "/sys/module/$1" ] && return 0',
-    '    [ "$1" = br_netfilter ] && [ -d /proc/sys/net/bridge ] && return 0',
-    '    grep -q "/$1\\.ko" "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null',
-    '}',
-    'for m in "${KERNEL_MODULES[@]}"; do',
-    '    module_present "$m" && continue',
-    '    modprobe "$m" 2>/dev/null || module_present "$m" || fail "cannot load kernel module $m"',
-    'done',
-    '',
-    '# --- sysctls (from /etc/sysctl.d/99-kubeseed.conf) ---',
-    'say "sysctl --system"',
-    'sysctl --system >/dev/null 2>&1 || say "warning: sysctl --system reported errors"',
-    ...KUBERNETES_SYSCTLS.map(([key, value]) => {
-      const read = `"$(cat /proc/sys/${key.replace(/\./g, '/')} 2>/dev/null || true)"`;
-      return key === 'net.ipv4.ip_forward'
-        ? `[ ${read} = ${value} ] || fail "${key} is not ${value} (kubeadm preflight requires it)"`
-        : `[ ${read} = ${value} ] || say "warning: ${key} is not ${value}"`;
-    }),
-    '',
   ];
+  if (node)
+    lines.push(
+      '# --- swap: the kubelet refuses to start with swap on ---',
+      'say "swap off"',
+      'if [ "$(wc -l < /proc/swaps)" -gt 1 ]; then swapoff -a || say "warning: swapoff -a failed"; fi',
+      "SWAP_RE='^[[:space:]]*[^#[:space:]][^[:space:]]*[[:space:]]+[^[:space:]]+[[:space:]]+swap([[:space:]]|$)'",
+      'if [ -f /etc/fstab ] && grep -Eq "$SWAP_RE" /etc/fstab; then',
+      '    sed -E -i "/$SWAP_RE/s/^/#kubeseed: swap off# /" /etc/fstab',
+      '    say "swap entries in /etc/fstab commented out"',
+      'fi',
+      'if has_systemd; then',
+      '    # Swap units from generators (gpt-auto, fstab before this edit) would turn swap on at the next boot.',
+      "    systemctl list-units --type=swap --all --plain --no-legend 2>/dev/null | awk '{print $1}' | while read -r unit; do",
+      '        [ -n "$unit" ] || continue',
+      '        if [ "$(systemctl is-enabled "$unit" 2>/dev/null || true)" != masked ]; then',
+      '            systemctl mask "$unit" >/dev/null && say "masked $unit"',
+      '        fi',
+      '    done',
+      'fi',
+      '[ "$(wc -l < /proc/swaps)" -le 1 ] || fail "swap is still on ($(tail -n +2 /proc/swaps | wc -l) device(s)); the kubelet will not start"',
+      '',
+      '# --- kernel modules (listed in /etc/modules-load.d/kubeseed.conf for later boots) ---',
+      'say "kernel modules: ${KERNEL_MODULES[*]}"',
+      '# Loaded means: listed in /sys/module, or built into the kernel (modules.builtin; a built-in',
+      '# br_netfilter shows itself by /proc/sys/net/bridge).',
+      'module_present() {',
+      '    [ -d "/sys/module/$1" ] && return 0',
+      '    [ "$1" = br_netfilter ] && [ -d /proc/sys/net/bridge ] && return 0',
+      '    grep -q "/$1\\.ko" "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null',
+      '}',
+      'for m in "${KERNEL_MODULES[@]}"; do',
+      '    module_present "$m" && continue',
+      '    modprobe "$m" 2>/dev/null || module_present "$m" || fail "cannot load kernel module $m"',
+      'done',
+      '',
+      '# --- sysctls (from /etc/sysctl.d/99-kubeseed.conf) ---',
+      'say "sysctl --system"',
+      'sysctl --system >/dev/null 2>&1 || say "warning: sysctl --system reported errors"',
+      ...KUBERNETES_SYSCTLS.map(([key, value]) => {
+        const read = `"$(cat /proc/sys/${key.replace(/\./g, '/')} 2>/dev/null || true)"`;
+        return key === 'net.ipv4.ip_forward'
+          ? `[ ${read} = ${value} ] || fail "${key} is not ${value} (kubeadm preflight requires it)"`
+          : `[ ${read} = ${value} ] || say "warning: ${key} is not ${value}"`;
+      }),
+      '',
+    );
 
   // --- proxy ---
   lines.push('# --- proxy ---');
@@ -241,22 +273,30 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
     if (proxy.https) apt.push(`Acquire::https::Proxy "${proxy.https}";`);
     const noProxy = (proxy.noProxy ?? []).join(',');
     lines.push(
-      'say "proxy settings for apt, containerd and downloads"',
+      node ? 'say "proxy settings for apt, containerd and downloads"' : 'say "proxy settings for apt and downloads"',
       ...(proxy.http ? [`export http_proxy=${shQuote(proxy.http)} HTTP_PROXY=${shQuote(proxy.http)}`] : []),
       ...(proxy.https ? [`export https_proxy=${shQuote(proxy.https)} HTTPS_PROXY=${shQuote(proxy.https)}`] : []),
       ...(noProxy ? [`export no_proxy=${shQuote(noProxy)} NO_PROXY=${shQuote(noProxy)}`] : []),
       `put_file /etc/apt/apt.conf.d/95kubeseed-proxy 0644 ${heredoc(joinLines(apt), 'apt proxy').join('\n')}`,
-      `put_file /etc/systemd/system/containerd.service.d/http-proxy.conf 0644 ${heredoc(renderContainerdProxyDropin(proxy), 'containerd proxy').join('\n')}`,
-      'CONTAINERD_PROXY_CHANGED=$PUT_CHANGED',
     );
+    if (node) {
+      lines.push(
+        `put_file /etc/systemd/system/containerd.service.d/http-proxy.conf 0644 ${heredoc(renderContainerdProxyDropin(proxy), 'containerd proxy').join('\n')}`,
+        'CONTAINERD_PROXY_CHANGED=$PUT_CHANGED',
+      );
+    }
   } else {
     lines.push(
       '# No proxy in the spec: remove settings an earlier version of the spec may have left.',
-      'CONTAINERD_PROXY_CHANGED=0',
       'rm -f /etc/apt/apt.conf.d/95kubeseed-proxy',
-      'if [ -f /etc/systemd/system/containerd.service.d/http-proxy.conf ]; then',
-      '    rm -f /etc/systemd/system/containerd.service.d/http-proxy.conf; CONTAINERD_PROXY_CHANGED=1',
-      'fi',
+      ...(node
+        ? [
+            'CONTAINERD_PROXY_CHANGED=0',
+            'if [ -f /etc/systemd/system/containerd.service.d/http-proxy.conf ]; then',
+            '    rm -f /etc/systemd/system/containerd.service.d/http-proxy.conf; CONTAINERD_PROXY_CHANGED=1',
+            'fi',
+          ]
+        : []),
     );
   }
   lines.push('');
@@ -267,6 +307,11 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
       'need=()',
       'for pkg in ca-certificates curl; do [ -n "$(installed_version "$pkg")" ] || need+=("$pkg"); done',
       'if [ "${#need[@]}" -gt 0 ]; then apt_update_once; say "installing ${need[*]}"; apt_get install -y -q --no-install-recommends "${need[@]}" >/dev/null; fi',
+      '',
+    );
+  }
+  if (install && node) {
+    lines.push(
       'install -d -m 0755 /etc/apt/keyrings',
       '',
       '# install_key URL NAME: the repository key under /etc/apt/keyrings. Dearmored with gpg when gpg is',
@@ -367,6 +412,8 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
       'say "kubelet kubeadm kubectl held at $K8S_VERSION"',
       '',
     );
+  }
+  if (install) {
     if (packages.length > 0) {
       lines.push(
         '# --- extra packages ---',
@@ -383,31 +430,63 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
         '',
       );
     }
+    if (etcdUrl) {
+      lines.push(
+        '# --- upstream etcd (etcd.mode: binary); started later by the agent, together with the other members ---',
+        `ETCD_URL=${shQuote(etcdUrl)}`,
+        'ETCD_URL=${ETCD_URL//\\{arch\\}/$ARCH}',
+        'ETCD_MARKER=/var/lib/kubeseed/etcd-tarball',
+        'if [ -x /usr/local/bin/etcd ] && [ "$(cat "$ETCD_MARKER" 2>/dev/null || true)" = "$ETCD_URL" ]; then',
+        '    say "etcd from $ETCD_URL already installed"',
+        'else',
+        '    say "etcd: downloading $ETCD_URL"',
+        '    fetch "$ETCD_URL" "$TMP/etcd.tar.gz" || fail "cannot download $ETCD_URL"',
+        '    mkdir -p "$TMP/etcd"',
+        '    tar -C "$TMP/etcd" --strip-components=1 -xzf "$TMP/etcd.tar.gz"',
+        '    for bin in etcd etcdctl etcdutl; do',
+        '        if [ -f "$TMP/etcd/$bin" ]; then install -m 0755 "$TMP/etcd/$bin" "/usr/local/bin/$bin"; fi',
+        '    done',
+        '    [ -x /usr/local/bin/etcd ] || fail "$ETCD_URL holds no etcd executable"',
+        '    install -d -m 0755 /var/lib/kubeseed',
+        '    echo "$ETCD_URL" > "$ETCD_MARKER"',
+        'fi',
+        '',
+      );
+    }
   } else {
-    lines.push(
-      '# --- preinstalled image: nothing is installed, the binaries must be there ---',
-      'missing=()',
-      'for bin in containerd runc kubeadm kubelet kubectl; do command -v "$bin" >/dev/null 2>&1 || missing+=("$bin"); done',
-      '[ "${#missing[@]}" -eq 0 ] || fail "os.packages is preinstalled but ${missing[*]} not found on PATH"',
-      'say "preinstalled containerd, runc, kubeadm, kubelet, kubectl found"',
-      'KUBEADM_VERSION=$(kubeadm version -o short 2>/dev/null || true)',
-      '[ "$KUBEADM_VERSION" = "v$K8S_VERSION" ] || say "warning: preinstalled kubeadm is ${KUBEADM_VERSION:-of unknown version}, the spec wants v$K8S_VERSION"',
-      '',
-    );
+    const bins = [...(node ? ['containerd', 'runc', 'kubeadm', 'kubelet', 'kubectl'] : []), ...(etcdUrl ? ['etcd'] : [])];
+    if (bins.length > 0) {
+      lines.push(
+        '# --- preinstalled image: nothing is installed, the binaries must be there ---',
+        'missing=()',
+        `REQUIRED_BINARIES=${shArray(bins)}`,
+        'for bin in "${REQUIRED_BINARIES[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing+=("$bin"); done',
+        '[ "${#missing[@]}" -eq 0 ] || fail "os.packages is preinstalled but ${missing[*]} not found on PATH"',
+        `say ${shQuote(`preinstalled ${bins.join(', ')} found`)}`,
+      );
+    }
+    if (node) {
+      lines.push(
+        'KUBEADM_VERSION=$(kubeadm version -o short 2>/dev/null || true)',
+        '[ "$KUBEADM_VERSION" = "v$K8S_VERSION" ] || say "warning: preinstalled kubeadm is ${KUBEADM_VERSION:-of unknown version}, the spec wants v$K8S_VERSION"',
+      );
+    }
+    lines.push('');
   }
 
-  lines.push(
-    '# --- containerd must be 2.x (kubelet 1.38 needs the RuntimeConfig RPC) ---',
-    'CONTAINERD_BIN=$(command -v containerd || true)',
-    '[ -n "$CONTAINERD_BIN" ] || fail "containerd is not installed"',
-    "CTR_VERSION=$(\"$CONTAINERD_BIN\" --version 2>/dev/null | grep -Eo ' v?[0-9]+\\.[0-9]+\\.[0-9]+' | head -n 1 | tr -d ' v' || true)",
-    'case "$CTR_VERSION" in',
-    '    "") say "warning: cannot read the containerd version" ;;',
-    '    0.*|1.*) fail "containerd $CTR_VERSION is too old: containerd 2.0 or newer is required" ;;',
-    '    *) say "containerd $CTR_VERSION" ;;',
-    'esac',
-    '',
-  );
+  if (node)
+    lines.push(
+      '# --- containerd must be 2.x (kubelet 1.38 needs the RuntimeConfig RPC) ---',
+      'CONTAINERD_BIN=$(command -v containerd || true)',
+      '[ -n "$CONTAINERD_BIN" ] || fail "containerd is not installed"',
+      "CTR_VERSION=$(\"$CONTAINERD_BIN\" --version 2>/dev/null | grep -Eo ' v?[0-9]+\\.[0-9]+\\.[0-9]+' | head -n 1 | tr -d ' v' || true)",
+      'case "$CTR_VERSION" in',
+      '    "") say "warning: cannot read the containerd version" ;;',
+      '    0.*|1.*) fail "containerd $CTR_VERSION is too old: containerd 2.0 or newer is required" ;;',
+      '    *) say "containerd $CTR_VERSION" ;;',
+      'esac',
+      '',
+    );
 
   if (timeServers.length > 0) {
     const sources = joinLines(['# kubeseed: time servers from the cluster spec', ...timeServers.map((s) => `server ${s} iburst`)]);
@@ -434,30 +513,32 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
     );
   }
 
-  lines.push(
-    '# --- containerd configuration: the package may have shipped its own (CRI disabled) ---',
-    '[ -f "$CONTAINERD_CONFIG_SOURCE" ] || fail "$CONTAINERD_CONFIG_SOURCE is missing (written by user-data)"',
-    'CONTAINERD_CONFIG_CHANGED=0',
-    'if ! cmp -s "$CONTAINERD_CONFIG_SOURCE" /etc/containerd/config.toml; then',
-    '    install -D -m 0644 "$CONTAINERD_CONFIG_SOURCE" /etc/containerd/config.toml',
-    '    CONTAINERD_CONFIG_CHANGED=1',
-    '    say "containerd config installed at /etc/containerd/config.toml"',
-    'else',
-    '    say "containerd config already in place"',
-    'fi',
-    '',
-    '# --- services ---',
-    'if has_systemd; then',
-    '    systemctl daemon-reload',
-    '    systemctl enable --now containerd',
-    `    if [ "$CONTAINERD_CONFIG_CHANGED" = 1 ] || [ "$CONTAINERD_PROXY_CHANGED" = 1 ]${containerd.source === 'tarball' && install ? ' || [ "$CONTAINERD_UNIT_CHANGED" = 1 ]' : ''}; then`,
-    '        systemctl restart containerd',
-    '    fi',
-    '    say "containerd enabled and running"',
-    '    # The kubelet crash-loops until kubeadm init/join writes its configuration: expected.',
-    '    systemctl enable kubelet',
-    '    say "kubelet enabled"',
-  );
+  if (node)
+    lines.push(
+      '# --- containerd configuration: the package may have shipped its own (CRI disabled) ---',
+      '[ -f "$CONTAINERD_CONFIG_SOURCE" ] || fail "$CONTAINERD_CONFIG_SOURCE is missing (written by user-data)"',
+      'CONTAINERD_CONFIG_CHANGED=0',
+      'if ! cmp -s "$CONTAINERD_CONFIG_SOURCE" /etc/containerd/config.toml; then',
+      '    install -D -m 0644 "$CONTAINERD_CONFIG_SOURCE" /etc/containerd/config.toml',
+      '    CONTAINERD_CONFIG_CHANGED=1',
+      '    say "containerd config installed at /etc/containerd/config.toml"',
+      'else',
+      '    say "containerd config already in place"',
+      'fi',
+      '',
+    );
+  lines.push('# --- services ---', 'if has_systemd; then', '    systemctl daemon-reload');
+  if (node)
+    lines.push(
+      '    systemctl enable --now containerd',
+      `    if [ "$CONTAINERD_CONFIG_CHANGED" = 1 ] || [ "$CONTAINERD_PROXY_CHANGED" = 1 ]${containerd.source === 'tarball' && install ? ' || [ "$CONTAINERD_UNIT_CHANGED" = 1 ]' : ''}; then`,
+      '        systemctl restart containerd',
+      '    fi',
+      '    say "containerd enabled and running"',
+      '    # The kubelet crash-loops until kubeadm init/join writes its configuration: expected.',
+      '    systemctl enable kubelet',
+      '    say "kubelet enabled"',
+    );
   if (timeServers.length > 0) {
     lines.push('    if [ "$TIME_CHANGED" = 1 ]; then systemctl restart "$TIME_SERVICE" || say "warning: cannot restart $TIME_SERVICE"; fi');
   }
@@ -471,7 +552,7 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
   lines.push(
     'else',
     `    say ${shQuote(
-      `systemd is not running (chroot or container): not enabling or starting containerd, kubelet${services.length > 0 ? `, ${services.join(', ')}` : ''}`,
+      `systemd is not running (chroot or container): not enabling or starting ${[...(node ? ['containerd', 'kubelet'] : []), ...services].join(', ') || 'any service'}`,
     )}`,
     'fi',
     'say "done"',

@@ -112,6 +112,27 @@ export const PREPARE_VARIANTS: Record<string, t.PrepareHostParams> = {
     },
   },
   preinstalled: { kubernetesVersion: 'v1.37.0', packagesMode: 'preinstalled' },
+  'load balancer (no kubelet), proxy': {
+    kubernetesVersion: 'v1.37.0',
+    packagesMode: 'install',
+    kubernetesNode: false,
+    proxy: { http: 'http://proxy.lan:3128' },
+    extraPackages: ['nginx', 'libnginx-mod-stream', 'keepalived'],
+    enableServices: ['nginx', 'keepalived'],
+  },
+  'etcd binary member': {
+    kubernetesVersion: 'v1.37.0',
+    packagesMode: 'install',
+    kubernetesNode: false,
+    etcd: { tarballUrl: t.etcdTarballUrl('v3.6.5') },
+    timeServers: ['10.101.1.1'],
+  },
+  'etcd binary member, preinstalled': {
+    kubernetesVersion: 'v1.37.0',
+    packagesMode: 'preinstalled',
+    kubernetesNode: false,
+    etcd: { tarballUrl: t.etcdTarballUrl('v3.6.5', 'https://mirror.lan/etcd/') },
+  },
   'preinstalled, proxy, time': {
     kubernetesVersion: 'v1.37.0',
     packagesMode: 'preinstalled',

@@ -96,7 +96,7 @@ describe('renderPrepareHostScript', () => {
   it('preinstalled skips every install and checks the binaries', () => {
     for (const s of [pre, renderPrepareHostScript(PREPARE_VARIANTS['preinstalled, proxy, time']!)]) {
       expect(s).not.toMatch(/apt_get install|apt-mark|fetch "|pkgs\.k8s\.io|download\.docker\.com/);
-      expect(s).toContain('for bin in containerd runc kubeadm kubelet kubectl; do');
+      expect(s).toContain('REQUIRED_BINARIES=(containerd runc kubeadm kubelet kubectl)');
     }
   });
 
@@ -117,6 +117,26 @@ describe('renderPrepareHostScript', () => {
     }
     expect(rich).toContain('systemctl enable haproxy');
     expect(rich).toContain('systemctl restart keepalived');
+  });
+
+  it('does no kubelet work on a host without kubelet', () => {
+    const lb = renderPrepareHostScript(PREPARE_VARIANTS['load balancer (no kubelet), proxy']!);
+    expect(lb).not.toMatch(/swapoff|KERNEL_MODULES|sysctl --system|containerd|kubeadm|kubelet|pkgs\.k8s\.io/);
+    expect(lb).toContain('EXTRA_PACKAGES=(nginx libnginx-mod-stream keepalived)');
+    expect(lb).toContain('Acquire::http::Proxy "http://proxy.lan:3128";');
+    expect(lb).toContain('systemctl restart nginx');
+    expect(lb).toContain('not enabling or starting nginx, keepalived');
+  });
+
+  it('installs upstream etcd from its tarball without starting it', () => {
+    const etcd = renderPrepareHostScript(PREPARE_VARIANTS['etcd binary member']!);
+    expect(etcd).toContain("ETCD_URL='https://github.com/etcd-io/etcd/releases/download/v3.6.5/etcd-v3.6.5-linux-{arch}.tar.gz'");
+    expect(etcd).toContain('for bin in etcd etcdctl etcdutl; do');
+    expect(etcd).not.toMatch(/systemctl (enable|restart|start) etcd/);
+    expect(etcd).not.toContain('kubeadm');
+    const pre = renderPrepareHostScript(PREPARE_VARIANTS['etcd binary member, preinstalled']!);
+    expect(pre).toContain('REQUIRED_BINARIES=(etcd)');
+    expect(pre).not.toContain('ETCD_URL');
   });
 
   it('writes chrony sources only with time servers', () => {
