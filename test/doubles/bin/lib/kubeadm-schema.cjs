@@ -152,7 +152,7 @@ const CERT_KEY = /^[0-9a-fA-F]{64}$/;
 /** Checks `value` against `spec`; pushes `strict decoding error` style messages. */
 function checkFields(value, spec, at, errors) {
   if (spec === S || spec === MAP) return;
-  if (spec && spec.list) {
+  if (spec?.list) {
     if (!Array.isArray(value)) {
       errors.push(`${at}: expected a list`);
       return;
@@ -184,7 +184,7 @@ function validateDocuments(docs) {
       continue;
     }
     const group = KINDS[apiVersion];
-    if (!group || !group[kind]) {
+    if (!group?.[kind]) {
       errors.push(`no kind "${kind}" is registered for version "${apiVersion}"`);
       continue;
     }
