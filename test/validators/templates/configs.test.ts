@@ -176,3 +176,44 @@ describe.skipIf(skipUnless('validators/templates toml', { commands: ['python3'] 
     expect(() => parseToml('version = 3\n[plugins\n')).toThrow();
   });
 });
+
+describe.skipIf(skipUnless('validators/templates systemd units', { commands: ['systemd-analyze'] }))('systemd-analyze verify', () => {
+  const dir = tempDir('units');
+  // ExecStart must name an existing executable for verify: the real paths are swapped for /usr/bin/true.
+  const units: [string, string][] = [
+    ['kubeseed-agent.service', t.renderAgentUnit({ agentPath: '/usr/bin/true', configPath: '/etc/kubeseed/agent.json' })],
+    [
+      'etcd.service',
+      t.renderEtcdUnit({
+        name: 'etcd1',
+        ip: '10.101.1.21',
+        members: [
+          { name: 'etcd1', ip: '10.101.1.21' },
+          { name: 'etcd2', ip: '10.101.1.22' },
+        ],
+        initialClusterToken: 'k8s1',
+        etcdPath: '/usr/bin/true',
+      }),
+    ],
+    ['containerd.service', t.renderContainerdUnit({ binaryPath: '/usr/bin/true' })],
+  ];
+  const version = Number(/systemd (\d+)/.exec(run('systemd-analyze', ['--version']).stdout)?.[1] ?? 0);
+
+  it.each(units)('%s', (name, text) => {
+    const r = run('systemd-analyze', ['verify', '--man=no', writeFile(dir, name, text)]);
+    expect(r.status, r.stderr).toBe(0);
+    // Before systemd 254 the restart backoff keys are unknown (and ignored): the unit says so in a comment.
+    const findings = r.stderr.split('\n').filter((l) => l && !(version < 254 && /Unknown key '(RestartSteps|RestartMaxDelaySec)'/.test(l)));
+    expect(findings).toEqual([]);
+  });
+
+  it('reports a unit with a bad key and a missing executable', () => {
+    const r = run('systemd-analyze', [
+      'verify',
+      '--man=no',
+      writeFile(dir, 'bad.service', '[Service]\nExecStart=/nonexistent/x\nRestartt=always\n'),
+    ]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("Unknown key 'Restartt'");
+  });
+});
