@@ -1,0 +1,222 @@
+/**
+ * One contract suite for every Store (memory and the durable journal store), plus what only the
+ * durable store promises: reopen keeps everything, group commit shares one fsync, a torn final
+ * record is ignored, snapshots rotate the journal, and a failed write rolls back without damage.
+ */
+import { appendFileSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { JournalStore, MemoryStore, type Store, StoreError } from '../../../server/store/index.ts';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'ks-store-'));
+}
+
+const implementations: [string, () => Store][] = [
+  ['MemoryStore', () => new MemoryStore()],
+  ['JournalStore', () => new JournalStore(tempDir())],
+];
+
+describe.each(implementations)('Store contract: %s', (_name, make) => {
+  it('puts, gets and lists by prefix in key order', async () => {
+    const store = make();
+    await store.open();
+    await store.commit({
+      puts: [
+        { key: 'step/b', value: { n: 2 } },
+        { key: 'step/a', value: { n: 1 } },
+        { key: 'host/x', value: 1 },
+      ],
+    });
+    expect(store.get('step/a')?.value).toEqual({ n: 1 });
+    expect(store.list('step/').map((r) => r.key)).toEqual(['step/a', 'step/b']);
+    expect(store.get('nope')).toBeUndefined();
+    await store.close();
+  });
+
+  it('compare-and-swap: a stale version or an existing key refuses the whole transaction', async () => {
+    const store = make();
+    await store.open();
+    const first = await store.commit({
+      puts: [{ key: 'lock/init', value: { holder: 'cp1' } }],
+      checks: [{ key: 'lock/init', version: 0 }],
+    });
+    expect(first.ok).toBe(true);
+    const second = await store.commit({
+      puts: [
+        { key: 'lock/init', value: { holder: 'cp2' } },
+        { key: 'other', value: 1 },
+      ],
+      checks: [{ key: 'lock/init', version: 0 }],
+    });
+    expect(second).toEqual({ ok: false, conflicts: ['lock/init'] });
+    expect(store.get('lock/init')?.value).toEqual({ holder: 'cp1' });
+    expect(store.get('other')).toBeUndefined();
+    const version = store.get('lock/init')!.version;
+    expect(
+      (await store.commit({ puts: [{ key: 'lock/init', value: { holder: 'cp1', ok: true } }], checks: [{ key: 'lock/init', version }] }))
+        .ok,
+    ).toBe(true);
+    expect(store.get('lock/init')!.version).toBeGreaterThan(version);
+    await store.close();
+  });
+
+  it('exactly one of many concurrent CAS acquisitions wins', async () => {
+    const store = make();
+    await store.open();
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        store.commit({ puts: [{ key: 'lock/init', value: { holder: `cp${i}` } }], checks: [{ key: 'lock/init', version: 0 }] }),
+      ),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    await store.close();
+  });
+
+  it('deletes, bumps the revision per commit, and freezes stored values', async () => {
+    const store = make();
+    await store.open();
+    const value = { a: { b: 1 } };
+    await store.commit({ puts: [{ key: 'k', value }] });
+    value.a.b = 2;
+    expect(store.get<typeof value>('k')!.value.a.b).toBe(1);
+    expect(() => {
+      (store.get<typeof value>('k')!.value.a as { b: number }).b = 3;
+    }).toThrow();
+    const rev = store.revision();
+    await store.commit({ deletes: ['k'] });
+    expect(store.revision()).toBe(rev + 1);
+    expect(store.get('k')).toBeUndefined();
+    await store.close();
+  });
+});
+
+describe('JournalStore durability', () => {
+  it('survives reopen with every committed record and revision', async () => {
+    const dir = tempDir();
+    const store = new JournalStore(dir);
+    await store.open();
+    for (let i = 0; i < 20; i++) await store.commit({ puts: [{ key: `step/${i}`, value: { i } }] });
+    await store.commit({ deletes: ['step/3'] });
+    const rev = store.revision();
+    await store.close();
+    const again = new JournalStore(dir);
+    await again.open();
+    expect(again.list('step/')).toHaveLength(19);
+    expect(again.get('step/3')).toBeUndefined();
+    expect(again.revision()).toBe(rev);
+    await again.close();
+  });
+
+  it('group commit: writes that arrive together share one fsync', async () => {
+    const store = new JournalStore(tempDir());
+    await store.open();
+    await Promise.all(Array.from({ length: 100 }, (_, i) => store.commit({ puts: [{ key: `k${i}`, value: i }] })));
+    const stats = store.getStats();
+    expect(stats.commits).toBe(100);
+    expect(stats.syncs).toBe(1);
+    await store.close();
+  });
+
+  it('ignores a torn final record on load and keeps appending after it', async () => {
+    const dir = tempDir();
+    const store = new JournalStore(dir);
+    await store.open();
+    await store.commit({ puts: [{ key: 'a', value: 1 }] });
+    await store.commit({ puts: [{ key: 'b', value: 2 }] });
+    await store.close();
+    const journal = join(dir, 'journal.log');
+    const goodSize = statSync(journal).size;
+    // A frame header announcing 500 bytes with only a few present: kill -9 mid-write.
+    const torn = Buffer.alloc(20);
+    torn.writeUInt32BE(500, 0);
+    appendFileSync(journal, torn);
+    const reopened = new JournalStore(dir);
+    await reopened.open();
+    expect(reopened.getStats().tornBytes).toBe(20);
+    expect(reopened.get('b')?.value).toBe(2);
+    await reopened.commit({ puts: [{ key: 'c', value: 3 }] });
+    await reopened.close();
+    expect(statSync(journal).size).toBeGreaterThan(goodSize);
+    const third = new JournalStore(dir);
+    await third.open();
+    expect(third.get('c')?.value).toBe(3);
+    expect(third.getStats().tornBytes).toBe(0);
+    await third.close();
+  });
+
+  it('a record with a bad CRC ends the replay there', async () => {
+    const dir = tempDir();
+    const store = new JournalStore(dir);
+    await store.open();
+    await store.commit({ puts: [{ key: 'a', value: 'x'.repeat(10) }] });
+    await store.commit({ puts: [{ key: 'b', value: 'y'.repeat(10) }] });
+    await store.close();
+    const journal = join(dir, 'journal.log');
+    const bytes = readFileSync(journal);
+    bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0xff;
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(journal, bytes);
+    const reopened = new JournalStore(dir);
+    await reopened.open();
+    expect(reopened.get('a')).toBeDefined();
+    expect(reopened.get('b')).toBeUndefined();
+    await reopened.close();
+  });
+
+  it('snapshots rotate the journal and reload identically', async () => {
+    const dir = tempDir();
+    const store = new JournalStore(dir, { snapshotEvery: 10 });
+    await store.open();
+    for (let i = 0; i < 35; i++) await store.commit({ puts: [{ key: `k${i % 7}`, value: i }] });
+    expect(store.getStats().snapshots).toBeGreaterThanOrEqual(3);
+    const expected = structuredClone(store.list(''));
+    const rev = store.revision();
+    await store.close();
+    const again = new JournalStore(dir);
+    await again.open();
+    expect(again.list('')).toEqual(expected);
+    expect(again.revision()).toBe(rev);
+    await again.close();
+  });
+
+  it('a failed write rejects the batch with StoreError, rolls the view back, and the store recovers', async () => {
+    const dir = tempDir();
+    let fail = false;
+    const store = new JournalStore(dir, {
+      faults: {
+        beforeSync: () => {
+          if (fail) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        },
+      },
+    });
+    await store.open();
+    await store.commit({ puts: [{ key: 'a', value: 1 }] });
+    const rev = store.revision();
+    fail = true;
+    const pending = store.commit({
+      puts: [
+        { key: 'a', value: 2 },
+        { key: 'b', value: 1 },
+      ],
+    });
+    // Applied to the view at once (so the scheduler sees it in this turn)…
+    expect(store.get('a')?.value).toBe(2);
+    await expect(pending).rejects.toBeInstanceOf(StoreError);
+    await expect(store.flushed()).resolves.toBeUndefined();
+    // …and rolled back when it could not be made durable.
+    expect(store.get('a')?.value).toBe(1);
+    expect(store.get('b')).toBeUndefined();
+    expect(store.revision()).toBe(rev);
+    fail = false;
+    await store.commit({ puts: [{ key: 'c', value: 3 }] });
+    await store.close();
+    const again = new JournalStore(dir);
+    await again.open();
+    expect(again.get('a')?.value).toBe(1);
+    expect(again.get('b')).toBeUndefined();
+    expect(again.get('c')?.value).toBe(3);
+    await again.close();
+  });
+});
