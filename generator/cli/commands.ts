@@ -1,5 +1,6 @@
 /** The command table. Each command parses its own options and returns an exit code. */
 import { cmdGenerate } from './generate.ts';
+import { cmdKubeconfig } from './kubeconfig.ts';
 import { cmdInit, cmdPlan, cmdValidate } from './spec-commands.ts';
 
 export interface Io {
@@ -30,5 +31,10 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'write per-host user-data, plans, and the coordinator state',
     help: 'Re-running keeps the PKI and every enrollment credential already issued; --rotate replaces them.\nKUBESEED_PASSPHRASE encrypts the private keys in the state directory.',
     run: cmdGenerate,
+  },
+  kubeconfig: {
+    synopsis: '[--state DIR] [--out FILE] [--validity 24h]',
+    summary: 'an admin kubeconfig minted from the cluster CA (stdout, or --out FILE with mode 0600)',
+    run: cmdKubeconfig,
   },
 };

@@ -4,6 +4,7 @@
  * dispatches and formats errors. Edges only: commands may touch fs, env and the clock.
  */
 import { PlanError, SpecError } from '../errors.ts';
+import { StateError } from '../state/index.ts';
 import { UsageError } from './args.ts';
 import { COMMANDS, type Io } from './commands.ts';
 
@@ -46,6 +47,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (e instanceof SpecError) {
       io.stderr(`${e.message}\n${e.issues.filter((i) => i.severity === 'error').length} error(s) in ${e.file}\n`);
       return 2;
+    }
+    if (e instanceof StateError) {
+      // A wrong path, a missing or wrong passphrase, a changed key algorithm: the operator's input.
+      const input = ['NO_STATE', 'PASSPHRASE_REQUIRED', 'WRONG_PASSPHRASE', 'KEY_ALGORITHM_CHANGED', 'INVALID_HOST_NAME'].includes(e.code);
+      io.stderr(`kubeseed ${name}: ${e.message}\n`);
+      return input ? 2 : 1;
     }
     if (e instanceof UsageError || e instanceof PlanError) {
       io.stderr(`kubeseed ${name}: ${e.message}\n`);

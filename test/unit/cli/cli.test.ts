@@ -1,0 +1,169 @@
+/** The CLI through `main()` with captured output: exit codes, files, re-runs, and no secret in any output. */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../../generator/cli/main.ts';
+import { loadState } from '../../../generator/state/index.ts';
+import { ROOT } from '../../support/fixtures.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'ks-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), env: {}, cwd: work, isTTY: false });
+  return { code, out, err };
+}
+
+const example = (name: string) => join(ROOT, 'examples', `${name}.yaml`);
+
+describe('kubeseed CLI', () => {
+  it('no command: usage on stdout, exit 2; --help exit 0; unknown command exit 2', async () => {
+    expect((await run()).code).toBe(2);
+    const help = await run('--help');
+    expect(help.code).toBe(0);
+    expect(help.out).toContain('generate SPEC --out DIR');
+    const unknown = await run('deploy');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('unknown command "deploy"');
+  });
+
+  it('init writes a starter spec that validates, and refuses to overwrite', async () => {
+    const file = join(work, 'starter.yaml');
+    expect((await run('init', '--out', file)).code).toBe(0);
+    const v = await run('validate', file);
+    expect(v.code).toBe(0);
+    expect(v.out).toContain('valid — k8s1-cluster');
+    const again = await run('init', '--out', file);
+    expect(again.code).toBe(2);
+    expect(again.err).toContain('--force');
+    const ext = join(work, 'starter-ext.yaml');
+    expect((await run('init', '--topology', 'external-etcd', '--out', ext)).code).toBe(0);
+    expect((await run('validate', ext)).out).toContain('external-etcd');
+  });
+
+  it('validate: exit 2 with every problem located; unknown option is a usage error', async () => {
+    const bad = join(work, 'bad.yaml');
+    writeFileSync(
+      bad,
+      readFileSync(example('ha-stacked'), 'utf8')
+        .replace('topology: stacked', 'topolgy: stacked')
+        .replace('vip: 10.101.1.10', 'vip: 10.9.9.9'),
+    );
+    const r = await run('validate', bad);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${bad}:8:3: spec.topolgy: unknown field; did you mean "topology"?`);
+    expect(r.err).toContain('spec.loadBalancer.vip: 10.9.9.9 is outside the subnet');
+    expect(r.err).toMatch(/2 error\(s\) in/);
+    expect((await run('validate', bad, '--bogus')).code).toBe(2);
+    expect((await run('validate', join(work, 'missing.yaml'))).err).toContain('no such file');
+  });
+
+  it('warnings exit 0, --strict turns them into exit 2', async () => {
+    const r = await run('validate', example('nginx-keepalived'));
+    expect(r.code).toBe(0);
+    expect(r.err).toContain('warning: spec.kubeProxy.mode: ipvs is deprecated');
+    expect((await run('validate', '--strict', example('nginx-keepalived'))).code).toBe(2);
+  });
+
+  it('plan prints every step in rollout order with placeholders, --host filters', async () => {
+    const r = await run('plan', example('ha-external-etcd'));
+    expect(r.code).toBe(0);
+    const order = [...r.out.matchAll(/^# +\d+\. (\S+)/gm)].map((m) => m[1]);
+    expect(order.indexOf('k8s2etcd1/etcd-start')).toBeLessThan(order.indexOf('k8s2master1/kubeadm-init'));
+    expect(order.indexOf('k8s2master1/kubeadm-init')).toBeLessThan(order.indexOf('k8s2master2/kubeadm-join-control-plane'));
+    expect(order.at(-1)).toBe('k8s2master1/verify');
+    expect(r.out).toContain('token: <released by coordinator>');
+    expect(r.out).toContain('certificateKey: <released by coordinator>');
+    const one = await run('plan', example('ha-external-etcd'), '--host', 'k8s2worker1');
+    expect(one.out).toContain('host: k8s2worker1');
+    expect(one.out).not.toContain('host: k8s2master1');
+    expect((await run('plan', example('ha-external-etcd'), '--host', 'nope')).code).toBe(2);
+  });
+
+  it('generate writes hosts/, plan/, coordinator/; re-run keeps credentials; --rotate replaces them; no secret in any output', async () => {
+    const out = join(work, 'out');
+    const first = await run('generate', example('kube-vip'), '--out', out, '--json');
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(first.out);
+    expect(summary.discoveryTokenCaCertHash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(summary.hosts.map((h: { host: string }) => h.host)).toEqual(['cp1', 'cp2', 'cp3', 'worker1', 'worker2']);
+    const userData = readFileSync(join(out, 'hosts/cp1/user-data'), 'utf8');
+    expect(userData.startsWith('#cloud-config\n')).toBe(true);
+    expect(statSync(join(out, 'hosts/cp1/user-data')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(out, 'coordinator')).mode & 0o777).toBe(0o700);
+    for (const f of ['meta-data', 'network-config', 'seed.iso']) expect(statSync(join(out, 'hosts/cp1', f)).size).toBeGreaterThan(0);
+    expect(readFileSync(join(out, 'plan/cp1.yaml'), 'utf8')).toContain('kind: InitConfiguration');
+
+    const second = await run('generate', example('kube-vip'), '--out', out);
+    expect(second.code).toBe(0);
+    expect(second.out).toContain('HOST');
+    expect(readFileSync(join(out, 'hosts/cp1/user-data'), 'utf8')).toBe(userData);
+
+    // Every minted secret: none may appear in stdout/stderr of any command.
+    const state = await loadState(join(out, 'coordinator'));
+    const creds = JSON.parse(readFileSync(join(out, 'credentials/enrollment.json'), 'utf8'));
+    const secrets = [
+      state.secrets.bootstrapToken,
+      state.secrets.certificateKey,
+      state.pki.ca.key,
+      state.pki.sa.key,
+      ...Object.values<string>(creds.hosts),
+    ];
+    const plan = await run('plan', example('kube-vip'));
+    const kc = await run('kubeconfig', '--state', join(out, 'coordinator'));
+    for (const s of secrets) {
+      for (const text of [first.out, first.err, second.out, second.err, plan.out, plan.err, kc.err]) expect(text.includes(s)).toBe(false);
+    }
+    // The plan files hold public values only.
+    for (const s of [state.secrets.bootstrapToken, state.secrets.certificateKey, state.pki.ca.key])
+      expect(readFileSync(join(out, 'plan/cp2.yaml'), 'utf8').includes(s)).toBe(false);
+
+    const rotated = await run('generate', example('kube-vip'), '--out', out, '--rotate');
+    expect(rotated.code).toBe(0);
+    expect(rotated.err).toContain('--rotate');
+    expect(readFileSync(join(out, 'hosts/cp1/user-data'), 'utf8')).not.toBe(userData);
+  });
+
+  it('kubeconfig: admin identity for the endpoint; a missing state is exit 2', async () => {
+    const out = join(work, 'out');
+    const r = await run('kubeconfig', '--state', join(out, 'coordinator'));
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('server: https://10.103.1.10:6443');
+    expect(r.out).toContain('client-key-data:');
+    expect((await run('kubeconfig', '--state', join(work, 'none'))).code).toBe(2);
+  });
+
+  it('aws: user-data over 16 KiB is delivered gzip-compressed; beyond what gzip saves it is an error naming host, size, limit', async () => {
+    const base = readFileSync(example('kube-vip'), 'utf8')
+      .replace('type: kube-vip', 'type: external')
+      .replace('    vip: 10.103.1.10\n', '')
+      .replace('family: ubuntu', 'family: ubuntu\n    platform: aws');
+    const file = join(work, 'aws.yaml');
+    writeFileSync(file, base);
+    const ok = await run('generate', file, '--out', join(work, 'aws-out'));
+    expect(ok.code).toBe(0);
+    expect(ok.err).toMatch(
+      /note: host cp1: user-data is [\d,]+ bytes raw \(before base64\), over the aws limit of 16,384; delivered gzip-compressed/,
+    );
+    const delivered = readFileSync(join(work, 'aws-out/hosts/cp1/user-data'));
+    expect(delivered.length).toBeLessThanOrEqual(16_384);
+    expect(gunzipSync(delivered).toString('utf8').startsWith('#cloud-config\n')).toBe(true);
+
+    // 300 distinct SSH keys of random-looking base64 do not compress: over the limit even gzipped.
+    const keys = Array.from(
+      { length: 300 },
+      (_, i) => `      - ssh-ed25519 ${createHash('sha512').update(String(i)).digest('base64')} k${i}`,
+    ).join('\n');
+    writeFileSync(file, base.replace('family: ubuntu', `family: ubuntu\n    sshAuthorizedKeys:\n${keys}`));
+    const tooBig = await run('generate', file, '--out', join(work, 'aws-out2'));
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.err).toMatch(
+      /host cp1: user-data is [\d,]+ bytes raw \(before base64\) \([\d,]+ gzip-compressed\), over the aws limit of 16,384/,
+    );
+  });
+});
