@@ -15,7 +15,17 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await main(argv, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), env: {}, cwd: work, isTTY: false });
+  const code = await main(argv, {
+    stdout: (s) => {
+      out += s;
+    },
+    stderr: (s) => {
+      err += s;
+    },
+    env: {},
+    cwd: work,
+    isTTY: false,
+  });
   return { code, out, err };
 }
 
