@@ -1,0 +1,92 @@
+/**
+ * Client functions for the operator commands (`kubeseed status|hosts|retry|approve|rebind|remove`):
+ * HTTPS with undici, the coordinator CA pinned, the operator token as a bearer token. Errors carry
+ * the coordinator's stable code and message.
+ */
+import { Agent, request } from 'undici';
+import type { HostStatus, RolloutStatus } from './coordinator.ts';
+
+export interface AdminConnection {
+  /** `https://host:port` of the coordinator. */
+  url: string;
+  /** PEM of the coordinator CA (state directory). */
+  ca: string;
+  operatorToken: string;
+  timeoutMs?: number;
+}
+
+export class AdminError extends Error {
+  override readonly name = 'AdminError';
+  constructor(
+    message: string,
+    readonly statusCode: number,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export type HostSummary = Omit<HostStatus, 'steps'>;
+
+const dispatchers = new Map<string, Agent>();
+
+function dispatcherFor(ca: string): Agent {
+  let agent = dispatchers.get(ca);
+  if (!agent) {
+    agent = new Agent({ connect: { ca }, connections: 4 });
+    dispatchers.set(ca, agent);
+  }
+  return agent;
+}
+
+async function call<T>(connection: AdminConnection, method: 'GET' | 'POST', path: string): Promise<T> {
+  const response = await request(new URL(path, connection.url), {
+    method,
+    dispatcher: dispatcherFor(connection.ca),
+    headers: { authorization: `Bearer ${connection.operatorToken}` },
+    headersTimeout: connection.timeoutMs ?? 15_000,
+    bodyTimeout: connection.timeoutMs ?? 15_000,
+  });
+  const text = await response.body.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (response.statusCode >= 400) {
+    const error = (body ?? {}) as { code?: string; message?: string };
+    throw new AdminError(error.message ?? `HTTP ${response.statusCode}`, response.statusCode, error.code ?? 'UNKNOWN');
+  }
+  return body as T;
+}
+
+export function fetchStatus(connection: AdminConnection): Promise<RolloutStatus> {
+  return call(connection, 'GET', '/v1/status');
+}
+
+export async function listHosts(connection: AdminConnection): Promise<HostSummary[]> {
+  return (await call<{ hosts: HostSummary[] }>(connection, 'GET', '/v1/admin/hosts')).hosts;
+}
+
+export function retryHost(connection: AdminConnection, host: string): Promise<{ requeued: string[] }> {
+  return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/retry`);
+}
+
+export function approveHost(connection: AdminConnection, host: string): Promise<{ approved: boolean }> {
+  return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/approve`);
+}
+
+export function rebindHost(connection: AdminConnection, host: string): Promise<{ rebound: boolean }> {
+  return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/rebind`);
+}
+
+export function removeHost(connection: AdminConnection, host: string): Promise<{ removed: boolean; cleanup: string[] }> {
+  return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/remove`);
+}
+
+/** Closes pooled connections (CLI exit). */
+export async function closeAdminClients(): Promise<void> {
+  await Promise.all([...dispatchers.values()].map((d) => d.close()));
+  dispatchers.clear();
+}

@@ -1,0 +1,62 @@
+/** Public surface of the coordinator (`kubeseed serve` and the operator commands). */
+
+export {
+  type AdminConnection,
+  AdminError,
+  approveHost,
+  closeAdminClients,
+  fetchStatus,
+  type HostSummary,
+  listHosts,
+  rebindHost,
+  removeHost,
+  retryHost,
+} from './admin-client.ts';
+export { AGENT_ARCHES } from './agent-binaries.ts';
+export { type AppOptions, BODY_LIMIT, buildApp, STATUS_RESPONSE_SCHEMA } from './app.ts';
+export { type AuditEntry, type AuditLog, FileAuditLog, MemoryAuditLog } from './audit-log.ts';
+export {
+  type BuildStepFn,
+  type Clock,
+  Coordinator,
+  type CoordinatorEvent,
+  type CoordinatorInputs,
+  type CoordinatorOptions,
+  type EnrollmentVerifier,
+  type HostStatus,
+  type RandomSource,
+  type RolloutStatus,
+  type StepStatus,
+} from './coordinator.ts';
+export { ApiError } from './errors.ts';
+export {
+  type ApiServerAccess,
+  type BootstrapTokenSpec,
+  bootstrapTokenSecret,
+  type ClientCredentials,
+  createKubernetesApi,
+  type KubernetesApi,
+  KubernetesApiError,
+} from './kubernetes-api.ts';
+export {
+  applyReport,
+  createSchedulerConfig,
+  type Decision,
+  decide,
+  isHostDone,
+  planRemoval,
+  type Schedule,
+  type SchedulerConfig,
+} from './scheduler.ts';
+export {
+  ensureOperatorToken,
+  type ListenAddress,
+  type LoadedState,
+  parseListen,
+  type RunningCoordinator,
+  runServe,
+  type ServeHandle,
+  type ServeOptions,
+  startCoordinator,
+} from './serve.ts';
+export { JournalStore, MemoryStore, type Store, StoreError } from './store/index.ts';

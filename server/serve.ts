@@ -1,0 +1,160 @@
+/**
+ * The edges of the coordinator: `startCoordinator` listens (HTTPS only, the app is built with
+ * the coordinator certificate) and `runServe` is what `kubeseed serve` runs — it opens the durable
+ * store and audit log in the state directory, creates the operator token on first start (0600),
+ * loads the state through an injected loader, prints the status page URL and the token, and
+ * shuts down cleanly on SIGINT/SIGTERM. A restart on the same state directory resumes the rollout.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { type AppOptions, buildApp } from './app.ts';
+import { FileAuditLog } from './audit-log.ts';
+import type { CoordinatorInputs } from './coordinator.ts';
+import type { KubernetesApi } from './kubernetes-api.ts';
+import { JournalStore } from './store/index.ts';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** Parses `0.0.0.0:9443`, `[::]:9443`, `127.0.0.1:0`. */
+export function parseListen(listen: string): ListenAddress {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen.trim());
+  if (!match) throw new Error(`listen address "${listen}" is not host:port (e.g. 0.0.0.0:9443 or [::]:9443)`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new Error(`listen port ${port} is out of range`);
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+export interface RunningCoordinator {
+  app: FastifyInstance;
+  /** `https://host:port` actually bound. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Builds the app and listens with the coordinator certificate. The store must be open. */
+export async function startCoordinator(
+  inputs: CoordinatorInputs,
+  options: AppOptions & { listen: ListenAddress },
+): Promise<RunningCoordinator> {
+  const app = buildApp(inputs, options);
+  await app.listen({ host: options.listen.host, port: options.listen.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.listen.port;
+  const host = options.listen.host.includes(':') ? `[${options.listen.host}]` : options.listen.host;
+  return {
+    app,
+    url: `https://${host}:${port}`,
+    close: () => app.close(),
+  };
+}
+
+/** What the state loader returns: everything but the operator token, which serve owns. */
+export type LoadedState = Omit<CoordinatorInputs, 'operatorToken'> & { kubernetes?: KubernetesApi };
+
+export interface ServeOptions {
+  stateDir: string;
+  /** `host:port`; default spec.coordinator.listen. */
+  listen?: string;
+  passphrase?: string;
+  /** Where the agent executables are built (dist/). */
+  distDir?: string;
+  /** Loads the coordinator state (generator/state) — injected so the server does not depend on how state is stored. */
+  loadState(stateDir: string, options: { passphrase?: string }): Promise<LoadedState>;
+  /** Where the banner goes (default process.stdout). */
+  print?: (line: string) => void;
+  /** Install SIGINT/SIGTERM handlers (default true). */
+  handleSignals?: boolean;
+  logger?: AppOptions['logger'];
+  scheduler?: AppOptions['scheduler'];
+  defaultWaitMs?: number;
+}
+
+export interface ServeHandle extends RunningCoordinator {
+  operatorToken: string;
+  /** Resolves once the coordinator stopped (signal or close()). */
+  stopped: Promise<void>;
+}
+
+/** Reads `<stateDir>/operator-token`, creating it (0600) on first start. */
+export async function ensureOperatorToken(stateDir: string): Promise<string> {
+  const path = join(stateDir, 'operator-token');
+  try {
+    const existing = (await readFile(path, 'utf8')).trim();
+    if (existing.length >= 32) return existing;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const token = randomBytes(32).toString('base64url');
+  const handle = await open(path, 'w', 0o600);
+  try {
+    await handle.writeFile(`${token}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return token;
+}
+
+export async function runServe(options: ServeOptions): Promise<ServeHandle> {
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+  const operatorToken = await ensureOperatorToken(options.stateDir);
+  const state = await options.loadState(options.stateDir, options.passphrase !== undefined ? { passphrase: options.passphrase } : {});
+  const store = new JournalStore(join(options.stateDir, 'store'));
+  await store.open();
+  const audit = new FileAuditLog(join(options.stateDir, 'audit.log'));
+  await audit.open();
+  const { kubernetes, ...inputs } = state;
+  const listen = parseListen(options.listen ?? inputs.plan.spec.coordinator.listen);
+  const running = await startCoordinator(
+    { ...inputs, operatorToken },
+    {
+      store,
+      audit,
+      listen,
+      ...(kubernetes ? { kubernetes } : {}),
+      ...(options.distDir ? { distDir: options.distDir } : {}),
+      logger: options.logger ?? { level: 'info' },
+      ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+      ...(options.defaultWaitMs ? { defaultWaitMs: options.defaultWaitMs } : {}),
+    },
+  );
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    resolveStopped = resolve;
+  });
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await running.app.close();
+      await store.close();
+      await audit.close();
+      resolveStopped();
+    })();
+    return closing;
+  };
+  if (options.handleSignals !== false) {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (closing) {
+        print(`${signal} again: exiting now (state is durable; restart resumes)`);
+        process.exit(1);
+      }
+      print(`${signal}: stopping the coordinator (a restart on ${options.stateDir} resumes the rollout)`);
+      void close().then(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  print(`kubeseed coordinator listening on ${running.url} (agents use ${inputs.plan.spec.coordinator.url})`);
+  print(`status page:    ${running.url}/#token=${operatorToken}`);
+  print(`operator token: ${operatorToken}  (also in ${join(options.stateDir, 'operator-token')})`);
+  return { ...running, operatorToken, stopped, close };
+}

@@ -1,0 +1,218 @@
+/**
+ * Pure view model of the status page: turns the `/v1/status` document into what the page draws
+ * (host state words, progress counts, the log to show, Gantt bar positions, time labels). No DOM,
+ * no clock: `now` is passed in (server time), so the same input gives the same output and the
+ * functions are unit-tested in Node.
+ */
+import type { HostStatus, RolloutStatus, StepStatus } from '../../coordinator.ts';
+
+export type { HostStatus, RolloutStatus, StepStatus };
+
+export type HostState = 'removed' | 'failed' | 'done' | 'approval' | 'not-enrolled' | 'running' | 'retrying' | 'waiting';
+
+/** The word shown on a host's badge; the order of checks is the order of importance. */
+export function deriveHostState(host: HostStatus): HostState {
+  if (host.removed) return 'removed';
+  if (host.failed) return 'failed';
+  if (host.done) return 'done';
+  if (host.awaitingApproval) return 'approval';
+  if (!host.enrolled) return 'not-enrolled';
+  if (host.currentStep) return 'running';
+  if (host.steps.some((s) => s.state === 'retry-wait')) return 'retrying';
+  return 'waiting';
+}
+
+export const HOST_STATE_LABEL: Record<HostState, string> = {
+  removed: 'removed',
+  failed: 'failed',
+  done: 'done',
+  approval: 'needs approval',
+  'not-enrolled': 'not enrolled',
+  running: 'running',
+  retrying: 'retrying',
+  waiting: 'waiting',
+};
+
+/** Steps that count toward a host's progress: everything but cancelled ones. */
+export function countSteps(steps: StepStatus[]): { done: number; total: number } {
+  const live = steps.filter((s) => s.state !== 'cancelled');
+  return { done: live.filter((s) => s.state === 'succeeded').length, total: live.length };
+}
+
+export interface Progress {
+  hosts: number;
+  enrolled: number;
+  doneHosts: number;
+  failedHosts: number;
+  steps: number;
+  doneSteps: number;
+  outcome: 'done' | 'failed' | 'running';
+}
+
+export function summarizeProgress(status: RolloutStatus): Progress {
+  let steps = 0;
+  let doneSteps = 0;
+  for (const host of status.hosts) {
+    if (host.removed) continue;
+    const c = countSteps(host.steps);
+    steps += c.total;
+    doneSteps += c.done;
+  }
+  return {
+    hosts: status.counts.hosts,
+    enrolled: status.counts.enrolled,
+    doneHosts: status.counts.done,
+    failedHosts: status.counts.failed,
+    steps,
+    doneSteps,
+    outcome: status.counts.failed > 0 ? 'failed' : status.done ? 'done' : 'running',
+  };
+}
+
+/** The step whose report the host card shows: the running one, else the latest failure, else the latest report. */
+export function pickReportedStep(host: HostStatus): StepStatus | undefined {
+  const current = host.steps.find((s) => s.id === host.currentStep && s.lastReport);
+  if (current) return current;
+  const byTime = host.steps.filter((s) => s.lastReport).sort((a, b) => (b.lastReport?.at ?? 0) - (a.lastReport?.at ?? 0));
+  return byTime.find((s) => s.lastReport?.outcome === 'failed') ?? byTime[0];
+}
+
+/** The last `max` non-empty lines of a log tail. */
+export function lastLines(text: string, max: number): string[] {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  return lines.slice(Math.max(0, lines.length - max));
+}
+
+/** When the host's current piece of work started: the current step's release, else null. */
+export function currentSince(host: HostStatus): number | null {
+  const step = host.steps.find((s) => s.id === host.currentStep);
+  return step?.releasedAt ?? null;
+}
+
+/** `1h02m`, `3m05s`, `42s`; negative durations (clock skew) show as 0s. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m${String(s).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/** The kind of a step id without the host prefix (`cp1/kubeadm-init` → `kubeadm-init`). */
+export function shortStep(id: string): string {
+  const slash = id.indexOf('/');
+  return slash === -1 ? id : id.slice(slash + 1);
+}
+
+export interface GanttBar {
+  id: string;
+  label: string;
+  state: StepStatus['state'];
+  /** Percent of the time axis. */
+  left: number;
+  width: number;
+  start: number;
+  end: number;
+  running: boolean;
+  title: string;
+}
+
+export interface GanttRow {
+  host: string;
+  role: string;
+  state: HostState;
+  bars: GanttBar[];
+}
+
+export interface Gantt {
+  start: number;
+  end: number;
+  rows: GanttRow[];
+  ticks: { left: number; label: string }[];
+}
+
+const TICK_STEPS_MS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400].map((s) => s * 1000);
+
+/** Axis ticks: the smallest "nice" interval giving at most `max` ticks over the span. */
+export function computeTicks(span: number, max = 6): { at: number; label: string }[] {
+  if (span <= 0) return [{ at: 0, label: '0s' }];
+  const step = TICK_STEPS_MS.find((s) => span / s <= max) ?? Math.ceil(span / max / 3_600_000) * 3_600_000;
+  const ticks: { at: number; label: string }[] = [];
+  for (let at = 0; at <= span; at += step) ticks.push({ at, label: at === 0 ? '0s' : formatDuration(at) });
+  return ticks;
+}
+
+/**
+ * One row per host that has released a step, ordered by its first release (so the rollout order
+ * reads top to bottom), then the hosts that have not started. Bars run from `releasedAt` to
+ * `finishedAt`, or to `now` while the step is still out.
+ */
+export function layoutGantt(status: RolloutStatus, now: number): Gantt {
+  const all = [...status.hosts.flatMap((h) => h.steps), ...status.coordinatorSteps];
+  const starts = all.map((s) => s.releasedAt).filter((t): t is number => t !== undefined);
+  const start = starts.length > 0 ? Math.min(...starts) : now;
+  let end = start;
+  for (const s of all) {
+    if (s.releasedAt === undefined) continue;
+    end = Math.max(end, barEnd(s, now));
+  }
+  const span = Math.max(end - start, 1000);
+  const firstRelease = (h: HostStatus) => Math.min(...h.steps.map((s) => s.releasedAt ?? Number.POSITIVE_INFINITY));
+  const indexed = status.hosts.map((h, i) => ({ h, i, first: firstRelease(h) }));
+  indexed.sort((a, b) => a.first - b.first || a.i - b.i);
+  const rows: GanttRow[] = indexed.map(({ h }) => ({
+    host: h.name,
+    role: h.role,
+    state: deriveHostState(h),
+    bars: h.steps
+      .filter((s) => s.releasedAt !== undefined)
+      .map((s) => {
+        const from = s.releasedAt!;
+        const to = barEnd(s, now);
+        const running = s.state === 'released' || s.state === 'running';
+        return {
+          id: s.id,
+          label: shortStep(s.id),
+          state: s.state,
+          left: ((from - start) / span) * 100,
+          width: Math.max(((to - from) / span) * 100, 0),
+          start: from,
+          end: to,
+          running,
+          title: `${s.id} · ${s.state}${s.attempt > 1 ? ` · attempt ${s.attempt}` : ''} · ${formatDuration(to - from)}`,
+        };
+      }),
+  }));
+  return {
+    start,
+    end: start + span,
+    rows,
+    ticks: computeTicks(span).map((t) => ({ left: (t.at / span) * 100, label: t.label })),
+  };
+}
+
+function barEnd(step: StepStatus, now: number): number {
+  const running = step.state === 'released' || step.state === 'running';
+  if (running || step.finishedAt === undefined) return Math.max(now, step.releasedAt ?? now);
+  return step.finishedAt;
+}
+
+export type HostFilter = 'all' | HostState;
+
+/** Counts per badge word, for the filter chips. */
+export function countByState(hosts: HostStatus[]): Record<HostState, number> {
+  const counts: Record<HostState, number> = {
+    removed: 0,
+    failed: 0,
+    done: 0,
+    approval: 0,
+    'not-enrolled': 0,
+    running: 0,
+    retrying: 0,
+    waiting: 0,
+  };
+  for (const h of hosts) counts[deriveHostState(h)]++;
+  return counts;
+}

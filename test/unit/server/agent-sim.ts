@@ -1,0 +1,146 @@
+/**
+ * Simulated agents over real HTTPS (undici, coordinator CA pinned, signed requests) and a tracker
+ * that checks rollout invariants as the agents see them: one successful init, control-plane joins
+ * never overlapping, no worker join before init succeeded, nothing handed out again after its
+ * success was acknowledged. Network errors (a killed coordinator) are retried, bounded in time.
+ */
+import { type Agent, request } from 'undici';
+import type { EnrollResponse, NextResponse, ReleasedStep, StepResults } from '../../../protocol/index.ts';
+import { type AgentIdentity, enrollBody, signedHeaders } from './support.ts';
+
+export class RolloutTracker {
+  initSucceeded = 0;
+  initStarted = 0;
+  activeControlPlaneJoins = new Set<string>();
+  maxControlPlaneJoins = 0;
+  violations: string[] = [];
+  /** Step ids whose success report the coordinator acknowledged. */
+  acknowledgedDone = new Set<string>();
+  received = 0;
+
+  onStep(step: ReleasedStep): void {
+    this.received++;
+    if (this.acknowledgedDone.has(step.id))
+      this.violations.push(`${step.id} handed out again (attempt ${step.attempt}) after it was reported done`);
+    if (step.kind === 'kubeadm-init') this.initStarted++;
+    if (step.kind === 'kubeadm-join-worker' && this.initSucceeded === 0) this.violations.push(`${step.id} released before init succeeded`);
+    if (step.kind === 'kubeadm-join-control-plane') {
+      if (this.initSucceeded === 0) this.violations.push(`${step.id} released before init succeeded`);
+      this.activeControlPlaneJoins.add(step.host);
+      this.maxControlPlaneJoins = Math.max(this.maxControlPlaneJoins, this.activeControlPlaneJoins.size);
+      if (this.activeControlPlaneJoins.size > 1)
+        this.violations.push(`control-plane joins overlap: ${[...this.activeControlPlaneJoins].join(', ')}`);
+    }
+  }
+
+  /** Called just before the success report is sent: the coordinator cannot release followers earlier. */
+  beforeSuccess(step: ReleasedStep): void {
+    if (step.kind === 'kubeadm-init') this.initSucceeded++;
+    if (step.kind === 'kubeadm-join-control-plane') this.activeControlPlaneJoins.delete(step.host);
+  }
+
+  acknowledged(step: ReleasedStep): void {
+    this.acknowledgedDone.add(step.id);
+  }
+}
+
+export interface SimAgentOptions {
+  baseUrl: () => string;
+  dispatcher: Agent;
+  tracker: RolloutTracker;
+  /** Simulated work per step (ms). */
+  workMs?: () => number;
+  waitMs?: number;
+  deadline: number;
+}
+
+const RESULTS: StepResults = {
+  etcdVoter: true,
+  nodeRegistered: true,
+  apiServerReady: true,
+  etcdHealthy: true,
+  vipHeld: true,
+  portOpen: true,
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class SimAgent {
+  done = false;
+  steps: string[] = [];
+  networkErrors = 0;
+
+  constructor(
+    readonly identity: AgentIdentity,
+    private readonly options: SimAgentOptions,
+  ) {}
+
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    signed = true,
+  ): Promise<{ status: number; json: unknown; headers: Record<string, unknown> }> {
+    for (;;) {
+      if (Date.now() > this.options.deadline) throw new Error(`${this.identity.host}: deadline passed during ${method} ${path}`);
+      const payload = body === undefined ? '' : JSON.stringify(body);
+      const headers = signed ? signedHeaders(this.identity, method, path, payload, Date.now()) : { 'content-type': 'application/json' };
+      try {
+        const res = await request(`${this.options.baseUrl()}${path}`, {
+          method,
+          dispatcher: this.options.dispatcher,
+          headers,
+          ...(payload ? { body: payload } : {}),
+          headersTimeout: 30_000,
+          bodyTimeout: 30_000,
+        });
+        const text = await res.body.text();
+        if (res.statusCode === 503) {
+          await sleep(50);
+          continue;
+        }
+        return { status: res.statusCode, json: text ? JSON.parse(text) : undefined, headers: res.headers };
+      } catch {
+        // Connection refused/reset: the coordinator is down or restarting.
+        this.networkErrors++;
+        await sleep(50 + Math.random() * 100);
+      }
+    }
+  }
+
+  async run(): Promise<void> {
+    const enrolled = await this.send('POST', '/v1/enroll', enrollBody(this.identity), false);
+    if (enrolled.status !== 200)
+      throw new Error(`${this.identity.host}: enroll answered ${enrolled.status} ${JSON.stringify(enrolled.json)}`);
+    const role = (enrolled.json as EnrollResponse).role;
+    if (!role) throw new Error('no role');
+    for (;;) {
+      const res = await this.send('GET', `/v1/next?wait=${this.options.waitMs ?? 5000}`);
+      if (res.status === 204) continue;
+      if (res.status !== 200) throw new Error(`${this.identity.host}: next answered ${res.status} ${JSON.stringify(res.json)}`);
+      const answer = res.json as NextResponse;
+      if (answer.done) {
+        this.done = true;
+        return;
+      }
+      const step = answer.step!;
+      this.options.tracker.onStep(step);
+      this.steps.push(`${step.id}@${step.attempt}`);
+      const work = this.options.workMs?.() ?? 0;
+      if (work > 0) await sleep(work);
+      this.options.tracker.beforeSuccess(step);
+      const report = await this.send('POST', '/v1/report', {
+        stepId: step.id,
+        attempt: step.attempt,
+        outcome: 'succeeded',
+        logTail: `ran ${step.kind}`,
+        startedAt: Date.now(),
+        finishedAt: Date.now(),
+        results: RESULTS,
+      });
+      if (report.status === 200) this.options.tracker.acknowledged(step);
+      else if (report.status !== 409)
+        throw new Error(`${this.identity.host}: report answered ${report.status} ${JSON.stringify(report.json)}`);
+    }
+  }
+}
