@@ -20,6 +20,8 @@ describe('renderHaproxyConfig', () => {
     expect(l).toContain('bind :6443');
     expect(l).toContain('mode tcp');
     expect(l).toContain('option tcplog');
+    expect(l).toContain('tcp-request content set-log-level silent if { src 127.0.0.0/8 ::1 }');
+    expect(l).not.toContain('option dontlognull');
     expect(l).toContain('option httpchk GET /readyz');
     expect(l).toContain('http-check expect status 200');
     expect(l).toContain('default-server init-addr last,libc,none inter 2s fall 3 rise 2');

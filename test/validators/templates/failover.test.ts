@@ -39,11 +39,16 @@ describe.skipIf(skipUnless('validators/templates failover', { root: true, comman
     const dir = makeTempDir('failover');
     const netns: Record<string, string> = {};
     const haproxy: Record<string, ChildProcess> = {};
+    const output: Record<string, string> = {};
     let checkScript = '';
 
-    function start(args: string[]): ChildProcess {
+    function start(args: string[], outputKey?: string): ChildProcess {
       // `ip netns exec` execs the command, so the child's PID is the daemon's own.
-      const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout?.on('data', (d: Buffer) => {
+        if (outputKey) output[outputKey] = (output[outputKey] ?? '') + d.toString();
+      });
+      child.stderr?.resume();
       children.push(child);
       return child;
     }
@@ -75,7 +80,7 @@ describe.skipIf(skipUnless('validators/templates failover', { root: true, comman
         }),
       );
       for (const lb of LB) {
-        haproxy[lb.name] = start(['netns', 'exec', netns[lb.name]!, 'haproxy', '-db', '-f', cfg]);
+        haproxy[lb.name] = start(['netns', 'exec', netns[lb.name]!, 'haproxy', '-db', '-f', cfg], `haproxy-${lb.name}`);
         const conf = writeFile(
           dir,
           `${lb.name}-keepalived.conf`,
@@ -135,6 +140,18 @@ describe.skipIf(skipUnless('validators/templates failover', { root: true, comman
       await waitFor(() => holdsVip(netns.lb1!), 15_000);
       expect(holdsVip(netns.lb2!)).toBe(false);
       expect(run('ip', ['netns', 'exec', netns.lb1!, 'sh', checkScript]).status).toBe(0);
+    });
+
+    it('HAProxy logs a connection through the VIP on stdout with the client address (tcplog)', async () => {
+      // From lb2's namespace to the VIP held by lb1. Meanwhile keepalived's loopback checks stay out of the log.
+      const r = run('ip', ['netns', 'exec', netns.lb2!, 'bash', '-c', `exec 3<>/dev/tcp/${VIP}/6443; echo hello >&3; sleep 0.2`]);
+      expect(r.status, r.stderr).toBe(0);
+      await waitFor(() => (output['haproxy-lb1'] ?? '').includes(`${LB[1]!.ip}:`), 5000);
+      const line = output['haproxy-lb1']!.split('\n').find((l) => l.includes(`${LB[1]!.ip}:`))!;
+      // No control plane answers yet, so no server was chosen: <NOSRV>; with one it names the server.
+      expect(line).toMatch(/kube-apiserver kube-apiserver\/(<NOSRV>|cp1) /);
+      expect(output['haproxy-lb2'] ?? '').not.toContain(`${LB[1]!.ip}:`);
+      expect(output['haproxy-lb1']).not.toContain('127.0.0.1:');
     });
 
     it("after the MASTER's HAProxy dies, its check fails and the VIP moves to the BACKUP within 5 s", async () => {
