@@ -20,8 +20,8 @@ export interface NginxStreamConfigParams {
   /** `error_log` target: a path, or `stderr` (default `/var/log/nginx/error.log`). */
   errorLog?: string;
   /**
-   * Per-connection log path (client, upstream, bytes, duration), or omitted for none (default):
-   * keepalived's port check opens a connection every second and would fill it.
+   * Per-connection log path (client, upstream, bytes, duration), or omitted for none (default).
+   * Connections from loopback (keepalived's check, every second) are never logged.
    */
   accessLog?: string;
   /** `user` directive (default `www-data`, Debian's and Ubuntu's nginx user). Omit with `null` (nginx then keeps `nobody`). */
@@ -67,7 +67,13 @@ export function renderNginxStreamConfig(p: NginxStreamConfigParams): string {
     ...(p.accessLog
       ? [
           "    log_format kubeseed '$remote_addr:$remote_port [$time_local] $status $bytes_sent $bytes_received $session_time upstream=$upstream_addr';",
-          `    access_log ${assertPath(p.accessLog, 'nginx accessLog')} kubeseed;`,
+          "    # keepalived's check connects from loopback every second: not logged.",
+          '    map $remote_addr $kubeseed_loggable {',
+          '        127.0.0.1 0;',
+          '        ::1 0;',
+          '        default 1;',
+          '    }',
+          `    access_log ${assertPath(p.accessLog, 'nginx accessLog')} kubeseed if=$kubeseed_loggable;`,
         ]
       : []),
     '    upstream kube_apiserver {',

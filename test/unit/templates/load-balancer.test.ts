@@ -86,7 +86,8 @@ describe('renderNginxStreamConfig', () => {
   it('renders the optional parts', () => {
     const l = lines(renderNginxStreamConfig(NGINX_VARIANTS['access log, no user, tuned']!));
     expect(l).toContain('listen 10.101.1.10:9443;');
-    expect(l).toContain('access_log /var/log/nginx/kube-apiserver.log kubeseed;');
+    expect(l).toContain('access_log /var/log/nginx/kube-apiserver.log kubeseed if=$kubeseed_loggable;');
+    expect(l).toContain('127.0.0.1 0;');
     expect(l.some((x) => x.startsWith('user '))).toBe(false);
     expect(l).toContain('server 10.101.1.101:6443 max_fails=1 fail_timeout=30s;  # k8s1master1');
     expect(l).toContain('proxy_timeout 10m;');
