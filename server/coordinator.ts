@@ -63,8 +63,21 @@ export interface RandomSource {
 
 /** Checks a presented enrollment credential against the stored hash records (generator/state). */
 export interface EnrollmentVerifier {
-  /** Returns the host the credential belongs to, or null. `host` is what the agent claims (absent in fleet mode). */
-  verify(host: string | undefined, credential: string): Promise<{ host: string } | null> | { host: string } | null;
+  /**
+   * Returns the host the credential belongs to, or null. `host` is what the agent claims (absent
+   * in fleet mode, where `facts` decide the match). `requiresApproval`: a fleet match for a
+   * control-plane or etcd host, admitted only by `kubeseed approve`.
+   */
+  verify(
+    host: string | undefined,
+    credential: string,
+    facts: EnrollRequest['facts'],
+  ): Promise<EnrollmentMatch | null> | EnrollmentMatch | null;
+}
+
+export interface EnrollmentMatch {
+  host: string;
+  requiresApproval?: boolean;
 }
 
 export type BuildStepFn = (plan: ClusterPlan, step: PlannedStep, secrets: SecretSource) => BuiltStep;
@@ -494,7 +507,7 @@ export class Coordinator {
       );
     }
     const { pem } = parseAgentPublicKey(request.publicKey);
-    const verified = await this.inputs.enrollment.verify(request.host, request.credential);
+    const verified = await this.inputs.enrollment.verify(request.host, request.credential, request.facts);
     if (!verified) {
       this.limiter.fail(sourceAddress, now);
       if (request.host !== undefined && !this.store.get(HOST_PREFIX + request.host)) {
@@ -540,6 +553,7 @@ export class Coordinator {
     const wasRebind = host.rebindAllowed;
     const updated: HostRecord = {
       ...host,
+      awaitingApproval: host.awaitingApproval || verified.requiresApproval === true,
       credentialSpent: true,
       rebindAllowed: false,
       enrollment: {
@@ -555,14 +569,16 @@ export class Coordinator {
         sourceAddress,
       },
     };
-    const result = await this.store.commit({ puts: [{ key, value: updated }], checks: [{ key, version: stored.version }] });
+    const pending = this.store.commit({ puts: [{ key, value: updated }], checks: [{ key, version: stored.version }] });
+    // The commit is already applied to the store's view: schedule in this same turn, then wait for durability.
+    this.lastSeen[host.name] = now;
+    this.reconcile();
+    const result = await pending;
     if (!result.ok) throw new ApiError(409, ERROR_CODES.credentialSpent, `host ${host.name} enrolled concurrently; retry`);
     this.keys.delete(host.name);
     if (wasRebind) await this.securityEvent('rebind-used', host.name, sourceAddress, `${host.name} re-enrolled after \`kubeseed rebind\``);
     this.log.info({ host: host.name, sourceAddress }, 'host enrolled');
     this.events.emit('event', { type: 'host', host: host.name } satisfies CoordinatorEvent);
-    this.lastSeen[host.name] = now;
-    this.reconcile();
     await this.store.flushed();
     return this.enrollResponse(updated);
   }

@@ -22,6 +22,7 @@ export {
   type CoordinatorEvent,
   type CoordinatorInputs,
   type CoordinatorOptions,
+  type EnrollmentMatch,
   type EnrollmentVerifier,
   type HostStatus,
   type RandomSource,

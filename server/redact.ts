@@ -38,12 +38,19 @@ export class Redactor {
   }
 
   /** Redacts every string inside a JSON-like value. */
-  redactDeep<T>(value: T): T {
+  redactDeep<T>(value: T, seen: WeakSet<object> = new WeakSet()): T {
     if (typeof value === 'string') return this.redact(value) as T;
-    if (Array.isArray(value)) return value.map((v) => this.redactDeep(v)) as T;
-    if (value && typeof value === 'object' && !(value instanceof Error)) {
+    if (value && typeof value === 'object') {
+      // Log objects can be circular (sockets, requests): each object is copied once.
+      if (seen.has(value)) return '[Circular]' as T;
+      seen.add(value);
+      if (Array.isArray(value)) return value.map((v) => this.redactDeep(v, seen)) as T;
+      // Only plain data is copied; class instances (requests, sockets, errors) keep their
+      // prototype so pino's serializers still see their getters.
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return value;
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = this.redactDeep(v);
+      for (const [k, v] of Object.entries(value)) out[k] = this.redactDeep(v, seen);
       return out as T;
     }
     return value;

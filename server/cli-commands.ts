@@ -1,0 +1,191 @@
+/**
+ * The coordinator's CLI commands: `kubeseed serve` and the operator commands that talk to a
+ * running coordinator (`hosts`, `retry`, `approve`, `rebind`, `remove`). The command table in
+ * generator/cli loads this module lazily, so generating user-data never loads the server.
+ * Admin commands need the state directory: the operator token and the pinned CA live there.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs, UsageError } from '../generator/cli/args.ts';
+import type { Io } from '../generator/cli/commands.ts';
+import { signClientCertificate, verifyEnrollmentCredential } from '../generator/pki/index.ts';
+import { buildStep } from '../generator/plan/build-step.ts';
+import { planRollout } from '../generator/plan/plan.ts';
+import { parseSpec } from '../generator/spec/parse.ts';
+import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
+import {
+  type AdminConnection,
+  AdminError,
+  approveHost,
+  closeAdminClients,
+  listHosts,
+  rebindHost,
+  removeHost,
+  retryHost,
+} from './admin-client.ts';
+import { createKubernetesApi } from './kubernetes-api.ts';
+import { type LoadedState, runServe } from './serve.ts';
+
+const DEFAULT_STATE = 'out/coordinator';
+/** The coordinator's own client certificate for the API server (bootstrap tokens): short-lived, re-signed as it nears expiry. */
+const COORDINATOR_CLIENT_VALIDITY_SECONDS = 3600;
+
+/** Builds everything the coordinator needs from the state directory `kubeseed generate` wrote. */
+export async function loadCoordinatorState(stateDir: string, options: { passphrase?: string }): Promise<LoadedState> {
+  const state = await loadState(stateDir, options);
+  const specFile = join(stateDir, 'cluster.yaml');
+  const specText = await readFile(specFile).catch(() => {
+    throw new UsageError(
+      `${specFile} is missing; re-run \`kubeseed generate SPEC --out DIR\` so the state directory holds the spec it was made from`,
+    );
+  });
+  const { spec, warnings } = parseSpec(specText, specFile);
+  const plan = planRollout(spec, warnings);
+  return {
+    plan,
+    secrets: createSecretSource(state),
+    buildStep,
+    tls: { cert: state.tls.server.cert, key: state.tls.server.key, ca: state.tls.ca.cert },
+    enrollment: {
+      verify(host, credential) {
+        if (host !== undefined) {
+          const record = state.enrollment.hosts[host];
+          return record && verifyEnrollmentCredential(record, credential) ? { host } : null;
+        }
+        // Fleet mode: the credential proves membership of the fleet; the host is matched from facts later.
+        return state.enrollment.fleet && verifyEnrollmentCredential(state.enrollment.fleet, credential) ? { host: FLEET_KEY } : null;
+      },
+    },
+    kubernetes: createKubernetesApi({
+      endpoint: `https://${spec.controlPlaneEndpoint.host}:${spec.controlPlaneEndpoint.port}`,
+      caPem: state.pki.ca.cert,
+      clientCredentials: async () => coordinatorClientCredentials(state),
+    }),
+  };
+}
+
+function coordinatorClientCredentials(state: CoordinatorState): { cert: string; key: string; expiresAt: number } {
+  const now = new Date();
+  const pair = signClientCertificate({
+    ca: state.pki.ca,
+    commonName: 'kubeseed-coordinator',
+    organizations: ['kubeadm:cluster-admins'],
+    validitySeconds: COORDINATOR_CLIENT_VALIDITY_SECONDS,
+    now,
+  });
+  return { cert: pair.cert, key: pair.key, expiresAt: now.getTime() + COORDINATOR_CLIENT_VALIDITY_SECONDS * 1000 };
+}
+
+export async function cmdServe(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { booleans: [], values: ['state', 'listen', 'dist'] });
+  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; the state directory goes in --state`);
+  const stateDir = (flags.state as string | undefined) ?? DEFAULT_STATE;
+  const passphrase = io.env.KUBESEED_PASSPHRASE || undefined;
+  const handle = await runServe({
+    stateDir,
+    ...(flags.listen ? { listen: flags.listen as string } : {}),
+    ...(passphrase ? { passphrase } : {}),
+    distDir: (flags.dist as string | undefined) ?? join(import.meta.dirname, '..', 'dist'),
+    loadState: loadCoordinatorState,
+    print: (line) => io.stdout(`${line}\n`),
+  });
+  await handle.stopped;
+  return 0;
+}
+
+async function adminConnection(flags: Record<string, string | boolean>): Promise<AdminConnection> {
+  const stateDir = (flags.state as string | undefined) ?? DEFAULT_STATE;
+  const read = (file: string, what: string) =>
+    readFile(join(stateDir, file), 'utf8').catch(() => {
+      throw new UsageError(
+        `${join(stateDir, file)} is missing (${what}); pass --state DIR/coordinator of a generated cluster${file === 'operator-token' ? ' whose coordinator has been started once' : ''}`,
+      );
+    });
+  const token = (flags.token as string | undefined) ?? (await read('operator-token', 'the operator token `kubeseed serve` creates')).trim();
+  const ca = await read('tls/ca.crt', 'the coordinator CA');
+  let url = flags.url as string | undefined;
+  if (!url) {
+    const manifest = JSON.parse(await read('state.json', 'the state manifest')) as { cluster: { coordinatorUrl: string } };
+    url = manifest.cluster.coordinatorUrl;
+  }
+  return { url, ca, operatorToken: token };
+}
+
+const ADMIN_FLAGS = { booleans: ['json'], values: ['state', 'url', 'token'] };
+
+export async function cmdHosts(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, ADMIN_FLAGS);
+  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  return withAdminErrors(async () => {
+    const hosts = await listHosts(await adminConnection(flags));
+    if (flags.json) {
+      io.stdout(`${JSON.stringify(hosts, null, 2)}\n`);
+      return 0;
+    }
+    const rows = [
+      ['HOST', 'ROLE', 'STATE', 'STEP', 'WAITING FOR'],
+      ...hosts.map((h) => [
+        h.name,
+        h.role,
+        h.removed
+          ? 'removed'
+          : h.failed
+            ? 'failed'
+            : h.done
+              ? 'done'
+              : h.awaitingApproval
+                ? 'awaiting-approval'
+                : h.enrolled
+                  ? 'enrolled'
+                  : 'not-enrolled',
+        h.currentStep ?? '-',
+        h.waitingFor ?? '-',
+      ]),
+    ];
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows)
+      io.stdout(
+        `${r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()}\n`,
+      );
+    return 0;
+  });
+}
+
+/** 4xx from the coordinator is the operator's input (unknown host, wrong token): exit 2; the rest stays a runtime failure. */
+async function withAdminErrors<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof AdminError && e.statusCode >= 400 && e.statusCode < 500) throw Object.assign(new Error(e.message), { exitCode: 2 });
+    if (e instanceof Error && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|other side closed/.test(e.message)) {
+      throw Object.assign(
+        new Error(
+          `cannot reach the coordinator (${e.message}); is \`kubeseed serve\` running? pass --url https://HOST:PORT if it listens elsewhere`,
+        ),
+        { exitCode: 1 },
+      );
+    }
+    throw e;
+  } finally {
+    await closeAdminClients();
+  }
+}
+
+function hostCommand(action: (c: AdminConnection, host: string) => Promise<object>, verb: string) {
+  return async (argv: string[], io: Io): Promise<number> => {
+    const { positional, flags } = parseArgs(argv, ADMIN_FLAGS);
+    const host = positional[0];
+    if (!host || positional.length > 1) throw new UsageError(`name one host: kubeseed ${verb} HOST`);
+    const result = await withAdminErrors(async () => action(await adminConnection(flags), host));
+    io.stdout(flags.json ? `${JSON.stringify(result)}\n` : `${verb} ${host}: ${JSON.stringify(result)}\n`);
+    return 0;
+  };
+}
+
+export const cmdRetry = hostCommand(retryHost, 'retry');
+export const cmdApprove = hostCommand(approveHost, 'approve');
+export const cmdRebind = hostCommand(rebindHost, 'rebind');
+export const cmdRemove = hostCommand(removeHost, 'remove');

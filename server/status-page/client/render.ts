@@ -1,0 +1,427 @@
+/**
+ * Draws the status page from the view model: the token gate, the summary, host cards, the Gantt
+ * timeline and security events. Every function returns fresh elements; main.ts swaps them in.
+ * Elapsed times carry `data-since` (server ms) so a one-second ticker can update them in place.
+ */
+import { type Child, h, place } from './dom.ts';
+import {
+  countByState,
+  countSteps,
+  currentSince,
+  deriveHostState,
+  formatDuration,
+  HOST_STATE_LABEL,
+  type HostFilter,
+  type HostState,
+  type HostStatus,
+  lastLines,
+  layoutGantt,
+  pickReportedStep,
+  type RolloutStatus,
+  shortStep,
+  summarizeProgress,
+} from './view-model.ts';
+
+export type Connection = 'connecting' | 'live' | 'reconnecting';
+
+export interface PageModel {
+  status: RolloutStatus;
+  /** Server time now (ms). */
+  now: number;
+  connection: Connection;
+  filter: HostFilter;
+  /** Host → whether its log is expanded (the user's choice survives re-renders). */
+  logOpen: Map<string, boolean>;
+  notice: string | null;
+}
+
+export interface PageHandlers {
+  setFilter(filter: HostFilter): void;
+  toggleLog(host: string, open: boolean): void;
+  forgetToken(): void;
+}
+
+const LOG_LINES = 12;
+
+export function renderGate(message: string | null, onToken: (token: string) => void): HTMLElement {
+  const input = h('input', {
+    type: 'password',
+    name: 'token',
+    id: 'token',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'paste the operator token',
+    required: true,
+  });
+  const form = h(
+    'form',
+    { class: 'gate-form' },
+    h('label', { for: 'token' }, 'Operator token'),
+    h('div', { class: 'gate-row' }, input, h('button', { type: 'submit' }, 'Open')),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const token = input.value.trim();
+    if (token) onToken(token);
+  });
+  return h(
+    'section',
+    { class: 'gate', 'data-view': 'gate' },
+    h('h1', {}, 'operator token required'),
+    h(
+      'p',
+      {},
+      'This page shows a kubeseed rollout. Open the link that ',
+      h('code', {}, 'kubeseed serve'),
+      ' printed (the token travels after the #, which browsers never send to the server), or paste the operator token from ',
+      h('code', {}, 'STATE/operator-token'),
+      '.',
+    ),
+    message ? h('p', { class: 'gate-error', role: 'alert' }, message) : null,
+    form,
+  );
+}
+
+function since(at: number, now: number): HTMLElement {
+  return h('span', { class: 'since', 'data-since': at }, formatDuration(now - at));
+}
+
+function progressBar(done: number, total: number, label: string): HTMLElement {
+  const fill = place(h('span', { class: 'fill' }), { width: total > 0 ? (done / total) * 100 : 0 });
+  return h('span', { class: 'bar', role: 'progressbar', 'aria-valuenow': done, 'aria-valuemax': total, 'aria-label': label }, fill);
+}
+
+export function renderPage(model: PageModel, handlers: PageHandlers): HTMLElement {
+  const { status, now } = model;
+  return h(
+    'div',
+    { class: 'page', 'data-view': 'status' },
+    renderHeader(model, handlers),
+    renderSummary(status, now),
+    renderFailures(status),
+    renderHosts(model, handlers),
+    renderTimeline(status, now),
+    renderCoordinatorSteps(status, now),
+    renderSecurity(status, now),
+    h(
+      'footer',
+      { class: 'foot' },
+      h('span', {}, 'Updated live from the coordinator’s event stream. No secret value is shown here.'),
+      (() => {
+        const button = h('button', { type: 'button', class: 'link' }, 'forget token');
+        button.addEventListener('click', () => handlers.forgetToken());
+        return button;
+      })(),
+    ),
+  );
+}
+
+function renderHeader(model: PageModel, _handlers: PageHandlers): HTMLElement {
+  const { cluster } = model.status;
+  const connText: Record<Connection, string> = { connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…' };
+  return h(
+    'header',
+    { class: 'top' },
+    h(
+      'div',
+      { class: 'title' },
+      h('h1', {}, cluster.name),
+      h(
+        'span',
+        { class: 'meta' },
+        `Kubernetes ${cluster.kubernetesVersion} · ${cluster.topology} etcd · PKI by ${cluster.certificateDistribution}`,
+      ),
+    ),
+    h('span', { class: `conn conn-${model.connection}`, 'data-connection': model.connection }, connText[model.connection]),
+    model.notice ? h('p', { class: 'notice', role: 'status' }, model.notice) : null,
+  );
+}
+
+function renderSummary(status: RolloutStatus, now: number): HTMLElement {
+  const p = summarizeProgress(status);
+  const outcomeText = p.outcome === 'done' ? 'rollout done' : p.outcome === 'failed' ? 'rollout stopped: a host failed' : 'rollout running';
+  const firstRelease = Math.min(
+    ...status.hosts.flatMap((host) => host.steps.map((s) => s.releasedAt ?? Number.POSITIVE_INFINITY)),
+    Number.POSITIVE_INFINITY,
+  );
+  const lastFinish = Math.max(...status.hosts.flatMap((host) => host.steps.map((s) => s.finishedAt ?? 0)), 0);
+  const stat = (label: string, value: Child, extra: Record<string, string> = {}) =>
+    h('div', { class: 'stat', ...extra }, h('dt', {}, label), h('dd', {}, value));
+  const lock = status.initLock;
+  return h(
+    'section',
+    { class: `summary outcome-${p.outcome}`, 'data-outcome': p.outcome },
+    h('div', { class: 'outcome' }, outcomeText),
+    h(
+      'div',
+      { class: 'big' },
+      progressBar(p.doneSteps, p.steps, 'steps done'),
+      h('span', { class: 'big-count' }, `${p.doneSteps}/${p.steps} steps`),
+    ),
+    h(
+      'dl',
+      { class: 'stats' },
+      stat('hosts done', `${p.doneHosts}/${p.hosts}`, { 'data-stat': 'hosts-done' }),
+      stat('enrolled', `${p.enrolled}/${p.hosts}`, { 'data-stat': 'enrolled' }),
+      stat('failed', String(p.failedHosts), { 'data-stat': 'failed' }),
+      stat(
+        'elapsed',
+        Number.isFinite(firstRelease)
+          ? p.outcome === 'done' && lastFinish > 0
+            ? formatDuration(lastFinish - firstRelease)
+            : since(firstRelease, now)
+          : 'not started',
+      ),
+      stat('init lock', lock ? `${lock.holder}${lock.succeeded ? ' (init succeeded)' : ' (init running)'}` : 'free'),
+      stat('bootstrap token', status.token ? `expires in ${formatDuration(status.token.expiresAt - now)}` : 'none yet'),
+    ),
+  );
+}
+
+function renderFailures(status: RolloutStatus): HTMLElement | null {
+  const failed = status.hosts.filter((host) => host.failed && !host.removed);
+  if (failed.length === 0) return null;
+  return h(
+    'section',
+    { class: 'failures', role: 'alert' },
+    h('h2', {}, failed.length === 1 ? '1 host failed' : `${failed.length} hosts failed`),
+    h(
+      'ul',
+      {},
+      failed.map((host) => {
+        const step = host.steps.find((s) => s.state === 'failed');
+        return h(
+          'li',
+          {},
+          h('strong', {}, host.name),
+          ` — ${step ? shortStep(step.id) : 'a step'} failed`,
+          step?.lastReport?.reason ? `: ${step.lastReport.reason}` : '',
+          '. Fix the cause, then run ',
+          h('code', {}, `kubeseed retry ${host.name}`),
+          '.',
+        );
+      }),
+    ),
+  );
+}
+
+const FILTER_ORDER: HostState[] = ['running', 'waiting', 'retrying', 'failed', 'done', 'not-enrolled', 'approval', 'removed'];
+
+function renderHosts(model: PageModel, handlers: PageHandlers): HTMLElement {
+  const { status, now, filter } = model;
+  const counts = countByState(status.hosts);
+  const chip = (value: HostFilter, label: string, count: number) => {
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: `chip${filter === value ? ' on' : ''}`,
+        'aria-pressed': filter === value ? 'true' : 'false',
+        'data-filter': value,
+      },
+      `${label} ${count}`,
+    );
+    button.addEventListener('click', () => handlers.setFilter(filter === value ? 'all' : value));
+    return button;
+  };
+  const chips = [
+    chip('all', 'all', status.hosts.length),
+    ...FILTER_ORDER.filter((s) => counts[s] > 0).map((s) => chip(s, HOST_STATE_LABEL[s], counts[s])),
+  ];
+  const shown = status.hosts.filter((host) => filter === 'all' || deriveHostState(host) === filter);
+  return h(
+    'section',
+    { class: 'hosts' },
+    h('div', { class: 'section-head' }, h('h2', {}, 'Hosts'), h('div', { class: 'chips' }, chips)),
+    h(
+      'div',
+      { class: 'grid' },
+      shown.map((host) => renderHost(host, now, model.logOpen, handlers)),
+    ),
+  );
+}
+
+function renderHost(host: HostStatus, now: number, logOpen: Map<string, boolean>, handlers: PageHandlers): HTMLElement {
+  const state = deriveHostState(host);
+  const { done, total } = countSteps(host.steps);
+  const started = currentSince(host);
+  const reported = pickReportedStep(host);
+  const report = reported?.lastReport;
+  const failedReport = report && report.outcome === 'failed';
+  const lines = report ? lastLines(report.logTail, LOG_LINES) : [];
+  const row = (key: string, ...value: Child[]) =>
+    h('p', { class: `line line-${key.replace(/\s+/g, '-')}` }, h('span', { class: 'k' }, key), ' ', ...value);
+  let log: HTMLElement | null = null;
+  if (lines.length > 0 && reported) {
+    const open = logOpen.get(host.name) ?? Boolean(failedReport);
+    const details = h(
+      'details',
+      { class: 'log', open },
+      h(
+        'summary',
+        {},
+        `log of ${shortStep(reported.id)} (${report!.outcome}${reported.attempt > 1 ? `, attempt ${reported.attempt}` : ''})`,
+      ),
+      h('pre', {}, lines.join('\n')),
+    );
+    details.addEventListener('toggle', () => handlers.toggleLog(host.name, details.open));
+    log = details;
+  }
+  return h(
+    'article',
+    { class: `host state-${state}`, 'data-host': host.name, 'data-state': state },
+    h(
+      'header',
+      {},
+      h('span', { class: 'name' }, host.name),
+      h('span', { class: `role role-${host.role}` }, host.role),
+      h('span', { class: 'badge' }, HOST_STATE_LABEL[state]),
+    ),
+    h(
+      'div',
+      { class: 'progress' },
+      progressBar(done, total, `${host.name} steps done`),
+      h('span', { class: 'count' }, `${done}/${total} steps`),
+    ),
+    host.currentStep
+      ? row('step', h('span', { class: 'current' }, shortStep(host.currentStep)), ' · ', started ? since(started, now) : '')
+      : null,
+    host.waitingFor && !host.currentStep && state !== 'done'
+      ? row('waiting for', h('span', { class: 'gate-text' }, host.waitingFor))
+      : null,
+    host.phase ? row('agent', `${host.phase}${host.message ? `: ${host.message}` : ''}`) : null,
+    host.lastSeen !== null && state !== 'done' ? row('last seen', since(host.lastSeen, now), ' ago') : null,
+    failedReport
+      ? h('p', { class: 'line line-error' }, h('span', { class: 'k' }, 'error'), ' ', report!.reason ?? `${shortStep(reported!.id)} failed`)
+      : null,
+    retryNote(host, now),
+    log,
+  );
+}
+
+function retryNote(host: HostStatus, now: number): HTMLElement | null {
+  const waiting = host.steps.find((s) => s.state === 'retry-wait');
+  if (!waiting) return null;
+  const at = waiting.retryAt;
+  return h(
+    'p',
+    { class: 'line line-retry' },
+    h('span', { class: 'k' }, 'retry'),
+    ` ${shortStep(waiting.id)} after ${waiting.failures} failure${waiting.failures === 1 ? '' : 's'}`,
+    at !== undefined && at > now ? ` in ${formatDuration(at - now)}` : '',
+  );
+}
+
+export function renderTimeline(status: RolloutStatus, now: number): HTMLElement {
+  const gantt = layoutGantt(status, now);
+  const started = gantt.rows.some((r) => r.bars.length > 0);
+  return h(
+    'section',
+    { class: 'timeline', id: 'timeline' },
+    h(
+      'div',
+      { class: 'section-head' },
+      h('h2', {}, 'Timeline'),
+      h('span', { class: 'hint' }, 'one row per host, in the order the rollout reached it'),
+    ),
+    started
+      ? h(
+          'div',
+          { class: 'gantt-scroll' },
+          h(
+            'div',
+            { class: 'gantt', 'data-gantt': '' },
+            h(
+              'div',
+              { class: 'grow axis' },
+              h('span', { class: 'glabel' }),
+              h(
+                'span',
+                { class: 'track' },
+                gantt.ticks.map((t) => place(h('span', { class: 'tick' }, t.label), { left: t.left })),
+              ),
+            ),
+            gantt.rows.map((r) =>
+              h(
+                'div',
+                { class: `grow state-${r.state}`, 'data-gantt-host': r.host },
+                h(
+                  'span',
+                  { class: 'glabel' },
+                  h('span', { class: 'gname' }, r.host),
+                  h('span', { class: `gdot role-${r.role}`, title: r.role }),
+                ),
+                h(
+                  'span',
+                  { class: 'track' },
+                  r.bars.map((b) =>
+                    place(
+                      h(
+                        'span',
+                        { class: `gbar st-${b.state}${b.running ? ' live' : ''}`, title: b.title, 'data-step': b.id },
+                        h('span', { class: 'gtext' }, b.label),
+                      ),
+                      { left: b.left, width: b.width },
+                    ),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        )
+      : h('p', { class: 'empty' }, 'No step released yet: the first bars appear when machines enroll and their gates open.'),
+    h(
+      'p',
+      { class: 'legend' },
+      (['succeeded', 'running', 'retry-wait', 'failed'] as const).map((s) =>
+        h('span', { class: 'lg' }, h('span', { class: `swatch st-${s}` }), s === 'retry-wait' ? 'failed, will retry' : s),
+      ),
+    ),
+  );
+}
+
+function renderCoordinatorSteps(status: RolloutStatus, now: number): HTMLElement | null {
+  if (status.coordinatorSteps.length === 0) return null;
+  return h(
+    'section',
+    { class: 'coordinator-steps' },
+    h('h2', {}, 'Coordinator actions'),
+    h(
+      'ul',
+      {},
+      status.coordinatorSteps.map((s) =>
+        h(
+          'li',
+          {},
+          `${shortStep(s.id)}${s.target ? ` ${s.target}` : ''}: ${s.state}`,
+          s.releasedAt && !s.finishedAt ? [' · ', since(s.releasedAt, now)] : '',
+          s.lastReport?.logTail ? h('pre', {}, lastLines(s.lastReport.logTail, 4).join('\n')) : null,
+        ),
+      ),
+    ),
+  );
+}
+
+function renderSecurity(status: RolloutStatus, now: number): HTMLElement {
+  const events = [...status.securityEvents].reverse().slice(0, 20);
+  return h(
+    'section',
+    { class: `security${events.length > 0 ? ' has-events' : ''}` },
+    h('h2', {}, `Security events${events.length > 0 ? ` (${status.securityEvents.length})` : ''}`),
+    events.length === 0
+      ? h('p', { class: 'empty' }, 'None: no refused enrollment, replayed credential or cloned machine so far.')
+      : h(
+          'ul',
+          { class: 'events' },
+          events.map((e) =>
+            h(
+              'li',
+              { 'data-security': e.kind },
+              h('span', { class: 'ev-kind' }, e.kind),
+              h('span', { class: 'ev-meta' }, `${e.host ?? 'unknown host'} · from ${e.sourceAddress} · `, since(e.at, now), ' ago'),
+              h('span', { class: 'ev-msg' }, e.message),
+            ),
+          ),
+        ),
+  );
+}
