@@ -18,6 +18,11 @@ export interface Command {
   run(argv: string[], io: Io): Promise<number>;
 }
 
+/** Server-side commands live in server/cli-commands.ts, loaded only when one of them runs. */
+const server = () => import('../../server/cli-commands.ts');
+const adminHelp =
+  'Reads the operator token and the pinned CA from --state DIR (default out/coordinator); --url overrides spec.coordinator.url.';
+
 export const COMMANDS: Record<string, Command> = {
   init: { synopsis: '[--topology stacked|external-etcd] [--out FILE]', summary: 'write a commented starter spec', run: cmdInit },
   validate: { synopsis: 'SPEC [--strict]', summary: 'check a spec; every problem as SPEC:line:col: path: message', run: cmdValidate },
@@ -36,5 +41,40 @@ export const COMMANDS: Record<string, Command> = {
     synopsis: '[--state DIR] [--out FILE] [--validity 24h]',
     summary: 'an admin kubeconfig minted from the cluster CA (stdout, or --out FILE with mode 0600)',
     run: cmdKubeconfig,
+  },
+  serve: {
+    synopsis: '[--state DIR] [--listen HOST:PORT] [--dist DIR]',
+    summary: 'the coordination server; prints the status page URL and the operator token; Ctrl-C is safe, a restart resumes',
+    run: async (argv, io) => (await server()).cmdServe(argv, io),
+  },
+  hosts: {
+    synopsis: '[--state DIR] [--json]',
+    summary: 'list hosts and their rollout state',
+    help: adminHelp,
+    run: async (a, io) => (await server()).cmdHosts(a, io),
+  },
+  retry: {
+    synopsis: 'HOST [--state DIR]',
+    summary: 're-queue a failed host',
+    help: adminHelp,
+    run: async (a, io) => (await server()).cmdRetry(a, io),
+  },
+  approve: {
+    synopsis: 'HOST [--state DIR]',
+    summary: 'admit a fleet machine to its matched role',
+    help: adminHelp,
+    run: async (a, io) => (await server()).cmdApprove(a, io),
+  },
+  rebind: {
+    synopsis: 'HOST [--state DIR]',
+    summary: 'let a rebuilt machine enroll again with its user-data',
+    help: adminHelp,
+    run: async (a, io) => (await server()).cmdRebind(a, io),
+  },
+  remove: {
+    synopsis: 'HOST [--state DIR]',
+    summary: 'take a host out (Node object and etcd member included)',
+    help: adminHelp,
+    run: async (a, io) => (await server()).cmdRemove(a, io),
   },
 };

@@ -14,3 +14,17 @@ export function planCluster(spec: ClusterSpec, ctx: PlanContext, warnings: SpecI
   }));
   return { spec, steps, hosts, ...(spec.fleet.enabled ? { fleet: provisionHost(spec, null, ctx) } : {}), warnings };
 }
+
+/**
+ * The rollout alone (steps and gates, no first-boot content): what the coordinator schedules. It
+ * needs no enrollment credential, which the coordinator only holds as hashes.
+ */
+export function planRollout(spec: ClusterSpec, warnings: SpecIssue[] = []): ClusterPlan {
+  const steps = planSteps(spec);
+  const hosts: HostPlan[] = spec.hosts.map((h) => ({
+    name: h.name,
+    role: h.role,
+    steps: steps.filter((s) => s.host === h.name).map((s) => s.id),
+  }));
+  return { spec, steps, hosts, warnings };
+}

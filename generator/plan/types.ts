@@ -113,7 +113,8 @@ export interface Provisioning {
 export interface HostPlan {
   name: string;
   role: Role;
-  provisioning: Provisioning;
+  /** First-boot content; absent in plans made for the coordinator (`planRollout`), which never renders user-data. */
+  provisioning?: Provisioning;
   /** Ids of this host's steps, in order. */
   steps: string[];
 }

@@ -55,17 +55,19 @@ export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, 
   const proxmoxHosts: ProxmoxHostInput[] = [];
   for (const hp of plan.hosts) {
     const host = spec.hosts.find((h) => h.name === hp.name)!;
+    const provisioning = hp.provisioning;
+    if (!provisioning) throw new Error(`host ${host.name} has no first-boot content: render a plan from planCluster, not planRollout`);
     const dir = `hosts/${host.name}`;
     let bytes: number;
     if (spec.os.format === 'ignition') {
-      const ign = renderIgnition(hp.provisioning, host, spec, {
+      const ign = renderIgnition(provisioning, host, spec, {
         coordinatorCa: opts.coordinatorCa,
         ...(opts.agentSha256 ? { agentSha256: opts.agentSha256 } : {}),
       });
       artifacts.push({ path: `${dir}/config.ign`, content: ign, mode: 0o600 });
       bytes = Buffer.byteLength(ign);
     } else {
-      const userData = renderCloudConfig(hp.provisioning);
+      const userData = renderCloudConfig(provisioning);
       const metaData = renderMetaData(host, userData);
       const networkConfig = renderNetworkConfig(host);
       const size = checkUserDataSize(host.name, userData, spec.os.platform, 'cloud-init');

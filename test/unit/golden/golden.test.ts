@@ -16,12 +16,12 @@ describe.each(EXAMPLES)('example %s', (example) => {
   it('renders the same bytes twice (determinism)', () => {
     const again = planExample(example);
     for (const [i, h] of plan.hosts.entries())
-      expect(renderCloudConfig(again.hosts[i]!.provisioning)).toBe(renderCloudConfig(h.provisioning));
+      expect(renderCloudConfig(again.hosts[i]!.provisioning!)).toBe(renderCloudConfig(h.provisioning!));
   });
   for (const hp of plan.hosts) {
     const host = plan.spec.hosts.find((h) => h.name === hp.name)!;
     it(`${hp.name}: user-data, network-config, meta-data, plan`, async () => {
-      const userData = renderCloudConfig(hp.provisioning);
+      const userData = renderCloudConfig(hp.provisioning!);
       await expect(userData).toMatchFileSnapshot(`files/${example}/${hp.name}.user-data`);
       await expect(renderNetworkConfig(host)).toMatchFileSnapshot(`files/${example}/${hp.name}.network-config`);
       await expect(renderMetaData(host, userData)).toMatchFileSnapshot(`files/${example}/${hp.name}.meta-data`);
@@ -38,7 +38,7 @@ describe.each(IGNITION_EXAMPLES)('Ignition example %s', (example) => {
     const host = plan.spec.hosts.find((h) => h.name === hp.name)!;
     it(`${hp.name}: config.ign, plan`, async () => {
       const ign = JSON.stringify(
-        JSON.parse(renderIgnition(hp.provisioning, host, plan.spec, { coordinatorCa: TEST_COORDINATOR_CA })),
+        JSON.parse(renderIgnition(hp.provisioning!, host, plan.spec, { coordinatorCa: TEST_COORDINATOR_CA })),
         null,
         2,
       );

@@ -21,7 +21,7 @@ describe.skipIf(skip)('cloud-init user-data validates', () => {
   for (const example of EXAMPLES) {
     for (const hp of planExample(example).hosts) {
       const file = join(dir, `${example}--${hp.name}.yaml`);
-      writeFileSync(file, renderCloudConfig(hp.provisioning));
+      writeFileSync(file, renderCloudConfig(hp.provisioning!));
       files.push(file);
     }
   }
@@ -70,7 +70,7 @@ describe.skipIf(skipUnless('validators', { commands: ['ignition-validate'] }))('
       it(`${example}/${hp.name} passes ignition-validate with no output`, () => {
         const host = plan.spec.hosts.find((h) => h.name === hp.name)!;
         const file = join(dir, `${example}--${hp.name}.ign`);
-        writeFileSync(file, renderIgnition(hp.provisioning, host, plan.spec, { coordinatorCa: TEST_COORDINATOR_CA }));
+        writeFileSync(file, renderIgnition(hp.provisioning!, host, plan.spec, { coordinatorCa: TEST_COORDINATOR_CA }));
         const r = spawnSync('ignition-validate', [file], { encoding: 'utf8' });
         expect(r.stdout + r.stderr).toBe('');
         expect(r.status).toBe(0);
