@@ -80,7 +80,8 @@ export interface EnrollmentMatch {
   requiresApproval?: boolean;
 }
 
-export type BuildStepFn = (plan: ClusterPlan, step: PlannedStep, secrets: SecretSource) => BuiltStep;
+/** generator/plan buildStep: `extras.memberName` names the member an `etcd-member-remove` removes. */
+export type BuildStepFn = (plan: ClusterPlan, step: PlannedStep, secrets: SecretSource, extras?: { memberName?: string }) => BuiltStep;
 
 /** What the coordinator needs from the outside world; `kubeseed serve` builds it from the state directory. */
 export interface CoordinatorInputs {
@@ -702,7 +703,8 @@ export class Coordinator {
       pkiFile: (name, host) => base.pkiFile(name, host),
       adminKubeconfig: () => base.adminKubeconfig(),
     };
-    const built = this.inputs.buildStep(this.plan, planned, secrets);
+    const extras = record.kind === 'etcd-member-remove' && record.target ? { memberName: record.target } : {};
+    const built = this.inputs.buildStep(this.plan, planned, secrets, extras);
     const params = { ...built.params };
     if (record.kind === 'etcd-member-remove' && record.target) params.memberName = record.target;
     if (record.kind === 'reset') params.nodeName = record.host;
