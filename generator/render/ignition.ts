@@ -10,6 +10,7 @@
  * - commands → `/opt/kubeseed/firstboot.sh` run once by `kubeseed-firstboot.service`
  *   (guard file `/var/lib/kubeseed/firstboot.done`, written last).
  * - users → user `core` (the image's login user) with every SSH key.
+ * - the host's static address and NIC name → networkd (Flatcar) / NetworkManager (FCOS) files.
  * - the agent executable is fetched by Ignition itself from the coordinator (or mirrors.agent),
  *   gzip-decoded and hash-checked when the digest is known; the coordinator CA is trusted for it.
  * - containerd ≥ 2.0 and kubelet/kubeadm come from systemd-sysext images (`sysext.ts`).
@@ -19,6 +20,7 @@
 import type { Provisioning, SystemdUnit } from '../plan/types.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { encodeIgnitionContents, toBase64DataUrl } from './ignition-encoding.ts';
+import { renderIgnitionNetworkFiles } from './ignition-network.ts';
 import { FLATCAR_BUILTIN_EXTENSIONS_TO_MASK, planSysextImages, type SysextArch } from './sysext.ts';
 
 export const IGNITION_SPEC_VERSION = '3.3.0';
@@ -211,6 +213,8 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   // The fleet's generic machine (no host, empty hostname) keeps the name DHCP or the image gives it.
   if (p.hostname) addDefault('/etc/hostname', `${p.hostname}\n`, 0o644);
   if (p.hostsEntries.length > 0) addDefault('/etc/hosts', renderHostsFile(p.hostsEntries), 0o644);
+  // Static addresses and stable NIC names (cloud-init's network-config on the other path).
+  if (host) for (const f of renderIgnitionNetworkFiles(host, family)) addDefault(f.path, f.content, f.mode);
   if (p.timeServers.length > 0) {
     const t = renderTimeConfig(family, p.timeServers);
     addDefault(t.path, t.content, 0o644);

@@ -186,6 +186,13 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
       expect(readlinkSync(join(root, 'etc/extensions/containerd-flatcar.raw'))).toBe('/dev/null');
       expect(readlinkSync(join(root, 'etc/extensions/docker-flatcar.raw'))).toBe('/dev/null');
     }
+    // Static address and NIC name.
+    expect(readFileSync(join(root, 'etc/systemd/network/10-kubeseed-eth0.link'), 'utf8')).toContain('Name=eth0');
+    if (family === 'flatcar') {
+      expect(readFileSync(join(root, 'etc/systemd/network/10-kubeseed-eth0.network'), 'utf8')).toContain('Address=10.101.1.101/24');
+    } else {
+      expect(mode('/etc/NetworkManager/system-connections/kubeseed-eth0.nmconnection')).toBe(0o600);
+    }
     // The SSH key landed with the image user.
     expect(readFileSync(join(root, 'home/core/.ssh/authorized_keys.d/ignition'), 'utf8')).toContain('KubeseedTestKeyOnly');
     expect(requests).toContain('/agent/linux-amd64');

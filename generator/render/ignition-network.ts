@@ -1,0 +1,63 @@
+/**
+ * Static networking for Ignition hosts, the counterpart of cloud-init's network-config:
+ * - Flatcar (systemd-networkd): `/etc/systemd/network/10-kubeseed-<if>.network`;
+ * - Fedora CoreOS (NetworkManager): `/etc/NetworkManager/system-connections/kubeseed-<if>.nmconnection`
+ *   (0600: NetworkManager ignores keyfiles others can read);
+ * - both: `/etc/systemd/network/10-kubeseed-<if>.link` naming the NIC with the host's MAC
+ *   `host.interface` (what cloud-init's `set-name` does), so keepalived/kube-vip find it.
+ * A host without an address (DHCP worker) keeps the image's DHCP default and only gets the
+ * `.link` when it has a MAC.
+ *
+ * Runtime contract: pure.
+ */
+import type { ProvisionFile } from '../plan/types.ts';
+import type { HostSpec, OsFamily } from '../spec/types.ts';
+
+const IFACE = /^[A-Za-z0-9_.-]{1,15}$/;
+
+export function renderIgnitionNetworkFiles(host: HostSpec, family: OsFamily): ProvisionFile[] {
+  if (!IFACE.test(host.interface)) throw new Error(`host ${host.name}: interface ${JSON.stringify(host.interface)} is not a NIC name`);
+  const files: ProvisionFile[] = [];
+  const iface = host.interface;
+  if (host.mac) {
+    files.push({
+      path: `/etc/systemd/network/10-kubeseed-${iface}.link`,
+      content: `# kubeseed: the NIC with this MAC is ${iface} (stable name for keepalived/kube-vip)\n[Match]\nMACAddress=${host.mac}\n\n[Link]\nName=${iface}\n`,
+      mode: 0o644,
+    });
+  }
+  if (!host.address) return files;
+
+  const { cidr } = host.address;
+  if (family === 'flatcar') {
+    const lines = [
+      '# kubeseed: static address of ' + host.name,
+      '[Match]',
+      host.mac ? `MACAddress=${host.mac}` : `Name=${iface}`,
+      '',
+      '[Network]',
+    ];
+    lines.push(`Address=${cidr}`);
+    if (host.gateway) lines.push(`Gateway=${host.gateway}`);
+    for (const ns of host.nameservers) lines.push(`DNS=${ns}`);
+    files.push({ path: `/etc/systemd/network/10-kubeseed-${iface}.network`, content: `${lines.join('\n')}\n`, mode: 0o644 });
+    return files;
+  }
+  if (family === 'fedora-coreos') {
+    const lines = [
+      '[connection]',
+      `id=kubeseed-${iface}`,
+      'type=ethernet',
+      ...(host.mac ? [] : [`interface-name=${iface}`]),
+      'autoconnect=true',
+      '',
+    ];
+    if (host.mac) lines.push('[ethernet]', `mac-address=${host.mac}`, '');
+    lines.push('[ipv4]', 'method=manual', `address1=${cidr}${host.gateway ? `,${host.gateway}` : ''}`);
+    if (host.nameservers.length > 0) lines.push(`dns=${host.nameservers.join(';')};`);
+    lines.push('may-fail=false', '', '[ipv6]', 'method=ignore', '');
+    files.push({ path: `/etc/NetworkManager/system-connections/kubeseed-${iface}.nmconnection`, content: lines.join('\n'), mode: 0o600 });
+    return files;
+  }
+  throw new Error(`host ${host.name}: no Ignition network rendering for os.family ${family}`);
+}
