@@ -1,0 +1,277 @@
+/**
+ * The install path of the prepare-host script, for real: a local signed apt repository in
+ * Docker's layout (containerd.io 1.7 and 2.1) and one in pkgs.k8s.io's flat layout (kubelet,
+ * kubeadm, kubectl 1.37.0 and 1.37.1), with dummy packages carrying the real names and versions,
+ * served on loopback inside private namespaces; the script runs twice in an overlay of this
+ * machine's root (nothing on the host changes). Proves: the newest containerd 2.x is chosen, the
+ * exact Debian revision of the spec's patch is pinned (not the newest), packages are held, the
+ * package's own containerd config is replaced by ours, a second run installs nothing, and a patch
+ * missing from the repository stops the script with a clear message.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderContainerdConfig, renderKernelModules, renderPrepareHostScript, renderSysctlConfig } from '../../../templates/index.ts';
+import { skipUnless } from '../../support/requirements.ts';
+import { makeTempDir, must, run, writeFile } from './helpers.ts';
+
+const PORT = 18080;
+const BASE = `http://127.0.0.1:${PORT}`;
+
+const RUNNER = String.raw`
+set -euo pipefail
+T=$1; IN=$2; OUT=$3; REPO=$4; PORT=$5
+ip link set lo up
+mount --make-rprivate /
+mount -t tmpfs tmpfs "$T"
+mkdir -p "$T/upper" "$T/work" "$T/merged"
+mount -t overlay overlay -o lowerdir=/,upperdir="$T/upper",workdir="$T/work" "$T/merged"
+R="$T/merged"
+mount -t proc proc "$R/proc"
+mount --rbind /dev "$R/dev"
+mount --rbind /sys "$R/sys"
+mount -t tmpfs tmpfs "$R/run"
+mount -t tmpfs tmpfs "$R/tmp"
+rm -f "$R"/etc/sysctl.d/* "$R"/usr/lib/sysctl.d/* "$R"/etc/sysctl.conf
+# Only the test repositories: the machine's own sources are unreachable in this namespace.
+rm -f "$R"/etc/apt/sources.list "$R"/etc/apt/sources.list.d/*
+install -D -m 0644 "$IN/sysctl.conf" "$R/etc/sysctl.d/99-kubeseed.conf"
+install -D -m 0644 "$IN/modules.conf" "$R/etc/modules-load.d/kubeseed.conf"
+install -D -m 0644 "$IN/containerd.toml" "$R/etc/kubeseed/containerd-config.toml"
+for s in prepare prepare-missing; do install -D -m 0755 "$IN/$s.sh" "$R/root/$s.sh"; done
+/usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$REPO" >/dev/null 2>&1 &
+HTTP=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.05; done
+snapshot() { (cd "$T/upper" && find etc -type f -print0 | sort -z | xargs -0 sha256sum); }
+set +e
+chroot "$R" /bin/bash /root/prepare.sh > "$OUT/run1.log" 2>&1; echo $? > "$OUT/run1.rc"
+snapshot > "$OUT/files1"
+chroot "$R" /bin/bash /root/prepare.sh > "$OUT/run2.log" 2>&1; echo $? > "$OUT/run2.rc"
+snapshot > "$OUT/files2"
+chroot "$R" apt-mark showhold > "$OUT/holds" 2>&1
+D='$'
+chroot "$R" dpkg-query -W -f="$D{Package}=$D{Version}\n" containerd.io kubelet kubeadm kubectl > "$OUT/versions" 2>&1
+cp "$R/etc/containerd/config.toml" "$OUT/config.toml" 2>/dev/null
+cat "$R"/etc/apt/sources.list.d/*.list > "$OUT/sources" 2>/dev/null
+chroot "$R" /bin/bash /root/prepare-missing.sh > "$OUT/run3.log" 2>&1; echo $? > "$OUT/run3.rc"
+kill "$HTTP"
+exit 0
+`;
+
+interface Pkg {
+  name: string;
+  version: string;
+  /** Files: path → [content, mode]. */
+  files: Record<string, [string, number]>;
+  conffiles?: string[];
+}
+
+describe.skipIf(
+  skipUnless('validators/templates prepare-host apt', {
+    root: true,
+    commands: ['unshare', 'chroot', 'dpkg-deb', 'gpg', '/usr/bin/python3', 'ip'],
+  }),
+)('prepare-host install path against local signed apt repositories', () => {
+  const dir = makeTempDir('apt');
+  const repo = join(dir, 'repo');
+  const out = join(dir, 'out');
+  const read = (f: string) => run('cat', [join(out, f)]).stdout;
+  const arch = must('dpkg', ['--print-architecture']).trim();
+  const codename = /^VERSION_CODENAME=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'bookworm';
+  const distro = /^ID=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1]?.replace(/"/g, '') ?? 'debian';
+  const gnupg = join(dir, 'gnupg');
+  const gpgEnv = { ...process.env, GNUPGHOME: gnupg };
+  const ourConfig = renderContainerdConfig({ sandboxImage: 'registry.k8s.io/pause:3.10.1' });
+
+  function buildDeb(p: Pkg, into: string): string {
+    const root = join(dir, 'build', `${p.name}_${p.version}`);
+    for (const [path, [content, mode]] of Object.entries(p.files)) {
+      mkdirSync(join(root, path, '..'), { recursive: true });
+      writeFileSync(join(root, path), content, { mode });
+    }
+    mkdirSync(join(root, 'DEBIAN'), { recursive: true });
+    writeFileSync(
+      join(root, 'DEBIAN', 'control'),
+      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nMaintainer: kubeseed tests <t@example.invalid>\nDescription: test double of ${p.name}\n`,
+    );
+    if (p.conffiles) writeFileSync(join(root, 'DEBIAN', 'conffiles'), `${p.conffiles.join('\n')}\n`);
+    mkdirSync(into, { recursive: true });
+    const deb = join(into, `${p.name}_${p.version}_${arch}.deb`);
+    must('dpkg-deb', ['--root-owner-group', '--build', root, deb]);
+    return deb;
+  }
+
+  function packagesIndex(debs: string[], relativeTo: string): string {
+    return debs
+      .map((deb) => {
+        const control = must('dpkg-deb', ['-f', deb]).trimEnd();
+        const bytes = readFileSync(deb);
+        return `${control}\nFilename: ${deb.slice(relativeTo.length + 1)}\nSize: ${bytes.length}\nSHA256: ${createHash('sha256').update(bytes).digest('hex')}\n`;
+      })
+      .join('\n');
+  }
+
+  function signedRelease(releaseDir: string, fields: string, indexes: string[]): void {
+    const sums = indexes.map((rel) => {
+      const bytes = readFileSync(join(releaseDir, rel));
+      return ` ${createHash('sha256').update(bytes).digest('hex')} ${bytes.length} ${rel}`;
+    });
+    writeFileSync(join(releaseDir, 'Release'), `${fields}Date: Thu, 01 Jan 2026 00:00:00 UTC\nSHA256:\n${sums.join('\n')}\n`);
+    const r = run(
+      'gpg',
+      [
+        '--batch',
+        '--yes',
+        '--pinentry-mode',
+        'loopback',
+        '--passphrase',
+        '',
+        '--clearsign',
+        '-o',
+        join(releaseDir, 'InRelease'),
+        join(releaseDir, 'Release'),
+      ],
+      {
+        env: gpgEnv,
+      },
+    );
+    if (r.status !== 0) throw new Error(r.stderr);
+  }
+
+  const tool = (name: string, version: string) => `#!/bin/sh\necho "${name} test double ${version}"\n`;
+
+  beforeAll(() => {
+    mkdirSync(gnupg, { mode: 0o700 });
+    const g = run(
+      'gpg',
+      [
+        '--batch',
+        '--pinentry-mode',
+        'loopback',
+        '--passphrase',
+        '',
+        '--quick-gen-key',
+        'kubeseed test repo <repo@example.invalid>',
+        'ed25519',
+        'sign',
+        'never',
+      ],
+      {
+        env: gpgEnv,
+      },
+    );
+    if (g.status !== 0) throw new Error(g.stderr);
+    const key = run('gpg', ['--armor', '--export'], { env: gpgEnv }).stdout;
+
+    // Docker's layout: <base>/<distro>/dists/<codename>/stable/binary-<arch>/Packages, key at <base>/<distro>/gpg.
+    const docker = join(repo, 'docker', distro);
+    const pool = join(docker, 'pool');
+    const containerdDebs = ['1.7.28-1', '2.1.4-1'].map((v) =>
+      buildDeb(
+        {
+          name: 'containerd.io',
+          version: v,
+          files: {
+            'usr/bin/containerd': [`#!/bin/sh\necho "containerd containerd.io ${v.replace(/-.*/, '')} 0123abcd"\n`, 0o755],
+            'usr/bin/runc': ['#!/bin/sh\nexit 0\n', 0o755],
+            // What the real package ships: the CRI plugin disabled.
+            'etc/containerd/config.toml': ['disabled_plugins = ["cri"]\n', 0o644],
+          },
+          conffiles: ['/etc/containerd/config.toml'],
+        },
+        pool,
+      ),
+    );
+    const dist = join(docker, 'dists', codename);
+    mkdirSync(join(dist, 'stable', `binary-${arch}`), { recursive: true });
+    writeFileSync(join(dist, 'stable', `binary-${arch}`, 'Packages'), packagesIndex(containerdDebs, docker));
+    signedRelease(dist, `Origin: test\nSuite: ${codename}\nCodename: ${codename}\nArchitectures: ${arch}\nComponents: stable\n`, [
+      `stable/binary-${arch}/Packages`,
+    ]);
+    writeFileSync(join(docker, 'gpg'), key);
+
+    // pkgs.k8s.io's flat layout: <base>/Packages, <base>/InRelease, <base>/Release.key.
+    const k8s = join(repo, 'k8s');
+    const k8sDebs = ['1.37.0-1.1', '1.37.1-1.1'].flatMap((v) =>
+      ['kubelet', 'kubeadm', 'kubectl'].map((name) =>
+        buildDeb({ name, version: v, files: { [`usr/bin/${name}`]: [tool(name, v), 0o755] } }, join(k8s, 'pool')),
+      ),
+    );
+    writeFileSync(join(k8s, 'Packages'), packagesIndex(k8sDebs, k8s));
+    signedRelease(k8s, `Origin: test\nArchitectures: ${arch}\n`, ['Packages']);
+    writeFileSync(join(k8s, 'Release.key'), key);
+    run('gpgconf', ['--kill', 'gpg-agent'], { env: gpgEnv });
+
+    const input = join(dir, 'in');
+    mkdirSync(input);
+    mkdirSync(out);
+    writeFile(input, 'sysctl.conf', renderSysctlConfig());
+    writeFile(input, 'modules.conf', renderKernelModules());
+    writeFile(input, 'containerd.toml', ourConfig);
+    const params = (version: string) =>
+      renderPrepareHostScript({
+        kubernetesVersion: version,
+        packagesMode: 'install',
+        kubernetesAptUrl: `${BASE}/k8s/`,
+        containerd: { source: 'docker-apt', repoUrl: `${BASE}/docker/{distro}` },
+      });
+    writeFile(input, 'prepare.sh', params('v1.37.0'), 0o755);
+    writeFile(input, 'prepare-missing.sh', params('v1.37.5'), 0o755);
+    const mnt = join(dir, 'mnt');
+    mkdirSync(mnt);
+    const runner = writeFile(dir, 'runner.sh', RUNNER, 0o755);
+    const r = run(
+      'unshare',
+      ['--mount', '--uts', '--net', '--pid', '--ipc', '--fork', 'bash', runner, mnt, input, out, repo, String(PORT)],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    if (r.status !== 0) throw new Error(`runner failed: ${r.stdout}${r.stderr}`);
+  }, 180_000);
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('installs the newest containerd 2.x and the exact patch of kubeadm, kubelet, kubectl, held', () => {
+    const log = read('run1.log');
+    expect(read('run1.rc').trim(), log).toBe('0');
+    expect(log).toContain('kubeseed-prepare: installing containerd.io=2.1.4-1');
+    expect(log).toContain('kubeseed-prepare: installing kubelet=1.37.0-1.1 kubeadm=1.37.0-1.1 kubectl=1.37.0-1.1');
+    expect(log).toContain('kubeseed-prepare: containerd 2.1.4');
+    expect(read('versions').trim().split('\n').sort()).toEqual([
+      'containerd.io=2.1.4-1',
+      'kubeadm=1.37.0-1.1',
+      'kubectl=1.37.0-1.1',
+      'kubelet=1.37.0-1.1',
+    ]);
+    expect(read('holds').trim().split('\n').sort()).toEqual(['containerd.io', 'kubeadm', 'kubectl', 'kubelet']);
+    expect(read('sources')).toContain(
+      `deb [arch=${arch} signed-by=/etc/apt/keyrings/docker.gpg] ${BASE}/docker/${distro} ${codename} stable`,
+    );
+    expect(read('sources')).toContain(`deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] ${BASE}/k8s/ /`);
+  });
+
+  it("replaces the package's containerd config with ours", () => {
+    expect(read('config.toml')).toBe(ourConfig);
+  });
+
+  it('a second run installs nothing and changes no file', () => {
+    const log = read('run2.log');
+    expect(read('run2.rc').trim(), log).toBe('0');
+    expect(log).toContain('kubeseed-prepare: containerd.io 2.1.4-1 already installed');
+    expect(log).toContain('kubeseed-prepare: kubelet, kubeadm, kubectl 1.37.0 already installed');
+    expect(log).not.toContain('installing');
+    expect(read('files2')).toBe(read('files1'));
+    expect(statSync(join(out, 'files1')).size).toBeGreaterThan(0);
+  });
+
+  it('stops with a clear message when the repository lacks the patch version', () => {
+    expect(read('run3.rc').trim()).toBe('1');
+    expect(read('run3.log')).toContain(
+      'kubeseed-prepare: ERROR: no version of kubelet matching ^1\\.37\\.5- in the configured repositories',
+    );
+  });
+});
