@@ -9,7 +9,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { generateClusterPki } from '../generator/pki/index.ts';
@@ -58,6 +58,7 @@ function median(values: number[]): number {
 const fmt = (s: number) => `${s.toFixed(3)} s`;
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0]!;
   // Warm-up: JIT, thread pool, openssl binary in the page cache.
   await generateClusterPki({ spec: ecdsaSpec, now: new Date() });
   await opensslFloor(2);
@@ -96,7 +97,8 @@ async function main(): Promise<void> {
     "Node's async `crypto.generateKeyPair` (OpenSSL on the libuv thread pool, all at once); certificates are",
     'structured with node-forge and signed with `crypto.sign` (docs/adr/0001-pki-signing.md).',
     '',
-    `Machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${opensslVersion}.`,
+    `Machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${opensslVersion};`,
+    `1-minute load average ${loadBefore.toFixed(1)} before and ${loadavg()[0]!.toFixed(1)} after (on 2 cores, a value above ~1 before the run means other jobs shared the machine).`,
     '',
     '| what | median | runs |',
     '| --- | --- | --- |',
@@ -104,7 +106,8 @@ async function main(): Promise<void> {
     '',
     `- RSA-2048 PKI / native floor: **${ratio.toFixed(2)}×** (target ≤ ${RSA_TARGET_RATIO}×: ${ratio <= RSA_TARGET_RATIO ? 'met' : 'NOT met'}).`,
     `- ECDSA-P256 PKI: **${fmt(median(ecdsa))}** (target < ${ECDSA_TARGET_SECONDS} s: ${median(ecdsa) < ECDSA_TARGET_SECONDS ? 'met' : 'NOT met'}).`,
-    '- RSA key generation is a random prime search: single runs vary by ±50 %; compare medians.',
+    '- RSA key generation is a random prime search: single runs vary by ±50 % and a 5-run median ratio by about ±0.3 on a',
+    '  shared machine; `npx tsx bench/pki.ts --runs 15` narrows it.',
     '',
   ].join('\n');
 
