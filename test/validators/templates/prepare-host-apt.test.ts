@@ -12,7 +12,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderContainerdConfig, renderKernelModules, renderPrepareHostScript, renderSysctlConfig } from '../../../templates/index.ts';
+import {
+  etcdTarballUrl,
+  renderContainerdConfig,
+  renderKernelModules,
+  renderPrepareHostScript,
+  renderSysctlConfig,
+} from '../../../templates/index.ts';
 import { skipUnless } from '../../support/requirements.ts';
 import { makeTempDir, must, run, writeFile } from './helpers.ts';
 
@@ -39,7 +45,7 @@ rm -f "$R"/etc/apt/sources.list "$R"/etc/apt/sources.list.d/*
 install -D -m 0644 "$IN/sysctl.conf" "$R/etc/sysctl.d/99-kubeseed.conf"
 install -D -m 0644 "$IN/modules.conf" "$R/etc/modules-load.d/kubeseed.conf"
 install -D -m 0644 "$IN/containerd.toml" "$R/etc/kubeseed/containerd-config.toml"
-for s in prepare prepare-missing; do install -D -m 0755 "$IN/$s.sh" "$R/root/$s.sh"; done
+for s in prepare prepare-other; do install -D -m 0755 "$IN/$s.sh" "$R/root/$s.sh"; done
 /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1 --directory "$REPO" >/dev/null 2>&1 &
 HTTP=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.05; done
@@ -54,7 +60,8 @@ D='$'
 chroot "$R" dpkg-query -W -f="$D{Package}=$D{Version}\n" containerd.io kubelet kubeadm kubectl > "$OUT/versions" 2>&1
 cp "$R/etc/containerd/config.toml" "$OUT/config.toml" 2>/dev/null
 cat "$R"/etc/apt/sources.list.d/*.list > "$OUT/sources" 2>/dev/null
-chroot "$R" /bin/bash /root/prepare-missing.sh > "$OUT/run3.log" 2>&1; echo $? > "$OUT/run3.rc"
+chroot "$R" /bin/bash /root/prepare-other.sh > "$OUT/run3.log" 2>&1; echo $? > "$OUT/run3.rc"
+(cd "$R" && ls -l usr/local/bin usr/local/sbin etc/systemd/system/containerd.service 2>&1) > "$OUT/local-files"
 kill "$HTTP"
 exit 0
 `;
@@ -75,8 +82,9 @@ describe.skipIf(
 )('prepare-host install path against local signed apt repositories', () => {
   const dir = makeTempDir('apt');
   const repo = join(dir, 'repo');
-  const out = join(dir, 'out');
-  const read = (f: string) => run('cat', [join(out, f)]).stdout;
+  const out = join(dir, 'out-apt');
+  const outTarball = join(dir, 'out-tarball');
+  const read = (f: string, from = out) => run('cat', [join(from, f)]).stdout;
   const arch = must('dpkg', ['--print-architecture']).trim();
   const codename = /^VERSION_CODENAME=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'bookworm';
   const distro = /^ID=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1]?.replace(/"/g, '') ?? 'debian';
@@ -137,6 +145,34 @@ describe.skipIf(
       },
     );
     if (r.status !== 0) throw new Error(r.stderr);
+  }
+
+  /** Runs `first` twice, then `other` once, in one overlay root; results land in `into`. */
+  function scenario(label: string, into: string, first: string, other: string): void {
+    const input = join(dir, `in-${label}`);
+    mkdirSync(input);
+    mkdirSync(into);
+    writeFile(input, 'sysctl.conf', renderSysctlConfig());
+    writeFile(input, 'modules.conf', renderKernelModules());
+    writeFile(input, 'containerd.toml', ourConfig);
+    writeFile(input, 'prepare.sh', first, 0o755);
+    writeFile(input, 'prepare-other.sh', other, 0o755);
+    const mnt = join(dir, `mnt-${label}`);
+    mkdirSync(mnt);
+    const runner = writeFile(dir, 'runner.sh', RUNNER, 0o755);
+    const args = ['--mount', '--uts', '--net', '--pid', '--ipc', '--fork', 'bash', runner, mnt, input, into, repo, String(PORT)];
+    const r = run('unshare', args, { timeoutMs: 120_000 });
+    if (r.status !== 0) throw new Error(`runner failed: ${r.stdout}${r.stderr}`);
+  }
+
+  /** A .tar.gz holding `top/<name>` executables. */
+  function tarball(path: string, top: string, entries: Record<string, string>): void {
+    const src = join(dir, 'tar-src', top);
+    mkdirSync(src, { recursive: true });
+    for (const [name, content] of Object.entries(entries)) writeFileSync(join(src, name), content, { mode: 0o755 });
+    mkdirSync(join(path, '..'), { recursive: true });
+    must('tar', ['-C', join(dir, 'tar-src'), '-czf', path, top]);
+    rmSync(join(dir, 'tar-src'), { recursive: true });
   }
 
   const tool = (name: string, version: string) => `#!/bin/sh\necho "${name} test double ${version}"\n`;
@@ -203,12 +239,6 @@ describe.skipIf(
     writeFileSync(join(k8s, 'Release.key'), key);
     run('gpgconf', ['--kill', 'gpg-agent'], { env: gpgEnv });
 
-    const input = join(dir, 'in');
-    mkdirSync(input);
-    mkdirSync(out);
-    writeFile(input, 'sysctl.conf', renderSysctlConfig());
-    writeFile(input, 'modules.conf', renderKernelModules());
-    writeFile(input, 'containerd.toml', ourConfig);
     const params = (version: string) =>
       renderPrepareHostScript({
         kubernetesVersion: version,
@@ -216,19 +246,37 @@ describe.skipIf(
         kubernetesAptUrl: `${BASE}/k8s/`,
         containerd: { source: 'docker-apt', repoUrl: `${BASE}/docker/{distro}` },
       });
-    writeFile(input, 'prepare.sh', params('v1.37.0'), 0o755);
-    writeFile(input, 'prepare-missing.sh', params('v1.37.5'), 0o755);
-    const mnt = join(dir, 'mnt');
-    mkdirSync(mnt);
-    const runner = writeFile(dir, 'runner.sh', RUNNER, 0o755);
-    const r = run(
-      'unshare',
-      ['--mount', '--uts', '--net', '--pid', '--ipc', '--fork', 'bash', runner, mnt, input, out, repo, String(PORT)],
-      {
-        timeoutMs: 120_000,
+    scenario('apt', out, params('v1.37.0'), params('v1.37.5'));
+
+    // Upstream tarballs: containerd + runc on a node; etcd on a member without kubelet.
+    const files = join(repo, 'files');
+    tarball(join(files, `containerd-2.1.4-linux-${arch}.tar.gz`), 'bin', {
+      containerd: '#!/bin/sh\necho "containerd github.com/containerd/containerd/v2 v2.1.4 0123abcd"\n',
+      ctr: '#!/bin/sh\nexit 0\n',
+    });
+    writeFileSync(join(files, `runc.${arch}`), '#!/bin/sh\nexit 0\n');
+    tarball(join(files, 'etcd', 'v3.6.5', `etcd-v3.6.5-linux-${arch}.tar.gz`), `etcd-v3.6.5-linux-${arch}`, {
+      etcd: '#!/bin/sh\necho etcd test double\n',
+      etcdctl: '#!/bin/sh\nexit 0\n',
+      etcdutl: '#!/bin/sh\nexit 0\n',
+    });
+    const tarballNode = renderPrepareHostScript({
+      kubernetesVersion: 'v1.37.0',
+      packagesMode: 'install',
+      kubernetesAptUrl: `${BASE}/k8s/`,
+      containerd: {
+        source: 'tarball',
+        tarballUrl: `${BASE}/files/containerd-2.1.4-linux-{arch}.tar.gz`,
+        runcUrl: `${BASE}/files/runc.{arch}`,
       },
-    );
-    if (r.status !== 0) throw new Error(`runner failed: ${r.stdout}${r.stderr}`);
+    });
+    const etcdMember = renderPrepareHostScript({
+      kubernetesVersion: 'v1.37.0',
+      packagesMode: 'install',
+      kubernetesNode: false,
+      etcd: { tarballUrl: etcdTarballUrl('v3.6.5', `${BASE}/files/etcd`) },
+    });
+    scenario('tarball', outTarball, tarballNode, etcdMember);
   }, 180_000);
 
   afterAll(() => {
@@ -273,5 +321,32 @@ describe.skipIf(
     expect(read('run3.log')).toContain(
       'kubeseed-prepare: ERROR: no version of kubelet matching ^1\\.37\\.5- in the configured repositories',
     );
+  });
+
+  it('installs containerd and runc from release tarballs, once', () => {
+    const log = read('run1.log', outTarball);
+    expect(read('run1.rc', outTarball).trim(), log).toBe('0');
+    expect(log).toContain(`kubeseed-prepare: containerd: downloading ${BASE}/files/containerd-2.1.4-linux-${arch}.tar.gz`);
+    expect(log).toContain('kubeseed-prepare: containerd 2.1.4');
+    expect(log).not.toContain('containerd.io');
+    const log2 = read('run2.log', outTarball);
+    expect(read('run2.rc', outTarball).trim(), log2).toBe('0');
+    expect(log2).toContain('already installed');
+    expect(log2).not.toContain('downloading');
+    expect(read('files2', outTarball)).toBe(read('files1', outTarball));
+    const local = read('local-files', outTarball);
+    expect(local).toMatch(/-rwxr-xr-x .* containerd\n/);
+    expect(local).toMatch(/-rwxr-xr-x .* runc\n/);
+    expect(local).toContain('etc/systemd/system/containerd.service');
+    expect(read('config.toml', outTarball)).toBe(ourConfig);
+  });
+
+  it('installs upstream etcd on a member without kubelet, and nothing of Kubernetes', () => {
+    const log = read('run3.log', outTarball);
+    expect(read('run3.rc', outTarball).trim(), log).toBe('0');
+    expect(log).toContain(`kubeseed-prepare: etcd: downloading ${BASE}/files/etcd/v3.6.5/etcd-v3.6.5-linux-${arch}.tar.gz`);
+    expect(log).not.toMatch(/kubelet|kubeadm|containerd|swap/);
+    const local = read('local-files', outTarball);
+    for (const bin of ['etcd', 'etcdctl', 'etcdutl']) expect(local).toMatch(new RegExp(`-rwxr-xr-x .* ${bin}\\n`));
   });
 });
