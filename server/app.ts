@@ -50,6 +50,8 @@ export interface AppOptions extends Omit<CoordinatorOptions, 'log' | 'redactor'>
   defaultWaitMs?: number;
   /** Max request body (bytes); reports are the largest bodies. */
   bodyLimit?: number;
+  /** Registers more routes (the status page plugin) on the app before it is returned. */
+  extend?: (app: FastifyInstance) => void;
 }
 
 export const BODY_LIMIT = 64 * 1024;
@@ -165,7 +167,8 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   app.addHook('onReady', async () => {
     await coordinator.start();
   });
-  app.addHook('onClose', async () => {
+  // preClose: answer waiting long-polls (204) before the listener waits for in-flight requests.
+  app.addHook('preClose', async () => {
     coordinator.stop();
   });
 
@@ -383,5 +386,6 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     },
   );
 
+  options.extend?.(app);
   return app;
 }

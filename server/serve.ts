@@ -72,6 +72,8 @@ export interface ServeOptions {
   logger?: AppOptions['logger'];
   scheduler?: AppOptions['scheduler'];
   defaultWaitMs?: number;
+  /** Registers more routes (the status page) on the app. */
+  extend?: AppOptions['extend'];
 }
 
 export interface ServeHandle extends RunningCoordinator {
@@ -122,6 +124,7 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
       logger: options.logger ?? { level: 'info' },
       ...(options.scheduler ? { scheduler: options.scheduler } : {}),
       ...(options.defaultWaitMs ? { defaultWaitMs: options.defaultWaitMs } : {}),
+      ...(options.extend ? { extend: options.extend } : {}),
     },
   );
   let resolveStopped!: () => void;
