@@ -41,7 +41,7 @@ export interface KeepalivedConfigParams {
   checkWeight?: number;
   /** VRRP advert interval in seconds (default 1). */
   advertInterval?: number;
-  /** `router_id` in global_defs (default: the interface-independent host name given here, or omitted). */
+  /** `router_id` in global_defs, e.g. the host's name (omitted when not given: keepalived then uses the hostname). */
   routerId?: string;
 }
 
