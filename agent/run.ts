@@ -207,12 +207,16 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
 
       case 'heartbeat':
         try {
-          await signedRequest(
+          const message = effect.message ? redactor(effect.message).slice(0, 1000) : undefined;
+          const res = await signedRequest(
             'POST',
             `${API_PREFIX}/heartbeat`,
-            { phase: effect.phase, ...(effect.message ? { message: redactor(effect.message) } : {}), clock: clock.now() },
+            { phase: effect.phase, ...(message ? { message } : {}), clock: clock.now() },
             10_000,
           );
+          // The answer carries the coordinator's clock: a resumed agent re-measures its skew here.
+          const body = res.body as { serverTime?: unknown } | null;
+          if (res.status === 200 && body && typeof body.serverTime === 'number') rt.skewMs = body.serverTime - clock.now();
         } catch (error) {
           log('debug', 'heartbeat-failed', { message: (error as Error).message });
         }

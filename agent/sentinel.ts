@@ -15,11 +15,13 @@ export interface Sentinel {
   results: StepResults;
 }
 
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+/** Plan step ids look like `cp1/kubeadm-join-control-plane` or `cp1/reset#2`: percent-encoded into one safe file name. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.%-]*$/;
 
 export function sentinelPath(stateDir: string, stepId: string): string {
-  if (!SAFE_ID.test(stepId) || stepId.includes('..')) throw new Error(`step id not usable as a file name: ${stepId}`);
-  return `${stateDir}/steps/${stepId.replaceAll(':', '_')}.done`;
+  const name = encodeURIComponent(stepId).replaceAll('*', '%2A');
+  if (!SAFE_NAME.test(name) || name.length > 200) throw new Error(`step id not usable as a file name: ${stepId}`);
+  return `${stateDir}/steps/${name}.done`;
 }
 
 export async function readSentinel(fs: Fs, stateDir: string, stepId: string): Promise<Sentinel | null> {
