@@ -7,7 +7,7 @@
  * Run: npx tsx bench/agent.ts [--runs N] [--write]   (prints a `## Agent` section; --write puts it in BENCHMARKS.md)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { ReleasedStep } from '../protocol/wire.ts';
