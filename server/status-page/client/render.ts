@@ -10,6 +10,7 @@ import {
   currentSince,
   deriveHostState,
   formatDuration,
+  gateText,
   HOST_STATE_LABEL,
   type HostFilter,
   type HostState,
@@ -287,7 +288,7 @@ function renderHost(host: HostStatus, now: number, logOpen: Map<string, boolean>
       ? row('step', h('span', { class: 'current' }, shortStep(host.currentStep)), ' · ', started ? since(started, now) : '')
       : null,
     host.waitingFor && !host.currentStep && state !== 'done'
-      ? row('waiting for', h('span', { class: 'gate-text' }, host.waitingFor))
+      ? row('waiting for', h('span', { class: 'gate-text' }, gateText(host.waitingFor)))
       : null,
     host.phase ? row('agent', `${host.phase}${host.message ? `: ${host.message}` : ''}`) : null,
     host.lastSeen !== null && state !== 'done' ? row('last seen', since(host.lastSeen, now), ' ago') : null,

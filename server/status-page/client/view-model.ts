@@ -77,6 +77,11 @@ export function pickReportedStep(host: HostStatus): StepStatus | undefined {
   return byTime.find((s) => s.lastReport?.outcome === 'failed') ?? byTime[0];
 }
 
+/** The gate in words, without a leading "waiting for" (the page's label already says it). */
+export function gateText(waitingFor: string): string {
+  return waitingFor.replace(/^waiting for /i, '');
+}
+
 /** The last `max` non-empty lines of a log tail. */
 export function lastLines(text: string, max: number): string[] {
   const lines = text.split('\n').filter((l) => l.trim() !== '');

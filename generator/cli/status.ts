@@ -1,0 +1,642 @@
+/**
+ * `kubeseed status [--watch] [--json] [--state DIR] [--token T] [--url URL]`: the rollout's
+ * progress from the coordinator's GET /v1/status, over HTTPS that trusts only the pinned
+ * coordinator CA (`<state>/tls/ca.crt`), with the operator token `kubeseed serve` stored in
+ * `<state>/operator-token` (or --token, or KUBESEED_OPERATOR_TOKEN). A terminal gets per-host
+ * progress bars; a pipe gets plain lines; --json the status document. --watch redraws on every
+ * coordinator event (GET /v1/events) until the rollout is done or failed, or Ctrl-C.
+ *
+ * Exit codes: 0 done · 3 still running · 4 a host failed · 1 coordinator unreachable · 2 bad input
+ * (no token/CA/URL, token refused). The pure parts (bars, frames, outcome) are exported for tests.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import { Agent, request } from 'undici';
+import { parse as parseYaml } from 'yaml';
+import { SseParser } from '../../server/status-page/client/sse.ts';
+import { parseArgs, UsageError } from './args.ts';
+import type { Io } from './commands.ts';
+
+/** Where `kubeseed serve` keeps the operator token, relative to the state directory (mode 0600). */
+export const OPERATOR_TOKEN_FILE = 'operator-token';
+export const DEFAULT_STATE_DIR = 'out/coordinator';
+
+export const STATUS_EXIT = { done: 0, unreachable: 1, badInput: 2, running: 3, failed: 4 } as const;
+
+/** The CLI's extra hooks: tests pass a signal instead of Ctrl-C, and a terminal width. */
+export interface StatusIo extends Io {
+  signal?: AbortSignal;
+  columns?: number;
+}
+
+// ───────────────────────────── the status document (what GET /v1/status answers) ─────────────────────────────
+
+export interface StepView {
+  id: string;
+  state: string;
+  attempt: number;
+  releasedAt?: number;
+  finishedAt?: number;
+  lastReport?: { outcome: string; reason?: string; logTail: string; at: number };
+}
+
+export interface HostView {
+  name: string;
+  role: string;
+  enrolled: boolean;
+  removed: boolean;
+  awaitingApproval: boolean;
+  done: boolean;
+  failed: boolean;
+  currentStep: string | null;
+  waitingFor: string | null;
+  phase: string | null;
+  message: string | null;
+  steps: StepView[];
+}
+
+export interface StatusDocument {
+  cluster: { name: string; topology: string; kubernetesVersion: string };
+  serverTime: number;
+  done: boolean;
+  counts: { hosts: number; enrolled: number; done: number; failed: number };
+  hosts: HostView[];
+  securityEvents: { kind: string; host?: string; message: string; at: number }[];
+}
+
+export type Outcome = 'done' | 'running' | 'failed';
+
+export function statusOutcome(status: Pick<StatusDocument, 'done' | 'counts'>): Outcome {
+  if (status.counts.failed > 0) return 'failed';
+  return status.done ? 'done' : 'running';
+}
+
+export function exitCodeOf(outcome: Outcome): number {
+  return STATUS_EXIT[outcome];
+}
+
+// ───────────────────────────── pure rendering ─────────────────────────────
+
+const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+
+/**
+ * A progress bar of exactly `width` cells. Full only when done === total; anything done shows at
+ * least a sliver, so "started" and "not started" never look the same. Unicode eighth blocks, or
+ * `#`/`-` with `ascii`.
+ */
+export function renderBar(done: number, total: number, width: number, ascii = false): string {
+  const cells = Math.max(1, Math.floor(width));
+  const ratio = total <= 0 ? 0 : Math.min(1, Math.max(0, done / total));
+  const resolution = ascii ? 1 : 8;
+  const max = cells * resolution;
+  let units = Math.round(ratio * max);
+  if (done > 0 && units === 0) units = 1;
+  if (done < total && units === max) units = max - 1;
+  const full = Math.floor(units / resolution);
+  const partial = ascii ? '' : EIGHTHS[units % resolution]!;
+  const used = full + (partial ? 1 : 0);
+  return (ascii ? '#' : '█').repeat(full) + partial + (ascii ? '-' : '░').repeat(cells - used);
+}
+
+/** `1h02m`, `3m05s`, `42s`. */
+export function formatElapsed(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m${String(s).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+export type HostWord = 'removed' | 'failed' | 'done' | 'approval' | 'not-enrolled' | 'running' | 'retrying' | 'waiting';
+
+export function describeHost(host: HostView): HostWord {
+  if (host.removed) return 'removed';
+  if (host.failed) return 'failed';
+  if (host.done) return 'done';
+  if (host.awaitingApproval) return 'approval';
+  if (!host.enrolled) return 'not-enrolled';
+  if (host.currentStep) return 'running';
+  if (host.steps.some((s) => s.state === 'retry-wait')) return 'retrying';
+  return 'waiting';
+}
+
+export function countHostSteps(host: HostView): { done: number; total: number } {
+  const live = host.steps.filter((s) => s.state !== 'cancelled');
+  return { done: live.filter((s) => s.state === 'succeeded').length, total: live.length };
+}
+
+function shortStep(id: string): string {
+  const slash = id.indexOf('/');
+  return slash === -1 ? id : id.slice(slash + 1);
+}
+
+/** What follows the state word: the current step and its time, the gate, or the error. */
+export function hostDetail(host: HostView, now: number): string {
+  const word = describeHost(host);
+  switch (word) {
+    case 'running': {
+      const step = host.steps.find((s) => s.id === host.currentStep);
+      const time = step?.releasedAt !== undefined ? ` · ${formatElapsed(now - step.releasedAt)}` : '';
+      const phase = host.phase ? ` · ${host.phase}${host.message ? `: ${host.message}` : ''}` : '';
+      return `${shortStep(host.currentStep ?? '')}${time}${phase}`;
+    }
+    case 'failed': {
+      const step = host.steps.find((s) => s.state === 'failed');
+      return step ? `${shortStep(step.id)}: ${step.lastReport?.reason ?? 'failed'} — fix, then \`kubeseed retry ${host.name}\`` : '';
+    }
+    case 'retrying': {
+      const step = host.steps.find((s) => s.state === 'retry-wait');
+      return step ? `${shortStep(step.id)} failed (${step.lastReport?.reason ?? 'error'}); retrying` : '';
+    }
+    case 'done':
+    case 'removed':
+      return '';
+    default:
+      return host.waitingFor ? `for ${host.waitingFor.replace(/^waiting for /i, '')}` : '';
+  }
+}
+
+function failureLog(host: HostView, lines: number): string[] {
+  const step = host.steps.find((s) => s.state === 'failed');
+  const tail = step?.lastReport?.logTail ?? '';
+  const all = tail.split('\n').filter((l) => l.trim() !== '');
+  return all.slice(Math.max(0, all.length - lines));
+}
+
+export interface FrameOptions {
+  /** Bars and colors (a terminal); false gives plain, stable lines for pipes and logs. */
+  tty: boolean;
+  color: boolean;
+  columns: number;
+  /** Coordinator time now (ms). */
+  now: number;
+  ascii?: boolean;
+}
+
+const COLORS: Record<HostWord, string> = {
+  done: '32',
+  running: '34',
+  failed: '31;1',
+  retrying: '33',
+  approval: '35',
+  waiting: '2',
+  'not-enrolled': '2',
+  removed: '2',
+};
+
+function paint(text: string, code: string, on: boolean): string {
+  return on ? `\x1b[${code}m${text}\x1b[0m` : text;
+}
+
+function clip(text: string, width: number): string {
+  if (width <= 0) return '';
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** The whole picture as lines (no trailing newline): a heading, one line per host, failure logs, security events. */
+export function renderFrame(status: StatusDocument, options: FrameOptions): string[] {
+  const outcome = statusOutcome(status);
+  let steps = 0;
+  let stepsDone = 0;
+  for (const host of status.hosts) {
+    if (host.removed) continue;
+    const c = countHostSteps(host);
+    steps += c.total;
+    stepsDone += c.done;
+  }
+  const { counts, cluster } = status;
+  const lines: string[] = [];
+  const outcomeWord = outcome === 'done' ? 'done' : outcome === 'failed' ? 'FAILED' : 'running';
+  const heading = `${cluster.name} · Kubernetes ${cluster.kubernetesVersion} · ${cluster.topology} · rollout ${outcomeWord} · hosts ${counts.done}/${counts.hosts} done · steps ${stepsDone}/${steps} · enrolled ${counts.enrolled}/${counts.hosts} · failed ${counts.failed}`;
+  const headCode = outcome === 'done' ? '32;1' : outcome === 'failed' ? '31;1' : '1';
+  lines.push(options.tty ? paint(clip(heading, options.columns), headCode, options.color) : heading);
+
+  const nameWidth = Math.max(4, ...status.hosts.map((h) => h.name.length));
+  const roleWidth = Math.max(4, ...status.hosts.map((h) => h.role.length));
+  const countWidth = Math.max(5, ...status.hosts.map((h) => `${countHostSteps(h).done}/${countHostSteps(h).total}`.length));
+  const wordWidth = 12;
+  const barWidth = Math.max(10, Math.min(30, options.columns - nameWidth - roleWidth - countWidth - wordWidth - 30));
+  for (const host of status.hosts) {
+    const word = describeHost(host);
+    const { done, total } = countHostSteps(host);
+    const count = `${done}/${total}`.padStart(countWidth);
+    const detail = hostDetail(host, options.now);
+    if (!options.tty) {
+      lines.push(
+        `${host.name.padEnd(nameWidth)}  ${host.role.padEnd(roleWidth)}  ${count}  ${word.padEnd(wordWidth)}  ${detail}`.trimEnd(),
+      );
+      continue;
+    }
+    const bar = renderBar(done, total, barWidth, options.ascii);
+    const head = `${host.name.padEnd(nameWidth)}  ${host.role.padEnd(roleWidth)}  `;
+    const room = options.columns - head.length - barWidth - count.length - wordWidth - 5;
+    const code = COLORS[word];
+    lines.push(
+      `${head}${paint(bar, code, options.color)} ${count}  ${paint(word.padEnd(wordWidth), code, options.color)} ${clip(detail, room)}`.trimEnd(),
+    );
+    if (word === 'failed') {
+      for (const line of failureLog(host, 3))
+        lines.push(paint(clip(`${' '.repeat(nameWidth + 2)}│ ${line}`, options.columns), '2', options.color));
+    }
+  }
+  if (!options.tty) {
+    for (const host of status.hosts) {
+      if (describeHost(host) !== 'failed') continue;
+      for (const line of failureLog(host, 3)) lines.push(`${host.name} log: ${line}`);
+    }
+  }
+  if (status.securityEvents.length > 0) {
+    const last = status.securityEvents[status.securityEvents.length - 1]!;
+    const text = `security events: ${status.securityEvents.length} (latest: ${last.kind}${last.host ? ` ${last.host}` : ''}: ${last.message})`;
+    lines.push(options.tty ? paint(clip(text, options.columns), '33', options.color) : text);
+  }
+  return lines;
+}
+
+// ───────────────────────────── talking to the coordinator ─────────────────────────────
+
+/** An error that ends the command with a given exit code and message. */
+export class StatusError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface StatusTarget {
+  url: string;
+  token: string;
+  ca: string;
+  stateDir: string;
+  caFile: string;
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StatusError(`cannot read ${path}: ${(error as Error).message}`, STATUS_EXIT.badInput);
+  }
+}
+
+/** The coordinator URL: state.json's `cluster.coordinatorUrl`, else cluster.yaml's `spec.coordinator.url`. */
+async function readCoordinatorUrl(stateDir: string): Promise<string | undefined> {
+  const manifest = await readOptional(join(stateDir, 'state.json'));
+  if (manifest) {
+    try {
+      const url = (JSON.parse(manifest) as { cluster?: { coordinatorUrl?: unknown } }).cluster?.coordinatorUrl;
+      if (typeof url === 'string' && url) return url;
+    } catch {
+      // fall through to cluster.yaml
+    }
+  }
+  const spec = await readOptional(join(stateDir, 'cluster.yaml'));
+  if (spec) {
+    try {
+      const url = (parseYaml(spec) as { spec?: { coordinator?: { url?: unknown } } } | null)?.spec?.coordinator?.url;
+      if (typeof url === 'string' && url) return url;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+export async function resolveTarget(flags: Record<string, string | boolean>, io: Io): Promise<StatusTarget> {
+  const stateArg = typeof flags.state === 'string' ? flags.state : DEFAULT_STATE_DIR;
+  const stateDir = isAbsolute(stateArg) ? stateArg : join(io.cwd, stateArg);
+  const caFile = join(stateDir, 'tls', 'ca.crt');
+  const ca = await readOptional(caFile);
+  if (!ca?.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new StatusError(
+      `no coordinator CA at ${caFile}: pass --state OUT/coordinator, the state directory \`kubeseed generate --out OUT\` wrote (its tls/ca.crt pins the coordinator)`,
+      STATUS_EXIT.badInput,
+    );
+  }
+  let url = typeof flags.url === 'string' ? flags.url : await readCoordinatorUrl(stateDir);
+  if (!url) {
+    throw new StatusError(
+      `no coordinator URL: neither ${join(stateDir, 'state.json')} (cluster.coordinatorUrl) nor ${join(stateDir, 'cluster.yaml')} (spec.coordinator.url) names one; pass --url https://HOST:PORT`,
+      STATUS_EXIT.badInput,
+    );
+  }
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'https:') throw new Error('not https');
+    url = parsed.origin;
+  } catch {
+    throw new StatusError(`--url ${url} is not an https:// URL (the coordinator API is HTTPS only)`, STATUS_EXIT.badInput);
+  }
+  let token = typeof flags.token === 'string' ? flags.token : io.env.KUBESEED_OPERATOR_TOKEN;
+  if (!token) {
+    const tokenFile = join(stateDir, OPERATOR_TOKEN_FILE);
+    token = (await readOptional(tokenFile))?.trim();
+    if (!token) {
+      throw new StatusError(
+        `no operator token: ${tokenFile} does not exist. \`kubeseed serve --state ${stateArg}\` writes it when it starts (and prints it); or pass --token`,
+        STATUS_EXIT.badInput,
+      );
+    }
+  }
+  return { url, token, ca, stateDir, caFile };
+}
+
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+function errorCode(error: unknown): string {
+  let e = error as { code?: string; cause?: unknown; message?: string } | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string' && e.code !== 'UND_ERR_SOCKET') return e.code;
+    e = e.cause as typeof e;
+  }
+  return (error as Error)?.message ?? String(error);
+}
+
+/** Maps a transport failure to the exit-1 message that names the URL and the fix. */
+export function unreachable(target: StatusTarget, error: unknown): StatusError {
+  const code = errorCode(error);
+  if (TLS_CODES.has(code)) {
+    return new StatusError(
+      `the server at ${target.url} did not prove it is this coordinator (${code}): its certificate does not match the CA pinned in ${target.caFile}. Wrong --state or --url?`,
+      STATUS_EXIT.unreachable,
+    );
+  }
+  return new StatusError(
+    `cannot reach the coordinator at ${target.url} (${code}). Is \`kubeseed serve --state ${target.stateDir}\` running and listening there? Use --url to give another address.`,
+    STATUS_EXIT.unreachable,
+  );
+}
+
+export class StatusClient {
+  private readonly dispatcher: Agent;
+
+  constructor(readonly target: StatusTarget) {
+    this.dispatcher = new Agent({
+      connect: { ca: target.ca, timeout: 5_000 },
+      headersTimeout: 10_000,
+      bodyTimeout: 45_000,
+      keepAliveTimeout: 10_000,
+    });
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${this.target.token}`, ...extra };
+  }
+
+  private async refusedOrFailed(statusCode: number, body: { text(): Promise<string> }, path: string): Promise<StatusError> {
+    const text = await body.text().catch(() => '');
+    if (statusCode === 401) {
+      return new StatusError(
+        `the coordinator at ${this.target.url} refused the operator token (401): use the token \`kubeseed serve\` printed for this state directory (${join(this.target.stateDir, OPERATOR_TOKEN_FILE)}) or --token`,
+        STATUS_EXIT.badInput,
+      );
+    }
+    let message = text.slice(0, 300);
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
+    } catch {
+      // not JSON: keep the text
+    }
+    return new StatusError(`the coordinator at ${this.target.url} answered ${statusCode} to ${path}: ${message}`, STATUS_EXIT.unreachable);
+  }
+
+  async fetchStatus(signal?: AbortSignal): Promise<StatusDocument> {
+    let response: Awaited<ReturnType<typeof request>>;
+    try {
+      response = await request(`${this.target.url}/v1/status`, {
+        dispatcher: this.dispatcher,
+        headers: this.headers({ accept: 'application/json' }),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (error) {
+      throw unreachable(this.target, error);
+    }
+    if (response.statusCode !== 200) throw await this.refusedOrFailed(response.statusCode, response.body, '/v1/status');
+    try {
+      return (await response.body.json()) as StatusDocument;
+    } catch (error) {
+      throw unreachable(this.target, error);
+    }
+  }
+
+  /** Calls `onMessage` for each event until the stream ends (resolves) or fails (rejects). */
+  async follow(signal: AbortSignal, onMessage: (event: string) => void): Promise<void> {
+    let response: Awaited<ReturnType<typeof request>>;
+    try {
+      response = await request(`${this.target.url}/v1/events`, {
+        dispatcher: this.dispatcher,
+        headers: this.headers({ accept: 'text/event-stream' }),
+        signal,
+      });
+    } catch (error) {
+      throw unreachable(this.target, error);
+    }
+    if (response.statusCode !== 200) throw await this.refusedOrFailed(response.statusCode, response.body, '/v1/events');
+    const parser = new SseParser();
+    response.body.setEncoding('utf8');
+    for await (const chunk of response.body) {
+      for (const message of parser.push(chunk as string)) onMessage(message.event);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close().catch(() => undefined);
+  }
+}
+
+// ───────────────────────────── the command ─────────────────────────────
+
+interface Display {
+  draw(status: StatusDocument, fetchedAt: number): void;
+}
+
+function createDisplay(io: StatusIo, json: boolean, watch: boolean): Display {
+  const tty = io.isTTY && !json;
+  const color = tty && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
+  const ascii = io.env.TERM === 'dumb';
+  let last = '';
+  return {
+    draw(status, fetchedAt) {
+      if (json) {
+        const text = watch ? JSON.stringify(status) : JSON.stringify(status, null, 2);
+        const key = JSON.stringify({ ...status, serverTime: 0 });
+        if (watch && key === last) return;
+        last = key;
+        io.stdout(`${text}\n`);
+        return;
+      }
+      const now = status.serverTime + (Date.now() - fetchedAt);
+      const columns = io.columns ?? 100;
+      const lines = renderFrame(status, { tty, color, columns, now, ascii });
+      const frame = lines.join('\n');
+      if (!watch) {
+        io.stdout(`${frame}\n`);
+        return;
+      }
+      if (tty) {
+        // Home, clear below, redraw: robust in any terminal and tmux, like watch(1).
+        io.stdout(`\x1b[H\x1b[J${frame}\n`);
+        return;
+      }
+      const key = renderFrame(status, { tty: false, color: false, columns, now: 0 }).join('\n');
+      if (key === last) return;
+      last = key;
+      io.stdout(`${frame}\n\n`);
+    },
+  };
+}
+
+const REFRESH_DEBOUNCE_MS = 100;
+const MAX_RECONNECTS = 20;
+
+async function watchRollout(client: StatusClient, display: Display, io: StatusIo, first: StatusDocument): Promise<number> {
+  const controller = new AbortController();
+  let code = exitCodeOf(statusOutcome(first));
+  let settle: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => {
+    settle = resolve;
+  });
+  let done = false;
+  const finish = (exitCode: number, message?: string) => {
+    if (done) return;
+    done = true;
+    if (message) io.stderr(`kubeseed status: ${message}\n`);
+    controller.abort();
+    settle(exitCode);
+  };
+  const onInterrupt = () => finish(code);
+  const external = io.signal;
+  if (external) external.addEventListener('abort', onInterrupt, { once: true });
+  else process.once('SIGINT', onInterrupt);
+
+  let status = first;
+  let fetchedAt = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight = false;
+  let again = false;
+  const refresh = async () => {
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    inFlight = true;
+    try {
+      status = await client.fetchStatus(controller.signal);
+      fetchedAt = Date.now();
+      code = exitCodeOf(statusOutcome(status));
+      display.draw(status, fetchedAt);
+      if (code !== STATUS_EXIT.running) finish(code);
+    } catch (error) {
+      if (done) return;
+      if (error instanceof StatusError && error.exitCode === STATUS_EXIT.badInput) finish(error.exitCode, error.message);
+      // Unreachable for a moment: the stream's reconnect loop decides when to give up.
+    } finally {
+      inFlight = false;
+      if (again && !done) {
+        again = false;
+        schedule();
+      }
+    }
+  };
+  const schedule = () => {
+    if (timer || done) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void refresh();
+    }, REFRESH_DEBOUNCE_MS);
+  };
+  // Elapsed times move between events in a terminal.
+  const ticker = io.isTTY ? setInterval(() => !done && display.draw(status, fetchedAt), 1000) : undefined;
+
+  const followLoop = async () => {
+    let failures = 0;
+    while (!done) {
+      try {
+        await client.follow(controller.signal, (event) => {
+          if (event === 'hello') failures = 0;
+          schedule();
+        });
+      } catch (error) {
+        if (done) return;
+        if (error instanceof StatusError && error.exitCode === STATUS_EXIT.badInput) {
+          finish(error.exitCode, error.message);
+          return;
+        }
+        if (++failures > MAX_RECONNECTS) {
+          finish(STATUS_EXIT.unreachable, (error as Error).message);
+          return;
+        }
+      }
+      if (done) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(failures, 5))));
+      // Events may have been missed while the stream was down.
+      void refresh();
+    }
+  };
+
+  display.draw(first, fetchedAt);
+  if (code !== STATUS_EXIT.running) return code;
+  void followLoop();
+  try {
+    return await finished;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(ticker);
+    if (external) external.removeEventListener('abort', onInterrupt);
+    else process.off('SIGINT', onInterrupt);
+  }
+}
+
+export async function cmdStatus(argv: string[], io: StatusIo): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs(argv, { booleans: ['watch', 'json'], values: ['state', 'token', 'url'] });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`kubeseed status: ${error.message}\n`);
+      return STATUS_EXIT.badInput;
+    }
+    throw error;
+  }
+  const { flags, positional } = parsed;
+  if (positional.length > 0) {
+    io.stderr(
+      `kubeseed status: unexpected argument ${positional[0]}; usage: kubeseed status [--watch] [--json] [--state DIR] [--token T] [--url URL]\n`,
+    );
+    return STATUS_EXIT.badInput;
+  }
+  let client: StatusClient | undefined;
+  try {
+    const target = await resolveTarget(flags, io);
+    client = new StatusClient(target);
+    const display = createDisplay(io, Boolean(flags.json), Boolean(flags.watch));
+    const first = await client.fetchStatus();
+    if (!flags.watch) {
+      display.draw(first, Date.now());
+      return exitCodeOf(statusOutcome(first));
+    }
+    return await watchRollout(client, display, io, first);
+  } catch (error) {
+    if (error instanceof StatusError) {
+      io.stderr(`kubeseed status: ${error.message}\n`);
+      return error.exitCode;
+    }
+    throw error;
+  } finally {
+    await client?.close();
+  }
+}

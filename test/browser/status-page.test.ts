@@ -1,0 +1,178 @@
+/**
+ * The status page in Debian's chromium (driven by playwright-core, headless, background
+ * networking off, a fresh profile) against a real coordinator on 127.0.0.1 whose fleet the test
+ * simulates through the agent API. Proves: no data without the operator token (an agent's
+ * credential does not open it, and the token never travels in a URL); every host shown; live
+ * updates without a reload; a failure with its log lines; security events; no secret on the page.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipUnless } from '../support/requirements.ts';
+import { FAKE_PKI_KEY } from '../unit/server/fixtures.ts';
+import { credentialOf, OPERATOR_TOKEN, type SimulatedRollout, startSimulation } from '../unit/status/rollout-sim.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = skipUnless('browser', { commands: [CHROMIUM] });
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--disable-extensions',
+  '--metrics-recording-only',
+  '--no-default-browser-check',
+];
+
+const WAIT = { timeout: 10_000, interval: 50 };
+
+/** Polls the DOM (vitest has no web-first assertions); a missing element reads as null. */
+async function attrOf(locator: Locator, name: string): Promise<string | null> {
+  return locator.count().then((n) => (n === 0 ? null : locator.first().getAttribute(name, { timeout: 1000 })));
+}
+async function textOf(locator: Locator): Promise<string> {
+  return locator.count().then(async (n) => (n === 0 ? '' : ((await locator.first().textContent({ timeout: 1000 })) ?? '')));
+}
+const state = (page: Page, host: string) => attrOf(page.locator(`[data-host="${host}"]`), 'data-state');
+
+describe.skipIf(skip)('status page in chromium', () => {
+  let sim: SimulatedRollout;
+  let context: BrowserContext;
+  let profile: string;
+  const requested: string[] = [];
+
+  beforeAll(async () => {
+    sim = await startSimulation({ listen: true, workers: 3 });
+    profile = mkdtempSync(join(tmpdir(), 'ks-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      // The test coordinator's certificate is self-signed for 127.0.0.1.
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1280, height: 900 },
+      timeout: 30_000,
+    });
+    context.on('request', (request) => requested.push(request.url()));
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await sim?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  async function openPage(hash = ''): Promise<Page> {
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${sim.url}/${hash}`);
+    return page;
+  }
+
+  it('refuses access without the operator token, and an agent credential does not open it', async () => {
+    const page = await openPage();
+    await expect.poll(() => textOf(page.locator('h1').first()), WAIT).toBe('operator token required');
+    expect(await page.locator('[data-host]').count()).toBe(0);
+
+    await page.fill('#token', credentialOf('cp1'));
+    await page.click('button[type=submit]');
+    await page.locator('.gate-error').waitFor();
+    expect(await page.locator('.gate-error').textContent()).toContain('refused');
+    expect(await page.locator('[data-host]').count()).toBe(0);
+    expect(await page.evaluate(() => sessionStorage.getItem('kubeseed.operatorToken'))).toBeNull();
+
+    // The API itself, without and with a wrong token.
+    const codes = await page.evaluate(async (credential) => {
+      const bare = await fetch('/v1/status');
+      const agent = await fetch('/v1/status', { headers: { authorization: `Bearer ${credential}` } });
+      const events = await fetch('/v1/events', { headers: { authorization: `Bearer ${credential}` } });
+      return [bare.status, agent.status, events.status];
+    }, credentialOf('cp1'));
+    expect(codes).toEqual([401, 401, 401]);
+    await page.close();
+  });
+
+  it('shows every host, updates live as steps complete (no reload), and shows a failure with its log lines', async () => {
+    const page = await openPage(`#token=${OPERATOR_TOKEN}`);
+    await page.locator('[data-view=status]').waitFor();
+    // The fragment is gone from the address bar; the token never appeared in a request URL.
+    expect(new URL(page.url()).hash).toBe('');
+    for (const host of sim.hosts) await expect.poll(() => state(page, host), WAIT).toBe('not-enrolled');
+    expect(await page.locator('[data-host]').count()).toBe(sim.hosts.length);
+    await page.evaluate(() => {
+      (window as unknown as { marker: number }).marker = 42;
+    });
+
+    await sim.enroll(...sim.hosts);
+    await expect.poll(() => state(page, 'cp2'), WAIT).toBe('waiting');
+    await expect.poll(() => textOf(page.locator('[data-host="cp2"] .gate-text')), WAIT).not.toBe('');
+
+    // Load balancers check in; cp1 gets kubeadm-init.
+    await sim.succeedReleased(['lb1', 'lb2']);
+    await expect.poll(() => state(page, 'lb1'), WAIT).toBe('done');
+    await expect.poll(() => state(page, 'cp1'), WAIT).toBe('running');
+    await expect.poll(() => textOf(page.locator('[data-host="cp1"] .current')), WAIT).toBe('kubeadm-init');
+    await expect.poll(() => page.locator('[data-gantt-host="lb1"] [data-step="lb1/lb-check"]').count(), WAIT).toBe(1);
+
+    await sim.heartbeat('cp1', 'kubeadm', 'init: waiting for the API server');
+    await expect.poll(() => textOf(page.locator('[data-host="cp1"] .line-agent')), WAIT).toContain('waiting for the API server');
+
+    // init and CNI succeed: the workers and cp2 are released.
+    await sim.succeedReleased(['cp1']);
+    await sim.succeedReleased(['cp1']);
+    await expect.poll(() => state(page, 'w1'), WAIT).toBe('running');
+
+    // w2 fails for good, with a log that also carries a released secret (redacted by the coordinator).
+    await sim.runNext('w2', 'failed', {
+      reason: 'kubeadm-exit-1',
+      permanent: true,
+      logTail: [
+        '[preflight] Running pre-flight checks',
+        'using token abcdef.0123456789abcdef',
+        FAKE_PKI_KEY,
+        'error execution phase preflight: port 10250 is in use',
+      ].join('\n'),
+    });
+    const failed = page.locator('[data-host="w2"]');
+    await expect.poll(() => attrOf(failed, 'data-state'), WAIT).toBe('failed');
+    await expect.poll(() => textOf(failed.locator('.line-error')), WAIT).toContain('kubeadm-exit-1');
+    await expect.poll(() => textOf(failed.locator('details.log pre')), WAIT).toContain('port 10250 is in use');
+    await expect.poll(() => textOf(failed.locator('details.log pre')), WAIT).toContain('[preflight] Running pre-flight checks');
+    await expect.poll(() => textOf(page.locator('.failures')), WAIT).toContain('kubeseed retry w2');
+    await expect.poll(() => attrOf(page.locator('[data-outcome]'), 'data-outcome'), WAIT).toBe('failed');
+
+    // A cloned machine presents cp1's credential: a security event appears.
+    expect(await sim.enrollClone('cp1')).toBe(409);
+    await expect.poll(() => page.locator('[data-security="identity-mismatch"]').count(), WAIT).toBe(1);
+
+    // The rest of the rollout, then the operator's retry of w2: the page reaches "done".
+    await sim.runToEnd(sim.hosts.filter((h) => h !== 'w2'));
+    const retry = await sim.app.inject({
+      method: 'POST',
+      url: '/v1/admin/hosts/w2/retry',
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    });
+    expect(retry.statusCode, retry.body).toBe(200);
+    await sim.runToEnd();
+    await expect.poll(() => attrOf(page.locator('[data-outcome]'), 'data-outcome'), WAIT).toBe('done');
+    for (const host of sim.hosts) await expect.poll(() => state(page, host), WAIT).toBe('done');
+    expect(sim.status().done).toBe(true);
+
+    // Same document all along: no reload happened.
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    const text = (await page.locator('body').textContent()) ?? '';
+    expect(text).not.toContain('abcdef.0123456789abcdef');
+    expect(text).not.toContain('FAKECAKEYMATERIAL');
+    expect(text).not.toContain(OPERATOR_TOKEN);
+    expect(requested.filter((u) => u.includes(OPERATOR_TOKEN))).toEqual([]);
+    expect(requested.filter((u) => !u.startsWith(sim.url) && !u.startsWith('data:'))).toEqual([]);
+    await page.close();
+  });
+});
