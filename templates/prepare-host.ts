@@ -153,7 +153,8 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
     '# Idempotent: each section checks before it acts, so running it twice is safe.',
     '# Rendered from the cluster spec; it holds no secret.',
     'set -euo pipefail',
-    'export DEBIAN_FRONTEND=noninteractive',
+    '# No prompts, no debconf chatter, and no needrestart (Ubuntu) restarting services from inside apt.',
+    'export DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes NEEDRESTART_SUSPEND=1',
     '',
     ...(node
       ? [

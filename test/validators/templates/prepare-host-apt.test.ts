@@ -286,6 +286,12 @@ describe.skipIf(
   it('installs the newest containerd 2.x and the exact patch of kubeadm, kubelet, kubectl, held', () => {
     const log = read('run1.log');
     expect(read('run1.rc').trim(), log).toBe('0');
+    expect(
+      log
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('kubeseed-prepare: ')),
+    ).toEqual([]);
     expect(log).toContain('kubeseed-prepare: installing containerd.io=2.1.4-1');
     expect(log).toContain('kubeseed-prepare: installing kubelet=1.37.0-1.1 kubeadm=1.37.0-1.1 kubectl=1.37.0-1.1');
     expect(log).toContain('kubeseed-prepare: containerd 2.1.4');
