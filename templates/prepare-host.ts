@@ -13,7 +13,7 @@
  * `/etc/crictl.yaml`, registry `hosts.toml` files. The script only moves the containerd config
  * into place (a package install may have replaced it) and applies the others.
  */
-import { hasProxy, type ProxySettings, renderContainerdProxyDropin, renderContainerdUnit } from './containerd.ts';
+import { assertNoProxyEntry, hasProxy, type ProxySettings, renderContainerdProxyDropin, renderContainerdUnit } from './containerd.ts';
 import { KUBERNETES_SYSCTLS, listKernelModules } from './kernel.ts';
 import {
   assertHeredocSafe,
@@ -142,6 +142,9 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
   const services = (p.enableServices ?? []).map((s) => assertName(s, 'enableServices'));
   const configSource = assertPath(p.containerdConfigSource ?? '/etc/kubeseed/containerd-config.toml', 'containerdConfigSource');
   const proxy = hasProxy(p.proxy) ? p.proxy : undefined;
+  if (proxy?.http) assertUrl(proxy.http, 'proxy.http');
+  if (proxy?.https) assertUrl(proxy.https, 'proxy.https');
+  const noProxyEntries = (proxy?.noProxy ?? []).map(assertNoProxyEntry);
   const node = p.kubernetesNode !== false;
   const etcdUrl = p.etcd ? assertUrl(p.etcd.tarballUrl, 'etcd tarballUrl') : undefined;
 
@@ -272,7 +275,12 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
     const apt: string[] = ['// kubeseed: apt downloads through the proxy'];
     if (proxy.http) apt.push(`Acquire::http::Proxy "${proxy.http}";`);
     if (proxy.https) apt.push(`Acquire::https::Proxy "${proxy.https}";`);
-    const noProxy = (proxy.noProxy ?? []).join(',');
+    // apt ignores no_proxy: hosts (not CIDRs or domains) listed there are reached directly.
+    for (const host of noProxyEntries.filter((e) => /^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(e))) {
+      if (proxy.http) apt.push(`Acquire::http::Proxy::${host} "DIRECT";`);
+      if (proxy.https) apt.push(`Acquire::https::Proxy::${host} "DIRECT";`);
+    }
+    const noProxy = noProxyEntries.join(',');
     lines.push(
       node ? 'say "proxy settings for apt, containerd and downloads"' : 'say "proxy settings for apt and downloads"',
       ...(proxy.http ? [`export http_proxy=${shQuote(proxy.http)} HTTP_PROXY=${shQuote(proxy.http)}`] : []),

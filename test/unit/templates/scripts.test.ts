@@ -63,6 +63,8 @@ describe('renderPrepareHostScript', () => {
     expect(rich).toContain('put_file /etc/systemd/system/containerd.service.d/http-proxy.conf 0644');
     expect(rich).toContain('Environment="HTTPS_PROXY=http://proxy.lan:3128"');
     expect(rich).toContain('Acquire::https::Proxy "http://proxy.lan:3128";');
+    expect(rich).toContain('Acquire::https::Proxy::k8s1api.kloud.lan "DIRECT";');
+    expect(rich).not.toContain('Proxy::100.64.0.0/16');
     expect(rich).toContain('export no_proxy=10.101.1.0/24,100.64.0.0/16,.svc,k8s1api.kloud.lan');
     expect(install).not.toContain('Environment="HTTP');
     expect(install).not.toContain('export http');
@@ -149,6 +151,14 @@ describe('renderPrepareHostScript', () => {
     ['a bad version', { kubernetesVersion: '1.37', packagesMode: 'install' as const }],
     ['a bad package name', { kubernetesVersion: 'v1.37.0', packagesMode: 'install' as const, extraPackages: ['haproxy; rm -rf /'] }],
     ['a proxy with a quote', { kubernetesVersion: 'v1.37.0', packagesMode: 'install' as const, proxy: { http: 'http://x"y' } }],
+    [
+      'a proxy with a quote on a host without kubelet',
+      { kubernetesVersion: 'v1.37.0', packagesMode: 'install' as const, kubernetesNode: false, proxy: { https: 'http://x"y' } },
+    ],
+    [
+      'a no-proxy entry with a space',
+      { kubernetesVersion: 'v1.37.0', packagesMode: 'install' as const, proxy: { http: 'http://p', noProxy: ['a b'] } },
+    ],
     ['a bad time server', { kubernetesVersion: 'v1.37.0', packagesMode: 'install' as const, timeServers: ['$(reboot)'] }],
   ])('refuses %s', (_name, params) => {
     expect(() => renderPrepareHostScript(params)).toThrow(TemplateInputError);

@@ -76,7 +76,7 @@ describe.skipIf(skipUnless('validators/templates prepare-host', { root: true, co
         renderPrepareHostScript({
           kubernetesVersion: 'v1.37.0',
           packagesMode: 'preinstalled',
-          proxy: { http: 'http://proxy.lan:3128', https: 'http://proxy.lan:3128', noProxy: ['10.0.0.0/8', '.svc'] },
+          proxy: { http: 'http://proxy.lan:3128', https: 'http://proxy.lan:3128', noProxy: ['10.0.0.0/8', '.svc', 'ntp1.lan'] },
           timeServers: ['ntp1.lan', '10.0.0.1'],
         }),
         0o755,
@@ -91,11 +91,11 @@ describe.skipIf(skipUnless('validators/templates prepare-host', { root: true, co
       );
       if (r.status !== 0) throw new Error(`runner failed: ${r.stdout}${r.stderr}`);
       const read = (f: string) => run('cat', [`${out}/${f}`]).stdout;
-      return { read, containerd };
+      return { read, containerd, out };
     }
 
     it('runs to the end without systemd, puts files in place, and a second run changes nothing', () => {
-      const { read, containerd } = prepare('ok', true);
+      const { read, containerd, out } = prepare('ok', true);
       const log1 = read('run1.log');
       expect(read('run1.rc').trim(), log1).toBe('0');
       for (const line of log1.trim().split('\n')) expect(line).toMatch(/^kubeseed-prepare: /);
@@ -107,7 +107,13 @@ describe.skipIf(skipUnless('validators/templates prepare-host', { root: true, co
       expect(read('ip_forward').trim()).toBe('1');
       expect(read('files/etc/containerd/config.toml')).toBe(containerd);
       expect(read('files/etc/apt/apt.conf.d/95kubeseed-proxy')).toContain('Acquire::https::Proxy "http://proxy.lan:3128";');
-      expect(read('files/etc/systemd/system/containerd.service.d/http-proxy.conf')).toContain('Environment="NO_PROXY=10.0.0.0/8,.svc"');
+      // apt itself reads the file (apt ignores no_proxy: listed hosts get DIRECT entries).
+      const apt = run('apt-config', ['-c', `${out}/files/etc/apt/apt.conf.d/95kubeseed-proxy`, 'dump']);
+      expect(apt.status, apt.stderr).toBe(0);
+      expect(apt.stdout).toContain('Acquire::http::Proxy::ntp1.lan "DIRECT";');
+      expect(read('files/etc/systemd/system/containerd.service.d/http-proxy.conf')).toContain(
+        'Environment="NO_PROXY=10.0.0.0/8,.svc,ntp1.lan"',
+      );
       expect(read('files/etc/systemd/timesyncd.conf.d/kubeseed.conf')).toContain('NTP=ntp1.lan 10.0.0.1');
 
       const log2 = read('run2.log');
