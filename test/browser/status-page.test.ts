@@ -13,23 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnless } from '../support/requirements.ts';
 import { FAKE_PKI_KEY } from '../unit/server/fixtures.ts';
 import { credentialOf, OPERATOR_TOKEN, type SimulatedRollout, startSimulation } from '../unit/status/rollout-sim.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium-args.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const skip = skipUnless('browser', { commands: [CHROMIUM] });
-
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-default-apps',
-  '--disable-extensions',
-  '--metrics-recording-only',
-  '--no-default-browser-check',
-];
 
 const WAIT = { timeout: 10_000, interval: 50 };
 

@@ -96,7 +96,8 @@ function render(): void {
           render();
         },
         toggleLog(host, open) {
-          state.logOpen.set(host, open);
+          if (open === null) state.logOpen.delete(host);
+          else state.logOpen.set(host, open);
         },
         forgetToken() {
           sessionStorage.removeItem(TOKEN_KEY);

@@ -38,7 +38,8 @@ export interface PageModel {
 
 export interface PageHandlers {
   setFilter(filter: HostFilter): void;
-  toggleLog(host: string, open: boolean): void;
+  /** null: back to the default (open for a failure). */
+  toggleLog(host: string, open: boolean | null): void;
   forgetToken(): void;
 }
 
@@ -254,7 +255,8 @@ function renderHost(host: HostStatus, now: number, logOpen: Map<string, boolean>
     h('p', { class: `line line-${key.replace(/\s+/g, '-')}` }, h('span', { class: 'k' }, key), ' ', ...value);
   let log: HTMLElement | null = null;
   if (lines.length > 0 && reported) {
-    const open = logOpen.get(host.name) ?? Boolean(failedReport);
+    const byDefault = Boolean(failedReport);
+    const open = logOpen.get(host.name) ?? byDefault;
     const details = h(
       'details',
       { class: 'log', open },
@@ -265,7 +267,8 @@ function renderHost(host: HostStatus, now: number, logOpen: Map<string, boolean>
       ),
       h('pre', {}, lines.join('\n')),
     );
-    details.addEventListener('toggle', () => handlers.toggleLog(host.name, details.open));
+    // Only a choice that differs from the default is remembered (creating an open <details> fires toggle too).
+    details.addEventListener('toggle', () => handlers.toggleLog(host.name, details.open === byDefault ? null : details.open));
     log = details;
   }
   return h(
@@ -287,10 +290,8 @@ function renderHost(host: HostStatus, now: number, logOpen: Map<string, boolean>
     host.currentStep
       ? row('step', h('span', { class: 'current' }, shortStep(host.currentStep)), ' · ', started ? since(started, now) : '')
       : null,
-    host.waitingFor && !host.currentStep && state !== 'done'
-      ? row('waiting for', h('span', { class: 'gate-text' }, gateText(host.waitingFor)))
-      : null,
-    host.phase ? row('agent', `${host.phase}${host.message ? `: ${host.message}` : ''}`) : null,
+    host.waitingFor && !host.currentStep && state !== 'done' ? row('waiting for', renderGateText(host.waitingFor)) : null,
+    host.phase && state !== 'done' && state !== 'removed' ? row('agent', `${host.phase}${host.message ? `: ${host.message}` : ''}`) : null,
     host.lastSeen !== null && state !== 'done' ? row('last seen', since(host.lastSeen, now), ' ago') : null,
     failedReport
       ? h('p', { class: 'line line-error' }, h('span', { class: 'k' }, 'error'), ' ', report!.reason ?? `${shortStep(reported!.id)} failed`)
@@ -298,6 +299,14 @@ function renderHost(host: HostStatus, now: number, logOpen: Map<string, boolean>
     retryNote(host, now),
     log,
   );
+}
+
+const GATE_TEXT_MAX = 160;
+
+function renderGateText(waitingFor: string): HTMLElement {
+  const text = gateText(waitingFor);
+  if (text.length <= GATE_TEXT_MAX) return h('span', { class: 'gate-text' }, text);
+  return h('span', { class: 'gate-text', title: text }, `${text.slice(0, GATE_TEXT_MAX - 1)}…`);
 }
 
 function retryNote(host: HostStatus, now: number): HTMLElement | null {
@@ -308,8 +317,8 @@ function retryNote(host: HostStatus, now: number): HTMLElement | null {
     'p',
     { class: 'line line-retry' },
     h('span', { class: 'k' }, 'retry'),
-    ` ${shortStep(waiting.id)} after ${waiting.failures} failure${waiting.failures === 1 ? '' : 's'}`,
-    at !== undefined && at > now ? ` in ${formatDuration(at - now)}` : '',
+    ` ${shortStep(waiting.id)} again${at !== undefined && at > now ? ` in ${formatDuration(at - now)}` : ' after its cleanup'}`,
+    ` (${waiting.failures} failure${waiting.failures === 1 ? '' : 's'} so far)`,
   );
 }
 
