@@ -45,6 +45,7 @@ import {
   currentToken,
   type Decision,
   decide,
+  doneHosts,
   indexPlan,
   isHostDone,
   planRemoval,
@@ -625,10 +626,13 @@ export class Coordinator {
     return undefined;
   }
 
+  /** Same answer as scheduler `isHostDone`, reading only this host's records. */
   private hostDone(host: string): boolean {
     const record = this.store.get<HostRecord>(HOST_PREFIX + host)?.value;
     if (!record?.enrollment) return false;
-    return isHostDone(this.snapshot(), this.plan, host);
+    const steps: RolloutSnapshot['steps'] = {};
+    for (const r of this.store.list<StepRecord>(`${STEP_PREFIX}${host}/`)) steps[r.value.id] = r.value;
+    return isHostDone({ hosts: {}, steps, tokens: [], lastSeen: {} }, this.plan, host);
   }
 
   waitingFor(host: string): string | undefined {
@@ -977,6 +981,7 @@ export class Coordinator {
       list.push(toStepStatus(step));
       byHost.set(step.host, list);
     }
+    const done = doneHosts(snapshot, this.plan);
     const hosts: HostStatus[] = this.plan.hosts.map((planned) => {
       const record = snapshot.hosts[planned.name];
       const steps = byHost.get(planned.name) ?? [];
@@ -989,7 +994,7 @@ export class Coordinator {
         enrolled,
         removed: record?.removed ?? false,
         awaitingApproval: record?.awaitingApproval ?? false,
-        done: enrolled && isHostDone(snapshot, this.plan, planned.name),
+        done: enrolled && done.has(planned.name),
         failed: steps.some((s) => s.state === 'failed'),
         currentStep: current?.id ?? null,
         waitingFor: enrolled ? (this.waitingFor(planned.name) ?? null) : 'enrollment (the machine has not called the coordinator yet)',

@@ -533,7 +533,8 @@ export function decide(snapshot: RolloutSnapshot, plan: ClusterPlan, now: number
   releaseCoordinatorMadeSteps(pass);
   releasePlanSteps(pass);
   planTokenRenewal(pass);
-  for (const host of Object.keys(pass.waiting)) if (pass.busyHosts.has(host) || isHostDone(snapshot, plan, host)) delete pass.waiting[host];
+  const done = doneHosts(snapshot, plan, Object.keys(pass.waiting));
+  for (const host of Object.keys(pass.waiting)) if (pass.busyHosts.has(host) || done.has(host)) delete pass.waiting[host];
   const future = pass.wake.filter((t) => t > now);
   return {
     decisions: pass.decisions,
@@ -544,13 +545,21 @@ export function decide(snapshot: RolloutSnapshot, plan: ClusterPlan, now: number
 
 /** A host is done when every plan step of it succeeded (or was cancelled) and no coordinator-made step is open on it. */
 export function isHostDone(snapshot: RolloutSnapshot, plan: ClusterPlan, host: string): boolean {
+  return doneHosts(snapshot, plan, [host]).has(host);
+}
+
+/** The hosts (of `candidates`, default every plan host) that are done — in one pass over the steps. */
+export function doneHosts(snapshot: RolloutSnapshot, plan: ClusterPlan, candidates?: Iterable<string>): Set<string> {
   const index = indexPlan(plan);
-  for (const step of index.byHost.get(host) ?? []) {
-    const state = snapshot.steps[step.id]?.state;
-    if (!state || !TERMINAL_OK.has(state)) return false;
-  }
+  const open = new Set<string>();
   for (const r of Object.values(snapshot.steps)) {
-    if (r.host === host && r.origin !== 'plan' && !TERMINAL_OK.has(r.state) && r.state !== 'failed') return false;
+    if (r.origin !== 'plan' && !TERMINAL_OK.has(r.state) && r.state !== 'failed') open.add(r.host);
   }
-  return true;
+  const done = new Set<string>();
+  for (const host of candidates ?? index.byHost.keys()) {
+    if (open.has(host)) continue;
+    const steps = index.byHost.get(host) ?? [];
+    if (steps.every((step) => TERMINAL_OK.has(snapshot.steps[step.id]?.state ?? 'pending'))) done.add(host);
+  }
+  return done;
 }

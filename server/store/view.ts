@@ -21,15 +21,36 @@ export function deepFreeze<T>(value: T): T {
 export class KeyValueView {
   private readonly records = new Map<string, StoreRecord>();
   private rev = 0;
+  /** Sorted keys, rebuilt lazily after a key is added or removed (updates keep it valid). */
+  private sortedKeys: string[] | undefined;
 
   get<T>(key: string): StoreRecord<T> | undefined {
     return this.records.get(key) as StoreRecord<T> | undefined;
   }
 
   list<T>(prefix: string): StoreRecord<T>[] {
+    this.sortedKeys ??= [...this.records.keys()].sort();
+    const keys = this.sortedKeys;
+    // Binary search for the first key >= prefix, then walk while the prefix matches.
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (keys[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
     const out: StoreRecord<T>[] = [];
-    for (const [key, record] of this.records) if (key.startsWith(prefix)) out.push(record as StoreRecord<T>);
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (let i = lo; i < keys.length && keys[i]!.startsWith(prefix); i++) out.push(this.records.get(keys[i]!) as StoreRecord<T>);
+    return out;
+  }
+
+  private set(key: string, record: StoreRecord): void {
+    if (!this.records.has(key)) this.sortedKeys = undefined;
+    this.records.set(key, record);
+  }
+
+  private delete(key: string): void {
+    if (this.records.delete(key)) this.sortedKeys = undefined;
   }
 
   revision(): number {
@@ -57,23 +78,23 @@ export class KeyValueView {
     for (const put of txn.puts ?? []) {
       undo.push({ key: put.key, previous: this.records.get(put.key) });
       const value = deepFreeze(structuredClone(put.value));
-      this.records.set(put.key, deepFreeze({ key: put.key, value, version: revision }));
+      this.set(put.key, deepFreeze({ key: put.key, value, version: revision }));
     }
     for (const key of txn.deletes ?? []) {
       undo.push({ key, previous: this.records.get(key) });
-      this.records.delete(key);
+      this.delete(key);
     }
     return { revision, undo };
   }
 
   /** Loads a record as-is (journal replay, snapshot load). */
   load(record: StoreRecord): void {
-    this.records.set(record.key, deepFreeze(record));
+    this.set(record.key, deepFreeze(record));
     if (record.version > this.rev) this.rev = record.version;
   }
 
   remove(key: string): void {
-    this.records.delete(key);
+    this.delete(key);
   }
 
   setRevision(revision: number): void {
@@ -84,8 +105,8 @@ export class KeyValueView {
   rollback(undo: UndoEntry[], revision: number): void {
     for (let i = undo.length - 1; i >= 0; i--) {
       const entry = undo[i]!;
-      if (entry.previous) this.records.set(entry.key, entry.previous);
-      else this.records.delete(entry.key);
+      if (entry.previous) this.set(entry.key, entry.previous);
+      else this.delete(entry.key);
     }
     this.rev = revision;
   }

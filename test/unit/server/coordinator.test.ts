@@ -87,7 +87,7 @@ describe('bootstrap tokens through the API server', () => {
   });
 
   it('while the API refuses, joins wait visibly; they go once it answers', async () => {
-    const { coordinator, clock, kubernetes, plan } = setup({ workers: 1, controlPlanes: 1 });
+    const { coordinator, clock, kubernetes } = setup({ workers: 1, controlPlanes: 1 });
     await coordinator.start();
     await enrollAll(coordinator, ['lb1', 'lb2', 'cp1']);
     await drive(coordinator, ['lb1', 'lb2', 'cp1']);
