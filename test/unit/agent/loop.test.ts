@@ -38,7 +38,7 @@ kubernetesVersion: v1.37.1
 controlPlaneEndpoint: api.example:6443
 `;
 const INIT_STEP: ReleasedStep = {
-  id: 'init-cp-1',
+  id: 'cp-1/kubeadm-init',
   kind: 'kubeadm-init',
   host: 'cp-1',
   attempt: 1,
@@ -163,14 +163,14 @@ describe('agent loop against a fake coordinator (HTTPS, pinned CA, signed reques
     for (const r of fake.requests.slice(1)) expect(r.signatureValid, `${r.method} ${r.path}`).toBe(true);
 
     const report = fake.requests.find((r) => r.path === '/v1/report')?.body as ReportRequest;
-    expect(report).toMatchObject({ stepId: 'init-cp-1', attempt: 1, outcome: 'succeeded', results: { apiServerReady: true } });
+    expect(report).toMatchObject({ stepId: 'cp-1/kubeadm-init', attempt: 1, outcome: 'succeeded', results: { apiServerReady: true } });
     expect(report.logTail).toContain('[bootstrap-token] Using token: [REDACTED]');
     expect(report.logTail).not.toContain(TOKEN);
 
     expect(statSync(h.at('var/lib/kubeseed/agent-key.pem')).mode & 0o777).toBe(0o600);
     expect(statSync(h.at('var/lib/kubeseed/session.json')).mode & 0o777).toBe(0o600);
     expect(existsSync(h.at('var/lib/kubeseed/done'))).toBe(true);
-    expect(existsSync(h.at('var/lib/kubeseed/steps/init-cp-1.done'))).toBe(true);
+    expect(existsSync(h.at('var/lib/kubeseed/steps/cp-1%2Fkubeadm-init.done'))).toBe(true);
     expect(existsSync(h.at('etc/kubeseed/credential'))).toBe(false);
     expect(existsSync(h.at('etc/kubeseed/kubeadm-init.yaml'))).toBe(false);
     expect(

@@ -134,7 +134,7 @@ function cluster(options: { fail?: string; active?: string[] } = {}) {
 
 function initStep(overrides: Partial<ReleasedStep> = {}, withKey = true): ReleasedStep {
   return {
-    id: 'init-cp-1',
+    id: 'cp-1/kubeadm-init',
     kind: 'kubeadm-init',
     host: 'cp-1',
     attempt: 1,
@@ -173,7 +173,7 @@ describe('kubeadm-init', () => {
     const c = cluster();
     const h = c.host();
     const report = await executeStep(initStep(), h.ctx);
-    expect(report).toMatchObject({ stepId: 'init-cp-1', attempt: 1, outcome: 'succeeded', results: { apiServerReady: true } });
+    expect(report).toMatchObject({ stepId: 'cp-1/kubeadm-init', attempt: 1, outcome: 'succeeded', results: { apiServerReady: true } });
     const [init] = c.calls('kubeadm');
     expect(init?.argv).toEqual([
       'init',
@@ -188,12 +188,12 @@ describe('kubeadm-init', () => {
     expect(h.exists('/etc/kubeseed/kubeadm-init.yaml')).toBe(false);
     expect(h.mode('/etc/kubernetes/pki/ca.key')).toBe(0o600);
     expect(h.mode('/etc/kubernetes/pki/ca.crt')).toBe(0o644);
-    expect(await readSentinel(h.ctx.fs, STATE, 'init-cp-1')).toMatchObject({
+    expect(await readSentinel(h.ctx.fs, STATE, 'cp-1/kubeadm-init')).toMatchObject({
       kind: 'kubeadm-init',
       attempt: 1,
       results: { apiServerReady: true },
     });
-    expect(h.mode(`${STATE}/steps/init-cp-1.done`)).toBe(0o600);
+    expect(h.mode(`${STATE}/steps/cp-1%2Fkubeadm-init.done`)).toBe(0o600);
     // the double printed the token and the certificate key: neither may leave the agent
     expect(report.logTail).toContain('[bootstrap-token] Using token: [REDACTED]');
     expect(report.logTail).toContain('[REDACTED]');
@@ -221,7 +221,7 @@ describe('kubeadm-init', () => {
     const h = c.host();
     await executeStep(initStep(), h.ctx);
     const again = await executeStep(initStep({ attempt: 2 }), h.ctx);
-    const otherId = await executeStep(initStep({ id: 'init-cp-1-b' }), h.ctx);
+    const otherId = await executeStep(initStep({ id: 'cp-1/kubeadm-init#2' }), h.ctx);
     expect(again).toMatchObject({ outcome: 'succeeded', attempt: 2, results: { apiServerReady: true } });
     expect(again.logTail).toMatch(/already succeeded/);
     expect(otherId.outcome).toBe('succeeded');
@@ -242,7 +242,7 @@ describe('kubeadm-init', () => {
     expect(report).toMatchObject({ outcome: 'failed', reason: 'kubeadm-exit-1' });
     expect(report.logTail).toContain('injected failure');
     expect(h.exists('/etc/kubeseed/kubeadm-init.yaml')).toBe(false);
-    expect(await readSentinel(h.ctx.fs, STATE, 'init-cp-1')).toBeNull();
+    expect(await readSentinel(h.ctx.fs, STATE, 'cp-1/kubeadm-init')).toBeNull();
   });
 
   it('refuses argv the policy forbids before anything runs', async () => {
