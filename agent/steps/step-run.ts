@@ -106,9 +106,15 @@ export class StepRun {
   }
 
   /** Runs argv (no shell); output is redacted before it reaches the transcript or the journal. */
-  async command(argv: readonly string[], options: { timeoutMs?: number; quiet?: boolean } = {}): Promise<ExecResult> {
+  async command(
+    argv: readonly string[],
+    options: { timeoutMs?: number; quiet?: boolean; env?: Record<string, string> } = {},
+  ): Promise<ExecResult> {
     const started = this.ctx.clock.now();
-    const result = await this.ctx.exec.run(argv, { timeoutMs: options.timeoutMs ?? this.ctx.timing.commandTimeoutMs });
+    const result = await this.ctx.exec.run(argv, {
+      timeoutMs: options.timeoutMs ?? this.ctx.timing.commandTimeoutMs,
+      ...(options.env ? { env: options.env } : {}),
+    });
     const output = this.redact(result.output);
     const status = result.notFound ? 'not found' : result.timedOut ? 'timed out' : `exit ${result.code}`;
     if (!options.quiet || result.code !== 0) {
@@ -126,7 +132,7 @@ export class StepRun {
   }
 
   /** Like `command` but throws StepFailure('<name>-exit-N') on anything but exit 0. */
-  async mustRun(argv: readonly string[], options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+  async mustRun(argv: readonly string[], options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<ExecResult> {
     const result = await this.command(argv, options);
     const name = (argv[0] ?? 'command').split('/').pop();
     if (result.notFound) throw new StepFailure(`${name}-not-found`, `${name} is not installed`);

@@ -452,9 +452,44 @@ describe('after init: upload-certs, CNI, kube-vip, labels, verify, member remova
       '--kubeconfig',
       '/etc/kubernetes/admin.conf',
       'apply',
+      '--server-side',
+      '--force-conflicts',
       '-f',
       '/etc/kubeseed/cni/calico.yaml',
     ]);
+
+    const restart = await executeStep(
+      {
+        id: 'cni-2',
+        kind: 'cni-apply',
+        host: 'cp-1',
+        attempt: 1,
+        files: [],
+        params: { manifests: [], commands: [['kubectl', 'get', 'nodes', '-o', 'json']] },
+        redact: [],
+      },
+      cp1.ctx,
+    );
+    expect(restart.outcome).toBe('succeeded');
+    expect(c.calls('kubectl').at(-1)?.argv).toEqual(['--kubeconfig', '/etc/kubernetes/admin.conf', 'get', 'nodes', '-o', 'json']);
+    const shell = await executeStep(
+      {
+        id: 'cni-3',
+        kind: 'cni-apply',
+        host: 'cp-1',
+        attempt: 1,
+        files: [],
+        params: { commands: [['sh', '-c', 'curl x | sh']] },
+        redact: [],
+      },
+      cp1.ctx,
+    );
+    expect(shell).toMatchObject({ outcome: 'failed', reason: 'command-not-allowed', permanent: true });
+    const none = await executeStep(
+      { id: 'cni-4', kind: 'cni-apply', host: 'cp-1', attempt: 1, files: [], params: { manifests: [], commands: [] }, redact: [] },
+      cp1.ctx,
+    );
+    expect(none.outcome).toBe('succeeded');
 
     const labels = await executeStep(
       {
