@@ -23,10 +23,12 @@ export const DEFAULT_STATE_DIR = 'out/coordinator';
 
 export const STATUS_EXIT = { done: 0, unreachable: 1, badInput: 2, running: 3, failed: 4 } as const;
 
-/** The CLI's extra hooks: tests pass a signal instead of Ctrl-C, and a terminal width. */
+/** The CLI's extra hooks: tests pass a signal instead of Ctrl-C, a terminal width, a shorter patience. */
 export interface StatusIo extends Io {
   signal?: AbortSignal;
   columns?: number;
+  /** --watch: how long the coordinator may stay unreachable before exit 1 (default 60 s). */
+  giveUpAfterMs?: number;
 }
 
 // ───────────────────────────── the status document (what GET /v1/status answers) ─────────────────────────────
@@ -231,7 +233,7 @@ export function renderFrame(status: StatusDocument, options: FrameOptions): stri
     }
     const bar = renderBar(done, total, barWidth, options.ascii);
     const head = `${host.name.padEnd(nameWidth)}  ${host.role.padEnd(roleWidth)}  `;
-    const room = options.columns - head.length - barWidth - count.length - wordWidth - 5;
+    const room = options.columns - head.length - barWidth - count.length - wordWidth - 4;
     const code = COLORS[word];
     lines.push(
       `${head}${paint(bar, code, options.color)} ${count}  ${paint(word.padEnd(wordWidth), code, options.color)} ${clip(detail, room)}`.trimEnd(),
@@ -501,7 +503,7 @@ function createDisplay(io: StatusIo, json: boolean, watch: boolean): Display {
 }
 
 const REFRESH_DEBOUNCE_MS = 100;
-const MAX_RECONNECTS = 20;
+const GIVE_UP_AFTER_MS = 60_000;
 
 async function watchRollout(client: StatusClient, display: Display, io: StatusIo, first: StatusDocument): Promise<number> {
   const controller = new AbortController();
@@ -564,10 +566,16 @@ async function watchRollout(client: StatusClient, display: Display, io: StatusIo
 
   const followLoop = async () => {
     let failures = 0;
+    let downSince: number | undefined;
+    const patience = io.giveUpAfterMs ?? GIVE_UP_AFTER_MS;
     while (!done) {
+      let lastError: unknown = new Error(`the event stream of ${client.target.url} ended`);
       try {
         await client.follow(controller.signal, (event) => {
-          if (event === 'hello') failures = 0;
+          if (event === 'hello') {
+            failures = 0;
+            downSince = undefined;
+          }
           schedule();
         });
       } catch (error) {
@@ -576,12 +584,16 @@ async function watchRollout(client: StatusClient, display: Display, io: StatusIo
           finish(error.exitCode, error.message);
           return;
         }
-        if (++failures > MAX_RECONNECTS) {
-          finish(STATUS_EXIT.unreachable, (error as Error).message);
-          return;
-        }
+        lastError = error;
       }
       if (done) return;
+      failures++;
+      downSince ??= Date.now();
+      if (Date.now() - downSince > patience) {
+        const message = lastError instanceof StatusError ? lastError.message : unreachable(client.target, lastError).message;
+        finish(STATUS_EXIT.unreachable, message);
+        return;
+      }
       await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(failures, 5))));
       // Events may have been missed while the stream was down.
       void refresh();

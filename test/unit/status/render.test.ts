@@ -1,0 +1,215 @@
+/** The pure parts of `kubeseed status`: progress bars, durations, host words, frames and outcomes. */
+import { describe, expect, it } from 'vitest';
+import {
+  describeHost,
+  exitCodeOf,
+  formatElapsed,
+  type HostView,
+  hostDetail,
+  renderBar,
+  renderFrame,
+  type StatusDocument,
+  statusOutcome,
+} from '../../../generator/cli/status.ts';
+
+describe('renderBar', () => {
+  it.each([
+    // done, total, width, ascii, expected
+    [0, 4, 8, false, '░░░░░░░░'],
+    [4, 4, 8, false, '████████'],
+    [2, 4, 8, false, '████░░░░'],
+    [1, 3, 8, false, '██▋░░░░░'],
+    [1, 3, 10, true, '###-------'],
+    [0, 0, 5, false, '░░░░░'],
+    [5, 4, 4, false, '████'],
+    [-1, 4, 4, true, '----'],
+    [1, 1000, 10, false, '▏░░░░░░░░░'],
+    [1, 1000, 10, true, '#---------'],
+    [999, 1000, 10, false, '█████████▉'],
+    [999, 1000, 10, true, '#########-'],
+    [3, 4, 1, true, '-'],
+    [1, 2, 0, true, '-'],
+  ])('%i/%i in %i cells (ascii %s) → %s', (done, total, width, ascii, expected) => {
+    const bar = renderBar(done, total, width, ascii);
+    expect(bar).toBe(expected);
+    expect([...bar]).toHaveLength(Math.max(1, width));
+  });
+
+  it('never looks full before the end nor empty after the start', () => {
+    for (let total = 1; total <= 40; total++) {
+      for (let done = 0; done <= total; done++) {
+        for (const ascii of [true, false]) {
+          const bar = renderBar(done, total, 12, ascii);
+          const full = ascii ? '#'.repeat(12) : '█'.repeat(12);
+          const empty = ascii ? '-'.repeat(12) : '░'.repeat(12);
+          expect(bar === full, `${done}/${total}`).toBe(done === total);
+          expect(bar === empty, `${done}/${total}`).toBe(done === 0);
+        }
+      }
+    }
+  });
+});
+
+describe('formatElapsed', () => {
+  it.each([
+    [0, '0s'],
+    [999, '0s'],
+    [42_000, '42s'],
+    [65_000, '1m05s'],
+    [3_600_000 + 2 * 60_000 + 5000, '1h02m'],
+    [-5000, '0s'],
+  ])('%i ms → %s', (ms, text) => expect(formatElapsed(ms)).toBe(text));
+});
+
+const NOW = 1_800_000_000_000;
+
+function host(overrides: Partial<HostView> & { name: string }): HostView {
+  return {
+    role: 'worker',
+    enrolled: true,
+    removed: false,
+    awaitingApproval: false,
+    done: false,
+    failed: false,
+    currentStep: null,
+    waitingFor: null,
+    phase: null,
+    message: null,
+    steps: [],
+    ...overrides,
+  };
+}
+
+function doc(hosts: HostView[], overrides: Partial<StatusDocument> = {}): StatusDocument {
+  const active = hosts.filter((h) => !h.removed);
+  return {
+    cluster: { name: 'demo', topology: 'stacked', kubernetesVersion: 'v1.37.0' },
+    serverTime: NOW,
+    done: active.every((h) => h.done),
+    counts: {
+      hosts: active.length,
+      enrolled: active.filter((h) => h.enrolled).length,
+      done: active.filter((h) => h.done).length,
+      failed: active.filter((h) => h.failed).length,
+    },
+    hosts,
+    securityEvents: [],
+    ...overrides,
+  };
+}
+
+const running = host({
+  name: 'cp1',
+  role: 'control-plane',
+  currentStep: 'cp1/kubeadm-init',
+  phase: 'kubeadm',
+  message: 'waiting for the API server',
+  steps: [
+    { id: 'cp1/kubeadm-init', state: 'released', attempt: 1, releasedAt: NOW - 65_000 },
+    { id: 'cp1/cni-apply', state: 'pending', attempt: 0 },
+  ],
+});
+const waiting = host({
+  name: 'w1',
+  waitingFor: 'waiting for cp1/cni-apply',
+  steps: [{ id: 'w1/kubeadm-join-worker', state: 'pending', attempt: 0 }],
+});
+const failed = host({
+  name: 'w2',
+  failed: true,
+  steps: [
+    {
+      id: 'w2/kubeadm-join-worker',
+      state: 'failed',
+      attempt: 5,
+      releasedAt: NOW - 10_000,
+      finishedAt: NOW - 5000,
+      lastReport: { outcome: 'failed', reason: 'kubeadm-exit-1', logTail: 'a\n\nb\nc\nport 10250 is in use\n', at: NOW - 5000 },
+    },
+  ],
+});
+const done = host({
+  name: 'lb1',
+  role: 'load-balancer',
+  done: true,
+  steps: [{ id: 'lb1/lb-check', state: 'succeeded', attempt: 1, releasedAt: NOW - 90_000, finishedAt: NOW - 80_000 }],
+});
+const notEnrolled = host({ name: 'w3', enrolled: false, waitingFor: 'enrollment (the machine has not called the coordinator yet)' });
+
+describe('describeHost and hostDetail', () => {
+  it.each<[HostView, string, string]>([
+    [running, 'running', 'kubeadm-init · 1m05s · kubeadm: waiting for the API server'],
+    [waiting, 'waiting', 'for cp1/cni-apply'],
+    [failed, 'failed', 'kubeadm-join-worker: kubeadm-exit-1 — fix, then `kubeseed retry w2`'],
+    [done, 'done', ''],
+    [notEnrolled, 'not-enrolled', 'for enrollment (the machine has not called the coordinator yet)'],
+    [host({ name: 'x', removed: true, failed: true }), 'removed', ''],
+    [
+      host({ name: 'x', awaitingApproval: true, waitingFor: 'approval: run `kubeseed approve x`' }),
+      'approval',
+      'for approval: run `kubeseed approve x`',
+    ],
+    [
+      host({
+        name: 'x',
+        steps: [{ id: 'x/kubeadm-join-worker', state: 'retry-wait', attempt: 1, lastReport: { outcome: 'failed', logTail: '', at: 0 } }],
+      }),
+      'retrying',
+      'kubeadm-join-worker failed (error); retrying',
+    ],
+  ])('case %#', (h, word, detail) => {
+    expect(describeHost(h), h.name).toBe(word);
+    expect(hostDetail(h, NOW), h.name).toBe(detail);
+  });
+});
+
+describe('statusOutcome and exit codes', () => {
+  it('done 0, running 3, failed 4 (failure wins over done hosts)', () => {
+    expect(statusOutcome(doc([done]))).toBe('done');
+    expect(exitCodeOf(statusOutcome(doc([done])))).toBe(0);
+    expect(exitCodeOf(statusOutcome(doc([done, running])))).toBe(3);
+    expect(exitCodeOf(statusOutcome(doc([done, running, failed])))).toBe(4);
+  });
+});
+
+describe('renderFrame', () => {
+  const status = doc([done, running, waiting, failed, notEnrolled], {
+    securityEvents: [{ kind: 'identity-mismatch', host: 'w1', message: 'credential of w1 presented by another machine', at: NOW }],
+  });
+
+  it('gives plain, aligned lines without escapes or bars when not a terminal', () => {
+    const lines = renderFrame(status, { tty: false, color: true, columns: 80, now: NOW });
+    expect(lines).toEqual([
+      'demo · Kubernetes v1.37.0 · stacked · rollout FAILED · hosts 1/5 done · steps 1/5 · enrolled 4/5 · failed 1',
+      'lb1   load-balancer    1/1  done',
+      'cp1   control-plane    0/2  running       kubeadm-init · 1m05s · kubeadm: waiting for the API server',
+      'w1    worker           0/1  waiting       for cp1/cni-apply',
+      'w2    worker           0/1  failed        kubeadm-join-worker: kubeadm-exit-1 — fix, then `kubeseed retry w2`',
+      'w3    worker           0/0  not-enrolled  for enrollment (the machine has not called the coordinator yet)',
+      'w2 log: b',
+      'w2 log: c',
+      'w2 log: port 10250 is in use',
+      'security events: 1 (latest: identity-mismatch w1: credential of w1 presented by another machine)',
+    ]);
+  });
+
+  it('draws a bar per host on a terminal, clips to the width, and colors only when asked', () => {
+    const plain = renderFrame(status, { tty: true, color: false, columns: 76, now: NOW });
+    for (const line of plain) expect([...line].length, line).toBeLessThanOrEqual(76);
+    const lb1 = plain.find((l) => l.startsWith('lb1'))!;
+    const cp1 = plain.find((l) => l.startsWith('cp1'))!;
+    expect(lb1).toMatch(/█+ +1\/1 +done/);
+    expect(lb1).not.toContain('░');
+    expect(cp1, cp1).toMatch(/░+ +0\/2 +running +kubeadm-init · 1m05s/);
+    expect(plain).toContain('      │ port 10250 is in use');
+    expect(plain.join('\n')).not.toContain('\x1b[');
+    const colored = renderFrame(status, { tty: true, color: true, columns: 76, now: NOW });
+    expect(colored.find((l) => l.startsWith('w2'))).toContain('\x1b[31;1m');
+  });
+
+  it('uses ASCII bars on a dumb terminal', () => {
+    const lines = renderFrame(doc([done, running]), { tty: true, color: false, columns: 80, now: NOW, ascii: true });
+    expect(lines.find((l) => l.startsWith('lb1'))).toMatch(/#{10,} +1\/1/);
+    expect(lines.join('')).not.toMatch(/[█░]/);
+  });
+});
