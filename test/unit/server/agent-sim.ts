@@ -4,6 +4,7 @@
  * never overlapping, no worker join before init succeeded, nothing handed out again after its
  * success was acknowledged. Network errors (a killed coordinator) are retried, bounded in time.
  */
+import { createHash } from 'node:crypto';
 import { type Agent, request } from 'undici';
 import type { EnrollResponse, NextResponse, ReleasedStep, StepResults } from '../../../protocol/index.ts';
 import { type AgentIdentity, enrollBody, signedHeaders } from './support.ts';
@@ -17,9 +18,18 @@ export class RolloutTracker {
   /** Step ids whose success report the coordinator acknowledged. */
   acknowledgedDone = new Set<string>();
   received = 0;
+  /** step@attempt → hash of what was handed out: a re-delivery must carry the same secrets. */
+  private readonly contents = new Map<string, string>();
 
   onStep(step: ReleasedStep): void {
     this.received++;
+    const key = `${step.id}@${step.attempt}`;
+    const hash = createHash('sha256')
+      .update(JSON.stringify([step.files, step.params]))
+      .digest('hex');
+    const before = this.contents.get(key);
+    if (before && before !== hash) this.violations.push(`${key} re-delivered with different content (a secret minted twice?)`);
+    this.contents.set(key, hash);
     if (this.acknowledgedDone.has(step.id))
       this.violations.push(`${step.id} handed out again (attempt ${step.attempt}) after it was reported done`);
     if (step.kind === 'kubeadm-init') this.initStarted++;

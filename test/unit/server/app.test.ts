@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { NextResponse, ReleasedStep } from '../../../protocol/index.ts';
 import { buildApp } from '../../../server/app.ts';
 import { MemoryAuditLog } from '../../../server/audit-log.ts';
-import { MemoryStore, type Store } from '../../../server/store/index.ts';
+import { JournalStore, MemoryStore, type Store } from '../../../server/store/index.ts';
 import { FailingStore } from './failing-store.ts';
 import { FAKE_PKI_KEY, makePlan } from './fixtures.ts';
 import {
@@ -404,6 +404,35 @@ describe('store failures', () => {
     expect(JSON.stringify(store.list(''))).toBe(before);
     store.failing = false;
     expect((await enroll(app, createAgent('w1'))).statusCode).toBe(200);
+  });
+
+  it('the durable store failing to fsync answers 503; the enrollment is not kept and succeeds later', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ks-app-store-'));
+    let full = false;
+    const store = new JournalStore(dir, {
+      faults: {
+        beforeWrite: () => {
+          if (full) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+        },
+      },
+    });
+    await store.open();
+    const { app } = setup({ store });
+    await app.ready();
+    full = true;
+    const agent = createAgent('w1');
+    const refused = await enroll(app, agent);
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json().code).toBe('UNAVAILABLE');
+    expect(app.coordinator.status().hosts.find((h) => h.name === 'w1')!.enrolled).toBe(false);
+    full = false;
+    expect((await enroll(app, agent)).statusCode).toBe(200);
+    await app.close();
+    await store.close();
+    const reopened = new JournalStore(dir);
+    await reopened.open();
+    expect(reopened.get<{ enrollment?: unknown }>('host/w1')!.value.enrollment).toBeDefined();
+    await reopened.close();
   });
 
   it('an unexpected error is a generic 500', async () => {

@@ -1,7 +1,7 @@
 /**
  * A `kubeseed serve` stand-in for the restart test: runServe with the fixture plan, fake secrets,
  * a fake API server and the TLS identity the test wrote into the state directory.
- * Usage: node --import tsx test/unit/server/serve-entry.ts STATE_DIR PORT WORKERS
+ * Usage: node --import tsx test/unit/server/serve-entry.ts STATE_DIR PORT WORKERS [stacked|external-etcd]
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,12 +9,16 @@ import { runServe } from '../../../server/serve.ts';
 import { makePlan } from './fixtures.ts';
 import { FakeKubernetes, makeInputs } from './support.ts';
 
-const [stateDir, port, workers] = process.argv.slice(2);
+const [stateDir, port, workers, topology = 'stacked'] = process.argv.slice(2);
 if (!stateDir || !port || !workers) {
   process.stderr.write('usage: serve-entry.ts STATE_DIR PORT WORKERS\n');
   process.exit(2);
 }
-const plan = makePlan({ workers: Number(workers), workerParallelism: 3 });
+const plan = makePlan({
+  workers: Number(workers),
+  workerParallelism: 3,
+  topology: topology === 'external-etcd' ? 'external-etcd' : 'stacked',
+});
 const tls = {
   cert: readFileSync(join(stateDir, 'tls.crt'), 'utf8'),
   key: readFileSync(join(stateDir, 'tls.key'), 'utf8'),

@@ -1,0 +1,80 @@
+/**
+ * Runs the coordinator as a child process (serve-entry.ts) on a state directory, for crash tests:
+ * start, wait until it listens, SIGKILL. Children are tracked so a test can kill leftovers by PID.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { createTestTls } from './support.ts';
+
+export const children: ChildProcess[] = [];
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Writes the test TLS identity where serve-entry.ts reads it. */
+export function prepareStateDir(stateDir: string): { ca: string } {
+  const tls = createTestTls();
+  writeFileSync(join(stateDir, 'tls.crt'), tls.cert);
+  writeFileSync(join(stateDir, 'tls.key'), tls.key, { mode: 0o600 });
+  return { ca: tls.ca };
+}
+
+export function startServer(
+  stateDir: string,
+  port: number,
+  workers: number,
+  topology: 'stacked' | 'external-etcd' = 'stacked',
+): Promise<ChildProcess> {
+  const entry = join(import.meta.dirname, 'serve-entry.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, stateDir, String(port), String(workers), topology], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`coordinator did not start: ${out}`)), 20_000);
+    child.stdout!.on('data', (chunk) => {
+      out += String(chunk);
+      if (out.includes('listening on')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.stderr!.on('data', (chunk) => {
+      out += String(chunk);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`coordinator exited (${code}) before listening: ${out}`));
+    });
+  });
+}
+
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+export async function killLeftovers(): Promise<void> {
+  for (const child of children) await killHard(child);
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
