@@ -233,10 +233,10 @@ export function renderFrame(status: StatusDocument, options: FrameOptions): stri
     }
     const bar = renderBar(done, total, barWidth, options.ascii);
     const head = `${host.name.padEnd(nameWidth)}  ${host.role.padEnd(roleWidth)}  `;
-    const room = options.columns - head.length - barWidth - count.length - wordWidth - 4;
+    const room = options.columns - head.length - barWidth - count.length - wordWidth - 5;
     const code = COLORS[word];
     lines.push(
-      `${head}${paint(bar, code, options.color)} ${count}  ${paint(word.padEnd(wordWidth), code, options.color)} ${clip(detail, room)}`.trimEnd(),
+      `${head}${paint(bar, code, options.color)} ${count}  ${paint(word.padEnd(wordWidth), code, options.color)}  ${clip(detail, room)}`.trimEnd(),
     );
     if (word === 'failed') {
       for (const line of failureLog(host, 3))
@@ -482,7 +482,7 @@ function createDisplay(io: StatusIo, json: boolean, watch: boolean): Display {
         return;
       }
       const now = status.serverTime + (Date.now() - fetchedAt);
-      const columns = io.columns ?? 100;
+      const columns = io.columns ?? (io.isTTY ? process.stdout.columns : undefined) ?? 100;
       const lines = renderFrame(status, { tty, color, columns, now, ascii });
       const frame = lines.join('\n');
       if (!watch) {
