@@ -4,7 +4,7 @@
  * over TLS without verification, or a plain TCP connect). Pure; passes `haproxy -c -dW -f`
  * (HAProxy 2.6) for every option combination (test/validators/templates).
  */
-import { assertIntRange, assertIp, assertName, assertPath, assertPort, hostPort, joinLines } from './text.ts';
+import { assertIntRange, assertIp, assertName, assertPath, assertPort, hostPort, joinLines, TemplateInputError } from './text.ts';
 
 export interface LoadBalancerBackend {
   /** Server name in the config and in HAProxy's logs (the host's name). */
@@ -44,11 +44,11 @@ const TIMEOUT = /^\d+(ms|s|m|h|d)?$/;
 export function renderHaproxyConfig(p: HaproxyConfigParams): string {
   const port = assertPort(p.bindPort, 'haproxy bindPort');
   const bind = p.bindAddress === undefined ? `:${port}` : hostPort(assertIp(p.bindAddress, 'haproxy bindAddress'), port);
-  if (p.backends.length === 0) throw new Error('haproxy: at least one backend (control plane) is required');
+  if (p.backends.length === 0) throw new TemplateInputError('haproxy: at least one backend (control plane) is required');
   const log = p.log ?? '/dev/log local0';
-  if (!/^[A-Za-z0-9/@:._ -]+$/.test(log)) throw new Error(`haproxy log: '${log}' holds characters HAProxy would misread`);
+  if (!/^[A-Za-z0-9/@:._ -]+$/.test(log)) throw new TemplateInputError(`haproxy log: '${log}' holds characters HAProxy would misread`);
   const idle = p.idleTimeout ?? '1h';
-  if (!TIMEOUT.test(idle)) throw new Error(`haproxy idleTimeout: '${idle}' is not an HAProxy time (e.g. 30s, 1h)`);
+  if (!TIMEOUT.test(idle)) throw new TemplateInputError(`haproxy idleTimeout: '${idle}' is not an HAProxy time (e.g. 30s, 1h)`);
   const inter = assertIntRange(p.checkInterval ?? 2, 1, 3600, 'haproxy checkInterval');
   const fall = assertIntRange(p.checkFall ?? 3, 1, 100, 'haproxy checkFall');
   const rise = assertIntRange(p.checkRise ?? 2, 1, 100, 'haproxy checkRise');
@@ -56,7 +56,7 @@ export function renderHaproxyConfig(p: HaproxyConfigParams): string {
   const seen = new Set<string>();
   const servers = p.backends.map((b) => {
     const name = assertName(b.name, 'haproxy backend name');
-    if (seen.has(name)) throw new Error(`haproxy: backend name '${name}' appears twice`);
+    if (seen.has(name)) throw new TemplateInputError(`haproxy: backend name '${name}' appears twice`);
     seen.add(name);
     const addr = hostPort(assertIp(b.address, `haproxy backend ${name} address`), assertPort(b.port, `haproxy backend ${name} port`));
     return health === 'readyz' ? `    server ${name} ${addr} check check-ssl verify none` : `    server ${name} ${addr} check`;

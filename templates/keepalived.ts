@@ -6,7 +6,17 @@
  * forever and init could never reach the endpoint. Pure; every variant passes `keepalived -t`
  * inside a test namespace (test/validators/templates).
  */
-import { assertHeredocSafe, assertIntRange, assertIp, assertName, assertPath, assertPort, joinLines, shQuote } from './text.ts';
+import {
+  assertHeredocSafe,
+  assertIntRange,
+  assertIp,
+  assertName,
+  assertPath,
+  assertPort,
+  joinLines,
+  shQuote,
+  TemplateInputError,
+} from './text.ts';
 
 export interface KeepalivedConfigParams {
   /** NIC that carries the VIP (network-config keeps its name stable with `set-name`). */
@@ -49,19 +59,20 @@ const CHECK_SCRIPT_NAME = 'kubeseed_check_lb';
 
 export function renderKeepalivedConfig(p: KeepalivedConfigParams): string {
   const iface = assertName(p.interface, 'keepalived interface');
-  if (iface.length > 15) throw new Error(`keepalived interface: '${iface}' is longer than 15 characters`);
+  if (iface.length > 15) throw new TemplateInputError(`keepalived interface: '${iface}' is longer than 15 characters`);
   const vip = assertIp(p.vip, 'keepalived vip');
   const prefix = assertIntRange(p.vipPrefix, 1, vip.includes(':') ? 128 : 32, 'keepalived vipPrefix');
   const vrid = assertIntRange(p.virtualRouterId, 1, 255, 'keepalived virtualRouterId');
   const priority = assertIntRange(p.priority, 1, 254, 'keepalived priority');
-  if (p.state !== 'MASTER' && p.state !== 'BACKUP') throw new Error(`keepalived state: '${String(p.state)}' is not MASTER or BACKUP`);
+  if (p.state !== 'MASTER' && p.state !== 'BACKUP')
+    throw new TemplateInputError(`keepalived state: '${String(p.state)}' is not MASTER or BACKUP`);
   const src = assertIp(p.unicastSrcIp, 'keepalived unicastSrcIp');
   if (p.unicastPeers.length === 0)
-    throw new Error('keepalived: at least one unicast peer is required (a single LB host needs no keepalived)');
+    throw new TemplateInputError('keepalived: at least one unicast peer is required (a single LB host needs no keepalived)');
   const peers = p.unicastPeers.map((peer) => assertIp(peer, 'keepalived unicastPeer'));
-  if (peers.includes(src)) throw new Error(`keepalived: unicastPeers holds this host's own address ${src}`);
+  if (peers.includes(src)) throw new TemplateInputError(`keepalived: unicastPeers holds this host's own address ${src}`);
   if (!/^[\x21-\x7e]{1,8}$/.test(p.authPass) || /["'\\#!]/.test(p.authPass)) {
-    throw new Error('keepalived authPass: 1–8 printable characters without quotes, backslash, # or !');
+    throw new TemplateInputError('keepalived authPass: 1–8 printable characters without quotes, backslash, # or !');
   }
   const script = assertPath(p.checkScriptPath ?? '/etc/keepalived/kubeseed-check-lb.sh', 'keepalived checkScriptPath');
   const interval = assertIntRange(p.checkInterval ?? 1, 1, 3600, 'keepalived checkInterval');
@@ -135,7 +146,7 @@ export interface KeepalivedCheckScriptParams {
  */
 export function renderKeepalivedCheckScript(p: KeepalivedCheckScriptParams): string {
   if (p.loadBalancer !== 'haproxy' && p.loadBalancer !== 'nginx')
-    throw new Error(`check script: unknown load balancer '${String(p.loadBalancer)}'`);
+    throw new TemplateInputError(`check script: unknown load balancer '${String(p.loadBalancer)}'`);
   const port = assertPort(p.port, 'check script port');
   const address = assertIp(p.address ?? '127.0.0.1', 'check script address');
   const text = joinLines([

@@ -6,7 +6,7 @@
  * (Debian/Ubuntu `libnginx-mod-stream`). Pure; passes `nginx -t` (test/validators/templates).
  */
 import type { LoadBalancerBackend } from './haproxy.ts';
-import { assertIntRange, assertIp, assertName, assertPath, assertPort, hostPort, joinLines } from './text.ts';
+import { assertIntRange, assertIp, assertName, assertPath, assertPort, hostPort, joinLines, TemplateInputError } from './text.ts';
 
 export interface NginxStreamConfigParams {
   bindPort: number;
@@ -36,11 +36,11 @@ export interface NginxStreamConfigParams {
 export function renderNginxStreamConfig(p: NginxStreamConfigParams): string {
   const port = assertPort(p.bindPort, 'nginx bindPort');
   const listen = p.bindAddress === undefined ? `${port}` : hostPort(assertIp(p.bindAddress, 'nginx bindAddress'), port);
-  if (p.backends.length === 0) throw new Error('nginx: at least one backend (control plane) is required');
+  if (p.backends.length === 0) throw new TemplateInputError('nginx: at least one backend (control plane) is required');
   const maxFails = assertIntRange(p.maxFails ?? 3, 0, 1000, 'nginx maxFails');
   const failTimeout = assertIntRange(p.failTimeout ?? 10, 1, 3600, 'nginx failTimeout');
   const idle = p.idleTimeout ?? '1h';
-  if (!/^\d+(ms|s|m|h|d)?$/.test(idle)) throw new Error(`nginx idleTimeout: '${idle}' is not an nginx time (e.g. 30s, 1h)`);
+  if (!/^\d+(ms|s|m|h|d)?$/.test(idle)) throw new TemplateInputError(`nginx idleTimeout: '${idle}' is not an nginx time (e.g. 30s, 1h)`);
   const errorLog = p.errorLog ?? '/var/log/nginx/error.log';
   if (errorLog !== 'stderr') assertPath(errorLog, 'nginx errorLog');
   const user = p.user === undefined ? 'www-data' : p.user;

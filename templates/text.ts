@@ -12,11 +12,6 @@ export class TemplateInputError extends Error {
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
-export function assertIpv4(value: string, what: string): string {
-  if (!IPV4.test(value)) throw new TemplateInputError(`${what}: '${value}' is not an IPv4 address`);
-  return value;
-}
-
 /** IPv4, or an IPv6 literal without brackets (checked loosely: hex digits, colons, dots). */
 export function assertIp(value: string, what: string): string {
   if (IPV4.test(value)) return value;
@@ -58,14 +53,6 @@ export function assertPath(value: string, what: string): string {
 export function assertUrl(value: string, what: string): string {
   if (!/^[a-z][a-z0-9+.-]*:\/\/[^\s"'`\\$]+$/i.test(value)) {
     throw new TemplateInputError(`${what}: '${value}' is not a URL without spaces, quotes, backslashes or '$'`);
-  }
-  return value;
-}
-
-/** Free text that goes into a config value or comment: printable, no quotes or backslashes. */
-export function assertPlain(value: string, what: string): string {
-  if (!/^[\x21\x23-\x26\x28-\x5b\x5d-\x7e]+$/.test(value)) {
-    throw new TemplateInputError(`${what}: '${value}' must be printable ASCII without spaces, quotes or backslashes`);
   }
   return value;
 }

@@ -64,7 +64,7 @@ describe('renderHaproxyConfig', () => {
     ['a log target with a newline', { bindPort: 6443, backends: BACKENDS, log: '/dev/log local0\nbogus' }],
     ['a bad timeout', { bindPort: 6443, backends: BACKENDS, idleTimeout: '1 hour' }],
   ] as const)('refuses %s', (_name, params) => {
-    expect(() => renderHaproxyConfig(params)).toThrow(Error);
+    expect(() => renderHaproxyConfig(params)).toThrow(TemplateInputError);
   });
 });
 
@@ -164,7 +164,7 @@ describe('renderKeepalivedConfig', () => {
     ['a relative script path', { ...base, checkScriptPath: 'check.sh' }],
     ['a 16-character interface', { ...base, interface: 'enp0s31f6abcdefg' }],
   ])('refuses %s', (_name, params) => {
-    expect(() => renderKeepalivedConfig(params)).toThrow(Error);
+    expect(() => renderKeepalivedConfig(params)).toThrow(TemplateInputError);
   });
 });
 
