@@ -9,8 +9,9 @@
  *   GET <agentBaseUrl>/agent/linux-<arch>          <arch> = amd64 | arm64
  *       200, body = the agent executable compressed with gzip (any Content-Type).
  *   GET <coordinatorUrl>/agent/linux-<arch>.sha256
- *       200, body = the lower-case hex SHA-256 of exactly the gzip bytes served above, optionally
- *       followed by whitespace and a file name (`sha256sum` output format); only the first field is used.
+ *       200, body = the lower-case hex SHA-256 of the executable after gunzip (the same digest Ignition's
+ *       verification.hash uses), optionally followed by whitespace and a file name (`sha256sum`
+ *       output format); only the first field is used.
  * Both are plain GETs without credentials (the executable is not a secret). The coordinator URL
  * is HTTPS and verified against the CA file from user-data only (`curl --cacert`); a mirror is
  * verified with the system trust store and its bytes are trusted only through the hash.
@@ -60,7 +61,7 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     '#',
     '# URL contract (the coordinator serves it; a mirror serves the same paths and bytes):',
     '#   GET <agentBaseUrl>/agent/linux-<arch>            arch = amd64 | arm64; body = gzip-compressed executable',
-    '#   GET <coordinatorUrl>/agent/linux-<arch>.sha256   body = hex SHA-256 of exactly those gzip bytes,',
+    '#   GET <coordinatorUrl>/agent/linux-<arch>.sha256   body = hex SHA-256 of the executable after gunzip,',
     '#                                                    optionally followed by whitespace and a file name',
     '# The checksum always comes from the coordinator over the pinned CA, also when the executable comes',
     '# from a mirror. Downloads retry with a doubling delay, bounded in count and time.',
@@ -126,10 +127,9 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     '    *[!0-9a-f]*|"") fail "the coordinator sent no SHA-256 for linux-$ARCH" ;;',
     'esac',
     '[ "${#EXPECTED}" -eq 64 ] || fail "the coordinator sent no SHA-256 for linux-$ARCH"',
-    '(cd "$TMP" && echo "$EXPECTED  agent.gz" | sha256sum -c --status -) || fail "checksum mismatch for $AGENT_BASE_URL/agent/linux-$ARCH"',
-    'say "checksum verified"',
-    '',
     'gzip -dc "$TMP/agent.gz" > "$TMP/agent" || fail "the agent download is not gzip data"',
+    '(cd "$TMP" && echo "$EXPECTED  agent" | sha256sum -c --status -) || fail "checksum mismatch for $AGENT_BASE_URL/agent/linux-$ARCH"',
+    'say "checksum verified"',
     'install -d -m 0755 "$(dirname "$AGENT_PATH")"',
     '# Rename over the old file: a running agent keeps its (old) inode.',
     'install -m 0755 "$TMP/agent" "$AGENT_PATH.new"',

@@ -42,6 +42,12 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'an admin kubeconfig minted from the cluster CA (stdout, or --out FILE with mode 0600)',
     run: cmdKubeconfig,
   },
+  demo: {
+    synopsis: '[--json] [--workers N]',
+    summary: 'generate an example cluster and roll it out on loopback with simulated machines (no root needed)',
+    help: 'Agents run the TEST DOUBLES of kubeadm, kubectl, containerd and kubelet from test/doubles; nothing on this machine is changed. --keep leaves the work directory for inspection.',
+    run: async (a, io) => (await import('../../server/demo.ts')).cmdDemo(a, io),
+  },
   serve: {
     synopsis: '[--state DIR] [--listen HOST:PORT] [--dist DIR]',
     summary: 'the coordination server; prints the status page URL and the operator token; Ctrl-C is safe, a restart resumes',

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import {
   containerdHostsTomlPath,
   ETCD_KUBELET_DROPIN_PATH,
+  etcdTarballUrl,
   hasProxy,
   type InstallAgentParams,
   KERNEL_MODULES_PATH,
@@ -242,7 +243,8 @@ function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostPa
   const services: string[] = [];
   if (role === 'load-balancer') {
     const nginx = spec.loadBalancer.type === 'nginx-keepalived';
-    extra.push(...(nginx ? ['nginx-light', 'libnginx-mod-stream'] : ['haproxy']));
+    // `nginx` with the stream module package: nginx-light is gone from Debian 13.
+    extra.push(...(nginx ? ['nginx', 'libnginx-mod-stream'] : ['haproxy']));
     services.push(nginx ? 'nginx' : 'haproxy');
     if (spec.hosts.filter((h) => h.role === 'load-balancer').length >= 2) {
       extra.push('keepalived');
@@ -257,9 +259,13 @@ function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostPa
         ...(containerdMirror ? { repoUrl: containerdMirror } : {}),
         ...(spec.mirrors.containerdKey ? { keyUrl: spec.mirrors.containerdKey } : {}),
       };
+  const binaryEtcd = role === 'etcd' && spec.etcd.mode === 'binary';
   return {
     kubernetesVersion: spec.kubernetesVersion,
     packagesMode: spec.os.packages,
+    // Load balancers and binary etcd members run no kubelet: no containerd, kubeadm or kernel settings.
+    kubernetesNode: role !== 'load-balancer' && !binaryEtcd,
+    ...(binaryEtcd ? { etcd: { tarballUrl: etcdTarballUrl(spec.etcd.version, spec.mirrors.etcd) } } : {}),
     ...(spec.mirrors.kubernetesApt ? { kubernetesAptUrl: spec.mirrors.kubernetesApt } : {}),
     ...(spec.mirrors.kubernetesAptKey ? { kubernetesAptKeyUrl: spec.mirrors.kubernetesAptKey } : {}),
     containerd,

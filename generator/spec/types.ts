@@ -92,7 +92,7 @@ export interface ClusterSpec {
     /** Base URL of an apt repo carrying containerd.io (Docker's layout), or a containerd release tarball URL. */
     containerd?: string;
     containerdKey?: string;
-    /** URL of the etcd release tarball (binary mode), `{version}` and `{arch}` substituted. */
+    /** Base URL holding upstream etcd release tarballs by version (`<base>/v3.6.5/etcd-v3.6.5-linux-amd64.tar.gz`), binary mode. */
     etcd?: string;
     /** Base URL where CNI manifests are fetched from. */
     cni?: string;

@@ -19,7 +19,8 @@ import { makeTempDir, must, writeFile } from './helpers.ts';
 
 const AGENT = '#!/bin/sh\necho "kubeseed agent stand-in"\n';
 const GZ = gzipSync(Buffer.from(AGENT));
-const SHA = createHash('sha256').update(GZ).digest('hex');
+// The coordinator publishes the digest of the executable itself (what Ignition's verification.hash also uses).
+const SHA = createHash('sha256').update(AGENT).digest('hex');
 
 function runScript(script: string): Promise<{ code: number; out: string }> {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', no_proxy: '127.0.0.1', NO_PROXY: '127.0.0.1' };

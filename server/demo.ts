@@ -1,0 +1,312 @@
+/**
+ * `kubeseed demo`: the newcomer's first command. Generates an example cluster into a temporary
+ * directory, starts a real coordinator on loopback, and runs a simulated fleet: one real agent
+ * process per host, each with its own temporary root (KUBESEED_AGENT_ROOT) and the TEST DOUBLES of
+ * kubeadm, kubectl, systemctl, containerd, kubelet and cloud-init on its PATH (test/doubles: they
+ * check what real kubeadm checks and sleep for scaled phase durations, but never touch the real
+ * machine). Shows progress per host, then a summary. Needs no root and nothing beyond `npm ci`;
+ * leaves nothing behind.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs, UsageError } from '../generator/cli/args.ts';
+import type { Io } from '../generator/cli/commands.ts';
+import { main as cliMain } from '../generator/cli/main.ts';
+import { type CoordinatorState, loadState } from '../generator/state/index.ts';
+import { doubleEnv } from '../test/doubles/index.ts';
+import { loadCoordinatorState } from './cli-commands.ts';
+import type { HostStatus, RolloutStatus } from './coordinator.ts';
+import { runServe, type ServeHandle } from './serve.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+
+/** Scaled kubeadm durations (ms): enough to watch the order, short enough to finish in seconds. */
+const PHASE_SLEEPS = 'kubeadm init=2500,kubeadm join-control-plane=2000,kubeadm join=1500,kubectl apply=400';
+
+/** Members of the demo's external etcd: loopback addresses, each served by an etcd TEST DOUBLE. */
+const ETCD_MEMBERS = [
+  { name: 'etcd1', ip: '127.0.0.11' },
+  { name: 'etcd2', ip: '127.0.0.12' },
+  { name: 'etcd3', ip: '127.0.0.13' },
+];
+
+function demoSpec(port: number, workers: number): string {
+  const hosts = [
+    ...ETCD_MEMBERS.map((m) => `    - { name: ${m.name}, role: etcd, address: ${m.ip}/8 }`),
+    '    - { name: cp1, role: control-plane, address: 127.0.0.21/8 }',
+    '    - { name: cp2, role: control-plane, address: 127.0.0.22/8 }',
+    '    - { name: cp3, role: control-plane, address: 127.0.0.23/8 }',
+    ...Array.from(
+      { length: workers },
+      (_, i) => `    - { name: worker${i + 1}, role: worker, labels: { node-role.kubernetes.io/worker: "" } }`,
+    ),
+  ];
+  return `# Written by \`kubeseed demo\`: external etcd + 3 control planes on loopback, rolled out by agents running TEST DOUBLES.
+apiVersion: kubeseed.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: demo
+spec:
+  kubernetesVersion: v1.37.0
+  topology: external-etcd
+  controlPlaneEndpoint: 127.0.0.1:16443
+  networking: { podSubnet: 10.244.0.0/16, serviceSubnet: 10.96.0.0/16 }
+  cni: { plugin: calico }
+  loadBalancer: { type: external }
+  etcd: { mode: binary, version: v3.6.5 }
+  certificates: { keyAlgorithm: ECDSA-P256 }
+  os: { family: ubuntu, packages: preinstalled }
+  coordinator: { url: "https://127.0.0.1:${port}", listen: "127.0.0.1:${port}" }
+  rollout: { workerParallelism: 2 }
+  hosts:
+${hosts.join('\n')}
+`;
+}
+
+/**
+ * An etcd TEST DOUBLE per member: HTTPS on the member's client URL with the member's real server
+ * certificate from the coordinator state, client certificates required and checked against the
+ * etcd CA — the TLS wiring is real, the database is not. It answers `/health` once the member's
+ * agent has "started" etcd (the systemctl double records that) and the v3 member list.
+ */
+async function startEtcdDoubles(state: CoordinatorState, isStarted: (member: string) => Promise<boolean>): Promise<Server[]> {
+  const servers: Server[] = [];
+  for (const m of ETCD_MEMBERS) {
+    const pki = state.pki.etcdMembers[m.name];
+    if (!pki) throw new Error(`no etcd member certificates for ${m.name} in the demo state`);
+    const server = createHttpsServer(
+      { cert: pki.server.cert, key: pki.server.key, ca: state.pki.etcdCa.cert, requestCert: true, rejectUnauthorized: true },
+      (req, res) => {
+        void (async () => {
+          const started = await isStarted(m.name);
+          if (req.url === '/health' && started) {
+            res.writeHead(200, { 'content-type': 'application/json' }).end('{"health":"true","reason":""}');
+          } else if (req.url === '/v3/cluster/member/list' && started) {
+            const members = ETCD_MEMBERS.map((x, i) => ({
+              ID: String(1000 + i),
+              name: x.name,
+              peerURLs: [`https://${x.ip}:2380`],
+              clientURLs: [`https://${x.ip}:2379`],
+            }));
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ members }));
+          } else res.writeHead(503).end('{"health":"false"}');
+        })();
+      },
+    );
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new Error(`the demo's etcd stand-in cannot listen on ${m.ip}:2379 (${e.code}); is a real etcd running on this machine?`)),
+      );
+      server.listen(2379, m.ip, resolve);
+    });
+    servers.push(server);
+  }
+  return servers;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A machine as first boot leaves it: what cloud-init wrote from the user-data, plus the facts a real host has. */
+async function seedRoot(root: string, out: string, host: string, index: number): Promise<void> {
+  const write = async (path: string, content: string | Buffer, mode = 0o644) => {
+    const full = join(root, path);
+    await mkdir(dirname(full), { recursive: true });
+    await writeFile(full, content, { mode });
+  };
+  // The first-boot files the user-data carries for the agent (no cluster secret among them).
+  const userData = await readFile(join(out, 'hosts', host, 'user-data'), 'utf8');
+  const { parse } = await import('yaml');
+  const doc = parse(userData) as { write_files: { path: string; content: string; permissions: string }[] };
+  for (const f of doc.write_files)
+    if (f.path.startsWith('/etc/kubeseed/')) await write(f.path, f.content, Number.parseInt(f.permissions, 8));
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  await write('/etc/machine-id', `${'d'.repeat(24)}${index.toString(16).padStart(8, '0')}\n`);
+  await write('/sys/class/dmi/id/product_uuid', `4c4c4544-0000-1000-8000-${index.toString(16).padStart(12, '0')}\n`);
+  await write('/sys/class/net/eth0/address', `52:54:00:de:00:${hex(index)}\n`);
+  await write('/sys/class/net/eth0/device/vendor', '0x1af4\n');
+  await write('/proc/swaps', 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n');
+  await write('/proc/sys/net/ipv4/ip_forward', '1\n');
+  await write('/etc/hostname', `${host}\n`);
+}
+
+/** The agent from its sources: the demo needs no build, and a stale dist/ bundle can never be what runs. */
+function agentCommand(): string[] {
+  return [process.execPath, '--import', 'tsx', join(ROOT, 'agent', 'main.ts')];
+}
+
+function bar(done: number, total: number, width = 16): string {
+  const filled = total ? Math.round((done / total) * width) : 0;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+function hostLine(h: HostStatus): string {
+  const done = h.steps.filter((s) => s.state === 'succeeded').length;
+  const state = h.failed
+    ? 'FAILED'
+    : h.done
+      ? 'done'
+      : h.currentStep
+        ? `running ${h.currentStep.split('/')[1]}`
+        : h.enrolled
+          ? (h.waitingFor ?? 'waiting')
+          : 'booting';
+  return `${h.name.padEnd(9)} ${h.role.padEnd(14)} ${bar(done, h.steps.length)} ${state}`.slice(0, 118);
+}
+
+interface DemoSummaryStep {
+  host: string;
+  kind: string;
+  order: number;
+  startMs: number;
+  endMs: number;
+}
+
+export async function cmdDemo(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { booleans: ['json', 'keep'], values: ['workers'] });
+  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const workers = flags.workers === undefined ? 4 : Number(flags.workers);
+  if (!Number.isInteger(workers) || workers < 0 || workers > 50) throw new UsageError('--workers takes a whole number from 0 to 50');
+  const say = (s: string) => (flags.json ? io.stderr(s) : io.stdout(s));
+  const work = await mkdtemp(join(tmpdir(), 'kubeseed-demo-'));
+  const agents: ChildProcess[] = [];
+  let server: ServeHandle | undefined;
+  let etcdServers: Server[] = [];
+  const started = Date.now();
+  try {
+    const port = await freePort();
+    const specFile = join(work, 'cluster.yaml');
+    await writeFile(specFile, demoSpec(port, workers));
+    const out = join(work, 'out');
+    say(`kubeseed demo — 3 external etcd members, 3 control planes and ${workers} workers on loopback\n`);
+    say(
+      `  (agents run TEST DOUBLES of kubeadm/kubectl/systemctl/containerd, etcd is a TLS test double: nothing on this machine is changed)\n\n`,
+    );
+    const silent = { ...io, stdout: () => {}, stderr: () => {} };
+    if ((await cliMain(['generate', specFile, '--out', out], silent)) !== 0) throw new Error('generate failed for the demo spec');
+    say(`generated ${out}/hosts/*/user-data and the coordinator state\n`);
+
+    server = await runServe({
+      stateDir: join(out, 'coordinator'),
+      loadState: loadCoordinatorState,
+      handleSignals: false,
+      print: () => {},
+      logger: false,
+      distDir: join(ROOT, 'dist'),
+    });
+    say(`coordinator listening on ${server.url}\n\n`);
+
+    const state = await loadState(join(out, 'coordinator'));
+    etcdServers = await startEtcdDoubles(state, async (member) => {
+      const calls = await readFile(join(work, `${member}.calls.jsonl`), 'utf8').catch(() => '');
+      return calls.includes('"enable","--now","etcd"');
+    });
+    const hosts = [...ETCD_MEMBERS.map((m) => m.name), 'cp1', 'cp2', 'cp3', ...Array.from({ length: workers }, (_, i) => `worker${i + 1}`)];
+    const clusterState = join(work, 'cluster-state.json');
+    const [cmd, ...args] = agentCommand();
+    for (const [i, host] of hosts.entries()) {
+      const root = join(work, 'roots', host);
+      await seedRoot(root, out, host, i + 1);
+      const env = {
+        ...process.env,
+        ...doubleEnv({
+          root,
+          log: join(work, `${host}.calls.jsonl`),
+          clusterState,
+          sleepMs: PHASE_SLEEPS,
+          kubernetesVersion: 'v1.37.0',
+          containerdVersion: '2.1.4',
+        }),
+        KUBESEED_AGENT_ROOT: root,
+      };
+      const child = spawn(cmd!, [...args, '--config', '/etc/kubeseed/agent.json'], { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
+      const logFile = join(work, `${host}.agent.log`);
+      const chunks: Buffer[] = [];
+      child.stderr?.on('data', (d: Buffer) => chunks.push(d));
+      child.on('exit', () => void writeFile(logFile, Buffer.concat(chunks)).catch(() => {}));
+      agents.push(child);
+    }
+
+    // Display only: the status API is read a few times a second (releases themselves are pushed).
+    const token = server.operatorToken;
+    const status = async (): Promise<RolloutStatus> => {
+      const res = await server!.app.inject({ method: 'GET', url: '/v1/status', headers: { authorization: `Bearer ${token}` } });
+      return res.json() as RolloutStatus;
+    };
+    const deadline = Date.now() + 55_000;
+    let last: RolloutStatus = await status();
+    let printed = '';
+    let linesShown = 0;
+    while (Date.now() < deadline) {
+      last = await status();
+      const lines = last.hosts.map(hostLine);
+      const text = lines.join('\n');
+      if (!flags.json && text !== printed) {
+        if (io.isTTY && linesShown) io.stdout(`\x1b[${linesShown}A`);
+        if (io.isTTY) io.stdout(`${lines.map((l) => `\x1b[2K${l}`).join('\n')}\n`);
+        else
+          for (const [i, l] of lines.entries())
+            if (l !== printed.split('\n')[i]) io.stdout(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s ${l}\n`);
+        linesShown = lines.length;
+        printed = text;
+      }
+      if (last.done || last.hosts.some((h) => h.failed) || agents.every((a) => a.exitCode !== null)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+
+    const t0 = Math.min(...last.hosts.flatMap((h) => h.steps.map((s) => s.releasedAt ?? Number.POSITIVE_INFINITY)));
+    const steps: DemoSummaryStep[] = last.hosts
+      .flatMap((h) =>
+        h.steps
+          .filter((s) => s.releasedAt !== undefined)
+          .map((s) => ({ host: h.name, kind: s.kind, start: s.releasedAt!, end: s.finishedAt })),
+      )
+      .sort((a, b) => a.start - b.start)
+      .map((s, i) => ({ host: s.host, kind: s.kind, order: i + 1, startMs: s.start - t0, endMs: (s.end ?? Number.NaN) - t0 }));
+    const ok = last.done && !last.hosts.some((h) => h.failed);
+    const elapsed = (Date.now() - started) / 1000;
+    if (flags.json) {
+      io.stdout(
+        `${JSON.stringify({ ok, elapsedSeconds: elapsed, hosts: last.hosts.map((h) => ({ name: h.name, role: h.role, done: h.done, failed: h.failed })), steps }, null, 2)}\n`,
+      );
+    } else {
+      io.stdout(`\n${'ORDER'.padEnd(6)}${'HOST'.padEnd(10)}${'STEP'.padEnd(28)}${'START'.padStart(8)}${'END'.padStart(8)}\n`);
+      for (const s of steps) {
+        io.stdout(
+          `${String(s.order).padEnd(6)}${s.host.padEnd(10)}${s.kind.padEnd(28)}${(s.startMs / 1000).toFixed(2).padStart(7)}s${Number.isNaN(s.endMs) ? '       -' : `${(s.endMs / 1000).toFixed(2).padStart(7)}s`}\n`,
+        );
+      }
+      io.stdout(
+        ok
+          ? `\nrollout complete in ${elapsed.toFixed(1)}s: one kubeadm init, control planes joined one at a time, workers ${'in parallel'} after init.\n`
+          : `\nrollout did not complete (${
+              last.hosts
+                .filter((h) => h.failed)
+                .map((h) => h.name)
+                .join(', ') || 'timeout'
+            }); agent logs: ${work}\n`,
+      );
+    }
+    return ok ? 0 : 1;
+  } finally {
+    for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL');
+    await Promise.all(agents.map((a) => (a.exitCode === null ? new Promise((r) => a.once('exit', r)) : undefined)));
+    await server?.close();
+    await Promise.all(etcdServers.map((e) => new Promise((r) => e.close(r))));
+    if (!flags.keep) await rm(work, { recursive: true, force: true });
+    else io.stderr(`kept ${work}\n`);
+  }
+}
