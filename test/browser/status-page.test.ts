@@ -138,6 +138,13 @@ describe.skipIf(skip)('status page in chromium', () => {
     expect(await sim.enrollClone('cp1')).toBe(409);
     await expect.poll(() => page.locator('[data-security="identity-mismatch"]').count(), WAIT).toBe(1);
 
+    // Every connection drops (a proxy restart, a laptop waking up): the page reconnects by itself.
+    sim.app.server.closeAllConnections();
+    await expect.poll(() => attrOf(page.locator('[data-connection]'), 'data-connection'), WAIT).toBe('reconnecting');
+    await expect.poll(() => attrOf(page.locator('[data-connection]'), 'data-connection'), WAIT).toBe('live');
+    await sim.heartbeat('w3', 'kubeadm join', 'after the reconnect');
+    await expect.poll(() => textOf(page.locator('[data-host="w3"] .line-agent')), WAIT).toContain('after the reconnect');
+
     // The rest of the rollout, then the operator's retry of w2: the page reaches "done".
     await sim.runToEnd(sim.hosts.filter((h) => h !== 'w2'));
     const retry = await sim.app.inject({

@@ -39,6 +39,8 @@ let stream: AbortController | null = null;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let inFlight = false;
 let dirty = false;
+/** How long the last fetch + render took: a big fleet's status is refetched at most every 2× that. */
+let lastRefreshMs = 0;
 
 function root(): HTMLElement {
   return document.getElementById('app') as HTMLElement;
@@ -115,6 +117,7 @@ async function refresh(): Promise<boolean> {
     return true;
   }
   inFlight = true;
+  const started = performance.now();
   try {
     const response = await fetch('/v1/status', { headers: authHeaders(), cache: 'no-store' });
     if (response.status === 401) {
@@ -135,6 +138,7 @@ async function refresh(): Promise<boolean> {
     inFlight = false;
   }
   render();
+  lastRefreshMs = performance.now() - started;
   if (dirty) {
     dirty = false;
     scheduleRefresh(REFRESH_DEBOUNCE_MS);
@@ -144,10 +148,13 @@ async function refresh(): Promise<boolean> {
 
 function scheduleRefresh(delay: number): void {
   if (refreshTimer !== undefined) return;
-  refreshTimer = setTimeout(() => {
-    refreshTimer = undefined;
-    void refresh();
-  }, delay);
+  refreshTimer = setTimeout(
+    () => {
+      refreshTimer = undefined;
+      void refresh();
+    },
+    delay === 0 ? 0 : Math.max(delay, 2 * lastRefreshMs),
+  );
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -253,11 +253,16 @@ describe('kubeseed status --watch', () => {
     const watching = run(['--state', state, '--watch'], { onOut: (s) => frames.push(s) });
     await expect.poll(() => frames.length).toBeGreaterThan(0);
     await sim.enroll(...sim.hosts);
-    for (let round = 0; round < 10; round++) {
-      const moved = await sim.succeedReleased();
-      if (moved.length === 0) break;
-      // Let the watcher see each round (debounced refetch on the event).
-      await new Promise((resolve) => setTimeout(resolve, 250));
+    const cp1Done = () =>
+      sim!
+        .status()
+        .hosts.find((h) => h.name === 'cp1')!
+        .steps.filter((s) => s.state === 'succeeded').length;
+    for (let round = 0; round < 10 && !sim.status().done; round++) {
+      await sim.succeedReleased();
+      // Wait until the watcher has drawn this round (it refetches on the coordinator's event).
+      const expected = new RegExp(`^cp1\\s+control-plane\\s+${cp1Done()}/`, 'm');
+      if (!sim.status().done) await expect.poll(() => expected.test(frames.at(-1) ?? ''), { timeout: 10_000 }).toBe(true);
     }
     const r = await watching;
     expect(r.code, r.err).toBe(0);
