@@ -5,39 +5,21 @@
  * Builds dist/ first when it is missing or older than the agent's sources.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportRequest } from '../../protocol/wire.ts';
 import { doubleEnv, readDoubleLog } from '../doubles/index.ts';
 import { skipUnless } from '../support/requirements.ts';
 import { makeTempRoot, makeTlsMaterial, seedHealthyHost, startFakeCoordinator } from '../unit/agent/support.ts';
+import { AGENT_ARM64, AGENT_X64, ensureAgentBuilt } from './agent-build.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const X64 = join(ROOT, 'dist', 'kubeseed-agent-linux-x64');
-const ARM64 = join(ROOT, 'dist', 'kubeseed-agent-linux-arm64');
+const X64 = AGENT_X64;
+const ARM64 = AGENT_ARM64;
 const TOKEN = 'abcdef.0123456789abcdef';
 
-function newestSource(): number {
-  let newest = 0;
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else newest = Math.max(newest, statSync(p).mtimeMs);
-    }
-  };
-  walk(join(ROOT, 'agent'));
-  walk(join(ROOT, 'protocol'));
-  return newest;
-}
-
 const cleanups: Array<() => unknown> = [];
-beforeAll(() => {
-  const stale =
-    !existsSync(X64) || !existsSync(ARM64) || statSync(X64).mtimeMs < newestSource() || statSync(ARM64).mtimeMs < newestSource();
-  if (stale) execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit', timeout: 110_000 });
-}, 120_000);
+beforeAll(() => ensureAgentBuilt(), 120_000);
 afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
