@@ -25,6 +25,7 @@ import {
 } from './admin-client.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
 import { type LoadedState, runServe } from './serve.ts';
+import { statusPagePlugin } from './status-page/index.ts';
 
 const DEFAULT_STATE = 'out/coordinator';
 /** The coordinator's own client certificate for the API server (bootstrap tokens): short-lived, re-signed as it nears expiry. */
@@ -88,6 +89,8 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     distDir: (flags.dist as string | undefined) ?? join(import.meta.dirname, '..', 'dist'),
     loadState: loadCoordinatorState,
     print: (line) => io.stdout(`${line}\n`),
+    // The status page at `/` (its shell holds no data; the page reads /v1/status with the operator token).
+    extend: (app) => void app.register(statusPagePlugin),
   });
   await handle.stopped;
   return 0;

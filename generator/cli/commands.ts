@@ -2,6 +2,7 @@
 import { cmdGenerate } from './generate.ts';
 import { cmdKubeconfig } from './kubeconfig.ts';
 import { cmdInit, cmdPlan, cmdValidate } from './spec-commands.ts';
+import { cmdStatus } from './status.ts';
 
 export interface Io {
   stdout(s: string): void;
@@ -52,6 +53,12 @@ export const COMMANDS: Record<string, Command> = {
     synopsis: '[--state DIR] [--listen HOST:PORT] [--dist DIR]',
     summary: 'the coordination server; prints the status page URL and the operator token; Ctrl-C is safe, a restart resumes',
     run: async (argv, io) => (await server()).cmdServe(argv, io),
+  },
+  status: {
+    synopsis: '[--watch] [--json] [--state DIR] [--url URL] [--token T]',
+    summary: 'rollout progress per host with progress bars; exit 0 done, 3 running, 4 failed, 1 unreachable',
+    help: 'See docs/status.md.',
+    run: cmdStatus,
   },
   hosts: {
     synopsis: '[--state DIR] [--json]',
