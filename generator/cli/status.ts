@@ -9,8 +9,7 @@
  * Exit codes: 0 done · 3 still running · 4 a host failed · 1 coordinator unreachable · 2 bad input
  * (no token/CA/URL, token refused). The pure parts (bars, frames, outcome) are exported for tests.
  */
-import { randomBytes } from 'node:crypto';
-import { chmod, link, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { parse as parseYaml } from 'yaml';
@@ -256,44 +255,6 @@ export function renderFrame(status: StatusDocument, options: FrameOptions): stri
     lines.push(options.tty ? paint(clip(text, options.columns), '33', options.color) : text);
   }
   return lines;
-}
-
-// ───────────────────────────── the operator token file ─────────────────────────────
-
-/**
- * For `kubeseed serve`: the operator token of this state directory, created on first start (32
- * random bytes, base64url, mode 0600) and kept across restarts so open status pages keep working.
- * Delete the file and restart to change it.
- */
-export async function ensureOperatorToken(stateDir: string): Promise<{ token: string; path: string; created: boolean }> {
-  const path = join(stateDir, OPERATOR_TOKEN_FILE);
-  for (let tries = 0; tries < 2; tries++) {
-    const existing = (await readOptional(path))?.trim();
-    if (existing) {
-      await chmod(path, 0o600);
-      return { token: existing, path, created: false };
-    }
-    const token = randomBytes(32).toString('base64url');
-    if (existing !== undefined) await rm(path, { force: true });
-    // Written aside, then linked into place: the file appears whole, and if a second `serve`
-    // started at the same instant, link() fails for one of them, which then reads the other's token.
-    const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    await writeFile(aside, `${token}\n`, { mode: 0o600 });
-    try {
-      await link(aside, path);
-      return { token, path, created: true };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      await rm(aside, { force: true });
-    }
-  }
-  throw new StatusError(`${path} keeps changing; is another \`kubeseed serve\` starting?`, STATUS_EXIT.unreachable);
-}
-
-/** The link `kubeseed serve` prints: the token rides in the fragment, which browsers never send. */
-export function statusPageUrl(coordinatorUrl: string, token: string): string {
-  return `${new URL(coordinatorUrl).origin}/#token=${encodeURIComponent(token)}`;
 }
 
 // ───────────────────────────── talking to the coordinator ─────────────────────────────
