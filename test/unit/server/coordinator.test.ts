@@ -214,6 +214,53 @@ describe('remove and late-added hosts', () => {
   });
 });
 
+describe('rebind and approve', () => {
+  it('rebind after a join: the old Node is deleted and the rebuilt machine joins again', async () => {
+    const { coordinator, kubernetes, plan } = setup({ workers: 1 });
+    await coordinator.start();
+    await enrollAll(coordinator, HOSTS(plan));
+    await drive(coordinator, HOSTS(plan));
+    expect(coordinator.status().done).toBe(true);
+    await coordinator.rebind('w1');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(kubernetes.deletedNodes).toEqual(['w1']);
+    expect(coordinator.status().hosts.find((h) => h.name === 'w1')).toMatchObject({ enrolled: false, done: false });
+    await coordinator.enroll(enrollBody(createAgent('w1', 42)), '127.0.0.1');
+    const reset = (await coordinator.next('w1', 0))!.step!;
+    expect(reset.kind).toBe('reset');
+    await succeed(coordinator, reset);
+    const join = (await coordinator.next('w1', 0))!.step!;
+    expect(join).toMatchObject({ id: 'w1/kubeadm-join-worker', attempt: 2 });
+    await succeed(coordinator, join);
+    expect((await coordinator.next('w1', 0))?.done).toBe(true);
+  });
+
+  it('a host the verifier marks for approval waits until `approve`', async () => {
+    const plan = makePlan({ workers: 1 });
+    const clock = new FakeClock();
+    const inputs = makeInputs(plan, { clock });
+    const coordinator = new Coordinator(
+      {
+        ...inputs,
+        enrollment: {
+          verify: (host, cred, facts) => ({
+            ...(inputs.enrollment.verify(host, cred, facts) as { host: string }),
+            requiresApproval: host === 'lb1',
+          }),
+        },
+      },
+      { store: new MemoryStore(), audit: new MemoryAuditLog() },
+    );
+    await coordinator.start();
+    const answer = await coordinator.enroll(enrollBody(createAgent('lb1')), '127.0.0.1');
+    expect(answer.awaitingApproval).toBe(true);
+    expect(await coordinator.next('lb1', 0)).toBeNull();
+    expect(coordinator.waitingFor('lb1')).toMatch(/kubeseed approve lb1/);
+    await coordinator.approve('lb1');
+    expect((await coordinator.next('lb1', 0))?.step?.kind).toBe('lb-check');
+  });
+});
+
 describe('upload-certs mode', () => {
   it('the upload step is audited as a certificate-key hand-out', async () => {
     const { coordinator, clock, plan, audit } = setup({ distribution: 'upload-certs', workers: 0 });
