@@ -166,6 +166,22 @@ describe.skipIf(skip)('status page in chromium', () => {
     expect(text).not.toContain(OPERATOR_TOKEN);
     expect(requested.filter((u) => u.includes(OPERATOR_TOKEN))).toEqual([]);
     expect(requested.filter((u) => !u.startsWith(sim.url) && !u.startsWith('data:'))).toEqual([]);
+
+    // A phone: nothing wider than the screen; the timeline scrolls inside its own box.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      gantt: document.querySelector('.gantt')?.scrollWidth ?? 0,
+      box: document.querySelector('.gantt-scroll')?.clientWidth ?? 0,
+    }));
+    expect(widths.page).toBeLessThanOrEqual(390);
+    expect(widths.gantt).toBeGreaterThan(widths.box);
+
+    // "forget token" drops it: the gate again, no data, nothing kept in the tab.
+    await page.click('button.link');
+    await expect.poll(() => textOf(page.locator('h1').first()), WAIT).toBe('operator token required');
+    expect(await page.locator('[data-host]').count()).toBe(0);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     await page.close();
   });
 });
