@@ -52,7 +52,7 @@ import {
   requeueFailed,
   type SchedulerConfig,
 } from './scheduler.ts';
-import type { Store, StoreTxn } from './store/index.ts';
+import { type Store, StoreError, type StoreTxn } from './store/index.ts';
 
 export interface Clock {
   now(): number;
@@ -147,6 +147,8 @@ export interface HostStatus {
   phase: string | null;
   message: string | null;
   lastSeen: number | null;
+  /** Agent clock minus coordinator clock at the last heartbeat (the agent waits above 30 s). */
+  clockSkewMs?: number;
   steps: StepStatus[];
 }
 
@@ -200,7 +202,7 @@ export class Coordinator {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly keys = new Map<string, KeyObject>();
   private readonly lastSeen: Record<string, number> = {};
-  private readonly heartbeats = new Map<string, { phase: string; message?: string; at: number }>();
+  private readonly heartbeats = new Map<string, { phase: string; message?: string; at: number; skewMs: number }>();
   private waiting: Record<string, string> = {};
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
@@ -654,7 +656,16 @@ export class Coordinator {
         // The durable state may differ if a write failed and was rolled back.
         const again = this.currentStepOf(host);
         if (again && again.id === record.id && again.attempt === record.attempt) {
-          return { step: await this.deliver(again), done: false, serverTime: this.clock.now() };
+          let step: ReleasedStep;
+          try {
+            step = await this.deliver(again);
+          } catch (error) {
+            if (error instanceof StoreError) throw error;
+            // A step that cannot be built (plan/builder bug) fails visibly instead of 500ing forever.
+            await this.failUnbuildable(again, error);
+            continue;
+          }
+          return { step, done: false, serverTime: this.clock.now() };
         }
         continue;
       }
@@ -736,6 +747,25 @@ export class Coordinator {
     };
   }
 
+  private async failUnbuildable(record: StepRecord, error: unknown): Promise<void> {
+    const key = STEP_PREFIX + record.id;
+    const stored = this.store.get<StepRecord>(key);
+    if (!stored) return;
+    const message = this.redactor.redact(error instanceof Error ? error.message : String(error));
+    this.log.error({ step: record.id, err: message }, 'step could not be built; marked failed');
+    const updated = applyReport(
+      this.plan,
+      stored.value,
+      { outcome: 'failed', attempt: stored.value.attempt, reason: 'build-failed', permanent: true },
+      `the coordinator could not build this step: ${message}`,
+      this.clock.now(),
+      this.config,
+    );
+    await this.store.commit({ puts: [{ key, value: { ...updated, needsCleanup: false } }], checks: [{ key, version: stored.version }] });
+    this.emitStep(updated);
+    this.reconcile();
+  }
+
   private synthesizeStep(record: StepRecord): PlannedStep {
     const role = this.store.get<HostRecord>(HOST_PREFIX + record.host)?.value.role ?? 'control-plane';
     const secrets: SecretKind[] = record.kind === 'upload-certs' ? ['certificate-key'] : [];
@@ -799,7 +829,12 @@ export class Coordinator {
   /** POST /v1/heartbeat (kept in memory: liveness is not worth an fsync). */
   heartbeat(host: string, beat: HeartbeatRequest): { serverTime: number } {
     const now = this.clock.now();
-    const entry = { phase: beat.phase, at: now, ...(beat.message !== undefined ? { message: this.redactor.redact(beat.message) } : {}) };
+    const entry = {
+      phase: beat.phase,
+      at: now,
+      skewMs: beat.clock - now,
+      ...(beat.message !== undefined ? { message: this.redactor.redact(beat.message) } : {}),
+    };
     this.heartbeats.set(host, entry);
     this.events.emit('event', {
       type: 'heartbeat',
@@ -1001,6 +1036,7 @@ export class Coordinator {
         phase: beat?.phase ?? null,
         message: beat?.message ?? null,
         lastSeen: this.lastSeen[planned.name] ?? null,
+        ...(beat ? { clockSkewMs: beat.skewMs } : {}),
         steps,
       };
     });

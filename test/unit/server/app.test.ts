@@ -435,6 +435,29 @@ describe('store failures', () => {
     await reopened.close();
   });
 
+  it('a step the builder cannot build fails visibly instead of answering 500', async () => {
+    const plan = makePlan({ workers: 1 });
+    const clock = new FakeClock(Date.now());
+    const app = buildApp(
+      makeInputs(plan, {
+        clock,
+        buildStep: (p, step, secrets, extras) => {
+          if (step.kind === 'lb-check') throw new Error('no template for lb-check');
+          return makeInputs(plan).buildStep(p, step, secrets, extras);
+        },
+      }),
+      { store: new MemoryStore(), audit: new MemoryAuditLog(), defaultWaitMs: 50 },
+    );
+    apps.push(app);
+    const lb1 = createAgent('lb1');
+    await enroll(app, lb1);
+    expect(await next(app, clock, lb1)).toBeNull();
+    const status = (await app.inject({ url: '/v1/status', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json();
+    const step = status.hosts.find((h: { name: string }) => h.name === 'lb1').steps[0];
+    expect(step).toMatchObject({ state: 'failed', lastReport: { reason: 'build-failed' } });
+    expect(step.lastReport.logTail).toMatch(/no template for lb-check/);
+  });
+
   it('an unexpected error is a generic 500', async () => {
     const plan = makePlan();
     const app = buildApp(
