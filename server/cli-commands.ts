@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from '../generator/cli/args.ts';
 import type { Io } from '../generator/cli/commands.ts';
+import { formatTable } from '../generator/cli/table.ts';
 import { signClientCertificate, verifyEnrollmentCredential } from '../generator/pki/index.ts';
 import { buildStep } from '../generator/plan/build-step.ts';
 import { planRollout } from '../generator/plan/plan.ts';
@@ -145,14 +146,7 @@ export async function cmdHosts(argv: string[], io: Io): Promise<number> {
         h.waitingFor ?? '-',
       ]),
     ];
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    for (const r of rows)
-      io.stdout(
-        `${r
-          .map((c, i) => c.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd()}\n`,
-      );
+    io.stdout(formatTable(rows));
     return 0;
   });
 }

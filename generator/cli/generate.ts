@@ -8,6 +8,7 @@ import { createPublicSecretSource, ensureState } from '../state/index.ts';
 import { parseArgs, UsageError } from './args.ts';
 import type { Io } from './commands.ts';
 import { printWarnings, readSpecFile } from './spec-commands.ts';
+import { formatTable } from './table.ts';
 
 /** Writes every artifact, a bounded number at a time (a 1,000-host fleet is thousands of files). */
 async function writeArtifacts(out: string, artifacts: Artifact[]): Promise<void> {
@@ -94,14 +95,7 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
     ['HOST', 'ROLE', 'ADDRESS', 'FORMAT', 'USER-DATA BYTES'],
     ...summary.map((s) => [s.host, s.role, s.address, s.format, String(s.userDataBytes)]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows)
-    io.stdout(
-      `${r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd()}\n`,
-    );
+  io.stdout(formatTable(rows));
   io.stdout(`\nwrote ${out}/hosts/<host>/ for ${summary.length} hosts, ${out}/plan/, state in ${out}/coordinator/\n`);
   io.stdout(`discovery hash: ${hash}\nnext: kubeseed serve --state ${join(out, 'coordinator')}\n`);
   return 0;
