@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleStatusPage, renderShell, STATUS_PAGE_CSP } from '../../../server/status-page/index.ts';
+import { signedHeaders } from '../server/support.ts';
 import { credentialOf, OPERATOR_TOKEN, type SimulatedRollout, startSimulation } from './rollout-sim.ts';
 
 let sim: SimulatedRollout;
@@ -65,6 +66,14 @@ describe('statusPagePlugin', () => {
     await sim.enroll('cp1');
     for (const headers of [{}, { authorization: `Bearer ${credentialOf('cp1')}` }, { authorization: 'Bearer nope' }]) {
       expect((await sim.app.inject({ url: '/v1/status', headers })).statusCode).toBe(401);
+    }
+    // A correctly signed request of an enrolled agent does not open it either.
+    const agent = sim.agents.get('cp1')!;
+    const next = await sim.app.inject({ url: '/v1/next?wait=0', headers: signedHeaders(agent, 'GET', '/v1/next?wait=0', '', Date.now()) });
+    expect([200, 204], 'the same signing works on an agent route').toContain(next.statusCode);
+    for (const url of ['/v1/status', '/v1/events']) {
+      const signed = await sim.app.inject({ url, headers: signedHeaders(agent, 'GET', url, '', Date.now()) });
+      expect(signed.statusCode, url).toBe(401);
     }
     const ok = await sim.app.inject({ url: '/v1/status', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
     expect(ok.statusCode).toBe(200);
