@@ -249,7 +249,12 @@ function newStep(pass: Pass, host: string, kind: WorkKind, origin: StepRecord['o
 function cleanupDone(pass: Pass, record: StepRecord): boolean {
   if (!record.needsCleanup) return true;
   if (!record.cleanup) return false;
-  return record.cleanup.every((id) => rec(pass, id)?.state === 'succeeded' || rec(pass, id)?.state === 'cancelled');
+  return record.cleanup.every((id) => rec(pass, id)?.state === 'succeeded');
+}
+
+/** Cleanup whose step was cancelled (its executor was removed or rebuilt) is planned again. */
+function cleanupLost(pass: Pass, record: StepRecord): boolean {
+  return !!record.cleanup?.some((id) => rec(pass, id)?.state === 'cancelled');
 }
 
 /** Creates the cleanup steps a failed init/join needs before its retry (DESIGN.md rollout order). */
@@ -355,7 +360,7 @@ function dueForRelease(pass: Pass, record: StepRecord): boolean | string {
 
 function ensureCleanup(pass: Pass): void {
   for (const record of allSteps(pass)) {
-    if (!record.needsCleanup || record.cleanup) continue;
+    if (!record.needsCleanup || (record.cleanup && !cleanupLost(pass, record))) continue;
     if (record.state !== 'retry-wait' && record.state !== 'failed') continue;
     if (hostRemoved(pass, record.host)) continue;
     const steps = planCleanup(pass, record);

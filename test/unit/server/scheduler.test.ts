@@ -378,6 +378,25 @@ describe('failures and retries', () => {
     expect(s.tick()).toEqual([id]);
   });
 
+  it('cleanup whose executor was removed is planned again on another control plane', () => {
+    const s = sim({ workers: 0, controlPlanes: 4, controlPlaneParallelism: 1 }).enroll();
+    toFirstJoins(s);
+    s.succeed('cp2/kubeadm-join-control-plane');
+    s.tick();
+    s.report('cp3/kubeadm-join-control-plane', 'failed');
+    const first = s.tick();
+    const remove = first.find((id) => id.includes('etcd-member-remove'))!;
+    const executor = remove.split('/')[0]!;
+    // The executor goes away before it ran the removal.
+    s.snapshot.hosts[executor] = { ...s.snapshot.hosts[executor]!, removed: true };
+    const removal = planRemoval(s.snapshot, s.plan, executor, s.now, s.config);
+    for (const c of removal.cancel) s.snapshot.steps[c.id] = c;
+    const again = s.tick().filter((id) => id.includes('etcd-member-remove'));
+    expect(again).toHaveLength(1);
+    expect(again[0]!.split('/')[0]).not.toBe(executor);
+    expect(s.snapshot.steps['cp3/kubeadm-join-control-plane']!.cleanup).toContain(again[0]);
+  });
+
   it('a permanent failure does not retry by itself', () => {
     const s = sim({ workers: 0, controlPlanes: 1 }).enroll();
     s.tick();
