@@ -107,19 +107,15 @@ function nodeBinary(arch) {
   mkdirSync(dir, { recursive: true });
   const tgz = join(dir, `${pkg.name}-${NODE_VERSION}.tgz`);
   if (!existsSync(tgz)) {
-    const local = join(ROOT, 'node_modules', '.cache', 'kubeseed-node-sea', `${pkg.name}-${NODE_VERSION}.tgz`);
-    if (existsSync(local)) copyFileSync(local, tgz);
-    else {
-      say(`fetching ${pkg.name}@${NODE_VERSION} with npm pack (npm's cache first)`);
-      try {
-        execFileSync('npm', ['pack', `${pkg.name}@${NODE_VERSION}`, '--prefer-offline', '--pack-destination', dir], {
-          stdio: ['ignore', 'ignore', 'inherit'],
-        });
-      } catch {
-        throw new Error(
-          `cannot get ${pkg.name}@${NODE_VERSION}: run once with registry access (npm pack ${pkg.name}@${NODE_VERSION}), copy the .tgz to ${dir}, or set ${pkg.env}`,
-        );
-      }
+    say(`fetching ${pkg.name}@${NODE_VERSION} with npm pack (npm's cache first)`);
+    try {
+      execFileSync('npm', ['pack', `${pkg.name}@${NODE_VERSION}`, '--prefer-offline', '--pack-destination', dir], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+    } catch (error) {
+      throw new Error(
+        `cannot get ${pkg.name}@${NODE_VERSION}: run once with registry access (npm pack ${pkg.name}@${NODE_VERSION}), copy the .tgz to ${dir}, or set ${pkg.env}\n${String(error.stderr ?? '').slice(-800)}`,
+      );
     }
   }
   const integrity = sha512Integrity(tgz);
