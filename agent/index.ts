@@ -1,4 +1,5 @@
 /** Public surface of the on-host agent (for tests, the bench and the e2e harness). */
+export * from './cli.ts';
 export * from './config.ts';
 export * from './facts.ts';
 export * from './http.ts';

@@ -148,7 +148,7 @@ function singleExecutables(bundlePath) {
       2,
     ),
   );
-  execFileSync(hostNode, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(hostNode, ['--experimental-sea-config', seaConfig], { stdio: ['ignore', 'ignore', 'pipe'] });
   say(`SEA blob ${(statSync(blob).size / 1024).toFixed(0)} KiB made with node ${hostVersion} (code cache off: portable across arches)`);
   const postject = join(ROOT, 'node_modules', 'postject', 'dist', 'cli.js');
   const outputs = [];
@@ -171,7 +171,11 @@ function singleExecutables(bundlePath) {
   return outputs;
 }
 
-function writeSums(files) {
+function writeSums() {
+  const files = readdirSync(DIST)
+    .filter((f) => f.startsWith('kubeseed-agent'))
+    .sort()
+    .map((f) => join(DIST, f));
   const lines = files.map((f) => `${createHash('sha256').update(readFileSync(f)).digest('hex')}  ${relative(DIST, f)}`);
   writeFileSync(join(DIST, 'SHA256SUMS'), `${lines.join('\n')}\n`);
   say(`dist/SHA256SUMS (${lines.length} files)`);
@@ -179,9 +183,11 @@ function writeSums(files) {
 
 const started = Date.now();
 mkdirSync(DIST, { recursive: true });
-for (const f of readdirSync(DIST)) if (f.startsWith('kubeseed-agent') || f === 'SHA256SUMS') rmSync(join(DIST, f), { force: true });
+// Remove only what this run rebuilds (a --bundle-only run keeps the executables).
+const rebuilt = new Set(['kubeseed-agent.cjs', 'SHA256SUMS', ...(bundleOnly ? [] : targets.map((a) => `kubeseed-agent-linux-${a}`))]);
+for (const f of readdirSync(DIST)) if (rebuilt.has(f)) rmSync(join(DIST, f), { force: true });
 const bundlePath = await bundle();
 const outputs = [bundlePath];
 if (!bundleOnly) outputs.push(...singleExecutables(bundlePath));
-writeSums(outputs);
+writeSums();
 say(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -388,3 +388,14 @@ describe('preflight', () => {
     expect(checkClock(0, 31_000)).toMatchObject({ ok: false, message: expect.stringMatching(/31 s behind/) });
   });
 });
+
+describe('command line', () => {
+  it('parses --config/--once/--version and refuses anything else', async () => {
+    const { parseCliArgs } = await import('../../../agent/cli.ts');
+    expect(parseCliArgs([])).toEqual({ configPath: '/etc/kubeseed/agent.json', once: false, version: false, help: false });
+    expect(parseCliArgs(['--config', '/x.json', '--once'])).toMatchObject({ configPath: '/x.json', once: true });
+    expect(parseCliArgs(['--config=/y.json', '--version'])).toMatchObject({ configPath: '/y.json', version: true });
+    expect(() => parseCliArgs(['--config'])).toThrow(/needs a file/);
+    expect(() => parseCliArgs(['--root', '/'])).toThrow(/unknown argument/);
+  });
+});
