@@ -123,12 +123,14 @@ export class FailureRateLimiter {
     return recent.length >= this.limit;
   }
 
-  fail(address: string, now: number): void {
+  /** Records a failure; true when this one reached the limit (the address is blocked from now on). */
+  fail(address: string, now: number): boolean {
     const list = (this.failures.get(address) ?? []).filter((t) => t > now - this.windowMs);
     list.push(now);
     this.failures.set(address, list.slice(-this.limit));
     if (this.failures.size > 100_000) {
       for (const [key, times] of this.failures) if ((times[times.length - 1] ?? 0) <= now - this.windowMs) this.failures.delete(key);
     }
+    return list.length === this.limit;
   }
 }

@@ -516,7 +516,7 @@ export class Coordinator {
     const { pem } = parseAgentPublicKey(request.publicKey);
     const verified = await this.inputs.enrollment.verify(request.host, request.credential, request.facts);
     if (!verified) {
-      this.limiter.fail(sourceAddress, now);
+      await this.enrollmentFailed(sourceAddress, now);
       if (request.host !== undefined && !this.store.get(HOST_PREFIX + request.host)) {
         throw new ApiError(404, ERROR_CODES.unknownHost, `host ${request.host} is not in this coordinator's plan`);
       }
@@ -527,7 +527,7 @@ export class Coordinator {
     if (!stored) throw new ApiError(404, ERROR_CODES.unknownHost, `host ${verified.host} is not in this coordinator's plan`);
     const host = stored.value;
     if (host.removed) {
-      this.limiter.fail(sourceAddress, now);
+      await this.enrollmentFailed(sourceAddress, now);
       await this.securityEvent('removed-host-request', host.name, sourceAddress, `enrollment for removed host ${host.name} refused`);
       throw new ApiError(409, ERROR_CODES.credentialSpent, `host ${host.name} was removed from the rollout`);
     }
@@ -535,7 +535,7 @@ export class Coordinator {
       const sameKey = host.enrollment.publicKey === pem;
       const sameMachine = sameIdentity(host.enrollment, request.facts);
       if (sameKey && sameMachine) return this.enrollResponse(host);
-      this.limiter.fail(sourceAddress, now);
+      await this.enrollmentFailed(sourceAddress, now);
       if (!sameMachine) {
         await this.securityEvent(
           'identity-mismatch',
@@ -588,6 +588,17 @@ export class Coordinator {
     this.events.emit('event', { type: 'host', host: host.name } satisfies CoordinatorEvent);
     await this.store.flushed();
     return this.enrollResponse(updated);
+  }
+
+  private async enrollmentFailed(sourceAddress: string, now: number): Promise<void> {
+    if (this.limiter.fail(sourceAddress, now)) {
+      await this.securityEvent(
+        'enrollment-rate-limited',
+        undefined,
+        sourceAddress,
+        `too many failed enrollments from ${sourceAddress}; refusing it for a minute`,
+      );
+    }
   }
 
   private enrollResponse(host: HostRecord): EnrollResponse {

@@ -134,6 +134,8 @@ describe('POST /v1/enroll', () => {
     const limited = await enroll(app, cp1);
     expect(limited.statusCode).toBe(429);
     expect(limited.json().code).toBe('RATE_LIMITED');
+    const status = await app.inject({ url: '/v1/status', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+    expect(status.json().securityEvents.map((e: { kind: string }) => e.kind)).toEqual(['enrollment-rate-limited']);
   });
 
   it('refuses bodies over the limit with 413 and non-JSON with 415', async () => {

@@ -13,7 +13,7 @@ import { type RunningCoordinator, startCoordinator } from '../../../server/serve
 import { JournalStore } from '../../../server/store/index.ts';
 import { RolloutTracker, SimAgent } from './agent-sim.ts';
 import { makePlan } from './fixtures.ts';
-import { createAgent, createTestTls, FakeKubernetes, makeInputs, OPERATOR_TOKEN } from './support.ts';
+import { createAgent, createTestTls, enrollBody, FakeKubernetes, makeInputs, OPERATOR_TOKEN, signedHeaders } from './support.ts';
 
 const running: RunningCoordinator[] = [];
 const dispatchers: Agent[] = [];
@@ -67,6 +67,56 @@ describe('fleet over HTTPS', () => {
     const stats = store.getStats();
     expect(stats.syncs).toBeLessThan(stats.commits);
     console.log(`200 agents: ${elapsed} ms, ${tracker.received} steps, ${stats.commits} commits in ${stats.syncs} fsyncs`);
+  });
+
+  it('a step reaches its waiting long-poll within milliseconds of the report that opened its gate', async () => {
+    const plan = makePlan({ workers: 0 });
+    const store = new JournalStore(mkdtempSync(join(tmpdir(), 'ks-latency-')));
+    await store.open();
+    const coordinator = await startCoordinator(makeInputs(plan), {
+      store,
+      audit: new MemoryAuditLog(),
+      listen: { host: '127.0.0.1', port: 0 },
+      logger: false,
+    });
+    running.push(coordinator);
+    const dispatcher = new Agent({ connect: { ca: createTestTls().ca }, connections: 16 });
+    dispatchers.push(dispatcher);
+    const call = async (agent: ReturnType<typeof createAgent>, method: 'GET' | 'POST', path: string, body?: unknown) => {
+      const payload = body === undefined ? '' : JSON.stringify(body);
+      const headers =
+        path === '/v1/enroll' ? { 'content-type': 'application/json' } : signedHeaders(agent, method, path, payload, Date.now());
+      const res = await request(`${coordinator.url}${path}`, { method, dispatcher, headers, ...(payload ? { body: payload } : {}) });
+      const text = await res.body.text();
+      return { status: res.statusCode, json: text ? JSON.parse(text) : undefined };
+    };
+    const [lb1, lb2, cp1] = ['lb1', 'lb2', 'cp1'].map((h, i) => createAgent(h, i));
+    for (const a of [lb1!, lb2!, cp1!]) expect((await call(a, 'POST', '/v1/enroll', enrollBody(a))).status).toBe(200);
+    const checks = [];
+    for (const lb of [lb1!, lb2!]) checks.push((await call(lb, 'GET', '/v1/next?wait=0')).json.step);
+    const report = (lb: ReturnType<typeof createAgent>, step: { id: string; attempt: number }) =>
+      call(lb, 'POST', '/v1/report', {
+        stepId: step.id,
+        attempt: step.attempt,
+        outcome: 'succeeded',
+        logTail: '',
+        startedAt: 0,
+        results: {},
+      });
+    await report(lb1!, checks[0]);
+    const samples: number[] = [];
+    const polling = call(cp1!, 'GET', '/v1/next?wait=10000').then((r) => {
+      samples.push(performance.now());
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const sent = performance.now();
+    await report(lb2!, checks[1]);
+    const answer = await polling;
+    expect(answer.json.step.kind).toBe('kubeadm-init');
+    const latency = samples[0]! - sent;
+    console.log(`gate open → step at the agent: ${latency.toFixed(1)} ms (report + journal fsync + audit fsync + TLS)`);
+    expect(latency).toBeLessThan(250);
   });
 
   it('refuses plain HTTP on the API port', async () => {
