@@ -48,10 +48,10 @@ async function waitNodeRegistered(run: StepRun, kubeconfig: string, nodeName: st
   return ok === true;
 }
 
-async function waitEtcdVoter(run: StepRun, nodeName: string): Promise<boolean> {
+async function waitEtcdVoter(run: StepRun, nodeName: string, clientUrl: string): Promise<boolean> {
   const tls = await loadEtcdClient(run);
   const ok = await run.waitFor(`etcd member ${nodeName} is a voter and no learner is left`, run.ctx.timing.etcdVoterTimeoutMs, async () => {
-    const members = await listEtcdMembers(run, LOCAL_ETCD_CLIENT_URL, tls);
+    const members = await listEtcdMembers(run, clientUrl, tls);
     const self = members.find((m) => m.name === nodeName);
     const learners = members.filter((m) => m.isLearner);
     return self && !self.isLearner && learners.length === 0 ? true : null;
@@ -80,8 +80,11 @@ export async function runKubeadmJoin(run: StepRun, controlPlane: boolean): Promi
   if (!nodeRegistered) throw new StepFailure('node-not-registered', `node ${nodeName} did not register`, false, { nodeRegistered: false });
   if (!controlPlane) return { nodeRegistered };
   const apiServerReady = await waitApiServerReady(run, kubeconfig);
-  if (!(await run.fs.exists(ETCD_MANIFEST))) return { nodeRegistered, apiServerReady }; // external etcd: no local member
-  const etcdVoter = await waitEtcdVoter(run, nodeName);
+  // Stacked etcd: the coordinator names the local member's client URL; an etcd manifest written by
+  // the join says the same when it does not. External etcd: no local member to check.
+  const etcdUrl = run.step.params.etcdEndpoints?.[0] ?? ((await run.fs.exists(ETCD_MANIFEST)) ? LOCAL_ETCD_CLIENT_URL : undefined);
+  if (!etcdUrl) return { nodeRegistered, apiServerReady };
+  const etcdVoter = await waitEtcdVoter(run, nodeName, etcdUrl);
   if (!etcdVoter)
     throw new StepFailure('etcd-learner', `etcd member ${nodeName} did not become a voter`, false, {
       nodeRegistered,
