@@ -50,6 +50,8 @@ export interface AppOptions extends Omit<CoordinatorOptions, 'log' | 'redactor'>
   defaultWaitMs?: number;
   /** Max request body (bytes); reports are the largest bodies. */
   bodyLimit?: number;
+  /** Compress the agent executables at start instead of on the first download (default true). */
+  warmAgentCache?: boolean;
   /** Registers more routes (the status page plugin) on the app before it is returned. */
   extend?: (app: FastifyInstance) => void;
 }
@@ -166,6 +168,9 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
 
   app.addHook('onReady', async () => {
     await coordinator.start();
+    // Compress the agent executables in the background (libuv pool) so the first boots do not wait.
+    if (options.distDir && options.warmAgentCache !== false)
+      for (const arch of Object.keys(AGENT_ARCHES) as AgentArch[]) void binaries.get(arch).catch(() => {});
   });
   // preClose: answer waiting long-polls (204) before the listener waits for in-flight requests.
   app.addHook('preClose', async () => {
