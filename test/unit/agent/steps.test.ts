@@ -317,7 +317,9 @@ describe('joins, half-done joins and reset', () => {
         ],
       }),
     });
-    const report = await executeStep(joinStep('cp-2', true), cp2.ctx);
+    const step = joinStep('cp-2', true);
+    const report = await executeStep({ ...step, params: { ...step.params, etcdEndpoints: ['https://10.0.0.12:2379'] } }, cp2.ctx);
+    expect(new Set(cp2.net.tls.map((t) => t.url))).toEqual(new Set(['https://10.0.0.12:2379/v3/cluster/member/list'])); // the released URL wins
     expect(report).toMatchObject({ outcome: 'failed', reason: 'etcd-learner', results: { etcdVoter: false, nodeRegistered: true } });
   });
 
