@@ -399,3 +399,19 @@ describe('command line', () => {
     expect(() => parseCliArgs(['--root', '/'])).toThrow(/unknown argument/);
   });
 });
+
+describe('contract with the generator', () => {
+  it('the agent.json the generator writes parses, per host and in fleet mode', async () => {
+    const { buildAgentConfig } = await import('../../../generator/plan/provision.ts');
+    const { makePlan } = await import('../server/fixtures.ts');
+    const spec = makePlan({ workers: 1 }).spec;
+    const host = spec.hosts[0];
+    if (!host) throw new Error('fixture has no host');
+    expect(parseAgentConfig(JSON.stringify(buildAgentConfig(spec, host)))).toMatchObject({
+      host: host.name,
+      stateDir: '/var/lib/kubeseed',
+      caFile: '/etc/kubeseed/coordinator-ca.pem',
+    });
+    expect(parseAgentConfig(JSON.stringify(buildAgentConfig(spec, null))).host).toBeUndefined();
+  });
+});
