@@ -45,6 +45,8 @@ export interface StepRecord {
   target?: string;
   /** Cleanup steps: the step whose retry waits for them. */
   forStep?: string;
+  /** Coordinator-made steps: ids that must have succeeded (or been cancelled) first. */
+  after?: string[];
   state: StepState;
   /** How many times the step has been released (the current attempt number once released). */
   attempt: number;

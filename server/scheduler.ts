@@ -267,8 +267,11 @@ function planCleanup(pass: Pass, record: StepRecord): StepRecord[] | string {
     if (!executor) return 'a healthy control plane to remove the half-added etcd member';
     steps.push(newStep(pass, executor, 'etcd-member-remove', 'cleanup', common));
   }
-  if (JOIN_KINDS.has(record.kind) && initSucceeded(pass)) steps.push(newStep(pass, COORDINATOR_HOST, 'delete-node', 'cleanup', common));
-  steps.push(newStep(pass, host, 'reset', 'cleanup', common));
+  const reset = newStep(pass, host, 'reset', 'cleanup', common);
+  steps.push(reset);
+  // The Node goes once the host's kubelet is stopped by the reset; otherwise it registers again.
+  if (JOIN_KINDS.has(record.kind) && initSucceeded(pass))
+    steps.push(newStep(pass, COORDINATOR_HOST, 'delete-node', 'cleanup', { ...common, after: [reset.id] }));
   return steps;
 }
 
@@ -380,6 +383,7 @@ function releaseCoordinatorMadeSteps(pass: Pass): void {
     .sort((a, b) => a.seq - b.seq);
   for (const record of dynamic) {
     if (!hostReady(pass, record.host) || pass.busyHosts.has(record.host)) continue;
+    if (record.after?.some((id) => !TERMINAL_OK.has(rec(pass, id)?.state ?? 'pending'))) continue;
     const due = dueForRelease(pass, record);
     if (due === true) release(pass, record);
   }

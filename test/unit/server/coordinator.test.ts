@@ -122,13 +122,16 @@ describe('failed joins', () => {
       startedAt: 0,
     });
     await new Promise((r) => setTimeout(r, 20));
-    expect(kubernetes.deletedNodes).toEqual(['cp2']);
     const memberRemove = (await coordinator.next('cp1', 0))!.step!;
     expect(memberRemove).toMatchObject({ kind: 'etcd-member-remove', params: { memberName: 'cp2' } });
     const reset = (await coordinator.next('cp2', 0))!.step!;
     expect(reset.kind).toBe('reset');
     await succeed(coordinator, memberRemove);
+    // The Node is deleted only after the reset stopped cp2's kubelet (else it registers again).
+    expect(kubernetes.deletedNodes).toEqual([]);
     await succeed(coordinator, reset);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(kubernetes.deletedNodes).toEqual(['cp2']);
     const status = coordinator.status();
     expect(status.hosts.find((h) => h.name === 'cp2')!.steps.find((s) => s.id === join1.id)).toMatchObject({
       state: 'retry-wait',
@@ -222,13 +225,13 @@ describe('rebind and approve', () => {
     await drive(coordinator, HOSTS(plan));
     expect(coordinator.status().done).toBe(true);
     await coordinator.rebind('w1');
-    await new Promise((r) => setTimeout(r, 20));
-    expect(kubernetes.deletedNodes).toEqual(['w1']);
     expect(coordinator.status().hosts.find((h) => h.name === 'w1')).toMatchObject({ enrolled: false, done: false });
     await coordinator.enroll(enrollBody(createAgent('w1', 42)), '127.0.0.1');
     const reset = (await coordinator.next('w1', 0))!.step!;
     expect(reset.kind).toBe('reset');
     await succeed(coordinator, reset);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(kubernetes.deletedNodes).toEqual(['w1']);
     const join = (await coordinator.next('w1', 0))!.step!;
     expect(join).toMatchObject({ id: 'w1/kubeadm-join-worker', attempt: 2 });
     await succeed(coordinator, join);

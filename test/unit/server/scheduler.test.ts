@@ -329,16 +329,17 @@ describe('failures and retries', () => {
     const record = s.snapshot.steps['cp2/kubeadm-join-control-plane']!;
     expect(record).toMatchObject({ state: 'retry-wait', failures: 1, retryAt: T0 + 1000, needsCleanup: true });
     const cleanup = s.tick();
-    expect(cleanup.map((id) => id.replace(/#\d+$/, '')).sort()).toEqual([
-      '@coordinator/delete-node',
-      'cp1/etcd-member-remove',
-      'cp2/reset',
-    ]);
+    expect(cleanup.map((id) => id.replace(/#\d+$/, '')).sort()).toEqual(['cp1/etcd-member-remove', 'cp2/reset']);
     const memberRemove = Object.values(s.snapshot.steps).find((r) => r.kind === 'etcd-member-remove')!;
     expect(memberRemove.target).toBe('cp2');
     // cp3 must not start while cp2's half-added member may still exist.
     expect(cleanup).not.toContain('cp3/kubeadm-join-control-plane');
     for (const id of cleanup) s.succeed(id);
+    // The Node is deleted once the reset stopped the kubelet.
+    const deletion = s.tick();
+    expect(deletion.map((id) => id.replace(/#\d+$/, ''))).toEqual(['@coordinator/delete-node']);
+    expect(s.tick()).toEqual([]);
+    s.succeed(deletion[0]!);
     // Once no half-added member is left, the next control plane may go; cp2 retries after backoff.
     expect(s.tick()).toEqual(['cp3/kubeadm-join-control-plane']);
     s.now = T0 + 1000;
@@ -358,9 +359,12 @@ describe('failures and retries', () => {
       expect(s.state(id)).toBe('released');
       s.report(id, 'failed');
       if (attempt === 3) break;
-      const cleanup = s.tick();
-      expect(cleanup.map((c) => c.split('#')[0]).sort()).toEqual([`${COORDINATOR_HOST}/delete-node`, 'w1/reset']);
-      for (const c of cleanup) s.succeed(c);
+      const reset = s.tick();
+      expect(reset.map((c) => c.split('#')[0])).toEqual(['w1/reset']);
+      s.succeed(reset[0]!);
+      const deletion = s.tick();
+      expect(deletion.map((c) => c.split('#')[0])).toEqual([`${COORDINATOR_HOST}/delete-node`]);
+      s.succeed(deletion[0]!);
       s.tick();
       retryTimes.push(s.nextWakeAt! - s.now);
       s.now = s.nextWakeAt!;
@@ -369,7 +373,7 @@ describe('failures and retries', () => {
     expect(retryTimes).toEqual([1000, 2000]);
     expect(s.state(id)).toBe('failed');
     // Cleanup still runs so the slot frees; the step waits for `kubeseed retry`.
-    for (const c of s.tick()) s.succeed(c);
+    for (let i = 0; i < 2; i++) for (const c of s.tick()) s.succeed(c);
     s.now += 60 * MIN;
     s.mint('api');
     expect(s.tick()).toEqual([]);
