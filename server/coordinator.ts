@@ -27,6 +27,7 @@ import {
 import type { AuditLog } from './audit-log.ts';
 import { FailureRateLimiter, NonceCache, parseAgentPublicKey, type SignedRequest, verifySignedRequest } from './auth.ts';
 import { ApiError, conflict, notFound, unauthorized } from './errors.ts';
+import { FLEET_HOST, matchFleetHost } from './fleet-match.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
 import {
   COORDINATOR_HOST,
@@ -66,8 +67,9 @@ export interface RandomSource {
 export interface EnrollmentVerifier {
   /**
    * Returns the host the credential belongs to, or null. `host` is what the agent claims (absent
-   * in fleet mode, where `facts` decide the match). `requiresApproval`: a fleet match for a
-   * control-plane or etcd host, admitted only by `kubeseed approve`.
+   * in fleet mode). For a valid fleet credential return `{host: FLEET_HOST}` ('*'): the coordinator
+   * then matches the facts against the spec's hosts (server/fleet-match.ts). `requiresApproval`
+   * holds the host until `kubeseed approve`.
    */
   verify(
     host: string | undefined,
@@ -514,7 +516,16 @@ export class Coordinator {
       );
     }
     const { pem } = parseAgentPublicKey(request.publicKey);
-    const verified = await this.inputs.enrollment.verify(request.host, request.credential, request.facts);
+    let verified = await this.inputs.enrollment.verify(request.host, request.credential, request.facts);
+    if (verified?.host === FLEET_HOST) {
+      const match = matchFleetHost(this.plan.spec.hosts, this.snapshot().hosts, request.facts);
+      if ('error' in match) {
+        await this.enrollmentFailed(sourceAddress, now);
+        if (match.error === 'ambiguous') throw conflict(match.message);
+        throw new ApiError(404, ERROR_CODES.unknownHost, match.message);
+      }
+      verified = match;
+    }
     if (!verified) {
       await this.enrollmentFailed(sourceAddress, now);
       if (request.host !== undefined && !this.store.get(HOST_PREFIX + request.host)) {
