@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The directory to put first on PATH. */
 export const DOUBLES_DIR = join(dirname(fileURLToPath(import.meta.url)), 'bin');
-export const DOUBLE_NAMES = ['kubeadm', 'kubectl', 'systemctl', 'containerd', 'kubelet', 'cloud-init'] as const;
+export const DOUBLE_NAMES = ['kubeadm', 'kubectl', 'systemctl', 'containerd', 'kubelet', 'cloud-init', 'etcd-gateway'] as const;
 
 export interface DoubleEnvOptions {
   root: string;

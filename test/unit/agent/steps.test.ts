@@ -2,14 +2,17 @@
  * Executor tests: real child processes (the TEST DOUBLES for kubeadm/kubectl/systemctl on PATH),
  * a temporary root per host, a scripted Net for TCP and etcd.
  */
+
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNodeExec, createRootFs, systemClock } from '../../../agent/node-io.ts';
+import { createNodeExec, createNodeNet, createRootFs, systemClock } from '../../../agent/node-io.ts';
 import { readSentinel, writeSentinel } from '../../../agent/sentinel.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../agent/steps/index.ts';
 import type { ReleasedStep } from '../../../protocol/wire.ts';
-import { type DoubleCall, doubleEnv, readDoubleLog } from '../../doubles/index.ts';
+import { DOUBLES_DIR, type DoubleCall, doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import { makeTempRoot, type ScriptedNet, scriptedNet } from './support.ts';
 
 const TOKEN = 'abcdef.0123456789abcdef';
@@ -80,7 +83,7 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function cluster(options: { fail?: string; active?: string[] } = {}) {
+function cluster(options: { fail?: string; active?: string[]; env?: Record<string, string> } = {}) {
   const shared = makeTempRoot('ks-cluster-');
   cleanups.push(shared.cleanup);
   const log = join(shared.root, 'calls.log');
@@ -91,13 +94,16 @@ function cluster(options: { fail?: string; active?: string[] } = {}) {
     const lines: string[] = [];
     const net = scriptedNet();
     net.tcpAnswers.set('*', 'accepted');
-    const env = doubleEnv({
-      root: r.root,
-      log,
-      clusterState: state,
-      ...(options.fail ? { fail: options.fail } : {}),
-      ...(options.active ? { active: options.active } : {}),
-    });
+    const env = {
+      ...doubleEnv({
+        root: r.root,
+        log,
+        clusterState: state,
+        ...(options.fail ? { fail: options.fail } : {}),
+        ...(options.active ? { active: options.active } : {}),
+      }),
+      ...options.env,
+    };
     const ctx: StepContext = {
       fs: createRootFs(r.root),
       exec: createNodeExec({ env }),
@@ -129,7 +135,7 @@ function cluster(options: { fail?: string; active?: string[] } = {}) {
     };
   };
   const calls = (tool?: string): DoubleCall[] => readDoubleLog(log).filter((c) => !tool || c.tool === tool);
-  return { host, calls, log };
+  return { host, calls, log, state };
 }
 
 function initStep(overrides: Partial<ReleasedStep> = {}, withKey = true): ReleasedStep {
@@ -321,6 +327,31 @@ describe('joins, half-done joins and reset', () => {
     const report = await executeStep({ ...step, params: { ...step.params, etcdEndpoints: ['https://10.0.0.12:2379'] } }, cp2.ctx);
     expect(new Set(cp2.net.tls.map((t) => t.url))).toEqual(new Set(['https://10.0.0.12:2379/v3/cluster/member/list'])); // the released URL wins
     expect(report).toMatchObject({ outcome: 'failed', reason: 'etcd-learner', results: { etcdVoter: false, nodeRegistered: true } });
+  });
+
+  it('a stacked join against the etcd-gateway TEST DOUBLE: real TLS with client certificates, learner then voter', async () => {
+    const c = cluster({ env: { KUBESEED_DOUBLE_LEARNER_MS: '600' } });
+    await initCluster(c);
+    const cp2 = c.host();
+    cp2.ctx.net = createNodeNet();
+    const port = await new Promise<number>((done) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => done(p));
+      });
+    });
+    const gateway = spawn(join(DOUBLES_DIR, 'etcd-gateway'), ['--listen', `127.0.0.1:${port}`], {
+      env: { ...doubleEnv({ root: cp2.root, log: c.log, clusterState: c.state }) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    cleanups.push(() => gateway.kill('SIGKILL'));
+    const step = joinStep('cp-2', true);
+    const started = Date.now();
+    const report = await executeStep({ ...step, params: { ...step.params, etcdEndpoints: [`https://127.0.0.1:${port}`] } }, cp2.ctx);
+    expect(report, report.logTail).toMatchObject({ outcome: 'succeeded', results: { etcdVoter: true, nodeRegistered: true } });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500); // it waited for the learner's promotion
+    expect(report.logTail).toMatch(/is a voter and no learner is left: ok after \d+ tries/);
+    expect(c.calls('etcd-gateway').length).toBeGreaterThan(1);
   });
 
   it('a half-done join is reported (not retried in place); reset cleans up; the retry succeeds', async () => {
