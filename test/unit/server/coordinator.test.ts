@@ -306,6 +306,10 @@ describe('log redaction', () => {
     const secrets = [...new Set(steps.flatMap((s) => s.redact))];
     expect(secrets.length).toBeGreaterThanOrEqual(2);
     const token = c.snapshot().tokens[0]!.token;
+    const status = JSON.stringify(
+      (await app.inject({ url: '/v1/status', headers: { authorization: `Bearer ${makeInputs(plan).operatorToken}` } })).json(),
+    );
+    for (const secret of [...secrets, token]) expect(status).not.toContain(secret);
     app.log.info({ note: `agent said ${token} and ${secrets[0]}` }, `message with ${token}`);
     await app.inject({ url: `/v1/status?token=${makeInputs(plan).operatorToken}` });
     await app.close();
