@@ -69,13 +69,14 @@ export async function collectFacts(
     smbiosUuid = ''; // unreadable for non-root or on hosts without DMI
   }
   const hostnameFile = (await fs.readText('/etc/hostname'))?.trim();
+  // Bounded to what the coordinator's schema accepts: a long os-release name must not block enrollment.
   return {
-    machineId,
-    smbiosUuid,
-    macs: await collectMacs(fs),
-    hostname: system.hostname || hostnameFile || '',
-    arch: mapNodeArch(system.arch),
-    os: parseOsRelease((await fs.readText('/etc/os-release')) ?? (await fs.readText('/usr/lib/os-release'))),
+    machineId: machineId.slice(0, 128),
+    smbiosUuid: smbiosUuid.slice(0, 64),
+    macs: (await collectMacs(fs)).slice(0, 64),
+    hostname: (system.hostname || hostnameFile || '').slice(0, 253),
+    arch: mapNodeArch(system.arch).slice(0, 32),
+    os: parseOsRelease((await fs.readText('/etc/os-release')) ?? (await fs.readText('/usr/lib/os-release'))).slice(0, 128),
     clock: system.now,
     agentVersion: system.agentVersion,
   };

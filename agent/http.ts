@@ -14,7 +14,7 @@ export function createPinnedHttp(baseUrl: string, caPem: string): Http {
   const origin = url.origin;
   const prefix = url.pathname.replace(/\/+$/, '');
   return {
-    async request({ method, path, body, headers, timeoutMs }): Promise<HttpResponse> {
+    async request({ method, path, body, headers, timeoutMs, signal }): Promise<HttpResponse> {
       const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       const res = await undiciRequest.call(dispatcher, {
         origin,
@@ -24,6 +24,7 @@ export function createPinnedHttp(baseUrl: string, caPem: string): Http {
         ...(payload === undefined ? {} : { body: payload }),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
+        ...(signal ? { signal } : {}),
       });
       const text = await res.body.text();
       let parsed: unknown = null;

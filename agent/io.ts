@@ -89,6 +89,8 @@ export interface Http {
     body?: unknown;
     headers?: Record<string, string>;
     timeoutMs: number;
+    /** Aborts the request (SIGTERM during a long poll). */
+    signal?: AbortSignal;
   }): Promise<HttpResponse>;
   close(): Promise<void>;
 }

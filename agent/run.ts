@@ -98,7 +98,14 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
       now: clock.now(),
       nonce: random.hex(16),
     });
-    return rt.http.request({ method, path, ...(body === undefined ? {} : { body: payload }), headers, timeoutMs });
+    return rt.http.request({
+      method,
+      path,
+      ...(body === undefined ? {} : { body: payload }),
+      headers,
+      timeoutMs,
+      ...(deps.signal ? { signal: deps.signal } : {}),
+    });
   };
 
   const ensureKey = async (): Promise<AgentKey> => {
@@ -176,6 +183,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
             path: `${API_PREFIX}/enroll`,
             body: JSON.stringify(body),
             timeoutMs: 30_000,
+            ...(deps.signal ? { signal: deps.signal } : {}),
           });
           return classifyEnrollResponse(res.status, res.body, now);
         } catch (error) {

@@ -235,6 +235,28 @@ describe('agent loop against a fake coordinator (HTTPS, pinned CA, signed reques
     expect(h.lines.join('\n')).toContain('"event":"next-failed"');
   });
 
+  it('SIGTERM during a long poll ends the agent at once (the request is aborted)', async () => {
+    const fake = await coordinator(
+      scriptedCoordinator([], (req) => (req.path.startsWith('/v1/next') ? { status: 204, delayMs: 20_000 } : null)),
+    );
+    const h = await host(fake);
+    const controller = new AbortController();
+    let abortedAt = 0;
+    const result = await runAgent(
+      { configPath: '/etc/kubeseed/agent.json' },
+      h.deps(controller.signal, (state) => {
+        if (state.phase === 'waiting' && !abortedAt) {
+          setTimeout(() => {
+            abortedAt = Date.now();
+            controller.abort();
+          }, 100);
+        }
+      }),
+    );
+    expect(Date.now() - abortedAt).toBeLessThan(2_000);
+    expect(result.exitCode).toBe(0);
+  });
+
   it('trusts only the pinned CA: a coordinator with another CA is never enrolled with', async () => {
     const fake = await coordinator(scriptedCoordinator([]), otherTls);
     const h = await host(fake);
