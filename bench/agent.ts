@@ -192,8 +192,8 @@ ${arm64 ? `| executable linux-arm64, raw / gzip | ${mb(arm64.raw)} / ${mb(arm64.
 | peak RSS, same rollout with \`node\` ${process.version} + bundle | ${(nodeRss.peakKiB / 1024).toFixed(1)} MiB | — | — |
 
 Cold start includes generating the ECDSA P-256 key, reading the facts and the TLS handshake with the pinned CA. RssFile is the
-page cache of the executable itself (shared, reclaimable): a Node SEA touches about 12 MiB more of its own file than plain
-\`node\` does (measured with a one-line script), which is what puts VmHWM above 80 MB. The executables are
+executable's own pages (shared, reclaimable page cache of a ~100 MB Node binary); plain \`node\` + the bundle peaks at the same
+level, so VmHWM ≤ 80 MB is out of reach for any Node-based agent, while its private memory stays near 30 MiB. The executables are
 large because they are a whole Node; the coordinator serves them gzip-compressed (about a third of the raw size) and large fleets
 should use \`mirrors.agent\`.`;
 
