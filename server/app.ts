@@ -103,11 +103,10 @@ function sendError(reply: FastifyReply, status: number, code: string, message: s
   return reply.code(status).send({ error: STATUS_TEXT[status] ?? 'Error', code, message });
 }
 
+/** The operator token travels only in the Authorization header, never in a URL (URLs end up in logs and history). */
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
-  const query = request.query as { token?: string } | undefined;
-  return query?.token;
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
 }
 
 /** A header-safe version of a sentence (printable ASCII only). */
@@ -270,7 +269,8 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   );
 
   // ── operator API ──
-  const tokenQuery = { type: 'object', additionalProperties: false, properties: { token: { type: 'string', maxLength: 256 } } } as const;
+  // No query parameters at all: a `?token=` is refused (400) rather than silently accepted.
+  const tokenQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 
   app.get(
     `${API_PREFIX}/status`,

@@ -6,7 +6,7 @@
  * shuts down cleanly on SIGINT/SIGTERM. A restart on the same state directory resumes the rollout.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type AppOptions, buildApp } from './app.ts';
@@ -87,19 +87,34 @@ export async function ensureOperatorToken(stateDir: string): Promise<string> {
   const path = join(stateDir, 'operator-token');
   try {
     const existing = (await readFile(path, 'utf8')).trim();
-    if (existing.length >= 32) return existing;
+    if (existing.length >= 32) {
+      // A token file someone loosened is tightened again: it opens the status and admin API.
+      await chmod(path, 0o600);
+      return existing;
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const token = randomBytes(32).toString('base64url');
-  const handle = await open(path, 'w', 0o600);
+  // Written to a temporary file (created 0600) and renamed: a crash never leaves a half token.
+  const tmp = `${path}.${process.pid}.tmp`;
+  const handle = await open(tmp, 'wx', 0o600);
   try {
     await handle.writeFile(`${token}\n`);
     await handle.sync();
   } finally {
     await handle.close();
   }
+  await rename(tmp, path);
   return token;
+}
+
+/** The URL an operator can open: the listen address, unless it is a wildcard (then the spec's coordinator URL host). */
+export function operatorUrl(listenUrl: string, coordinatorUrl: string): string {
+  const listen = new URL(listenUrl);
+  if (listen.hostname !== '0.0.0.0' && listen.hostname !== '[::]') return listenUrl;
+  const public_ = new URL(coordinatorUrl);
+  return `https://${public_.hostname.includes(':') && !public_.hostname.startsWith('[') ? `[${public_.hostname}]` : public_.hostname}:${listen.port}`;
 }
 
 export async function runServe(options: ServeOptions): Promise<ServeHandle> {
@@ -157,7 +172,7 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
     process.on('SIGTERM', onSignal);
   }
   print(`kubeseed coordinator listening on ${running.url} (agents use ${inputs.plan.spec.coordinator.url})`);
-  print(`status page:    ${running.url}/#token=${operatorToken}`);
+  print(`status page:    ${operatorUrl(running.url, inputs.plan.spec.coordinator.url)}/#token=${operatorToken}`);
   print(`operator token: ${operatorToken}  (also in ${join(options.stateDir, 'operator-token')})`);
   return { ...running, operatorToken, stopped, close };
 }

@@ -258,7 +258,7 @@ describe('signed agent routes', () => {
       reason: 'test',
       startedAt: clock.now(),
     });
-    const status = (await app.inject({ url: `/v1/status?token=${OPERATOR_TOKEN}` })).json();
+    const status = (await app.inject({ url: '/v1/status', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json();
     const tail: string = status.hosts.find((h: { name: string }) => h.name === 'lb1').steps[0].lastReport.logTail;
     expect(tail).not.toContain('abcdef.0123456789abcdef');
     expect(tail).not.toContain('PRIVATE KEY');
@@ -291,7 +291,9 @@ describe('operator routes', () => {
   it('status and admin routes need the operator token', async () => {
     const { app } = setup();
     expect((await app.inject({ url: '/v1/status' })).statusCode).toBe(401);
-    expect((await app.inject({ url: '/v1/status?token=wrong' })).statusCode).toBe(401);
+    expect((await app.inject({ url: '/v1/status', headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
+    // A token in the URL is refused outright, even the right one: URLs end up in logs.
+    expect((await app.inject({ url: `/v1/status?token=${OPERATOR_TOKEN}` })).statusCode).toBe(400);
     expect((await app.inject({ url: '/v1/events' })).statusCode).toBe(401);
     expect((await app.inject({ method: 'POST', url: '/v1/admin/hosts/w1/retry' })).statusCode).toBe(401);
     const ok = await app.inject({ url: '/v1/status', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
@@ -339,7 +341,10 @@ describe('operator routes', () => {
     const port = (app.server.address() as { port: number }).port;
     const { Agent, request } = await import('undici');
     const dispatcher = new Agent({ connect: { ca: makeInputs(makePlan()).tls.ca } });
-    const res = await request(`https://127.0.0.1:${port}/v1/events?token=${OPERATOR_TOKEN}`, { dispatcher });
+    const res = await request(`https://127.0.0.1:${port}/v1/events`, {
+      dispatcher,
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    });
     expect(res.headers['content-type']).toMatch(/text\/event-stream/);
     const chunks: string[] = [];
     const reading = (async () => {

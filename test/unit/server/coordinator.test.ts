@@ -311,7 +311,7 @@ describe('log redaction', () => {
     );
     for (const secret of [...secrets, token]) expect(status).not.toContain(secret);
     app.log.info({ note: `agent said ${token} and ${secrets[0]}` }, `message with ${token}`);
-    await app.inject({ url: `/v1/status?token=${makeInputs(plan).operatorToken}` });
+    await app.inject({ url: '/v1/status', headers: { authorization: `Bearer ${makeInputs(plan).operatorToken}` } });
     await app.close();
     const log = lines.join('');
     expect(log).toContain('step released');
