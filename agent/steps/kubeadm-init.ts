@@ -6,7 +6,7 @@
  */
 import type { StepResults } from '../../protocol/wire.ts';
 import { buildKubeadmArgv } from '../kubeadm-argv.ts';
-import { ADMIN_CONF, kubeadmConfigPath, kubectlArgv, StepFailure, type StepRun } from './step-run.ts';
+import { ADMIN_CONF, kubeadmConfigPath, kubectlArgv, MANIFESTS_DIR, StepFailure, type StepRun } from './step-run.ts';
 
 /** Does the kubeadm config set `certificateKey` (InitConfiguration / JoinConfiguration.controlPlane)? */
 export function configHasCertificateKey(config: string): boolean {
@@ -21,8 +21,21 @@ export async function waitApiServerReady(run: StepRun, kubeconfig = ADMIN_CONF):
   return ok === true;
 }
 
+/** What an interrupted `kubeadm init` leaves (a kube-vip manifest placed before init is not among them). */
+const INIT_LEFTOVERS = [ADMIN_CONF, `${MANIFESTS_DIR}/kube-apiserver.yaml`, `${MANIFESTS_DIR}/etcd.yaml`];
+
 export async function runKubeadmInit(run: StepRun): Promise<StepResults> {
   const configPath = kubeadmConfigPath(run.step);
+  // No sentinel (the dispatcher checked) but init's files exist: an earlier init was interrupted.
+  // Its phases after the control plane (upload-certs, bootstrap tokens, addons) may be missing, so it
+  // is not trusted: the coordinator releases a reset and the init again, with the same CA.
+  const leftovers: string[] = [];
+  for (const path of INIT_LEFTOVERS) if (await run.fs.exists(path)) leftovers.push(path);
+  if (leftovers.length > 0)
+    throw new StepFailure(
+      'half-done-init',
+      `an earlier kubeadm init left ${leftovers.join(', ')}: a reset must run before init is retried`,
+    );
   await run.writeFiles();
   const config = await run.require(configPath, 'missing-config');
   const { ignorePreflightErrors, verbosity } = run.step.params;

@@ -251,6 +251,23 @@ describe('kubeadm-init', () => {
     expect(await readSentinel(h.ctx.fs, STATE, 'cp-1/kubeadm-init')).toBeNull();
   });
 
+  it('an interrupted init (files, no sentinel) is reported half-done-init without running kubeadm; reset then init works', async () => {
+    const c = cluster();
+    const h = c.host();
+    h.write('/etc/kubernetes/admin.conf', 'x');
+    h.write('/etc/kubernetes/manifests/kube-apiserver.yaml', 'x');
+    const report = await executeStep(initStep(), h.ctx);
+    expect(report).toMatchObject({ outcome: 'failed', reason: 'half-done-init' });
+    expect(report.logTail).toContain('/etc/kubernetes/manifests/kube-apiserver.yaml');
+    expect(c.calls('kubeadm')).toHaveLength(0);
+    expect(h.exists('/etc/kubeseed/kubeadm-init.yaml')).toBe(false);
+    expect(
+      (await executeStep({ id: 'cp-1/reset#1', kind: 'reset', host: 'cp-1', attempt: 1, files: [], params: {}, redact: [] }, h.ctx))
+        .outcome,
+    ).toBe('succeeded');
+    expect((await executeStep(initStep({ attempt: 2 }), h.ctx)).outcome).toBe('succeeded');
+  });
+
   it('refuses argv the policy forbids before anything runs', async () => {
     const c = cluster();
     const report = await executeStep(
