@@ -44,58 +44,76 @@ function runAgent(env: Record<string, string>, timeoutMs: number): Promise<{ cod
   });
 }
 
+interface Rollout {
+  hosts: Array<{ name: string; root: string }>;
+  results: Array<{ code: number | null; stderr: string }>;
+  calls: ReturnType<typeof readDoubleLog>;
+  clusterState: string;
+  status: unknown;
+}
+
+/** One control plane + one worker, external LB at 127.0.0.1, Flannel; every host an agent process. */
+async function rollout(extraEnv: Record<string, string> = {}): Promise<Rollout> {
+  const fixture = makePlan({ controlPlanes: 1, loadBalancers: 0, workers: 1 });
+  const spec = structuredClone(fixture.spec);
+  spec.loadBalancer = { type: 'external', interface: 'eth0', virtualRouterId: 51 };
+  spec.controlPlaneEndpoint = { host: '127.0.0.1', port: 16443 }; // nothing listens: "refused" is a pass
+  spec.cni = { plugin: 'flannel', version: 'v0.27.4' };
+  const plan = planRollout(spec);
+  const tls = createTestTls();
+  const coordinator: RunningCoordinator = await startCoordinator(makeInputs(plan, { buildStep, tls }), {
+    store: new MemoryStore(),
+    audit: new MemoryAuditLog(),
+    kubernetes: new FakeKubernetes(),
+    listen: { host: '127.0.0.1', port: 0 },
+    logger: false,
+    scheduler: { backoffBaseMs: 50 },
+  });
+  cleanups.push(() => coordinator.close());
+  const shared = makeTempRoot('ks-real-');
+  cleanups.push(shared.cleanup);
+  const log = join(shared.root, 'calls.log');
+  const clusterState = join(shared.root, 'cluster.json');
+  const hosts = plan.hosts.map((h) => {
+    const r = makeTempRoot(`ks-real-${h.name}-`);
+    cleanups.push(r.cleanup);
+    seedHealthyHost(r.write);
+    r.write('/etc/machine-id', `${h.name.padEnd(32, '0')}\n`);
+    r.write(
+      '/etc/kubeseed/agent.json',
+      JSON.stringify({
+        coordinatorUrl: coordinator.url,
+        caFile: '/etc/kubeseed/ca.crt',
+        credentialFile: '/etc/kubeseed/credential',
+        host: h.name,
+      }),
+    );
+    r.write('/etc/kubeseed/ca.crt', tls.ca);
+    r.write('/etc/kubeseed/credential', credentialOf(h.name), 0o600);
+    return { name: h.name, root: r.root };
+  });
+  const results = await Promise.all(
+    hosts.map((h) =>
+      runAgent(
+        {
+          ...doubleEnv({ root: h.root, log, clusterState, kubernetesVersion: spec.kubernetesVersion }),
+          KUBESEED_AGENT_ROOT: h.root,
+          ...extraEnv,
+        },
+        90_000,
+      ),
+    ),
+  );
+  const status = (
+    await coordinator.app.inject({ method: 'GET', url: '/v1/status', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })
+  ).json();
+  return { hosts, results, calls: readDoubleLog(log), clusterState, status };
+}
+
 describe('agent executable × real coordinator', () => {
   it('a control plane and a worker bootstrap through the real coordinator and finish', async () => {
-    const fixture = makePlan({ controlPlanes: 1, loadBalancers: 0, workers: 1 });
-    const spec = structuredClone(fixture.spec);
-    spec.loadBalancer = { type: 'external', interface: 'eth0', virtualRouterId: 51 };
-    spec.controlPlaneEndpoint = { host: '127.0.0.1', port: 16443 }; // nothing listens: "refused" is a pass
-    spec.cni = { plugin: 'flannel', version: 'v0.27.4' };
-    const plan = planRollout(spec);
-    const tls = createTestTls();
-    const store = new MemoryStore();
-    const coordinator: RunningCoordinator = await startCoordinator(makeInputs(plan, { buildStep, tls }), {
-      store,
-      audit: new MemoryAuditLog(),
-      kubernetes: new FakeKubernetes(),
-      listen: { host: '127.0.0.1', port: 0 },
-      logger: false,
-    });
-    cleanups.push(() => coordinator.close());
-
-    const shared = makeTempRoot('ks-real-');
-    cleanups.push(shared.cleanup);
-    const log = join(shared.root, 'calls.log');
-    const clusterState = join(shared.root, 'cluster.json');
-    const hosts = plan.hosts.map((h) => {
-      const r = makeTempRoot(`ks-real-${h.name}-`);
-      cleanups.push(r.cleanup);
-      seedHealthyHost(r.write);
-      r.write('/etc/machine-id', `${h.name.padEnd(32, '0')}\n`);
-      r.write(
-        '/etc/kubeseed/agent.json',
-        JSON.stringify({
-          coordinatorUrl: coordinator.url,
-          caFile: '/etc/kubeseed/ca.crt',
-          credentialFile: '/etc/kubeseed/credential',
-          host: h.name,
-        }),
-      );
-      r.write('/etc/kubeseed/ca.crt', tls.ca);
-      r.write('/etc/kubeseed/credential', credentialOf(h.name), 0o600);
-      return { name: h.name, root: r.root };
-    });
-    const results = await Promise.all(
-      hosts.map((h) =>
-        runAgent(
-          { ...doubleEnv({ root: h.root, log, clusterState, kubernetesVersion: spec.kubernetesVersion }), KUBESEED_AGENT_ROOT: h.root },
-          90_000,
-        ),
-      ),
-    );
+    const { hosts, results, calls, clusterState, status } = await rollout();
     for (const [i, r] of results.entries()) expect(r.code, `${hosts[i]?.name}: ${r.stderr.slice(-3000)}`).toBe(0);
-
-    const calls = readDoubleLog(log);
     const kubeadm = calls.filter((c) => c.tool === 'kubeadm' && c.argv[0] !== 'version');
     expect(kubeadm.map((c) => c.argv[0])).toEqual(['init', 'join']);
     for (const c of kubeadm) {
@@ -114,13 +132,21 @@ describe('agent executable × real coordinator', () => {
     }
     const state = JSON.parse(readFileSync(clusterState, 'utf8')) as { nodes: Record<string, unknown> };
     expect(Object.keys(state.nodes).sort()).toEqual(hosts.map((h) => h.name).sort());
-    const status = await coordinator.app.inject({
-      method: 'GET',
-      url: '/v1/status',
-      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
-    });
-    expect(status.json()).toMatchObject({ done: true, counts: { done: 2 } });
+    expect(status).toMatchObject({ done: true, counts: { done: 2 } });
     // no bootstrap token in any agent's journal
     for (const r of results) expect(r.stderr).not.toMatch(/[a-z0-9]{6}\.[a-z0-9]{16}/);
+  }, 120_000);
+
+  it('a worker join that fails half-way is reset by the coordinator and retried to done', async () => {
+    const { hosts, results, calls, status } = await rollout({ KUBESEED_DOUBLE_FAIL: 'kubeadm join=1' });
+    for (const [i, r] of results.entries()) expect(r.code, `${hosts[i]?.name}: ${r.stderr.slice(-3000)}`).toBe(0);
+    const worker = hosts.find((h) => h.name !== 'cp1');
+    const kubeadm = calls.filter((c) => c.tool === 'kubeadm' && c.root === worker?.root && c.argv[0] !== 'version');
+    expect(kubeadm.map((c) => `${c.argv[0]} ${c.exit}`)).toEqual(['join 1', 'reset 0', 'join 0']);
+    const journal = results[hosts.indexOf(worker as (typeof hosts)[number])]?.stderr ?? '';
+    expect(journal).toMatch(
+      /"event":"step-finished","stepId":"[^"]*kubeadm-join-worker","attempt":1,"outcome":"failed","reason":"kubeadm-exit-1"/,
+    );
+    expect(status).toMatchObject({ done: true, counts: { done: 2 } });
   }, 120_000);
 });
