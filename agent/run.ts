@@ -21,7 +21,7 @@ import {
   transition,
 } from './machine.ts';
 import { runPreflight } from './preflight.ts';
-import { createRedactor } from './redact.ts';
+import { createRedactor, type Redactor } from './redact.ts';
 import { type AgentKey, generateAgentKey, loadAgentKey, signRequest } from './signing.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepTiming } from './steps/index.ts';
 import { AGENT_VERSION } from './version.ts';
@@ -73,15 +73,28 @@ interface Runtime {
   cloudInitDone: boolean;
 }
 
+/**
+ * One JSON line per event. Values are redacted before serialization (a multi-line secret is escaped
+ * inside JSON) and the whole line once more after it.
+ */
+export function createJsonLogger(writeLine: (line: string) => void, redactor: Redactor, clock: Clock, minLevel: LogLevel = 'info'): Log {
+  const scrub = (value: unknown, depth = 0): unknown => {
+    if (typeof value === 'string') return redactor(value);
+    if (depth > 4 || value === null || typeof value !== 'object') return value;
+    if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, depth + 1)]));
+  };
+  return (level, event, fields = {}) => {
+    if (LEVELS[level] < LEVELS[minLevel]) return;
+    const line = JSON.stringify({ time: new Date(clock.now()).toISOString(), level, event, ...(scrub(fields) as Record<string, unknown>) });
+    writeLine(redactor(line));
+  };
+}
+
 export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<RunResult> {
   const { fs, clock, random } = deps;
   const redactor = createRedactor();
-  const minLevel = LEVELS[options.logLevel ?? 'info'];
-  const log: Log = (level, event, fields = {}) => {
-    if (LEVELS[level] < minLevel) return;
-    const line = JSON.stringify({ time: new Date(clock.now()).toISOString(), level, event, ...fields });
-    deps.writeLine(redactor(line));
-  };
+  const log = createJsonLogger(deps.writeLine, redactor, clock, options.logLevel ?? 'info');
   const timing: StepTiming = { ...DEFAULT_STEP_TIMING, ...deps.timing };
   const rt: Runtime = { skewMs: 0, cloudInitDone: false };
   const statePath = (name: string) => `${rt.config?.stateDir ?? '/var/lib/kubeseed'}/${name}`;

@@ -415,3 +415,27 @@ describe('contract with the generator', () => {
     expect(parseAgentConfig(JSON.stringify(buildAgentConfig(spec, null))).host).toBeUndefined();
   });
 });
+
+describe('journal lines', () => {
+  it('are JSON, filtered by level, and carry no secret — multi-line ones included', async () => {
+    const { createJsonLogger } = await import('../../../agent/run.ts');
+    const lines: string[] = [];
+    const pem =
+      '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2xhc3NpZmllZC1zZWNyZXQ=\nZmFrZS1zZWNyZXQtbGluZS10d28tZm9yLXRlc3Q=\n-----END CERTIFICATE-----\n';
+    const r = createRedactor([pem, 'plain-secret-value']);
+    const log = createJsonLogger((l) => lines.push(l), r, { now: () => 0, sleep: async () => undefined }, 'info');
+    log('debug', 'hidden');
+    log('info', 'step-note', { message: `dump:\n${pem}`, nested: { argv: ['x', 'plain-secret-value'], token: TOKEN } });
+    expect(lines).toHaveLength(1);
+    const parsed = JSON.parse(lines[0] ?? '') as { time: string; level: string; event: string };
+    expect(parsed).toMatchObject({ time: '1970-01-01T00:00:00.000Z', level: 'info', event: 'step-note' });
+    for (const secret of [
+      'MIIBszCCAVmgAwIBAgIUQ2xhc3NpZmllZC1zZWNyZXQ=',
+      'ZmFrZS1zZWNyZXQtbGluZS10d28tZm9yLXRlc3Q=',
+      'plain-secret-value',
+      TOKEN,
+    ]) {
+      expect(lines[0]).not.toContain(secret);
+    }
+  });
+});
