@@ -5,6 +5,7 @@
  * Admin commands need the state directory: the operator token and the pinned CA live there.
  */
 import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from '../generator/cli/args.ts';
 import type { Io } from '../generator/cli/commands.ts';
@@ -12,7 +13,10 @@ import { formatTable } from '../generator/cli/table.ts';
 import { signClientCertificate, verifyEnrollmentCredential } from '../generator/pki/index.ts';
 import { buildStep } from '../generator/plan/build-step.ts';
 import { planRollout } from '../generator/plan/plan.ts';
+import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
+import { routePxeRequest } from '../generator/render/pxe-routes.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
+import type { ClusterSpec } from '../generator/spec/types.ts';
 import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
 import {
   type AdminConnection,
@@ -25,7 +29,7 @@ import {
   retryHost,
 } from './admin-client.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
-import { type LoadedState, runServe } from './serve.ts';
+import { type LoadedState, parseListen, runServe } from './serve.ts';
 import { statusPagePlugin } from './status-page/index.ts';
 
 const DEFAULT_STATE = 'out/coordinator';
@@ -54,7 +58,11 @@ export async function loadCoordinatorState(stateDir: string, options: { passphra
           const record = state.enrollment.hosts[host];
           return record && verifyEnrollmentCredential(record, credential) ? { host } : null;
         }
-        // Fleet mode: the credential proves membership of the fleet; the host is matched from facts later.
+        if (!spec.fleet.enabled) return null;
+        // Content served over plain HTTP (PXE) carries no credential: such a machine is matched from
+        // its facts like any fleet machine, but always waits for `kubeseed approve`.
+        if (credential === UNAUTHENTICATED_CREDENTIAL) return { host: FLEET_KEY, requiresApproval: true };
+        // Fleet mode: the credential proves membership of the fleet; the host is matched from facts.
         return state.enrollment.fleet && verifyEnrollmentCredential(state.enrollment.fleet, credential) ? { host: FLEET_KEY } : null;
       },
     },
@@ -83,18 +91,59 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; the state directory goes in --state`);
   const stateDir = (flags.state as string | undefined) ?? DEFAULT_STATE;
   const passphrase = io.env.KUBESEED_PASSPHRASE || undefined;
+  let loaded: LoadedState | undefined;
   const handle = await runServe({
     stateDir,
     ...(flags.listen ? { listen: flags.listen as string } : {}),
     ...(passphrase ? { passphrase } : {}),
     distDir: (flags.dist as string | undefined) ?? join(import.meta.dirname, '..', 'dist'),
-    loadState: loadCoordinatorState,
+    loadState: async (dir, options) => {
+      loaded = await loadCoordinatorState(dir, options);
+      return loaded;
+    },
     print: (line) => io.stdout(`${line}\n`),
     // The status page at `/` (its shell holds no data; the page reads /v1/status with the operator token).
     extend: (app) => void app.register(statusPagePlugin),
   });
+  const spec = loaded!.plan.spec;
+  const http = spec.coordinator.httpListen ? await startBootListener(spec, stateDir, spec.coordinator.httpListen) : undefined;
+  if (http)
+    io.stdout(
+      `boot content (no secrets) on http://${spec.coordinator.httpListen}: /boot.ipxe, /ipxe?mac=…, /nocloud/fleet/, /ignition/fleet.ign\n`,
+    );
   await handle.stopped;
+  await http?.close();
   return 0;
+}
+
+/**
+ * The plain-HTTP listener for iPXE, NoCloud and Ignition (spec.coordinator.httpListen): separate
+ * from the HTTPS API, it serves only `<state>/http/` content that `generate` wrote without any
+ * credential, through the pure router in generator/render/pxe-routes.ts.
+ */
+export async function startBootListener(
+  spec: ClusterSpec,
+  stateDir: string,
+  listen: string,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const read = (name: string) => readFile(join(stateDir, 'http', name), 'utf8').catch(() => undefined);
+  const [userData, metaData, ignition] = await Promise.all([read('user-data'), read('meta-data'), read('config.ign')]);
+  const fleet = { ...(userData ? { userData } : {}), ...(metaData ? { metaData } : {}), ...(ignition ? { ignition } : {}) };
+  const server = createHttpServer((req, res) => {
+    const answer = routePxeRequest(spec, fleet, req.url ?? '/', { allowUnknownMacs: spec.fleet.enabled }, req.method ?? 'GET');
+    res.writeHead(answer.status, { 'content-type': answer.contentType, 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : answer.body);
+  });
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  const { host, port } = parseListen(listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 async function adminConnection(flags: Record<string, string | boolean>): Promise<AdminConnection> {

@@ -524,7 +524,9 @@ export class Coordinator {
         if (match.error === 'ambiguous') throw conflict(match.message);
         throw new ApiError(404, ERROR_CODES.unknownHost, match.message);
       }
-      verified = match;
+      // A machine booted from content served over plain HTTP carries no credential: the verifier
+      // marks it, and whatever it matches waits for `kubeseed approve`.
+      verified = verified.requiresApproval ? { ...match, requiresApproval: true } : match;
     }
     if (!verified) {
       await this.enrollmentFailed(sourceAddress, now);

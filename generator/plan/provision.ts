@@ -13,6 +13,16 @@ export const AGENT_CONFIG_PATH = '/etc/kubeseed/agent.json';
 export const COORDINATOR_CA_PATH = '/etc/kubeseed/coordinator-ca.pem';
 export const CREDENTIAL_PATH = '/etc/kubeseed/credential';
 export const AGENT_STATE_DIR = '/var/lib/kubeseed';
+/**
+ * What the credential file holds in fleet content served over plain HTTP (PXE): not a secret, so
+ * machines booted that way can enroll only as candidates that wait for `kubeseed approve`.
+ */
+export const UNAUTHENTICATED_CREDENTIAL = 'unauthenticated';
+
+/** The same first-boot content with the credential replaced by the marker, for plain-HTTP delivery. */
+export function withoutCredential(p: Provisioning): Provisioning {
+  return { ...p, files: p.files.map((f) => (f.path === CREDENTIAL_PATH ? { ...f, content: `${UNAUTHENTICATED_CREDENTIAL}\n` } : f)) };
+}
 
 /** The agent's on-host configuration file (read by agent/config.ts). */
 export function buildAgentConfig(spec: ClusterSpec, host: HostSpec | null): Record<string, unknown> {

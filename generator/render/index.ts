@@ -5,6 +5,7 @@
 import { stringify } from 'yaml';
 import { PlanError } from '../errors.ts';
 import { describeHostPlan } from '../plan/document.ts';
+import { withoutCredential } from '../plan/provision.ts';
 import type { ClusterPlan, SecretSource } from '../plan/types.ts';
 import { renderCloudConfig } from './cloud-init.ts';
 import { renderIgnition } from './ignition.ts';
@@ -110,10 +111,25 @@ export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, 
     }
   }
   if (spec.os.platform === 'pxe' || spec.coordinator.httpListen || plan.fleet) {
-    const fleetUserData = plan.fleet && spec.os.format === 'cloud-init' ? renderCloudConfig(plan.fleet) : undefined;
-    artifacts.push(
-      ...renderPxeFiles(spec, fleetUserData ? { fleetUserData, fleetMetaData: 'instance-id: iid-kubeseed-fleet\n' } : {}).files,
-    );
+    // Everything below is served over plain HTTP: the fleet content carries no credential.
+    const open = plan.fleet ? withoutCredential(plan.fleet) : undefined;
+    const fleetUserData = open && spec.os.format === 'cloud-init' ? renderCloudConfig(open) : undefined;
+    const fleetMetaData = 'instance-id: iid-kubeseed-fleet\n';
+    artifacts.push(...renderPxeFiles(spec, fleetUserData ? { fleetUserData, fleetMetaData } : {}).files);
+    if (open) {
+      // What `kubeseed serve` hands out on coordinator.httpListen (no secret: checked by a test).
+      if (fleetUserData)
+        artifacts.push(
+          { path: 'coordinator/http/user-data', content: fleetUserData, mode: 0o644 },
+          { path: 'coordinator/http/meta-data', content: fleetMetaData, mode: 0o644 },
+        );
+      else
+        artifacts.push({
+          path: 'coordinator/http/config.ign',
+          content: renderIgnition(open, null, spec, { coordinatorCa: opts.coordinatorCa }),
+          mode: 0o644,
+        });
+    }
   }
   return { artifacts, summary, notes };
 }

@@ -7,7 +7,7 @@ import { parseSpec } from '../../generator/spec/parse.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 /** Examples rendered to cloud-init. */
-export const EXAMPLES = ['ha-stacked', 'ha-external-etcd', 'kube-vip', 'nginx-keepalived'] as const;
+export const EXAMPLES = ['ha-stacked', 'ha-external-etcd', 'kube-vip', 'nginx-keepalived', 'fleet-pxe'] as const;
 /** Examples rendered to Ignition. */
 export const IGNITION_EXAMPLES = ['flatcar-kube-vip'] as const;
 
