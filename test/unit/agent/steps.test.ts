@@ -683,7 +683,7 @@ describe('etcd-start and lb-check', () => {
     };
     expect(await executeStep(step, h.ctx)).toMatchObject({ outcome: 'succeeded', results: { portOpen: true, vipHeld: true } });
     const down = c.host();
-    down.net.tcpAnswers.set('127.0.0.1:6443', 'refused');
+    down.net.tcpAnswers.set('*', 'refused'); // neither loopback nor this host's own addresses answer
     expect(await executeStep({ ...step, params: { ...step.params, lbService: 'nginx' } }, down.ctx)).toMatchObject({
       outcome: 'failed',
       reason: 'lb-not-ready',
