@@ -4,8 +4,8 @@
  * coordinator on 127.0.0.1 with a pinned CA; the arm64 one runs `--version` under qemu-user.
  * Builds dist/ first when it is missing or older than the agent's sources.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportRequest } from '../../protocol/wire.ts';
@@ -145,6 +145,11 @@ describe.skipIf(
     const r = await run('qemu-aarch64', ['-L', '/usr/aarch64-linux-gnu', ARM64, '--version'], { PATH: '/usr/bin:/bin' }, 60_000);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/node v22\.23\.3, linux\/arm64\)/);
-    expect(execFileSync('file', ['-b', ARM64], { encoding: 'utf8' })).toMatch(/ARM aarch64/);
+    const header = Buffer.alloc(20);
+    const fd = openSync(ARM64, 'r');
+    readSync(fd, header, 0, 20, 0);
+    closeSync(fd);
+    expect(header.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+    expect(header.readUInt16LE(18)).toBe(183); // e_machine EM_AARCH64
   });
 });
