@@ -138,18 +138,19 @@ describe('agent single executable, linux-x64', () => {
   });
 });
 
-describe.skipIf(
-  skipUnless('validators', { commands: ['qemu-aarch64'] }) || !existsSync('/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1'),
-)('agent single executable, linux-arm64 (qemu-user)', () => {
-  it('prints its version under qemu-aarch64', async () => {
-    const r = await run('qemu-aarch64', ['-L', '/usr/aarch64-linux-gnu', ARM64, '--version'], { PATH: '/usr/bin:/bin' }, 60_000);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/node v22\.23\.3, linux\/arm64\)/);
-    const header = Buffer.alloc(20);
-    const fd = openSync(ARM64, 'r');
-    readSync(fd, header, 0, 20, 0);
-    closeSync(fd);
-    expect(header.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
-    expect(header.readUInt16LE(18)).toBe(183); // e_machine EM_AARCH64
-  });
-});
+describe.skipIf(skipUnless('validators', { commands: ['qemu-aarch64', '/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1'] }))(
+  'agent single executable, linux-arm64 (qemu-user)',
+  () => {
+    it('prints its version under qemu-aarch64', async () => {
+      const r = await run('qemu-aarch64', ['-L', '/usr/aarch64-linux-gnu', ARM64, '--version'], { PATH: '/usr/bin:/bin' }, 60_000);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/node v22\.23\.3, linux\/arm64\)/);
+      const header = Buffer.alloc(20);
+      const fd = openSync(ARM64, 'r');
+      readSync(fd, header, 0, 20, 0);
+      closeSync(fd);
+      expect(header.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+      expect(header.readUInt16LE(18)).toBe(183); // e_machine EM_AARCH64
+    });
+  },
+);
