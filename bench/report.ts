@@ -31,3 +31,10 @@ export function writeSection(heading: string, body: string, file = BENCHMARKS_FI
   const next = rest.search(/^## /m);
   writeFileSync(file, text.slice(0, start) + section + (next === -1 ? '' : rest.slice(next)));
 }
+
+/** Replaces everything before the first `## ` section (the intro), keeping every section. */
+export function writeIntro(intro: string, file = BENCHMARKS_FILE): void {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const first = text.search(/^## /m);
+  writeFileSync(file, `${intro.trim()}\n\n${first === -1 ? '' : text.slice(first)}`);
+}

@@ -1,0 +1,323 @@
+/**
+ * Coordinator capacity over TLS on 127.0.0.1. The server runs alone in a child process
+ * (bench/server-child.ts: `runServe` on a state directory written by the real `kubeseed generate`,
+ * durable JournalStore with group commit + fsynced audit log); this process is the client (undici,
+ * bounded pools, every loop bounded in count and time). Measures
+ *   (a) RSS of the server with 5,000 enrolled agents waiting in `GET /v1/next` (target < 300 MB),
+ *   (b) release latency when one report opens the gate for 1,000 waiting workers with
+ *       workerParallelism 1,000: report sent → each worker has its step (target p99 < 50 ms),
+ *   (c) enrollments per second (target ≥ 500/s),
+ *   (d) the ceiling: a bare Fastify app over TLS with the same certificate kind and the same client
+ *       (hello-world POSTs at the same concurrency; 5,000 held GETs; 1,000 held GETs released at once).
+ * Needs `ulimit -n` above ~11,000 (bench/run.ts raises it).
+ *
+ * Run: npx tsx bench/capacity.ts [--write]   (prints the `## Coordinator capacity` section)
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import type { NextResponse } from '../protocol/index.ts';
+import { type AgentIdentity, createAgent, enrollBody } from '../test/unit/server/support.ts';
+import { benchClusterSpec } from './cluster-spec.ts';
+import {
+  agentRequest,
+  percentile,
+  postJson,
+  ROOT,
+  runBounded,
+  type ServerChild,
+  sleep,
+  startServerChild,
+  summarizeCpuProfile,
+} from './harness.ts';
+import { machine, median, writeSection } from './report.ts';
+
+const WAITERS = 5000;
+const RELEASE_WORKERS = 1000;
+const ENROLL_CONCURRENCY = 64;
+const RELEASE_RUNS = Number(process.env.BENCH_RELEASE_RUNS ?? 3);
+const TARGET_RSS = 300e6;
+const TARGET_P99_MS = 50;
+const TARGET_ENROLL_PER_S = 500;
+const RESULTS = { etcdVoter: true, nodeRegistered: true, apiServerReady: true, etcdHealthy: true };
+
+interface Generated {
+  out: string;
+  credentials: Record<string, string>;
+  hosts: string[];
+}
+
+/** `kubeseed generate` (the real CLI, fresh process) for 3 control planes + `workers`. */
+function generate(work: string, name: string, workers: number, workerParallelism: number): Generated {
+  const spec = join(work, `${name}.yaml`);
+  const out = join(work, name);
+  writeFileSync(spec, benchClusterSpec({ controlPlanes: 3, workers, workerParallelism }));
+  execFileSync(process.execPath, [join(ROOT, 'bin/kubeseed.mjs'), 'generate', spec, '--out', out], { stdio: 'ignore' });
+  const file = JSON.parse(readFileSync(join(out, 'credentials', 'enrollment.json'), 'utf8')) as { hosts: Record<string, string> };
+  return { out, credentials: file.hosts, hosts: Object.keys(file.hosts) };
+}
+
+/** A fresh copy of the generated coordinator state (empty store) served by the child. */
+async function serveCopy(server: ServerChild, generated: Generated, work: string, tag: string): Promise<{ url: string; ca: string }> {
+  const stateDir = join(work, `state-${tag}`);
+  cpSync(join(generated.out, 'coordinator'), stateDir, { recursive: true });
+  const answer = await server.send({ cmd: 'state', stateDir, logFile: join(work, `coordinator-${tag}.log`) });
+  return { url: answer.url!, ca: answer.ca! };
+}
+
+function establishedTo(url: string): number {
+  const port = new URL(url).port;
+  const out = execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  return out.split('\n').filter(Boolean).length;
+}
+
+/** Waits until the server holds `count` connections, then a settle time; bounded. */
+async function waitForConnections(url: string, count: number, timeoutMs: number): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  let n = 0;
+  while (Date.now() < until) {
+    n = establishedTo(url);
+    if (n >= count) break;
+    await sleep(200);
+  }
+  await sleep(1500);
+  return n;
+}
+
+/** Enrolls every identity with its generated credential; returns enrollments/s and latencies. */
+async function enrollAll(
+  dispatcher: Agent,
+  url: string,
+  identities: AgentIdentity[],
+  credentials: Record<string, string>,
+): Promise<{ perSecond: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  await runBounded(identities.length, ENROLL_CONCURRENCY, Date.now() + 120_000, async (i) => {
+    const id = identities[i]!;
+    const t = performance.now();
+    const res = await postJson(dispatcher, `${url}/v1/enroll`, enrollBody(id, { credential: credentials[id.host]! }));
+    latencies.push(performance.now() - t);
+    if (res.status !== 200) throw new Error(`enroll ${id.host}: ${res.status} ${JSON.stringify(res.json)}`);
+  });
+  return { perSecond: identities.length / ((performance.now() - started) / 1000), latencies };
+}
+
+/** The same client against hello-world: POSTs of an enrollment-sized body at the same concurrency. */
+async function helloRate(dispatcher: Agent, url: string, identities: AgentIdentity[]): Promise<number> {
+  const body = enrollBody(identities[0]!, { credential: 'ksenr_'.padEnd(49, 'x') });
+  const started = performance.now();
+  await runBounded(identities.length, ENROLL_CONCURRENCY, Date.now() + 60_000, async () => {
+    const res = await postJson(dispatcher, `${url}/hello`, body);
+    if (res.status !== 200) throw new Error(`hello: ${res.status}`);
+  });
+  return identities.length / ((performance.now() - started) / 1000);
+}
+
+async function closeQuietly(dispatcher: Agent, pending: Promise<unknown>[]): Promise<void> {
+  await Promise.race([Promise.allSettled(pending), sleep(10_000)]);
+  await dispatcher.destroy().catch(() => {});
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+
+export async function benchCapacity(): Promise<string> {
+  const loadBefore = loadavg()[0]!;
+  const work = mkdtempSync(join(tmpdir(), 'ks-bench-cap-'));
+  const profiles: string[] = [];
+  try {
+    const t = performance.now();
+    const big = generate(work, 'big', WAITERS - 3, 20);
+    const fan = generate(work, 'fan', RELEASE_WORKERS, RELEASE_WORKERS);
+    const generateS = (performance.now() - t) / 1000;
+    const bigIds = big.hosts.map((h, i) => createAgent(h, i));
+    const fanIds = bigIds.slice(0, fan.hosts.length);
+    for (const [i, h] of fan.hosts.entries()) if (fanIds[i]!.host !== h) throw new Error('host order differs between the two specs');
+
+    // ── (c) enrollment rate and (a) 5,000 waiting agents ──
+    let server = await startServerChild();
+    let enroll: { perSecond: number; latencies: number[] };
+    let waitingRss: { rss: number; hwm: number };
+    let waitingGcRss: number;
+    let idleRss: number;
+    let connected: number;
+    try {
+      const { url, ca } = await serveCopy(server, big, work, 'big');
+      idleRss = server.memory().rss;
+      const dispatcher = new Agent({ connect: { ca }, connections: WAITERS + 100, keepAliveTimeout: 120_000 });
+      enroll = await enrollAll(dispatcher, url, bigIds, big.credentials);
+      // cp1 would be handed `kubeadm init` at once; the other 4,999 have nothing to do and wait.
+      const waiting = bigIds.slice(1);
+      const polls = waiting.map((id) =>
+        agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=60000', undefined, 90_000).catch((e: unknown) => e),
+      );
+      connected = await waitForConnections(url, waiting.length, 60_000);
+      waitingRss = server.memory();
+      await server.send({ cmd: 'gc' });
+      waitingGcRss = server.memory().rss;
+      await server.send({ cmd: 'stop' }); // answers every waiting long-poll (204)
+      await closeQuietly(dispatcher, polls);
+    } finally {
+      await server.exit();
+    }
+
+    // ── (d) the ceiling: bare Fastify over TLS, same client ──
+    server = await startServerChild();
+    let helloPerSecond: number;
+    let helloWaitingRss: number;
+    let helloWaitingGcRss: number;
+    let helloIdleRss: number;
+    const helloRelease: number[][] = [];
+    try {
+      const { url, ca } = await server.send({ cmd: 'hello' });
+      helloIdleRss = server.memory().rss;
+      const dispatcher = new Agent({ connect: { ca: ca! }, connections: WAITERS + 100, keepAliveTimeout: 120_000 });
+      helloPerSecond = await helloRate(dispatcher, url!, bigIds);
+      const held = bigIds
+        .slice(1)
+        .map(() => request(`${url}/wait`, { dispatcher, headersTimeout: 90_000, bodyTimeout: 90_000 }).then((r) => r.body.text()));
+      await waitForConnections(url!, held.length, 60_000);
+      helloWaitingRss = server.memory().rss;
+      await server.send({ cmd: 'gc' });
+      helloWaitingGcRss = server.memory().rss;
+      await postJson(dispatcher, `${url}/open`, {});
+      await closeQuietly(dispatcher, held);
+      // Release fan-out ceiling: 1,000 held GETs answered by one POST.
+      const d2 = new Agent({ connect: { ca: ca! }, connections: RELEASE_WORKERS + 50, keepAliveTimeout: 120_000 });
+      for (let r = 0; r < RELEASE_RUNS; r++) {
+        let t0 = 0;
+        const lat: number[] = [];
+        const pending = Array.from({ length: RELEASE_WORKERS }, () =>
+          request(`${url}/wait`, { dispatcher: d2, headersTimeout: 90_000, bodyTimeout: 90_000 })
+            .then((res) => res.body.text())
+            .then(() => lat.push(performance.now() - t0)),
+        );
+        await waitForConnections(url!, RELEASE_WORKERS, 30_000);
+        t0 = performance.now();
+        await postJson(d2, `${url}/open`, {});
+        await Promise.race([Promise.all(pending), sleep(30_000)]);
+        helloRelease.push(lat);
+      }
+      await d2.destroy();
+    } finally {
+      await server.exit();
+    }
+
+    // ── (b) release latency: one report opens the gate for 1,000 waiting workers ──
+    // The fleet enrolls once (under the CPU profiler: that pass gives the enrollment profile); each measured run
+    // restarts the coordinator on a copy of that enrolled state (a restart resumes the rollout), then one pass more
+    // runs under the profiler (not counted).
+    const enrolledDir = join(work, 'fan-enrolled');
+    let fanEnrollPerSecond: number;
+    server = await startServerChild();
+    try {
+      const { url, ca } = await serveCopy(server, fan, work, 'fan-enroll');
+      const dispatcher = new Agent({ connect: { ca }, connections: ENROLL_CONCURRENCY + 8 });
+      await server.send({ cmd: 'profile-start' });
+      fanEnrollPerSecond = (await enrollAll(dispatcher, url, fanIds, fan.credentials)).perSecond;
+      await server.send({ cmd: 'profile-stop', file: join(work, 'enroll.cpuprofile') });
+      await server.send({ cmd: 'stop' });
+      await dispatcher.destroy();
+      cpSync(join(work, 'state-fan-enroll'), enrolledDir, { recursive: true });
+    } finally {
+      await server.exit();
+    }
+    const release: number[][] = [];
+    for (let r = 0; r <= RELEASE_RUNS; r++) {
+      const profiled = r === RELEASE_RUNS;
+      server = await startServerChild();
+      try {
+        const stateDir = join(work, `state-fan${r}`);
+        cpSync(enrolledDir, stateDir, { recursive: true });
+        const answer = await server.send({ cmd: 'state', stateDir, logFile: join(work, `coordinator-fan${r}.log`) });
+        const url = answer.url!;
+        const dispatcher = new Agent({ connect: { ca: answer.ca! }, connections: fanIds.length + 50, keepAliveTimeout: 120_000 });
+        const [cp1, ...others] = fanIds;
+        let t0 = Number.POSITIVE_INFINITY;
+        const lat: number[] = [];
+        const polls = others.map((id) =>
+          agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=60000', undefined, 90_000).then((res) => {
+            if (res.status === 200 && (res.json as NextResponse).step?.kind === 'kubeadm-join-worker') lat.push(performance.now() - t0);
+          }),
+        );
+        // cp1: init, then CNI; the CNI success report opens the gate.
+        const runStep = async (expect: string, openGate: boolean) => {
+          const res = await agentRequest(dispatcher, url, cp1!, 'GET', '/v1/next?wait=10000');
+          const step = (res.json as NextResponse | undefined)?.step;
+          if (!step || step.kind !== expect) throw new Error(`cp1 expected ${expect}, got ${res.status} ${JSON.stringify(res.json)}`);
+          if (openGate) {
+            await waitForConnections(url, others.length + 1, 30_000);
+            if (profiled) await server.send({ cmd: 'profile-start' });
+            t0 = performance.now();
+          }
+          const report = await agentRequest(dispatcher, url, cp1!, 'POST', '/v1/report', {
+            stepId: step.id,
+            attempt: step.attempt,
+            outcome: 'succeeded',
+            logTail: 'bench',
+            startedAt: Date.now(),
+            finishedAt: Date.now(),
+            results: RESULTS,
+          });
+          if (report.status !== 200) throw new Error(`cp1 report: ${report.status}`);
+        };
+        await runStep('kubeadm-init', false);
+        await runStep('cni-apply', true);
+        const until = Date.now() + 30_000;
+        while (lat.length < RELEASE_WORKERS && Date.now() < until) await sleep(5);
+        if (profiled) await server.send({ cmd: 'profile-stop', file: join(work, 'release.cpuprofile') });
+        if (lat.length < RELEASE_WORKERS)
+          throw new Error(`only ${lat.length} of ${RELEASE_WORKERS} workers got their join within 30 s of the gate opening`);
+        if (!profiled) release.push(lat);
+        await server.send({ cmd: 'stop' });
+        await closeQuietly(dispatcher, polls);
+      } finally {
+        await server.exit();
+      }
+    }
+    profiles.push(
+      '**Profile: enrolling 1,003 agents** (server, V8 CPU profiler, self time; frames without a file are Node or V8 built-ins):',
+      '',
+      ...summarizeCpuProfile(join(work, 'enroll.cpuprofile'), 10).map((l) => `    ${l}`),
+      '',
+      '**Profile: one gate opening for 1,000 workers** (server, from the report to the last step delivered):',
+      '',
+      ...summarizeCpuProfile(join(work, 'release.cpuprofile'), 10).map((l) => `    ${l}`),
+    );
+
+    const p50s = release.map((lat) => percentile(lat, 50));
+    const p99s = release.map((lat) => percentile(lat, 99));
+    const maxes = release.map((lat) => Math.max(...lat));
+    const hello50 = helloRelease.map((l) => percentile(l, 50));
+    const hello99 = helloRelease.map((l) => percentile(l, 99));
+    const p99 = median(p99s);
+    const verdict = (ok: boolean) => (ok ? 'met' : '**NOT met**');
+    const enrollLat = enroll.latencies;
+    return [
+      `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npx tsx bench/capacity.ts\`; machine: ${machine()}; 1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.`,
+      '',
+      `**Method.** \`kubeseed generate\` wrote two clusters (${generateS.toFixed(1)} s together): 3 control planes + ${WAITERS - 3} workers (\`workerParallelism\` 20), and 3 + ${RELEASE_WORKERS} workers (\`workerParallelism\` ${RELEASE_WORKERS}). The coordinator is \`runServe\` on a fresh copy of OUT/coordinator (hashed credentials, real PKI, durable JournalStore with group commit, fsynced audit log, info-level logs to a file), alone in a child process, HTTPS on 127.0.0.1; the API-server client is an offline stub. The client is this process: undici with a bounded pool, ECDSA-signed agent requests, enrollment with the credentials from OUT/credentials/enrollment.json, ${ENROLL_CONCURRENCY} enrollments in flight. The ceiling (d) is a bare Fastify 5 app over TLS in the same kind of child, same client.`,
+      '',
+      '| measure | kubeseed | bare Fastify (ceiling) | target | met |',
+      '| --- | --- | --- | --- | --- |',
+      `| (a) server RSS, ${WAITERS - 1} agents waiting in \`/v1/next\` (${connected} TLS connections) | ${mib(waitingRss.rss)}; ${mib(waitingGcRss)} after a full GC (idle before enrollment ${mib(idleRss)}; peak ${mib(waitingRss.hwm)}) | ${mib(helloWaitingRss)}; ${mib(helloWaitingGcRss)} after GC, holding ${WAITERS - 1} GETs (idle ${mib(helloIdleRss)}) | < 300 MB | ${verdict(waitingRss.rss < TARGET_RSS)}${waitingRss.rss >= TARGET_RSS && waitingGcRss < TARGET_RSS ? ' (met after GC)' : ''} |`,
+      `| (b) release latency, 1 report → ${RELEASE_WORKERS} workers have their step, p50 / p99 / max (median of ${RELEASE_RUNS}) | ${ms(median(p50s))} / **${ms(p99)}** / ${ms(median(maxes))} | ${ms(median(hello50))} / ${ms(median(hello99))} (1 POST answers ${RELEASE_WORKERS} held GETs) | p99 < 50 ms | ${verdict(p99 < TARGET_P99_MS)} |`,
+      `| (c) enrollments per second, ${WAITERS} hosts, ${ENROLL_CONCURRENCY} in flight | **${enroll.perSecond.toFixed(0)}/s** (latency p50 ${ms(percentile(enrollLat, 50))}, p99 ${ms(percentile(enrollLat, 99))}); ${fanEnrollPerSecond.toFixed(0)}/s for 1,003 hosts (under the profiler) | ${helloPerSecond.toFixed(0)}/s (same body size and concurrency) | ≥ 500/s | ${verdict(enroll.perSecond >= TARGET_ENROLL_PER_S)} |`,
+      '',
+      `Release runs (p50 / p99 ms): ${release.map((_, i) => `${p50s[i]!.toFixed(1)} / ${p99s[i]!.toFixed(1)}`).join('; ')}. Ratios against the ceiling: enrollment ${(helloPerSecond / enroll.perSecond).toFixed(1)}× slower than hello-world; release p99 ${(p99 / median(hello99)).toFixed(1)}× the bare fan-out.`,
+      '',
+      ...profiles,
+    ].join('\n');
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const body = await benchCapacity();
+  process.stdout.write(`## Coordinator capacity\n\n${body}\n`);
+  if (process.argv.includes('--write')) writeSection('Coordinator capacity', body);
+}

@@ -1,0 +1,178 @@
+/**
+ * The server side of the rollout and capacity benchmarks, in its own process so its event loop,
+ * CPU time and RSS are not shared with the simulated agents. Driven over IPC by the parent:
+ *
+ *   {cmd: 'plan', specYaml, stateDir, logFile}  the real planner (parseSpec + planRollout) and the
+ *       real buildStep with the test secrets and TLS identity; durable JournalStore + FileAuditLog in
+ *       stateDir (group commit, fsync) — what `kubeseed serve` runs, minus `kubeseed generate`.
+ *       Credentials: `credentialOf(host)` from test/unit/server/support.ts.
+ *   {cmd: 'state', stateDir, logFile}  `runServe` on a state directory written by `kubeseed generate`
+ *       (loadCoordinatorState: hashed credentials, real PKI), as `kubeseed serve --state` does, with
+ *       the API-server client replaced by an offline stub (benchmarks talk to loopback only).
+ *   {cmd: 'hello'}  a bare Fastify app over TLS with the same certificate: GET/POST /hello, and
+ *       GET /wait held until POST /open (the ceiling for long-polls and release fan-out).
+ *   {cmd: 'gc'}  a full garbage collection (the parent starts the child with --expose-gc).
+ *   {cmd: 'profile-start'} / {cmd: 'profile-stop', file}  V8 CPU profile of the phase in between.
+ *   {cmd: 'stop'}   closes whatever runs; {cmd: 'exit'} exits (writes a --cpu-prof profile).
+ *
+ * Every answer is {ok, url?, ca?, error?}. Listens on 127.0.0.1 only.
+ * Run by bench/rollout.ts and bench/capacity.ts: node --import tsx bench/server-child.ts
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { buildStep } from '../generator/plan/build-step.ts';
+import { planRollout } from '../generator/plan/plan.ts';
+import { parseSpec } from '../generator/spec/parse.ts';
+import { FileAuditLog } from '../server/audit-log.ts';
+import { loadCoordinatorState } from '../server/cli-commands.ts';
+import type { BootstrapTokenSpec, KubernetesApi } from '../server/kubernetes-api.ts';
+import { runServe, startCoordinator } from '../server/serve.ts';
+import { JournalStore } from '../server/store/index.ts';
+import { createTestTls, makeInputs } from '../test/unit/server/support.ts';
+
+type Command =
+  | { cmd: 'plan'; specYaml: string; stateDir: string; logFile: string }
+  | { cmd: 'state'; stateDir: string; logFile: string }
+  | { cmd: 'hello' }
+  | { cmd: 'gc' }
+  | { cmd: 'profile-start' }
+  | { cmd: 'profile-stop'; file: string }
+  | { cmd: 'stop' }
+  | { cmd: 'exit' };
+
+let session: Session | undefined;
+const post = (method: string, params?: object) =>
+  new Promise<unknown>((resolve, reject) =>
+    session!.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))),
+  );
+
+/** Benchmarks never reach an API server: token renewal and Node deletion fail visibly instead. */
+const offlineKubernetes: KubernetesApi = {
+  async createBootstrapToken(_token: BootstrapTokenSpec): Promise<void> {
+    throw new Error('offline benchmark: no API server');
+  },
+  async deleteNode(): Promise<void> {
+    throw new Error('offline benchmark: no API server');
+  },
+};
+
+let closeCurrent: (() => Promise<void>) | undefined;
+
+async function startPlan(command: Extract<Command, { cmd: 'plan' }>) {
+  const { spec } = parseSpec(command.specYaml, 'bench.yaml');
+  const plan = planRollout(spec);
+  await mkdir(command.stateDir, { recursive: true });
+  const store = new JournalStore(join(command.stateDir, 'store'));
+  await store.open();
+  const audit = new FileAuditLog(join(command.stateDir, 'audit.log'));
+  await audit.open();
+  const running = await startCoordinator(makeInputs(plan, { buildStep }), {
+    store,
+    audit,
+    kubernetes: offlineKubernetes,
+    listen: { host: '127.0.0.1', port: 0 },
+    logger: { level: 'info', file: command.logFile },
+  });
+  closeCurrent = async () => {
+    await running.close();
+    await store.close();
+    await audit.close();
+  };
+  return { url: running.url, ca: createTestTls().ca };
+}
+
+async function startState(command: Extract<Command, { cmd: 'state' }>) {
+  const handle = await runServe({
+    stateDir: command.stateDir,
+    listen: '127.0.0.1:0',
+    loadState: async (dir, options) => ({ ...(await loadCoordinatorState(dir, options)), kubernetes: offlineKubernetes }),
+    print: () => {},
+    handleSignals: false,
+    logger: { level: 'info', file: command.logFile },
+  });
+  closeCurrent = () => handle.close();
+  return { url: handle.url, ca: readFileSync(join(command.stateDir, 'tls', 'ca.crt'), 'utf8') };
+}
+
+async function startHello() {
+  const tls = createTestTls();
+  const app: FastifyInstance = Fastify({ https: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, forceCloseConnections: true });
+  const waiting = new Set<() => void>();
+  app.get('/hello', async () => ({ hello: 'world' }));
+  app.post('/hello', async (request) => ({ hello: (request.body as { host?: string } | undefined)?.host ?? 'world' }));
+  app.get('/wait', (_request, reply) => {
+    const timer = setTimeout(() => release(), 60_000);
+    const release = () => {
+      clearTimeout(timer);
+      waiting.delete(release);
+      void reply.send({ step: 'go' });
+    };
+    waiting.add(release);
+  });
+  app.post('/open', async () => {
+    const count = waiting.size;
+    for (const release of [...waiting]) release();
+    return { released: count };
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  closeCurrent = async () => {
+    for (const release of [...waiting]) release();
+    await app.close();
+  };
+  return { url: `https://127.0.0.1:${port}`, ca: tls.ca };
+}
+
+async function handle(command: Command): Promise<Record<string, unknown>> {
+  switch (command.cmd) {
+    case 'plan':
+      return startPlan(command);
+    case 'state':
+      return startState(command);
+    case 'hello':
+      return startHello();
+    case 'gc':
+      // Started with --expose-gc: RSS after a full collection separates live memory from garbage.
+      (globalThis as { gc?: () => void }).gc?.();
+      return {};
+    case 'profile-start':
+      // The V8 CPU profiler (what --cpu-prof uses), started and stopped around the measured phase only.
+      session = new Session();
+      session.connect();
+      await post('Profiler.enable');
+      await post('Profiler.setSamplingInterval', { interval: 200 });
+      await post('Profiler.start');
+      return {};
+    case 'profile-stop': {
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      writeFileSync(command.file, JSON.stringify(profile));
+      session?.disconnect();
+      session = undefined;
+      return {};
+    }
+    case 'stop': {
+      const close = closeCurrent;
+      closeCurrent = undefined;
+      await close?.();
+      return {};
+    }
+    case 'exit':
+      await closeCurrent?.();
+      setImmediate(() => process.exit(0));
+      return {};
+  }
+}
+
+process.on('message', (message) => {
+  const command = message as Command;
+  handle(command).then(
+    (answer) => process.send?.({ ok: true, ...answer }),
+    (error: unknown) => process.send?.({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+process.send?.({ ok: true, ready: true });
