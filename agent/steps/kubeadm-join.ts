@@ -83,7 +83,15 @@ export async function runKubeadmJoin(run: StepRun, controlPlane: boolean): Promi
   // Stacked etcd: the coordinator names the local member's client URL; an etcd manifest written by
   // the join says the same when it does not. External etcd: no local member to check.
   const etcdUrl = run.step.params.etcdEndpoints?.[0] ?? ((await run.fs.exists(ETCD_MANIFEST)) ? LOCAL_ETCD_CLIENT_URL : undefined);
-  if (!etcdUrl) return { nodeRegistered, apiServerReady };
+  if (!etcdUrl) {
+    // External etcd: the coordinator completes this join on nodeRegistered && apiServerReady.
+    if (!apiServerReady)
+      throw new StepFailure('apiserver-not-ready', 'the API server did not answer /readyz after the join', false, {
+        nodeRegistered,
+        apiServerReady,
+      });
+    return { nodeRegistered, apiServerReady };
+  }
   const etcdVoter = await waitEtcdVoter(run, nodeName, etcdUrl);
   if (!etcdVoter)
     throw new StepFailure('etcd-learner', `etcd member ${nodeName} did not become a voter`, false, {
