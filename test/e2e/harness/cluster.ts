@@ -1,0 +1,440 @@
+/**
+ * One end-to-end cluster run: `kubeseed generate` from an E2eSpec, the test network, the
+ * coordinator (`kubeseed serve`, TLS) in a namespace of its own, and every host booted the way a
+ * real machine is — the real cloud-init runs its generated user-data from a NoCloud seed (meta-data,
+ * network-config), which prepares the host and installs the agent downloaded from the coordinator.
+ * Where systemd would act, the harness does: it starts the agent unit's ExecStart (restarting it
+ * on failure like Restart=on-failure), HAProxy and keepalived on load balancers (HAProxy in the
+ * foreground, its log on stdout), the etcd-gateway TEST DOUBLE as the stacked etcd, and units the
+ * systemctl TEST DOUBLE was asked to start (etcd in binary mode).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killPid, registerCleanup } from './cleanup.ts';
+import { run, sleep, waitFor } from './exec.ts';
+import { type HostProcess, TestHost } from './host.ts';
+import { TestNetwork } from './network.ts';
+import { API_HOST, COORDINATOR_PORT, coordinatorIp, type E2eHost, type E2eSpec, hostIp, renderSpec, vip } from './spec.ts';
+
+export const REPO = resolve(fileURLToPath(import.meta.url), '../../../..');
+export const DOUBLES_BIN = join(REPO, 'test/doubles/bin');
+const DIST = join(REPO, 'dist');
+
+/** Doubles put on PATH (/usr/local/bin) of a preinstalled image; kubeadm is the network-facing wrapper. */
+const PREINSTALLED = { kubeadm: 'kubeadm-api', kubectl: 'kubectl', kubelet: 'kubelet', containerd: 'containerd', runc: 'runc' };
+
+const CLOUD_CFG = `# kubeseed e2e: cloud-init in a chroot (tooling.md §1). growpart/resizefs would act on the real disk.
+datasource_list: [ NoCloud, None ]
+growpart: {mode: 'off'}
+resize_rootfs: false
+cloud_init_modules: [bootcmd, write-files, set_hostname, update_hostname, update_etc_hosts, users-groups]
+cloud_config_modules: [runcmd]
+cloud_final_modules: [scripts-per-once, scripts-user, final-message]
+`;
+
+export interface ClusterOptions {
+  spec: E2eSpec;
+  /** Unique prefix for namespaces, e.g. `ks-<pid>-1-`. */
+  prefix: string;
+  /** Extra environment for the TEST DOUBLES (sleeps, failures, TTLs). */
+  doubleEnv?: Record<string, string>;
+  /** Hosts whose first boot waits (not booted by `start`); boot them with `bootHost`. */
+  deferBoot?: string[];
+  /** Extra host directories bind-mounted into every host (apt repository etc.). */
+  binds?: string[];
+  /** Called on each host's overlay before cloud-init runs (an image's preinstalled files). */
+  prepareImage?: (host: TestHost, spec: E2eHost) => Promise<void> | void;
+}
+
+export interface ClusterHost {
+  spec: E2eHost;
+  host: TestHost;
+  bridgePort: string;
+  agent?: AgentSupervisor;
+  services: Map<string, HostProcess>;
+  bootedAt?: number;
+  cloudInitMs?: number;
+}
+
+export interface CoordinatorStatus {
+  serverTime: number;
+  done: boolean;
+  counts: { hosts: number; enrolled: number; done: number; failed: number };
+  hosts: Array<{
+    name: string;
+    role: string;
+    done: boolean;
+    failed: boolean;
+    currentStep: string | null;
+    waitingFor: string | null;
+    message: string | null;
+    steps: StepStatus[];
+  }>;
+  coordinatorSteps: StepStatus[];
+}
+
+export interface StepStatus {
+  id: string;
+  kind: string;
+  host: string;
+  state: string;
+  attempt: number;
+  failures: number;
+  releasedAt?: number;
+  finishedAt?: number;
+  lastReport?: { outcome: string; reason?: string; at: number };
+}
+
+export class E2eCluster {
+  readonly workDir: string;
+  readonly outDir: string;
+  readonly sharedDir: string;
+  net!: TestNetwork;
+  coordinatorHost!: TestHost;
+  coordinator?: HostProcess;
+  readonly hosts = new Map<string, ClusterHost>();
+  private operatorToken = '';
+  private watchers: NodeJS.Timeout[] = [];
+
+  constructor(readonly options: ClusterOptions) {
+    mkdirSync('/tmp/kubeseed-e2e', { recursive: true });
+    this.workDir = mkdtempSync(`/tmp/kubeseed-e2e/${options.prefix}`);
+    this.outDir = join(this.workDir, 'out');
+    this.sharedDir = join(this.workDir, 'shared');
+    mkdirSync(this.sharedDir, { recursive: true });
+    // cni.plugin is none (the CNI manifests are upstream URLs, out of reach here): the harness stands in
+    // for the operator who installs a CNI, so the kubectl TEST DOUBLE reports nodes Ready once registered.
+    writeFileSync(join(this.sharedDir, 'cluster.json'), JSON.stringify({ cniApplied: true }));
+    registerCleanup('watchers', () => {
+      for (const w of this.watchers) clearInterval(w);
+    });
+  }
+
+  get spec(): E2eSpec {
+    return this.options.spec;
+  }
+
+  get doubleLog(): string {
+    return join(this.sharedDir, 'doubles.log');
+  }
+
+  get stateDir(): string {
+    return join(this.outDir, 'coordinator');
+  }
+
+  /** Generates, builds the network and the coordinator, and boots every host not deferred. */
+  async start(): Promise<void> {
+    const specFile = join(this.workDir, 'cluster.yaml');
+    writeFileSync(specFile, renderSpec(this.spec));
+    await run(process.execPath, [join(REPO, 'bin/kubeseed.mjs'), 'generate', specFile, '--out', this.outDir], { timeoutMs: 120_000 });
+    this.net = await TestNetwork.create(this.options.prefix);
+    const coord = await this.net.addHost('coord', `${coordinatorIp(this.spec)}/24`);
+    this.coordinatorHost = await TestHost.create({
+      name: 'coordinator',
+      netns: coord.netns,
+      workDir: this.workDir,
+      sharedDir: this.sharedDir,
+      binds: [this.workDir],
+    });
+    // The coordinator reaches the API (Node deletion, tokens) through the VIP like everyone else.
+    const hostsFile = this.coordinatorHost.readFile('/etc/hosts') ?? '';
+    this.coordinatorHost.writeFile('/etc/hosts', `${hostsFile}\n${vip(this.spec)} ${API_HOST}\n`);
+    await this.startCoordinator();
+    await Promise.all(
+      this.spec.hosts.map(async (h) => {
+        const { netns, bridgePort } = await this.net.addHost(h.name, `${hostIp(this.spec, h)}/24`, h.mac);
+        const host = await TestHost.create({
+          name: h.name,
+          netns,
+          workDir: this.workDir,
+          sharedDir: this.sharedDir,
+          binds: this.options.binds ?? [],
+        });
+        this.hosts.set(h.name, { spec: h, host, bridgePort, services: new Map() });
+      }),
+    );
+    const deferred = new Set(this.options.deferBoot ?? []);
+    await Promise.all(this.spec.hosts.filter((h) => !deferred.has(h.name)).map((h) => this.bootHost(h.name)));
+  }
+
+  /** `kubeseed serve` in the coordinator's namespace; waits until it answers over TLS. */
+  async startCoordinator(): Promise<void> {
+    this.coordinator = this.coordinatorHost.spawn(
+      'coordinator',
+      ['node', join(REPO, 'bin/kubeseed.mjs'), 'serve', '--state', this.stateDir, '--dist', DIST],
+      { HOME: '/root' },
+    );
+    await waitFor(
+      'the coordinator to answer',
+      60_000,
+      async () => {
+        this.operatorToken = readFileSync(join(this.stateDir, 'operator-token'), 'utf8').trim();
+        return (await this.status()) !== null;
+      },
+      300,
+    );
+  }
+
+  /** SIGKILLs the coordinator process (by id). */
+  async killCoordinator(): Promise<void> {
+    this.coordinator?.kill('SIGKILL');
+    await this.coordinator?.exited;
+  }
+
+  /** GET /v1/status from inside the coordinator's namespace; null when it does not answer. */
+  async status(): Promise<CoordinatorStatus | null> {
+    const r = await this.coordinatorHost.execNet(
+      [
+        'curl',
+        '-sS',
+        '--fail',
+        '--max-time',
+        '5',
+        '--cacert',
+        join(this.stateDir, 'tls/ca.crt'),
+        '-H',
+        `authorization: Bearer ${this.operatorToken}`,
+        `https://${coordinatorIp(this.spec)}:${COORDINATOR_PORT}/v1/status`,
+      ],
+      { allowFail: true, timeoutMs: 10_000 },
+    );
+    if (r.code !== 0) return null;
+    return JSON.parse(r.stdout) as CoordinatorStatus;
+  }
+
+  async waitForRollout(timeoutMs: number, onTick?: (s: CoordinatorStatus) => Promise<void> | void): Promise<CoordinatorStatus> {
+    let last: CoordinatorStatus | null = null;
+    try {
+      return await waitFor(
+        'every host done',
+        timeoutMs,
+        async () => {
+          const s = await this.status();
+          if (s) {
+            last = s;
+            await onTick?.(s);
+          }
+          return s?.done && s.hosts.every((h) => h.done) ? s : null;
+        },
+        500,
+      );
+    } catch (error) {
+      const summary = (last as CoordinatorStatus | null)?.hosts.map(
+        (h) => `${h.name}: done=${h.done} failed=${h.failed} step=${h.currentStep} waiting=${h.waitingFor} ${h.message ?? ''}`,
+      );
+      throw new Error(`${(error as Error).message}\n${summary?.join('\n') ?? 'no status'}\nlogs in ${this.workDir}/logs`);
+    }
+  }
+
+  get(name: string): ClusterHost {
+    const h = this.hosts.get(name);
+    if (!h) throw new Error(`no host ${name}`);
+    return h;
+  }
+
+  /** The doubles' environment inside a host (paths are inside the overlay). */
+  doubleEnv(h: ClusterHost): Record<string, string> {
+    return {
+      KUBESEED_TEST_ROOT: '/.ksroot',
+      KUBESEED_DOUBLE_LOG: '/run/ks-shared/doubles.log',
+      KUBESEED_DOUBLE_CLUSTER_STATE: '/run/ks-shared/cluster.json',
+      ...(h.spec.role === 'load-balancer' ? { KUBESEED_DOUBLE_ACTIVE: 'haproxy,keepalived' } : {}),
+      ...this.options.doubleEnv,
+    };
+  }
+
+  /** First boot of one host: seed, cloud-init's four stages, then what systemd would start. */
+  async bootHost(name: string): Promise<void> {
+    const h = this.get(name);
+    const { host } = h;
+    h.bootedAt = Date.now();
+    if (this.spec.packages === 'preinstalled') {
+      for (const [bin, target] of Object.entries(PREINSTALLED)) {
+        await host.exec(['ln', '-sf', join(DOUBLES_BIN, target), `/usr/local/bin/${bin}`]);
+      }
+    }
+    // systemctl is always the TEST DOUBLE: no systemd runs in a host.
+    await host.exec(['ln', '-sf', join(DOUBLES_BIN, 'systemctl'), '/usr/local/bin/systemctl']);
+    await host.exec(['ln', '-sf', join(DOUBLES_BIN, 'etcd-gateway'), '/usr/local/bin/etcd-gateway']);
+    host.writeFile('/etc/machine-id', `${createMachineId(this.spec.id, name)}\n`);
+    await this.options.prepareImage?.(host, h.spec);
+    await host.exec(['rm', '-rf', '/var/lib/cloud', '/var/log/cloud-init.log', '/var/log/cloud-init-output.log']);
+    const seed = join(this.outDir, 'hosts', name);
+    for (const f of ['user-data', 'meta-data', 'network-config']) {
+      host.writeFile(`/var/lib/cloud/seed/nocloud/${f}`, readFileSync(join(seed, f), 'utf8'), 0o600);
+    }
+    host.writeFile('/etc/cloud/cloud.cfg.d/99-kubeseed-e2e.cfg', CLOUD_CFG);
+    const env = { HOME: '/root', LANG: 'C.UTF-8', ...this.doubleEnv(h) };
+    const started = Date.now();
+    const stages: string[][] = [['init', '--local'], ['init'], ['modules', '--mode=config'], ['modules', '--mode=final']];
+    const transcript: string[] = [];
+    for (const stage of stages) {
+      const r = await host.exec(['cloud-init', ...stage], { env, allowFail: true, timeoutMs: 300_000 });
+      transcript.push(`== cloud-init ${stage.join(' ')} → ${r.code}\n${r.stdout}${r.stderr}`);
+      if (r.code !== 0) {
+        writeFileSync(join(host.logDir, 'cloud-init-stages.log'), transcript.join('\n'));
+        throw new Error(
+          `${name}: cloud-init ${stage.join(' ')} exited ${r.code}:\n${(host.readFile('/var/log/cloud-init-output.log') ?? '').slice(-3000)}`,
+        );
+      }
+    }
+    writeFileSync(join(host.logDir, 'cloud-init-stages.log'), transcript.join('\n'));
+    writeFileSync(join(host.logDir, 'cloud-init-output.log'), host.readFile('/var/log/cloud-init-output.log') ?? '');
+    h.cloudInitMs = Date.now() - started;
+    const output = host.readFile('/var/log/cloud-init-output.log') ?? '';
+    if (!output.includes('the caller must start /usr/local/bin/kubeseed-agent'))
+      throw new Error(`${name}: install-agent did not finish as expected:\n${output.slice(-2000)}`);
+    await this.startSystemServices(h);
+    this.startAgent(h);
+  }
+
+  /** What systemd would run on this host after first boot, besides the agent. */
+  async startSystemServices(h: ClusterHost): Promise<void> {
+    const { host } = h;
+    if (h.spec.role === 'load-balancer') {
+      const cfg = host.readFile('/etc/haproxy/haproxy.cfg');
+      if (!cfg) throw new Error(`${h.spec.name}: /etc/haproxy/haproxy.cfg was not written by the user-data`);
+      // Foreground with the log on stdout, so the harness reads HAProxy's own connection log.
+      host.writeFile('/etc/haproxy/haproxy-e2e.cfg', cfg.replace(/^(\s*)log \/dev\/log local0$/m, '$1log stdout format raw daemon'));
+      h.services.set('haproxy', host.spawn('haproxy', ['haproxy', '-db', '-f', '/etc/haproxy/haproxy-e2e.cfg']));
+      this.startKeepalived(h);
+    }
+    if (h.spec.role === 'control-plane' && this.spec.topology === 'stacked') {
+      // The stacked etcd "static pod": serves the member list from the doubles' cluster state once kubeadm wrote its certificates.
+      h.services.set('etcd-gateway', host.spawn('etcd-gateway', ['etcd-gateway'], this.doubleEnv(h)));
+    }
+    this.watchUnits(h);
+  }
+
+  startKeepalived(h: ClusterHost): void {
+    h.services.set(
+      'keepalived',
+      h.host.spawn('keepalived', [
+        'keepalived',
+        '-n',
+        '-l',
+        '-D',
+        '-f',
+        '/etc/keepalived/keepalived.conf',
+        '-p',
+        '/run/keepalived.pid',
+        '-r',
+        '/run/keepalived-vrrp.pid',
+        '-c',
+        '/run/keepalived-checkers.pid',
+      ]),
+    );
+  }
+
+  /** Units started through the systemctl TEST DOUBLE (e.g. `enable --now etcd`) are run from their unit file. */
+  private watchUnits(h: ClusterHost): void {
+    const started = new Set<string>();
+    const timer = setInterval(() => {
+      let state: { active?: string[] } = {};
+      try {
+        state = JSON.parse(h.host.readFile('/.doubles/systemctl.json') ?? '{}');
+      } catch {
+        return;
+      }
+      for (const unit of state.active ?? []) {
+        if (started.has(unit) || !['etcd'].includes(unit)) continue;
+        const text = h.host.readFile(`/etc/systemd/system/${unit}.service`);
+        if (!text) continue;
+        started.add(unit);
+        const exec = parseExecStart(text);
+        h.services.set(unit, h.host.spawn(unit, exec.argv, exec.env));
+      }
+    }, 200);
+    this.watchers.push(timer);
+  }
+
+  /** Starts the agent unit's ExecStart and keeps it running like Restart=on-failure. */
+  startAgent(h: ClusterHost): void {
+    const unit = h.host.readFile('/etc/systemd/system/kubeseed-agent.service');
+    if (!unit) throw new Error(`${h.spec.name}: the agent unit was not installed`);
+    const exec = parseExecStart(unit);
+    const stateDir = /^StateDirectory=(.+)$/m.exec(unit)?.[1]?.trim();
+    if (stateDir) h.host.writeFile(`/var/lib/${stateDir}/.keep`, '', 0o600);
+    h.agent = new AgentSupervisor(h, exec.argv, { ...exec.env, ...this.doubleEnv(h) });
+    h.agent.start();
+  }
+
+  /** Stops everything of this run (also registered for cleanup). */
+  async stop(): Promise<void> {
+    for (const w of this.watchers) clearInterval(w);
+    for (const h of this.hosts.values()) h.agent?.stop();
+  }
+}
+
+/** Runs the agent like systemd's Restart=on-failure (RestartSec capped at 1 s to keep the tier fast). */
+export class AgentSupervisor {
+  process?: HostProcess;
+  starts = 0;
+  exits: number[] = [];
+  private stopped = false;
+  done: Promise<void>;
+  private resolveDone!: () => void;
+
+  constructor(
+    readonly h: ClusterHost,
+    readonly argv: string[],
+    readonly env: Record<string, string>,
+  ) {
+    this.done = new Promise((r) => {
+      this.resolveDone = r;
+    });
+  }
+
+  start(): void {
+    void (async () => {
+      while (!this.stopped) {
+        this.starts++;
+        this.process = this.h.host.spawn('agent', this.argv, this.env);
+        const code = await this.process.exited;
+        this.exits.push(code);
+        if (code === 0) break;
+        await sleep(1000);
+      }
+      this.resolveDone();
+    })();
+  }
+
+  /** SIGKILLs the running agent process by id; the supervisor restarts it. */
+  kill(): number | null {
+    const pid = this.process?.innerPid() ?? null;
+    killPid(pid ?? undefined);
+    return pid;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.process?.kill();
+  }
+}
+
+/** ExecStart= and Environment= of a unit file (no quoting beyond plain words, as kubeseed renders them). */
+export function parseExecStart(unit: string): { argv: string[]; env: Record<string, string> } {
+  const line = /^ExecStart=(.+)$/m.exec(unit)?.[1];
+  if (!line) throw new Error('unit has no ExecStart');
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment=(.+)$/gm)) {
+    for (const pair of m[1]!.trim().split(/\s+/)) {
+      const clean = pair.replace(/^"|"$/g, '');
+      const i = clean.indexOf('=');
+      if (i > 0) env[clean.slice(0, i)] = clean.slice(i + 1);
+    }
+  }
+  const argv = line
+    .replace(/\\\n/g, ' ')
+    .trim()
+    .replace(/^[-@+!:]+/, '')
+    .split(/\s+/);
+  return { argv, env };
+}
+
+function createMachineId(id: string, name: string): string {
+  let h = 0n;
+  for (const ch of `${id}/${name}`) h = (h * 131n + BigInt(ch.charCodeAt(0))) % (1n << 128n);
+  return h.toString(16).padStart(32, '0').slice(-32);
+}
