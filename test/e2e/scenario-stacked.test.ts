@@ -8,9 +8,8 @@ import { skipUnless } from '../support/requirements.ts';
 import { analyseRollout, type RolloutFacts } from './harness/checks.ts';
 import { runCleanup } from './harness/cleanup.ts';
 import { E2eCluster } from './harness/cluster.ts';
+import { E2E_COMMANDS } from './harness/requirements.ts';
 import { fleet } from './harness/spec.ts';
-
-const E2E_COMMANDS = ['ip', 'unshare', 'nsenter', 'cloud-init', 'haproxy', 'keepalived', 'etcd', 'etcdctl', 'curl', 'openssl'];
 
 describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))('e2e scenario 1: stacked, 3 CP + 2 LB + 2 workers', () => {
   let cluster: E2eCluster;

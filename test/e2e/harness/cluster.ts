@@ -8,10 +8,12 @@
  * foreground, its log on stdout), the etcd-gateway TEST DOUBLE as the stacked etcd, and units the
  * systemctl TEST DOUBLE was asked to start (etcd in binary mode).
  */
+
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killPid, registerCleanup } from './cleanup.ts';
+import { type DoubleCall, readDoubleLog } from '../../doubles/index.ts';
+import { registerCleanup } from './cleanup.ts';
 import { run, sleep, waitFor } from './exec.ts';
 import { type HostProcess, TestHost } from './host.ts';
 import { TestNetwork } from './network.ts';
@@ -360,6 +362,30 @@ export class E2eCluster {
     h.agent.start();
   }
 
+  /** Calls recorded by the TEST DOUBLES so far. */
+  calls(): DoubleCall[] {
+    return readDoubleLog(this.doubleLog);
+  }
+
+  async waitForCall(what: string, timeoutMs: number, match: (c: DoubleCall) => boolean): Promise<DoubleCall> {
+    return waitFor(what, timeoutMs, async () => this.calls().find(match) ?? null, 100);
+  }
+
+  /** The load balancer whose eth0 holds the VIP (asked inside its namespace), or null. */
+  async vipHolder(): Promise<string | null> {
+    for (const h of this.hosts.values()) {
+      if (h.spec.role !== 'load-balancer') continue;
+      const r = await run('ip', ['-n', h.host.netns, '-o', '-4', 'addr', 'show', 'dev', 'eth0'], { allowFail: true });
+      if (r.stdout.includes(` ${vip(this.spec)}/`)) return h.spec.name;
+    }
+    return null;
+  }
+
+  /** Takes a host's link down or up at the bridge. */
+  async setLink(name: string, up: boolean): Promise<void> {
+    await this.net.setPort(this.get(name).bridgePort, up);
+  }
+
   /** Stops everything of this run (also registered for cleanup). */
   async stop(): Promise<void> {
     for (const w of this.watchers) clearInterval(w);
@@ -400,11 +426,9 @@ export class AgentSupervisor {
     })();
   }
 
-  /** SIGKILLs the running agent process by id; the supervisor restarts it. */
-  kill(): number | null {
-    const pid = this.process?.innerPid() ?? null;
-    killPid(pid ?? undefined);
-    return pid;
+  /** SIGKILLs the running agent and its children (kubeadm …) by id; the supervisor restarts it. */
+  kill(): number[] {
+    return this.process?.killTree() ?? [];
   }
 
   stop(): void {

@@ -6,7 +6,7 @@
  * Killing the holder (PID 1 of the host's PID namespace) ends every process of the host and drops
  * its mounts with the namespace.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killPid, registerCleanup, registerLastResort } from './cleanup.ts';
 import { type RunOptions, type RunResult, run, type Spawned, spawnLogged, waitFor } from './exec.ts';
@@ -225,4 +225,42 @@ export class HostProcess {
     killPid(this.innerPid() ?? undefined, signal);
     killPid(this.spawned.pid, signal);
   }
+
+  /**
+   * Kills the process and every descendant (by id, collected first), as systemd does with a
+   * unit's control group when its main process dies. Returns the killed ids.
+   */
+  killTree(): number[] {
+    const root = this.innerPid();
+    if (!root) return [];
+    const pids = [root, ...descendants(root)];
+    for (const pid of pids) killPid(pid);
+    return pids;
+  }
+}
+
+/** All descendants of a process, read from /proc/<pid>/task/<tid>/children. */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      let text = '';
+      try {
+        text = readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8');
+      } catch {}
+      for (const c of text.trim().split(/\s+/).filter(Boolean)) {
+        out.push(Number(c));
+        queue.push(Number(c));
+      }
+    }
+  }
+  return out;
 }
