@@ -25,7 +25,10 @@ export interface GateLag {
   gate: string;
   gateOpenMs: number;
   releasedMs: number;
+  /** Release − gate opening (coordinator). */
   lagMs: number;
+  /** kubeadm invoked on the host (kubeadm-api start record) − gate opening, for init/join steps. */
+  startLagMs?: number;
 }
 
 export interface RolloutFacts {
@@ -158,6 +161,7 @@ export function analyseRollout(cluster: E2eCluster, status: CoordinatorStatus): 
  * after the gate, i.e. the host had enrolled and asked before).
  */
 export function gateLags(cluster: E2eCluster, steps: StepStatus[]): GateLag[] {
+  const starts = readDoubleLog(cluster.doubleLog).filter((c) => c.tool === 'kubeadm-api' && c.argv[0] === 'start');
   const byId = new Map(steps.map((s) => [s.id, s]));
   const plan = readPlanSteps(cluster.outDir);
   const lags: GateLag[] = [];
@@ -180,7 +184,16 @@ export function gateLags(cluster: E2eCluster, steps: StepStatus[]): GateLag[] {
     // The host asked for work before the gate opened when its own previous step (if any) finished earlier.
     const own = plan.filter((q) => q.step.startsWith(`${host}/`) && q.order < p.order).map((q) => byId.get(q.step)?.finishedAt ?? 0);
     if (own.some((t) => t > last.at)) continue;
-    lags.push({ step: p.step, gate: last.id, gateOpenMs: last.at, releasedMs: s.releasedAt, lagMs: s.releasedAt - last.at });
+    const sub = p.kind === 'kubeadm-init' ? 'init' : p.kind.startsWith('kubeadm-join') ? 'join' : null;
+    const started = sub ? starts.find((c) => c.host === host && c.argv[1] === sub && c.ms >= s.releasedAt! - 50) : undefined;
+    lags.push({
+      step: p.step,
+      gate: last.id,
+      gateOpenMs: last.at,
+      releasedMs: s.releasedAt,
+      lagMs: s.releasedAt - last.at,
+      ...(started ? { startLagMs: started.ms - last.at } : {}),
+    });
   }
   return lags;
 }

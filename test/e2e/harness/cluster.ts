@@ -439,7 +439,8 @@ export class AgentSupervisor {
 
 /** ExecStart= and Environment= of a unit file (no quoting beyond plain words, as kubeseed renders them). */
 export function parseExecStart(unit: string): { argv: string[]; env: Record<string, string> } {
-  const line = /^ExecStart=(.+)$/m.exec(unit)?.[1];
+  const joined = unit.replace(/\\\n/g, ' ');
+  const line = /^ExecStart=(.+)$/m.exec(joined)?.[1];
   if (!line) throw new Error('unit has no ExecStart');
   const env: Record<string, string> = {};
   for (const m of unit.matchAll(/^Environment=(.+)$/gm)) {
@@ -450,7 +451,6 @@ export function parseExecStart(unit: string): { argv: string[]; env: Record<stri
     }
   }
   const argv = line
-    .replace(/\\\n/g, ' ')
     .trim()
     .replace(/^[-@+!:]+/, '')
     .split(/\s+/);
