@@ -175,6 +175,9 @@ export function gateLags(cluster: E2eCluster, steps: StepStatus[]): GateLag[] {
     const group = p.concurrency ? groups.get(p.concurrency) : undefined;
     const previous = group ? group[group.indexOf(p) - 1] : undefined;
     if (previous) gates.push(previous.step);
+    // upload-certs mode: a control-plane join also waits for a fresh kubeadm-certs upload (a coordinator-made step).
+    if (p.kind === 'kubeadm-join-control-plane')
+      for (const u of steps) if (u.kind === 'upload-certs' && u.finishedAt && u.finishedAt <= s.releasedAt) gates.push(u.id);
     let last: { id: string; at: number } | null = null;
     for (const g of gates) {
       const gs = byId.get(g);
@@ -184,6 +187,9 @@ export function gateLags(cluster: E2eCluster, steps: StepStatus[]): GateLag[] {
     // The host asked for work before the gate opened when its own previous step (if any) finished earlier.
     const own = plan.filter((q) => q.step.startsWith(`${host}/`) && q.order < p.order).map((q) => byId.get(q.step)?.finishedAt ?? 0);
     if (own.some((t) => t > last.at)) continue;
+    // A host whose agent started after the gate opened was not waiting for it (booted late).
+    const agentStartedAt = cluster.hosts.get(host ?? '')?.agentStartedAt;
+    if (agentStartedAt === undefined || agentStartedAt > last.at) continue;
     const sub = p.kind === 'kubeadm-init' ? 'init' : p.kind.startsWith('kubeadm-join') ? 'join' : null;
     const started = sub ? starts.find((c) => c.host === host && c.argv[1] === sub && c.ms >= s.releasedAt! - 50) : undefined;
     lags.push({

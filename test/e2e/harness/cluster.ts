@@ -45,6 +45,8 @@ export interface ClusterOptions {
   deferBoot?: string[];
   /** Extra host directories bind-mounted into every host (apt repository etc.). */
   binds?: string[];
+  /** Scaled kubeadm-certs window of the coordinator (upload-certs mode), instead of 2 h / 20 min margin. */
+  uploadCertsWindow?: { windowMs: number; marginMs: number };
   /** Called on each host's overlay before cloud-init runs (an image's preinstalled files). */
   prepareImage?: (host: TestHost, spec: E2eHost) => Promise<void> | void;
 }
@@ -57,6 +59,8 @@ export interface ClusterHost {
   services: Map<string, HostProcess>;
   bootedAt?: number;
   cloudInitMs?: number;
+  /** When the harness first started the agent (the host could ask for work from then on). */
+  agentStartedAt?: number;
 }
 
 export interface CoordinatorStatus {
@@ -160,13 +164,27 @@ export class E2eCluster {
     await Promise.all(this.spec.hosts.filter((h) => !deferred.has(h.name)).map((h) => this.bootHost(h.name)));
   }
 
-  /** `kubeseed serve` in the coordinator's namespace; waits until it answers over TLS. */
+  /**
+   * `kubeseed serve` in the coordinator's namespace; waits until it answers over TLS. With
+   * `uploadCertsWindow` the harness entry serve-scaled.mjs runs it instead, on a scaled clock.
+   */
   async startCoordinator(): Promise<void> {
-    this.coordinator = this.coordinatorHost.spawn(
-      'coordinator',
-      ['node', join(REPO, 'bin/kubeseed.mjs'), 'serve', '--state', this.stateDir, '--dist', DIST],
-      { HOME: '/root' },
-    );
+    const scaled = this.options.uploadCertsWindow;
+    const argv = scaled
+      ? [
+          'node',
+          join(REPO, 'test/e2e/harness/serve-scaled.mjs'),
+          '--state',
+          this.stateDir,
+          '--dist',
+          DIST,
+          '--window-ms',
+          String(scaled.windowMs),
+          '--margin-ms',
+          String(scaled.marginMs),
+        ]
+      : ['node', join(REPO, 'bin/kubeseed.mjs'), 'serve', '--state', this.stateDir, '--dist', DIST];
+    this.coordinator = this.coordinatorHost.spawn('coordinator', argv, { HOME: '/root' });
     await waitFor(
       'the coordinator to answer',
       60_000,
@@ -358,6 +376,7 @@ export class E2eCluster {
     const exec = parseExecStart(unit);
     const stateDir = /^StateDirectory=(.+)$/m.exec(unit)?.[1]?.trim();
     if (stateDir) h.host.writeFile(`/var/lib/${stateDir}/.keep`, '', 0o600);
+    h.agentStartedAt = Date.now();
     h.agent = new AgentSupervisor(h, exec.argv, { ...exec.env, ...this.doubleEnv(h) });
     h.agent.start();
   }
