@@ -86,9 +86,20 @@ if (!only) {
   writeFileSync(BENCHMARKS_FILE, `# Benchmarks\n\n${SECTIONS.map((s) => `## ${s}\n\n(not measured yet)\n`).join('\n')}`);
 }
 
+/** Runs one benchmark; a failure is written into its section instead of ending the run. */
+async function attempt(section: string, fn: () => Promise<void> | void): Promise<void> {
+  try {
+    await fn();
+  } catch (error) {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    log(`${section} FAILED: ${message}`);
+    writeSection(section, `This benchmark failed in the last run:\n\n\`\`\`\n${message.slice(0, 2000)}\n\`\`\``);
+  }
+}
+
 if (wanted('generation')) {
   log('generation');
-  writeSection('Generation', benchGenerate());
+  await attempt('Generation', () => writeSection('Generation', benchGenerate()));
 }
 if (wanted('pki')) {
   log('PKI');
@@ -103,13 +114,15 @@ if (wanted('agent')) {
 let rolloutProfile: string[] = [];
 if (wanted('rollout')) {
   log('rollout makespan');
-  writeSection('Rollout makespan', await benchRollout());
-  log('rollout profile (5 CP + 1000 W, P=1000)');
-  rolloutProfile = await profileRollout(CASES[4]!);
+  await attempt('Rollout makespan', async () => {
+    writeSection('Rollout makespan', await benchRollout());
+    log('rollout profile (5 CP + 1000 W, P=1000)');
+    rolloutProfile = await profileRollout(CASES[4]!);
+  });
 }
 if (wanted('capacity')) {
   log('coordinator capacity');
-  writeSection('Coordinator capacity', await benchCapacity());
+  await attempt('Coordinator capacity', async () => writeSection('Coordinator capacity', await benchCapacity()));
 }
 if (wanted('rollout') || wanted('capacity')) {
   writeSection('Shortfalls: profiles and plan', shortfalls(rolloutProfile));
