@@ -13,8 +13,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DoubleCall, readDoubleLog } from '../../doubles/index.ts';
-import { registerCleanup } from './cleanup.ts';
-import { run, sleep, waitFor } from './exec.ts';
+import { killPid, registerCleanup } from './cleanup.ts';
+import { run, sleep, spawnLogged, waitFor } from './exec.ts';
 import { type HostProcess, TestHost } from './host.ts';
 import { TestNetwork } from './network.ts';
 import { API_HOST, COORDINATOR_PORT, coordinatorIp, type E2eHost, type E2eSpec, hostIp, renderSpec, vip } from './spec.ts';
@@ -45,6 +45,8 @@ export interface ClusterOptions {
   deferBoot?: string[];
   /** Extra host directories bind-mounted into every host (apt repository etc.). */
   binds?: string[];
+  /** A plain-HTTP package mirror in a namespace of its own at `<subnet>.6:<port>`, serving `dir`. */
+  mirror?: { dir: string; port: number };
   /** Scaled kubeadm-certs window of the coordinator (upload-certs mode), instead of 2 h / 20 min margin. */
   uploadCertsWindow?: { windowMs: number; marginMs: number };
   /** Called on each host's overlay before cloud-init runs (an image's preinstalled files). */
@@ -147,6 +149,7 @@ export class E2eCluster {
     const hostsFile = this.coordinatorHost.readFile('/etc/hosts') ?? '';
     this.coordinatorHost.writeFile('/etc/hosts', `${hostsFile}\n${vip(this.spec)} ${API_HOST}\n`);
     await this.startCoordinator();
+    if (this.options.mirror) await this.startMirror(this.options.mirror);
     await Promise.all(
       this.spec.hosts.map(async (h) => {
         const { netns, bridgePort } = await this.net.addHost(h.name, `${hostIp(this.spec, h)}/24`, h.mac);
@@ -194,6 +197,26 @@ export class E2eCluster {
       },
       300,
     );
+  }
+
+  get mirrorUrl(): string {
+    return `http://${this.spec.subnet}.6:${this.options.mirror?.port ?? 8080}`;
+  }
+
+  /** `python3 -m http.server` in namespace `<prefix>mirror` (read-only view of a host directory). */
+  async startMirror(m: { dir: string; port: number }): Promise<void> {
+    const { netns } = await this.net.addHost('mirror', `${this.spec.subnet}.6/24`);
+    mkdirSync(join(this.workDir, 'logs'), { recursive: true });
+    const server = spawnLogged(
+      'ip',
+      ['netns', 'exec', netns, 'python3', '-m', 'http.server', String(m.port), '--bind', `${this.spec.subnet}.6`, '--directory', m.dir],
+      join(this.workDir, 'logs', 'mirror.log'),
+    );
+    registerCleanup('package mirror', () => killPid(server.pid));
+    await waitFor('the package mirror', 20_000, async () => {
+      const r = await run('ip', ['netns', 'exec', netns, 'curl', '-sf', '-o', '/dev/null', `${this.mirrorUrl}/`], { allowFail: true });
+      return r.code === 0;
+    });
   }
 
   /** SIGKILLs the coordinator process (by id). */

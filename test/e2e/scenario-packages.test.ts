@@ -1,0 +1,96 @@
+/**
+ * Scenario 4 (issue 6): the package-install path. `os.packages: install` with `mirrors` pointing
+ * at a local mirror in a namespace: apt repositories signed with a test key (pkgs.k8s.io layout for
+ * kubeadm/kubelet/kubectl 1.37.0 and 1.37.1, Docker's layout for containerd.io 1.7 and 2.1) whose
+ * packages install shims to the TEST DOUBLES. The user-data adds the repositories and keys,
+ * installs the spec's versions, pins and holds them with the real apt-get inside each overlay.
+ * Stacked, 3 CP + 2 LB + 1 worker.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipUnless } from '../support/requirements.ts';
+import { buildAptRepo } from './harness/apt-repo.ts';
+import { analyseRollout, type RolloutFacts } from './harness/checks.ts';
+import { runCleanup } from './harness/cleanup.ts';
+import { DOUBLES_BIN, E2eCluster } from './harness/cluster.ts';
+import { E2E_COMMANDS } from './harness/requirements.ts';
+import { itChecksTheRollout } from './harness/scenario.ts';
+import { fleet } from './harness/spec.ts';
+
+const MIRROR = 'http://10.231.4.6:8080';
+
+describe.skipIf(skipUnless('e2e', { root: true, commands: [...E2E_COMMANDS, 'gpg', 'dpkg-deb', 'apt-get', 'python3'] }))(
+  'e2e scenario 4: packages from a local signed apt mirror',
+  () => {
+    let cluster: E2eCluster;
+    let facts: RolloutFacts;
+    const installed = new Map<string, { versions: string; holds: string; sources: string }>();
+
+    beforeAll(async () => {
+      cluster = new E2eCluster({
+        prefix: `ks-${process.pid % 100000}-4-`,
+        spec: {
+          id: 's4',
+          subnet: '10.231.4',
+          topology: 'stacked',
+          certificates: 'coordinator',
+          packages: 'install',
+          hosts: fleet({ lb: 2, cp: 3, w: 1 }),
+          extra: [
+            'mirrors:',
+            `  kubernetesApt: ${MIRROR}/k8s/`,
+            `  kubernetesAptKey: ${MIRROR}/k8s/Release.key`,
+            `  containerd: ${MIRROR}/docker/{distro}`,
+            `  containerdKey: ${MIRROR}/docker/{distro}/gpg`,
+          ],
+        },
+        doubleEnv: { KUBESEED_DOUBLE_SLEEP_MS: 'kubeadm init=1500,kubeadm join-control-plane=1500,kubeadm join=800' },
+        mirror: { dir: '', port: 8080 },
+        // The image's own apt sources are unreachable here (no uplink): an air-gapped site.
+        prepareImage: async (host) => {
+          await host.exec(['sh', '-c', 'rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*']);
+        },
+      });
+      const repo = await buildAptRepo({
+        dir: join(cluster.workDir, 'mirror'),
+        doublesBin: DOUBLES_BIN,
+        kubernetesVersions: ['1.37.0-1.1', '1.37.1-1.1'],
+        containerdVersions: ['1.7.28-1', '2.1.4-1'],
+      });
+      cluster.options.mirror = { dir: repo.dir, port: 8080 };
+      await cluster.start();
+      facts = analyseRollout(cluster, await cluster.waitForRollout(300_000));
+      for (const h of cluster.hosts.values()) {
+        const q = await h.host.exec(
+          ['dpkg-query', '-W', '-f', '${Package}=${Version}\\n', 'kubeadm', 'kubelet', 'kubectl', 'containerd.io'],
+          { allowFail: true },
+        );
+        const holds = await h.host.exec(['apt-mark', 'showhold'], { allowFail: true });
+        const sources = await h.host.exec(['sh', '-c', 'cat /etc/apt/sources.list.d/*.list 2>/dev/null'], { allowFail: true });
+        installed.set(h.spec.name, { versions: q.stdout, holds: holds.stdout, sources: sources.stdout });
+      }
+    });
+
+    afterAll(async () => {
+      await cluster?.stop();
+      expect(await runCleanup()).toEqual([]);
+    });
+
+    itChecksTheRollout(() => facts, ['cp2', 'cp3']);
+
+    it('installed, pinned and held the spec versions from the signed mirror on every Kubernetes node', () => {
+      for (const name of ['cp1', 'cp2', 'cp3', 'w1']) {
+        const got = installed.get(name)!;
+        expect(got.versions.split('\n').filter(Boolean).sort(), name).toEqual([
+          'containerd.io=2.1.4-1',
+          'kubeadm=1.37.1-1.1',
+          'kubectl=1.37.1-1.1',
+          'kubelet=1.37.1-1.1',
+        ]);
+        expect(got.holds.split('\n').filter(Boolean).sort(), name).toEqual(['containerd.io', 'kubeadm', 'kubectl', 'kubelet']);
+        expect(got.sources, name).toContain(`${MIRROR}/k8s/`);
+        expect(got.sources, name).toMatch(/signed-by=\/etc\/apt\/keyrings\//);
+      }
+    });
+  },
+);
