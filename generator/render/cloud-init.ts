@@ -21,7 +21,8 @@ export function buildCloudConfig(p: Provisioning): Record<string, unknown> {
   };
   const keys = p.users.flatMap((u) => u.sshAuthorizedKeys);
   if (keys.length) doc.ssh_authorized_keys = keys;
-  if (p.timeServers.length) doc.ntp = { enabled: true, ntp_client: 'chrony', servers: p.timeServers };
+  // Time servers are configured by the prepare script (chrony sources.d, or timesyncd), not by
+  // cloud-init's ntp module, which would rewrite chrony.conf from its own template first.
   const files: Record<string, unknown>[] = p.files.map((f) => ({
     path: f.path,
     content: f.content,
