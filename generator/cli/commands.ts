@@ -2,7 +2,6 @@
 import { cmdGenerate } from './generate.ts';
 import { cmdKubeconfig } from './kubeconfig.ts';
 import { cmdInit, cmdPlan, cmdValidate } from './spec-commands.ts';
-import { cmdStatus } from './status.ts';
 
 export interface Io {
   stdout(s: string): void;
@@ -58,7 +57,7 @@ export const COMMANDS: Record<string, Command> = {
     synopsis: '[--watch] [--json] [--state DIR] [--url URL] [--token T]',
     summary: 'rollout progress per host with progress bars; exit 0 done, 3 running, 4 failed, 1 unreachable',
     help: 'See docs/status.md.',
-    run: cmdStatus,
+    run: async (a, io) => (await import('../../server/status-cli.ts')).cmdStatus(a, io),
   },
   hosts: {
     synopsis: '[--state DIR] [--json]',

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cmdStatus, OPERATOR_TOKEN_FILE, type StatusIo } from '../../../generator/cli/status.ts';
+import { cmdStatus, OPERATOR_TOKEN_FILE, type StatusIo } from '../../../server/status-cli.ts';
 import { credentialOf, OPERATOR_TOKEN, removeDir, type SimulatedRollout, startSimulation, writeStateDir } from './rollout-sim.ts';
 
 interface Run {

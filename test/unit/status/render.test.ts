@@ -9,8 +9,9 @@ import {
   renderBar,
   renderFrame,
   type StatusDocument,
+  type StepView,
   statusOutcome,
-} from '../../../generator/cli/status.ts';
+} from '../../../server/status-cli.ts';
 
 describe('renderBar', () => {
   it.each([
@@ -63,9 +64,16 @@ describe('formatElapsed', () => {
 
 const NOW = 1_800_000_000_000;
 
+/** A step as the coordinator reports it, from the fields a test cares about. */
+function step(s: Pick<StepView, 'id' | 'state' | 'attempt'> & Partial<StepView>): StepView {
+  const [hostName = '', kind = ''] = s.id.split('/');
+  return { kind, host: hostName, origin: 'plan', failures: 0, ...s };
+}
+
 function host(overrides: Partial<HostView> & { name: string }): HostView {
   return {
     role: 'worker',
+    lastSeen: null,
     enrolled: true,
     removed: false,
     awaitingApproval: false,
@@ -83,8 +91,11 @@ function host(overrides: Partial<HostView> & { name: string }): HostView {
 function doc(hosts: HostView[], overrides: Partial<StatusDocument> = {}): StatusDocument {
   const active = hosts.filter((h) => !h.removed);
   return {
-    cluster: { name: 'demo', topology: 'stacked', kubernetesVersion: 'v1.37.0' },
+    cluster: { name: 'demo', topology: 'stacked', kubernetesVersion: 'v1.37.0', certificateDistribution: 'coordinator' },
     serverTime: NOW,
+    initLock: null,
+    token: null,
+    coordinatorSteps: [],
     done: active.every((h) => h.done),
     counts: {
       hosts: active.length,
@@ -105,34 +116,34 @@ const running = host({
   phase: 'kubeadm',
   message: 'waiting for the API server',
   steps: [
-    { id: 'cp1/kubeadm-init', state: 'released', attempt: 1, releasedAt: NOW - 65_000 },
-    { id: 'cp1/cni-apply', state: 'pending', attempt: 0 },
+    step({ id: 'cp1/kubeadm-init', state: 'released', attempt: 1, releasedAt: NOW - 65_000 }),
+    step({ id: 'cp1/cni-apply', state: 'pending', attempt: 0 }),
   ],
 });
 const waiting = host({
   name: 'w1',
   waitingFor: 'waiting for cp1/cni-apply',
-  steps: [{ id: 'w1/kubeadm-join-worker', state: 'pending', attempt: 0 }],
+  steps: [step({ id: 'w1/kubeadm-join-worker', state: 'pending', attempt: 0 })],
 });
 const failed = host({
   name: 'w2',
   failed: true,
   steps: [
-    {
+    step({
       id: 'w2/kubeadm-join-worker',
       state: 'failed',
       attempt: 5,
       releasedAt: NOW - 10_000,
       finishedAt: NOW - 5000,
       lastReport: { outcome: 'failed', reason: 'kubeadm-exit-1', logTail: 'a\n\nb\nc\nport 10250 is in use\n', at: NOW - 5000 },
-    },
+    }),
   ],
 });
 const done = host({
   name: 'lb1',
   role: 'load-balancer',
   done: true,
-  steps: [{ id: 'lb1/lb-check', state: 'succeeded', attempt: 1, releasedAt: NOW - 90_000, finishedAt: NOW - 80_000 }],
+  steps: [step({ id: 'lb1/lb-check', state: 'succeeded', attempt: 1, releasedAt: NOW - 90_000, finishedAt: NOW - 80_000 })],
 });
 const notEnrolled = host({ name: 'w3', enrolled: false, waitingFor: 'enrollment (the machine has not called the coordinator yet)' });
 
@@ -152,7 +163,9 @@ describe('describeHost and hostDetail', () => {
     [
       host({
         name: 'x',
-        steps: [{ id: 'x/kubeadm-join-worker', state: 'retry-wait', attempt: 1, lastReport: { outcome: 'failed', logTail: '', at: 0 } }],
+        steps: [
+          step({ id: 'x/kubeadm-join-worker', state: 'retry-wait', attempt: 1, lastReport: { outcome: 'failed', logTail: '', at: 0 } }),
+        ],
       }),
       'retrying',
       'kubeadm-join-worker failed (error); retrying',
@@ -174,7 +187,16 @@ describe('statusOutcome and exit codes', () => {
 
 describe('renderFrame', () => {
   const status = doc([done, running, waiting, failed, notEnrolled], {
-    securityEvents: [{ kind: 'identity-mismatch', host: 'w1', message: 'credential of w1 presented by another machine', at: NOW }],
+    securityEvents: [
+      {
+        seq: 1,
+        kind: 'identity-mismatch',
+        host: 'w1',
+        sourceAddress: '127.0.0.1',
+        message: 'credential of w1 presented by another machine',
+        at: NOW,
+      },
+    ],
   });
 
   it('gives plain, aligned lines without escapes or bars when not a terminal', () => {

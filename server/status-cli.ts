@@ -13,9 +13,17 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { parse as parseYaml } from 'yaml';
-import { SseParser } from '../../server/status-page/client/sse.ts';
-import { parseArgs, UsageError } from './args.ts';
-import type { Io } from './commands.ts';
+import { parseArgs, UsageError } from '../generator/cli/args.ts';
+import type { Io } from '../generator/cli/commands.ts';
+import { SseParser } from './status-page/client/sse.ts';
+import {
+  countSteps,
+  deriveHostState,
+  type HostState,
+  type HostStatus,
+  type RolloutStatus,
+  type StepStatus,
+} from './status-page/client/view-model.ts';
 
 /** Where `kubeseed serve` keeps the operator token, relative to the state directory (mode 0600). */
 export const OPERATOR_TOKEN_FILE = 'operator-token';
@@ -33,38 +41,10 @@ export interface StatusIo extends Io {
 
 // ───────────────────────────── the status document (what GET /v1/status answers) ─────────────────────────────
 
-export interface StepView {
-  id: string;
-  state: string;
-  attempt: number;
-  releasedAt?: number;
-  finishedAt?: number;
-  lastReport?: { outcome: string; reason?: string; logTail: string; at: number };
-}
-
-export interface HostView {
-  name: string;
-  role: string;
-  enrolled: boolean;
-  removed: boolean;
-  awaitingApproval: boolean;
-  done: boolean;
-  failed: boolean;
-  currentStep: string | null;
-  waitingFor: string | null;
-  phase: string | null;
-  message: string | null;
-  steps: StepView[];
-}
-
-export interface StatusDocument {
-  cluster: { name: string; topology: string; kubernetesVersion: string };
-  serverTime: number;
-  done: boolean;
-  counts: { hosts: number; enrolled: number; done: number; failed: number };
-  hosts: HostView[];
-  securityEvents: { kind: string; host?: string; message: string; at: number }[];
-}
+/** The status document is the coordinator's own type (GET /v1/status); these names are kept for readability here. */
+export type StepView = StepStatus;
+export type HostView = HostStatus;
+export type StatusDocument = RolloutStatus;
 
 export type Outcome = 'done' | 'running' | 'failed';
 
@@ -111,23 +91,12 @@ export function formatElapsed(ms: number): string {
   return `${s}s`;
 }
 
-export type HostWord = 'removed' | 'failed' | 'done' | 'approval' | 'not-enrolled' | 'running' | 'retrying' | 'waiting';
+export type HostWord = HostState;
 
-export function describeHost(host: HostView): HostWord {
-  if (host.removed) return 'removed';
-  if (host.failed) return 'failed';
-  if (host.done) return 'done';
-  if (host.awaitingApproval) return 'approval';
-  if (!host.enrolled) return 'not-enrolled';
-  if (host.currentStep) return 'running';
-  if (host.steps.some((s) => s.state === 'retry-wait')) return 'retrying';
-  return 'waiting';
-}
+/** The same state words as the status page. */
+export const describeHost: (host: HostView) => HostWord = deriveHostState;
 
-export function countHostSteps(host: HostView): { done: number; total: number } {
-  const live = host.steps.filter((s) => s.state !== 'cancelled');
-  return { done: live.filter((s) => s.state === 'succeeded').length, total: live.length };
-}
+export const countHostSteps = (host: HostView): { done: number; total: number } => countSteps(host.steps);
 
 function shortStep(id: string): string {
   const slash = id.indexOf('/');
