@@ -80,16 +80,8 @@ export function renderBar(done: number, total: number, width: number, ascii = fa
   return (ascii ? '#' : '█').repeat(full) + partial + (ascii ? '-' : '░').repeat(cells - used);
 }
 
-/** `1h02m`, `3m05s`, `42s`. */
-export function formatElapsed(ms: number): string {
-  const total = Math.max(0, Math.floor(ms / 1000));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m${String(s).padStart(2, '0')}s`;
-  return `${s}s`;
-}
+/** `1h02m`, `3m05s`, `42s`: the status page's format. */
+export const formatElapsed = formatDuration;
 
 export type HostWord = HostState;
 
