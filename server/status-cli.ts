@@ -19,6 +19,7 @@ import { SseParser } from './status-page/client/sse.ts';
 import {
   countSteps,
   deriveHostState,
+  formatDuration,
   type HostState,
   type HostStatus,
   type RolloutStatus,
