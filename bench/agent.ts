@@ -159,7 +159,9 @@ async function rolloutPeakRss(cmd: string[], tls: TlsMaterial): Promise<{ peakKi
         // exited
       }
     }, 10);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 120_000); // a hung agent must not hang the bench
     const code = await new Promise<number | null>((done) => child.once('close', done));
+    clearTimeout(killer);
     clearInterval(timer);
     if (code !== 0) throw new Error(`agent exited ${code}`);
     return { peakKiB: peak, anonKiB: anon, fileKiB: file, ms: performance.now() - started };
