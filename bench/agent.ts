@@ -83,11 +83,16 @@ async function coldStart(cmd: string[], tls: TlsMaterial): Promise<number[]> {
       });
       const started = performance.now();
       const child = launch(cmd, host.root);
-      await Promise.race([seen, new Promise((_, fail) => setTimeout(() => fail(new Error('no enroll within 10 s')), 10_000))]);
-      const ms = performance.now() - started;
-      child.kill('SIGKILL');
-      await new Promise((done) => child.once('close', done));
-      host.cleanup();
+      const closed = new Promise((done) => child.once('close', done));
+      let ms = 0;
+      try {
+        await Promise.race([seen, new Promise((_, fail) => setTimeout(() => fail(new Error('no enroll within 10 s')), 10_000))]);
+        ms = performance.now() - started;
+      } finally {
+        child.kill('SIGKILL');
+        await closed;
+        host.cleanup();
+      }
       if (i > 0) times.push(ms); // the first run warms the page cache
     }
   } finally {
