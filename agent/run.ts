@@ -44,6 +44,8 @@ export interface AgentDeps {
   /** Where JSON log lines go (stderr in production). */
   writeLine(line: string): void;
   timing?: Partial<StepTiming>;
+  /** Heartbeat interval while a step runs (default 30 s). */
+  heartbeatMs?: number;
   signal?: AbortSignal;
   /** Test/bench hook: called after every transition. */
   observe?(state: AgentState, event: AgentEvent | null, effects: readonly Effect[]): void;
@@ -96,6 +98,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
   const redactor = createRedactor();
   const log = createJsonLogger(deps.writeLine, redactor, clock, options.logLevel ?? 'info');
   const timing: StepTiming = { ...DEFAULT_STEP_TIMING, ...deps.timing };
+  const heartbeatMs = deps.heartbeatMs ?? 30_000;
   const rt: Runtime = { skewMs: 0, cloudInitDone: false };
   const statePath = (name: string) => `${rt.config?.stateDir ?? '/var/lib/kubeseed'}/${name}`;
 
@@ -259,12 +262,32 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
       }
 
       case 'run-step': {
-        const report = await executeStep(
-          effect.step,
-          { fs, exec: deps.exec, net: deps.net, clock, log, stateDir: rt.config?.stateDir ?? '/var/lib/kubeseed', timing },
-          createRedactor(effect.step.redact),
-        );
-        return { type: 'step-finished', report };
+        // A kubeadm init or a join's etcd wait takes minutes: keep the coordinator's status live.
+        const stop = new AbortController();
+        const started = clock.now();
+        const beats = (async () => {
+          for (;;) {
+            await clock.sleep(heartbeatMs, stop.signal);
+            if (stop.signal.aborted || deps.signal?.aborted) return;
+            const seconds = Math.round((clock.now() - started) / 1000);
+            await perform({
+              type: 'heartbeat',
+              phase: 'step',
+              message: `${effect.step.kind} ${effect.step.id} attempt ${effect.step.attempt}: running for ${seconds} s`,
+            });
+          }
+        })();
+        try {
+          const report = await executeStep(
+            effect.step,
+            { fs, exec: deps.exec, net: deps.net, clock, log, stateDir: rt.config?.stateDir ?? '/var/lib/kubeseed', timing },
+            createRedactor(effect.step.redact),
+          );
+          return { type: 'step-finished', report };
+        } finally {
+          stop.abort();
+          await beats;
+        }
       }
 
       case 'report': {

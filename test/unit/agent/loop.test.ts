@@ -93,7 +93,7 @@ function scriptedCoordinator(
   };
 }
 
-async function host(coordinator: FakeCoordinator, options: { caPem?: string } = {}) {
+async function host(coordinator: FakeCoordinator, options: { caPem?: string; sleep?: string } = {}) {
   const r = makeTempRoot('ks-loop-');
   cleanups.push(r.cleanup);
   seedHealthyHost(r.write);
@@ -116,7 +116,7 @@ async function host(coordinator: FakeCoordinator, options: { caPem?: string } = 
   const lines: string[] = [];
   const deps = (signal?: AbortSignal, observe?: AgentDeps['observe']): AgentDeps => ({
     fs: createRootFs(r.root),
-    exec: createNodeExec({ env: doubleEnv({ root: r.root, log }) }),
+    exec: createNodeExec({ env: doubleEnv({ root: r.root, log, ...(options.sleep ? { sleepMs: options.sleep } : {}) }) }),
     net,
     clock: systemClock,
     random: cryptoRandom,
@@ -233,6 +233,16 @@ describe('agent loop against a fake coordinator (HTTPS, pinned CA, signed reques
     const report = fake.requests.find((r) => r.path === '/v1/report')?.body as ReportRequest;
     expect(report).toMatchObject({ stepId: 'future', outcome: 'failed', reason: 'unknown-step', permanent: true });
     expect(h.lines.join('\n')).toContain('"event":"next-failed"');
+  });
+
+  it('a long step keeps heartbeating while it runs', async () => {
+    const fake = await coordinator(scriptedCoordinator([INIT_STEP]));
+    const h = await host(fake, { sleep: 'kubeadm init=700' });
+    const result = await runAgent({ configPath: '/etc/kubeseed/agent.json' }, { ...h.deps(), heartbeatMs: 150 });
+    expect(result.state.phase).toBe('done');
+    const beats = fake.requests.filter((r) => r.path === '/v1/heartbeat' && (r.body as { phase: string }).phase === 'step');
+    expect(beats.length).toBeGreaterThanOrEqual(3); // one at the start, then every 150 ms of a ≥ 700 ms init
+    expect((beats.at(-1)?.body as { message: string }).message).toMatch(/kubeadm-init cp-1\/kubeadm-init attempt 1: running for \d+ s/);
   });
 
   it('SIGTERM during a long poll ends the agent at once (the request is aborted)', async () => {
