@@ -242,7 +242,9 @@ describe('agent loop against a fake coordinator (HTTPS, pinned CA, signed reques
     expect(result.state.phase).toBe('done');
     const beats = fake.requests.filter((r) => r.path === '/v1/heartbeat' && (r.body as { phase: string }).phase === 'step');
     expect(beats.length).toBeGreaterThanOrEqual(3); // one at the start, then every 150 ms of a ≥ 700 ms init
-    expect((beats.at(-1)?.body as { message: string }).message).toMatch(/kubeadm-init cp-1\/kubeadm-init attempt 1: running for \d+ s/);
+    expect((beats.at(-1)?.body as { message?: string } | undefined)?.message).toMatch(
+      /kubeadm-init cp-1\/kubeadm-init attempt 1: running for \d+ s/,
+    );
   });
 
   it('SIGTERM during a long poll ends the agent at once (the request is aborted)', async () => {
