@@ -95,7 +95,7 @@ async function enrollAll(
 ): Promise<{ perSecond: number; latencies: number[] }> {
   const latencies: number[] = [];
   const started = performance.now();
-  await runBounded(identities.length, ENROLL_CONCURRENCY, Date.now() + 120_000, async (i) => {
+  await runBounded(identities.length, ENROLL_CONCURRENCY, Date.now() + 300_000, async (i) => {
     const id = identities[i]!;
     const t = performance.now();
     const res = await postJson(dispatcher, `${url}/v1/enroll`, enrollBody(id, { credential: credentials[id.host]! }));

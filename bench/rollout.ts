@@ -98,7 +98,9 @@ async function runAgent(
       // A polling agent asks again every tick from `phase`. Instead of sending those empty polls (at 1/SCALE
       // that would be thousands of requests a second), it long-polls and then holds what arrives until the
       // tick at which its next poll would have found it.
-      const phase = performance.now();
+      // Its polling clock started at a random moment (hosts boot and requeue independently), so a released
+      // step waits a uniform 0..tick for the next poll — on average half a tick per hand-off.
+      const phase = performance.now() - Math.random() * tick;
       answer = await agentRequest(dispatcher, base, identity, 'GET', '/v1/next?wait=30000');
       if (answer.status === 200 && (answer.json as NextResponse).step) {
         const waited = performance.now() - phase;
@@ -296,6 +298,7 @@ export async function benchRollout(runs = Number(process.env.BENCH_ROLLOUT_RUNS 
   const serialMs = await Promise.all(serial);
 
   const rows: string[] = [];
+  const projections: string[] = [];
   const verdicts: string[] = [];
   let allMet = true;
   for (const c of CASES) {
@@ -313,6 +316,13 @@ export async function benchRollout(runs = Number(process.env.BENCH_ROLLOUT_RUNS 
     rows.push(
       `| ${label(c)} | ${lb} s → ${sec(lbMs)} | ${sec(m)} (${e.longPoll.map((v) => (v / 1000).toFixed(2)).join(', ')}) | **${(m / lbMs).toFixed(3)}×** | ${overheadMs.toFixed(0)} ms | ${sec(p)} | **${(p / m).toFixed(2)}×** | ${sec(s)} | **${(s / m).toFixed(1)}×** |`,
     );
+    const workerChain = Math.ceil(c.workers / c.parallelism) * 30;
+    const handoffs = (workerChain >= (c.controlPlanes - 1) * 45 ? Math.ceil(c.workers / c.parallelism) : c.controlPlanes - 1) + 1;
+    const kubeseedReal = lb + overheadMs / 1000;
+    const pollingReal = kubeseedReal + (handoffs * POLL_INTERVAL_S) / 2;
+    projections.push(
+      `| ${label(c)} | ${lb} s | ${kubeseedReal.toFixed(1)} s | ${pollingReal.toFixed(0)} s (${handoffs} hand-offs) | **${(pollingReal / kubeseedReal).toFixed(2)}×** | ${serialSeconds(c)} s | **${(serialSeconds(c) / kubeseedReal).toFixed(1)}×** |`,
+    );
     verdicts.push(
       `${label(c)}: overhead ${overheadMs.toFixed(0)} ms vs allowed ${(allowedMs / 1000).toFixed(2)} s (1 % of ${lb} s + 1 s) — ${met ? 'met' : '**NOT met**'}; ` +
         `stricter, with the 1 s scaled too (1 % + ${(1000 / SCALE).toFixed(0)} ms): ${overheadMs <= 0.01 * lbMs + 1000 / SCALE ? 'met' : 'not met'}.`,
@@ -326,11 +336,17 @@ export async function benchRollout(runs = Number(process.env.BENCH_ROLLOUT_RUNS 
     '',
     "**Lower bound.** The plan is init → CNI → (control-plane joins one at a time ∥ worker joins P at a time) → verify, so no orchestrator can beat `init + cni + max((n_cp − 1)·cp_join, ⌈n_w / P⌉·worker_join) + verify` (the issue's formula plus the CNI and verify steps the plan has). With P ≥ n_w the control-plane joins are the critical path.",
     '',
-    `**Baselines, same harness, same run.** *Polling*: the same coordinator, but an agent that finds nothing polls again every ${POLL_INTERVAL_S} s (scaled: ${scaled(POLL_INTERVAL_S)} ms), as controller-based tools requeue; a step released while it waits is seen at its next tick (the harness long-polls and holds the answer until that tick instead of sending the empty polls). *Serial*: one host's step at a time, no coordinator (a playbook with \`serial: 1\`); it ran in a worker thread during the coordinated runs, once per cluster size (it is a sum of sleeps: ${sec(scaled(serialSeconds(CASES[0]!)))} and ${sec(scaled(serialSeconds(CASES[2]!)))} ideal).`,
+    `**Baselines, same harness, same run.** *Polling*: the same coordinator, but an agent that finds nothing polls again every ${POLL_INTERVAL_S} s (scaled: ${scaled(POLL_INTERVAL_S)} ms), as controller-based tools requeue; a step released while it waits is seen at its next tick, the ticks of each agent starting at a random phase (the harness long-polls and holds the answer until that tick instead of sending the empty polls). Its expected penalty is half a tick per hand-off on the critical path; at 1/${SCALE} a tick is only ${scaled(POLL_INTERVAL_S)} ms, comparable to the coordinator's own cost per batch under compressed load, so the scaled polling/kubeseed ratio understates what a real 10 s requeue costs (for 5 CP + 1000 W with P=20: ~${Math.ceil(1000 / 20) + 2} hand-offs × 5 s ≈ ${((Math.ceil(1000 / 20) + 2) * 5).toFixed(0)} s real). *Serial*: one host's step at a time, no coordinator (a playbook with \`serial: 1\`); it ran in a worker thread during the coordinated runs, once per cluster size (it is a sum of sleeps: ${sec(scaled(serialSeconds(CASES[0]!)))} and ${sec(scaled(serialSeconds(CASES[2]!)))} ideal).`,
     '',
     '| cluster | lower bound (real → scaled) | kubeseed median (runs) | kubeseed / bound | overhead | polling median | polling / kubeseed | serial | serial / kubeseed |',
     '| --- | --- | --- | ---: | ---: | --- | ---: | --- | ---: |',
     ...rows,
+    '',
+    '**Projected to real time** (a model, not a measurement: durations unscaled, the measured kubeseed overhead added as is, polling adds half a 10 s tick per hand-off on the critical path, serial is the sum of its steps):',
+    '',
+    '| cluster | lower bound | kubeseed | polling | polling / kubeseed | serial | serial / kubeseed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...projections,
     '',
     `**Target: within 1 % + 1 s of the bound.** Only the kubeadm durations are compressed; the coordinator's own cost per event (TLS round trips, signature checks, fsyncs, scheduling) is not, so the measured overhead (makespan − bound, in benchmark milliseconds) is what a real rollout would add to the real bound — and compressing time makes it larger, not smaller, because ${SCALE}× more reports arrive per second. The target is therefore checked as overhead ≤ 1 % of the real bound + 1 s:`,
     '',
