@@ -33,6 +33,8 @@ export function renderAgentUnit(p: AgentUnitParams): string {
     'Type=simple',
     `ExecStart=${agent} --config ${config}`,
     'Restart=on-failure',
+    // 78 (EX_CONFIG): the agent's configuration is unusable; restarting cannot fix it.
+    'RestartPreventExitStatus=78',
     'RestartSec=5s',
     '# systemd ≥ 254 (Ubuntu 24.04, Debian 13) grows the delay to 2 min over 10 restarts; older versions log',
     '# "unknown key" once and keep the fixed 5 s.',
