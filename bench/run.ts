@@ -151,8 +151,8 @@ function shortfalls(profile: string[]): string {
     '**Where the coordinator spends its time.** Every enrollment, report and operator action ends in `Coordinator.reconcile()`,',
     'which rebuilds the whole `RolloutSnapshot` from the store (`snapshot()` lists every host and step record) and runs the pure',
     '`decide()` over every host and step (`allSteps`, `startPass`, `releasePlanSteps`, `doneHosts`, `hostRemoved`). That is O(hosts)',
-    'per event and O(hosts²) per rollout: at 1,000 hosts a report costs milliseconds of server CPU, at 5,000 hosts an enrollment
-costs over 10 ms (compare the enrollment rate at 1,003 and at 5,000 hosts in the capacity table).',
+    'per event and O(hosts²) per rollout: at 1,000 hosts a report costs milliseconds of server CPU, at 5,000 hosts an enrollment',
+    'costs over 10 ms (compare the enrollment rate at 1,003 and at 5,000 hosts in the capacity table).',
     `Profile of one kubeseed run of 5 CP + 1000 W with P=1000 (server process, from the init step to verify):`,
     '',
     ...profile.map((l) => `    ${l}`),
