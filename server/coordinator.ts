@@ -752,13 +752,18 @@ export class Coordinator {
     if (record.kind === 'reset') params.nodeName = record.host;
     this.redactor.add(built.redact);
     if (planned.secrets.length > 0 || built.redact.length > 0) {
-      await this.options.audit.append({
-        at: new Date(this.clock.now()).toISOString(),
-        host: record.host,
-        step: record.id,
-        attempt: record.attempt,
-        secrets: planned.secrets.length > 0 ? planned.secrets : (['admin-kubeconfig'] as SecretKind[]),
-      });
+      // A failed audit write (full disk) is a storage failure: 503 and retry, never a failed step.
+      await this.options.audit
+        .append({
+          at: new Date(this.clock.now()).toISOString(),
+          host: record.host,
+          step: record.id,
+          attempt: record.attempt,
+          secrets: planned.secrets.length > 0 ? planned.secrets : (['admin-kubeconfig'] as SecretKind[]),
+        })
+        .catch((error: unknown) => {
+          throw new StoreError('the audit log could not be written', error);
+        });
     }
     return {
       id: record.id,
