@@ -21,7 +21,8 @@ export function buildNetworkConfig(host: HostSpec): Record<string, unknown> {
   if (host.address) {
     nic.dhcp4 = false;
     nic.addresses = [host.address.cidr];
-    if (host.gateway) nic.routes = [{ to: 'default', via: host.gateway }];
+    // `0.0.0.0/0`, not `default`: cloud-init 22.4 (Debian 12) refuses `to: default`.
+    if (host.gateway) nic.routes = [{ to: '0.0.0.0/0', via: host.gateway }];
   } else {
     nic.dhcp4 = true;
   }
