@@ -9,11 +9,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnless } from '../support/requirements.ts';
 import { analyseRollout, type RolloutFacts } from './harness/checks.ts';
-import { runCleanup } from './harness/cleanup.ts';
 import { E2eCluster } from './harness/cluster.ts';
 import { sleep, waitFor } from './harness/exec.ts';
 import { E2E_COMMANDS } from './harness/requirements.ts';
 import { fleet, hostIp } from './harness/spec.ts';
+import { finishCluster, keepLogsOnFailure } from './harness/suite.ts';
 
 describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
   'e2e faults: coordinator SIGKILL, agent killed in a join, link down, keepalived MASTER killed',
@@ -22,9 +22,11 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
     let facts: RolloutFacts;
     const events: Record<string, number | string | boolean> = {};
 
+    keepLogsOnFailure();
+
     beforeAll(async () => {
       cluster = new E2eCluster({
-        prefix: `ks-${process.pid % 100000}-f-`,
+        prefix: `ks-${process.pid}-f-`,
         spec: {
           id: 'f1',
           subnet: '10.231.9',
@@ -83,8 +85,7 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
     });
 
     afterAll(async () => {
-      await cluster?.stop();
-      expect(await runCleanup()).toEqual([]);
+      expect(await finishCluster(cluster, facts !== undefined)).toEqual([]);
     });
 
     it('completes after the coordinator was SIGKILLed and restarted', () => {

@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnless } from '../support/requirements.ts';
 import { analyseRollout, type RolloutFacts } from './harness/checks.ts';
-import { runCleanup } from './harness/cleanup.ts';
 import { E2eCluster, type StepStatus } from './harness/cluster.ts';
 import { createEtcdClient, etcdHealth, etcdMembers } from './harness/etcd.ts';
 import { E2E_COMMANDS } from './harness/requirements.ts';
 import { itChecksTheRollout } from './harness/scenario.ts';
 import { fleet } from './harness/spec.ts';
+import { finishCluster, keepLogsOnFailure } from './harness/suite.ts';
 
 describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
   'e2e scenario 2: external etcd (binary), 3 etcd + 3 CP + 2 LB + 2 workers',
@@ -23,9 +23,11 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
     let health: { ok: boolean; output: string };
     let members: string[];
 
+    keepLogsOnFailure();
+
     beforeAll(async () => {
       cluster = new E2eCluster({
-        prefix: `ks-${process.pid % 100000}-2-`,
+        prefix: `ks-${process.pid}-2-`,
         spec: {
           id: 's2',
           subnet: '10.231.2',
@@ -58,8 +60,7 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
     });
 
     afterAll(async () => {
-      await cluster?.stop();
-      expect(await runCleanup()).toEqual([]);
+      expect(await finishCluster(cluster, facts !== undefined)).toEqual([]);
     });
 
     itChecksTheRollout(() => facts, ['cp2', 'cp3']);

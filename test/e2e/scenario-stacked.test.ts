@@ -6,19 +6,21 @@
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { skipUnless } from '../support/requirements.ts';
 import { analyseRollout, type RolloutFacts } from './harness/checks.ts';
-import { runCleanup } from './harness/cleanup.ts';
 import { E2eCluster } from './harness/cluster.ts';
 import { E2E_COMMANDS } from './harness/requirements.ts';
 import { itChecksTheRollout } from './harness/scenario.ts';
 import { fleet } from './harness/spec.ts';
+import { finishCluster, keepLogsOnFailure } from './harness/suite.ts';
 
 describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))('e2e scenario 1: stacked, 3 CP + 2 LB + 2 workers', () => {
   let cluster: E2eCluster;
   let facts: RolloutFacts;
 
+  keepLogsOnFailure();
+
   beforeAll(async () => {
     cluster = new E2eCluster({
-      prefix: `ks-${process.pid % 100000}-1-`,
+      prefix: `ks-${process.pid}-1-`,
       spec: {
         id: 's1',
         subnet: '10.231.1',
@@ -34,8 +36,7 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))('e2e 
   });
 
   afterAll(async () => {
-    await cluster?.stop();
-    expect(await runCleanup()).toEqual([]);
+    expect(await finishCluster(cluster, facts !== undefined)).toEqual([]);
   });
 
   itChecksTheRollout(() => facts, ['cp2', 'cp3']);

@@ -9,12 +9,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnless } from '../support/requirements.ts';
 import { analyseRollout, type RolloutFacts } from './harness/checks.ts';
-import { runCleanup } from './harness/cleanup.ts';
 import { E2eCluster, type StepStatus } from './harness/cluster.ts';
 import { sleep } from './harness/exec.ts';
 import { E2E_COMMANDS } from './harness/requirements.ts';
 import { itChecksTheRollout } from './harness/scenario.ts';
 import { fleet } from './harness/spec.ts';
+import { finishCluster, keepLogsOnFailure } from './harness/suite.ts';
 
 const WINDOW_MS = 24_000;
 
@@ -27,9 +27,11 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
     let initAt = 0;
     let cp3BootAt = 0;
 
+    keepLogsOnFailure();
+
     beforeAll(async () => {
       cluster = new E2eCluster({
-        prefix: `ks-${process.pid % 100000}-3-`,
+        prefix: `ks-${process.pid}-3-`,
         spec: {
           id: 's3',
           subnet: '10.231.3',
@@ -58,8 +60,7 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
     });
 
     afterAll(async () => {
-      await cluster?.stop();
-      expect(await runCleanup()).toEqual([]);
+      expect(await finishCluster(cluster, facts !== undefined)).toEqual([]);
     });
 
     itChecksTheRollout(() => facts, ['cp2', 'cp3']);

@@ -5,6 +5,7 @@
  * hook runs the synchronous part as a last resort when vitest is interrupted.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 export interface CleanupEntry {
   what: string;
@@ -73,3 +74,46 @@ process.once('exit', () => {
     } catch {}
   }
 });
+
+/**
+ * Leftovers of earlier e2e runs whose test process died without cleaning up (a killed vitest
+ * worker): namespaces `ks-<pid>-…` and host holders started from /tmp/kubeseed-e2e/ks-<pid>-…, whose
+ * <pid> no longer exists. Only the harness's own names and paths are touched, each by id.
+ */
+export function sweepStale(): string[] {
+  const swept: string[] = [];
+  const dead = (pid: string) => !existsSync(`/proc/${pid}`);
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      continue;
+    }
+    const m = /\/tmp\/kubeseed-e2e\/ks-(\d+)-/.exec(cmdline);
+    if (m && dead(m[1]!)) {
+      // The holder (PID 1 of the host's PID namespace) is unshare's child; killing it ends the host.
+      try {
+        for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean))
+          killPid(Number(child));
+      } catch {}
+      killPid(Number(pid));
+      swept.push(`process ${pid}`);
+    }
+  }
+  let names: string[] = [];
+  try {
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0] ?? '')
+      .filter(Boolean);
+  } catch {}
+  for (const name of names) {
+    const m = /^ks-(\d+)-/.exec(name);
+    if (m && dead(m[1]!)) {
+      deleteNetns(name);
+      swept.push(`netns ${name}`);
+    }
+  }
+  return swept;
+}

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DoubleCall, readDoubleLog } from '../../doubles/index.ts';
-import { killPid, registerCleanup } from './cleanup.ts';
+import { killPid, registerCleanup, sweepStale } from './cleanup.ts';
 import { run, sleep, spawnLogged, waitFor } from './exec.ts';
 import { type HostProcess, TestHost } from './host.ts';
 import { TestNetwork } from './network.ts';
@@ -106,6 +106,8 @@ export class E2eCluster {
   private watchers: NodeJS.Timeout[] = [];
 
   constructor(readonly options: ClusterOptions) {
+    const swept = sweepStale();
+    if (swept.length > 0) console.warn(`[e2e] removed leftovers of dead runs: ${swept.join(', ')}`);
     mkdirSync('/tmp/kubeseed-e2e', { recursive: true });
     this.workDir = mkdtempSync(`/tmp/kubeseed-e2e/${options.prefix}`);
     this.outDir = join(this.workDir, 'out');
