@@ -4,18 +4,20 @@
  * kubeadm/kubelet/kubectl 1.37.0 and 1.37.1, Docker's layout for containerd.io 1.7 and 2.1) whose
  * packages install shims to the TEST DOUBLES. The user-data adds the repositories and keys,
  * installs the spec's versions, pins and holds them with the real apt-get inside each overlay.
- * Stacked, 3 CP + 2 LB + 1 worker.
+ * External etcd in binary mode from the same mirror (`mirrors.etcd`: Debian's etcd 3.4 repacked
+ * as an upstream release tarball). 3 etcd + 3 CP + 2 LB + 1 worker.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnless } from '../support/requirements.ts';
-import { buildAptRepo } from './harness/apt-repo.ts';
+import { addEtcdTarball, buildAptRepo } from './harness/apt-repo.ts';
 import { analyseRollout, type RolloutFacts } from './harness/checks.ts';
-import { runCleanup } from './harness/cleanup.ts';
 import { DOUBLES_BIN, E2eCluster } from './harness/cluster.ts';
+import { createEtcdClient, etcdHealth } from './harness/etcd.ts';
 import { E2E_COMMANDS } from './harness/requirements.ts';
 import { itChecksTheRollout } from './harness/scenario.ts';
 import { fleet } from './harness/spec.ts';
+import { finishCluster, keepLogsOnFailure } from './harness/suite.ts';
 
 const MIRROR = 'http://10.231.4.6:8080';
 
@@ -25,19 +27,29 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: [...E2E_COMMANDS, 'gpg
     let cluster: E2eCluster;
     let facts: RolloutFacts;
     const installed = new Map<string, { versions: string; holds: string; sources: string }>();
+    const etcdFromMirror = new Map<string, string>();
+
+    keepLogsOnFailure();
 
     beforeAll(async () => {
       cluster = new E2eCluster({
-        prefix: `ks-${process.pid % 100000}-4-`,
+        prefix: `ks-${process.pid}-4-`,
         spec: {
           id: 's4',
           subnet: '10.231.4',
-          topology: 'stacked',
+          topology: 'external-etcd',
           certificates: 'coordinator',
           packages: 'install',
-          hosts: fleet({ lb: 2, cp: 3, w: 1 }),
+          hosts: fleet({ lb: 2, etcd: 3, cp: 3, w: 1 }),
           extra: [
+            'etcd:',
+            '  mode: binary',
+            '  version: v3.4.23',
+            'testing:',
+            '  allowOldEtcd: true',
+            '  reason: Debian 12 ships etcd 3.4 only; the e2e harness uses it to prove the TLS and bootstrap wiring',
             'mirrors:',
+            `  etcd: ${MIRROR}/etcd`,
             `  kubernetesApt: ${MIRROR}/k8s/`,
             `  kubernetesAptKey: ${MIRROR}/k8s/Release.key`,
             `  containerd: ${MIRROR}/docker/{distro}`,
@@ -57,23 +69,33 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: [...E2E_COMMANDS, 'gpg
         kubernetesVersions: ['1.37.0-1.1', '1.37.1-1.1'],
         containerdVersions: ['1.7.28-1', '2.1.4-1'],
       });
+      await addEtcdTarball(repo.dir, 'v3.4.23', repo.arch);
       cluster.options.mirror = { dir: repo.dir, port: 8080 };
       await cluster.start();
       facts = analyseRollout(cluster, await cluster.waitForRollout(300_000));
       for (const h of cluster.hosts.values()) {
         const q = await h.host.exec(
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
           ['dpkg-query', '-W', '-f', '${Package}=${Version}\\n', 'kubeadm', 'kubelet', 'kubectl', 'containerd.io'],
           { allowFail: true },
         );
         const holds = await h.host.exec(['apt-mark', 'showhold'], { allowFail: true });
         const sources = await h.host.exec(['sh', '-c', 'cat /etc/apt/sources.list.d/*.list 2>/dev/null'], { allowFail: true });
         installed.set(h.spec.name, { versions: q.stdout, holds: holds.stdout, sources: sources.stdout });
+        if (h.spec.role === 'etcd') etcdFromMirror.set(h.spec.name, h.host.readFile('/var/lib/kubeseed/etcd-tarball') ?? '');
       }
     });
 
+    it('installed etcd from the mirror tarball and every member answers a TLS health check', async () => {
+      for (const name of ['etcd1', 'etcd2', 'etcd3']) {
+        expect(etcdFromMirror.get(name), name).toContain(`${MIRROR}/etcd/v3.4.23/etcd-v3.4.23-linux-`);
+      }
+      const health = await etcdHealth(cluster, await createEtcdClient(cluster));
+      expect(health.ok, health.output).toBe(true);
+    });
+
     afterAll(async () => {
-      await cluster?.stop();
-      expect(await runCleanup()).toEqual([]);
+      expect(await finishCluster(cluster, facts !== undefined)).toEqual([]);
     });
 
     itChecksTheRollout(() => facts, ['cp2', 'cp3']);

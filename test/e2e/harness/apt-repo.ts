@@ -129,3 +129,16 @@ export async function buildAptRepo(o: AptRepoOptions): Promise<AptRepo> {
   await run('gpgconf', ['--kill', 'gpg-agent'], { env: gpgEnv, allowFail: true });
   return { dir: o.dir, arch, distro, codename };
 }
+
+/**
+ * Debian's etcd binaries repacked as an upstream release tarball at
+ * `<dir>/etcd/<version>/etcd-<version>-linux-<arch>.tar.gz` (the layout `mirrors.etcd` points into).
+ */
+export async function addEtcdTarball(dir: string, version: string, arch: string): Promise<void> {
+  const top = `etcd-${version}-linux-${arch}`;
+  const src = join(dir, '.build', top);
+  mkdirSync(src, { recursive: true });
+  for (const bin of ['etcd', 'etcdctl']) writeFileSync(join(src, bin), readFileSync(`/usr/bin/${bin}`), { mode: 0o755 });
+  mkdirSync(join(dir, 'etcd', version), { recursive: true });
+  await run('tar', ['-C', join(dir, '.build'), '-czf', join(dir, 'etcd', version, `${top}.tar.gz`), top]);
+}
