@@ -27,8 +27,32 @@ export interface GateLag {
   releasedMs: number;
   /** Release − gate opening (coordinator). */
   lagMs: number;
-  /** kubeadm invoked on the host (kubeadm-api start record) − gate opening, for init/join steps. */
+  /**
+   * kubeadm invoked on the host (kubeadm-api start record) − the later of the gate opening and the
+   * agent's `preflight-ok` (before that the agent was not asking for work), for init/join steps.
+   */
   startLagMs?: number;
+  /** Set when the agent passed its preflight only after the gate opened. */
+  agentReadyMs?: number;
+}
+
+/** When the host's agent last passed its preflight (its `preflight-ok` log line) before `beforeMs`, from its agent.log. */
+export function agentReadyAt(cluster: E2eCluster, host: string, beforeMs: number): number | undefined {
+  const h = cluster.hosts.get(host);
+  if (!h) return undefined;
+  let text = '';
+  try {
+    text = readFileSync(join(h.host.logDir, 'agent.log'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  let at: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.includes('"event":"preflight-ok"')) continue;
+    const t = Date.parse((JSON.parse(line) as { time: string }).time);
+    if (Number.isFinite(t) && t <= beforeMs) at = t;
+  }
+  return at;
 }
 
 export interface RolloutFacts {
@@ -190,15 +214,20 @@ export function gateLags(cluster: E2eCluster, steps: StepStatus[]): GateLag[] {
     // A host whose agent started after the gate opened was not waiting for it (booted late).
     const agentStartedAt = cluster.hosts.get(host ?? '')?.agentStartedAt;
     if (agentStartedAt === undefined || agentStartedAt > last.at) continue;
+    // An agent still in its preflight (e.g. `cloud-init status --wait`) when the gate opened asks
+    // for the step only once preflight passed: its start is counted from that moment.
     const sub = p.kind === 'kubeadm-init' ? 'init' : p.kind.startsWith('kubeadm-join') ? 'join' : null;
     const started = sub ? starts.find((c) => c.host === host && c.argv[1] === sub && c.ms >= s.releasedAt! - 50) : undefined;
+    const readyAt = agentReadyAt(cluster, host ?? '', started?.ms ?? Number.POSITIVE_INFINITY);
+    const from = Math.max(last.at, readyAt ?? last.at);
     lags.push({
       step: p.step,
       gate: last.id,
       gateOpenMs: last.at,
       releasedMs: s.releasedAt,
       lagMs: s.releasedAt - last.at,
-      ...(started ? { startLagMs: started.ms - last.at } : {}),
+      ...(started ? { startLagMs: started.ms - from } : {}),
+      ...(from > last.at ? { agentReadyMs: from } : {}),
     });
   }
   return lags;

@@ -34,7 +34,7 @@ export function itChecksTheRollout(facts: () => RolloutFacts, controlPlaneJoiner
   it('releases each gated step within 1 s of its last gate opening', () => {
     const lags = facts().gateLags;
     console.info(
-      `[e2e] gate → release (→ kubeadm start) ms: ${lags.map((g) => `${g.step}←${g.gate} ${g.lagMs}${g.startLagMs === undefined ? '' : ` (${g.startLagMs})`}`).join(', ')}`,
+      `[e2e] gate → release (→ kubeadm start) ms: ${lags.map((g) => `${g.step}←${g.gate} ${g.lagMs}${g.startLagMs === undefined ? '' : ` (${g.startLagMs}${g.agentReadyMs ? ' from preflight-ok' : ''})`}`).join(', ')}`,
     );
     expect(lags.length).toBeGreaterThan(0);
     expect(lags.filter((g) => g.lagMs >= 1000 || (g.startLagMs ?? 0) >= 1000)).toEqual([]);
