@@ -5,7 +5,7 @@
  * PEM private keys, bootstrap tokens, certificate keys) so a leak check means something. Plus
  * `findLeaks`, the one secret scanner used on responses, logs, streams and files.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,22 +42,51 @@ export function randomPrivateKeyPem(): string {
 /** Every secret value minted in a run, by kind, for the leak scanner. */
 export class SecretLedger {
   readonly values = new Map<string, string>();
+  private cached: { needle: string; kind: string }[] | undefined;
 
   add(kind: string, value: string): void {
     this.values.set(value, kind);
+    this.cached = undefined;
   }
 
-  /** PEMs are also looked for line by line: tools print them wrapped, JSON escapes the newlines. */
+  /**
+   * PEMs are looked for line by line (tools print them wrapped; JSON escapes the newlines), minus
+   * the lines that merely carry the public key (EC private keys embed it, and public keys are public).
+   */
   needles(): { needle: string; kind: string }[] {
+    if (this.cached) return this.cached;
     const out: { needle: string; kind: string }[] = [];
     for (const [value, kind] of this.values) {
       if (value.includes('-----BEGIN')) {
-        for (const line of value.split('\n')) if (line.length >= 24 && !line.startsWith('-----')) out.push({ needle: line, kind });
-        out.push({ needle: Buffer.from(value).toString('base64').slice(0, 60), kind: `${kind} (base64)` });
+        const pub = publicBodyOf(value);
+        for (const line of value.split('\n')) {
+          if (line.length < 24 || line.startsWith('-----')) continue;
+          if (pub && sharesWindow(line, pub, 16)) continue;
+          out.push({ needle: line, kind });
+        }
       } else out.push({ needle: value, kind });
     }
+    this.cached = out;
     return out;
   }
+}
+
+function publicBodyOf(pem: string): string | undefined {
+  try {
+    return createPublicKey(pem)
+      .export({ type: 'spki', format: 'pem' })
+      .toString()
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join('');
+  } catch {
+    return undefined;
+  }
+}
+
+function sharesWindow(line: string, text: string, width: number): boolean {
+  for (let i = 0; i + width <= line.length; i++) if (text.includes(line.slice(i, i + width))) return true;
+  return false;
 }
 
 /** The kinds of secret (never the values) found in `text`. */
