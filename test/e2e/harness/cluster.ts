@@ -49,6 +49,8 @@ export interface ClusterOptions {
   mirror?: { dir: string; port: number };
   /** Scaled kubeadm-certs window of the coordinator (upload-certs mode), instead of 2 h / 20 min margin. */
   uploadCertsWindow?: { windowMs: number; marginMs: number };
+  /** Hosts that are not namespaces of the harness (a qemu VM, harness/vm.ts): no overlay, not booted by `start`. */
+  vmHosts?: string[];
   /** Called on each host's overlay before cloud-init runs (an image's preinstalled files). */
   prepareImage?: (host: TestHost, spec: E2eHost) => Promise<void> | void;
 }
@@ -152,21 +154,24 @@ export class E2eCluster {
     this.coordinatorHost.writeFile('/etc/hosts', `${hostsFile}\n${vip(this.spec)} ${API_HOST}\n`);
     await this.startCoordinator();
     if (this.options.mirror) await this.startMirror(this.options.mirror);
+    const vms = new Set(this.options.vmHosts ?? []);
     await Promise.all(
-      this.spec.hosts.map(async (h) => {
-        const { netns, bridgePort } = await this.net.addHost(h.name, `${hostIp(this.spec, h)}/24`, h.mac);
-        const host = await TestHost.create({
-          name: h.name,
-          netns,
-          workDir: this.workDir,
-          sharedDir: this.sharedDir,
-          binds: this.options.binds ?? [],
-        });
-        this.hosts.set(h.name, { spec: h, host, bridgePort, services: new Map() });
-      }),
+      this.spec.hosts
+        .filter((h) => !vms.has(h.name))
+        .map(async (h) => {
+          const { netns, bridgePort } = await this.net.addHost(h.name, `${hostIp(this.spec, h)}/24`, h.mac);
+          const host = await TestHost.create({
+            name: h.name,
+            netns,
+            workDir: this.workDir,
+            sharedDir: this.sharedDir,
+            binds: this.options.binds ?? [],
+          });
+          this.hosts.set(h.name, { spec: h, host, bridgePort, services: new Map() });
+        }),
     );
     const deferred = new Set(this.options.deferBoot ?? []);
-    await Promise.all(this.spec.hosts.filter((h) => !deferred.has(h.name)).map((h) => this.bootHost(h.name)));
+    await Promise.all(this.spec.hosts.filter((h) => !deferred.has(h.name) && !vms.has(h.name)).map((h) => this.bootHost(h.name)));
   }
 
   /**
