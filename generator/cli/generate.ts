@@ -1,4 +1,5 @@
 /** `kubeseed generate SPEC --out DIR`: state (PKI, credentials) + every per-host artifact + a summary. */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { discoveryHash } from '../pki/index.ts';
@@ -10,7 +11,12 @@ import type { Io } from './commands.ts';
 import { printWarnings, readSpecFile } from './spec-commands.ts';
 import { formatTable } from './table.ts';
 
-/** Writes every artifact, a bounded number at a time (a 1,000-host fleet is thousands of files). */
+/**
+ * Writes every artifact, a bounded number at a time (a 1,000-host fleet is thousands of files). A file
+ * whose bytes and mode are already right is left alone, mtime included: re-running generate after a
+ * spec edit touches only what changed (tools that sync snippets or seed images by mtime see the
+ * truth), and reading is much cheaper than rewriting.
+ */
 async function writeArtifacts(out: string, artifacts: Artifact[]): Promise<void> {
   const dirs = [...new Set(artifacts.map((a) => dirname(join(out, a.path))))];
   for (const d of dirs) await mkdir(d, { recursive: true, mode: 0o755 });
@@ -19,12 +25,40 @@ async function writeArtifacts(out: string, artifacts: Artifact[]): Promise<void>
     while (next < artifacts.length) {
       const a = artifacts[next++]!;
       const path = join(out, a.path);
+      const mode = sameContentMode(path, a.content);
+      if (mode === a.mode) continue;
+      if (mode === null) await writeFile(path, a.content, { mode: a.mode });
       // Mode on create only: re-runs must also fix a mode someone loosened.
-      await writeFile(path, a.content, { mode: a.mode });
       await chmod(path, a.mode);
     }
   };
   await Promise.all(Array.from({ length: 32 }, worker));
+}
+
+/** One read buffer, grown as needed (the comparison is synchronous, so it is never shared). */
+let scratch = Buffer.alloc(0);
+
+/**
+ * The file's permission bits when it holds exactly `want`, else null (missing, different, unreadable).
+ * Synchronous: a page-cache read is cheaper than a thread-pool round trip for each of open, stat, read.
+ */
+function sameContentMode(path: string, want: string | Uint8Array): number | null {
+  const size = typeof want === 'string' ? Buffer.byteLength(want, 'utf8') : want.byteLength;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size !== size) return null;
+    if (scratch.length < size) scratch = Buffer.alloc(Math.max(size, 2 * scratch.length, 1 << 20));
+    if (readSync(fd, scratch, 0, size, 0) !== size) return null;
+    const have = scratch.subarray(0, size);
+    const same = typeof want === 'string' ? have.toString('utf8') === want : have.equals(want);
+    return same ? st.mode & 0o7777 : null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Seed ISOs carry this fixed timestamp so re-running generate gives identical bytes. */

@@ -9,7 +9,7 @@ import { withoutCredential } from '../plan/provision.ts';
 import type { ClusterPlan, SecretSource } from '../plan/types.ts';
 import { renderCloudConfig } from './cloud-init.ts';
 import { renderIgnition } from './ignition.ts';
-import { writeNoCloudSeed } from './iso9660.ts';
+import { slabAllocator, writeNoCloudSeed } from './iso9660.ts';
 import { renderMetaData, renderNetworkConfig } from './network-config.ts';
 import { type ProxmoxHostInput, renderProxmox } from './proxmox.ts';
 import { renderPxeFiles } from './pxe.ts';
@@ -54,8 +54,10 @@ export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, 
   const notes: string[] = [];
   const tooLarge: string[] = [];
   const proxmoxHosts: ProxmoxHostInput[] = [];
+  const hostsByName = new Map(spec.hosts.map((h) => [h.name, h]));
+  const alloc = slabAllocator();
   for (const hp of plan.hosts) {
-    const host = spec.hosts.find((h) => h.name === hp.name)!;
+    const host = hostsByName.get(hp.name)!;
     const provisioning = hp.provisioning;
     if (!provisioning) throw new Error(`host ${host.name} has no first-boot content: render a plan from planCluster, not planRollout`);
     const dir = `hosts/${host.name}`;
@@ -69,9 +71,11 @@ export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, 
       bytes = Buffer.byteLength(ign);
     } else {
       const userData = renderCloudConfig(provisioning);
-      const metaData = renderMetaData(host, userData);
+      // Encoded once: the meta-data digest, the size check and the seed ISO all read these bytes.
+      const userDataBytes = Buffer.from(userData, 'utf8');
+      const metaData = renderMetaData(host, userDataBytes);
       const networkConfig = renderNetworkConfig(host);
-      const size = checkUserDataSize(host.name, userData, spec.os.platform, 'cloud-init');
+      const size = checkUserDataSize(host.name, userDataBytes, spec.os.platform, 'cloud-init');
       if (!size.ok) tooLarge.push(size.message!);
       else if (size.message) notes.push(size.message);
       artifacts.push(
@@ -81,7 +85,7 @@ export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, 
         { path: `${dir}/network-config`, content: networkConfig, mode: 0o644 },
         {
           path: `${dir}/seed.iso`,
-          content: writeNoCloudSeed({ userData, metaData, networkConfig, timestamp: opts.isoTimestamp }),
+          content: writeNoCloudSeed({ userData: userDataBytes, metaData, networkConfig, timestamp: opts.isoTimestamp, alloc }),
           mode: 0o600,
         },
       );

@@ -36,7 +36,7 @@ export function renderNetworkConfig(host: HostSpec): string {
 }
 
 /** instance-id changes whenever the user-data changes, so cloud-init treats a re-rendered host as a new instance. */
-export function renderMetaData(host: HostSpec, userData: string): string {
+export function renderMetaData(host: HostSpec, userData: string | Buffer): string {
   const digest = createHash('sha256').update(userData).digest('hex').slice(0, 12);
   return stringify({ 'instance-id': `iid-${host.name}-${digest}`, 'local-hostname': host.name }, { version: '1.1' });
 }

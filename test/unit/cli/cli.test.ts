@@ -1,6 +1,6 @@
 /** The CLI through `main()` with captured output: exit codes, files, re-runs, and no secret in any output. */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -137,6 +137,25 @@ describe('kubeseed CLI', () => {
     expect(rotated.code).toBe(0);
     expect(rotated.err).toContain('--rotate');
     expect(readFileSync(join(out, 'hosts/cp1/user-data'), 'utf8')).not.toBe(userData);
+  });
+
+  it('a re-run leaves files that are already right untouched (mtime), fixes a loosened mode and rewrites a changed file', async () => {
+    const out = join(work, 'rerun');
+    expect((await run('generate', example('kube-vip'), '--out', out)).code).toBe(0);
+    const file = (p: string) => join(out, 'hosts', p);
+    const old = new Date('2020-01-01T00:00:00Z');
+    for (const p of ['cp1/user-data', 'cp1/seed.iso', 'cp2/user-data', 'cp3/meta-data']) utimesSync(file(p), old, old);
+    const cp2 = readFileSync(file('cp2/user-data'));
+    chmodSync(file('cp1/seed.iso'), 0o644);
+    writeFileSync(file('cp2/user-data'), Buffer.concat([cp2.subarray(0, -1), Buffer.from('#')]));
+    writeFileSync(file('cp3/meta-data'), 'instance-id: edited\n');
+
+    expect((await run('generate', example('kube-vip'), '--out', out)).code).toBe(0);
+    expect(statSync(file('cp1/user-data')).mtime).toEqual(old);
+    expect(statSync(file('cp1/seed.iso')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file('cp2/user-data')).equals(cp2)).toBe(true);
+    expect(statSync(file('cp2/user-data')).mtime.getTime()).toBeGreaterThan(old.getTime());
+    expect(readFileSync(file('cp3/meta-data'), 'utf8')).toMatch(/^instance-id: iid-cp3-/);
   });
 
   it('kubeconfig: admin identity for the endpoint; a missing state is exit 2', async () => {
