@@ -167,3 +167,37 @@ export function summarizeCpuProfile(file: string, top = 12): string[] {
     .map(([k, v]) => `${((100 * v) / Math.max(1, busy)).toFixed(1)} % ${k}`)
     .concat([`busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s profiled`]);
 }
+
+/**
+ * Inclusive time per function of a .cpuprofile (a frame counts once per sample however deep it
+ * recurses), as a share of the busy time, for frames whose file matches `files`.
+ */
+export function summarizeCpuProfileInclusive(file: string, files: RegExp, top = 12): string[] {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inclusive = new Map<string, number>();
+  let busy = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0;
+    let id: number | undefined = profile.samples[i]!;
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    busy += dt;
+    const seen = new Set<string>();
+    for (; id !== undefined; id = parent.get(id)) {
+      const f = byId.get(id)!.callFrame;
+      const path = f.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '');
+      if (!files.test(path)) continue;
+      const key = `${f.functionName || '(anonymous)'} (${path})`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + dt);
+    }
+  }
+  return [...inclusive.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, v]) => `${((100 * v) / Math.max(1, busy)).toFixed(1)} % ${k}`)
+    .concat([`busy ${(busy / 1e6).toFixed(2)} s`]);
+}
