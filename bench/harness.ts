@@ -137,12 +137,23 @@ interface ProfileNode {
 }
 
 /** Top frames of a .cpuprofile by self time: "share % function (file:line)". */
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function readCpuProfile(file: string): CpuProfile {
+  return JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+}
+
+/** A frame's file relative to the repository (tsx-compiled sources report no useful line). */
+function framePath(f: ProfileNode['callFrame']): string {
+  return f.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '');
+}
+
 export function summarizeCpuProfile(file: string, top = 12): string[] {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
-    nodes: ProfileNode[];
-    samples: number[];
-    timeDeltas: number[];
-  };
+  const profile = readCpuProfile(file);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
   let total = 0;
@@ -152,7 +163,7 @@ export function summarizeCpuProfile(file: string, top = 12): string[] {
     if (!node) continue;
     const f = node.callFrame;
     // tsx-compiled sources report line 1: name the file only.
-    const file = f.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '');
+    const file = framePath(f);
     const where = f.url ? (f.lineNumber > 0 ? `${file}:${f.lineNumber + 1}` : file) : '';
     const key = `${f.functionName || '(anonymous)'}${where ? ` (${where})` : ''}`;
     self.set(key, (self.get(key) ?? 0) + dt);
@@ -173,7 +184,7 @@ export function summarizeCpuProfile(file: string, top = 12): string[] {
  * recurses), as a share of the busy time, for frames whose file matches `files`.
  */
 export function summarizeCpuProfileInclusive(file: string, files: RegExp, top = 12): string[] {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const profile = readCpuProfile(file);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -187,7 +198,7 @@ export function summarizeCpuProfileInclusive(file: string, files: RegExp, top = 
     const seen = new Set<string>();
     for (; id !== undefined; id = parent.get(id)) {
       const f = byId.get(id)!.callFrame;
-      const path = f.url.replace(/^file:\/\//, '').replace(`${ROOT}/`, '');
+      const path = framePath(f);
       if (!files.test(path)) continue;
       const key = `${f.functionName || '(anonymous)'} (${path})`;
       if (seen.has(key)) continue;
