@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Builds the on-host agent:
+ * Builds the CLI bundle (scripts/build-cli.mjs, dist/cli/) and the on-host agent:
  *   1. esbuild bundles agent/main.ts → dist/kubeseed-agent.cjs (one minified file, platform node,
  *      target node20, undici inlined, no runtime node_modules). The build fails if the bundle pulls
  *      in generator/ or server/ (the agent may import protocol/ and Node built-ins only).
@@ -26,6 +26,7 @@ import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { buildCli } from './build-cli.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = join(ROOT, 'dist');
@@ -183,6 +184,8 @@ function writeSums() {
 
 const started = Date.now();
 mkdirSync(DIST, { recursive: true });
+const cli = await buildCli();
+say(`CLI bundle ${cli.dir}/ from ${cli.inputs} sources in ${cli.ms} ms`);
 // Remove only what this run rebuilds (a --bundle-only run keeps the executables).
 const rebuilt = new Set(['kubeseed-agent.cjs', 'SHA256SUMS', ...(bundleOnly ? [] : targets.map((a) => `kubeseed-agent-linux-${a}`))]);
 for (const f of readdirSync(DIST)) if (rebuilt.has(f)) rmSync(join(DIST, f), { force: true });

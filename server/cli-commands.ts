@@ -18,6 +18,7 @@ import { routePxeRequest } from '../generator/render/pxe-routes.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
 import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
+import { packageRoot } from '../generator/util/package-root.ts';
 import {
   type AdminConnection,
   AdminError,
@@ -96,7 +97,7 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     stateDir,
     ...(flags.listen ? { listen: flags.listen as string } : {}),
     ...(passphrase ? { passphrase } : {}),
-    distDir: (flags.dist as string | undefined) ?? join(import.meta.dirname, '..', 'dist'),
+    distDir: (flags.dist as string | undefined) ?? join(packageRoot(import.meta.dirname), 'dist'),
     loadState: async (dir, options) => {
       loaded = await loadCoordinatorState(dir, options);
       return loaded;

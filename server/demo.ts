@@ -17,12 +17,13 @@ import { parseArgs, UsageError } from '../generator/cli/args.ts';
 import type { Io } from '../generator/cli/commands.ts';
 import { main as cliMain } from '../generator/cli/main.ts';
 import { type CoordinatorState, loadState } from '../generator/state/index.ts';
+import { packageRoot } from '../generator/util/package-root.ts';
 import { doubleEnv } from '../test/doubles/index.ts';
 import { loadCoordinatorState } from './cli-commands.ts';
 import type { HostStatus, RolloutStatus } from './coordinator.ts';
 import { runServe, type ServeHandle } from './serve.ts';
 
-const ROOT = join(import.meta.dirname, '..');
+const ROOT = packageRoot(import.meta.dirname);
 
 /** Scaled kubeadm durations (ms): enough to watch the order, short enough to finish in seconds. */
 const PHASE_SLEEPS = 'kubeadm init=2500,kubeadm join-control-plane=2000,kubeadm join=1500,kubectl apply=400';

@@ -6,7 +6,8 @@
  * at build time, then `statusPagePlugin({ assets })`).
  */
 import { createHash } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../generator/util/package-root.ts';
 
 export interface StatusAssets {
   js: string;
@@ -28,7 +29,7 @@ export function bundleStatusPage(): Promise<StatusAssets> {
 
 async function buildAssets(): Promise<StatusAssets> {
   const esbuild = await import('esbuild');
-  const client = fileURLToPath(new URL('./client/', import.meta.url));
+  const client = `${join(packageRoot(import.meta.dirname), 'server', 'status-page', 'client')}/`;
   const result = await esbuild.build({
     entryPoints: { app: `${client}main.ts`, style: `${client}styles.css` },
     bundle: true,

@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../generator/util/package-root.ts';
 
 /** The directory to put first on PATH. */
-export const DOUBLES_DIR = join(dirname(fileURLToPath(import.meta.url)), 'bin');
+export const DOUBLES_DIR = join(packageRoot(import.meta.dirname), 'test', 'doubles', 'bin');
 export const DOUBLE_NAMES = ['kubeadm', 'kubectl', 'systemctl', 'containerd', 'kubelet', 'cloud-init', 'etcd-gateway'] as const;
 
 export interface DoubleEnvOptions {
