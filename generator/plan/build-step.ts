@@ -101,8 +101,18 @@ const etcdHealthClient = {
   keyFile: `${PKI_DIR}/etcd/healthcheck-client.key`,
 };
 
+/** Host lookup by name, indexed once per host list (every step of a 1,000-host plan looks one up). */
+const hostIndexes = new WeakMap<readonly HostSpec[], Map<string, HostSpec>>();
+
 export function findHost(spec: ClusterSpec, name: string): HostSpec {
-  const host = spec.hosts.find((h) => h.name === name);
+  let index = hostIndexes.get(spec.hosts);
+  let host = index?.get(name);
+  // A list changed after it was indexed (tests edit specs in place) is indexed again.
+  if (!index || !host || host.name !== name || index.size !== spec.hosts.length) {
+    index = new Map(spec.hosts.map((h) => [h.name, h]));
+    hostIndexes.set(spec.hosts, index);
+    host = index.get(name);
+  }
   if (!host) throw new Error(`host ${name} is not in the spec`);
   return host;
 }

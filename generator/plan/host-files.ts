@@ -192,8 +192,31 @@ export function agentPath(spec: ClusterSpec): string {
 }
 
 /** `host` null = the generic fleet machine: it prepares like a worker until enrollment tells it its role. */
+/**
+ * Control planes and workers (and the fleet's generic machine) get files that depend on the spec and
+ * the role only: rendered once per spec and role, then shared. Hosts of a 1,000-host fleet then also
+ * share the very strings, which the renderers' caches of serialised items key on.
+ */
+const sharedTemplateFiles = new WeakMap<ClusterSpec, Map<string, HostTemplateFiles>>();
+
 export function hostTemplateFiles(spec: ClusterSpec, host: HostSpec | null): HostTemplateFiles {
   const role = host?.role ?? 'worker';
+  if (role !== 'control-plane' && role !== 'worker') return renderHostTemplateFiles(spec, role, host);
+  let byRole = sharedTemplateFiles.get(spec);
+  if (!byRole) {
+    byRole = new Map();
+    sharedTemplateFiles.set(spec, byRole);
+  }
+  let t = byRole.get(role);
+  if (!t) {
+    t = renderHostTemplateFiles(spec, role, null); // no host: nothing host-specific can slip in
+    byRole.set(role, t);
+  }
+  // Fresh lists for each host; the file, unit and command entries themselves are never edited.
+  return { files: [...t.files], units: [...t.units], commands: t.commands.map((c) => [...c]) };
+}
+
+function renderHostTemplateFiles(spec: ClusterSpec, role: HostSpec['role'], host: HostSpec | null): HostTemplateFiles {
   const coreos = isCoreOsFamily(spec);
   const files: ProvisionFile[] = [];
   const kube = role === 'control-plane' || role === 'worker' || (role === 'etcd' && spec.etcd.mode === 'static-pod');

@@ -5,6 +5,7 @@
  */
 import { stringify } from 'yaml';
 import type { Provisioning } from '../plan/types.ts';
+import { YamlDocumentWriter } from './yaml-document.ts';
 
 function octal(mode: number): string {
   return `0${mode.toString(8).padStart(3, '0')}`;
@@ -45,6 +46,15 @@ export function buildCloudConfig(p: Provisioning): Record<string, unknown> {
   return doc;
 }
 
-export function renderCloudConfig(p: Provisioning): string {
-  return `#cloud-config\n${stringify(buildCloudConfig(p), { lineWidth: 0, version: '1.1' })}`;
+const YAML_OPTIONS = { lineWidth: 0, version: '1.1' } as const;
+
+/** A writer for a batch of hosts: the files they share are serialised once (see yaml-document.ts). */
+export function cloudConfigWriter(): YamlDocumentWriter {
+  return new YamlDocumentWriter(YAML_OPTIONS);
+}
+
+/** The `#cloud-config` text; pass one `cloudConfigWriter()` for a batch of hosts (same bytes, less work). */
+export function renderCloudConfig(p: Provisioning, writer?: YamlDocumentWriter): string {
+  const doc = buildCloudConfig(p);
+  return `#cloud-config\n${writer ? writer.write(doc, ['write_files']) : stringify(doc, YAML_OPTIONS)}`;
 }

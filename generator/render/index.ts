@@ -7,9 +7,9 @@ import { PlanError } from '../errors.ts';
 import { describeHostPlan } from '../plan/document.ts';
 import { withoutCredential } from '../plan/provision.ts';
 import type { ClusterPlan, SecretSource } from '../plan/types.ts';
-import { renderCloudConfig } from './cloud-init.ts';
+import { cloudConfigWriter, renderCloudConfig } from './cloud-init.ts';
 import { renderIgnition } from './ignition.ts';
-import { slabAllocator, writeNoCloudSeed } from './iso9660.ts';
+import { type IsoImage, layoutNoCloudSeed } from './iso9660.ts';
 import { renderMetaData, renderNetworkConfig } from './network-config.ts';
 import { type ProxmoxHostInput, renderProxmox } from './proxmox.ts';
 import { renderPxeFiles } from './pxe.ts';
@@ -18,8 +18,20 @@ import { checkUserDataSize } from './size-limits.ts';
 export interface Artifact {
   /** Relative to the output directory, `/`-separated. */
   path: string;
-  content: string | Uint8Array;
+  /**
+   * The bytes, or (seed ISOs) an image laid out but not yet written: the writer puts it into a
+   * buffer of its own (`artifactBytes` makes a new one), so a fleet's images are never all in memory.
+   */
+  content: string | Uint8Array | IsoImage;
   mode: number;
+}
+
+/** An artifact's content as bytes or text, for callers that want the file itself. */
+export function artifactBytes(content: Artifact['content']): string | Uint8Array {
+  if (typeof content === 'string' || content instanceof Uint8Array) return content;
+  const b = Buffer.alloc(content.size);
+  content.writeInto(b);
+  return b;
 }
 
 export interface HostSummary {
@@ -54,8 +66,10 @@ export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, 
   const notes: string[] = [];
   const tooLarge: string[] = [];
   const proxmoxHosts: ProxmoxHostInput[] = [];
+  // Only Proxmox output reads the user-data text again; elsewhere the bytes alone are kept.
+  const proxmox = spec.os.platform === 'proxmox' && spec.os.format === 'cloud-init' && spec.proxmox.templateVmid !== undefined;
   const hostsByName = new Map(spec.hosts.map((h) => [h.name, h]));
-  const alloc = slabAllocator();
+  const cloudConfig = cloudConfigWriter();
   for (const hp of plan.hosts) {
     const host = hostsByName.get(hp.name)!;
     const provisioning = hp.provisioning;
@@ -70,7 +84,7 @@ export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, 
       artifacts.push({ path: `${dir}/config.ign`, content: ign, mode: 0o600 });
       bytes = Buffer.byteLength(ign);
     } else {
-      const userData = renderCloudConfig(provisioning);
+      const userData = renderCloudConfig(provisioning, cloudConfig);
       // Encoded once: the meta-data digest, the size check and the seed ISO all read these bytes.
       const userDataBytes = Buffer.from(userData, 'utf8');
       const metaData = renderMetaData(host, userDataBytes);
@@ -85,12 +99,12 @@ export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, 
         { path: `${dir}/network-config`, content: networkConfig, mode: 0o644 },
         {
           path: `${dir}/seed.iso`,
-          content: writeNoCloudSeed({ userData: userDataBytes, metaData, networkConfig, timestamp: opts.isoTimestamp, alloc }),
+          content: layoutNoCloudSeed({ userData: userDataBytes, metaData, networkConfig, timestamp: opts.isoTimestamp }),
           mode: 0o600,
         },
       );
       bytes = size.bytes;
-      proxmoxHosts.push({ name: host.name, userData, metaData, networkConfig });
+      if (proxmox) proxmoxHosts.push({ name: host.name, userData, metaData, networkConfig });
     }
     artifacts.push({
       path: `plan/${host.name}.yaml`,
@@ -100,7 +114,7 @@ export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, 
     summary.push({ host: host.name, role: host.role, address: host.address?.cidr ?? 'dhcp', format: spec.os.format, userDataBytes: bytes });
   }
   if (tooLarge.length) throw new PlanError(`user-data over the ${spec.os.platform} limit:\n${tooLarge.join('\n')}`);
-  if (spec.os.platform === 'proxmox' && spec.os.format === 'cloud-init' && spec.proxmox.templateVmid !== undefined) {
+  if (proxmox) {
     artifacts.push(...renderProxmox(spec, proxmoxHosts).files);
   }
   if (plan.fleet) {

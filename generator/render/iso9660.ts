@@ -11,7 +11,9 @@
  * Joliet root directory · Rock Ridge continuation area (the ER entry) · file data.
  *
  * Runtime contract: pure. Every timestamp comes from `timestamp` (default the epoch), so the
- * same input gives the same bytes.
+ * same input gives the same bytes. `layoutIso9660` measures an image and writes it into a buffer the
+ * caller owns — every field is written in place, nothing is allocated per field — so a batch of a
+ * thousand seeds can reuse one buffer (`kubeseed generate` does); `writeIso9660` returns a new one.
  */
 
 const SECTOR = 2048;
@@ -28,101 +30,60 @@ export interface IsoOptions {
   files: IsoFile[];
   /** Recorded as creation/modification time of the volume and every file. Default: the epoch. */
   timestamp?: Date;
-  /** Where the zero-filled image comes from (default `Buffer.alloc`); see `slabAllocator`. */
-  alloc?: (size: number) => Buffer;
 }
 
-/**
- * Zero-filled buffers cut from shared 4 MiB slabs. Allocating a thousand separate 80 KiB seed
- * images costs ~0.2 ms each in GC pressure (each is an ArrayBuffer V8 accounts as external
- * memory); slices of a few slabs cost almost nothing. Slices are never reused, so they stay zeroed.
- * A slice keeps its slab alive: use one allocator per batch (`kubeseed generate`), not in a server.
- */
-export function slabAllocator(slabSize = 4 << 20): (size: number) => Buffer {
-  let slab = Buffer.alloc(0);
-  let offset = 0;
-  return (size) => {
-    if (size > slabSize / 4) return Buffer.alloc(size);
-    if (offset + size > slab.length) {
-      slab = Buffer.alloc(slabSize);
-      offset = 0;
-    }
-    const b = slab.subarray(offset, offset + size);
-    offset += size;
-    return b;
-  };
+/** A laid-out image: its size and a writer of its bytes into `target[0, size)`, which must be zero-filled. */
+export interface IsoImage {
+  size: number;
+  writeInto(target: Buffer): void;
 }
 
 const RRIP_ID = 'RRIP_1991A';
 const RRIP_DESCRIPTOR = 'THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS';
 const RRIP_SOURCE =
   'PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION.';
+/** Bytes of the Rock Ridge `ER` entry (in the continuation area the root's `CE` entry points at). */
+const ER_LENGTH = 4 + 4 + RRIP_ID.length + RRIP_DESCRIPTOR.length + RRIP_SOURCE.length;
 
-function both16(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt16LE(n, 0);
-  b.writeUInt16BE(n, 2);
-  return b;
+const DIR_MODE = 0o040555;
+const FILE_MODE = 0o100444;
+
+function both16(b: Buffer, at: number, n: number): void {
+  b.writeUInt16LE(n, at);
+  b.writeUInt16BE(n, at + 2);
 }
 
-function both32(n: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt32LE(n, 0);
-  b.writeUInt32BE(n, 4);
-  return b;
+function both32(b: Buffer, at: number, n: number): void {
+  b.writeUInt32LE(n, at);
+  b.writeUInt32BE(n, at + 4);
 }
 
 /** 7-byte directory record date (UTC). */
-function recordDate(d: Date): Buffer {
-  return Buffer.from([
-    d.getUTCFullYear() - 1900,
-    d.getUTCMonth() + 1,
-    d.getUTCDate(),
-    d.getUTCHours(),
-    d.getUTCMinutes(),
-    d.getUTCSeconds(),
-    0,
-  ]);
+function recordDate(d: Date): number[] {
+  return [d.getUTCFullYear() - 1900, d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), 0];
 }
 
-/** 17-byte volume descriptor date (UTC), or "not specified". */
-function volumeDate(d: Date | null): Buffer {
-  const b = Buffer.alloc(17, 0);
-  if (!d) {
-    b.write('0000000000000000', 0, 'ascii');
-    return b;
-  }
+/** 17-byte volume descriptor date (UTC) as its 16 digits (the 17th byte, the zone, stays 0). */
+function volumeDate(d: Date | null): string {
+  if (!d) return '0000000000000000';
   const p = (n: number, w: number) => String(n).padStart(w, '0');
-  const s =
-    p(d.getUTCFullYear(), 4) +
-    p(d.getUTCMonth() + 1, 2) +
-    p(d.getUTCDate(), 2) +
-    p(d.getUTCHours(), 2) +
-    p(d.getUTCMinutes(), 2) +
-    p(d.getUTCSeconds(), 2) +
-    '00';
-  b.write(s, 0, 'ascii');
-  return b;
+  return `${p(d.getUTCFullYear(), 4)}${p(d.getUTCMonth() + 1, 2)}${p(d.getUTCDate(), 2)}${p(d.getUTCHours(), 2)}${p(d.getUTCMinutes(), 2)}${p(d.getUTCSeconds(), 2)}00`;
 }
 
-function ascii(s: string, len: number): Buffer {
-  const b = Buffer.alloc(len, 0x20);
-  b.write(s.slice(0, len), 0, 'ascii');
-  return b;
+/** ASCII text padded with spaces to `len` bytes. */
+function asciiField(b: Buffer, at: number, s: string, len: number): void {
+  b.fill(0x20, at, at + len);
+  b.write(s.slice(0, len), at, 'ascii');
 }
 
-function ucs2be(s: string): Buffer {
-  const b = Buffer.alloc(s.length * 2);
-  for (let i = 0; i < s.length; i++) b.writeUInt16BE(s.charCodeAt(i), i * 2);
-  return b;
+function ucs2be(b: Buffer, at: number, s: string): void {
+  for (let i = 0; i < s.length; i++) b.writeUInt16BE(s.charCodeAt(i), at + i * 2);
 }
 
 /** UCS-2 big-endian text padded with UCS-2 spaces to `len` bytes. */
-function ucs2Field(s: string, len: number): Buffer {
-  const b = Buffer.alloc(len, 0);
-  for (let i = 0; i + 1 < len; i += 2) b.writeUInt16BE(0x20, i);
-  ucs2be(s.slice(0, Math.floor(len / 2))).copy(b, 0);
-  return b;
+function ucs2Field(b: Buffer, at: number, s: string, len: number): void {
+  for (let i = 0; i + 1 < len; i += 2) b.writeUInt16BE(0x20, at + i);
+  ucs2be(b, at, s.slice(0, Math.floor(len / 2)));
 }
 
 /** ISO 9660 level 1 file identifier (`USER_DAT.;1`), unique among `used`. */
@@ -142,167 +103,186 @@ export function toIsoLevel1Name(name: string, used: Set<string>): string {
   throw new Error(`too many files whose ISO 9660 names collide with ${name}`);
 }
 
-interface RecordInput {
-  extent: number;
-  size: number;
+/**
+ * One directory record: its identifier and System Use area are written by `writeId`/`writeSu`,
+ * whose byte lengths are known up front, so a directory is measured before extents are assigned.
+ */
+interface DirRecord {
+  extent: () => number;
+  size: () => number;
   dir: boolean;
-  id: Buffer;
-  date: Buffer;
-  systemUse?: Buffer;
+  idLength: number;
+  writeId(b: Buffer, at: number): void;
+  suLength: number;
+  writeSu(b: Buffer, at: number): void;
 }
 
-function directoryRecord(r: RecordInput): Buffer {
-  const idPad = r.id.length % 2 === 0 ? 1 : 0;
-  const su = r.systemUse ?? Buffer.alloc(0);
-  let len = 33 + r.id.length + idPad + su.length;
-  const tail = len % 2;
-  len += tail;
+function recordLength(r: DirRecord): number {
+  const len = 33 + r.idLength + (r.idLength % 2 === 0 ? 1 : 0) + r.suLength;
+  return len + (len % 2);
+}
+
+function writeRecord(b: Buffer, at: number, r: DirRecord, date: number[]): number {
+  const len = recordLength(r);
   if (len > 255) throw new Error('ISO 9660 directory record longer than 255 bytes');
-  const b = Buffer.alloc(len, 0);
-  b[0] = len;
-  b[1] = 0;
-  both32(r.extent).copy(b, 2);
-  both32(r.size).copy(b, 10);
-  r.date.copy(b, 18);
-  b[25] = r.dir ? 0x02 : 0x00;
-  b[26] = 0;
-  b[27] = 0;
-  both16(1).copy(b, 28);
-  b[32] = r.id.length;
-  r.id.copy(b, 33);
-  su.copy(b, 33 + r.id.length + idPad);
-  return b;
+  b[at] = len;
+  both32(b, at + 2, r.extent());
+  both32(b, at + 10, r.size());
+  for (let i = 0; i < 7; i++) b[at + 18 + i] = date[i]!;
+  b[at + 25] = r.dir ? 0x02 : 0x00;
+  both16(b, at + 28, 1);
+  b[at + 32] = r.idLength;
+  r.writeId(b, at + 33);
+  r.writeSu(b, at + 33 + r.idLength + (r.idLength % 2 === 0 ? 1 : 0));
+  return len;
 }
 
-function susp(sig: string, version: number, body: Buffer): Buffer {
-  const b = Buffer.alloc(4 + body.length);
-  b.write(sig, 0, 'ascii');
-  b[2] = b.length;
-  b[3] = version;
-  body.copy(b, 4);
-  return b;
+/** A SUSP entry header (signature, length, version); the body follows at `at + 4`. */
+function suspHeader(b: Buffer, at: number, sig: string, length: number): void {
+  b.write(sig, at, 'ascii');
+  b[at + 2] = length;
+  b[at + 3] = 1;
 }
 
-function rrPosix(mode: number, links: number): Buffer {
-  return susp('PX', 1, Buffer.concat([both32(mode), both32(links), both32(0), both32(0)]));
+const SP_LENGTH = 7;
+const RR_LENGTH = 5;
+const PX_LENGTH = 36;
+const CE_LENGTH = 28;
+
+function sp(b: Buffer, at: number): number {
+  suspHeader(b, at, 'SP', SP_LENGTH);
+  b[at + 4] = 0xbe;
+  b[at + 5] = 0xef;
+  return SP_LENGTH;
 }
 
 /** RRIP 1.09 `RR` flags: PX = 1, NM = 8. */
-function rrFlags(flags: number): Buffer {
-  return susp('RR', 1, Buffer.from([flags]));
+function rr(b: Buffer, at: number, flags: number): number {
+  suspHeader(b, at, 'RR', RR_LENGTH);
+  b[at + 4] = flags;
+  return RR_LENGTH;
 }
 
-function rrName(name: string): Buffer {
-  return susp('NM', 1, Buffer.concat([Buffer.from([0]), Buffer.from(name, 'utf8')]));
+function px(b: Buffer, at: number, mode: number, links: number): number {
+  suspHeader(b, at, 'PX', PX_LENGTH);
+  both32(b, at + 4, mode);
+  both32(b, at + 12, links);
+  return PX_LENGTH; // uid and gid stay 0
 }
 
-function erEntry(): Buffer {
-  const id = Buffer.from(RRIP_ID, 'ascii');
-  const des = Buffer.from(RRIP_DESCRIPTOR, 'ascii');
-  const src = Buffer.from(RRIP_SOURCE, 'ascii');
-  return susp('ER', 1, Buffer.concat([Buffer.from([id.length, des.length, src.length, 1]), id, des, src]));
+function nm(b: Buffer, at: number, name: Buffer): number {
+  suspHeader(b, at, 'NM', 5 + name.length);
+  name.copy(b, at + 5); // flags byte at + 4 stays 0
+  return 5 + name.length;
 }
 
-/** Packs records into sectors (a record never crosses a sector boundary); returns the padded extent. */
-function packDirectory(records: Buffer[]): Buffer {
-  const sectors: Buffer[] = [];
-  let current = Buffer.alloc(SECTOR, 0);
-  let offset = 0;
-  for (const r of records) {
-    if (offset + r.length > SECTOR) {
-      sectors.push(current);
-      current = Buffer.alloc(SECTOR, 0);
-      offset = 0;
-    }
-    r.copy(current, offset);
-    offset += r.length;
-  }
-  sectors.push(current);
-  return Buffer.concat(sectors);
+function ce(b: Buffer, at: number, extent: number): number {
+  suspHeader(b, at, 'CE', CE_LENGTH);
+  both32(b, at + 4, extent);
+  both32(b, at + 20, ER_LENGTH); // offset at + 12 stays 0
+  return CE_LENGTH;
 }
 
-function directorySectors(records: Buffer[]): number {
+function er(b: Buffer, at: number): void {
+  suspHeader(b, at, 'ER', ER_LENGTH);
+  b[at + 4] = RRIP_ID.length;
+  b[at + 5] = RRIP_DESCRIPTOR.length;
+  b[at + 6] = RRIP_SOURCE.length;
+  b[at + 7] = 1;
+  b.write(`${RRIP_ID}${RRIP_DESCRIPTOR}${RRIP_SOURCE}`, at + 8, 'ascii');
+}
+
+/** Sectors a directory takes: a record never crosses a sector boundary. */
+function directorySectors(records: DirRecord[]): number {
   let sectors = 1;
   let offset = 0;
   for (const r of records) {
-    if (offset + r.length > SECTOR) {
+    const len = recordLength(r);
+    if (offset + len > SECTOR) {
       sectors++;
       offset = 0;
     }
-    offset += r.length;
+    offset += len;
   }
   return sectors;
 }
 
-function pathTable(rootExtent: number, bigEndian: boolean): Buffer {
-  const b = Buffer.alloc(10, 0);
-  b[0] = 1;
-  b[1] = 0;
-  if (bigEndian) {
-    b.writeUInt32BE(rootExtent, 2);
-    b.writeUInt16BE(1, 6);
-  } else {
-    b.writeUInt32LE(rootExtent, 2);
-    b.writeUInt16LE(1, 6);
+function writeDirectory(b: Buffer, at: number, records: DirRecord[], date: number[]): void {
+  let offset = 0;
+  for (const r of records) {
+    const len = recordLength(r);
+    if (offset + len > SECTOR) {
+      at += SECTOR;
+      offset = 0;
+    }
+    writeRecord(b, at + offset, r, date);
+    offset += len;
   }
-  b[8] = 0;
-  return b;
+}
+
+function pathTable(b: Buffer, at: number, rootExtent: number, bigEndian: boolean): void {
+  b[at] = 1;
+  if (bigEndian) {
+    b.writeUInt32BE(rootExtent, at + 2);
+    b.writeUInt16BE(1, at + 6);
+  } else {
+    b.writeUInt32LE(rootExtent, at + 2);
+    b.writeUInt16LE(1, at + 6);
+  }
 }
 
 interface VolumeDescriptorInput {
   type: 1 | 2;
   volumeId: string;
   totalSectors: number;
-  pathTableSize: number;
   lPathTable: number;
   mPathTable: number;
-  rootRecord: Buffer;
+  root: DirRecord;
   date: Date;
+  recordDate: number[];
 }
 
-function volumeDescriptor(v: VolumeDescriptorInput): Buffer {
-  const b = Buffer.alloc(SECTOR, 0);
+function volumeDescriptor(b: Buffer, at: number, v: VolumeDescriptorInput): void {
   const joliet = v.type === 2;
-  const text = (s: string, len: number) => (joliet ? ucs2Field(s, len) : ascii(s, len));
-  b[0] = v.type;
-  b.write('CD001', 1, 'ascii');
-  b[6] = 1;
-  text('LINUX', 32).copy(b, 8);
-  text(v.volumeId, 32).copy(b, 40);
-  both32(v.totalSectors).copy(b, 80);
-  if (joliet) b.write('%/E', 88, 'ascii'); // UCS-2 level 3
-  both16(1).copy(b, 120);
-  both16(1).copy(b, 124);
-  both16(SECTOR).copy(b, 128);
-  both32(v.pathTableSize).copy(b, 132);
-  b.writeUInt32LE(v.lPathTable, 140);
-  b.writeUInt32BE(v.mPathTable, 148);
-  v.rootRecord.copy(b, 156);
-  text('', 128).copy(b, 190); // volume set
-  text('', 128).copy(b, 318); // publisher
-  text('', 128).copy(b, 446); // data preparer
-  text('KUBESEED', 128).copy(b, 574); // application
-  text('', 37).copy(b, 702);
-  text('', 37).copy(b, 739);
-  text('', 37).copy(b, 776);
-  volumeDate(v.date).copy(b, 813);
-  volumeDate(v.date).copy(b, 830);
-  volumeDate(null).copy(b, 847);
-  volumeDate(null).copy(b, 864);
-  b[881] = 1;
-  return b;
+  const text = (s: string, offset: number, len: number) => (joliet ? ucs2Field : asciiField)(b, at + offset, s, len);
+  b[at] = v.type;
+  b.write('CD001', at + 1, 'ascii');
+  b[at + 6] = 1;
+  text('LINUX', 8, 32);
+  text(v.volumeId, 40, 32);
+  both32(b, at + 80, v.totalSectors);
+  if (joliet) b.write('%/E', at + 88, 'ascii'); // UCS-2 level 3
+  both16(b, at + 120, 1);
+  both16(b, at + 124, 1);
+  both16(b, at + 128, SECTOR);
+  both32(b, at + 132, 10); // path table size: the root alone
+  b.writeUInt32LE(v.lPathTable, at + 140);
+  b.writeUInt32BE(v.mPathTable, at + 148);
+  writeRecord(b, at + 156, v.root, v.recordDate);
+  text('', 190, 128); // volume set
+  text('', 318, 128); // publisher
+  text('', 446, 128); // data preparer
+  text('KUBESEED', 574, 128); // application
+  text('', 702, 37);
+  text('', 739, 37);
+  text('', 776, 37);
+  b.write(volumeDate(v.date), at + 813, 'ascii');
+  b.write(volumeDate(v.date), at + 830, 'ascii');
+  b.write(volumeDate(null), at + 847, 'ascii');
+  b.write(volumeDate(null), at + 864, 'ascii');
+  b[at + 881] = 1;
 }
 
-function terminator(): Buffer {
-  const b = Buffer.alloc(SECTOR, 0);
-  b[0] = 255;
-  b.write('CD001', 1, 'ascii');
-  b[6] = 1;
-  return b;
+function terminator(b: Buffer, at: number): void {
+  b[at] = 255;
+  b.write('CD001', at + 1, 'ascii');
+  b[at + 6] = 1;
 }
 
-/** Writes the image. Throws on an empty or duplicate name, a `/` in a name, or a bad volume id. */
-export function writeIso9660(opts: IsoOptions): Buffer {
+const noBytes = () => {};
+
+/** Measures the image. Throws on an empty or duplicate name, a `/` in a name, or a bad volume id. */
+export function layoutIso9660(opts: IsoOptions): IsoImage {
   if (!/^[A-Za-z0-9_-]{1,16}$/.test(opts.volumeId)) {
     throw new Error(`volume id ${JSON.stringify(opts.volumeId)} must be 1–16 letters, digits, _ or - (NoCloud wants cidata)`);
   }
@@ -318,122 +298,171 @@ export function writeIso9660(opts: IsoOptions): Buffer {
   const rdate = recordDate(date);
 
   const used = new Set<string>();
-  const files = opts.files.map((f) => ({ ...f, isoName: toIsoLevel1Name(f.name, used) }));
+  const files = opts.files.map((f) => ({
+    ...f,
+    isoName: toIsoLevel1Name(f.name, used),
+    nameBytes: Buffer.from(f.name, 'utf8'),
+    extent: 0,
+  }));
   const primaryOrder = [...files].sort((a, b) => (a.isoName < b.isoName ? -1 : a.isoName > b.isoName ? 1 : 0));
   const jolietOrder = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-  const DIR_MODE = 0o040555;
-  const FILE_MODE = 0o100444;
   const PVD_SECTOR = 16;
   const PT_L = 19;
   const PT_M = 20;
   const JPT_L = 21;
   const JPT_M = 22;
   const ROOT = 23;
-
-  // Sizes do not depend on extents, so measure the directories with placeholder extents first.
-  const ceEntry = (extent: number) => susp('CE', 1, Buffer.concat([both32(extent), both32(0), both32(erEntry().length)]));
-  const primaryRecords = (rootExt: number, rootSize: number, ceExt: number, fileExt: Map<string, number>) => [
-    directoryRecord({
-      extent: rootExt,
-      size: rootSize,
-      dir: true,
-      id: Buffer.from([0]),
-      date: rdate,
-      systemUse: Buffer.concat([susp('SP', 1, Buffer.from([0xbe, 0xef, 0])), rrFlags(0x01), rrPosix(DIR_MODE, 2), ceEntry(ceExt)]),
-    }),
-    directoryRecord({
-      extent: rootExt,
-      size: rootSize,
-      dir: true,
-      id: Buffer.from([1]),
-      date: rdate,
-      systemUse: Buffer.concat([rrFlags(0x01), rrPosix(DIR_MODE, 2)]),
-    }),
-    ...primaryOrder.map((f) =>
-      directoryRecord({
-        extent: fileExt.get(f.name) ?? 0,
-        size: f.content.length,
+  // Extents are filled in below; record sizes do not depend on them.
+  const at = { jroot: 0, ce: 0, primarySize: 0, jolietSize: 0 };
+  const selfId = (n: number) => ({
+    idLength: 1,
+    writeId: (b: Buffer, o: number) => {
+      b[o] = n;
+    },
+  });
+  const primaryRoot = (id: 0 | 1) => ({ extent: () => ROOT, size: () => at.primarySize, dir: true, ...selfId(id) });
+  const primary: DirRecord[] = [
+    {
+      ...primaryRoot(0),
+      suLength: SP_LENGTH + RR_LENGTH + PX_LENGTH + CE_LENGTH,
+      writeSu: (b, o) => {
+        o += sp(b, o);
+        o += rr(b, o, 0x01);
+        o += px(b, o, DIR_MODE, 2);
+        ce(b, o, at.ce);
+      },
+    },
+    {
+      ...primaryRoot(1),
+      suLength: RR_LENGTH + PX_LENGTH,
+      writeSu: (b, o) => {
+        o += rr(b, o, 0x01);
+        px(b, o, DIR_MODE, 2);
+      },
+    },
+    ...primaryOrder.map(
+      (f): DirRecord => ({
+        extent: () => f.extent,
+        size: () => f.content.length,
         dir: false,
-        id: Buffer.from(f.isoName, 'ascii'),
-        date: rdate,
-        systemUse: Buffer.concat([rrFlags(0x09), rrName(f.name), rrPosix(FILE_MODE, 1)]),
+        idLength: f.isoName.length,
+        writeId: (b, o) => void b.write(f.isoName, o, 'ascii'),
+        suLength: RR_LENGTH + 5 + f.nameBytes.length + PX_LENGTH,
+        writeSu: (b, o) => {
+          o += rr(b, o, 0x09);
+          o += nm(b, o, f.nameBytes);
+          px(b, o, FILE_MODE, 1);
+        },
       }),
     ),
   ];
-  const jolietRecords = (rootExt: number, rootSize: number, fileExt: Map<string, number>) => [
-    directoryRecord({ extent: rootExt, size: rootSize, dir: true, id: Buffer.from([0]), date: rdate }),
-    directoryRecord({ extent: rootExt, size: rootSize, dir: true, id: Buffer.from([1]), date: rdate }),
-    ...jolietOrder.map((f) =>
-      directoryRecord({ extent: fileExt.get(f.name) ?? 0, size: f.content.length, dir: false, id: ucs2be(f.name), date: rdate }),
+  const jolietRoot = (id: 0 | 1): DirRecord => ({
+    extent: () => at.jroot,
+    size: () => at.jolietSize,
+    dir: true,
+    ...selfId(id),
+    suLength: 0,
+    writeSu: noBytes,
+  });
+  const joliet: DirRecord[] = [
+    jolietRoot(0),
+    jolietRoot(1),
+    ...jolietOrder.map(
+      (f): DirRecord => ({
+        extent: () => f.extent,
+        size: () => f.content.length,
+        dir: false,
+        idLength: f.name.length * 2,
+        writeId: (b, o) => ucs2be(b, o, f.name),
+        suLength: 0,
+        writeSu: noBytes,
+      }),
     ),
   ];
 
-  const primarySectors = directorySectors(primaryRecords(0, 0, 0, new Map()));
-  const jolietSectors = directorySectors(jolietRecords(0, 0, new Map()));
-  const jroot = ROOT + primarySectors;
-  const ceSector = jroot + jolietSectors;
-  let next = ceSector + 1;
-  const fileExt = new Map<string, number>();
+  const primarySectors = directorySectors(primary);
+  const jolietSectors = directorySectors(joliet);
+  at.primarySize = primarySectors * SECTOR;
+  at.jolietSize = jolietSectors * SECTOR;
+  at.jroot = ROOT + primarySectors;
+  at.ce = at.jroot + jolietSectors;
+  let next = at.ce + 1;
   for (const f of files) {
-    fileExt.set(f.name, next);
+    f.extent = next;
     next += Math.ceil(f.content.length / SECTOR);
   }
   const totalSectors = next;
+  // The volume descriptors' root records: the directory's `.` entry without System Use.
+  const vdRoot = (extent: number, size: number): DirRecord => ({
+    extent: () => extent,
+    size: () => size,
+    dir: true,
+    ...selfId(0),
+    suLength: 0,
+    writeSu: noBytes,
+  });
 
-  const primaryDir = packDirectory(primaryRecords(ROOT, primarySectors * SECTOR, ceSector, fileExt));
-  const jolietDir = packDirectory(jolietRecords(jroot, jolietSectors * SECTOR, fileExt));
-  const ce = Buffer.alloc(SECTOR, 0);
-  erEntry().copy(ce, 0);
-
-  const rootRecord = (extent: number, size: number) => directoryRecord({ extent, size, dir: true, id: Buffer.from([0]), date: rdate });
-  const image = (opts.alloc ?? ((n: number) => Buffer.alloc(n, 0)))(totalSectors * SECTOR);
-  const common = { totalSectors, pathTableSize: 10, date };
-  volumeDescriptor({
-    type: 1,
-    volumeId: opts.volumeId,
-    lPathTable: PT_L,
-    mPathTable: PT_M,
-    rootRecord: rootRecord(ROOT, primarySectors * SECTOR),
-    ...common,
-  }).copy(image, PVD_SECTOR * SECTOR);
-  volumeDescriptor({
-    type: 2,
-    volumeId: opts.volumeId,
-    lPathTable: JPT_L,
-    mPathTable: JPT_M,
-    rootRecord: rootRecord(jroot, jolietSectors * SECTOR),
-    ...common,
-  }).copy(image, (PVD_SECTOR + 1) * SECTOR);
-  terminator().copy(image, (PVD_SECTOR + 2) * SECTOR);
-  pathTable(ROOT, false).copy(image, PT_L * SECTOR);
-  pathTable(ROOT, true).copy(image, PT_M * SECTOR);
-  pathTable(jroot, false).copy(image, JPT_L * SECTOR);
-  pathTable(jroot, true).copy(image, JPT_M * SECTOR);
-  primaryDir.copy(image, ROOT * SECTOR);
-  jolietDir.copy(image, jroot * SECTOR);
-  ce.copy(image, ceSector * SECTOR);
-  for (const f of files) f.content.copy(image, (fileExt.get(f.name) ?? 0) * SECTOR);
-  return image;
+  return {
+    size: totalSectors * SECTOR,
+    writeInto(b) {
+      if (b.length < totalSectors * SECTOR) throw new Error(`ISO image needs ${totalSectors * SECTOR} bytes, the buffer has ${b.length}`);
+      const common = { totalSectors, date, recordDate: rdate, volumeId: opts.volumeId };
+      volumeDescriptor(b, PVD_SECTOR * SECTOR, {
+        type: 1,
+        lPathTable: PT_L,
+        mPathTable: PT_M,
+        root: vdRoot(ROOT, at.primarySize),
+        ...common,
+      });
+      volumeDescriptor(b, (PVD_SECTOR + 1) * SECTOR, {
+        type: 2,
+        lPathTable: JPT_L,
+        mPathTable: JPT_M,
+        root: vdRoot(at.jroot, at.jolietSize),
+        ...common,
+      });
+      terminator(b, (PVD_SECTOR + 2) * SECTOR);
+      pathTable(b, PT_L * SECTOR, ROOT, false);
+      pathTable(b, PT_M * SECTOR, ROOT, true);
+      pathTable(b, JPT_L * SECTOR, at.jroot, false);
+      pathTable(b, JPT_M * SECTOR, at.jroot, true);
+      writeDirectory(b, ROOT * SECTOR, primary, rdate);
+      writeDirectory(b, at.jroot * SECTOR, joliet, rdate);
+      er(b, at.ce * SECTOR);
+      for (const f of files) f.content.copy(b, f.extent * SECTOR);
+    },
+  };
 }
 
-/** The NoCloud seed: `user-data` and `meta-data` (both required by cloud-init), optional `network-config`. */
-export function writeNoCloudSeed(seed: {
+/** Writes the image into a new buffer. Throws like `layoutIso9660`. */
+export function writeIso9660(opts: IsoOptions): Buffer {
+  const image = layoutIso9660(opts);
+  const b = Buffer.alloc(image.size);
+  image.writeInto(b);
+  return b;
+}
+
+export interface NoCloudSeed {
   userData: string | Buffer;
   metaData: string;
   networkConfig?: string;
   timestamp?: Date;
-  alloc?: (size: number) => Buffer;
-}): Buffer {
+}
+
+/** The NoCloud seed: `user-data` and `meta-data` (both required by cloud-init), optional `network-config`. */
+export function layoutNoCloudSeed(seed: NoCloudSeed): IsoImage {
   const files: IsoFile[] = [
     { name: 'user-data', content: typeof seed.userData === 'string' ? Buffer.from(seed.userData, 'utf8') : seed.userData },
     { name: 'meta-data', content: Buffer.from(seed.metaData, 'utf8') },
   ];
   if (seed.networkConfig !== undefined) files.push({ name: 'network-config', content: Buffer.from(seed.networkConfig, 'utf8') });
-  return writeIso9660({
-    volumeId: 'cidata',
-    files,
-    ...(seed.timestamp ? { timestamp: seed.timestamp } : {}),
-    ...(seed.alloc ? { alloc: seed.alloc } : {}),
-  });
+  return layoutIso9660({ volumeId: 'cidata', files, ...(seed.timestamp ? { timestamp: seed.timestamp } : {}) });
+}
+
+export function writeNoCloudSeed(seed: NoCloudSeed): Buffer {
+  const image = layoutNoCloudSeed(seed);
+  const b = Buffer.alloc(image.size);
+  image.writeInto(b);
+  return b;
 }

@@ -149,8 +149,17 @@ describe('kubeseed CLI', () => {
     chmodSync(file('cp1/seed.iso'), 0o644);
     writeFileSync(file('cp2/user-data'), Buffer.concat([cp2.subarray(0, -1), Buffer.from('#')]));
     writeFileSync(file('cp3/meta-data'), 'instance-id: edited\n');
+    // Changed and loosened at once, and one removed: content and mode both come back.
+    const lbIso = readFileSync(file('cp3/seed.iso'));
+    writeFileSync(file('cp3/seed.iso'), 'not an image');
+    chmodSync(file('cp3/seed.iso'), 0o666);
+    rmSync(file('cp2/seed.iso'));
 
     expect((await run('generate', example('kube-vip'), '--out', out)).code).toBe(0);
+    expect(readFileSync(file('cp3/seed.iso')).equals(lbIso)).toBe(true);
+    expect(statSync(file('cp3/seed.iso')).mode & 0o777).toBe(0o600);
+    expect(statSync(file('cp2/seed.iso')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file('cp2/seed.iso')).subarray(32769, 32774).toString()).toBe('CD001');
     expect(statSync(file('cp1/user-data')).mtime).toEqual(old);
     expect(statSync(file('cp1/seed.iso')).mode & 0o777).toBe(0o600);
     expect(readFileSync(file('cp2/user-data')).equals(cp2)).toBe(true);
