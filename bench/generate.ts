@@ -88,7 +88,11 @@ export function benchGenerate(): string {
     const main = readdirSync(profDir)
       .map((f) => join(profDir, f))
       .sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
-    const profile = summarizeCpuProfileInclusive(main, /^(generator|templates|protocol|dist\/cli)\/|node_modules\/yaml\/dist\/public-api/, 14);
+    const profile = summarizeCpuProfileInclusive(
+      main,
+      /^(generator|templates|protocol|dist\/cli)\/|node_modules\/yaml\/dist\/public-api/,
+      14,
+    );
     return [
       `Machine: ${machine()}. Median of ${RUNS} runs each; the output directory already holds its PKI and credentials.`,
       `Baselines in the same run: \`kubeseed --version\` (process start + loading the CLI bundle, docs/adr/0013) = ${startup.toFixed(0)} ms; copying the 1,000-host cloud-init output with \`cp -r\` (creating the same ${floorFiles} files, the disk's floor for a fresh run) = ${floor.toFixed(0)} ms.`,
