@@ -68,22 +68,21 @@ export function benchGenerate(): string {
     }
     const verdict = (ms: number) => (ms < 2000 ? 'met' : 'NOT met');
     // The disk's part of a fresh run: creating the same files with cp, in the same run.
-    const out1000Files = join(work, 'ubuntu-1000');
-    const floorFiles = countFiles(join(out1000Files, 'hosts')) + countFiles(join(out1000Files, 'plan'));
+    const out1000 = join(work, 'ubuntu-1000');
+    const floorFiles = countFiles(join(out1000, 'hosts')) + countFiles(join(out1000, 'plan'));
     const floor = median(
       Array.from({ length: RUNS }, () => {
         const copy = join(work, 'floor');
         rmSync(copy, { recursive: true, force: true });
         mkdirSync(copy);
         const t0 = performance.now();
-        const r = spawnSync('cp', ['-r', join(out1000Files, 'hosts'), join(out1000Files, 'plan'), `${copy}/`], { encoding: 'utf8' });
+        const r = spawnSync('cp', ['-r', join(out1000, 'hosts'), join(out1000, 'plan'), `${copy}/`], { encoding: 'utf8' });
         if (r.status !== 0) throw new Error(`cp failed: ${r.stderr}`);
         return performance.now() - t0;
       }),
     );
     // Where a 1,000-host cloud-init re-run spends its time (a fresh run adds the kernel's file creation).
     const profDir = join(work, 'profile');
-    const out1000 = join(work, 'ubuntu-1000');
     runGenerate(join(work, 'ubuntu-1000.yaml'), out1000, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
     const main = readdirSync(profDir)
       .map((f) => join(profDir, f))

@@ -1,6 +1,7 @@
 /** The per-host plan document shown by `kubeseed plan` and written to OUT/plan/<host>.yaml. Pure. */
 import { buildStep, findHost } from './build-step.ts';
-import { type ClusterPlan, type PlannedStep, SECRET_PLACEHOLDER, type SecretSource } from './types.ts';
+import { stepsByHost } from './steps.ts';
+import { type ClusterPlan, SECRET_PLACEHOLDER, type SecretSource } from './types.ts';
 
 /** Every value is the placeholder: `kubeseed plan` runs before any secret exists. */
 export const placeholderSecrets: SecretSource = {
@@ -11,27 +12,10 @@ export const placeholderSecrets: SecretSource = {
   adminKubeconfig: () => SECRET_PLACEHOLDER,
 };
 
-/** Each host's steps with their 1-based rollout order, grouped once per plan (plans are not edited). */
-const stepIndexes = new WeakMap<readonly PlannedStep[], Map<string, { s: PlannedStep; order: number }[]>>();
-
-function stepsOf(steps: readonly PlannedStep[]): Map<string, { s: PlannedStep; order: number }[]> {
-  let index = stepIndexes.get(steps);
-  if (!index) {
-    index = new Map();
-    steps.forEach((s, i) => {
-      const list = index!.get(s.host);
-      if (list) list.push({ s, order: i + 1 });
-      else index!.set(s.host, [{ s, order: i + 1 }]);
-    });
-    stepIndexes.set(steps, index);
-  }
-  return index;
-}
-
 /** The plan of one host as a document: its steps in rollout order, each with the files it writes. */
 export function describeHostPlan(plan: ClusterPlan, hostName: string, secrets: SecretSource): Record<string, unknown> {
   const host = findHost(plan.spec, hostName);
-  const steps = (stepsOf(plan.steps).get(hostName) ?? []).map(({ s, order }) => {
+  const steps = (stepsByHost(plan.steps).get(hostName) ?? []).map(({ s, order }) => {
     const built = buildStep(plan, s, secrets);
     return {
       step: s.id,

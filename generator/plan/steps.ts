@@ -109,3 +109,21 @@ export function planSteps(spec: ClusterSpec): PlannedStep[] {
   add(cp1, 'verify', finalAfter, 'every node to join and be labelled', []);
   return steps;
 }
+
+/** Each host's steps with their 1-based rollout order, grouped once per step list (plans are not edited). */
+const stepIndexes = new WeakMap<readonly PlannedStep[], Map<string, { s: PlannedStep; order: number }[]>>();
+
+export function stepsByHost(steps: readonly PlannedStep[]): Map<string, { s: PlannedStep; order: number }[]> {
+  let index = stepIndexes.get(steps);
+  if (!index) {
+    const byHost = new Map<string, { s: PlannedStep; order: number }[]>();
+    steps.forEach((s, i) => {
+      const list = byHost.get(s.host);
+      if (list) list.push({ s, order: i + 1 });
+      else byHost.set(s.host, [{ s, order: i + 1 }]);
+    });
+    stepIndexes.set(steps, byHost);
+    index = byHost;
+  }
+  return index;
+}

@@ -4,6 +4,7 @@
  */
 import { stringify } from 'yaml';
 import { PlanError } from '../errors.ts';
+import { findHost } from '../plan/build-step.ts';
 import { describeHostPlan } from '../plan/document.ts';
 import { withoutCredential } from '../plan/provision.ts';
 import type { ClusterPlan, SecretSource } from '../plan/types.ts';
@@ -20,18 +21,10 @@ export interface Artifact {
   path: string;
   /**
    * The bytes, or (seed ISOs) an image laid out but not yet written: the writer puts it into a
-   * buffer of its own (`artifactBytes` makes a new one), so a fleet's images are never all in memory.
+   * buffer of its own (`imageBytes` makes a new one), so a fleet's images are never all in memory.
    */
   content: string | Uint8Array | IsoImage;
   mode: number;
-}
-
-/** An artifact's content as bytes or text, for callers that want the file itself. */
-export function artifactBytes(content: Artifact['content']): string | Uint8Array {
-  if (typeof content === 'string' || content instanceof Uint8Array) return content;
-  const b = Buffer.alloc(content.size);
-  content.writeInto(b);
-  return b;
 }
 
 export interface HostSummary {
@@ -68,10 +61,9 @@ export function renderArtifacts(plan: ClusterPlan, publicSecrets: SecretSource, 
   const proxmoxHosts: ProxmoxHostInput[] = [];
   // Only Proxmox output reads the user-data text again; elsewhere the bytes alone are kept.
   const proxmox = spec.os.platform === 'proxmox' && spec.os.format === 'cloud-init' && spec.proxmox.templateVmid !== undefined;
-  const hostsByName = new Map(spec.hosts.map((h) => [h.name, h]));
   const cloudConfig = cloudConfigWriter();
   for (const hp of plan.hosts) {
-    const host = hostsByName.get(hp.name)!;
+    const host = findHost(spec, hp.name);
     const provisioning = hp.provisioning;
     if (!provisioning) throw new Error(`host ${host.name} has no first-boot content: render a plan from planCluster, not planRollout`);
     const dir = `hosts/${host.name}`;

@@ -435,12 +435,16 @@ export function layoutIso9660(opts: IsoOptions): IsoImage {
   };
 }
 
-/** Writes the image into a new buffer. Throws like `layoutIso9660`. */
-export function writeIso9660(opts: IsoOptions): Buffer {
-  const image = layoutIso9660(opts);
+/** A laid-out image's bytes in a new buffer. */
+export function imageBytes(image: IsoImage): Buffer {
   const b = Buffer.alloc(image.size);
   image.writeInto(b);
   return b;
+}
+
+/** Writes the image into a new buffer. Throws like `layoutIso9660`. */
+export function writeIso9660(opts: IsoOptions): Buffer {
+  return imageBytes(layoutIso9660(opts));
 }
 
 export interface NoCloudSeed {
@@ -461,8 +465,5 @@ export function layoutNoCloudSeed(seed: NoCloudSeed): IsoImage {
 }
 
 export function writeNoCloudSeed(seed: NoCloudSeed): Buffer {
-  const image = layoutNoCloudSeed(seed);
-  const b = Buffer.alloc(image.size);
-  image.writeInto(b);
-  return b;
+  return imageBytes(layoutNoCloudSeed(seed));
 }

@@ -18,17 +18,17 @@ type Options = DocumentOptions & SchemaOptions & ToStringOptions;
 
 /** Keys written bare by `stringify` (no quoting, no escaping): everything cloud-config uses. */
 const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** One step of `stringify`'s default indentation (the only one the writer accepts). */
+const INDENT = '  ';
 
 export class YamlDocumentWriter {
   /** Item text by the item's `content` string, then by its other fields. */
   private readonly items = new Map<string, Map<string, string>>();
-  private readonly indent: string;
 
   constructor(private readonly options: Options) {
     if (options.indentSeq === false || (options.indent !== undefined && options.indent !== 2)) {
       throw new Error('YamlDocumentWriter reproduces stringify with its default indentation only');
     }
-    this.indent = '  ';
   }
 
   /** The document as `stringify(doc, options)` writes it; items of `shared` sequences are reused. */
@@ -58,7 +58,7 @@ export class YamlDocumentWriter {
     }
     let text = byRest.get(rest);
     if (text === undefined) {
-      text = indentLines(stringify([item], this.options), this.indent);
+      text = indentLines(stringify([item], this.options), INDENT);
       byRest.set(rest, text);
     }
     return text;
