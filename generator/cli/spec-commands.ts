@@ -1,11 +1,11 @@
 /** `kubeseed init`, `validate` and `plan`: commands that read a spec and write nothing but output. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { stringify } from 'yaml';
 import { formatIssue } from '../errors.ts';
 import { describeHostPlan, placeholderSecrets } from '../plan/document.ts';
 import { planSteps } from '../plan/steps.ts';
 import { type ClusterPlan, SECRET_PLACEHOLDER } from '../plan/types.ts';
 import { type ParsedSpec, parseSpec } from '../spec/parse.ts';
+import { toYaml } from '../util/yaml.ts';
 import { parseArgs, UsageError } from './args.ts';
 import type { Io } from './commands.ts';
 import { starterSpec } from './starter.ts';
@@ -85,7 +85,7 @@ export async function cmdPlan(argv: string[], io: Io): Promise<number> {
   }
   for (const h of plan.spec.hosts) {
     if (only && h.name !== only) continue;
-    io.stdout(`---\n${stringify(describeHostPlan(plan, h.name, placeholderSecrets), { lineWidth: 0 })}`);
+    io.stdout(`---\n${toYaml(describeHostPlan(plan, h.name, placeholderSecrets), { lineWidth: 0 })}`);
   }
   return 0;
 }

@@ -5,8 +5,9 @@
  * serving coordinator, where an RSA keygen would block the event loop for ~0.3 s, and the API
  * server accepts either type from any CA.
  */
-import { stringify } from 'yaml';
+
 import type { ClusterSpec } from '../spec/types.ts';
+import { toYaml } from '../util/yaml.ts';
 import { issueCertificate } from './certificate.ts';
 import { type CertKeyPem, toSigningAuthority } from './cluster-pki.ts';
 import { exportPrivateKeyPem, generateKeyPairNow } from './keys.ts';
@@ -60,7 +61,7 @@ export function mintAdminKubeconfig(options: {
   const user = subject.commonName;
   const context = `${user}@${spec.name}`;
   const b64 = (text: string) => Buffer.from(text).toString('base64');
-  return stringify({
+  return toYaml({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [

@@ -3,7 +3,7 @@
  * `kubeseed plan` calls it with placeholders and the coordinator with real values: the documents
  * an operator reads before booting are exactly what the machines get.
  */
-import { stringify } from 'yaml';
+
 import type { StepFile, StepParams } from '../../protocol/index.ts';
 import {
   buildClusterConfiguration,
@@ -17,6 +17,7 @@ import {
   PKI_DIR,
 } from '../kubeadm/documents.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
+import { toYaml } from '../util/yaml.ts';
 import { planCni } from './cni.ts';
 import { buildKubeVipManifest, KUBE_VIP_MANIFEST } from './kube-vip.ts';
 import { firstControlPlane } from './steps.ts';
@@ -44,7 +45,7 @@ export interface StepExtras {
 export function kubeadmYaml(docs: (KubeadmDocument | null)[]): string {
   return docs
     .filter((d): d is KubeadmDocument => d !== null)
-    .map((d) => stringify(d, { lineWidth: 0 }))
+    .map((d) => toYaml(d, { lineWidth: 0 }))
     .join('---\n');
 }
 

@@ -4,9 +4,10 @@
  * (cilium CLI with cluster-pool IPAM and, without kube-proxy, the API server host/port).
  * Upstream manifests are applied by URL (or from `mirrors.cni`), never copied into kubeseed.
  */
-import { stringify } from 'yaml';
+
 import type { StepFile } from '../../protocol/index.ts';
 import type { ClusterSpec } from '../spec/types.ts';
+import { toYaml } from '../util/yaml.ts';
 
 export const CNI_DIR = '/etc/kubeseed/cni';
 
@@ -20,7 +21,7 @@ export interface CniPlan {
 }
 
 function yamlDocs(docs: object[]): string {
-  return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+  return docs.map((d) => toYaml(d, { lineWidth: 0 })).join('---\n');
 }
 
 function base(spec: ClusterSpec, upstream: string): string {
@@ -106,7 +107,7 @@ export function planCni(spec: ClusterSpec): CniPlan {
       };
       const path = `${CNI_DIR}/cilium-values.yaml`;
       return {
-        files: [{ path, content: stringify(values, { lineWidth: 0 }), mode: 0o644, secret: false }],
+        files: [{ path, content: toYaml(values, { lineWidth: 0 }), mode: 0o644, secret: false }],
         manifests: [],
         commands: [['cilium', 'install', '--version', v.replace(/^v/, ''), '--values', path, '--wait']],
         summary: `Cilium ${v} via the cilium CLI, cluster-pool IPAM ${pod}${spec.kubeProxy.mode === 'disabled' ? ', kube-proxy replacement' : ''}`,

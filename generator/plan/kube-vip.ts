@@ -5,8 +5,9 @@
  * after; joining control planes get the admin.conf manifest only after their join succeeded (the
  * join preflight refuses a non-empty manifests directory).
  */
-import { stringify } from 'yaml';
+
 import type { ClusterSpec } from '../spec/types.ts';
+import { toYaml } from '../util/yaml.ts';
 
 export const KUBE_VIP_VERSION = 'v0.9.2';
 export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml';
@@ -49,5 +50,5 @@ export function buildKubeVipManifest(spec: ClusterSpec, iface: string, kubeconfi
       volumes: [{ name: 'kubeconfig', hostPath: { path: `/etc/kubernetes/${kubeconfig}` } }],
     },
   };
-  return stringify(pod, { lineWidth: 0 });
+  return toYaml(pod, { lineWidth: 0 });
 }

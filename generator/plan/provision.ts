@@ -3,9 +3,10 @@
  * before the agent takes over. It carries no cluster secret: only the coordinator URL, the pinned
  * coordinator CA and this host's enrollment credential.
  */
-import { stringify } from 'yaml';
+
 import { buildEtcdHostKubeletConfiguration } from '../kubeadm/documents.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
+import { toYaml } from '../util/yaml.ts';
 import { hostTemplateFiles } from './host-files.ts';
 import type { PlanContext, ProvisionFile, Provisioning } from './types.ts';
 
@@ -62,7 +63,7 @@ export function provisionHost(spec: ClusterSpec, host: HostSpec | null, ctx: Pla
   if (host?.role === 'etcd' && spec.etcd.mode === 'static-pod') {
     files.push({
       path: '/etc/kubeseed/etcd-kubelet.yaml',
-      content: stringify(buildEtcdHostKubeletConfiguration(), { lineWidth: 0 }),
+      content: toYaml(buildEtcdHostKubeletConfiguration(), { lineWidth: 0 }),
       mode: 0o644,
     });
   }

@@ -3,8 +3,9 @@
  * cloud-init, so everything goes in one part). Built as an object and serialised once;
  * deterministic bytes.
  */
-import { stringify } from 'yaml';
+
 import type { Provisioning } from '../plan/types.ts';
+import { toYaml } from '../util/yaml.ts';
 import { YamlDocumentWriter } from './yaml-document.ts';
 
 function octal(mode: number): string {
@@ -56,5 +57,5 @@ export function cloudConfigWriter(): YamlDocumentWriter {
 /** The `#cloud-config` text; pass one `cloudConfigWriter()` for a batch of hosts (same bytes, less work). */
 export function renderCloudConfig(p: Provisioning, writer?: YamlDocumentWriter): string {
   const doc = buildCloudConfig(p);
-  return `#cloud-config\n${writer ? writer.write(doc, ['write_files']) : stringify(doc, YAML_OPTIONS)}`;
+  return `#cloud-config\n${writer ? writer.write(doc, ['write_files']) : toYaml(doc, YAML_OPTIONS)}`;
 }

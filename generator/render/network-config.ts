@@ -4,8 +4,8 @@
  * `set-name` when a MAC is given, so keepalived's interface name stays stable.
  */
 import { createHash } from 'node:crypto';
-import { stringify } from 'yaml';
 import type { HostSpec } from '../spec/types.ts';
+import { toYaml } from '../util/yaml.ts';
 
 export function buildNetworkConfig(host: HostSpec): Record<string, unknown> {
   const nic: Record<string, unknown> = {};
@@ -32,11 +32,11 @@ export function buildNetworkConfig(host: HostSpec): Record<string, unknown> {
 }
 
 export function renderNetworkConfig(host: HostSpec): string {
-  return stringify(buildNetworkConfig(host), { lineWidth: 0, version: '1.1' });
+  return toYaml(buildNetworkConfig(host), { lineWidth: 0, version: '1.1' });
 }
 
 /** instance-id changes whenever the user-data changes, so cloud-init treats a re-rendered host as a new instance. */
 export function renderMetaData(host: HostSpec, userData: string | Buffer): string {
   const digest = createHash('sha256').update(userData).digest('hex').slice(0, 12);
-  return stringify({ 'instance-id': `iid-${host.name}-${digest}`, 'local-hostname': host.name }, { version: '1.1' });
+  return toYaml({ 'instance-id': `iid-${host.name}-${digest}`, 'local-hostname': host.name }, { version: '1.1' });
 }

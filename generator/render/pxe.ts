@@ -17,8 +17,10 @@
  *
  * Runtime contract: pure.
  */
-import YAML from 'yaml';
+
+import { parse as parseYaml } from 'yaml';
 import type { ClusterSpec, OsFamily } from '../spec/types.ts';
+import { toYaml } from '../util/yaml.ts';
 import type { RenderedFile } from './proxmox.ts';
 
 export interface PxeAssets {
@@ -202,7 +204,7 @@ export function renderUbuntuAutoinstall(userData: string, opts: AutoinstallOptio
   if (!userData.startsWith('#cloud-config')) {
     throw new Error('autoinstall carries a #cloud-config document; a MIME multipart or script user-data cannot be embedded');
   }
-  const cloudConfig: unknown = YAML.parse(userData);
+  const cloudConfig: unknown = parseYaml(userData);
   if (!cloudConfig || typeof cloudConfig !== 'object' || Array.isArray(cloudConfig)) {
     throw new Error('the host user-data is not a cloud-config mapping');
   }
@@ -217,7 +219,7 @@ export function renderUbuntuAutoinstall(userData: string, opts: AutoinstallOptio
       shutdown: 'reboot',
     },
   };
-  return `#cloud-config\n${YAML.stringify(doc, { lineWidth: 0 })}`;
+  return `#cloud-config\n${toYaml(doc, { lineWidth: 0 })}`;
 }
 
 export interface PxeFilesInput {

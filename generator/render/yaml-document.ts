@@ -4,7 +4,8 @@
  * unit files and configs, and serialising those long strings dominated rendering a 1,000-host
  * fleet. Each distinct item of the listed sequences is serialised by the `yaml` package once per
  * writer and reused; everything else is serialised per document as before. Pure: a writer is a
- * cache of `stringify` results, so output never depends on what was written before.
+ * cache of `stringify` results (written by `toYaml`, the same bytes faster), so output never depends
+ * on what was written before.
  *
  * Why the pieces concatenate to the whole: in block style (what `stringify` emits with
  * `lineWidth: 0` and no flow collections) a mapping is its entries one after another, and a
@@ -12,24 +13,18 @@
  * scalars' indentation indicators are relative to their parent, and empty lines stay empty.
  * test/unit/render-formats/yaml-document.test.ts holds this against `stringify` of the whole.
  */
-import { type DocumentOptions, type SchemaOptions, stringify, type ToStringOptions } from 'yaml';
-
-type Options = DocumentOptions & SchemaOptions & ToStringOptions;
+import { toYaml, type YamlOptions } from '../util/yaml.ts';
 
 /** Keys written bare by `stringify` (no quoting, no escaping): everything cloud-config uses. */
 const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** One step of `stringify`'s default indentation (the only one the writer accepts). */
+/** One step of `stringify`'s default indentation (the only one `toYaml` writes). */
 const INDENT = '  ';
 
 export class YamlDocumentWriter {
   /** Item text by the item's `content` string, then by its other fields. */
   private readonly items = new Map<string, Map<string, string>>();
 
-  constructor(private readonly options: Options) {
-    if (options.indentSeq === false || (options.indent !== undefined && options.indent !== 2)) {
-      throw new Error('YamlDocumentWriter reproduces stringify with its default indentation only');
-    }
-  }
+  constructor(private readonly options: YamlOptions) {}
 
   /** The document as `stringify(doc, options)` writes it; items of `shared` sequences are reused. */
   write(doc: Record<string, unknown>, shared: readonly string[]): string {
@@ -41,7 +36,7 @@ export class YamlDocumentWriter {
         parts.push(`${key}:\n`);
         for (const item of value) parts.push(this.item(item));
       } else {
-        parts.push(stringify({ [key]: value }, this.options));
+        parts.push(toYaml({ [key]: value }, this.options));
       }
     }
     return parts.join('');
@@ -58,7 +53,7 @@ export class YamlDocumentWriter {
     }
     let text = byRest.get(rest);
     if (text === undefined) {
-      text = indentLines(stringify([item], this.options), INDENT);
+      text = indentLines(toYaml([item], this.options), INDENT);
       byRest.set(rest, text);
     }
     return text;

@@ -76,11 +76,6 @@ describe('YamlDocumentWriter', () => {
     expect(writer.write(doc, ['write_files', 'list'])).toBe(stringify(doc, OPTIONS));
   });
 
-  it('refuses indentation it does not reproduce', () => {
-    expect(() => new YamlDocumentWriter({ ...OPTIONS, indentSeq: false })).toThrow(/default indentation only/);
-    expect(() => new YamlDocumentWriter({ ...OPTIONS, indent: 4 })).toThrow(/default indentation only/);
-  });
-
   it.each(EXAMPLES)('renders every host of example %s as stringify does, through one shared writer', (example) => {
     const plan = planExample(example);
     const writer = cloudConfigWriter();
