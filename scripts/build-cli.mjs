@@ -25,7 +25,8 @@ export async function buildCli() {
   try {
     const result = await build({
       absWorkingDir: ROOT,
-      entryPoints: { run: 'generator/cli/run.ts' },
+      // The write worker is a second entry: generate starts it as its own thread (docs/adr/0015).
+      entryPoints: { run: 'generator/cli/run.ts', 'write-worker': 'generator/cli/write-worker.ts' },
       outdir: temp,
       bundle: true,
       splitting: true,

@@ -448,7 +448,8 @@ export function writeIso9660(opts: IsoOptions): Buffer {
 }
 
 export interface NoCloudSeed {
-  userData: string | Buffer;
+  /** A Uint8Array too: the seed crosses to the thread that writes it (a Buffer arrives as one). */
+  userData: string | Uint8Array;
   metaData: string;
   networkConfig?: string;
   timestamp?: Date;
@@ -457,7 +458,13 @@ export interface NoCloudSeed {
 /** The NoCloud seed: `user-data` and `meta-data` (both required by cloud-init), optional `network-config`. */
 export function layoutNoCloudSeed(seed: NoCloudSeed): IsoImage {
   const files: IsoFile[] = [
-    { name: 'user-data', content: typeof seed.userData === 'string' ? Buffer.from(seed.userData, 'utf8') : seed.userData },
+    {
+      name: 'user-data',
+      content:
+        typeof seed.userData === 'string'
+          ? Buffer.from(seed.userData, 'utf8')
+          : Buffer.from(seed.userData.buffer, seed.userData.byteOffset, seed.userData.byteLength),
+    },
     { name: 'meta-data', content: Buffer.from(seed.metaData, 'utf8') },
   ];
   if (seed.networkConfig !== undefined) files.push({ name: 'network-config', content: Buffer.from(seed.networkConfig, 'utf8') });

@@ -60,6 +60,11 @@ function platformLimit(platform: Platform): PlatformLimit | null {
   }
 }
 
+/** Whether a user-data can be too large for the platform (so rendering must finish before anything is written). */
+export function hasUserDataLimit(platform: Platform): boolean {
+  return platformLimit(platform) !== null;
+}
+
 /** Checks one host's rendered user-data (cloud-init document or Ignition JSON) against its platform. */
 export function checkUserDataSize(host: string, userData: string | Buffer, platform: Platform, format: OsFormat): UserDataSizeCheck {
   const raw = typeof userData === 'string' ? Buffer.from(userData, 'utf8') : userData;

@@ -1,6 +1,6 @@
 /** The CLI through `main()` with captured output: exit codes, files, re-runs, and no secret in any output. */
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -203,5 +203,41 @@ describe('kubeseed CLI', () => {
     expect(tooBig.err).toMatch(
       /host cp1: user-data is [\d,]+ bytes raw \(before base64\) \([\d,]+ gzip-compressed\), over the aws limit of 16,384/,
     );
+    // All or nothing: no host's files are written when one host is over the limit …
+    expect(existsSync(join(work, 'aws-out2/hosts'))).toBe(false);
+    expect(existsSync(join(work, 'aws-out2/plan'))).toBe(false);
+    // … and a failed re-run leaves the files of the last good run as they were, mtime included.
+    const before = statSync(join(work, 'aws-out/hosts/cp2/user-data'));
+    expect((await run('generate', file, '--out', join(work, 'aws-out'))).code).toBe(2);
+    expect(readFileSync(join(work, 'aws-out/hosts/cp1/user-data')).equals(delivered)).toBe(true);
+    expect(statSync(join(work, 'aws-out/hosts/cp2/user-data')).mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it('aws: an Ignition config over 16 KiB is an error naming the host (it cannot be gzipped as a whole)', async () => {
+    const keys = Array.from(
+      { length: 300 },
+      (_, i) => `      - ssh-ed25519 ${createHash('sha512').update(String(i)).digest('base64')} k${i}`,
+    ).join('\n');
+    const spec = readFileSync(example('flatcar-kube-vip'), 'utf8')
+      .replace('type: kube-vip', 'type: external')
+      .replace(/ {4}vip: [\d.]+\n/, '')
+      .replace('family: flatcar', `family: flatcar\n    platform: aws\n    sshAuthorizedKeys:\n${keys}`);
+    const file = join(work, 'aws-ign.yaml');
+    writeFileSync(file, spec);
+    const r = await run('generate', file, '--out', join(work, 'aws-ign'));
+    expect(r.err).toMatch(/host cp1: Ignition config is [\d,]+ bytes raw \(before base64\), over the aws limit of 16,384/);
+    expect(r.code).toBe(2);
+    expect(existsSync(join(work, 'aws-ign/hosts'))).toBe(false);
+  });
+
+  it('a file that cannot be written is a runtime error naming it (exit 1), after which generate stops', async () => {
+    const out = join(work, 'blocked');
+    mkdirSync(out);
+    writeFileSync(join(out, 'hosts'), 'a file where the hosts/ directory belongs\n');
+    const r = await run('generate', example('kube-vip'), '--out', out);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/kubeseed generate: (ENOTDIR|EEXIST)[^\n]*hosts/);
+    // Nothing was taken for written: the spec copy that `serve` reads comes only after every file.
+    expect(existsSync(join(out, 'coordinator/cluster.yaml'))).toBe(false);
   });
 });
