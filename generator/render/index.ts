@@ -1,6 +1,8 @@
 /**
- * renderArtifacts: a plan → every file `kubeseed generate` writes, as data (path relative to the
- * output directory, bytes, mode). Pure and deterministic; the CLI only writes what this returns.
+ * A plan → every file `kubeseed generate` writes, as data (path relative to the output directory,
+ * bytes or a seed image to lay out, mode): host by host (`ArtifactRenderer`, so the CLI writes one
+ * host's files while it renders the next) or all at once (`renderArtifacts`). Pure and
+ * deterministic; the CLI only writes what this returns.
  */
 
 import { PlanError } from '../errors.ts';
