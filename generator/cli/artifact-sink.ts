@@ -63,7 +63,7 @@ export class ArtifactSink {
   async push(artifacts: readonly Artifact[]): Promise<void> {
     if (this.failure) throw this.failure;
     if (artifacts.length === 0) return;
-    this.worker.postMessage({ kind: 'files', files: artifacts as Artifact[] } satisfies WriteRequest);
+    this.worker.postMessage({ kind: 'files', files: artifacts } satisfies WriteRequest);
     this.unanswered++;
     while (this.unanswered > MAX_BATCHES_IN_FLIGHT && !this.failure) {
       await new Promise<void>((resolve) => {

@@ -16,12 +16,9 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { Artifact } from '../render/index.ts';
 import { layoutNoCloudSeed } from '../render/iso9660.ts';
 
-export type WriteRequest = { kind: 'files'; files: Artifact[] } | { kind: 'close' };
+export type WriteRequest = { kind: 'files'; files: readonly Artifact[] } | { kind: 'close' };
 
-export type WriteReply =
-  | { kind: 'written'; files: number }
-  | { kind: 'failed'; message: string; code: string | undefined }
-  | { kind: 'closed' };
+export type WriteReply = { kind: 'written' } | { kind: 'failed'; message: string; code: string | undefined } | { kind: 'closed' };
 
 export interface WriteWorkerData {
   /** Marks this thread as the write worker (other worker threads may import the module). */
@@ -112,7 +109,7 @@ function serve(): void {
     if (failed) return;
     try {
       for (const file of request.files) writer.write(file);
-      reply({ kind: 'written', files: request.files.length });
+      reply({ kind: 'written' });
     } catch (e) {
       failed = true;
       const err = e as NodeJS.ErrnoException;

@@ -5,7 +5,6 @@
  * serving coordinator, where an RSA keygen would block the event loop for ~0.3 s, and the API
  * server accepts either type from any CA.
  */
-
 import type { ClusterSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { issueCertificate } from './certificate.ts';

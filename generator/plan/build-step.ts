@@ -3,7 +3,6 @@
  * `kubeseed plan` calls it with placeholders and the coordinator with real values: the documents
  * an operator reads before booting are exactly what the machines get.
  */
-
 import type { StepFile, StepParams } from '../../protocol/index.ts';
 import {
   buildClusterConfiguration,

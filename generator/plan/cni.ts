@@ -4,7 +4,6 @@
  * (cilium CLI with cluster-pool IPAM and, without kube-proxy, the API server host/port).
  * Upstream manifests are applied by URL (or from `mirrors.cni`), never copied into kubeseed.
  */
-
 import type { StepFile } from '../../protocol/index.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';

@@ -5,7 +5,6 @@
  * after; joining control planes get the admin.conf manifest only after their join succeeded (the
  * join preflight refuses a non-empty manifests directory).
  */
-
 import type { ClusterSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 

@@ -3,7 +3,6 @@
  * before the agent takes over. It carries no cluster secret: only the coordinator URL, the pinned
  * coordinator CA and this host's enrollment credential.
  */
-
 import { buildEtcdHostKubeletConfiguration } from '../kubeadm/documents.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';

@@ -3,7 +3,6 @@
  * cloud-init, so everything goes in one part). Built as an object and serialised once;
  * deterministic bytes.
  */
-
 import type { Provisioning } from '../plan/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { YamlDocumentWriter } from './yaml-document.ts';

@@ -4,7 +4,6 @@
  * host's files while it renders the next) or all at once (`renderArtifacts`). Pure and
  * deterministic; the CLI only writes what this returns.
  */
-
 import { PlanError } from '../errors.ts';
 import { findHost } from '../plan/build-step.ts';
 import { describeHostPlan } from '../plan/document.ts';
@@ -107,9 +106,9 @@ export class ArtifactRenderer {
         ...(opts.agentSha256 ? { agentSha256: opts.agentSha256 } : {}),
       });
       artifacts.push({ path: `${dir}/config.ign`, content: ign, mode: 0o600 });
-      bytes = Buffer.byteLength(ign);
       const size = checkUserDataSize(host.name, ign, spec.os.platform, 'ignition');
       if (!size.ok) this.tooLarge.push(size.message!);
+      bytes = size.payload.length; // an Ignition config is delivered as is: its raw bytes
     } else {
       const userData = renderCloudConfig(provisioning, this.cloudConfig);
       // Encoded once: the meta-data digest, the size check and the seed ISO all read these bytes.

@@ -17,7 +17,6 @@
  *
  * Runtime contract: pure.
  */
-
 import { parse as parseYaml } from 'yaml';
 import type { ClusterSpec, OsFamily } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';

@@ -153,13 +153,10 @@ class Emitter {
       const v = value[key];
       if (v === undefined) continue; // stringify leaves such pairs out
       const k = this.key(key);
-      let text: string;
-      if (v !== null && typeof v === 'object' && (Array.isArray(v) ? v.length > 0 : hasDefinedEntry(v))) {
-        text = `${k}:\n${valueIndent}${this.node(v, valueIndent)}`;
-      } else {
-        text = `${k}: ${this.node(v, valueIndent)}`;
-      }
-      out += first ? text : `\n${indent}${text}`;
+      const text = this.node(v, valueIndent);
+      // A collection starts on its own line, unless it is empty and written `{}` or `[]` after the key.
+      const pair = typeof v === 'object' && v !== null && text !== '{}' && text !== '[]' ? `${k}:\n${valueIndent}${text}` : `${k}: ${text}`;
+      out += first ? pair : `\n${indent}${pair}`;
       first = false;
     }
     return first ? '{}' : out;
@@ -225,11 +222,6 @@ class Emitter {
 
 function isBlank(code: number): boolean {
   return code === 0x0a || code === 0x09 || code === 0x20;
-}
-
-function hasDefinedEntry(value: object): boolean {
-  for (const key in value) if ((value as Record<string, unknown>)[key] !== undefined) return true;
-  return false;
 }
 
 /** A one-line string in quotes: single quotes when it holds only double ones, else JSON's double quotes. */
