@@ -14,9 +14,15 @@
  * - the agent executable is fetched by Ignition itself from the coordinator (or mirrors.agent),
  *   gzip-decoded and hash-checked when the digest is known; the coordinator CA is trusted for it.
  * - containerd ≥ 2.0 and kubelet/kubeadm come from systemd-sysext images (`sysext.ts`).
+ * - `spec.proxy` → `ignition.proxy`: the initramfs fetches the agent and the images before any
+ *   environment file of the booted system exists.
+ * - OS updates never reboot a host on their own (Flatcar `REBOOT_STRATEGY=off`, Zincati updates
+ *   off): a reboot mid-rollout would lose a stacked etcd member's turn or a half-done join.
  *
  * Runtime contract: pure — same input, same bytes (compact JSON, fixed key order).
  */
+
+import { noProxyList } from '../plan/host-files.ts';
 import type { Provisioning, SystemdUnit } from '../plan/types.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { encodeIgnitionContents, toBase64DataUrl } from './ignition-encoding.ts';
@@ -72,6 +78,7 @@ export interface IgnitionConfig {
   ignition: {
     version: string;
     security: { tls: { certificateAuthorities: { source: string }[] } };
+    proxy?: { httpProxy?: string; httpsProxy?: string; noProxy: string[] };
   };
   passwd?: { users: { name: string; sshAuthorizedKeys: string[] }[] };
   storage: { directories: { path: string; mode: number; overwrite?: boolean }[]; files: IgnFile[]; links: IgnLink[] };
@@ -173,6 +180,49 @@ function renderTimeConfig(family: ClusterSpec['os']['family'], servers: string[]
   return { path: '/etc/chrony.conf', content };
 }
 
+/** Flatcar's locksmithd and Fedora CoreOS's Zincati reboot after an update unless told not to. */
+function renderUpdatePolicy(family: 'flatcar' | 'fedora-coreos'): { path: string; content: string } {
+  if (family === 'flatcar') {
+    return {
+      path: '/etc/flatcar/update.conf',
+      content:
+        '# written by kubeseed: update_engine still installs updates, nothing reboots on its own.\n' +
+        '# Reboot nodes one at a time after draining (FLUO or kured); docs/formats.md.\nREBOOT_STRATEGY=off\n',
+    };
+  }
+  return {
+    path: '/etc/zincati/config.d/90-kubeseed-updates.toml',
+    content:
+      '# written by kubeseed: Zincati would reboot as soon as an update is staged. Enable updates with the\n' +
+      '# fleet_lock strategy once the cluster is verified; docs/formats.md.\n[updates]\nenabled = false\n',
+  };
+}
+
+/** Host of a URL, without brackets or port; undefined when it does not parse. */
+function urlHost(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `ignition.proxy` from `spec.proxy`; undefined without a proxy. noProxy is the cloud-init path's list
+ * plus the coordinator and the mirrors Ignition fetches from (they are on the site's network).
+ */
+export function ignitionProxy(spec: ClusterSpec): NonNullable<IgnitionConfig['ignition']['proxy']> | undefined {
+  const { http, https } = spec.proxy;
+  if (!http && !https) return undefined;
+  const hosts = [spec.coordinator.url, spec.mirrors.agent, spec.mirrors.sysext].map(urlHost).filter((h): h is string => !!h);
+  return {
+    ...(http ? { httpProxy: http } : {}),
+    ...(https ? { httpsProxy: https } : {}),
+    noProxy: [...new Set([...noProxyList(spec), ...hosts])],
+  };
+}
+
 function renderHostsFile(entries: Provisioning['hostsEntries']): string {
   const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost', ...entries.map((e) => `${e.ip}\t${e.names.join(' ')}`)];
   return `${lines.join('\n')}\n`;
@@ -219,6 +269,8 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
     const t = renderTimeConfig(family, p.timeServers);
     addDefault(t.path, t.content, 0o644);
   }
+  const updates = renderUpdatePolicy(family);
+  addDefault(updates.path, updates.content, 0o644);
 
   // Units: enabled when the cloud-init path would enable or start them; a unit without an
   // [Install] section cannot be enabled and is started by the first-boot script instead.
@@ -306,6 +358,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   }
   const directories = [...dirModes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, mode]) => ({ path, mode }));
 
+  const proxy = ignitionProxy(spec);
   const keys: string[] = [];
   for (const u of p.users) for (const k of u.sshAuthorizedKeys) if (!keys.includes(k)) keys.push(k);
 
@@ -313,6 +366,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
     ignition: {
       version: IGNITION_SPEC_VERSION,
       security: { tls: { certificateAuthorities: [{ source: toBase64DataUrl(opts.coordinatorCa) }] } },
+      ...(proxy ? { proxy } : {}),
     },
     ...(keys.length > 0 ? { passwd: { users: [{ name: IGNITION_LOGIN_USER, sshAuthorizedKeys: keys }] } } : {}),
     storage: { directories, files, links },

@@ -218,6 +218,35 @@ describe('renderIgnition', () => {
     expect(() => planSysextImages(spec, { containerdVersion: '1.7.27' })).toThrow(/older than 2\.0/);
   });
 
+  it('gives Ignition the spec proxy, with the coordinator, mirrors and cluster ranges in noProxy', () => {
+    // Ignition fetches the agent and the sysext images in the initramfs, where only ignition.proxy applies.
+    expect(render().cfg.ignition.proxy).toBeUndefined();
+    const spec = makeSpec('flatcar');
+    spec.proxy = { http: 'http://proxy.kloud.lan:3128', https: 'http://proxy.kloud.lan:3128', noProxy: ['.kloud.lan'] };
+    spec.mirrors.sysext = 'https://sysext.mirror.lan:8443/ext';
+    spec.mirrors.agent = 'https://agents.mirror.lan/kubeseed/';
+    const cfg = buildIgnitionConfig(makeProvisioning('k8s1master1'), host, spec, { coordinatorCa: TEST_CA_PEM });
+    expect(cfg.ignition.proxy?.httpProxy).toBe('http://proxy.kloud.lan:3128');
+    expect(cfg.ignition.proxy?.httpsProxy).toBe('http://proxy.kloud.lan:3128');
+    const noProxy = cfg.ignition.proxy?.noProxy ?? [];
+    for (const entry of ['10.101.1.5', 'sysext.mirror.lan', 'agents.mirror.lan', '.kloud.lan', spec.networking.podSubnet, 'localhost'])
+      expect(noProxy).toContain(entry);
+    expect(new Set(noProxy).size).toBe(noProxy.length);
+    // Only https: no httpProxy key (Ignition's schema has both optional).
+    spec.proxy = { https: 'http://proxy.kloud.lan:3128', noProxy: [] };
+    const httpsOnly = buildIgnitionConfig(makeProvisioning('x'), host, spec, { coordinatorCa: TEST_CA_PEM });
+    expect(httpsOnly.ignition.proxy && 'httpProxy' in httpsOnly.ignition.proxy).toBe(false);
+  });
+
+  it('keeps hosts from rebooting on their own for OS updates', () => {
+    // Flatcar: locksmithd reboots after update_engine applied an update unless REBOOT_STRATEGY=off.
+    expect(fileContent(render('flatcar').cfg, '/etc/flatcar/update.conf')).toMatch(/^REBOOT_STRATEGY=off$/m);
+    // Fedora CoreOS: Zincati's default strategy reboots as soon as an update is staged.
+    const fcos = render('fedora-coreos').cfg;
+    expect(fileContent(fcos, '/etc/zincati/config.d/90-kubeseed-updates.toml')).toMatch(/^\[updates\]\nenabled = false$/m);
+    expect(fcos.storage.files.some((f) => f.path.startsWith('/etc/flatcar/'))).toBe(false);
+  });
+
   it('refuses what Ignition cannot express', () => {
     expect(() => render('flatcar', { coordinatorCa: 'nope' })).toThrow(/not a PEM certificate/);
     const spec = makeSpec('ubuntu');

@@ -2,7 +2,9 @@
  * Every Ignition config kubeseed renders passes the real `ignition-validate` with no output, and
  * the real `ignition` binary (Debian's dracut module) applies it into a temporary root: files,
  * modes, links, units and presets are checked there. The agent executable and the system
- * extension images are fetched by Ignition from a loopback HTTP server, hash-checked.
+ * extension images are fetched by Ignition from a loopback HTTP server, hash-checked; with
+ * `spec.proxy`, the real Ignition sends upstream fetches to the proxy and fetches from the
+ * coordinator and mirrors directly.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -15,6 +17,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Provisioning } from '../../../generator/plan/types.ts';
 import { FIRSTBOOT_DONE, FIRSTBOOT_SCRIPT, IGNITION_AGENT_PATH, renderIgnition } from '../../../generator/render/ignition.ts';
+import { DEFAULT_SYSEXT_BASE } from '../../../generator/render/sysext.ts';
 import type { ClusterSpec } from '../../../generator/spec/types.ts';
 import { skipUnless } from '../../support/requirements.ts';
 import { makeHost, makeProvisioning, makeSpec, TEST_CA_PEM } from '../../unit/render-formats/fixtures.ts';
@@ -96,6 +99,14 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     ['flatcar control plane', () => ({ p: makeProvisioning('k8s1master1'), spec: makeSpec('flatcar'), sha: AGENT_SHA256 })],
     ['fedora-coreos control plane', () => ({ p: makeProvisioning('k8s1master1'), spec: makeSpec('fedora-coreos'), sha: AGENT_SHA256 })],
     [
+      'flatcar control plane behind a proxy',
+      () => {
+        const spec = makeSpec('flatcar');
+        spec.proxy = { http: 'http://proxy.kloud.lan:3128', https: 'https://proxy.kloud.lan:3129', noProxy: ['.kloud.lan'] };
+        return { p: makeProvisioning('k8s1master1'), spec, sha: AGENT_SHA256 };
+      },
+    ],
+    [
       'flatcar worker without keys, commands or hosts file, agent unhashed from a mirror',
       () => {
         const p = makeProvisioning('k8s1worker1');
@@ -117,6 +128,18 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     const r = await run('ignition-validate', [path]);
     expect(r.out).toBe('');
     expect(r.code).toBe(0);
+  });
+
+  it('ignition-validate only warns about a plaintext proxy for https fetches (docs/formats.md)', async () => {
+    const spec = makeSpec('flatcar');
+    spec.proxy = { https: 'http://proxy.kloud.lan:3128', noProxy: [] };
+    const path = join(work, 'plaintext-proxy.ign');
+    writeFileSync(path, renderIgnition(makeProvisioning('k8s1master1'), makeHost('k8s1master1'), spec, { coordinatorCa: TEST_CA_PEM }));
+    const r = await run('ignition-validate', [path]);
+    expect(r.code).toBe(0);
+    expect(r.out.trim().split('\n')).toEqual([
+      expect.stringMatching(/^warning at \$\.ignition\.proxy\.httpsProxy.*insecure plaintext HTTP proxy/),
+    ]);
   });
 
   it('ignition-validate would catch a broken config (the check can fail)', async () => {
@@ -196,6 +219,52 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     // The SSH key landed with the image user.
     expect(readFileSync(join(root, 'home/core/.ssh/authorized_keys.d/ignition'), 'utf8')).toContain('KubeseedTestKeyOnly');
     expect(requests).toContain('/agent/linux-amd64');
+  });
+
+  it('the files stage fetches through ignition.proxy, except from the coordinator and mirrors', async () => {
+    // A loopback "proxy" that records what reaches it and refuses every tunnel: nothing leaves the machine.
+    const proxied: string[] = [];
+    const proxy = createServer((req, res) => {
+      proxied.push(`${req.method} ${req.url}`);
+      res.statusCode = 403;
+      res.end();
+    });
+    proxy.on('connect', (req, socket) => {
+      proxied.push(`CONNECT ${req.url}`);
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const spec = loopbackSpec('flatcar');
+      spec.proxy = { http: proxyUrl, https: proxyUrl, noProxy: [] };
+      // With its mirror on the coordinator's loopback address, every fetch goes direct.
+      const direct = await applyFilesStage(
+        join(work, 'apply-proxy-direct'),
+        renderIgnition(makeProvisioning('k8s1master1'), makeHost('k8s1master1'), spec, {
+          coordinatorCa: TEST_CA_PEM,
+          agentSha256: AGENT_SHA256,
+        }),
+      );
+      expect(direct.out).toContain('Ignition finished successfully');
+      expect(proxied).toEqual([]);
+      // Without the mirror, the upstream sysext URL goes through the proxy (which refuses it).
+      spec.mirrors.sysext = undefined;
+      const cfg = JSON.parse(
+        renderIgnition(makeProvisioning('k8s1master1'), makeHost('k8s1master1'), spec, {
+          coordinatorCa: TEST_CA_PEM,
+          agentSha256: AGENT_SHA256,
+        }),
+      );
+      cfg.ignition.timeouts = { httpResponseHeaders: 2, httpTotal: 4 };
+      const viaProxy = await applyFilesStage(join(work, 'apply-proxy-upstream'), JSON.stringify(cfg));
+      expect(viaProxy.code).not.toBe(0);
+      const upstreamHost = new URL(DEFAULT_SYSEXT_BASE).host;
+      expect(proxied.some((line) => line.startsWith(`CONNECT ${upstreamHost}`))).toBe(true);
+      expect(proxied.some((line) => line.includes('127.0.0.1'))).toBe(false);
+    } finally {
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
   });
 
   it('the files stage refuses an agent whose hash does not match', async () => {
