@@ -1,8 +1,12 @@
 /**
  * haproxy.cfg for a load-balancer host: a TCP (pass-through) frontend on the endpoint port that
  * forwards to every control plane's API server, with a health check of each backend (`/readyz`
- * over TLS without verification, or a plain TCP connect). Pure; passes `haproxy -c -dW -f`
- * (HAProxy 2.6) for every option combination (test/validators/templates).
+ * over TLS without verification, or a plain TCP connect). The process settings follow what
+ * Debian's and Ubuntu's haproxy package sets up: its `haproxy` user and group, the empty
+ * `/var/lib/haproxy` as chroot (the package's unit bind-mounts /dev/log into it), and the runtime
+ * API socket in `/run/haproxy` (created setgid haproxy by the package's tmpfiles.d entry, so the
+ * socket belongs to group haproxy). Pure; passes `haproxy -c -dW -f` (HAProxy 2.6) for every
+ * option combination, and a real HAProxy runs with it (test/validators/templates).
  */
 import { assertIntRange, assertIp, assertName, assertPath, assertPort, hostPort, joinLines, TemplateInputError } from './text.ts';
 
@@ -29,8 +33,17 @@ export interface HaproxyConfigParams {
    * stdout: `stdout format raw daemon`.
    */
   log?: string;
-  /** Optional admin socket path (`stats socket PATH mode 600 level admin`); its directory must exist. */
-  statsSocket?: string;
+  /**
+   * Runtime API socket (`stats socket PATH mode 660 level admin`), default
+   * `/run/haproxy/admin.sock`; `null` leaves it out. Its directory must exist when HAProxy starts.
+   */
+  statsSocket?: string | null;
+  /** User and group HAProxy drops to after binding (default Debian's `haproxy`/`haproxy`); `null` keeps root. */
+  runAs?: { user: string; group: string } | null;
+  /** Directory HAProxy chroots into after start (default `/var/lib/haproxy`, empty and root-owned); `null`: none. */
+  chroot?: string | null;
+  /** Global `maxconn`: concurrent connections before HAProxy stops accepting (default 8000). */
+  maxConnections?: number;
   /** Seconds between checks of a backend (default 2), failures before DOWN (3), successes before UP (2). */
   checkInterval?: number;
   checkFall?: number;
@@ -53,6 +66,10 @@ export function renderHaproxyConfig(p: HaproxyConfigParams): string {
   const fall = assertIntRange(p.checkFall ?? 3, 1, 100, 'haproxy checkFall');
   const rise = assertIntRange(p.checkRise ?? 2, 1, 100, 'haproxy checkRise');
   const health = p.healthCheck ?? 'readyz';
+  const runAs = p.runAs === undefined ? { user: 'haproxy', group: 'haproxy' } : p.runAs;
+  const chroot = p.chroot === undefined ? '/var/lib/haproxy' : p.chroot;
+  const socket = p.statsSocket === undefined ? '/run/haproxy/admin.sock' : p.statsSocket;
+  const maxconn = assertIntRange(p.maxConnections ?? 8000, 1, 1_000_000, 'haproxy maxConnections');
   const seen = new Set<string>();
   const servers = p.backends.map((b) => {
     const name = assertName(b.name, 'haproxy backend name');
@@ -67,7 +84,25 @@ export function renderHaproxyConfig(p: HaproxyConfigParams): string {
     '# Rendered from the cluster spec; re-provisioning overwrites local changes.',
     'global',
     `    log ${log}`,
-    ...(p.statsSocket ? [`    stats socket ${assertPath(p.statsSocket, 'haproxy statsSocket')} mode 600 level admin`] : []),
+    ...(runAs
+      ? [
+          '    # Root only to bind; then the unprivileged user of the distribution package.',
+          `    user ${assertName(runAs.user, 'haproxy runAs.user')}`,
+          `    group ${assertName(runAs.group, 'haproxy runAs.group')}`,
+        ]
+      : []),
+    ...(chroot ? [`    chroot ${assertPath(chroot, 'haproxy chroot')}`] : []),
+    // Kubernetes clients keep few, long connections (watches): 8000 is far above a large cluster's need and
+    // bounds the worst case on a small LB machine (about 33 kB per busy connection). HAProxy raises its file
+    // limit to about two descriptors per connection (~16 k), within any hard limit from 20000 up (systemd: 524288).
+    `    maxconn ${maxconn}`,
+    ...(socket
+      ? [
+          '    # Runtime API. Drain a control plane: echo "disable server kube-apiserver/NAME" | socat stdio SOCKET',
+          '    # 660: root and group haproxy (the socket directory is setgid haproxy on Debian/Ubuntu).',
+          `    stats socket ${assertPath(socket, 'haproxy statsSocket')} mode 660 level admin`,
+        ]
+      : []),
     '',
     'defaults',
     '    mode tcp',

@@ -25,9 +25,20 @@ export interface KeepalivedConfigParams {
   vip: string;
   vipPrefix: number;
   virtualRouterId: number;
-  /** 1–254; the MASTER's must be the highest. */
+  /** 1–254; the host that should hold the VIP first gets the highest. */
   priority: number;
+  /** Initial state. Must be BACKUP unless `preempt` is `immediately` (keepalived.conf(5): nopreempt and preempt_delay need it). */
   state: 'MASTER' | 'BACKUP';
+  /**
+   * What a higher-priority host does when it comes back (reboot, repaired load balancer) while
+   * another holds the VIP. Every move of the VIP breaks every connection through the load
+   * balancer (watches, `kubectl exec`, kubelets), and a move back is a second break for nothing.
+   * `never` (default, `nopreempt`): the VIP stays where it is until its holder fails; at a
+   * simultaneous start the highest priority still wins (its master-down timer is the shortest).
+   * `{delaySeconds}` (`preempt_delay`, 1–1000): the higher-priority host takes it back that long
+   * after it has seen the lower-priority MASTER. `immediately`: keepalived's default.
+   */
+  preempt?: 'never' | 'immediately' | { delaySeconds: number };
   /** This host's own address (VRRP adverts go from it, unicast). */
   unicastSrcIp: string;
   /** The other LB hosts' addresses. */
@@ -81,6 +92,28 @@ export function renderKeepalivedConfig(p: KeepalivedConfigParams): string {
   const rise = assertIntRange(p.checkRise ?? 2, 1, 100, 'keepalived checkRise');
   const weight = assertIntRange(p.checkWeight ?? 0, -253, 253, 'keepalived checkWeight');
   const advert = assertIntRange(p.advertInterval ?? 1, 1, 255, 'keepalived advertInterval');
+  const preempt = p.preempt ?? 'never';
+  const preemptLines: string[] = [];
+  if (preempt === 'never') {
+    if (weight !== 0)
+      throw new TemplateInputError(
+        'keepalived checkWeight: a weight only lowers the priority, and with preempt: never no BACKUP takes the VIP from a MASTER whose check fails; use weight 0 (FAULT) or a preempt delay',
+      );
+    preemptLines.push(
+      '    # Never take the VIP back from a working MASTER: each move breaks every connection through the LB.',
+      '    nopreempt',
+    );
+  } else if (preempt !== 'immediately') {
+    const delay = assertIntRange(preempt.delaySeconds, 1, 1000, 'keepalived preempt.delaySeconds');
+    preemptLines.push(
+      '    # A recovered higher-priority host takes the VIP back only after this many seconds.',
+      `    preempt_delay ${delay}`,
+    );
+  }
+  if (preempt !== 'immediately' && p.state === 'MASTER')
+    throw new TemplateInputError(
+      "keepalived state: MASTER ignores nopreempt/preempt_delay (keepalived.conf(5)); start every host as BACKUP, or set preempt: 'immediately'",
+    );
 
   return joinLines([
     '# kubeseed: keepalived holds the Kubernetes API endpoint VIP on one load-balancer host (VRRP, unicast peers).',
@@ -110,6 +143,7 @@ export function renderKeepalivedConfig(p: KeepalivedConfigParams): string {
     `    virtual_router_id ${vrid}`,
     `    priority ${priority}`,
     `    advert_int ${advert}`,
+    ...preemptLines,
     `    unicast_src_ip ${src}`,
     '    unicast_peer {',
     ...peers.map((peer) => `        ${peer}`),
@@ -166,7 +200,9 @@ export function renderKeepalivedCheckScript(p: KeepalivedCheckScriptParams): str
     'lb_running() {',
     '    for comm in /proc/[0-9]*/comm; do',
     '        name=',
-    '        read -r name < "$comm" 2>/dev/null || continue',
+    '        # Braces: a process may exit between the glob and the read, and dash opens `< "$comm"` before',
+    '        # a 2>/dev/null written after it takes effect, so its "cannot open" would reach keepalived\'s log.',
+    '        { read -r name < "$comm"; } 2>/dev/null || continue',
     '        [ "$name" = "$LB" ] && return 0',
     '    done',
     '    return 1',

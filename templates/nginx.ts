@@ -33,6 +33,9 @@ export interface NginxStreamConfigParams {
   idleTimeout?: string;
 }
 
+/** Per worker; with `worker_processes auto` one worker per CPU. */
+const WORKER_CONNECTIONS = 4096;
+
 export function renderNginxStreamConfig(p: NginxStreamConfigParams): string {
   const port = assertPort(p.bindPort, 'nginx bindPort');
   const listen = p.bindAddress === undefined ? `${port}` : hostPort(assertIp(p.bindAddress, 'nginx bindAddress'), port);
@@ -56,11 +59,14 @@ export function renderNginxStreamConfig(p: NginxStreamConfigParams): string {
     ...(p.loadModule ? [`load_module ${assertPath(p.loadModule, 'nginx loadModule')};`] : []),
     ...(user === null ? [] : [`user ${assertName(user, 'nginx user')};`]),
     'worker_processes auto;',
+    // Every proxied connection is two connections (client, upstream), each a descriptor. Debian's
+    // nginx.service sets no LimitNOFILE, so without this the workers keep the soft limit of 1024.
+    `worker_rlimit_nofile ${WORKER_CONNECTIONS * 2};`,
     `pid ${assertPath(p.pidFile ?? '/run/nginx.pid', 'nginx pidFile')};`,
     `error_log ${errorLog} notice;`,
     '',
     'events {',
-    '    worker_connections 4096;',
+    `    worker_connections ${WORKER_CONNECTIONS};`,
     '}',
     '',
     'stream {',

@@ -121,8 +121,10 @@ function loadBalancerFiles(spec: ClusterSpec, host: HostSpec): ProvisionFile[] {
           vip: spec.loadBalancer.vip,
           vipPrefix: subnetPrefix,
           virtualRouterId: spec.loadBalancer.virtualRouterId,
+          // All BACKUP with nopreempt (templates/keepalived.ts): the first LB host wins a simultaneous start by priority,
+          // and a recovered host never takes the VIP back from a working one.
           priority: 150 - index * 10,
-          state: index === 0 ? 'MASTER' : 'BACKUP',
+          state: 'BACKUP',
           unicastSrcIp: host.address!.ip,
           unicastPeers: lbs.filter((h) => h !== host).map((h) => h.address!.ip),
           authPass: vrrpAuthPass(spec),

@@ -347,6 +347,10 @@ export class E2eCluster {
       if (!cfg) throw new Error(`${h.spec.name}: /etc/haproxy/haproxy.cfg was not written by the user-data`);
       // Foreground with the log on stdout, so the harness reads HAProxy's own connection log.
       host.writeFile('/etc/haproxy/haproxy-e2e.cfg', cfg.replace(/^(\s*)log \/dev\/log local0$/m, '$1log stdout format raw daemon'));
+      // What systemd-tmpfiles does at boot from the package's /usr/lib/tmpfiles.d/haproxy.conf: /run (a tmpfs here)
+      // gets /run/haproxy, setgid haproxy, where HAProxy creates its runtime API socket.
+      const tmpfiles = await host.exec(['systemd-tmpfiles', '--create', 'haproxy.conf']);
+      if (tmpfiles.code !== 0) throw new Error(`${h.spec.name}: systemd-tmpfiles --create haproxy.conf failed: ${tmpfiles.stderr}`);
       h.services.set('haproxy', host.spawn('haproxy', ['haproxy', '-db', '-f', '/etc/haproxy/haproxy-e2e.cfg']));
       this.startKeepalived(h);
     }

@@ -43,18 +43,18 @@ export const NGINX_VARIANTS: Record<string, t.NginxStreamConfigParams> = {
 };
 
 export const KEEPALIVED_VARIANTS: Record<string, t.KeepalivedConfigParams> = {
-  'master, FAULT on failure': {
+  'first, FAULT on failure, never preempts': {
     interface: 'eth0',
     vip: '10.101.1.10',
     vipPrefix: 24,
     virtualRouterId: 51,
     priority: 150,
-    state: 'MASTER',
+    state: 'BACKUP',
     unicastSrcIp: '10.101.1.11',
     unicastPeers: ['10.101.1.12'],
     authPass: 'k8s1pass',
   },
-  'backup, weight, two peers, router id': {
+  'weight, preempt delay, two peers, router id': {
     interface: 'ens18',
     vip: '10.101.1.10',
     vipPrefix: 24,
@@ -65,6 +65,7 @@ export const KEEPALIVED_VARIANTS: Record<string, t.KeepalivedConfigParams> = {
     unicastPeers: ['10.101.1.11', '10.101.1.13'],
     authPass: 'x',
     checkWeight: -60,
+    preempt: { delaySeconds: 30 },
     checkInterval: 3,
     checkTimeout: 2,
     checkFall: 3,

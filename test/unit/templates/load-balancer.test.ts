@@ -33,7 +33,45 @@ describe('renderHaproxyConfig', () => {
       'timeout server 1h',
       'timeout check 5s',
     ]);
-    expect(readyz).not.toContain('stats socket');
+  });
+
+  it("runs as Debian's haproxy user in its chroot, bounded, with the runtime API socket operators drain backends through", () => {
+    const l = lines(readyz);
+    const global = l.slice(l.indexOf('global'), l.indexOf('defaults'));
+    for (const want of [
+      'user haproxy',
+      'group haproxy',
+      'chroot /var/lib/haproxy',
+      'maxconn 8000',
+      'stats socket /run/haproxy/admin.sock mode 660 level admin',
+    ]) {
+      expect(global).toContain(want);
+    }
+  });
+
+  it('takes another user, chroot, connection limit and socket, and leaves each out on request', () => {
+    const custom = lines(
+      renderHaproxyConfig({
+        bindPort: 6443,
+        backends: BACKENDS,
+        runAs: { user: 'lb', group: 'lbgroup' },
+        chroot: '/srv/empty',
+        maxConnections: 500,
+        statsSocket: '/tmp/x/admin.sock',
+      }),
+    );
+    for (const want of [
+      'user lb',
+      'group lbgroup',
+      'chroot /srv/empty',
+      'maxconn 500',
+      'stats socket /tmp/x/admin.sock mode 660 level admin',
+    ]) {
+      expect(custom).toContain(want);
+    }
+    const bare = renderHaproxyConfig({ bindPort: 6443, backends: BACKENDS, runAs: null, chroot: null, statsSocket: null });
+    expect(bare).not.toMatch(/^\s*(user|group|chroot|stats socket) /m);
+    expect(lines(bare)).toContain('maxconn 8000');
   });
 
   it.each([
@@ -43,7 +81,7 @@ describe('renderHaproxyConfig', () => {
     ['stdout log (e2e foreground)', (l: string[]) => expect(l).toContain('bind :8443')],
     [
       'stats socket, bind address, tuned checks',
-      (l: string[]) => expect(l).toContain('stats socket /run/haproxy/admin.sock mode 600 level admin'),
+      (l: string[]) => expect(l).toContain('stats socket /run/haproxy/admin.sock mode 660 level admin'),
     ],
     ['stats socket, bind address, tuned checks', (l: string[]) => expect(l).toContain('bind 10.101.1.10:6443')],
     [
@@ -63,6 +101,9 @@ describe('renderHaproxyConfig', () => {
     ['a server name with a space', { bindPort: 6443, backends: [{ name: 'cp 1', address: '10.0.0.1', port: 6443 }] }],
     ['a log target with a newline', { bindPort: 6443, backends: BACKENDS, log: '/dev/log local0\nbogus' }],
     ['a bad timeout', { bindPort: 6443, backends: BACKENDS, idleTimeout: '1 hour' }],
+    ['maxconn 0', { bindPort: 6443, backends: BACKENDS, maxConnections: 0 }],
+    ['a relative chroot', { bindPort: 6443, backends: BACKENDS, chroot: 'var/lib/haproxy' }],
+    ['a user with a space', { bindPort: 6443, backends: BACKENDS, runAs: { user: 'ha proxy', group: 'haproxy' } }],
   ] as const)('refuses %s', (_name, params) => {
     expect(() => renderHaproxyConfig(params)).toThrow(TemplateInputError);
   });
@@ -73,6 +114,9 @@ describe('renderNginxStreamConfig', () => {
     const l = lines(renderNginxStreamConfig(NGINX_VARIANTS['debian defaults']!));
     expect(l[2]).toBe('load_module /usr/lib/nginx/modules/ngx_stream_module.so;');
     expect(l).toContain('user www-data;');
+    // Debian's nginx.service sets no LimitNOFILE: without this the workers keep the soft limit of 1024 descriptors.
+    expect(l).toContain('worker_rlimit_nofile 8192;');
+    expect(l).toContain('worker_connections 4096;');
     expect(l).toContain('pid /run/nginx.pid;');
     expect(l).toContain('error_log /var/log/nginx/error.log notice;');
     expect(l).toContain('listen 6443;');
@@ -107,9 +151,9 @@ describe('renderNginxStreamConfig', () => {
 
 describe('renderKeepalivedConfig', () => {
   it('renders unicast VRRP with PASS auth, the VIP and the tracked local check', () => {
-    const l = lines(renderKeepalivedConfig(KEEPALIVED_VARIANTS['master, FAULT on failure']!));
+    const l = lines(renderKeepalivedConfig(KEEPALIVED_VARIANTS['first, FAULT on failure, never preempts']!));
     for (const want of [
-      'state MASTER',
+      'state BACKUP',
       'interface eth0',
       'virtual_router_id 51',
       'priority 150',
@@ -134,13 +178,32 @@ describe('renderKeepalivedConfig', () => {
     expect(l.some((x) => x.startsWith('router_id'))).toBe(false);
   });
 
+  it('never preempts by default: every host starts BACKUP and a recovered host leaves the VIP where it is', () => {
+    const l = lines(renderKeepalivedConfig(KEEPALIVED_VARIANTS['first, FAULT on failure, never preempts']!));
+    expect(l).toContain('nopreempt');
+    expect(l).toContain('state BACKUP');
+    expect(l.some((x) => x.startsWith('preempt_delay'))).toBe(false);
+  });
+
+  it('preempts after a delay, or at once, when asked', () => {
+    const base = KEEPALIVED_VARIANTS['first, FAULT on failure, never preempts']!;
+    const delayed = lines(renderKeepalivedConfig({ ...base, preempt: { delaySeconds: 300 } }));
+    expect(delayed).toContain('preempt_delay 300');
+    expect(delayed).toContain('state BACKUP');
+    expect(delayed).not.toContain('nopreempt');
+    const atOnce = lines(renderKeepalivedConfig({ ...base, state: 'MASTER', preempt: 'immediately' }));
+    expect(atOnce).toContain('state MASTER');
+    expect(atOnce.some((x) => x.includes('preempt'))).toBe(false);
+  });
+
   it('renders BACKUP, weight, several peers and the script path', () => {
-    const l = lines(renderKeepalivedConfig(KEEPALIVED_VARIANTS['backup, weight, two peers, router id']!));
+    const l = lines(renderKeepalivedConfig(KEEPALIVED_VARIANTS['weight, preempt delay, two peers, router id']!));
     for (const want of [
       'state BACKUP',
       'interface ens18',
       'priority 100',
       'weight -60',
+      'preempt_delay 30',
       'advert_int 2',
       'router_id k8s1lb2',
       '10.101.1.11',
@@ -152,7 +215,7 @@ describe('renderKeepalivedConfig', () => {
     }
   });
 
-  const base = KEEPALIVED_VARIANTS['master, FAULT on failure']!;
+  const base = KEEPALIVED_VARIANTS['first, FAULT on failure, never preempts']!;
   it.each([
     ['a 9-character password', { ...base, authPass: '123456789' }],
     ['a password with a quote', { ...base, authPass: 'ab"c' }],
@@ -163,6 +226,12 @@ describe('renderKeepalivedConfig', () => {
     ['a bad state', { ...base, state: 'LEADER' as 'MASTER' }],
     ['a relative script path', { ...base, checkScriptPath: 'check.sh' }],
     ['a 16-character interface', { ...base, interface: 'enp0s31f6abcdefg' }],
+    // keepalived.conf(5): nopreempt and preempt_delay work only when the initial state is not MASTER.
+    ['MASTER without preemption', { ...base, state: 'MASTER' as const }],
+    ['MASTER with a preemption delay', { ...base, state: 'MASTER' as const, preempt: { delaySeconds: 60 } }],
+    // A weight only lowers the priority; without preemption no BACKUP would take the VIP.
+    ['a weight without preemption', { ...base, checkWeight: -60 }],
+    ['a preemption delay above 1000 s', { ...base, preempt: { delaySeconds: 1001 } }],
   ])('refuses %s', (_name, params) => {
     expect(() => renderKeepalivedConfig(params)).toThrow(TemplateInputError);
   });
@@ -176,6 +245,9 @@ describe('renderKeepalivedCheckScript', () => {
     expect(text).toContain('ADDRESS=127.0.0.1');
     expect(text).toContain('PORT=6443');
     expect(text).toContain('/proc/[0-9]*/comm');
+    // dash applies redirections left to right: a `2>/dev/null` after `< "$comm"` comes too late
+    // for the open of a process that has just exited ("cannot open /proc/N/comm").
+    expect(text).toContain('{ read -r name < "$comm"; } 2>/dev/null || continue');
     expect(text).toContain('/dev/tcp/');
     expect(text).not.toMatch(/readyz|healthz|curl|kubectl/);
   });

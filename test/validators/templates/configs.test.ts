@@ -107,7 +107,7 @@ describe.skipIf(skipUnless('validators/templates keepalived', { root: true, comm
     });
 
     it('rejects the config when the interface is missing, so the namespace matters', () => {
-      const r = check('noif', KEEPALIVED_VARIANTS['master, FAULT on failure']!, false);
+      const r = check('noif', KEEPALIVED_VARIANTS['first, FAULT on failure, never preempts']!, false);
       expect(r.status).not.toBe(0);
     });
   },

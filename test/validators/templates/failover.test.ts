@@ -1,9 +1,12 @@
 /**
  * The rendered HAProxy + keepalived + check script, run for real: two load-balancer namespaces on
  * a bridge (the bridge in a namespace of its own), HAProxy and keepalived in each with the
- * generated files. The VIP comes up on the MASTER although no API server exists (the check only
- * looks at the local HAProxy); killing the MASTER's HAProxy makes the check fail and the VIP
- * moves to the BACKUP within 5 s. Every address is used only through `ip netns exec` / `ip -n`.
+ * generated files. Both start BACKUP with nopreempt, as kubeseed generates them. The VIP comes up
+ * on the first host to run although no API server exists (the check only looks at the local
+ * HAProxy), and a host started later leaves it there; killing the
+ * holder's HAProxy makes the check fail and the VIP moves to the other within 5 s; once its
+ * HAProxy is back, the VIP stays where it is (no second break of every connection).
+ * Every address is used only through `ip netns exec` / `ip -n`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -14,8 +17,8 @@ import { makeTempDir, must, Namespaces, run, sleep, writeFile } from './helpers.
 
 const VIP = '10.78.0.100';
 const LB = [
-  { name: 'lb1', ip: '10.78.0.11', state: 'MASTER' as const, priority: 150 },
-  { name: 'lb2', ip: '10.78.0.12', state: 'BACKUP' as const, priority: 100 },
+  { name: 'lb1', ip: '10.78.0.11', priority: 150 },
+  { name: 'lb2', ip: '10.78.0.12', priority: 100 },
 ];
 
 function holdsVip(ns: string): boolean {
@@ -53,6 +56,43 @@ describe.skipIf(skipUnless('validators/templates failover', { root: true, comman
       return child;
     }
 
+    // The control plane does not exist: HAProxy marks it DOWN but keeps listening, as before kubeadm init.
+    // Each LB host has its own runtime socket (on a real host: /run/haproxy/admin.sock).
+    function startHaproxy(name: string): void {
+      const cfg = writeFile(
+        dir,
+        `${name}-haproxy.cfg`,
+        t.renderHaproxyConfig({
+          bindPort: 6443,
+          backends: [{ name: 'cp1', address: '10.78.0.50', port: 6443 }],
+          log: 'stdout format raw daemon',
+          statsSocket: `${dir}/${name}-admin.sock`,
+        }),
+      );
+      haproxy[name] = start(['netns', 'exec', netns[name]!, 'haproxy', '-db', '-f', cfg], `haproxy-${name}`);
+    }
+
+    function startKeepalived(lb: (typeof LB)[number]): void {
+      const conf = writeFile(
+        dir,
+        `${lb.name}-keepalived.conf`,
+        t.renderKeepalivedConfig({
+          interface: 'eth0',
+          vip: VIP,
+          vipPrefix: 24,
+          virtualRouterId: 77,
+          priority: lb.priority,
+          state: 'BACKUP',
+          unicastSrcIp: lb.ip,
+          unicastPeers: LB.filter((o) => o !== lb).map((o) => o.ip),
+          authPass: 'kstest01',
+          checkScriptPath: checkScript,
+        }),
+      );
+      const p = (s: string) => `${dir}/${lb.name}-${s}.pid`;
+      start(['netns', 'exec', netns[lb.name]!, 'keepalived', '-n', '-l', '-D', '-f', conf, '-p', p('k'), '-r', p('vrrp'), '-c', p('chk')]);
+    }
+
     beforeAll(() => {
       const br = ns.add('br');
       must('ip', ['-n', br, 'link', 'add', 'br0', 'type', 'bridge']);
@@ -69,53 +109,9 @@ describe.skipIf(skipUnless('validators/templates failover', { root: true, comman
       });
 
       checkScript = writeFile(dir, 'check-lb.sh', t.renderKeepalivedCheckScript({ loadBalancer: 'haproxy', port: 6443 }), 0o755);
-      // The control plane does not exist: HAProxy marks it DOWN but keeps listening, as before kubeadm init.
-      const cfg = writeFile(
-        dir,
-        'haproxy.cfg',
-        t.renderHaproxyConfig({
-          bindPort: 6443,
-          backends: [{ name: 'cp1', address: '10.78.0.50', port: 6443 }],
-          log: 'stdout format raw daemon',
-        }),
-      );
-      for (const lb of LB) {
-        haproxy[lb.name] = start(['netns', 'exec', netns[lb.name]!, 'haproxy', '-db', '-f', cfg], `haproxy-${lb.name}`);
-        const conf = writeFile(
-          dir,
-          `${lb.name}-keepalived.conf`,
-          t.renderKeepalivedConfig({
-            interface: 'eth0',
-            vip: VIP,
-            vipPrefix: 24,
-            virtualRouterId: 77,
-            priority: lb.priority,
-            state: lb.state,
-            unicastSrcIp: lb.ip,
-            unicastPeers: LB.filter((o) => o !== lb).map((o) => o.ip),
-            authPass: 'kstest01',
-            checkScriptPath: checkScript,
-          }),
-        );
-        const p = (s: string) => `${dir}/${lb.name}-${s}.pid`;
-        start([
-          'netns',
-          'exec',
-          netns[lb.name]!,
-          'keepalived',
-          '-n',
-          '-l',
-          '-D',
-          '-f',
-          conf,
-          '-p',
-          p('k'),
-          '-r',
-          p('vrrp'),
-          '-c',
-          p('chk'),
-        ]);
-      }
+      for (const lb of LB) startHaproxy(lb.name);
+      // lb2's keepalived starts in the first test, once lb1 holds the VIP: with nopreempt the first host ready wins.
+      startKeepalived(LB[0]!);
     });
 
     afterAll(async () => {
@@ -136,8 +132,12 @@ describe.skipIf(skipUnless('validators/templates failover', { root: true, comman
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('the VIP comes up on the MASTER without any API server', async () => {
+    it('the VIP comes up on the first LB host without any API server, and stays there when the next one starts', async () => {
       await waitFor(() => holdsVip(netns.lb1!), 15_000);
+      startKeepalived(LB[1]!);
+      await waitFor(() => run('ip', ['netns', 'exec', netns.lb2!, 'sh', checkScript]).status === 0, 5000);
+      await sleep(4000);
+      expect(holdsVip(netns.lb1!)).toBe(true);
       expect(holdsVip(netns.lb2!)).toBe(false);
       expect(run('ip', ['netns', 'exec', netns.lb1!, 'sh', checkScript]).status).toBe(0);
     });
@@ -154,7 +154,7 @@ describe.skipIf(skipUnless('validators/templates failover', { root: true, comman
       expect(output['haproxy-lb1']).not.toContain('127.0.0.1:');
     });
 
-    it("after the MASTER's HAProxy dies, its check fails and the VIP moves to the BACKUP within 5 s", async () => {
+    it("after the holder's HAProxy dies, its check fails and the VIP moves to the other host within 5 s", async () => {
       const victim = haproxy.lb1!;
       process.kill(victim.pid!, 'SIGKILL');
       const killedAt = Date.now();
@@ -165,6 +165,18 @@ describe.skipIf(skipUnless('validators/templates failover', { root: true, comman
       await waitFor(() => holdsVip(netns.lb2!) && !holdsVip(netns.lb1!), 8000);
       const moved = Date.now() - killedAt;
       expect(moved).toBeLessThan(5000);
+    });
+
+    it('once its HAProxy is back, the higher-priority host leaves the VIP where it is (nopreempt)', async () => {
+      startHaproxy('lb1');
+      await waitFor(() => run('ip', ['netns', 'exec', netns.lb1!, 'sh', checkScript]).status === 0, 5000);
+      // rise 2 at 1 s intervals, then a preempting keepalived would take the VIP back within ~3.5 s: wait well past that.
+      const until = Date.now() + 8000;
+      while (Date.now() < until) {
+        expect(holdsVip(netns.lb1!)).toBe(false);
+        expect(holdsVip(netns.lb2!)).toBe(true);
+        await sleep(250);
+      }
     });
   },
 );
