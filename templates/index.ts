@@ -32,6 +32,7 @@ export {
   renderEtcdUnit,
 } from './etcd.ts';
 export { type HaproxyConfigParams, type LoadBalancerBackend, renderHaproxyConfig } from './haproxy.ts';
+export { listPrepareHostPackages, nodeToolPackages } from './host-packages.ts';
 export { type InstallAgentParams, renderInstallAgentScript } from './install-agent.ts';
 export {
   type KeepalivedCheckScriptParams,

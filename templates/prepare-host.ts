@@ -3,9 +3,9 @@
  * The bash script that prepares Ubuntu 22.04/24.04 and Debian 12/13 for kubeadm at first boot:
  * swap off, kernel modules and sysctls, proxy settings for apt and containerd, containerd 2.x
  * (Docker's `containerd.io` apt package or the upstream tarball + runc), kubeadm/kubelet/kubectl
- * from the pkgs.k8s.io repository of the target minor pinned to its patch and held, extra
- * packages, time servers, and finally containerd's config put into place and the services
- * enabled. Idempotent: every section checks before it acts, so a second run changes nothing.
+ * from the pkgs.k8s.io repository of the target minor pinned to its patch and held, the node
+ * tools no package pulls in (`nodeToolPackages`), extra packages, time servers, and finally
+ * containerd's config put into place and the services enabled. Idempotent: every section checks before it acts, so a second run changes nothing.
  * Parameters are plain data and never secrets (the script lands in user-data). Pure.
  *
  * Files the caller writes before running it (user-data `write_files`): the containerd config at
@@ -14,6 +14,7 @@
  * into place (a package install may have replaced it) and applies the others.
  */
 import { assertNoProxyEntry, hasProxy, type ProxySettings, renderContainerdProxyDropin, renderContainerdUnit } from './containerd.ts';
+import { extraPackagesOf, nodeToolPackages } from './host-packages.ts';
 import { KUBERNETES_SYSCTLS, listKernelModules } from './kernel.ts';
 import {
   assertHeredocSafe,
@@ -61,7 +62,7 @@ export interface PrepareHostParams {
   containerd?: ContainerdDockerApt | ContainerdTarball;
   /** More apt packages (haproxy, keepalived, nginx-light, ipset, …); installed only in `install` mode. */
   extraPackages?: readonly string[];
-  /** kube-proxy `ipvs`: loads the IPVS modules too and installs ipset. */
+  /** kube-proxy `ipvs`: loads the IPVS modules too and installs ipset and ipvsadm. */
   ipvs?: boolean;
   /** Proxy for apt, containerd and this script's downloads. */
   proxy?: ProxySettings;
@@ -136,16 +137,17 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
   const containerd = p.containerd ?? { source: 'docker-apt' };
   const modules = listKernelModules({ ipvs: p.ipvs === true });
   const timeServers = (p.timeServers ?? []).map(assertTimeServer);
-  const packages = [...(p.extraPackages ?? []).map(assertPackage)];
-  if (p.ipvs && !packages.includes('ipset')) packages.push('ipset');
-  if (timeServers.length > 0 && !packages.includes('chrony')) packages.push('chrony');
+  for (const name of p.extraPackages ?? []) assertPackage(name);
+  const node = p.kubernetesNode !== false;
+  // Installed in their own section on a node (after the Kubernetes repository), so not twice.
+  const nodeTools = node ? nodeToolPackages({ ipvs: p.ipvs === true }) : [];
+  const packages = extraPackagesOf(p, nodeTools);
   const services = (p.enableServices ?? []).map((s) => assertName(s, 'enableServices'));
   const configSource = assertPath(p.containerdConfigSource ?? '/etc/kubeseed/containerd-config.toml', 'containerdConfigSource');
   const proxy = hasProxy(p.proxy) ? p.proxy : undefined;
   if (proxy?.http) assertUrl(proxy.http, 'proxy.http');
   if (proxy?.https) assertUrl(proxy.https, 'proxy.https');
   const noProxyEntries = (proxy?.noProxy ?? []).map(assertNoProxyEntry);
-  const node = p.kubernetesNode !== false;
   const etcdUrl = p.etcd ? assertUrl(p.etcd.tarballUrl, 'etcd tarballUrl') : undefined;
 
   const lines: string[] = [
@@ -189,10 +191,14 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
     '    if [ "$APT_UPDATED" = 0 ]; then say "apt-get update"; apt_get update -q >/dev/null; APT_UPDATED=1; fi',
     '}',
     '',
-    '# resolve_version PACKAGE REGEX: the newest repository version of PACKAGE matching REGEX.',
+    '# newest_version PACKAGE REGEX: the newest repository version of PACKAGE matching REGEX, or nothing.',
+    'newest_version() {',
+    '    apt-cache madison "$1" 2>/dev/null | awk -F\'|\' \'{gsub(/[[:space:]]/, "", $2); print $2}\' | grep -E "$2" | head -n 1 || true',
+    '}',
+    '# resolve_version PACKAGE REGEX: the same, or a stop naming what is missing.',
     'resolve_version() {',
     '    local v',
-    '    v=$(apt-cache madison "$1" | awk -F\'|\' \'{gsub(/[[:space:]]/, "", $2); print $2}\' | grep -E "$2" | head -n 1 || true)',
+    '    v=$(newest_version "$1" "$2")',
     '    [ -n "$v" ] || fail "no version of $1 matching $2 in the configured repositories (apt-cache madison $1)"',
     '    printf \'%s\\n\' "$v"',
     '}',
@@ -421,6 +427,32 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
       'apt-mark hold kubelet kubeadm kubectl >/dev/null',
       'say "kubelet kubeadm kubectl held at $K8S_VERSION"',
       '',
+      '# --- node tools no package above pulls in (apt runs with --no-install-recommends) ---',
+      '# cri-tools: crictl, which /etc/crictl.yaml points at containerd; kubeadm packages >= 1.32 no',
+      '# longer depend on it. The minor of the cluster, from the same repository; not held: it',
+      '# follows that repository (a minor upgrade switches the repository line).',
+      `# ${nodeTools.join(', ')}: see nodeToolPackages in templates/prepare-host.ts and docs/host-preparation.md.`,
+      `CRI_TOOLS_RE=${shQuote(`^${ereEscape(`${k8s.major}.${k8s.minor}.`)}`)}`,
+      `NODE_TOOLS=${shArray(nodeTools)}`,
+      'want=()',
+      'if ! installed_version cri-tools | grep -Eq "$CRI_TOOLS_RE"; then',
+      '    v=$(newest_version cri-tools "$CRI_TOOLS_RE")',
+      '    if [ -z "$v" ]; then',
+      `        say "warning: no cri-tools ${k8s.major}.${k8s.minor}.x in $K8S_REPO; taking its newest cri-tools"`,
+      '        v=$(resolve_version cri-tools .)',
+      '    fi',
+      '    want+=("cri-tools=$v")',
+      'fi',
+      'for pkg in "${NODE_TOOLS[@]}"; do [ -n "$(installed_version "$pkg")" ] || want+=("$pkg"); done',
+      'if [ "${#want[@]}" -gt 0 ]; then',
+      '    apt_update_once',
+      '    say "installing ${want[*]}"',
+      '    # --allow-downgrades: an image may carry a newer crictl than the minor of the cluster.',
+      '    apt_get install -y -q --no-install-recommends --allow-downgrades "${want[@]}" >/dev/null',
+      'else',
+      '    say "node tools already installed: cri-tools ${NODE_TOOLS[*]}"',
+      'fi',
+      '',
     );
   }
   if (install) {
@@ -473,6 +505,16 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
         'for bin in "${REQUIRED_BINARIES[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing+=("$bin"); done',
         '[ "${#missing[@]}" -eq 0 ] || fail "os.packages is preinstalled but ${missing[*]} not found on PATH"',
         `say ${shQuote(`preinstalled ${bins.join(', ')} found`)}`,
+      );
+    }
+    if (node) {
+      // What the install path adds (nodeToolPackages, cri-tools): kubeadm does not check them, so a warning.
+      const tools = ['crictl', ...nodeTools];
+      lines.push(
+        `RECOMMENDED_BINARIES=${shArray(tools)}`,
+        'absent=()',
+        'for bin in "${RECOMMENDED_BINARIES[@]}"; do command -v "$bin" >/dev/null 2>&1 || absent+=("$bin"); done',
+        '[ "${#absent[@]}" -eq 0 ] || say "warning: ${absent[*]} not found on PATH (operators and docs/host-preparation.md expect them)"',
       );
     }
     if (node) {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the expected strings are bash, where ${…} is shell expansion
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
@@ -52,11 +53,31 @@ describe('renderPrepareHostScript', () => {
     expect(install).toContain('/proc/sys/net/ipv4/ip_forward');
   });
 
-  it('loads the ipvs modules and installs ipset only with ipvs', () => {
+  it('loads the ipvs modules and installs ipset and ipvsadm only with ipvs', () => {
     expect(rich).toContain('KERNEL_MODULES=(overlay br_netfilter ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh nf_conntrack)');
-    expect(rich).toContain('EXTRA_PACKAGES=(haproxy keepalived ipset chrony)');
+    expect(rich).toContain('NODE_TOOLS=(conntrack iptables ipset ipvsadm)\n');
+    expect(rich).toContain('EXTRA_PACKAGES=(haproxy keepalived chrony)\n');
     expect(install).not.toContain('ip_vs');
-    expect(install).not.toContain('ipset');
+    expect(install).not.toMatch(/ipset|ipvsadm/);
+  });
+
+  // Issue 17 defect 4: kubeadm packages >= 1.32 no longer depend on cri-tools (kubernetes/release
+  // cmd/krel/templates/latest/metadata.yaml) and kubelet packages built since 2025-09 no longer
+  // depend on conntrack (kubelet.spec), so with --no-install-recommends nothing pulled them in.
+  it('installs cri-tools of the minor from the Kubernetes repository, conntrack and iptables, on every node', () => {
+    expect(install).toContain("CRI_TOOLS_RE='^1\\.37\\.'\n");
+    expect(install).toContain('NODE_TOOLS=(conntrack iptables)\n');
+    expect(rich).toContain("CRI_TOOLS_RE='^1\\.36\\.'\n");
+    const section = install.slice(install.indexOf('# --- node tools'), install.indexOf('# --- containerd must be 2.x'));
+    expect(section).toContain('v=$(newest_version cri-tools "$CRI_TOOLS_RE")');
+    expect(section).toContain('want+=("cri-tools=$v")');
+    expect(section).toContain('apt_get install -y -q --no-install-recommends --allow-downgrades "${want[@]}"');
+    // the Kubernetes repository is configured before: the section comes after kubeadm's install
+    expect(install.indexOf('# --- node tools')).toBeGreaterThan(install.indexOf('apt-mark hold kubelet kubeadm kubectl'));
+    // cri-tools follows its repository (not held): only kubelet, kubeadm, kubectl and containerd.io are
+    expect(install).not.toMatch(/apt-mark hold[^\n]*cri-tools/);
+    const tarballSection = tarball.slice(tarball.indexOf('# --- node tools'));
+    expect(tarballSection).toContain('NODE_TOOLS=(conntrack iptables)');
   });
 
   it('writes proxy settings only with a proxy, and removes stale ones without', () => {
@@ -99,6 +120,9 @@ describe('renderPrepareHostScript', () => {
     for (const s of [pre, renderPrepareHostScript(PREPARE_VARIANTS['preinstalled, proxy, time']!)]) {
       expect(s).not.toMatch(/apt_get install|apt-mark|fetch "|pkgs\.k8s\.io|download\.docker\.com/);
       expect(s).toContain('REQUIRED_BINARIES=(containerd runc kubeadm kubelet kubectl)');
+      // what the install path adds is only recommended on an image: a warning names what is missing
+      expect(s).toContain('RECOMMENDED_BINARIES=(crictl conntrack iptables)');
+      expect(s).toContain('say "warning: ${absent[*]} not found on PATH');
     }
   });
 
@@ -123,7 +147,9 @@ describe('renderPrepareHostScript', () => {
 
   it('does no kubelet work on a host without kubelet', () => {
     const lb = renderPrepareHostScript(PREPARE_VARIANTS['load balancer (no kubelet), proxy']!);
-    expect(lb).not.toMatch(/swapoff|KERNEL_MODULES|sysctl --system|containerd|kubeadm|kubelet|pkgs\.k8s\.io/);
+    expect(lb).not.toMatch(
+      /swapoff|KERNEL_MODULES|sysctl --system|containerd|kubeadm|kubelet|pkgs\.k8s\.io|cri-tools|conntrack|NODE_TOOLS/,
+    );
     expect(lb).toContain('EXTRA_PACKAGES=(nginx libnginx-mod-stream keepalived)');
     expect(lb).toContain('Acquire::http::Proxy "http://proxy.lan:3128";');
     expect(lb).toContain('systemctl restart nginx');

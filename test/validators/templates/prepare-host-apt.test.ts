@@ -1,10 +1,16 @@
 /**
  * The install path of the prepare-host script, for real: a local signed apt repository in
- * Docker's layout (containerd.io 1.7 and 2.1) and one in pkgs.k8s.io's flat layout (kubelet,
- * kubeadm, kubectl 1.37.0 and 1.37.1), with dummy packages carrying the real names and versions,
+ * Docker's layout (containerd.io 1.7 and 2.1), one in pkgs.k8s.io's flat layout (kubelet,
+ * kubeadm, kubectl 1.37.0 and 1.37.1; cri-tools 1.37 and 1.38, as a mirror carrying two minors;
+ * kubernetes-cni), with dummy packages carrying the real names, versions and Depends (the
+ * kubelet's `iptables (>= 1.4.21), kubernetes-cni (>= 1.2.0), mount, util-linux`), and a flat
+ * "site Debian mirror" of REAL Debian .debs (conntrack, iptables, ipset, ipvsadm and the libraries
+ * this machine lacks; fetched by .ci/run with `apt-get download`, see e2e/harness/apt-repo.ts),
  * served on loopback inside private namespaces; the script runs twice in an overlay of this
- * machine's root (nothing on the host changes). Proves: the newest containerd 2.x is chosen, the
- * exact Debian revision of the spec's patch is pinned (not the newest), packages are held, the
+ * machine's root (nothing on the host changes), whose only apt source is that Debian mirror.
+ * Proves: the newest containerd 2.x is chosen, the exact Debian revision of the spec's patch is
+ * pinned (not the newest), packages are held, cri-tools of the cluster's minor and conntrack and
+ * iptables are installed although --no-install-recommends pulls none of them in (issue 17), the
  * package's own containerd config is replaced by ours, a second run installs nothing, and a patch
  * missing from the repository stops the script with a clear message.
  */
@@ -19,6 +25,7 @@ import {
   renderPrepareHostScript,
   renderSysctlConfig,
 } from '../../../templates/index.ts';
+import { debianDebs, debianDebsDir, debianMirrorSource, KUBELET_DEPENDS } from '../../e2e/harness/apt-repo.ts';
 import { skipUnless } from '../../support/requirements.ts';
 import { makeTempDir, must, run, writeFile } from './helpers.ts';
 
@@ -40,8 +47,13 @@ mount --rbind /sys "$R/sys"
 mount -t tmpfs tmpfs "$R/run"
 mount -t tmpfs tmpfs "$R/tmp"
 rm -f "$R"/etc/sysctl.d/* "$R"/usr/lib/sysctl.d/* "$R"/etc/sysctl.conf
-# Only the test repositories: the machine's own sources are unreachable in this namespace.
+# Only the test repositories: the machine's own sources are unreachable in this namespace; the
+# image's Debian source is the site's mirror.
 rm -f "$R"/etc/apt/sources.list "$R"/etc/apt/sources.list.d/*
+install -D -m 0644 "$IN/debian.asc" "$R/etc/apt/keyrings/site-debian-mirror.asc"
+install -D -m 0644 "$IN/debian.list" "$R/etc/apt/sources.list.d/site-debian-mirror.list"
+# A node image need not carry them (this machine may): only the site's Debian mirror can provide them.
+chroot "$R" dpkg --purge conntrack iptables ipset ipvsadm >/dev/null 2>&1 || true
 install -D -m 0644 "$IN/sysctl.conf" "$R/etc/sysctl.d/99-kubeseed.conf"
 install -D -m 0644 "$IN/modules.conf" "$R/etc/modules-load.d/kubeseed.conf"
 install -D -m 0644 "$IN/containerd.toml" "$R/etc/kubeseed/containerd-config.toml"
@@ -57,7 +69,7 @@ chroot "$R" /bin/bash /root/prepare.sh > "$OUT/run2.log" 2>&1; echo $? > "$OUT/r
 snapshot > "$OUT/files2"
 chroot "$R" apt-mark showhold > "$OUT/holds" 2>&1
 D='$'
-chroot "$R" dpkg-query -W -f="$D{Package}=$D{Version}\n" containerd.io kubelet kubeadm kubectl > "$OUT/versions" 2>&1
+chroot "$R" dpkg-query -W -f="$D{Package}=$D{Version}\n" containerd.io kubelet kubeadm kubectl cri-tools kubernetes-cni conntrack iptables > "$OUT/versions" 2>&1
 cp "$R/etc/containerd/config.toml" "$OUT/config.toml" 2>/dev/null
 cat "$R"/etc/apt/sources.list.d/*.list > "$OUT/sources" 2>/dev/null
 chroot "$R" /bin/bash /root/prepare-other.sh > "$OUT/run3.log" 2>&1; echo $? > "$OUT/run3.rc"
@@ -72,12 +84,13 @@ interface Pkg {
   /** Files: path → [content, mode]. */
   files: Record<string, [string, number]>;
   conffiles?: string[];
+  depends?: string;
 }
 
 describe.skipIf(
   skipUnless('validators/templates prepare-host apt', {
     root: true,
-    commands: ['unshare', 'chroot', 'dpkg-deb', 'gpg', '/usr/bin/python3', 'ip'],
+    commands: ['unshare', 'chroot', 'dpkg-deb', 'gpg', '/usr/bin/python3', 'ip', debianDebsDir()],
   }),
 )('prepare-host install path against local signed apt repositories', () => {
   const dir = makeTempDir('apt');
@@ -101,7 +114,7 @@ describe.skipIf(
     mkdirSync(join(root, 'DEBIAN'), { recursive: true });
     writeFileSync(
       join(root, 'DEBIAN', 'control'),
-      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nMaintainer: kubeseed tests <t@example.invalid>\nDescription: test double of ${p.name}\n`,
+      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nMaintainer: kubeseed tests <t@example.invalid>\n${p.depends ? `Depends: ${p.depends}\n` : ''}Description: test double of ${p.name}\n`,
     );
     if (p.conffiles) writeFileSync(join(root, 'DEBIAN', 'conffiles'), `${p.conffiles.join('\n')}\n`);
     mkdirSync(into, { recursive: true });
@@ -155,6 +168,8 @@ describe.skipIf(
     writeFile(input, 'sysctl.conf', renderSysctlConfig());
     writeFile(input, 'modules.conf', renderKernelModules());
     writeFile(input, 'containerd.toml', ourConfig);
+    writeFile(input, 'debian.asc', key);
+    writeFile(input, 'debian.list', debianMirrorSource(BASE, '/etc/apt/keyrings/site-debian-mirror.asc'));
     writeFile(input, 'prepare.sh', first, 0o755);
     writeFile(input, 'prepare-other.sh', other, 0o755);
     const mnt = join(dir, `mnt-${label}`);
@@ -176,6 +191,7 @@ describe.skipIf(
   }
 
   const tool = (name: string, version: string) => `#!/bin/sh\necho "${name} test double ${version}"\n`;
+  let key = '';
 
   beforeAll(() => {
     mkdirSync(gnupg, { mode: 0o700 });
@@ -198,7 +214,7 @@ describe.skipIf(
       },
     );
     if (g.status !== 0) throw new Error(g.stderr);
-    const key = run('gpg', ['--armor', '--export'], { env: gpgEnv }).stdout;
+    key = run('gpg', ['--armor', '--export'], { env: gpgEnv }).stdout;
 
     // Docker's layout: <base>/<distro>/dists/<codename>/stable/binary-<arch>/Packages, key at <base>/<distro>/gpg.
     const docker = join(repo, 'docker', distro);
@@ -231,12 +247,41 @@ describe.skipIf(
     const k8s = join(repo, 'k8s');
     const k8sDebs = ['1.37.0-1.1', '1.37.1-1.1'].flatMap((v) =>
       ['kubelet', 'kubeadm', 'kubectl'].map((name) =>
-        buildDeb({ name, version: v, files: { [`usr/bin/${name}`]: [tool(name, v), 0o755] } }, join(k8s, 'pool')),
+        buildDeb(
+          {
+            name,
+            version: v,
+            files: { [`usr/bin/${name}`]: [tool(name, v), 0o755] },
+            ...(name === 'kubelet' ? { depends: KUBELET_DEPENDS } : {}),
+          },
+          join(k8s, 'pool'),
+        ),
+      ),
+    );
+    for (const v of ['1.37.0-1.1', '1.38.0-1.1'])
+      k8sDebs.push(buildDeb({ name: 'cri-tools', version: v, files: { 'usr/bin/crictl': [tool('crictl', v), 0o755] } }, join(k8s, 'pool')));
+    k8sDebs.push(
+      buildDeb(
+        { name: 'kubernetes-cni', version: '1.7.1-1.1', files: { 'etc/cni/net.d/.kubernetes-cni-keep': ['', 0o644] } },
+        join(k8s, 'pool'),
       ),
     );
     writeFileSync(join(k8s, 'Packages'), packagesIndex(k8sDebs, k8s));
     signedRelease(k8s, `Origin: test\nArchitectures: ${arch}\n`, ['Packages']);
     writeFileSync(join(k8s, 'Release.key'), key);
+
+    // The site's Debian mirror, flat: real .debs.
+    const { debs, missing } = debianDebs();
+    if (missing) throw new Error(`no ${missing} .deb in ${debianDebsDir()}: run .ci/run (apt-get download)`);
+    const debian = join(repo, 'debian');
+    mkdirSync(join(debian, 'pool'), { recursive: true });
+    const copies = debs.map((d) => {
+      const to = join(debian, 'pool', d.slice(d.lastIndexOf('/') + 1));
+      writeFileSync(to, readFileSync(d));
+      return to;
+    });
+    writeFileSync(join(debian, 'Packages'), packagesIndex(copies, debian));
+    signedRelease(debian, `Origin: test-debian\nArchitectures: ${arch}\n`, ['Packages']);
     run('gpgconf', ['--kill', 'gpg-agent'], { env: gpgEnv });
 
     const params = (version: string) =>
@@ -295,12 +340,25 @@ describe.skipIf(
     expect(log).toContain('kubeseed-prepare: installing containerd.io=2.1.4-1');
     expect(log).toContain('kubeseed-prepare: installing kubelet=1.37.0-1.1 kubeadm=1.37.0-1.1 kubectl=1.37.0-1.1');
     expect(log).toContain('kubeseed-prepare: containerd 2.1.4');
-    expect(read('versions').trim().split('\n').sort()).toEqual([
-      'containerd.io=2.1.4-1',
-      'kubeadm=1.37.0-1.1',
-      'kubectl=1.37.0-1.1',
-      'kubelet=1.37.0-1.1',
-    ]);
+    // cri-tools of the cluster's minor (not the newest 1.38), conntrack and iptables, asked for by
+    // name or already in the image; kubernetes-cni comes with the kubelet's Depends.
+    // iptables came in as the kubelet's Depends, conntrack by name, both from the Debian mirror.
+    expect(log).toContain('kubeseed-prepare: installing cri-tools=1.37.0-1.1 conntrack\n');
+    const versions = read('versions').trim().split('\n').sort();
+    expect(versions).toEqual(
+      expect.arrayContaining([
+        'containerd.io=2.1.4-1',
+        'cri-tools=1.37.0-1.1',
+        'kubeadm=1.37.0-1.1',
+        'kubectl=1.37.0-1.1',
+        'kubelet=1.37.0-1.1',
+        'kubernetes-cni=1.7.1-1.1',
+      ]),
+    );
+    for (const pkg of ['conntrack', 'iptables']) {
+      const deb = debianDebs().debs.find((d) => d.includes(`/${pkg}_`))!;
+      expect(versions, pkg).toContain(`${pkg}=${must('dpkg-deb', ['-f', deb, 'Version']).trim()}`);
+    }
     expect(read('holds').trim().split('\n').sort()).toEqual(['containerd.io', 'kubeadm', 'kubectl', 'kubelet']);
     expect(read('sources')).toContain(
       `deb [arch=${arch} signed-by=/etc/apt/keyrings/docker.gpg] ${BASE}/docker/${distro} ${codename} stable`,
@@ -317,6 +375,7 @@ describe.skipIf(
     expect(read('run2.rc').trim(), log).toBe('0');
     expect(log).toContain('kubeseed-prepare: containerd.io 2.1.4-1 already installed');
     expect(log).toContain('kubeseed-prepare: kubelet, kubeadm, kubectl 1.37.0 already installed');
+    expect(log).toContain('kubeseed-prepare: node tools already installed: cri-tools conntrack iptables');
     expect(log).not.toContain('installing');
     expect(read('files2')).toBe(read('files1'));
     expect(statSync(join(out, 'files1')).size).toBeGreaterThan(0);
