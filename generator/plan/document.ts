@@ -1,5 +1,6 @@
 /** The per-host plan document shown by `kubeseed plan` and written to OUT/plan/<host>.yaml. Pure. */
 import { buildStep, findHost } from './build-step.ts';
+import { hostPackages } from './host-files.ts';
 import { stepsByHost } from './steps.ts';
 import { type ClusterPlan, SECRET_PLACEHOLDER, type SecretSource } from './types.ts';
 
@@ -34,5 +35,13 @@ export function describeHostPlan(plan: ClusterPlan, hostName: string, secrets: S
       })),
     };
   });
-  return { host: host.name, role: host.role, ...(host.address ? { address: host.address.cidr } : {}), steps };
+  // What first boot installs before any step runs (docs/host-preparation.md says why each).
+  const packages = hostPackages(plan.spec, host.role);
+  return {
+    host: host.name,
+    role: host.role,
+    ...(host.address ? { address: host.address.cidr } : {}),
+    ...(packages.length ? { packages } : {}),
+    steps,
+  };
 }

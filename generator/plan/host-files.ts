@@ -12,6 +12,7 @@ import {
   hasProxy,
   type InstallAgentParams,
   KERNEL_MODULES_PATH,
+  listPrepareHostPackages,
   type PrepareHostParams,
   type ProxySettings,
   renderAgentUnit,
@@ -261,6 +262,11 @@ function proxySettings(spec: ClusterSpec): ProxySettings {
     proxyCache.set(spec, p);
   }
   return p;
+}
+
+/** What the prepare script installs on a host of this role (for `kubeseed plan`): nothing on CoreOS families or preinstalled images. */
+export function hostPackages(spec: ClusterSpec, role: HostSpec['role']): string[] {
+  return isCoreOsFamily(spec) ? [] : listPrepareHostPackages(prepareParams(spec, role));
 }
 
 function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostParams {
