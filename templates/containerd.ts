@@ -80,8 +80,23 @@ export function renderContainerdHostsToml(registry: string, mirrors: readonly st
   for (const raw of mirrors) {
     const url = assertUrl(raw.includes('://') ? raw : `https://${raw}`, `containerd mirror for ${registry}`);
     lines.push('', `[host.${tomlString(url)}]`, "  capabilities = ['pull', 'resolve']");
+    if (namesApiRootInPath(url))
+      lines.push('  # The path is the API root as written (containerd would append /v2 otherwise).', '  override_path = true');
   }
   return joinLines(lines);
+}
+
+/**
+ * Whether a mirror URL spells out its API root below `/v2` (Harbor/zot/Nexus proxy form
+ * `https://mirror/v2/<name>`). containerd appends `/v2` to every host path that does not end in
+ * `/v2` unless `override_path = true` (core/remotes/docker/config/hosts.go parseHostConfig), which
+ * would make that `/v2/<name>/v2`. A path without a `/v2` segment is a prefix under which the
+ * registry serves `/v2`, so containerd's default is right there.
+ */
+function namesApiRootInPath(url: string): boolean {
+  const segments = new URL(url).pathname.split('/').filter((s) => s !== '' && s !== '.');
+  const v2 = segments.indexOf('v2');
+  return v2 >= 0 && v2 < segments.length - 1;
 }
 
 export interface ProxySettings {

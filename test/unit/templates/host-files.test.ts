@@ -60,6 +60,29 @@ describe('renderContainerdHostsToml', () => {
     expect(t.renderContainerdHostsToml('_default', ['m.lan'])).not.toContain('server =');
     expect(t.containerdHostsTomlPath('quay.io')).toBe('/etc/containerd/certs.d/quay.io/hosts.toml');
   });
+  it('gives a mirror whose path holds the /v2 API root override_path, so containerd uses the path as written', () => {
+    // containerd core/remotes/docker/config/hosts.go parseHostConfig: the URL path is cleaned; unless
+    // override_path is set, '/v2' is appended to a path that does not already end in '/v2'.
+    const apiRoot = (toml: string, url: string): string => {
+      const block = toml.split('[host.').find((b) => b.startsWith(`"${url}"]`)) ?? '';
+      const path = new URL(url).pathname.replace(/\/+$/, '');
+      if (/^\s*override_path = true$/m.test(block)) return path;
+      return path.endsWith('/v2') ? path : `${path}/v2`;
+    };
+    const mirrors = [
+      'https://registry.example.internal/v2/docker.io',
+      'https://mirror.lan',
+      'https://mirror.lan/v2',
+      'https://nexus.lan/repository/docker-proxy',
+    ];
+    const text = t.renderContainerdHostsToml('docker.io', mirrors);
+    expect(apiRoot(text, mirrors[0])).toBe('/v2/docker.io');
+    expect(apiRoot(text, mirrors[1])).toBe('/v2');
+    expect(apiRoot(text, mirrors[2])).toBe('/v2');
+    // A registry served under a prefix keeps its /v2 below the prefix: no override there.
+    expect(apiRoot(text, mirrors[3])).toBe('/repository/docker-proxy/v2');
+    expect(text.match(/override_path = true/g)).toHaveLength(1);
+  });
   it('refuses no mirrors and a registry with a slash', () => {
     expect(() => t.renderContainerdHostsToml('docker.io', [])).toThrow(t.TemplateInputError);
     expect(() => t.renderContainerdHostsToml('docker.io/library', ['m'])).toThrow(t.TemplateInputError);
