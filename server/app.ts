@@ -89,6 +89,9 @@ export const STATUS_RESPONSE_SCHEMA = {
     hosts: LOOSE_ARRAY,
     coordinatorSteps: LOOSE_ARRAY,
     securityEvents: LOOSE_ARRAY,
+    certificateExpiry: {
+      anyOf: [{ type: 'object', properties: { file: { type: 'string' }, notAfter: { type: 'number' } } }, { type: 'null' }],
+    },
   },
 } as const;
 

@@ -29,7 +29,9 @@ import {
   removeHost,
   retryHost,
 } from './admin-client.ts';
+import { trackedCertificates } from './certificates.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
+import { certificateWarning, expiryDate } from './model.ts';
 import { type LoadedState, parseListen, runServe } from './serve.ts';
 import { statusPagePlugin } from './status-page/index.ts';
 
@@ -48,11 +50,15 @@ export async function loadCoordinatorState(stateDir: string, options: { passphra
   });
   const { spec, warnings } = parseSpec(specText, specFile);
   const plan = planRollout(spec, warnings);
+  const secrets = createSecretSource(state);
+  const tls = { cert: state.tls.server.cert, key: state.tls.server.key, ca: state.tls.ca.cert };
   return {
     plan,
-    secrets: createSecretSource(state),
+    secrets,
     buildStep,
-    tls: { cert: state.tls.server.cert, key: state.tls.server.key, ca: state.tls.ca.cert },
+    tls,
+    // Expiry dates for status/hosts and the page, read once here (certificates do not change while serving).
+    certificates: trackedCertificates(plan, secrets.pkiFile, tls),
     enrollment: {
       verify(host, credential) {
         if (host !== undefined) {
@@ -177,7 +183,7 @@ export async function cmdHosts(argv: string[], io: Io): Promise<number> {
       return 0;
     }
     const rows = [
-      ['HOST', 'ROLE', 'STATE', 'STEP', 'WAITING FOR'],
+      ['HOST', 'ROLE', 'STATE', 'STEP', 'WAITING FOR', 'CERTS EXPIRE'],
       ...hosts.map((h) => [
         h.name,
         h.role,
@@ -194,9 +200,16 @@ export async function cmdHosts(argv: string[], io: Io): Promise<number> {
                   : 'not-enrolled',
         h.currentStep ?? '-',
         h.waitingFor ?? '-',
+        h.certificateExpiry ? expiryDate(h.certificateExpiry.notAfter) : '-',
       ]),
     ];
     io.stdout(formatTable(rows));
+    // Below 30 days of validity: one line per host (the status page and `kubeseed status` say it too).
+    const now = Date.now();
+    for (const h of hosts) {
+      const warning = certificateWarning(h.certificateExpiry, now);
+      if (warning && !h.removed) io.stdout(`WARNING: ${h.name}: ${warning}\n`);
+    }
     return 0;
   });
 }

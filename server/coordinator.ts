@@ -26,6 +26,7 @@ import {
 } from '../protocol/index.ts';
 import type { AuditLog } from './audit-log.ts';
 import { FailureRateLimiter, NonceCache, parseAgentPublicKey, type SignedRequest, verifySignedRequest } from './auth.ts';
+import { type CertificateExpiry, summarizeExpiry, type TrackedCertificate } from './certificates.ts';
 import { ApiError, conflict, notFound, unauthorized } from './errors.ts';
 import { FLEET_HOST, matchFleetHost } from './fleet-match.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
@@ -97,6 +98,8 @@ export interface CoordinatorInputs {
   operatorToken: string;
   clock?: Clock;
   random?: RandomSource;
+  /** The certificates hosts receive and the coordinator serves, read when the state was loaded (server/certificates.ts). */
+  certificates?: readonly TrackedCertificate[];
 }
 
 export interface CoordinatorOptions {
@@ -151,6 +154,8 @@ export interface HostStatus {
   lastSeen: number | null;
   /** Agent clock minus coordinator clock at the last heartbeat (the agent waits above 30 s). */
   clockSkewMs?: number;
+  /** The earliest-expiring certificate this host received from the coordinator (absent: it receives none). */
+  certificateExpiry?: CertificateExpiry;
   steps: StepStatus[];
 }
 
@@ -164,6 +169,8 @@ export interface RolloutStatus {
   hosts: HostStatus[];
   coordinatorSteps: StepStatus[];
   securityEvents: SecurityEvent[];
+  /** The earliest expiry among every certificate hosts receive and the coordinator's own TLS (absent: not known to this coordinator). */
+  certificateExpiry?: CertificateExpiry | null;
 }
 
 const HOST_PREFIX = 'host/';
@@ -205,6 +212,8 @@ export class Coordinator {
   private readonly keys = new Map<string, KeyObject>();
   private readonly lastSeen: Record<string, number> = {};
   private readonly heartbeats = new Map<string, { phase: string; message?: string; at: number; skewMs: number }>();
+  /** Earliest certificate expiry overall and per host: computed once, certificates do not change while serving. */
+  private readonly expiry: ReturnType<typeof summarizeExpiry> | undefined;
   private waiting: Record<string, string> = {};
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
@@ -222,6 +231,7 @@ export class Coordinator {
     this.plan = inputs.plan;
     this.store = options.store;
     this.clock = inputs.clock ?? { now: () => Date.now() };
+    this.expiry = inputs.certificates ? summarizeExpiry(inputs.certificates) : undefined;
     this.random = inputs.random ?? { bytes: (n) => randomBytes(n) };
     this.log = options.log ?? noopLog;
     this.redactor = options.redactor ?? new Redactor();
@@ -1066,6 +1076,7 @@ export class Coordinator {
         message: beat?.message ?? null,
         lastSeen: this.lastSeen[planned.name] ?? null,
         ...(beat ? { clockSkewMs: beat.skewMs } : {}),
+        ...(this.expiry?.byHost.has(planned.name) ? { certificateExpiry: this.expiry.byHost.get(planned.name)! } : {}),
         steps,
       };
     });
@@ -1094,6 +1105,7 @@ export class Coordinator {
         .list<SecurityEvent>(SECURITY_PREFIX)
         .slice(-100)
         .map((r) => r.value),
+      ...(this.expiry ? { certificateExpiry: this.expiry.overall } : {}),
     };
   }
 }

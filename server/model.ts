@@ -132,3 +132,35 @@ export interface RolloutSnapshot {
 export function createStepRecord(id: string, host: string, kind: WorkKind, origin: StepRecord['origin'], seq: number): StepRecord {
   return { id, host, kind, origin, state: 'pending', attempt: 0, failures: 0, results: {}, seq };
 }
+
+/** A certificate kubeseed issued that a host receives or the coordinator serves, and when it expires. */
+export interface CertificateExpiry {
+  /** Its file in the state directory (`kubeseed serve --state DIR`): `pki/etcd/members/etcd1/server.crt`, `tls/server.crt`. */
+  file: string;
+  /** The certificate's notAfter, ms since the epoch. */
+  notAfter: number;
+}
+
+/** Below this many days of validity, `kubeseed status`, `kubeseed hosts` and the status page warn (docs/pki.md: renewal). */
+export const CERTIFICATE_WARNING_DAYS = 30;
+
+/** `2027-08-03` (UTC): the day a certificate expires. */
+export function expiryDate(notAfter: number): string {
+  return new Date(notAfter).toISOString().slice(0, 10);
+}
+
+/** `in 12 days`, `within a day`, or `expired`. */
+export function expiryLeft(notAfter: number, now: number): string {
+  const left = notAfter - now;
+  if (left <= 0) return 'expired';
+  const days = Math.floor(left / 86_400_000);
+  return days === 0 ? 'within a day' : `in ${days} day${days === 1 ? '' : 's'}`;
+}
+
+/** The warning for `expiry` at `now`, or null while CERTIFICATE_WARNING_DAYS or more remain. */
+export function certificateWarning(expiry: CertificateExpiry | null | undefined, now: number): string | null {
+  if (!expiry || expiry.notAfter - now >= CERTIFICATE_WARNING_DAYS * 86_400_000) return null;
+  const when = expiryDate(expiry.notAfter);
+  if (expiry.notAfter <= now) return `certificate ${expiry.file} EXPIRED on ${when}: renew it now (docs/pki.md, "Renewing certificates")`;
+  return `certificate ${expiry.file} expires on ${when} (${expiryLeft(expiry.notAfter, now)}): renew it (docs/pki.md, "Renewing certificates")`;
+}

@@ -15,6 +15,7 @@ import { Agent, request } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { parseArgs, UsageError } from '../generator/cli/args.ts';
 import type { Io } from '../generator/cli/commands.ts';
+import { type CertificateExpiry, certificateWarning, expiryDate, expiryLeft } from './model.ts';
 import { SseParser } from './status-page/client/sse.ts';
 import {
   countSteps,
@@ -159,6 +160,19 @@ function clip(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
 }
 
+/**
+ * Under the heading: the earliest certificate expiry, and a warning line (yellow; red once
+ * expired) below CERTIFICATE_WARNING_DAYS. Nothing when the coordinator does not know its certificates.
+ */
+export function certificateLines(expiry: CertificateExpiry | null | undefined, now: number): { text: string; code: string }[] {
+  if (!expiry) return [];
+  const date = expiryDate(expiry.notAfter);
+  const lines = [{ text: `certificates: earliest expiry ${date} (${expiry.file}, ${expiryLeft(expiry.notAfter, now)})`, code: '' }];
+  const warning = certificateWarning(expiry, now);
+  if (warning) lines.push({ text: `WARNING: ${warning}`, code: expiry.notAfter <= now ? '31;1' : '33;1' });
+  return lines;
+}
+
 /** The whole picture as lines (no trailing newline): a heading, one line per host, failure logs, security events. */
 export function renderFrame(status: StatusDocument, options: FrameOptions): string[] {
   const outcome = statusOutcome(status);
@@ -176,6 +190,9 @@ export function renderFrame(status: StatusDocument, options: FrameOptions): stri
   const heading = `${cluster.name} · Kubernetes ${cluster.kubernetesVersion} · ${cluster.topology} · rollout ${outcomeWord} · hosts ${counts.done}/${counts.hosts} done · steps ${stepsDone}/${steps} · enrolled ${counts.enrolled}/${counts.hosts} · failed ${counts.failed}`;
   const headCode = outcome === 'done' ? '32;1' : outcome === 'failed' ? '31;1' : '1';
   lines.push(options.tty ? paint(clip(heading, options.columns), headCode, options.color) : heading);
+  for (const line of certificateLines(status.certificateExpiry, options.now)) {
+    lines.push(options.tty ? paint(clip(line.text, options.columns), line.code, options.color && line.code !== '') : line.text);
+  }
 
   const nameWidth = Math.max(4, ...status.hosts.map((h) => h.name.length));
   const roleWidth = Math.max(4, ...status.hosts.map((h) => h.role.length));

@@ -5,6 +5,8 @@
  */
 import { type Child, h, place } from './dom.ts';
 import {
+  certificateSummary,
+  certificateWarnings,
   countByState,
   countSteps,
   currentSince,
@@ -100,6 +102,7 @@ export function renderPage(model: PageModel, handlers: PageHandlers): HTMLElemen
     { class: 'page', 'data-view': 'status' },
     renderHeader(model, handlers),
     renderSummary(status, now),
+    renderCertificateWarnings(status, now),
     renderFailures(status),
     renderHosts(model, handlers),
     renderTimeline(status, now),
@@ -176,6 +179,35 @@ function renderSummary(status: RolloutStatus, now: number): HTMLElement {
       ),
       stat('init lock', lock ? `${lock.holder}${lock.succeeded ? ' (init succeeded)' : ' (init running)'}` : 'free'),
       stat('bootstrap token', status.token ? `expires in ${formatDuration(status.token.expiresAt - now)}` : 'none yet'),
+      certificateStat(status, now),
+    ),
+  );
+}
+
+/** The earliest expiry of the certificates kubeseed issued; its file in the tooltip. */
+function certificateStat(status: RolloutStatus, now: number): HTMLElement | null {
+  const c = certificateSummary(status, now);
+  if (!c) return null;
+  return h(
+    'div',
+    { class: `stat cert-${c.level}`, 'data-stat': 'certificates', title: c.file },
+    h('dt', {}, 'certificates expire'),
+    h('dd', {}, c.date, ' ', h('span', { class: 'left' }, `(${c.left})`)),
+  );
+}
+
+/** Below 30 days of validity: what expires where, and where the runbook is. */
+function renderCertificateWarnings(status: RolloutStatus, now: number): HTMLElement | null {
+  const warnings = certificateWarnings(status, now);
+  if (warnings.length === 0) return null;
+  return h(
+    'section',
+    { class: 'cert-warnings', role: 'alert' },
+    h('h2', {}, 'Certificates expire soon'),
+    h(
+      'ul',
+      {},
+      warnings.map((w) => h('li', {}, w)),
     ),
   );
 }

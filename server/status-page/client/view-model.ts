@@ -5,6 +5,7 @@
  * functions are unit-tested in Node.
  */
 import type { HostStatus, RolloutStatus, StepStatus } from '../../coordinator.ts';
+import { certificateWarning, expiryDate, expiryLeft } from '../../model.ts';
 
 export type { HostStatus, RolloutStatus, StepStatus };
 
@@ -220,4 +221,34 @@ export function countByState(hosts: HostStatus[]): Record<HostState, number> {
   };
   for (const h of hosts) counts[deriveHostState(h)]++;
   return counts;
+}
+
+export interface CertificateSummary {
+  date: string;
+  file: string;
+  left: string;
+  /** `warn` below CERTIFICATE_WARNING_DAYS, `expired` past notAfter. */
+  level: 'ok' | 'warn' | 'expired';
+}
+
+/** The earliest certificate expiry of the rollout, for the summary; null when the coordinator does not know it. */
+export function certificateSummary(status: RolloutStatus, now: number): CertificateSummary | null {
+  const e = status.certificateExpiry;
+  if (!e) return null;
+  const level = e.notAfter <= now ? 'expired' : certificateWarning(e, now) ? 'warn' : 'ok';
+  return { date: expiryDate(e.notAfter), file: e.file, left: expiryLeft(e.notAfter, now), level };
+}
+
+/**
+ * One warning per host whose certificates expire within CERTIFICATE_WARNING_DAYS, and the
+ * overall one first when no host lists that certificate (the coordinator's own TLS).
+ */
+export function certificateWarnings(status: RolloutStatus, now: number): string[] {
+  const perHost = status.hosts.flatMap((h) => {
+    const warning = h.removed ? null : certificateWarning(h.certificateExpiry, now);
+    return warning ? [{ file: h.certificateExpiry!.file, text: `${h.name}: ${warning}` }] : [];
+  });
+  const overall = certificateWarning(status.certificateExpiry, now);
+  const covered = perHost.some((w) => w.file === status.certificateExpiry?.file);
+  return [...(overall && !covered ? [overall] : []), ...perHost.map((w) => w.text)];
 }

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cmdHosts } from '../../../server/cli-commands.ts';
 import { cmdStatus, OPERATOR_TOKEN_FILE, type StatusIo } from '../../../server/status-cli.ts';
 import { credentialOf, OPERATOR_TOKEN, removeDir, type SimulatedRollout, startSimulation, writeStateDir } from './rollout-sim.ts';
 
@@ -156,6 +157,78 @@ describe('kubeseed status (one shot)', () => {
       `apiVersion: kubeseed.dev/v1alpha1\nkind: Cluster\nspec:\n  coordinator:\n    url: ${sim.url}/\n`,
     );
     expect((await run(['--state', dir])).code).toBe(0);
+  });
+});
+
+describe('certificate expiry in kubeseed status and kubeseed hosts', () => {
+  const DAY = 86_400_000;
+  let sim: SimulatedRollout;
+  let state: string;
+  // What `kubeseed serve` reads from the state directory (server/certificates.ts), as plain data.
+  const now = Date.now();
+  const inDays = (d: number) => now + d * DAY + 3_600_000;
+  const day = (d: number) => new Date(inDays(d)).toISOString().slice(0, 10);
+  beforeAll(async () => {
+    sim = await startSimulation({
+      listen: true,
+      workers: 1,
+      certificates: [
+        { file: 'tls/server.crt', notAfter: inDays(300), hosts: '*' },
+        { file: 'pki/ca.crt', notAfter: inDays(3650), hosts: ['cp1', 'cp2', 'cp3'] },
+        { file: 'pki/front-proxy-ca.crt', notAfter: inDays(12), hosts: ['cp2'] },
+      ],
+    });
+    state = stateFor(sim.url);
+  });
+  afterAll(async () => {
+    await sim.close();
+  });
+
+  it('status: the earliest expiry under the heading and a warning below 30 days; --json carries it', async () => {
+    const r = await run(['--state', state]);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines[1]).toBe(`certificates: earliest expiry ${day(12)} (pki/front-proxy-ca.crt, in 12 days)`);
+    expect(lines[2]).toBe(
+      `WARNING: certificate pki/front-proxy-ca.crt expires on ${day(12)} (in 12 days): renew it (docs/pki.md, "Renewing certificates")`,
+    );
+    const doc = JSON.parse((await run(['--state', state, '--json'])).out);
+    expect(doc.certificateExpiry).toEqual({ file: 'pki/front-proxy-ca.crt', notAfter: inDays(12) });
+    expect(doc.hosts.find((h: { name: string }) => h.name === 'cp1').certificateExpiry).toEqual({
+      file: 'pki/ca.crt',
+      notAfter: inDays(3650),
+    });
+  });
+
+  it("hosts: each host's earliest expiry in a column, a warning line per host below 30 days; --json carries it", async () => {
+    const io = makeIo();
+    expect(await cmdHosts(['--state', state], io)).toBe(0);
+    const lines = io.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^HOST\s+ROLE\s+STATE\s+STEP\s+WAITING FOR\s+CERTS EXPIRE$/);
+    expect(lines.find((l) => l.startsWith('cp1'))).toMatch(new RegExp(`\\s${day(3650)}$`));
+    expect(lines.find((l) => l.startsWith('cp2'))).toMatch(new RegExp(`\\s${day(12)}$`));
+    expect(lines.find((l) => l.startsWith('w1'))).toMatch(/\s-$/);
+    expect(lines.filter((l) => l.startsWith('WARNING'))).toEqual([
+      `WARNING: cp2: certificate pki/front-proxy-ca.crt expires on ${day(12)} (in 12 days): renew it (docs/pki.md, "Renewing certificates")`,
+    ]);
+    const json = makeIo();
+    await cmdHosts(['--state', state, '--json'], json);
+    const cp2 = JSON.parse(json.out).find((h: { name: string }) => h.name === 'cp2');
+    expect(cp2.certificateExpiry).toEqual({ file: 'pki/front-proxy-ca.crt', notAfter: inDays(12) });
+  });
+
+  it('says nothing about certificates when none is near expiry but still shows the date', async () => {
+    const quiet = await startSimulation({
+      listen: true,
+      workers: 1,
+      certificates: [{ file: 'tls/server.crt', notAfter: inDays(300), hosts: '*' }],
+    });
+    try {
+      const r = await run(['--state', stateFor(quiet.url)]);
+      expect(r.out.split('\n')[1]).toBe(`certificates: earliest expiry ${day(300)} (tls/server.crt, in 300 days)`);
+      expect(r.out).not.toContain('WARNING');
+    } finally {
+      await quiet.close();
+    }
   });
 });
 

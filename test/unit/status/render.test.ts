@@ -235,3 +235,27 @@ describe('renderFrame', () => {
     expect(lines.join('')).not.toMatch(/[█░]/);
   });
 });
+
+describe('renderFrame: certificate expiry', () => {
+  const DAY = 86_400_000;
+  const expiry = (days: number) => ({ file: 'pki/etcd/members/etcd1/peer.crt', notAfter: NOW + days * DAY });
+
+  it('prints nothing about certificates when the document has no expiry', () => {
+    expect(renderFrame(doc([done]), { tty: false, color: false, columns: 80, now: NOW }).join('\n')).not.toContain('certificate');
+  });
+
+  it('shows the date under the heading, and warns in yellow below 30 days, in red once expired', () => {
+    const far = renderFrame(doc([done], { certificateExpiry: expiry(200) }), { tty: false, color: false, columns: 80, now: NOW });
+    expect(far.slice(1, 3)).toEqual([
+      'certificates: earliest expiry 2027-08-03 (pki/etcd/members/etcd1/peer.crt, in 200 days)',
+      'lb1   load-balancer    1/1  done',
+    ]);
+    const soon = renderFrame(doc([done], { certificateExpiry: expiry(3) }), { tty: true, color: true, columns: 200, now: NOW });
+    expect(soon[2]).toBe(
+      '\x1b[33;1mWARNING: certificate pki/etcd/members/etcd1/peer.crt expires on 2027-01-18 (in 3 days): renew it (docs/pki.md, "Renewing certificates")\x1b[0m',
+    );
+    const gone = renderFrame(doc([done], { certificateExpiry: expiry(-2) }), { tty: true, color: true, columns: 200, now: NOW });
+    expect(gone[1]).toContain('(pki/etcd/members/etcd1/peer.crt, expired)');
+    expect(gone[2]).toMatch(/^\x1b\[31;1mWARNING: certificate pki\/etcd\/members\/etcd1\/peer\.crt EXPIRED on 2027-01-13/);
+  });
+});

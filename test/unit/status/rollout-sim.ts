@@ -14,6 +14,7 @@ import type { ClusterPlan } from '../../../generator/plan/types.ts';
 import type { NextResponse, ReleasedStep, StepResults } from '../../../protocol/index.ts';
 import { buildApp } from '../../../server/app.ts';
 import { MemoryAuditLog } from '../../../server/audit-log.ts';
+import type { TrackedCertificate } from '../../../server/certificates.ts';
 import type { Clock, RolloutStatus } from '../../../server/coordinator.ts';
 import type { SchedulerConfig } from '../../../server/scheduler.ts';
 import { statusPagePlugin } from '../../../server/status-page/index.ts';
@@ -39,6 +40,8 @@ export interface SimulationOptions extends FixtureOptions {
   /** The coordinator's clock (e.g. a FakeClock that scripts advance by minutes); agents sign with it too. */
   clock?: Clock;
   scheduler?: Partial<SchedulerConfig>;
+  /** Certificates and their expiry, as `kubeseed serve` reads them from the state directory. */
+  certificates?: TrackedCertificate[];
 }
 
 export interface ReportOptions {
@@ -164,7 +167,7 @@ export class SimulatedRollout {
 export async function startSimulation(options: SimulationOptions = {}): Promise<SimulatedRollout> {
   const plan = options.plan ?? makePlan({ workers: 3, ...options });
   const clock = options.clock ?? { now: () => Date.now() };
-  const app = buildApp(makeInputs(plan, { clock }), {
+  const app = buildApp(makeInputs(plan, { clock, ...(options.certificates ? { certificates: options.certificates } : {}) }), {
     store: new MemoryStore(),
     audit: new MemoryAuditLog(),
     kubernetes: new FakeKubernetes(),

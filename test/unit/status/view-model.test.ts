@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { SseParser } from '../../../server/status-page/client/sse.ts';
 import {
+  certificateSummary,
+  certificateWarnings,
   computeTicks,
   countSteps,
   deriveHostState,
@@ -194,5 +196,46 @@ describe('SseParser', () => {
   it('ignores an event with no data and unknown fields', () => {
     const parser = new SseParser();
     expect(parser.push('event: lonely\n\nid: 7\nretry: 10\nevent: x\ndata\n\n')).toEqual([{ event: 'x', data: '' }]);
+  });
+});
+
+describe('certificate expiry on the page', () => {
+  const DAY = 86_400_000;
+  const peer = (days: number) => ({ file: 'pki/etcd/members/etcd1/peer.crt', notAfter: T0 + days * DAY });
+
+  it('has no summary without an expiry in the document', () => {
+    expect(certificateSummary(rollout([host('w1', [])]), T0)).toBeNull();
+    expect(certificateWarnings(rollout([host('w1', [])]), T0)).toEqual([]);
+  });
+
+  it('summarizes the earliest expiry: date, file, time left, and whether to warn', () => {
+    expect(certificateSummary(rollout([], { certificateExpiry: peer(200) }), T0)).toEqual({
+      date: '2027-08-03',
+      file: 'pki/etcd/members/etcd1/peer.crt',
+      left: 'in 200 days',
+      level: 'ok',
+    });
+    expect(certificateSummary(rollout([], { certificateExpiry: peer(29) }), T0)?.level).toBe('warn');
+    expect(certificateSummary(rollout([], { certificateExpiry: peer(-1) }), T0)).toMatchObject({ left: 'expired', level: 'expired' });
+  });
+
+  it('warns once per host below 30 days (removed hosts left out), and overall for a certificate no host lists', () => {
+    const status = rollout(
+      [
+        host('etcd1', [], { certificateExpiry: peer(10) }),
+        host('etcd2', [], { certificateExpiry: { file: 'pki/etcd/members/etcd2/server.crt', notAfter: T0 + 40 * DAY } }),
+        host('etcd3', [], { removed: true, certificateExpiry: { file: 'pki/etcd/members/etcd3/server.crt', notAfter: T0 + DAY } }),
+        host('w1', []),
+      ],
+      { certificateExpiry: peer(10) },
+    );
+    expect(certificateWarnings(status, T0)).toEqual([
+      'etcd1: certificate pki/etcd/members/etcd1/peer.crt expires on 2027-01-25 (in 10 days): renew it (docs/pki.md, "Renewing certificates")',
+    ]);
+    const tls = { ...status, certificateExpiry: { file: 'tls/server.crt', notAfter: T0 + 5 * DAY } };
+    expect(certificateWarnings(tls, T0)).toEqual([
+      'certificate tls/server.crt expires on 2027-01-20 (in 5 days): renew it (docs/pki.md, "Renewing certificates")',
+      'etcd1: certificate pki/etcd/members/etcd1/peer.crt expires on 2027-01-25 (in 10 days): renew it (docs/pki.md, "Renewing certificates")',
+    ]);
   });
 });
