@@ -35,6 +35,19 @@ export interface StepFile {
 }
 
 /**
+ * A `.tar.gz` the agent fetches, refuses unless its SHA-256 is `sha256`, and unpacks: with
+ * `member`, that one entry becomes the executable `path` (0755); without, every regular file is
+ * written below the directory `path` (a Helm chart). `{arch}` in `url` and the keys of a `sha256`
+ * map are Go's architecture names (amd64, arm64), as release assets are named.
+ */
+export interface StepDownload {
+  url: string;
+  sha256: string | { amd64: string; arm64: string };
+  member?: string;
+  path: string;
+}
+
+/**
  * Kind-specific parameters. The agent reads only the fields of its step's kind; everything a
  * command needs is here or in `files`, so the agent never re-derives cluster facts.
  */
@@ -57,9 +70,11 @@ export interface StepParams {
   manifests?: string[];
   /**
    * cni-apply: further commands as argv (never a shell string), run in order after `manifests`,
-   * e.g. `['cilium', 'install', …]` or `['kubectl', '-n', 'kube-flannel', 'rollout', 'restart', …]`.
+   * e.g. `['/usr/local/bin/cilium', 'install', …]` or `['kubectl', '-n', 'kube-flannel', 'rollout', 'restart', …]`.
    */
   commands?: string[][];
+  /** cni-apply: release tarballs installed (sha256-verified) before anything is applied or run. */
+  downloads?: StepDownload[];
   /** kube-vip-manifest: 'init' places the super-admin variant then swaps, 'join' places admin.conf variant. */
   kubeVipPhase?: 'init' | 'join';
   /** label-nodes: node name → labels. */

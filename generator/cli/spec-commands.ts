@@ -6,6 +6,7 @@ import { planSteps } from '../plan/steps.ts';
 import { type ClusterPlan, SECRET_PLACEHOLDER } from '../plan/types.ts';
 import { type ParsedSpec, parseSpec } from '../spec/parse.ts';
 import { toYaml } from '../util/yaml.ts';
+import { describeVersions } from '../versions.ts';
 import { parseArgs, UsageError } from './args.ts';
 import type { Io } from './commands.ts';
 import { starterSpec } from './starter.ts';
@@ -79,6 +80,7 @@ export async function cmdPlan(argv: string[], io: Io): Promise<number> {
       { exitCode: 2 },
     );
   }
+  io.stdout(`# Versions (generator/versions.ts, or as the spec pins them): ${describeVersions(plan.spec)}\n`);
   io.stdout(`# Rollout order of ${plan.spec.name} (${plan.steps.length} steps); secret values appear as ${SECRET_PLACEHOLDER}\n`);
   for (const [i, s] of plan.steps.entries()) {
     if (!only || s.host === only) io.stdout(`# ${String(i + 1).padStart(3)}. ${s.id.padEnd(44)} waits for ${s.waitsFor}\n`);

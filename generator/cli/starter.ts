@@ -14,7 +14,7 @@ export function starterSpec(topology: 'stacked' | 'external-etcd'): string {
       ? `
   etcd:
     mode: static-pod                 # static-pod (kubeadm's HA etcd procedure) | binary (upstream etcd under systemd)
-    version: v3.6.5                  # ≥ 3.5; kubeadm refuses older external etcd`
+    # version: v3.7.0                # default: kubeadm's own etcd of the Kubernetes minor; ≥ 3.5 (kubeadm refuses older)`
       : '';
   return `# kubeseed cluster spec — edit the addresses, then: kubeseed validate cluster.yaml
 apiVersion: kubeseed.dev/v1alpha1

@@ -181,6 +181,7 @@ export function buildStep(plan: ClusterPlan, step: PlannedStep, secretSource: Se
       files.push(...cni.files);
       params.manifests = cni.manifests;
       params.commands = cni.commands;
+      if (cni.downloads.length > 0) params.downloads = cni.downloads;
       break;
     }
     case 'upload-certs': {

@@ -1,22 +1,96 @@
 /**
  * CNI settings with the spec's pod subnet carried into each plugin's own configuration:
  * Calico (tigera-operator + an Installation with the IP pool), Flannel (net-conf.json), Cilium
- * (cilium CLI with cluster-pool IPAM and, without kube-proxy, the API server host/port).
- * Upstream manifests are applied by URL (or from `mirrors.cni`), never copied into kubeseed.
+ * (the pinned cilium CLI installing the pinned chart, ADR 0017: Kubernetes IPAM, so the
+ * controller-manager's node CIDRs from podSubnet are the only pod CIDRs, and, without kube-proxy,
+ * the API server host/port). Upstream manifests are applied by URL (or from `mirrors.cni`), never
+ * copied into kubeseed; versions come from generator/versions.ts unless the spec pins one.
  */
-import type { StepFile } from '../../protocol/index.ts';
+import type { StepDownload, StepFile } from '../../protocol/index.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
+import { CILIUM_CHARTS, CILIUM_CLI } from '../versions.ts';
+import { isCoreOsFamily } from './host-files.ts';
 
 export const CNI_DIR = '/etc/kubeseed/cni';
+/** Where the Cilium chart is unpacked (the tarball's top directory `cilium/` lies below). */
+export const CILIUM_CHART_DIR = '/var/lib/kubeseed/cilium-chart';
 
 export interface CniPlan {
   files: StepFile[];
+  /** Release tarballs the agent installs (sha256-verified) before it applies or runs anything. */
+  downloads: StepDownload[];
   /** URLs or file paths applied with `kubectl apply -f`, in order. */
   manifests: string[];
   commands: string[][];
   /** Human summary for `kubeseed plan`. */
   summary: string;
+}
+
+/** Every image of the Cilium chart (values path → quay.io/cilium name), moved under `mirrors.imageRepository`. */
+const CILIUM_IMAGES: ReadonlyArray<readonly [string, string]> = [
+  ['image', 'cilium'],
+  ['operator.image', 'operator'],
+  ['envoy.image', 'cilium-envoy'],
+  ['certgen.image', 'certgen'],
+  ['hubble.relay.image', 'hubble-relay'],
+  ['hubble.ui.backend.image', 'hubble-ui-backend'],
+  ['hubble.ui.frontend.image', 'hubble-ui'],
+  ['preflight.image', 'cilium'],
+  ['preflight.envoy.image', 'cilium-envoy'],
+  ['nodeinit.image', 'startup-script'],
+  ['clustermesh.apiserver.image', 'clustermesh-apiserver'],
+  ['encryption.ztunnel.image', 'ztunnel'],
+];
+
+function ciliumImageValues(repository: string): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [path, name] of CILIUM_IMAGES) {
+    let node = values;
+    for (const key of path.split('.')) {
+      node[key] ??= {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node.repository = `${repository}/cilium/${name}`;
+  }
+  return values;
+}
+
+function ciliumPlan(spec: ClusterSpec): CniPlan {
+  const v = spec.cni.version;
+  const pod = spec.networking.podSubnet;
+  const proxyFree = spec.kubeProxy.mode === 'disabled';
+  const repository = spec.mirrors.imageRepository?.replace(/\/$/, '');
+  const values: Record<string, unknown> = {
+    // The controller-manager allocates every node a CIDR from podSubnet (kubeadm sets
+    // --allocate-node-cidrs with networking.podSubnet); Cilium must use those, not a pool of its own.
+    ipam: { mode: 'kubernetes' },
+    kubeProxyReplacement: proxyFree,
+    ...(proxyFree ? { k8sServiceHost: spec.controlPlaneEndpoint.host, k8sServicePort: spec.controlPlaneEndpoint.port } : {}),
+    ...(repository ? ciliumImageValues(repository) : {}),
+  };
+  const mirror = spec.mirrors.cilium?.replace(/\/$/, '');
+  const cli = isCoreOsFamily(spec) ? '/opt/bin/cilium' : '/usr/local/bin/cilium';
+  const chart = v.replace(/^v/, '');
+  const valuesPath = `${CNI_DIR}/cilium-values.yaml`;
+  return {
+    files: [{ path: valuesPath, content: toYaml(values, { lineWidth: 0 }), mode: 0o644, secret: false }],
+    downloads: [
+      {
+        url: `${mirror ?? 'https://github.com/cilium/cilium-cli/releases/download'}/${CILIUM_CLI.version}/cilium-linux-{arch}.tar.gz`,
+        sha256: { ...CILIUM_CLI.sha256 },
+        member: 'cilium',
+        path: cli,
+      },
+      // The spec parser admits only versions with a pinned chart digest.
+      { url: `${mirror ?? 'https://helm.cilium.io'}/cilium-${chart}.tgz`, sha256: CILIUM_CHARTS[v] ?? '', path: CILIUM_CHART_DIR },
+    ],
+    manifests: [],
+    // --chart-directory: cilium-cli then reads the verified chart instead of pulling one (its
+    // version is the chart's; --version would be ignored).
+    commands: [[cli, 'install', '--chart-directory', `${CILIUM_CHART_DIR}/cilium`, '--values', valuesPath, '--wait']],
+    summary: `Cilium ${v} (chart sha256-pinned) via cilium-cli ${CILIUM_CLI.version}, Kubernetes IPAM from ${pod}${proxyFree ? ', kube-proxy replacement' : ''}`,
+  };
 }
 
 function yamlDocs(docs: object[]): string {
@@ -56,6 +130,7 @@ export function planCni(spec: ClusterSpec): CniPlan {
       const path = `${CNI_DIR}/calico-installation.yaml`;
       return {
         files: [{ path, content: yamlDocs([installation, apiServer]), mode: 0o644, secret: false }],
+        downloads: [],
         manifests: [`${base(spec, `https://raw.githubusercontent.com/projectcalico/calico/${v}/manifests`)}/tigera-operator.yaml`, path],
         commands: [],
         summary: `Calico ${v} through the tigera operator, IP pool ${pod} (VXLANCrossSubnet)`,
@@ -86,6 +161,7 @@ export function planCni(spec: ClusterSpec): CniPlan {
       const path = `${CNI_DIR}/flannel-net-conf.yaml`;
       return {
         files: [{ path, content: yamlDocs([configMap]), mode: 0o644, secret: false }],
+        downloads: [],
         // The upstream manifest ships a default net-conf (10.244.0.0/16); ours replaces it and the
         // DaemonSet is restarted so every pod reads the spec's pod subnet.
         manifests: [`${base(spec, `https://github.com/flannel-io/flannel/releases/download/${v}`)}/kube-flannel.yml`, path],
@@ -93,28 +169,12 @@ export function planCni(spec: ClusterSpec): CniPlan {
         summary: `Flannel ${v} (vxlan), Network ${pod}`,
       };
     }
-    case 'cilium': {
-      const values: Record<string, unknown> = {
-        ipam: {
-          mode: 'cluster-pool',
-          operator: { clusterPoolIPv4PodCIDRList: [pod], clusterPoolIPv4MaskSize: spec.networking.nodeCidrMaskSize },
-        },
-        kubeProxyReplacement: spec.kubeProxy.mode === 'disabled',
-        ...(spec.kubeProxy.mode === 'disabled'
-          ? { k8sServiceHost: spec.controlPlaneEndpoint.host, k8sServicePort: spec.controlPlaneEndpoint.port }
-          : {}),
-      };
-      const path = `${CNI_DIR}/cilium-values.yaml`;
-      return {
-        files: [{ path, content: toYaml(values, { lineWidth: 0 }), mode: 0o644, secret: false }],
-        manifests: [],
-        commands: [['cilium', 'install', '--version', v.replace(/^v/, ''), '--values', path, '--wait']],
-        summary: `Cilium ${v} via the cilium CLI, cluster-pool IPAM ${pod}${spec.kubeProxy.mode === 'disabled' ? ', kube-proxy replacement' : ''}`,
-      };
-    }
+    case 'cilium':
+      return ciliumPlan(spec);
     case 'none':
       return {
         files: [],
+        downloads: [],
         manifests: [],
         commands: [],
         summary: 'no CNI (cni.plugin: none): install one yourself before nodes become Ready',

@@ -35,6 +35,7 @@ import {
 import { ETCD_CLIENT_PORT } from '../kubeadm/documents.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { formatCidr, parseCidr } from '../util/ip.ts';
+import { versionsFor } from '../versions.ts';
 import { usesKeepalivedLb } from './steps.ts';
 import type { ProvisionFile, SystemdUnit } from './types.ts';
 
@@ -45,11 +46,9 @@ export const KEEPALIVED_CHECK_SCRIPT = '/etc/keepalived/check-kubeseed-lb.sh';
 export const ETCD_KUBELET_CONFIG = '/etc/kubeseed/etcd-kubelet.yaml';
 export const CONTAINERD_CONFIG_SOURCE = '/etc/kubeseed/containerd-config.toml';
 
-/** The pause image kubeadm of each supported minor expects (`kubeadm config images list`). */
-const PAUSE_TAGS: Record<number, string> = { 34: '3.10.1', 35: '3.10.1', 36: '3.10.1', 37: '3.10.1' };
-
+/** The pause image kubeadm of the target minor expects (`kubeadm config images list`; generator/versions.ts). */
 export function sandboxImage(spec: ClusterSpec): string {
-  return `${spec.mirrors.imageRepository ?? 'registry.k8s.io'}/pause:${PAUSE_TAGS[spec.kubernetesMinor] ?? '3.10.1'}`;
+  return `${spec.mirrors.imageRepository ?? 'registry.k8s.io'}/pause:${versionsFor(spec.kubernetesMinor).pause}`;
 }
 
 /**

@@ -6,15 +6,9 @@
 import { SpecError } from '../errors.ts';
 import { type Cidr, cidrContains, cidrsOverlap, formatCidr, isIPv4, parseCidr } from '../util/ip.ts';
 import { parseDuration } from '../util/text.ts';
+import { CILIUM_CHARTS, cniVersionFor, etcdVersionFor, VERSIONS_BY_MINOR } from '../versions.ts';
 import { type PathPart, SpecReader } from './reader.ts';
-import {
-  CLUSTER_SCHEMA,
-  DEFAULT_CNI_VERSIONS,
-  DEFAULT_ETCD_VERSION,
-  DEFAULT_KUBERNETES_VERSION,
-  MIN_ETCD,
-  SUPPORTED_MINORS,
-} from './schema.ts';
+import { CLUSTER_SCHEMA, DEFAULT_KUBERNETES_VERSION, MIN_ETCD, SUPPORTED_MINORS } from './schema.ts';
 import type { ClusterSpec, HostSpec, SpecIssue } from './types.ts';
 
 export interface ParsedSpec {
@@ -80,6 +74,8 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
   const s: Raw = raw.spec ?? {};
   const version: string = s.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION;
   const minor = Number(version.split('.')[1] ?? 0);
+  // Defaults come from the version table of the minor; an unsupported minor is an error reported below.
+  const tabled = VERSIONS_BY_MINOR[minor] !== undefined;
   const endpoint = splitEndpoint(s.controlPlaneEndpoint);
   if (s.controlPlaneEndpoint !== undefined && !endpoint) {
     r.error(
@@ -129,7 +125,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
     kubeProxy: { mode: s.kubeProxy?.mode ?? 'iptables' },
     cni: {
       plugin: s.cni?.plugin ?? 'calico',
-      version: s.cni?.version ?? DEFAULT_CNI_VERSIONS[(s.cni?.plugin ?? 'calico') as keyof typeof DEFAULT_CNI_VERSIONS],
+      version: s.cni?.version ?? (tabled ? cniVersionFor(minor, s.cni?.plugin ?? 'calico') : ''),
     },
     loadBalancer: {
       type: lbType,
@@ -137,7 +133,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
       interface: lbInterface,
       virtualRouterId: s.loadBalancer?.virtualRouterId ?? 51,
     },
-    etcd: { mode: s.etcd?.mode ?? 'static-pod', version: s.etcd?.version ?? DEFAULT_ETCD_VERSION },
+    etcd: { mode: s.etcd?.mode ?? 'static-pod', version: s.etcd?.version ?? (tabled ? etcdVersionFor(minor) : '') },
     certificates: {
       distribution: s.certificates?.distribution ?? 'coordinator',
       keyAlgorithm: s.certificates?.keyAlgorithm ?? 'RSA-2048',
@@ -478,6 +474,12 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
     r.warn(
       ['spec', 'kubeProxy', 'mode'],
       `disabled leaves Services without a proxy unless the CNI replaces kube-proxy (cilium does; ${spec.cni.plugin} does not)`,
+    );
+  }
+  if (spec.cni.plugin === 'cilium' && s.cni?.version !== undefined && CILIUM_CHARTS[s.cni.version] === undefined) {
+    r.error(
+      ['spec', 'cni', 'version'],
+      `${s.cni.version}: kubeseed installs Cilium from a sha256-pinned chart and pins ${Object.keys(CILIUM_CHARTS).join(', ')}; use one of those, or omit version for the one tested with Kubernetes 1.${spec.kubernetesMinor}`,
     );
   }
 }

@@ -17,9 +17,7 @@ export const DEFAULT_KUBERNETES_VERSION = 'v1.37.0';
 export const SUPPORTED_MINORS = { min: 34, max: 37 } as const;
 export const MIN_ETCD = { major: 3, minor: 5 } as const;
 
-/** Pinned CNI versions used when `cni.version` is omitted. */
-export const DEFAULT_CNI_VERSIONS = { calico: 'v3.30.0', cilium: 'v1.18.2', flannel: 'v0.27.4', none: '' } as const;
-export const DEFAULT_ETCD_VERSION = 'v3.6.5';
+// Default CNI and etcd versions depend on the Kubernetes minor: see generator/versions.ts.
 
 export const HOST_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MAC = /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/;
@@ -136,6 +134,7 @@ export const CLUSTER_SCHEMA: Schema = {
             containerdKey: str(),
             etcd: str(),
             cni: str(),
+            cilium: str({ pattern: /^https?:\/\/\S+$/, expect: 'an http(s) base URL holding the cilium CLI tarballs and Cilium charts' }),
             sysext: str(),
             agent: str(),
             imageRepository: str(),

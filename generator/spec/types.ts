@@ -96,6 +96,12 @@ export interface ClusterSpec {
     etcd?: string;
     /** Base URL where CNI manifests are fetched from. */
     cni?: string;
+    /**
+     * Base URL with GitHub's and helm.cilium.io's file layout for Cilium: the CLI at
+     * `<base>/v0.19.7/cilium-linux-<arch>.tar.gz`, the chart at `<base>/cilium-1.20.0.tgz`
+     * (both sha256-pinned; default: the upstream URLs).
+     */
+    cilium?: string;
     /** Base URL of system extension images (Flatcar / Fedora CoreOS). */
     sysext?: string;
     /** Base URL serving the agent executables (default: the coordinator's own `/agent/…`). */
