@@ -176,6 +176,8 @@ export interface RolloutStatus {
 const HOST_PREFIX = 'host/';
 const STEP_PREFIX = 'step/';
 const TOKEN_PREFIX = 'token/';
+/** Records that hold secrets (bootstrap tokens; steps with their reported log tails): sealed at rest under a passphrase. */
+export const SECRET_RECORD_PREFIXES: readonly string[] = [STEP_PREFIX, TOKEN_PREFIX];
 const SECURITY_PREFIX = 'security/';
 const LOCK_KEY = 'lock/init';
 const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type AppOptions, buildApp } from './app.ts';
 import { FileAuditLog } from './audit-log.ts';
-import type { CoordinatorInputs } from './coordinator.ts';
+import { type CoordinatorInputs, SECRET_RECORD_PREFIXES } from './coordinator.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
 import { JournalStore } from './store/index.ts';
+import { openRecordCipher } from './store/record-cipher.ts';
 
 export interface ListenAddress {
   host: string;
@@ -122,7 +123,9 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
   await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
   const operatorToken = await ensureOperatorToken(options.stateDir);
   const state = await options.loadState(options.stateDir, options.passphrase !== undefined ? { passphrase: options.passphrase } : {});
-  const store = new JournalStore(join(options.stateDir, 'store'));
+  const storeDir = join(options.stateDir, 'store');
+  const cipher = await openRecordCipher(storeDir, options.passphrase, SECRET_RECORD_PREFIXES);
+  const store = new JournalStore(storeDir, cipher ? { cipher } : {});
   await store.open();
   const audit = new FileAuditLog(join(options.stateDir, 'audit.log'));
   await audit.open();

@@ -11,7 +11,49 @@ import { StateError } from './errors.ts';
 export const ENVELOPE_MARKER = 'kubeseed-encrypted';
 
 /** scrypt cost: N = 2^15, r = 8, p = 1 (32 MiB, ~0.1 s): OWASP's minimum for scrypt. */
-const DEFAULT_KDF = { N: 32768, r: 8, p: 1 } as const;
+export const DEFAULT_KDF = { N: 32768, r: 8, p: 1 } as const;
+
+export interface KdfParams {
+  N: number;
+  r: number;
+  p: number;
+  /** base64url */
+  salt: string;
+}
+
+/** The AES-256 key scrypt derives from a passphrase (also used by the coordinator's store for its secret records). */
+export function scryptKey(passphrase: Buffer | string, params: KdfParams): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scrypt(
+      passphrase,
+      Buffer.from(params.salt, 'base64url'),
+      32,
+      { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 },
+      (err, derived) => (err ? reject(err) : resolve(derived)),
+    ),
+  );
+}
+
+/** AES-256-GCM with a fresh random nonce; `aad` binds the ciphertext to its place (a path, a record key). */
+export function gcmSeal(key: Buffer, aad: string, plaintext: string): { nonce: string; tag: string; ciphertext: string } {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return {
+    nonce: nonce.toString('base64url'),
+    tag: cipher.getAuthTag().toString('base64url'),
+    ciphertext: ciphertext.toString('base64url'),
+  };
+}
+
+/** The inverse of gcmSeal; throws when the key, the aad or the bytes differ. */
+export function gcmOpen(key: Buffer, aad: string, sealed: { nonce: string; tag: string; ciphertext: string }): string {
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.nonce, 'base64url'));
+  decipher.setAAD(Buffer.from(aad, 'utf8'));
+  decipher.setAuthTag(Buffer.from(sealed.tag, 'base64url'));
+  return Buffer.concat([decipher.update(Buffer.from(sealed.ciphertext, 'base64url')), decipher.final()]).toString('utf8');
+}
 
 export interface Envelope {
   format: typeof ENVELOPE_MARKER;
@@ -50,15 +92,7 @@ export function createFileCipher(passphrase: string | undefined, kdf: { N: numbe
     const id = `${params.salt}:${params.N}:${params.r}:${params.p}`;
     let key = keys.get(id);
     if (!key) {
-      key = new Promise((resolve, reject) =>
-        scrypt(
-          secret!,
-          Buffer.from(params.salt, 'base64url'),
-          32,
-          { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 },
-          (err, derived) => (err ? reject(err) : resolve(derived)),
-        ),
-      );
+      key = scryptKey(secret!, params);
       keys.set(id, key);
     }
     return key;
@@ -70,18 +104,12 @@ export function createFileCipher(passphrase: string | undefined, kdf: { N: numbe
       if (!secret) return plaintext;
       const params = { name: 'scrypt' as const, ...kdf, salt };
       const key = await deriveKey(params);
-      const nonce = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, nonce);
-      cipher.setAAD(Buffer.from(relativePath, 'utf8'));
-      const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
       const envelope: Envelope = {
         format: ENVELOPE_MARKER,
         version: 1,
         kdf: params,
         cipher: 'aes-256-gcm',
-        nonce: nonce.toString('base64url'),
-        tag: cipher.getAuthTag().toString('base64url'),
-        ciphertext: ciphertext.toString('base64url'),
+        ...gcmSeal(key, relativePath, plaintext),
       };
       return `${JSON.stringify(envelope)}\n`;
     },
@@ -100,10 +128,7 @@ export function createFileCipher(passphrase: string | undefined, kdf: { N: numbe
       }
       const key = await deriveKey(envelope.kdf);
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(envelope.nonce, 'base64url'));
-        decipher.setAAD(Buffer.from(relativePath, 'utf8'));
-        decipher.setAuthTag(Buffer.from(envelope.tag, 'base64url'));
-        return Buffer.concat([decipher.update(Buffer.from(envelope.ciphertext, 'base64url')), decipher.final()]).toString('utf8');
+        return gcmOpen(key, relativePath, envelope);
       } catch {
         throw new StateError(
           'WRONG_PASSPHRASE',

@@ -10,11 +10,15 @@
  * frame (kill -9 during a write) is ignored on load and cut off before the next append. A failed
  * write or fsync rolls the in-memory view back to the last durable revision and rejects every
  * pending commit with StoreError; the journal is truncated back to its last durable length.
+ *
+ * With a RecordCipher (KUBESEED_PASSPHRASE), the values of secret-bearing records are sealed in
+ * both files (record-cipher.ts); plaintext ones left by an older start are rewritten at open.
  */
 import { constants as fsConstants } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { isSealed, type RecordCipher } from './record-cipher.ts';
 import { type CommitResult, type Store, StoreError, type StoreRecord, type StoreTxn } from './types.ts';
 import { checkAndApply, KeyValueView, type UndoEntry } from './view.ts';
 
@@ -29,6 +33,8 @@ export interface JournalStoreOptions {
   snapshotEvery?: number;
   /** Fault injection for tests: throw from these to simulate a full or failing disk. */
   faults?: { beforeWrite?: () => void; beforeSync?: () => void };
+  /** Seals secret-bearing record values at rest (record-cipher.ts). */
+  cipher?: RecordCipher;
 }
 
 interface Batch {
@@ -99,6 +105,8 @@ export class JournalStore implements Store {
   private journaledSinceSnapshot = 0;
   private closed = false;
   private readonly stats: JournalStats = { commits: 0, syncs: 0, snapshots: 0, tornBytes: 0 };
+  /** A record that should be sealed was read in plaintext: rewrite the files at open. */
+  private plaintextSecrets = false;
 
   constructor(
     readonly dir: string,
@@ -124,6 +132,28 @@ export class JournalStore implements Store {
       await this.handle.sync();
     }
     this.durableLength = goodLength;
+    // A passphrase set after a start without one: the old plaintext copies must not stay on disk.
+    if (this.plaintextSecrets) await this.writeSnapshot();
+  }
+
+  /** A value as stored → as held in memory. */
+  private load(key: string, stored: unknown): unknown {
+    const cipher = this.options.cipher;
+    if (isSealed(stored)) {
+      if (!cipher)
+        throw new StoreError(
+          `${this.dir} holds records encrypted with KUBESEED_PASSPHRASE: set KUBESEED_PASSPHRASE to the passphrase the state was generated with`,
+        );
+      return cipher.open(key, stored);
+    }
+    if (cipher?.seals(key)) this.plaintextSecrets = true;
+    return stored;
+  }
+
+  /** A value as held in memory → as stored. */
+  private stored(key: string, value: unknown): unknown {
+    const cipher = this.options.cipher;
+    return cipher?.seals(key) ? cipher.seal(key, value) : value;
   }
 
   private async loadSnapshot(): Promise<number> {
@@ -143,7 +173,7 @@ export class JournalStore implements Store {
       throw new StoreError(`${path} is corrupt; restore it from a backup or remove the state directory`, error);
     }
     if (parsed.format !== 1) throw new StoreError(`${path} has unknown format ${String(parsed.format)}`);
-    for (const [key, version, value] of parsed.records) this.view.load({ key, version, value });
+    for (const [key, version, value] of parsed.records) this.view.load({ key, version, value: this.load(key, value) });
     this.view.setRevision(parsed.revision);
     return parsed.revision;
   }
@@ -164,7 +194,7 @@ export class JournalStore implements Store {
         break;
       }
       if (entry.r > afterRevision) {
-        for (const [key, value] of entry.p) this.view.load({ key, value, version: entry.r });
+        for (const [key, value] of entry.p) this.view.load({ key, value: this.load(key, value), version: entry.r });
         for (const key of entry.d) this.view.remove(key);
         this.view.setRevision(entry.r);
       }
@@ -205,7 +235,7 @@ export class JournalStore implements Store {
     const batch = this.collecting;
     const entry: JournalEntry = {
       r: result.revision,
-      p: (txn.puts ?? []).map((put) => [put.key, put.value]),
+      p: (txn.puts ?? []).map((put) => [put.key, this.stored(put.key, put.value)]),
       d: txn.deletes ?? [],
     };
     batch.frames.push(encodeFrame(entry));
@@ -289,7 +319,7 @@ export class JournalStore implements Store {
 
   private async writeSnapshot(): Promise<void> {
     const revision = this.collecting ? this.collecting.baseRevision : this.view.revision();
-    const records = this.durableRecords().map((record) => [record.key, record.version, record.value]);
+    const records = this.durableRecords().map((record) => [record.key, record.version, this.stored(record.key, record.value)]);
     const text = JSON.stringify({ format: 1, revision, records });
     const tmp = join(this.dir, `${SNAPSHOT}.tmp`);
     const handle = await open(tmp, 'w', 0o600);

@@ -1,0 +1,116 @@
+/**
+ * Encryption at rest of the store's secret-bearing records (bootstrap tokens, step records with
+ * their reported log tails) under KUBESEED_PASSPHRASE. The journal and snapshot keep their frame
+ * format; only the value of a sealed record is replaced by `{"$sealed":1,nonce,tag,ciphertext}`
+ * (AES-256-GCM, the record key as additional data, so a sealed value copied under another key
+ * does not open). The scrypt key is derived once at start from the salt in `<store>/key.json`,
+ * which also holds a sealed check value: a wrong passphrase is refused before anything is read.
+ * The in-memory view always holds plaintext.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEFAULT_KDF, gcmOpen, gcmSeal, type KdfParams, scryptKey } from '../../generator/state/envelope.ts';
+import { StoreError } from './types.ts';
+
+export const STORE_KEY_FILE = 'key.json';
+const CHECK_TEXT = 'kubeseed store key check';
+
+export interface SealedValue {
+  $sealed: 1;
+  nonce: string;
+  tag: string;
+  ciphertext: string;
+}
+
+export function isSealed(value: unknown): value is SealedValue {
+  return typeof value === 'object' && value !== null && (value as { $sealed?: unknown }).$sealed === 1;
+}
+
+/** Seals and opens record values; `seals(key)` says which records it covers. */
+export interface RecordCipher {
+  seals(key: string): boolean;
+  seal(key: string, value: unknown): SealedValue;
+  open(key: string, value: SealedValue): unknown;
+}
+
+interface KeyFile {
+  format: 'kubeseed-store-key';
+  version: 1;
+  kdf: { name: 'scrypt' } & KdfParams;
+  check: SealedValue;
+}
+
+function cipherWith(key: Buffer, prefixes: readonly string[]): RecordCipher {
+  return {
+    seals: (recordKey) => prefixes.some((prefix) => recordKey.startsWith(prefix)),
+    seal: (recordKey, value) => ({ $sealed: 1, ...gcmSeal(key, recordKey, JSON.stringify(value)) }),
+    open(recordKey, value) {
+      try {
+        return JSON.parse(gcmOpen(key, recordKey, value));
+      } catch (error) {
+        throw new StoreError(`store record ${recordKey} cannot be decrypted (altered, or moved from another key)`, error);
+      }
+    },
+  };
+}
+
+/**
+ * The cipher for the store in `dir`, or undefined without a passphrase. First start with a
+ * passphrase writes key.json (0600); later starts need the same passphrase. A store that was
+ * encrypted refuses to start without one.
+ */
+export async function openRecordCipher(
+  dir: string,
+  passphrase: string | undefined,
+  prefixes: readonly string[],
+  kdf: { N: number; r: number; p: number } = DEFAULT_KDF,
+): Promise<RecordCipher | undefined> {
+  const path = join(dir, STORE_KEY_FILE);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  let existing: KeyFile | undefined;
+  try {
+    existing = JSON.parse(await readFile(path, 'utf8')) as KeyFile;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new StoreError(`cannot read ${path}`, error);
+  }
+  if (!passphrase) {
+    if (existing)
+      throw new StoreError(
+        `${dir} holds records encrypted with KUBESEED_PASSPHRASE (${path}): set KUBESEED_PASSPHRASE to the passphrase the state was generated with`,
+      );
+    return undefined;
+  }
+  if (existing) {
+    if (existing.format !== 'kubeseed-store-key' || existing.version !== 1 || existing.kdf?.name !== 'scrypt')
+      throw new StoreError(`${path} has an unknown format; upgrade kubeseed`);
+    const key = await scryptKey(passphrase, existing.kdf);
+    try {
+      if (gcmOpen(key, STORE_KEY_FILE, existing.check) !== JSON.stringify(CHECK_TEXT)) throw new Error('check differs');
+    } catch {
+      throw new StoreError(
+        `the store in ${dir} cannot be decrypted with this KUBESEED_PASSPHRASE: set it to the passphrase the state was generated with`,
+      );
+    }
+    return cipherWith(key, prefixes);
+  }
+  const params = { ...kdf, salt: randomBytes(16).toString('base64url') };
+  const key = await scryptKey(passphrase, params);
+  const file: KeyFile = {
+    format: 'kubeseed-store-key',
+    version: 1,
+    kdf: { name: 'scrypt', ...params },
+    check: { $sealed: 1, ...gcmSeal(key, STORE_KEY_FILE, JSON.stringify(CHECK_TEXT)) },
+  };
+  // Temporary file (0600) renamed into place: a crash never leaves half a key file.
+  const tmp = `${path}.${process.pid}.tmp`;
+  const handle = await open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(`${JSON.stringify(file)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+  return cipherWith(key, prefixes);
+}
