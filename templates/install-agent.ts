@@ -36,12 +36,20 @@ export interface InstallAgentParams {
   /** Download attempts per file (default 60) and the cap of the doubling delay between them (default 30 s). */
   maxAttempts?: number;
   maxDelaySeconds?: number;
-  /** Proxy for the downloads (the coordinator's address should be in noProxy). */
+  /**
+   * Proxy for the downloads from a mirror. The coordinator is always reached directly (`curl
+   * --noproxy`): curl before 7.86 (Ubuntu 22.04 ships 7.81) ignores CIDR entries in no_proxy.
+   */
   proxy?: ProxySettings;
 }
 
 function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
+}
+
+/** The host of a URL as curl's --noproxy compares it: no port, no IPv6 brackets. */
+function urlHost(url: string): string {
+  return new URL(url).hostname.replace(/^\[|\]$/g, '');
 }
 
 export function renderInstallAgentScript(p: InstallAgentParams): string {
@@ -69,6 +77,8 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     '',
     `COORDINATOR_URL=${shQuote(coordinator)}`,
     `COORDINATOR_CA=${shQuote(assertPath(p.coordinatorCaFile, 'coordinatorCaFile'))}`,
+    '# Never through a proxy: --noproxy overrides the environment, whose CIDR entries curl < 7.86 ignores.',
+    `COORDINATOR_HOST=${shQuote(urlHost(coordinator))}`,
     `AGENT_BASE_URL=${shQuote(base)}`,
     `AGENT_PATH=${shQuote(assertPath(p.agentPath ?? '/usr/local/bin/kubeseed-agent', 'agentPath'))}`,
     `UNIT_SOURCE=${shQuote(assertPath(p.unitSourcePath, 'unitSourcePath'))}`,
@@ -117,11 +127,11 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
       ? '# From the coordinator: HTTPS only, verified against the pinned CA, no redirects.'
       : '# From a mirror: the system trust store; redirects allowed; the hash below decides.',
     fromCoordinator
-      ? 'fetch "$AGENT_BASE_URL/agent/linux-$ARCH" "$TMP/agent.gz" --proto =https --cacert "$COORDINATOR_CA" || fail "cannot download the agent from $AGENT_BASE_URL"'
+      ? 'fetch "$AGENT_BASE_URL/agent/linux-$ARCH" "$TMP/agent.gz" --proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOST" || fail "cannot download the agent from $AGENT_BASE_URL"'
       : 'fetch "$AGENT_BASE_URL/agent/linux-$ARCH" "$TMP/agent.gz" --location || fail "cannot download the agent from $AGENT_BASE_URL"',
     '',
     'say "fetching the checksum from $COORDINATOR_URL"',
-    'fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA" || fail "cannot fetch the agent checksum from $COORDINATOR_URL"',
+    'fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOST" || fail "cannot fetch the agent checksum from $COORDINATOR_URL"',
     'read -r EXPECTED _ < "$TMP/agent.sha256" || true',
     'case "${EXPECTED:-}" in',
     '    *[!0-9a-f]*|"") fail "the coordinator sent no SHA-256 for linux-$ARCH" ;;',

@@ -53,11 +53,15 @@ export function sandboxImage(spec: ClusterSpec): string {
 
 /**
  * no_proxy gets the cluster's own ranges and the endpoint, or cluster traffic would go through the
- * proxy. Host subnets are listed as CIDRs (curl ≥ 7.86 and Go honour them), not host by host: one
- * entry per subnet keeps every user-data small whatever the fleet size.
+ * proxy. Host subnets are listed as CIDRs (Go honours them, curl only since 7.86), not host by host:
+ * one entry per subnet keeps every user-data small whatever the fleet size. What first boot fetches
+ * with curl — the coordinator and the agent mirror — is named literally, because Ubuntu 22.04's curl
+ * 7.81 ignores CIDR entries (install-agent.sh also passes --noproxy for the coordinator); so are the
+ * endpoint and the VIP.
  */
 export function noProxyList(spec: ClusterSpec): string[] {
   const hostNets = spec.hosts.flatMap((h) => (h.address ? [formatCidr(parseCidr(h.address.cidr)!)] : []));
+  const fetchedFrom = [spec.coordinator.url, spec.mirrors.agent].flatMap((u) => (u ? [new URL(u).hostname.replace(/^\[|\]$/g, '')] : []));
   return [
     ...new Set([
       'localhost',
@@ -66,6 +70,7 @@ export function noProxyList(spec: ClusterSpec): string[] {
       spec.networking.serviceSubnet,
       spec.controlPlaneEndpoint.host,
       ...(spec.loadBalancer.vip ? [spec.loadBalancer.vip] : []),
+      ...fetchedFrom,
       `.${spec.networking.dnsDomain}`,
       '.svc',
       ...hostNets,

@@ -74,7 +74,7 @@ describe('renderContainerdHostsToml', () => {
       'https://mirror.lan',
       'https://mirror.lan/v2',
       'https://nexus.lan/repository/docker-proxy',
-    ];
+    ] as const;
     const text = t.renderContainerdHostsToml('docker.io', mirrors);
     expect(apiRoot(text, mirrors[0])).toBe('/v2/docker.io');
     expect(apiRoot(text, mirrors[1])).toBe('/v2');
