@@ -7,6 +7,7 @@
  * events and admin routes need the operator token. The caller opens the store first.
  */
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   API_PREFIX,
@@ -54,9 +55,44 @@ export interface AppOptions extends Omit<CoordinatorOptions, 'log' | 'redactor'>
   warmAgentCache?: boolean;
   /** Registers more routes (the status page plugin) on the app before it is returned. */
   extend?: (app: FastifyInstance) => void;
+  /** Connections one source address may hold (default MAX_CONNECTIONS_PER_SOURCE). */
+  maxConnectionsPerSource?: number;
+  /** Connections in all (serve derives it from the descriptor limit); more are closed on accept. */
+  maxConnections?: number;
 }
 
 export const BODY_LIMIT = 64 * 1024;
+/**
+ * A request whose headers and body have not all arrived after this long is answered 408 and its
+ * connection closed (a body trickled a byte at a time would otherwise hold a descriptor forever).
+ * Long-polls are GETs without a body: they are complete on arrival and keep their own wait.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** An idle connection (no bytes either way) is closed after this; above the longest long-poll (60 s). */
+export const CONNECTION_IDLE_TIMEOUT_MS = 90_000;
+/** Connections one source address may hold at once; one agent needs two (long-poll + heartbeat). */
+export const MAX_CONNECTIONS_PER_SOURCE = 64;
+/** Heartbeats per host: a burst of this many, then one per HEARTBEAT_REFILL_MS (429 beyond). */
+export const HEARTBEAT_BURST = 10;
+export const HEARTBEAT_REFILL_MS = 1000;
+/** An event-stream subscriber that lets this much pile up unread is disconnected (it reconnects and refetches). */
+export const SSE_MAX_BUFFERED = 1024 * 1024;
+/**
+ * TLS 1.2 suites: ECDHE key exchange with an AEAD cipher only (no CBC, no SHA-1 MAC, no static
+ * RSA); TLS 1.3 suites are all AEAD. OpenSSL names, in Node's `ciphers` syntax (TLS 1.3 names in
+ * the same list).
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
 
 const errorResponses = { '4xx': ERROR_BODY_SCHEMA, '5xx': ERROR_BODY_SCHEMA } as const;
 
@@ -117,6 +153,40 @@ function headerText(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
 }
 
+/** What the log shows of a URL: the route pattern, or nothing of an unmatched path; a query only as `?…`. */
+export function loggableUrl(route: string | undefined, url: string): string {
+  const query = url.includes('?') ? '?[REDACTED]' : '';
+  return `${route ?? '[no route]'}${query}`;
+}
+
+/**
+ * Caps the connections one source address may hold, and all connections (descriptors are finite:
+ * past the limit the process cannot open its own files). Counted on the TCP socket before TLS, so
+ * a refused connection costs no handshake.
+ */
+function limitConnections(app: FastifyInstance, perSource: number, total: number | undefined): void {
+  if (total !== undefined) app.server.maxConnections = total;
+  const open = new Map<string, number>();
+  let refusedSince = 0;
+  app.server.on('connection', (socket: Socket) => {
+    const source = socket.remoteAddress ?? '?';
+    const count = open.get(source) ?? 0;
+    if (count >= perSource) {
+      // One line per burst, not per connection: the log must not become the next resource to exhaust.
+      if (refusedSince++ === 0) app.log.warn({ source, limit: perSource }, 'connections per source address exceeded; refusing more');
+      socket.destroy();
+      return;
+    }
+    open.set(source, count + 1);
+    socket.once('close', () => {
+      const left = (open.get(source) ?? 1) - 1;
+      if (left <= 0) open.delete(source);
+      else open.set(source, left);
+      if (left < perSource / 2) refusedSince = 0;
+    });
+  });
+}
+
 export function buildApp(inputs: CoordinatorInputs, options: AppOptions): FastifyInstance {
   const redactor = new Redactor();
   redactor.add([inputs.operatorToken]);
@@ -141,8 +211,10 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
             censor: '[REDACTED]',
           },
           serializers: {
-            req(req: { method: string; url: string; ip?: string }) {
-              return { method: req.method, url: req.url.replace(/token=[^&]*/g, 'token=[REDACTED]'), remoteAddress: req.ip };
+            // The URL as sent is never logged: a token pasted into a path or query would land in the
+            // log. The route pattern says what was asked; parameters are logged where they are safe.
+            req(req: { method: string; url: string; ip?: string; routeOptions?: { url?: string } }) {
+              return { method: req.method, url: loggableUrl(req.routeOptions?.url, req.url), remoteAddress: req.ip };
             },
           },
           hooks: {
@@ -155,7 +227,20 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
           },
         };
   const app = Fastify({
-    https: { cert: inputs.tls.cert, key: inputs.tls.key, minVersion: 'TLSv1.2' },
+    https: {
+      cert: inputs.tls.cert,
+      key: inputs.tls.key,
+      minVersion: 'TLSv1.2',
+      ciphers: TLS_CIPHERS,
+      honorCipherOrder: true,
+      // Node arms its request timer only when these reach the server's constructor (Fastify's
+      // requestTimeout is set afterwards and alone does nothing). Checked every second, not every 30 s.
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+    },
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionTimeout: CONNECTION_IDLE_TIMEOUT_MS,
     bodyLimit: options.bodyLimit ?? BODY_LIMIT,
     logger: loggerOption,
     forceCloseConnections: true,
@@ -163,6 +248,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
+  limitConnections(app, options.maxConnectionsPerSource ?? MAX_CONNECTIONS_PER_SOURCE, options.maxConnections);
   const coordinator = new Coordinator(inputs, { ...options, log: app.log, redactor });
   app.decorate('coordinator', coordinator);
   const binaries = new AgentBinaries(options.distDir);
@@ -265,10 +351,26 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     async (request) => coordinator.report(request.agentHost!, request.body),
   );
 
+  // A host's heartbeats feed every subscriber's event stream: a flood from one host is refused
+  // (429; the agent ignores a failed heartbeat and sends the next one later).
+  const heartbeatBuckets = new Map<string, { tokens: number; at: number }>();
   app.post<{ Body: HeartbeatRequest }>(
     `${API_PREFIX}/heartbeat`,
     { preHandler: agentAuth, schema: { body: HEARTBEAT_REQUEST_SCHEMA, response: { 200: HEARTBEAT_RESPONSE_SCHEMA, ...errorResponses } } },
-    async (request) => coordinator.heartbeat(request.agentHost!, request.body),
+    async (request, reply) => {
+      const host = request.agentHost!;
+      const now = Date.now();
+      const bucket = heartbeatBuckets.get(host) ?? { tokens: HEARTBEAT_BURST, at: now };
+      bucket.tokens = Math.min(HEARTBEAT_BURST, bucket.tokens + (now - bucket.at) / HEARTBEAT_REFILL_MS);
+      bucket.at = now;
+      heartbeatBuckets.set(host, bucket);
+      if (bucket.tokens < 1) {
+        reply.header('retry-after', String(Math.ceil(HEARTBEAT_REFILL_MS / 1000)));
+        return sendError(reply, 429, ERROR_CODES.rateLimited, `too many heartbeats from ${host}; at most one per second`);
+      }
+      bucket.tokens -= 1;
+      return coordinator.heartbeat(host, request.body);
+    },
   );
 
   // ── operator API ──
@@ -293,18 +395,30 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
+      // Backpressure: a subscriber that stops reading is disconnected once SSE_MAX_BUFFERED bytes wait
+      // for it, instead of the coordinator buffering every later event in memory. Clients reconnect
+      // and fetch the status again, so nothing is lost for a reader that was only slow.
       const send = (event: CoordinatorEvent) => {
+        if (raw.destroyed) return;
+        if (raw.writableLength > SSE_MAX_BUFFERED) {
+          request.log.warn({ buffered: raw.writableLength }, 'event-stream subscriber does not read; disconnected');
+          done();
+          raw.destroy();
+          return;
+        }
         raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       };
       raw.write(`event: hello\ndata: ${JSON.stringify({ serverTime: coordinator.now() })}\n\n`);
       coordinator.events.on('event', send);
       // Keeps proxies from closing an idle stream; not on any critical path.
-      const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+      const keepAlive = setInterval(() => {
+        if (!raw.destroyed) raw.write(': keep-alive\n\n');
+      }, 15_000);
       keepAlive.unref();
-      const done = () => {
+      function done() {
         clearInterval(keepAlive);
         coordinator.events.off('event', send);
-      };
+      }
       raw.once('close', done);
       request.raw.once('close', () => {
         if (raw.destroyed) done();

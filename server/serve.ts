@@ -1,11 +1,14 @@
 /**
  * The edges of the coordinator: `startCoordinator` listens (HTTPS only, the app is built with
  * the coordinator certificate) and `runServe` is what `kubeseed serve` runs — it opens the durable
- * store and audit log in the state directory, creates the operator token on first start (0600),
- * loads the state through an injected loader, prints the status page URL and the token, and
- * shuts down cleanly on SIGINT/SIGTERM. A restart on the same state directory resumes the rollout.
+ * store and audit log in the state directory (the store's secret records sealed under the
+ * passphrase, if any), creates the operator token on first start (0600), loads the state through
+ * an injected loader, prints the status page URL and where the token is (never the token: stdout
+ * ends up in journald and CI logs), and shuts down cleanly on SIGINT/SIGTERM. A restart on the
+ * same state directory resumes the rollout.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -83,6 +86,28 @@ export interface ServeHandle extends RunningCoordinator {
   stopped: Promise<void>;
 }
 
+/**
+ * The open-file limit in force (Linux: /proc/self/limits), or undefined elsewhere. Node itself
+ * raises the soft limit to the hard one at start (src/node.cc, "Raise the open file descriptor
+ * limit"), so what is left here is what the service manager or shell allows.
+ */
+export function openFileLimit(limits = '/proc/self/limits'): number | undefined {
+  try {
+    const line = readFileSync(limits, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.split(/\s{2,}/)[1];
+    return soft && /^\d+$/.test(soft) ? Number(soft) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Descriptors kept for the process itself (store, audit log, agent binaries, TLS, stdio) when capping connections. */
+const RESERVED_DESCRIPTORS = 64;
+/** Below this open-file limit, serve says how to raise it (each agent holds one or two connections). */
+const LOW_FILE_LIMIT = 4096;
+
 /** Reads `<stateDir>/operator-token`, creating it (0600) on first start. */
 export async function ensureOperatorToken(stateDir: string): Promise<string> {
   const path = join(stateDir, 'operator-token');
@@ -127,6 +152,7 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
   const cipher = await openRecordCipher(storeDir, options.passphrase, SECRET_RECORD_PREFIXES);
   const store = new JournalStore(storeDir, cipher ? { cipher } : {});
   await store.open();
+  const fileLimit = openFileLimit();
   const audit = new FileAuditLog(join(options.stateDir, 'audit.log'));
   await audit.open();
   const { kubernetes, ...inputs } = state;
@@ -143,6 +169,7 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
       ...(options.scheduler ? { scheduler: options.scheduler } : {}),
       ...(options.defaultWaitMs ? { defaultWaitMs: options.defaultWaitMs } : {}),
       ...(options.extend ? { extend: options.extend } : {}),
+      ...(fileLimit !== undefined ? { maxConnections: Math.max(32, fileLimit - RESERVED_DESCRIPTORS) } : {}),
     },
   );
   let resolveStopped!: () => void;
@@ -175,7 +202,12 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
     process.on('SIGTERM', onSignal);
   }
   print(`kubeseed coordinator listening on ${running.url} (agents use ${inputs.plan.spec.coordinator.url})`);
-  print(`status page:    ${operatorUrl(running.url, inputs.plan.spec.coordinator.url)}/#token=${operatorToken}`);
-  print(`operator token: ${operatorToken}  (also in ${join(options.stateDir, 'operator-token')})`);
+  const tokenFile = join(options.stateDir, 'operator-token');
+  print(`status page:    ${operatorUrl(running.url, inputs.plan.spec.coordinator.url)}/  (paste the operator token when asked)`);
+  print(`operator token: in ${tokenFile} (0600); read it with: cat ${tokenFile}`);
+  if (fileLimit !== undefined && fileLimit < LOW_FILE_LIMIT)
+    print(
+      `open-file limit: ${fileLimit} (about ${Math.floor((fileLimit - RESERVED_DESCRIPTORS) / 2)} agents); raise it with LimitNOFILE= in the unit or \`ulimit -n\` before \`kubeseed serve\``,
+    );
   return { ...running, operatorToken, stopped, close };
 }
