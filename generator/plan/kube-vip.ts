@@ -17,7 +17,9 @@ export function buildKubeVipManifest(spec: ClusterSpec, iface: string, kubeconfi
     vip_arp: 'true',
     port: String(spec.controlPlaneEndpoint.port),
     vip_interface: iface,
-    vip_cidr: '32',
+    // The VIP's prefix length as a bare number. kube-vip v0.9 reads vip_subnet only (v0.9.0 removed
+    // vip_cidr); a single address: 32, or 128 for IPv6 (its own default for an address).
+    vip_subnet: spec.loadBalancer.vip?.includes(':') ? '128' : '32',
     cp_enable: 'true',
     cp_namespace: 'kube-system',
     vip_ddns: 'false',
