@@ -1,16 +1,27 @@
 /**
  * Secret redaction for everything the coordinator logs or shows: exact values it released
  * (each step's `redact` list, bootstrap tokens, certificate keys), plus patterns that catch what
- * was never registered (bootstrap-token shapes, PEM private keys). Used on report log tails
- * (then bounded) and in the pino log hook.
+ * was never registered (bootstrap-token shapes in either case, PEM private keys, also base64-encoded
+ * as in a kubeconfig's `client-key-data`). Used on report log tails (then bounded) and in the pino
+ * log hook.
  */
 
 export const REDACTED = '[REDACTED]';
 /** Log tails are kept to this many characters (the end of the output is what explains a failure). */
 export const LOG_TAIL_LIMIT = 16 * 1024;
 
-const TOKEN_PATTERN = /\b[a-z0-9]{6}\.[a-z0-9]{16}\b/g;
+// kubeadm writes tokens in lower case, but a tool or a person may print them upper-cased.
+const TOKEN_PATTERN = /\b[A-Za-z0-9]{6}\.[A-Za-z0-9]{16}\b/g;
 const PRIVATE_KEY_PATTERN = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(-----END \1PRIVATE KEY-----|$)/g;
+/** base64 of "-----BEGIN " and what follows: a PEM block base64-encoded (kubeconfig `*-data` fields). */
+const BASE64_PEM_PATTERN = /LS0tLS1CRUdJTi[A-Za-z0-9+/]*={0,2}/g;
+
+/** A base64-encoded PEM block is redacted when it is a private key (certificates are public and explain failures). */
+function redactBase64Pem(text: string): string {
+  return text.replace(BASE64_PEM_PATTERN, (match) =>
+    Buffer.from(match, 'base64').toString('latin1').includes('PRIVATE KEY') ? REDACTED : match,
+  );
+}
 
 export class Redactor {
   private readonly values = new Set<string>();
@@ -24,9 +35,11 @@ export class Redactor {
       if (value.length < 6 || this.values.has(value)) continue;
       this.values.add(value);
       changed = true;
-      // PEM values also appear line by line in tool output.
-      if (value.includes('\n'))
+      // PEM values also appear line by line in tool output, and base64-encoded in kubeconfigs.
+      if (value.includes('\n')) {
         for (const line of value.split('\n')) if (line.length >= 24 && !line.startsWith('-----')) this.values.add(line);
+        this.values.add(Buffer.from(value).toString('base64'));
+      }
     }
     if (changed) this.sorted = [...this.values].sort((a, b) => b.length - a.length);
   }
@@ -34,7 +47,7 @@ export class Redactor {
   redact(text: string): string {
     let out = text;
     for (const value of this.sorted) if (out.includes(value)) out = out.split(value).join(REDACTED);
-    return out.replace(PRIVATE_KEY_PATTERN, REDACTED).replace(TOKEN_PATTERN, REDACTED);
+    return redactBase64Pem(out.replace(PRIVATE_KEY_PATTERN, REDACTED)).replace(TOKEN_PATTERN, REDACTED);
   }
 
   /** Redacts every string inside a JSON-like value. */
