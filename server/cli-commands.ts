@@ -33,6 +33,7 @@ import { trackedCertificates } from './certificates.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
 import { certificateWarning, expiryDate } from './model.ts';
 import { type LoadedState, parseListen, runServe } from './serve.ts';
+import { terminalSafe } from './status-cli.ts';
 import { statusPagePlugin } from './status-page/index.ts';
 
 const DEFAULT_STATE = 'out/coordinator';
@@ -203,7 +204,8 @@ export async function cmdHosts(argv: string[], io: Io): Promise<number> {
         h.certificateExpiry ? expiryDate(h.certificateExpiry.notAfter) : '-',
       ]),
     ];
-    io.stdout(formatTable(rows));
+    // Remote strings (waiting-for text, machine facts) may carry escape sequences: printed escaped.
+    io.stdout(formatTable(rows.map((row) => row.map((cell) => terminalSafe(String(cell))))));
     // Below 30 days of validity: one line per host (the status page and `kubeseed status` say it too).
     const now = Date.now();
     for (const h of hosts) {

@@ -151,6 +151,34 @@ const COLORS: Record<HostWord, string> = {
   removed: '2',
 };
 
+// C0 and C1 controls, DEL, and the Unicode line/bidi controls that reorder or hide text.
+const TERMINAL_CONTROLS = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A remote string made safe to print: every control character is shown escaped (`\x1b`, `\u202e`),
+ * so an agent's heartbeat, a log line or an attacker's machine-id cannot move the cursor, retitle
+ * the window or write the clipboard (OSC 52). Newlines are kept only where asked (log tails).
+ */
+export function terminalSafe(text: string, keepNewlines = false): string {
+  return text.replace(TERMINAL_CONTROLS, (c) => {
+    if (keepNewlines && c === '\n') return c;
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** Every string in a document from the coordinator, made terminal-safe (log tails keep their lines). */
+export function terminalSafeDeep<T>(value: T, key?: string): T {
+  if (typeof value === 'string') return terminalSafe(value, key === 'logTail') as T;
+  if (Array.isArray(value)) return value.map((v) => terminalSafeDeep(v)) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = terminalSafeDeep(v, k);
+    return out as T;
+  }
+  return value;
+}
+
 function paint(text: string, code: string, on: boolean): string {
   return on ? `\x1b[${code}m${text}\x1b[0m` : text;
 }
@@ -174,7 +202,8 @@ export function certificateLines(expiry: CertificateExpiry | null | undefined, n
 }
 
 /** The whole picture as lines (no trailing newline): a heading, one line per host, failure logs, security events. */
-export function renderFrame(status: StatusDocument, options: FrameOptions): string[] {
+export function renderFrame(remote: StatusDocument, options: FrameOptions): string[] {
+  const status = terminalSafeDeep(remote);
   const outcome = statusOutcome(status);
   let steps = 0;
   let stepsDone = 0;
@@ -495,7 +524,7 @@ async function watchRollout(client: StatusClient, display: Display, io: StatusIo
   const finish = (exitCode: number, message?: string) => {
     if (done) return;
     done = true;
-    if (message) io.stderr(`kubeseed status: ${message}\n`);
+    if (message) io.stderr(`kubeseed status: ${terminalSafe(message)}\n`);
     controller.abort();
     settle(exitCode);
   };
@@ -598,7 +627,7 @@ export async function cmdStatus(argv: string[], io: StatusIo): Promise<number> {
     parsed = parseArgs(argv, { booleans: ['watch', 'json'], values: ['state', 'token', 'url'] });
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr(`kubeseed status: ${error.message}\n`);
+      io.stderr(`kubeseed status: ${terminalSafe(error.message)}\n`);
       return STATUS_EXIT.badInput;
     }
     throw error;
@@ -623,7 +652,7 @@ export async function cmdStatus(argv: string[], io: StatusIo): Promise<number> {
     return await watchRollout(client, display, io, first);
   } catch (error) {
     if (error instanceof StatusError) {
-      io.stderr(`kubeseed status: ${error.message}\n`);
+      io.stderr(`kubeseed status: ${terminalSafe(error.message)}\n`);
       return error.exitCode;
     }
     throw error;
