@@ -10,6 +10,8 @@ export interface Fs {
   readText(path: string): Promise<string | null>;
   /** Writes atomically (temp file + rename), creating parent directories; `mode` is applied exactly. */
   writeText(path: string, content: string, mode: number): Promise<void>;
+  /** Like `writeText` for bytes (downloaded executables, chart files). */
+  writeBytes(path: string, content: Uint8Array, mode: number): Promise<void>;
   /** Removes a file or a directory tree; missing is fine. */
   remove(path: string): Promise<void>;
   exists(path: string): Promise<boolean>;

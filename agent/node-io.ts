@@ -32,6 +32,14 @@ function isMissing(error: unknown): boolean {
 export function createRootFs(root: string): Fs {
   const at = (p: string) => resolveHostPath(root, p);
   let counter = 0;
+  const write = async (path: string, content: string | Uint8Array, mode: number) => {
+    const target = at(path);
+    await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+    const tmp = `${target}.kubeseed-tmp-${process.pid}-${counter++}`;
+    await writeFile(tmp, content, { mode });
+    await chmod(tmp, mode); // the umask must not widen or narrow what the step asked for
+    await rename(tmp, target);
+  };
   return {
     async readText(path) {
       try {
@@ -42,12 +50,10 @@ export function createRootFs(root: string): Fs {
       }
     },
     async writeText(path, content, mode) {
-      const target = at(path);
-      await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-      const tmp = `${target}.kubeseed-tmp-${process.pid}-${counter++}`;
-      await writeFile(tmp, content, { mode });
-      await chmod(tmp, mode); // the umask must not widen or narrow what the step asked for
-      await rename(tmp, target);
+      await write(path, content, mode);
+    },
+    async writeBytes(path, content, mode) {
+      await write(path, content, mode);
     },
     async remove(path) {
       await rm(at(path), { recursive: true, force: true });
