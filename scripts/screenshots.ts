@@ -15,7 +15,13 @@ import { OPERATOR_TOKEN, startSimulation } from '../test/unit/status/rollout-sim
 
 const out = resolve(process.argv[2] ?? 'docs');
 const clock = new FakeClock(Date.now());
-const sim = await startSimulation({ listen: true, workers: 5, clock, scheduler: { backoffBaseMs: 20_000 } });
+// Certificates as `kubeseed generate` issues them (CAs 10 years, the coordinator's TLS 1 year), so the summary shows their expiry.
+const YEAR = 365 * 86_400_000;
+const certificates = [
+  { file: 'tls/server.crt', notAfter: clock.now() + YEAR, hosts: '*' as const },
+  { file: 'pki/ca.crt', notAfter: clock.now() + 10 * YEAR, hosts: ['cp1', 'cp2', 'cp3'] },
+];
+const sim = await startSimulation({ listen: true, workers: 5, clock, scheduler: { backoffBaseMs: 20_000 }, certificates });
 const profile = mkdtempSync(join(tmpdir(), 'ks-shots-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: CHROMIUM,
