@@ -5,6 +5,7 @@
  * kubeadm configs carry the coordinator's current bootstrap token.
  */
 import { describe, expect, it } from 'vitest';
+import { configHasCertificateKey } from '../../../agent/steps/index.ts';
 import { buildStep } from '../../../generator/plan/build-step.ts';
 import { planRollout } from '../../../generator/plan/plan.ts';
 import type { ReleasedStep } from '../../../protocol/index.ts';
@@ -93,6 +94,10 @@ describe('coordinator × real planner', () => {
     const token = c.snapshot().tokens.find((t) => t.via === 'init')!.token;
     expect(init.files.find((f) => f.path.endsWith('init.yaml'))!.content).toContain(token);
     expect(init.redact).toContain(token);
+    // v1beta4 InitConfiguration has no field that uploads the PKI; only `kubeadm init --upload-certs` does.
+    // The agent adds that flag exactly when the released config carries certificateKey (kubeadm-init.ts).
+    const initConfig = init.files.find((f) => f.path.endsWith('init.yaml'))!.content;
+    expect(configHasCertificateKey(initConfig)).toBe(options.distribution === 'upload-certs');
     const joins = seen.filter((s) => s.kind === 'kubeadm-join-control-plane');
     expect(joins.map((j) => `${j.host}@${j.attempt}`).sort()).toEqual(['cp2@1', 'cp2@2', 'cp3@1']);
   });
