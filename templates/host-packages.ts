@@ -26,8 +26,8 @@ export function nodeToolPackages(p: { ipvs?: boolean } = {}): string[] {
 const WHY: Record<string, string> = {
   conntrack: 'Service NAT state for operators',
   iptables: 'a kubelet Depends, also installed by name',
-  ipset: 'kube-proxy ipvs: what operators inspect',
-  ipvsadm: 'kube-proxy ipvs: what operators inspect',
+  ipset: 'kube-proxy ipvs, for operators to inspect',
+  ipvsadm: 'kube-proxy ipvs, for operators to inspect',
 };
 
 /** The extra packages as the script installs them: the caller's, then chrony for time servers, without the node tools. */
