@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DOUBLES_DIR, doubleEnv, readDoubleLog } from '../../doubles/index.ts';
+import { createNodeExec } from '../../../agent/node-io.ts';
+import { DOUBLES_DIR, type DoubleHostOptions, doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import { makeTempRoot } from './support.ts';
 
 const TOKEN = 'abcdef.0123456789abcdef';
@@ -17,11 +18,11 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function sandbox(extra: Record<string, string> = {}) {
+function sandbox(extra: Record<string, string> = {}, host: DoubleHostOptions = {}) {
   const r = makeTempRoot('ks-double-');
   cleanups.push(r.cleanup);
   const log = join(r.root, 'calls.log');
-  const env = { ...doubleEnv({ root: r.root, log }), ...extra };
+  const env = { ...doubleEnv({ root: r.root, log, host }), ...extra };
   const put = (path: string, content: string, mode = 0o600) => {
     const full = join(r.root, path);
     mkdirSync(dirname(full), { recursive: true });
@@ -139,19 +140,19 @@ describe('kubeadm TEST DOUBLE', () => {
     ]) {
       expect(existsSync(join(s.root, 'etc/kubernetes', f)), f).toBe(true);
     }
-    expect(readDoubleLog(s.log)[0]).toMatchObject({ exit: 0, configMode: 0o600, nodeName: 'cp-1' });
+    expect(readDoubleLog(s.log).find((c) => c.tool === 'kubeadm')).toMatchObject({ exit: 0, configMode: 0o600, nodeName: 'cp-1' });
     const again = s.run('kubeadm', 'init', '--config', '/c.yaml');
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml/);
   });
 
-  it('join: needs a running control plane, an empty manifests dir, no kubelet.conf, valid discovery', () => {
+  it('join: needs a running control plane, no kubelet.conf, valid discovery', () => {
     const s = sandbox();
     s.put('/i.yaml', init());
     s.put('/j.yaml', join_());
     expect(s.run('kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/connection refused/);
     expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
-    expect(s.run('kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/DirAvailable--etc-kubernetes-manifests/); // same root as the init
+    expect(s.run('kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/FileAvailable--etc-kubernetes-kubelet.conf/); // same root as the init
     const w = sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: join(s.root, '.doubles', 'cluster.json') });
     w.put('/j.yaml', join_('', 'sha256:1234'));
     expect(w.run('kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/caCertHashes: Invalid value/);
@@ -166,15 +167,15 @@ describe('kubeadm TEST DOUBLE', () => {
   });
 
   it('control-plane join: shared CA files, or an uploaded kubeadm-certs that has not expired', () => {
-    const s = sandbox({ KUBESEED_DOUBLE_CERTS_TTL_MS: '300' });
+    const s = sandbox({ KUBESEED_DOUBLE_CERTS_TTL_MS: '2000' });
     s.put('/i.yaml', init());
     expect(s.run('kubeadm', 'init', '--config', '/i.yaml', '--upload-certs').code).toBe(0);
     const state = join(s.root, '.doubles', 'cluster.json');
-    const cp = sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: state, KUBESEED_DOUBLE_CERTS_TTL_MS: '300' });
+    const cp = sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: state, KUBESEED_DOUBLE_CERTS_TTL_MS: '2000' });
     cp.put('/j.yaml', join_('controlPlane:\n  localAPIEndpoint: {advertiseAddress: 10.0.0.12}\n'));
     expect(cp.run('kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/missing \/etc\/kubernetes\/pki\/ca.crt/);
     cp.put('/j.yaml', join_(`controlPlane:\n  certificateKey: "${KEY}"\n`));
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2100);
     expect(cp.run('kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/might have expired/);
     expect(s.run('kubeadm', 'init', 'phase', 'upload-certs', '--upload-certs', '--config', '/i.yaml').code).toBe(0);
     expect(cp.run('kubeadm', 'join', '--config', '/j.yaml').code).toBe(0);
@@ -185,7 +186,11 @@ describe('kubeadm TEST DOUBLE', () => {
     s.put('/i.yaml', init());
     expect(s.run('kubeadm', 'init', '--config', '/i.yaml').err).toMatch(/injected failure/);
     expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
-    expect(readDoubleLog(s.log).map((c) => c.exit)).toEqual([1, 0]);
+    expect(
+      readDoubleLog(s.log)
+        .filter((c) => c.tool === 'kubeadm')
+        .map((c) => c.exit),
+    ).toEqual([1, 0]);
   });
 
   it('strict token mode refuses a token the cluster does not know', () => {
@@ -221,5 +226,191 @@ describe('kubectl TEST DOUBLE', () => {
       s.run('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', '-n', 'kube-flannel', 'rollout', 'restart', 'daemonset/x').code,
     ).toBe(0);
     expect(s.run('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'exec', 'x').code).toBe(1);
+  });
+});
+
+/**
+ * Issue 17: each upstream behaviour a double reproduces, one by one (the sources are in each
+ * double's header and in test/doubles/bin/lib/*.cjs).
+ */
+describe('the doubles behave like the real programs', () => {
+  const status = (s: ReturnType<typeof sandbox>) => JSON.parse(s.run('kubelet', '--double-status').out);
+  const etcdDropin = '[Service]\nExecStart=\nExecStart=/usr/bin/kubelet --config=/etc/kubernetes/kubelet-etcd.yaml\nRestart=always\n';
+
+  it('kubelet package (kubelet.spec): ships manifests/.kubelet-keep and /var/lib/kubelet/.kubelet-keep, which no kubelet runs as a pod', () => {
+    const s = sandbox();
+    expect(existsSync(join(s.root, 'etc/kubernetes/manifests/.kubelet-keep'))).toBe(true);
+    expect(existsSync(join(s.root, 'var/lib/kubelet/.kubelet-keep'))).toBe(true);
+    s.put('/etc/kubernetes/kubelet-etcd.yaml', 'staticPodPath: /etc/kubernetes/manifests\n', 0o644);
+    s.put('/etc/systemd/system/kubelet.service.d/20-etcd-service-manager.conf', etcdDropin, 0o644);
+    expect(s.run('systemctl', 'daemon-reload').code).toBe(0);
+    expect(s.run('systemctl', 'start', 'kubelet').code).toBe(0);
+    expect(status(s)).toMatchObject({ running: true, staticPodPath: '/etc/kubernetes/manifests', staticPods: [] });
+  });
+
+  it('kubeadm join (1.34+ preflight) has no emptiness check on the manifests dir: .kubelet-keep does not stop it', () => {
+    const s = sandbox();
+    s.put('/i.yaml', init());
+    expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
+    const w = sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: join(s.root, '.doubles', 'cluster.json') });
+    w.put('/j.yaml', join_());
+    const r = w.run('kubeadm', 'join', '--config', '/j.yaml');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).not.toMatch(/DirAvailable--etc-kubernetes-manifests/);
+  });
+
+  it('the kubelet runs the unit definition loaded at its last (re)start: a later drop-in needs daemon-reload + restart', () => {
+    const s = sandbox();
+    s.put('/etc/kubernetes/kubelet-etcd.yaml', 'staticPodPath: /etc/kubernetes/manifests\n', 0o644);
+    expect(s.run('systemctl', 'daemon-reload').code).toBe(0); // boot: systemd loads the packaged unit + 10-kubeadm.conf
+    expect(s.run('systemctl', 'start', 'kubelet').code).toBe(0);
+    const boot = status(s);
+    expect(boot.argv).toEqual([
+      '/usr/bin/kubelet',
+      '--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf',
+      '--kubeconfig=/etc/kubernetes/kubelet.conf',
+      '--config=/var/lib/kubelet/config.yaml',
+    ]);
+    expect(boot).toMatchObject({ running: false, error: expect.stringMatching(/failed to load kubelet config file/) }); // the crash loop before kubeadm
+    s.put('/etc/systemd/system/kubelet.service.d/20-etcd-service-manager.conf', etcdDropin, 0o644);
+    s.put('/etc/kubernetes/manifests/etcd.yaml', 'kind: Pod\n', 0o644);
+    expect(status(s).argv).toEqual(boot.argv); // written, not loaded
+    const restartOnly = s.run('systemctl', 'restart', 'kubelet');
+    expect(restartOnly.err).toMatch(/kubelet.service changed on disk. Run 'systemctl daemon-reload' to reload units/);
+    expect(status(s).argv).toEqual(boot.argv);
+    expect(s.run('systemctl', 'daemon-reload').code).toBe(0);
+    expect(status(s).argv).toEqual(boot.argv); // loaded, but the running kubelet keeps its command line
+    expect(s.run('systemctl', 'start', 'kubelet').code).toBe(0); // already running: nothing happens
+    expect(status(s).argv).toEqual(boot.argv);
+    expect(s.run('systemctl', 'restart', 'kubelet').code).toBe(0);
+    expect(status(s)).toMatchObject({
+      running: true,
+      argv: ['/usr/bin/kubelet', '--config=/etc/kubernetes/kubelet-etcd.yaml'],
+      staticPods: ['etcd.yaml'],
+    });
+  });
+
+  it('systemctl: an unknown unit is "not found" (start exit 5, enable exit 1)', () => {
+    const s = sandbox();
+    const start = s.run('systemctl', 'start', 'etcd');
+    expect(start).toMatchObject({ code: 5, err: expect.stringMatching(/Unit etcd.service not found/) });
+    expect(s.run('systemctl', 'enable', '--now', 'etcd')).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/Unit file etcd.service does not exist/),
+    });
+    expect(s.run('systemctl', 'enable', 'kubelet').code).toBe(0); // the package's unit
+  });
+
+  it.each(['ip', 'iptables', 'mount', 'nsenter'])(
+    'kubeadm preflight refuses a host without %s on PATH (ERROR FileExisting-…)',
+    (program) => {
+      const all = ['ip', 'iptables', 'mount', 'nsenter', 'conntrack', 'ebtables', 'ethtool', 'socat', 'tc', 'touch'];
+      const s = sandbox();
+      const bare = makeTempRoot('ks-double-');
+      cleanups.push(bare.cleanup);
+      const env = { ...s.env, ...doubleEnv({ root: bare.root, log: s.log, host: { programs: all.filter((p) => p !== program) } }) };
+      writeFileSync(join(bare.root, 'i.yaml'), init());
+      const r = spawnSync(join(DOUBLES_DIR, 'kubeadm'), ['init', '--config', '/i.yaml'], { env, encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`[ERROR FileExisting-${program}]: ${program} not found in system path`);
+      expect(r.stderr).toMatch(/--ignore-preflight-errors=\.\.\./);
+      expect(existsSync(join(bare.root, 'etc/kubernetes/admin.conf'))).toBe(false);
+    },
+  );
+
+  it('kubeadm preflight: conntrack only below Kubernetes 1.32, crictl never; ebtables & co. missing is a warning', () => {
+    const s = sandbox({}, { programs: ['ip', 'iptables', 'mount', 'nsenter'] });
+    s.put('/i.yaml', init());
+    const r = s.run('kubeadm', 'init', '--config', '/i.yaml');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain('[WARNING FileExisting-ebtables]: ebtables not found in system path');
+    expect(r.err).not.toMatch(/conntrack|crictl/);
+    const old = sandbox({}, { programs: ['ip', 'iptables', 'mount', 'nsenter'] });
+    old.put('/i.yaml', `${init()}kubernetesVersion: v1.31.4\n`);
+    expect(old.run('kubeadm', 'init', '--config', '/i.yaml').err).toContain(
+      '[ERROR FileExisting-conntrack]: conntrack not found in system path',
+    );
+  });
+
+  it('kubeadm preflight: ip_forward must be 1 (FileContent--proc-sys-net-ipv4-ip_forward); --ignore-preflight-errors makes it a warning', () => {
+    const s = sandbox({}, { ipForward: '0' });
+    s.put('/i.yaml', init());
+    expect(s.run('kubeadm', 'init', '--config', '/i.yaml').err).toContain(
+      '[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: /proc/sys/net/ipv4/ip_forward contents are not set to 1',
+    );
+    const r = s.run('kubeadm', 'init', '--config', '/i.yaml', '--ignore-preflight-errors=FileContent--proc-sys-net-ipv4-ip_forward');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toContain('[WARNING FileContent--proc-sys-net-ipv4-ip_forward]');
+  });
+
+  it('swap on: a kubeadm WARNING, and the kubelet refuses to run (init fails at kubelet-check) unless failSwapOn is false', () => {
+    const s = sandbox({}, { swap: true });
+    s.put('/i.yaml', init());
+    const r = s.run('kubeadm', 'init', '--config', '/i.yaml');
+    expect(r.err).toContain('[WARNING Swap]: swap is supported for cgroup v2 only');
+    expect(r).toMatchObject({ code: 1, err: expect.stringMatching(/\[kubelet-check\] The kubelet is not healthy/) });
+    const ok = sandbox({}, { swap: true });
+    ok.put('/i.yaml', `${init()}---\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nfailSwapOn: false\n`);
+    expect(ok.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
+    ok.put('/etc/kubernetes/kubelet-etcd.yaml', 'staticPodPath: /etc/kubernetes/manifests\n', 0o644);
+    ok.put('/etc/systemd/system/kubelet.service.d/20-etcd-service-manager.conf', etcdDropin, 0o644);
+    ok.run('systemctl', 'daemon-reload');
+    ok.run('systemctl', 'restart', 'kubelet');
+    expect(status(ok)).toMatchObject({ running: false, error: expect.stringMatching(/running with swap on is not supported/) });
+  });
+
+  it('kubeadm preflight: the kubelet must be installed (ERROR KubeletVersion)', () => {
+    const s = sandbox({}, { installed: ['kubeadm', 'systemctl'] });
+    s.put('/i.yaml', init());
+    expect(s.run('kubeadm', 'init', '--config', '/i.yaml').err).toMatch(
+      /\[ERROR KubeletVersion\]: couldn't get kubelet version: .*executable file not found in \$PATH/,
+    );
+  });
+
+  it('a program that is not installed is not found: ENOENT for the agent, "not found" exit 127 in a shell', async () => {
+    const s = sandbox({}, { installed: ['kubectl'] });
+    const exec = createNodeExec({ env: s.env });
+    expect(await exec.run(['kubeadm', 'version'], { timeoutMs: 10_000 })).toMatchObject({ notFound: true, code: null });
+    expect(await exec.run(['crictl', '--version'], { timeoutMs: 10_000 })).toMatchObject({ notFound: true });
+    const sh = spawnSync('/bin/sh', ['-c', 'kubeadm version'], { env: s.env, encoding: 'utf8' });
+    expect(sh.status).toBe(127);
+    expect(sh.stderr).toMatch(/kubeadm: (command )?not found/);
+    expect((await exec.run(['kubectl', 'version'], { timeoutMs: 10_000 })).notFound).toBe(false); // installed: the double answers
+  });
+
+  it("kubectl --server reaches one member's own API server: refused if none runs there, /readyz failing until it is ready", () => {
+    const s = sandbox({ KUBESEED_DOUBLE_APISERVER_READY_MS: '5000' });
+    s.put('/i.yaml', init('localAPIEndpoint:\n  advertiseAddress: 10.0.0.11\n'));
+    expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
+    const ready = (server: string) =>
+      s.run('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', '--server', server, 'get', '--raw', '/readyz');
+    expect(ready('https://10.0.0.11:6443')).toMatchObject({ code: 0, out: 'ok\n' });
+    expect(ready('https://10.0.0.12:6443')).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/connection to the server 10.0.0.12:6443 was refused/),
+    });
+    const cp = sandbox({
+      KUBESEED_DOUBLE_APISERVER_READY_MS: '5000',
+      KUBESEED_DOUBLE_CLUSTER_STATE: join(s.root, '.doubles', 'cluster.json'),
+    });
+    for (const f of ['ca.crt', 'ca.key', 'sa.key', 'sa.pub', 'front-proxy-ca.crt', 'front-proxy-ca.key', 'etcd/ca.crt', 'etcd/ca.key'])
+      cp.put(`/etc/kubernetes/pki/${f}`, 'x');
+    cp.put('/j.yaml', join_('controlPlane:\n  localAPIEndpoint: {advertiseAddress: 10.0.0.12}\n'));
+    expect(cp.run('kubeadm', 'join', '--config', '/j.yaml').code).toBe(0);
+    expect(ready('https://10.0.0.12:6443')).toMatchObject({ code: 1, err: expect.stringMatching(/InternalError.*readyz check failed/) });
+    expect(s.run('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'get', '--raw', '/readyz').code).toBe(0); // through the LB: another member answers
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5100);
+    expect(ready('https://10.0.0.12:6443').code).toBe(0);
+  });
+
+  it('crictl (cri-tools): endpoint from /etc/crictl.yaml; info needs a running containerd', () => {
+    const s = sandbox();
+    expect(s.run('crictl', '--version').out).toMatch(/^crictl version v\d+\.\d+\.\d+/);
+    expect(s.run('crictl', 'info').err).toMatch(/default endpoints.*deprecated[\s\S]*connection refused/);
+    s.put('/etc/crictl.yaml', 'runtime-endpoint: unix:///var/run/containerd/containerd.sock\n', 0o644);
+    s.put('/usr/lib/systemd/system/containerd.service', '[Service]\nExecStart=/usr/bin/containerd\n', 0o644);
+    expect(s.run('crictl', 'info').err).toMatch(/dial unix \/var\/run\/containerd\/containerd.sock: connect: connection refused/);
+    expect(s.run('systemctl', 'enable', '--now', 'containerd').code).toBe(0);
+    expect(s.run('crictl', 'info')).toMatchObject({ code: 0, out: expect.stringMatching(/RuntimeReady/) });
   });
 });

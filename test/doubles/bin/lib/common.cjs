@@ -146,6 +146,39 @@ function hostList(p) {
   }
 }
 
+function readHostFile(p) {
+  try {
+    return fs.readFileSync(hostPath(p), 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where a PATH entry lives on this host: an entry already below the test root (unit tests put the
+ * installed doubles in <root>/usr/local/bin) is taken as is, any other entry is a host path.
+ */
+function pathEntryOnHost(dir) {
+  const root = testRoot();
+  return dir === root || dir.startsWith(`${root}/`) ? dir : hostPath(dir);
+}
+
+/**
+ * Go's exec.LookPath as kubeadm's InPathCheck uses it: the first PATH entry holding an executable
+ * regular file of that name, or null. Resolved on this host (below the test root).
+ */
+function lookPath(name) {
+  for (const dir of (process.env.PATH || '').split(':')) {
+    if (!dir) continue;
+    const file = path.join(pathEntryOnHost(dir), name);
+    try {
+      const st = fs.statSync(file);
+      if (st.isFile() && (st.mode & 0o111) !== 0) return file;
+    } catch {}
+  }
+  return null;
+}
+
 module.exports = {
   testRoot,
   hostPath,
@@ -157,4 +190,6 @@ module.exports = {
   writeHostFile,
   hostExists,
   hostList,
+  readHostFile,
+  lookPath,
 };
