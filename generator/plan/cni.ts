@@ -122,18 +122,26 @@ export function planCni(spec: ClusterSpec): CniPlan {
                 nodeSelector: 'all()',
               },
             ],
+            // Felix's iptables rules next to kube-proxy's nftables table break Service traffic; Calico
+            // documents the pair (kube-proxy nftables ⇔ linuxDataplane Nftables; kernel ≥ 5.13, nft ≥ 1.0.1).
+            ...(spec.kubeProxy.mode === 'nftables' ? { linuxDataplane: 'Nftables' } : {}),
           },
           ...(spec.mirrors.imageRepository ? { registry: spec.mirrors.imageRepository } : {}),
         },
       };
       const apiServer = { apiVersion: 'operator.tigera.io/v1', kind: 'APIServer', metadata: { name: 'default' }, spec: {} };
       const path = `${CNI_DIR}/calico-installation.yaml`;
+      const upstream = base(spec, `https://raw.githubusercontent.com/projectcalico/calico/${v}/manifests`);
       return {
         files: [{ path, content: yamlDocs([installation, apiServer]), mode: 0o644, secret: false }],
         downloads: [],
-        manifests: [`${base(spec, `https://raw.githubusercontent.com/projectcalico/calico/${v}/manifests`)}/tigera-operator.yaml`, path],
+        // Since v3.30 tigera-operator.yaml ships no CRDs; operator-crds.yaml has them all (the operator
+        // creates none unless run with --bootstrapCRDs=true). cni-apply applies in this order,
+        // server-side (the CRDs are too large for client-side apply), retrying each manifest until the
+        // API accepts it: the Installation goes in once its CRD is Established.
+        manifests: [`${upstream}/operator-crds.yaml`, `${upstream}/tigera-operator.yaml`, path],
         commands: [],
-        summary: `Calico ${v} through the tigera operator, IP pool ${pod} (VXLANCrossSubnet)`,
+        summary: `Calico ${v} through the tigera operator (CRDs first), IP pool ${pod} (VXLANCrossSubnet)${spec.kubeProxy.mode === 'nftables' ? ', nftables data plane' : ''}`,
       };
     }
     case 'flannel': {
