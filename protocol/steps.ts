@@ -62,6 +62,11 @@ export interface StepParams {
   etcdMode?: 'static-pod' | 'binary';
   /** etcd health check client files (paths written by this step). */
   etcdClient?: { caFile: string; certFile: string; keyFile: string };
+  /**
+   * kubeadm-join-control-plane: this member's own API server (the JoinConfiguration's
+   * controlPlane.localAPIEndpoint), whose /readyz decides that the join is done.
+   */
+  localApiEndpoint?: { address: string; port: number };
   /** lb-check / preflight: the API endpoint host:port and the VIP it must resolve to. */
   endpoint?: { host: string; port: number; vip?: string };
   /** lb-check: the local service that must be running (haproxy or nginx). */

@@ -1,7 +1,13 @@
 /**
  * etcd-start (external topology): write the member's certificates and config, start etcd as a
- * kubelet static pod (`kubeadm init phase etcd local`) or as the upstream binary under systemd,
- * then wait until every member answers a TLS health check. Result: etcdHealthy.
+ * kubelet static pod or as the upstream binary under systemd, then wait until every member answers
+ * a TLS health check. Result: etcdHealthy.
+ *
+ * Static pod, as kubeadm's "Set up a High Availability etcd cluster with kubeadm" does it: the
+ * user-data wrote the kubelet drop-in 20-etcd-service-manager.conf, but systemd runs the kubelet with
+ * the definition it loaded before that (at boot), so `systemctl daemon-reload` and
+ * `systemctl restart kubelet` come first; then `kubeadm init phase etcd local` writes the manifest
+ * the kubelet runs.
  */
 import type { StepResults } from '../../protocol/wire.ts';
 import { buildKubeadmArgv } from '../kubeadm-argv.ts';
@@ -13,6 +19,8 @@ export async function runEtcdStart(run: StepRun): Promise<StepResults> {
   if (!etcdEndpoints || etcdEndpoints.length === 0) throw new StepFailure('bad-params', 'etcd-start needs params.etcdEndpoints', true);
   await run.writeFiles();
   if (etcdMode === 'static-pod') {
+    await run.mustRun(['systemctl', 'daemon-reload']);
+    await run.mustRun(['systemctl', 'restart', 'kubelet']);
     await run.mustRun(buildKubeadmArgv('etcd-local', { config: kubeadmConfigPath(run.step), verbosity }));
   } else {
     await run.mustRun(['systemctl', 'daemon-reload']);

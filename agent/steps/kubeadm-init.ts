@@ -13,9 +13,22 @@ export function configHasCertificateKey(config: string): boolean {
   return /^\s*certificateKey:\s*["']?[0-9a-fA-F]{64}["']?\s*$/m.test(config);
 }
 
-export async function waitApiServerReady(run: StepRun, kubeconfig = ADMIN_CONF): Promise<boolean> {
-  const ok = await run.waitFor('API server /readyz', run.ctx.timing.apiReadyTimeoutMs, async () => {
-    const r = await run.command(kubectlArgv(kubeconfig, 'get', '--raw', '/readyz'), { quiet: true, timeoutMs: 15_000 });
+/** host:port, an IPv6 address in brackets. */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Polls /readyz through `kubeconfig`'s server, or through `server` (one API server's own URL; the
+ * kubeconfig still supplies the CA and credentials, and the serving certificate names the advertise
+ * address, so TLS verification holds).
+ */
+export async function waitApiServerReady(run: StepRun, kubeconfig = ADMIN_CONF, server?: string): Promise<boolean> {
+  const argv = server
+    ? kubectlArgv(kubeconfig, '--server', server, 'get', '--raw', '/readyz')
+    : kubectlArgv(kubeconfig, 'get', '--raw', '/readyz');
+  const ok = await run.waitFor(`API server ${server ? `${server} ` : ''}/readyz`, run.ctx.timing.apiReadyTimeoutMs, async () => {
+    const r = await run.command(argv, { quiet: true, timeoutMs: 15_000 });
     return r.code === 0 && r.output.trim().endsWith('ok') ? true : null;
   });
   return ok === true;

@@ -3,12 +3,13 @@
  * manifests left by an earlier attempt: the coordinator releases a reset first), check the
  * endpoint, write the shared PKI and the v1beta4 JoinConfiguration (0600), run `kubeadm join
  * --config F`, then confirm the Node is registered and — stacked control planes — that the local
- * etcd member is a voter and no learner is left.
+ * etcd member is a voter and no learner is left. A control plane is ready when its own API server
+ * (params.localApiEndpoint, its advertise address) answers /readyz.
  */
 import type { StepResults } from '../../protocol/wire.ts';
 import { buildKubeadmArgv } from '../kubeadm-argv.ts';
 import { listEtcdMembers, loadEtcdClient } from './etcd.ts';
-import { waitApiServerReady } from './kubeadm-init.ts';
+import { hostPort, waitApiServerReady } from './kubeadm-init.ts';
 import {
   ADMIN_CONF,
   ETCD_MANIFEST,
@@ -21,11 +22,15 @@ import {
   type StepRun,
 } from './step-run.ts';
 
-/** Leftovers of an earlier join attempt, or [] on a clean host. */
+/**
+ * Leftovers of an earlier join attempt, or [] on a clean host. Hidden files are no manifests: the
+ * kubelet deb ships manifests/.kubelet-keep (kubernetes/release kubelet.spec) and the kubelet reads
+ * only names not starting with "." (pkg/kubelet/config/file.go).
+ */
 export async function findJoinLeftovers(run: StepRun): Promise<string[]> {
   const left: string[] = [];
   if (await run.fs.exists(KUBELET_CONF)) left.push(KUBELET_CONF);
-  for (const name of await run.fs.list(MANIFESTS_DIR)) left.push(`${MANIFESTS_DIR}/${name}`);
+  for (const name of await run.fs.list(MANIFESTS_DIR)) if (!name.startsWith('.')) left.push(`${MANIFESTS_DIR}/${name}`);
   return left;
 }
 
@@ -62,6 +67,8 @@ async function waitEtcdVoter(run: StepRun, nodeName: string, clientUrl: string):
 export async function runKubeadmJoin(run: StepRun, controlPlane: boolean): Promise<StepResults> {
   const configPath = kubeadmConfigPath(run.step);
   const nodeName = run.step.params.nodeName ?? run.step.host;
+  const local = run.step.params.localApiEndpoint;
+  if (controlPlane && !local) throw new StepFailure('bad-params', 'kubeadm-join-control-plane needs params.localApiEndpoint', true);
   const leftovers = await findJoinLeftovers(run);
   if (leftovers.length > 0) {
     throw new StepFailure('half-done-join', `an earlier join left ${leftovers.join(', ')}: a reset must run before this join is retried`);
@@ -79,7 +86,8 @@ export async function runKubeadmJoin(run: StepRun, controlPlane: boolean): Promi
   const nodeRegistered = await waitNodeRegistered(run, kubeconfig, nodeName);
   if (!nodeRegistered) throw new StepFailure('node-not-registered', `node ${nodeName} did not register`, false, { nodeRegistered: false });
   if (!controlPlane) return { nodeRegistered };
-  const apiServerReady = await waitApiServerReady(run, kubeconfig);
+  // The new member's own API server, not the load balancer (which answers as soon as any member does).
+  const apiServerReady = await waitApiServerReady(run, kubeconfig, local && `https://${hostPort(local.address, local.port)}`);
   // Stacked etcd: the coordinator names the local member's client URL; an etcd manifest written by
   // the join says the same when it does not. External etcd: no local member to check.
   const etcdUrl = run.step.params.etcdEndpoints?.[0] ?? ((await run.fs.exists(ETCD_MANIFEST)) ? LOCAL_ETCD_CLIENT_URL : undefined);

@@ -206,10 +206,17 @@ export function buildStep(plan: ClusterPlan, step: PlannedStep, secretSource: Se
     case 'kubeadm-join-control-plane': {
       // upload-certs mode: kubeadm downloads the shared PKI (external etcd's files included) from the kubeadm-certs Secret.
       if (spec.certificates.distribution === 'coordinator') files.push(...controlPlanePki(spec, secrets));
-      const cfg = configFile('join.yaml', kubeadmYaml([buildJoinConfiguration(spec, host, secrets)]));
+      const join = buildJoinConfiguration(spec, host, secrets);
+      const cfg = configFile('join.yaml', kubeadmYaml([join]));
       files.push(cfg);
       params.kubeadmConfigPath = cfg.path;
       params.endpoint = endpointParams(spec);
+      // The agent probes this member's own /readyz: the address and port its JoinConfiguration makes the API server serve on.
+      const joinControlPlane = join.controlPlane as { localAPIEndpoint?: { advertiseAddress?: string; bindPort?: number } } | undefined;
+      const local = joinControlPlane?.localAPIEndpoint;
+      if (!local?.advertiseAddress || !local.bindPort)
+        throw new Error(`control plane ${host.name} has no address (parseSpec requires one)`);
+      params.localApiEndpoint = { address: local.advertiseAddress, port: local.bindPort };
       if (spec.topology === 'stacked') {
         params.etcdEndpoints = ['https://127.0.0.1:2379'];
         params.etcdClient = etcdHealthClient;

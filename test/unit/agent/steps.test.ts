@@ -3,7 +3,7 @@
  * a temporary root per host, a scripted Net for TCP and etcd.
  */
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -11,7 +11,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeExec, createNodeNet, createRootFs, systemClock } from '../../../agent/node-io.ts';
 import { readSentinel, writeSentinel } from '../../../agent/sentinel.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../agent/steps/index.ts';
+import { ETCD_KUBELET_CONFIG } from '../../../generator/plan/host-files.ts';
 import type { ReleasedStep } from '../../../protocol/wire.ts';
+import { ETCD_KUBELET_DROPIN_PATH, etcdKubeletConfiguration, renderEtcdKubeletDropin } from '../../../templates/etcd.ts';
 import { DOUBLES_DIR, type DoubleCall, doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import { makeTempRoot, type ScriptedNet, scriptedNet } from './support.ts';
 
@@ -168,6 +170,7 @@ function joinStep(name: string, controlPlane: boolean, overrides: Partial<Releas
       kubeadmConfigPath: '/etc/kubeseed/kubeadm-join.yaml',
       nodeName: name,
       endpoint: { host: 'api.example', port: 6443, vip: '10.0.0.10' },
+      ...(controlPlane ? { localApiEndpoint: { address: '10.0.0.12', port: 6443 } } : {}),
     },
     redact: [TOKEN],
     ...overrides,
@@ -298,6 +301,49 @@ describe('joins, half-done joins and reset', () => {
     expect(c.calls('kubectl').at(-1)?.argv).toEqual(['--kubeconfig', '/etc/kubernetes/kubelet.conf', 'get', 'node', 'w-1', '-o', 'name']);
   });
 
+  it("the kubelet package's manifests/.kubelet-keep is not a leftover: a fresh host joins without a reset", async () => {
+    const c = cluster();
+    await initCluster(c);
+    const w = c.host();
+    expect(w.exists('/etc/kubernetes/manifests/.kubelet-keep')).toBe(true); // what the kubelet deb ships (kubelet.spec)
+    const report = await executeStep(joinStep('w-1', false), w.ctx);
+    expect(report, report.logTail).toMatchObject({ outcome: 'succeeded' });
+    expect(report.logTail).not.toMatch(/half-done|kubelet-keep/);
+  });
+
+  it("a control-plane join is ready when the new member's own API server answers /readyz, not the load balancer", async () => {
+    // Not ready for longer than kubeadm join and the node check after it take on a loaded machine.
+    const c = cluster({ env: { KUBESEED_DOUBLE_APISERVER_READY_MS: '5000' } });
+    await initCluster(c);
+    const cp2 = c.host();
+    cp2.ctx.timing = { ...cp2.ctx.timing, apiReadyTimeoutMs: 20_000 };
+    cp2.net.tlsHandler = () => ({
+      status: 200,
+      body: JSON.stringify({
+        members: [
+          { ID: '11', name: 'cp-1' },
+          { ID: '22', name: 'cp-2' },
+        ],
+      }),
+    });
+    const report = await executeStep(joinStep('cp-2', true), cp2.ctx);
+    expect(report, report.logTail).toMatchObject({ outcome: 'succeeded', results: { apiServerReady: true } });
+    const probes = c.calls('kubectl').filter((x) => x.argv.includes('/readyz') && x.root === cp2.root);
+    expect(probes.length).toBeGreaterThan(1); // it waited while the member was not ready
+    for (const p of probes)
+      expect(p.argv).toEqual([
+        '--kubeconfig',
+        '/etc/kubernetes/admin.conf',
+        '--server',
+        'https://10.0.0.12:6443',
+        'get',
+        '--raw',
+        '/readyz',
+      ]);
+    expect(probes.at(-1)?.exit).toBe(0);
+    expect(report.logTail).toMatch(/API server https:\/\/10\.0\.0\.12:6443 \/readyz: ok after \d+ tries/);
+  });
+
   it('a stacked control plane waits until its etcd member is a voter and no learner is left', async () => {
     const c = cluster();
     await initCluster(c);
@@ -347,10 +393,12 @@ describe('joins, half-done joins and reset', () => {
   });
 
   it('a stacked join against the etcd-gateway TEST DOUBLE: real TLS with client certificates, learner then voter', async () => {
-    const c = cluster({ env: { KUBESEED_DOUBLE_LEARNER_MS: '600' } });
+    // The learner outlives kubeadm join and the node/readyz checks after it (seconds on a loaded machine).
+    const c = cluster({ env: { KUBESEED_DOUBLE_LEARNER_MS: '6000' } });
     await initCluster(c);
     const cp2 = c.host();
     cp2.ctx.net = createNodeNet();
+    cp2.ctx.timing = { ...cp2.ctx.timing, etcdVoterTimeoutMs: 15_000 };
     const port = await new Promise<number>((done) => {
       const s = createServer().listen(0, '127.0.0.1', () => {
         const p = (s.address() as AddressInfo).port;
@@ -657,9 +705,43 @@ describe('etcd-start and lb-check', () => {
     );
   });
 
+  it('static pod: the kubelet is reloaded and restarted, so it runs the etcd drop-in written after boot (kubeadm HA etcd procedure)', async () => {
+    const c = cluster();
+    const h = c.host();
+    const env = doubleEnv({ root: h.root, log: c.log, clusterState: c.state, host: false });
+    const sh = (...argv: string[]) => spawnSync(argv[0] ?? '', argv.slice(1), { env, encoding: 'utf8' });
+    // Boot: systemd loads the packaged kubelet unit and starts it (it crash-loops until it has a config).
+    expect(sh('systemctl', 'daemon-reload').status).toBe(0);
+    expect(sh('systemctl', 'enable', '--now', 'kubelet').status).toBe(0);
+    // The user-data's files, written after systemd loaded the units.
+    h.write(ETCD_KUBELET_DROPIN_PATH, renderEtcdKubeletDropin({ kubeletConfigPath: ETCD_KUBELET_CONFIG }));
+    h.write(ETCD_KUBELET_CONFIG, JSON.stringify(etcdKubeletConfiguration()));
+    // This member answers /health only while the kubelet runs its etcd static pod.
+    const runsEtcd = () => (JSON.parse(sh('kubelet', '--double-status').stdout).staticPods ?? []).includes('etcd.yaml');
+    h.net.tlsHandler = (url) =>
+      url.includes('10.0.1.11') && !runsEtcd() ? { status: 503, body: 'connection refused' } : { status: 200, body: '{"health":"true"}' };
+    const report = await executeStep({ ...etcdStep('static-pod'), host: 'etcd-1' }, h.ctx);
+    expect(report, report.logTail).toMatchObject({ outcome: 'succeeded', results: { etcdHealthy: true } });
+    const order = c
+      .calls()
+      .filter((x) => x.root === h.root && (x.tool === 'systemctl' || x.tool === 'kubeadm'))
+      .map((x) => `${x.tool} ${x.argv.join(' ')}`);
+    expect(order.slice(2)).toEqual([
+      'systemctl daemon-reload',
+      'systemctl restart kubelet',
+      'kubeadm init phase etcd local --config /etc/kubeseed/kubeadm-etcd.yaml',
+    ]);
+    expect(JSON.parse(sh('kubelet', '--double-status').stdout)).toMatchObject({
+      running: true,
+      argv: ['/usr/bin/kubelet', `--config=${ETCD_KUBELET_CONFIG}`],
+      staticPods: ['etcd.yaml'],
+    });
+  });
+
   it('binary: systemd unit; one unhealthy member fails with etcd-unhealthy', async () => {
     const c = cluster();
     const h = c.host();
+    h.write('/etc/systemd/system/etcd.service', '[Service]\nExecStart=/usr/local/bin/etcd --name etcd-1\n'); // from the user-data
     h.net.tlsHandler = (url) =>
       url.includes('10.0.1.13') ? { status: 503, body: '{"health":"false"}' } : { status: 200, body: '{"health":"true"}' };
     const report = await executeStep(etcdStep('binary'), h.ctx);
