@@ -138,7 +138,13 @@ export async function startBootListener(
   const [userData, metaData, ignition] = await Promise.all([read('user-data'), read('meta-data'), read('config.ign')]);
   const fleet = { ...(userData ? { userData } : {}), ...(metaData ? { metaData } : {}), ...(ignition ? { ignition } : {}) };
   const server = createHttpServer((req, res) => {
-    const answer = routePxeRequest(spec, fleet, req.url ?? '/', { allowUnknownMacs: spec.fleet.enabled }, req.method ?? 'GET');
+    const answer = routePxeRequest(
+      spec,
+      fleet,
+      req.url ?? '/',
+      { installUnknownMacs: spec.fleet.installUnknownMacs === true },
+      req.method ?? 'GET',
+    );
     res.writeHead(answer.status, { 'content-type': answer.contentType, 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : answer.body);
   });

@@ -6,8 +6,10 @@
  *
  * Served (docs/pxe.md), and nothing else:
  *   GET /boot.ipxe                    the MAC-chaining index script
- *   GET /ipxe?mac=aa-bb-cc-dd-ee-ff   the fleet boot script, for a MAC in the spec (or any MAC
- *                                     when `allowUnknownMacs`: such machines wait for approval)
+ *   GET /ipxe?mac=aa-bb-cc-dd-ee-ff   the fleet boot script, for a MAC in the spec; for any other
+ *                                     MAC a script that installs nothing and exits, unless the spec
+ *                                     opts in (`fleet.installUnknownMacs`: such machines then wait
+ *                                     for approval — the Ubuntu autoinstall erases the disk)
  *   GET /nocloud/fleet/user-data      the fleet user-data (Ubuntu: wrapped in autoinstall)
  *   GET /nocloud/fleet/meta-data
  *   GET /ignition/fleet.ign           the fleet Ignition config (Flatcar, Fedora CoreOS)
@@ -22,6 +24,7 @@ import {
   type PxeAssets,
   pxeUrls,
   renderIpxeIndex,
+  renderIpxeRefusal,
   renderIpxeScript,
   renderUbuntuAutoinstall,
   resolvePxeBaseUrl,
@@ -38,8 +41,12 @@ export interface PxeFleetContent {
 export interface PxeRouteOptions {
   assets?: PxeAssets;
   installDevice?: string;
-  /** Boot machines whose MAC is not in the spec too (they enroll with the fleet credential and wait for approval). */
-  allowUnknownMacs?: boolean;
+  /**
+   * Install the operating system on machines whose MAC is not in the spec too (spec
+   * `fleet.installUnknownMacs`; they enroll without a credential and wait for approval). Off by
+   * default: any machine that PXE-boots on the network would otherwise have its disk erased.
+   */
+  installUnknownMacs?: boolean;
 }
 
 export interface PxeResponse {
@@ -88,14 +95,15 @@ export function routePxeRequest(
       const mac = normalizeMac(raw);
       if (!mac) return { status: 400, contentType: TEXT, body: 'mac must look like aa-bb-cc-dd-ee-ff\n' };
       if (!spec.fleet.enabled) return notFound('PXE boot needs fleet.enabled (per-host user-data is not served over plain HTTP)');
-      const host = spec.hosts.find((h) => h.mac === mac);
-      if (!host && !opts.allowUnknownMacs) return notFound(`no host with MAC ${mac} in the spec`);
+      const known = spec.hosts.some((h) => h.mac?.toLowerCase() === mac);
+      if (!known && !opts.installUnknownMacs) return { status: 200, contentType: TEXT, body: renderIpxeRefusal(mac) };
+      // The label names no host: anyone can ask for any MAC, and host names are not theirs to learn.
       const body = renderIpxeScript({
         family,
         ...(opts.assets ?? defaultPxeAssets(family, base)),
         ...(ignitionFamily ? { ignitionUrl: urls.ignition } : { seedUrl: urls.nocloud }),
         ...(opts.installDevice ? { installDevice: opts.installDevice } : {}),
-        label: host ? `${host.name} (${mac}), fleet of cluster ${spec.name}` : `unknown machine ${mac}, fleet of cluster ${spec.name}`,
+        label: `machine ${mac}, fleet of cluster ${spec.name}`,
       });
       return { status: 200, contentType: TEXT, body };
     }

@@ -126,6 +126,24 @@ export function renderIpxeScript(input: IpxeBootInput): string {
   ].join('\n');
 }
 
+/**
+ * What a MAC the spec does not name gets: a message on the console and `exit 1`, which ends the
+ * script with an error — the index script (`boot.ipxe`) then asks again every 10 s (so the
+ * machine boots once its MAC is added to the spec), and an iPXE started by the firmware returns
+ * to it, which tries its next boot device. No kernel, no installer: nothing touches the disk.
+ */
+export function renderIpxeRefusal(mac: string): string {
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) throw new Error(`not a normalised MAC address: ${JSON.stringify(mac)}`);
+  return [
+    '#!ipxe',
+    '# kubeseed: this MAC is not in the cluster spec; nothing is installed (spec fleet.installUnknownMacs, docs/pxe.md).',
+    `echo kubeseed: MAC ${mac} is not in the cluster spec: no operating system is installed on this machine.`,
+    'echo kubeseed: add its MAC to a host in the spec (or set fleet.installUnknownMacs) and run kubeseed generate again.',
+    'exit 1',
+    '',
+  ].join('\n');
+}
+
 /** The index script: asks the listener for this machine's script by MAC, retrying every 10 s. */
 export function renderIpxeIndex(baseUrl: string): string {
   const base = checkHttpUrl(baseUrl.replace(/\/+$/, ''), 'PXE base URL');

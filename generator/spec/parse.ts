@@ -159,7 +159,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
       listen: s.coordinator?.listen ?? '0.0.0.0:9443',
       httpListen: s.coordinator?.httpListen ?? '',
     },
-    fleet: { enabled: s.fleet?.enabled ?? false },
+    fleet: { enabled: s.fleet?.enabled ?? false, installUnknownMacs: s.fleet?.installUnknownMacs ?? false },
     rollout: {
       controlPlaneParallelism: s.rollout?.controlPlaneParallelism ?? 1,
       workerParallelism: s.rollout?.workerParallelism ?? 20,

@@ -154,7 +154,7 @@ export const CLUSTER_SCHEMA: Schema = {
             httpListen: str(),
           },
         },
-        fleet: { t: 'object', fields: { enabled: bool } },
+        fleet: { t: 'object', fields: { enabled: bool, installUnknownMacs: bool } },
         rollout: {
           t: 'object',
           fields: {

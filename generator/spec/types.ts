@@ -119,7 +119,11 @@ export interface ClusterSpec {
     bridge?: string;
   };
   coordinator: { url: string; listen: string; httpListen: string };
-  fleet: { enabled: boolean };
+  /**
+   * `installUnknownMacs`: the PXE listener boots the installer for MACs the spec does not name
+   * (default false: they get a script that installs nothing — the Ubuntu autoinstall erases a disk).
+   */
+  fleet: { enabled: boolean; installUnknownMacs?: boolean };
   rollout: {
     controlPlaneParallelism: number;
     workerParallelism: number;

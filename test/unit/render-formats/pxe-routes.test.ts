@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { normalizeMac, routePxeRequest } from '../../../generator/render/pxe-routes.ts';
+import { parseSpec } from '../../../generator/spec/parse.ts';
 import type { OsFamily } from '../../../generator/spec/types.ts';
+import { ROOT } from '../../support/fixtures.ts';
 import { makeSpec } from './fixtures.ts';
 
 function fleetSpec(family: OsFamily = 'ubuntu') {
@@ -25,21 +29,27 @@ describe('routePxeRequest', () => {
     expect(r.body).toContain('chain --autofree http://10.101.1.5:8080/ipxe?mac=${mac:hexhyp}');
   });
 
-  it('boots a known MAC in either spelling, naming the host', () => {
+  it('boots a known MAC in either spelling, without naming the host (anyone may ask for any MAC)', () => {
     for (const mac of ['52-54-00-12-34-57', '52:54:00:12:34:57', '52-54-00-12-34-57'.toUpperCase()]) {
       const r = routePxeRequest(fleetSpec(), fleet, `/ipxe?mac=${mac}`);
       expect(r.status).toBe(200);
-      expect(r.body).toContain('# kubeseed: k8s1master2 (52:54:00:12:34:57)');
+      expect(r.body).toContain('# kubeseed: machine 52:54:00:12:34:57, fleet of cluster');
+      expect(r.body).not.toContain('k8s1master2');
       expect(r.body).toContain('ds=nocloud;s=http://10.101.1.5:8080/nocloud/fleet/');
     }
   });
 
-  it('refuses unknown and malformed MACs unless unknown machines are allowed', () => {
+  it('an unknown MAC gets a script that installs nothing, unless the spec opts in; malformed MACs are refused', () => {
     const spec = fleetSpec();
-    expect(routePxeRequest(spec, fleet, '/ipxe?mac=52-54-00-aa-bb-cc').status).toBe(404);
-    expect(routePxeRequest(spec, fleet, '/ipxe?mac=52-54-00-aa-bb-cc', { allowUnknownMacs: true }).body).toContain(
-      'unknown machine 52:54:00:aa:bb:cc',
-    );
+    const refused = routePxeRequest(spec, fleet, '/ipxe?mac=52-54-00-aa-bb-cc');
+    expect(refused.status).toBe(200);
+    expect(refused.body).toMatch(/^#!ipxe\n/);
+    expect(refused.body).not.toMatch(/^(kernel|initrd|boot|chain|sanboot)\b/m);
+    expect(refused.body).toContain('MAC 52:54:00:aa:bb:cc is not in the cluster spec');
+    expect(refused.body.trimEnd().split('\n').at(-1)).toBe('exit 1');
+    const opted = routePxeRequest(spec, fleet, '/ipxe?mac=52-54-00-aa-bb-cc', { installUnknownMacs: true });
+    expect(opted.body).toContain('# kubeseed: machine 52:54:00:aa:bb:cc, fleet of cluster');
+    expect(opted.body).toMatch(/^kernel .* autoinstall /m);
     expect(routePxeRequest(spec, fleet, '/ipxe').status).toBe(400);
     expect(routePxeRequest(spec, fleet, '/ipxe?mac=52-54-00-aa-bb').status).toBe(400);
     expect(routePxeRequest(spec, fleet, '/ipxe?mac=52-54:00-aa-bb-cc').status).toBe(400);
@@ -96,5 +106,18 @@ describe('routePxeRequest', () => {
   it('normalizes MAC spellings', () => {
     expect(normalizeMac('AA-BB-CC-DD-EE-FF')).toBe('aa:bb:cc:dd:ee:ff');
     expect(normalizeMac('aabbccddeeff')).toBeNull();
+  });
+});
+
+describe('spec fleet.installUnknownMacs', () => {
+  const example = readFileSync(join(ROOT, 'examples/fleet-pxe.yaml'), 'utf8');
+  it('is off by default and can be turned on explicitly', () => {
+    expect(parseSpec(example, 'fleet-pxe.yaml').spec.fleet.installUnknownMacs).toBe(false);
+    const opted = example.replace('fleet: { enabled: true }', 'fleet: { enabled: true, installUnknownMacs: true }');
+    expect(opted).not.toBe(example);
+    expect(parseSpec(opted, 'fleet-pxe.yaml').spec.fleet.installUnknownMacs).toBe(true);
+    expect(() =>
+      parseSpec(example.replace('fleet: { enabled: true }', 'fleet: { enabled: true, installUnknownMacs: "yes" }'), 'f.yaml'),
+    ).toThrow(/installUnknownMacs/);
   });
 });
