@@ -55,7 +55,7 @@ export interface AppOptions extends Omit<CoordinatorOptions, 'log' | 'redactor'>
   warmAgentCache?: boolean;
   /** Registers more routes (the status page plugin) on the app before it is returned. */
   extend?: (app: FastifyInstance) => void;
-  /** Connections one source address may hold (default MAX_CONNECTIONS_PER_SOURCE). */
+  /** Connections one source address may hold (default: connectionsPerSource(maxConnections)). */
   maxConnectionsPerSource?: number;
   /** Connections in all (serve derives it from the descriptor limit); more are closed on accept. */
   maxConnections?: number;
@@ -70,8 +70,19 @@ export const BODY_LIMIT = 64 * 1024;
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** An idle connection (no bytes either way) is closed after this; above the longest long-poll (60 s). */
 export const CONNECTION_IDLE_TIMEOUT_MS = 90_000;
-/** Connections one source address may hold at once; one agent needs two (long-poll + heartbeat). */
-export const MAX_CONNECTIONS_PER_SOURCE = 64;
+/**
+ * Connections one source address may hold at once: a quarter of all the connections the process
+ * can hold, between these bounds. Agents behind one NAT share an address and need one or two each
+ * (long-poll + heartbeat), so the cap cannot be small where descriptors are plenty; where they are
+ * scarce, one address must not take them all.
+ */
+export const MIN_CONNECTIONS_PER_SOURCE = 64;
+export const MAX_CONNECTIONS_PER_SOURCE = 1024;
+
+export function connectionsPerSource(maxConnections: number | undefined): number {
+  if (maxConnections === undefined) return MAX_CONNECTIONS_PER_SOURCE;
+  return Math.min(MAX_CONNECTIONS_PER_SOURCE, Math.max(MIN_CONNECTIONS_PER_SOURCE, Math.floor(maxConnections / 4)));
+}
 /** Heartbeats per host: a burst of this many, then one per HEARTBEAT_REFILL_MS (429 beyond). */
 export const HEARTBEAT_BURST = 10;
 export const HEARTBEAT_REFILL_MS = 1000;
@@ -248,7 +259,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }) as unknown as FastifyInstance;
 
-  limitConnections(app, options.maxConnectionsPerSource ?? MAX_CONNECTIONS_PER_SOURCE, options.maxConnections);
+  limitConnections(app, options.maxConnectionsPerSource ?? connectionsPerSource(options.maxConnections), options.maxConnections);
   const coordinator = new Coordinator(inputs, { ...options, log: app.log, redactor });
   app.decorate('coordinator', coordinator);
   const binaries = new AgentBinaries(options.distDir);
