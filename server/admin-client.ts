@@ -39,11 +39,15 @@ function dispatcherFor(ca: string): Agent {
   return agent;
 }
 
-async function call<T>(connection: AdminConnection, method: 'GET' | 'POST', path: string): Promise<T> {
+async function call<T>(connection: AdminConnection, method: 'GET' | 'POST', path: string, payload?: object): Promise<T> {
   const response = await request(new URL(path, connection.url), {
     method,
     dispatcher: dispatcherFor(connection.ca),
-    headers: { authorization: `Bearer ${connection.operatorToken}` },
+    headers: {
+      authorization: `Bearer ${connection.operatorToken}`,
+      ...(payload ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(payload ? { body: JSON.stringify(payload) } : {}),
     headersTimeout: connection.timeoutMs ?? 15_000,
     bodyTimeout: connection.timeoutMs ?? 15_000,
   });
@@ -73,8 +77,17 @@ export function retryHost(connection: AdminConnection, host: string): Promise<{ 
   return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/retry`);
 }
 
-export function approveHost(connection: AdminConnection, host: string): Promise<{ approved: boolean }> {
-  return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/approve`);
+export interface ApproveResult {
+  approved: boolean;
+  /** The fingerprint of the key bound (fleet candidates). */
+  key?: string;
+  /** Other candidates rejected by this approval. */
+  rejected?: number;
+}
+
+/** Approves the host's waiting machine; `key` (SHA256:… fingerprint) picks one when several claim it. */
+export function approveHost(connection: AdminConnection, host: string, key?: string): Promise<ApproveResult> {
+  return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/approve`, key === undefined ? undefined : { key });
 }
 
 export function rebindHost(connection: AdminConnection, host: string): Promise<{ rebound: boolean }> {

@@ -28,7 +28,8 @@ import {
 import { AGENT_ARCHES, type AgentArch, AgentBinaries, parseRange } from './agent-binaries.ts';
 import { checkOperatorToken } from './auth.ts';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
-import { ApiError, unauthorized } from './errors.ts';
+import { RateLimitedError } from './enrollment-guard.ts';
+import { ApiError, badRequest, unauthorized } from './errors.ts';
 import { Redactor } from './redact.ts';
 import { StoreError } from './store/index.ts';
 
@@ -327,7 +328,14 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   app.post<{ Body: EnrollRequest }>(
     `${API_PREFIX}/enroll`,
     { schema: { body: ENROLL_REQUEST_SCHEMA, response: { 200: ENROLL_RESPONSE_SCHEMA, ...errorResponses } } },
-    async (request) => coordinator.enroll(request.body, request.ip),
+    async (request, reply) => {
+      try {
+        return await coordinator.enroll(request.body, request.ip);
+      } catch (error) {
+        if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
+        throw error;
+      }
+    },
   );
 
   app.get<{ Querystring: { wait?: string } }>(
@@ -465,8 +473,14 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
         switch (action) {
           case 'retry':
             return coordinator.retry(host);
-          case 'approve':
-            return coordinator.approve(host);
+          case 'approve': {
+            // Optional body {key: "SHA256:…"}: which candidate to bind when several machines claim the host.
+            const key = (request.body as { key?: unknown } | undefined)?.key;
+            if (key !== undefined && (typeof key !== 'string' || key.length > 200)) {
+              throw badRequest('approve: "key" must be a key fingerprint string (SHA256:…, shown by `kubeseed hosts`)');
+            }
+            return coordinator.approve(host, key);
+          }
           case 'rebind':
             return coordinator.rebind(host);
           case 'remove':

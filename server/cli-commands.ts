@@ -24,6 +24,7 @@ import {
   AdminError,
   approveHost,
   closeAdminClients,
+  type HostSummary,
   listHosts,
   rebindHost,
   removeHost,
@@ -218,6 +219,7 @@ export async function cmdHosts(argv: string[], io: Io): Promise<number> {
       const warning = certificateWarning(h.certificateExpiry, now);
       if (warning && !h.removed) io.stdout(`WARNING: ${h.name}: ${warning}\n`);
     }
+    printCandidates(hosts, io);
     return 0;
   });
 }
@@ -254,6 +256,40 @@ function hostCommand(action: (c: AdminConnection, host: string) => Promise<objec
 }
 
 export const cmdRetry = hostCommand(retryHost, 'retry');
-export const cmdApprove = hostCommand(approveHost, 'approve');
+/**
+ * `kubeseed approve HOST [--key SHA256:…]`: with one machine waiting, approves it; with several,
+ * `--key` names the one to bind (the others are rejected) — without it the coordinator answers
+ * 409 listing the candidates and this exits 2 with that list.
+ */
+export async function cmdApprove(argv: string[], io: Io): Promise<number> {
+  const { positional, flags } = parseArgs(argv, { ...ADMIN_FLAGS, values: [...ADMIN_FLAGS.values, 'key'] });
+  const host = positional[0];
+  if (!host || positional.length > 1) throw new UsageError('name one host: kubeseed approve HOST [--key SHA256:…]');
+  const key = flags.key as string | undefined;
+  if (key !== undefined && !/^SHA256:[A-Za-z0-9+/]{16,43}$/.test(key)) {
+    throw new UsageError(`--key ${JSON.stringify(key)} is not a key fingerprint; copy the SHA256:… shown by \`kubeseed hosts\``);
+  }
+  const result = await withAdminErrors(async () => approveHost(await adminConnection(flags), host, key));
+  if (flags.json) io.stdout(`${JSON.stringify(result)}\n`);
+  else {
+    const rejected = result.rejected ? `; ${result.rejected} other machine(s) rejected` : '';
+    io.stdout(`approve ${host}: approved${result.key ? ` key ${result.key}` : ''}${rejected}\n`);
+  }
+  return 0;
+}
+
+/** Machines waiting for approval, one line each, below the hosts table: what the operator compares. */
+function printCandidates(hosts: HostSummary[], io: Io): void {
+  for (const h of hosts) {
+    if (!h.candidates?.length) continue;
+    io.stdout(
+      `\n${terminalSafe(h.name)}: ${h.candidates.length} machine(s) wait for approval (kubeseed approve ${terminalSafe(h.name)} --key FINGERPRINT):\n`,
+    );
+    for (const c of h.candidates) {
+      const line = `  ${c.keyFingerprint}  machine-id ${c.machineId || '-'}  MACs ${c.macs.join(',') || '-'}  UUID ${c.smbiosUuid || '-'}  from ${c.sourceAddress}  matched by ${c.matchedBy}${c.fleetCredential ? '' : ' (no credential)'}  first seen ${new Date(c.firstSeen).toISOString()}`;
+      io.stdout(`${terminalSafe(line)}\n`);
+    }
+  }
+}
 export const cmdRebind = hostCommand(rebindHost, 'rebind');
 export const cmdRemove = hostCommand(removeHost, 'remove');

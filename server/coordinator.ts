@@ -27,12 +27,25 @@ import {
 import type { AuditLog } from './audit-log.ts';
 import { FailureRateLimiter, NonceCache, parseAgentPublicKey, type SignedRequest, verifySignedRequest } from './auth.ts';
 import { type CertificateExpiry, summarizeExpiry, type TrackedCertificate } from './certificates.ts';
+import {
+  ClaimLimiter,
+  type ClaimLimits,
+  DEFAULT_CLAIM_LIMITS,
+  describeCandidate,
+  findCandidate,
+  keyFingerprint,
+  pickCandidate,
+  RateLimitedError,
+  withCandidate,
+} from './enrollment-guard.ts';
 import { ApiError, conflict, notFound, unauthorized } from './errors.ts';
-import { FLEET_HOST, matchFleetHost } from './fleet-match.ts';
+import { FLEET_HOST, type MatchedBy, matchFleetHost } from './fleet-match.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
 import {
   COORDINATOR_HOST,
   createStepRecord,
+  type EnrollmentBinding,
+  type EnrollmentCandidate,
   type HostRecord,
   type InitLock,
   type RolloutSnapshot,
@@ -54,6 +67,7 @@ import {
   requeueFailed,
   type SchedulerConfig,
 } from './scheduler.ts';
+import { SecurityEventLog } from './security-events.ts';
 import { type Store, StoreError, type StoreTxn } from './store/index.ts';
 
 export interface Clock {
@@ -110,6 +124,8 @@ export interface CoordinatorOptions {
   scheduler?: Partial<SchedulerConfig>;
   /** Failed enrollments per source address per minute before 429. */
   enrollFailureLimit?: number;
+  /** Limits on new claims without a credential (fleet mode, `unauthenticated`); see enrollment-guard.ts. */
+  claimLimits?: Partial<ClaimLimits>;
   /** Upper bound of a long-poll (ms). */
   maxWaitMs?: number;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
@@ -156,7 +172,23 @@ export interface HostStatus {
   clockSkewMs?: number;
   /** The earliest-expiring certificate this host received from the coordinator (absent: it receives none). */
   certificateExpiry?: CertificateExpiry;
+  /** Machines waiting for `kubeseed approve HOST --key FINGERPRINT` (fleet mode). */
+  candidates?: CandidateStatus[];
   steps: StepStatus[];
+}
+
+/** What the operator compares before approving a machine (never the key itself). */
+export interface CandidateStatus {
+  keyFingerprint: string;
+  machineId: string;
+  smbiosUuid: string;
+  macs: string[];
+  hostname: string;
+  sourceAddress: string;
+  matchedBy: MatchedBy;
+  fleetCredential: boolean;
+  firstSeen: number;
+  lastSeen: number;
 }
 
 export interface RolloutStatus {
@@ -178,7 +210,6 @@ const STEP_PREFIX = 'step/';
 const TOKEN_PREFIX = 'token/';
 /** Records that hold secrets (bootstrap tokens; steps with their reported log tails): sealed at rest under a passphrase. */
 export const SECRET_RECORD_PREFIXES: readonly string[] = [STEP_PREFIX, TOKEN_PREFIX];
-const SECURITY_PREFIX = 'security/';
 const LOCK_KEY = 'lock/init';
 const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -210,6 +241,8 @@ export class Coordinator {
   private readonly log: NonNullable<CoordinatorOptions['log']>;
   private readonly nonces = new NonceCache();
   private readonly limiter: FailureRateLimiter;
+  private readonly claims: ClaimLimiter;
+  private readonly securityLog: SecurityEventLog;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly keys = new Map<string, KeyObject>();
   private readonly lastSeen: Record<string, number> = {};
@@ -239,6 +272,8 @@ export class Coordinator {
     this.redactor = options.redactor ?? new Redactor();
     this.config = createSchedulerConfig(this.plan, options.scheduler);
     this.limiter = new FailureRateLimiter(options.enrollFailureLimit ?? 10, 60_000);
+    this.claims = new ClaimLimiter({ ...DEFAULT_CLAIM_LIMITS, ...options.claimLimits });
+    this.securityLog = new SecurityEventLog(options.store);
     this.events.setMaxListeners(0);
   }
 
@@ -518,7 +553,7 @@ export class Coordinator {
   async enroll(request: EnrollRequest, sourceAddress: string): Promise<EnrollResponse> {
     const now = this.clock.now();
     if (this.limiter.blocked(sourceAddress, now)) {
-      throw new ApiError(429, ERROR_CODES.rateLimited, 'too many failed enrollments from this address; wait a minute');
+      throw new RateLimitedError('too many failed enrollments from this address; wait a minute', 60);
     }
     if (request.protocol !== PROTOCOL_VERSION) {
       throw new ApiError(
@@ -529,22 +564,34 @@ export class Coordinator {
     }
     const { pem } = parseAgentPublicKey(request.publicKey);
     let verified = await this.inputs.enrollment.verify(request.host, request.credential, request.facts);
+    /** Set for a fleet claim that must wait as a candidate (server/enrollment-guard.ts). */
+    let claim: { matchedBy: MatchedBy; fleetCredential: boolean } | undefined;
     if (verified?.host === FLEET_HOST) {
+      // A machine booted from content served over plain HTTP carries no credential: the verifier
+      // marks it (requiresApproval), and whatever it matches waits for `kubeseed approve`.
+      const unauthenticated = verified.requiresApproval === true;
       const match = matchFleetHost(this.plan.spec.hosts, this.snapshot().hosts, request.facts);
+      if (unauthenticated) await this.admitUnauthenticatedClaim(request, pem, match, sourceAddress, now);
       if ('error' in match) {
         await this.enrollmentFailed(sourceAddress, now);
+        const rejectedFor = this.rejectedHostOf(keyFingerprint(pem));
+        if (rejectedFor) {
+          throw new ApiError(
+            409,
+            ERROR_CODES.identityMismatch,
+            `the operator approved another machine for ${rejectedFor}; this one was rejected`,
+          );
+        }
         if (match.error === 'ambiguous') throw conflict(match.message);
         throw new ApiError(404, ERROR_CODES.unknownHost, match.message);
       }
-      // A machine booted from content served over plain HTTP carries no credential: the verifier
-      // marks it, and whatever it matches waits for `kubeseed approve`.
-      verified = verified.requiresApproval ? { ...match, requiresApproval: true } : match;
+      const requiresApproval = unauthenticated || match.requiresApproval;
+      verified = { host: match.host, requiresApproval };
+      if (requiresApproval && match.matchedBy !== 'binding') claim = { matchedBy: match.matchedBy, fleetCredential: !unauthenticated };
     }
     if (!verified) {
       await this.enrollmentFailed(sourceAddress, now);
-      if (request.host !== undefined && !this.store.get(HOST_PREFIX + request.host)) {
-        throw new ApiError(404, ERROR_CODES.unknownHost, `host ${request.host} is not in this coordinator's plan`);
-      }
+      // One answer whether or not the named host exists: a wrong credential must not reveal the plan's host names.
       throw unauthorized('enrollment credential is not valid for this host');
     }
     const key = HOST_PREFIX + verified.host;
@@ -582,24 +629,14 @@ export class Coordinator {
       );
       throw new ApiError(409, ERROR_CODES.credentialSpent, `the enrollment credential of ${host.name} was already used with another key`);
     }
+    if (claim) return this.addCandidate(stored, request, pem, claim, sourceAddress, now);
     const wasRebind = host.rebindAllowed;
     const updated: HostRecord = {
       ...host,
       awaitingApproval: host.awaitingApproval || verified.requiresApproval === true,
       credentialSpent: true,
       rebindAllowed: false,
-      enrollment: {
-        publicKey: pem,
-        machineId: request.facts.machineId,
-        smbiosUuid: request.facts.smbiosUuid.toLowerCase(),
-        macs: [...request.facts.macs].map((m) => m.toLowerCase()).sort(),
-        hostname: request.facts.hostname,
-        arch: request.facts.arch,
-        os: request.facts.os,
-        agentVersion: request.facts.agentVersion,
-        at: now,
-        sourceAddress,
-      },
+      enrollment: this.bindingOf(request, pem, sourceAddress, now),
     };
     const pending = this.store.commit({ puts: [{ key, value: updated }], checks: [{ key, version: stored.version }] });
     // The commit is already applied to the store's view: schedule in this same turn, then wait for durability.
@@ -613,6 +650,107 @@ export class Coordinator {
     this.events.emit('event', { type: 'host', host: host.name } satisfies CoordinatorEvent);
     await this.store.flushed();
     return this.enrollResponse(updated);
+  }
+
+  /**
+   * A claim without a credential: a machine already waiting (same key, same facts) may re-enroll
+   * freely; every new claim is counted against the per-address and global limits and recorded as
+   * a security event, matched or not.
+   */
+  private async admitUnauthenticatedClaim(
+    request: EnrollRequest,
+    pem: string,
+    match: ReturnType<typeof matchFleetHost>,
+    sourceAddress: string,
+    now: number,
+  ): Promise<void> {
+    const fingerprint = keyFingerprint(pem);
+    if (!('error' in match)) {
+      const record = this.store.get<HostRecord>(HOST_PREFIX + match.host)?.value;
+      const waiting = record && findCandidate(record, fingerprint);
+      if (waiting && sameIdentity(waiting, request.facts)) return;
+      if (match.matchedBy === 'binding') return;
+    }
+    const facts = request.facts;
+    const described = `machine-id ${facts.machineId || '-'}, MACs ${facts.macs.join(',') || '-'}, UUID ${facts.smbiosUuid || '-'}, hostname ${facts.hostname || '-'}, key ${fingerprint}`;
+    const limit = this.claims.take(sourceAddress, now);
+    if (limit.retryAfterSeconds > 0) {
+      if (limit.firstRefusal) {
+        await this.securityEvent(
+          'claim-rate-limited',
+          undefined,
+          sourceAddress,
+          limit.scope === 'global'
+            ? `too many unauthenticated claims from all addresses; refusing new ones for ${limit.retryAfterSeconds} s`
+            : `too many unauthenticated claims from ${sourceAddress}; refusing it for ${limit.retryAfterSeconds} s`,
+        );
+      }
+      throw new RateLimitedError('too many enrollment claims without a credential; retry later', limit.retryAfterSeconds);
+    }
+    await this.securityEvent(
+      'unauthenticated-claim',
+      'error' in match ? undefined : match.host,
+      sourceAddress,
+      'error' in match
+        ? `unauthenticated claim refused (${match.error}): ${described}`
+        : `unauthenticated claim for ${match.host} (matched by ${match.matchedBy}), waiting for approval: ${described}`,
+    );
+  }
+
+  /** The host whose approval rejected this key, if any (a rejected machine gets a clear 409). */
+  private rejectedHostOf(fingerprint: string): string | undefined {
+    for (const r of this.store.list<HostRecord>(HOST_PREFIX)) if (r.value.rejectedKeys?.includes(fingerprint)) return r.value.name;
+    return undefined;
+  }
+
+  /** Adds (or refreshes) a candidate for a host that waits for approval; the host stays unbound. */
+  private async addCandidate(
+    stored: { key: string; version: number; value: HostRecord },
+    request: EnrollRequest,
+    pem: string,
+    claim: { matchedBy: MatchedBy; fleetCredential: boolean },
+    sourceAddress: string,
+    now: number,
+  ): Promise<EnrollResponse> {
+    const fingerprint = keyFingerprint(pem);
+    const existing = findCandidate(stored.value, fingerprint);
+    const same = existing && sameIdentity(existing, request.facts);
+    // An agent re-enrolls while it waits: refresh its `at` at most once a minute (no write per retry).
+    if (same && now - existing.at < 60_000) return this.enrollResponse({ ...stored.value, awaitingApproval: true });
+    const candidate: EnrollmentCandidate = {
+      ...this.bindingOf(request, pem, sourceAddress, now),
+      keyFingerprint: fingerprint,
+      firstSeen: same ? existing.firstSeen : now,
+      matchedBy: claim.matchedBy,
+      fleetCredential: claim.fleetCredential,
+    };
+    const updated = withCandidate(stored.value, candidate);
+    const result = await this.store.commit({
+      puts: [{ key: stored.key, value: updated }],
+      checks: [{ key: stored.key, version: stored.version }],
+    });
+    if (!result.ok) throw new ApiError(409, ERROR_CODES.conflict, `host ${stored.value.name} changed concurrently; retry`);
+    if (!existing) {
+      this.log.info({ host: stored.value.name, sourceAddress, key: fingerprint }, 'enrollment candidate waits for approval');
+      this.events.emit('event', { type: 'host', host: stored.value.name } satisfies CoordinatorEvent);
+    }
+    await this.store.flushed();
+    return this.enrollResponse(updated);
+  }
+
+  private bindingOf(request: EnrollRequest, pem: string, sourceAddress: string, now: number): EnrollmentBinding {
+    return {
+      publicKey: pem,
+      machineId: request.facts.machineId,
+      smbiosUuid: request.facts.smbiosUuid.toLowerCase(),
+      macs: [...request.facts.macs].map((m) => m.toLowerCase()).sort(),
+      hostname: request.facts.hostname,
+      arch: request.facts.arch,
+      os: request.facts.os,
+      agentVersion: request.facts.agentVersion,
+      at: now,
+      sourceAddress,
+    };
   }
 
   private async enrollmentFailed(sourceAddress: string, now: number): Promise<void> {
@@ -924,19 +1062,75 @@ export class Coordinator {
     return { requeued: updated.map((r) => r.id) };
   }
 
-  /** `kubeseed approve HOST`. */
-  async approve(name: string): Promise<{ approved: boolean }> {
+  /**
+   * `kubeseed approve HOST [--key FINGERPRINT]`: binds the candidate with that key fingerprint
+   * (or the only candidate) and rejects the others, recording each. Several candidates and no key:
+   * 409 listing them, so the operator picks by fingerprint and never by luck.
+   */
+  async approve(name: string, key?: string): Promise<{ approved: boolean; host?: string; key?: string; rejected?: number }> {
     const stored = this.hostRecord(name);
+    const candidates = stored.value.candidates ?? [];
+    if (candidates.length > 0) return this.approveCandidate(stored, candidates, key);
     if (stored.value.awaitingApproval) {
+      // A binding made before candidates existed (older state directory): approve it as it is.
+      if (key !== undefined && stored.value.enrollment && keyFingerprint(stored.value.enrollment.publicKey) !== key.trim()) {
+        throw conflict(`${name} is bound to key ${keyFingerprint(stored.value.enrollment.publicKey)}, not ${key}`);
+      }
       await this.commitOrConflict({
         puts: [{ key: stored.key, value: { ...stored.value, awaitingApproval: false } }],
         checks: [{ key: stored.key, version: stored.version }],
       });
+    } else if (key !== undefined) {
+      throw conflict(`no machine waits for approval of ${name}`);
     }
     this.events.emit('event', { type: 'host', host: name } satisfies CoordinatorEvent);
     this.reconcile();
     await this.store.flushed();
     return { approved: true };
+  }
+
+  private async approveCandidate(
+    stored: { key: string; version: number; value: HostRecord },
+    candidates: EnrollmentCandidate[],
+    key: string | undefined,
+  ): Promise<{ approved: boolean; host: string; key: string; rejected: number }> {
+    const name = stored.value.name;
+    const pick = pickCandidate(name, candidates, key);
+    if ('error' in pick) throw conflict(pick.error);
+    const { keyFingerprint: fingerprint, firstSeen: _f, matchedBy: _m, fleetCredential: _c, ...binding } = pick.chosen;
+    const { candidates: _all, ...rest } = stored.value;
+    const rejectedKeys = [...(rest.rejectedKeys ?? []), ...pick.rejected.map((c) => c.keyFingerprint)].slice(-64);
+    const updated: HostRecord = {
+      ...rest,
+      awaitingApproval: false,
+      credentialSpent: true,
+      rebindAllowed: false,
+      enrollment: binding,
+      ...(rejectedKeys.length ? { rejectedKeys } : {}),
+    };
+    await this.commitOrConflict({ puts: [{ key: stored.key, value: updated }], checks: [{ key: stored.key, version: stored.version }] });
+    this.keys.delete(name);
+    this.lastSeen[name] = this.clock.now();
+    await this.securityEvent(
+      'candidate-approved',
+      name,
+      pick.chosen.sourceAddress,
+      `operator approved ${describeCandidate(pick.chosen)} for ${name}`,
+    );
+    for (const c of pick.rejected) {
+      await this.securityEvent(
+        'candidate-rejected',
+        name,
+        c.sourceAddress,
+        `rejected for ${name} (another machine was approved): ${describeCandidate(c)}`,
+      );
+    }
+    this.log.info({ host: name, key: fingerprint, rejected: pick.rejected.length }, 'enrollment candidate approved');
+    this.events.emit('event', { type: 'host', host: name } satisfies CoordinatorEvent);
+    this.wakeHost(name);
+    this.reconcile();
+    await this.store.flushed();
+    return { approved: true, host: name, key: fingerprint, rejected: pick.rejected.length };
   }
 
   /**
@@ -1021,13 +1215,11 @@ export class Coordinator {
     sourceAddress: string,
     message: string,
   ): Promise<void> {
-    const seq = this.store.revision() + 1;
-    const event: SecurityEvent = { seq, at: this.clock.now(), kind, sourceAddress, message, ...(host ? { host } : {}) };
-    const key = `${SECURITY_PREFIX}${String(seq).padStart(12, '0')}`;
     this.log.warn({ security: kind, host, sourceAddress }, message);
-    this.events.emit('event', { type: 'security', event } satisfies CoordinatorEvent);
     try {
-      await this.store.commit({ puts: [{ key, value: event }] });
+      // Bounded per kind (first + latest, the rest counted): a flood cannot push older kinds out.
+      const event = await this.securityLog.record({ at: this.clock.now(), kind, sourceAddress, message, ...(host ? { host } : {}) });
+      this.events.emit('event', { type: 'security', event } satisfies CoordinatorEvent);
     } catch (error) {
       this.log.error({ err: error }, 'security event could not be stored');
     }
@@ -1079,6 +1271,7 @@ export class Coordinator {
         lastSeen: this.lastSeen[planned.name] ?? null,
         ...(beat ? { clockSkewMs: beat.skewMs } : {}),
         ...(this.expiry?.byHost.has(planned.name) ? { certificateExpiry: this.expiry.byHost.get(planned.name)! } : {}),
+        ...(record?.candidates?.length ? { candidates: record.candidates.map(toCandidateStatus) } : {}),
         steps,
       };
     });
@@ -1103,13 +1296,25 @@ export class Coordinator {
       },
       hosts,
       coordinatorSteps,
-      securityEvents: this.store
-        .list<SecurityEvent>(SECURITY_PREFIX)
-        .slice(-100)
-        .map((r) => r.value),
+      securityEvents: this.securityLog.list(),
       ...(this.expiry ? { certificateExpiry: this.expiry.overall } : {}),
     };
   }
+}
+
+function toCandidateStatus(c: EnrollmentCandidate): CandidateStatus {
+  return {
+    keyFingerprint: c.keyFingerprint,
+    machineId: c.machineId,
+    smbiosUuid: c.smbiosUuid,
+    macs: c.macs,
+    hostname: c.hostname,
+    sourceAddress: c.sourceAddress,
+    matchedBy: c.matchedBy,
+    fleetCredential: c.fleetCredential,
+    firstSeen: c.firstSeen,
+    lastSeen: c.at,
+  };
 }
 
 export function toStepStatus(record: StepRecord): StepStatus {

@@ -91,6 +91,26 @@ export interface HostRecord {
   removed: boolean;
   removedAt?: number;
   awaitingApproval: boolean;
+  /**
+   * Machines that claimed this host and wait for `kubeseed approve HOST --key FINGERPRINT` (fleet
+   * matches of control-plane/etcd hosts, and every claim without the fleet credential). Approving
+   * one binds it and rejects the others; the host stays unbound until then, so a squatter's claim
+   * never locks the real machine out.
+   */
+  candidates?: EnrollmentCandidate[];
+  /** Key fingerprints of candidates the operator's approval of another machine rejected (bounded). */
+  rejectedKeys?: string[];
+}
+
+export interface EnrollmentCandidate extends EnrollmentBinding {
+  /** `SHA256:` + unpadded base64 of the SHA-256 of the agent key's SPKI DER (what the operator approves). */
+  keyFingerprint: string;
+  /** When this key first claimed the host (`at` is the latest claim: agents re-enroll while they wait). */
+  firstSeen: number;
+  /** Which fact matched the spec host. */
+  matchedBy: 'mac' | 'uuid' | 'hostname' | 'binding';
+  /** False when the machine presented only the `unauthenticated` marker (booted over plain HTTP). */
+  fleetCredential: boolean;
 }
 
 export interface InitLock {
@@ -113,10 +133,25 @@ export interface TokenRecord {
 export interface SecurityEvent {
   seq: number;
   at: number;
-  kind: 'identity-mismatch' | 'credential-spent' | 'rebind-used' | 'removed-host-request' | 'enrollment-rate-limited';
+  kind:
+    | 'identity-mismatch'
+    | 'credential-spent'
+    | 'rebind-used'
+    | 'removed-host-request'
+    | 'enrollment-rate-limited'
+    | 'unauthenticated-claim'
+    | 'claim-rate-limited'
+    | 'candidate-approved'
+    | 'candidate-rejected';
   host?: string;
   sourceAddress: string;
   message: string;
+  /**
+   * This event's number among the events of its kind (1 = the first). Only the first and the
+   * latest events of each kind are kept (server/security-events.ts), so a gap in `count` is the
+   * number of events that were counted but not kept.
+   */
+  count?: number;
 }
 
 /** Everything the scheduler needs, read from the store at one instant. */

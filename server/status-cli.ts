@@ -201,6 +201,27 @@ export function certificateLines(expiry: CertificateExpiry | null | undefined, n
   return lines;
 }
 
+/** One line per machine waiting for approval of the host: what the operator compares before `approve --key`. */
+function candidateLines(host: HostView): string[] {
+  return (host.candidates ?? []).map(
+    (c) =>
+      `candidate ${c.keyFingerprint}  machine-id ${c.machineId || '-'}  MACs ${c.macs.join(',') || '-'}  UUID ${c.smbiosUuid || '-'}  from ${c.sourceAddress}  by ${c.matchedBy}  first seen ${new Date(c.firstSeen).toISOString()}`,
+  );
+}
+
+/** All events ever recorded: each kept event carries its number within its kind, so the highest per kind is the total. */
+export function securityEventTotal(events: StatusDocument['securityEvents']): number {
+  const perKind = new Map<string, number>();
+  for (const e of events) {
+    const seen = perKind.get(e.kind) ?? 0;
+    // Events stored before counting existed carry no count: each counts once.
+    perKind.set(e.kind, e.count === undefined ? seen + 1 : Math.max(seen, e.count));
+  }
+  let total = 0;
+  for (const n of perKind.values()) total += n;
+  return total;
+}
+
 /** The whole picture as lines (no trailing newline): a heading, one line per host, failure logs, security events. */
 export function renderFrame(remote: StatusDocument, options: FrameOptions): string[] {
   const status = terminalSafeDeep(remote);
@@ -237,6 +258,7 @@ export function renderFrame(remote: StatusDocument, options: FrameOptions): stri
       lines.push(
         `${host.name.padEnd(nameWidth)}  ${host.role.padEnd(roleWidth)}  ${count}  ${word.padEnd(wordWidth)}  ${detail}`.trimEnd(),
       );
+      for (const line of candidateLines(host)) lines.push(`${' '.repeat(nameWidth + 2)}${line}`);
       continue;
     }
     const bar = renderBar(done, total, barWidth, options.ascii);
@@ -250,6 +272,8 @@ export function renderFrame(remote: StatusDocument, options: FrameOptions): stri
       for (const line of failureLog(host, 3))
         lines.push(paint(clip(`${' '.repeat(nameWidth + 2)}│ ${line}`, options.columns), '2', options.color));
     }
+    for (const line of candidateLines(host))
+      lines.push(paint(clip(`${' '.repeat(nameWidth + 2)}${line}`, options.columns), '35', options.color));
   }
   if (!options.tty) {
     for (const host of status.hosts) {
@@ -259,7 +283,7 @@ export function renderFrame(remote: StatusDocument, options: FrameOptions): stri
   }
   if (status.securityEvents.length > 0) {
     const last = status.securityEvents[status.securityEvents.length - 1]!;
-    const text = `security events: ${status.securityEvents.length} (latest: ${last.kind}${last.host ? ` ${last.host}` : ''}: ${last.message})`;
+    const text = `security events: ${securityEventTotal(status.securityEvents)} (latest: ${last.kind}${last.host ? ` ${last.host}` : ''}: ${last.message})`;
     lines.push(options.tty ? paint(clip(text, options.columns), '33', options.color) : text);
   }
   return lines;

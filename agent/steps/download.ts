@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { gunzipSync } from 'node:zlib';
 import type { StepDownload } from '../../protocol/steps.ts';
 import { StepFailure, type StepRun } from './step-run.ts';
@@ -17,6 +18,11 @@ import { StepFailure, type StepRun } from './step-run.ts';
 const MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024;
 const MAX_REDIRECTS = 5;
 const DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+/**
+ * The host's CA bundle (Debian/Ubuntu/Flatcar, then Fedora), trusted next to Node's own roots:
+ * an air-gapped mirror is usually signed by a site CA that the image has but Node does not.
+ */
+const HOST_CA_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt'];
 
 export type GoArch = 'amd64' | 'arm64';
 
@@ -33,12 +39,18 @@ export function resolveDownload(download: StepDownload, arch: GoArch): { url: st
   return { url: download.url.replaceAll('{arch}', arch), sha256: sha256.toLowerCase() };
 }
 
-function get(url: string, deadline: number): Promise<IncomingMessage> {
+function get(url: string, deadline: number, ca: readonly string[]): Promise<IncomingMessage> {
   const parsed = new URL(url);
-  const request = parsed.protocol === 'https:' ? httpsRequest : parsed.protocol === 'http:' ? httpRequest : null;
+  const https = parsed.protocol === 'https:';
+  const request = https ? httpsRequest : parsed.protocol === 'http:' ? httpRequest : null;
   if (!request) return Promise.reject(new StepFailure('download-failed', `${url}: only http and https URLs can be downloaded`, true));
+  const options = {
+    method: 'GET',
+    timeout: Math.max(1, deadline - Date.now()),
+    ...(https && ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}),
+  };
   return new Promise((resolve, reject) => {
-    const req = request(parsed, { method: 'GET', timeout: Math.max(1, deadline - Date.now()) }, resolve);
+    const req = request(parsed, options, resolve);
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end();
@@ -46,13 +58,14 @@ function get(url: string, deadline: number): Promise<IncomingMessage> {
 }
 
 /** The body of `url`, following redirects; StepFailure('download-failed') names the URL and the cause. */
-export async function fetchBytes(url: string, timeoutMs = DOWNLOAD_TIMEOUT_MS): Promise<Buffer> {
+export async function fetchBytes(url: string, options: { timeoutMs?: number; ca?: readonly string[] } = {}): Promise<Buffer> {
+  const timeoutMs = options.timeoutMs ?? DOWNLOAD_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   let current = url;
   for (let hop = 0; ; hop++) {
     let res: IncomingMessage;
     try {
-      res = await get(current, deadline);
+      res = await get(current, deadline, options.ca ?? []);
     } catch (error) {
       if (error instanceof StepFailure) throw error;
       throw new StepFailure('download-failed', `${current}: ${(error as Error).message}`);
@@ -185,7 +198,15 @@ export async function installDownload(run: StepRun, download: StepDownload): Pro
     return;
   }
   run.note(`downloading ${url}`);
-  const bytes = await fetchBytes(url);
+  const ca: string[] = [];
+  for (const bundle of HOST_CA_BUNDLES) {
+    const text = await fs.readText(bundle);
+    if (text) {
+      ca.push(text);
+      break;
+    }
+  }
+  const bytes = await fetchBytes(url, { ca });
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== sha256) {
     throw new StepFailure(

@@ -72,8 +72,8 @@ export const COMMANDS: Record<string, Command> = {
     run: async (a, io) => (await server()).cmdRetry(a, io),
   },
   approve: {
-    synopsis: 'HOST [--state DIR]',
-    summary: 'admit a fleet machine to its matched role',
+    synopsis: 'HOST [--key SHA256:…] [--state DIR]',
+    summary: 'admit a fleet machine to its matched role (--key picks one of several candidates)',
     help: adminHelp,
     run: async (a, io) => (await server()).cmdApprove(a, io),
   },

@@ -329,7 +329,41 @@ function renderHost(host: HostStatus, now: number, logOpen: Map<string, boolean>
       ? h('p', { class: 'line line-error' }, h('span', { class: 'k' }, 'error'), ' ', report!.reason ?? `${shortStep(reported!.id)} failed`)
       : null,
     retryNote(host, now),
+    renderCandidates(host, now),
     log,
+  );
+}
+
+/**
+ * Machines waiting for approval of this host (fleet mode): what to compare with the machine's
+ * console or inventory before `kubeseed approve HOST --key FINGERPRINT`. Approving one rejects the others.
+ */
+function renderCandidates(host: HostStatus, now: number): HTMLElement | null {
+  const candidates = host.candidates ?? [];
+  if (candidates.length === 0) return null;
+  return h(
+    'div',
+    { class: 'candidates', 'data-candidates': candidates.length },
+    h('p', { class: 'k' }, `${candidates.length === 1 ? 'a machine waits' : `${candidates.length} machines wait`} for approval`),
+    h(
+      'ul',
+      {},
+      candidates.map((c) =>
+        h(
+          'li',
+          { 'data-key': c.keyFingerprint },
+          h('code', { class: 'fingerprint' }, c.keyFingerprint),
+          h(
+            'span',
+            { class: 'facts' },
+            `machine-id ${c.machineId || '-'} · MACs ${c.macs.join(', ') || '-'} · UUID ${c.smbiosUuid || '-'} · from ${c.sourceAddress} · matched by ${c.matchedBy}${c.fleetCredential ? '' : ' (no credential)'} · first seen `,
+            since(c.firstSeen, now),
+            ' ago',
+          ),
+          h('code', { class: 'command' }, `kubeseed approve ${host.name} --key ${c.keyFingerprint}`),
+        ),
+      ),
+    ),
   );
 }
 
@@ -444,12 +478,41 @@ function renderCoordinatorSteps(status: RolloutStatus, now: number): HTMLElement
   );
 }
 
+/** Per kind: how many events were recorded in all (each kept event carries its number within its kind) and the first one. */
+function securityKinds(status: RolloutStatus): { kind: string; total: number; first: RolloutStatus['securityEvents'][number] }[] {
+  const kinds = new Map<string, { kind: string; total: number; first: RolloutStatus['securityEvents'][number] }>();
+  for (const e of status.securityEvents) {
+    const entry = kinds.get(e.kind) ?? { kind: e.kind, total: 0, first: e };
+    entry.total = e.count === undefined ? entry.total + 1 : Math.max(entry.total, e.count);
+    kinds.set(e.kind, entry);
+  }
+  return [...kinds.values()];
+}
+
 function renderSecurity(status: RolloutStatus, now: number): HTMLElement {
   const events = [...status.securityEvents].reverse().slice(0, 20);
+  const kinds = securityKinds(status);
+  const total = kinds.reduce((sum, k) => sum + k.total, 0);
   return h(
     'section',
     { class: `security${events.length > 0 ? ' has-events' : ''}` },
-    h('h2', {}, `Security events${events.length > 0 ? ` (${status.securityEvents.length})` : ''}`),
+    h('h2', {}, `Security events${events.length > 0 ? ` (${total})` : ''}`),
+    // The first event of each kind stays visible however many later ones arrive (a flood cannot hide it).
+    kinds.length > 0
+      ? h(
+          'ul',
+          { class: 'kinds' },
+          kinds.map((k) =>
+            h(
+              'li',
+              { 'data-security-kind': k.kind },
+              h('span', { class: 'ev-kind' }, `${k.kind} × ${k.total}`),
+              h('span', { class: 'ev-meta' }, 'first ', since(k.first.at, now), ' ago: '),
+              h('span', { class: 'ev-msg' }, k.first.message),
+            ),
+          ),
+        )
+      : null,
     events.length === 0
       ? h('p', { class: 'empty' }, 'None: no refused enrollment, replayed credential or cloned machine so far.')
       : h(

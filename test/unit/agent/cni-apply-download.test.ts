@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,7 +19,7 @@ import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../age
 import type { StepDownload } from '../../../protocol/steps.ts';
 import type { ReleasedStep } from '../../../protocol/wire.ts';
 import { DOUBLES_DIR, doubleEnv, readDoubleLog } from '../../doubles/index.ts';
-import { makeTempRoot, scriptedNet } from './support.ts';
+import { makeTempRoot, makeTlsMaterial, scriptedNet } from './support.ts';
 
 const ARCH = process.arch === 'arm64' ? 'arm64' : 'amd64';
 const CLI_PATH = '/usr/local/bin/cilium';
@@ -236,6 +237,29 @@ describe('cni-apply downloads, verifies and installs the cilium CLI before runni
     // Not installed: spawn finds nothing (ENOENT), or, where the doubles' own directory is on PATH,
     // the double answers as a shell does for a missing command (127).
     expect(report).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/^cilium-(not-found|exit-127)$/) });
+  });
+});
+
+describe('an https mirror signed by a site CA', () => {
+  it("is trusted through the host's CA bundle, and refused without it", async () => {
+    const h = host();
+    const tls = makeTlsMaterial();
+    const cli = cliTarball(h.root);
+    const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (_req, res) => res.writeHead(200).end(cli));
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/cilium-linux-{arch}.tar.gz`;
+    const step = (id: string): ReleasedStep => ({
+      ...ciliumStep([{ url, sha256: { amd64: sha256(cli), arm64: sha256(cli) }, member: 'cilium', path: CLI_PATH }]),
+      id,
+      params: { downloads: [{ url, sha256: { amd64: sha256(cli), arm64: sha256(cli) }, member: 'cilium', path: CLI_PATH }] },
+    });
+    const untrusted = await executeStep(step('no-bundle'), h.ctx);
+    expect(untrusted).toMatchObject({ outcome: 'failed', reason: 'download-failed' });
+    mkdirSync(join(h.root, 'etc/ssl/certs'), { recursive: true });
+    writeFileSync(join(h.root, 'etc/ssl/certs/ca-certificates.crt'), tls.caPem);
+    expect((await executeStep(step('with-bundle'), h.ctx)).outcome).toBe('succeeded');
+    expect(existsSync(join(h.root, CLI_PATH))).toBe(true);
   });
 });
 

@@ -104,15 +104,16 @@ describe('POST /v1/enroll', () => {
     expect(kinds).toEqual(['identity-mismatch', 'credential-spent']);
   });
 
-  it('answers 401 for a wrong credential, 404 for an unknown host, 400 for bad bodies and keys, and 429 after repeated failures', async () => {
+  it('answers 401 for a wrong credential and for an unknown host alike, 400 for bad bodies and keys, and 429 after repeated failures', async () => {
     const { app } = setup({ enrollFailureLimit: 3 });
     const cp1 = createAgent('cp1');
     const wrong = await app.inject({ method: 'POST', url: '/v1/enroll', payload: enrollBody(cp1, { credential: 'nope' }) });
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json()).toEqual({ error: 'Unauthorized', code: 'UNAUTHORIZED', message: expect.any(String) });
     const unknown = await app.inject({ method: 'POST', url: '/v1/enroll', payload: enrollBody(createAgent('ghost')) });
-    expect(unknown.statusCode).toBe(404);
-    expect(unknown.json().code).toBe('UNKNOWN_HOST');
+    // The same answer as a wrong credential for a known host: the plan's host names cannot be enumerated.
+    expect(unknown.statusCode).toBe(401);
+    expect(unknown.json()).toEqual(wrong.json());
     const rsaKey = await app.inject({ method: 'POST', url: '/v1/enroll', payload: enrollBody(cp1, { publicKey: 'not a key' }) });
     expect(rsaKey.statusCode).toBe(400);
     const badShape = await app.inject({ method: 'POST', url: '/v1/enroll', payload: { protocol: 1 } });

@@ -1,6 +1,7 @@
 /**
- * Fleet enrollment: the fleet credential plus facts pick the spec host (MAC/UUID beat hostname),
- * control-plane and etcd matches wait for `approve`, ambiguous or unmatched machines are refused,
+ * Fleet enrollment: the fleet credential plus facts pick the spec host. A host that declares a MAC
+ * or UUID matches only that; a hostname matches only a worker that declares neither; control-plane
+ * and etcd matches wait for `approve` as candidates; ambiguous or unmatched machines are refused,
  * and a restarted agent gets its host back.
  */
 import { describe, expect, it } from 'vitest';
@@ -54,13 +55,38 @@ describe('matchFleetHost', () => {
   const records = Object.fromEntries(hosts.map((h) => [h.name, record(h.name, h.role)]));
 
   it.each([
-    ['MAC', facts({ macs: ['52:54:00:00:00:11'] }), { host: 'w1', requiresApproval: false }],
-    ['SMBIOS UUID (case-insensitive)', facts({ smbiosUuid: 'AAAA-BBBB' }), { host: 'w2', requiresApproval: false }],
-    ['hostname', facts({ hostname: 'w3' }), { host: 'w3', requiresApproval: false }],
-    ['MAC beats hostname', facts({ hostname: 'w3', macs: ['52:54:00:00:00:11'] }), { host: 'w1', requiresApproval: false }],
-    ['control plane needs approval', facts({ macs: ['52:54:00:00:00:01'] }), { host: 'cp1', requiresApproval: true }],
+    ['MAC', facts({ macs: ['52:54:00:00:00:11'] }), { host: 'w1', requiresApproval: false, matchedBy: 'mac' }],
+    ['SMBIOS UUID (case-insensitive)', facts({ smbiosUuid: 'AAAA-BBBB' }), { host: 'w2', requiresApproval: false, matchedBy: 'uuid' }],
+    [
+      'hostname, for a worker that declares neither',
+      facts({ hostname: 'w3' }),
+      { host: 'w3', requiresApproval: false, matchedBy: 'hostname' },
+    ],
+    [
+      'MAC beats hostname',
+      facts({ hostname: 'w3', macs: ['52:54:00:00:00:11'] }),
+      { host: 'w1', requiresApproval: false, matchedBy: 'mac' },
+    ],
+    ['control plane needs approval', facts({ macs: ['52:54:00:00:00:01'] }), { host: 'cp1', requiresApproval: true, matchedBy: 'mac' }],
   ])('%s', (_name, f, expected) => {
     expect(matchFleetHost(hosts, records, f)).toEqual(expected);
+  });
+
+  it('a hostname never matches a host that declares a MAC or UUID (the squatting attack of issue 18)', () => {
+    for (const hostname of ['cp1', 'w1', 'w2']) {
+      expect(matchFleetHost(hosts, records, facts({ hostname, macs: ['52:54:00:66:66:66'] }))).toMatchObject({ error: 'no-match' });
+    }
+  });
+
+  it('a control-plane or etcd host that declares neither MAC nor UUID is never matched by hostname', () => {
+    const bare = [host('cp9', 'control-plane'), host('etcd9', 'etcd'), host('lb9', 'load-balancer')];
+    const bareRecords = Object.fromEntries(bare.map((h) => [h.name, record(h.name, h.role)]));
+    for (const h of bare) expect(matchFleetHost(bare, bareRecords, facts({ hostname: h.name }))).toMatchObject({ error: 'no-match' });
+  });
+
+  it('a host with candidates waiting is still offered (a claim does not lock the real machine out)', () => {
+    const waiting = { ...records, cp1: { ...record('cp1', 'control-plane'), awaitingApproval: true, candidates: [] } };
+    expect(matchFleetHost(hosts, waiting, facts({ macs: ['52:54:00:00:00:01'] }))).toMatchObject({ host: 'cp1' });
   });
 
   it('refuses no match and ties', () => {
@@ -85,7 +111,7 @@ describe('matchFleetHost', () => {
       sourceAddress: '',
     };
     const bound = { ...records, w1: record('w1', 'worker', binding) };
-    expect(matchFleetHost(hosts, bound, f)).toEqual({ host: 'w1', requiresApproval: false });
+    expect(matchFleetHost(hosts, bound, f)).toEqual({ host: 'w1', requiresApproval: false, matchedBy: 'binding' });
     expect(matchFleetHost(hosts, bound, { ...f, machineId: 'clone' })).toMatchObject({ error: 'no-match' });
   });
 });
