@@ -60,8 +60,8 @@ export const VERSIONS_BY_MINOR: Readonly<Record<number, MinorVersions>> = {
 };
 
 /**
- * The cilium CLI that installs the chart: v0.19.7, "Cilium 1.15 and newer" (cilium/cilium-cli
- * README release table). Tarball SHA-256 per architecture from kubernetes-sigs/kubespray
+ * The cilium CLI that installs the chart: v0.19.7, "Cilium 1.16 and newer" (cilium/cilium-cli
+ * README release table at v0.19.7). Tarball SHA-256 per architecture from kubernetes-sigs/kubespray
  * roles/kubespray_defaults/vars/main/checksums.yml `ciliumcli_binary_checksums` (2026-08-06),
  * which kubespray takes from the release's cilium-linux-<arch>.tar.gz.sha256sum assets.
  */
