@@ -165,6 +165,29 @@ describe('fleet squatting', () => {
     expect(blind.body).toContain(fingerprint(spoofer.publicKeyPem));
   });
 
+  it('the CLI: `kubeseed hosts` lists the candidates, `kubeseed approve m1` without --key exits 2 listing them', async () => {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address() as { port: number };
+    writeFileSync(join(stateDir, 'operator-token'), `${OPERATOR_TOKEN}\n`, { mode: 0o600 });
+    const cli = async (argv: string[]) => {
+      let out = '';
+      let err = '';
+      const io = { ...silent, stdout: (t: string) => void (out += t), stderr: (t: string) => void (err += t) };
+      const code = await main([...argv, '--state', stateDir, '--url', `https://127.0.0.1:${address.port}`], io);
+      return { code, out, err };
+    };
+    const hosts = await cli(['hosts']);
+    expect(hosts.code).toBe(0);
+    expect(hosts.out).toContain('m1: 2 machine(s) wait for approval');
+    expect(hosts.out).toContain(fingerprint(realM1.publicKeyPem));
+    expect(hosts.out).toContain('machine-id spoofer');
+    const blind = await cli(['approve', 'm1']);
+    expect(blind.code).toBe(2);
+    expect(blind.err).toContain('2 machines claim m1');
+    expect(blind.err).toContain(fingerprint(spoofer.publicKeyPem));
+    expect((await cli(['approve', 'm1', '--key', 'not-a-fingerprint'])).code).toBe(2);
+  });
+
   it('approval by key binds the real machine; the squatter is rejected, recorded, and never receives a key', async () => {
     const ok = await admin('POST', '/v1/admin/hosts/m1/approve', { key: fingerprint(realM1.publicKeyPem) });
     expect(ok.statusCode, ok.body).toBe(200);
