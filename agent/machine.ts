@@ -4,7 +4,7 @@
  * happened into the next event. Every failure path leads to a bounded, jittered backoff or to a
  * report — never to an exit that systemd would turn into a crash loop.
  */
-import { type Role, STEP_KINDS, type StepKind } from '../protocol/steps.ts';
+import { type EndpointTarget, type Role, STEP_KINDS, type StepKind } from '../protocol/steps.ts';
 import { type EnrollResponse, ERROR_CODES, type ReleasedStep, type ReportRequest } from '../protocol/wire.ts';
 import type { LogLevel } from './io.ts';
 
@@ -13,7 +13,7 @@ export interface Session {
   host: string;
   role: Role;
   kubernetesVersion: string;
-  endpoint: { host: string; port: number; vip?: string };
+  endpoint: EndpointTarget;
   /** coordinator clock − agent clock at enrollment, ms. */
   serverSkewMs: number;
 }

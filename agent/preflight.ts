@@ -4,6 +4,7 @@
  * packages or syncing its clock is not a failure. Role-aware: a load balancer needs none of the
  * Kubernetes checks.
  */
+import { isIP } from 'node:net';
 import type { Role } from '../protocol/steps.ts';
 import type { Exec, Fs, Net } from './io.ts';
 import type { Session } from './machine.ts';
@@ -119,32 +120,42 @@ export function checkClock(now: number, serverSkewMs: number): PreflightCheck {
   return { name: 'clock', ok: true, message: `within ${seconds} s of the coordinator` };
 }
 
+/**
+ * The endpoint's name must resolve before init or join — and to the load balancer's address
+ * when the coordinator names one (`address`; older coordinators send only `vip`) — whatever the
+ * role and whether or not there is a VIP: kubeadm and the kubelet reach the API by this name, and
+ * a name that does not resolve fails kubeadm late, on the host. Then a TCP connect to that
+ * address must be refused or accepted, not time out.
+ */
 async function checkEndpoint(ctx: PreflightContext, session: Session): Promise<PreflightCheck[]> {
-  const { host, port, vip } = session.endpoint;
+  const { host, port } = session.endpoint;
+  const expected = session.endpoint.address ?? session.endpoint.vip;
   const checks: PreflightCheck[] = [];
-  if (vip && host !== vip) {
-    let addresses: string[] = [];
+  let addresses: string[] = [];
+  if (isIP(host) === 0) {
     try {
       addresses = await ctx.net.resolve(host);
     } catch (error) {
       checks.push({
         name: 'endpoint-dns',
         ok: false,
-        message: `${host} does not resolve (${(error as Error).message}); it must resolve to ${vip}`,
+        message: `${host} does not resolve (${(error as Error).message}); it must resolve${expected ? ` to ${expected}` : ''}: give this host nameservers that know it (or set networking.hostsFile)`,
       });
       return checks;
     }
-    if (!addresses.includes(vip)) {
+    if (expected && !addresses.includes(expected)) {
       checks.push({
         name: 'endpoint-dns',
         ok: false,
-        message: `${host} resolves to ${addresses.join(', ') || 'nothing'}, not to the VIP ${vip}`,
+        message: `${host} resolves to ${addresses.join(', ') || 'nothing'}, not to ${expected === session.endpoint.vip ? 'the VIP' : "the load balancer's address"} ${expected}: fix the DNS record (or networking.hostsFile)`,
       });
       return checks;
     }
-    checks.push({ name: 'endpoint-dns', ok: true, message: `${host} → ${vip}` });
+    checks.push({ name: 'endpoint-dns', ok: true, message: `${host} → ${expected ?? addresses.join(', ')}` });
   }
-  const result = await ctx.net.tcpProbe(vip ?? host, port, ctx.endpointTimeoutMs ?? 5_000);
+  // Unknown load balancer address: probe what the name resolved to, as kubeadm will connect.
+  const target = expected ?? addresses[0] ?? host;
+  const result = await ctx.net.tcpProbe(target, port, ctx.endpointTimeoutMs ?? 5_000);
   const reached = result === 'accepted' || result === 'refused';
   // The first control plane with kube-vip raises the VIP itself during init: a control plane only
   // warns here; its join re-checks the endpoint before running kubeadm.
@@ -153,8 +164,8 @@ async function checkEndpoint(ctx: PreflightContext, session: Session): Promise<P
     name: 'endpoint-tcp',
     ok: reached || !blocking,
     message: reached
-      ? `${vip ?? host}:${port} ${result}`
-      : `${vip ?? host}:${port} ${result} (must be accepted or refused, not timed out)${blocking ? '' : ' — continuing: the VIP may come up with init'}`,
+      ? `${target}:${port} ${result}`
+      : `${target}:${port} ${result} (must be accepted or refused, not timed out)${blocking ? '' : ' — continuing: the VIP may come up with init'}`,
   });
   return checks;
 }

@@ -40,7 +40,7 @@ export const ENROLL_REQUEST_SCHEMA = {
 const ENDPOINT_SCHEMA = {
   type: 'object',
   required: ['host', 'port'],
-  properties: { host: { type: 'string' }, port: { type: 'integer' }, vip: { type: 'string' } },
+  properties: { host: { type: 'string' }, port: { type: 'integer' }, vip: { type: 'string' }, address: { type: 'string' } },
 } as const;
 
 export const ENROLL_RESPONSE_SCHEMA = {

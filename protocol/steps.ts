@@ -47,6 +47,16 @@ export interface StepDownload {
   path: string;
 }
 
+/** The control-plane endpoint as agents check it (built by generator/spec/endpoint.ts). */
+export interface EndpointTarget {
+  host: string;
+  port: number;
+  /** The VIP, when keepalived or kube-vip holds one. */
+  vip?: string;
+  /** The address `host` must resolve to (the VIP, or the single load-balancer host's address); absent: it need only resolve. */
+  address?: string;
+}
+
 /**
  * Kind-specific parameters. The agent reads only the fields of its step's kind; everything a
  * command needs is here or in `files`, so the agent never re-derives cluster facts.
@@ -67,8 +77,8 @@ export interface StepParams {
    * controlPlane.localAPIEndpoint), whose /readyz decides that the join is done.
    */
   localApiEndpoint?: { address: string; port: number };
-  /** lb-check / preflight: the API endpoint host:port and the VIP it must resolve to. */
-  endpoint?: { host: string; port: number; vip?: string };
+  /** lb-check / preflight: the API endpoint, its VIP and the address its name must resolve to. */
+  endpoint?: EndpointTarget;
   /** lb-check: the local service that must be running (haproxy or nginx). */
   lbService?: 'haproxy' | 'nginx';
   /** cni-apply: manifest files (already written by this step) to `kubectl apply -f`. */

@@ -12,7 +12,7 @@
  *       x-kubeseed-nonce:     16+ random hex chars, never reused
  *       x-kubeseed-signature: base64 ECDSA-SHA256 (DER) over `canonicalRequest(...)`
  */
-import type { Role, StepFile, StepKind, StepParams } from './steps.ts';
+import type { EndpointTarget, Role, StepFile, StepKind, StepParams } from './steps.ts';
 
 export const PROTOCOL_VERSION = 1;
 export const API_PREFIX = '/v1';
@@ -64,7 +64,7 @@ export interface EnrollResponse {
   awaitingApproval: boolean;
   /** Kubernetes version and endpoint the host's preflight checks against. */
   kubernetesVersion: string;
-  endpoint: { host: string; port: number; vip?: string };
+  endpoint: EndpointTarget;
 }
 
 /** GET /v1/next?wait=ms — long-poll. 200 with a step, or 204 when nothing was released within `wait`. */

@@ -13,6 +13,7 @@ import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { BuiltStep, ClusterPlan, PlannedStep, SecretKind, SecretSource } from '../generator/plan/types.ts';
+import { describeEndpoint } from '../generator/spec/endpoint.ts';
 import {
   type EnrollRequest,
   type EnrollResponse,
@@ -766,14 +767,13 @@ export class Coordinator {
 
   private enrollResponse(host: HostRecord): EnrollResponse {
     const spec = this.plan.spec;
-    const vip = spec.loadBalancer.vip;
     return {
       host: host.name,
       role: host.role,
       serverTime: this.clock.now(),
       awaitingApproval: host.awaitingApproval,
       kubernetesVersion: spec.kubernetesVersion,
-      endpoint: { host: spec.controlPlaneEndpoint.host, port: spec.controlPlaneEndpoint.port, ...(vip ? { vip } : {}) },
+      endpoint: describeEndpoint(spec),
     };
   }
 
