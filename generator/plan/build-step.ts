@@ -15,6 +15,7 @@ import {
   type KubeadmDocument,
   PKI_DIR,
 } from '../kubeadm/documents.ts';
+import { describeEndpoint } from '../spec/endpoint.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { planCni } from './cni.ts';
@@ -87,12 +88,9 @@ function configFile(name: string, content: string): StepFile {
   return { path: `${KUBEADM_CONFIG_DIR}/${name}`, content, mode: 0o600, secret: true, removeAfter: true };
 }
 
+/** The endpoint, its VIP when something holds one, and the address its name must resolve to. */
 function endpointParams(spec: ClusterSpec): NonNullable<StepParams['endpoint']> {
-  return {
-    host: spec.controlPlaneEndpoint.host,
-    port: spec.controlPlaneEndpoint.port,
-    ...(spec.loadBalancer.vip ? { vip: spec.loadBalancer.vip } : {}),
-  };
+  return describeEndpoint(spec);
 }
 
 const etcdHealthClient = {

@@ -41,6 +41,8 @@ export function describeHostPlan(plan: ClusterPlan, hostName: string, secrets: S
     host: host.name,
     role: host.role,
     ...(host.address ? { address: host.address.cidr } : {}),
+    // How the host's network config finds its NIC: by MAC (then renamed to `name`), or by `name`.
+    nic: host.mac ? { macaddress: host.mac, name: host.interface } : { name: host.interface },
     ...(packages.length ? { packages } : {}),
     steps,
   };

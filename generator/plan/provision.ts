@@ -4,6 +4,7 @@
  * coordinator CA and this host's enrollment credential.
  */
 import { buildEtcdHostKubeletConfiguration } from '../kubeadm/documents.ts';
+import { expectedEndpointAddress } from '../spec/endpoint.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { hostTemplateFiles } from './host-files.ts';
@@ -38,10 +39,9 @@ export function buildAgentConfig(spec: ClusterSpec, host: HostSpec | null): Reco
 export function hostsEntries(spec: ClusterSpec): Provisioning['hostsEntries'] {
   if (!spec.networking.hostsFile) return [];
   const entries: Provisioning['hostsEntries'] = [];
-  const endpointIp =
-    spec.loadBalancer.vip ??
-    spec.hosts.find((h) => h.role === 'load-balancer')?.address?.ip ??
-    spec.hosts.find((h) => h.role === 'control-plane')?.address?.ip;
+  // The address the agents' DNS preflight expects (generator/spec/endpoint.ts); without one (an
+  // external load balancer and no vip) the first control plane, as before.
+  const endpointIp = expectedEndpointAddress(spec) ?? spec.hosts.find((h) => h.role === 'control-plane')?.address?.ip;
   if (endpointIp && spec.controlPlaneEndpoint.host !== endpointIp)
     entries.push({ ip: endpointIp, names: [spec.controlPlaneEndpoint.host] });
   for (const h of spec.hosts) if (h.address) entries.push({ ip: h.address.ip, names: h.fqdn ? [h.fqdn, h.name] : [h.name] });

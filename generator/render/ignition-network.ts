@@ -5,6 +5,10 @@
  *   (0600: NetworkManager ignores keyfiles others can read);
  * - both: `/etc/systemd/network/10-kubeseed-<if>.link` naming the NIC with the host's MAC
  *   `host.interface` (what cloud-init's `set-name` does), so keepalived/kube-vip find it.
+ * With a MAC, the NIC is matched by it plus `Type=ether` (networkd) or `[ethernet] mac-address`
+ * (NetworkManager, an ethernet-type profile): a VLAN or bond that inherits the MAC is not caught.
+ * Without one, by `host.interface` — validation refuses a static Ignition host whose name is only
+ * the default, and warns when the rename target is a kernel `ethN` name.
  * A host without an address (DHCP worker) keeps the image's DHCP default and only gets the
  * `.link` when it has a MAC.
  *
@@ -22,7 +26,7 @@ export function renderIgnitionNetworkFiles(host: HostSpec, family: OsFamily): Pr
   if (host.mac) {
     files.push({
       path: `/etc/systemd/network/10-kubeseed-${iface}.link`,
-      content: `# kubeseed: the NIC with this MAC is ${iface} (stable name for keepalived/kube-vip)\n[Match]\nMACAddress=${host.mac}\n\n[Link]\nName=${iface}\n`,
+      content: `# kubeseed: the NIC with this MAC is ${iface} (stable name for keepalived/kube-vip)\n[Match]\nMACAddress=${host.mac}\nType=ether\n\n[Link]\nName=${iface}\n`,
       mode: 0o644,
     });
   }
@@ -33,7 +37,7 @@ export function renderIgnitionNetworkFiles(host: HostSpec, family: OsFamily): Pr
     const lines = [
       '# kubeseed: static address of ' + host.name,
       '[Match]',
-      host.mac ? `MACAddress=${host.mac}` : `Name=${iface}`,
+      ...(host.mac ? [`MACAddress=${host.mac}`, 'Type=ether'] : [`Name=${iface}`]),
       '',
       '[Network]',
     ];

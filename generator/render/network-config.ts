@@ -1,7 +1,10 @@
 /**
  * network-config v2 (the NoCloud format, no top-level `network:` key) and NoCloud meta-data.
  * Static hosts get their address, gateway and nameservers; the NIC is matched by MAC with
- * `set-name` when a MAC is given, so keepalived's interface name stays stable.
+ * `set-name` when a MAC is given (on Proxmox every host has one: the spec's, or one derived in
+ * generator/spec/mac.ts that deploy.sh sets), so keepalived's interface name stays stable whatever
+ * the image calls the NIC. Without a MAC it is matched by `interface`; validation warns when that
+ * name is only the default.
  */
 import { createHash } from 'node:crypto';
 import type { HostSpec } from '../spec/types.ts';

@@ -2,8 +2,9 @@
  * `OUT/proxmox/`: per-host cloud-init snippets (`<host>-user.yaml`, `<host>-network.yaml`,
  * `<host>-meta.yaml` — the same bytes as the host's user-data, network-config and meta-data) and
  * `deploy.sh`, run as root on the Proxmox VE node: it copies the snippets into the snippet
- * storage, full-clones the template once per host, sets the NIC's MAC and bridge, attaches the
- * snippets with `--cicustom` and starts the VM.
+ * storage, full-clones the template once per host, sets the NIC's MAC (the spec's, or the one
+ * parseSpec derived from cluster and host name — the MAC the network-config matches) and bridge,
+ * attaches the snippets with `--cicustom` and starts the VM.
  *
  * A fresh clone gets its own SMBIOS UUID (the host's `uuid` from the spec, else a random one at
  * deploy time), so no two machines share an identity the coordinator binds to.

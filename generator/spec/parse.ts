@@ -7,6 +7,8 @@ import { SpecError } from '../errors.ts';
 import { type Cidr, cidrContains, cidrsOverlap, formatCidr, isIPv4, parseCidr } from '../util/ip.ts';
 import { parseDuration } from '../util/text.ts';
 import { CILIUM_CHARTS, cniVersionFor, etcdVersionFor, VERSIONS_BY_MINOR } from '../versions.ts';
+import { expectedEndpointAddress } from './endpoint.ts';
+import { assignDerivedMacs } from './mac.ts';
 import { type PathPart, SpecReader } from './reader.ts';
 import { CLUSTER_SCHEMA, DEFAULT_KUBERNETES_VERSION, MIN_ETCD, SUPPORTED_MINORS } from './schema.ts';
 import type { ClusterSpec, HostSpec, SpecIssue } from './types.ts';
@@ -106,6 +108,9 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
       sourceIndex.set(host, index);
       return host;
     });
+  const osFormat = s.os?.format ?? (osFamily === 'flatcar' || osFamily === 'fedora-coreos' ? 'ignition' : 'cloud-init');
+  // deploy.sh creates the VMs and sets each NIC's MAC, so every host has a known MAC to match.
+  if (writesProxmoxDeploy(s.os?.platform, osFormat, s.proxmox?.templateVmid)) assignDerivedMacs(raw.metadata?.name ?? 'kubernetes', hosts);
   const ttl = s.rollout?.tokenTTL !== undefined ? parseDuration(s.rollout.tokenTTL) : 3600;
   return {
     apiVersion: 'kubeseed.dev/v1alpha1',
@@ -141,7 +146,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
     },
     os: {
       family: osFamily,
-      format: s.os?.format ?? (osFamily === 'flatcar' || osFamily === 'fedora-coreos' ? 'ignition' : 'cloud-init'),
+      format: osFormat,
       platform: s.os?.platform ?? 'generic',
       packages: s.os?.packages ?? 'install',
       timeServers: s.os?.timeServers ?? [],
@@ -170,6 +175,11 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
   };
 }
 
+/** The Proxmox deploy script is written (generator/render/index.ts decides the same way). */
+function writesProxmoxDeploy(platform: string | undefined, format: string, templateVmid: number | undefined): boolean {
+  return platform === 'proxmox' && format === 'cloud-init' && templateVmid !== undefined;
+}
+
 const HOSTS: PathPart[] = ['spec', 'hosts'];
 
 function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, number>): void {
@@ -182,6 +192,8 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
   const etcds = byRole('etcd');
   const lbs = byRole('load-balancer');
   const workers = byRole('worker');
+  const endpointHost = spec.controlPlaneEndpoint.host;
+  const endpointAddress = expectedEndpointAddress(spec);
 
   // Version range.
   if (s.kubernetesVersion !== undefined && /^v\d+\.\d+\.\d+$/.test(s.kubernetesVersion)) {
@@ -301,10 +313,31 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
     if (h.address && h.gateway && !cidrContains(parseCidr(h.address.cidr)!, h.gateway)) {
       r.error(hostPath(h, 'gateway'), `${h.gateway} is outside ${h.name}'s subnet ${h.address.cidr}; use a gateway in that subnet`);
     }
-    if (h.address && !h.nameservers.length && !spec.networking.hostsFile && !isIPv4(spec.controlPlaneEndpoint.host)) {
+    // Nodes talk to the endpoint by name (kubeadm, the kubelet's kubeconfig); with a static
+    // address and no nameservers nothing resolves it, and kubeadm would fail late, on the host.
+    const node = h.role === 'control-plane' || h.role === 'worker';
+    if (node && h.address && !h.nameservers.length && !spec.networking.hostsFile && !isIPv4(endpointHost)) {
+      const hostsFileFix = endpointAddress ? `, or set spec.networking.hostsFile: true (maps ${endpointHost} to ${endpointAddress})` : '';
+      r.error(
+        hostPath(h),
+        `${h.name} has a static address but no nameservers, and spec.networking.hostsFile is false: nothing resolves ${endpointHost} on this host, so kubeadm would fail late; add nameservers: [<your DNS server>] to ${h.name}${hostsFileFix}, or write controlPlaneEndpoint as an address`,
+      );
+    }
+    // Without a MAC the NIC is matched by name; an unset name is only a guess (the default).
+    // Flatcar and Fedora CoreOS name NICs predictably, so there the guess is refused outright.
+    const interfaceSet = rawHosts[indexOf(h)]?.interface !== undefined || s.loadBalancer?.interface !== undefined;
+    if (h.address && !h.mac && !interfaceSet) {
+      r.add(
+        spec.os.format === 'ignition' ? 'error' : 'warning',
+        hostPath(h),
+        `${h.name} has a static address but no mac: its NIC is matched by the name ${h.interface} (the default), but images with predictable names call it otherwise (ens18 on Proxmox virtio, ens3, enp1s0), and then the address never applies and the host never enrolls; set mac: to the NIC's MAC (matched by MAC, renamed ${h.interface}) or set interface: to the NIC's name in the image`,
+      );
+    }
+    // systemd.link: a name the kernel may give another NIC (ethN) makes the rename race the kernel.
+    if (spec.os.format === 'ignition' && h.mac && /^eth\d+$/.test(h.interface)) {
       r.warn(
         hostPath(h),
-        `${h.name} has a static address but no nameservers; it cannot resolve ${spec.controlPlaneEndpoint.host} unless the image has DNS configured (or set networking.hostsFile: true)`,
+        `the .link that renames ${h.name}'s NIC to ${h.interface} races with the kernel's own ethN names (the kernel may give ${h.interface} to another NIC first, and then the rename fails); choose a name outside ethN, e.g. interface: lan0 (spec.loadBalancer.interface for every host)`,
       );
     }
     if (h.taints !== undefined && h.taints.length === 0 && h.role === 'control-plane') {
@@ -425,6 +458,13 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
     r.error(
       ['spec', 'etcd', 'mode'],
       `binary etcd under systemd is installed from apt-family hosts; with ${spec.os.family} use mode: static-pod`,
+    );
+  }
+  if (writesProxmoxDeploy(spec.os.platform, spec.os.format, s.proxmox?.templateVmid) && !spec.proxmox.bridge) {
+    r.error(
+      ['spec', 'proxmox'],
+      "deploy.sh sets every VM's NIC to virtio=<MAC>,bridge=<bridge>: set spec.proxmox.bridge to the bridge the VMs attach to (e.g. vmbr0)",
+      'key',
     );
   }
   if (spec.os.platform === 'proxmox' && s.proxmox?.templateVmid === undefined) {

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { buildNetworkConfig, renderNetworkConfig } from '../../../generator/render/network-config.ts';
 import { assignProxmoxVmids, type ProxmoxHostInput, ProxmoxSpecError, renderProxmox } from '../../../generator/render/proxmox.ts';
+import { parseSpec } from '../../../generator/spec/parse.ts';
 import type { ClusterSpec } from '../../../generator/spec/types.ts';
 import { makeSpec } from './fixtures.ts';
 
@@ -121,5 +124,50 @@ describe('renderProxmox', () => {
     const clash = proxmoxSpec();
     expect(() => renderProxmox(clash, inputs(clash), { vmids: { k8s1worker1: 9001 } })).toThrow(/VMID 9001 is also k8s1master1's/);
     expect(() => renderProxmox(clash, [{ name: 'ghost', userData: '', metaData: '' }])).toThrow(/host ghost: not in spec.hosts/);
+  });
+});
+
+describe('Proxmox: the NIC is found by the MAC deploy.sh gives the VM (issue 17, NIC names)', () => {
+  // ha-stacked: k8s1worker1 (static) and k8s1worker3 (DHCP) have no mac in the spec.
+  const { spec } = parseSpec(readFileSync(new URL('../../../examples/ha-stacked.yaml', import.meta.url)), 'ha-stacked.yaml');
+  const host = (name: string) => spec.hosts.find((h) => h.name === name)!;
+  const script =
+    renderProxmox(
+      spec,
+      spec.hosts.map((h) => ({ name: h.name, userData: '#cloud-config\n', metaData: '', networkConfig: renderNetworkConfig(h) })),
+    ).files.at(-1)?.content ?? '';
+
+  it('matches a static host without a spec mac by its derived MAC and renames the NIC to the keepalived/kube-vip name', () => {
+    const w1 = host('k8s1worker1');
+    expect(w1.mac).toMatch(/^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/);
+    expect(buildNetworkConfig(w1)).toEqual({
+      version: 2,
+      ethernets: {
+        eth0: {
+          match: { macaddress: w1.mac },
+          'set-name': 'eth0',
+          dhcp4: false,
+          addresses: ['10.101.1.121/24'],
+          routes: [{ to: '0.0.0.0/0', via: '10.101.1.1' }],
+          nameservers: { addresses: ['10.101.1.1'] },
+        },
+      },
+    });
+  });
+
+  it('matches a DHCP worker by MAC too, not by whatever name the image picks', () => {
+    const w3 = host('k8s1worker3');
+    expect(buildNetworkConfig(w3)).toEqual({
+      version: 2,
+      ethernets: { eth0: { match: { macaddress: w3.mac }, 'set-name': 'eth0', dhcp4: true } },
+    });
+  });
+
+  it('deploy.sh sets every VM to the MAC its network-config matches, on the spec bridge', () => {
+    for (const [i, h] of spec.hosts.entries()) {
+      expect(script).toContain(`qm set ${9001 + i} --net0 virtio=${h.mac},bridge=vmbr0\n`);
+    }
+    // The spec's own MAC wins.
+    expect(host('k8s1master1').mac).toBe('52:54:00:01:01:65');
   });
 });

@@ -209,4 +209,15 @@ export const CASES: { name: string; text: string; error: string }[] = [
     error:
       'c.yaml:16:11: spec.loadBalancer.type: haproxy-keepalived load-balancer hosts need apt packages (HAProxy/nginx, keepalived); with flatcar use type: kube-vip or external',
   },
+  {
+    name: 'a node that can resolve the DNS-name endpoint by no means (no nameservers, no hostsFile)',
+    text: withLine('- { name: cp3', '    - { name: cp3, role: control-plane, address: 10.1.0.103/24, mac: "52:54:00:01:00:67" }'),
+    error:
+      'c.yaml:30:7: spec.hosts[4]: cp3 has a static address but no nameservers, and spec.networking.hostsFile is false: nothing resolves api.t1.lan',
+  },
+  {
+    name: 'Proxmox deploy.sh without a bridge for the NICs',
+    text: withLine('platform: generic', '    platform: proxmox\n  proxmox: { node: pve1, templateVmid: 9000, snippetStorage: local }'),
+    error: "c.yaml:20:3: spec.proxmox: deploy.sh sets every VM's NIC to virtio=<MAC>,bridge=<bridge>: set spec.proxmox.bridge",
+  },
 ];

@@ -39,7 +39,10 @@ describe('warnings', () => {
   });
   it('explicit empty taints on a control plane', () => {
     const w = warnings(
-      withLine('- { name: cp3', '    - { name: cp3, role: control-plane, address: 10.1.0.103/24, nameservers: [10.1.0.1], taints: [] }'),
+      withLine(
+        '- { name: cp3',
+        '    - { name: cp3, role: control-plane, address: 10.1.0.103/24, nameservers: [10.1.0.1], taints: [], mac: "52:54:00:01:00:67" }',
+      ),
     );
     expect(w).toEqual([
       "30:98: spec.hosts[4].taints: an empty list removes the control-plane NoSchedule taint, so workloads will run on this control plane; omit taints to keep kubeadm's default",

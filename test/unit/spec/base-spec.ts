@@ -24,11 +24,11 @@ spec:
     controlPlaneParallelism: 1
     tokenTTL: 1h
   hosts:
-    - { name: lb1, role: load-balancer, address: 10.1.0.11/24, nameservers: [10.1.0.1] }
-    - { name: lb2, role: load-balancer, address: 10.1.0.12/24, nameservers: [10.1.0.1] }
-    - { name: cp1, role: control-plane, address: 10.1.0.101/24, nameservers: [10.1.0.1] }
-    - { name: cp2, role: control-plane, address: 10.1.0.102/24, nameservers: [10.1.0.1] }
-    - { name: cp3, role: control-plane, address: 10.1.0.103/24, nameservers: [10.1.0.1] }
+    - { name: lb1, role: load-balancer, address: 10.1.0.11/24, nameservers: [10.1.0.1], mac: "52:54:00:01:00:11" }
+    - { name: lb2, role: load-balancer, address: 10.1.0.12/24, nameservers: [10.1.0.1], mac: "52:54:00:01:00:12" }
+    - { name: cp1, role: control-plane, address: 10.1.0.101/24, nameservers: [10.1.0.1], mac: "52:54:00:01:00:65" }
+    - { name: cp2, role: control-plane, address: 10.1.0.102/24, nameservers: [10.1.0.1], mac: "52:54:00:01:00:66" }
+    - { name: cp3, role: control-plane, address: 10.1.0.103/24, nameservers: [10.1.0.1], mac: "52:54:00:01:00:67" }
     - { name: w1, role: worker }
 `;
 
