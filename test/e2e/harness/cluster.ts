@@ -12,16 +12,21 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type DoubleCall, readDoubleLog } from '../../doubles/index.ts';
+import { type DoubleCall, packageFiles, readDoubleLog } from '../../doubles/index.ts';
 import { killPid, registerCleanup, sweepStale } from './cleanup.ts';
 import { run, sleep, spawnLogged, waitFor } from './exec.ts';
-import { type HostProcess, TestHost } from './host.ts';
+import { type HostProcess, hiddenInHost, TestHost } from './host.ts';
 import { TestNetwork } from './network.ts';
 import { API_HOST, COORDINATOR_PORT, coordinatorIp, type E2eHost, type E2eSpec, hostIp, renderSpec, vip } from './spec.ts';
 
 export const REPO = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const DOUBLES_BIN = join(REPO, 'test/doubles/bin');
 const DIST = join(REPO, 'dist');
+/**
+ * The checkout seen inside every host: the doubles, bin/kubeseed.mjs and dist are used from there.
+ * A checkout under /tmp (or /run) would be hidden by the host's own tmpfs, so it is bind-mounted.
+ */
+const REPO_BINDS = hiddenInHost(REPO) ? [REPO] : [];
 
 /** Doubles put on PATH (/usr/local/bin) of a preinstalled image; kubeadm is the network-facing wrapper. */
 const PREINSTALLED = { kubeadm: 'kubeadm-api', kubectl: 'kubectl', kubelet: 'kubelet', containerd: 'containerd', runc: 'runc' };
@@ -147,7 +152,7 @@ export class E2eCluster {
       netns: coord.netns,
       workDir: this.workDir,
       sharedDir: this.sharedDir,
-      binds: [this.workDir],
+      binds: [this.workDir, ...REPO_BINDS],
     });
     // The coordinator reaches the API (Node deletion, tokens) through the VIP like everyone else.
     const hostsFile = this.coordinatorHost.readFile('/etc/hosts') ?? '';
@@ -165,7 +170,7 @@ export class E2eCluster {
             netns,
             workDir: this.workDir,
             sharedDir: this.sharedDir,
-            binds: this.options.binds ?? [],
+            binds: [...REPO_BINDS, ...(this.options.binds ?? [])],
           });
           this.hosts.set(h.name, { spec: h, host, bridgePort, services: new Map() });
         }),
@@ -303,6 +308,8 @@ export class E2eCluster {
       for (const [bin, target] of Object.entries(PREINSTALLED)) {
         await host.exec(['ln', '-sf', join(DOUBLES_BIN, target), `/usr/local/bin/${bin}`]);
       }
+      // What the kubelet and kubeadm packages put beside their binaries (units, manifests/.kubelet-keep).
+      for (const f of [...packageFiles('kubelet'), ...packageFiles('kubeadm')]) host.writeFile(f.path, f.content, f.mode);
     }
     // systemctl is always the TEST DOUBLE: no systemd runs in a host.
     await host.exec(['ln', '-sf', join(DOUBLES_BIN, 'systemctl'), '/usr/local/bin/systemctl']);

@@ -40,7 +40,7 @@ export interface TestHostOptions {
   workDir: string;
   /** Host directory bind-mounted at /run/ks-shared in every host (double log, cluster state). */
   sharedDir: string;
-  /** Host directories bind-mounted at the same path (writes reach the real directory). */
+  /** Host directories bind-mounted at the same path, after the tmpfs mounts (writes reach the real directory). */
   binds?: string[];
 }
 
@@ -57,6 +57,17 @@ function writeHolderScript(workDir: string): string {
 }
 
 export const OVERLAY_ENV_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Directories the holder mounts a fresh tmpfs over inside each host (HOLDER_SCRIPT). */
+export const HOST_TMPFS_DIRS = ['/tmp', '/run'] as const;
+
+/**
+ * true when `path` (on the test machine) is hidden inside a host by one of HOST_TMPFS_DIRS, so it
+ * must be bind-mounted to be seen there (a checkout under /tmp, for example).
+ */
+export function hiddenInHost(path: string): boolean {
+  return HOST_TMPFS_DIRS.some((d) => path === d || path.startsWith(`${d}/`));
+}
 
 export class TestHost {
   /** PID (root namespace numbering) of the holder, PID 1 of the host's PID namespace. */
