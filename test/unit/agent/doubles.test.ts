@@ -403,6 +403,12 @@ describe('the doubles behave like the real programs', () => {
     expect(ready('https://10.0.0.12:6443').code).toBe(0);
   });
 
+  it('kubeadm version -o short prints the bare version (the prepare script reads it)', () => {
+    const s = sandbox();
+    expect(s.run('kubeadm', 'version', '-o', 'short')).toMatchObject({ code: 0, out: 'v1.37.1\n' });
+    expect(JSON.parse(s.run('kubeadm', 'version', '-o', 'json').out).clientVersion.gitVersion).toBe('v1.37.1');
+  });
+
   it('crictl (cri-tools): endpoint from /etc/crictl.yaml; info needs a running containerd', () => {
     const s = sandbox();
     expect(s.run('crictl', '--version').out).toMatch(/^crictl version v\d+\.\d+\.\d+/);
