@@ -5,7 +5,7 @@
  * member a failed control-plane join leaves behind.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +181,9 @@ describe.skipIf(skip)('agent × real etcd 3.4 (TLS, client certificates)', () =>
   it('etcd-start: the native /health check passes against a healthy member and fails against a dead one', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ks-agent-etcd-root-'));
     try {
+      // The user-data writes the member's unit (generator/plan/host-files.ts); the systemctl double needs it like systemd.
+      mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
+      writeFileSync(join(root, 'etc/systemd/system/etcd.service'), '[Service]\nExecStart=/usr/local/bin/etcd\n');
       const step: ReleasedStep = {
         id: 'e1/etcd-start',
         kind: 'etcd-start',
