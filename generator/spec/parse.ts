@@ -510,10 +510,21 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
   if (spec.topology === 'external-etcd' && etcds.length === 1) r.warn(hostPath(etcds[0]!), 'a single etcd member is not highly available');
   if (spec.kubeProxy.mode === 'ipvs')
     r.warn(['spec', 'kubeProxy', 'mode'], 'ipvs is deprecated upstream (since 1.35) and kubeadm warns about it; prefer nftables');
-  if (spec.kubeProxy.mode === 'disabled' && spec.cni.plugin !== 'cilium') {
-    r.warn(
+  if (spec.kubeProxy.mode === 'disabled' && (spec.cni.plugin === 'calico' || spec.cni.plugin === 'flannel')) {
+    // Both reach the API through the kubernetes Service (flannel's kube-subnet-mgr; Calico's operator
+    // without a kubernetes-services-endpoint ConfigMap), which nothing would serve: nodes never get Ready.
+    r.error(
       ['spec', 'kubeProxy', 'mode'],
-      `disabled leaves Services without a proxy unless the CNI replaces kube-proxy (cilium does; ${spec.cni.plugin} does not)`,
+      `disabled: ${spec.cni.plugin} does not replace kube-proxy as kubeseed installs it, so no Service (kubernetes.default included) would work; use nftables or iptables, or cni.plugin: cilium, which replaces kube-proxy`,
+    );
+  } else if (spec.kubeProxy.mode === 'disabled' && spec.cni.plugin === 'none') {
+    r.warn(['spec', 'kubeProxy', 'mode'], 'disabled leaves Services without a proxy unless the CNI you install replaces kube-proxy');
+  }
+  const mirrored = spec.mirrors.registryMirrors;
+  if (spec.cni.plugin === 'calico' && spec.mirrors.imageRepository && !mirrored['quay.io'] && !mirrored._default) {
+    r.warn(
+      ['spec', 'mirrors', 'imageRepository'],
+      "moves Calico's own images (the Installation's registry) but not the operator: tigera-operator.yaml pulls quay.io/tigera/operator; add spec.mirrors.registryMirrors quay.io: [<your mirror>] so containerd pulls it there (spec.mirrors.cni already serves the manifests)",
     );
   }
   if (spec.cni.plugin === 'cilium' && s.cni?.version !== undefined && CILIUM_CHARTS[s.cni.version] === undefined) {
