@@ -165,6 +165,17 @@ function headerText(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
 }
 
+/** One event serialised once, however many subscribers write it (the event object is emitted once to all). */
+const sseFrames = new WeakMap<CoordinatorEvent, string>();
+function sseFrame(event: CoordinatorEvent): string {
+  let frame = sseFrames.get(event);
+  if (frame === undefined) {
+    frame = `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+    sseFrames.set(event, frame);
+  }
+  return frame;
+}
+
 /** What the log shows of a URL: the route pattern, or nothing of an unmatched path; a query only as `?…`. */
 export function loggableUrl(route: string | undefined, url: string): string {
   const query = url.includes('?') ? '?[REDACTED]' : '';
@@ -425,7 +436,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
           raw.destroy();
           return;
         }
-        raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+        raw.write(sseFrame(event));
       };
       raw.write(`event: hello\ndata: ${JSON.stringify({ serverTime: coordinator.now() })}\n\n`);
       coordinator.events.on('event', send);
