@@ -1,15 +1,54 @@
 /**
  * The local package mirror of scenario 4: apt repositories signed with a throwaway test key, in
- * the two layouts the prepare script reads — pkgs.k8s.io's flat repo (`<base>/Packages`,
- * `InRelease`, `Release.key`) with kubeadm, kubelet, kubectl, and Docker's (`<base>/<distro>/dists/
- * <codename>/stable/…`, key at `<base>/<distro>/gpg`) with containerd.io. The packages carry the
- * real names and versions; their payload is a shim that runs the matching TEST DOUBLE. Built with
- * dpkg-deb and gpg on the test machine; served by `python3 -m http.server` inside a namespace.
+ * the layouts the prepare script and the image read:
+ * - pkgs.k8s.io's flat repo (`<base>/Packages`, `InRelease`, `Release.key`): kubelet, kubeadm,
+ *   kubectl, cri-tools, kubernetes-cni as kubernetes/release builds them for 1.34–1.37
+ *   (cmd/krel/templates/latest/*.spec + metadata.yaml): the real names, versions, Depends and file
+ *   lists — the kubelet `Depends: iptables (>= 1.4.21), kubernetes-cni (>= 1.2.0), mount,
+ *   util-linux` and ships its unit, /etc/default/kubelet and the two `.kubelet-keep` files; kubeadm
+ *   (>= 1.32) depends on nothing and ships the 10-kubeadm.conf drop-in; cri-tools ships
+ *   /usr/bin/crictl; kubernetes-cni ships /etc/cni/net.d/.kubernetes-cni-keep. The unit texts come
+ *   from test/doubles/bin/lib/packages.cjs (one description for every double host). Binaries are
+ *   shims that run the matching TEST DOUBLE (crictl → test/doubles/bin/crictl); the CNI plugin
+ *   binaries are left out (no pod network runs in the e2e tier).
+ * - Docker's (`<base>/<distro>/dists/<codename>/stable/…`, key at `<base>/<distro>/gpg`):
+ *   containerd.io, whose real Depends are only shared libraries (docker/containerd-packaging
+ *   debian/control: ${shlibs:Depends}), so none is declared.
+ * - `<base>/debian/`, flat: the site's Debian mirror. It holds REAL Debian packages (conntrack,
+ *   iptables, ipset, ipvsadm and the libraries this machine lacks), fetched with `apt-get download`
+ *   by .ci/run into `debianDebsDir()` — the tests have no network, and dummies of those would prove
+ *   nothing about their real dependencies. Test hosts are overlays of this machine's root, so the
+ *   closure computed here is exactly what a host misses.
+ * Built with dpkg-deb and gpg on the test machine; served by `python3 -m http.server` in a namespace.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { run } from './exec.ts';
+
+const doublePackages = createRequire(import.meta.url)('../../doubles/bin/lib/packages.cjs') as {
+  PACKAGES: Record<string, Record<string, [string, number]>>;
+};
+
+/** Debian's packages the prepare script installs on a node: what .ci/run downloads, what the mirror serves. */
+export const DEBIAN_NODE_PACKAGES = ['conntrack', 'iptables', 'ipset', 'ipvsadm'] as const;
+
+/** Where .ci/run puts the real .debs (`apt-get download`); KUBESEED_DEBIAN_DEBS overrides it. */
+export function debianDebsDir(): string {
+  return process.env.KUBESEED_DEBIAN_DEBS ?? '/var/cache/kubeseed/debian-debs';
+}
+
+/** The .debs of `debianDebsDir()` for each of DEBIAN_NODE_PACKAGES, or the first missing name. */
+export function debianDebs(): { debs: string[]; missing?: string } {
+  const dir = debianDebsDir();
+  const debs = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.deb')) : [];
+  const missing = DEBIAN_NODE_PACKAGES.find((p) => !debs.some((f) => f.startsWith(`${p}_`)));
+  return { debs: debs.map((f) => join(dir, f)), ...(missing ? { missing } : {}) };
+}
+
+/** kubelet's Depends in the debs of 1.34–1.37 (kubelet.spec Requires, in order, + metadata.yaml's kubernetes-cni). */
+export const KUBELET_DEPENDS = 'iptables (>= 1.4.21), kubernetes-cni (>= 1.2.0), mount, util-linux';
 
 export interface AptRepoOptions {
   dir: string;
@@ -17,6 +56,9 @@ export interface AptRepoOptions {
   doublesBin: string;
   /** Debian revisions present; the spec's version must be picked among them. */
   kubernetesVersions: string[];
+  /** Debian revisions of cri-tools and kubernetes-cni in the Kubernetes repository. */
+  criToolsVersions: string[];
+  cniVersion: string;
   containerdVersions: string[];
 }
 
@@ -25,6 +67,7 @@ interface Pkg {
   version: string;
   files: Record<string, [string, number]>;
   conffiles?: string[];
+  depends?: string;
 }
 
 export interface AptRepo {
@@ -32,6 +75,8 @@ export interface AptRepo {
   arch: string;
   distro: string;
   codename: string;
+  /** The ASCII-armored repository key (an image trusts it for its Debian mirror). */
+  key: string;
 }
 
 const shim = (target: string) =>
@@ -59,7 +104,7 @@ export async function buildAptRepo(o: AptRepoOptions): Promise<AptRepo> {
     mkdirSync(join(root, 'DEBIAN'), { recursive: true });
     writeFileSync(
       join(root, 'DEBIAN', 'control'),
-      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nMaintainer: kubeseed e2e <e2e@example.invalid>\nDescription: TEST DOUBLE of ${p.name} (kubeseed e2e)\n`,
+      `Package: ${p.name}\nVersion: ${p.version}\nArchitecture: ${arch}\nMaintainer: kubeseed e2e <e2e@example.invalid>\n${p.depends ? `Depends: ${p.depends}\n` : ''}Description: TEST DOUBLE of ${p.name} (kubeseed e2e)\n`,
     );
     if (p.conffiles) writeFileSync(join(root, 'DEBIAN', 'conffiles'), `${p.conffiles.join('\n')}\n`);
     mkdirSync(into, { recursive: true });
@@ -90,11 +135,29 @@ export async function buildAptRepo(o: AptRepoOptions): Promise<AptRepo> {
   // pkgs.k8s.io layout.
   const k8s = join(o.dir, 'k8s');
   const k8sDebs: string[] = [];
+  const packageFiles = (name: string) =>
+    Object.fromEntries(Object.entries(doublePackages.PACKAGES[name] ?? {}).map(([path, file]) => [path.replace(/^\//, ''), file]));
   for (const v of o.kubernetesVersions)
     for (const name of ['kubelet', 'kubeadm', 'kubectl']) {
       const target = join(o.doublesBin, name === 'kubeadm' ? 'kubeadm-api' : name);
-      k8sDebs.push(await buildDeb({ name, version: v, files: { [`usr/bin/${name}`]: [shim(target), 0o755] } }, join(k8s, 'pool')));
+      const files = { [`usr/bin/${name}`]: [shim(target), 0o755] as [string, number], ...packageFiles(name) };
+      const pkg: Pkg = { name, version: v, files };
+      if (name === 'kubelet') Object.assign(pkg, { depends: KUBELET_DEPENDS, conffiles: ['/etc/default/kubelet'] });
+      k8sDebs.push(await buildDeb(pkg, join(k8s, 'pool')));
     }
+  for (const v of o.criToolsVersions)
+    k8sDebs.push(
+      await buildDeb(
+        { name: 'cri-tools', version: v, files: { 'usr/bin/crictl': [shim(join(o.doublesBin, 'crictl')), 0o755] } },
+        join(k8s, 'pool'),
+      ),
+    );
+  k8sDebs.push(
+    await buildDeb(
+      { name: 'kubernetes-cni', version: o.cniVersion, files: { 'etc/cni/net.d/.kubernetes-cni-keep': ['', 0o644] } },
+      join(k8s, 'pool'),
+    ),
+  );
   writeFileSync(join(k8s, 'Packages'), await index(k8sDebs, k8s));
   await sign(k8s, `Origin: kubeseed-e2e\nLabel: kubeseed-e2e\nArchitectures: ${arch}\n`, ['Packages']);
   writeFileSync(join(k8s, 'Release.key'), key);
@@ -126,8 +189,26 @@ export async function buildAptRepo(o: AptRepoOptions): Promise<AptRepo> {
     `stable/binary-${arch}/Packages`,
   ]);
   writeFileSync(join(docker, 'gpg'), key);
+
+  // The site's Debian mirror: the real .debs, flat.
+  const { debs, missing } = debianDebs();
+  if (missing) throw new Error(`no ${missing} .deb in ${debianDebsDir()}: run .ci/run (it fetches them with apt-get download)`);
+  const debian = join(o.dir, 'debian');
+  mkdirSync(join(debian, 'pool'), { recursive: true });
+  const copies = debs.map((d) => {
+    const to = join(debian, 'pool', d.slice(d.lastIndexOf('/') + 1));
+    copyFileSync(d, to);
+    return to;
+  });
+  writeFileSync(join(debian, 'Packages'), await index(copies, debian));
+  await sign(debian, `Origin: kubeseed-e2e-debian\nLabel: kubeseed-e2e-debian\nArchitectures: ${arch}\n`, ['Packages']);
   await run('gpgconf', ['--kill', 'gpg-agent'], { env: gpgEnv, allowFail: true });
-  return { dir: o.dir, arch, distro, codename };
+  return { dir: o.dir, arch, distro, codename, key };
+}
+
+/** The apt source an image of the site carries for its Debian mirror (trusting `keyring`). */
+export function debianMirrorSource(mirrorBase: string, keyring: string): string {
+  return `deb [signed-by=${keyring}] ${mirrorBase}/debian/ /\n`;
 }
 
 /**
