@@ -332,7 +332,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   };
   const operatorAuth = async (request: FastifyRequest) => {
     if (!checkOperatorToken(inputs.operatorToken, bearer(request)))
-      throw unauthorized('operator token required (Authorization: Bearer <token>, printed by `kubeseed serve`)');
+      throw unauthorized('operator token required (Authorization: Bearer <token>; `kubeseed serve` keeps it in <state>/operator-token)');
   };
 
   // ── agent API ──

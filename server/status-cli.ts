@@ -372,7 +372,7 @@ export async function resolveTarget(flags: Record<string, string | boolean>, io:
     token = (await readOptional(tokenFile))?.trim();
     if (!token) {
       throw new StatusError(
-        `no operator token: ${tokenFile} does not exist. \`kubeseed serve --state ${stateArg}\` writes it when it starts (and prints it); or pass --token`,
+        `no operator token: ${tokenFile} does not exist. \`kubeseed serve --state ${stateArg}\` writes it (0600) when it first starts; or pass --token`,
         STATUS_EXIT.badInput,
       );
     }
