@@ -128,12 +128,16 @@ async function seedRoot(root: string, out: string, host: string, index: number):
     await mkdir(dirname(full), { recursive: true });
     await writeFile(full, content, { mode });
   };
-  // The first-boot files the user-data carries for the agent (no cluster secret among them).
+  // Every file the user-data carries, as cloud-init's write_files would leave it: the agent's
+  // configuration, and the units a step starts (the systemctl double, like systemctl, refuses a unit
+  // that no file defines).
   const userData = await readFile(join(out, 'hosts', host, 'user-data'), 'utf8');
   const { parse } = await import('yaml');
-  const doc = parse(userData) as { write_files: { path: string; content: string; permissions: string }[] };
-  for (const f of doc.write_files)
-    if (f.path.startsWith('/etc/kubeseed/')) await write(f.path, f.content, Number.parseInt(f.permissions, 8));
+  const doc = parse(userData) as { write_files: { path: string; content: string; permissions: string; encoding?: string }[] };
+  for (const f of doc.write_files) {
+    const content = f.encoding === 'b64' || f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : f.content;
+    await write(f.path, content, Number.parseInt(f.permissions, 8));
+  }
   const hex = (n: number) => n.toString(16).padStart(2, '0');
   await write('/etc/machine-id', `${'d'.repeat(24)}${index.toString(16).padStart(8, '0')}\n`);
   await write('/sys/class/dmi/id/product_uuid', `4c4c4544-0000-1000-8000-${index.toString(16).padStart(12, '0')}\n`);
