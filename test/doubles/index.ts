@@ -36,10 +36,14 @@ const packages = createRequire(import.meta.url)('./bin/lib/packages.cjs') as {
   PACKAGES: Record<string, Record<string, [string, number]>>;
 };
 
-/** Programs kubeadm's preflight looks up on PATH (checks_linux.go, addExecChecks): mandatory, then warned about. */
+/**
+ * Programs a prepared double host has on PATH: what kubeadm 1.33+'s preflight requires (losetup, mount,
+ * cp; lib/kubeadm-preflight.cjs) and the networking tools every node carries (ip, iptables, conntrack,
+ * nsenter), which kubeadm no longer looks up.
+ */
 export const PREFLIGHT_PROGRAMS = {
-  '/usr/sbin': ['ip', 'iptables', 'conntrack', 'ebtables', 'ethtool', 'tc'],
-  '/usr/bin': ['mount', 'nsenter', 'socat', 'touch'],
+  '/usr/sbin': ['losetup', 'ip', 'iptables', 'conntrack'],
+  '/usr/bin': ['mount', 'cp', 'nsenter'],
 } as const;
 
 /** The files a package puts on a host (lib/packages.cjs), for a harness that writes them itself. */

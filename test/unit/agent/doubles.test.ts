@@ -301,31 +301,28 @@ describe('the doubles behave like the real programs', () => {
     expect(s.run('systemctl', 'enable', 'kubelet').code).toBe(0); // the package's unit
   });
 
-  it.each(['ip', 'iptables', 'mount', 'nsenter'])(
-    'kubeadm preflight refuses a host without %s on PATH (ERROR FileExisting-…)',
-    (program) => {
-      const all = ['ip', 'iptables', 'mount', 'nsenter', 'conntrack', 'ebtables', 'ethtool', 'socat', 'tc', 'touch'];
-      const s = sandbox();
-      const bare = makeTempRoot('ks-double-');
-      cleanups.push(bare.cleanup);
-      const env = { ...s.env, ...doubleEnv({ root: bare.root, log: s.log, host: { programs: all.filter((p) => p !== program) } }) };
-      writeFileSync(join(bare.root, 'i.yaml'), init());
-      const r = spawnSync(join(DOUBLES_DIR, 'kubeadm'), ['init', '--config', '/i.yaml'], { env, encoding: 'utf8' });
-      expect(r.status).toBe(1);
-      expect(r.stderr).toContain(`[ERROR FileExisting-${program}]: ${program} not found in system path`);
-      expect(r.stderr).toMatch(/--ignore-preflight-errors=\.\.\./);
-      expect(existsSync(join(bare.root, 'etc/kubernetes/admin.conf'))).toBe(false);
-    },
-  );
+  // kubeadm 1.33+ (kubernetes/kubernetes#129131, #129450, #130045): mount, losetup and cp are mandatory.
+  it.each(['mount', 'losetup', 'cp'])('kubeadm preflight refuses a host without %s on PATH (ERROR FileExisting-…)', (program) => {
+    const all = ['mount', 'losetup', 'cp', 'conntrack'];
+    const s = sandbox();
+    const bare = makeTempRoot('ks-double-');
+    cleanups.push(bare.cleanup);
+    const env = { ...s.env, ...doubleEnv({ root: bare.root, log: s.log, host: { programs: all.filter((p) => p !== program) } }) };
+    writeFileSync(join(bare.root, 'i.yaml'), init());
+    const r = spawnSync(join(DOUBLES_DIR, 'kubeadm'), ['init', '--config', '/i.yaml'], { env, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`[ERROR FileExisting-${program}]: ${program} not found in system path`);
+    expect(r.stderr).toMatch(/--ignore-preflight-errors=\.\.\./);
+    expect(existsSync(join(bare.root, 'etc/kubernetes/admin.conf'))).toBe(false);
+  });
 
-  it('kubeadm preflight: conntrack only below Kubernetes 1.32, crictl never; ebtables & co. missing is a warning', () => {
-    const s = sandbox({}, { programs: ['ip', 'iptables', 'mount', 'nsenter'] });
+  it('kubeadm preflight: ip, iptables, nsenter, ethtool, tc, socat, ebtables and crictl are not looked up (1.33+); conntrack only below Kubernetes 1.32', () => {
+    const s = sandbox({}, { programs: ['mount', 'losetup', 'cp'] });
     s.put('/i.yaml', init());
     const r = s.run('kubeadm', 'init', '--config', '/i.yaml');
     expect(r.code, r.err).toBe(0);
-    expect(r.err).toContain('[WARNING FileExisting-ebtables]: ebtables not found in system path');
-    expect(r.err).not.toMatch(/conntrack|crictl/);
-    const old = sandbox({}, { programs: ['ip', 'iptables', 'mount', 'nsenter'] });
+    expect(r.err).not.toMatch(/FileExisting-(ip|iptables|nsenter|ethtool|tc|socat|ebtables|conntrack|crictl)\]/);
+    const old = sandbox({}, { programs: ['mount', 'losetup', 'cp'] });
     old.put('/i.yaml', `${init()}kubernetesVersion: v1.31.4\n`);
     expect(old.run('kubeadm', 'init', '--config', '/i.yaml').err).toContain(
       '[ERROR FileExisting-conntrack]: conntrack not found in system path',

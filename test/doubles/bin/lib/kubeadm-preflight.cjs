@@ -5,10 +5,13 @@
  * (addExecChecks, addIPv4Checks, addSwapCheck), and cmd/kubeadm/app/cmd/phases/join/preflight.go
  * (a control-plane join runs the join checks, then the init checks as a "secondary control plane"),
  * as of kubeadm 1.34–1.37:
- *   - init and join: `ip`, `iptables`, `mount`, `nsenter` must be on PATH (ERROR FileExisting-<name>);
- *     `ebtables`, `ethtool`, `socat`, `tc`, `touch` missing is a WARNING; `conntrack` is required
- *     only when the configured kubernetesVersion is below 1.32 (never for join, which passes no
- *     version); crictl is not looked up (kubeadm talks CRI itself since 1.31);
+ *   - init and join: `mount`, `losetup` and `cp` must be on PATH (ERROR FileExisting-<name>), as in
+ *     kubeadm 1.33 and newer: #129131 removed the `ip`, `iptables`, `ethtool` and `tc` checks,
+ *     #129450 removed `nsenter` and added `losetup` ("required by kubelet"), #130045 added `cp`
+ *     ("copying etcd directories"); #127151 had removed `socat` and `ebtables`. `conntrack` is
+ *     required only when the configured kubernetesVersion is below 1.32 (#126953; never for join,
+ *     which passes no version); crictl is not looked up (#126596). Not reproduced: #130045's lookup
+ *     of the init system's own tools;
  *   - swap on is a WARNING (Swap) — it is the kubelet that refuses to start with it;
  *   - `kubelet --version` must run (ERROR KubeletVersion) and, for init, not be newer than the
  *     control plane; kubelet.service must exist / be enabled (WARNING Service-Kubelet);
@@ -42,8 +45,7 @@ function execChecks(k8sVersion) {
   const checks = [];
   const v = minor(k8sVersion);
   if (v !== null && v < 1032) checks.push(['conntrack', true]);
-  for (const exe of ['ip', 'iptables', 'mount', 'nsenter']) checks.push([exe, true]);
-  for (const exe of ['ebtables', 'ethtool', 'socat', 'tc', 'touch']) checks.push([exe, false]);
+  for (const exe of ['losetup', 'mount', 'cp']) checks.push([exe, true]);
   return checks.map(([exe, mandatory]) => ({
     name: `FileExisting-${exe}`,
     check: () => (c.lookPath(exe) ? null : { [mandatory ? 'error' : 'warning']: `${exe} not found in system path` }),

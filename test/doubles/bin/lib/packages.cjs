@@ -6,8 +6,9 @@
  *   - kubelet/kubelet.spec: /usr/bin/kubelet, the kubelet.service unit in %{_unitdir},
  *     /etc/default/kubelet (debs; /etc/sysconfig/kubelet on rpm), and — because dpkg-deb does not
  *     keep empty directories — /var/lib/kubelet/.kubelet-keep and /etc/kubernetes/manifests/.kubelet-keep
- *     (debs only); `Recommends: iptables` (newer specs; older ones `Requires: iptables >= 1.4.21`),
- *     `Requires: mount` (debs) and util-linux;
+ *     (debs only); `Requires: iptables >= 1.4.21` (debbuild turns it into Depends; no revision of the
+ *     spec has a Recommends), `Requires: mount` (debs), util-linux, and kubernetes-cni >= 1.2.0
+ *     (metadata.yaml, kubelet >= 1.28);
  *   - kubeadm/kubeadm.spec: /usr/bin/kubeadm and the kubelet drop-in %{_unitdir}/kubelet.service.d/10-kubeadm.conf,
  *     which replaces the unit's bare ExecStart with one taking kubeadm's kubeconfig, config file
  *     and flag files (/var/lib/kubelet/kubeadm-flags.env, /etc/default/kubelet).
