@@ -23,6 +23,26 @@ export type StepKind = (typeof STEP_KINDS)[number];
 export const ROLES = ['control-plane', 'worker', 'etcd', 'load-balancer'] as const;
 export type Role = (typeof ROLES)[number];
 
+/**
+ * What etcd-start runs under systemd, per etcd mode, before it waits for the members' health. Static
+ * pod: kubeadm's "Set up a High Availability etcd cluster with kubeadm" — the user-data wrote the
+ * kubelet drop-in, which systemd applies only after `daemon-reload` and a restart of the kubelet;
+ * then `kubeadm init phase etcd local` writes the manifest. Binary: the etcd unit from the user-data.
+ * The agent runs exactly these; `kubeseed plan` shows them.
+ */
+export function etcdStartCommands(mode: 'static-pod' | 'binary'): string[][] {
+  return mode === 'static-pod'
+    ? [
+        ['systemctl', 'daemon-reload'],
+        ['systemctl', 'restart', 'kubelet'],
+        ['kubeadm', 'init', 'phase', 'etcd', 'local'],
+      ]
+    : [
+        ['systemctl', 'daemon-reload'],
+        ['systemctl', 'enable', '--now', 'etcd'],
+      ];
+}
+
 /** A file a step writes on the host. `secret` files are written 0600 and removed when the step says so. */
 export interface StepFile {
   path: string;

@@ -9,6 +9,7 @@
  * `systemctl restart kubelet` come first; then `kubeadm init phase etcd local` writes the manifest
  * the kubelet runs.
  */
+import { etcdStartCommands } from '../../protocol/steps.ts';
 import type { StepResults } from '../../protocol/wire.ts';
 import { buildKubeadmArgv } from '../kubeadm-argv.ts';
 import { isEtcdHealthy, loadEtcdClient } from './etcd.ts';
@@ -18,13 +19,9 @@ export async function runEtcdStart(run: StepRun): Promise<StepResults> {
   const { etcdMode = 'static-pod', etcdEndpoints, verbosity } = run.step.params;
   if (!etcdEndpoints || etcdEndpoints.length === 0) throw new StepFailure('bad-params', 'etcd-start needs params.etcdEndpoints', true);
   await run.writeFiles();
-  if (etcdMode === 'static-pod') {
-    await run.mustRun(['systemctl', 'daemon-reload']);
-    await run.mustRun(['systemctl', 'restart', 'kubelet']);
-    await run.mustRun(buildKubeadmArgv('etcd-local', { config: kubeadmConfigPath(run.step), verbosity }));
-  } else {
-    await run.mustRun(['systemctl', 'daemon-reload']);
-    await run.mustRun(['systemctl', 'enable', '--now', 'etcd']);
+  // The same commands `kubeseed plan` shows; kubeadm's gets the step's config and verbosity.
+  for (const argv of etcdStartCommands(etcdMode)) {
+    await run.mustRun(argv[0] === 'kubeadm' ? buildKubeadmArgv('etcd-local', { config: kubeadmConfigPath(run.step), verbosity }) : argv);
   }
   const tls = await loadEtcdClient(run);
   const healthy = await run.waitFor(`etcd health of ${etcdEndpoints.length} members`, run.ctx.timing.etcdHealthTimeoutMs, async () => {

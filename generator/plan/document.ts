@@ -1,4 +1,5 @@
 /** The per-host plan document shown by `kubeseed plan` and written to OUT/plan/<host>.yaml. Pure. */
+import { etcdStartCommands } from '../../protocol/index.ts';
 import { buildStep, findHost } from './build-step.ts';
 import { hostPackages } from './host-files.ts';
 import { stepsByHost } from './steps.ts';
@@ -26,6 +27,7 @@ export function describeHostPlan(plan: ClusterPlan, hostName: string, secrets: S
       after: s.after,
       ...(s.group ? { concurrency: `${s.group.name}, at most ${s.group.limit} at once` } : {}),
       secrets: s.secrets,
+      ...(s.kind === 'etcd-start' ? { runs: etcdStartCommands(built.params.etcdMode ?? 'static-pod').map((argv) => argv.join(' ')) } : {}),
       params: built.params,
       files: built.files.map((f) => ({
         path: f.path,
