@@ -172,7 +172,15 @@ describe('fleet squatting', () => {
     const cli = async (argv: string[]) => {
       let out = '';
       let err = '';
-      const io = { ...silent, stdout: (t: string) => void (out += t), stderr: (t: string) => void (err += t) };
+      const io = {
+        ...silent,
+        stdout: (t: string) => {
+          out += t;
+        },
+        stderr: (t: string) => {
+          err += t;
+        },
+      };
       const code = await main([...argv, '--state', stateDir, '--url', `https://127.0.0.1:${address.port}`], io);
       return { code, out, err };
     };

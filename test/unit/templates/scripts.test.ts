@@ -221,7 +221,7 @@ describe('renderInstallAgentScript', () => {
     expect(mirror).toContain('export https_proxy=http://proxy.lan:3128');
     expect(mirror).toContain('export no_proxy=10.101.1.5');
     // The coordinator never through the proxy, whatever no_proxy holds (curl < 7.86 ignores CIDRs there).
-    expect(mirror).toContain("COORDINATOR_HOST=10.101.1.5\n");
+    expect(mirror).toContain('COORDINATOR_HOST=10.101.1.5\n');
     expect(mirror).toContain('"$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOST" ||');
     expect(direct).toContain('"$TMP/agent.gz" --proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOST" ||');
     expect(mirror).toContain('MAX_ATTEMPTS=5');
