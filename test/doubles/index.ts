@@ -32,7 +32,8 @@ export const DOUBLE_NAMES = [
 ] as const;
 export type DoubleName = (typeof DOUBLE_NAMES)[number];
 
-const packages = createRequire(import.meta.url)('./bin/lib/packages.cjs') as {
+// By absolute path: this module is also bundled into dist/cli/ (the demo), where a relative one breaks.
+const packages = createRequire(import.meta.url)(join(DOUBLES_DIR, 'lib', 'packages.cjs')) as {
   PACKAGES: Record<string, Record<string, [string, number]>>;
 };
 

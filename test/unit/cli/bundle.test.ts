@@ -3,7 +3,7 @@
  * was built from is unchanged, and the sources through tsx otherwise; both give the same answers.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,17 @@ describe('bin/kubeseed.mjs', () => {
       const sources = cli({ KUBESEED_FROM_SOURCES: '1' }, ...args);
       const either = cli({}, ...args);
       expect([either.status, either.stdout, either.stderr]).toEqual([sources.status, sources.stdout, sources.stderr]);
+    }
+    if (viaBundle) {
+      // A lazily loaded command (demo, serve, status) must load from dist/cli/ too: a path resolved
+      // relative to its source file breaks there (stop 16: the demo's doubles table did).
+      const dir = join(ROOT, 'dist', 'cli');
+      const lazy = readdirSync(dir).filter((f) => f.endsWith('.js') && f !== 'run.js' && f !== 'write-worker.js');
+      expect(lazy.length).toBeGreaterThan(0);
+      const script = `for (const f of ${JSON.stringify(lazy)}) await import(${JSON.stringify(`${dir}/`)} + f);`;
+      const loaded = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+      expect(loaded.stderr).toBe('');
+      expect(loaded.status).toBe(0);
     }
     if (!viaBundle) {
       const why = `no fresh CLI bundle: ${fresh(ROOT).reason}; both runs used the sources`;
