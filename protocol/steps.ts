@@ -67,6 +67,16 @@ export interface StepDownload {
   path: string;
 }
 
+/**
+ * The spec's proxy as the agent's own downloads use it: `http` for http:// URLs, `https` (an
+ * HTTP CONNECT tunnel) for https:// ones; hosts matching `noProxy` are fetched directly.
+ */
+export interface StepDownloadProxy {
+  http?: string;
+  https?: string;
+  noProxy: string[];
+}
+
 /** The control-plane endpoint as agents check it (built by generator/spec/endpoint.ts). */
 export interface EndpointTarget {
   host: string;
@@ -110,6 +120,8 @@ export interface StepParams {
   commands?: string[][];
   /** cni-apply: release tarballs installed (sha256-verified) before anything is applied or run. */
   downloads?: StepDownload[];
+  /** cni-apply: the proxy `downloads` go through (spec.proxy, with the plan's no-proxy list). */
+  proxy?: StepDownloadProxy;
   /** kube-vip-manifest: 'init' places the super-admin variant then swaps, 'join' places admin.conf variant. */
   kubeVipPhase?: 'init' | 'join';
   /** label-nodes: node name → labels. */

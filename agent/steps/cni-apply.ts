@@ -41,7 +41,7 @@ export async function runCniApply(run: StepRun): Promise<StepResults> {
   await run.writeFiles();
   if (manifests.length === 0 && commands.length === 0 && downloads.length === 0)
     run.note('no CNI manifests or commands released (cni.plugin: none)');
-  for (const download of downloads) await installDownload(run, download);
+  for (const download of downloads) await installDownload(run, download, run.step.params.proxy);
   for (const manifest of manifests) {
     const applied = await run.waitFor(`kubectl apply ${manifest}`, run.ctx.timing.apiReadyTimeoutMs, async () => {
       const r = await run.command(kubectlArgv(ADMIN_CONF, 'apply', '--server-side', '--force-conflicts', '-f', manifest), {

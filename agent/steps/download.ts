@@ -4,14 +4,17 @@
  * their SHA-256 is the pinned one, unpacked in-process (gzip, then ustar with PAX or GNU long
  * names) and written through the host `Fs` — no shell and no tar binary, so exactly this code runs
  * under a test root too. A stamp under the state directory records what was installed, so a
- * retried step downloads nothing twice.
+ * retried step downloads nothing twice. Behind spec.proxy each request (each redirect hop too)
+ * goes through the proxy unless its host is in the no-proxy list: http:// in absolute form to the
+ * http proxy, https:// through a CONNECT tunnel to the https proxy, TLS end to end with the mirror.
  */
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { rootCertificates } from 'node:tls';
+import { BlockList, isIP, type Socket } from 'node:net';
+import { rootCertificates, connect as tlsConnect } from 'node:tls';
 import { gunzipSync } from 'node:zlib';
-import type { StepDownload } from '../../protocol/steps.ts';
+import type { StepDownload, StepDownloadProxy } from '../../protocol/steps.ts';
 import { StepFailure, type StepRun } from './step-run.ts';
 
 /** Far above a cilium-cli tarball (~60 MB) or a chart (~1 MB); bounds what a bad mirror can make us hold. */
@@ -39,33 +42,217 @@ export function resolveDownload(download: StepDownload, arch: GoArch): { url: st
   return { url: download.url.replaceAll('{arch}', arch), sha256: sha256.toLowerCase() };
 }
 
-function get(url: string, deadline: number, ca: readonly string[]): Promise<IncomingMessage> {
-  const parsed = new URL(url);
-  const https = parsed.protocol === 'https:';
-  const request = https ? httpsRequest : parsed.protocol === 'http:' ? httpRequest : null;
-  if (!request) return Promise.reject(new StepFailure('download-failed', `${url}: only http and https URLs can be downloaded`, true));
-  const options = {
-    method: 'GET',
-    timeout: Math.max(1, deadline - Date.now()),
-    ...(https && ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}),
+/** A URL's host without IPv6 brackets or a trailing dot, lower-cased: what no-proxy entries compare to. */
+function bareHost(url: URL): string {
+  return url.hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
+}
+
+function effectivePort(url: URL): string {
+  return url.port || (url.protocol === 'https:' ? '443' : '80');
+}
+
+/** An entry's host and optional port: `host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 address. */
+function splitEntry(entry: string): { host: string; port?: string } {
+  const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(entry);
+  if (v6) return { host: v6[1] as string, ...(v6[2] !== undefined ? { port: v6[2] } : {}) };
+  const colon = entry.lastIndexOf(':');
+  if (colon === -1 || entry.indexOf(':') !== colon) return { host: entry };
+  return { host: entry.slice(0, colon), port: entry.slice(colon + 1) };
+}
+
+/**
+ * Whether `url` bypasses the proxy, as curl (`--noproxy`, CIDRs since 7.86) and Go's
+ * golang.org/x/net/http/httpproxy read NO_PROXY — the two readers of the same list on our hosts
+ * (first boot fetches with curl; containerd is Go): `*` matches every host; `corp.lan`, `.corp.lan` and
+ * `*.corp.lan` match corp.lan and every name below it (curl strips the dot; Go's leading-dot form
+ * matches subdomains only, a difference that only matters for the bare name, which we bypass as
+ * curl does); an IP matches itself, a CIDR every address inside it (names are not resolved, so a
+ * name never matches a CIDR); `host:port` matches that port only (Go), and an entry whose port is
+ * not a number matches nothing rather than failing the step. Unlike Go, loopback is not bypassed
+ * implicitly: the plan always lists localhost and 127.0.0.1.
+ */
+export function noProxyMatches(url: URL, noProxy: readonly string[]): boolean {
+  const host = bareHost(url);
+  const hostIp = isIP(host);
+  for (const raw of noProxy) {
+    const entry = raw.trim().toLowerCase();
+    if (entry === '') continue;
+    if (entry === '*') return true;
+    const slash = entry.indexOf('/');
+    if (slash !== -1) {
+      const net = entry.slice(0, slash);
+      const bits = Number(entry.slice(slash + 1));
+      const family = isIP(net);
+      if (!hostIp || family !== hostIp || !Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)) continue;
+      const list = new BlockList();
+      list.addSubnet(net, bits, family === 4 ? 'ipv4' : 'ipv6');
+      if (list.check(host, hostIp === 4 ? 'ipv4' : 'ipv6')) return true;
+      continue;
+    }
+    const { host: name, port } = isIP(entry) === 6 ? { host: entry } : splitEntry(entry);
+    if (port !== undefined && (!/^\d+$/.test(port) || Number(port) !== Number(effectivePort(url)))) continue;
+    if (isIP(name)) {
+      if (hostIp !== isIP(name)) continue;
+      const list = new BlockList();
+      list.addAddress(name, hostIp === 4 ? 'ipv4' : 'ipv6');
+      if (list.check(host, hostIp === 4 ? 'ipv4' : 'ipv6')) return true;
+      continue;
+    }
+    const domain = name.replace(/^\*?\./, '').replace(/\.$/, '');
+    if (domain !== '' && !hostIp && (host === domain || host.endsWith(`.${domain}`))) return true;
+  }
+  return false;
+}
+
+/** The proxy for `url`, or undefined to connect directly. A proxy without a scheme is http:// (as Go reads it). */
+function proxyFor(url: URL, proxy: StepDownloadProxy | undefined): URL | undefined {
+  const setting = url.protocol === 'https:' ? proxy?.https : proxy?.http;
+  if (!proxy || !setting || noProxyMatches(url, proxy.noProxy)) return undefined;
+  try {
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(setting) ? setting : `http://${setting}`);
+  } catch {
+    throw new StepFailure(
+      'download-failed',
+      `spec.proxy.${url.protocol === 'https:' ? 'https' : 'http'} is not a URL; fix it in the spec`,
+      true,
+    );
+  }
+}
+
+/** A proxy as reports name it: scheme, host and port, never its user or password. */
+function proxyName(proxy: URL): string {
+  return `${proxy.protocol}//${proxy.host}`;
+}
+
+function proxyHeaders(proxy: URL): Record<string, string> {
+  if (!proxy.username && !proxy.password) return {};
+  const credentials = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  return { 'proxy-authorization': `Basic ${Buffer.from(credentials).toString('base64')}` };
+}
+
+/** Options that reach `proxy` itself (TLS to it when it is an https:// proxy). */
+function toProxy(proxy: URL, ca: readonly string[]): RequestOptions {
+  return {
+    host: proxy.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(proxy.port || (proxy.protocol === 'https:' ? 443 : 80)),
+    ...(proxy.protocol === 'https:' && ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}),
   };
+}
+
+function send(req: ClientRequest, resolve: (res: IncomingMessage) => void, reject: (e: Error) => void): void {
+  req.on('response', resolve);
+  req.on('timeout', () => req.destroy(new Error('timed out')));
+  req.on('error', reject);
+  req.end();
+}
+
+/** A TLS socket to `target`'s host and port, through a CONNECT tunnel opened on `proxy`. */
+function tunnel(target: URL, proxy: URL, timeout: number, ca: readonly string[]): Promise<Socket> {
+  const authority = `${target.hostname}:${effectivePort(target)}`;
+  const request = proxy.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(parsed, options, resolve);
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
+    const req = request({
+      ...toProxy(proxy, ca),
+      method: 'CONNECT',
+      path: authority,
+      headers: { host: authority, ...proxyHeaders(proxy) },
+      timeout,
+      agent: false,
+    });
+    req.on('connect', (res: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        reject(
+          new StepFailure(
+            'download-failed',
+            `${target.href}: proxy ${proxyName(proxy)} answered CONNECT ${authority} with HTTP ${res.statusCode}`,
+          ),
+        );
+        return;
+      }
+      if (head.length > 0) socket.unshift(head);
+      const host = bareHost(target);
+      const secure = tlsConnect({
+        socket,
+        host,
+        ...(isIP(host) ? {} : { servername: host }),
+        ...(ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}),
+      });
+      secure.setTimeout(timeout, () => secure.destroy(new Error(`TLS handshake through proxy ${proxyName(proxy)} timed out`)));
+      secure.once('close', () => socket.destroy());
+      secure.once('secureConnect', () => {
+        secure.setTimeout(0); // the GET's own timeout takes over
+        resolve(secure);
+      });
+      secure.once('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`proxy ${proxyName(proxy)}: timed out`)));
+    req.on('error', (e) => reject(new Error(`proxy ${proxyName(proxy)}: ${e.message}`)));
     req.end();
   });
 }
 
+async function get(
+  url: string,
+  deadline: number,
+  ca: readonly string[],
+  proxySettings: StepDownloadProxy | undefined,
+): Promise<IncomingMessage> {
+  const parsed = new URL(url);
+  const https = parsed.protocol === 'https:';
+  if (!https && parsed.protocol !== 'http:')
+    throw new StepFailure('download-failed', `${url}: only http and https URLs can be downloaded`, true);
+  const timeout = Math.max(1, deadline - Date.now());
+  const proxy = proxyFor(parsed, proxySettings);
+  if (proxy && !https) {
+    // An http:// URL goes to the proxy in absolute form (RFC 9112 §3.2.2).
+    const request = proxy.protocol === 'https:' ? httpsRequest : httpRequest;
+    const options = {
+      ...toProxy(proxy, ca),
+      method: 'GET',
+      path: parsed.href,
+      headers: { host: parsed.host, ...proxyHeaders(proxy) },
+      timeout,
+    };
+    return new Promise((resolve, reject) => send(request(options), resolve, reject));
+  }
+  if (proxy) {
+    const socket = await tunnel(parsed, proxy, timeout, ca);
+    // Plain HTTP framing over the tunnel's TLS socket: no agent, so the socket is this request's alone.
+    const options: RequestOptions = {
+      method: 'GET',
+      path: `${parsed.pathname}${parsed.search}`,
+      headers: { host: parsed.host },
+      timeout: Math.max(1, deadline - Date.now()),
+      createConnection: () => socket,
+    };
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(options);
+      // Neither end closes a drained tunnel by itself (the mirror only half-closes): the request's end is the tunnel's.
+      req.on('close', () => socket.destroy());
+      send(req, resolve, reject);
+    });
+  }
+  const options = { method: 'GET', timeout, ...(https && ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}) };
+  const request = https ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => send(request(parsed, options), resolve, reject));
+}
+
 /** The body of `url`, following redirects; StepFailure('download-failed') names the URL and the cause. */
-export async function fetchBytes(url: string, options: { timeoutMs?: number; ca?: readonly string[] } = {}): Promise<Buffer> {
+export async function fetchBytes(
+  url: string,
+  options: { timeoutMs?: number; ca?: readonly string[]; proxy?: StepDownloadProxy } = {},
+): Promise<Buffer> {
   const timeoutMs = options.timeoutMs ?? DOWNLOAD_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   let current = url;
   for (let hop = 0; ; hop++) {
     let res: IncomingMessage;
     try {
-      res = await get(current, deadline, options.ca ?? []);
+      res = await get(current, deadline, options.ca ?? [], options.proxy);
     } catch (error) {
       if (error instanceof StepFailure) throw error;
       throw new StepFailure('download-failed', `${current}: ${(error as Error).message}`);
@@ -189,7 +376,7 @@ function stampPath(run: StepRun, path: string): string {
 }
 
 /** Installs one released download (see StepDownload); a no-op when the stamp says it is already there. */
-export async function installDownload(run: StepRun, download: StepDownload): Promise<void> {
+export async function installDownload(run: StepRun, download: StepDownload, proxy?: StepDownloadProxy): Promise<void> {
   const { url, sha256 } = resolveDownload(download, goArch());
   const fs = run.fs;
   const stamp = stampPath(run, download.path);
@@ -206,7 +393,7 @@ export async function installDownload(run: StepRun, download: StepDownload): Pro
       break;
     }
   }
-  const bytes = await fetchBytes(url, { ca });
+  const bytes = await fetchBytes(url, { ca, ...(proxy ? { proxy } : {}) });
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== sha256) {
     throw new StepFailure(

@@ -180,6 +180,7 @@ export function buildStep(plan: ClusterPlan, step: PlannedStep, secretSource: Se
       params.manifests = cni.manifests;
       params.commands = cni.commands;
       if (cni.downloads.length > 0) params.downloads = cni.downloads;
+      if (cni.proxy) params.proxy = cni.proxy;
       break;
     }
     case 'upload-certs': {

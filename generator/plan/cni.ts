@@ -6,11 +6,11 @@
  * the API server host/port). Upstream manifests are applied by URL (or from `mirrors.cni`), never
  * copied into kubeseed; versions come from generator/versions.ts unless the spec pins one.
  */
-import type { StepDownload, StepFile } from '../../protocol/index.ts';
+import type { StepDownload, StepDownloadProxy, StepFile } from '../../protocol/index.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { CILIUM_CHARTS, CILIUM_CLI } from '../versions.ts';
-import { isCoreOsFamily } from './host-files.ts';
+import { isCoreOsFamily, noProxyList } from './host-files.ts';
 
 export const CNI_DIR = '/etc/kubeseed/cni';
 /** Where the Cilium chart is unpacked (the tarball's top directory `cilium/` lies below). */
@@ -20,6 +20,8 @@ export interface CniPlan {
   files: StepFile[];
   /** Release tarballs the agent installs (sha256-verified) before it applies or runs anything. */
   downloads: StepDownload[];
+  /** The proxy `downloads` go through: set when spec.proxy is and there is something to download. */
+  proxy?: StepDownloadProxy;
   /** URLs or file paths applied with `kubectl apply -f`, in order. */
   manifests: string[];
   commands: string[][];
@@ -73,6 +75,7 @@ function ciliumPlan(spec: ClusterSpec): CniPlan {
   const cli = isCoreOsFamily(spec) ? '/opt/bin/cilium' : '/usr/local/bin/cilium';
   const chart = v.replace(/^v/, '');
   const valuesPath = `${CNI_DIR}/cilium-values.yaml`;
+  const { http, https } = spec.proxy;
   return {
     files: [{ path: valuesPath, content: toYaml(values, { lineWidth: 0 }), mode: 0o644, secret: false }],
     downloads: [
@@ -85,6 +88,9 @@ function ciliumPlan(spec: ClusterSpec): CniPlan {
       // The spec parser admits only versions with a pinned chart digest.
       { url: `${mirror ?? 'https://helm.cilium.io'}/cilium-${chart}.tgz`, sha256: CILIUM_CHARTS[v] ?? '', path: CILIUM_CHART_DIR },
     ],
+    // The agent's own downloads honour spec.proxy as apt and containerd do, with the same no-proxy
+    // list, so a mirrors.cilium inside the site (or in spec.proxy.noProxy) is reached directly.
+    ...(http || https ? { proxy: { ...(http ? { http } : {}), ...(https ? { https } : {}), noProxy: noProxyList(spec) } } : {}),
     manifests: [],
     // --chart-directory: cilium-cli then reads the verified chart instead of pulling one (its
     // version is the chart's; --version would be ignored).

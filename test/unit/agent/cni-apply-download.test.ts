@@ -8,15 +8,16 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Exec } from '../../../agent/io.ts';
 import { createNodeExec, createRootFs, systemClock } from '../../../agent/node-io.ts';
+import { noProxyMatches } from '../../../agent/steps/download.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../agent/steps/index.ts';
-import type { StepDownload } from '../../../protocol/steps.ts';
+import type { StepDownload, StepDownloadProxy } from '../../../protocol/steps.ts';
 import type { ReleasedStep } from '../../../protocol/wire.ts';
 import { DOUBLES_DIR, doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import { makeTempRoot, makeTlsMaterial, scriptedNet } from './support.ts';
@@ -113,7 +114,57 @@ function chartTarball(dir: string, version = '1.20.0'): Buffer {
   });
 }
 
-function ciliumStep(downloads: StepDownload[]): ReleasedStep {
+/**
+ * A forward proxy on 127.0.0.1 as squid answers: absolute-form GETs are fetched for the client,
+ * CONNECT host:port opens a tunnel (200) unless `refuse` is set (403, then closed). Every name resolves to
+ * 127.0.0.1 here, so a URL naming a `.invalid` host (RFC 6761: never resolves) is only reachable
+ * through it. It records the request line and the Proxy-Authorization header it was sent.
+ */
+async function forwardProxy(options: { refuse?: boolean } = {}): Promise<{ url: string; seen: Array<{ line: string; auth?: string }> }> {
+  const seen: Array<{ line: string; auth?: string }> = [];
+  const record = (method: string, target: string, auth: string | string[] | undefined) =>
+    seen.push({ line: `${method} ${target}`, ...(typeof auth === 'string' ? { auth } : {}) });
+  const server = createServer((req, res) => {
+    record(req.method ?? '', req.url ?? '', req.headers['proxy-authorization']);
+    const target = new URL(req.url ?? '');
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: target.port, path: `${target.pathname}${target.search}`, headers: { host: target.host } },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.writeHead(502).end());
+    upstream.end();
+  });
+  server.on('connect', (req, client, head) => {
+    record('CONNECT', req.url ?? '', req.headers['proxy-authorization']);
+    if (options.refuse) {
+      client.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n', () => client.destroy());
+      return;
+    }
+    const port = Number((req.url ?? '').split(':').pop());
+    const upstream = netConnect(port, '127.0.0.1', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    // As squid does, a tunnel closes as a whole when either side closes.
+    upstream.on('close', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise<void>((done) => server.close(() => done()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+function ciliumStep(downloads: StepDownload[], proxy?: StepDownloadProxy): ReleasedStep {
   return {
     id: 'cp-1/cni-apply',
     kind: 'cni-apply',
@@ -123,6 +174,7 @@ function ciliumStep(downloads: StepDownload[]): ReleasedStep {
     params: {
       manifests: [],
       downloads,
+      ...(proxy ? { proxy } : {}),
       commands: [[CLI_PATH, 'install', '--version', '1.20.0', '--chart-directory', `${CHART_DIR}/cilium`, '--values', VALUES, '--wait']],
     },
     redact: [],
@@ -260,6 +312,139 @@ describe('an https mirror signed by a site CA', () => {
     writeFileSync(join(h.root, 'etc/ssl/certs/ca-certificates.crt'), tls.caPem);
     expect((await executeStep(step('with-bundle'), h.ctx)).outcome).toBe('succeeded');
     expect(existsSync(join(h.root, CLI_PATH))).toBe(true);
+  });
+});
+
+describe('behind spec.proxy (a site whose only way out is an HTTP proxy)', () => {
+  const chartOnly = (url: string, chart: Buffer): StepDownload[] => [{ url, sha256: sha256(chart), path: CHART_DIR }];
+  const downloadOnly = (id: string, downloads: StepDownload[], proxy: StepDownloadProxy): ReleasedStep => ({
+    ...ciliumStep(downloads, proxy),
+    id,
+    files: [],
+    params: { downloads, proxy },
+  });
+
+  it('fetches http:// through the http proxy in absolute form, each redirect hop decided anew, and goes direct for noProxy hosts', async () => {
+    const h = host();
+    const chart = chartTarball(h.root);
+    const srv = await serve({ '/cilium-1.20.0.tgz': 'redirect:/objects/chart.tgz', '/objects/chart.tgz': chart, '/direct.tgz': chart });
+    const port = new URL(srv.base).port;
+    const proxy = await forwardProxy();
+    const settings = { http: proxy.url.replace('http://', 'http://kube:s3cr%40t@'), noProxy: ['localhost', '127.0.0.1', '.corp.lan'] };
+    const report = await executeStep(
+      downloadOnly('via-proxy', chartOnly(`http://cilium-mirror.invalid:${port}/cilium-1.20.0.tgz`, chart), settings),
+      h.ctx,
+    );
+    expect(report.outcome).toBe('succeeded');
+    expect(proxy.seen).toEqual([
+      {
+        line: `GET http://cilium-mirror.invalid:${port}/cilium-1.20.0.tgz`,
+        auth: `Basic ${Buffer.from('kube:s3cr@t').toString('base64')}`,
+      },
+      {
+        line: `GET http://cilium-mirror.invalid:${port}/objects/chart.tgz`,
+        auth: `Basic ${Buffer.from('kube:s3cr@t').toString('base64')}`,
+      },
+    ]);
+    expect(readFileSync(join(h.root, CHART_DIR, 'cilium/Chart.yaml'), 'utf8')).toContain('version: 1.20.0');
+    expect(report.logTail).not.toContain('s3cr');
+
+    // 127.0.0.1 is in noProxy: the agent connects itself, the proxy sees nothing.
+    const h2 = host();
+    const direct = await executeStep(downloadOnly('direct', chartOnly(`${srv.base}/direct.tgz`, chart), settings), h2.ctx);
+    expect(direct.outcome).toBe('succeeded');
+    expect(proxy.seen).toHaveLength(2);
+    expect(srv.hits.at(-1)).toBe('/direct.tgz');
+  });
+
+  it('tunnels https:// through CONNECT to the https proxy, verifying the mirror against the host CA bundle', async () => {
+    const h = host();
+    const tls = makeTlsMaterial();
+    const cli = cliTarball(h.root);
+    const server = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
+      if (req.url === '/v0.19.7/cilium.tar.gz') res.writeHead(302, { location: '/objects/cilium.tar.gz' }).end();
+      else res.writeHead(200, { 'content-length': String(cli.length) }).end(cli);
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
+    mkdirSync(join(h.root, 'etc/ssl/certs'), { recursive: true });
+    writeFileSync(join(h.root, 'etc/ssl/certs/ca-certificates.crt'), tls.caPem);
+    const port = (server.address() as AddressInfo).port;
+    const proxy = await forwardProxy();
+    const downloads: StepDownload[] = [
+      {
+        url: `https://localhost:${port}/v0.19.7/cilium.tar.gz`,
+        sha256: { amd64: sha256(cli), arm64: sha256(cli) },
+        member: 'cilium',
+        path: CLI_PATH,
+      },
+    ];
+    // The http proxy is for http:// URLs only; https:// ones take the https proxy.
+    const settings = {
+      http: 'http://127.0.0.1:9',
+      https: proxy.url.replace('http://', 'http://kube:hunter2@'),
+      noProxy: ['.corp.lan', '10.0.0.0/8'],
+    };
+    const report = await executeStep(downloadOnly('tunnel', downloads, settings), h.ctx);
+    expect(report.outcome).toBe('succeeded');
+    expect(proxy.seen).toEqual([
+      { line: `CONNECT localhost:${port}`, auth: `Basic ${Buffer.from('kube:hunter2').toString('base64')}` },
+      { line: `CONNECT localhost:${port}`, auth: `Basic ${Buffer.from('kube:hunter2').toString('base64')}` },
+    ]);
+    expect(statSync(join(h.root, CLI_PATH)).mode & 0o777).toBe(0o755);
+
+    // A proxy that refuses the tunnel: a clear failure naming the proxy (without its password) and the status.
+    const refusing = await forwardProxy({ refuse: true });
+    const h2 = host();
+    const refused = await executeStep(
+      downloadOnly('refused', downloads, { ...settings, https: refusing.url.replace('http://', 'http://kube:hunter2@') }),
+      h2.ctx,
+    );
+    expect(refused).toMatchObject({ outcome: 'failed', reason: 'download-failed' });
+    expect(refused.logTail).toContain(refusing.url);
+    expect(refused.logTail).toContain('403');
+    expect(refused.logTail).not.toContain('hunter2');
+    expect(existsSync(join(h2.root, CLI_PATH))).toBe(false);
+  });
+});
+
+describe('the noProxy matcher (curl and Go httpproxy semantics)', () => {
+  const m = (url: string, noProxy: string[]) => noProxyMatches(new URL(url), noProxy);
+
+  it('matches a name itself and its subdomains, with or without a leading dot or *.', () => {
+    expect(m('https://corp.lan/x', ['corp.lan'])).toBe(true);
+    expect(m('https://mirror.corp.lan/x', ['corp.lan'])).toBe(true);
+    expect(m('https://mirror.corp.lan/x', ['.corp.lan'])).toBe(true);
+    expect(m('https://corp.lan/x', ['.corp.lan'])).toBe(true);
+    expect(m('https://a.b.corp.lan/x', ['*.corp.lan'])).toBe(true);
+    expect(m('https://MIRROR.Corp.Lan/x', ['corp.lan.'])).toBe(true);
+    expect(m('https://notcorp.lan/x', ['corp.lan'])).toBe(false);
+    expect(m('https://github.com/x', ['corp.lan', '.svc', '.cluster.local'])).toBe(false);
+    expect(m('https://github.com/x', [])).toBe(false);
+  });
+
+  it('* bypasses the proxy for every host; empty and blank entries match nothing', () => {
+    expect(m('https://github.com/x', ['*'])).toBe(true);
+    expect(m('https://github.com/x', ['', ' '])).toBe(false);
+  });
+
+  it('an IP matches itself or a CIDR holding it (IPv4 and IPv6); a name never matches a CIDR', () => {
+    expect(m('http://10.1.0.5/x', ['10.1.0.5'])).toBe(true);
+    expect(m('http://10.1.0.5/x', ['10.1.0.0/24'])).toBe(true);
+    expect(m('http://10.1.1.5/x', ['10.1.0.0/24'])).toBe(false);
+    expect(m('http://[fd00::5]/x', ['fd00::/64'])).toBe(true);
+    expect(m('http://[fd00::5]/x', ['fd00::5'])).toBe(true);
+    expect(m('http://[fd01::5]/x', ['fd00::/64'])).toBe(false);
+    expect(m('http://10.1.0.5.nip.io/x', ['10.1.0.0/24'])).toBe(false);
+    expect(m('http://10.1.0.5/x', ['10.1.0.0/99', 'not a cidr/8'])).toBe(false);
+  });
+
+  it('an entry with a port matches that port only (the URL default port counts); a bad port is skipped', () => {
+    expect(m('https://mirror.corp.lan/x', ['corp.lan:443'])).toBe(true);
+    expect(m('https://mirror.corp.lan:8443/x', ['corp.lan:443'])).toBe(false);
+    expect(m('http://10.1.0.5:8080/x', ['10.1.0.5:8080'])).toBe(true);
+    expect(m('http://[fd00::5]:80/x', ['[fd00::5]:80'])).toBe(true);
+    expect(m('http://mirror.corp.lan/x', ['corp.lan:http'])).toBe(false);
   });
 });
 

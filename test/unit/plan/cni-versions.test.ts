@@ -10,8 +10,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { main } from '../../../generator/cli/main.ts';
+import { buildStep } from '../../../generator/plan/build-step.ts';
 import { planCni } from '../../../generator/plan/cni.ts';
-import { sandboxImage } from '../../../generator/plan/host-files.ts';
+import { placeholderSecrets } from '../../../generator/plan/document.ts';
+import { noProxyList, sandboxImage } from '../../../generator/plan/host-files.ts';
+import { planCluster } from '../../../generator/plan/plan.ts';
 import { parseSpec } from '../../../generator/spec/parse.ts';
 import type { ClusterSpec } from '../../../generator/spec/types.ts';
 import { CILIUM_CHARTS, VERSIONS_BY_MINOR } from '../../../generator/versions.ts';
@@ -69,6 +72,23 @@ describe('cilium is installed, not assumed (defect 1)', () => {
     expect(values.envoy.image.repository).toBe('registry.lan/k8s/cilium/cilium-envoy');
     expect(values.certgen.image.repository).toBe('registry.lan/k8s/cilium/certgen');
     expect(values.hubble.relay.image.repository).toBe('registry.lan/k8s/cilium/hubble-relay');
+  });
+
+  it('behind spec.proxy the downloads carry the proxy and the no-proxy list containerd and apt get', () => {
+    const s = spec(
+      'v1.37.0',
+      '\n  proxy:\n    http: http://proxy.corp.lan:3128\n    https: http://user:secret@proxy.corp.lan:3128\n    noProxy: [.corp.lan]',
+    );
+    const proxy = { http: 'http://proxy.corp.lan:3128', https: 'http://user:secret@proxy.corp.lan:3128', noProxy: noProxyList(s) };
+    expect(proxy.noProxy).toEqual(expect.arrayContaining(['.corp.lan', 'api.t1.lan', s.networking.podSubnet, s.networking.serviceSubnet]));
+    expect(planCni(s).proxy).toEqual(proxy);
+    const plan = planCluster(s, { coordinatorCa: '', enrollmentCredentials: Object.fromEntries(s.hosts.map((h) => [h.name, 'cred'])) });
+    const step = plan.steps.find((p) => p.kind === 'cni-apply');
+    expect(step).toBeDefined();
+    expect(step && buildStep(plan, step, placeholderSecrets).params.proxy).toEqual(proxy);
+    // Without a proxy (or without downloads) the params stay as they were.
+    expect(planCni(spec('v1.37.0')).proxy).toBeUndefined();
+    expect(planCni(spec('v1.37.0', '\n  proxy:\n    https: http://proxy.corp.lan:3128', 'calico')).proxy).toBeUndefined();
   });
 
   it('on Flatcar (read-only /usr) the CLI goes to /opt/bin', () => {
