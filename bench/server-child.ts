@@ -92,6 +92,8 @@ async function startState(command: Extract<Command, { cmd: 'state' }>) {
     print: () => {},
     handleSignals: false,
     logger: { level: 'info', file: command.logFile },
+    // Every simulated agent connects from 127.0.0.1: lift the per-source cap (`--max-connections-per-source`).
+    maxConnectionsPerSource: 1_000_000,
   });
   closeCurrent = () => handle.close();
   return { url: handle.url, ca: readFileSync(join(command.stateDir, 'tls', 'ca.crt'), 'utf8') };

@@ -96,8 +96,13 @@ function coordinatorClientCredentials(state: CoordinatorState): { cert: string; 
 }
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { booleans: [], values: ['state', 'listen', 'dist'] });
+  const { positional, flags } = parseArgs(argv, { booleans: [], values: ['state', 'listen', 'dist', 'max-connections-per-source'] });
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; the state directory goes in --state`);
+  const perSource = flags['max-connections-per-source'] as string | undefined;
+  if (perSource !== undefined && !/^[1-9][0-9]*$/.test(perSource))
+    throw new UsageError(
+      `--max-connections-per-source: "${perSource}" is not a whole number of at least 1; e.g. 4096 where every agent comes through one NAT or reverse proxy`,
+    );
   const stateDir = (flags.state as string | undefined) ?? DEFAULT_STATE;
   const passphrase = io.env.KUBESEED_PASSPHRASE || undefined;
   let loaded: LoadedState | undefined;
@@ -105,6 +110,7 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     stateDir,
     ...(flags.listen ? { listen: flags.listen as string } : {}),
     ...(passphrase ? { passphrase } : {}),
+    ...(perSource ? { maxConnectionsPerSource: Number(perSource) } : {}),
     distDir: (flags.dist as string | undefined) ?? join(packageRoot(import.meta.dirname), 'dist'),
     loadState: async (dir, options) => {
       loaded = await loadCoordinatorState(dir, options);

@@ -78,6 +78,8 @@ export interface ServeOptions {
   defaultWaitMs?: number;
   /** Registers more routes (the status page) on the app. */
   extend?: AppOptions['extend'];
+  /** Connections one source address may hold (default: a quarter of the descriptors, 64 to 1,024). */
+  maxConnectionsPerSource?: number;
 }
 
 export interface ServeHandle extends RunningCoordinator {
@@ -170,6 +172,7 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
       ...(options.defaultWaitMs ? { defaultWaitMs: options.defaultWaitMs } : {}),
       ...(options.extend ? { extend: options.extend } : {}),
       ...(fileLimit !== undefined ? { maxConnections: Math.max(32, fileLimit - RESERVED_DESCRIPTORS) } : {}),
+      ...(options.maxConnectionsPerSource ? { maxConnectionsPerSource: options.maxConnectionsPerSource } : {}),
     },
   );
   let resolveStopped!: () => void;
