@@ -4,6 +4,9 @@
  */
 import type { Schema } from './reader.ts';
 
+/** A base URL the hosts fetch from; plan and render parse it (no_proxy, Ignition's proxy list). */
+const HTTP_URL = /^https?:\/\/[^\s/?#]+(\/\S*)?$/;
+
 const str = (extra: Omit<Extract<Schema, { t: 'string' }>, 't'> = {}): Schema => ({ t: 'string', ...extra });
 const int = (min?: number, max?: number): Schema => ({
   t: 'int',
@@ -135,8 +138,14 @@ export const CLUSTER_SCHEMA: Schema = {
             etcd: str(),
             cni: str(),
             cilium: str({ pattern: /^https?:\/\/\S+$/, expect: 'an http(s) base URL holding the cilium CLI tarballs and Cilium charts' }),
-            sysext: str(),
-            agent: str(),
+            sysext: str({
+              pattern: HTTP_URL,
+              expect: 'an http(s) base URL serving the system extension images, like https://mirror.lan/sysext/',
+            }),
+            agent: str({
+              pattern: HTTP_URL,
+              expect: 'an http(s) base URL serving the linux-amd64/linux-arm64 agent executables, like https://mirror.lan/kubeseed/agent/',
+            }),
             imageRepository: str(),
             registryMirrors: { t: 'map', of: strList },
           },

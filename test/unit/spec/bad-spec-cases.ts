@@ -23,6 +23,13 @@ export const CASES: { name: string; text: string; error: string }[] = [
     error: 'c.yaml:7:13: spec.topology: "stacke" is not accepted; use one of stacked | external-etcd (did you mean "stacked"?)',
   },
   {
+    // plan/generate parse these as URLs (no_proxy, Ignition); before this check `plan` died with "Invalid URL"
+    name: 'a mirror the agent or Ignition fetches from is not a URL',
+    text: withLine('platform: generic', '    platform: generic\n  mirrors:\n    agent: mirror.lan/agent'),
+    error:
+      'c.yaml:21:12: spec.mirrors.agent: "mirror.lan/agent" is not an http(s) base URL serving the linux-amd64/linux-arm64 agent executables, like https://mirror.lan/kubeseed/agent/',
+  },
+  {
     name: 'kubernetes version too old',
     text: withLine('kubernetesVersion:', '  kubernetesVersion: v1.30.2'),
     error:
