@@ -4,7 +4,6 @@
  * (kubeadm.md §3, §4.1). Every key of one call is generated concurrently across the cores.
  * Values are PEM strings: plain data, serialized by generator/state.
  */
-import { isIP } from 'node:net';
 import type { ClusterSpec, HostSpec, KeyAlgorithm } from '../spec/types.ts';
 import { certificateDerOf, issueCertificate, type SigningAuthority } from './certificate.ts';
 import { exportPrivateKeyPem, exportPublicKeyPem, generateKeyPair, generateKeyPairs, type KeyPair, parsePrivateKeyPem } from './keys.ts';
@@ -163,12 +162,6 @@ export async function generateClusterPki(options: {
     }
   }
   return pki;
-}
-
-/** The host part of a URL and whether it is an IP address (brackets of IPv6 removed). */
-export function hostOfUrl(url: string): { host: string; isIp: boolean } {
-  const hostname = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
-  return { host: hostname, isIp: isIP(hostname) !== 0 };
 }
 
 function unique(values: (string | undefined)[]): string[] {

@@ -4,8 +4,9 @@
  * keyAlgorithm (fast, and only kubeseed's agent and CLI ever verify them).
  */
 import { X509Certificate } from 'node:crypto';
+import { hostOfUrl } from '../util/ip.ts';
 import { issueCertificate } from './certificate.ts';
-import { type CertKeyPem, createCertificateAuthority, hostOfUrl, toSigningAuthority } from './cluster-pki.ts';
+import { type CertKeyPem, createCertificateAuthority, toSigningAuthority } from './cluster-pki.ts';
 import { PkiError } from './errors.ts';
 import { exportPrivateKeyPem, generateKeyPair, generateKeyPairs } from './keys.ts';
 import { CA_COMMON_NAMES, serverProfile } from './subjects.ts';

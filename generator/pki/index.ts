@@ -4,6 +4,8 @@
  * the coordinator's TLS identity, bootstrap secrets, enrollment credentials and client
  * certificates. No function here logs, prints or touches the disk.
  */
+
+export { hostOfUrl } from '../util/ip.ts';
 export {
   BACKDATE_SECONDS,
   type CertificateProfile,
@@ -27,7 +29,6 @@ export {
   generateCertificateAuthority,
   generateClusterPki,
   generateEtcdMemberPki,
-  hostOfUrl,
   listEtcdMembers,
 } from './cluster-pki.ts';
 export {

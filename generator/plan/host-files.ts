@@ -34,7 +34,7 @@ import {
 } from '../../templates/index.ts';
 import { ETCD_CLIENT_PORT } from '../kubeadm/documents.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
-import { formatCidr, parseCidr } from '../util/ip.ts';
+import { formatCidr, hostOfUrl, parseCidr } from '../util/ip.ts';
 import { versionsFor } from '../versions.ts';
 import { usesKeepalivedLb } from './steps.ts';
 import type { ProvisionFile, SystemdUnit } from './types.ts';
@@ -61,7 +61,7 @@ export function sandboxImage(spec: ClusterSpec): string {
  */
 export function noProxyList(spec: ClusterSpec): string[] {
   const hostNets = spec.hosts.flatMap((h) => (h.address ? [formatCidr(parseCidr(h.address.cidr)!)] : []));
-  const fetchedFrom = [spec.coordinator.url, spec.mirrors.agent].flatMap((u) => (u ? [new URL(u).hostname.replace(/^\[|\]$/g, '')] : []));
+  const fetchedFrom = [spec.coordinator.url, spec.mirrors.agent].flatMap((u) => (u ? [hostOfUrl(u).host] : []));
   return [
     ...new Set([
       'localhost',

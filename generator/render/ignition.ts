@@ -25,6 +25,7 @@
 import { noProxyList } from '../plan/host-files.ts';
 import type { Provisioning, SystemdUnit } from '../plan/types.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
+import { hostOfUrl } from '../util/ip.ts';
 import { encodeIgnitionContents, toBase64DataUrl } from './ignition-encoding.ts';
 import { renderIgnitionNetworkFiles } from './ignition-network.ts';
 import { FLATCAR_BUILTIN_EXTENSIONS_TO_MASK, planSysextImages, type SysextArch } from './sysext.ts';
@@ -198,28 +199,17 @@ function renderUpdatePolicy(family: 'flatcar' | 'fedora-coreos'): { path: string
   };
 }
 
-/** Host of a URL, without brackets or port; undefined when it does not parse. */
-function urlHost(url: string | undefined): string | undefined {
-  if (!url) return undefined;
-  try {
-    return new URL(url).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * `ignition.proxy` from `spec.proxy`; undefined without a proxy. noProxy is the cloud-init path's list
- * plus the coordinator and the mirrors Ignition fetches from (they are on the site's network).
+ * (which names the coordinator and the agent mirror) plus the extension mirror Ignition fetches from.
  */
 export function ignitionProxy(spec: ClusterSpec): NonNullable<IgnitionConfig['ignition']['proxy']> | undefined {
   const { http, https } = spec.proxy;
   if (!http && !https) return undefined;
-  const hosts = [spec.coordinator.url, spec.mirrors.agent, spec.mirrors.sysext].map(urlHost).filter((h): h is string => !!h);
   return {
     ...(http ? { httpProxy: http } : {}),
     ...(https ? { httpsProxy: https } : {}),
-    noProxy: [...new Set([...noProxyList(spec), ...hosts])],
+    noProxy: [...new Set([...noProxyList(spec), ...(spec.mirrors.sysext ? [hostOfUrl(spec.mirrors.sysext).host] : [])])],
   };
 }
 

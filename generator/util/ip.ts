@@ -1,4 +1,5 @@
 /** IPv4 arithmetic for validation and planning. Pure. */
+import { isIP } from 'node:net';
 
 export interface Cidr {
   /** Network address as an unsigned 32-bit integer. */
@@ -51,4 +52,10 @@ export function formatCidr(c: Cidr): string {
 /** The first usable address of a subnet (kubeadm puts the service subnet's first IP into the API server's SANs). */
 export function firstHost(c: Cidr): string {
   return intToIp(c.network + 1);
+}
+
+/** The host part of a URL and whether it is an IP address (brackets of IPv6 removed). */
+export function hostOfUrl(url: string): { host: string; isIp: boolean } {
+  const hostname = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  return { host: hostname, isIp: isIP(hostname) !== 0 };
 }

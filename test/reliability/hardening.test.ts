@@ -22,7 +22,7 @@ import type { CoordinatorEvent } from '../../server/coordinator.ts';
 import { Redactor } from '../../server/redact.ts';
 import { cmdStatus } from '../../server/status-cli.ts';
 import { startFuzzCoordinator } from '../support/fuzz-harness.ts';
-import { freePort, prepareStateDir } from '../unit/server/child-server.ts';
+import { freePort, prepareStateDir, untilListening } from '../unit/server/child-server.ts';
 import { type AgentIdentity, createAgent, enrollBody, OPERATOR_TOKEN, signedHeaders } from '../unit/server/support.ts';
 
 const ENTRY = join(import.meta.dirname, 'hardening-entry.ts');
@@ -46,22 +46,8 @@ function startChild(passphrase = PASSPHRASE): Promise<ChildProcess> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KUBESEED_PASSPHRASE: passphrase },
   });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`coordinator did not start: ${output}`)), 30_000);
-    proc.stdout!.on('data', (chunk) => {
-      output += String(chunk);
-      if (output.includes('listening on')) {
-        clearTimeout(timer);
-        resolve(proc);
-      }
-    });
-    proc.stderr!.on('data', (chunk) => {
-      output += String(chunk);
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`coordinator exited (${code}) before listening: ${output}`));
-    });
+  return untilListening(proc, 30_000, (text) => {
+    output += text;
   });
 }
 

@@ -40,19 +40,29 @@ export function startServer(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
+  return untilListening(child, 20_000);
+}
+
+/**
+ * Resolves with `child` once its stdout says `listening on`; rejects, with everything it printed, when
+ * it exits first or `timeoutMs` passes. `sink` sees every chunk of stdout and stderr.
+ */
+export function untilListening(child: ChildProcess, timeoutMs: number, sink: (text: string) => void = () => {}): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`coordinator did not start: ${out}`)), 20_000);
-    child.stdout!.on('data', (chunk) => {
+    const take = (chunk: unknown) => {
       out += String(chunk);
+      sink(String(chunk));
+    };
+    const timer = setTimeout(() => reject(new Error(`coordinator did not start: ${out}`)), timeoutMs);
+    child.stdout!.on('data', (chunk) => {
+      take(chunk);
       if (out.includes('listening on')) {
         clearTimeout(timer);
         resolve(child);
       }
     });
-    child.stderr!.on('data', (chunk) => {
-      out += String(chunk);
-    });
+    child.stderr!.on('data', take);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`coordinator exited (${code}) before listening: ${out}`));
