@@ -3,10 +3,12 @@
  * through `download.ts`: the cilium CLI and the Cilium chart), then `kubectl --kubeconfig
  * /etc/kubernetes/admin.conf apply --server-side -f` each released manifest (a file this step
  * wrote, or an upstream URL — server-side because operator CRDs are too large for the
- * last-applied annotation), retried while the API settles; then `params.commands` in order (argv,
+ * last-applied annotation; an upstream URL is fetched with spec.proxy in kubectl's environment),
+ * retried while the API settles; then `params.commands` in order (argv,
  * never a shell): only kubectl (given admin.conf), cilium and helm (given KUBECONFIG) may run —
  * by name, or by the absolute path a download of this step installed.
  */
+import type { StepDownloadProxy } from '../../protocol/steps.ts';
 import type { StepResults } from '../../protocol/wire.ts';
 import { installDownload } from './download.ts';
 import { ADMIN_CONF, kubectlArgv, StepFailure, type StepRun } from './step-run.ts';
@@ -42,10 +44,14 @@ export async function runCniApply(run: StepRun): Promise<StepResults> {
   if (manifests.length === 0 && commands.length === 0 && downloads.length === 0)
     run.note('no CNI manifests or commands released (cni.plugin: none)');
   for (const download of downloads) await installDownload(run, download, run.step.params.proxy);
+  const proxyEnv = kubectlProxyEnv(run.step.params.proxy);
   for (const manifest of manifests) {
+    // kubectl fetches an upstream URL itself (Go's ProxyFromEnvironment); a local file needs no proxy.
+    const env = /^https?:\/\//.test(manifest) ? proxyEnv : undefined;
     const applied = await run.waitFor(`kubectl apply ${manifest}`, run.ctx.timing.apiReadyTimeoutMs, async () => {
       const r = await run.command(kubectlArgv(ADMIN_CONF, 'apply', '--server-side', '--force-conflicts', '-f', manifest), {
         timeoutMs: 180_000,
+        ...(env ? { env } : {}),
       });
       if (r.notFound) throw new StepFailure('kubectl-not-found', 'kubectl is not installed');
       return r.code === 0 ? true : null;
@@ -72,6 +78,24 @@ export async function runCniApply(run: StepRun): Promise<StepResults> {
     );
   }
   return {};
+}
+
+/**
+ * spec.proxy as kubectl (Go's net/http ProxyFromEnvironment, golang.org/x/net/http/httpproxy) reads
+ * it: upper- and lower-case names, NO_PROXY comma-separated with CIDRs. The API endpoint is in the
+ * plan's no-proxy list, so kubectl still reaches it directly. Undefined without a proxy.
+ */
+export function kubectlProxyEnv(proxy: StepDownloadProxy | undefined): Record<string, string> | undefined {
+  if (!proxy || (!proxy.http && !proxy.https)) return undefined;
+  const env: Record<string, string> = {};
+  const set = (name: string, value: string) => {
+    env[name.toUpperCase()] = value;
+    env[name] = value;
+  };
+  if (proxy.https) set('https_proxy', proxy.https);
+  if (proxy.http) set('http_proxy', proxy.http);
+  set('no_proxy', proxy.noProxy.join(','));
+  return env;
 }
 
 /** Helm's refusal to install a release name that exists (helm pkg/action/install.go). */

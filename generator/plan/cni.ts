@@ -20,7 +20,10 @@ export interface CniPlan {
   files: StepFile[];
   /** Release tarballs the agent installs (sha256-verified) before it applies or runs anything. */
   downloads: StepDownload[];
-  /** The proxy `downloads` go through: set when spec.proxy is and there is something to download. */
+  /**
+   * The proxy `downloads` and upstream manifest URLs go through (spec.proxy with the plan's no-proxy
+   * list): set when spec.proxy is and something is fetched from outside.
+   */
   proxy?: StepDownloadProxy;
   /** URLs or file paths applied with `kubectl apply -f`, in order. */
   manifests: string[];
@@ -75,7 +78,6 @@ function ciliumPlan(spec: ClusterSpec): CniPlan {
   const cli = isCoreOsFamily(spec) ? '/opt/bin/cilium' : '/usr/local/bin/cilium';
   const chart = v.replace(/^v/, '');
   const valuesPath = `${CNI_DIR}/cilium-values.yaml`;
-  const { http, https } = spec.proxy;
   return {
     files: [{ path: valuesPath, content: toYaml(values, { lineWidth: 0 }), mode: 0o644, secret: false }],
     downloads: [
@@ -88,15 +90,23 @@ function ciliumPlan(spec: ClusterSpec): CniPlan {
       // The spec parser admits only versions with a pinned chart digest.
       { url: `${mirror ?? 'https://helm.cilium.io'}/cilium-${chart}.tgz`, sha256: CILIUM_CHARTS[v] ?? '', path: CILIUM_CHART_DIR },
     ],
-    // The agent's own downloads honour spec.proxy as apt and containerd do, with the same no-proxy
-    // list, so a mirrors.cilium inside the site (or in spec.proxy.noProxy) is reached directly.
-    ...(http || https ? { proxy: { ...(http ? { http } : {}), ...(https ? { https } : {}), noProxy: noProxyList(spec) } } : {}),
+    ...cniProxy(spec),
     manifests: [],
     // --chart-directory: cilium-cli then reads the verified chart instead of pulling one (its
     // version is the chart's; --version would be ignored).
     commands: [[cli, 'install', '--chart-directory', `${CILIUM_CHART_DIR}/cilium`, '--values', valuesPath, '--wait']],
     summary: `Cilium ${v} (chart sha256-pinned) via cilium-cli ${CILIUM_CLI.version}, Kubernetes IPAM from ${pod}${proxyFree ? ', kube-proxy replacement' : ''}`,
   };
+}
+
+/**
+ * The agent's own downloads and kubectl's fetch of an upstream manifest honour spec.proxy as apt
+ * and containerd do, with the same no-proxy list, so a mirror inside the site (or in
+ * spec.proxy.noProxy) and the API endpoint are reached directly.
+ */
+function cniProxy(spec: ClusterSpec): { proxy?: StepDownloadProxy } {
+  const { http, https } = spec.proxy;
+  return http || https ? { proxy: { ...(http ? { http } : {}), ...(https ? { https } : {}), noProxy: noProxyList(spec) } } : {};
 }
 
 function yamlDocs(docs: object[]): string {
@@ -146,6 +156,7 @@ export function planCni(spec: ClusterSpec): CniPlan {
         // server-side (the CRDs are too large for client-side apply), retrying each manifest until the
         // API accepts it: the Installation goes in once its CRD is Established.
         manifests: [`${upstream}/operator-crds.yaml`, `${upstream}/tigera-operator.yaml`, path],
+        ...cniProxy(spec),
         commands: [],
         summary: `Calico ${v} through the tigera operator (CRDs first), IP pool ${pod} (VXLANCrossSubnet)${spec.kubeProxy.mode === 'nftables' ? ', nftables data plane' : ''}`,
       };
@@ -179,6 +190,7 @@ export function planCni(spec: ClusterSpec): CniPlan {
         // The upstream manifest ships a default net-conf (10.244.0.0/16); ours replaces it and the
         // DaemonSet is restarted so every pod reads the spec's pod subnet.
         manifests: [`${base(spec, `https://github.com/flannel-io/flannel/releases/download/${v}`)}/kube-flannel.yml`, path],
+        ...cniProxy(spec),
         commands: [['kubectl', '-n', 'kube-flannel', 'rollout', 'restart', 'daemonset/kube-flannel-ds']],
         summary: `Flannel ${v} (vxlan), Network ${pod}`,
       };

@@ -76,8 +76,10 @@ function host() {
   const node = createNodeExec({ env: doubleEnv({ root: r.root, log, clusterState: state }) });
   // The host's filesystem is the temporary root: an absolute executable path resolves below it,
   // as it would inside a chroot; names resolve through PATH (the doubles).
+  const runs: Array<{ argv: readonly string[]; env: Record<string, string> | undefined }> = [];
   const exec: Exec = {
     run: (argv, options) => {
+      runs.push({ argv, env: options?.env });
       const [file, ...rest] = argv;
       return node.run(file?.startsWith('/') ? [join(r.root, file), ...rest] : argv, options);
     },
@@ -94,6 +96,7 @@ function host() {
   return {
     root: r.root,
     ctx,
+    runs,
     calls: (tool: string) => (existsSync(log) ? readDoubleLog(log).filter((c) => c.tool === tool) : []),
     state: () => JSON.parse(readFileSync(state, 'utf8')),
   };
@@ -405,6 +408,43 @@ describe('behind spec.proxy (a site whose only way out is an HTTP proxy)', () =>
     expect(refused.logTail).toContain('403');
     expect(refused.logTail).not.toContain('hunter2');
     expect(existsSync(join(h2.root, CLI_PATH))).toBe(false);
+  });
+});
+
+describe('upstream manifests behind spec.proxy (Calico, Flannel)', () => {
+  it('kubectl fetches a manifest URL with the proxy in its environment, as Go reads it; local files and the API need none', async () => {
+    const h = host();
+    const proxy: StepDownloadProxy = {
+      http: 'http://proxy.lan:3128',
+      https: 'http://u:p@proxy.lan:3128',
+      noProxy: ['api.t1.lan', '10.1.0.0/24'],
+    };
+    const url = 'https://github.com/flannel-io/flannel/releases/download/v0.27.4/kube-flannel.yml';
+    const local = '/etc/kubeseed/cni/flannel-net-conf.yaml';
+    const step: ReleasedStep = {
+      id: 'cp-1/cni-apply',
+      kind: 'cni-apply',
+      host: 'cp-1',
+      attempt: 1,
+      files: [{ path: local, content: 'kind: ConfigMap\nmetadata: {name: kube-flannel-cfg}\n', mode: 0o644, secret: false }],
+      params: { manifests: [url, local], commands: [], proxy },
+      redact: [],
+    };
+    const report = await executeStep(step, h.ctx);
+    expect(report.outcome).toBe('succeeded');
+    const applies = h.runs.filter((r) => r.argv[0] === 'kubectl' && r.argv.includes('apply'));
+    const env = (target: string) => applies.find((r) => r.argv.includes(target))?.env;
+    const proxied = {
+      HTTPS_PROXY: 'http://u:p@proxy.lan:3128',
+      https_proxy: 'http://u:p@proxy.lan:3128',
+      HTTP_PROXY: 'http://proxy.lan:3128',
+      http_proxy: 'http://proxy.lan:3128',
+      NO_PROXY: 'api.t1.lan,10.1.0.0/24',
+      no_proxy: 'api.t1.lan,10.1.0.0/24',
+    };
+    expect(env(url)).toEqual(proxied);
+    expect(env(local)).toBeUndefined();
+    expect(h.state().applied).toEqual([url, local]);
   });
 });
 

@@ -86,9 +86,18 @@ describe('cilium is installed, not assumed (defect 1)', () => {
     const step = plan.steps.find((p) => p.kind === 'cni-apply');
     expect(step).toBeDefined();
     expect(step && buildStep(plan, step, placeholderSecrets).params.proxy).toEqual(proxy);
-    // Without a proxy (or without downloads) the params stay as they were.
+    // Without a proxy the params stay as they were.
     expect(planCni(spec('v1.37.0')).proxy).toBeUndefined();
-    expect(planCni(spec('v1.37.0', '\n  proxy:\n    https: http://proxy.corp.lan:3128', 'calico')).proxy).toBeUndefined();
+  });
+
+  it('behind spec.proxy the upstream Calico and Flannel manifests are fetched through it', () => {
+    const proxied = '\n  proxy:\n    https: http://proxy.corp.lan:3128';
+    for (const plugin of ['calico', 'flannel'] as const) {
+      const s = spec('v1.37.0', proxied, plugin);
+      expect(planCni(s).proxy).toEqual({ https: 'http://proxy.corp.lan:3128', noProxy: noProxyList(s) });
+      expect(planCni(spec('v1.37.0', '', plugin)).proxy).toBeUndefined();
+    }
+    expect(planCni(spec('v1.37.0', proxied, 'none')).proxy).toBeUndefined();
   });
 
   it('on Flatcar (read-only /usr) the CLI goes to /opt/bin', () => {
