@@ -527,6 +527,12 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
       "moves Calico's own images (the Installation's registry) but not the operator: tigera-operator.yaml pulls quay.io/tigera/operator; add spec.mirrors.registryMirrors quay.io: [<your mirror>] so containerd pulls it there (spec.mirrors.cni already serves the manifests)",
     );
   }
+  if (spec.cni.plugin === 'flannel' && spec.mirrors.imageRepository && !mirrored['ghcr.io'] && !mirrored._default) {
+    r.warn(
+      ['spec', 'mirrors', 'imageRepository'],
+      "does not move Flannel's images: kube-flannel.yml pulls ghcr.io/flannel-io/flannel and ghcr.io/flannel-io/flannel-cni-plugin; add spec.mirrors.registryMirrors ghcr.io: [<your mirror>] so containerd pulls them there (spec.mirrors.cni already serves the manifest)",
+    );
+  }
   if (spec.cni.plugin === 'cilium' && s.cni?.version !== undefined && CILIUM_CHARTS[s.cni.version] === undefined) {
     r.error(
       ['spec', 'cni', 'version'],

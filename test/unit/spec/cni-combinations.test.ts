@@ -45,3 +45,19 @@ describe('Calico with mirrors.imageRepository', () => {
     expect(warnings(mirrored('{ imageRepository: registry.lan/k8s, registryMirrors: { _default: [https://registry.lan] } }'))).toEqual([]);
   });
 });
+
+describe('Flannel with mirrors.imageRepository', () => {
+  const warnings = (text: string) => parseSpec(text, 'c.yaml').warnings.map((w) => `${w.path}: ${w.message}`);
+  const mirrored = (mirrors: string) => withCni('flannel', 'iptables').replace('  os:', `  mirrors: ${mirrors}\n  os:`);
+
+  it('warns that kube-flannel.yml still pulls its images from ghcr.io, naming the fix', () => {
+    const w = warnings(mirrored('{ imageRepository: registry.lan/k8s }'));
+    expect(w.some((x) => x.startsWith('spec.mirrors.imageRepository:') && x.includes('ghcr.io/flannel-io/flannel'))).toBe(true);
+    expect(w.some((x) => x.includes('spec.mirrors.registryMirrors') && x.includes('ghcr.io'))).toBe(true);
+  });
+  it('is quiet when ghcr.io (or every registry) is mirrored, or without imageRepository', () => {
+    expect(warnings(mirrored('{ imageRepository: registry.lan/k8s, registryMirrors: { ghcr.io: [https://registry.lan] } }'))).toEqual([]);
+    expect(warnings(mirrored('{ imageRepository: registry.lan/k8s, registryMirrors: { _default: [https://registry.lan] } }'))).toEqual([]);
+    expect(warnings(withCni('flannel', 'iptables'))).toEqual([]);
+  });
+});
