@@ -193,7 +193,7 @@ export interface HostTemplateFiles {
   commands: string[][];
 }
 
-/** Flatcar and Fedora CoreOS: read-only /usr, no apt; Ignition fetches the agent and sysext images bring containerd and kubeadm. */
+/** Flatcar and Fedora CoreOS: read-only /usr, no apt; Ignition fetches the agent; sysext images (Flatcar) or rpm-ostree layering (Fedora CoreOS) bring kubeadm. */
 export function isCoreOsFamily(spec: ClusterSpec): boolean {
   return spec.os.family === 'flatcar' || spec.os.family === 'fedora-coreos';
 }
