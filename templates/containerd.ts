@@ -21,6 +21,8 @@ export interface ContainerdConfigParams {
   sandboxImage: string;
   /** Where per-registry `hosts.toml` directories live (default `/etc/containerd/certs.d`). */
   registryConfigPath?: string;
+  /** SELinux hosts (Fedora CoreOS): containers get the labels Kubernetes asks for (seLinuxOptions), else the policy's defaults. */
+  enableSelinux?: boolean;
 }
 
 export function renderContainerdConfig(p: ContainerdConfigParams): string {
@@ -40,6 +42,14 @@ export function renderContainerdConfig(p: ContainerdConfigParams): string {
     '  # Registry mirrors: one <registry>/hosts.toml per mirrored registry below this directory.',
     `  config_path = ${tomlString(certs)}`,
     '',
+    ...(p.enableSelinux
+      ? [
+          "[plugins.'io.containerd.cri.v1.runtime']",
+          '  # SELinux enforcing host: label every container (containerd 2.x reads this in the CRI runtime plugin).',
+          '  enable_selinux = true',
+          '',
+        ]
+      : []),
     "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]",
     "  runtime_type = 'io.containerd.runc.v2'",
     '',
@@ -126,9 +136,9 @@ export function assertNoProxyEntry(value: string): string {
  * `/etc/systemd/system/containerd.service.d/http-proxy.conf`: image pulls through the proxy.
  * Both spellings are set: Go reads the upper-case ones, other tools the lower-case ones.
  */
-export function renderContainerdProxyDropin(p: ProxySettings): string {
-  if (!hasProxy(p)) throw new TemplateInputError('containerd proxy drop-in: neither proxy.http nor proxy.https is set');
-  const lines = ['# kubeseed: containerd reaches registries through the proxy.', '[Service]'];
+export function renderContainerdProxyDropin(p: ProxySettings, purpose = 'containerd reaches registries'): string {
+  if (!hasProxy(p)) throw new TemplateInputError(`proxy drop-in (${purpose}): neither proxy.http nor proxy.https is set`);
+  const lines = [`# kubeseed: ${purpose} through the proxy.`, '[Service]'];
   if (p.http) {
     assertUrl(p.http, 'proxy.http');
     lines.push(systemdEnv('HTTP_PROXY', p.http), systemdEnv('http_proxy', p.http));

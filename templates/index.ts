@@ -58,4 +58,18 @@ export {
   type PrepareHostParams,
   renderPrepareHostScript,
 } from './prepare-host.ts';
+export {
+  CHRONY_SOURCES_PATH,
+  CHRONY_TMPFILES_PATH,
+  KUBERNETES_RPM_KEY_PATH,
+  KUBERNETES_RPM_REPO_PATH,
+  kubernetesRpmKeyUrl,
+  kubernetesRpmPackages,
+  kubernetesRpmRepoUrl,
+  RPM_OSTREE_INSTALL_STAMP,
+  RPM_OSTREE_INSTALL_UNIT,
+  renderChronyTmpfiles,
+  renderKubernetesRpmRepo,
+  renderRpmOstreeInstallUnit,
+} from './rpm-ostree.ts';
 export { shQuote, TemplateInputError } from './text.ts';

@@ -166,7 +166,12 @@ function etcdFiles(spec: ClusterSpec, host: HostSpec): ProvisionFile[] {
 /** `configPath`: on apt hosts the prepare script moves the config into place after the package install (which ships its own). */
 function runtimeFiles(spec: ClusterSpec, configPath: string): ProvisionFile[] {
   const files: ProvisionFile[] = [
-    { path: configPath, content: renderContainerdConfig({ sandboxImage: sandboxImage(spec) }), mode: 0o644 },
+    {
+      path: configPath,
+      // Fedora CoreOS runs SELinux enforcing: containerd labels containers there.
+      content: renderContainerdConfig({ sandboxImage: sandboxImage(spec), enableSelinux: spec.os.family === 'fedora-coreos' }),
+      mode: 0o644,
+    },
     { path: '/etc/crictl.yaml', content: renderCrictlConfig(), mode: 0o644 },
   ];
   for (const [registry, mirrors] of Object.entries(spec.mirrors.registryMirrors)) {
@@ -188,7 +193,7 @@ export interface HostTemplateFiles {
   commands: string[][];
 }
 
-/** Flatcar and Fedora CoreOS: read-only /usr, no apt; Ignition fetches the agent and sysext images bring containerd and kubeadm. */
+/** Flatcar and Fedora CoreOS: read-only /usr, no apt; Ignition fetches the agent; sysext images (Flatcar) or rpm-ostree layering (Fedora CoreOS) bring kubeadm. */
 export function isCoreOsFamily(spec: ClusterSpec): boolean {
   return spec.os.family === 'flatcar' || spec.os.family === 'fedora-coreos';
 }

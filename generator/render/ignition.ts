@@ -13,7 +13,9 @@
  * - the host's static address and NIC name → networkd (Flatcar) / NetworkManager (FCOS) files.
  * - the agent executable is fetched by Ignition itself from the coordinator (or mirrors.agent),
  *   gzip-decoded and hash-checked when the digest is known; the coordinator CA is trusted for it.
- * - containerd ≥ 2.0 and kubelet/kubeadm come from systemd-sysext images (`sysext.ts`).
+ * - Flatcar: containerd ≥ 2.0 and kubelet/kubeadm come from systemd-sysext images (`sysext.ts`);
+ *   Fedora CoreOS: rpm-ostree layers the Kubernetes RPMs, SELinux-labelled, and containerd is the
+ *   image's own (`ignition-fcos.ts`, docs/adr/0023).
  * - `spec.proxy` → `ignition.proxy`: the initramfs fetches the agent and the images before any
  *   environment file of the booted system exists.
  * - OS updates never reboot a host on their own (Flatcar `REBOOT_STRATEGY=off`, Zincati updates
@@ -22,11 +24,13 @@
  * Runtime contract: pure — same input, same bytes (compact JSON, fixed key order).
  */
 
+import { CHRONY_TMPFILES_PATH, renderChronyTmpfiles } from '../../templates/index.ts';
 import { noProxyList } from '../plan/host-files.ts';
 import type { Provisioning, SystemdUnit } from '../plan/types.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { hostOfUrl } from '../util/ip.ts';
 import { encodeIgnitionContents, toBase64DataUrl } from './ignition-encoding.ts';
+import { planFedoraCoreOsPackages } from './ignition-fcos.ts';
 import { renderIgnitionNetworkFiles } from './ignition-network.ts';
 import { FLATCAR_BUILTIN_EXTENSIONS_TO_MASK, planSysextImages, type SysextArch } from './sysext.ts';
 
@@ -168,17 +172,8 @@ function renderTimeConfig(family: ClusterSpec['os']['family'], servers: string[]
     // Flatcar synchronises with systemd-timesyncd by default.
     return { path: '/etc/systemd/timesyncd.conf.d/10-kubeseed.conf', content: `[Time]\nNTP=${servers.join(' ')}\n` };
   }
-  // Fedora CoreOS runs chronyd; its configuration is replaced as a whole.
-  const content = [
-    '# written by kubeseed (os.timeServers)',
-    ...servers.map((s) => `server ${s} iburst`),
-    'driftfile /var/lib/chrony/drift',
-    'makestep 1.0 3',
-    'rtcsync',
-    'logdir /var/log/chrony',
-    '',
-  ].join('\n');
-  return { path: '/etc/chrony.conf', content };
+  // Fedora CoreOS runs chronyd; its chrony.conf (and the platform sources FCOS derives from it) stays.
+  return { path: CHRONY_TMPFILES_PATH, content: renderChronyTmpfiles(servers) };
 }
 
 /** Flatcar's locksmithd and Fedora CoreOS's Zincati reboot after an update unless told not to. */
@@ -209,7 +204,13 @@ export function ignitionProxy(spec: ClusterSpec): NonNullable<IgnitionConfig['ig
   return {
     ...(http ? { httpProxy: http } : {}),
     ...(https ? { httpsProxy: https } : {}),
-    noProxy: [...new Set([...noProxyList(spec), ...(spec.mirrors.sysext ? [hostOfUrl(spec.mirrors.sysext).host] : [])])],
+    noProxy: [
+      ...new Set([
+        ...noProxyList(spec),
+        ...(spec.mirrors.sysext ? [hostOfUrl(spec.mirrors.sysext).host] : []),
+        ...(spec.os.family === 'fedora-coreos' && spec.mirrors.kubernetesRpm ? [hostOfUrl(spec.mirrors.kubernetesRpm).host] : []),
+      ]),
+    ],
   };
 }
 
@@ -301,28 +302,44 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
     },
   });
 
-  // Host preparation through system extensions.
+  // Host preparation: system extensions on Flatcar, rpm-ostree layering on Fedora CoreOS.
   const links: IgnLink[] = [];
-  const sysexts = planSysextImages(spec, { arch, containerdVersion: opts.containerdVersion, hashes: opts.sysextHashes });
-  for (const img of sysexts) {
-    if (seen.has(img.storePath)) throw new Error(`${who}: ${img.storePath} is reserved for the ${img.name} system extension`);
-    seen.add(img.storePath);
-    files.push({
-      path: img.storePath,
-      mode: 0o644,
-      overwrite: true,
-      contents: { source: img.url, ...(img.hash ? { verification: { hash: img.hash } } : {}) },
-    });
-    links.push({ path: img.linkPath, target: img.storePath, overwrite: true });
-  }
+  const proxy = ignitionProxy(spec);
   if (family === 'flatcar') {
+    const sysexts = planSysextImages(spec, { arch, containerdVersion: opts.containerdVersion, hashes: opts.sysextHashes });
+    for (const img of sysexts) {
+      if (seen.has(img.storePath)) throw new Error(`${who}: ${img.storePath} is reserved for the ${img.name} system extension`);
+      seen.add(img.storePath);
+      files.push({
+        path: img.storePath,
+        mode: 0o644,
+        overwrite: true,
+        contents: { source: img.url, ...(img.hash ? { verification: { hash: img.hash } } : {}) },
+      });
+      links.push({ path: img.linkPath, target: img.storePath, overwrite: true });
+    }
     for (const path of FLATCAR_BUILTIN_EXTENSIONS_TO_MASK) links.push({ path, target: '/dev/null', overwrite: true });
+    if (!unitNames.has('systemd-sysext.service')) units.push({ name: 'systemd-sysext.service', enabled: true });
+  } else {
+    const fcos = planFedoraCoreOsPackages(spec, proxy);
+    for (const f of fcos.files) addFile(f.path, f.content, f.mode);
+    for (const r of fcos.remote) {
+      if (seen.has(r.path)) throw new Error(`${who}: ${r.path} is reserved for the Kubernetes RPM repository key`);
+      seen.add(r.path);
+      files.push({ path: r.path, mode: 0o644, overwrite: true, contents: { source: r.source } });
+    }
+    for (const u of fcos.units) {
+      if (unitNames.has(u.name)) throw new Error(`${who}: unit ${u.name} is reserved for rpm-ostree layering`);
+      unitNames.add(u.name);
+      units.push(u);
+    }
   }
-  if (!unitNames.has('systemd-sysext.service')) units.push({ name: 'systemd-sysext.service', enabled: true });
   if (seen.has('/etc/containerd/config.toml') && !unitNames.has('containerd.service')) {
     // Whatever the image's unit passes as --config, read the file kubeseed writes (version 3).
     units.push({
       name: 'containerd.service',
+      // Enabled on Fedora CoreOS, whose presets leave the image's containerd off; Flatcar's extension enables its own.
+      ...(family === 'fedora-coreos' ? { enabled: true } : {}),
       dropins: [
         {
           name: '10-kubeseed-config.conf',
@@ -348,7 +365,6 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   }
   const directories = [...dirModes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([path, mode]) => ({ path, mode }));
 
-  const proxy = ignitionProxy(spec);
   const keys: string[] = [];
   for (const u of p.users) for (const k of u.sshAuthorizedKeys) if (!keys.includes(k)) keys.push(k);
 

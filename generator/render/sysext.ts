@@ -1,6 +1,7 @@
 /**
- * systemd-sysext images for Flatcar and Fedora CoreOS: where kubelet/kubeadm/kubectl and
- * containerd ≥ 2.0 come from when `/usr` is read-only and there is no package manager.
+ * systemd-sysext images for Flatcar: where kubelet/kubeadm/kubectl and containerd ≥ 2.0 come
+ * from when `/usr` is read-only and there is no package manager. Not for Fedora CoreOS: the images
+ * carry no SELinux labels (`ignition-fcos.ts`, docs/adr/0023).
  *
  * The default source is the Flatcar sysext-bakery (https://extensions.flatcar.org/extensions/,
  * file names `kubernetes-v<version>-<arch>.raw` and `containerd-<version>-<arch>.raw`);

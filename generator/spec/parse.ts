@@ -8,6 +8,7 @@ import { type Cidr, cidrContains, cidrsOverlap, formatCidr, isIPv4, parseCidr } 
 import { parseDuration } from '../util/text.ts';
 import { CILIUM_CHARTS, cniVersionFor, etcdVersionFor, VERSIONS_BY_MINOR } from '../versions.ts';
 import { expectedEndpointAddress } from './endpoint.ts';
+import { checkFedoraCoreOs } from './fedora-coreos.ts';
 import { assignDerivedMacs } from './mac.ts';
 import { type PathPart, SpecReader } from './reader.ts';
 import { CLUSTER_SCHEMA, DEFAULT_KUBERNETES_VERSION, MIN_ETCD, SUPPORTED_MINORS } from './schema.ts';
@@ -448,6 +449,9 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
       ['spec', 'os', 'format'],
       `${spec.os.family} uses cloud-init; use format: cloud-init (Ignition is for flatcar and fedora-coreos)`,
     );
+  if (spec.os.family === 'fedora-coreos') checkFedoraCoreOs(spec, r);
+  else if (spec.mirrors.kubernetesRpm || spec.mirrors.kubernetesRpmKey)
+    r.warn(['spec', 'mirrors', 'kubernetesRpm'], `is only used by os.family fedora-coreos, not ${spec.os.family}; remove it`);
   if (coreos && keepalivedLb && lbs.length > 0) {
     r.error(
       ['spec', 'loadBalancer', 'type'],

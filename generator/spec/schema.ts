@@ -138,6 +138,14 @@ export const CLUSTER_SCHEMA: Schema = {
             etcd: str(),
             cni: str(),
             cilium: str({ pattern: /^https?:\/\/\S+$/, expect: 'an http(s) base URL holding the cilium CLI tarballs and Cilium charts' }),
+            kubernetesRpm: str({
+              pattern: HTTP_URL,
+              expect: 'an http(s) base URL of the Kubernetes RPM repository of the minor, like https://mirror.lan/core:/stable:/v1.37/rpm/',
+            }),
+            kubernetesRpmKey: str({
+              pattern: /^https:\/\/[^\s/?#]+(\/\S*)?$/,
+              expect: "an https URL of the RPM repository's signing key (it is the trust root of every layered package)",
+            }),
             sysext: str({
               pattern: HTTP_URL,
               expect: 'an http(s) base URL serving the system extension images, like https://mirror.lan/sysext/',

@@ -102,7 +102,11 @@ export interface ClusterSpec {
      * (both sha256-pinned; default: the upstream URLs).
      */
     cilium?: string;
-    /** Base URL of system extension images (Flatcar / Fedora CoreOS). */
+    /** Base URL of a pkgs.k8s.io-style RPM repo for the minor (`…/core:/stable:/v1.37/rpm/`), Fedora CoreOS. */
+    kubernetesRpm?: string;
+    /** https URL of that repo's signing key (default: `<kubernetesRpm>repodata/repomd.xml.key`). */
+    kubernetesRpmKey?: string;
+    /** Base URL of system extension images (Flatcar). */
     sysext?: string;
     /** Base URL serving the agent executables (default: the coordinator's own `/agent/…`). */
     agent?: string;

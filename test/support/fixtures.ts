@@ -9,7 +9,7 @@ export const ROOT = join(import.meta.dirname, '..', '..');
 /** Examples rendered to cloud-init. */
 export const EXAMPLES = ['ha-stacked', 'ha-external-etcd', 'kube-vip', 'nginx-keepalived', 'fleet-pxe'] as const;
 /** Examples rendered to Ignition. */
-export const IGNITION_EXAMPLES = ['flatcar-kube-vip'] as const;
+export const IGNITION_EXAMPLES = ['flatcar-kube-vip', 'fedora-coreos-kube-vip'] as const;
 
 /** A fixed, clearly fake coordinator CA: golden files must not churn with real key material. */
 export const TEST_COORDINATOR_CA =

@@ -77,7 +77,11 @@ describe('renderIgnition', () => {
     expect(fileContent(flatcar, '/etc/hosts')).toMatch(/^127\.0\.0\.1\tlocalhost\n/);
     expect(fileContent(flatcar, '/etc/systemd/timesyncd.conf.d/10-kubeseed.conf')).toBe('[Time]\nNTP=ntp1.kloud.lan\n');
     const fcos = render('fedora-coreos').cfg;
-    expect(fileContent(fcos, '/etc/chrony.conf')).toContain('server ntp1.kloud.lan iburst\n');
+    // A drop-in into the sourcedir of Fedora's own chrony.conf, which is left alone (platform time sources keep working).
+    expect(fcos.storage.files.some((f) => f.path === '/etc/chrony.conf')).toBe(false);
+    expect(fileContent(fcos, '/etc/tmpfiles.d/kubeseed-chrony.conf')).toContain(
+      'f+ /run/chrony-dhcp/kubeseed.sources 0644 root root - server ntp1.kloud.lan iburst\\n\n',
+    );
     expect(fcos.storage.files.some((f) => f.path.startsWith('/etc/systemd/timesyncd'))).toBe(false);
   });
 
@@ -197,9 +201,67 @@ describe('renderIgnition', () => {
     expect(flatcar.systemd.units.find((u) => u.name === 'containerd.service')?.dropins?.[0]?.contents).toContain(
       '--config /etc/containerd/config.toml',
     );
-    // Fedora CoreOS has no built-in Flatcar extensions to mask.
+  });
+
+  it('layers the Kubernetes RPMs with rpm-ostree on Fedora CoreOS instead of unlabelled system extensions', () => {
     const fcos = render('fedora-coreos').cfg;
-    expect(fcos.storage.links.map((l) => l.path)).toEqual(['/etc/extensions/kubernetes.raw', '/etc/extensions/containerd.raw']);
+    // No sysext: its images carry no SELinux labels and would hide /var/usrlocal (docs/adr/0023).
+    expect(fcos.storage.links).toEqual([]);
+    expect(fcos.storage.files.some((f) => f.path.startsWith('/opt/extensions/'))).toBe(false);
+    expect(fcos.systemd.units.some((u) => u.name === 'systemd-sysext.service')).toBe(false);
+    expect(fileContent(fcos, '/etc/yum.repos.d/kubeseed-kubernetes.repo')).toBe(
+      [
+        '# kubeseed: Kubernetes v1.37 RPMs for rpm-ostree layering (kubeseed-rpm-ostree-install.service).',
+        '[kubeseed-kubernetes]',
+        'name=Kubernetes v1.37 (kubeseed)',
+        'baseurl=https://pkgs.k8s.io/core:/stable:/v1.37/rpm/',
+        'enabled=1',
+        'gpgcheck=1',
+        'gpgkey=file:///etc/pki/rpm-gpg/kubeseed-kubernetes.asc',
+        '',
+      ].join('\n'),
+    );
+    // rpm-ostree trusts keys under /etc/pki/rpm-gpg and does not fetch gpgkey URLs: Ignition fetches the key.
+    expect(fcos.storage.files.find((f) => f.path === '/etc/pki/rpm-gpg/kubeseed-kubernetes.asc')?.contents).toEqual({
+      source: 'https://pkgs.k8s.io/core:/stable:/v1.37/rpm/repodata/repomd.xml.key',
+    });
+    const install = fcos.systemd.units.find((u) => u.name === 'kubeseed-rpm-ostree-install.service');
+    expect(install?.enabled).toBe(true);
+    const lines = install?.contents?.split('\n') ?? [];
+    expect(lines).toContain(
+      'ExecStart=/usr/bin/rpm-ostree install --apply-live --allow-inactive --idempotent kubelet-1.37.0 kubeadm-1.37.0 kubectl-1.37.0 cri-tools',
+    );
+    expect(lines).toContain('Before=kubelet.service kubeseed-agent.service zincati.service');
+    expect(lines.indexOf('ExecStart=/usr/bin/systemctl daemon-reload')).toBeGreaterThan(
+      lines.findIndex((l) => l.includes('rpm-ostree install')),
+    );
+    expect(lines).toContain('ExecStart=/usr/bin/systemctl enable kubelet.service');
+    // The image's containerd, enabled and started with kubeseed's config, which turns SELinux labelling on.
+    const containerd = fcos.systemd.units.find((u) => u.name === 'containerd.service');
+    expect(containerd?.enabled).toBe(true);
+    expect(containerd?.dropins?.[0]?.contents).toContain('--config /etc/containerd/config.toml');
+    expect(render('flatcar').cfg.systemd.units.find((u) => u.name === 'containerd.service')?.enabled).toBeUndefined();
+  });
+
+  it('points rpm-ostree at mirrors.kubernetesRpm and gives rpm-ostreed the spec proxy', () => {
+    const spec = makeSpec('fedora-coreos');
+    spec.mirrors.kubernetesRpm = 'https://rpm.kloud.lan/k8s/v1.37';
+    spec.proxy = { http: 'http://proxy.kloud.lan:3128', https: 'http://proxy.kloud.lan:3128', noProxy: [] };
+    const cfg = buildIgnitionConfig(makeProvisioning('k8s1master1'), host, spec, { coordinatorCa: TEST_CA_PEM });
+    expect(fileContent(cfg, '/etc/yum.repos.d/kubeseed-kubernetes.repo')).toContain('baseurl=https://rpm.kloud.lan/k8s/v1.37/\n');
+    expect(cfg.storage.files.find((f) => f.path === '/etc/pki/rpm-gpg/kubeseed-kubernetes.asc')?.contents.source).toBe(
+      'https://rpm.kloud.lan/k8s/v1.37/repodata/repomd.xml.key',
+    );
+    // rpm-ostreed is D-Bus activated: only its own unit's environment reaches libdnf.
+    const dropin = fileContent(cfg, '/etc/systemd/system/rpm-ostreed.service.d/http-proxy.conf');
+    expect(dropin).toContain('Environment="HTTPS_PROXY=http://proxy.kloud.lan:3128"\n');
+    expect(dropin).toMatch(/Environment="no_proxy=[^"]*rpm\.kloud\.lan/);
+    expect(cfg.ignition.proxy?.noProxy).toContain('rpm.kloud.lan');
+    spec.mirrors.kubernetesRpmKey = 'https://keys.kloud.lan/k8s.asc';
+    const withKey = buildIgnitionConfig(makeProvisioning('k8s1master1'), host, spec, { coordinatorCa: TEST_CA_PEM });
+    expect(withKey.storage.files.find((f) => f.path === '/etc/pki/rpm-gpg/kubeseed-kubernetes.asc')?.contents.source).toBe(
+      'https://keys.kloud.lan/k8s.asc',
+    );
   });
 
   it('takes sysext images from mirrors.sysext, with hashes when known, and refuses containerd < 2', () => {

@@ -28,6 +28,7 @@ const skip = skipUnless('validators', { root: true, commands: ['ignition-validat
 const AGENT_BYTES = Buffer.from('#!/bin/sh\necho "kubeseed agent stand-in"\n');
 const AGENT_SHA256 = createHash('sha256').update(AGENT_BYTES).digest('hex');
 const SYSEXT_BYTES = (name: string) => Buffer.from(`stand-in system extension ${name}\n`);
+const RPM_KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\nstand-in repository key\n-----END PGP PUBLIC KEY BLOCK-----\n';
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -75,6 +76,7 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     server = createServer((req, res) => {
       requests.push(req.url ?? '');
       if (req.url === '/agent/linux-amd64') return res.end(gzipSync(AGENT_BYTES));
+      if (req.url === '/rpm/repodata/repomd.xml.key') return res.end(RPM_KEY);
       const m = /^\/sysext\/([\w.-]+\.raw)$/.exec(req.url ?? '');
       if (m?.[1]) return res.end(SYSEXT_BYTES(m[1]));
       res.statusCode = 404;
@@ -92,6 +94,7 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     const spec = makeSpec(family);
     spec.coordinator = { ...spec.coordinator, url: base };
     spec.mirrors.sysext = `${base}/sysext/`;
+    spec.mirrors.kubernetesRpm = `${base}/rpm/`;
     return spec;
   }
 
@@ -195,19 +198,29 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
       '/etc/containerd/config.toml',
     );
     const preset = readFileSync(join(root, 'etc/systemd/system-preset/20-ignition.preset'), 'utf8').split('\n');
-    expect(preset).toEqual(
-      expect.arrayContaining(['enable kubeseed-agent.service', 'enable kubeseed-firstboot.service', 'enable systemd-sysext.service']),
-    );
+    expect(preset).toEqual(expect.arrayContaining(['enable kubeseed-agent.service', 'enable kubeseed-firstboot.service']));
 
-    // System extensions: fetched and linked where systemd-sysext looks.
-    expect(readlinkSync(join(root, 'etc/extensions/kubernetes.raw'))).toBe('/opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw');
-    expect(readFileSync(join(root, 'opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw'), 'utf8')).toBe(
-      SYSEXT_BYTES('kubernetes-v1.37.0-x86-64.raw').toString(),
-    );
-    expect(readlinkSync(join(root, 'etc/extensions/containerd.raw'))).toBe('/opt/extensions/containerd/containerd-2.1.4-x86-64.raw');
     if (family === 'flatcar') {
+      // System extensions: fetched and linked where systemd-sysext looks.
+      expect(preset).toContain('enable systemd-sysext.service');
+      expect(readlinkSync(join(root, 'etc/extensions/kubernetes.raw'))).toBe('/opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw');
+      expect(readFileSync(join(root, 'opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw'), 'utf8')).toBe(
+        SYSEXT_BYTES('kubernetes-v1.37.0-x86-64.raw').toString(),
+      );
+      expect(readlinkSync(join(root, 'etc/extensions/containerd.raw'))).toBe('/opt/extensions/containerd/containerd-2.1.4-x86-64.raw');
       expect(readlinkSync(join(root, 'etc/extensions/containerd-flatcar.raw'))).toBe('/dev/null');
       expect(readlinkSync(join(root, 'etc/extensions/docker-flatcar.raw'))).toBe('/dev/null');
+    } else {
+      // rpm-ostree layering: the repository, its key fetched by Ignition, the install unit and containerd enabled.
+      expect(preset).toEqual(expect.arrayContaining(['enable kubeseed-rpm-ostree-install.service', 'enable containerd.service']));
+      expect(preset).not.toContain('enable systemd-sysext.service');
+      expect(() => statSync(join(root, 'etc/extensions'))).toThrow();
+      expect(readFileSync(join(root, 'etc/yum.repos.d/kubeseed-kubernetes.repo'), 'utf8')).toContain(`baseurl=${base}/rpm/\n`);
+      expect(readFileSync(join(root, 'etc/pki/rpm-gpg/kubeseed-kubernetes.asc'), 'utf8')).toBe(RPM_KEY);
+      expect(readFileSync(join(root, 'etc/systemd/system/kubeseed-rpm-ostree-install.service'), 'utf8')).toContain(
+        'rpm-ostree install --apply-live --allow-inactive --idempotent kubelet-1.37.0',
+      );
+      expect(requests).toContain('/rpm/repodata/repomd.xml.key');
     }
     // Static address and NIC name.
     expect(readFileSync(join(root, 'etc/systemd/network/10-kubeseed-eth0.link'), 'utf8')).toContain('Name=eth0');
