@@ -1,14 +1,17 @@
 /**
- * Serves the agent single executables from the dist directory: gzip-compressed once and cached
- * (keyed by size and mtime, so a rebuild is picked up), with the SHA-256 of the UNCOMPRESSED
- * executable for `sha256sum -c` after `gunzip`. Range requests apply to the gzip bytes, so an
- * interrupted download resumes.
+ * The agent single executables in the dist directory (`npm run build`): `readAgentExecutable` is the
+ * one way they are read and digested, by the coordinator that serves them and by `kubeseed
+ * generate`, which writes the digest into Ignition's `verification.hash`. `AgentBinaries` serves
+ * them gzip-compressed once and cached (keyed by size and mtime, so a rebuild is picked up), with
+ * the SHA-256 of the UNCOMPRESSED executable for `sha256sum -c` after `gunzip`. Range requests
+ * apply to the gzip bytes, so an interrupted download resumes.
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { packageRoot } from '../generator/util/package-root.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -23,6 +26,35 @@ export interface AgentBinary {
   mtime: Date;
 }
 
+/** Where `npm run build` puts the executables: the default `--dist` of `kubeseed serve` and `generate`. */
+export function defaultDistDir(): string {
+  return join(packageRoot(import.meta.dirname), 'dist');
+}
+
+/** A built executable found on disk: where, and what identifies this build of it (size and mtime). */
+export interface AgentExecutableFile {
+  path: string;
+  key: string;
+  mtime: Date;
+}
+
+/** The executable of `arch` in `distDir`, or null when it was not built. */
+export async function findAgentExecutable(distDir: string, arch: AgentArch): Promise<AgentExecutableFile | null> {
+  const path = join(distDir, AGENT_ARCHES[arch]);
+  try {
+    const info = await stat(path);
+    return info.isFile() ? { path, key: `${info.size}:${info.mtimeMs}`, mtime: info.mtime } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The executable's bytes and the hex SHA-256 of them (the digest install-agent.sh and Ignition check after gunzip). */
+export async function readAgentExecutable(file: AgentExecutableFile): Promise<{ raw: Buffer; sha256: string }> {
+  const raw = await readFile(file.path);
+  return { raw, sha256: createHash('sha256').update(raw).digest('hex') };
+}
+
 export class AgentBinaries {
   private readonly cache = new Map<AgentArch, { key: string; value: Promise<AgentBinary> }>();
 
@@ -31,26 +63,18 @@ export class AgentBinaries {
   /** The compressed executable, or null when it was not built. */
   async get(arch: AgentArch): Promise<AgentBinary | null> {
     if (!this.distDir) return null;
-    const path = join(this.distDir, AGENT_ARCHES[arch]);
-    let info: Awaited<ReturnType<typeof stat>>;
-    try {
-      info = await stat(path);
-    } catch {
-      return null;
-    }
-    if (!info.isFile()) return null;
-    const key = `${info.size}:${info.mtimeMs}`;
+    const file = await findAgentExecutable(this.distDir, arch);
+    if (!file) return null;
     const cached = this.cache.get(arch);
-    if (cached?.key === key) return cached.value;
+    if (cached?.key === file.key) return cached.value;
     const value = (async () => {
-      const raw = await readFile(path);
-      const sha256 = createHash('sha256').update(raw).digest('hex');
+      const { raw, sha256 } = await readAgentExecutable(file);
       const gz = await gzipAsync(raw, { level: 6 });
-      return { gz, sha256, etag: `"${sha256.slice(0, 32)}-gz"`, mtime: info.mtime };
+      return { gz, sha256, etag: `"${sha256.slice(0, 32)}-gz"`, mtime: file.mtime };
     })();
     // A failed read must not stick in the cache.
     value.catch(() => this.cache.delete(arch));
-    this.cache.set(arch, { key, value });
+    this.cache.set(arch, { key: file.key, value });
     return value;
   }
 }

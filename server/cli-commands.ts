@@ -18,7 +18,6 @@ import { routePxeRequest } from '../generator/render/pxe-routes.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
 import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
-import { packageRoot } from '../generator/util/package-root.ts';
 import {
   type AdminConnection,
   AdminError,
@@ -30,6 +29,7 @@ import {
   removeHost,
   retryHost,
 } from './admin-client.ts';
+import { defaultDistDir } from './agent-binaries.ts';
 import { trackedCertificates } from './certificates.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
 import { certificateWarning, expiryDate } from './model.ts';
@@ -111,7 +111,7 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     ...(flags.listen ? { listen: flags.listen as string } : {}),
     ...(passphrase ? { passphrase } : {}),
     ...(perSource ? { maxConnectionsPerSource: Number(perSource) } : {}),
-    distDir: (flags.dist as string | undefined) ?? join(packageRoot(import.meta.dirname), 'dist'),
+    distDir: (flags.dist as string | undefined) ?? defaultDistDir(),
     loadState: async (dir, options) => {
       loaded = await loadCoordinatorState(dir, options);
       return loaded;

@@ -32,9 +32,9 @@ export const COMMANDS: Record<string, Command> = {
     run: cmdPlan,
   },
   generate: {
-    synopsis: 'SPEC --out DIR [--rotate] [--json] [--strict]',
+    synopsis: 'SPEC --out DIR [--rotate] [--json] [--strict] [--dist DIR]',
     summary: 'write per-host user-data, plans, and the coordinator state',
-    help: 'Re-running keeps the PKI and every enrollment credential already issued; --rotate replaces them.\nKUBESEED_PASSPHRASE encrypts the private keys in the state directory.',
+    help: "Re-running keeps the PKI and every enrollment credential already issued; --rotate replaces them.\nKUBESEED_PASSPHRASE encrypts the private keys in the state directory.\nIgnition configs carry the SHA-256 of the agent executables in --dist DIR (default: the package's dist/, built by `npm run build`); serve the same build.",
     run: cmdGenerate,
   },
   kubeconfig: {

@@ -1,9 +1,11 @@
 /** `kubeseed generate SPEC --out DIR`: state (PKI, credentials) + every per-host artifact + a summary. */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AGENT_ARCHES, defaultDistDir, findAgentExecutable, readAgentExecutable } from '../../server/agent-binaries.ts';
 import { discoveryHash } from '../pki/index.ts';
 import { planCluster } from '../plan/plan.ts';
-import { type Artifact, ArtifactRenderer, type HostSummary } from '../render/index.ts';
+import { type Artifact, ArtifactRenderer, agentArchesOf, type HostSummary, type RenderOptions } from '../render/index.ts';
+import type { SysextArch } from '../render/sysext.ts';
 import { createPublicSecretSource, ensureState } from '../state/index.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { ArtifactSink } from './artifact-sink.ts';
@@ -15,12 +17,14 @@ import { formatTable } from './table.ts';
 const ISO_EPOCH = new Date('2026-01-01T00:00:00Z');
 
 export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { booleans: ['strict', 'rotate', 'json'], values: ['out'] });
+  const { positional, flags } = parseArgs(argv, { booleans: ['strict', 'rotate', 'json'], values: ['out', 'dist'] });
   const parsed = readSpecFile(positional[0], Boolean(flags.strict));
   const out = flags.out as string | undefined;
   if (!out) throw new UsageError('--out DIR is required: where hosts/, plan/ and coordinator/ are written');
   printWarnings(io, parsed.file, parsed);
   const spec = parsed.spec;
+  // Before anything is written: an Ignition config must carry the digest of the agent it fetches.
+  const agentSha256 = await readAgentDigests((flags.dist as string | undefined) ?? defaultDistDir(), agentArchesOf(spec));
   const passphrase = io.env.KUBESEED_PASSPHRASE || undefined;
   const state = await ensureState({
     outDir: out,
@@ -38,6 +42,7 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
   const plan = planCluster(spec, ctx, parsed.warnings);
   const renderer = new ArtifactRenderer(plan, createPublicSecretSource(state.state), {
     coordinatorCa: ctx.coordinatorCa,
+    agentSha256,
     isoTimestamp: ISO_EPOCH,
   });
   const summary: HostSummary[] = [];
@@ -84,6 +89,7 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
           removed: state.removed,
           rotated: state.rotated,
           hosts: summary,
+          agentSha256,
           warnings: parsed.warnings.map((w) => ({ path: w.path, line: w.line, column: w.column, message: w.message })),
         },
         null,
@@ -98,6 +104,28 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
   ];
   io.stdout(formatTable(rows));
   io.stdout(`\nwrote ${out}/hosts/<host>/ for ${summary.length} hosts, ${out}/plan/, state in ${out}/coordinator/\n`);
+  for (const [arch, sha256] of Object.entries(agentSha256))
+    io.stdout(`agent linux-${arch} sha256: ${sha256} (checked by Ignition; re-run generate after rebuilding the agent)\n`);
   io.stdout(`discovery hash: ${hash}\nnext: kubeseed serve --state ${join(out, 'coordinator')}\n`);
   return 0;
+}
+
+/**
+ * The SHA-256 of each architecture's agent executable, read as the coordinator reads what it serves
+ * (server/agent-binaries.ts). A missing executable is the operator's to fix, named with the fix.
+ */
+async function readAgentDigests(distDir: string, arches: SysextArch[]): Promise<RenderOptions['agentSha256']> {
+  const digests: RenderOptions['agentSha256'] = {};
+  const missing: string[] = [];
+  for (const arch of arches) {
+    const file = await findAgentExecutable(distDir, `linux-${arch}`);
+    if (file) digests[arch] = (await readAgentExecutable(file)).sha256;
+    else missing.push(join(distDir, AGENT_ARCHES[`linux-${arch}`]));
+  }
+  if (missing.length > 0) {
+    throw new UsageError(
+      `the agent executable ${missing.join(', ')} is not built. Ignition hosts check the agent they fetch against its SHA-256 (verification.hash), taken from the executable the coordinator will serve: run \`npm run build\`, or pass --dist DIR holding the executables (the --dist of kubeseed serve)`,
+    );
+  }
+  return digests;
 }

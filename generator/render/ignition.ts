@@ -12,7 +12,8 @@
  * - users → user `core` (the image's login user) with every SSH key.
  * - the host's static address and NIC name → networkd (Flatcar) / NetworkManager (FCOS) files.
  * - the agent executable is fetched by Ignition itself from the coordinator (or mirrors.agent),
- *   gzip-decoded and hash-checked when the digest is known; the coordinator CA is trusted for it.
+ *   gzip-decoded and checked against the digest of the build (`kubeseed generate` always passes
+ *   it); the coordinator CA is trusted for it.
  * - Flatcar: containerd ≥ 2.0 and kubelet/kubeadm come from systemd-sysext images (`sysext.ts`);
  *   Fedora CoreOS: rpm-ostree layers the Kubernetes RPMs, SELinux-labelled, and containerd is the
  *   image's own (`ignition-fcos.ts`, docs/adr/0023).
@@ -56,8 +57,6 @@ export interface IgnitionOptions {
   agentGzip?: boolean;
   /** containerd sysext version (default `DEFAULT_CONTAINERD_SYSEXT_VERSION`). */
   containerdVersion?: string;
-  /** Known sysext digests by file name (`sha256-…`/`sha512-…`). */
-  sysextHashes?: Record<string, string>;
 }
 
 interface IgnFile {
@@ -306,7 +305,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   const links: IgnLink[] = [];
   const proxy = ignitionProxy(spec);
   if (family === 'flatcar') {
-    const sysexts = planSysextImages(spec, { arch, containerdVersion: opts.containerdVersion, hashes: opts.sysextHashes });
+    const sysexts = planSysextImages(spec, { arch, containerdVersion: opts.containerdVersion });
     for (const img of sysexts) {
       if (seen.has(img.storePath)) throw new Error(`${who}: ${img.storePath} is reserved for the ${img.name} system extension`);
       seen.add(img.storePath);

@@ -9,6 +9,7 @@ import { findHost } from '../plan/build-step.ts';
 import { describeHostPlan } from '../plan/document.ts';
 import { withoutCredential } from '../plan/provision.ts';
 import type { ClusterPlan, HostPlan, SecretSource } from '../plan/types.ts';
+import type { ClusterSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { cloudConfigWriter, renderCloudConfig } from './cloud-init.ts';
 import { renderIgnition } from './ignition.ts';
@@ -17,6 +18,7 @@ import { renderMetaData, renderNetworkConfig } from './network-config.ts';
 import { type ProxmoxHostInput, renderProxmox } from './proxmox.ts';
 import { renderPxeFiles } from './pxe.ts';
 import { checkUserDataSize, hasUserDataLimit } from './size-limits.ts';
+import type { SysextArch } from './sysext.ts';
 
 export interface Artifact {
   /** Relative to the output directory, `/`-separated. */
@@ -45,8 +47,11 @@ export interface HostSummary {
 
 export interface RenderOptions {
   coordinatorCa: string;
-  /** SHA-256 of the decompressed agent executable, when it was built (Ignition verification). */
-  agentSha256?: string;
+  /**
+   * Hex SHA-256 of the agent executable (after gunzip) per architecture, for Ignition's
+   * `verification.hash`: required for every architecture `agentArchesOf(spec)` names.
+   */
+  agentSha256: Partial<Record<SysextArch, string>>;
   /** Fixed timestamp for the seed ISOs (deterministic bytes). */
   isoTimestamp: Date;
 }
@@ -62,6 +67,16 @@ export interface RenderedArtifacts {
 export interface HostArtifacts {
   artifacts: Artifact[];
   summary: HostSummary;
+}
+
+/**
+ * The architectures whose agent executable the Ignition configs fetch (hosts and the fleet), each
+ * needing its digest in `RenderOptions.agentSha256`; none for cloud-init, whose install-agent.sh
+ * checks the digest the coordinator publishes. Hosts have no architecture of their own yet: amd64,
+ * as the agent URL and the system extension images default to.
+ */
+export function agentArchesOf(spec: ClusterSpec): SysextArch[] {
+  return spec.os.format === 'ignition' ? ['amd64'] : [];
 }
 
 /**
@@ -101,10 +116,7 @@ export class ArtifactRenderer {
     const artifacts: Artifact[] = [];
     let bytes: number;
     if (spec.os.format === 'ignition') {
-      const ign = renderIgnition(provisioning, host, spec, {
-        coordinatorCa: opts.coordinatorCa,
-        ...(opts.agentSha256 ? { agentSha256: opts.agentSha256 } : {}),
-      });
+      const ign = renderIgnition(provisioning, host, spec, { coordinatorCa: opts.coordinatorCa, agentSha256: this.agentSha256() });
       artifacts.push({ path: `${dir}/config.ign`, content: ign, mode: 0o600 });
       const size = checkUserDataSize(host.name, ign, spec.os.platform, 'ignition');
       if (!size.ok) this.tooLarge.push(size.message!);
@@ -154,7 +166,7 @@ export class ArtifactRenderer {
       if (spec.os.format === 'ignition') {
         artifacts.push({
           path: 'fleet/config.ign',
-          content: renderIgnition(plan.fleet, null, spec, { coordinatorCa: opts.coordinatorCa }),
+          content: renderIgnition(plan.fleet, null, spec, { coordinatorCa: opts.coordinatorCa, agentSha256: this.agentSha256() }),
           mode: 0o600,
         });
       } else {
@@ -177,12 +189,23 @@ export class ArtifactRenderer {
         else
           artifacts.push({
             path: 'coordinator/http/config.ign',
-            content: renderIgnition(open, null, spec, { coordinatorCa: opts.coordinatorCa }),
+            content: renderIgnition(open, null, spec, { coordinatorCa: opts.coordinatorCa, agentSha256: this.agentSha256() }),
             mode: 0o644,
           });
       }
     }
     return artifacts;
+  }
+
+  /** The digest Ignition checks the agent against: an Ignition config never fetches an unverified agent. */
+  private agentSha256(arch: SysextArch = 'amd64'): string {
+    const sha256 = this.opts.agentSha256[arch];
+    if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) {
+      throw new PlanError(
+        `no SHA-256 of the linux-${arch} agent executable to put in Ignition's verification.hash; kubeseed generate reads it from the built agent (npm run build)`,
+      );
+    }
+    return sha256;
   }
 }
 

@@ -7,7 +7,9 @@
  * file names `kubernetes-v<version>-<arch>.raw` and `containerd-<version>-<arch>.raw`);
  * `spec.mirrors.sysext` replaces the base URL for air-gapped sites (same file names).
  * Each image is fetched by Ignition into `/opt/extensions/<name>/<file>` and linked as
- * `/etc/extensions/<name>.raw`, which `systemd-sysext.service` merges at boot.
+ * `/etc/extensions/<name>.raw`, which `systemd-sysext.service` merges at boot. An image whose
+ * SHA-256 `spec.mirrors.sysextSha256` names (by file name) carries it as `verification.hash`;
+ * validation says which images go without (generator/spec/integrity.ts).
  *
  * Runtime contract: pure.
  */
@@ -30,15 +32,13 @@ export interface SysextImage {
   storePath: string;
   /** The link systemd-sysext reads. */
   linkPath: string;
-  /** `sha256-<hex>` / `sha512-<hex>` when known (from options), for `verification.hash`. */
+  /** `sha256-<hex>` from `spec.mirrors.sysextSha256`, for Ignition's `verification.hash`. */
   hash?: string;
 }
 
 export interface SysextOptions {
   arch?: SysextArch;
   containerdVersion?: string;
-  /** Known digests by file name, e.g. `{ 'kubernetes-v1.37.0-x86-64.raw': 'sha256-…' }`. */
-  hashes?: Record<string, string>;
 }
 
 /** The bakery's architecture suffix. */
@@ -69,13 +69,13 @@ export function planSysextImages(spec: ClusterSpec, opts: SysextOptions = {}): S
     { name: 'containerd', version: containerdVersion, fileName: `containerd-${containerdVersion}-${arch}.raw` },
   ];
   return images.map((img) => {
-    const hash = opts.hashes?.[img.fileName];
+    const sha256 = spec.mirrors.sysextSha256?.[img.fileName];
     return {
       ...img,
       url: `${base}${img.fileName}`,
       storePath: `/opt/extensions/${img.name}/${img.fileName}`,
       linkPath: `/etc/extensions/${img.name}.raw`,
-      ...(hash ? { hash } : {}),
+      ...(sha256 ? { hash: `sha256-${sha256}` } : {}),
     };
   });
 }

@@ -9,6 +9,7 @@ import { parseDuration } from '../util/text.ts';
 import { CILIUM_CHARTS, cniVersionFor, etcdVersionFor, VERSIONS_BY_MINOR } from '../versions.ts';
 import { expectedEndpointAddress } from './endpoint.ts';
 import { checkFedoraCoreOs } from './fedora-coreos.ts';
+import { checkDownloadIntegrity } from './integrity.ts';
 import { assignDerivedMacs } from './mac.ts';
 import { type PathPart, SpecReader } from './reader.ts';
 import { CLUSTER_SCHEMA, DEFAULT_KUBERNETES_VERSION, MIN_ETCD, SUPPORTED_MINORS } from './schema.ts';
@@ -439,6 +440,8 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
       `${s.rollout.tokenTTL} is too short; the coordinator renews tokens before they expire, use at least 5m`,
     );
   }
+
+  checkDownloadIntegrity(spec, r);
 
   // OS and format.
   const coreos = spec.os.family === 'flatcar' || spec.os.family === 'fedora-coreos';

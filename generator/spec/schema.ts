@@ -150,6 +150,10 @@ export const CLUSTER_SCHEMA: Schema = {
               pattern: HTTP_URL,
               expect: 'an http(s) base URL serving the system extension images, like https://mirror.lan/sysext/',
             }),
+            sysextSha256: {
+              t: 'map',
+              of: str({ pattern: /^[0-9a-f]{64}$/, expect: 'a SHA-256 as sha256sum prints it: 64 lower-case hex digits' }),
+            },
             agent: str({
               pattern: HTTP_URL,
               expect: 'an http(s) base URL serving the linux-amd64/linux-arm64 agent executables, like https://mirror.lan/kubeseed/agent/',

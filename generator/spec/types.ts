@@ -108,6 +108,8 @@ export interface ClusterSpec {
     kubernetesRpmKey?: string;
     /** Base URL of system extension images (Flatcar). */
     sysext?: string;
+    /** Hex SHA-256 of system extension images by file name (`kubernetes-v1.37.0-x86-64.raw`), wherever they come from. */
+    sysextSha256?: Record<string, string>;
     /** Base URL serving the agent executables (default: the coordinator's own `/agent/…`). */
     agent?: string;
     /** Container image repository for kubeadm (ClusterConfiguration.imageRepository). */

@@ -31,6 +31,12 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 
 const example = (name: string) => join(ROOT, 'examples', `${name}.yaml`);
 
+/** A dist directory holding a stand-in amd64 agent executable: Ignition configs carry its digest. */
+const AGENT_STAND_IN = Buffer.from('#!/bin/sh\necho "kubeseed agent stand-in"\n');
+const dist = join(work, 'dist');
+mkdirSync(dist);
+writeFileSync(join(dist, 'kubeseed-agent-linux-x64'), AGENT_STAND_IN, { mode: 0o755 });
+
 describe('kubeseed CLI', () => {
   it('no command: usage on stdout, exit 2; --help exit 0; unknown command exit 2', async () => {
     expect((await run()).code).toBe(2);
@@ -224,10 +230,42 @@ describe('kubeseed CLI', () => {
       .replace('family: flatcar', `family: flatcar\n    platform: aws\n    sshAuthorizedKeys:\n${keys}`);
     const file = join(work, 'aws-ign.yaml');
     writeFileSync(file, spec);
-    const r = await run('generate', file, '--out', join(work, 'aws-ign'));
+    const r = await run('generate', file, '--out', join(work, 'aws-ign'), '--dist', dist);
     expect(r.err).toMatch(/host cp1: Ignition config is [\d,]+ bytes raw \(before base64\), over the aws limit of 16,384/);
     expect(r.code).toBe(2);
     expect(existsSync(join(work, 'aws-ign/hosts'))).toBe(false);
+  });
+
+  it('generate: every Ignition config checks the agent against the digest of the built executable (issue 23 item 8)', async () => {
+    const out = join(work, 'flatcar-out');
+    const r = await run('generate', example('flatcar-kube-vip'), '--out', out, '--dist', dist, '--json');
+    expect(r.code).toBe(0);
+    const sha256 = createHash('sha256').update(AGENT_STAND_IN).digest('hex');
+    expect(JSON.parse(r.out).agentSha256).toEqual({ amd64: sha256 });
+    for (const host of ['cp1', 'cp2', 'cp3', 'worker1', 'worker2']) {
+      const cfg = JSON.parse(readFileSync(join(out, 'hosts', host, 'config.ign'), 'utf8'));
+      const agent = cfg.storage.files.find((f: { path: string }) => f.path === '/opt/bin/kubeseed-agent');
+      expect(agent.contents).toEqual({
+        source: 'https://10.105.1.5:9443/agent/linux-amd64',
+        compression: 'gzip',
+        verification: { hash: `sha256-${sha256}` },
+      });
+    }
+    // The images come from https without digests in the example: said, not hidden.
+    expect(r.err).toContain('trusted through TLS only');
+  });
+
+  it('generate: Ignition hosts without a built agent are refused before anything is written, naming the fix', async () => {
+    const empty = join(work, 'no-dist');
+    mkdirSync(empty);
+    const out = join(work, 'flatcar-unbuilt');
+    const r = await run('generate', example('flatcar-kube-vip'), '--out', out, '--dist', empty);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`the agent executable ${join(empty, 'kubeseed-agent-linux-x64')} is not built`);
+    expect(r.err).toContain('run `npm run build`, or pass --dist DIR');
+    expect(existsSync(out)).toBe(false);
+    // cloud-init hosts need no local build: install-agent.sh checks the digest the coordinator publishes.
+    expect((await run('generate', example('kube-vip'), '--out', join(work, 'ubuntu-unbuilt'), '--dist', empty)).code).toBe(0);
   });
 
   it('a file that cannot be written is a runtime error naming it (exit 1), after which generate stops', async () => {

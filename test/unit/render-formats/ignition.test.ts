@@ -264,19 +264,17 @@ describe('renderIgnition', () => {
     );
   });
 
-  it('takes sysext images from mirrors.sysext, with hashes when known, and refuses containerd < 2', () => {
+  it('takes sysext images from mirrors.sysext, with the digests of mirrors.sysextSha256, and refuses containerd < 2', () => {
     const spec = makeSpec('flatcar');
     spec.mirrors.sysext = 'http://mirror.kloud.lan/sysext';
-    const imgs = planSysextImages(spec, {
-      arch: 'arm64',
-      containerdVersion: 'v2.0.5',
-      hashes: { 'containerd-2.0.5-arm64.raw': 'sha256-00' },
-    });
+    spec.mirrors.sysextSha256 = { 'containerd-2.0.5-arm64.raw': 'ab'.repeat(32) };
+    const imgs = planSysextImages(spec, { arch: 'arm64', containerdVersion: 'v2.0.5' });
     expect(imgs.map((i) => i.url)).toEqual([
       'http://mirror.kloud.lan/sysext/kubernetes-v1.37.0-arm64.raw',
       'http://mirror.kloud.lan/sysext/containerd-2.0.5-arm64.raw',
     ]);
-    expect(imgs[1]?.hash).toBe('sha256-00');
+    expect(imgs[0]?.hash).toBeUndefined();
+    expect(imgs[1]?.hash).toBe(`sha256-${'ab'.repeat(32)}`);
     expect(() => planSysextImages(spec, { containerdVersion: '1.7.27' })).toThrow(/older than 2\.0/);
   });
 

@@ -29,6 +29,9 @@ const AGENT_BYTES = Buffer.from('#!/bin/sh\necho "kubeseed agent stand-in"\n');
 const AGENT_SHA256 = createHash('sha256').update(AGENT_BYTES).digest('hex');
 const SYSEXT_BYTES = (name: string) => Buffer.from(`stand-in system extension ${name}\n`);
 const RPM_KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\nstand-in repository key\n-----END PGP PUBLIC KEY BLOCK-----\n';
+const SYSEXT_FILES = ['kubernetes-v1.37.0-x86-64.raw', 'containerd-2.1.4-x86-64.raw'];
+/** spec.mirrors.sysextSha256 for the stand-in images the loopback server serves. */
+const SYSEXT_SHA256 = Object.fromEntries(SYSEXT_FILES.map((f) => [f, createHash('sha256').update(SYSEXT_BYTES(f)).digest('hex')]));
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -77,8 +80,10 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
       requests.push(req.url ?? '');
       if (req.url === '/agent/linux-amd64') return res.end(gzipSync(AGENT_BYTES));
       if (req.url === '/rpm/repodata/repomd.xml.key') return res.end(RPM_KEY);
-      const m = /^\/sysext\/([\w.-]+\.raw)$/.exec(req.url ?? '');
-      if (m?.[1]) return res.end(SYSEXT_BYTES(m[1]));
+      // A tampering mirror: the same paths, other bytes.
+      if (req.url === '/tampered/agent/linux-amd64') return res.end(gzipSync(Buffer.concat([AGENT_BYTES, Buffer.from('rm -rf /\n')])));
+      const m = /^\/(tampered\/)?sysext\/([\w.-]+\.raw)$/.exec(req.url ?? '');
+      if (m?.[2]) return res.end(m[1] ? Buffer.from(`not ${SYSEXT_BYTES(m[2]).toString()}`) : SYSEXT_BYTES(m[2]));
       res.statusCode = 404;
       res.end();
     });
@@ -95,11 +100,22 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     spec.coordinator = { ...spec.coordinator, url: base };
     spec.mirrors.sysext = `${base}/sysext/`;
     spec.mirrors.kubernetesRpm = `${base}/rpm/`;
+    if (family === 'flatcar') spec.mirrors.sysextSha256 = SYSEXT_SHA256;
     return spec;
   }
 
   const variants: Array<[string, () => { p: Provisioning; spec: ClusterSpec; sha?: string }]> = [
     ['flatcar control plane', () => ({ p: makeProvisioning('k8s1master1'), spec: makeSpec('flatcar'), sha: AGENT_SHA256 })],
+    [
+      'flatcar control plane with agent and image digests from a plain-HTTP mirror',
+      () => {
+        const spec = makeSpec('flatcar');
+        spec.mirrors.sysext = 'http://mirror.kloud.lan/sysext/';
+        spec.mirrors.agent = 'http://mirror.kloud.lan/agent/';
+        spec.mirrors.sysextSha256 = SYSEXT_SHA256;
+        return { p: makeProvisioning('k8s1master1'), spec, sha: AGENT_SHA256 };
+      },
+    ],
     ['fedora-coreos control plane', () => ({ p: makeProvisioning('k8s1master1'), spec: makeSpec('fedora-coreos'), sha: AGENT_SHA256 })],
     [
       'flatcar control plane behind a proxy',
@@ -201,8 +217,12 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     expect(preset).toEqual(expect.arrayContaining(['enable kubeseed-agent.service', 'enable kubeseed-firstboot.service']));
 
     if (family === 'flatcar') {
-      // System extensions: fetched and linked where systemd-sysext looks.
+      // System extensions: fetched (hash-checked) and linked where systemd-sysext looks.
       expect(preset).toContain('enable systemd-sysext.service');
+      const images = JSON.parse(config).storage.files.filter((f: { path: string }) => f.path.startsWith('/opt/extensions/'));
+      expect(images.map((f: { contents: { verification?: { hash: string } } }) => f.contents.verification?.hash)).toEqual(
+        SYSEXT_FILES.map((f) => `sha256-${SYSEXT_SHA256[f]}`),
+      );
       expect(readlinkSync(join(root, 'etc/extensions/kubernetes.raw'))).toBe('/opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw');
       expect(readFileSync(join(root, 'opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw'), 'utf8')).toBe(
         SYSEXT_BYTES('kubernetes-v1.37.0-x86-64.raw').toString(),
@@ -290,5 +310,26 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     const r = await applyFilesStage(dir, config);
     expect(r.code).not.toBe(0);
     expect(r.out).toContain('hash verification failed');
+  });
+
+  it.each([
+    ['agent', 'agent'],
+    ['kubernetes image', 'sysext'],
+  ] as const)('the files stage refuses a %s whose bytes a mirror changed (the hash is really checked)', async (what, mirror) => {
+    const spec = loopbackSpec('flatcar');
+    spec.mirrors[mirror] = `${base}/tampered/${mirror}/`;
+    const dir = join(work, `apply-tampered-${what.replace(' ', '-')}`);
+    mkdirSync(dir);
+    const config = renderIgnition(makeProvisioning('k8s1master1'), makeHost('k8s1master1'), spec, {
+      coordinatorCa: TEST_CA_PEM,
+      agentSha256: AGENT_SHA256,
+    });
+    const r = await applyFilesStage(dir, config);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toContain('hash verification failed');
+    // Nothing tampered landed; the mirror was asked (the refusal is the hash, not a failed fetch).
+    const targets = mirror === 'agent' ? [IGNITION_AGENT_PATH] : SYSEXT_FILES.map((f) => `/opt/extensions/${f.split('-')[0]}/${f}`);
+    for (const t of targets) expect(() => statSync(join(r.root, t))).toThrow();
+    expect(requests.some((u) => u.startsWith(`/tampered/${mirror}/`))).toBe(true);
   });
 });

@@ -3,7 +3,8 @@
  * JSON schema shipped inside that package with unknown top-level keys refused.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -70,7 +71,10 @@ describe.skipIf(skipUnless('validators', { commands: ['ignition-validate'] }))('
       it(`${example}/${hp.name} passes ignition-validate with no output`, () => {
         const host = plan.spec.hosts.find((h) => h.name === hp.name)!;
         const file = join(dir, `${example}--${hp.name}.ign`);
-        writeFileSync(file, renderIgnition(hp.provisioning!, host, plan.spec, { coordinatorCa: TEST_COORDINATOR_CA }));
+        // As generate writes it: the agent checked against a digest (a fixed one here, no build needed).
+        const agentSha256 = createHash('sha256').update(example).digest('hex');
+        writeFileSync(file, renderIgnition(hp.provisioning!, host, plan.spec, { coordinatorCa: TEST_COORDINATOR_CA, agentSha256 }));
+        expect(readFileSync(file, 'utf8')).toContain(`"verification":{"hash":"sha256-${agentSha256}"}`);
         const r = spawnSync('ignition-validate', [file], { encoding: 'utf8' });
         expect(r.stdout + r.stderr).toBe('');
         expect(r.status).toBe(0);
