@@ -14,7 +14,7 @@ import { signClientCertificate, verifyEnrollmentCredential } from '../generator/
 import { buildStep } from '../generator/plan/build-step.ts';
 import { planRollout } from '../generator/plan/plan.ts';
 import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
-import { routePxeRequest } from '../generator/render/pxe-routes.ts';
+import { type PxeRouteOptions, routePxeRequest } from '../generator/render/pxe-routes.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
 import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
@@ -33,6 +33,7 @@ import {
 import { trackedCertificates } from './certificates.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
 import { certificateWarning, expiryDate } from './model.ts';
+import { isPxeInstalled } from './pxe-state.ts';
 import { type LoadedState, parseListen, runServe } from './serve.ts';
 import { terminalSafe } from './status-cli.ts';
 import { statusPagePlugin } from './status-page/index.ts';
@@ -121,7 +122,11 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     extend: (app) => void app.register(statusPagePlugin),
   });
   const spec = loaded!.plan.spec;
-  const http = spec.coordinator.httpListen ? await startBootListener(spec, stateDir, spec.coordinator.httpListen) : undefined;
+  // The boot route asks the store whether a machine is installed (ADR 0022).
+  const installed = (mac: string, host: string | null) => isPxeInstalled(handle.app.coordinator.snapshot().hosts, mac, host);
+  const http = spec.coordinator.httpListen
+    ? await startBootListener(spec, stateDir, spec.coordinator.httpListen, { installed })
+    : undefined;
   if (http)
     io.stdout(
       `boot content (no secrets) on http://${spec.coordinator.httpListen}: /boot.ipxe, /ipxe?mac=…, /nocloud/fleet/, /ignition/fleet.ign\n`,
@@ -140,6 +145,7 @@ export async function startBootListener(
   spec: ClusterSpec,
   stateDir: string,
   listen: string,
+  opts: Pick<PxeRouteOptions, 'installed'> = {},
 ): Promise<{ url: string; close(): Promise<void> }> {
   const read = (name: string) => readFile(join(stateDir, 'http', name), 'utf8').catch(() => undefined);
   const [userData, metaData, ignition] = await Promise.all([read('user-data'), read('meta-data'), read('config.ign')]);
@@ -149,7 +155,7 @@ export async function startBootListener(
       spec,
       fleet,
       req.url ?? '/',
-      { installUnknownMacs: spec.fleet.installUnknownMacs === true },
+      { installUnknownMacs: spec.fleet.installUnknownMacs === true, ...opts },
       req.method ?? 'GET',
     );
     res.writeHead(answer.status, { 'content-type': answer.contentType, 'cache-control': 'no-store' });

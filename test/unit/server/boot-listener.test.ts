@@ -8,9 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import { main } from '../../../generator/cli/main.ts';
 import { loadState } from '../../../generator/state/index.ts';
 import { loadCoordinatorState, startBootListener } from '../../../server/cli-commands.ts';
+import type { EnrollmentCandidate, HostRecord } from '../../../server/model.ts';
+import { isPxeInstalled } from '../../../server/pxe-state.ts';
 import { ROOT } from '../../support/fixtures.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ks-boot-'));
@@ -72,6 +75,8 @@ describe('boot listener', () => {
       '/',
       '/nocloud/',
       '/coordinator/http/user-data',
+      '/nocloud/3c-ec-ef-00-01-01/user-data',
+      '/nocloud/3c-ec-ef-00-01-01/meta-data',
     ];
     for (const mac of ['3c-ec-ef-00-01-01', '3c-ec-ef-00-02-01', '52-54-00-00-00-99']) paths.push(`/ipxe?mac=${mac}`);
     for (const p of paths) {
@@ -102,5 +107,76 @@ describe('boot listener', () => {
     expect(await loaded.enrollment.verify(undefined, 'unauthenticated', facts)).toEqual({ host: '*', requiresApproval: true });
     expect(await loaded.enrollment.verify(undefined, creds.fleet, facts)).toEqual({ host: '*' });
     expect(await loaded.enrollment.verify(undefined, 'ksfleet_wrong', facts)).toBeNull();
+  });
+});
+
+describe('boot listener: the iPXE script follows the host state in the coordinator store (ADR 0022)', () => {
+  const hosts: Record<string, HostRecord> = {};
+  let byState: { url: string; close(): Promise<void> };
+  const record = (name: string, extra: Partial<HostRecord> = {}): HostRecord => ({
+    name,
+    role: 'control-plane',
+    credentialSpent: false,
+    rebindAllowed: false,
+    removed: false,
+    awaitingApproval: false,
+    ...extra,
+  });
+  const facts = (macs: string[]) => ({
+    publicKey: 'k',
+    machineId: 'm',
+    smbiosUuid: '',
+    macs,
+    hostname: '',
+    arch: 'amd64',
+    os: 'ubuntu',
+    agentVersion: '0',
+    at: 0,
+    sourceAddress: '10.106.1.50',
+  });
+  beforeAll(async () => {
+    const loaded = await loadCoordinatorState(join(out, 'coordinator'), {});
+    byState = await startBootListener(loaded.plan.spec, join(out, 'coordinator'), '127.0.0.1:0', {
+      installed: (mac, host) => isPxeInstalled(hosts, mac, host),
+    });
+  });
+  afterAll(async () => {
+    await byState?.close();
+  });
+  const script = async (mac: string) => {
+    const res = await request(`${byState.url}/ipxe?mac=${mac}`, { method: 'GET' });
+    expect(res.statusCode).toBe(200);
+    return res.body.text();
+  };
+
+  it('unknown MAC: nothing installed; known, not installed: its installer with its network; installed: its disk; rebind: the installer again', async () => {
+    // A MAC the spec does not name gets no installer, whatever the store says (docs/pxe.md).
+    hosts.m9 = record('m9', { enrollment: facts(['52:54:00:00:00:99']) });
+    const unknown = await script('52-54-00-00-00-99');
+    expect(unknown).not.toMatch(/^kernel /m);
+    expect(unknown.trimEnd().split('\n').at(-1)).toBe('exit 1');
+
+    // m1 is known and not installed: the Ubuntu installer, with its own seed (its static address).
+    const fresh = await script('3c-ec-ef-00-01-01');
+    expect(fresh).toMatch(/^kernel .*ds=nocloud;s=http:\/\/10\.106\.1\.5:8080\/nocloud\/3c-ec-ef-00-01-01\/ /m);
+    const seed = await request(`${byState.url}/nocloud/3c-ec-ef-00-01-01/user-data`, { method: 'GET' });
+    const autoinstall = YAML.parse(await seed.body.text()).autoinstall;
+    expect(autoinstall.network.ethernets.eno1.addresses).toEqual(['10.106.1.101/24']);
+
+    // Its installed system's agent claimed m1 (a candidate awaiting approval): boot the disk.
+    const claim = { ...facts(['3c:ec:ef:00:01:01']), keyFingerprint: 'SHA256:x', firstSeen: 0, matchedBy: 'mac', fleetCredential: false };
+    hosts.m1 = record('m1', { awaitingApproval: true, candidates: [claim as EnrollmentCandidate] });
+    const installed = await script('3c-ec-ef-00-01-01');
+    expect(installed).not.toMatch(/^(kernel|initrd|boot|sanboot)\b/m);
+    expect(installed.trimEnd().split('\n').at(-1)).toBe('exit 0');
+    // Bound after approval: still the disk, never a reinstall.
+    hosts.m1 = record('m1', { enrollment: facts(['3c:ec:ef:00:01:01']), credentialSpent: true });
+    expect((await script('3c-ec-ef-00-01-01')).trimEnd().split('\n').at(-1)).toBe('exit 0');
+    // Another known host is unaffected.
+    expect(await script('3c-ec-ef-00-01-02')).toMatch(/^kernel /m);
+
+    // `kubeseed rebind m1` (the operator rebuilds it): the binding goes, the installer comes back.
+    hosts.m1 = record('m1', { rebindAllowed: true, candidates: [claim as EnrollmentCandidate] });
+    expect(await script('3c-ec-ef-00-01-01')).toMatch(/^kernel /m);
   });
 });
