@@ -33,7 +33,9 @@ function sha512(text: string): string {
  */
 export function renderHostTargetIgnition(spec: ClusterSpec, host: HostSpec, fleetUrl: string, fleetIgnition: string): string {
   const proxy = ignitionProxy(spec);
-  const files = renderIgnitionNetworkFiles(host, spec.os.family).map((f) => ({
+  // The files' comments name the machine by its MAC: the host's name is not served (see above).
+  const anonymous = { ...host, name: host.mac ? pxeMachineName(host.mac) : 'machine' };
+  const files = renderIgnitionNetworkFiles(anonymous, spec.os.family).map((f) => ({
     path: f.path,
     mode: f.mode,
     overwrite: true,

@@ -6,8 +6,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { decodeDataUrl } from '../../../generator/render/ignition-encoding.ts';
 import { routePxeRequest } from '../../../generator/render/pxe-routes.ts';
 import { parseSpec } from '../../../generator/spec/parse.ts';
 import type { OsFamily } from '../../../generator/spec/types.ts';
@@ -81,6 +83,12 @@ describe('the static network of a known PXE host', () => {
           : '/etc/NetworkManager/system-connections/kubeseed-eth0.nmconnection',
       );
       expect(r.body).not.toContain('k8s1master1');
+      const texts = cfg.storage.files.map((f: { contents: { source: string; compression?: string } }) => {
+        const bytes = decodeDataUrl(f.contents.source);
+        return (f.contents.compression === 'gzip' ? gunzipSync(bytes) : bytes).toString();
+      });
+      expect(texts.join('\n')).toContain('10.101.1.101/24');
+      expect(texts.join('\n')).not.toContain('k8s1master1');
     }
   });
 
@@ -103,6 +111,8 @@ describe('the static network of a known PXE host', () => {
       },
     });
     expect(doc.storage.layout).toEqual({ name: 'lvm', match: { path: '/dev/nvme0n1' } });
+    // curtin would otherwise put the network entry first in the UEFI BootOrder: PXE, reinstall.
+    expect(doc.storage.grub).toEqual({ reorder_uefi: false });
     expect(doc['user-data']).toEqual(YAML.parse(fleet.userData));
     expect(routePxeRequest(spec, fleet, `/nocloud/${M1}/meta-data`).body).toBe(`instance-id: iid-kubeseed-${M1}\n`);
     // A DHCP worker keeps the installer's DHCP; MACs the spec does not name have no seed of their own.
