@@ -307,6 +307,10 @@ export function renderUbuntuAutoinstall(userData: string, opts: AutoinstallOptio
       ...(opts.network ? { network: opts.network } : {}),
       storage: {
         layout: { name: opts.storageLayout ?? 'lvm', ...(opts.installDisk ? { match: { path: opts.installDisk } } : {}) },
+        // curtin's default (reorder_uefi: true) moves the entry it booted from — the network — to the
+        // front of the UEFI BootOrder, so the reboot after the install would PXE and reinstall
+        // before the agent enrolled; without it the new disk entry stays first (ADR 0022).
+        grub: { reorder_uefi: false },
       },
       ssh: { 'install-server': true, 'allow-pw': false },
       'user-data': cloudConfig,

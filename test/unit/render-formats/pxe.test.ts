@@ -144,7 +144,7 @@ describe('renderUbuntuAutoinstall', () => {
     const parsed = YAML.parse(doc);
     expect(parsed.autoinstall.version).toBe(1);
     expect(parsed.autoinstall['user-data']).toEqual(YAML.parse(userData));
-    expect(parsed.autoinstall.storage).toEqual({ layout: { name: 'lvm' } });
+    expect(parsed.autoinstall.storage).toEqual({ layout: { name: 'lvm' }, grub: { reorder_uefi: false } });
     expect(parsed.autoinstall.identity).toBeUndefined();
     expect(renderUbuntuAutoinstall(userData)).toBe(doc);
     expect(YAML.parse(renderUbuntuAutoinstall(userData, { storageLayout: 'direct' })).autoinstall.storage.layout.name).toBe('direct');
