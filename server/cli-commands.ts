@@ -129,7 +129,7 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     : undefined;
   if (http)
     io.stdout(
-      `boot content (no secrets) on http://${spec.coordinator.httpListen}: /boot.ipxe, /ipxe?mac=…, /nocloud/fleet/, /ignition/fleet.ign\n`,
+      `boot content (no secrets) on http://${spec.coordinator.httpListen}: /boot.ipxe, /ipxe?mac=…, /nocloud/<name>/, /ignition/<name>.ign (docs/pxe.md)\n`,
     );
   await handle.stopped;
   await http?.close();
