@@ -30,6 +30,7 @@ import {
   removeHost,
   retryHost,
 } from './admin-client.ts';
+import { isAssetRequest, serveBootAsset } from './boot-assets.ts';
 import { trackedCertificates } from './certificates.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
 import { certificateWarning, expiryDate } from './model.ts';
@@ -97,7 +98,10 @@ function coordinatorClientCredentials(state: CoordinatorState): { cert: string; 
 }
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { booleans: [], values: ['state', 'listen', 'dist', 'max-connections-per-source'] });
+  const { positional, flags } = parseArgs(argv, {
+    booleans: [],
+    values: ['state', 'listen', 'dist', 'max-connections-per-source', 'assets'],
+  });
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; the state directory goes in --state`);
   const perSource = flags['max-connections-per-source'] as string | undefined;
   if (perSource !== undefined && !/^[1-9][0-9]*$/.test(perSource))
@@ -124,8 +128,9 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
   const spec = loaded!.plan.spec;
   // The boot route asks the store whether a machine is installed (ADR 0022).
   const installed = (mac: string, host: string | null) => isPxeInstalled(handle.app.coordinator.snapshot().hosts, mac, host);
+  const assetsDir = flags.assets as string | undefined;
   const http = spec.coordinator.httpListen
-    ? await startBootListener(spec, stateDir, spec.coordinator.httpListen, { installed })
+    ? await startBootListener(spec, stateDir, spec.coordinator.httpListen, { installed, ...(assetsDir ? { assetsDir } : {}) })
     : undefined;
   if (http)
     io.stdout(
@@ -145,17 +150,19 @@ export async function startBootListener(
   spec: ClusterSpec,
   stateDir: string,
   listen: string,
-  opts: Pick<PxeRouteOptions, 'installed'> = {},
+  opts: Pick<PxeRouteOptions, 'installed'> & { assetsDir?: string } = {},
 ): Promise<{ url: string; close(): Promise<void> }> {
   const read = (name: string) => readFile(join(stateDir, 'http', name), 'utf8').catch(() => undefined);
   const [userData, metaData, ignition] = await Promise.all([read('user-data'), read('meta-data'), read('config.ign')]);
   const fleet = { ...(userData ? { userData } : {}), ...(metaData ? { metaData } : {}), ...(ignition ? { ignition } : {}) };
   const server = createHttpServer((req, res) => {
+    // `--assets DIR`: kernels, initrds and ISOs, read-only (server/boot-assets.ts).
+    if (opts.assetsDir && isAssetRequest(req.url ?? '')) return void serveBootAsset(opts.assetsDir, req, res);
     const answer = routePxeRequest(
       spec,
       fleet,
       req.url ?? '/',
-      { installUnknownMacs: spec.fleet.installUnknownMacs === true, ...opts },
+      { installUnknownMacs: spec.fleet.installUnknownMacs === true, ...(opts.installed ? { installed: opts.installed } : {}) },
       req.method ?? 'GET',
     );
     res.writeHead(answer.status, { 'content-type': answer.contentType, 'cache-control': 'no-store' });

@@ -3,7 +3,7 @@
  * fleet, and proof that no route returns a credential or a key. Machines booted from it enroll
  * without a credential and wait for approval.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -178,5 +178,68 @@ describe('boot listener: the iPXE script follows the host state in the coordinat
     // `kubeseed rebind m1` (the operator rebuilds it): the binding goes, the installer comes back.
     hosts.m1 = record('m1', { rebindAllowed: true, candidates: [claim as EnrollmentCandidate] });
     expect(await script('3c-ec-ef-00-01-01')).toMatch(/^kernel /m);
+  });
+});
+
+describe('boot listener --assets DIR: boot files, read-only, with byte ranges', () => {
+  const assets = mkdtempSync(join(tmpdir(), 'ks-assets-'));
+  const kernel = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+  let withAssets: { url: string; close(): Promise<void> };
+  beforeAll(async () => {
+    mkdirSync(join(assets, 'ubuntu'));
+    writeFileSync(join(assets, 'ubuntu/vmlinuz'), kernel);
+    writeFileSync(join(work, 'outside'), 'not an asset');
+    const loaded = await loadCoordinatorState(join(out, 'coordinator'), {});
+    withAssets = await startBootListener(loaded.plan.spec, join(out, 'coordinator'), '127.0.0.1:0', { assetsDir: assets });
+  });
+  afterAll(async () => {
+    await withAssets?.close();
+    rmSync(assets, { recursive: true, force: true });
+  });
+  const fetchAsset = async (path: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' | 'POST' = 'GET') => {
+    const res = await request(`${withAssets.url}${path}`, { method, headers });
+    return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+  };
+
+  it('serves a file whole or by one byte range, and HEAD without a body', async () => {
+    const whole = await fetchAsset('/assets/ubuntu/vmlinuz');
+    expect(whole.status).toBe(200);
+    expect(whole.body.equals(kernel)).toBe(true);
+    expect(whole.headers['accept-ranges']).toBe('bytes');
+    const part = await fetchAsset('/assets/ubuntu/vmlinuz', { range: 'bytes=10-19' });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe('bytes 10-19/1000');
+    expect(part.body.equals(kernel.subarray(10, 20))).toBe(true);
+    const tail = await fetchAsset('/assets/ubuntu/vmlinuz', { range: 'bytes=-5' });
+    expect(tail.body.equals(kernel.subarray(995))).toBe(true);
+    const open = await fetchAsset('/assets/ubuntu/vmlinuz', { range: 'bytes=990-' });
+    expect(open.headers['content-range']).toBe('bytes 990-999/1000');
+    const beyond = await fetchAsset('/assets/ubuntu/vmlinuz', { range: 'bytes=1000-' });
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers['content-range']).toBe('bytes */1000');
+    const head = await fetchAsset('/assets/ubuntu/vmlinuz', {}, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-length']).toBe('1000');
+    expect(head.body.length).toBe(0);
+    expect((await fetchAsset('/assets/ubuntu/vmlinuz', {}, 'POST')).status).toBe(405);
+  });
+
+  it('never leaves DIR and answers 404 for what is not there; the other routes still answer', async () => {
+    for (const bad of [
+      '/assets/../outside',
+      '/assets/ubuntu/../../outside',
+      '/assets/%2e%2e/outside',
+      '/assets/ubuntu/',
+      '/assets/ubuntu//vmlinuz',
+      '/assets/ubuntu/initrd',
+      '/assets/ubuntu',
+    ]) {
+      const r = await fetchAsset(bad);
+      expect(r.status, bad).toBe(404);
+      expect(r.body.toString()).not.toContain('not an asset');
+    }
+    expect((await fetchAsset('/boot.ipxe')).body.toString()).toMatch(/^#!ipxe/);
+    // Without --assets nothing is served there.
+    expect((await get('/assets/ubuntu/vmlinuz')).status).toBe(404);
   });
 });
