@@ -14,7 +14,7 @@ import { signClientCertificate, verifyEnrollmentCredential } from '../generator/
 import { buildStep } from '../generator/plan/build-step.ts';
 import { planRollout } from '../generator/plan/plan.ts';
 import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
-import { type PxeRouteOptions, routePxeRequest } from '../generator/render/pxe-routes.ts';
+import { type PxeResponse, type PxeRouteOptions, routePxeRequest } from '../generator/render/pxe-routes.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
 import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
@@ -157,14 +157,20 @@ export async function startBootListener(
   const fleet = { ...(userData ? { userData } : {}), ...(metaData ? { metaData } : {}), ...(ignition ? { ignition } : {}) };
   const server = createHttpServer((req, res) => {
     // `--assets DIR`: kernels, initrds and ISOs, read-only (server/boot-assets.ts).
-    if (opts.assetsDir && isAssetRequest(req.url ?? '')) return void serveBootAsset(opts.assetsDir, req, res);
-    const answer = routePxeRequest(
-      spec,
-      fleet,
-      req.url ?? '/',
-      { installUnknownMacs: spec.fleet.installUnknownMacs === true, ...(opts.installed ? { installed: opts.installed } : {}) },
-      req.method ?? 'GET',
-    );
+    if (opts.assetsDir && isAssetRequest(req.url ?? '')) return void serveBootAsset(opts.assetsDir, req, res).catch(() => res.destroy());
+    let answer: PxeResponse;
+    try {
+      answer = routePxeRequest(
+        spec,
+        fleet,
+        req.url ?? '/',
+        { installUnknownMacs: spec.fleet.installUnknownMacs === true, ...(opts.installed ? { installed: opts.installed } : {}) },
+        req.method ?? 'GET',
+      );
+    } catch {
+      // A spec the router cannot render for: a generic answer, never a crashed coordinator.
+      answer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'internal error\n' };
+    }
     res.writeHead(answer.status, { 'content-type': answer.contentType, 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : answer.body);
   });

@@ -63,7 +63,7 @@ export interface PxeRouteOptions {
 }
 
 export interface PxeResponse {
-  status: 200 | 400 | 404 | 405;
+  status: 200 | 400 | 404 | 405 | 500;
   contentType: string;
   body: string;
 }
