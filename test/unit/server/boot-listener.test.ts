@@ -243,3 +243,21 @@ describe('boot listener --assets DIR: boot files, read-only, with byte ranges', 
     expect((await get('/assets/ubuntu/vmlinuz')).status).toBe(404);
   });
 });
+
+describe('boot listener: a router error', () => {
+  it('is a generic 500 for that request, and the listener keeps answering', async () => {
+    const loaded = await loadCoordinatorState(join(out, 'coordinator'), {});
+    // httpListen that resolvePxeBaseUrl refuses: every routed request throws inside the router.
+    const spec = { ...loaded.plan.spec, coordinator: { ...loaded.plan.spec.coordinator, httpListen: 'nonsense' } };
+    const broken = await startBootListener(spec, join(out, 'coordinator'), '127.0.0.1:0');
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await request(`${broken.url}/boot.ipxe`, { method: 'GET' });
+        expect(res.statusCode).toBe(500);
+        expect(await res.body.text()).toBe('internal error\n');
+      }
+    } finally {
+      await broken.close();
+    }
+  });
+});
