@@ -1,8 +1,8 @@
 /**
  * What the plain-HTTP listener gives one PXE machine it knows by MAC (docs/pxe.md, ADR 0022):
- * - its static network as kernel arguments (`ifname=`, `ip=`, `nameserver=` in the dracut syntax
- *   that systemd-network-generator (Flatcar's initrd) and NetworkManager's initrd generator
- *   (Fedora CoreOS) read), so the live or installer environment already has the spec address;
+ * - its static network as kernel arguments (`ifname=`, `ip=`, `nameserver=` in dracut.cmdline(7)
+ *   syntax, which Fedora CoreOS's initrd reads and coreos-installer forwards to the installed
+ *   system's first boot), so the live or installer environment already has the spec address;
  * - the installed system's Ignition config: the fleet config merged (`ignition.config.merge`,
  *   hash-pinned) plus the host's networkd/NetworkManager files, so the address stays after the
  *   install (Fedora CoreOS: `coreos.inst.ignition_url`; Flatcar: `flatcar-install -i`);

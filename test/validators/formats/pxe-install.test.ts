@@ -1,9 +1,9 @@
 /**
  * What the boot listener gives a known PXE machine, checked by the programs that read it
  * (issue 23 items 4/5, ADR 0022):
- * - the static-network kernel arguments, parsed by the real systemd-network-generator (the dracut
- *   `ip=`/`nameserver=`/`ifname=` parser of systemd, as in Flatcar's initrd): the NIC gets the spec
- *   address, gateway and DNS, and is named by its MAC;
+ * - the static-network kernel arguments, parsed by the real systemd-network-generator (systemd's
+ *   parser of dracut's `ip=`/`nameserver=`/`ifname=` syntax): the NIC gets the spec address,
+ *   gateway and DNS, and is named by its MAC;
  * - the per-MAC Ignition configs (installed system, Flatcar live installer) pass the real
  *   `ignition-validate` with no output, and the real `ignition` merges the fleet config from the
  *   listener over loopback, checking its SHA-512 (a changed fleet config is refused);
