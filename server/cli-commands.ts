@@ -14,7 +14,7 @@ import { signClientCertificate, verifyEnrollmentCredential } from '../generator/
 import { buildStep } from '../generator/plan/build-step.ts';
 import { planRollout } from '../generator/plan/plan.ts';
 import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
-import { routePxeRequest } from '../generator/render/pxe-routes.ts';
+import { type PxeResponse, type PxeRouteOptions, routePxeRequest } from '../generator/render/pxe-routes.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
 import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
@@ -30,9 +30,11 @@ import {
   retryHost,
 } from './admin-client.ts';
 import { defaultDistDir } from './agent-binaries.ts';
+import { isAssetRequest, serveBootAsset } from './boot-assets.ts';
 import { trackedCertificates } from './certificates.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
 import { certificateWarning, expiryDate } from './model.ts';
+import { isPxeInstalled } from './pxe-state.ts';
 import { type LoadedState, parseListen, runServe } from './serve.ts';
 import { terminalSafe } from './status-cli.ts';
 import { statusPagePlugin } from './status-page/index.ts';
@@ -96,7 +98,10 @@ function coordinatorClientCredentials(state: CoordinatorState): { cert: string; 
 }
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { booleans: [], values: ['state', 'listen', 'dist', 'max-connections-per-source'] });
+  const { positional, flags } = parseArgs(argv, {
+    booleans: [],
+    values: ['state', 'listen', 'dist', 'max-connections-per-source', 'assets'],
+  });
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; the state directory goes in --state`);
   const perSource = flags['max-connections-per-source'] as string | undefined;
   if (perSource !== undefined && !/^[1-9][0-9]*$/.test(perSource))
@@ -121,10 +126,15 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     extend: (app) => void app.register(statusPagePlugin),
   });
   const spec = loaded!.plan.spec;
-  const http = spec.coordinator.httpListen ? await startBootListener(spec, stateDir, spec.coordinator.httpListen) : undefined;
+  // The boot route asks the store whether a machine is installed (ADR 0022).
+  const installed = (mac: string, host: string | null) => isPxeInstalled(handle.app.coordinator.snapshot().hosts, mac, host);
+  const assetsDir = flags.assets as string | undefined;
+  const http = spec.coordinator.httpListen
+    ? await startBootListener(spec, stateDir, spec.coordinator.httpListen, { installed, ...(assetsDir ? { assetsDir } : {}) })
+    : undefined;
   if (http)
     io.stdout(
-      `boot content (no secrets) on http://${spec.coordinator.httpListen}: /boot.ipxe, /ipxe?mac=…, /nocloud/fleet/, /ignition/fleet.ign\n`,
+      `boot content (no secrets) on http://${spec.coordinator.httpListen}: /boot.ipxe, /ipxe?mac=…, /nocloud/<name>/, /ignition/<name>.ign (docs/pxe.md)\n`,
     );
   await handle.stopped;
   await http?.close();
@@ -140,18 +150,27 @@ export async function startBootListener(
   spec: ClusterSpec,
   stateDir: string,
   listen: string,
+  opts: Pick<PxeRouteOptions, 'installed'> & { assetsDir?: string } = {},
 ): Promise<{ url: string; close(): Promise<void> }> {
   const read = (name: string) => readFile(join(stateDir, 'http', name), 'utf8').catch(() => undefined);
   const [userData, metaData, ignition] = await Promise.all([read('user-data'), read('meta-data'), read('config.ign')]);
   const fleet = { ...(userData ? { userData } : {}), ...(metaData ? { metaData } : {}), ...(ignition ? { ignition } : {}) };
   const server = createHttpServer((req, res) => {
-    const answer = routePxeRequest(
-      spec,
-      fleet,
-      req.url ?? '/',
-      { installUnknownMacs: spec.fleet.installUnknownMacs === true },
-      req.method ?? 'GET',
-    );
+    // `--assets DIR`: kernels, initrds and ISOs, read-only (server/boot-assets.ts).
+    if (opts.assetsDir && isAssetRequest(req.url ?? '')) return void serveBootAsset(opts.assetsDir, req, res).catch(() => res.destroy());
+    let answer: PxeResponse;
+    try {
+      answer = routePxeRequest(
+        spec,
+        fleet,
+        req.url ?? '/',
+        { installUnknownMacs: spec.fleet.installUnknownMacs === true, ...(opts.installed ? { installed: opts.installed } : {}) },
+        req.method ?? 'GET',
+      );
+    } catch {
+      // A spec the router cannot render for: a generic answer, never a crashed coordinator.
+      answer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'internal error\n' };
+    }
     res.writeHead(answer.status, { 'content-type': answer.contentType, 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : answer.body);
   });

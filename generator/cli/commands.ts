@@ -49,7 +49,7 @@ export const COMMANDS: Record<string, Command> = {
     run: async (a, io) => (await import('../../server/demo.ts')).cmdDemo(a, io),
   },
   serve: {
-    synopsis: '[--state DIR] [--listen HOST:PORT] [--dist DIR] [--max-connections-per-source N]',
+    synopsis: '[--state DIR] [--listen HOST:PORT] [--dist DIR] [--max-connections-per-source N] [--assets DIR]',
     summary: 'the coordination server; prints the status page URL and the operator token; Ctrl-C is safe, a restart resumes',
     run: async (argv, io) => (await server()).cmdServe(argv, io),
   },

@@ -4,24 +4,31 @@
  * decision — unknown MACs, path tricks, what may be served at all — is tested here without a
  * server.
  *
- * Served (docs/pxe.md), and nothing else:
+ * Served (docs/pxe.md), and nothing else (`<m>` is a MAC the spec names, as aa-bb-cc-dd-ee-ff):
  *   GET /boot.ipxe                    the MAC-chaining index script
- *   GET /ipxe?mac=aa-bb-cc-dd-ee-ff   the fleet boot script, for a MAC in the spec; for any other
- *                                     MAC a script that installs nothing and exits, unless the spec
- *                                     opts in (`fleet.installUnknownMacs`: such machines then wait
- *                                     for approval — the Ubuntu autoinstall erases the disk)
- *   GET /nocloud/fleet/user-data      the fleet user-data (Ubuntu: wrapped in autoinstall)
- *   GET /nocloud/fleet/meta-data
+ *   GET /ipxe?mac=aa-bb-cc-dd-ee-ff   for a MAC in the spec: its disk when the coordinator knows it
+ *                                     is installed (ADR 0022), else its installer with its static
+ *                                     network; for any other MAC a script that installs nothing
+ *                                     and exits, unless the spec opts in (`fleet.installUnknownMacs`:
+ *                                     such machines then wait for approval — installers erase disks)
+ *   GET /nocloud/{fleet,<m>}/user-data   the fleet user-data (Ubuntu: wrapped in autoinstall, with
+ *   GET /nocloud/{fleet,<m>}/meta-data   the host's network and install disk for <m>)
  *   GET /ignition/fleet.ign           the fleet Ignition config (Flatcar, Fedora CoreOS)
+ *   GET /ignition/<m>.ign             the fleet config merged, plus the host's network files
+ *   GET /ignition/{fleet,<m>}-install.ign   Flatcar's live config that runs flatcar-install
  * Per-host user-data is never served here: it carries that host's enrollment credential.
  * Boot assets (`/assets/…`) are static files and stay with the HTTP server.
  *
  * Runtime contract: pure.
  */
-import type { ClusterSpec } from '../spec/types.ts';
+import type { ClusterSpec, HostSpec } from '../spec/types.ts';
+import { buildNetworkConfig } from './network-config.ts';
 import {
   defaultPxeAssets,
+  installDiskOf,
+  machineBootInput,
   type PxeAssets,
+  pxeMachineName,
   pxeUrls,
   renderIpxeIndex,
   renderIpxeRefusal,
@@ -29,6 +36,7 @@ import {
   renderUbuntuAutoinstall,
   resolvePxeBaseUrl,
 } from './pxe.ts';
+import { renderFlatcarInstallerIgnition, renderHostTargetIgnition, renderIpxeLocalBoot } from './pxe-hosts.ts';
 
 export interface PxeFleetContent {
   /** The fleet's cloud-init user-data (ubuntu, debian). */
@@ -40,22 +48,28 @@ export interface PxeFleetContent {
 
 export interface PxeRouteOptions {
   assets?: PxeAssets;
-  installDevice?: string;
   /**
    * Install the operating system on machines whose MAC is not in the spec too (spec
    * `fleet.installUnknownMacs`; they enroll without a credential and wait for approval). Off by
    * default: any machine that PXE-boots on the network would otherwise have its disk erased.
    */
   installUnknownMacs?: boolean;
+  /**
+   * Whether the coordinator's store knows this machine as installed (its agent enrolled or
+   * claimed a host with this MAC, and no `kubeseed rebind` asked for a rebuild): it then boots
+   * its disk instead of the installer (ADR 0022). `host` is the spec host the MAC names, if any.
+   */
+  installed?: (mac: string, host: string | null) => boolean;
 }
 
 export interface PxeResponse {
-  status: 200 | 400 | 404 | 405;
+  status: 200 | 400 | 404 | 405 | 500;
   contentType: string;
   body: string;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
+const IGNITION = 'application/vnd.coreos.ignition+json';
 
 function notFound(what: string): PxeResponse {
   return { status: 404, contentType: TEXT, body: `not found: ${what}\n` };
@@ -66,6 +80,16 @@ export function normalizeMac(raw: string): string | null {
   const m = /^([0-9a-fA-F]{2})([-:])([0-9a-fA-F]{2})\2([0-9a-fA-F]{2})\2([0-9a-fA-F]{2})\2([0-9a-fA-F]{2})\2([0-9a-fA-F]{2})$/.exec(raw);
   if (!m) return null;
   return [m[1], m[3], m[4], m[5], m[6], m[7]].join(':').toLowerCase();
+}
+
+/**
+ * The machine a listener name stands for: `fleet` (null host: MACs the spec does not name) or a
+ * known host's MAC as `aa-bb-cc-dd-ee-ff`. Anything else is no machine (undefined).
+ */
+function machineOf(spec: ClusterSpec, name: string): { host: HostSpec | null } | undefined {
+  if (name === 'fleet') return { host: null };
+  const host = spec.hosts.find((h) => h.mac && pxeMachineName(h.mac) === name);
+  return host ? { host } : undefined;
 }
 
 /** Answers one request of the plain-HTTP listener. `method` defaults to GET; HEAD is treated as GET. */
@@ -84,43 +108,53 @@ export function routePxeRequest(
   const base = resolvePxeBaseUrl(spec);
   const family = spec.os.family;
   const ignitionFamily = family === 'flatcar' || family === 'fedora-coreos';
-  const urls = pxeUrls(base, 'fleet');
 
-  switch (path) {
-    case '/boot.ipxe':
-      return { status: 200, contentType: TEXT, body: renderIpxeIndex(base) };
-    case '/ipxe': {
-      const raw = query.get('mac');
-      if (raw === null) return { status: 400, contentType: TEXT, body: 'missing ?mac=aa-bb-cc-dd-ee-ff\n' };
-      const mac = normalizeMac(raw);
-      if (!mac) return { status: 400, contentType: TEXT, body: 'mac must look like aa-bb-cc-dd-ee-ff\n' };
-      if (!spec.fleet.enabled) return notFound('PXE boot needs fleet.enabled (per-host user-data is not served over plain HTTP)');
-      const known = spec.hosts.some((h) => h.mac?.toLowerCase() === mac);
-      if (!known && !opts.installUnknownMacs) return { status: 200, contentType: TEXT, body: renderIpxeRefusal(mac) };
-      // The label names no host: anyone can ask for any MAC, and host names are not theirs to learn.
-      const body = renderIpxeScript({
-        family,
-        ...(opts.assets ?? defaultPxeAssets(family, base)),
-        ...(ignitionFamily ? { ignitionUrl: urls.ignition } : { seedUrl: urls.nocloud }),
-        ...(opts.installDevice ? { installDevice: opts.installDevice } : {}),
-        label: `machine ${mac}, fleet of cluster ${spec.name}`,
-      });
-      return { status: 200, contentType: TEXT, body };
-    }
-    case '/nocloud/fleet/user-data':
-      if (!spec.fleet.enabled || ignitionFamily || fleet.userData === undefined) return notFound(path);
-      return {
-        status: 200,
-        contentType: TEXT,
-        body: family === 'ubuntu' ? renderUbuntuAutoinstall(fleet.userData) : fleet.userData,
-      };
-    case '/nocloud/fleet/meta-data':
-      if (!spec.fleet.enabled || ignitionFamily || fleet.userData === undefined) return notFound(path);
-      return { status: 200, contentType: TEXT, body: fleet.metaData ?? 'instance-id: iid-kubeseed-fleet\n' };
-    case '/ignition/fleet.ign':
-      if (!spec.fleet.enabled || !ignitionFamily || fleet.ignition === undefined) return notFound(path);
-      return { status: 200, contentType: 'application/vnd.coreos.ignition+json', body: fleet.ignition };
-    default:
-      return notFound(path);
+  if (path === '/boot.ipxe') return { status: 200, contentType: TEXT, body: renderIpxeIndex(base) };
+  if (path === '/ipxe') {
+    const raw = query.get('mac');
+    if (raw === null) return { status: 400, contentType: TEXT, body: 'missing ?mac=aa-bb-cc-dd-ee-ff\n' };
+    const mac = normalizeMac(raw);
+    if (!mac) return { status: 400, contentType: TEXT, body: 'mac must look like aa-bb-cc-dd-ee-ff\n' };
+    if (!spec.fleet.enabled) return notFound('PXE boot needs fleet.enabled (per-host user-data is not served over plain HTTP)');
+    const host = spec.hosts.find((h) => h.mac === mac) ?? null;
+    if (!host && !opts.installUnknownMacs) return { status: 200, contentType: TEXT, body: renderIpxeRefusal(mac) };
+    if (opts.installed?.(mac, host?.name ?? null)) return { status: 200, contentType: TEXT, body: renderIpxeLocalBoot(mac) };
+    // The label names no host: anyone can ask for any MAC, and host names are not theirs to learn.
+    const assets = opts.assets ?? defaultPxeAssets(family, base);
+    const body = renderIpxeScript(machineBootInput(spec, base, host, assets, `machine ${mac}, fleet of cluster ${spec.name}`));
+    return { status: 200, contentType: TEXT, body };
   }
+  if (!spec.fleet.enabled) return notFound(path);
+
+  const seed = /^\/nocloud\/([a-z0-9-]+)\/(user-data|meta-data)$/.exec(path);
+  if (seed) {
+    const machine = machineOf(spec, seed[1]!);
+    // Debian's live image keeps the fleet seed (machineBootInput); only Ubuntu has per-machine seeds.
+    if (!machine || ignitionFamily || fleet.userData === undefined || (machine.host && family !== 'ubuntu')) return notFound(path);
+    if (seed[2] === 'meta-data') {
+      const metaData = machine.host ? `instance-id: iid-kubeseed-${seed[1]}\n` : (fleet.metaData ?? 'instance-id: iid-kubeseed-fleet\n');
+      return { status: 200, contentType: TEXT, body: metaData };
+    }
+    if (family !== 'ubuntu') return { status: 200, contentType: TEXT, body: fleet.userData };
+    const disk = installDiskOf(spec, machine.host);
+    const network = machine.host?.address ? buildNetworkConfig(machine.host) : undefined;
+    const body = renderUbuntuAutoinstall(fleet.userData, { ...(disk ? { installDisk: disk } : {}), ...(network ? { network } : {}) });
+    return { status: 200, contentType: TEXT, body };
+  }
+
+  const ign = /^\/ignition\/([a-z0-9-]+?)(-install)?\.ign$/.exec(path);
+  if (ign) {
+    const machine = machineOf(spec, ign[1]!);
+    if (!machine || !ignitionFamily || fleet.ignition === undefined) return notFound(path);
+    const urls = pxeUrls(base, ign[1]!);
+    const target = machine.host
+      ? renderHostTargetIgnition(spec, machine.host, pxeUrls(base, 'fleet').ignition, fleet.ignition)
+      : fleet.ignition;
+    if (!ign[2]) return { status: 200, contentType: IGNITION, body: target };
+    // The live installer: Flatcar only (Fedora CoreOS installs from kernel arguments), with a disk.
+    const disk = installDiskOf(spec, machine.host);
+    if (family !== 'flatcar' || !disk || (!machine.host && !opts.installUnknownMacs)) return notFound(path);
+    return { status: 200, contentType: IGNITION, body: renderFlatcarInstallerIgnition(spec, disk, urls.ignition, target) };
+  }
+  return notFound(path);
 }

@@ -8,6 +8,8 @@
  *   /ipxe?mac=<aa-bb-cc-dd-ee-ff>   iPXE script for that machine
  *   /nocloud/<name>/{user-data,meta-data}   NoCloud seed (`ds=nocloud;s=…/nocloud/<name>/`)
  *   /ignition/<name>.ign            Ignition config (Flatcar, Fedora CoreOS)
+ *   /ignition/<name>-install.ign    Flatcar live config that installs to disk
+ * `<name>` is `fleet` or a known machine's MAC as `aa-bb-cc-dd-ee-ff` (pxe-hosts.ts).
  *   /assets/<family>/<file>         kernels, initrds, root file systems, installer ISO
  *
  * iPXE splits a command line on whitespace only — it has no quoting — and expands `${…}`;
@@ -18,7 +20,7 @@
  * Runtime contract: pure.
  */
 import { parse as parseYaml } from 'yaml';
-import type { ClusterSpec, OsFamily } from '../spec/types.ts';
+import type { ClusterSpec, HostSpec, OsFamily } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import type { RenderedFile } from './proxmox.ts';
 
@@ -129,8 +131,9 @@ export function renderIpxeScript(input: IpxeBootInput): string {
 /**
  * What a MAC the spec does not name gets: a message on the console and `exit 1`, which ends the
  * script with an error — the index script (`boot.ipxe`) then asks again every 10 s (so the
- * machine boots once its MAC is added to the spec), and an iPXE started by the firmware returns
- * to it, which tries its next boot device. No kernel, no installer: nothing touches the disk.
+ * machine boots once its MAC is in the spec and `kubeseed serve` was restarted after `generate`:
+ * the listener reads the spec when it starts), and an iPXE started by the firmware returns to it,
+ * which tries its next boot device. No kernel, no installer: nothing touches the disk.
  */
 export function renderIpxeRefusal(mac: string): string {
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) throw new Error(`not a normalised MAC address: ${JSON.stringify(mac)}`);
@@ -138,7 +141,7 @@ export function renderIpxeRefusal(mac: string): string {
     '#!ipxe',
     '# kubeseed: this MAC is not in the cluster spec; nothing is installed (spec fleet.installUnknownMacs, docs/pxe.md).',
     `echo kubeseed: MAC ${mac} is not in the cluster spec: no operating system is installed on this machine.`,
-    'echo kubeseed: add its MAC to a host in the spec (or set fleet.installUnknownMacs) and run kubeseed generate again.',
+    'echo kubeseed: add its MAC to a host in the spec (or set fleet.installUnknownMacs), run kubeseed generate again and restart kubeseed serve.',
     'exit 1',
     '',
   ].join('\n');
@@ -154,12 +157,73 @@ export function renderIpxeIndex(baseUrl: string): string {
     'isset ${ip} || dhcp',
     ':retry',
     `chain --autofree ${base}/ipxe?mac=\${mac:hexhyp} || goto failed`,
+    // Only the installed machine's script returns success (`exit 0`): pass it on to the firmware,
+    // which boots the disk. An installer's `boot` never returns; a refusal exits 1 and retries.
+    'exit 0',
     ':failed',
     `echo kubeseed: no boot script for \${mac:hexhyp} from ${base}; retrying in 10 s`,
     'sleep 10',
     'goto retry',
     '',
   ].join('\n');
+}
+
+/** The listener's name for a machine: its MAC as iPXE's `${mac:hexhyp}` spells it (`52-54-00-12-34-56`). */
+export function pxeMachineName(mac: string): string {
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) throw new Error(`not a normalised MAC address: ${JSON.stringify(mac)}`);
+  return mac.replaceAll(':', '-');
+}
+
+/** The disk an installer erases for this host (or, with `host` null, for a MAC the spec does not name). */
+export function installDiskOf(spec: ClusterSpec, host: HostSpec | null): string | undefined {
+  return host?.installDisk ?? spec.fleet.installDisk;
+}
+
+function netmaskOf(prefix: number): string {
+  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
+}
+
+/**
+ * The host's static network as kernel arguments (none for a DHCP host):
+ * `ifname=<if>:<mac>` names the NIC (left out for a kernel `ethN` name, which dracut and systemd
+ * warn may belong to another NIC), `ip=<ip>::<gw>:<netmask>::<if>:none`, one `nameserver=` each.
+ * The host name field stays empty: the script is served to whoever asks for the MAC.
+ */
+export function staticNetworkKernelArgs(host: HostSpec): string[] {
+  if (!host.address) return [];
+  const iface = checkIpxeToken(host.interface, `host ${host.name} interface`);
+  const args: string[] = [];
+  if (host.mac && !/^eth\d+$/.test(iface)) args.push(`ifname=${iface}:${host.mac}`);
+  args.push(`ip=${host.address.ip}::${host.gateway ?? ''}:${netmaskOf(host.address.prefix)}::${iface}:none`);
+  for (const ns of host.nameservers) args.push(`nameserver=${ns}`);
+  return args;
+}
+
+/**
+ * What iPXE boots for one machine: `host` is the spec host its MAC names, or null for a MAC the spec
+ * does not name (served only with fleet.installUnknownMacs). A known host gets its own seed or
+ * Ignition config (its static network; ADR 0022) and its static network as kernel arguments;
+ * with an install disk, Fedora CoreOS runs coreos-installer and Flatcar runs flatcar-install.
+ * Debian's cloud-init live image has no per-host seed: it keeps the fleet seed and DHCP.
+ */
+export function machineBootInput(spec: ClusterSpec, base: string, host: HostSpec | null, assets: PxeAssets, label: string): IpxeBootInput {
+  const family = spec.os.family;
+  const name = host?.mac ? pxeMachineName(host.mac) : 'fleet';
+  const urls = pxeUrls(base, name);
+  const disk = installDiskOf(spec, host);
+  const network = host ? staticNetworkKernelArgs(host) : [];
+  const common = { family, ...assets, label };
+  switch (family) {
+    case 'ubuntu':
+      return { ...common, seedUrl: urls.nocloud };
+    case 'debian':
+      return { ...common, seedUrl: pxeUrls(base, 'fleet').nocloud };
+    case 'flatcar':
+      return { ...common, ignitionUrl: disk ? urls.installer : urls.ignition, extraArgs: network };
+    case 'fedora-coreos':
+      return { ...common, ignitionUrl: urls.ignition, ...(disk ? { installDevice: disk } : {}), extraArgs: network };
+  }
 }
 
 /**
@@ -180,10 +244,16 @@ export function resolvePxeBaseUrl(spec: ClusterSpec): string {
 }
 
 /** The listener's URLs for a host name or `fleet`. */
-export function pxeUrls(baseUrl: string, name: string): { ipxe: string; nocloud: string; ignition: string } {
+export function pxeUrls(baseUrl: string, name: string): { ipxe: string; nocloud: string; ignition: string; installer: string } {
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(name)) throw new Error(`PXE name ${JSON.stringify(name)} is not a host name`);
   const base = baseUrl.replace(/\/+$/, '');
-  return { ipxe: `${base}/ipxe`, nocloud: `${base}/nocloud/${name}/`, ignition: `${base}/ignition/${name}.ign` };
+  return {
+    ipxe: `${base}/ipxe`,
+    nocloud: `${base}/nocloud/${name}/`,
+    ignition: `${base}/ignition/${name}.ign`,
+    // Flatcar's live installer config (runs flatcar-install, then reboots into the disk).
+    installer: `${base}/ignition/${name}-install.ign`,
+  };
 }
 
 /** Where the listener serves boot files by default: `/assets/<family>/…` (the operator places them). */
@@ -210,6 +280,10 @@ export interface AutoinstallOptions {
   storageLayout?: 'lvm' | 'direct';
   locale?: string;
   keyboardLayout?: string;
+  /** The disk the layout erases and installs to (`match: {path}`); default: the installer's (the largest disk). */
+  installDisk?: string;
+  /** netplan v2 (`{version: 2, ethernets: …}`): applied in the installer and written to the installed system. */
+  network?: Record<string, unknown>;
 }
 
 /**
@@ -230,7 +304,14 @@ export function renderUbuntuAutoinstall(userData: string, opts: AutoinstallOptio
       version: 1,
       locale: opts.locale ?? 'en_US.UTF-8',
       keyboard: { layout: opts.keyboardLayout ?? 'us' },
-      storage: { layout: { name: opts.storageLayout ?? 'lvm' } },
+      ...(opts.network ? { network: opts.network } : {}),
+      storage: {
+        layout: { name: opts.storageLayout ?? 'lvm', ...(opts.installDisk ? { match: { path: opts.installDisk } } : {}) },
+        // curtin's default (reorder_uefi: true) moves the entry it booted from — the network — to the
+        // front of the UEFI BootOrder, so the reboot after the install would PXE and reinstall
+        // before the agent enrolled; without it the new disk entry stays first (ADR 0022).
+        grub: { reorder_uefi: false },
+      },
       ssh: { 'install-server': true, 'allow-pw': false },
       'user-data': cloudConfig,
       shutdown: 'reboot',
@@ -245,35 +326,30 @@ export interface PxeFilesInput {
   /** The fleet user-data and meta-data (fleet mode): written as the NoCloud seed the listener serves. */
   fleetUserData?: string;
   fleetMetaData?: string;
-  installDevice?: string;
 }
 
 /**
- * `OUT/pxe/`: `boot.ipxe` (chains by MAC), `fleet.ipxe` (the family's boot script pointing at the
- * fleet seed or Ignition config), and, with a fleet user-data, `nocloud/fleet/{user-data,meta-data}`
- * — for Ubuntu the user-data is the autoinstall document that carries it.
+ * `OUT/pxe/`: `boot.ipxe` (chains by MAC), `fleet.ipxe` (what a MAC the spec does not name boots
+ * with fleet.installUnknownMacs: the fleet seed or Ignition config, installing to
+ * spec.fleet.installDisk), and, with a fleet user-data, `nocloud/fleet/{user-data,meta-data}` —
+ * for Ubuntu the user-data is the autoinstall document that carries it.
  */
 export function renderPxeFiles(spec: ClusterSpec, input: PxeFilesInput = {}): { files: RenderedFile[] } {
   const base = resolvePxeBaseUrl(spec);
   const family = spec.os.family;
-  const urls = pxeUrls(base, 'fleet');
   const assets = input.assets ?? defaultPxeAssets(family, base);
   const files: RenderedFile[] = [
     { path: 'pxe/boot.ipxe', content: renderIpxeIndex(base), mode: 0o644 },
     {
       path: 'pxe/fleet.ipxe',
-      content: renderIpxeScript({
-        family,
-        ...assets,
-        ...(family === 'flatcar' || family === 'fedora-coreos' ? { ignitionUrl: urls.ignition } : { seedUrl: urls.nocloud }),
-        ...(input.installDevice ? { installDevice: input.installDevice } : {}),
-        label: `fleet of cluster ${spec.name}`,
-      }),
+      content: renderIpxeScript(machineBootInput(spec, base, null, assets, `fleet of cluster ${spec.name}`)),
       mode: 0o644,
     },
   ];
   if (input.fleetUserData !== undefined && (family === 'ubuntu' || family === 'debian')) {
-    const userData = family === 'ubuntu' ? renderUbuntuAutoinstall(input.fleetUserData) : input.fleetUserData;
+    const disk = spec.fleet.installDisk;
+    const userData =
+      family === 'ubuntu' ? renderUbuntuAutoinstall(input.fleetUserData, disk ? { installDisk: disk } : {}) : input.fleetUserData;
     files.push({ path: 'pxe/nocloud/fleet/user-data', content: userData, mode: 0o600 });
     files.push({ path: 'pxe/nocloud/fleet/meta-data', content: input.fleetMetaData ?? 'instance-id: iid-kubeseed-fleet\n', mode: 0o644 });
   }

@@ -106,6 +106,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
         labels: h.labels ?? {},
         ...(h.taints !== undefined ? { taints: h.taints } : {}),
         interface: h.interface ?? lbInterface,
+        ...(h.installDisk ? { installDisk: h.installDisk } : {}),
       };
       sourceIndex.set(host, index);
       return host;
@@ -166,7 +167,11 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
       listen: s.coordinator?.listen ?? '0.0.0.0:9443',
       httpListen: s.coordinator?.httpListen ?? '',
     },
-    fleet: { enabled: s.fleet?.enabled ?? false, installUnknownMacs: s.fleet?.installUnknownMacs ?? false },
+    fleet: {
+      enabled: s.fleet?.enabled ?? false,
+      installUnknownMacs: s.fleet?.installUnknownMacs ?? false,
+      ...(s.fleet?.installDisk ? { installDisk: s.fleet.installDisk } : {}),
+    },
     rollout: {
       controlPlaneParallelism: s.rollout?.controlPlaneParallelism ?? 1,
       workerParallelism: s.rollout?.workerParallelism ?? 20,
@@ -303,6 +308,12 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
     // The endpoint itself is the user's load balancer; nothing to render.
   }
 
+  if (pxeInstalls(spec) && spec.os.format === 'ignition' && spec.fleet.installUnknownMacs && !spec.fleet.installDisk) {
+    r.error(
+      ['spec', 'fleet', 'installUnknownMacs'],
+      `machines with MACs the spec does not name would run ${spec.os.family} from RAM (no disk to install to); set spec.fleet.installDisk: /dev/sda (the disk the installer erases)`,
+    );
+  }
   // Hosts: static addresses, duplicates, subnets.
   for (const h of spec.hosts) {
     if (h.role !== 'worker' && !h.address) {
@@ -340,6 +351,14 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
       r.warn(
         hostPath(h),
         `the .link that renames ${h.name}'s NIC to ${h.interface} races with the kernel's own ethN names (the kernel may give ${h.interface} to another NIC first, and then the rename fails); choose a name outside ethN, e.g. interface: lan0 (spec.loadBalancer.interface for every host)`,
+      );
+    }
+    // PXE (docs/pxe.md): Flatcar and Fedora CoreOS boot live from RAM unless told which disk to
+    // install to, and then stacked etcd, images and kubelet state die with the next reboot.
+    if (pxeInstalls(spec) && spec.os.format === 'ignition' && h.mac && !h.installDisk && !spec.fleet.installDisk) {
+      r.error(
+        hostPath(h),
+        `${h.name} PXE-boots ${spec.os.family} (its MAC is served by coordinator.httpListen) but no disk to install to is set, so it would run from RAM and lose etcd, images and kubelet state at the next reboot; set installDisk: /dev/sda (the disk the installer erases) on ${h.name}, or spec.fleet.installDisk for every host`,
       );
     }
     if (h.taints !== undefined && h.taints.length === 0 && h.role === 'control-plane') {
@@ -550,4 +569,9 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
 
 function formatPathOf(index: number): string {
   return `spec.hosts[${index}]`;
+}
+
+/** The plain-HTTP listener serves PXE installers: fleet mode with coordinator.httpListen (docs/pxe.md). */
+function pxeInstalls(spec: ClusterSpec): boolean {
+  return spec.fleet.enabled && spec.coordinator.httpListen !== '';
 }

@@ -28,6 +28,9 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 const IP = /^\d{1,3}(\.\d{1,3}){3}$/;
 const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
+/** A disk the PXE installers erase: a /dev path without `.`/`..` steps (it also becomes a kernel argument). */
+const INSTALL_DISK = /^\/dev(\/(?!\.\.?(\/|$))[A-Za-z0-9._:+@-]+)+$/;
+const installDisk = str({ pattern: INSTALL_DISK, expect: 'a disk device path like /dev/sda, /dev/nvme0n1 or /dev/disk/by-id/…' });
 
 const taint: Schema = {
   t: 'object',
@@ -50,6 +53,7 @@ const host: Schema = {
     labels: { t: 'map', of: str() },
     taints: { t: 'list', of: taint },
     interface: str({ pattern: /^[a-zA-Z0-9_.-]{1,15}$/, expect: 'a network interface name (at most 15 characters)' }),
+    installDisk,
   },
 };
 
@@ -175,7 +179,7 @@ export const CLUSTER_SCHEMA: Schema = {
             httpListen: str(),
           },
         },
-        fleet: { t: 'object', fields: { enabled: bool, installUnknownMacs: bool } },
+        fleet: { t: 'object', fields: { enabled: bool, installUnknownMacs: bool, installDisk } },
         rollout: {
           t: 'object',
           fields: {

@@ -47,6 +47,8 @@ export interface HostSpec {
   taints?: Taint[];
   /** NIC name used in network-config (`set-name` when a MAC is given) and by keepalived/kube-vip. Default: spec.loadBalancer.interface. */
   interface: string;
+  /** PXE: the disk the installer erases and installs to (default spec.fleet.installDisk). */
+  installDisk?: string;
 }
 
 export interface ClusterSpec {
@@ -129,7 +131,12 @@ export interface ClusterSpec {
    * `installUnknownMacs`: the PXE listener boots the installer for MACs the spec does not name
    * (default false: they get a script that installs nothing — the Ubuntu autoinstall erases a disk).
    */
-  fleet: { enabled: boolean; installUnknownMacs?: boolean };
+  fleet: {
+    enabled: boolean;
+    installUnknownMacs?: boolean;
+    /** PXE: the disk installers erase and install to, for hosts without their own `installDisk`. */
+    installDisk?: string;
+  };
   rollout: {
     controlPlaneParallelism: number;
     workerParallelism: number;

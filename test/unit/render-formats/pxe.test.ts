@@ -97,6 +97,7 @@ describe('iPXE scripts', () => {
       'isset ${ip} || dhcp',
       ':retry',
       `chain --autofree ${BASE}/ipxe?mac=\${mac:hexhyp} || goto failed`,
+      'exit 0',
       ':failed',
       `echo kubeseed: no boot script for \${mac:hexhyp} from ${BASE}; retrying in 10 s`,
       'sleep 10',
@@ -127,6 +128,7 @@ describe('PXE URLs', () => {
       ipxe: `${BASE}/ipxe`,
       nocloud: `${BASE}/nocloud/k8s1worker1/`,
       ignition: `${BASE}/ignition/k8s1worker1.ign`,
+      installer: `${BASE}/ignition/k8s1worker1-install.ign`,
     });
     expect(() => pxeUrls(BASE, '../etc')).toThrow(/not a host name/);
   });
@@ -142,7 +144,7 @@ describe('renderUbuntuAutoinstall', () => {
     const parsed = YAML.parse(doc);
     expect(parsed.autoinstall.version).toBe(1);
     expect(parsed.autoinstall['user-data']).toEqual(YAML.parse(userData));
-    expect(parsed.autoinstall.storage).toEqual({ layout: { name: 'lvm' } });
+    expect(parsed.autoinstall.storage).toEqual({ layout: { name: 'lvm' }, grub: { reorder_uefi: false } });
     expect(parsed.autoinstall.identity).toBeUndefined();
     expect(renderUbuntuAutoinstall(userData)).toBe(doc);
     expect(YAML.parse(renderUbuntuAutoinstall(userData, { storageLayout: 'direct' })).autoinstall.storage.layout.name).toBe('direct');
