@@ -22,7 +22,7 @@ function flatcarFleetPlan() {
   const text = readFileSync(join(ROOT, 'examples', 'flatcar-kube-vip.yaml'), 'utf8')
     .replace(
       '    family: flatcar\n',
-      `    family: flatcar\n  mirrors:\n    sysext: http://10.105.1.5:8080/sysext/\n    sysextSha256:\n      ${K8S}: ${'a'.repeat(64)}\n      ${CONTAINERD}: ${'b'.repeat(64)}\n  fleet:\n    enabled: true\n`,
+      `    family: flatcar\n  mirrors:\n    sysext: http://10.105.1.5:8080/sysext/\n    sysextSha256:\n      ${K8S}: ${'a'.repeat(64)}\n      ${CONTAINERD}: ${'b'.repeat(64)}\n  fleet:\n    enabled: true\n    installDisk: /dev/sda\n`,
     )
     .replace('    url: https://10.105.1.5:9443\n', '    url: https://10.105.1.5:9443\n    httpListen: 10.105.1.5:8080\n');
   const { spec, warnings } = parseSpec(text, 'flatcar.yaml');

@@ -143,8 +143,13 @@ function allArtifacts(): [string, Artifacts][] {
   const proxy = '  proxy: { http: "http://proxy.lan:3128", https: "http://proxy.lan:3128", noProxy: [.lan] }\n  coordinator:\n';
   add('fedora-coreos-kube-vip+proxy', planText(example('fedora-coreos-kube-vip').replace('  coordinator:\n', proxy), 'p.yaml'));
   add('flatcar-kube-vip+proxy', planText(example('flatcar-kube-vip').replace('  coordinator:\n', proxy), 'p.yaml'));
-  for (const family of ['flatcar', 'fedora-coreos'])
-    add(`fleet-pxe(${family})`, planText(example('fleet-pxe').replace('family: ubuntu', `family: ${family}`), 'f.yaml'));
+  // Flatcar and Fedora CoreOS PXE hosts install to a disk (docs/pxe.md): the fleet names one.
+  for (const family of ['flatcar', 'fedora-coreos']) {
+    const pxe = example('fleet-pxe')
+      .replace('family: ubuntu', `family: ${family}`)
+      .replace('fleet: { enabled: true }', 'fleet: { enabled: true, installDisk: /dev/sda }');
+    add(`fleet-pxe(${family})`, planText(pxe, 'f.yaml'));
+  }
   // The apt path's containerd unit is written by the prepare script, not as a provisioning file.
   out.push([
     'prepare-host',
