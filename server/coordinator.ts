@@ -1330,7 +1330,8 @@ export class Coordinator {
         removed: record?.removed ?? false,
         awaitingApproval: record?.awaitingApproval ?? false,
         done: enrolled && done.has(planned.name),
-        failed: steps.some((s) => s.state === 'failed'),
+        // A host whose agent could not be installed never enrolls by itself: the operator must act.
+        failed: steps.some((s) => s.state === 'failed') || (!enrolled && !!record?.installFailure),
         currentStep: current?.id ?? null,
         waitingFor: enrolled ? (this.waitingFor(planned.name) ?? null) : 'enrollment (the machine has not called the coordinator yet)',
         phase: beat?.phase ?? null,

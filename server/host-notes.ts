@@ -69,3 +69,26 @@ export function cloudInitWarning(c: CloudInitStatus | undefined): string | null 
   const word = c.extendedStatus ?? c.status;
   return `cloud-init: ${word}${counts.length ? ` (${counts.join(', ')})` : ''}${first ? `: ${first.replace(/\s+/g, ' ').trim()}` : ''}`;
 }
+
+/**
+ * The lines `kubeseed status` and `kubeseed hosts` print under a host for these marks (plain text;
+ * the caller escapes control characters): the install failure with its hint and last `tailLines`
+ * lines, and cloud-init's warning.
+ */
+export function hostNoteLines(
+  host: { name: string; enrolled?: boolean; installFailed?: InstallFailedStatus; cloudInit?: CloudInitStatus },
+  tailLines: number,
+): string[] {
+  const lines: string[] = [];
+  const failure = host.installFailed;
+  if (failure) {
+    const times = failure.count > 1 ? `, ${failure.count} reports` : '';
+    lines.push(
+      `${host.name}: ${installFailedText(failure)} (${new Date(failure.at).toISOString()}${times}; hostname ${failure.hostname || '-'}, from ${failure.sourceAddress}) — ${INSTALL_FAILURE_HINTS[failure.reason]}; then re-provision the machine`,
+    );
+    for (const line of installFailedLines(failure, tailLines)) lines.push(`${host.name} install log: ${line}`);
+  }
+  const warning = cloudInitWarning(host.cloudInit);
+  if (warning) lines.push(`WARNING: ${host.name}: ${warning}`);
+  return lines;
+}
