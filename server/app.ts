@@ -159,6 +159,16 @@ function sendError(reply: FastifyReply, status: number, code: string, message: s
   return reply.code(status).send({ error: STATUS_TEXT[status] ?? 'Error', code, message });
 }
 
+/** Runs a handler; a 429 it throws carries `Retry-After` (seconds). */
+async function withRetryAfter<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
+    throw error;
+  }
+}
+
 /** The operator token travels only in the Authorization header, never in a URL (URLs end up in logs and history). */
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -349,14 +359,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   app.post<{ Body: EnrollRequest }>(
     `${API_PREFIX}/enroll`,
     { schema: { body: ENROLL_REQUEST_SCHEMA, response: { 200: ENROLL_RESPONSE_SCHEMA, ...errorResponses } } },
-    async (request, reply) => {
-      try {
-        return await coordinator.enroll(request.body, request.ip);
-      } catch (error) {
-        if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
-        throw error;
-      }
-    },
+    async (request, reply) => withRetryAfter(reply, () => coordinator.enroll(request.body, request.ip)),
   );
 
   // The install script's beacon when the agent cannot be installed (ADR 0019): the enrollment
@@ -367,14 +370,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
       bodyLimit: INSTALL_FAILED_BODY_LIMIT,
       schema: { body: INSTALL_FAILED_REQUEST_SCHEMA, response: { 200: INSTALL_FAILED_RESPONSE_SCHEMA, ...errorResponses } },
     },
-    async (request, reply) => {
-      try {
-        return await coordinator.installFailed(request.body, request.ip);
-      } catch (error) {
-        if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
-        throw error;
-      }
-    },
+    async (request, reply) => withRetryAfter(reply, () => coordinator.installFailed(request.body, request.ip)),
   );
 
   app.get<{ Querystring: { wait?: string } }>(

@@ -561,19 +561,24 @@ export class Coordinator {
 
   // ───────────────────────────── agent API ─────────────────────────────
 
-  /** POST /v1/enroll. */
-  async enroll(request: EnrollRequest, sourceAddress: string): Promise<EnrollResponse> {
-    const now = this.clock.now();
+  /** Requests that present an enrollment credential: refused while the address is blocked for failed ones, or in another protocol. */
+  private admitCredentialRequest(protocol: number, sourceAddress: string, now: number): void {
     if (this.limiter.blocked(sourceAddress, now)) {
       throw new RateLimitedError('too many failed enrollments from this address; wait a minute', 60);
     }
-    if (request.protocol !== PROTOCOL_VERSION) {
+    if (protocol !== PROTOCOL_VERSION) {
       throw new ApiError(
         400,
         ERROR_CODES.protocolVersion,
-        `protocol ${request.protocol} is not supported; this coordinator speaks ${PROTOCOL_VERSION}`,
+        `protocol ${protocol} is not supported; this coordinator speaks ${PROTOCOL_VERSION}`,
       );
     }
+  }
+
+  /** POST /v1/enroll. */
+  async enroll(request: EnrollRequest, sourceAddress: string): Promise<EnrollResponse> {
+    const now = this.clock.now();
+    this.admitCredentialRequest(request.protocol, sourceAddress, now);
     const { pem } = parseAgentPublicKey(request.publicKey);
     let verified = await this.inputs.enrollment.verify(request.host, request.credential, request.facts);
     /** Set for a fleet claim that must wait as a candidate (server/enrollment-guard.ts). */
@@ -784,15 +789,7 @@ export class Coordinator {
    */
   async installFailed(request: InstallFailedRequest, sourceAddress: string): Promise<InstallFailedResponse> {
     const now = this.clock.now();
-    if (this.limiter.blocked(sourceAddress, now))
-      throw new RateLimitedError('too many failed enrollments from this address; wait a minute', 60);
-    if (request.protocol !== PROTOCOL_VERSION) {
-      throw new ApiError(
-        400,
-        ERROR_CODES.protocolVersion,
-        `protocol ${request.protocol} is not supported; this coordinator speaks ${PROTOCOL_VERSION}`,
-      );
-    }
+    this.admitCredentialRequest(request.protocol, sourceAddress, now);
     const limit = this.beacons.take(sourceAddress, now);
     if (limit.retryAfterSeconds > 0) {
       if (limit.firstRefusal)

@@ -5,29 +5,13 @@
  * browser bundle imports it too.
  */
 import type { InstallFailureReason } from '../protocol/index.ts';
+import type { CloudInitRecord, InstallFailureRecord } from './model.ts';
 
-/** A host's install-failed mark as GET /v1/status shows it. */
-export interface InstallFailedStatus {
-  reason: InstallFailureReason;
-  logTail: string;
-  hostname: string;
-  machineId: string;
-  arch: string;
-  sourceAddress: string;
-  at: number;
-  firstAt: number;
-  count: number;
-}
+/** A host's install-failed mark as GET /v1/status shows it (the record as stored). */
+export type InstallFailedStatus = InstallFailureRecord;
 
 /** cloud-init's outcome as GET /v1/status shows it (absent on Ignition hosts and before enrollment). */
-export interface CloudInitStatus {
-  status: string;
-  extendedStatus?: string;
-  exitCode: number | null;
-  errors: string[];
-  recoverableErrors: string[];
-  at: number;
-}
+export type CloudInitStatus = CloudInitRecord;
 
 /** What each reason means and what to do about it, for the operator. */
 export const INSTALL_FAILURE_HINTS: Record<InstallFailureReason, string> = {

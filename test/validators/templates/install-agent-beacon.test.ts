@@ -38,6 +38,11 @@ function runBash(argv: string[], env: Record<string, string> = {}): Promise<{ co
   });
 }
 
+/** Runs `script` (bash, with `args` as $1…) in a private mount namespace: its mounts vanish with it. */
+function inPrivateMounts(script: string, ...args: string[]): Promise<{ code: number; out: string }> {
+  return runBash(['unshare', '--mount', '--propagation', 'private', 'bash', '-c', script, 'sh', ...args]);
+}
+
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
@@ -177,18 +182,7 @@ describe.skipIf(
     const script = hostScript('cp1', { agentBaseUrl: mirrorUrl });
     const small = join(dir, 'small');
     mkdirSync(small);
-    const r = await runBash([
-      'unshare',
-      '--mount',
-      '--propagation',
-      'private',
-      'bash',
-      '-c',
-      'mount -t tmpfs -o size=16k tmpfs "$1" && TMPDIR="$1" bash "$2"',
-      'sh',
-      small,
-      script,
-    ]);
+    const r = await inPrivateMounts('mount -t tmpfs -o size=16k tmpfs "$1" && TMPDIR="$1" bash "$2"', small, script);
     expect(r.code, r.out).toBe(1);
     const mark = app.coordinator.status().hosts.find((h) => h.name === 'cp1')?.installFailed;
     expect(mark?.reason, r.out).toBe('disk-full');
@@ -205,17 +199,7 @@ describe.skipIf(
     // /run/systemd/system present (what the script takes for "systemd is PID 1") in a private mount
     // namespace: the real systemctl then fails to reach the manager.
     const script = hostScript('w2');
-    const r = await runBash([
-      'unshare',
-      '--mount',
-      '--propagation',
-      'private',
-      'bash',
-      '-c',
-      'mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && bash "$1"',
-      'sh',
-      script,
-    ]);
+    const r = await inPrivateMounts('mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system && bash "$1"', script);
     expect(r.code, r.out).toBe(1);
     const mark = installFailed('w2');
     expect(mark?.reason).toBe('unit-start-failed');
