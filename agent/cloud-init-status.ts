@@ -104,6 +104,11 @@ export function isUnknownOption(output: string, exitCode: number | null): boolea
   return exitCode === 2 && /unrecognized arguments|invalid choice/.test(output);
 }
 
+/** cloud-init has finished this boot with an outcome the preflight accepts (`status --wait` exit 0 or 2). */
+export function cloudInitFinished(report: CloudInitReport): boolean {
+  return !['running', 'not run', 'not started', 'unknown'].includes(report.status) && (report.exitCode === 0 || report.exitCode === 2);
+}
+
 /**
  * What cloud-init says about this boot, or undefined when it is not installed (Ignition hosts).
  * Bounded: each command at most CLOUD_INIT_STATUS_TIMEOUT_MS, and no `--wait`.

@@ -4,7 +4,7 @@
  * Every log line is redacted (released values accumulate in one redactor) before it is written.
  */
 import { API_PREFIX, type CloudInitReport, type EnrollRequest, PROTOCOL_VERSION, type ReportRequest } from '../protocol/wire.ts';
-import { readCloudInitStatus } from './cloud-init-status.ts';
+import { cloudInitFinished, readCloudInitStatus } from './cloud-init-status.ts';
 import { type AgentConfig, AgentConfigError, parseAgentConfig } from './config.ts';
 import { collectFacts } from './facts.ts';
 import type { Clock, Exec, Fs, Http, Log, LogLevel, Net, Random } from './io.ts';
@@ -194,6 +194,8 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
           if (rt.cloudInit) {
             const problems = rt.cloudInit.errors.length + rt.cloudInit.recoverableErrors.length;
             log(problems > 0 ? 'warn' : 'info', 'cloud-init-status', { ...rt.cloudInit });
+            // Already final with what the preflight accepts (exit 0 or 2): its `status --wait` would answer the same at once.
+            if (cloudInitFinished(rt.cloudInit)) rt.cloudInitDone = true;
           }
         }
         const body: EnrollRequest = {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CLOUD_INIT_STATUS_TIMEOUT_MS,
+  cloudInitFinished,
   parseCloudInitJson,
   parseCloudInitTabular,
   readCloudInitStatus,
@@ -104,6 +105,22 @@ describe('readCloudInitStatus on real cloud-init outputs', () => {
     const { output, code } = fixture('clean.22.1.json');
     expect(code).toBe(2);
     expect(parseCloudInitJson(output, code)).toBeNull();
+  });
+});
+
+describe('cloudInitFinished (the preflight then skips `status --wait`)', () => {
+  it.each([
+    ['clean.22.4', true],
+    ['clean.24.1', true],
+    ['degraded.24.1', true],
+    ['errors.22.4', false],
+    ['errors.24.1', false],
+    ['running.22.4', false],
+    ['running.24.1', false],
+  ])('%s → %s', async (name, finished) => {
+    const [scenario, ...version] = name.split('.');
+    const report = await readCloudInitStatus(execOf(scenario!, version.join('.')));
+    expect(cloudInitFinished(report!)).toBe(finished);
   });
 });
 
