@@ -3,7 +3,8 @@
  * happened back as the next event. All judgement lives in `machine.ts`; this file only does I/O.
  * Every log line is redacted (released values accumulate in one redactor) before it is written.
  */
-import { API_PREFIX, type EnrollRequest, PROTOCOL_VERSION, type ReportRequest } from '../protocol/wire.ts';
+import { API_PREFIX, type CloudInitReport, type EnrollRequest, PROTOCOL_VERSION, type ReportRequest } from '../protocol/wire.ts';
+import { cloudInitFinished, readCloudInitStatus } from './cloud-init-status.ts';
 import { type AgentConfig, AgentConfigError, parseAgentConfig } from './config.ts';
 import { collectFacts } from './facts.ts';
 import type { Clock, Exec, Fs, Http, Log, LogLevel, Net, Random } from './io.ts';
@@ -73,6 +74,8 @@ interface Runtime {
   session?: Session;
   skewMs: number;
   cloudInitDone: boolean;
+  /** cloud-init's report for the enrollment, read once; null when cloud-init is not installed. */
+  cloudInit?: CloudInitReport | null;
 }
 
 /**
@@ -186,12 +189,22 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
           now,
           agentVersion: AGENT_VERSION,
         });
+        if (rt.cloudInit === undefined) {
+          rt.cloudInit = (await readCloudInitStatus(deps.exec)) ?? null;
+          if (rt.cloudInit) {
+            const problems = rt.cloudInit.errors.length + rt.cloudInit.recoverableErrors.length;
+            log(problems > 0 ? 'warn' : 'info', 'cloud-init-status', { ...rt.cloudInit });
+            // Already final with what the preflight accepts (exit 0 or 2): its `status --wait` would answer the same at once.
+            if (cloudInitFinished(rt.cloudInit)) rt.cloudInitDone = true;
+          }
+        }
         const body: EnrollRequest = {
           protocol: PROTOCOL_VERSION,
           credential,
           publicKey: key.publicKeyPem,
           facts,
           ...(config.host ? { host: config.host } : {}),
+          ...(rt.cloudInit ? { cloudInit: rt.cloudInit } : {}),
         };
         try {
           const res = await rt.http.request({

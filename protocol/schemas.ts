@@ -4,6 +4,7 @@
  * the agent may use them to check what it received. Kept by hand next to the types: a change to
  * a wire type must change its schema here (the server's inject tests exercise both).
  */
+import { CLOUD_INIT_MAX_MESSAGE, CLOUD_INIT_MAX_MESSAGES, INSTALL_FAILED_TAIL_MAX, INSTALL_FAILURE_REASONS } from './wire.ts';
 
 const nonEmpty = { type: 'string', minLength: 1, maxLength: 256 } as const;
 const millis = { type: 'number', minimum: 0 } as const;
@@ -24,6 +25,23 @@ export const MACHINE_FACTS_SCHEMA = {
   },
 } as const;
 
+export const CLOUD_INIT_REPORT_SCHEMA = {
+  type: 'object',
+  required: ['status', 'exitCode', 'errors', 'recoverableErrors'],
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', maxLength: 64 },
+    extendedStatus: { type: 'string', maxLength: 64 },
+    exitCode: { anyOf: [{ type: 'integer', minimum: -1, maximum: 255 }, { type: 'null' }] },
+    errors: { type: 'array', maxItems: CLOUD_INIT_MAX_MESSAGES, items: { type: 'string', maxLength: CLOUD_INIT_MAX_MESSAGE } },
+    recoverableErrors: {
+      type: 'array',
+      maxItems: CLOUD_INIT_MAX_MESSAGES,
+      items: { type: 'string', maxLength: CLOUD_INIT_MAX_MESSAGE },
+    },
+  },
+} as const;
+
 export const ENROLL_REQUEST_SCHEMA = {
   type: 'object',
   required: ['protocol', 'credential', 'publicKey', 'facts'],
@@ -34,7 +52,30 @@ export const ENROLL_REQUEST_SCHEMA = {
     host: { type: 'string', minLength: 1, maxLength: 253 },
     publicKey: { type: 'string', minLength: 1, maxLength: 4096 },
     facts: MACHINE_FACTS_SCHEMA,
+    cloudInit: CLOUD_INIT_REPORT_SCHEMA,
   },
+} as const;
+
+export const INSTALL_FAILED_REQUEST_SCHEMA = {
+  type: 'object',
+  required: ['protocol', 'credential', 'reason', 'logTail', 'hostname', 'machineId', 'arch'],
+  additionalProperties: false,
+  properties: {
+    protocol: { type: 'integer', minimum: 0, maximum: 1000 },
+    credential: { type: 'string', minLength: 1, maxLength: 512 },
+    host: { type: 'string', minLength: 1, maxLength: 253 },
+    reason: { type: 'string', enum: [...INSTALL_FAILURE_REASONS] },
+    logTail: { type: 'string', maxLength: INSTALL_FAILED_TAIL_MAX },
+    hostname: { type: 'string', maxLength: 253 },
+    machineId: { type: 'string', maxLength: 128 },
+    arch: { type: 'string', maxLength: 32 },
+  },
+} as const;
+
+export const INSTALL_FAILED_RESPONSE_SCHEMA = {
+  type: 'object',
+  required: ['recorded'],
+  properties: { recorded: { type: 'boolean' } },
 } as const;
 
 const ENDPOINT_SCHEMA = {

@@ -53,6 +53,67 @@ export interface EnrollRequest {
   /** PEM SPKI of the agent's ECDSA P-256 key. */
   publicKey: string;
   facts: MachineFacts;
+  /** What `cloud-init status --long` said when the agent started (absent on Ignition hosts). */
+  cloudInit?: CloudInitReport;
+}
+
+/**
+ * cloud-init's own outcome on this host (`cloud-init status --long [--format json]`, read without
+ * `--wait`: the agent runs after cloud-final). Errors and recoverable errors are cloud-init's own
+ * words, bounded (CLOUD_INIT_MAX_MESSAGES entries of CLOUD_INIT_MAX_MESSAGE characters).
+ */
+export interface CloudInitReport {
+  /** `status`: done | error | running | disabled | not run | not started | unknown. */
+  status: string;
+  /** `extended_status` (cloud-init ≥ 23.4), e.g. `degraded done`; absent before. */
+  extendedStatus?: string;
+  /** The exit code of `cloud-init status`: 0 fine, 1 error, 2 recoverable errors (≥ 23.4); null when it did not run to the end. */
+  exitCode: number | null;
+  errors: string[];
+  /** `recoverable_errors` flattened to `LEVEL: message` (cloud-init ≥ 23.4; WARNING and DEPRECATED log lines). */
+  recoverableErrors: string[];
+}
+
+export const CLOUD_INIT_MAX_MESSAGES = 20;
+export const CLOUD_INIT_MAX_MESSAGE = 500;
+
+/**
+ * POST /v1/install-failed: the first-boot install script could not fetch, verify or start the agent
+ * (templates/install-agent.ts). Authenticated by the host's enrollment credential like /v1/enroll,
+ * HTTPS with the pinned CA only (ADR 0019); it changes nothing but the host's `install failed`
+ * mark and returns nothing secret.
+ */
+export interface InstallFailedRequest {
+  protocol: number;
+  credential: string;
+  /** The spec host name from the agent configuration; absent in fleet mode. */
+  host?: string;
+  reason: InstallFailureReason;
+  /** The last lines of curl/systemctl/install output, printable ASCII, at most INSTALL_FAILED_TAIL_MAX characters. */
+  logTail: string;
+  /** Self-reported, for the operator's eyes only: `uname -n`, /etc/machine-id, `uname -m`. */
+  hostname: string;
+  machineId: string;
+  arch: string;
+}
+
+export const INSTALL_FAILURE_REASONS = [
+  'unsupported-arch',
+  'agent-download-failed',
+  'checksum-download-failed',
+  'agent-checksum-mismatch',
+  'agent-corrupt',
+  'agent-not-runnable',
+  'disk-full',
+  'agent-install-failed',
+  'unit-start-failed',
+] as const;
+export type InstallFailureReason = (typeof INSTALL_FAILURE_REASONS)[number];
+export const INSTALL_FAILED_TAIL_MAX = 4096;
+
+export interface InstallFailedResponse {
+  /** true when the host's mark was written (or already said the same); false for a fleet machine (recorded as an event only). */
+  recorded: boolean;
 }
 
 export interface EnrollResponse {

@@ -19,6 +19,9 @@ import {
   HEARTBEAT_REQUEST_SCHEMA,
   HEARTBEAT_RESPONSE_SCHEMA,
   type HeartbeatRequest,
+  INSTALL_FAILED_REQUEST_SCHEMA,
+  INSTALL_FAILED_RESPONSE_SCHEMA,
+  type InstallFailedRequest,
   NEXT_QUERY_SCHEMA,
   NEXT_RESPONSE_SCHEMA,
   REPORT_REQUEST_SCHEMA,
@@ -63,6 +66,8 @@ export interface AppOptions extends Omit<CoordinatorOptions, 'log' | 'redactor'>
 }
 
 export const BODY_LIMIT = 64 * 1024;
+/** POST /v1/install-failed: a 4 KiB tail, JSON escapes and a few short fields fit well within this. */
+export const INSTALL_FAILED_BODY_LIMIT = 16 * 1024;
 /**
  * A request whose headers and body have not all arrived after this long is answered 408 and its
  * connection closed (a body trickled a byte at a time would otherwise hold a descriptor forever).
@@ -152,6 +157,16 @@ const HOST_PARAMS = {
 
 function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
   return reply.code(status).send({ error: STATUS_TEXT[status] ?? 'Error', code, message });
+}
+
+/** Runs a handler; a 429 it throws carries `Retry-After` (seconds). */
+async function withRetryAfter<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
+    throw error;
+  }
 }
 
 /** The operator token travels only in the Authorization header, never in a URL (URLs end up in logs and history). */
@@ -309,7 +324,12 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     }
     if (error.validation) return sendError(reply, 400, ERROR_CODES.badRequest, error.message);
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-      return sendError(reply, 413, ERROR_CODES.payloadTooLarge, `request body exceeds ${options.bodyLimit ?? BODY_LIMIT} bytes`);
+      return sendError(
+        reply,
+        413,
+        ERROR_CODES.payloadTooLarge,
+        `request body exceeds ${request.routeOptions?.bodyLimit ?? options.bodyLimit ?? BODY_LIMIT} bytes`,
+      );
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, ERROR_CODES.badRequest, 'send application/json');
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
       return sendError(reply, error.statusCode, ERROR_CODES.badRequest, error.message);
@@ -339,14 +359,18 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   app.post<{ Body: EnrollRequest }>(
     `${API_PREFIX}/enroll`,
     { schema: { body: ENROLL_REQUEST_SCHEMA, response: { 200: ENROLL_RESPONSE_SCHEMA, ...errorResponses } } },
-    async (request, reply) => {
-      try {
-        return await coordinator.enroll(request.body, request.ip);
-      } catch (error) {
-        if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
-        throw error;
-      }
+    async (request, reply) => withRetryAfter(reply, () => coordinator.enroll(request.body, request.ip)),
+  );
+
+  // The install script's beacon when the agent cannot be installed (ADR 0019): the enrollment
+  // credential, HTTPS only; small bodies (the tail is bounded by the schema).
+  app.post<{ Body: InstallFailedRequest }>(
+    `${API_PREFIX}/install-failed`,
+    {
+      bodyLimit: INSTALL_FAILED_BODY_LIMIT,
+      schema: { body: INSTALL_FAILED_REQUEST_SCHEMA, response: { 200: INSTALL_FAILED_RESPONSE_SCHEMA, ...errorResponses } },
     },
+    async (request, reply) => withRetryAfter(reply, () => coordinator.installFailed(request.body, request.ip)),
   );
 
   app.get<{ Querystring: { wait?: string } }>(

@@ -32,6 +32,7 @@ import {
 import { defaultDistDir } from './agent-binaries.ts';
 import { isAssetRequest, serveBootAsset } from './boot-assets.ts';
 import { trackedCertificates } from './certificates.ts';
+import { hostNoteLines } from './host-notes.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
 import { certificateWarning, expiryDate } from './model.ts';
 import { isPxeInstalled } from './pxe-state.ts';
@@ -245,6 +246,8 @@ export async function cmdHosts(argv: string[], io: Io): Promise<number> {
       if (warning && !h.removed) io.stdout(`WARNING: ${h.name}: ${warning}\n`);
     }
     printCandidates(hosts, io);
+    // Install failures (with their log) and cloud-init's own errors, one host at a time.
+    for (const h of hosts) for (const line of hostNoteLines(h, 5)) if (!h.removed) io.stdout(`${terminalSafe(line)}\n`);
     return 0;
   });
 }

@@ -19,6 +19,8 @@ import {
   type EnrollResponse,
   ERROR_CODES,
   type HeartbeatRequest,
+  type InstallFailedRequest,
+  type InstallFailedResponse,
   type NextResponse,
   PROTOCOL_VERSION,
   type ReleasedStep,
@@ -41,6 +43,8 @@ import {
 } from './enrollment-guard.ts';
 import { ApiError, conflict, notFound, unauthorized } from './errors.ts';
 import { FLEET_HOST, type MatchedBy, matchFleetHost } from './fleet-match.ts';
+import type { CloudInitStatus, InstallFailedStatus } from './host-notes.ts';
+import { afterEnrollment, beaconFacts, describeBeacon, hostNotes, recordInstallFailure } from './install-beacon.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
 import {
   COORDINATOR_HOST,
@@ -175,6 +179,10 @@ export interface HostStatus {
   certificateExpiry?: CertificateExpiry;
   /** Machines waiting for `kubeseed approve HOST --key FINGERPRINT` (fleet mode). */
   candidates?: CandidateStatus[];
+  /** The install script could not fetch, verify or start the agent (POST /v1/install-failed); cleared by enrollment. */
+  installFailed?: InstallFailedStatus;
+  /** cloud-init's own outcome reported at enrollment (a warning when it has errors). */
+  cloudInit?: CloudInitStatus;
   steps: StepStatus[];
 }
 
@@ -243,6 +251,8 @@ export class Coordinator {
   private readonly nonces = new NonceCache();
   private readonly limiter: FailureRateLimiter;
   private readonly claims: ClaimLimiter;
+  /** Install-failed beacons per source address and in total (server/install-beacon.ts). */
+  private readonly beacons: ClaimLimiter;
   private readonly securityLog: SecurityEventLog;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly keys = new Map<string, KeyObject>();
@@ -274,6 +284,7 @@ export class Coordinator {
     this.config = createSchedulerConfig(this.plan, options.scheduler);
     this.limiter = new FailureRateLimiter(options.enrollFailureLimit ?? 10, 60_000);
     this.claims = new ClaimLimiter({ ...DEFAULT_CLAIM_LIMITS, ...options.claimLimits });
+    this.beacons = new ClaimLimiter({ ...DEFAULT_CLAIM_LIMITS, ...options.claimLimits });
     this.securityLog = new SecurityEventLog(options.store);
     this.events.setMaxListeners(0);
   }
@@ -550,19 +561,24 @@ export class Coordinator {
 
   // ───────────────────────────── agent API ─────────────────────────────
 
-  /** POST /v1/enroll. */
-  async enroll(request: EnrollRequest, sourceAddress: string): Promise<EnrollResponse> {
-    const now = this.clock.now();
+  /** Requests that present an enrollment credential: refused while the address is blocked for failed ones, or in another protocol. */
+  private admitCredentialRequest(protocol: number, sourceAddress: string, now: number): void {
     if (this.limiter.blocked(sourceAddress, now)) {
       throw new RateLimitedError('too many failed enrollments from this address; wait a minute', 60);
     }
-    if (request.protocol !== PROTOCOL_VERSION) {
+    if (protocol !== PROTOCOL_VERSION) {
       throw new ApiError(
         400,
         ERROR_CODES.protocolVersion,
-        `protocol ${request.protocol} is not supported; this coordinator speaks ${PROTOCOL_VERSION}`,
+        `protocol ${protocol} is not supported; this coordinator speaks ${PROTOCOL_VERSION}`,
       );
     }
+  }
+
+  /** POST /v1/enroll. */
+  async enroll(request: EnrollRequest, sourceAddress: string): Promise<EnrollResponse> {
+    const now = this.clock.now();
+    this.admitCredentialRequest(request.protocol, sourceAddress, now);
     const { pem } = parseAgentPublicKey(request.publicKey);
     let verified = await this.inputs.enrollment.verify(request.host, request.credential, request.facts);
     /** Set for a fleet claim that must wait as a candidate (server/enrollment-guard.ts). */
@@ -633,7 +649,7 @@ export class Coordinator {
     if (claim) return this.addCandidate(stored, request, pem, claim, sourceAddress, now);
     const wasRebind = host.rebindAllowed;
     const updated: HostRecord = {
-      ...host,
+      ...afterEnrollment(host, request.cloudInit, now),
       awaitingApproval: host.awaitingApproval || verified.requiresApproval === true,
       credentialSpent: true,
       rebindAllowed: false,
@@ -763,6 +779,54 @@ export class Coordinator {
         `too many failed enrollments from ${sourceAddress}; refusing it for a minute`,
       );
     }
+  }
+
+  /**
+   * POST /v1/install-failed: the install script's beacon. The credential is checked like an
+   * enrollment's (a wrong one counts toward the same per-address limit); every beacon is counted
+   * against its own per-address and global limits. It marks only a host that has not enrolled;
+   * a fleet machine's beacon is a security event, tied to no host (its facts are self-reported).
+   */
+  async installFailed(request: InstallFailedRequest, sourceAddress: string): Promise<InstallFailedResponse> {
+    const now = this.clock.now();
+    this.admitCredentialRequest(request.protocol, sourceAddress, now);
+    const limit = this.beacons.take(sourceAddress, now);
+    if (limit.retryAfterSeconds > 0) {
+      if (limit.firstRefusal)
+        await this.securityEvent(
+          'claim-rate-limited',
+          undefined,
+          sourceAddress,
+          `too many install-failed beacons (${limit.scope === 'global' ? 'from all addresses' : `from ${sourceAddress}`}); refusing them for ${limit.retryAfterSeconds} s`,
+        );
+      throw new RateLimitedError('too many install-failed reports; retry later', limit.retryAfterSeconds);
+    }
+    const verified = await this.inputs.enrollment.verify(request.host, request.credential, beaconFacts(request, now));
+    if (!verified) {
+      await this.enrollmentFailed(sourceAddress, now);
+      throw unauthorized('enrollment credential is not valid for this host');
+    }
+    if (verified.host === FLEET_HOST) {
+      await this.securityEvent('install-failed', undefined, sourceAddress, describeBeacon(request, undefined, sourceAddress));
+      return { recorded: false };
+    }
+    const key = HOST_PREFIX + verified.host;
+    const stored = this.store.get<HostRecord>(key);
+    if (!stored) throw new ApiError(404, ERROR_CODES.unknownHost, `host ${verified.host} is not in this coordinator's plan`);
+    if (stored.value.removed) throw new ApiError(409, ERROR_CODES.credentialSpent, `host ${verified.host} was removed from the rollout`);
+    // An enrolled host's agent runs and reports for itself: a beacon cannot overwrite what it says.
+    if (stored.value.enrollment)
+      throw conflict(`host ${verified.host} is enrolled; an install-failed report is taken only before enrollment`);
+    const updated: HostRecord = {
+      ...stored.value,
+      installFailure: recordInstallFailure(stored.value.installFailure, request, this.redactor, sourceAddress, now),
+    };
+    const result = await this.store.commit({ puts: [{ key, value: updated }], checks: [{ key, version: stored.version }] });
+    if (!result.ok) throw conflict(`host ${verified.host} changed concurrently; retry`);
+    await this.securityEvent('install-failed', verified.host, sourceAddress, describeBeacon(request, verified.host, sourceAddress));
+    this.events.emit('event', { type: 'host', host: verified.host } satisfies CoordinatorEvent);
+    await this.store.flushed();
+    return { recorded: true };
   }
 
   private enrollResponse(host: HostRecord): EnrollResponse {
@@ -1263,7 +1327,8 @@ export class Coordinator {
         removed: record?.removed ?? false,
         awaitingApproval: record?.awaitingApproval ?? false,
         done: enrolled && done.has(planned.name),
-        failed: steps.some((s) => s.state === 'failed'),
+        // A host whose agent could not be installed never enrolls by itself: the operator must act.
+        failed: steps.some((s) => s.state === 'failed') || (!enrolled && !!record?.installFailure),
         currentStep: current?.id ?? null,
         waitingFor: enrolled ? (this.waitingFor(planned.name) ?? null) : 'enrollment (the machine has not called the coordinator yet)',
         phase: beat?.phase ?? null,
@@ -1272,6 +1337,7 @@ export class Coordinator {
         ...(beat ? { clockSkewMs: beat.skewMs } : {}),
         ...(this.expiry?.byHost.has(planned.name) ? { certificateExpiry: this.expiry.byHost.get(planned.name)! } : {}),
         ...(record?.candidates?.length ? { candidates: record.candidates.map(toCandidateStatus) } : {}),
+        ...hostNotes(record),
         steps,
       };
     });

@@ -2,7 +2,7 @@
  * The coordinator's rollout records as they live in the store, and the snapshot the pure
  * scheduler reads. Plain JSON-serializable data: the store persists these shapes verbatim.
  */
-import type { Role, StepKind, StepOutcome, StepResults } from '../protocol/index.ts';
+import type { CloudInitReport, InstallFailureReason, Role, StepKind, StepOutcome, StepResults } from '../protocol/index.ts';
 
 /** Host name used for steps the coordinator runs itself (Node deletion through the API server). */
 export const COORDINATOR_HOST = '@coordinator';
@@ -100,6 +100,30 @@ export interface HostRecord {
   candidates?: EnrollmentCandidate[];
   /** Key fingerprints of candidates the operator's approval of another machine rejected (bounded). */
   rejectedKeys?: string[];
+  /** The install script's beacon (POST /v1/install-failed, server/install-beacon.ts); a successful enrollment clears it. */
+  installFailure?: InstallFailureRecord;
+  /** cloud-init's own outcome, as the agent reported it in its (latest binding) enrollment. */
+  cloudInit?: CloudInitRecord;
+}
+
+/** `install failed: <reason>` of a host whose agent could not be fetched, verified or started. */
+export interface InstallFailureRecord {
+  reason: InstallFailureReason;
+  /** Printable text, redacted and bounded server-side. */
+  logTail: string;
+  /** Self-reported by the script, for the operator only. */
+  hostname: string;
+  machineId: string;
+  arch: string;
+  sourceAddress: string;
+  /** The latest beacon, the first one, and how many arrived since the host last enrolled. */
+  at: number;
+  firstAt: number;
+  count: number;
+}
+
+export interface CloudInitRecord extends CloudInitReport {
+  at: number;
 }
 
 export interface EnrollmentCandidate extends EnrollmentBinding {
@@ -142,7 +166,8 @@ export interface SecurityEvent {
     | 'unauthenticated-claim'
     | 'claim-rate-limited'
     | 'candidate-approved'
-    | 'candidate-rejected';
+    | 'candidate-rejected'
+    | 'install-failed';
   host?: string;
   sourceAddress: string;
   message: string;

@@ -15,6 +15,7 @@ import { Agent, request } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { parseArgs, UsageError } from '../generator/cli/args.ts';
 import type { Io } from '../generator/cli/commands.ts';
+import { hostNoteLines, INSTALL_FAILURE_HINTS, installFailedText } from './host-notes.ts';
 import { type CertificateExpiry, certificateWarning, expiryDate, expiryLeft } from './model.ts';
 import { SseParser } from './status-page/client/sse.ts';
 import {
@@ -108,6 +109,7 @@ export function hostDetail(host: HostView, now: number): string {
       return `${shortStep(host.currentStep ?? '')}${time}${phase}`;
     }
     case 'failed': {
+      if (host.installFailed) return `${installFailedText(host.installFailed)} — ${INSTALL_FAILURE_HINTS[host.installFailed.reason]}`;
       const step = host.steps.find((s) => s.state === 'failed');
       return step ? `${shortStep(step.id)}: ${step.lastReport?.reason ?? 'failed'} — fix, then \`kubeseed retry ${host.name}\`` : '';
     }
@@ -125,7 +127,7 @@ export function hostDetail(host: HostView, now: number): string {
 
 function failureLog(host: HostView, lines: number): string[] {
   const step = host.steps.find((s) => s.state === 'failed');
-  const tail = step?.lastReport?.logTail ?? '';
+  const tail = step?.lastReport?.logTail ?? host.installFailed?.logTail ?? '';
   const all = tail.split('\n').filter((l) => l.trim() !== '');
   return all.slice(Math.max(0, all.length - lines));
 }
@@ -259,6 +261,7 @@ export function renderFrame(remote: StatusDocument, options: FrameOptions): stri
         `${host.name.padEnd(nameWidth)}  ${host.role.padEnd(roleWidth)}  ${count}  ${word.padEnd(wordWidth)}  ${detail}`.trimEnd(),
       );
       for (const line of candidateLines(host)) lines.push(`${' '.repeat(nameWidth + 2)}${line}`);
+      for (const line of hostNoteLines({ ...host, installFailed: undefined }, 0)) lines.push(`${' '.repeat(nameWidth + 2)}${line}`);
       continue;
     }
     const bar = renderBar(done, total, barWidth, options.ascii);
@@ -274,6 +277,8 @@ export function renderFrame(remote: StatusDocument, options: FrameOptions): stri
     }
     for (const line of candidateLines(host))
       lines.push(paint(clip(`${' '.repeat(nameWidth + 2)}${line}`, options.columns), '35', options.color));
+    for (const line of hostNoteLines({ ...host, installFailed: undefined }, 0))
+      lines.push(paint(clip(`${' '.repeat(nameWidth + 2)}${line}`, options.columns), '33', options.color));
   }
   if (!options.tty) {
     for (const host of status.hosts) {

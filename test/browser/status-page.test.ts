@@ -96,7 +96,32 @@ describe.skipIf(skip)('status page in chromium', () => {
       (window as unknown as { marker: number }).marker = 42;
     });
 
+    // w3's install script could not verify the agent: its beacon marks the card, live, until w3 enrolls.
+    const beacon = await sim.app.inject({
+      method: 'POST',
+      url: '/v1/install-failed',
+      payload: {
+        protocol: 1,
+        credential: credentialOf('w3'),
+        host: 'w3',
+        reason: 'agent-checksum-mismatch',
+        logTail: 'kubeseed-install-agent: ERROR: checksum mismatch for http://mirror/agent/linux-amd64\n',
+        hostname: 'w3-vm',
+        machineId: '',
+        arch: 'x86_64',
+      },
+    });
+    expect(beacon.statusCode).toBe(200);
+    const marked = page.locator('[data-host="w3"]');
+    await expect.poll(() => attrOf(marked, 'data-state'), WAIT).toBe('failed');
+    await expect
+      .poll(() => textOf(marked.locator('.install-failed .line-error')), WAIT)
+      .toBe('error install failed: agent-checksum-mismatch');
+    await expect.poll(() => textOf(marked.locator('.install-failed pre')), WAIT).toContain('checksum mismatch');
+    await expect.poll(() => textOf(page.locator('.failures')), WAIT).toContain('w3 — install failed: agent-checksum-mismatch');
+
     await sim.enroll(...sim.hosts);
+    await expect.poll(() => marked.locator('.install-failed').count(), WAIT).toBe(0);
     await expect.poll(() => state(page, 'cp2'), WAIT).toBe('waiting');
     await expect.poll(() => textOf(page.locator('[data-host="cp2"] .gate-text')), WAIT).not.toBe('');
 

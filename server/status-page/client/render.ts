@@ -3,6 +3,7 @@
  * timeline and security events. Every function returns fresh elements; main.ts swaps them in.
  * Elapsed times carry `data-since` (server ms) so a one-second ticker can update them in place.
  */
+import { cloudInitWarning, INSTALL_FAILURE_HINTS, installFailedLines, installFailedText } from '../../host-notes.ts';
 import { type Child, h, place } from './dom.ts';
 import {
   certificateSummary,
@@ -223,6 +224,14 @@ function renderFailures(status: RolloutStatus): HTMLElement | null {
       'ul',
       {},
       failed.map((host) => {
+        if (host.installFailed) {
+          return h(
+            'li',
+            {},
+            h('strong', {}, host.name),
+            ` — ${installFailedText(host.installFailed)}: ${INSTALL_FAILURE_HINTS[host.installFailed.reason]}; then re-provision the machine.`,
+          );
+        }
         const step = host.steps.find((s) => s.state === 'failed');
         return h(
           'li',
@@ -330,7 +339,47 @@ function renderHost(host: HostStatus, now: number, logOpen: Map<string, boolean>
       : null,
     retryNote(host, now),
     renderCandidates(host, now),
+    renderInstallFailed(host, now),
+    renderCloudInitWarning(host),
     log,
+  );
+}
+
+/** The install script's beacon: the agent never started on this machine; its reason and what curl/systemctl said. */
+function renderInstallFailed(host: HostStatus, now: number): HTMLElement | null {
+  const failure = host.installFailed;
+  if (!failure || host.enrolled) return null;
+  return h(
+    'div',
+    { class: 'install-failed', 'data-install-failed': failure.reason },
+    h('p', { class: 'line line-error' }, h('span', { class: 'k' }, 'error'), ' ', installFailedText(failure)),
+    h(
+      'p',
+      { class: 'line' },
+      h('span', { class: 'k' }, 'fix'),
+      ' ',
+      `${INSTALL_FAILURE_HINTS[failure.reason]}; then re-provision the machine`,
+    ),
+    h('p', { class: 'line' }, h('span', { class: 'k' }, 'reported'), ' ', since(failure.at, now), ` ago from ${failure.sourceAddress}`),
+    h(
+      'details',
+      { class: 'log', open: true },
+      h('summary', {}, 'install log'),
+      h('pre', {}, installFailedLines(failure, LOG_LINES).join('\n')),
+    ),
+  );
+}
+
+/** cloud-init's own errors or recoverable errors on this host, as its agent reported them at enrollment. */
+function renderCloudInitWarning(host: HostStatus): HTMLElement | null {
+  const warning = cloudInitWarning(host.cloudInit);
+  if (!warning || !host.cloudInit) return null;
+  const messages = [...host.cloudInit.errors, ...host.cloudInit.recoverableErrors];
+  return h(
+    'div',
+    { class: 'cloud-init-warning', 'data-cloud-init': host.cloudInit.extendedStatus ?? host.cloudInit.status },
+    h('p', { class: 'line line-warning' }, h('span', { class: 'k' }, 'warning'), ' ', warning),
+    messages.length > 1 ? h('details', { class: 'log' }, h('summary', {}, 'cloud-init messages'), h('pre', {}, messages.join('\n'))) : null,
   );
 }
 

@@ -157,8 +157,11 @@ describe('agent loop against a fake coordinator (HTTPS, pinned CA, signed reques
       credential: CREDENTIAL,
       host: 'cp-1',
       facts: { macs: ['52:54:00:12:34:56'], machineId: '0123456789abcdef0123456789abcdef' },
+      // cloud-init's own outcome (the TEST DOUBLE's `status --long --format json`), read without --wait.
+      cloudInit: { status: 'done', extendedStatus: 'done', exitCode: 0, errors: [], recoverableErrors: [] },
     });
     expect(enroll.publicKey).toContain('BEGIN PUBLIC KEY');
+    expect(h.calls().filter((c) => c.tool === 'cloud-init' && c.argv.includes('--format'))).toHaveLength(1);
     expect(fake.requests[0]?.signed).toBe(false);
     for (const r of fake.requests.slice(1)) expect(r.signatureValid, `${r.method} ${r.path}`).toBe(true);
 

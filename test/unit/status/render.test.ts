@@ -1,5 +1,6 @@
 /** The pure parts of `kubeseed status`: progress bars, durations, host words, frames and outcomes. */
 import { describe, expect, it } from 'vitest';
+import { hostNoteLines } from '../../../server/host-notes.ts';
 import {
   describeHost,
   exitCodeOf,
@@ -257,5 +258,60 @@ describe('renderFrame: certificate expiry', () => {
     const gone = renderFrame(doc([done], { certificateExpiry: expiry(-2) }), { tty: true, color: true, columns: 200, now: NOW });
     expect(gone[1]).toContain('(pki/etcd/members/etcd1/peer.crt, expired)');
     expect(gone[2]).toMatch(/^\x1b\[31;1mWARNING: certificate pki\/etcd\/members\/etcd1\/peer\.crt EXPIRED on 2027-01-13/);
+  });
+});
+
+describe('install failures and cloud-init warnings (issue 25)', () => {
+  const installFailed = host({
+    name: 'w4',
+    enrolled: false,
+    failed: true,
+    waitingFor: 'enrollment (the machine has not called the coordinator yet)',
+    installFailed: {
+      reason: 'agent-checksum-mismatch',
+      logTail: 'kubeseed-install-agent: downloading http://mirror/agent/linux-amd64\nERROR: checksum mismatch\u001b[2J\n',
+      hostname: 'w4-vm',
+      machineId: 'abc',
+      arch: 'x86_64',
+      sourceAddress: '10.0.0.14',
+      at: NOW - 60_000,
+      firstAt: NOW - 120_000,
+      count: 2,
+    },
+  });
+  const degraded = host({
+    name: 'w5',
+    done: true,
+    steps: [step({ id: 'w5/kubeadm-join-worker', state: 'succeeded', attempt: 1 })],
+    cloudInit: {
+      status: 'error',
+      extendedStatus: 'error - done',
+      exitCode: 1,
+      errors: ["('write-files', FileExistsError(17, 'File exists'))"],
+      recoverableErrors: [],
+      at: NOW,
+    },
+  });
+
+  it('a host whose agent could not be installed shows `install failed: <reason>`, the fix and its install log', () => {
+    expect(describeHost(installFailed)).toBe('failed');
+    expect(hostDetail(installFailed, NOW)).toBe(
+      'install failed: agent-checksum-mismatch — the downloaded agent does not match the SHA-256 the coordinator publishes: the mirror serves other bytes',
+    );
+    const lines = renderFrame(doc([installFailed, degraded]), { tty: false, color: false, columns: 120, now: NOW });
+    expect(lines).toContain('w4 log: ERROR: checksum mismatch\\x1b[2J');
+    expect(lines).toContain("      WARNING: w5: cloud-init: error - done (1 error): ('write-files', FileExistsError(17, 'File exists'))");
+  });
+
+  it('`kubeseed hosts` lines: the failure with where it came from, the tail, and cloud-init', () => {
+    expect(hostNoteLines(installFailed, 5)).toEqual([
+      `w4: install failed: agent-checksum-mismatch (${new Date(NOW - 60_000).toISOString()}, 2 reports; hostname w4-vm, from 10.0.0.14) — the downloaded agent does not match the SHA-256 the coordinator publishes: the mirror serves other bytes; then re-provision the machine`,
+      'w4 install log: kubeseed-install-agent: downloading http://mirror/agent/linux-amd64',
+      'w4 install log: ERROR: checksum mismatch\u001b[2J',
+    ]);
+    expect(hostNoteLines(degraded, 5)).toEqual([
+      "WARNING: w5: cloud-init: error - done (1 error): ('write-files', FileExistsError(17, 'File exists'))",
+    ]);
+    expect(hostNoteLines(done, 5)).toEqual([]);
   });
 });

@@ -1,6 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the expected strings are bash, where ${…} is shell expansion
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { AGENT_CONFIG_PATH, CREDENTIAL_PATH } from '../../../generator/plan/provision.ts';
+import { INSTALL_FAILURE_REASONS } from '../../../protocol/index.ts';
 import {
   renderInstallAgentScript,
   renderKeepalivedCheckScript,
@@ -202,7 +204,7 @@ describe('renderInstallAgentScript', () => {
     expect(direct).toContain(
       'fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA"',
     );
-    expect(direct).toContain('sha256sum -c');
+    expect(direct).toContain('ACTUAL=$(sha256sum "$TMP/agent"');
     expect(direct).toContain('x86_64|amd64) ARCH=amd64');
     expect(direct).toContain('aarch64|arm64) ARCH=arm64');
     expect(direct).toContain('MAX_ATTEMPTS=60');
@@ -226,6 +228,19 @@ describe('renderInstallAgentScript', () => {
     expect(direct).toContain('"$TMP/agent.gz" --proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOST" ||');
     expect(mirror).toContain('MAX_ATTEMPTS=5');
     expect(direct).not.toContain('_proxy');
+  });
+
+  it('tells the coordinator why it failed: the credential over the pinned CA only, in a piped body', () => {
+    expect(direct).toContain(`CREDENTIAL_FILE=${CREDENTIAL_PATH}\n`);
+    expect(direct).toContain(`AGENT_CONFIG=${AGENT_CONFIG_PATH}\n`);
+    expect(direct).toContain('BEACON_ATTEMPTS=3\n');
+    expect(direct).toMatch(
+      /printf '%s' "\$body" \| curl [^\n]*--proto =https --cacert "\$COORDINATOR_CA" --noproxy "\$COORDINATOR_HOST"[^\n]*\n[^\n]*--data-binary @- [^\n]*"\$COORDINATOR_URL\/v1\/install-failed"/,
+    );
+    // Every reason the script can send is one the coordinator's schema accepts.
+    const sent = new Set([...direct.matchAll(/(?<![-\w])fail (?:"\$\(space_or )?([a-z-]+)/g)].map((m) => m[1]));
+    sent.add('disk-full');
+    expect([...sent].sort()).toEqual([...INSTALL_FAILURE_REASONS].sort());
   });
 
   it('refuses a plain-HTTP coordinator', () => {
