@@ -27,8 +27,8 @@ export type AgentState =
   | { phase: 'waiting'; session: Session; failures: number }
   | { phase: 'poll-backoff'; session: Session; failures: number }
   | { phase: 'running-step'; session: Session; step: ReleasedStep }
-  | { phase: 'reporting'; session: Session; report: ReportRequest; failures: number }
-  | { phase: 'report-backoff'; session: Session; report: ReportRequest; failures: number }
+  | { phase: 'reporting'; session: Session; report: ReportRequest; failures: number; recheck?: boolean }
+  | { phase: 'report-backoff'; session: Session; report: ReportRequest; failures: number; recheck?: boolean }
   | { phase: 'done' }
   | { phase: 'disabled'; reason: string };
 export type AgentPhase = AgentState['phase'];
@@ -341,8 +341,10 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
     case 'running-step':
       if (event.type === 'step-finished') {
         const r = event.report;
+        // The host is prepared now: the package checks run before the next step (preflight.ts).
+        const recheck = state.step.kind === 'prepare-host' && r.outcome === 'succeeded';
         return {
-          state: { phase: 'reporting', session: state.session, report: r, failures: 0 },
+          state: { phase: 'reporting', session: state.session, report: r, failures: 0, ...(recheck ? { recheck } : {}) },
           effects: [
             log(r.outcome === 'failed' ? 'error' : 'info', 'step-finished', {
               stepId: r.stepId,
@@ -359,6 +361,11 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
     case 'reporting':
       switch (event.type) {
         case 'report-accepted':
+          if (state.recheck)
+            return {
+              state: { phase: 'preflight', session: state.session, waits: 0 },
+              effects: [log('info', 'report-accepted', { stepId: state.report.stepId }), { type: 'preflight', session: state.session }],
+            };
           return {
             state: { phase: 'waiting', session: state.session, failures: 0 },
             effects: [log('info', 'report-accepted', { stepId: state.report.stepId }), next()],

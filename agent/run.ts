@@ -20,8 +20,9 @@ import {
   startEffects,
   transition,
 } from './machine.ts';
-import { runPreflight } from './preflight.ts';
+import { type CloudInitState, runPreflight } from './preflight.ts';
 import { createRedactor, type Redactor } from './redact.ts';
+import { listSentinels } from './sentinel.ts';
 import { type AgentKey, generateAgentKey, loadAgentKey, signRequest } from './signing.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepTiming } from './steps/index.ts';
 import { AGENT_VERSION } from './version.ts';
@@ -72,7 +73,7 @@ interface Runtime {
   key?: AgentKey;
   session?: Session;
   skewMs: number;
-  cloudInitDone: boolean;
+  cloudInit?: CloudInitState;
 }
 
 /**
@@ -99,7 +100,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
   const log = createJsonLogger(deps.writeLine, redactor, clock, options.logLevel ?? 'info');
   const timing: StepTiming = { ...DEFAULT_STEP_TIMING, ...deps.timing };
   const heartbeatMs = deps.heartbeatMs ?? 30_000;
-  const rt: Runtime = { skewMs: 0, cloudInitDone: false };
+  const rt: Runtime = { skewMs: 0 };
   const statePath = (name: string) => `${rt.config?.stateDir ?? '/var/lib/kubeseed'}/${name}`;
 
   const signedRequest = async (method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number) => {
@@ -214,16 +215,19 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
         return null;
 
       case 'preflight': {
+        const stateDir = rt.config?.stateDir ?? '/var/lib/kubeseed';
+        const prepared = (await listSentinels(fs, stateDir)).some((s) => s.kind === 'prepare-host');
         const result = await runPreflight(effect.session, {
           fs,
           exec: deps.exec,
           net: deps.net,
           now: clock.now(),
           serverSkewMs: rt.skewMs,
-          cloudInitDone: rt.cloudInitDone,
+          ...(rt.cloudInit ? { cloudInit: rt.cloudInit } : {}),
+          prepared,
           endpointTimeoutMs: timing.endpointTimeoutMs,
         });
-        if (result.checks.some((c) => c.name === 'cloud-init' && c.ok)) rt.cloudInitDone = true;
+        if (result.cloudInit) rt.cloudInit = result.cloudInit;
         for (const c of result.checks) log(c.ok ? 'info' : 'warn', 'preflight-check', { check: c.name, ok: c.ok, message: c.message });
         const failed = result.checks.find((c) => !c.ok);
         return failed ? { type: 'preflight-wait', check: failed.name, message: failed.message } : { type: 'preflight-ok' };
