@@ -374,6 +374,18 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
         case 'transport-error': {
           if (event.type === 'protocol-error' && REPORT_DROP_STATUSES.has(event.status)) {
             const stale = event.code === ERROR_CODES.staleAttempt;
+            // A prepared host still checks its packages before the next step, whatever became of the report.
+            if (state.recheck)
+              return {
+                state: { phase: 'preflight', session: state.session, waits: 0 },
+                effects: [
+                  log(stale ? 'warn' : 'error', stale ? 'report-stale' : 'report-rejected', {
+                    stepId: state.report.stepId,
+                    status: event.status,
+                  }),
+                  { type: 'preflight', session: state.session },
+                ],
+              };
             return {
               state: { phase: 'waiting', session: state.session, failures: 0 },
               effects: [
@@ -389,7 +401,13 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
           // 401/429/5xx and transport errors are retried with the same report.
           const failures = state.failures + 1;
           return {
-            state: { phase: 'report-backoff', session: state.session, report: state.report, failures },
+            state: {
+              phase: 'report-backoff',
+              session: state.session,
+              report: state.report,
+              failures,
+              ...(state.recheck ? { recheck: true } : {}),
+            },
             effects: [log('warn', 'report-failed', { ...event, failures }), backoffSleep(failures, BACKOFF.report)],
           };
         }
