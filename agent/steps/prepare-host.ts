@@ -24,7 +24,7 @@ export async function runPrepareHost(run: StepRun): Promise<StepResults> {
       `${script} is missing: the user-data writes it (was this host booted from kubeseed's user-data?)`,
       true,
     );
-  const result = await run.command(prepareHostCommand(script), { env: PREPARE_ENV });
+  const result = await run.command(prepareHostCommand(run.fs.realPath?.(script) ?? script), { env: PREPARE_ENV });
   if (result.notFound) throw new StepFailure('unsupported-os', 'bash is not installed', true);
   if (result.code === 0 && !result.timedOut) {
     run.note('host prepared');
