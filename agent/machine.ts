@@ -171,6 +171,19 @@ function sessionFrom(response: EnrollResponse, agentClock: number): Session {
   };
 }
 
+/**
+ * Once a report is through (or dropped): ask for the next step — after a full preflight when the
+ * report was a succeeded prepare-host (the package checks wait for it, preflight.ts).
+ */
+function afterReport(state: Extract<AgentState, { phase: 'reporting' }>, logged: Effect): Transition {
+  if (state.recheck)
+    return {
+      state: { phase: 'preflight', session: state.session, waits: 0 },
+      effects: [logged, { type: 'preflight', session: state.session }],
+    };
+  return { state: { phase: 'waiting', session: state.session, failures: 0 }, effects: [logged, next()] };
+}
+
 /** 4xx answers to a report that a retry cannot fix: drop the report and ask for the next step. */
 const REPORT_DROP_STATUSES = new Set([400, 404, 409, 410, 413, 422]);
 
@@ -361,42 +374,19 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
     case 'reporting':
       switch (event.type) {
         case 'report-accepted':
-          if (state.recheck)
-            return {
-              state: { phase: 'preflight', session: state.session, waits: 0 },
-              effects: [log('info', 'report-accepted', { stepId: state.report.stepId }), { type: 'preflight', session: state.session }],
-            };
-          return {
-            state: { phase: 'waiting', session: state.session, failures: 0 },
-            effects: [log('info', 'report-accepted', { stepId: state.report.stepId }), next()],
-          };
+          return afterReport(state, log('info', 'report-accepted', { stepId: state.report.stepId }));
         case 'protocol-error':
         case 'transport-error': {
           if (event.type === 'protocol-error' && REPORT_DROP_STATUSES.has(event.status)) {
             const stale = event.code === ERROR_CODES.staleAttempt;
-            // A prepared host still checks its packages before the next step, whatever became of the report.
-            if (state.recheck)
-              return {
-                state: { phase: 'preflight', session: state.session, waits: 0 },
-                effects: [
-                  log(stale ? 'warn' : 'error', stale ? 'report-stale' : 'report-rejected', {
-                    stepId: state.report.stepId,
-                    status: event.status,
-                  }),
-                  { type: 'preflight', session: state.session },
-                ],
-              };
-            return {
-              state: { phase: 'waiting', session: state.session, failures: 0 },
-              effects: [
-                log(stale ? 'warn' : 'error', stale ? 'report-stale' : 'report-rejected', {
-                  stepId: state.report.stepId,
-                  status: event.status,
-                  code: event.code,
-                }),
-                next(),
-              ],
-            };
+            return afterReport(
+              state,
+              log(stale ? 'warn' : 'error', stale ? 'report-stale' : 'report-rejected', {
+                stepId: state.report.stepId,
+                status: event.status,
+                code: event.code,
+              }),
+            );
           }
           // 401/429/5xx and transport errors are retried with the same report.
           const failures = state.failures + 1;

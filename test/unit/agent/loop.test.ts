@@ -16,6 +16,7 @@ import {
   type Handler,
   makeTempRoot,
   makeTlsMaterial,
+  PACKAGE_CHECKS,
   type RecordedRequest,
   scriptedNet,
   seedHealthyHost,
@@ -166,20 +167,7 @@ describe('agent loop against a fake coordinator (HTTPS, pinned CA, signed reques
     expect(prepared.logTail).toContain('kubeseed-prepare: done');
     // The package checks (kubeadm version) ran after preparation, not before: one preflight each side.
     const checks = h.lines.filter((l) => l.includes('"event":"preflight-check"')).map((l) => JSON.parse(l).check);
-    expect(checks).toEqual([
-      'cloud-init',
-      'clock',
-      'packages',
-      'cloud-init',
-      'clock',
-      'containerd',
-      'kubelet',
-      'kubeadm',
-      'swap',
-      'ip_forward',
-      'endpoint-dns',
-      'endpoint-tcp',
-    ]);
+    expect(checks).toEqual(['cloud-init', 'clock', 'packages', 'cloud-init', 'clock', ...PACKAGE_CHECKS]);
     expect(paths.at(-1)).toBe('POST /v1/heartbeat');
     const enroll = fake.requests[0]?.body as {
       credential: string;

@@ -8,7 +8,7 @@ import { createNodeExec, createRootFs, resolveHostPath } from '../../../agent/no
 import { checkClock, parseKubeadmVersion, parseVersion, runPreflight, versionMatches } from '../../../agent/preflight.ts';
 import { createRedactor, REDACTED, redactText } from '../../../agent/redact.ts';
 import { generateAgentKey, loadAgentKey, signRequest } from '../../../agent/signing.ts';
-import { makeTempRoot, scriptedNet, seedHealthyHost } from './support.ts';
+import { makeTempRoot, PACKAGE_CHECKS, scriptedNet, seedHealthyHost } from './support.ts';
 
 const TOKEN = 'abcdef.0123456789abcdef';
 const CERT_KEY = 'e6a2eb8581237ab72a4f494f30285ec12a9694d750b9785706a83bfcbbbd2204';
@@ -293,17 +293,7 @@ describe('preflight', () => {
     const exec = goodExec();
     const res = await runPreflight(session, { fs, exec, net, now: 0, serverSkewMs: 1_000, prepared: true });
     expect(res.ok).toBe(true);
-    expect(res.checks.map((c) => c.name)).toEqual([
-      'cloud-init',
-      'clock',
-      'containerd',
-      'kubelet',
-      'kubeadm',
-      'swap',
-      'ip_forward',
-      'endpoint-dns',
-      'endpoint-tcp',
-    ]);
+    expect(res.checks.map((c) => c.name)).toEqual(['cloud-init', 'clock', ...PACKAGE_CHECKS]);
     expect(exec.calls.map((c) => c.join(' '))).toEqual([
       'cloud-init status --wait',
       'containerd --version',
