@@ -98,11 +98,9 @@ async function host(coordinator: FakeCoordinator, options: { caPem?: string; sle
   const r = makeTempRoot('ks-loop-');
   cleanups.push(r.cleanup);
   seedHealthyHost(r.write);
-  // The prepare script of prepare-host: bash runs it at its real path, the agent's Fs sees it below the root.
-  const prepare = `${r.root}/prepare-host.sh`;
-  const script = '#!/bin/bash\necho "kubeseed-prepare: done"\necho prepared > "$(dirname "$0")/prepared"\n';
-  r.write('/prepare-host.sh', script, 0o755);
-  r.write(prepare, script, 0o755);
+  // The prepare script of prepare-host (a host path: the agent runs it below the root, Fs.realPath).
+  const prepare = '/usr/local/lib/kubeseed/prepare-host.sh';
+  r.write(prepare, '#!/bin/bash\necho "kubeseed-prepare: done"\n', 0o755);
   r.write(
     '/etc/kubeseed/agent.json',
     JSON.stringify({

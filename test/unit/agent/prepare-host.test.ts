@@ -1,6 +1,6 @@
 /**
- * The prepare-host executor with real processes: bash runs a script (at its real path; the agent's
- * Fs sees it below a temporary root), its output is bounded and kept, a failure is classified (here
+ * The prepare-host executor with real processes: bash runs a script (a host path below a temporary
+ * root, as the agent's Fs maps it), its output is bounded and kept, a failure is classified (here
  * the script replays a REAL apt output from fixtures/prepare), success writes the sentinel so that a
  * second release answers without running the script again.
  */
@@ -20,9 +20,9 @@ afterAll(() => {
 function host(script: string) {
   const r = makeTempRoot('ks-prepare-');
   roots.push(r);
-  const path = `${r.root}/prepare-host.sh`;
-  r.write('/prepare-host.sh', script, 0o755); // where bash finds it
-  r.write(path, script, 0o755); // where the agent's Fs (rooted) looks
+  // A host path: the agent's Fs maps it below the root, and so does the path it gives bash (Fs.realPath).
+  const path = '/usr/local/lib/kubeseed/prepare-host.sh';
+  r.write(path, script, 0o755);
   const ctx: StepContext = {
     fs: createRootFs(r.root),
     exec: createNodeExec(),
@@ -41,7 +41,7 @@ function host(script: string) {
     params: { prepareScript: path },
     redact: [],
   });
-  return { ctx, step, marker: join(r.root, 'runs') };
+  return { ctx, step, marker: join(r.root, 'usr/local/lib/kubeseed/runs') };
 }
 
 describe('prepare-host', () => {
