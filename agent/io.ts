@@ -19,6 +19,8 @@ export interface Fs {
   list(path: string): Promise<string[]>;
   /** POSIX mode bits (e.g. 0o600) or null when missing. */
   mode(path: string): Promise<number | null>;
+  /** Where a host path is for a program the agent runs: itself on a real host, below the root in tests. */
+  realPath?(path: string): string;
 }
 
 export interface ExecOptions {

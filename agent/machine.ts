@@ -27,8 +27,8 @@ export type AgentState =
   | { phase: 'waiting'; session: Session; failures: number }
   | { phase: 'poll-backoff'; session: Session; failures: number }
   | { phase: 'running-step'; session: Session; step: ReleasedStep }
-  | { phase: 'reporting'; session: Session; report: ReportRequest; failures: number }
-  | { phase: 'report-backoff'; session: Session; report: ReportRequest; failures: number }
+  | { phase: 'reporting'; session: Session; report: ReportRequest; failures: number; recheck?: boolean }
+  | { phase: 'report-backoff'; session: Session; report: ReportRequest; failures: number; recheck?: boolean }
   | { phase: 'done' }
   | { phase: 'disabled'; reason: string };
 export type AgentPhase = AgentState['phase'];
@@ -169,6 +169,19 @@ function sessionFrom(response: EnrollResponse, agentClock: number): Session {
     endpoint: response.endpoint,
     serverSkewMs: response.serverTime - agentClock,
   };
+}
+
+/**
+ * Once a report is through (or dropped): ask for the next step — after a full preflight when the
+ * report was a succeeded prepare-host (the package checks wait for it, preflight.ts).
+ */
+function afterReport(state: Extract<AgentState, { phase: 'reporting' }>, logged: Effect): Transition {
+  if (state.recheck)
+    return {
+      state: { phase: 'preflight', session: state.session, waits: 0 },
+      effects: [logged, { type: 'preflight', session: state.session }],
+    };
+  return { state: { phase: 'waiting', session: state.session, failures: 0 }, effects: [logged, next()] };
 }
 
 /** 4xx answers to a report that a retry cannot fix: drop the report and ask for the next step. */
@@ -341,8 +354,10 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
     case 'running-step':
       if (event.type === 'step-finished') {
         const r = event.report;
+        // The host is prepared now: the package checks run before the next step (preflight.ts).
+        const recheck = state.step.kind === 'prepare-host' && r.outcome === 'succeeded';
         return {
-          state: { phase: 'reporting', session: state.session, report: r, failures: 0 },
+          state: { phase: 'reporting', session: state.session, report: r, failures: 0, ...(recheck ? { recheck } : {}) },
           effects: [
             log(r.outcome === 'failed' ? 'error' : 'info', 'step-finished', {
               stepId: r.stepId,
@@ -359,30 +374,30 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
     case 'reporting':
       switch (event.type) {
         case 'report-accepted':
-          return {
-            state: { phase: 'waiting', session: state.session, failures: 0 },
-            effects: [log('info', 'report-accepted', { stepId: state.report.stepId }), next()],
-          };
+          return afterReport(state, log('info', 'report-accepted', { stepId: state.report.stepId }));
         case 'protocol-error':
         case 'transport-error': {
           if (event.type === 'protocol-error' && REPORT_DROP_STATUSES.has(event.status)) {
             const stale = event.code === ERROR_CODES.staleAttempt;
-            return {
-              state: { phase: 'waiting', session: state.session, failures: 0 },
-              effects: [
-                log(stale ? 'warn' : 'error', stale ? 'report-stale' : 'report-rejected', {
-                  stepId: state.report.stepId,
-                  status: event.status,
-                  code: event.code,
-                }),
-                next(),
-              ],
-            };
+            return afterReport(
+              state,
+              log(stale ? 'warn' : 'error', stale ? 'report-stale' : 'report-rejected', {
+                stepId: state.report.stepId,
+                status: event.status,
+                code: event.code,
+              }),
+            );
           }
           // 401/429/5xx and transport errors are retried with the same report.
           const failures = state.failures + 1;
           return {
-            state: { phase: 'report-backoff', session: state.session, report: state.report, failures },
+            state: {
+              phase: 'report-backoff',
+              session: state.session,
+              report: state.report,
+              failures,
+              ...(state.recheck ? { recheck: true } : {}),
+            },
             effects: [log('warn', 'report-failed', { ...event, failures }), backoffSleep(failures, BACKOFF.report)],
           };
         }

@@ -41,6 +41,7 @@ export function createRootFs(root: string): Fs {
     await rename(tmp, target);
   };
   return {
+    realPath: at,
     async readText(path) {
       try {
         return await readFile(at(path), 'utf8');

@@ -1,8 +1,12 @@
 /**
  * Preflight before any step. Each check answers ok or "wait, because …": the agent heartbeats the
- * reason to the coordinator, logs it loudly and tries again — a host that is still installing
- * packages or syncing its clock is not a failure. Role-aware: a load balancer needs none of the
- * Kubernetes checks.
+ * reason to the coordinator, logs it loudly and tries again — a host that is still syncing its
+ * clock is not a failure. Role-aware: a load balancer needs none of the Kubernetes checks.
+ *
+ * On cloud-init hosts the agent's first step (prepare-host) installs containerd, kubeadm and the
+ * kubelet: until it has succeeded (its sentinel), only cloud-init and the clock are checked, and the
+ * agent runs the whole preflight again right after that step. Ignition hosts (no cloud-init)
+ * prepare before the agent starts: every check runs at once.
  */
 import { isIP } from 'node:net';
 import type { Role } from '../protocol/steps.ts';
@@ -23,12 +27,17 @@ export interface PreflightContext {
   now: number;
   /** Best current estimate of coordinator clock − agent clock, ms. */
   serverSkewMs: number;
-  /** Skip `cloud-init status --wait` after it passed once. */
-  cloudInitDone?: boolean;
+  /** What an earlier pass learnt of cloud-init: skip `cloud-init status --wait` after it passed once. */
+  cloudInit?: CloudInitState;
+  /** prepare-host succeeded on this host (its sentinel exists). */
+  prepared?: boolean;
   endpointTimeoutMs?: number;
 }
 
 export const MAX_CLOCK_SKEW_MS = 30_000;
+
+/** `done`: cloud-init finished; `absent`: not installed (an Ignition host, prepared before the agent). */
+export type CloudInitState = 'done' | 'absent';
 
 /** First x.y[.z] in a version banner. */
 export function parseVersion(text: string): [number, number, number] | null {
@@ -56,12 +65,14 @@ function needsKube(role: Role): boolean {
   return role === 'control-plane' || role === 'worker';
 }
 
-async function checkCloudInit(ctx: PreflightContext): Promise<PreflightCheck> {
-  if (ctx.cloudInitDone) return { name: 'cloud-init', ok: true, message: 'done' };
+async function checkCloudInit(ctx: PreflightContext): Promise<PreflightCheck & { state?: CloudInitState }> {
+  if (ctx.cloudInit === 'done') return { name: 'cloud-init', ok: true, message: 'done', state: 'done' };
+  if (ctx.cloudInit === 'absent') return { name: 'cloud-init', ok: true, message: 'not installed (Ignition host)', state: 'absent' };
   const r = await ctx.exec.run(['cloud-init', 'status', '--wait'], { timeoutMs: 30 * 60_000 });
-  if (r.notFound) return { name: 'cloud-init', ok: true, message: 'cloud-init not installed (Ignition host)' };
+  if (r.notFound) return { name: 'cloud-init', ok: true, message: 'not installed (Ignition host)', state: 'absent' };
   // exit 2 = "done with recoverable errors" (degraded); the agent's own checks below decide.
-  if (r.code === 0 || r.code === 2) return { name: 'cloud-init', ok: true, message: r.output.trim().split('\n').pop() ?? 'done' };
+  if (r.code === 0 || r.code === 2)
+    return { name: 'cloud-init', ok: true, message: r.output.trim().split('\n').pop() ?? 'done', state: 'done' };
   return { name: 'cloud-init', ok: false, message: `cloud-init status --wait exited ${r.code}: ${r.output.trim().slice(-300)}` };
 }
 
@@ -170,22 +181,36 @@ async function checkEndpoint(ctx: PreflightContext, session: Session): Promise<P
   return checks;
 }
 
+export interface PreflightResult {
+  ok: boolean;
+  checks: PreflightCheck[];
+  cloudInit?: CloudInitState;
+}
+
 /** Runs the checks in order and stops at the first that says wait. */
-export async function runPreflight(session: Session, ctx: PreflightContext): Promise<{ ok: boolean; checks: PreflightCheck[] }> {
+export async function runPreflight(session: Session, ctx: PreflightContext): Promise<PreflightResult> {
   const checks: PreflightCheck[] = [];
   const add = (c: PreflightCheck) => {
-    checks.push(c);
+    checks.push({ name: c.name, ok: c.ok, message: c.message });
     return c.ok;
   };
-  if (!add(await checkCloudInit(ctx))) return { ok: false, checks };
-  if (!add(checkClock(ctx.now, ctx.serverSkewMs))) return { ok: false, checks };
-  if (needsKube(session.role)) {
-    if (!add(await checkContainerd(ctx))) return { ok: false, checks };
-    if (!add(await checkBinary(ctx, 'kubelet', session.kubernetesVersion))) return { ok: false, checks };
-    if (!add(await checkBinary(ctx, 'kubeadm', session.kubernetesVersion))) return { ok: false, checks };
-    if (!add(await checkSwap(ctx))) return { ok: false, checks };
-    if (!add(await checkIpForward(ctx))) return { ok: false, checks };
-    for (const c of await checkEndpoint(ctx, session)) if (!add(c)) return { ok: false, checks };
+  const cloudInit = await checkCloudInit(ctx);
+  const known = cloudInit.state ? { cloudInit: cloudInit.state } : {};
+  if (!add(cloudInit)) return { ok: false, checks, ...known };
+  if (!add(checkClock(ctx.now, ctx.serverSkewMs))) return { ok: false, checks, ...known };
+  // cloud-init host not prepared yet: the packages come with the prepare-host step, checked after it.
+  const pending = cloudInit.state === 'done' && ctx.prepared !== true;
+  if (needsKube(session.role) && pending) {
+    add({ name: 'packages', ok: true, message: 'checked once the prepare-host step has installed them' });
+    return { ok: true, checks, ...known };
   }
-  return { ok: true, checks };
+  if (needsKube(session.role)) {
+    if (!add(await checkContainerd(ctx))) return { ok: false, checks, ...known };
+    if (!add(await checkBinary(ctx, 'kubelet', session.kubernetesVersion))) return { ok: false, checks, ...known };
+    if (!add(await checkBinary(ctx, 'kubeadm', session.kubernetesVersion))) return { ok: false, checks, ...known };
+    if (!add(await checkSwap(ctx))) return { ok: false, checks, ...known };
+    if (!add(await checkIpForward(ctx))) return { ok: false, checks, ...known };
+    for (const c of await checkEndpoint(ctx, session)) if (!add(c)) return { ok: false, checks, ...known };
+  }
+  return { ok: true, checks, ...known };
 }

@@ -21,8 +21,9 @@ import {
   startEffects,
   transition,
 } from './machine.ts';
-import { runPreflight } from './preflight.ts';
+import { type CloudInitState, runPreflight } from './preflight.ts';
 import { createRedactor, type Redactor } from './redact.ts';
+import { listSentinels } from './sentinel.ts';
 import { type AgentKey, generateAgentKey, loadAgentKey, signRequest } from './signing.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepTiming } from './steps/index.ts';
 import { AGENT_VERSION } from './version.ts';
@@ -73,9 +74,10 @@ interface Runtime {
   key?: AgentKey;
   session?: Session;
   skewMs: number;
-  cloudInitDone: boolean;
+  /** What the preflight learnt of cloud-init (done, or absent on Ignition hosts). */
+  cloudInit?: CloudInitState;
   /** cloud-init's report for the enrollment, read once; null when cloud-init is not installed. */
-  cloudInit?: CloudInitReport | null;
+  cloudInitReport?: CloudInitReport | null;
 }
 
 /**
@@ -102,7 +104,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
   const log = createJsonLogger(deps.writeLine, redactor, clock, options.logLevel ?? 'info');
   const timing: StepTiming = { ...DEFAULT_STEP_TIMING, ...deps.timing };
   const heartbeatMs = deps.heartbeatMs ?? 30_000;
-  const rt: Runtime = { skewMs: 0, cloudInitDone: false };
+  const rt: Runtime = { skewMs: 0 };
   const statePath = (name: string) => `${rt.config?.stateDir ?? '/var/lib/kubeseed'}/${name}`;
 
   const signedRequest = async (method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number) => {
@@ -189,13 +191,14 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
           now,
           agentVersion: AGENT_VERSION,
         });
-        if (rt.cloudInit === undefined) {
-          rt.cloudInit = (await readCloudInitStatus(deps.exec)) ?? null;
-          if (rt.cloudInit) {
-            const problems = rt.cloudInit.errors.length + rt.cloudInit.recoverableErrors.length;
-            log(problems > 0 ? 'warn' : 'info', 'cloud-init-status', { ...rt.cloudInit });
+        if (rt.cloudInitReport === undefined) {
+          const report = (await readCloudInitStatus(deps.exec)) ?? null;
+          rt.cloudInitReport = report;
+          if (report) {
+            const problems = report.errors.length + report.recoverableErrors.length;
+            log(problems > 0 ? 'warn' : 'info', 'cloud-init-status', { ...report });
             // Already final with what the preflight accepts (exit 0 or 2): its `status --wait` would answer the same at once.
-            if (cloudInitFinished(rt.cloudInit)) rt.cloudInitDone = true;
+            if (cloudInitFinished(report)) rt.cloudInit = 'done';
           }
         }
         const body: EnrollRequest = {
@@ -204,7 +207,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
           publicKey: key.publicKeyPem,
           facts,
           ...(config.host ? { host: config.host } : {}),
-          ...(rt.cloudInit ? { cloudInit: rt.cloudInit } : {}),
+          ...(rt.cloudInitReport ? { cloudInit: rt.cloudInitReport } : {}),
         };
         try {
           const res = await rt.http.request({
@@ -227,16 +230,19 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
         return null;
 
       case 'preflight': {
+        const stateDir = rt.config?.stateDir ?? '/var/lib/kubeseed';
+        const prepared = (await listSentinels(fs, stateDir)).some((s) => s.kind === 'prepare-host');
         const result = await runPreflight(effect.session, {
           fs,
           exec: deps.exec,
           net: deps.net,
           now: clock.now(),
           serverSkewMs: rt.skewMs,
-          cloudInitDone: rt.cloudInitDone,
+          ...(rt.cloudInit ? { cloudInit: rt.cloudInit } : {}),
+          prepared,
           endpointTimeoutMs: timing.endpointTimeoutMs,
         });
-        if (result.checks.some((c) => c.name === 'cloud-init' && c.ok)) rt.cloudInitDone = true;
+        if (result.cloudInit) rt.cloudInit = result.cloudInit;
         for (const c of result.checks) log(c.ok ? 'info' : 'warn', 'preflight-check', { check: c.name, ok: c.ok, message: c.message });
         const failed = result.checks.find((c) => !c.ok);
         return failed ? { type: 'preflight-wait', check: failed.name, message: failed.message } : { type: 'preflight-ok' };

@@ -5,6 +5,7 @@
 
 /** Every unit of agent work the coordinator can release, in rough rollout order. */
 export const STEP_KINDS = [
+  'prepare-host',
   'lb-check',
   'etcd-start',
   'kubeadm-init',
@@ -42,6 +43,32 @@ export function etcdStartCommands(mode: 'static-pod' | 'binary'): string[][] {
         ['systemctl', 'enable', '--now', 'etcd'],
       ];
 }
+
+/**
+ * What prepare-host runs (cloud-init hosts): the idempotent preparation script that user-data
+ * wrote, as argv with no shell. The agent runs exactly this; `kubeseed plan` shows it.
+ */
+export function prepareHostCommand(scriptPath: string): string[] {
+  return ['/bin/bash', scriptPath];
+}
+
+/**
+ * Why a host preparation failed (`ReportRequest.reason` of a failed prepare-host), classified by
+ * the agent from the script's output and exit status (agent/steps/prepare-failure.ts).
+ */
+export const PREPARE_FAILURE_REASONS = [
+  'repository-unreachable',
+  'key-mismatch',
+  'package-not-found',
+  'disk-full',
+  'dpkg-locked',
+  'dpkg-interrupted',
+  'download-failed',
+  'unsupported-os',
+  'timed-out',
+  'unknown',
+] as const;
+export type PrepareFailureReason = (typeof PREPARE_FAILURE_REASONS)[number];
 
 /** A file a step writes on the host. `secret` files are written 0600 and removed when the step says so. */
 export interface StepFile {
@@ -130,6 +157,8 @@ export interface StepParams {
   expectNodes?: string[];
   /** etcd-member-remove: the member (node) name to remove. */
   memberName?: string;
+  /** prepare-host: the preparation script user-data wrote (run as `prepareHostCommand(path)`). */
+  prepareScript?: string;
   /** kubeadm verbosity flag value. */
   verbosity?: number;
   /** kubeadm preflight errors to ignore (joins on a host that ran a reset, etc.). */

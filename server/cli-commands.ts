@@ -232,7 +232,7 @@ export async function cmdHosts(argv: string[], io: Io): Promise<number> {
                 : h.enrolled
                   ? 'enrolled'
                   : 'not-enrolled',
-        h.currentStep ?? '-',
+        h.currentStep ?? h.failure ?? '-',
         h.waitingFor ?? '-',
         h.certificateExpiry ? expiryDate(h.certificateExpiry.notAfter) : '-',
       ]),

@@ -49,6 +49,7 @@ import type { KubernetesApi } from './kubernetes-api.ts';
 import {
   COORDINATOR_HOST,
   createStepRecord,
+  describeFailure,
   type EnrollmentBinding,
   type EnrollmentCandidate,
   type HostRecord,
@@ -168,6 +169,8 @@ export interface HostStatus {
   awaitingApproval: boolean;
   done: boolean;
   failed: boolean;
+  /** The failed step in words (`prepare failed: repository-unreachable`), when `failed`. */
+  failure?: string;
   currentStep: string | null;
   waitingFor: string | null;
   phase: string | null;
@@ -1329,6 +1332,7 @@ export class Coordinator {
         done: enrolled && done.has(planned.name),
         // A host whose agent could not be installed never enrolls by itself: the operator must act.
         failed: steps.some((s) => s.state === 'failed') || (!enrolled && !!record?.installFailure),
+        ...failureOf(steps),
         currentStep: current?.id ?? null,
         waitingFor: enrolled ? (this.waitingFor(planned.name) ?? null) : 'enrollment (the machine has not called the coordinator yet)',
         phase: beat?.phase ?? null,
@@ -1381,6 +1385,11 @@ function toCandidateStatus(c: EnrollmentCandidate): CandidateStatus {
     firstSeen: c.firstSeen,
     lastSeen: c.at,
   };
+}
+
+function failureOf(steps: StepStatus[]): { failure?: string } {
+  const failed = steps.find((s) => s.state === 'failed');
+  return failed ? { failure: describeFailure(failed) } : {};
 }
 
 export function toStepStatus(record: StepRecord): StepStatus {

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs, UsageError } from '../generator/cli/args.ts';
 import type { Io } from '../generator/cli/commands.ts';
 import { main as cliMain } from '../generator/cli/main.ts';
+import { PREPARE_SCRIPT } from '../generator/plan/host-files.ts';
 import { type CoordinatorState, loadState } from '../generator/state/index.ts';
 import { packageRoot } from '../generator/util/package-root.ts';
 import { doubleEnv } from '../test/doubles/index.ts';
@@ -138,6 +139,13 @@ async function seedRoot(root: string, out: string, host: string, index: number):
     const content = f.encoding === 'b64' || f.encoding === 'base64' ? Buffer.from(f.content, 'base64') : f.content;
     await write(f.path, content, Number.parseInt(f.permissions, 8));
   }
+  // The demo's machines are directories on this one: their prepare-host step runs a stand-in, never
+  // the real script (it would install packages and change kernel settings here).
+  await write(
+    PREPARE_SCRIPT,
+    '#!/bin/bash\necho "kubeseed-prepare: demo host: the real prepare script runs on a real machine, not here"\necho "kubeseed-prepare: done"\n',
+    0o755,
+  );
   const hex = (n: number) => n.toString(16).padStart(2, '0');
   await write('/etc/machine-id', `${'d'.repeat(24)}${index.toString(16).padStart(8, '0')}\n`);
   await write('/sys/class/dmi/id/product_uuid', `4c4c4544-0000-1000-8000-${index.toString(16).padStart(12, '0')}\n`);

@@ -224,3 +224,15 @@ export function certificateWarning(expiry: CertificateExpiry | null | undefined,
   if (expiry.notAfter <= now) return `certificate ${expiry.file} EXPIRED on ${when}: renew it now (docs/pki.md, "Renewing certificates")`;
   return `certificate ${expiry.file} expires on ${when} (${expiryLeft(expiry.notAfter, now)}): renew it (docs/pki.md, "Renewing certificates")`;
 }
+
+/**
+ * A failed step in the operator's words (`kubeseed status`, `kubeseed hosts`, the page): a host
+ * preparation by the reason the agent classified (`prepare failed: repository-unreachable`), any
+ * other step by its kind and reason (`kubeadm-join-worker: kubeadm-exit-1`).
+ */
+export function describeFailure(step: { id: string; kind: string; lastReport?: { reason?: string } }): string {
+  const reason = step.lastReport?.reason ?? 'failed';
+  if (step.kind === 'prepare-host') return `prepare failed: ${reason}`;
+  const slash = step.id.indexOf('/');
+  return `${slash === -1 ? step.id : step.id.slice(slash + 1)}: ${reason}`;
+}

@@ -16,7 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseArgs, UsageError } from '../generator/cli/args.ts';
 import type { Io } from '../generator/cli/commands.ts';
 import { hostNoteLines, INSTALL_FAILURE_HINTS, installFailedText } from './host-notes.ts';
-import { type CertificateExpiry, certificateWarning, expiryDate, expiryLeft } from './model.ts';
+import { type CertificateExpiry, certificateWarning, describeFailure, expiryDate, expiryLeft } from './model.ts';
 import { SseParser } from './status-page/client/sse.ts';
 import {
   countSteps,
@@ -111,11 +111,14 @@ export function hostDetail(host: HostView, now: number): string {
     case 'failed': {
       if (host.installFailed) return `${installFailedText(host.installFailed)} — ${INSTALL_FAILURE_HINTS[host.installFailed.reason]}`;
       const step = host.steps.find((s) => s.state === 'failed');
-      return step ? `${shortStep(step.id)}: ${step.lastReport?.reason ?? 'failed'} — fix, then \`kubeseed retry ${host.name}\`` : '';
+      return step ? `${describeFailure(step)} — fix, then \`kubeseed retry ${host.name}\`` : '';
     }
     case 'retrying': {
       const step = host.steps.find((s) => s.state === 'retry-wait');
-      return step ? `${shortStep(step.id)} failed (${step.lastReport?.reason ?? 'error'}); retrying` : '';
+      if (!step) return '';
+      return step.kind === 'prepare-host'
+        ? `${describeFailure(step)}; retrying (attempt ${step.attempt})`
+        : `${shortStep(step.id)} failed (${step.lastReport?.reason ?? 'error'}); retrying`;
     }
     case 'done':
     case 'removed':

@@ -18,6 +18,7 @@ import { runKubeadmInit } from './kubeadm-init.ts';
 import { runKubeadmJoin } from './kubeadm-join.ts';
 import { runLabelNodes } from './label-nodes.ts';
 import { runLbCheck } from './lb-check.ts';
+import { runPrepareHost } from './prepare-host.ts';
 import { runReset } from './reset.ts';
 import { ADMIN_CONF, type StepContext, StepFailure, StepRun } from './step-run.ts';
 import { runUploadCerts } from './upload-certs.ts';
@@ -41,6 +42,8 @@ const KUBEADM_CONFIG_STEPS: ReadonlySet<StepKind> = new Set([
 function dispatch(run: StepRun): Promise<StepResults> {
   const kind = run.step.kind;
   switch (kind) {
+    case 'prepare-host':
+      return runPrepareHost(run);
     case 'lb-check':
       return runLbCheck(run);
     case 'etcd-start':

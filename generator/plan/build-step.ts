@@ -19,6 +19,7 @@ import { describeEndpoint } from '../spec/endpoint.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { planCni } from './cni.ts';
+import { PREPARE_SCRIPT } from './host-files.ts';
 import { buildKubeVipManifest, KUBE_VIP_MANIFEST } from './kube-vip.ts';
 import { firstControlPlane } from './steps.ts';
 import {
@@ -124,6 +125,10 @@ export function buildStep(plan: ClusterPlan, step: PlannedStep, secretSource: Se
   const kubeVip = spec.loadBalancer.type === 'kube-vip';
 
   switch (step.kind) {
+    case 'prepare-host':
+      // The script is in the user-data (it holds no secret); the step carries only its path.
+      params.prepareScript = PREPARE_SCRIPT;
+      break;
     case 'lb-check':
       params.endpoint = endpointParams(spec);
       params.lbService = spec.loadBalancer.type === 'nginx-keepalived' ? 'nginx' : 'haproxy';

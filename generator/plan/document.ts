@@ -1,5 +1,5 @@
 /** The per-host plan document shown by `kubeseed plan` and written to OUT/plan/<host>.yaml. Pure. */
-import { etcdStartCommands } from '../../protocol/index.ts';
+import { etcdStartCommands, prepareHostCommand } from '../../protocol/index.ts';
 import { buildStep, findHost } from './build-step.ts';
 import { hostPackages } from './host-files.ts';
 import { stepsByHost } from './steps.ts';
@@ -28,6 +28,9 @@ export function describeHostPlan(plan: ClusterPlan, hostName: string, secrets: S
       ...(s.group ? { concurrency: `${s.group.name}, at most ${s.group.limit} at once` } : {}),
       secrets: s.secrets,
       ...(s.kind === 'etcd-start' ? { runs: etcdStartCommands(built.params.etcdMode ?? 'static-pod').map((argv) => argv.join(' ')) } : {}),
+      ...(s.kind === 'prepare-host' && built.params.prepareScript
+        ? { runs: [prepareHostCommand(built.params.prepareScript).join(' ')] }
+        : {}),
       params: built.params,
       files: built.files.map((f) => ({
         path: f.path,
@@ -37,7 +40,7 @@ export function describeHostPlan(plan: ClusterPlan, hostName: string, secrets: S
       })),
     };
   });
-  // What first boot installs before any step runs (docs/host-preparation.md says why each).
+  // What preparation installs (the prepare-host step; Ignition on CoreOS families); docs/host-preparation.md says why each.
   const packages = hostPackages(plan.spec, host.role);
   return {
     host: host.name,

@@ -1,6 +1,7 @@
 /**
  * The host-preparation files of each role, from the text templates in `templates/`: container
- * runtime, kernel settings, load balancer configs, etcd units and the scripts user-data runs.
+ * runtime, kernel settings, load balancer configs, etcd units, the prepare script the agent's
+ * prepare-host step runs and the install-agent script user-data runs.
  * This module maps spec values onto each template's small parameter set; templates know nothing
  * of the spec.
  */
@@ -251,7 +252,9 @@ function renderHostTemplateFiles(spec: ClusterSpec, role: HostSpec['role'], host
     { path: INSTALL_AGENT_SCRIPT, content: renderInstallAgentScript(installAgentParams(spec)), mode: 0o755 },
     { path: AGENT_UNIT_FILE, content: unit, mode: 0o644 },
   );
-  return { files, units: [], commands: [[PREPARE_SCRIPT], [INSTALL_AGENT_SCRIPT]] };
+  // cloud-init only installs and starts the agent; the agent runs the prepare script as its first
+  // step (prepare-host), so a failed preparation is reported, classified and retried (ADR 0018).
+  return { files, units: [], commands: [[INSTALL_AGENT_SCRIPT]] };
 }
 
 const proxyCache = new WeakMap<ClusterSpec, ProxySettings>();

@@ -2,6 +2,7 @@
  * The rollout as a step graph: which steps each host runs, in which order, and the gates
  * (`after` + concurrency groups) the coordinator's scheduler honours. Pure.
  *
+ *   prepare-host (every host of a cloud-init OS, first on that host; nothing else gates it)
  *   lb-check (every LB host) ─┐
  *   etcd-start (every member) ┴▶ kubeadm-init (first control plane) ─▶ [kube-vip swap] ─▶ cni-apply
  *       ─▶ kubeadm-join-control-plane (one at a time)  ─▶ [kube-vip manifest]
@@ -18,6 +19,15 @@ export function stepId(host: string, kind: StepKind): string {
 
 export function usesKeepalivedLb(spec: ClusterSpec): boolean {
   return spec.loadBalancer.type === 'haproxy-keepalived' || spec.loadBalancer.type === 'nginx-keepalived';
+}
+
+/**
+ * Ubuntu and Debian (cloud-init): host preparation is the agent's first step on every host, so a
+ * failure reaches the coordinator. Flatcar and Fedora CoreOS prepare in Ignition (sysext images)
+ * before the agent starts: no step.
+ */
+export function preparesByAgent(spec: ClusterSpec): boolean {
+  return spec.os.format === 'cloud-init';
 }
 
 export function firstControlPlane(spec: ClusterSpec): HostSpec {
@@ -49,19 +59,50 @@ export function planSteps(spec: ClusterSpec): PlannedStep[] {
   const upload = spec.certificates.distribution === 'upload-certs';
   const kubeVip = spec.loadBalancer.type === 'kube-vip';
 
+  // First in the plan, so that every later step of a host waits for it (the scheduler releases a
+  // host's steps in plan order) and the scheduler releases it as soon as the host enrolls.
+  const prepared = new Map<string, string>();
+  if (preparesByAgent(spec))
+    for (const h of spec.hosts) prepared.set(h.name, add(h, 'prepare-host', [], 'nothing: runs as soon as the host enrolls', []));
+  const own = (h: HostSpec) => {
+    const id = prepared.get(h.name);
+    return id ? [id] : [];
+  };
+
   const lbChecks = usesKeepalivedLb(spec)
-    ? of('load-balancer').map((h) => add(h, 'lb-check', [], 'its load balancer to start (from user-data)', []))
+    ? of('load-balancer').map((h) =>
+        add(
+          h,
+          'lb-check',
+          own(h),
+          prepared.size ? 'its preparation (installs and starts the load balancer)' : 'its load balancer to start',
+          [],
+        ),
+      )
     : [];
+  // Members start together: each waits for every member's preparation (the etcd binaries), not only its own.
+  const members = of('etcd');
   const etcdStarts =
     spec.topology === 'external-etcd'
-      ? of('etcd').map((h) => add(h, 'etcd-start', [], 'every etcd member to enroll (members start together)', ['etcd-member-certs']))
+      ? members.map((h) =>
+          add(
+            h,
+            'etcd-start',
+            members.flatMap(own),
+            prepared.size
+              ? 'every etcd member to enroll and be prepared (members start together)'
+              : 'every etcd member to enroll (members start together)',
+            ['etcd-member-certs'],
+          ),
+        )
       : [];
 
   const initWaits = [
     lbChecks.length ? 'every load balancer ready (VIP held, port open)' : '',
     etcdStarts.length ? 'the whole etcd member set healthy over TLS' : '',
   ].filter(Boolean);
-  const init = add(cp1, 'kubeadm-init', [...lbChecks, ...etcdStarts], initWaits.join(' and ') || 'nothing (first step)', [
+  if (prepared.size) initWaits.unshift('its preparation');
+  const init = add(cp1, 'kubeadm-init', [...own(cp1), ...lbChecks, ...etcdStarts], initWaits.join(' and ') || 'nothing (first step)', [
     'bootstrap-token',
     ...pkiSecrets(spec),
     ...(upload ? (['certificate-key'] as const) : []),
@@ -81,7 +122,7 @@ export function planSteps(spec: ClusterSpec): PlannedStep[] {
     const join = add(
       h,
       'kubeadm-join-control-plane',
-      ready,
+      [...own(h), ...ready],
       waits,
       ['bootstrap-token', ...(upload ? (['certificate-key'] as SecretKind[]) : pkiSecrets(spec))],
       cpGroup,
@@ -95,7 +136,7 @@ export function planSteps(spec: ClusterSpec): PlannedStep[] {
       add(
         h,
         'kubeadm-join-worker',
-        ready,
+        [...own(h), ...ready],
         `the first control plane serving (init + CNI); at most ${spec.rollout.workerParallelism} workers join at once`,
         ['bootstrap-token'],
         workerGroup,

@@ -3,7 +3,8 @@
  * control plane) is a Debian 12 VM under qemu — real kernel, real systemd, real cloud-init 22.4 —
  * booted from its generated NoCloud `seed.iso` (user-data, meta-data, network-config). The
  * user-data downloads the real agent executable from the coordinator (pinned CA, SHA-256),
- * installs its unit, and systemd starts it after cloud-final.service; the agent enrolls, passes
+ * installs its unit, and systemd starts it after cloud-final.service; the agent enrolls, runs its
+ * first step, prepare-host (the prepare script cloud-init only wrote), reports it, passes the full
  * preflight (the endpoint through /etc/hosts to the VIP) and runs its released join, whose TEST
  * DOUBLE kubeadm does token discovery through the VIP (HAProxy logs the VM's address). Evidence
  * from three sides: the serial console, the coordinator's status, and the guest's disk read back
@@ -70,7 +71,6 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: [...E2E_COMMANDS, ...V
       // cloud-init's final message names the datasource and the seed device.
       expect(consoleText).toMatch(/Cloud-init v\. 22\.\S+ finished .*Datasource DataSourceNoCloud \[seed=\/dev\/vd[b-z]\]/);
       expect(consoleText).not.toMatch(/Traceback|Invalid cloud-config/);
-      expect(consoleText).toContain('kubeseed-prepare: done');
       expect(consoleText).toContain('kubeseed-install-agent: checksum verified');
     });
 
@@ -81,19 +81,32 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: [...E2E_COMMANDS, ...V
       expect(agent, 'agent unit started').toBeGreaterThan(cloudFinal);
     });
 
-    it('enrolled, passed preflight and ran its released join step (serial console)', () => {
+    it('enrolled, prepared the host as its first reported step, passed the full preflight, then joined (serial console)', () => {
       const events = [...consoleText.matchAll(/"event":"([a-z-]+)"/g)].map((m) => m[1]);
       const at = (e: string) => events.indexOf(e);
+      const where = (re: RegExp) => consoleText.search(re);
       expect(at('enrolled')).toBeGreaterThanOrEqual(0);
       expect(at('preflight-ok')).toBeGreaterThan(at('enrolled'));
-      expect(consoleText).toMatch(/"event":"step-released","stepId":"vm1\/kubeadm-join-worker"/);
+      const prepare = where(/"event":"step-released","stepId":"vm1\/prepare-host"/);
+      const join = where(/"event":"step-released","stepId":"vm1\/kubeadm-join-worker"/);
+      expect(prepare, 'prepare-host released').toBeGreaterThan(0);
+      expect(join, 'join released after prepare-host').toBeGreaterThan(prepare);
+      // The package checks ran after preparation (they would wait for containerd before it).
+      const packages = where(/"event":"preflight-check","check":"containerd","ok":true/);
+      expect(packages).toBeGreaterThan(where(/"event":"step-finished","stepId":"vm1\/prepare-host"/));
+      expect(packages).toBeLessThan(join);
       expect(at('host-done')).toBeGreaterThan(at('preflight-ok'));
       expect(consoleText).toMatch(/"event":"preflight-check","check":"endpoint-tcp","ok":true/);
     });
 
-    it('the coordinator saw the same: enrolled, join released and succeeded, every host done', () => {
+    it('the coordinator saw the same: preparation reported, join released and succeeded, every host done', () => {
       const host = status.hosts.find((h) => h.name === VM.name)!;
       expect(host.done).toBe(true);
+      expect(host.steps[0]?.kind, 'the first step').toBe('prepare-host');
+      const prepared = host.steps[0]!;
+      expect(prepared).toMatchObject({ state: 'succeeded', attempt: 1, lastReport: { outcome: 'succeeded' } });
+      // The script's own progress, from the real VM, in the report (not only in cloud-init's log).
+      expect(prepared.lastReport?.logTail).toContain('kubeseed-prepare: done');
       const join = host.steps.find((s) => s.kind === 'kubeadm-join-worker')!;
       expect(join.state).toBe('succeeded');
       expect(join.attempt).toBe(1);

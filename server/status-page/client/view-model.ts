@@ -5,9 +5,10 @@
  * functions are unit-tested in Node.
  */
 import type { HostStatus, RolloutStatus, StepStatus } from '../../coordinator.ts';
-import { certificateWarning, expiryDate, expiryLeft } from '../../model.ts';
+import { certificateWarning, describeFailure, expiryDate, expiryLeft } from '../../model.ts';
 
 export type { HostStatus, RolloutStatus, StepStatus };
+export { describeFailure };
 
 export type HostState = 'removed' | 'failed' | 'done' | 'approval' | 'not-enrolled' | 'running' | 'retrying' | 'waiting';
 

@@ -52,6 +52,10 @@ export interface ClusterOptions {
   binds?: string[];
   /** A plain-HTTP package mirror in a namespace of its own at `<subnet>.6:<port>`, serving `dir`. */
   mirror?: { dir: string; port: number };
+  /** The mirror's namespace exists but nothing listens (connections refused) until `startMirror`. */
+  mirrorDown?: boolean;
+  /** Scheduler settings of the coordinator (e.g. fewer, faster automatic retries). */
+  scheduler?: { maxAttempts?: number; backoffBaseMs?: number };
   /** Scaled kubeadm-certs window of the coordinator (upload-certs mode), instead of 2 h / 20 min margin. */
   uploadCertsWindow?: { windowMs: number; marginMs: number };
   /** Hosts that are not namespaces of the harness (a qemu VM, harness/vm.ts): no overlay, not booted by `start`. */
@@ -81,6 +85,7 @@ export interface CoordinatorStatus {
     role: string;
     done: boolean;
     failed: boolean;
+    failure?: string;
     currentStep: string | null;
     waitingFor: string | null;
     message: string | null;
@@ -98,7 +103,7 @@ export interface StepStatus {
   failures: number;
   releasedAt?: number;
   finishedAt?: number;
-  lastReport?: { outcome: string; reason?: string; at: number };
+  lastReport?: { outcome: string; reason?: string; logTail?: string; at: number };
 }
 
 export class E2eCluster {
@@ -158,7 +163,8 @@ export class E2eCluster {
     const hostsFile = this.coordinatorHost.readFile('/etc/hosts') ?? '';
     this.coordinatorHost.writeFile('/etc/hosts', `${hostsFile}\n${vip(this.spec)} ${API_HOST}\n`);
     await this.startCoordinator();
-    if (this.options.mirror) await this.startMirror(this.options.mirror);
+    if (this.options.mirror && this.options.mirrorDown) await this.addMirrorHost();
+    else if (this.options.mirror) await this.startMirror(this.options.mirror);
     const vms = new Set(this.options.vmHosts ?? []);
     await Promise.all(
       this.spec.hosts
@@ -185,20 +191,21 @@ export class E2eCluster {
    */
   async startCoordinator(): Promise<void> {
     const scaled = this.options.uploadCertsWindow;
-    const argv = scaled
-      ? [
-          'node',
-          join(REPO, 'test/e2e/harness/serve-scaled.mjs'),
-          '--state',
-          this.stateDir,
-          '--dist',
-          DIST,
-          '--window-ms',
-          String(scaled.windowMs),
-          '--margin-ms',
-          String(scaled.marginMs),
-        ]
-      : ['node', join(REPO, 'bin/kubeseed.mjs'), 'serve', '--state', this.stateDir, '--dist', DIST];
+    const scheduler = this.options.scheduler;
+    const argv =
+      scaled || scheduler
+        ? [
+            'node',
+            join(REPO, 'test/e2e/harness/serve-scaled.mjs'),
+            '--state',
+            this.stateDir,
+            '--dist',
+            DIST,
+            ...(scaled ? ['--window-ms', String(scaled.windowMs), '--margin-ms', String(scaled.marginMs)] : []),
+            ...(scheduler?.maxAttempts ? ['--max-attempts', String(scheduler.maxAttempts)] : []),
+            ...(scheduler?.backoffBaseMs ? ['--backoff-ms', String(scheduler.backoffBaseMs)] : []),
+          ]
+        : ['node', join(REPO, 'bin/kubeseed.mjs'), 'serve', '--state', this.stateDir, '--dist', DIST];
     this.coordinator = this.coordinatorHost.spawn('coordinator', argv, { HOME: '/root' });
     await waitFor(
       'the coordinator to answer',
@@ -215,9 +222,17 @@ export class E2eCluster {
     return `http://${this.spec.subnet}.6:${this.options.mirror?.port ?? 8080}`;
   }
 
+  private mirrorNetns?: string;
+
+  /** The mirror's namespace and address, nothing listening yet. */
+  async addMirrorHost(): Promise<string> {
+    if (!this.mirrorNetns) this.mirrorNetns = (await this.net.addHost('mirror', `${this.spec.subnet}.6/24`)).netns;
+    return this.mirrorNetns;
+  }
+
   /** `python3 -m http.server` in namespace `<prefix>mirror` (read-only view of a host directory). */
   async startMirror(m: { dir: string; port: number }): Promise<void> {
-    const { netns } = await this.net.addHost('mirror', `${this.spec.subnet}.6/24`);
+    const netns = await this.addMirrorHost();
     mkdirSync(join(this.workDir, 'logs'), { recursive: true });
     const server = spawnLogged(
       'ip',
@@ -229,6 +244,15 @@ export class E2eCluster {
       const r = await run('ip', ['netns', 'exec', netns, 'curl', '-sf', '-o', '/dev/null', `${this.mirrorUrl}/`], { allowFail: true });
       return r.code === 0;
     });
+  }
+
+  /** A `kubeseed` command as the operator runs it beside the coordinator (its namespace, `--state`). */
+  async kubeseed(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const r = await this.coordinatorHost.execNet(['node', join(REPO, 'bin/kubeseed.mjs'), ...args, '--state', this.stateDir], {
+      allowFail: true,
+      timeoutMs: 60_000,
+    });
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 
   /** SIGKILLs the coordinator process (by id). */

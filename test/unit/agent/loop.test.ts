@@ -16,6 +16,7 @@ import {
   type Handler,
   makeTempRoot,
   makeTlsMaterial,
+  PACKAGE_CHECKS,
   type RecordedRequest,
   scriptedNet,
   seedHealthyHost,
@@ -97,6 +98,9 @@ async function host(coordinator: FakeCoordinator, options: { caPem?: string; sle
   const r = makeTempRoot('ks-loop-');
   cleanups.push(r.cleanup);
   seedHealthyHost(r.write);
+  // The prepare script of prepare-host (a host path: the agent runs it below the root, Fs.realPath).
+  const prepare = '/usr/local/lib/kubeseed/prepare-host.sh';
+  r.write(prepare, '#!/bin/bash\necho "kubeseed-prepare: done"\n', 0o755);
   r.write(
     '/etc/kubeseed/agent.json',
     JSON.stringify({
@@ -127,7 +131,7 @@ async function host(coordinator: FakeCoordinator, options: { caPem?: string; sle
     ...(signal ? { signal } : {}),
     ...(observe ? { observe } : {}),
   });
-  return { root: r.root, deps, lines, calls: () => readDoubleLog(log), at: (p: string) => join(r.root, p) };
+  return { root: r.root, deps, lines, prepare, calls: () => readDoubleLog(log), at: (p: string) => join(r.root, p) };
 }
 
 async function coordinator(handler: Handler, material = tls) {
@@ -137,15 +141,31 @@ async function coordinator(handler: Handler, material = tls) {
 }
 
 describe('agent loop against a fake coordinator (HTTPS, pinned CA, signed requests)', () => {
-  it('enroll → preflight → next → kubeadm init → report → done: disables itself and deletes the credential', async () => {
-    const fake = await coordinator(scriptedCoordinator([INIT_STEP]));
+  it('enroll → preflight → prepare-host → full preflight → kubeadm init → report → done: disables itself and deletes the credential', async () => {
+    const prepareStep: ReleasedStep = {
+      id: 'cp-1/prepare-host',
+      kind: 'prepare-host',
+      host: 'cp-1',
+      attempt: 1,
+      files: [],
+      params: {},
+      redact: [],
+    };
+    const fake = await coordinator(scriptedCoordinator([prepareStep, INIT_STEP]));
     const h = await host(fake);
+    prepareStep.params.prepareScript = h.prepare;
     const result = await runAgent({ configPath: '/etc/kubeseed/agent.json' }, h.deps());
     expect(result).toMatchObject({ exitCode: 0, state: { phase: 'done' } });
 
     const paths = fake.requests.map((r) => `${r.method} ${r.path.replace(/\?.*/, '')}`);
     expect(paths[0]).toBe('POST /v1/enroll');
-    expect(paths.filter((p) => p === 'POST /v1/report')).toHaveLength(1);
+    expect(paths.filter((p) => p === 'POST /v1/report')).toHaveLength(2);
+    const prepared = fake.requests.find((r) => r.path === '/v1/report')?.body as ReportRequest;
+    expect(prepared).toMatchObject({ stepId: 'cp-1/prepare-host', outcome: 'succeeded' });
+    expect(prepared.logTail).toContain('kubeseed-prepare: done');
+    // The package checks (kubeadm version) ran after preparation, not before: one preflight each side.
+    const checks = h.lines.filter((l) => l.includes('"event":"preflight-check"')).map((l) => JSON.parse(l).check);
+    expect(checks).toEqual(['cloud-init', 'clock', 'packages', 'cloud-init', 'clock', ...PACKAGE_CHECKS]);
     expect(paths.at(-1)).toBe('POST /v1/heartbeat');
     const enroll = fake.requests[0]?.body as {
       credential: string;
@@ -165,7 +185,7 @@ describe('agent loop against a fake coordinator (HTTPS, pinned CA, signed reques
     expect(fake.requests[0]?.signed).toBe(false);
     for (const r of fake.requests.slice(1)) expect(r.signatureValid, `${r.method} ${r.path}`).toBe(true);
 
-    const report = fake.requests.find((r) => r.path === '/v1/report')?.body as ReportRequest;
+    const report = fake.requests.filter((r) => r.path === '/v1/report')[1]?.body as ReportRequest;
     expect(report).toMatchObject({ stepId: 'cp-1/kubeadm-init', attempt: 1, outcome: 'succeeded', results: { apiServerReady: true } });
     expect(report.logTail).toContain('[bootstrap-token] Using token: [REDACTED]');
     expect(report.logTail).not.toContain(TOKEN);

@@ -288,3 +288,30 @@ describe('classify responses', () => {
     });
   });
 });
+
+describe('prepare-host: the package checks run once the host is prepared', () => {
+  const prepare: ReleasedStep = { ...step, id: 'cp-1/prepare-host', kind: 'prepare-host', redact: [] };
+  const finished = (outcome: 'succeeded' | 'failed'): AgentEvent => ({
+    type: 'step-finished',
+    report: { ...report, stepId: prepare.id, outcome },
+  });
+
+  it('a succeeded preparation, once reported, leads to a full preflight before the next step', () => {
+    const reporting = transition({ phase: 'running-step', session, step: prepare }, finished('succeeded'));
+    expect(reporting.state).toMatchObject({ phase: 'reporting', recheck: true });
+    // A report that must be sent again keeps the flag.
+    const backoff = transition(reporting.state, { type: 'transport-error', message: 'reset' });
+    expect(backoff.state).toMatchObject({ phase: 'report-backoff', recheck: true });
+    const again = transition(backoff.state, { type: 'timer' });
+    const accepted = transition(again.state, { type: 'report-accepted' });
+    expect(accepted.state.phase).toBe('preflight');
+    expect(types(accepted.effects)).toEqual(['log', 'preflight']);
+  });
+
+  it('a failed preparation, or any other step, goes back to waiting for the next step', () => {
+    const failed = transition({ phase: 'running-step', session, step: prepare }, finished('failed'));
+    expect(transition(failed.state, { type: 'report-accepted' }).state.phase).toBe('waiting');
+    const init = transition({ phase: 'running-step', session, step }, { type: 'step-finished', report });
+    expect(transition(init.state, { type: 'report-accepted' }).state.phase).toBe('waiting');
+  });
+});

@@ -8,7 +8,7 @@ import { createNodeExec, createRootFs, resolveHostPath } from '../../../agent/no
 import { checkClock, parseKubeadmVersion, parseVersion, runPreflight, versionMatches } from '../../../agent/preflight.ts';
 import { createRedactor, REDACTED, redactText } from '../../../agent/redact.ts';
 import { generateAgentKey, loadAgentKey, signRequest } from '../../../agent/signing.ts';
-import { makeTempRoot, scriptedNet, seedHealthyHost } from './support.ts';
+import { makeTempRoot, PACKAGE_CHECKS, scriptedNet, seedHealthyHost } from './support.ts';
 
 const TOKEN = 'abcdef.0123456789abcdef';
 const CERT_KEY = 'e6a2eb8581237ab72a4f494f30285ec12a9694d750b9785706a83bfcbbbd2204';
@@ -291,19 +291,9 @@ describe('preflight', () => {
   it('passes on a ready worker and runs the checks in order', async () => {
     const { fs, net } = await setup();
     const exec = goodExec();
-    const res = await runPreflight(session, { fs, exec, net, now: 0, serverSkewMs: 1_000 });
+    const res = await runPreflight(session, { fs, exec, net, now: 0, serverSkewMs: 1_000, prepared: true });
     expect(res.ok).toBe(true);
-    expect(res.checks.map((c) => c.name)).toEqual([
-      'cloud-init',
-      'clock',
-      'containerd',
-      'kubelet',
-      'kubeadm',
-      'swap',
-      'ip_forward',
-      'endpoint-dns',
-      'endpoint-tcp',
-    ]);
+    expect(res.checks.map((c) => c.name)).toEqual(['cloud-init', 'clock', ...PACKAGE_CHECKS]);
     expect(exec.calls.map((c) => c.join(' '))).toEqual([
       'cloud-init status --wait',
       'containerd --version',
@@ -333,7 +323,7 @@ describe('preflight', () => {
         return a ? { code: 0, output: '', notFound: false, timedOut: false, ...a } : base(argv, o);
       },
     };
-    const res = await runPreflight(session, { fs, exec: patched, net, now: 0, serverSkewMs: 0 });
+    const res = await runPreflight(session, { fs, exec: patched, net, now: 0, serverSkewMs: 0, prepared: true });
     expect(res.ok).toBe(false);
     const failed = res.checks.at(-1);
     expect(failed?.name).toBe(check);
@@ -342,38 +332,72 @@ describe('preflight', () => {
 
   it('waits on swap, ip_forward, clock skew, DNS and a timed-out endpoint', async () => {
     const swap = await setup((w) => w('/proc/swaps', 'Filename Type Size Used Priority\n/swap.img file 1 0 -2\n'));
-    expect((await runPreflight(session, { ...swap, exec: goodExec(), now: 0, serverSkewMs: 0 })).checks.at(-1)).toMatchObject({
+    expect(
+      (await runPreflight(session, { ...swap, exec: goodExec(), now: 0, serverSkewMs: 0, prepared: true })).checks.at(-1),
+    ).toMatchObject({
       name: 'swap',
       ok: false,
     });
     const fwd = await setup((w) => w('/proc/sys/net/ipv4/ip_forward', '0\n'));
-    expect((await runPreflight(session, { ...fwd, exec: goodExec(), now: 0, serverSkewMs: 0 })).checks.at(-1)).toMatchObject({
+    expect(
+      (await runPreflight(session, { ...fwd, exec: goodExec(), now: 0, serverSkewMs: 0, prepared: true })).checks.at(-1),
+    ).toMatchObject({
       name: 'ip_forward',
       ok: false,
     });
     const clock = await setup();
-    expect((await runPreflight(session, { ...clock, exec: goodExec(), now: 0, serverSkewMs: -45_000 })).checks.at(-1)?.message).toMatch(
-      /45 s ahead of the coordinator/,
-    );
+    expect(
+      (await runPreflight(session, { ...clock, exec: goodExec(), now: 0, serverSkewMs: -45_000, prepared: true })).checks.at(-1)?.message,
+    ).toMatch(/45 s ahead of the coordinator/);
     const dns = await setup();
     dns.net.dns.set('api.example', ['10.9.9.9']);
-    expect((await runPreflight(session, { ...dns, exec: goodExec(), now: 0, serverSkewMs: 0 })).checks.at(-1)?.message).toMatch(
-      /not to the VIP 10\.0\.0\.10/,
-    );
+    expect(
+      (await runPreflight(session, { ...dns, exec: goodExec(), now: 0, serverSkewMs: 0, prepared: true })).checks.at(-1)?.message,
+    ).toMatch(/not to the VIP 10\.0\.0\.10/);
     const tcp = await setup();
     tcp.net.tcpAnswers.set('10.0.0.10:6443', 'timeout');
-    const res = await runPreflight(session, { ...tcp, exec: goodExec(), now: 0, serverSkewMs: 0 });
+    const res = await runPreflight(session, { ...tcp, exec: goodExec(), now: 0, serverSkewMs: 0, prepared: true });
     expect(res.checks.at(-1)).toMatchObject({ name: 'endpoint-tcp', ok: false });
     // a control plane only warns (kube-vip raises the VIP during init) and its join re-checks
-    const cp = await runPreflight({ ...session, role: 'control-plane' }, { ...tcp, exec: goodExec(), now: 0, serverSkewMs: 0 });
+    const cp = await runPreflight(
+      { ...session, role: 'control-plane' },
+      { ...tcp, exec: goodExec(), now: 0, serverSkewMs: 0, prepared: true },
+    );
     expect(cp.ok).toBe(true);
     expect(cp.checks.at(-1)?.message).toMatch(/timeout/);
+  });
+
+  it('a cloud-init host not prepared yet: only cloud-init and the clock, the packages after prepare-host', async () => {
+    const { fs, net } = await setup();
+    const exec = fakeExec({ 'cloud-init status': { output: 'status: done\n' } });
+    const res = await runPreflight(session, { fs, exec, net, now: 0, serverSkewMs: 0, prepared: false });
+    expect(res.ok).toBe(true);
+    expect(res.cloudInit).toBe('done');
+    expect(res.checks.map((c) => c.name)).toEqual(['cloud-init', 'clock', 'packages']);
+    // containerd, the kubelet and kubeadm are not there yet: nobody asked for them.
+    expect(exec.calls.map((c) => c.join(' '))).toEqual(['cloud-init status --wait']);
+    // The clock still blocks before preparation.
+    const skewed = await runPreflight(session, { fs, exec, net, now: 0, serverSkewMs: 60_000, cloudInit: 'done', prepared: false });
+    expect(skewed.checks.at(-1)).toMatchObject({ name: 'clock', ok: false });
+  });
+
+  it('an Ignition host (no cloud-init) prepared before the agent: every check at once, without a sentinel', async () => {
+    const { fs, net } = await setup();
+    const exec = goodExec();
+    const base = exec.run.bind(exec);
+    const ignition: Exec = {
+      run: async (argv, o) => (argv[0] === 'cloud-init' ? { code: null, output: '', notFound: true, timedOut: false } : base(argv, o)),
+    };
+    const res = await runPreflight(session, { fs, exec: ignition, net, now: 0, serverSkewMs: 0, prepared: false });
+    expect(res.cloudInit).toBe('absent');
+    expect(res.checks.map((c) => c.name)).toContain('containerd');
+    expect(res.checks[0]?.message).toMatch(/not installed \(Ignition host\)/);
   });
 
   it('a load balancer needs none of the kube checks; cloud-init absent is fine', async () => {
     const { fs, net } = await setup((w) => w('/proc/swaps', 'h\n/swap 1\n'));
     const exec = fakeExec({});
-    const res = await runPreflight({ ...session, role: 'load-balancer' }, { fs, exec, net, now: 0, serverSkewMs: 0 });
+    const res = await runPreflight({ ...session, role: 'load-balancer' }, { fs, exec, net, now: 0, serverSkewMs: 0, prepared: true });
     expect(res.ok).toBe(true);
     expect(res.checks.map((c) => c.name)).toEqual(['cloud-init', 'clock']);
   });

@@ -37,7 +37,7 @@ function setup(dns: Record<string, string[]>, tcp: Record<string, 'accepted' | '
   const net = scriptedNet();
   for (const [name, addresses] of Object.entries(dns)) net.dns.set(name, addresses);
   for (const [target, answer] of Object.entries(tcp)) net.tcpAnswers.set(target, answer);
-  return { fs: createRootFs(r.root), net, exec: readyExec, now: 0, serverSkewMs: 0 };
+  return { fs: createRootFs(r.root), net, exec: readyExec, now: 0, serverSkewMs: 0, prepared: true };
 }
 
 const session = (role: Session['role'], endpoint: Session['endpoint']): Session => ({

@@ -31,6 +31,9 @@ export function makeTempRoot(prefix = 'ks-agent-'): {
 }
 
 /** A host that passes the kube preflight: no swap, ip_forward on, a physical NIC. */
+/** The preflight checks of a control plane or worker after cloud-init and the clock, in order (agent/preflight.ts). */
+export const PACKAGE_CHECKS = ['containerd', 'kubelet', 'kubeadm', 'swap', 'ip_forward', 'endpoint-dns', 'endpoint-tcp'];
+
 export function seedHealthyHost(write: (path: string, content: string, mode?: number) => void): void {
   write('/proc/swaps', 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n');
   write('/proc/sys/net/ipv4/ip_forward', '1\n');

@@ -171,6 +171,39 @@ describe('describeHost and hostDetail', () => {
       'retrying',
       'kubeadm-join-worker failed (error); retrying',
     ],
+    [
+      host({
+        name: 'w4',
+        failed: true,
+        steps: [
+          step({
+            id: 'w4/prepare-host',
+            kind: 'prepare-host',
+            state: 'failed',
+            attempt: 3,
+            lastReport: { outcome: 'failed', reason: 'repository-unreachable', logTail: 'curl: (7) Failed to connect\n', at: 0 },
+          }),
+        ],
+      }),
+      'failed',
+      'prepare failed: repository-unreachable — fix, then `kubeseed retry w4`',
+    ],
+    [
+      host({
+        name: 'w5',
+        steps: [
+          step({
+            id: 'w5/prepare-host',
+            kind: 'prepare-host',
+            state: 'retry-wait',
+            attempt: 2,
+            lastReport: { outcome: 'failed', reason: 'dpkg-locked', logTail: '', at: 0 },
+          }),
+        ],
+      }),
+      'retrying',
+      'prepare failed: dpkg-locked; retrying (attempt 2)',
+    ],
   ])('case %#', (h, word, detail) => {
     expect(describeHost(h), h.name).toBe(word);
     expect(hostDetail(h, NOW), h.name).toBe(detail);

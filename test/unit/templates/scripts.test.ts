@@ -42,7 +42,9 @@ describe('renderPrepareHostScript', () => {
       expect(s.startsWith('#!/bin/bash\n')).toBe(true);
       expect(s).toContain('\nset -euo pipefail\n');
       const echoes = s.split('\n').filter((l) => /^\s*echo "/.test(l));
-      for (const e of echoes) expect(e).toMatch(/kubeseed-prepare: |sourcedir|\$CONTAINERD_URL|> "\$MARKER"/);
+      // Besides progress lines: files written, and the values helpers return (a keyring path, a reason).
+      for (const e of echoes)
+        expect(e).toMatch(/kubeseed-prepare: |sourcedir|\$CONTAINERD_URL|> "\$MARKER"|echo "\$(have|keyring)"|echo (repository-unreachable|download-failed) /);
     }
   });
 
@@ -120,7 +122,8 @@ describe('renderPrepareHostScript', () => {
 
   it('preinstalled skips every install and checks the binaries', () => {
     for (const s of [pre, renderPrepareHostScript(PREPARE_VARIANTS['preinstalled, proxy, time']!)]) {
-      expect(s).not.toMatch(/apt_get install|apt-mark|fetch "|pkgs\.k8s\.io|download\.docker\.com/);
+      // (The fetch helpers are defined in every variant; no download calls them here.)
+      expect(s).not.toMatch(/apt_get install|apt-mark|fetch_or_fail "|install_key "|pkgs\.k8s\.io|download\.docker\.com/);
       expect(s).toContain('REQUIRED_BINARIES=(containerd runc kubeadm kubelet kubectl)');
       // what the install path adds is only recommended on an image: a warning names what is missing
       expect(s).toContain('RECOMMENDED_BINARIES=(crictl conntrack iptables)');
