@@ -36,7 +36,7 @@ export interface ContainerdDockerApt {
   repoUrl?: string;
   /** ASCII-armored key; `{distro}` as above. Default `<repoUrl>/gpg`. */
   keyUrl?: string;
-  /** Package version prefix to pin (default `2.`: the newest containerd 2.x in the repository). */
+  /** Package version prefix to pin (default `2.`: the newest containerd 2.x in the repository; `2.3.4-`: exactly 2.3.4). */
   versionPrefix?: string;
 }
 
@@ -356,7 +356,8 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
       const repo = assertUrl(containerd.repoUrl ?? 'https://download.docker.com/linux/{distro}', 'containerd repoUrl').replace(/\/$/, '');
       const key = assertUrl(containerd.keyUrl ?? `${repo}/gpg`, 'containerd keyUrl');
       const prefix = containerd.versionPrefix ?? '2.';
-      if (!/^\d+(\.\d+)*\.?$/.test(prefix)) throw new TemplateInputError(`containerd versionPrefix: '${prefix}' is not like 2. or 2.1.`);
+      if (!/^\d+(\.\d+)*[.-]?$/.test(prefix))
+        throw new TemplateInputError(`containerd versionPrefix: '${prefix}' is not like 2., 2.1. or 2.3.4-`);
       lines.push(
         "# --- containerd 2.x from Docker's containerd.io package ---",
         `DOCKER_REPO=${shQuote(repo)}`,

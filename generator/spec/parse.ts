@@ -104,6 +104,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
         labels: h.labels ?? {},
         ...(h.taints !== undefined ? { taints: h.taints } : {}),
         interface: h.interface ?? lbInterface,
+        arch: h.arch ?? 'amd64',
       };
       sourceIndex.set(host, index);
       return host;
@@ -151,6 +152,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
       packages: s.os?.packages ?? 'install',
       timeServers: s.os?.timeServers ?? [],
       sshAuthorizedKeys: s.os?.sshAuthorizedKeys ?? [],
+      ...(s.os?.containerdVersion ? { containerdVersion: s.os.containerdVersion } : {}),
     },
     proxy: {
       ...(s.proxy?.http ? { http: s.proxy.http } : {}),

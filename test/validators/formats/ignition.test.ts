@@ -192,22 +192,31 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     expect(() => statSync(join(root, FIRSTBOOT_DONE))).toThrow();
     expect(readFileSync(join(root, 'etc/systemd/system/kubeseed-agent.service'), 'utf8')).toBe(p.units[0]?.contents);
     expect(readFileSync(join(root, 'etc/systemd/system/containerd.service.d/10-kubeseed-config.conf'), 'utf8')).toContain(
-      '/etc/containerd/config.toml',
+      'Environment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n',
     );
     const preset = readFileSync(join(root, 'etc/systemd/system-preset/20-ignition.preset'), 'utf8').split('\n');
     expect(preset).toEqual(
       expect.arrayContaining(['enable kubeseed-agent.service', 'enable kubeseed-firstboot.service', 'enable systemd-sysext.service']),
     );
+    expect(preset.includes('enable kubeseed-containerd.service')).toBe(family === 'flatcar');
 
     // System extensions: fetched and linked where systemd-sysext looks.
     expect(readlinkSync(join(root, 'etc/extensions/kubernetes.raw'))).toBe('/opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw');
     expect(readFileSync(join(root, 'opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw'), 'utf8')).toBe(
       SYSEXT_BYTES('kubernetes-v1.37.0-x86-64.raw').toString(),
     );
-    expect(readlinkSync(join(root, 'etc/extensions/containerd.raw'))).toBe('/opt/extensions/containerd/containerd-2.1.4-x86-64.raw');
+    const containerdImage = '/opt/extensions/containerd/containerd-2.3.4-x86-64.raw';
+    expect(readFileSync(join(root, containerdImage), 'utf8')).toBe(SYSEXT_BYTES('containerd-2.3.4-x86-64.raw').toString());
     if (family === 'flatcar') {
-      expect(readlinkSync(join(root, 'etc/extensions/containerd-flatcar.raw'))).toBe('/dev/null');
+      // Flatcar's built-in containerd stays unless the boot-time check finds it older than 2.0 (ADR 0021).
+      expect(() => readlinkSync(join(root, 'etc/extensions/containerd.raw'))).toThrow();
+      expect(() => readlinkSync(join(root, 'etc/extensions/containerd-flatcar.raw'))).toThrow();
       expect(readlinkSync(join(root, 'etc/extensions/docker-flatcar.raw'))).toBe('/dev/null');
+      expect(mode('/opt/kubeseed/select-containerd.sh')).toBe(0o755);
+      expect(readFileSync(join(root, 'opt/kubeseed/select-containerd.sh'), 'utf8')).toContain(`IMAGE=${containerdImage}\n`);
+      expect(readFileSync(join(root, 'etc/systemd/system/kubeseed-containerd.service'), 'utf8')).toContain('Before=containerd.service');
+    } else {
+      expect(readlinkSync(join(root, 'etc/extensions/containerd.raw'))).toBe(containerdImage);
     }
     // Static address and NIC name.
     expect(readFileSync(join(root, 'etc/systemd/network/10-kubeseed-eth0.link'), 'utf8')).toContain('Name=eth0');
