@@ -1,7 +1,8 @@
 /**
  * Every version kubeseed picks by itself, in one table keyed by the Kubernetes minor: the pause
- * image and etcd that kubeadm of that minor uses, and the newest patch of each CNI that its
- * upstream tests against that minor. `spec.cni.version` and `spec.etcd.version` still override.
+ * image and etcd that kubeadm of that minor uses, the newest patch of each CNI that its upstream
+ * tests against that minor, and the containerd that containerd recommends for it.
+ * `spec.cni.version`, `spec.etcd.version` and `spec.os.containerdVersion` still override.
  * Pure data; each entry names its source. Update the whole table together when a minor is added.
  *
  * kubeadm: `PauseVersion` and `SupportedEtcdVersion` in kubernetes/kubernetes
@@ -24,6 +25,11 @@ export interface MinorVersions {
   cilium: string;
   /** SHA-256 of `cilium-<version>.tgz` on helm.cilium.io (the `digest` of its index.yaml entry). */
   ciliumChartSha256: string;
+  /**
+   * containerd release (no `v`) when `spec.os.containerdVersion` is not set: Flatcar's fallback extension
+   * image and the `{version}` of a containerd tarball mirror (Docker's apt repository keeps its newest 2.x).
+   */
+  containerd: string;
 }
 
 // Calico: "We test Calico vX.Y against the following Kubernetes versions" — tigera/docs
@@ -52,11 +58,23 @@ const cilium = (version: string) => ({ cilium: version, ciliumChartSha256: CILIU
 const CILIUM_1_19 = cilium('v1.19.6');
 const CILIUM_1_20 = cilium('v1.20.0');
 
+// containerd: the "Kubernetes Support" matrix of containerd/containerd RELEASES.md at v2.3.4
+// (2026-08-12) — 1.34: 2.1.3+, 2.0.6+; 1.35: 2.2.0+, 2.1.5+; 1.36: 2.3.0+, 2.2.0+ — taking the newest
+// patch of the newest listed line still supported there (2.1 ended 2026-05-05; 2.0 is an LTS to
+// 2027-03). 1.37 is not listed yet and takes 2.3, the LTS line (to 2028-04). Every pick is newer than
+// the security releases of 2025-11-05 (v2.0.7, v2.1.5, v2.2.0; releases/v2.1.5.toml lists the
+// containerd advisories GHSA-pwhc-rpq9-4c8w and GHSA-m6hq-p25p-ffr2 = CVE-2025-64329, and runc's
+// GHSA-qw9x-cqr3-wc7r, -cgrx-mc8f-2prm, -9493-h29p-rfm2 = CVE-2025-31133/52565/52881), and the
+// sysext-bakery image bundles the runc each tag names (script/setup/runc-version: v1.3.6, v1.4.3).
+const CONTAINERD_2_0 = '2.0.11';
+const CONTAINERD_2_2 = '2.2.7';
+const CONTAINERD_2_3 = '2.3.4';
+
 export const VERSIONS_BY_MINOR: Readonly<Record<number, MinorVersions>> = {
-  34: { pause: '3.10.1', etcdImageTag: '3.6.5-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_19 },
-  35: { pause: '3.10.1', etcdImageTag: '3.6.6-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_19 },
-  36: { pause: '3.10.2', etcdImageTag: '3.6.8-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_20 },
-  37: { pause: '3.10.2', etcdImageTag: '3.7.0-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_20 },
+  34: { pause: '3.10.1', etcdImageTag: '3.6.5-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_19, containerd: CONTAINERD_2_0 },
+  35: { pause: '3.10.1', etcdImageTag: '3.6.6-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_19, containerd: CONTAINERD_2_2 },
+  36: { pause: '3.10.2', etcdImageTag: '3.6.8-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_20, containerd: CONTAINERD_2_3 },
+  37: { pause: '3.10.2', etcdImageTag: '3.7.0-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_20, containerd: CONTAINERD_2_3 },
 };
 
 /**
@@ -85,6 +103,11 @@ export function etcdVersionFor(minor: number): string {
   return `v${versionsFor(minor).etcdImageTag.replace(/-\d+$/, '')}`;
 }
 
+/** The containerd release of a cluster: `spec.os.containerdVersion`, else the table's (`2.3.4`). */
+export function containerdVersionOf(spec: { kubernetesMinor: number; os: { containerdVersion?: string } }): string {
+  return spec.os.containerdVersion ?? versionsFor(spec.kubernetesMinor).containerd;
+}
+
 /** The default `cni.version` of a plugin on a minor ('' for none). */
 export function cniVersionFor(minor: number, plugin: 'calico' | 'cilium' | 'flannel' | 'none'): string {
   const row = versionsFor(minor);
@@ -93,13 +116,15 @@ export function cniVersionFor(minor: number, plugin: 'calico' | 'cilium' | 'flan
 
 /**
  * One line for `kubeseed plan`: what the table (or the spec) chose for this cluster, e.g.
- * "Kubernetes 1.37: pause 3.10.2, etcd 3.7.0-0, Cilium v1.20.0 (chart sha256 c5f013912360…, cilium-cli v0.19.7)".
+ * "Kubernetes 1.37: pause 3.10.2, etcd 3.7.0-0, Cilium v1.20.0 (chart sha256 c5f013912360…, cilium-cli v0.19.7), containerd 2.3.4".
  */
 export function describeVersions(spec: {
   kubernetesMinor: number;
   topology: string;
   etcd: { version: string };
   cni: { plugin: string; version: string };
+  os: { family: string; containerdVersion?: string };
+  mirrors: { containerd?: string };
 }): string {
   const row = versionsFor(spec.kubernetesMinor);
   const etcd = spec.topology === 'external-etcd' ? `etcd ${spec.etcd.version} (external)` : `etcd ${row.etcdImageTag}`;
@@ -109,5 +134,14 @@ export function describeVersions(spec: {
       : spec.cni.plugin === 'cilium'
         ? `Cilium ${spec.cni.version} (chart sha256 ${(CILIUM_CHARTS[spec.cni.version] ?? '').slice(0, 12)}…, cilium-cli ${CILIUM_CLI.version})`
         : `${spec.cni.plugin === 'calico' ? 'Calico' : 'Flannel'} ${spec.cni.version}`;
-  return `Kubernetes 1.${spec.kubernetesMinor}: pause ${row.pause}, ${etcd}, ${cni}`;
+  return `Kubernetes 1.${spec.kubernetesMinor}: pause ${row.pause}, ${etcd}, ${cni}, ${describeContainerd(spec)}`;
+}
+
+/** Which containerd the hosts run (docs/adr/0021-flatcar-containerd.md for Flatcar). */
+function describeContainerd(spec: Parameters<typeof describeVersions>[0]): string {
+  const version = containerdVersionOf(spec);
+  if (spec.os.family === 'flatcar') return `containerd: Flatcar's own when ≥ 2.0, else the ${version} extension`;
+  if (spec.os.family === 'fedora-coreos' || spec.os.containerdVersion || spec.mirrors.containerd?.endsWith('.tar.gz'))
+    return `containerd ${version}`;
+  return "containerd: Docker's newest containerd.io 2.x";
 }

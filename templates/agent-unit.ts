@@ -1,6 +1,8 @@
 /**
- * `kubeseed-agent.service`: runs the agent after cloud-init finished and the network is up,
- * restarts it on failure with a growing delay, and never gives up. The agent disables the unit
+ * `kubeseed-agent.service`: runs the agent once the host is prepared and the network is up —
+ * after cloud-init finished (Debian/Ubuntu), or after the system extensions are merged and
+ * containerd runs (Flatcar, Fedora CoreOS: there is no cloud-init) — restarts it on failure with a
+ * growing delay, and never gives up. The agent disables the unit
  * itself (`systemctl disable`, not `--now`) when its host is done. Pure.
  */
 import { assertPath, joinLines } from './text.ts';
@@ -12,6 +14,24 @@ export interface AgentUnitParams {
   agentPath?: string;
   /** The agent's configuration file written by user-data (coordinator URL, pinned CA, credential path). */
   configPath: string;
+  /** What prepared the host: `cloud-init` (default, user-data scripts) or `ignition` (extensions, containerd). */
+  preparedBy?: 'cloud-init' | 'ignition';
+}
+
+function orderingLines(preparedBy: AgentUnitParams['preparedBy']): string[] {
+  if (preparedBy === 'ignition') {
+    return [
+      'Wants=network-online.target containerd.service',
+      '# kubeadm and the kubelet come from system extensions and talk to containerd: both must be in place.',
+      'After=network-online.target systemd-sysext.service containerd.service',
+    ];
+  }
+  return [
+    'Wants=network-online.target',
+    '# cloud-final runs user-data scripts: packages and files are in place before the agent starts.',
+    '# Whoever starts this unit from inside cloud-final must use `systemctl start --no-block`, or wait for itself.',
+    'After=network-online.target cloud-final.service',
+  ];
 }
 
 export function renderAgentUnit(p: AgentUnitParams): string {
@@ -22,10 +42,7 @@ export function renderAgentUnit(p: AgentUnitParams): string {
     '# (kubeadm init/join, etcd), then disables this unit.',
     '[Unit]',
     'Description=kubeseed agent (joins this host to its Kubernetes cluster)',
-    'Wants=network-online.target',
-    '# cloud-final runs user-data scripts: packages and files are in place before the agent starts.',
-    '# Whoever starts this unit from inside cloud-final must use `systemctl start --no-block`, or wait for itself.',
-    'After=network-online.target cloud-final.service',
+    ...orderingLines(p.preparedBy),
     '# Keep restarting however often it fails: a host that gives up never joins.',
     'StartLimitIntervalSec=0',
     '',

@@ -50,7 +50,7 @@ export function listPrepareHostPackages(p: PrepareHostParams): string[] {
     out.push(
       containerd.source === 'tarball'
         ? 'containerd 2.x, runc — release tarball (the container runtime)'
-        : `containerd.io ${containerd.versionPrefix ?? '2.'}x — Docker apt repository, held (the container runtime)`,
+        : `containerd.io ${(containerd.versionPrefix ?? '2.').replace(/\.$/, '.x').replace(/-$/, '')} — Docker apt repository, held (the container runtime)`,
       ...['kubelet', 'kubeadm', 'kubectl'].map((name) => `${name} ${k8s.version} — ${repo}, held`),
       `kubernetes-cni — ${repo} (kubelet Depends)`,
       `cri-tools ${k8s.major}.${k8s.minor}.x — ${repo}, not held (crictl, set up by /etc/crictl.yaml)`,

@@ -23,6 +23,16 @@ export {
   tomlString,
 } from './containerd.ts';
 export {
+  CONTAINERD_SELECT_SCRIPT,
+  CONTAINERD_SELECT_UNIT,
+  type ContainerdSelectParams,
+  type ContainerdSelectUnitParams,
+  FLATCAR_BUILTIN_CONTAINERD_LINK,
+  renderContainerdDropin,
+  renderContainerdSelectScript,
+  renderContainerdSelectUnit,
+} from './containerd-flatcar.ts';
+export {
   ETCD_KUBELET_DROPIN_PATH,
   type EtcdKubeletDropinParams,
   type EtcdMember,

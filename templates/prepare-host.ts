@@ -36,7 +36,7 @@ export interface ContainerdDockerApt {
   repoUrl?: string;
   /** ASCII-armored key; `{distro}` as above. Default `<repoUrl>/gpg`. */
   keyUrl?: string;
-  /** Package version prefix to pin (default `2.`: the newest containerd 2.x in the repository). */
+  /** Package version prefix to pin (default `2.`: the newest containerd 2.x in the repository; `2.3.4-`: exactly 2.3.4). */
   versionPrefix?: string;
 }
 
@@ -421,13 +421,15 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
     lines.push('apt_update_once', '');
     if (containerd.source === 'docker-apt') {
       const prefix = containerd.versionPrefix ?? '2.';
-      if (!/^\d+(\.\d+)*\.?$/.test(prefix)) throw new TemplateInputError(`containerd versionPrefix: '${prefix}' is not like 2. or 2.1.`);
+      if (!/^\d+(\.\d+)*[.-]?$/.test(prefix))
+        throw new TemplateInputError(`containerd versionPrefix: '${prefix}' is not like 2., 2.1. or 2.3.4-`);
       lines.push(
         "# --- containerd 2.x from Docker's containerd.io package ---",
         `CONTAINERD_VERSION=$(resolve_version containerd.io ${shQuote(`^${ereEscape(prefix)}`)} "$DOCKER_REPO")`,
         'if [ "$(installed_version containerd.io)" != "$CONTAINERD_VERSION" ]; then',
         '    say "installing containerd.io=$CONTAINERD_VERSION"',
-        '    apt_get install -y -q --no-install-recommends --allow-downgrades "containerd.io=$CONTAINERD_VERSION" >/dev/null',
+        '    # The hold keeps unattended upgrades away; a changed spec.os.containerdVersion must still move it.',
+        '    apt_get install -y -q --no-install-recommends --allow-downgrades --allow-change-held-packages "containerd.io=$CONTAINERD_VERSION" >/dev/null',
         'else',
         '    say "containerd.io $CONTAINERD_VERSION already installed"',
         'fi',

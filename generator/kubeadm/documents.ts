@@ -64,7 +64,10 @@ export function buildClusterConfiguration(spec: ClusterSpec): KubeadmDocument {
     },
     apiServer: { certSANs: sans },
     controllerManager: {
-      extraArgs: [{ name: 'node-cidr-mask-size', value: String(spec.networking.nodeCidrMaskSize) }],
+      extraArgs: [
+        { name: 'node-cidr-mask-size', value: String(spec.networking.nodeCidrMaskSize) },
+        ...[volumePluginDir(spec)].flatMap((dir) => (dir ? [{ name: 'flex-volume-plugin-dir', value: dir }] : [])),
+      ],
     },
     etcd:
       spec.topology === 'external-etcd'
@@ -130,13 +133,28 @@ export function buildJoinConfiguration(spec: ClusterSpec, host: HostSpec, secret
   };
 }
 
-export function buildKubeletConfiguration(): KubeadmDocument {
+/**
+ * Flatcar and Fedora CoreOS mount /usr read-only, yet the kubelet and kube-controller-manager default
+ * the flex-volume directory to /usr/libexec/kubernetes/…, which must be writable: kubeadm's
+ * troubleshooting guide ("/usr is mounted read-only on nodes") and Flatcar's Kubernetes guide move it
+ * to /opt/libexec/…, which kubeadm then mounts into the controller manager instead.
+ */
+export const COREOS_VOLUME_PLUGIN_DIR = '/opt/libexec/kubernetes/kubelet-plugins/volume/exec/';
+
+function volumePluginDir(spec: ClusterSpec): string | undefined {
+  const family = spec.os.family;
+  return family === 'flatcar' || family === 'fedora-coreos' ? COREOS_VOLUME_PLUGIN_DIR : undefined;
+}
+
+export function buildKubeletConfiguration(spec: ClusterSpec): KubeadmDocument {
+  const pluginDir = volumePluginDir(spec);
   return {
     apiVersion: KUBELET_API,
     kind: 'KubeletConfiguration',
     cgroupDriver: 'systemd',
     containerRuntimeEndpoint: CRI_SOCKET,
     serverTLSBootstrap: false,
+    ...(pluginDir ? { volumePluginDir: pluginDir } : {}),
   };
 }
 

@@ -152,7 +152,7 @@ export function buildStep(plan: ClusterPlan, step: PlannedStep, secretSource: Se
         kubeadmYaml([
           buildInitConfiguration(spec, host, secrets),
           buildClusterConfiguration(spec),
-          buildKubeletConfiguration(),
+          buildKubeletConfiguration(spec),
           buildKubeProxyConfiguration(spec),
         ]),
       );

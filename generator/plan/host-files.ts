@@ -36,7 +36,7 @@ import {
 import { ETCD_CLIENT_PORT } from '../kubeadm/documents.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { formatCidr, hostOfUrl, parseCidr } from '../util/ip.ts';
-import { versionsFor } from '../versions.ts';
+import { containerdVersionOf, versionsFor } from '../versions.ts';
 import { usesKeepalivedLb } from './steps.ts';
 import type { ProvisionFile, SystemdUnit } from './types.ts';
 
@@ -242,7 +242,11 @@ function renderHostTemplateFiles(spec: ClusterSpec, role: HostSpec['role'], host
   }
   if (role === 'load-balancer' && host && usesKeepalivedLb(spec)) files.push(...loadBalancerFiles(spec, host));
   if (role === 'etcd' && host) files.push(...etcdFiles(spec, host));
-  const unit = renderAgentUnit({ agentPath: agentPath(spec), configPath: '/etc/kubeseed/agent.json' });
+  const unit = renderAgentUnit({
+    agentPath: agentPath(spec),
+    configPath: '/etc/kubeseed/agent.json',
+    ...(coreos ? { preparedBy: 'ignition' as const } : {}),
+  });
   if (coreos) {
     // Ignition writes the agent executable and enables the unit; nothing runs from a script.
     return { files, units: [{ name: 'kubeseed-agent.service', contents: unit, enabled: true, start: true }], commands: [] };
@@ -294,13 +298,16 @@ function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostPa
       services.push('keepalived');
     }
   }
-  const containerdMirror = spec.mirrors.containerd;
+  // One containerd version (generator/versions.ts): a tarball mirror's `{version}`; Docker's repository
+  // is pinned only to a version the spec names (it keeps its own newest 2.x otherwise).
+  const containerdMirror = spec.mirrors.containerd?.replaceAll('{version}', containerdVersionOf(spec));
   const containerd: PrepareHostParams['containerd'] = containerdMirror?.endsWith('.tar.gz')
     ? { source: 'tarball', tarballUrl: containerdMirror, runcUrl: containerdMirror.replace(/[^/]*$/, 'runc.{arch}') }
     : {
         source: 'docker-apt',
         ...(containerdMirror ? { repoUrl: containerdMirror } : {}),
         ...(spec.mirrors.containerdKey ? { keyUrl: spec.mirrors.containerdKey } : {}),
+        ...(spec.os.containerdVersion ? { versionPrefix: `${spec.os.containerdVersion}-` } : {}),
       };
   const binaryEtcd = role === 'etcd' && spec.etcd.mode === 'binary';
   return {

@@ -14,7 +14,8 @@
  * - the agent executable is fetched by Ignition itself from the coordinator (or mirrors.agent),
  *   gzip-decoded and checked against the digest of the build (`kubeseed generate` always passes
  *   it); the coordinator CA is trusted for it.
- * - Flatcar: containerd ≥ 2.0 and kubelet/kubeadm come from systemd-sysext images (`sysext.ts`);
+ * - Flatcar: kubelet/kubeadm come from a systemd-sysext image (`sysext.ts`); containerd is the
+ *   built-in one when it is 2.0 or newer, else the stored extension image (checked at boot, ADR 0021).
  *   Fedora CoreOS: rpm-ostree layers the Kubernetes RPMs, SELinux-labelled, and containerd is the
  *   image's own (`ignition-fcos.ts`, docs/adr/0023).
  * - `spec.proxy` → `ignition.proxy`: the initramfs fetches the agent and the images before any
@@ -25,7 +26,15 @@
  * Runtime contract: pure — same input, same bytes (compact JSON, fixed key order).
  */
 
-import { CHRONY_TMPFILES_PATH, renderChronyTmpfiles } from '../../templates/index.ts';
+import {
+  CHRONY_TMPFILES_PATH,
+  CONTAINERD_SELECT_SCRIPT,
+  CONTAINERD_SELECT_UNIT,
+  renderChronyTmpfiles,
+  renderContainerdDropin,
+  renderContainerdSelectScript,
+  renderContainerdSelectUnit,
+} from '../../templates/index.ts';
 import { noProxyList } from '../plan/host-files.ts';
 import type { Provisioning, SystemdUnit } from '../plan/types.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
@@ -51,11 +60,11 @@ export interface IgnitionOptions {
   agentSha256?: string;
   /** Hex SHA-512 of the decompressed agent executable (preferred over SHA-256 when both are given). */
   agentSha512?: string;
-  /** Default amd64. */
+  /** The host's `arch` wins; this is the fleet's (default amd64). */
   arch?: SysextArch;
   /** The agent URL serves gzip (the coordinator does); set false for a mirror serving the raw executable. */
   agentGzip?: boolean;
-  /** containerd sysext version (default `DEFAULT_CONTAINERD_SYSEXT_VERSION`). */
+  /** containerd sysext version (default `containerdVersionOf(spec)`). */
   containerdVersion?: string;
 }
 
@@ -228,7 +237,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   if (!opts.coordinatorCa.includes('-----BEGIN CERTIFICATE-----')) {
     throw new Error(`${who}: coordinatorCa is not a PEM certificate`);
   }
-  const arch = opts.arch ?? 'amd64';
+  const arch = host?.arch ?? opts.arch ?? 'amd64';
 
   const files: IgnFile[] = [];
   const seen = new Set<string>();
@@ -315,7 +324,14 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
         overwrite: true,
         contents: { source: img.url, ...(img.hash ? { verification: { hash: img.hash } } : {}) },
       });
-      links.push({ path: img.linkPath, target: img.storePath, overwrite: true });
+      if (img.linkedBy === 'ignition') links.push({ path: img.linkPath, target: img.storePath, overwrite: true });
+      else {
+        // The built-in containerd runs when it is ≥ 2.0; the stored image only otherwise (ADR 0021).
+        addFile(CONTAINERD_SELECT_SCRIPT, renderContainerdSelectScript({ imagePath: img.storePath, linkPath: img.linkPath }), 0o755);
+        if (unitNames.has(CONTAINERD_SELECT_UNIT)) throw new Error(`${who}: unit ${CONTAINERD_SELECT_UNIT} is reserved`);
+        units.push({ name: CONTAINERD_SELECT_UNIT, enabled: true, contents: renderContainerdSelectUnit() });
+        unitNames.add(CONTAINERD_SELECT_UNIT);
+      }
     }
     for (const path of FLATCAR_BUILTIN_EXTENSIONS_TO_MASK) links.push({ path, target: '/dev/null', overwrite: true });
     if (!unitNames.has('systemd-sysext.service')) units.push({ name: 'systemd-sysext.service', enabled: true });
@@ -335,16 +351,13 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   }
   if (seen.has('/etc/containerd/config.toml') && !unitNames.has('containerd.service')) {
     // Whatever the image's unit passes as --config, read the file kubeseed writes (version 3).
+    const requires = unitNames.has(CONTAINERD_SELECT_UNIT) ? CONTAINERD_SELECT_UNIT : undefined;
+    const contents = renderContainerdDropin({ configPath: '/etc/containerd/config.toml', ...(requires ? { requires } : {}) });
     units.push({
       name: 'containerd.service',
       // Enabled on Fedora CoreOS, whose presets leave the image's containerd off; Flatcar's extension enables its own.
       ...(family === 'fedora-coreos' ? { enabled: true } : {}),
-      dropins: [
-        {
-          name: '10-kubeseed-config.conf',
-          contents: '[Service]\nExecStart=\nExecStart=/usr/bin/containerd --config /etc/containerd/config.toml\n',
-        },
-      ],
+      dropins: [{ name: '10-kubeseed-config.conf', contents }],
     });
   }
 

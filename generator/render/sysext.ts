@@ -1,7 +1,9 @@
 /**
  * systemd-sysext images for Flatcar: where kubelet/kubeadm/kubectl and containerd ≥ 2.0 come
- * from when `/usr` is read-only and there is no package manager. Not for Fedora CoreOS: the images
- * carry no SELinux labels (`ignition-fcos.ts`, docs/adr/0023).
+ * from when `/usr` is read-only and there is no package manager. The containerd image is only
+ * stored: the host links it at boot when the built-in containerd is older than 2.0
+ * (templates/containerd-flatcar.ts, docs/adr/0021-flatcar-containerd.md). Not for Fedora CoreOS:
+ * the images carry no SELinux labels (`ignition-fcos.ts`, docs/adr/0023).
  *
  * The default source is the Flatcar sysext-bakery (https://extensions.flatcar.org/extensions/,
  * file names `kubernetes-v<version>-<arch>.raw` and `containerd-<version>-<arch>.raw`);
@@ -13,13 +15,12 @@
  *
  * Runtime contract: pure.
  */
-import type { ClusterSpec } from '../spec/types.ts';
+import type { ClusterSpec, HostArch } from '../spec/types.ts';
+import { containerdVersionOf } from '../versions.ts';
 
 export const DEFAULT_SYSEXT_BASE = 'https://extensions.flatcar.org/extensions/';
-/** containerd release packaged by the bakery that kubeseed defaults to (≥ 2.0: kubelet 1.38 requires it). */
-export const DEFAULT_CONTAINERD_SYSEXT_VERSION = '2.1.4';
 
-export type SysextArch = 'amd64' | 'arm64';
+export type SysextArch = HostArch;
 
 export interface SysextImage {
   /** Extension name: the `/etc/extensions/<name>.raw` link. */
@@ -32,12 +33,15 @@ export interface SysextImage {
   storePath: string;
   /** The link systemd-sysext reads. */
   linkPath: string;
+  /** `ignition`: Ignition writes the link; `boot`: the host decides at boot (Flatcar's containerd). */
+  linkedBy: 'ignition' | 'boot';
   /** `sha256-<hex>` from `spec.mirrors.sysextSha256`, for Ignition's `verification.hash`. */
   hash?: string;
 }
 
 export interface SysextOptions {
   arch?: SysextArch;
+  /** Default `containerdVersionOf(spec)`: `spec.os.containerdVersion`, else the version table's. */
   containerdVersion?: string;
 }
 
@@ -57,7 +61,7 @@ export function planSysextImages(spec: ClusterSpec, opts: SysextOptions = {}): S
   const arch = toSysextArch(opts.arch ?? 'amd64');
   const base = resolveSysextBase(spec);
   const k8sVersion = spec.kubernetesVersion.startsWith('v') ? spec.kubernetesVersion : `v${spec.kubernetesVersion}`;
-  const containerdVersion = (opts.containerdVersion ?? DEFAULT_CONTAINERD_SYSEXT_VERSION).replace(/^v/, '');
+  const containerdVersion = (opts.containerdVersion ?? containerdVersionOf(spec)).replace(/^v/, '');
   const major = Number(containerdVersion.split('.')[0]);
   if (!Number.isInteger(major) || major < 2) {
     throw new Error(
@@ -75,14 +79,15 @@ export function planSysextImages(spec: ClusterSpec, opts: SysextOptions = {}): S
       url: `${base}${img.fileName}`,
       storePath: `/opt/extensions/${img.name}/${img.fileName}`,
       linkPath: `/etc/extensions/${img.name}.raw`,
+      linkedBy: img.name === 'containerd' ? ('boot' as const) : ('ignition' as const),
       ...(sha256 ? { hash: `sha256-${sha256}` } : {}),
     };
   });
 }
 
 /**
- * Flatcar's built-in extensions that must be masked so that only the bakery's containerd runs:
- * the built-in containerd follows the OS release and may be older than 2.0, and the built-in
- * docker brings its own containerd unit on the same socket.
+ * Flatcar's built-in extensions masked on every node: docker is not used by kubeadm and needs the
+ * built-in containerd. The built-in containerd itself is masked only when the host picks the
+ * extension image at boot (templates/containerd-flatcar.ts).
  */
-export const FLATCAR_BUILTIN_EXTENSIONS_TO_MASK = ['/etc/extensions/containerd-flatcar.raw', '/etc/extensions/docker-flatcar.raw'] as const;
+export const FLATCAR_BUILTIN_EXTENSIONS_TO_MASK = ['/etc/extensions/docker-flatcar.raw'] as const;

@@ -107,6 +107,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
         ...(h.taints !== undefined ? { taints: h.taints } : {}),
         interface: h.interface ?? lbInterface,
         ...(h.installDisk ? { installDisk: h.installDisk } : {}),
+        arch: h.arch ?? 'amd64',
       };
       sourceIndex.set(host, index);
       return host;
@@ -154,6 +155,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
       packages: s.os?.packages ?? 'install',
       timeServers: s.os?.timeServers ?? [],
       sshAuthorizedKeys: s.os?.sshAuthorizedKeys ?? [],
+      ...(s.os?.containerdVersion ? { containerdVersion: s.os.containerdVersion } : {}),
     },
     proxy: {
       ...(s.proxy?.http ? { http: s.proxy.http } : {}),

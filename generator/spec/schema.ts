@@ -54,6 +54,7 @@ const host: Schema = {
     taints: { t: 'list', of: taint },
     interface: str({ pattern: /^[a-zA-Z0-9_.-]{1,15}$/, expect: 'a network interface name (at most 15 characters)' }),
     installDisk,
+    arch: str({ enum: ['amd64', 'arm64'] }),
   },
 };
 
@@ -125,6 +126,11 @@ export const CLUSTER_SCHEMA: Schema = {
             platform: str({ enum: ['generic', 'aws', 'openstack', 'proxmox', 'pxe'] }),
             packages: str({ enum: ['install', 'preinstalled'] }),
             timeServers: strList,
+            containerdVersion: str({
+              pattern: /^[2-9]\.\d+\.\d+$/,
+              expect:
+                'a containerd release of 2.0 or newer without "v", like 2.3.4 (kubeseed writes config version 3, which containerd 1.x refuses)',
+            }),
             sshAuthorizedKeys: {
               t: 'list',
               of: str({ pattern: /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+) \S+/, expect: 'an OpenSSH public key line' }),

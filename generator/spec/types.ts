@@ -49,7 +49,11 @@ export interface HostSpec {
   interface: string;
   /** PXE: the disk the installer erases and installs to (default spec.fleet.installDisk). */
   installDisk?: string;
+  /** CPU architecture (default amd64): which agent executable and system extension images Ignition fetches. */
+  arch: HostArch;
 }
+
+export type HostArch = 'amd64' | 'arm64';
 
 export interface ClusterSpec {
   apiVersion: 'kubeseed.dev/v1alpha1';
@@ -84,6 +88,11 @@ export interface ClusterSpec {
     packages: PackagesMode;
     timeServers: string[];
     sshAuthorizedKeys: string[];
+    /**
+     * containerd release as written (`2.3.4`); unset = the table's (`containerdVersionOf`). Flatcar uses it
+     * only when its built-in containerd is older than 2.0; Debian/Ubuntu pin `containerd.io` to it.
+     */
+    containerdVersion?: string;
   };
   proxy: { http?: string; https?: string; noProxy: string[] };
   mirrors: {

@@ -135,6 +135,8 @@ export const COMPONENT_CONFIGS: Record<string, Record<string, T>> = {
     cgroupDriver: 'string',
     containerRuntimeEndpoint: 'string',
     serverTLSBootstrap: 'bool',
+    // VolumePluginDir, k8s.io/kubelet/config/v1beta1 types.go (the flex-volume directory on Flatcar/FCOS).
+    volumePluginDir: 'string',
     staticPodPath: 'string',
     address: 'string',
     authentication: { object: { anonymous: { object: { enabled: 'bool' } }, webhook: { object: { enabled: 'bool' } } } },

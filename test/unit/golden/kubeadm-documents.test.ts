@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { buildStep } from '../../../generator/plan/build-step.ts';
 import { placeholderSecrets } from '../../../generator/plan/document.ts';
-import { EXAMPLES, planExample } from '../../support/fixtures.ts';
+import { EXAMPLES, IGNITION_EXAMPLES, planExample } from '../../support/fixtures.ts';
 import { checkKubeadmDocument } from '../../support/kubeadm-v1beta4.ts';
 
 const TOKEN_LIKE = {
@@ -14,7 +14,7 @@ const TOKEN_LIKE = {
   discoveryHash: () => `sha256:${'b'.repeat(64)}`,
 };
 
-describe.each(EXAMPLES)('kubeadm documents of %s', (example) => {
+describe.each([...EXAMPLES, ...IGNITION_EXAMPLES])('kubeadm documents of %s', (example) => {
   const plan = planExample(example);
   const configs = plan.steps.flatMap((s) =>
     buildStep(plan, s, TOKEN_LIKE)
@@ -44,5 +44,30 @@ describe.each(EXAMPLES)('kubeadm documents of %s', (example) => {
         nodeRegistration: { kubeletExtraArgs: { 'node-ip': '10.0.0.1' } },
       }),
     ).toEqual(['InitConfiguration.nodeRegistration.kubeletExtraArgs: expected a list']);
+  });
+});
+
+describe('the flex-volume directory on a read-only /usr', () => {
+  const initDocs = (example: string) => {
+    const plan = planExample(example);
+    const init = plan.steps.find((s) => s.id.endsWith('/kubeadm-init'))!;
+    const file = buildStep(plan, init, TOKEN_LIKE).files.find((f) => f.path.startsWith('/etc/kubeseed/kubeadm/'))!;
+    // biome-ignore lint/suspicious/noExplicitAny: parsed YAML read field by field below
+    return parseAllDocuments(file.content).map((d) => d.toJS() as Record<string, any>);
+  };
+  it('moves to /opt/libexec on Flatcar, for the kubelet and the controller manager (kubeadm troubleshooting guide)', () => {
+    const docs = initDocs('flatcar-kube-vip');
+    const dir = '/opt/libexec/kubernetes/kubelet-plugins/volume/exec/';
+    expect(docs.find((d) => d.kind === 'KubeletConfiguration')?.volumePluginDir).toBe(dir);
+    expect(docs.find((d) => d.kind === 'ClusterConfiguration')?.controllerManager.extraArgs).toContainEqual({
+      name: 'flex-volume-plugin-dir',
+      value: dir,
+    });
+  });
+  it("keeps the kubelet's default where /usr is writable (Ubuntu)", () => {
+    const docs = initDocs('kube-vip');
+    expect(docs.find((d) => d.kind === 'KubeletConfiguration')).not.toHaveProperty('volumePluginDir');
+    const args = docs.find((d) => d.kind === 'ClusterConfiguration')?.controllerManager.extraArgs as { name: string }[];
+    expect(args.map((a) => a.name)).not.toContain('flex-volume-plugin-dir');
   });
 });

@@ -13,6 +13,7 @@ export function makeHost(name: string, role: HostSpec['role'], ip?: string, extr
     nameservers: [],
     labels: {},
     interface: 'eth0',
+    arch: 'amd64',
     ...extra,
   };
 }

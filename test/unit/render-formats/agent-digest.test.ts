@@ -16,7 +16,7 @@ import { fixedContext, ROOT, TEST_COORDINATOR_CA } from '../../support/fixtures.
 
 const SHA = 'c0ffee'.padEnd(64, '0');
 const K8S = 'kubernetes-v1.37.0-x86-64.raw';
-const CONTAINERD = 'containerd-2.1.4-x86-64.raw';
+const CONTAINERD = 'containerd-2.3.4-x86-64.raw';
 
 function flatcarFleetPlan() {
   const text = readFileSync(join(ROOT, 'examples', 'flatcar-kube-vip.yaml'), 'utf8')

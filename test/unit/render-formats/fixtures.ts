@@ -33,6 +33,7 @@ export function makeHost(name: string, overrides: Partial<HostSpec> = {}): HostS
     mac: '52:54:00:12:34:56',
     labels: {},
     interface: 'eth0',
+    arch: 'amd64',
     ...overrides,
   };
 }

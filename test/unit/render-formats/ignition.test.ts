@@ -184,22 +184,66 @@ describe('renderIgnition', () => {
     });
   });
 
-  it('prepares the host with kubernetes and containerd system extensions', () => {
+  it('prepares the host with the kubernetes system extension; on Flatcar the built-in containerd ≥ 2.0 runs (ADR 0021)', () => {
     const flatcar = render('flatcar').cfg;
+    // The containerd image is stored, never linked by Ignition, and Flatcar's own containerd is not masked.
     expect(flatcar.storage.links).toEqual([
       { path: '/etc/extensions/kubernetes.raw', target: '/opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw', overwrite: true },
-      { path: '/etc/extensions/containerd.raw', target: '/opt/extensions/containerd/containerd-2.1.4-x86-64.raw', overwrite: true },
-      { path: '/etc/extensions/containerd-flatcar.raw', target: '/dev/null', overwrite: true },
       { path: '/etc/extensions/docker-flatcar.raw', target: '/dev/null', overwrite: true },
     ]);
     const k8s = flatcar.storage.files.find((f) => f.path === '/opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw');
     expect(k8s?.contents.source).toBe(`${DEFAULT_SYSEXT_BASE}kubernetes-v1.37.0-x86-64.raw`);
+    // containerd 2.3.4: the version table's row for 1.37 (generator/versions.ts).
+    const image = '/opt/extensions/containerd/containerd-2.3.4-x86-64.raw';
+    expect(flatcar.storage.files.find((f) => f.path === image)?.contents.source).toBe(`${DEFAULT_SYSEXT_BASE}containerd-2.3.4-x86-64.raw`);
+    const select = fileContent(flatcar, '/opt/kubeseed/select-containerd.sh');
+    expect(select).toContain(`IMAGE=${image}\n`);
+    expect(select).toContain('LINK=/etc/extensions/containerd.raw\n');
+    expect(select).toContain('BUILTIN=/etc/extensions/containerd-flatcar.raw\n');
+    expect(flatcar.storage.files.find((f) => f.path === '/opt/kubeseed/select-containerd.sh')?.mode).toBe(0o755);
+    const selectUnit = flatcar.systemd.units.find((u) => u.name === 'kubeseed-containerd.service');
+    expect(selectUnit?.enabled).toBe(true);
+    expect(selectUnit?.contents).toMatch(/^After=systemd-sysext\.service/m);
+    expect(selectUnit?.contents).toMatch(/^Before=containerd\.service kubelet\.service$/m);
     expect(flatcar.systemd.units.find((u) => u.name === 'systemd-sysext.service')).toEqual({
       name: 'systemd-sysext.service',
       enabled: true,
     });
-    expect(flatcar.systemd.units.find((u) => u.name === 'containerd.service')?.dropins?.[0]?.contents).toContain(
-      '--config /etc/containerd/config.toml',
+    // Both Flatcar's unit and the bakery's pass --config ${CONTAINERD_CONFIG}: kubeseed's version-3 file wins either way.
+    const dropin = flatcar.systemd.units.find((u) => u.name === 'containerd.service')?.dropins?.[0]?.contents ?? '';
+    expect(dropin).toContain('Environment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n');
+    expect(dropin).toContain('ExecStart=\nExecStart=/usr/bin/containerd --config /etc/containerd/config.toml\n');
+    expect(dropin).toContain('Requires=kubeseed-containerd.service\nAfter=kubeseed-containerd.service\n');
+    // Fedora CoreOS runs its own containerd (rpm-ostree path, ADR 0023): no extension, no boot-time choice.
+    const fcos = render('fedora-coreos').cfg;
+    expect(fcos.storage.links.filter((l) => l.path.startsWith('/etc/extensions/'))).toEqual([]);
+    expect(fcos.systemd.units.some((u) => u.name === 'kubeseed-containerd.service')).toBe(false);
+    expect(fcos.systemd.units.find((u) => u.name === 'containerd.service')?.dropins?.[0]?.contents).not.toContain('Requires=');
+  });
+
+  it('takes the containerd image from spec.os.containerdVersion, else from the version table of the minor', () => {
+    const imageOf = (spec: ReturnType<typeof makeSpec>) =>
+      buildIgnitionConfig(makeProvisioning('x'), host, spec, { coordinatorCa: TEST_CA_PEM }).storage.files.find((f) =>
+        f.path.startsWith('/opt/extensions/containerd/'),
+      )?.path;
+    const v135 = makeSpec('flatcar', { kubernetesVersion: 'v1.35.2', kubernetesMinor: 35 });
+    expect(imageOf(v135)).toBe('/opt/extensions/containerd/containerd-2.2.7-x86-64.raw');
+    const pinned = makeSpec('flatcar');
+    pinned.os.containerdVersion = '2.1.5';
+    expect(imageOf(pinned)).toBe('/opt/extensions/containerd/containerd-2.1.5-x86-64.raw');
+  });
+
+  it("fetches the agent and the extension images of the host's architecture", () => {
+    const arm = makeHost('k8s1master1', { arch: 'arm64' });
+    const cfg = buildIgnitionConfig(makeProvisioning('k8s1master1'), arm, makeSpec('flatcar'), { coordinatorCa: TEST_CA_PEM });
+    const sources = cfg.storage.files.filter((f) => !f.contents.source.startsWith('data:')).map((f) => f.contents.source);
+    expect(sources).toEqual([
+      'https://10.101.1.5:9443/agent/linux-arm64',
+      `${DEFAULT_SYSEXT_BASE}kubernetes-v1.37.0-arm64.raw`,
+      `${DEFAULT_SYSEXT_BASE}containerd-2.3.4-arm64.raw`,
+    ]);
+    expect(fileContent(cfg, '/opt/kubeseed/select-containerd.sh')).toContain(
+      'IMAGE=/opt/extensions/containerd/containerd-2.3.4-arm64.raw\n',
     );
   });
 

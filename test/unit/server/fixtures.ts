@@ -29,6 +29,7 @@ function hostSpec(name: string, role: Role, n: number): HostSpec {
     nameservers: [],
     labels: {},
     interface: 'eth0',
+    arch: 'amd64',
   };
 }
 

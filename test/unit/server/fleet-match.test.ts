@@ -21,6 +21,7 @@ const host = (name: string, role: HostSpec['role'], extra: Partial<HostSpec> = {
   nameservers: [],
   labels: {},
   interface: 'eth0',
+  arch: 'amd64',
   ...extra,
 });
 const facts = (extra: Partial<MachineFacts>): MachineFacts => ({

@@ -14,7 +14,7 @@ import { withLine } from './base-spec.ts';
 
 const FLATCAR = readFileSync(join(ROOT, 'examples', 'flatcar-kube-vip.yaml'), 'utf8');
 const K8S = 'kubernetes-v1.37.0-x86-64.raw';
-const CONTAINERD = 'containerd-2.1.4-x86-64.raw';
+const CONTAINERD = 'containerd-2.3.4-x86-64.raw';
 const SHA_A = 'a'.repeat(64);
 const SHA_B = 'b'.repeat(64);
 

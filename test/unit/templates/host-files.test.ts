@@ -204,6 +204,12 @@ describe('renderAgentUnit', () => {
     expect(l).toContain('StartLimitIntervalSec=0');
     expect(l).toContain('WantedBy=multi-user.target');
   });
+  it('on Flatcar/Fedora CoreOS (no cloud-init) starts after the system extensions and containerd', () => {
+    const ign = t.renderAgentUnit({ configPath: '/etc/kubeseed/agent.json', preparedBy: 'ignition' }).split('\n');
+    expect(ign).toContain('Wants=network-online.target containerd.service');
+    expect(ign).toContain('After=network-online.target systemd-sysext.service containerd.service');
+    expect(ign.filter((x) => !x.startsWith('#')).join('\n')).not.toContain('cloud-final');
+  });
   it('keeps no hardening that blocks kubeadm', () => {
     const active = l.filter((x) => !x.startsWith('#'));
     for (const knob of [

@@ -44,7 +44,9 @@ describe('renderPrepareHostScript', () => {
       const echoes = s.split('\n').filter((l) => /^\s*echo "/.test(l));
       // Besides progress lines: files written, and the values helpers return (a keyring path, a reason).
       for (const e of echoes)
-        expect(e).toMatch(/kubeseed-prepare: |sourcedir|\$CONTAINERD_URL|> "\$MARKER"|echo "\$(have|keyring)"|echo (repository-unreachable|download-failed) /);
+        expect(e).toMatch(
+          /kubeseed-prepare: |sourcedir|\$CONTAINERD_URL|> "\$MARKER"|echo "\$(have|keyring)"|echo (repository-unreachable|download-failed) /,
+        );
     }
   });
 

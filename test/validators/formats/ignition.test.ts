@@ -29,7 +29,7 @@ const AGENT_BYTES = Buffer.from('#!/bin/sh\necho "kubeseed agent stand-in"\n');
 const AGENT_SHA256 = createHash('sha256').update(AGENT_BYTES).digest('hex');
 const SYSEXT_BYTES = (name: string) => Buffer.from(`stand-in system extension ${name}\n`);
 const RPM_KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\nstand-in repository key\n-----END PGP PUBLIC KEY BLOCK-----\n';
-const SYSEXT_FILES = ['kubernetes-v1.37.0-x86-64.raw', 'containerd-2.1.4-x86-64.raw'];
+const SYSEXT_FILES = ['kubernetes-v1.37.0-x86-64.raw', 'containerd-2.3.4-x86-64.raw'];
 /** spec.mirrors.sysextSha256 for the stand-in images the loopback server serves. */
 const SYSEXT_SHA256 = Object.fromEntries(SYSEXT_FILES.map((f) => [f, createHash('sha256').update(SYSEXT_BYTES(f)).digest('hex')]));
 
@@ -211,10 +211,11 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
     expect(() => statSync(join(root, FIRSTBOOT_DONE))).toThrow();
     expect(readFileSync(join(root, 'etc/systemd/system/kubeseed-agent.service'), 'utf8')).toBe(p.units[0]?.contents);
     expect(readFileSync(join(root, 'etc/systemd/system/containerd.service.d/10-kubeseed-config.conf'), 'utf8')).toContain(
-      '/etc/containerd/config.toml',
+      'Environment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n',
     );
     const preset = readFileSync(join(root, 'etc/systemd/system-preset/20-ignition.preset'), 'utf8').split('\n');
     expect(preset).toEqual(expect.arrayContaining(['enable kubeseed-agent.service', 'enable kubeseed-firstboot.service']));
+    expect(preset.includes('enable kubeseed-containerd.service')).toBe(family === 'flatcar');
 
     if (family === 'flatcar') {
       // System extensions: fetched (hash-checked) and linked where systemd-sysext looks.
@@ -227,9 +228,15 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
       expect(readFileSync(join(root, 'opt/extensions/kubernetes/kubernetes-v1.37.0-x86-64.raw'), 'utf8')).toBe(
         SYSEXT_BYTES('kubernetes-v1.37.0-x86-64.raw').toString(),
       );
-      expect(readlinkSync(join(root, 'etc/extensions/containerd.raw'))).toBe('/opt/extensions/containerd/containerd-2.1.4-x86-64.raw');
-      expect(readlinkSync(join(root, 'etc/extensions/containerd-flatcar.raw'))).toBe('/dev/null');
+      const containerdImage = '/opt/extensions/containerd/containerd-2.3.4-x86-64.raw';
+      expect(readFileSync(join(root, containerdImage), 'utf8')).toBe(SYSEXT_BYTES('containerd-2.3.4-x86-64.raw').toString());
+      // Flatcar's built-in containerd stays unless the boot-time check finds it older than 2.0 (ADR 0021).
+      expect(() => readlinkSync(join(root, 'etc/extensions/containerd.raw'))).toThrow();
+      expect(() => readlinkSync(join(root, 'etc/extensions/containerd-flatcar.raw'))).toThrow();
       expect(readlinkSync(join(root, 'etc/extensions/docker-flatcar.raw'))).toBe('/dev/null');
+      expect(mode('/opt/kubeseed/select-containerd.sh')).toBe(0o755);
+      expect(readFileSync(join(root, 'opt/kubeseed/select-containerd.sh'), 'utf8')).toContain(`IMAGE=${containerdImage}\n`);
+      expect(readFileSync(join(root, 'etc/systemd/system/kubeseed-containerd.service'), 'utf8')).toContain('Before=containerd.service');
     } else {
       // rpm-ostree layering: the repository, its key fetched by Ignition, the install unit and containerd enabled.
       expect(preset).toEqual(expect.arrayContaining(['enable kubeseed-rpm-ostree-install.service', 'enable containerd.service']));

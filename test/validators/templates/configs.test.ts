@@ -196,6 +196,11 @@ describe.skipIf(skipUnless('validators/templates systemd units', { commands: ['s
       }),
     ],
     ['containerd.service', t.renderContainerdUnit({ binaryPath: '/usr/bin/true' })],
+    [
+      'kubeseed-agent-ignition.service',
+      t.renderAgentUnit({ agentPath: '/usr/bin/true', configPath: '/etc/kubeseed/agent.json', preparedBy: 'ignition' }),
+    ],
+    [t.CONTAINERD_SELECT_UNIT, t.renderContainerdSelectUnit({ scriptPath: '/usr/bin/true' })],
   ];
   const version = Number(/systemd (\d+)/.exec(run('systemd-analyze', ['--version']).stdout)?.[1] ?? 0);
 

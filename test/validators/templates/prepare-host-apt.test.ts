@@ -97,6 +97,7 @@ describe.skipIf(
   const repo = join(dir, 'repo');
   const out = join(dir, 'out-apt');
   const outTarball = join(dir, 'out-tarball');
+  const outPinned = join(dir, 'out-pinned');
   const read = (f: string, from = out) => run('cat', [join(from, f)]).stdout;
   const arch = must('dpkg', ['--print-architecture']).trim();
   const codename = /^VERSION_CODENAME=(.*)$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'bookworm';
@@ -284,14 +285,16 @@ describe.skipIf(
     signedRelease(debian, `Origin: test-debian\nArchitectures: ${arch}\n`, ['Packages']);
     run('gpgconf', ['--kill', 'gpg-agent'], { env: gpgEnv });
 
-    const params = (version: string) =>
+    const params = (version: string, versionPrefix?: string) =>
       renderPrepareHostScript({
         kubernetesVersion: version,
         packagesMode: 'install',
         kubernetesAptUrl: `${BASE}/k8s/`,
-        containerd: { source: 'docker-apt', repoUrl: `${BASE}/docker/{distro}` },
+        containerd: { source: 'docker-apt', repoUrl: `${BASE}/docker/{distro}`, ...(versionPrefix ? { versionPrefix } : {}) },
       });
     scenario('apt', out, params('v1.37.0'), params('v1.37.5'));
+    // spec.os.containerdVersion pins containerd.io exactly (`<version>-`), not the newest 2.x.
+    scenario('pinned', outPinned, params('v1.37.0', '1.7.28-'), params('v1.37.0', '2.1.4-'));
 
     // Upstream tarballs: containerd + runc on a node; etcd on a member without kubelet.
     const files = join(repo, 'files');
@@ -322,7 +325,7 @@ describe.skipIf(
       etcd: { tarballUrl: etcdTarballUrl('v3.6.5', `${BASE}/files/etcd`) },
     });
     scenario('tarball', outTarball, tarballNode, etcdMember);
-  }, 180_000);
+  }, 360_000);
 
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
@@ -386,6 +389,17 @@ describe.skipIf(
     expect(read('run3.log')).toContain(
       'kubeseed-prepare: ERROR: no version of kubelet matching ^1\\.37\\.5- in the configured repositories',
     );
+  });
+
+  it('pins containerd.io to the exact version a spec names, and still refuses a 1.x', () => {
+    // 1.7.28 is older than the repository's newest 2.1.4: only the pin makes apt pick it.
+    const log = read('run1.log', outPinned);
+    expect(log).toContain('kubeseed-prepare: installing containerd.io=1.7.28-1');
+    expect(read('run1.rc', outPinned).trim(), log).toBe('1');
+    expect(log).toContain('containerd 1.7.28 is too old: containerd 2.0 or newer is required');
+    const other = read('run3.log', outPinned);
+    expect(read('run3.rc', outPinned).trim(), other).toBe('0');
+    expect(other).toContain('kubeseed-prepare: installing containerd.io=2.1.4-1');
   });
 
   it('installs containerd and runc from release tarballs, once', () => {
