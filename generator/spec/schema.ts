@@ -29,6 +29,13 @@ const CIDR = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
 const IP = /^\d{1,3}(\.\d{1,3}){3}$/;
 const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
 
+/** Proxmox VM sizes (`qm set --cores`, `--memory` in MiB, `qm disk resize` absolute size). */
+const proxmoxSize = {
+  cores: int(1, 8192),
+  memory: int(16, 4_194_304),
+  disk: str({ pattern: /^[1-9][0-9]*(\.[0-9]+)?[MGT]$/, expect: 'a disk size with unit M, G or T, like 40G (qm disk resize)' }),
+};
+
 const taint: Schema = {
   t: 'object',
   fields: { key: str(), value: str(), effect: str({ enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] }) },
@@ -50,6 +57,7 @@ const host: Schema = {
     labels: { t: 'map', of: str() },
     taints: { t: 'list', of: taint },
     interface: str({ pattern: /^[a-zA-Z0-9_.-]{1,15}$/, expect: 'a network interface name (at most 15 characters)' }),
+    proxmox: { t: 'object', fields: { vmid: int(100, 999_999_999), ...proxmoxSize } },
   },
 };
 
@@ -152,7 +160,26 @@ export const CLUSTER_SCHEMA: Schema = {
         },
         proxmox: {
           t: 'object',
-          fields: { node: str(), templateVmid: int(100, 999_999_999), storage: str(), snippetStorage: str(), bridge: str() },
+          fields: {
+            node: str(),
+            templateVmid: int(100, 999_999_999),
+            storage: str(),
+            snippetStorage: str(),
+            bridge: str(),
+            onboot: bool,
+            // Proxmox's tag syntax (pve-tag-list in qemu-server's VM schema), lower case.
+            tags: {
+              t: 'list',
+              of: str({ pattern: /^[a-z0-9_][a-z0-9_+.-]*$/, expect: 'a Proxmox tag: a-z, 0-9, "_", then also "-", "+", "."' }),
+            },
+            bootDisk: str({ pattern: /^(scsi|virtio|sata|ide)[0-9]{1,2}$/, expect: 'a disk of the template like scsi0 or virtio0' }),
+            roles: {
+              t: 'object',
+              fields: Object.fromEntries(
+                ['control-plane', 'worker', 'etcd', 'load-balancer'].map((role) => [role, { t: 'object', fields: proxmoxSize }]),
+              ),
+            },
+          },
         },
         coordinator: {
           t: 'object',

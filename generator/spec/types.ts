@@ -47,6 +47,15 @@ export interface HostSpec {
   taints?: Taint[];
   /** NIC name used in network-config (`set-name` when a MAC is given) and by keepalived/kube-vip. Default: spec.loadBalancer.interface. */
   interface: string;
+  /** Proxmox only: this host's VMID (default template + 1 + position) and size, over spec.proxmox.roles. */
+  proxmox?: ProxmoxVmSize & { vmid?: number };
+}
+
+/** Proxmox VM size: `qm set --cores/--memory` (MiB) and the boot disk grown to `disk` (e.g. `40G`). Unset: the template's. */
+export interface ProxmoxVmSize {
+  cores?: number;
+  memory?: number;
+  disk?: string;
 }
 
 export interface ClusterSpec {
@@ -117,6 +126,14 @@ export interface ClusterSpec {
     storage?: string;
     snippetStorage?: string;
     bridge?: string;
+    /** `qm set --onboot`: start the VM when the node boots. Unset: the template's. */
+    onboot?: boolean;
+    /** `qm set --tags`, on every VM deploy.sh makes. */
+    tags?: string[];
+    /** The template's boot disk that `disk` sizes grow (default scsi0). */
+    bootDisk?: string;
+    /** Sizes per role; a host's own `proxmox:` wins field by field. */
+    roles?: Partial<Record<Role, ProxmoxVmSize>>;
   };
   coordinator: { url: string; listen: string; httpListen: string };
   /**
