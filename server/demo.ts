@@ -189,6 +189,8 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
   const say = (s: string) => (flags.json ? io.stderr(s) : io.stdout(s));
   const work = await mkdtemp(join(tmpdir(), 'kubeseed-demo-'));
   const agents: ChildProcess[] = [];
+  // Each agent's log is written when it exits; the work directory is removed only after them.
+  const logWrites: Promise<void>[] = [];
   let server: ServeHandle | undefined;
   let etcdServers: Server[] = [];
   const started = Date.now();
@@ -251,7 +253,7 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       const logFile = join(work, `${host}.agent.log`);
       const chunks: Buffer[] = [];
       child.stderr?.on('data', (d: Buffer) => chunks.push(d));
-      child.on('exit', () => void writeFile(logFile, Buffer.concat(chunks)).catch(() => {}));
+      child.on('exit', () => logWrites.push(writeFile(logFile, Buffer.concat(chunks)).catch(() => {})));
       agents.push(child);
     }
 
@@ -323,7 +325,10 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
     return ok ? 0 : 1;
   } finally {
     for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL');
-    await Promise.all(agents.map((a) => (a.exitCode === null ? new Promise((r) => a.once('exit', r)) : undefined)));
+    await Promise.all(
+      agents.map((a) => (a.exitCode === null && a.signalCode === null ? new Promise((r) => a.once('exit', r)) : undefined)),
+    );
+    await Promise.all(logWrites);
     await server?.close();
     await Promise.all(etcdServers.map((e) => new Promise((r) => e.close(r))));
     if (!flags.keep) await rm(work, { recursive: true, force: true });
