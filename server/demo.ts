@@ -331,7 +331,8 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
     await Promise.all(logWrites);
     await server?.close();
     await Promise.all(etcdServers.map((e) => new Promise((r) => e.close(r))));
-    if (!flags.keep) await rm(work, { recursive: true, force: true });
+    // Retries: a kubeadm/kubectl double started by a killed agent may still write for a moment (bounded sleeps).
+    if (!flags.keep) await rm(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
     else io.stderr(`kept ${work} (agent logs *.agent.log, out/hosts/*/user-data, out/plan/, state out/coordinator/)\n`);
   }
 }
