@@ -111,9 +111,9 @@ describe('kubeseed demo, as a person runs it (issue 21)', () => {
     } finally {
       // Retries: a kubeadm/kubectl double an agent started can still be writing when a slow rollout was cut off.
       if (work.startsWith(join(tmpdir(), 'kubeseed-demo-')))
-        rmSync(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
+        rmSync(work, { recursive: true, force: true, maxRetries: 60, retryDelay: 500 });
     }
-  }, 90_000);
+  }, 150_000);
 
   it('lists --keep in its usage', async () => {
     let out = '';
