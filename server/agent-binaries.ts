@@ -7,8 +7,9 @@
  * apply to the gzip bytes, so an interrupted download resumes.
  */
 import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { packageRoot } from '../generator/util/package-root.ts';
@@ -17,6 +18,31 @@ const gzipAsync = promisify(gzip);
 
 export const AGENT_ARCHES = { 'linux-amd64': 'kubeseed-agent-linux-x64', 'linux-arm64': 'kubeseed-agent-linux-arm64' } as const;
 export type AgentArch = keyof typeof AGENT_ARCHES;
+
+/**
+ * Why `kubeseed serve` must not start with this dist directory, or null when it may: every
+ * executable of AGENT_ARCHES present (machines fetch `/agent/linux-<arch>` at first boot, and a
+ * 404 there is only visible on a VM console). `agentMirror` (spec.mirrors.agent) serves them
+ * instead. The fix named depends on where kubeseed runs: a clone builds them, an installed package
+ * shipped them (docs/adr/0025).
+ */
+export function agentExecutablesRefusal(distDir: string, agentMirror?: string): string | null {
+  if (agentMirror) return null;
+  const missing = Object.values(AGENT_ARCHES).filter((file) => {
+    try {
+      return !statSync(join(distDir, file)).isFile();
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return null;
+  const root = dirname(distDir);
+  const clone = existsSync(join(root, 'scripts', 'build.mjs')) && existsSync(join(root, 'node_modules', 'postject'));
+  const fix = clone
+    ? `run \`npm run build\` in ${root} (about 30 s; it needs the npm registry once, or a warm npm cache)`
+    : `reinstall kubeseed from a tarball that contains them (\`npm pack\` in a clone builds them; \`npm install -g ./kubeseed-*.tgz\`)`;
+  return `the agent executables ${missing.join(', ')} are missing in ${distDir}: machines would get 404 from /agent/linux-<arch> at first boot. Fix: ${fix}, pass --dist DIR where they are, or set spec.mirrors.agent to a server that has them`;
+}
 
 export interface AgentBinary {
   gz: Buffer;

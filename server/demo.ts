@@ -23,6 +23,7 @@ import { doubleEnv } from '../test/doubles/index.ts';
 import { loadCoordinatorState } from './cli-commands.ts';
 import type { HostStatus, RolloutStatus } from './coordinator.ts';
 import { runServe, type ServeHandle } from './serve.ts';
+import { statusPagePlugin } from './status-page/index.ts';
 
 const ROOT = packageRoot(import.meta.dirname);
 
@@ -196,6 +197,8 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
   const say = (s: string) => (flags.json ? io.stderr(s) : io.stdout(s));
   const work = await mkdtemp(join(tmpdir(), 'kubeseed-demo-'));
   const agents: ChildProcess[] = [];
+  // Each agent's log is written when it exits; the work directory is removed only after them.
+  const logWrites: Promise<void>[] = [];
   let server: ServeHandle | undefined;
   let etcdServers: Server[] = [];
   const started = Date.now();
@@ -218,9 +221,18 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       handleSignals: false,
       print: () => {},
       logger: false,
-      distDir: join(ROOT, 'dist'),
+      // No distDir: the demo's agents run from their sources, so it works before `npm run build`.
+      extend: (app) => void app.register(statusPagePlugin),
     });
-    say(`coordinator listening on ${server.url}\n\n`);
+    say(`coordinator listening on ${server.url}\n`);
+    say(`status page:    ${server.url}/  (open it now: the rollout takes about 20 s; the certificate is the demo's own CA)\n`);
+    // A throwaway coordinator on loopback: the token is shown to paste into the page, except in --json
+    // runs, whose stderr ends up in logs.
+    say(
+      flags.json
+        ? `operator token: in ${join(out, 'coordinator', 'operator-token')}\n\n`
+        : `operator token: ${server.operatorToken}  (paste it when the page asks; valid while the demo runs)\n\n`,
+    );
 
     const state = await loadState(join(out, 'coordinator'));
     etcdServers = await startEtcdDoubles(state, async (member) => {
@@ -249,7 +261,7 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       const logFile = join(work, `${host}.agent.log`);
       const chunks: Buffer[] = [];
       child.stderr?.on('data', (d: Buffer) => chunks.push(d));
-      child.on('exit', () => void writeFile(logFile, Buffer.concat(chunks)).catch(() => {}));
+      child.on('exit', () => logWrites.push(writeFile(logFile, Buffer.concat(chunks)).catch(() => {})));
       agents.push(child);
     }
 
@@ -310,16 +322,25 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
                 .filter((h) => h.failed)
                 .map((h) => h.name)
                 .join(', ') || 'timeout'
-            }); agent logs: ${work}\n`,
+            }); agent logs: ${work}${flags.keep ? '' : ' (removed at exit: run again with --keep to read them)'}\n`,
+      );
+      io.stdout(
+        `next: your own cluster — kubeseed init --out cluster.yaml, then validate, plan, generate and serve (README, Quick start)${
+          flags.keep ? `; this rollout again in the status page: kubeseed serve --state ${join(out, 'coordinator')}` : ''
+        }\n`,
       );
     }
     return ok ? 0 : 1;
   } finally {
     for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL');
-    await Promise.all(agents.map((a) => (a.exitCode === null ? new Promise((r) => a.once('exit', r)) : undefined)));
+    await Promise.all(
+      agents.map((a) => (a.exitCode === null && a.signalCode === null ? new Promise((r) => a.once('exit', r)) : undefined)),
+    );
+    await Promise.all(logWrites);
     await server?.close();
     await Promise.all(etcdServers.map((e) => new Promise((r) => e.close(r))));
-    if (!flags.keep) await rm(work, { recursive: true, force: true });
-    else io.stderr(`kept ${work}\n`);
+    // Retries: a kubeadm/kubectl double started by a killed agent may still write for a moment (bounded sleeps).
+    if (!flags.keep) await rm(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
+    else io.stderr(`kept ${work} (agent logs *.agent.log, out/hosts/*/user-data, out/plan/, state out/coordinator/)\n`);
   }
 }

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { agentExecutablesRefusal } from './agent-binaries.ts';
 import { type AppOptions, buildApp } from './app.ts';
 import { FileAuditLog } from './audit-log.ts';
 import { type CoordinatorInputs, SECRET_RECORD_PREFIXES } from './coordinator.ts';
@@ -65,7 +66,7 @@ export interface ServeOptions {
   /** `host:port`; default spec.coordinator.listen. */
   listen?: string;
   passphrase?: string;
-  /** Where the agent executables are built (dist/). */
+  /** Where the agent executables are built (dist/): serve refuses to start when they are missing there (unless spec.mirrors.agent). */
   distDir?: string;
   /** Loads the coordinator state (generator/state) — injected so the server does not depend on how state is stored. */
   loadState(stateDir: string, options: { passphrase?: string }): Promise<LoadedState>;
@@ -148,8 +149,10 @@ export function operatorUrl(listenUrl: string, coordinatorUrl: string): string {
 export async function runServe(options: ServeOptions): Promise<ServeHandle> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-  const operatorToken = await ensureOperatorToken(options.stateDir);
   const state = await options.loadState(options.stateDir, options.passphrase !== undefined ? { passphrase: options.passphrase } : {});
+  const refusal = options.distDir ? agentExecutablesRefusal(options.distDir, state.plan.spec.mirrors.agent) : null;
+  if (refusal) throw new Error(refusal);
+  const operatorToken = await ensureOperatorToken(options.stateDir);
   const storeDir = join(options.stateDir, 'store');
   const cipher = await openRecordCipher(storeDir, options.passphrase, SECRET_RECORD_PREFIXES);
   const store = new JournalStore(storeDir, cipher ? { cipher } : {});

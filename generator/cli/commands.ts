@@ -43,7 +43,7 @@ export const COMMANDS: Record<string, Command> = {
     run: cmdKubeconfig,
   },
   demo: {
-    synopsis: '[--json] [--workers N]',
+    synopsis: '[--json] [--workers N] [--keep]',
     summary: 'generate an example cluster and roll it out on loopback with simulated machines (no root needed)',
     help: 'Agents run the TEST DOUBLES of kubeadm, kubectl, containerd and kubelet from test/doubles; nothing on this machine is changed. --keep leaves the work directory for inspection.',
     run: async (a, io) => (await import('../../server/demo.ts')).cmdDemo(a, io),

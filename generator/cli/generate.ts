@@ -6,12 +6,37 @@ import { discoveryHash } from '../pki/index.ts';
 import { planCluster } from '../plan/plan.ts';
 import { type Artifact, ArtifactRenderer, agentArchesOf, type HostSummary, type RenderOptions } from '../render/index.ts';
 import type { SysextArch } from '../render/sysext.ts';
+import type { ClusterSpec } from '../spec/types.ts';
 import { createPublicSecretSource, ensureState } from '../state/index.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { ArtifactSink } from './artifact-sink.ts';
 import type { Io } from './commands.ts';
 import { printWarnings, readSpecFile } from './spec-commands.ts';
 import { formatTable } from './table.ts';
+
+/**
+ * What to do after generate (issue 21): serve where the machines reach spec.coordinator.url — it
+ * needs the agent executables (`npm run build`, made by npm ci) unless mirrors.agent serves them —
+ * then boot the machines: deploy.sh on Proxmox (destroy.sh undoes it), else attach each host's files.
+ */
+function nextSteps(spec: ClusterSpec, out: string): string {
+  const agents = spec.mirrors.agent
+    ? `agents download their executable from ${spec.mirrors.agent}`
+    : 'it serves the agent executables from dist/ (npm ci builds them; else npm run build) and refuses to start without them';
+  // The renderer writes OUT/proxmox/ on these terms (generator/render/index.ts).
+  const proxmox = spec.os.platform === 'proxmox' && spec.os.format === 'cloud-init' && spec.proxmox.templateVmid !== undefined;
+  const boot = proxmox
+    ? `copy ${join(out, 'proxmox')}/ to Proxmox node ${spec.proxmox.node} and run bash deploy.sh there as root (bash destroy.sh removes those VMs again)`
+    : spec.os.format === 'ignition'
+      ? `boot each machine with ${join(out, 'hosts')}/<host>/config.ign`
+      : `boot each machine with ${join(out, 'hosts')}/<host>/seed.iso attached (or its user-data, meta-data and network-config)`;
+  return [
+    `next: 1. kubeseed serve --state ${join(out, 'coordinator')}   on a machine the hosts reach at ${spec.coordinator.url}; ${agents}`,
+    `      2. ${boot}`,
+    `      3. watch: the status page URL serve prints, or kubeseed status --state ${join(out, 'coordinator')} --watch`,
+    '',
+  ].join('\n');
+}
 
 /** Seed ISOs carry this fixed timestamp so re-running generate gives identical bytes. */
 const ISO_EPOCH = new Date('2026-01-01T00:00:00Z');
@@ -106,7 +131,8 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
   io.stdout(`\nwrote ${out}/hosts/<host>/ for ${summary.length} hosts, ${out}/plan/, state in ${out}/coordinator/\n`);
   for (const [arch, sha256] of Object.entries(agentSha256))
     io.stdout(`agent linux-${arch} sha256: ${sha256} (checked by Ignition; re-run generate after rebuilding the agent)\n`);
-  io.stdout(`discovery hash: ${hash}\nnext: kubeseed serve --state ${join(out, 'coordinator')}\n`);
+  io.stdout(`discovery hash: ${hash}\n`);
+  io.stdout(nextSteps(spec, out));
   return 0;
 }
 

@@ -1,22 +1,26 @@
 /**
  * `OUT/proxmox/`: per-host cloud-init snippets (`<host>-user.yaml`, `<host>-network.yaml`,
- * `<host>-meta.yaml` — the same bytes as the host's user-data, network-config and meta-data) and
+ * `<host>-meta.yaml` — the same bytes as the host's user-data, network-config and meta-data),
  * `deploy.sh`, run as root on the Proxmox VE node: it copies the snippets into the snippet
  * storage, full-clones the template once per host, sets the NIC's MAC (the spec's, or the one
  * parseSpec derived from cluster and host name — the MAC the network-config matches) and bridge,
- * attaches the snippets with `--cicustom` and starts the VM.
+ * the size (cores, memory: per host over per role; the boot disk grown, never shrunk), onboot and
+ * tags, attaches the snippets with `--cicustom` and starts the VM — and `destroy.sh`, which
+ * removes exactly those VMs (by VMID, each checked to carry its host's name before anything is
+ * touched) and the snippets deploy.sh installed.
  *
  * A fresh clone gets its own SMBIOS UUID (the host's `uuid` from the spec, else a random one at
  * deploy time), so no two machines share an identity the coordinator binds to.
  *
- * VMIDs: `spec.proxmox.templateVmid + 1 + <position of the host in spec.hosts>`, so they are
- * stable as long as new hosts are appended to the spec; `opts.vmids` overrides per host.
+ * VMIDs: `hosts[].proxmox.vmid`, else `spec.proxmox.templateVmid + 1 + <position of the host in
+ * spec.hosts>` (stable as long as new hosts are appended); `opts.vmids` overrides both.
  * docs/proxmox.md has the worked example and the template preparation (empty machine-id).
  *
  * Runtime contract: pure.
  */
-import type { ClusterSpec } from '../spec/types.ts';
+import type { ClusterSpec, HostSpec, ProxmoxVmSize } from '../spec/types.ts';
 import { quoteShellArg } from './ignition.ts';
+import { renderDestroyScript } from './proxmox-destroy.ts';
 
 export interface ProxmoxHostInput {
   name: string;
@@ -84,7 +88,7 @@ export function checkProxmoxSpec(spec: ClusterSpec, hosts: ProxmoxHostInput[], o
     if (entry.h.mac && !px.bridge)
       issues.push(`spec.proxmox.bridge: missing — host ${input.name} has a MAC, and its NIC needs a bridge (e.g. vmbr0)`);
     if (px.templateVmid === undefined) continue;
-    const vmid = opts.vmids?.[input.name] ?? px.templateVmid + 1 + entry.i;
+    const vmid = opts.vmids?.[input.name] ?? entry.h.proxmox?.vmid ?? px.templateVmid + 1 + entry.i;
     if (!Number.isInteger(vmid) || vmid < MIN_VMID || vmid > MAX_VMID) issues.push(`host ${input.name}: VMID ${vmid} is out of range`);
     if (vmid === px.templateVmid) issues.push(`host ${input.name}: VMID ${vmid} is the template's`);
     const other = used.get(vmid);
@@ -98,7 +102,34 @@ export function checkProxmoxSpec(spec: ClusterSpec, hosts: ProxmoxHostInput[], o
 export function assignProxmoxVmids(spec: ClusterSpec, opts: ProxmoxOptions = {}): Map<string, number> {
   const base = spec.proxmox.templateVmid;
   if (base === undefined) throw new ProxmoxSpecError(['spec.proxmox.templateVmid: missing']);
-  return new Map(spec.hosts.map((h, i) => [h.name, opts.vmids?.[h.name] ?? base + 1 + i]));
+  return new Map(spec.hosts.map((h, i) => [h.name, opts.vmids?.[h.name] ?? h.proxmox?.vmid ?? base + 1 + i]));
+}
+
+/** A host's VM size: its own `proxmox:` fields over `spec.proxmox.roles[role]`; unset fields keep the template's. */
+export function proxmoxVmSize(spec: ClusterSpec, host: HostSpec): ProxmoxVmSize {
+  const role = spec.proxmox.roles?.[host.role] ?? {};
+  const own = host.proxmox ?? {};
+  const cores = own.cores ?? role.cores;
+  const memory = own.memory ?? role.memory;
+  const disk = own.disk ?? role.disk;
+  return {
+    ...(cores !== undefined ? { cores } : {}),
+    ...(memory !== undefined ? { memory } : {}),
+    ...(disk !== undefined ? { disk } : {}),
+  };
+}
+
+/** The `qm set` options every run applies: size, onboot, tags (empty when the spec sets none). */
+function vmSettings(spec: ClusterSpec, size: ProxmoxVmSize): string {
+  const px = spec.proxmox;
+  const opts = [
+    ...(size.cores !== undefined ? [`--cores ${size.cores}`] : []),
+    ...(size.memory !== undefined ? [`--memory ${size.memory}`] : []),
+    ...(px.onboot !== undefined ? [`--onboot ${px.onboot ? 1 : 0}`] : []),
+    // The VM configuration keeps tags separated by ';' (pve-tag-list).
+    ...(px.tags && px.tags.length > 0 ? [`--tags ${q(px.tags.join(';'))}`] : []),
+  ];
+  return opts.join(' ');
 }
 
 const q = quoteShellArg;
@@ -117,6 +148,8 @@ function renderDeployScript(spec: ClusterSpec, hosts: ProxmoxHostInput[], vmids:
     snippets.push(`meta=${snippetStorage}:snippets/${h.name}-meta.yaml`);
     const kinds = input.networkConfig !== undefined ? 'user network meta' : 'user meta';
     const storage = px.storage ? ` --storage ${q(px.storage)}` : '';
+    const size = proxmoxVmSize(spec, h);
+    const settings = vmSettings(spec, size);
     cases.push(
       [
         `    ${h.name})`,
@@ -129,6 +162,8 @@ function renderDeployScript(spec: ClusterSpec, hosts: ProxmoxHostInput[], vmids:
           : `        qm set ${vmid} --smbios1 "uuid=$(cat /proc/sys/kernel/random/uuid)"`,
         '      fi',
         ...(h.mac ? [`      qm set ${vmid} --net0 ${q(`virtio=${h.mac},bridge=${px.bridge ?? ''}`)}`] : []),
+        ...(settings ? [`      qm set ${vmid} ${settings}`] : []),
+        ...(size.disk ? [`      grow_disk ${vmid} ${q(px.bootDisk ?? 'scsi0')} ${size.disk}`] : []),
         `      ensure_cloudinit_drive ${vmid}`,
         `      qm set ${vmid} --cicustom ${q(snippets.join(','))}`,
         `      start_once ${vmid} ${q(h.name)}`,
@@ -142,7 +177,8 @@ function renderDeployScript(spec: ClusterSpec, hosts: ProxmoxHostInput[], vmids:
 #   bash deploy.sh                    # every host below
 #   bash deploy.sh ${names[0] ?? 'HOST'}          # only the named hosts
 # Safe to re-run: snippets are copied again, a VM is cloned only when its VMID is free, a VMID
-# held by a VM with another name is an error, and a running VM is not restarted.
+# held by a VM with another name is an error, a disk is only ever grown, and a running VM is not
+# restarted. destroy.sh beside this script removes these VMs again.
 # The template must have an empty /etc/machine-id (see docs/proxmox.md): the coordinator refuses
 # machines that share an identity.
 set -euo pipefail
@@ -166,8 +202,8 @@ install_snippets() {
   local host="$1" kind dest
   shift
   for kind in "$@"; do
-    dest="$(pvesm path "$SNIPPET_STORAGE:snippets/$host-$kind.yaml" 2>/dev/null)" ||
-      die "storage $SNIPPET_STORAGE has no snippets content: pvesm set $SNIPPET_STORAGE --content <current types>,snippets"
+    dest="$(pvesm path "$SNIPPET_STORAGE:snippets/$host-$kind.yaml")" ||
+      die "pvesm path failed for storage $SNIPPET_STORAGE (above): it must exist on $NODE and hold snippets (pvesm set $SNIPPET_STORAGE --content <current types>,snippets)"
     install -D -m 0600 "$HERE/$host-$kind.yaml" "$dest"
   done
 }
@@ -189,10 +225,31 @@ ensure_cloudinit_drive() {
   qm set "$1" --ide2 "$STORAGE:cloudinit"
 }
 
+# size_mib SIZE — a qm disk size (40G, 512M, 1.5T; no unit: bytes) in MiB, rounded down.
+size_mib() {
+  awk -v s="$1" 'BEGIN {
+    n = s + 0; u = substr(s, length(s));
+    f = (u == "K") ? 1 / 1024 : (u == "M") ? 1 : (u == "G") ? 1024 : (u == "T") ? 1048576 : 1 / 1048576;
+    printf "%d\\n", n * f }'
+}
+
+# grow_disk VMID DISK SIZE — grows DISK to SIZE; a disk already that large is left alone (qm cannot shrink).
+grow_disk() {
+  local line current
+  line="$(qm config "$1" | sed -n "s/^$2: //p")"
+  [ -n "$line" ] || die "VM $1 has no disk $2 to grow to $3: set spec.proxmox.bootDisk to the template's boot disk"
+  current="$(printf '%s\\n' "$line" | tr ',' '\\n' | sed -n 's/^size=//p')"
+  if [ -n "$current" ] && [ "$(size_mib "$current")" -ge "$(size_mib "$3")" ]; then
+    echo "VM $1: $2 is $current, not grown to $3"
+  else
+    qm disk resize "$1" "$2" "$3"
+  fi
+}
+
 # start_once VMID NAME — starts a stopped VM; a running one keeps running.
 start_once() {
   if qm status "$1" | grep 'status: running' >/dev/null; then
-    echo "$2: VM $1 already running; new snippets apply after a power cycle and only with a new instance-id"
+    echo "$2: VM $1 already running; new snippets, cores and memory apply after a power cycle (snippets only with a new instance-id)"
   else
     qm start "$1"
   fi
@@ -223,5 +280,6 @@ export function renderProxmox(spec: ClusterSpec, hosts: ProxmoxHostInput[], opts
     files.push({ path: `proxmox/${h.name}-meta.yaml`, content: h.metaData, mode: 0o600 });
   }
   files.push({ path: 'proxmox/deploy.sh', content: renderDeployScript(spec, hosts, vmids), mode: 0o755 });
+  files.push({ path: 'proxmox/destroy.sh', content: renderDestroyScript(spec, hosts, vmids), mode: 0o755 });
   return { files };
 }

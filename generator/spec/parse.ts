@@ -108,6 +108,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
         interface: h.interface ?? lbInterface,
         ...(h.installDisk ? { installDisk: h.installDisk } : {}),
         arch: h.arch ?? 'amd64',
+        ...(h.proxmox ? { proxmox: { ...h.proxmox } } : {}),
       };
       sourceIndex.set(host, index);
       return host;
@@ -182,6 +183,27 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
     hosts,
     testing: { allowOldEtcd: s.testing?.allowOldEtcd ?? false },
   };
+}
+
+/**
+ * Every host's VMID (hosts[].proxmox.vmid, else templateVmid + 1 + position) is its own and not the
+ * template's: deploy.sh and destroy.sh act on these numbers.
+ */
+function checkProxmoxVmids(spec: ClusterSpec, r: SpecReader, sourceIndex: WeakMap<HostSpec, number>): void {
+  const template = spec.proxmox.templateVmid;
+  if (template === undefined) return;
+  const taken = new Map<number, string>();
+  for (const [i, h] of spec.hosts.entries()) {
+    const vmid: number = h.proxmox?.vmid ?? template + 1 + i;
+    const at: PathPart[] = ['spec', 'hosts', sourceIndex.get(h) ?? i, ...(h.proxmox?.vmid !== undefined ? ['proxmox', 'vmid'] : ['name'])];
+    const how = h.proxmox?.vmid !== undefined ? 'its proxmox.vmid' : `its position (templateVmid + 1 + ${i})`;
+    if (vmid === template) r.error(at, `${h.name} gets VMID ${vmid} from ${how}, the template's; pick another proxmox.vmid`);
+    else if (vmid > 999_999_999)
+      r.error(at, `${h.name} gets VMID ${vmid} from ${how}, above 999999999; set a lower templateVmid or proxmox.vmid`);
+    const other = taken.get(vmid);
+    if (other) r.error(at, `${h.name} gets VMID ${vmid} from ${how}, which ${other} has already; give one of them another proxmox.vmid`);
+    taken.set(vmid, h.name);
+  }
 }
 
 /** The Proxmox deploy script is written (generator/render/index.ts decides the same way). */
@@ -495,6 +517,7 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
       'key',
     );
   }
+  checkProxmoxVmids(spec, r, sourceIndex);
   if (spec.os.platform === 'proxmox' && s.proxmox?.templateVmid === undefined) {
     r.warn(
       ['spec', 'os', 'platform'],

@@ -32,6 +32,13 @@ const DURATION = /^(\d+h)?(\d+m)?(\d+s)?$/;
 const INSTALL_DISK = /^\/dev(\/(?!\.\.?(\/|$))[A-Za-z0-9._:+@-]+)+$/;
 const installDisk = str({ pattern: INSTALL_DISK, expect: 'a disk device path like /dev/sda, /dev/nvme0n1 or /dev/disk/by-id/…' });
 
+/** Proxmox VM sizes (`qm set --cores`, `--memory` in MiB, `qm disk resize` absolute size). */
+const proxmoxSize = {
+  cores: int(1, 8192),
+  memory: int(16, 4_194_304),
+  disk: str({ pattern: /^[1-9][0-9]*(\.[0-9]+)?[MGT]$/, expect: 'a disk size with unit M, G or T, like 40G (qm disk resize)' }),
+};
+
 const taint: Schema = {
   t: 'object',
   fields: { key: str(), value: str(), effect: str({ enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] }) },
@@ -55,6 +62,7 @@ const host: Schema = {
     interface: str({ pattern: /^[a-zA-Z0-9_.-]{1,15}$/, expect: 'a network interface name (at most 15 characters)' }),
     installDisk,
     arch: str({ enum: ['amd64', 'arm64'] }),
+    proxmox: { t: 'object', fields: { vmid: int(100, 999_999_999), ...proxmoxSize } },
   },
 };
 
@@ -174,7 +182,26 @@ export const CLUSTER_SCHEMA: Schema = {
         },
         proxmox: {
           t: 'object',
-          fields: { node: str(), templateVmid: int(100, 999_999_999), storage: str(), snippetStorage: str(), bridge: str() },
+          fields: {
+            node: str(),
+            templateVmid: int(100, 999_999_999),
+            storage: str(),
+            snippetStorage: str(),
+            bridge: str(),
+            onboot: bool,
+            // Proxmox's tag syntax (pve-tag-list in qemu-server's VM schema), lower case.
+            tags: {
+              t: 'list',
+              of: str({ pattern: /^[a-z0-9_][a-z0-9_+.-]*$/, expect: 'a Proxmox tag: a-z, 0-9, "_", then also "-", "+", "."' }),
+            },
+            bootDisk: str({ pattern: /^(scsi|virtio|sata|ide)[0-9]{1,2}$/, expect: 'a disk of the template like scsi0 or virtio0' }),
+            roles: {
+              t: 'object',
+              fields: Object.fromEntries(
+                ['control-plane', 'worker', 'etcd', 'load-balancer'].map((role) => [role, { t: 'object', fields: proxmoxSize }]),
+              ),
+            },
+          },
         },
         coordinator: {
           t: 'object',

@@ -51,6 +51,15 @@ export interface HostSpec {
   installDisk?: string;
   /** CPU architecture (default amd64): which agent executable and system extension images Ignition fetches. */
   arch: HostArch;
+  /** Proxmox only: this host's VMID (default template + 1 + position) and size, over spec.proxmox.roles. */
+  proxmox?: ProxmoxVmSize & { vmid?: number };
+}
+
+/** Proxmox VM size: `qm set --cores/--memory` (MiB) and the boot disk grown to `disk` (e.g. `40G`). Unset: the template's. */
+export interface ProxmoxVmSize {
+  cores?: number;
+  memory?: number;
+  disk?: string;
 }
 
 export type HostArch = 'amd64' | 'arm64';
@@ -134,6 +143,14 @@ export interface ClusterSpec {
     storage?: string;
     snippetStorage?: string;
     bridge?: string;
+    /** `qm set --onboot`: start the VM when the node boots. Unset: the template's. */
+    onboot?: boolean;
+    /** `qm set --tags`, on every VM deploy.sh makes. */
+    tags?: string[];
+    /** The template's boot disk that `disk` sizes grow (default scsi0). */
+    bootDisk?: string;
+    /** Sizes per role; a host's own `proxmox:` wins field by field. */
+    roles?: Partial<Record<Role, ProxmoxVmSize>>;
   };
   coordinator: { url: string; listen: string; httpListen: string };
   /**

@@ -2,8 +2,10 @@
  * `kubeseed demo --json`: a real coordinator and real agent processes on loopback (TEST DOUBLES of
  * kubeadm & co.). Checks the rollout order the design promises and that nothing is left behind.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../generator/cli/main.ts';
 
@@ -56,4 +58,75 @@ describe('kubeseed demo', () => {
     const after = readdirSync(tmpdir()).filter((d) => d.startsWith('kubeseed-demo-') && !before.has(d));
     expect(after).toEqual([]);
   }, 90_000);
+});
+
+/** GET over HTTPS without checking the certificate (the demo's own CA): the status code and body. */
+function getPage(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { rejectUnauthorized: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => {
+        body += String(d);
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('kubeseed demo, as a person runs it (issue 21)', () => {
+  it('shows the status page URL (served while it runs) and the operator token, and ends with what to run next', async () => {
+    let out = '';
+    let err = '';
+    let page: Promise<{ status: number; body: string }> | undefined;
+    const code = await main(['demo', '--keep', '--workers', '1'], {
+      stdout: (s) => {
+        out += s;
+        const url = /^status page: +(https:\/\/127\.0\.0\.1:\d+\/)/m.exec(out)?.[1];
+        if (url && !page) page = getPage(url);
+      },
+      stderr: (s) => {
+        err += s;
+      },
+      env: {},
+      cwd: process.cwd(),
+      isTTY: false,
+    });
+    const work = /kept (\S+)/.exec(err)?.[1] ?? '';
+    try {
+      // These lines come whether or not the rollout finished in time (the test above checks that).
+      expect([0, 1], out + err).toContain(code);
+      expect(work).not.toBe('');
+      const token = readFileSync(join(work, 'out', 'coordinator', 'operator-token'), 'utf8').trim();
+      expect(out).toContain(`operator token: ${token}  (paste it when the page asks`);
+      expect(page).toBeDefined();
+      const answer = await page!;
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatch(/<html/i);
+      expect(out).toMatch(
+        /\nnext: your own cluster — kubeseed init --out cluster\.yaml, .*; this rollout again in the status page: kubeseed serve --state \S+\/out\/coordinator\n$/,
+      );
+    } finally {
+      // Retries: a kubeadm/kubectl double an agent started can still be writing when a slow rollout was cut off.
+      if (work.startsWith(join(tmpdir(), 'kubeseed-demo-')))
+        rmSync(work, { recursive: true, force: true, maxRetries: 60, retryDelay: 500 });
+    }
+  }, 150_000);
+
+  it('lists --keep in its usage', async () => {
+    let out = '';
+    const io = {
+      stdout: (s: string) => {
+        out += s;
+      },
+      stderr: () => {},
+      env: {},
+      cwd: process.cwd(),
+      isTTY: false,
+    };
+    expect(await main(['demo', '--help'], io)).toBe(0);
+    expect(out).toMatch(/^Usage: kubeseed demo .*\[--keep\]/m);
+  });
 });

@@ -35,18 +35,19 @@ describe('renderProxmox', () => {
       'proxmox/k8s1worker1-user.yaml',
       'proxmox/k8s1worker1-meta.yaml',
       'proxmox/deploy.sh',
+      'proxmox/destroy.sh',
     ]);
     expect(files.find((f) => f.path === 'proxmox/k8s1master2-user.yaml')?.content).toBe('#cloud-config\nhostname: k8s1master2\n');
     expect(files.find((f) => f.path === 'proxmox/k8s1worker1-meta.yaml')?.content).toBe(
       'instance-id: iid-k8s1worker1\nlocal-hostname: k8s1worker1\n',
     );
     expect(files.filter((f) => f.path.endsWith('.yaml')).every((f) => f.mode === 0o600)).toBe(true);
-    expect(files.at(-1)?.mode).toBe(0o755);
+    expect(files.filter((f) => f.path.endsWith('.sh')).map((f) => f.mode)).toEqual([0o755, 0o755]);
   });
 
   it('clones, sets the NIC and the snippets, and starts each host', () => {
     const spec = proxmoxSpec();
-    const script = renderProxmox(spec, inputs(spec)).files.at(-1)?.content ?? '';
+    const script = renderProxmox(spec, inputs(spec)).files.find((f) => f.path === 'proxmox/deploy.sh')?.content ?? '';
     const lines = script.split('\n').map((l) => l.trim());
     expect(lines[0]).toBe('#!/usr/bin/env bash');
     expect(lines).toContain('set -euo pipefail');
@@ -68,7 +69,7 @@ describe('renderProxmox', () => {
   it('gives a fresh clone the SMBIOS UUID of the spec when there is one', () => {
     const spec = proxmoxSpec();
     spec.hosts = spec.hosts.map((h) => (h.name === 'k8s1master2' ? { ...h, uuid: '4c4c4544-0042-3010-8057-b4c04f4e3132' } : h));
-    const script = renderProxmox(spec, inputs(spec)).files.at(-1)?.content ?? '';
+    const script = renderProxmox(spec, inputs(spec)).files.find((f) => f.path === 'proxmox/deploy.sh')?.content ?? '';
     expect(script).toContain('qm set 9002 --smbios1 uuid=4c4c4544-0042-3010-8057-b4c04f4e3132\n');
   });
 
@@ -76,7 +77,7 @@ describe('renderProxmox', () => {
     const spec = proxmoxSpec();
     spec.proxmox.storage = undefined;
     spec.hosts = spec.hosts.map((h) => (h.name === 'k8s1worker1' ? { ...h, mac: undefined } : h));
-    const script = renderProxmox(spec, inputs(spec)).files.at(-1)?.content ?? '';
+    const script = renderProxmox(spec, inputs(spec)).files.find((f) => f.path === 'proxmox/deploy.sh')?.content ?? '';
     expect(script).toContain('qm clone 9000 9003 --name k8s1worker1 --full\n');
     expect(script).not.toContain('qm set 9003 --net0');
   });
@@ -90,7 +91,7 @@ describe('renderProxmox', () => {
     ]);
     expect(assignProxmoxVmids(spec, { vmids: { k8s1worker1: 120 } }).get('k8s1worker1')).toBe(120);
     // Rendering a subset keeps each host's VMID.
-    const only = renderProxmox(spec, inputs(spec).slice(2)).files.at(-1)?.content ?? '';
+    const only = renderProxmox(spec, inputs(spec).slice(2)).files.find((f) => f.path === 'proxmox/deploy.sh')?.content ?? '';
     expect(only).toContain('qm clone 9000 9003 --name k8s1worker1');
   });
 
@@ -135,7 +136,7 @@ describe('Proxmox: the NIC is found by the MAC deploy.sh gives the VM (issue 17,
     renderProxmox(
       spec,
       spec.hosts.map((h) => ({ name: h.name, userData: '#cloud-config\n', metaData: '', networkConfig: renderNetworkConfig(h) })),
-    ).files.at(-1)?.content ?? '';
+    ).files.find((f) => f.path === 'proxmox/deploy.sh')?.content ?? '';
 
   it('matches a static host without a spec mac by its derived MAC and renames the NIC to the keepalived/kube-vip name', () => {
     const w1 = host('k8s1worker1');
@@ -169,5 +170,77 @@ describe('Proxmox: the NIC is found by the MAC deploy.sh gives the VM (issue 17,
     }
     // The spec's own MAC wins.
     expect(host('k8s1master1').mac).toBe('52:54:00:01:01:65');
+  });
+});
+
+describe('Proxmox VM sizes, VMIDs, onboot and tags (issue 21)', () => {
+  const base = readFileSync(new URL('../../../examples/ha-stacked.yaml', import.meta.url), 'utf8');
+  const withProxmox = (extra: string, hostsEdit: (t: string) => string = (t) => t) =>
+    hostsEdit(base.replace('    bridge: vmbr0\n', `    bridge: vmbr0\n${extra}`));
+  const deployOf = (spec: ClusterSpec) =>
+    renderProxmox(
+      spec,
+      spec.hosts.map((h) => ({ name: h.name, userData: '#cloud-config\n', metaData: '' })),
+    ).files.find((f) => f.path === 'proxmox/deploy.sh')?.content ?? '';
+
+  it('sizes each VM per role, a host over its role field by field, grows the boot disk, sets onboot and tags', () => {
+    const text = withProxmox(
+      '    onboot: true\n    tags: [k8s, k8s1-cluster]\n    bootDisk: virtio0\n    roles:\n      control-plane: { cores: 4, memory: 8192, disk: 40G }\n      worker: { cores: 8, memory: 16384 }\n',
+      (t) => t.replace('- name: k8s1worker1\n', '- name: k8s1worker1\n      proxmox: { vmid: 120, memory: 32768, disk: 100G }\n'),
+    );
+    const { spec } = parseSpec(text, 'c.yaml');
+    const script = deployOf(spec);
+    const m1 = 9001 + spec.hosts.findIndex((h) => h.name === 'k8s1master1');
+    expect(script).toContain(`qm set ${m1} --cores 4 --memory 8192 --onboot 1 --tags 'k8s;k8s1-cluster'\n`);
+    expect(script).toContain(`grow_disk ${m1} virtio0 40G\n`);
+    expect(script).toContain('qm clone 9000 120 --name k8s1worker1 --full --storage local-lvm\n');
+    expect(script).toContain('qm set 120 --cores 8 --memory 32768 --onboot 1');
+    expect(script).toContain('grow_disk 120 virtio0 100G\n');
+    // A load balancer has no role size: only onboot and tags.
+    const lb = spec.hosts.findIndex((h) => h.role === 'load-balancer');
+    expect(script).toContain(`qm set ${9001 + lb} --onboot 1 --tags 'k8s;k8s1-cluster'\n`);
+    expect(script).not.toContain(`grow_disk ${9001 + lb} `);
+    // destroy.sh acts on the same VMIDs.
+    const destroy = renderProxmox(
+      spec,
+      spec.hosts.map((h) => ({ name: h.name, userData: '', metaData: '' })),
+    ).files.find((f) => f.path === 'proxmox/destroy.sh')?.content;
+    expect(destroy).toContain('    k8s1worker1) echo 120 ;;\n');
+    expect(destroy).toContain(`    k8s1master1) echo ${m1} ;;\n`);
+  });
+
+  it('writes no size, onboot or tags settings when the spec has none (the template keeps its own)', () => {
+    const { spec } = parseSpec(base, 'c.yaml');
+    const script = deployOf(spec);
+    expect(script).not.toMatch(/qm set \d+ --(cores|memory|onboot|tags)/);
+    expect(script).not.toMatch(/^\s+grow_disk /m);
+  });
+
+  it('reports bad sizes, tags and VMIDs at their place in the spec', () => {
+    const text = withProxmox('    tags: ["Bad Tag"]\n    roles:\n      worker: { cores: 0, memory: 8, disk: 40 }\n', (t) =>
+      t
+        .replace('{ name: k8s1master2, role', '{ name: k8s1master2, proxmox: { vmid: 9000 }, role')
+        .replace('- name: k8s1worker1\n', '- name: k8s1worker1\n      proxmox: { vmid: 9001 }\n'),
+    );
+    let err: unknown;
+    try {
+      parseSpec(text, 'c.yaml');
+    } catch (e) {
+      err = e;
+    }
+    const message = (err as Error).message;
+    const lineOf = (needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+    expect(message).toContain(`c.yaml:${lineOf('tags: ["Bad Tag"]')}:`);
+    expect(message).toMatch(/spec\.proxmox\.tags\[0\]: .*a Proxmox tag/);
+    expect(message).toMatch(/spec\.proxmox\.roles\.worker\.cores: /);
+    expect(message).toMatch(/spec\.proxmox\.roles\.worker\.memory: /);
+    expect(message).toMatch(/spec\.proxmox\.roles\.worker\.disk: .*like 40G/);
+    expect(message).toMatch(
+      new RegExp(
+        `c\\.yaml:${lineOf('k8s1master2, proxmox: { vmid: 9000 }')}:\\d+: spec\\.hosts\\[\\d\\]\\.proxmox\\.vmid: k8s1master2 gets VMID 9000 from its proxmox\\.vmid, the template's`,
+      ),
+    );
+    // 9001 is the first host's by position (k8s1lb1).
+    expect(message).toMatch(/k8s1worker1 gets VMID 9001 from its proxmox\.vmid, which k8s1lb1 has already/);
   });
 });
