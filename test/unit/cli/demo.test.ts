@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../generator/cli/main.ts';
+import { main } from '../../../cli/main.ts';
 
 interface Step {
   host: string;

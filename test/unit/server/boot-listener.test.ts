@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../../generator/cli/main.ts';
+import { loadCoordinatorState, startBootListener } from '../../../cli/coordinator-commands.ts';
+import { main } from '../../../cli/main.ts';
 import { loadState } from '../../../generator/state/index.ts';
-import { loadCoordinatorState, startBootListener } from '../../../server/cli-commands.ts';
 import { ROOT } from '../../support/fixtures.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ks-boot-'));

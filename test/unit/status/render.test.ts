@@ -11,7 +11,7 @@ import {
   type StatusDocument,
   type StepView,
   statusOutcome,
-} from '../../../server/status-cli.ts';
+} from '../../../cli/status.ts';
 
 describe('renderBar', () => {
   it.each([

@@ -1,10 +1,10 @@
 /** `kubeseed generate SPEC --out DIR`: state (PKI, credentials) + every per-host artifact + a summary. */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { discoveryHash } from '../pki/index.ts';
-import { planCluster } from '../plan/plan.ts';
-import { type Artifact, ArtifactRenderer, type HostSummary } from '../render/index.ts';
-import { createPublicSecretSource, ensureState } from '../state/index.ts';
+import { discoveryHash } from '../generator/pki/index.ts';
+import { planCluster } from '../generator/plan/plan.ts';
+import { type Artifact, ArtifactRenderer, type HostSummary } from '../generator/render/index.ts';
+import { createPublicSecretSource, ensureState } from '../generator/state/index.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { ArtifactSink } from './artifact-sink.ts';
 import type { Io } from './commands.ts';
