@@ -16,6 +16,6 @@ if (bundle.entry) {
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  ({ runCli } = await import('../generator/cli/run.ts'));
+  ({ runCli } = await import('../cli/run.ts'));
 }
 process.exitCode = await runCli(process.argv.slice(2));

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Bundles the `kubeseed` CLI (generator/cli/run.ts and everything it imports, the server commands
+ * Bundles the `kubeseed` CLI (cli/run.ts and everything it imports, the server commands
  * as lazily loaded chunks) into dist/cli/ with esbuild: ESM, platform node, packages left to
  * node_modules, not minified, with source maps. dist/cli/manifest.json records the size and
  * mtime of every source file in the bundle; bin/kubeseed.mjs runs the bundle only while they all
@@ -26,7 +26,7 @@ export async function buildCli() {
     const result = await build({
       absWorkingDir: ROOT,
       // The write worker is a second entry: generate starts it as its own thread (docs/adr/0015).
-      entryPoints: { run: 'generator/cli/run.ts', 'write-worker': 'generator/cli/write-worker.ts' },
+      entryPoints: { run: 'cli/run.ts', 'write-worker': 'cli/write-worker.ts' },
       outdir: temp,
       bundle: true,
       splitting: true,

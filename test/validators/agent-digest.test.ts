@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../generator/cli/main.ts';
+import { main } from '../../cli/main.ts';
 import { buildApp } from '../../server/app.ts';
 import { MemoryAuditLog } from '../../server/audit-log.ts';
 import { MemoryStore } from '../../server/store/index.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../../generator/cli/main.ts';
+import { main } from '../../../cli/main.ts';
 import { loadState } from '../../../generator/state/index.ts';
 import { ROOT } from '../../support/fixtures.ts';
 

@@ -7,7 +7,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../../generator/cli/main.ts';
+import { main } from '../../../cli/main.ts';
 
 interface Step {
   host: string;

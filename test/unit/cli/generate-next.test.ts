@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../../generator/cli/main.ts';
+import { main } from '../../../cli/main.ts';
 import { ROOT } from '../../support/fixtures.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ks-next-'));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { main } from '../../../generator/cli/main.ts';
+import { main } from '../../../cli/main.ts';
 import { buildStep } from '../../../generator/plan/build-step.ts';
 import { planCni } from '../../../generator/plan/cni.ts';
 import { placeholderSecrets } from '../../../generator/plan/document.ts';

@@ -5,10 +5,10 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { renderFrame, type StatusDocument } from '../../../cli/status.ts';
 import { ClaimLimiter, keyFingerprint, MAX_CANDIDATES, pickCandidate, withCandidate } from '../../../server/enrollment-guard.ts';
 import type { EnrollmentCandidate, HostRecord } from '../../../server/model.ts';
 import { LATEST_PER_KIND, SecurityEventLog } from '../../../server/security-events.ts';
-import { renderFrame, type StatusDocument } from '../../../server/status-cli.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
 
 const pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cmdServe } from '../../../server/cli-commands.ts';
+import { cmdServe } from '../../../cli/coordinator-commands.ts';
 import { runServe, type ServeHandle } from '../../../server/serve.ts';
 import { makePlan } from './fixtures.ts';
 import { FakeKubernetes, makeInputs } from './support.ts';

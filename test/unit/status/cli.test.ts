@@ -10,8 +10,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cmdHosts } from '../../../server/cli-commands.ts';
-import { cmdStatus, OPERATOR_TOKEN_FILE, type StatusIo } from '../../../server/status-cli.ts';
+import { cmdHosts } from '../../../cli/coordinator-commands.ts';
+import { cmdStatus, OPERATOR_TOKEN_FILE, type StatusIo } from '../../../cli/status.ts';
 import { credentialOf, OPERATOR_TOKEN, removeDir, type SimulatedRollout, startSimulation, writeStateDir } from './rollout-sim.ts';
 
 interface Run {

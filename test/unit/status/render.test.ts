@@ -1,6 +1,5 @@
 /** The pure parts of `kubeseed status`: progress bars, durations, host words, frames and outcomes. */
 import { describe, expect, it } from 'vitest';
-import { hostNoteLines } from '../../../server/host-notes.ts';
 import {
   describeHost,
   exitCodeOf,
@@ -12,7 +11,8 @@ import {
   type StatusDocument,
   type StepView,
   statusOutcome,
-} from '../../../server/status-cli.ts';
+} from '../../../cli/status.ts';
+import { hostNoteLines } from '../../../server/host-notes.ts';
 
 describe('renderBar', () => {
   it.each([

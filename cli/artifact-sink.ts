@@ -7,7 +7,7 @@
  * every file is written and rejects with the first write that failed.
  */
 import { Worker } from 'node:worker_threads';
-import type { Artifact } from '../render/index.ts';
+import type { Artifact } from '../generator/render/index.ts';
 import type { WriteReply, WriteRequest, WriteWorkerData } from './write-worker.ts';
 
 /** Batches (one host's files each) posted but not yet written: ~100 KB each for a cloud-init host. */

@@ -1,12 +1,12 @@
 /** `kubeseed init`, `validate` and `plan`: commands that read a spec and write nothing but output. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { formatIssue } from '../errors.ts';
-import { describeHostPlan, placeholderSecrets } from '../plan/document.ts';
-import { planSteps } from '../plan/steps.ts';
-import { type ClusterPlan, SECRET_PLACEHOLDER } from '../plan/types.ts';
-import { type ParsedSpec, parseSpec } from '../spec/parse.ts';
-import { toYaml } from '../util/yaml.ts';
-import { describeVersions } from '../versions.ts';
+import { formatIssue } from '../generator/errors.ts';
+import { describeHostPlan, placeholderSecrets } from '../generator/plan/document.ts';
+import { planSteps } from '../generator/plan/steps.ts';
+import { type ClusterPlan, SECRET_PLACEHOLDER } from '../generator/plan/types.ts';
+import { type ParsedSpec, parseSpec } from '../generator/spec/parse.ts';
+import { toYaml } from '../generator/util/yaml.ts';
+import { describeVersions } from '../generator/versions.ts';
 import { parseArgs, UsageError } from './args.ts';
 import type { Io } from './commands.ts';
 import { starterSpec } from './starter.ts';

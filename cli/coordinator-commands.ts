@@ -7,9 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { join } from 'node:path';
-import { parseArgs, UsageError } from '../generator/cli/args.ts';
-import type { Io } from '../generator/cli/commands.ts';
-import { formatTable } from '../generator/cli/table.ts';
 import { signClientCertificate, verifyEnrollmentCredential } from '../generator/pki/index.ts';
 import { buildStep } from '../generator/plan/build-step.ts';
 import { planRollout } from '../generator/plan/plan.ts';
@@ -28,17 +25,20 @@ import {
   rebindHost,
   removeHost,
   retryHost,
-} from './admin-client.ts';
-import { defaultDistDir } from './agent-binaries.ts';
-import { isAssetRequest, serveBootAsset } from './boot-assets.ts';
-import { trackedCertificates } from './certificates.ts';
-import { hostNoteLines } from './host-notes.ts';
-import { createKubernetesApi } from './kubernetes-api.ts';
-import { certificateWarning, expiryDate } from './model.ts';
-import { isPxeInstalled } from './pxe-state.ts';
-import { type LoadedState, parseListen, runServe } from './serve.ts';
-import { terminalSafe } from './status-cli.ts';
-import { statusPagePlugin } from './status-page/index.ts';
+} from '../server/admin-client.ts';
+import { defaultDistDir } from '../server/agent-binaries.ts';
+import { isAssetRequest, serveBootAsset } from '../server/boot-assets.ts';
+import { trackedCertificates } from '../server/certificates.ts';
+import { hostNoteLines } from '../server/host-notes.ts';
+import { createKubernetesApi } from '../server/kubernetes-api.ts';
+import { certificateWarning, expiryDate } from '../server/model.ts';
+import { isPxeInstalled } from '../server/pxe-state.ts';
+import { type LoadedState, parseListen, runServe } from '../server/serve.ts';
+import { statusPagePlugin } from '../server/status-page/index.ts';
+import { parseArgs, UsageError } from './args.ts';
+import type { Io } from './commands.ts';
+import { terminalSafe } from './status.ts';
+import { formatTable } from './table.ts';
 
 const DEFAULT_STATE = 'out/coordinator';
 /** The coordinator's own client certificate for the API server (bootstrap tokens): short-lived, re-signed as it nears expiry. */

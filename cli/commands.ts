@@ -18,8 +18,8 @@ export interface Command {
   run(argv: string[], io: Io): Promise<number>;
 }
 
-/** Server-side commands live in server/cli-commands.ts, loaded only when one of them runs. */
-const server = () => import('../../server/cli-commands.ts');
+/** Server-side commands live in cli/coordinator-commands.ts, loaded only when one of them runs. */
+const server = () => import('./coordinator-commands.ts');
 const adminHelp =
   'Reads the operator token and the pinned CA from --state DIR (default out/coordinator); --url overrides spec.coordinator.url.';
 
@@ -46,7 +46,7 @@ export const COMMANDS: Record<string, Command> = {
     synopsis: '[--json] [--workers N] [--keep]',
     summary: 'generate an example cluster and roll it out on loopback with simulated machines (no root needed)',
     help: 'Agents run the TEST DOUBLES of kubeadm, kubectl, containerd and kubelet from test/doubles; nothing on this machine is changed. --keep leaves the work directory for inspection.',
-    run: async (a, io) => (await import('../../server/demo.ts')).cmdDemo(a, io),
+    run: async (a, io) => (await import('./demo.ts')).cmdDemo(a, io),
   },
   serve: {
     synopsis: '[--state DIR] [--listen HOST:PORT] [--dist DIR] [--max-connections-per-source N] [--assets DIR]',
@@ -57,7 +57,7 @@ export const COMMANDS: Record<string, Command> = {
     synopsis: '[--watch] [--json] [--state DIR] [--url URL] [--token T]',
     summary: 'rollout progress per host with progress bars; exit 0 done, 3 running, 4 failed, 1 unreachable',
     help: 'See docs/status.md.',
-    run: async (a, io) => (await import('../../server/status-cli.ts')).cmdStatus(a, io),
+    run: async (a, io) => (await import('./status.ts')).cmdStatus(a, io),
   },
   hosts: {
     synopsis: '[--state DIR] [--json]',

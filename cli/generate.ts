@@ -1,13 +1,13 @@
 /** `kubeseed generate SPEC --out DIR`: state (PKI, credentials) + every per-host artifact + a summary. */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AGENT_ARCHES, defaultDistDir, findAgentExecutable, readAgentExecutable } from '../../server/agent-binaries.ts';
-import { discoveryHash } from '../pki/index.ts';
-import { planCluster } from '../plan/plan.ts';
-import { type Artifact, ArtifactRenderer, agentArchesOf, type HostSummary, type RenderOptions } from '../render/index.ts';
-import type { SysextArch } from '../render/sysext.ts';
-import type { ClusterSpec } from '../spec/types.ts';
-import { createPublicSecretSource, ensureState } from '../state/index.ts';
+import { discoveryHash } from '../generator/pki/index.ts';
+import { planCluster } from '../generator/plan/plan.ts';
+import { type Artifact, ArtifactRenderer, agentArchesOf, type HostSummary, type RenderOptions } from '../generator/render/index.ts';
+import type { SysextArch } from '../generator/render/sysext.ts';
+import type { ClusterSpec } from '../generator/spec/types.ts';
+import { createPublicSecretSource, ensureState } from '../generator/state/index.ts';
+import { AGENT_ARCHES, defaultDistDir, findAgentExecutable, readAgentExecutable } from '../server/agent-binaries.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { ArtifactSink } from './artifact-sink.ts';
 import type { Io } from './commands.ts';

@@ -13,8 +13,8 @@
 import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import type { Artifact } from '../render/index.ts';
-import { layoutNoCloudSeed } from '../render/iso9660.ts';
+import type { Artifact } from '../generator/render/index.ts';
+import { layoutNoCloudSeed } from '../generator/render/iso9660.ts';
 
 export type WriteRequest = { kind: 'files'; files: readonly Artifact[] } | { kind: 'close' };
 

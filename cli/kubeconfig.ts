@@ -1,8 +1,8 @@
 /** `kubeseed kubeconfig --state DIR [--out FILE] [--validity 24h]`: an admin kubeconfig minted from the cluster CA. */
 import { writeFile } from 'node:fs/promises';
-import { mintAdminKubeconfig } from '../pki/index.ts';
-import { clusterFactsOf, loadState } from '../state/index.ts';
-import { parseDuration } from '../util/text.ts';
+import { mintAdminKubeconfig } from '../generator/pki/index.ts';
+import { clusterFactsOf, loadState } from '../generator/state/index.ts';
+import { parseDuration } from '../generator/util/text.ts';
 import { parseArgs, UsageError } from './args.ts';
 import type { Io } from './commands.ts';
 

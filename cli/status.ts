@@ -13,11 +13,9 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Agent, request } from 'undici';
 import { parse as parseYaml } from 'yaml';
-import { parseArgs, UsageError } from '../generator/cli/args.ts';
-import type { Io } from '../generator/cli/commands.ts';
-import { hostNoteLines, INSTALL_FAILURE_HINTS, installFailedText } from './host-notes.ts';
-import { type CertificateExpiry, certificateWarning, describeFailure, expiryDate, expiryLeft } from './model.ts';
-import { SseParser } from './status-page/client/sse.ts';
+import { hostNoteLines, INSTALL_FAILURE_HINTS, installFailedText } from '../server/host-notes.ts';
+import { type CertificateExpiry, certificateWarning, describeFailure, expiryDate, expiryLeft } from '../server/model.ts';
+import { SseParser } from '../server/status-page/client/sse.ts';
 import {
   countSteps,
   deriveHostState,
@@ -26,7 +24,9 @@ import {
   type HostStatus,
   type RolloutStatus,
   type StepStatus,
-} from './status-page/client/view-model.ts';
+} from '../server/status-page/client/view-model.ts';
+import { parseArgs, UsageError } from './args.ts';
+import type { Io } from './commands.ts';
 
 /** Where `kubeseed serve` keeps the operator token, relative to the state directory (mode 0600). */
 export const OPERATOR_TOKEN_FILE = 'operator-token';

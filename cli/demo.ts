@@ -13,17 +13,17 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs, UsageError } from '../generator/cli/args.ts';
-import type { Io } from '../generator/cli/commands.ts';
-import { main as cliMain } from '../generator/cli/main.ts';
 import { PREPARE_SCRIPT } from '../generator/plan/host-files.ts';
 import { type CoordinatorState, loadState } from '../generator/state/index.ts';
 import { packageRoot } from '../generator/util/package-root.ts';
+import type { HostStatus, RolloutStatus } from '../server/coordinator.ts';
+import { runServe, type ServeHandle } from '../server/serve.ts';
+import { statusPagePlugin } from '../server/status-page/index.ts';
 import { doubleEnv } from '../test/doubles/index.ts';
-import { loadCoordinatorState } from './cli-commands.ts';
-import type { HostStatus, RolloutStatus } from './coordinator.ts';
-import { runServe, type ServeHandle } from './serve.ts';
-import { statusPagePlugin } from './status-page/index.ts';
+import { parseArgs, UsageError } from './args.ts';
+import type { Io } from './commands.ts';
+import { loadCoordinatorState } from './coordinator-commands.ts';
+import { main as cliMain } from './main.ts';
 
 const ROOT = packageRoot(import.meta.dirname);
 

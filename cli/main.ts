@@ -3,8 +3,8 @@
  * (0 ok, 1 runtime failure, 2 bad input). Each command lives in its own module; this file only
  * dispatches and formats errors. Edges only: commands may touch fs, env and the clock.
  */
-import { PlanError, SpecError } from '../errors.ts';
-import { StateError } from '../state/index.ts';
+import { PlanError, SpecError } from '../generator/errors.ts';
+import { StateError } from '../generator/state/index.ts';
 import { UsageError } from './args.ts';
 import { COMMANDS, type Io } from './commands.ts';
 
