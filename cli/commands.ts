@@ -57,7 +57,7 @@ export const COMMANDS: Record<string, Command> = {
     synopsis: '[--watch] [--json] [--state DIR] [--url URL] [--token T]',
     summary: 'rollout progress per host with progress bars; exit 0 done, 3 running, 4 failed, 1 unreachable',
     help: 'See docs/status.md.',
-    run: async (a, io) => (await import('./status.ts')).cmdStatus(a, io),
+    run: async (a, io) => (await import('./status-command.ts')).cmdStatus(a, io),
   },
   hosts: {
     synopsis: '[--state DIR] [--json]',

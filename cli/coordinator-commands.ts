@@ -1,20 +1,11 @@
 /**
  * The coordinator's CLI commands: `kubeseed serve` and the operator commands that talk to a
  * running coordinator (`hosts`, `retry`, `approve`, `rebind`, `remove`). The command table in
- * generator/cli loads this module lazily, so generating user-data never loads the server.
+ * cli/commands.ts loads this module lazily, so generating user-data never loads the server.
  * Admin commands need the state directory: the operator token and the pinned CA live there.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer } from 'node:http';
 import { join } from 'node:path';
-import { signClientCertificate, verifyEnrollmentCredential } from '../generator/pki/index.ts';
-import { buildStep } from '../generator/plan/build-step.ts';
-import { planRollout } from '../generator/plan/plan.ts';
-import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
-import { routePxeRequest } from '../generator/render/pxe-routes.ts';
-import { parseSpec } from '../generator/spec/parse.ts';
-import type { ClusterSpec } from '../generator/spec/types.ts';
-import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
 import { packageRoot } from '../generator/util/package-root.ts';
 import {
   type AdminConnection,
@@ -27,10 +18,10 @@ import {
   removeHost,
   retryHost,
 } from '../server/admin-client.ts';
-import { trackedCertificates } from '../server/certificates.ts';
-import { createKubernetesApi } from '../server/kubernetes-api.ts';
+import { startBootListener } from '../server/boot-listener.ts';
+import { loadCoordinatorState } from '../server/load-state.ts';
 import { certificateWarning, expiryDate } from '../server/model.ts';
-import { type LoadedState, parseListen, runServe } from '../server/serve.ts';
+import { type LoadedState, runServe } from '../server/serve.ts';
 import { statusPagePlugin } from '../server/status-page/index.ts';
 import { parseArgs, UsageError } from './args.ts';
 import type { Io } from './commands.ts';
@@ -38,62 +29,6 @@ import { terminalSafe } from './status.ts';
 import { formatTable } from './table.ts';
 
 const DEFAULT_STATE = 'out/coordinator';
-/** The coordinator's own client certificate for the API server (bootstrap tokens): short-lived, re-signed as it nears expiry. */
-const COORDINATOR_CLIENT_VALIDITY_SECONDS = 3600;
-
-/** Builds everything the coordinator needs from the state directory `kubeseed generate` wrote. */
-export async function loadCoordinatorState(stateDir: string, options: { passphrase?: string }): Promise<LoadedState> {
-  const state = await loadState(stateDir, options);
-  const specFile = join(stateDir, 'cluster.yaml');
-  const specText = await readFile(specFile).catch(() => {
-    throw new UsageError(
-      `${specFile} is missing; re-run \`kubeseed generate SPEC --out DIR\` so the state directory holds the spec it was made from`,
-    );
-  });
-  const { spec, warnings } = parseSpec(specText, specFile);
-  const plan = planRollout(spec, warnings);
-  const secrets = createSecretSource(state);
-  const tls = { cert: state.tls.server.cert, key: state.tls.server.key, ca: state.tls.ca.cert };
-  return {
-    plan,
-    secrets,
-    buildStep,
-    tls,
-    // Expiry dates for status/hosts and the page, read once here (certificates do not change while serving).
-    certificates: trackedCertificates(plan, secrets.pkiFile, tls),
-    enrollment: {
-      verify(host, credential) {
-        if (host !== undefined) {
-          const record = state.enrollment.hosts[host];
-          return record && verifyEnrollmentCredential(record, credential) ? { host } : null;
-        }
-        if (!spec.fleet.enabled) return null;
-        // Content served over plain HTTP (PXE) carries no credential: such a machine is matched from
-        // its facts like any fleet machine, but always waits for `kubeseed approve`.
-        if (credential === UNAUTHENTICATED_CREDENTIAL) return { host: FLEET_KEY, requiresApproval: true };
-        // Fleet mode: the credential proves membership of the fleet; the host is matched from facts.
-        return state.enrollment.fleet && verifyEnrollmentCredential(state.enrollment.fleet, credential) ? { host: FLEET_KEY } : null;
-      },
-    },
-    kubernetes: createKubernetesApi({
-      endpoint: `https://${spec.controlPlaneEndpoint.host}:${spec.controlPlaneEndpoint.port}`,
-      caPem: state.pki.ca.cert,
-      clientCredentials: async () => coordinatorClientCredentials(state),
-    }),
-  };
-}
-
-function coordinatorClientCredentials(state: CoordinatorState): { cert: string; key: string; expiresAt: number } {
-  const now = new Date();
-  const pair = signClientCertificate({
-    ca: state.pki.ca,
-    commonName: 'kubeseed-coordinator',
-    organizations: ['kubeadm:cluster-admins'],
-    validitySeconds: COORDINATOR_CLIENT_VALIDITY_SECONDS,
-    now,
-  });
-  return { cert: pair.cert, key: pair.key, expiresAt: now.getTime() + COORDINATOR_CLIENT_VALIDITY_SECONDS * 1000 };
-}
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
   const { positional, flags } = parseArgs(argv, { booleans: [], values: ['state', 'listen', 'dist', 'max-connections-per-source'] });
@@ -129,42 +64,6 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
   await handle.stopped;
   await http?.close();
   return 0;
-}
-
-/**
- * The plain-HTTP listener for iPXE, NoCloud and Ignition (spec.coordinator.httpListen): separate
- * from the HTTPS API, it serves only `<state>/http/` content that `generate` wrote without any
- * credential, through the pure router in generator/render/pxe-routes.ts.
- */
-export async function startBootListener(
-  spec: ClusterSpec,
-  stateDir: string,
-  listen: string,
-): Promise<{ url: string; close(): Promise<void> }> {
-  const read = (name: string) => readFile(join(stateDir, 'http', name), 'utf8').catch(() => undefined);
-  const [userData, metaData, ignition] = await Promise.all([read('user-data'), read('meta-data'), read('config.ign')]);
-  const fleet = { ...(userData ? { userData } : {}), ...(metaData ? { metaData } : {}), ...(ignition ? { ignition } : {}) };
-  const server = createHttpServer((req, res) => {
-    const answer = routePxeRequest(
-      spec,
-      fleet,
-      req.url ?? '/',
-      { installUnknownMacs: spec.fleet.installUnknownMacs === true },
-      req.method ?? 'GET',
-    );
-    res.writeHead(answer.status, { 'content-type': answer.contentType, 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : answer.body);
-  });
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  const { host, port } = parseListen(listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  const address = server.address();
-  const bound = typeof address === 'object' && address ? address.port : port;
-  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 async function adminConnection(flags: Record<string, string | boolean>): Promise<AdminConnection> {

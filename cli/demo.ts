@@ -16,11 +16,11 @@ import { dirname, join } from 'node:path';
 import { type CoordinatorState, loadState } from '../generator/state/index.ts';
 import { packageRoot } from '../generator/util/package-root.ts';
 import type { HostStatus, RolloutStatus } from '../server/coordinator.ts';
+import { loadCoordinatorState } from '../server/load-state.ts';
 import { runServe, type ServeHandle } from '../server/serve.ts';
 import { doubleEnv } from '../test/doubles/index.ts';
 import { parseArgs, UsageError } from './args.ts';
 import type { Io } from './commands.ts';
-import { loadCoordinatorState } from './coordinator-commands.ts';
 import { main as cliMain } from './main.ts';
 
 const ROOT = packageRoot(import.meta.dirname);

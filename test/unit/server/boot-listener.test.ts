@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCoordinatorState, startBootListener } from '../../../cli/coordinator-commands.ts';
 import { main } from '../../../cli/main.ts';
 import { loadState } from '../../../generator/state/index.ts';
+import { startBootListener } from '../../../server/boot-listener.ts';
+import { loadCoordinatorState } from '../../../server/load-state.ts';
 import { ROOT } from '../../support/fixtures.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ks-boot-'));
