@@ -95,7 +95,7 @@ export async function resolveTarget(flags: Record<string, string | boolean>, io:
     token = (await readOptional(tokenFile))?.trim();
     if (!token) {
       throw new StatusError(
-        `no operator token: ${tokenFile} does not exist. \`kubeseed serve --state ${stateArg}\` writes it (0600) when it first starts; or pass --token`,
+        `no operator token: ${tokenFile} does not exist. \`kubeseed serve --state ${stateArg}\` writes it (0600) when it first starts; or pass --token or set KUBESEED_OPERATOR_TOKEN`,
         STATUS_EXIT.badInput,
       );
     }

@@ -3,7 +3,9 @@
  * status document once, or on every coordinator event with --watch (see status.ts for the header
  * contract and the exit codes).
  */
-import { parseArgs, UsageError } from './args.ts';
+import { toYaml } from '../generator/util/yaml.ts';
+import { type OutputFormat, type ParsedArgs, UsageError } from './args.ts';
+import { parseCommand } from './commands.ts';
 import { resolveTarget, STATUS_EXIT, StatusError } from './coordinator-target.ts';
 import {
   exitCodeOf,
@@ -20,15 +22,17 @@ interface Display {
   draw(status: StatusDocument, fetchedAt: number): void;
 }
 
-function createDisplay(io: StatusIo, json: boolean, watch: boolean): Display {
-  const tty = io.isTTY && !json;
+function createDisplay(io: StatusIo, output: OutputFormat, watch: boolean): Display {
+  const json = output === 'json';
+  const tty = io.isTTY && output === 'text';
   const color = tty && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
   const ascii = io.env.TERM === 'dumb';
   let last = '';
   return {
     draw(status, fetchedAt) {
-      if (json) {
-        const text = watch ? JSON.stringify(status) : JSON.stringify(status, null, 2);
+      if (output !== 'text') {
+        // --watch -o yaml: one YAML document per change, separated by `---`.
+        const text = json ? (watch ? JSON.stringify(status) : JSON.stringify(status, null, 2)) : `---\n${toYaml(status).trimEnd()}`;
         const key = JSON.stringify({ ...status, serverTime: 0 });
         if (watch && key === last) return;
         last = key;
@@ -168,9 +172,9 @@ async function watchRollout(client: StatusClient, display: Display, io: StatusIo
 }
 
 export async function cmdStatus(argv: string[], io: StatusIo): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
+  let parsed: ParsedArgs;
   try {
-    parsed = parseArgs(argv, { booleans: ['watch', 'json'], values: ['state', 'token', 'url'] });
+    parsed = parseCommand('status', argv);
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr(`kubeseed status: ${terminalSafe(error.message)}\n`);
@@ -178,18 +182,12 @@ export async function cmdStatus(argv: string[], io: StatusIo): Promise<number> {
     }
     throw error;
   }
-  const { flags, positional } = parsed;
-  if (positional.length > 0) {
-    io.stderr(
-      `kubeseed status: unexpected argument ${positional[0]}; usage: kubeseed status [--watch] [--json] [--state DIR] [--token T] [--url URL]\n`,
-    );
-    return STATUS_EXIT.badInput;
-  }
+  const { flags, output } = parsed;
   let client: StatusClient | undefined;
   try {
     const target = await resolveTarget(flags, io);
     client = new StatusClient(target);
-    const display = createDisplay(io, Boolean(flags.json), Boolean(flags.watch));
+    const display = createDisplay(io, output, Boolean(flags.watch));
     const first = await client.fetchStatus();
     if (!flags.watch) {
       display.draw(first, Date.now());
