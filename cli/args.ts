@@ -131,7 +131,7 @@ export function synopsisOf(command: CommandShape): string {
   const flags = command.flags
     .filter((f) => f.name !== 'json')
     .map((f) => {
-      const name = f.short ? `-${f.short}` : `--${f.name}`;
+      const name = f.name === 'output' ? '-o' : `--${f.name}`;
       const text = `${name}${f.value ? ` ${f.choices ? f.choices.join('|') : f.value}` : ''}`;
       return f.required ? text : `[${text}]`;
     });
