@@ -1,7 +1,11 @@
-/** The command table. Each command parses its own options and returns an exit code. */
-import { cmdGenerate } from './generate.ts';
-import { cmdKubeconfig } from './kubeconfig.ts';
-import { cmdInit, cmdPlan, cmdValidate } from './spec-commands.ts';
+/**
+ * The command table: every command, its arguments, flags (with defaults and choices), help text
+ * and examples. The parser (args.ts), the help pages, "did you mean" and the shell completions
+ * (completion.ts) all read this one table, so none of them can drift from what a command accepts
+ * (docs/adr/0024). Each command module is loaded only when it runs: generating user-data never
+ * loads the server.
+ */
+import { type ArgSpec, type CommandShape, type FlagSpec, type ParsedArgs, parseArgs } from './args.ts';
 
 export interface Io {
   stdout(s: string): void;
@@ -9,84 +13,226 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   cwd: string;
   isTTY: boolean;
+  /** Asks a yes/no question on the terminal (remove, rebind); absent where no terminal answers. */
+  confirm?(question: string): Promise<boolean>;
 }
 
-export interface Command {
-  synopsis: string;
+export interface Command extends CommandShape {
   summary: string;
   help?: string;
+  examples: string[];
   run(argv: string[], io: Io): Promise<number>;
 }
 
-/** Server-side commands live in cli/coordinator-commands.ts, loaded only when one of them runs. */
-const server = () => import('./coordinator-commands.ts');
-const adminHelp =
-  'Reads the operator token and the pinned CA from --state DIR (default out/coordinator); --url overrides spec.coordinator.url.';
+export const DEFAULT_STATE_DIR = 'out/coordinator';
+
+const OUTPUT: FlagSpec[] = [
+  { name: 'output', short: 'o', value: 'FORMAT', choices: ['json', 'yaml'], help: 'print the result as JSON or YAML (default: text)' },
+  { name: 'json', help: 'same as -o json' },
+];
+const STRICT: FlagSpec = { name: 'strict', help: 'treat warnings as errors (exit 2)' };
+const SPEC: ArgSpec[] = [{ name: 'SPEC' }];
+const HOST: ArgSpec[] = [{ name: 'HOST' }];
+/** How the operator commands find the coordinator (coordinator-target.ts reads them). */
+const TARGET: FlagSpec[] = [
+  { name: 'state', value: 'DIR', default: DEFAULT_STATE_DIR, help: 'the state directory `generate` wrote (pinned CA, coordinator URL)' },
+  { name: 'url', value: 'URL', default: "the state's coordinator URL", help: 'the coordinator, where it listens elsewhere' },
+  {
+    name: 'token',
+    value: 'TOKEN',
+    default: '$KUBESEED_OPERATOR_TOKEN, else DIR/operator-token',
+    help: 'the operator token',
+  },
+];
+const CHANGE: FlagSpec[] = [
+  { name: 'yes', short: 'y', help: 'do it without asking (required when stdin is not a terminal)' },
+  { name: 'dry-run', help: 'say what would happen and change nothing' },
+];
+
+const admin = () => import('./coordinator-commands.ts');
+const operatorHelp =
+  'Exit codes: 0 done, 1 the coordinator is unreachable or failed, 2 bad input or refused (unknown host, wrong token, nothing to do).';
 
 export const COMMANDS: Record<string, Command> = {
-  init: { synopsis: '[--topology stacked|external-etcd] [--out FILE]', summary: 'write a commented starter spec', run: cmdInit },
-  validate: { synopsis: 'SPEC [--strict]', summary: 'check a spec; every problem as SPEC:line:col: path: message', run: cmdValidate },
+  init: {
+    summary: 'write a commented starter spec',
+    args: [],
+    flags: [
+      { name: 'topology', value: 'TOPOLOGY', choices: ['stacked', 'external-etcd'], default: 'stacked', help: 'where etcd runs' },
+      { name: 'out', value: 'FILE', default: 'stdout', help: 'write the spec to FILE' },
+      { name: 'force', help: 'overwrite FILE if it exists' },
+    ],
+    examples: ['kubeseed init --out cluster.yaml', 'kubeseed init --topology external-etcd > cluster.yaml'],
+    run: async (a, io) => (await import('./spec-commands.ts')).cmdInit(a, io),
+  },
+  validate: {
+    summary: 'check a spec; every problem as SPEC:line:col: path: message',
+    args: SPEC,
+    flags: [STRICT, ...OUTPUT],
+    examples: ['kubeseed validate cluster.yaml', 'kubeseed validate --strict -o json cluster.yaml'],
+    run: async (a, io) => (await import('./spec-commands.ts')).cmdValidate(a, io),
+  },
   plan: {
-    synopsis: 'SPEC [--host H] [--strict]',
     summary: 'print every step each host will run, in rollout order, with its documents',
-    run: cmdPlan,
+    args: SPEC,
+    flags: [{ name: 'host', value: 'HOST', default: 'every host', help: "only this host's steps and documents" }, STRICT, ...OUTPUT],
+    examples: ['kubeseed plan cluster.yaml', 'kubeseed plan cluster.yaml --host master1', 'kubeseed plan cluster.yaml -o json | jq .steps'],
+    run: async (a, io) => (await import('./spec-commands.ts')).cmdPlan(a, io),
   },
   generate: {
-    synopsis: 'SPEC --out DIR [--rotate] [--json] [--strict] [--dist DIR]',
     summary: 'write per-host user-data, plans, and the coordinator state',
-    help: "Re-running keeps the PKI and every enrollment credential already issued; --rotate replaces them.\nKUBESEED_PASSPHRASE encrypts the private keys in the state directory.\nIgnition configs carry the SHA-256 of the agent executables in --dist DIR (default: the package's dist/, built by `npm run build`); serve the same build.",
-    run: cmdGenerate,
+    args: SPEC,
+    flags: [
+      { name: 'out', value: 'DIR', required: true, help: 'where hosts/, plan/ and coordinator/ are written' },
+      { name: 'rotate', help: 'replace the PKI and every enrollment credential (all user-data must be re-delivered)' },
+      {
+        name: 'dist',
+        value: 'DIR',
+        default: 'the package dist/',
+        help: 'the agent executables whose SHA-256 Ignition configs carry (serve the same build)',
+      },
+      STRICT,
+      ...OUTPUT,
+    ],
+    help: 'Re-running keeps the PKI and every enrollment credential already issued; --rotate replaces them.\nKUBESEED_PASSPHRASE encrypts the private keys in the state directory. A running `kubeseed serve` must be restarted to see the new state.\nIgnition configs carry the SHA-256 of the agent executables in --dist DIR (built by `npm run build`); serve the same build.',
+    examples: ['kubeseed generate cluster.yaml --out out', 'KUBESEED_PASSPHRASE=… kubeseed generate cluster.yaml --out out -o json'],
+    run: async (a, io) => (await import('./generate.ts')).cmdGenerate(a, io),
   },
   kubeconfig: {
-    synopsis: '[--state DIR] [--out FILE] [--validity 24h]',
     summary: 'an admin kubeconfig minted from the cluster CA (stdout, or --out FILE with mode 0600)',
-    run: cmdKubeconfig,
+    args: [],
+    flags: [
+      TARGET[0]!,
+      { name: 'out', value: 'FILE', default: 'stdout', help: 'write the kubeconfig to FILE (0600)' },
+      { name: 'validity', value: 'DURATION', default: '24h', help: 'how long the client certificate is valid (1m to 8784h)' },
+      { name: 'force', help: 'overwrite FILE if it exists' },
+    ],
+    examples: ['kubeseed kubeconfig --state out/coordinator --out admin.conf'],
+    run: async (a, io) => (await import('./kubeconfig.ts')).cmdKubeconfig(a, io),
   },
   demo: {
-    synopsis: '[--json] [--workers N] [--keep]',
     summary: 'generate an example cluster and roll it out on loopback with simulated machines (no root needed)',
-    help: 'Agents run the TEST DOUBLES of kubeadm, kubectl, containerd and kubelet from test/doubles; nothing on this machine is changed. --keep leaves the work directory for inspection.',
+    args: [],
+    flags: [
+      { name: 'workers', value: 'N', default: '4', help: 'worker hosts to simulate (0 to 50)' },
+      { name: 'keep', help: 'leave the work directory for inspection' },
+      ...OUTPUT,
+    ],
+    help: 'Agents run the TEST DOUBLES of kubeadm, kubectl, containerd and kubelet from test/doubles; nothing on this machine is changed.',
+    examples: ['kubeseed demo', 'kubeseed demo --workers 10 --keep'],
     run: async (a, io) => (await import('./demo.ts')).cmdDemo(a, io),
   },
   serve: {
-    synopsis: '[--state DIR] [--listen HOST:PORT] [--dist DIR] [--max-connections-per-source N] [--assets DIR]',
-    summary: 'the coordination server; prints the status page URL and the operator token; Ctrl-C is safe, a restart resumes',
-    run: async (argv, io) => (await server()).cmdServe(argv, io),
+    summary: 'the coordination server; prints the status page URL and where the operator token is; Ctrl-C is safe, a restart resumes',
+    args: [],
+    flags: [
+      TARGET[0]!,
+      { name: 'listen', value: 'HOST:PORT', default: 'spec.coordinator.listen', help: 'the HTTPS listen address' },
+      { name: 'dist', value: 'DIR', default: 'the package dist/', help: 'where the agent executables are' },
+      { name: 'max-connections-per-source', value: 'N', default: 'a quarter of the process limit', help: 'per source address' },
+      { name: 'assets', value: 'DIR', help: 'serve DIR read-only at /assets/ on the plain-HTTP listener (PXE kernels, initrds, ISOs)' },
+      {
+        name: 'log-format',
+        value: 'FORMAT',
+        choices: ['text', 'json'],
+        default: 'text',
+        help: 'log lines for people, or JSON for machines',
+      },
+      {
+        name: 'log-level',
+        value: 'LEVEL',
+        choices: ['debug', 'info', 'warn', 'error'],
+        default: 'info',
+        help: 'the least severe level logged',
+      },
+    ],
+    help: 'Takes a lock on the state directory: a second `serve` on it refuses, naming the PID. KUBESEED_PASSPHRASE opens an encrypted state.',
+    examples: ['kubeseed serve --state out/coordinator', 'kubeseed serve --listen 0.0.0.0:9443 --log-format json'],
+    run: async (a, io) => (await admin()).cmdServe(a, io),
   },
   status: {
-    synopsis: '[--watch] [--json] [--state DIR] [--url URL] [--token T]',
     summary: 'rollout progress per host with progress bars; exit 0 done, 3 running, 4 failed, 1 unreachable',
-    help: 'See docs/status.md.',
-    run: async (a, io) => (await import('./status.ts')).cmdStatus(a, io),
+    args: [],
+    flags: [{ name: 'watch', short: 'w', help: 'redraw on every change until done or failed (Ctrl-C ends)' }, ...TARGET, ...OUTPUT],
+    help: 'See docs/status.md. Exit codes: 0 done, 3 still running, 4 a host failed, 1 unreachable, 2 bad input.',
+    examples: ['kubeseed status --watch', 'kubeseed status -o json | jq .counts'],
+    run: async (a, io) => (await import('./status-command.ts')).cmdStatus(a, io),
   },
   hosts: {
-    synopsis: '[--state DIR] [--json]',
     summary: 'list hosts and their rollout state',
-    help: adminHelp,
-    run: async (a, io) => (await server()).cmdHosts(a, io),
+    args: [],
+    flags: [...TARGET, ...OUTPUT],
+    help: operatorHelp,
+    examples: ['kubeseed hosts', 'kubeseed hosts -o yaml'],
+    run: async (a, io) => (await admin()).cmdHosts(a, io),
   },
   retry: {
-    synopsis: 'HOST [--state DIR]',
-    summary: 're-queue a failed host',
-    help: adminHelp,
-    run: async (a, io) => (await server()).cmdRetry(a, io),
+    summary: 're-queue the failed steps of a host',
+    args: HOST,
+    flags: [...TARGET, ...OUTPUT],
+    help: `Refused (exit 2) when the host has no failed step. ${operatorHelp}`,
+    examples: ['kubeseed retry worker3'],
+    run: async (a, io) => (await admin()).cmdRetry(a, io),
   },
   approve: {
-    synopsis: 'HOST [--key SHA256:…] [--state DIR]',
     summary: 'admit a fleet machine to its matched role (--key picks one of several candidates)',
-    help: adminHelp,
-    run: async (a, io) => (await server()).cmdApprove(a, io),
+    args: HOST,
+    flags: [
+      { name: 'key', value: 'SHA256:…', help: 'the key fingerprint `kubeseed hosts` shows, when several machines wait' },
+      ...TARGET,
+      ...OUTPUT,
+    ],
+    help: `Refused (exit 2) when no machine waits for approval of HOST. ${operatorHelp}`,
+    examples: ['kubeseed approve master2', 'kubeseed approve master2 --key SHA256:3q2+7w…'],
+    run: async (a, io) => (await admin()).cmdApprove(a, io),
   },
   rebind: {
-    synopsis: 'HOST [--state DIR]',
-    summary: 'let a rebuilt machine enroll again with its user-data',
-    help: adminHelp,
-    run: async (a, io) => (await server()).cmdRebind(a, io),
+    summary: 'let a rebuilt machine enroll again with its user-data (its steps start over)',
+    args: HOST,
+    flags: [...CHANGE, ...TARGET, ...OUTPUT],
+    help: `Asks for confirmation on a terminal; elsewhere --yes is required. ${operatorHelp}`,
+    examples: ['kubeseed rebind worker3 --dry-run', 'kubeseed rebind worker3 --yes'],
+    run: async (a, io) => (await admin()).cmdRebind(a, io),
   },
   remove: {
-    synopsis: 'HOST [--state DIR]',
     summary: 'take a host out (Node object and etcd member included)',
-    help: adminHelp,
-    run: async (a, io) => (await server()).cmdRemove(a, io),
+    args: HOST,
+    flags: [...CHANGE, ...TARGET, ...OUTPUT],
+    help: `Asks for confirmation on a terminal; elsewhere --yes is required. ${operatorHelp}`,
+    examples: ['kubeseed remove worker3 --dry-run', 'kubeseed remove worker3 --yes'],
+    run: async (a, io) => (await admin()).cmdRemove(a, io),
+  },
+  version: {
+    summary: 'the version, commit, Node and the agent executables (versions and digests)',
+    args: [],
+    flags: [{ name: 'dist', value: 'DIR', default: 'the package dist/', help: 'where the agent executables are' }, ...OUTPUT],
+    examples: ['kubeseed version', 'kubeseed version -o json'],
+    run: async (a, io) => (await import('./meta-commands.ts')).cmdVersion(a, io),
+  },
+  completion: {
+    summary: 'a shell completion script for bash, zsh or fish',
+    args: [{ name: 'SHELL' }],
+    flags: [],
+    help: 'SHELL is bash, zsh or fish.',
+    examples: [
+      'source <(kubeseed completion bash)',
+      'kubeseed completion zsh > ~/.zfunc/_kubeseed   # with fpath+=(~/.zfunc) in ~/.zshrc',
+      'kubeseed completion fish | source',
+    ],
+    run: async (a, io) => (await import('./meta-commands.ts')).cmdCompletion(a, io),
+  },
+  help: {
+    summary: 'the commands, or one command with every flag, its default and examples',
+    args: [{ name: 'COMMAND', optional: true }],
+    flags: [],
+    examples: ['kubeseed help generate'],
+    run: async (a, io) => (await import('./meta-commands.ts')).cmdHelp(a, io),
   },
 };
+
+/** Parses a command's argv against its table entry. */
+export function parseCommand(name: string, argv: string[]): ParsedArgs {
+  const command = COMMANDS[name];
+  if (!command) throw new Error(`no command ${name} in the table`);
+  return parseArgs(argv, command, name);
+}

@@ -1,20 +1,12 @@
 /**
  * The coordinator's CLI commands: `kubeseed serve` and the operator commands that talk to a
  * running coordinator (`hosts`, `retry`, `approve`, `rebind`, `remove`). The command table in
- * generator/cli loads this module lazily, so generating user-data never loads the server.
+ * cli/commands.ts loads this module lazily, so generating user-data never loads the server.
  * Admin commands need the state directory: the operator token and the pinned CA live there.
  */
-import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer } from 'node:http';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { signClientCertificate, verifyEnrollmentCredential } from '../generator/pki/index.ts';
-import { buildStep } from '../generator/plan/build-step.ts';
-import { planRollout } from '../generator/plan/plan.ts';
-import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
-import { type PxeResponse, type PxeRouteOptions, routePxeRequest } from '../generator/render/pxe-routes.ts';
-import { parseSpec } from '../generator/spec/parse.ts';
-import type { ClusterSpec } from '../generator/spec/types.ts';
-import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
+import { acquireStateLock, SERVE_LOCK_FILE } from '../generator/state/lock.ts';
 import {
   type AdminConnection,
   AdminError,
@@ -27,90 +19,59 @@ import {
   retryHost,
 } from '../server/admin-client.ts';
 import { defaultDistDir } from '../server/agent-binaries.ts';
-import { isAssetRequest, serveBootAsset } from '../server/boot-assets.ts';
-import { trackedCertificates } from '../server/certificates.ts';
+import { startBootListener } from '../server/boot-listener.ts';
 import { hostNoteLines } from '../server/host-notes.ts';
-import { createKubernetesApi } from '../server/kubernetes-api.ts';
+import { loadCoordinatorState } from '../server/load-state.ts';
 import { certificateWarning, expiryDate } from '../server/model.ts';
 import { isPxeInstalled } from '../server/pxe-state.ts';
 import { type LoadedState, parseListen, runServe } from '../server/serve.ts';
 import { statusPagePlugin } from '../server/status-page/index.ts';
-import { parseArgs, UsageError } from './args.ts';
-import type { Io } from './commands.ts';
+import { UsageError } from './args.ts';
+import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
+import { resolveTarget } from './coordinator-target.ts';
+import { humanLogStream } from './log-format.ts';
+import { printData } from './output.ts';
 import { terminalSafe } from './status.ts';
 import { formatTable } from './table.ts';
 
-const DEFAULT_STATE = 'out/coordinator';
-/** The coordinator's own client certificate for the API server (bootstrap tokens): short-lived, re-signed as it nears expiry. */
-const COORDINATOR_CLIENT_VALIDITY_SECONDS = 3600;
-
-/** Builds everything the coordinator needs from the state directory `kubeseed generate` wrote. */
-export async function loadCoordinatorState(stateDir: string, options: { passphrase?: string }): Promise<LoadedState> {
-  const state = await loadState(stateDir, options);
-  const specFile = join(stateDir, 'cluster.yaml');
-  const specText = await readFile(specFile).catch(() => {
-    throw new UsageError(
-      `${specFile} is missing; re-run \`kubeseed generate SPEC --out DIR\` so the state directory holds the spec it was made from`,
-    );
-  });
-  const { spec, warnings } = parseSpec(specText, specFile);
-  const plan = planRollout(spec, warnings);
-  const secrets = createSecretSource(state);
-  const tls = { cert: state.tls.server.cert, key: state.tls.server.key, ca: state.tls.ca.cert };
-  return {
-    plan,
-    secrets,
-    buildStep,
-    tls,
-    // Expiry dates for status/hosts and the page, read once here (certificates do not change while serving).
-    certificates: trackedCertificates(plan, secrets.pkiFile, tls),
-    enrollment: {
-      verify(host, credential) {
-        if (host !== undefined) {
-          const record = state.enrollment.hosts[host];
-          return record && verifyEnrollmentCredential(record, credential) ? { host } : null;
-        }
-        if (!spec.fleet.enabled) return null;
-        // Content served over plain HTTP (PXE) carries no credential: such a machine is matched from
-        // its facts like any fleet machine, but always waits for `kubeseed approve`.
-        if (credential === UNAUTHENTICATED_CREDENTIAL) return { host: FLEET_KEY, requiresApproval: true };
-        // Fleet mode: the credential proves membership of the fleet; the host is matched from facts.
-        return state.enrollment.fleet && verifyEnrollmentCredential(state.enrollment.fleet, credential) ? { host: FLEET_KEY } : null;
-      },
-    },
-    kubernetes: createKubernetesApi({
-      endpoint: `https://${spec.controlPlaneEndpoint.host}:${spec.controlPlaneEndpoint.port}`,
-      caPem: state.pki.ca.cert,
-      clientCredentials: async () => coordinatorClientCredentials(state),
-    }),
-  };
-}
-
-function coordinatorClientCredentials(state: CoordinatorState): { cert: string; key: string; expiresAt: number } {
-  const now = new Date();
-  const pair = signClientCertificate({
-    ca: state.pki.ca,
-    commonName: 'kubeseed-coordinator',
-    organizations: ['kubeadm:cluster-admins'],
-    validitySeconds: COORDINATOR_CLIENT_VALIDITY_SECONDS,
-    now,
-  });
-  return { cert: pair.cert, key: pair.key, expiresAt: now.getTime() + COORDINATOR_CLIENT_VALIDITY_SECONDS * 1000 };
-}
-
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, {
-    booleans: [],
-    values: ['state', 'listen', 'dist', 'max-connections-per-source', 'assets'],
-  });
-  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; the state directory goes in --state`);
+  const { flags } = parseCommand('serve', argv);
   const perSource = flags['max-connections-per-source'] as string | undefined;
   if (perSource !== undefined && !/^[1-9][0-9]*$/.test(perSource))
     throw new UsageError(
       `--max-connections-per-source: "${perSource}" is not a whole number of at least 1; e.g. 4096 where every agent comes through one NAT or reverse proxy`,
     );
-  const stateDir = (flags.state as string | undefined) ?? DEFAULT_STATE;
+  if (typeof flags.listen === 'string') {
+    try {
+      parseListen(flags.listen);
+    } catch (e) {
+      throw new UsageError(`--listen: ${(e as Error).message}`);
+    }
+  }
+  const stateDir = (flags.state as string | undefined) ?? DEFAULT_STATE_DIR;
   const passphrase = io.env.KUBESEED_PASSPHRASE || undefined;
+  // One coordinator per state directory: two would each hand out steps from their own copy of the store.
+  const release = !existsSync(stateDir)
+    ? async () => {} // runServe says the state is missing and how to make it
+    : await acquireStateLock(stateDir, {
+        file: SERVE_LOCK_FILE,
+        holder: 'kubeseed serve',
+        onStale: (pid) => io.stderr(`note: taking over ${join(stateDir, SERVE_LOCK_FILE)} from pid ${pid}, which is gone\n`),
+      });
+  try {
+    return await serveLocked(stateDir, flags, passphrase, perSource, io);
+  } finally {
+    await release();
+  }
+}
+
+async function serveLocked(
+  stateDir: string,
+  flags: Record<string, string | boolean>,
+  passphrase: string | undefined,
+  perSource: string | undefined,
+  io: Io,
+): Promise<number> {
   let loaded: LoadedState | undefined;
   const handle = await runServe({
     stateDir,
@@ -123,6 +84,10 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
       return loaded;
     },
     print: (line) => io.stdout(`${line}\n`),
+    logger: {
+      level: (flags['log-level'] as string | undefined) ?? 'info',
+      ...(flags['log-format'] === 'json' ? {} : { stream: humanLogStream((line) => io.stdout(line)) }),
+    },
     // The status page at `/` (its shell holds no data; the page reads /v1/status with the operator token).
     extend: (app) => void app.register(statusPagePlugin),
   });
@@ -142,78 +107,17 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
   return 0;
 }
 
-/**
- * The plain-HTTP listener for iPXE, NoCloud and Ignition (spec.coordinator.httpListen): separate
- * from the HTTPS API, it serves only `<state>/http/` content that `generate` wrote without any
- * credential, through the pure router in generator/render/pxe-routes.ts.
- */
-export async function startBootListener(
-  spec: ClusterSpec,
-  stateDir: string,
-  listen: string,
-  opts: Pick<PxeRouteOptions, 'installed'> & { assetsDir?: string } = {},
-): Promise<{ url: string; close(): Promise<void> }> {
-  const read = (name: string) => readFile(join(stateDir, 'http', name), 'utf8').catch(() => undefined);
-  const [userData, metaData, ignition] = await Promise.all([read('user-data'), read('meta-data'), read('config.ign')]);
-  const fleet = { ...(userData ? { userData } : {}), ...(metaData ? { metaData } : {}), ...(ignition ? { ignition } : {}) };
-  const server = createHttpServer((req, res) => {
-    // `--assets DIR`: kernels, initrds and ISOs, read-only (server/boot-assets.ts).
-    if (opts.assetsDir && isAssetRequest(req.url ?? '')) return void serveBootAsset(opts.assetsDir, req, res).catch(() => res.destroy());
-    let answer: PxeResponse;
-    try {
-      answer = routePxeRequest(
-        spec,
-        fleet,
-        req.url ?? '/',
-        { installUnknownMacs: spec.fleet.installUnknownMacs === true, ...(opts.installed ? { installed: opts.installed } : {}) },
-        req.method ?? 'GET',
-      );
-    } catch {
-      // A spec the router cannot render for: a generic answer, never a crashed coordinator.
-      answer = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'internal error\n' };
-    }
-    res.writeHead(answer.status, { 'content-type': answer.contentType, 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : answer.body);
-  });
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  const { host, port } = parseListen(listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  const address = server.address();
-  const bound = typeof address === 'object' && address ? address.port : port;
-  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}`, close: () => new Promise((r) => server.close(() => r())) };
+async function adminConnection(flags: Record<string, string | boolean>, io: Io): Promise<AdminConnection> {
+  const target = await resolveTarget(flags, io);
+  return { url: target.url, ca: target.ca, operatorToken: target.token };
 }
-
-async function adminConnection(flags: Record<string, string | boolean>): Promise<AdminConnection> {
-  const stateDir = (flags.state as string | undefined) ?? DEFAULT_STATE;
-  const read = (file: string, what: string) =>
-    readFile(join(stateDir, file), 'utf8').catch(() => {
-      throw new UsageError(
-        `${join(stateDir, file)} is missing (${what}); pass --state DIR/coordinator of a generated cluster${file === 'operator-token' ? ' whose coordinator has been started once' : ''}`,
-      );
-    });
-  const token = (flags.token as string | undefined) ?? (await read('operator-token', 'the operator token `kubeseed serve` creates')).trim();
-  const ca = await read('tls/ca.crt', 'the coordinator CA');
-  let url = flags.url as string | undefined;
-  if (!url) {
-    const manifest = JSON.parse(await read('state.json', 'the state manifest')) as { cluster: { coordinatorUrl: string } };
-    url = manifest.cluster.coordinatorUrl;
-  }
-  return { url, ca, operatorToken: token };
-}
-
-const ADMIN_FLAGS = { booleans: ['json'], values: ['state', 'url', 'token'] };
 
 export async function cmdHosts(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, ADMIN_FLAGS);
-  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const { flags, output } = parseCommand('hosts', argv);
   return withAdminErrors(async () => {
-    const hosts = await listHosts(await adminConnection(flags));
-    if (flags.json) {
-      io.stdout(`${JSON.stringify(hosts, null, 2)}\n`);
+    const hosts = await listHosts(await adminConnection(flags, io));
+    if (output !== 'text') {
+      printData(io, output, hosts, () => {});
       return 0;
     }
     const rows = [
@@ -272,37 +176,92 @@ async function withAdminErrors<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-function hostCommand(action: (c: AdminConnection, host: string) => Promise<object>, verb: string) {
-  return async (argv: string[], io: Io): Promise<number> => {
-    const { positional, flags } = parseArgs(argv, ADMIN_FLAGS);
-    const host = positional[0];
-    if (!host || positional.length > 1) throw new UsageError(`name one host: kubeseed ${verb} HOST`);
-    const result = await withAdminErrors(async () => action(await adminConnection(flags), host));
-    io.stdout(flags.json ? `${JSON.stringify(result)}\n` : `${verb} ${host}: ${JSON.stringify(result)}\n`);
-    return 0;
-  };
+export async function cmdRetry(argv: string[], io: Io): Promise<number> {
+  const { positional, flags, output } = parseCommand('retry', argv);
+  const host = positional[0]!;
+  const result = await withAdminErrors(async () => retryHost(await adminConnection(flags, io), host));
+  printData(io, output, result, () =>
+    io.stdout(
+      `${host}: re-queued ${result.requeued.length} failed step(s): ${result.requeued.join(', ')}; \`kubeseed status --watch\` follows them\n`,
+    ),
+  );
+  return 0;
 }
 
-export const cmdRetry = hostCommand(retryHost, 'retry');
 /**
  * `kubeseed approve HOST [--key SHA256:…]`: with one machine waiting, approves it; with several,
  * `--key` names the one to bind (the others are rejected) — without it the coordinator answers
- * 409 listing the candidates and this exits 2 with that list.
+ * 409 listing the candidates and this exits 2 with that list. Nothing waiting: 409, exit 2.
  */
 export async function cmdApprove(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { ...ADMIN_FLAGS, values: [...ADMIN_FLAGS.values, 'key'] });
-  const host = positional[0];
-  if (!host || positional.length > 1) throw new UsageError('name one host: kubeseed approve HOST [--key SHA256:…]');
+  const { positional, flags, output } = parseCommand('approve', argv);
+  const host = positional[0]!;
   const key = flags.key as string | undefined;
   if (key !== undefined && !/^SHA256:[A-Za-z0-9+/]{16,43}$/.test(key)) {
     throw new UsageError(`--key ${JSON.stringify(key)} is not a key fingerprint; copy the SHA256:… shown by \`kubeseed hosts\``);
   }
-  const result = await withAdminErrors(async () => approveHost(await adminConnection(flags), host, key));
-  if (flags.json) io.stdout(`${JSON.stringify(result)}\n`);
-  else {
-    const rejected = result.rejected ? `; ${result.rejected} other machine(s) rejected` : '';
-    io.stdout(`approve ${host}: approved${result.key ? ` key ${result.key}` : ''}${rejected}\n`);
+  const result = await withAdminErrors(async () => approveHost(await adminConnection(flags, io), host, key));
+  printData(io, output, result, () => {
+    const rejected = result.rejected ? `; ${result.rejected} other machine(s) claiming ${host} were rejected` : '';
+    io.stdout(`${host}: approved${result.key ? ` the machine with key ${result.key}` : ''}; it now runs its steps${rejected}\n`);
+  });
+  return 0;
+}
+
+/** Asks on a terminal, or requires --yes: remove and rebind change what the cluster is made of. */
+async function confirmChange(flags: Record<string, string | boolean>, io: Io, question: string, verb: string): Promise<boolean> {
+  if (flags.yes || flags['dry-run']) return true;
+  if (!io.confirm) {
+    throw new UsageError(
+      `${verb} changes the cluster: pass --yes to confirm (no terminal to ask on), or --dry-run to see what it would do`,
+    );
   }
+  return io.confirm(`${question} [y/N] `);
+}
+
+export async function cmdRebind(argv: string[], io: Io): Promise<number> {
+  const { positional, flags, output } = parseCommand('rebind', argv);
+  const host = positional[0]!;
+  const dryRun = Boolean(flags['dry-run']);
+  if (
+    !(await confirmChange(
+      flags,
+      io,
+      `Rebind ${host}: forget its machine so a rebuilt one enrolls with its user-data, and start its steps over?`,
+      'rebind',
+    ))
+  ) {
+    io.stderr(`${host}: not rebound; nothing changed\n`);
+    return 1;
+  }
+  const result = await withAdminErrors(async () => rebindHost(await adminConnection(flags, io), host, { dryRun }));
+  printData(io, output, result, () =>
+    io.stdout(
+      dryRun
+        ? `dry run: rebind ${host} would forget its machine and start ${result.restarts?.length ?? 0} step(s) over (${result.restarts?.join(', ') || 'none'}); nothing changed\n`
+        : `${host}: rebound; a rebuilt machine may now enroll once with ${host}'s user-data, and its steps start over\n`,
+    ),
+  );
+  return 0;
+}
+
+export async function cmdRemove(argv: string[], io: Io): Promise<number> {
+  const { positional, flags, output } = parseCommand('remove', argv);
+  const host = positional[0]!;
+  const dryRun = Boolean(flags['dry-run']);
+  if (!(await confirmChange(flags, io, `Remove ${host} from the cluster (its Node object and etcd member are deleted)?`, 'remove'))) {
+    io.stderr(`${host}: not removed; nothing changed\n`);
+    return 1;
+  }
+  const result = await withAdminErrors(async () => removeHost(await adminConnection(flags, io), host, { dryRun }));
+  const cleanup = result.cleanup.length ? `cleanup step(s) ${result.cleanup.join(', ')}` : 'no cleanup (it never joined)';
+  printData(io, output, result, () =>
+    io.stdout(
+      dryRun
+        ? `dry run: remove ${host} would cancel ${result.cancels?.length ?? 0} step(s) and run ${cleanup}; nothing changed\n`
+        : `${host}: removed; its remaining steps are cancelled and the coordinator runs ${cleanup}\n`,
+    ),
+  );
   return 0;
 }
 
@@ -319,5 +278,3 @@ function printCandidates(hosts: HostSummary[], io: Io): void {
     }
   }
 }
-export const cmdRebind = hostCommand(rebindHost, 'rebind');
-export const cmdRemove = hostCommand(removeHost, 'remove');

@@ -17,13 +17,14 @@ import { PREPARE_SCRIPT } from '../generator/plan/host-files.ts';
 import { type CoordinatorState, loadState } from '../generator/state/index.ts';
 import { packageRoot } from '../generator/util/package-root.ts';
 import type { HostStatus, RolloutStatus } from '../server/coordinator.ts';
+import { loadCoordinatorState } from '../server/load-state.ts';
 import { runServe, type ServeHandle } from '../server/serve.ts';
 import { statusPagePlugin } from '../server/status-page/index.ts';
 import { doubleEnv } from '../test/doubles/index.ts';
-import { parseArgs, UsageError } from './args.ts';
-import type { Io } from './commands.ts';
-import { loadCoordinatorState } from './coordinator-commands.ts';
+import { UsageError } from './args.ts';
+import { type Io, parseCommand } from './commands.ts';
 import { main as cliMain } from './main.ts';
+import { printData } from './output.ts';
 
 const ROOT = packageRoot(import.meta.dirname);
 
@@ -190,11 +191,10 @@ interface DemoSummaryStep {
 }
 
 export async function cmdDemo(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { booleans: ['json', 'keep'], values: ['workers'] });
-  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const { flags, output } = parseCommand('demo', argv);
   const workers = flags.workers === undefined ? 4 : Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 0 || workers > 50) throw new UsageError('--workers takes a whole number from 0 to 50');
-  const say = (s: string) => (flags.json ? io.stderr(s) : io.stdout(s));
+  const say = (s: string) => (output !== 'text' ? io.stderr(s) : io.stdout(s));
   const work = await mkdtemp(join(tmpdir(), 'kubeseed-demo-'));
   const agents: ChildProcess[] = [];
   // Each agent's log is written when it exits; the work directory is removed only after them.
@@ -279,7 +279,7 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       last = await status();
       const lines = last.hosts.map(hostLine);
       const text = lines.join('\n');
-      if (!flags.json && text !== printed) {
+      if (output === 'text' && text !== printed) {
         if (io.isTTY && linesShown) io.stdout(`\x1b[${linesShown}A`);
         if (io.isTTY) io.stdout(`${lines.map((l) => `\x1b[2K${l}`).join('\n')}\n`);
         else
@@ -303,10 +303,9 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       .map((s, i) => ({ host: s.host, kind: s.kind, order: i + 1, startMs: s.start - t0, endMs: (s.end ?? Number.NaN) - t0 }));
     const ok = last.done && !last.hosts.some((h) => h.failed);
     const elapsed = (Date.now() - started) / 1000;
-    if (flags.json) {
-      io.stdout(
-        `${JSON.stringify({ ok, elapsedSeconds: elapsed, hosts: last.hosts.map((h) => ({ name: h.name, role: h.role, done: h.done, failed: h.failed })), steps }, null, 2)}\n`,
-      );
+    if (output !== 'text') {
+      const hosts = last.hosts.map((h) => ({ name: h.name, role: h.role, done: h.done, failed: h.failed }));
+      printData(io, output, { ok, elapsedSeconds: elapsed, hosts, steps }, () => {});
     } else {
       io.stdout(`\n${'ORDER'.padEnd(6)}${'HOST'.padEnd(10)}${'STEP'.padEnd(28)}${'START'.padStart(8)}${'END'.padStart(8)}\n`);
       for (const s of steps) {

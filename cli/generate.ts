@@ -1,6 +1,7 @@
 /** `kubeseed generate SPEC --out DIR`: state (PKI, credentials) + every per-host artifact + a summary. */
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { discoveryHash } from '../generator/pki/index.ts';
 import { planCluster } from '../generator/plan/plan.ts';
 import { type Artifact, ArtifactRenderer, agentArchesOf, type HostSummary, type RenderOptions } from '../generator/render/index.ts';
@@ -8,9 +9,10 @@ import type { SysextArch } from '../generator/render/sysext.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
 import { createPublicSecretSource, ensureState } from '../generator/state/index.ts';
 import { AGENT_ARCHES, defaultDistDir, findAgentExecutable, readAgentExecutable } from '../server/agent-binaries.ts';
-import { parseArgs, UsageError } from './args.ts';
+import { type OutputFormat, UsageError } from './args.ts';
 import { ArtifactSink } from './artifact-sink.ts';
-import type { Io } from './commands.ts';
+import { type Io, parseCommand } from './commands.ts';
+import { printData } from './output.ts';
 import { printWarnings, readSpecFile } from './spec-commands.ts';
 import { formatTable } from './table.ts';
 
@@ -42,19 +44,69 @@ function nextSteps(spec: ClusterSpec, out: string): string {
 const ISO_EPOCH = new Date('2026-01-01T00:00:00Z');
 
 export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { booleans: ['strict', 'rotate', 'json'], values: ['out', 'dist'] });
+  const { positional, flags, output } = parseCommand('generate', argv);
   const parsed = readSpecFile(positional[0], Boolean(flags.strict));
-  const out = flags.out as string | undefined;
-  if (!out) throw new UsageError('--out DIR is required: where hosts/, plan/ and coordinator/ are written');
+  const out = flags.out as string; // required in the command table
+  await refuseFileInPath(out);
   printWarnings(io, parsed.file, parsed);
-  const spec = parsed.spec;
   // Before anything is written: an Ignition config must carry the digest of the agent it fetches.
-  const agentSha256 = await readAgentDigests((flags.dist as string | undefined) ?? defaultDistDir(), agentArchesOf(spec));
+  const agentSha256 = await readAgentDigests((flags.dist as string | undefined) ?? defaultDistDir(), agentArchesOf(parsed.spec));
   const passphrase = io.env.KUBESEED_PASSPHRASE || undefined;
+  const hadState = existsSync(join(out, 'coordinator', 'state.json'));
+  // Ctrl-C stops at the next safe point: the state is written whole (and its lock released) and every
+  // file already handed to the writer is completed, so nothing is left half-written. A second Ctrl-C exits at once.
+  let interrupted = false;
+  const onInterrupt = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    io.stderr('kubeseed generate: interrupted; finishing the files being written (Ctrl-C again exits at once)\n');
+  };
+  process.on('SIGINT', onInterrupt);
+  try {
+    return await generateInto(out, parsed, Boolean(flags.rotate), passphrase, hadState, agentSha256, output, io, () => interrupted);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+/** `out` or the first of its parents that exists must be a directory: checked before anything is written. */
+async function refuseFileInPath(out: string): Promise<void> {
+  for (let path = out; ; path = dirname(path)) {
+    const info = await stat(path).catch(() => undefined);
+    if (info && !info.isDirectory()) {
+      throw new UsageError(
+        `--out ${out}: ${path === out ? 'is' : `${path} is`} a file, not a directory; generate writes hosts/, plan/ and coordinator/ under --out, so pick another path`,
+      );
+    }
+    if (info || dirname(path) === path) return;
+  }
+}
+
+function stopIfInterrupted(interrupted: () => boolean): void {
+  if (interrupted()) {
+    throw Object.assign(
+      new Error('interrupted: the state and every file written are complete, some hosts may be missing; run generate again to finish'),
+      { exitCode: 130 },
+    );
+  }
+}
+
+async function generateInto(
+  out: string,
+  parsed: ReturnType<typeof readSpecFile>,
+  rotate: boolean,
+  passphrase: string | undefined,
+  hadState: boolean,
+  agentSha256: RenderOptions['agentSha256'],
+  output: OutputFormat,
+  io: Io,
+  interrupted: () => boolean,
+): Promise<number> {
+  const spec = parsed.spec;
   const state = await ensureState({
     outDir: out,
     spec,
-    rotate: Boolean(flags.rotate),
+    rotate,
     ...(passphrase ? { passphrase } : {}),
     now: new Date(),
   });
@@ -63,6 +115,7 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
       `!! --rotate: the cluster PKI, bootstrap secrets and every enrollment credential were replaced.\n!! All user-data generated before is now invalid: re-deliver the new files in ${out}/hosts/ to every machine.\n`,
     );
   }
+  stopIfInterrupted(interrupted);
   const ctx = { coordinatorCa: state.state.tls.ca.cert, enrollmentCredentials: state.credentials };
   const plan = planCluster(spec, ctx, parsed.warnings);
   const renderer = new ArtifactRenderer(plan, createPublicSecretSource(state.state), {
@@ -71,25 +124,31 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
     isoTimestamp: ISO_EPOCH,
   });
   const summary: HostSummary[] = [];
+  const removedHosts = new Set(state.removed.flatMap((r) => (r.startsWith('credentials/') ? [r.slice('credentials/'.length)] : [])));
   const sink = new ArtifactSink(out);
   try {
     // Where a user-data may be over the platform's limit, nothing is written until every host passed.
     const held: Artifact[] = [];
     for (const hp of plan.hosts) {
+      stopIfInterrupted(interrupted);
       const host = renderer.renderHost(hp);
       summary.push(host.summary);
       if (renderer.mayExceedLimit) held.push(...host.artifacts);
       else await sink.push(host.artifacts);
     }
     const clusterWide = renderer.finish(); // throws before anything held is written
+    stopIfInterrupted(interrupted);
     await sink.push(held);
     await sink.push(clusterWide);
 
     // Hosts that left the spec lose their directories: stale user-data must not be pasted by mistake.
     const hostsDir = join(out, 'hosts');
     const keep = new Set(spec.hosts.map((h) => h.name));
-    for (const d of await readdir(hostsDir).catch(() => [] as string[]))
-      if (!keep.has(d)) await rm(join(hostsDir, d), { recursive: true, force: true });
+    for (const d of await readdir(hostsDir).catch(() => [] as string[])) {
+      if (keep.has(d)) continue;
+      await rm(join(hostsDir, d), { recursive: true, force: true });
+      removedHosts.add(d);
+    }
     for (const f of await readdir(join(out, 'plan')).catch(() => [] as string[]))
       if (!keep.has(f.replace(/\.yaml$/, ''))) await rm(join(out, 'plan', f), { force: true });
   } catch (e) {
@@ -102,37 +161,42 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
   await writeFile(join(out, 'coordinator', 'cluster.yaml'), await readFile(parsed.file), { mode: 0o600 });
 
   const hash = discoveryHash(state.state.pki.ca.cert);
-  if (flags.json) {
-    io.stdout(
-      `${JSON.stringify(
-        {
-          cluster: spec.name,
-          out,
-          stateDir: join(out, 'coordinator'),
-          discoveryTokenCaCertHash: hash,
-          created: state.created,
-          removed: state.removed,
-          rotated: state.rotated,
-          hosts: summary,
-          agentSha256,
-          warnings: parsed.warnings.map((w) => ({ path: w.path, line: w.line, column: w.column, message: w.message })),
-        },
-        null,
-        2,
-      )}\n`,
+  const data = {
+    cluster: spec.name,
+    out,
+    stateDir: join(out, 'coordinator'),
+    discoveryTokenCaCertHash: hash,
+    created: state.created,
+    removed: state.removed,
+    removedHosts: [...removedHosts].sort(),
+    rotated: state.rotated,
+    hosts: summary,
+    agentSha256,
+    warnings: parsed.warnings.map((w) => ({ path: w.path, line: w.line, column: w.column, message: w.message })),
+  };
+  printData(io, output, data, () => {
+    const rows = [
+      ['HOST', 'ROLE', 'ADDRESS', 'FORMAT', 'USER-DATA BYTES'],
+      ...summary.map((s) => [s.host, s.role, s.address, s.format, String(s.userDataBytes)]),
+    ];
+    io.stdout(formatTable(rows));
+    io.stdout(`\nwrote ${out}/hosts/<host>/ for ${summary.length} hosts, ${out}/plan/, state in ${out}/coordinator/\n`);
+    if (removedHosts.size > 0) {
+      io.stdout(
+        `removed ${removedHosts.size} host(s) no longer in the spec: ${[...removedHosts].sort().join(', ')} (their user-data, plan and credentials are gone)\n`,
+      );
+    }
+    for (const [arch, sha256] of Object.entries(agentSha256))
+      io.stdout(`agent linux-${arch} sha256: ${sha256} (checked by Ignition; re-run generate after rebuilding the agent)\n`);
+    io.stdout(`discovery hash: ${hash}\n`);
+    io.stdout(nextSteps(parsed.spec, out));
+  });
+  if (hadState) {
+    // On stderr in every format: a coordinator already serving this state keeps the plan it loaded.
+    io.stderr(
+      `note: a \`kubeseed serve --state ${join(out, 'coordinator')}\` that is already running keeps the old plan and credentials; restart it (Ctrl-C, then serve again: the rollout resumes)\n`,
     );
-    return 0;
   }
-  const rows = [
-    ['HOST', 'ROLE', 'ADDRESS', 'FORMAT', 'USER-DATA BYTES'],
-    ...summary.map((s) => [s.host, s.role, s.address, s.format, String(s.userDataBytes)]),
-  ];
-  io.stdout(formatTable(rows));
-  io.stdout(`\nwrote ${out}/hosts/<host>/ for ${summary.length} hosts, ${out}/plan/, state in ${out}/coordinator/\n`);
-  for (const [arch, sha256] of Object.entries(agentSha256))
-    io.stdout(`agent linux-${arch} sha256: ${sha256} (checked by Ignition; re-run generate after rebuilding the agent)\n`);
-  io.stdout(`discovery hash: ${hash}\n`);
-  io.stdout(nextSteps(spec, out));
   return 0;
 }
 

@@ -3,12 +3,11 @@ import { writeFile } from 'node:fs/promises';
 import { mintAdminKubeconfig } from '../generator/pki/index.ts';
 import { clusterFactsOf, loadState } from '../generator/state/index.ts';
 import { parseDuration } from '../generator/util/text.ts';
-import { parseArgs, UsageError } from './args.ts';
-import type { Io } from './commands.ts';
+import { UsageError } from './args.ts';
+import { type Io, parseCommand } from './commands.ts';
 
 export async function cmdKubeconfig(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { booleans: ['force'], values: ['state', 'out', 'validity'] });
-  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const { flags } = parseCommand('kubeconfig', argv);
   const stateDir = (flags.state as string | undefined) ?? 'out/coordinator';
   const validity = flags.validity === undefined ? 24 * 3600 : parseDuration(flags.validity as string);
   if (validity === null || validity < 60 || validity > 366 * 24 * 3600)

@@ -7,38 +7,31 @@ import { PlanError, SpecError } from '../generator/errors.ts';
 import { StateError } from '../generator/state/index.ts';
 import { UsageError } from './args.ts';
 import { COMMANDS, type Io } from './commands.ts';
-
-const VERSION = '0.1.0';
-
-function usage(): string {
-  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${`${name} ${c.synopsis}`.padEnd(52)} ${c.summary}`);
-  return [
-    'Usage: kubeseed <command> [options]',
-    '',
-    'Commands:',
-    ...rows,
-    '',
-    'Run `kubeseed <command> --help` for the options of one command.',
-  ].join('\n');
-}
+import { commandHelp, usage } from './help.ts';
+import { packageVersion, unknownCommand } from './meta-commands.ts';
 
 export async function main(argv: string[], io: Io): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout(`${usage()}\n`);
-    return name ? 0 : 2;
+  const [first, ...rest] = argv;
+  if (!first) {
+    io.stderr(`${usage()}\n`);
+    return 2;
   }
-  if (name === '--version' || name === 'version') {
-    io.stdout(`kubeseed ${VERSION}\n`);
+  let name = first;
+  if (first === '--help' || first === '-h') name = 'help';
+  if (first === '--version') {
+    // The short form (like git's): just the number; `kubeseed version` tells commit, Node and the agents.
+    io.stdout(`kubeseed ${packageVersion()}\n`);
     return 0;
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr(`kubeseed: unknown command "${name}"\n\n${usage()}\n`);
+    io.stderr(`kubeseed: ${unknownCommand(name)}\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout(`Usage: kubeseed ${name} ${command.synopsis}\n\n${command.summary}\n${command.help ?? ''}\n`);
+  const dashDash = rest.indexOf('--');
+  const options = dashDash === -1 ? rest : rest.slice(0, dashDash);
+  if (options.includes('--help') || options.includes('-h')) {
+    io.stdout(commandHelp(name));
     return 0;
   }
   try {
@@ -54,7 +47,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stderr(`kubeseed ${name}: ${e.message}\n`);
       return input ? 2 : 1;
     }
-    if (e instanceof UsageError || e instanceof PlanError) {
+    if (e instanceof UsageError) {
+      io.stderr(`kubeseed ${name}: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof PlanError) {
       io.stderr(`kubeseed ${name}: ${e.message}\n`);
       return 2;
     }

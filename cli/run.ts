@@ -1,5 +1,16 @@
-/** Binds the CLI to the real process: stdout, stderr, env. */
+/** Binds the CLI to the real process: stdout, stderr, env, and yes/no questions on a terminal. */
+import { createInterface } from 'node:readline/promises';
 import { main } from './main.ts';
+
+/** A yes/no question on the terminal; only offered when stdin and stderr are one. */
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
 
 export function runCli(argv: string[]): Promise<number> {
   // `kubeseed plan … | head`: a closed pipe ends the output, not the process with a stack trace.
@@ -15,5 +26,6 @@ export function runCli(argv: string[]): Promise<number> {
     env: process.env,
     cwd: process.cwd(),
     isTTY: Boolean(process.stdout.isTTY),
+    ...(process.stdin.isTTY && process.stderr.isTTY ? { confirm } : {}),
   });
 }

@@ -7,8 +7,9 @@ import { type ClusterPlan, SECRET_PLACEHOLDER } from '../generator/plan/types.ts
 import { type ParsedSpec, parseSpec } from '../generator/spec/parse.ts';
 import { toYaml } from '../generator/util/yaml.ts';
 import { describeVersions } from '../generator/versions.ts';
-import { parseArgs, UsageError } from './args.ts';
-import type { Io } from './commands.ts';
+import { UsageError } from './args.ts';
+import { type Io, parseCommand } from './commands.ts';
+import { printData } from './output.ts';
 import { starterSpec } from './starter.ts';
 
 export function readSpecFile(path: string | undefined, strict: boolean): ParsedSpec & { file: string } {
@@ -37,10 +38,8 @@ export function printWarnings(io: Io, file: string, parsed: ParsedSpec): void {
 }
 
 export async function cmdInit(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { booleans: ['force'], values: ['topology', 'out'] });
-  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
-  const topology = (flags.topology as string | undefined) ?? 'stacked';
-  if (topology !== 'stacked' && topology !== 'external-etcd') throw new UsageError(`--topology ${topology}: use stacked or external-etcd`);
+  const { flags } = parseCommand('init', argv);
+  const topology = (flags.topology as 'stacked' | 'external-etcd' | undefined) ?? 'stacked';
   const text = starterSpec(topology);
   const out = flags.out as string | undefined;
   if (!out) {
@@ -55,21 +54,36 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
 }
 
 export async function cmdValidate(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { booleans: ['strict'], values: [] });
+  const { positional, flags, output } = parseCommand('validate', argv);
   const parsed = readSpecFile(positional[0], Boolean(flags.strict));
   printWarnings(io, parsed.file, parsed);
   const s = parsed.spec;
-  const roles = ['control-plane', 'etcd', 'load-balancer', 'worker']
-    .map((r) => `${s.hosts.filter((h) => h.role === r).length} ${r}`)
+  const roleCounts = Object.fromEntries(
+    (['control-plane', 'etcd', 'load-balancer', 'worker'] as const).map((r) => [r, s.hosts.filter((h) => h.role === r).length]),
+  );
+  const roles = Object.entries(roleCounts)
+    .map(([r, n]) => `${n} ${r}`)
     .join(', ');
-  io.stdout(
-    `${parsed.file}: valid — ${s.name}, Kubernetes ${s.kubernetesVersion}, ${s.topology}, ${s.loadBalancer.type}; ${roles}${parsed.warnings.length ? `; ${parsed.warnings.length} warning(s)` : ''}\n`,
+  const data = {
+    file: parsed.file,
+    valid: true,
+    cluster: s.name,
+    kubernetesVersion: s.kubernetesVersion,
+    topology: s.topology,
+    loadBalancer: s.loadBalancer.type,
+    hosts: roleCounts,
+    warnings: parsed.warnings.map((w) => ({ path: w.path, line: w.line, column: w.column, message: w.message })),
+  };
+  printData(io, output, data, () =>
+    io.stdout(
+      `${parsed.file}: valid — ${s.name}, Kubernetes ${s.kubernetesVersion}, ${s.topology}, ${s.loadBalancer.type}; ${roles}${parsed.warnings.length ? `; ${parsed.warnings.length} warning(s)` : ''}\n`,
+    ),
   );
   return 0;
 }
 
 export async function cmdPlan(argv: string[], io: Io): Promise<number> {
-  const { positional, flags } = parseArgs(argv, { booleans: ['strict'], values: ['host'] });
+  const { positional, flags, output } = parseCommand('plan', argv);
   const parsed = readSpecFile(positional[0], Boolean(flags.strict));
   printWarnings(io, parsed.file, parsed);
   const plan: ClusterPlan = { spec: parsed.spec, steps: planSteps(parsed.spec), hosts: [], warnings: parsed.warnings };
@@ -79,6 +93,19 @@ export async function cmdPlan(argv: string[], io: Io): Promise<number> {
       new Error(`--host ${only}: no such host in ${parsed.file}; hosts are ${plan.spec.hosts.map((h) => h.name).join(', ')}`),
       { exitCode: 2 },
     );
+  }
+  if (output !== 'text') {
+    const data = {
+      cluster: plan.spec.name,
+      versions: describeVersions(plan.spec),
+      secretPlaceholder: SECRET_PLACEHOLDER,
+      steps: plan.steps.flatMap((s, i) =>
+        !only || s.host === only ? [{ order: i + 1, id: s.id, host: s.host, waitsFor: s.waitsFor }] : [],
+      ),
+      hosts: plan.spec.hosts.filter((h) => !only || h.name === only).map((h) => describeHostPlan(plan, h.name, placeholderSecrets)),
+    };
+    printData(io, output, data, () => {});
+    return 0;
   }
   io.stdout(`# Versions (generator/versions.ts, or as the spec pins them): ${describeVersions(plan.spec)}\n`);
   io.stdout(`# Rollout order of ${plan.spec.name} (${plan.steps.length} steps); secret values appear as ${SECRET_PLACEHOLDER}\n`);

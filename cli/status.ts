@@ -7,12 +7,11 @@
  * coordinator event (GET /v1/events) until the rollout is done or failed, or Ctrl-C.
  *
  * Exit codes: 0 done · 3 still running · 4 a host failed · 1 coordinator unreachable · 2 bad input
- * (no token/CA/URL, token refused). The pure parts (bars, frames, outcome) are exported for tests.
+ * (no token/CA/URL, token refused). This module holds the pure parts (bars, frames, outcome) and the
+ * HTTPS client; the command and --watch are in status-command.ts, the target in coordinator-target.ts.
  */
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { parse as parseYaml } from 'yaml';
 import { hostNoteLines, INSTALL_FAILURE_HINTS, installFailedText } from '../server/host-notes.ts';
 import { type CertificateExpiry, certificateWarning, describeFailure, expiryDate, expiryLeft } from '../server/model.ts';
 import { SseParser } from '../server/status-page/client/sse.ts';
@@ -25,14 +24,10 @@ import {
   type RolloutStatus,
   type StepStatus,
 } from '../server/status-page/client/view-model.ts';
-import { parseArgs, UsageError } from './args.ts';
 import type { Io } from './commands.ts';
+import { OPERATOR_TOKEN_FILE, STATUS_EXIT, StatusError, type StatusTarget } from './coordinator-target.ts';
 
-/** Where `kubeseed serve` keeps the operator token, relative to the state directory (mode 0600). */
-export const OPERATOR_TOKEN_FILE = 'operator-token';
-export const DEFAULT_STATE_DIR = 'out/coordinator';
-
-export const STATUS_EXIT = { done: 0, unreachable: 1, badInput: 2, running: 3, failed: 4 } as const;
+export { STATUS_EXIT, StatusError } from './coordinator-target.ts';
 
 /** The CLI's extra hooks: tests pass a signal instead of Ctrl-C, a terminal width, a shorter patience. */
 export interface StatusIo extends Io {
@@ -299,95 +294,6 @@ export function renderFrame(remote: StatusDocument, options: FrameOptions): stri
 
 // ───────────────────────────── talking to the coordinator ─────────────────────────────
 
-/** An error that ends the command with a given exit code and message. */
-export class StatusError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
-
-export interface StatusTarget {
-  url: string;
-  token: string;
-  ca: string;
-  stateDir: string;
-  caFile: string;
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new StatusError(`cannot read ${path}: ${(error as Error).message}`, STATUS_EXIT.badInput);
-  }
-}
-
-/** The coordinator URL: state.json's `cluster.coordinatorUrl`, else cluster.yaml's `spec.coordinator.url`. */
-async function readCoordinatorUrl(stateDir: string): Promise<string | undefined> {
-  const manifest = await readOptional(join(stateDir, 'state.json'));
-  if (manifest) {
-    try {
-      const url = (JSON.parse(manifest) as { cluster?: { coordinatorUrl?: unknown } }).cluster?.coordinatorUrl;
-      if (typeof url === 'string' && url) return url;
-    } catch {
-      // fall through to cluster.yaml
-    }
-  }
-  const spec = await readOptional(join(stateDir, 'cluster.yaml'));
-  if (spec) {
-    try {
-      const url = (parseYaml(spec) as { spec?: { coordinator?: { url?: unknown } } } | null)?.spec?.coordinator?.url;
-      if (typeof url === 'string' && url) return url;
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
-
-export async function resolveTarget(flags: Record<string, string | boolean>, io: Io): Promise<StatusTarget> {
-  const stateArg = typeof flags.state === 'string' ? flags.state : DEFAULT_STATE_DIR;
-  const stateDir = isAbsolute(stateArg) ? stateArg : join(io.cwd, stateArg);
-  const caFile = join(stateDir, 'tls', 'ca.crt');
-  const ca = await readOptional(caFile);
-  if (!ca?.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new StatusError(
-      `no coordinator CA at ${caFile}: pass --state OUT/coordinator, the state directory \`kubeseed generate --out OUT\` wrote (its tls/ca.crt pins the coordinator)`,
-      STATUS_EXIT.badInput,
-    );
-  }
-  let url = typeof flags.url === 'string' ? flags.url : await readCoordinatorUrl(stateDir);
-  if (!url) {
-    throw new StatusError(
-      `no coordinator URL: neither ${join(stateDir, 'state.json')} (cluster.coordinatorUrl) nor ${join(stateDir, 'cluster.yaml')} (spec.coordinator.url) names one; pass --url https://HOST:PORT`,
-      STATUS_EXIT.badInput,
-    );
-  }
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== 'https:') throw new Error('not https');
-    url = parsed.origin;
-  } catch {
-    throw new StatusError(`--url ${url} is not an https:// URL (the coordinator API is HTTPS only)`, STATUS_EXIT.badInput);
-  }
-  let token = typeof flags.token === 'string' ? flags.token : io.env.KUBESEED_OPERATOR_TOKEN;
-  if (!token) {
-    const tokenFile = join(stateDir, OPERATOR_TOKEN_FILE);
-    token = (await readOptional(tokenFile))?.trim();
-    if (!token) {
-      throw new StatusError(
-        `no operator token: ${tokenFile} does not exist. \`kubeseed serve --state ${stateArg}\` writes it (0600) when it first starts; or pass --token`,
-        STATUS_EXIT.badInput,
-      );
-    }
-  }
-  return { url, token, ca, stateDir, caFile };
-}
-
 const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -497,198 +403,5 @@ export class StatusClient {
 
   async close(): Promise<void> {
     await this.dispatcher.close().catch(() => undefined);
-  }
-}
-
-// ───────────────────────────── the command ─────────────────────────────
-
-interface Display {
-  draw(status: StatusDocument, fetchedAt: number): void;
-}
-
-function createDisplay(io: StatusIo, json: boolean, watch: boolean): Display {
-  const tty = io.isTTY && !json;
-  const color = tty && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
-  const ascii = io.env.TERM === 'dumb';
-  let last = '';
-  return {
-    draw(status, fetchedAt) {
-      if (json) {
-        const text = watch ? JSON.stringify(status) : JSON.stringify(status, null, 2);
-        const key = JSON.stringify({ ...status, serverTime: 0 });
-        if (watch && key === last) return;
-        last = key;
-        io.stdout(`${text}\n`);
-        return;
-      }
-      const now = status.serverTime + (Date.now() - fetchedAt);
-      const columns = io.columns ?? (io.isTTY ? process.stdout.columns : undefined) ?? 100;
-      const lines = renderFrame(status, { tty, color, columns, now, ascii });
-      const frame = lines.join('\n');
-      if (!watch) {
-        io.stdout(`${frame}\n`);
-        return;
-      }
-      if (tty) {
-        // Home, clear below, redraw: robust in any terminal and tmux, like watch(1).
-        io.stdout(`\x1b[H\x1b[J${frame}\n`);
-        return;
-      }
-      const key = renderFrame(status, { tty: false, color: false, columns, now: 0 }).join('\n');
-      if (key === last) return;
-      last = key;
-      io.stdout(`${frame}\n\n`);
-    },
-  };
-}
-
-const REFRESH_DEBOUNCE_MS = 100;
-const GIVE_UP_AFTER_MS = 60_000;
-
-async function watchRollout(client: StatusClient, display: Display, io: StatusIo, first: StatusDocument): Promise<number> {
-  const controller = new AbortController();
-  let code = exitCodeOf(statusOutcome(first));
-  let settle: (code: number) => void = () => {};
-  const finished = new Promise<number>((resolve) => {
-    settle = resolve;
-  });
-  let done = false;
-  const finish = (exitCode: number, message?: string) => {
-    if (done) return;
-    done = true;
-    if (message) io.stderr(`kubeseed status: ${terminalSafe(message)}\n`);
-    controller.abort();
-    settle(exitCode);
-  };
-  const onInterrupt = () => finish(code);
-  const external = io.signal;
-  if (external) external.addEventListener('abort', onInterrupt, { once: true });
-  else process.once('SIGINT', onInterrupt);
-
-  let status = first;
-  let fetchedAt = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  let inFlight = false;
-  let again = false;
-  const refresh = async () => {
-    if (inFlight) {
-      again = true;
-      return;
-    }
-    inFlight = true;
-    try {
-      status = await client.fetchStatus(controller.signal);
-      fetchedAt = Date.now();
-      code = exitCodeOf(statusOutcome(status));
-      display.draw(status, fetchedAt);
-      if (code !== STATUS_EXIT.running) finish(code);
-    } catch (error) {
-      if (done) return;
-      if (error instanceof StatusError && error.exitCode === STATUS_EXIT.badInput) finish(error.exitCode, error.message);
-      // Unreachable for a moment: the stream's reconnect loop decides when to give up.
-    } finally {
-      inFlight = false;
-      if (again && !done) {
-        again = false;
-        schedule();
-      }
-    }
-  };
-  const schedule = () => {
-    if (timer || done) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void refresh();
-    }, REFRESH_DEBOUNCE_MS);
-  };
-  // Elapsed times move between events in a terminal.
-  const ticker = io.isTTY ? setInterval(() => !done && display.draw(status, fetchedAt), 1000) : undefined;
-
-  const followLoop = async () => {
-    let failures = 0;
-    let downSince: number | undefined;
-    const patience = io.giveUpAfterMs ?? GIVE_UP_AFTER_MS;
-    while (!done) {
-      let lastError: unknown = new Error(`the event stream of ${client.target.url} ended`);
-      try {
-        await client.follow(controller.signal, (event) => {
-          if (event === 'hello') {
-            failures = 0;
-            downSince = undefined;
-          }
-          schedule();
-        });
-      } catch (error) {
-        if (done) return;
-        if (error instanceof StatusError && error.exitCode === STATUS_EXIT.badInput) {
-          finish(error.exitCode, error.message);
-          return;
-        }
-        lastError = error;
-      }
-      if (done) return;
-      failures++;
-      downSince ??= Date.now();
-      if (Date.now() - downSince > patience) {
-        const message = lastError instanceof StatusError ? lastError.message : unreachable(client.target, lastError).message;
-        finish(STATUS_EXIT.unreachable, message);
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(failures, 5))));
-      // Events may have been missed while the stream was down.
-      void refresh();
-    }
-  };
-
-  display.draw(first, fetchedAt);
-  if (code !== STATUS_EXIT.running) return code;
-  void followLoop();
-  try {
-    return await finished;
-  } finally {
-    clearTimeout(timer);
-    clearInterval(ticker);
-    if (external) external.removeEventListener('abort', onInterrupt);
-    else process.off('SIGINT', onInterrupt);
-  }
-}
-
-export async function cmdStatus(argv: string[], io: StatusIo): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs(argv, { booleans: ['watch', 'json'], values: ['state', 'token', 'url'] });
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`kubeseed status: ${terminalSafe(error.message)}\n`);
-      return STATUS_EXIT.badInput;
-    }
-    throw error;
-  }
-  const { flags, positional } = parsed;
-  if (positional.length > 0) {
-    io.stderr(
-      `kubeseed status: unexpected argument ${positional[0]}; usage: kubeseed status [--watch] [--json] [--state DIR] [--token T] [--url URL]\n`,
-    );
-    return STATUS_EXIT.badInput;
-  }
-  let client: StatusClient | undefined;
-  try {
-    const target = await resolveTarget(flags, io);
-    client = new StatusClient(target);
-    const display = createDisplay(io, Boolean(flags.json), Boolean(flags.watch));
-    const first = await client.fetchStatus();
-    if (!flags.watch) {
-      display.draw(first, Date.now());
-      return exitCodeOf(statusOutcome(first));
-    }
-    return await watchRollout(client, display, io, first);
-  } catch (error) {
-    if (error instanceof StatusError) {
-      io.stderr(`kubeseed status: ${terminalSafe(error.message)}\n`);
-      return error.exitCode;
-    }
-    throw error;
-  } finally {
-    await client?.close();
   }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Bundles the `kubeseed` CLI (cli/run.ts and everything it imports, the server commands
- * as lazily loaded chunks) into dist/cli/ with esbuild: ESM, platform node, packages left to
+ * Bundles the `kubeseed` CLI (cli/run.ts and everything it imports, each command as a lazily
+ * loaded chunk) into dist/cli/ with esbuild: ESM, platform node, packages left to
  * node_modules, not minified, with source maps. dist/cli/manifest.json records the size and
  * mtime of every source file in the bundle; bin/kubeseed.mjs runs the bundle only while they all
  * match, else the sources through tsx (docs/adr/0013). Written to a temporary directory and
@@ -9,7 +9,8 @@
  *
  * usage: node scripts/build-cli.mjs   (also run by `npm run build` and by `npm ci` as `prepare`)
  */
-import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -43,7 +44,13 @@ export async function buildCli() {
       const st = statSync(join(ROOT, file));
       inputs[file] = { size: st.size, mtimeMs: st.mtimeMs };
     }
-    writeFileSync(join(temp, CLI_MANIFEST), `${JSON.stringify({ version: CLI_MANIFEST_VERSION, entry: 'run.js', inputs }, null, 1)}\n`);
+    // `kubeseed version` outside a checkout (an installed package) reports the commit it was built from.
+    const git = existsSync(join(ROOT, '.git')) ? spawnSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' }) : null;
+    const commit = git?.status === 0 ? git.stdout.trim() : null;
+    writeFileSync(
+      join(temp, CLI_MANIFEST),
+      `${JSON.stringify({ version: CLI_MANIFEST_VERSION, entry: 'run.js', commit, inputs }, null, 1)}\n`,
+    );
     rmSync(final, { recursive: true, force: true });
     renameSync(temp, final);
     return { dir: relative(ROOT, final), inputs: Object.keys(inputs).length, ms: Date.now() - started };

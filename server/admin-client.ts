@@ -90,12 +90,21 @@ export function approveHost(connection: AdminConnection, host: string, key?: str
   return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/approve`, key === undefined ? undefined : { key });
 }
 
-export function rebindHost(connection: AdminConnection, host: string): Promise<{ rebound: boolean }> {
-  return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/rebind`);
+/** `dryRun`: the coordinator answers what would change and changes nothing. */
+export function rebindHost(
+  connection: AdminConnection,
+  host: string,
+  options: { dryRun?: boolean } = {},
+): Promise<{ rebound: boolean; dryRun?: true; restarts?: string[] }> {
+  return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/rebind`, options.dryRun ? { dryRun: true } : undefined);
 }
 
-export function removeHost(connection: AdminConnection, host: string): Promise<{ removed: boolean; cleanup: string[] }> {
-  return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/remove`);
+export function removeHost(
+  connection: AdminConnection,
+  host: string,
+  options: { dryRun?: boolean } = {},
+): Promise<{ removed: boolean; cleanup: string[]; dryRun?: true; cancels?: string[] }> {
+  return call(connection, 'POST', `/v1/admin/hosts/${encodeURIComponent(host)}/remove`, options.dryRun ? { dryRun: true } : undefined);
 }
 
 /** Closes pooled connections (CLI exit). */

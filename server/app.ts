@@ -225,6 +225,13 @@ function limitConnections(app: FastifyInstance, perSource: number, total: number
   });
 }
 
+/** Optional body {dryRun: true} of remove and rebind: the answer says what would change, nothing changes. */
+function dryRunOf(body: unknown): boolean {
+  const dryRun = (body as { dryRun?: unknown } | undefined)?.dryRun;
+  if (dryRun !== undefined && typeof dryRun !== 'boolean') throw badRequest('"dryRun" must be true or false');
+  return dryRun === true;
+}
+
 export function buildApp(inputs: CoordinatorInputs, options: AppOptions): FastifyInstance {
   const redactor = new Redactor();
   redactor.add([inputs.operatorToken]);
@@ -517,9 +524,9 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
             return coordinator.approve(host, key);
           }
           case 'rebind':
-            return coordinator.rebind(host);
+            return coordinator.rebind(host, { dryRun: dryRunOf(request.body) });
           case 'remove':
-            return coordinator.remove(host);
+            return coordinator.remove(host, { dryRun: dryRunOf(request.body) });
         }
       },
     );

@@ -1110,20 +1110,26 @@ export class Coordinator {
 
   /** `kubeseed retry HOST`: failed steps of the host (and failed cleanup for it) are queued again. */
   async retry(name: string): Promise<{ requeued: string[] }> {
-    this.hostRecord(name);
+    const stored = this.hostRecord(name);
     const touching = this.stepsTouching(name);
     const updated = requeueFailed(
       touching.map((r) => r.value),
       this.clock.now(),
     );
-    if (updated.length > 0) {
-      const versions = new Map(touching.map((r) => [r.value.id, r.version]));
-      await this.commitOrConflict({
-        puts: updated.map((r) => ({ key: STEP_PREFIX + r.id, value: r })),
-        checks: updated.map((r) => ({ key: STEP_PREFIX + r.id, version: versions.get(r.id)! })),
-      });
-      for (const r of updated) this.emitStep(r);
+    if (updated.length === 0) {
+      // A no-op is refused with the reason: the operator learns the host is not stuck on a failure.
+      throw conflict(
+        stored.value.removed
+          ? `${name} was removed; there is nothing to retry`
+          : `${name} has no failed step, so there is nothing to retry (\`kubeseed hosts\` shows what it is doing)`,
+      );
     }
+    const versions = new Map(touching.map((r) => [r.value.id, r.version]));
+    await this.commitOrConflict({
+      puts: updated.map((r) => ({ key: STEP_PREFIX + r.id, value: r })),
+      checks: updated.map((r) => ({ key: STEP_PREFIX + r.id, version: versions.get(r.id)! })),
+    });
+    for (const r of updated) this.emitStep(r);
     this.reconcile();
     await this.store.flushed();
     return { requeued: updated.map((r) => r.id) };
@@ -1147,8 +1153,12 @@ export class Coordinator {
         puts: [{ key: stored.key, value: { ...stored.value, awaitingApproval: false } }],
         checks: [{ key: stored.key, version: stored.version }],
       });
-    } else if (key !== undefined) {
-      throw conflict(`no machine waits for approval of ${name}`);
+    } else {
+      throw conflict(
+        this.plan.spec.fleet.enabled
+          ? `no machine waits for approval of ${name}; \`kubeseed hosts\` lists the hosts awaiting approval`
+          : `no machine waits for approval of ${name}: this cluster is not in fleet mode (spec.fleet.enabled), every host enrolls with its own credential and needs no approval`,
+      );
     }
     this.events.emit('event', { type: 'host', host: name } satisfies CoordinatorEvent);
     this.reconcile();
@@ -1205,7 +1215,7 @@ export class Coordinator {
    * credential once (its user-data cannot change). Its steps start over; a host that had joined
    * is cleaned up first (Node, etcd member) through the normal retry-with-cleanup path.
    */
-  async rebind(name: string): Promise<{ rebound: boolean }> {
+  async rebind(name: string, options: { dryRun?: boolean } = {}): Promise<{ rebound: boolean; dryRun?: true; restarts?: string[] }> {
     const stored = this.hostRecord(name);
     if (stored.value.removed) throw conflict(`host ${name} was removed; add it back to the spec under a new name`);
     const lock = this.store.get<InitLock>(LOCK_KEY)?.value;
@@ -1237,6 +1247,10 @@ export class Coordinator {
       puts.push({ key: r.key, value: next });
       checks.push({ key: r.key, version: r.version });
     }
+    if (options.dryRun) {
+      const restarts = puts.slice(1).flatMap((p) => ((p.value as StepRecord).state === 'cancelled' ? [] : [(p.value as StepRecord).id]));
+      return { rebound: false, dryRun: true, restarts };
+    }
     await this.commitOrConflict({ puts, checks });
     this.keys.delete(name);
     this.log.info({ host: name }, 'host binding cleared (rebind)');
@@ -1248,15 +1262,19 @@ export class Coordinator {
   }
 
   /** `kubeseed remove HOST`: cancel its steps, delete its Node and (stacked) etcd member. */
-  async remove(name: string): Promise<{ removed: boolean; cleanup: string[] }> {
+  async remove(
+    name: string,
+    options: { dryRun?: boolean } = {},
+  ): Promise<{ removed: boolean; cleanup: string[]; dryRun?: true; cancels?: string[] }> {
     const stored = this.hostRecord(name);
-    if (stored.value.removed) return { removed: true, cleanup: [] };
+    if (stored.value.removed) throw conflict(`${name} was already removed; there is nothing to do`);
     const now = this.clock.now();
     const snapshot = this.snapshot();
     const { cancel, create } = planRemoval(snapshot, this.plan, name, now, this.config);
     const puts: NonNullable<StoreTxn['puts']> = [
       { key: stored.key, value: { ...stored.value, removed: true, removedAt: now } satisfies HostRecord },
     ];
+    if (options.dryRun) return { removed: false, dryRun: true, cancels: cancel.map((c) => c.id), cleanup: create.map((c) => c.id) };
     const checks: NonNullable<StoreTxn['checks']> = [{ key: stored.key, version: stored.version }];
     for (const step of cancel) {
       puts.push({ key: STEP_PREFIX + step.id, value: step });

@@ -15,6 +15,7 @@ export {
 export { AGENT_ARCHES } from './agent-binaries.ts';
 export { type AppOptions, BODY_LIMIT, buildApp, STATUS_RESPONSE_SCHEMA } from './app.ts';
 export { type AuditEntry, type AuditLog, FileAuditLog, MemoryAuditLog } from './audit-log.ts';
+export { startBootListener } from './boot-listener.ts';
 export {
   type BuildStepFn,
   type Clock,
@@ -40,6 +41,7 @@ export {
   type KubernetesApi,
   KubernetesApiError,
 } from './kubernetes-api.ts';
+export { loadCoordinatorState } from './load-state.ts';
 export {
   applyReport,
   createSchedulerConfig,

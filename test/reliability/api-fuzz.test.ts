@@ -603,7 +603,7 @@ describe('API fuzzing', () => {
   });
 
   it('the boot listener (iPXE, NoCloud, Ignition over plain HTTP) answers traversal and junk with 4xx and serves no secret', async () => {
-    const { startBootListener } = await import('../../cli/coordinator-commands.ts');
+    const { startBootListener } = await import('../../server/boot-listener.ts');
     const spec = {
       ...fc.plan.spec,
       fleet: { ...fc.plan.spec.fleet, enabled: true },

@@ -18,7 +18,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redactText } from '../../agent/redact.ts';
 import { cmdHosts } from '../../cli/coordinator-commands.ts';
-import { cmdStatus } from '../../cli/status.ts';
+import { cmdStatus } from '../../cli/status-command.ts';
 import type { CoordinatorEvent } from '../../server/coordinator.ts';
 import { Redactor } from '../../server/redact.ts';
 import { startFuzzCoordinator } from '../support/fuzz-harness.ts';

@@ -9,7 +9,7 @@ register();
 const arg = (name) => process.argv[process.argv.indexOf(name) + 1];
 const has = (name) => process.argv.includes(name);
 const { runServe } = await import('../../../server/serve.ts');
-const { loadCoordinatorState } = await import('../../../cli/coordinator-commands.ts');
+const { loadCoordinatorState } = await import('../../../server/load-state.ts');
 const handle = await runServe({
   stateDir: arg('--state'),
   distDir: arg('--dist'),

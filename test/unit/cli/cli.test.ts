@@ -42,7 +42,7 @@ describe('kubeseed CLI', () => {
     expect((await run()).code).toBe(2);
     const help = await run('--help');
     expect(help.code).toBe(0);
-    expect(help.out).toContain('generate SPEC --out DIR');
+    expect(help.out).toMatch(/^ {2}generate +write per-host user-data/m);
     const unknown = await run('deploy');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toContain('unknown command "deploy"');

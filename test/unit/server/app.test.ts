@@ -302,12 +302,18 @@ describe('operator routes', () => {
     expect(ok.json()).toMatchObject({ done: false, counts: { hosts: 7, enrolled: 0 } });
   });
 
-  it('admin actions: 404 for unknown hosts, 400 for bad names, 409 when rebinding the init host after init', async () => {
+  it('admin actions: 404 for unknown hosts, 400 for bad names, 409 with the reason for no-ops and for rebinding the init host after init, dry runs change nothing', async () => {
     const { app, clock } = setup();
     const auth = { authorization: `Bearer ${OPERATOR_TOKEN}` };
     expect((await app.inject({ method: 'POST', url: '/v1/admin/hosts/ghost/retry', headers: auth })).statusCode).toBe(404);
     expect((await app.inject({ method: 'POST', url: '/v1/admin/hosts/..%2Fx/retry', headers: auth })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'POST', url: '/v1/admin/hosts/w1/approve', headers: auth })).json()).toEqual({ approved: true });
+    // A no-op is refused with the reason (409), never answered "approved" or "requeued: []".
+    const approve = await app.inject({ method: 'POST', url: '/v1/admin/hosts/w1/approve', headers: auth });
+    expect(approve.statusCode).toBe(409);
+    expect(approve.json().message).toMatch(/no machine waits for approval of w1: this cluster is not in fleet mode/);
+    const idle = await app.inject({ method: 'POST', url: '/v1/admin/hosts/w1/retry', headers: auth });
+    expect(idle.statusCode).toBe(409);
+    expect(idle.json().message).toMatch(/w1 has no failed step, so there is nothing to retry/);
     // Drive to init success.
     const agents = Object.fromEntries(['lb1', 'lb2', 'cp1'].map((h) => [h, createAgent(h)]));
     for (const a of Object.values(agents)) await enroll(app, a);
@@ -315,10 +321,19 @@ describe('operator routes', () => {
     const rebind = await app.inject({ method: 'POST', url: '/v1/admin/hosts/cp1/rebind', headers: auth });
     expect(rebind.statusCode).toBe(409);
     expect(rebind.json().code).toBe('CONFLICT');
+    // --dry-run: says what would happen, changes nothing.
+    const before = (await app.inject({ url: '/v1/admin/hosts', headers: auth })).json();
+    const dryRemove = await app.inject({ method: 'POST', url: '/v1/admin/hosts/w2/remove', headers: auth, payload: { dryRun: true } });
+    expect(dryRemove.json()).toMatchObject({ removed: false, dryRun: true, cleanup: [] });
+    const dryRebind = await app.inject({ method: 'POST', url: '/v1/admin/hosts/lb1/rebind', headers: auth, payload: { dryRun: true } });
+    expect(dryRebind.json()).toMatchObject({ rebound: false, dryRun: true });
+    expect(dryRebind.json().restarts).toContain('lb1/lb-check');
+    expect((await app.inject({ url: '/v1/admin/hosts', headers: auth })).json()).toEqual(before);
     const removed = await app.inject({ method: 'POST', url: '/v1/admin/hosts/w2/remove', headers: auth });
     expect(removed.json()).toMatchObject({ removed: true });
-    const retry = await app.inject({ method: 'POST', url: '/v1/admin/hosts/w1/retry', headers: auth });
-    expect(retry.json()).toEqual({ requeued: [] });
+    const again = await app.inject({ method: 'POST', url: '/v1/admin/hosts/w2/remove', headers: auth });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().message).toMatch(/w2 was already removed/);
   });
 
   it('rebind lets a rebuilt machine enroll once with the same credential', async () => {

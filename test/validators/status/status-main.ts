@@ -3,7 +3,7 @@
  * command in the CLI table; this runner does not depend on that).
  *   node --import tsx test/validators/status/status-main.ts --watch --state DIR
  */
-import { cmdStatus } from '../../../cli/status.ts';
+import { cmdStatus } from '../../../cli/status-command.ts';
 
 process.exitCode = await cmdStatus(process.argv.slice(2), {
   stdout: (s) => process.stdout.write(s),

@@ -1,0 +1,76 @@
+/**
+ * Builds the coordinator's inputs from the state directory `kubeseed generate` wrote: the plan
+ * re-derived from the spec kept there, the secrets, TLS, enrollment verification and the
+ * Kubernetes API client. Used by `kubeseed serve`, the demo, the bench and tests.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { signClientCertificate, verifyEnrollmentCredential } from '../generator/pki/index.ts';
+import { buildStep } from '../generator/plan/build-step.ts';
+import { planRollout } from '../generator/plan/plan.ts';
+import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
+import { parseSpec } from '../generator/spec/parse.ts';
+import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
+import { trackedCertificates } from './certificates.ts';
+import { createKubernetesApi } from './kubernetes-api.ts';
+import type { LoadedState } from './serve.ts';
+
+/** The coordinator's own client certificate for the API server (bootstrap tokens): short-lived, re-signed as it nears expiry. */
+const COORDINATOR_CLIENT_VALIDITY_SECONDS = 3600;
+
+/** Builds everything the coordinator needs from the state directory `kubeseed generate` wrote. */
+export async function loadCoordinatorState(stateDir: string, options: { passphrase?: string }): Promise<LoadedState> {
+  const state = await loadState(stateDir, options);
+  const specFile = join(stateDir, 'cluster.yaml');
+  const specText = await readFile(specFile).catch(() => {
+    throw Object.assign(
+      new Error(
+        `${specFile} is missing; re-run \`kubeseed generate SPEC --out DIR\` so the state directory holds the spec it was made from`,
+      ),
+      { exitCode: 2 },
+    );
+  });
+  const { spec, warnings } = parseSpec(specText, specFile);
+  const plan = planRollout(spec, warnings);
+  const secrets = createSecretSource(state);
+  const tls = { cert: state.tls.server.cert, key: state.tls.server.key, ca: state.tls.ca.cert };
+  return {
+    plan,
+    secrets,
+    buildStep,
+    tls,
+    // Expiry dates for status/hosts and the page, read once here (certificates do not change while serving).
+    certificates: trackedCertificates(plan, secrets.pkiFile, tls),
+    enrollment: {
+      verify(host, credential) {
+        if (host !== undefined) {
+          const record = state.enrollment.hosts[host];
+          return record && verifyEnrollmentCredential(record, credential) ? { host } : null;
+        }
+        if (!spec.fleet.enabled) return null;
+        // Content served over plain HTTP (PXE) carries no credential: such a machine is matched from
+        // its facts like any fleet machine, but always waits for `kubeseed approve`.
+        if (credential === UNAUTHENTICATED_CREDENTIAL) return { host: FLEET_KEY, requiresApproval: true };
+        // Fleet mode: the credential proves membership of the fleet; the host is matched from facts.
+        return state.enrollment.fleet && verifyEnrollmentCredential(state.enrollment.fleet, credential) ? { host: FLEET_KEY } : null;
+      },
+    },
+    kubernetes: createKubernetesApi({
+      endpoint: `https://${spec.controlPlaneEndpoint.host}:${spec.controlPlaneEndpoint.port}`,
+      caPem: state.pki.ca.cert,
+      clientCredentials: async () => coordinatorClientCredentials(state),
+    }),
+  };
+}
+
+function coordinatorClientCredentials(state: CoordinatorState): { cert: string; key: string; expiresAt: number } {
+  const now = new Date();
+  const pair = signClientCertificate({
+    ca: state.pki.ca,
+    commonName: 'kubeseed-coordinator',
+    organizations: ['kubeadm:cluster-admins'],
+    validitySeconds: COORDINATOR_CLIENT_VALIDITY_SECONDS,
+    now,
+  });
+  return { cert: pair.cert, key: pair.key, expiresAt: now.getTime() + COORDINATOR_CLIENT_VALIDITY_SECONDS * 1000 };
+}

@@ -1,0 +1,144 @@
+/**
+ * The operator commands (retry, approve, rebind, remove, hosts, status) through `main()` against a
+ * real coordinator on 127.0.0.1: answers in sentences, no-ops refused with exit 2 and the reason,
+ * remove/rebind confirmed on a terminal or by --yes, --dry-run changing nothing, -o json|yaml, and
+ * KUBESEED_OPERATOR_TOKEN honoured by every one of them.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import type { Io } from '../../../cli/commands.ts';
+import { main } from '../../../cli/main.ts';
+import { OPERATOR_TOKEN, removeDir, type SimulatedRollout, startSimulation, writeStateDir } from '../status/rollout-sim.ts';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+  asked: string[];
+}
+
+async function run(argv: string[], options: { env?: NodeJS.ProcessEnv; answer?: boolean } = {}): Promise<Run> {
+  const r: Run = { code: 0, out: '', err: '', asked: [] };
+  const io: Io = {
+    stdout: (s) => {
+      r.out += s;
+    },
+    stderr: (s) => {
+      r.err += s;
+    },
+    env: options.env ?? {},
+    cwd: '/',
+    isTTY: false,
+    ...(options.answer !== undefined
+      ? {
+          confirm: async (question: string) => {
+            r.asked.push(question);
+            return options.answer!;
+          },
+        }
+      : {}),
+  };
+  r.code = await main(argv, io);
+  return r;
+}
+
+describe('operator commands', () => {
+  let sim: SimulatedRollout;
+  let state: string;
+  let tokenless: string;
+  const removed = (host: string) => sim.status().hosts.find((h) => h.name === host)!.removed === true;
+  beforeAll(async () => {
+    sim = await startSimulation({ listen: true, workers: 3 });
+    state = writeStateDir(sim.url);
+    tokenless = writeStateDir(sim.url, { token: null });
+  });
+  afterAll(async () => {
+    await sim.close();
+    removeDir(state);
+    removeDir(tokenless);
+  });
+
+  it('retry: refuses a host that has not failed (exit 2, the reason); re-queues a failed one in a sentence', async () => {
+    const idle = await run(['retry', 'w1', '--state', state]);
+    expect(idle.code).toBe(2);
+    expect(idle.err).toMatch(/^kubeseed retry: w1 has no failed step, so there is nothing to retry/);
+    await sim.enroll('lb1');
+    await sim.runNext('lb1', 'failed', { permanent: true, reason: 'haproxy-exit-1' });
+    const ok = await run(['retry', 'lb1', '--state', state]);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toBe('lb1: re-queued 1 failed step(s): lb1/lb-check; `kubeseed status --watch` follows them\n');
+  });
+
+  it('approve: refused outside fleet mode with the reason', async () => {
+    const r = await run(['approve', 'w1', '--state', state]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('no machine waits for approval of w1: this cluster is not in fleet mode (spec.fleet.enabled)');
+  });
+
+  it('remove and rebind: --yes required without a terminal; a terminal is asked, "no" changes nothing', async () => {
+    for (const verb of ['remove', 'rebind']) {
+      const r = await run([verb, 'w2', '--state', state]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`${verb} changes the cluster: pass --yes to confirm`);
+      const declined = await run([verb, 'w2', '--state', state], { answer: false });
+      expect(declined.asked).toHaveLength(1);
+      expect(declined.asked[0]).toMatch(new RegExp(`^${verb === 'remove' ? 'Remove' : 'Rebind'} w2`));
+      expect(declined.code).toBe(1);
+      expect(declined.err).toMatch(/nothing changed/);
+    }
+    expect(removed('w2')).toBe(false);
+  });
+
+  it('--dry-run says what would happen and changes nothing', async () => {
+    const before = JSON.stringify(sim.status().hosts);
+    const r = await run(['remove', 'w2', '--dry-run', '--state', state]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^dry run: remove w2 would cancel \d+ step\(s\) and run no cleanup \(it never joined\); nothing changed\n$/);
+    const rebind = await run(['rebind', 'w2', '--dry-run', '--state', state, '-o', 'json']);
+    expect(JSON.parse(rebind.out)).toMatchObject({ rebound: false, dryRun: true, restarts: ['w2/kubeadm-join-worker'] });
+    expect(JSON.stringify(sim.status().hosts)).toBe(before);
+  });
+
+  it('remove --yes answers in a sentence; removing again is refused (exit 2)', async () => {
+    const r = await run(['remove', 'w3', '--yes', '--state', state]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('w3: removed; its remaining steps are cancelled and the coordinator runs no cleanup (it never joined)\n');
+    expect(removed('w3')).toBe(true);
+    const confirmed = await run(['remove', 'w2', '--state', state], { answer: true });
+    expect(confirmed.code, confirmed.err).toBe(0);
+    expect(removed('w2')).toBe(true);
+    const again = await run(['remove', 'w3', '-y', '--state', state]);
+    expect(again.code).toBe(2);
+    expect(again.err).toContain('w3 was already removed');
+  });
+
+  it('hosts -o yaml / -o json print the same data', async () => {
+    const yaml = parseYaml((await run(['hosts', '--state', state, '-o', 'yaml'])).out);
+    const json = JSON.parse((await run(['hosts', '--state', state, '--json'])).out);
+    expect(yaml).toEqual(json);
+    expect(json.map((h: { name: string }) => h.name)).toContain('cp1');
+  });
+
+  it('KUBESEED_OPERATOR_TOKEN is honoured by hosts, status, retry, approve, rebind and remove alike', async () => {
+    const env = { KUBESEED_OPERATOR_TOKEN: OPERATOR_TOKEN };
+    const commands = [
+      ['hosts'],
+      ['status'],
+      ['retry', 'cp1'],
+      ['approve', 'cp1'],
+      ['rebind', 'cp1', '--dry-run'],
+      ['remove', 'cp1', '--dry-run'],
+    ];
+    for (const argv of commands) {
+      const without = await run([...argv, '--state', tokenless]);
+      expect(without.code, argv.join(' ')).toBe(2);
+      expect(without.err, argv.join(' ')).toMatch(/no operator token: .* or set KUBESEED_OPERATOR_TOKEN/);
+      const withEnv = await run([...argv, '--state', tokenless], { env });
+      // Authenticated: an answer from the coordinator (success, running, or a refusal with a reason), never "no token".
+      expect(withEnv.err, argv.join(' ')).not.toMatch(/no operator token|refused the operator token|401/);
+      const wrong = await run([...argv, '--state', tokenless], { env: { KUBESEED_OPERATOR_TOKEN: 'not-the-token' } });
+      expect(wrong.code, argv.join(' ')).toBe(2);
+    }
+  });
+});
