@@ -125,7 +125,7 @@ describe('help, from the command table', () => {
       if (COMMANDS[name]!.examples.length) expect(a.out).toContain(`Examples:\n  ${COMMANDS[name]!.examples[0]}`);
     }
     const gen = (await run('help', 'generate')).out;
-    expect(gen).toContain('Usage: kubeseed generate SPEC --out DIR [--rotate] [--strict] [-o json|yaml]');
+    expect(gen).toContain('Usage: kubeseed generate SPEC --out DIR [--rotate] [--dist DIR] [--strict] [-o json|yaml]');
     expect(gen).toContain('kubeseed generate cluster.yaml --out out');
     expect((await run('remove', '--help')).out).toMatch(/-y, --yes +do it without asking/);
     expect((await run('help', 'genrate')).err).toContain('did you mean "generate"?');

@@ -172,15 +172,17 @@ describe('kubeseed generate', () => {
 
   it('Ctrl-C (SIGINT) leaves no lock and no half-written state; a re-run finishes', async () => {
     const workers = Array.from(
-      { length: 200 },
+      { length: 600 },
       (_, i) => `    - { name: w${String(i).padStart(3, '0')}, role: worker, labels: { node-role.kubernetes.io/worker: "" } }`,
     ).join('\n');
     const spec = join(work, 'big.yaml');
-    writeFileSync(spec, `${example.trimEnd()}\n${workers}\n`);
+    // A /14 pod subnet holds 1,024 node ranges of /24: room for the 600 workers.
+    writeFileSync(spec, `${example.replace('podSubnet: 100.64.0.0/16', 'podSubnet: 100.64.0.0/14').trimEnd()}\n${workers}\n`);
     const out = join(work, 'big-out');
     const child = cli(['generate', spec, '--out', out]);
     const result = exitOf(child);
-    // Interrupt once the first host's files are being written (the state is complete by then).
+    // Interrupt once the first host's files are being written (the state is complete by then); 600 hosts
+    // keep the writer busy long enough that the signal lands mid-way also on a loaded machine.
     const deadline = Date.now() + 120_000;
     while (
       !(existsSync(join(out, 'hosts')) && readdirSync(join(out, 'hosts')).length > 0) &&
@@ -197,7 +199,7 @@ describe('kubeseed generate', () => {
     expect(readdirSync(join(out, 'coordinator')).filter((f) => f.includes('.tmp') || f.includes('.lock'))).toEqual([]);
     await loadState(join(out, 'coordinator'), {});
     const hosts = readdirSync(join(out, 'hosts'));
-    expect(hosts.length).toBeLessThan(208);
+    expect(hosts.length).toBeLessThan(608);
     for (const host of hosts) {
       const userData = join(out, 'hosts', host, 'user-data');
       if (!existsSync(userData) || statSync(userData).size === 0) continue;
@@ -207,6 +209,6 @@ describe('kubeseed generate', () => {
     }
     const again = await run('generate', spec, '--out', out);
     expect(again.code, again.err).toBe(0);
-    expect(readdirSync(join(out, 'hosts'))).toHaveLength(208);
+    expect(readdirSync(join(out, 'hosts'))).toHaveLength(608);
   }, 240_000);
 });
