@@ -10,8 +10,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { doubleEnv } from '../doubles/index.ts';
 import type { ReleasedStep } from '../protocol/wire.ts';
-import { doubleEnv } from '../test/doubles/index.ts';
 import {
   type FakeCoordinator,
   makeTempRoot,

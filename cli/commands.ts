@@ -118,7 +118,7 @@ export const COMMANDS: Record<string, Command> = {
       { name: 'keep', help: 'leave the work directory for inspection' },
       ...OUTPUT,
     ],
-    help: 'Agents run the TEST DOUBLES of kubeadm, kubectl, containerd and kubelet from test/doubles; nothing on this machine is changed.',
+    help: 'Agents run the TEST DOUBLES of kubeadm, kubectl, containerd and kubelet from doubles; nothing on this machine is changed.',
     examples: ['kubeseed demo', 'kubeseed demo --workers 10 --keep'],
     run: async (a, io) => (await import('./demo.ts')).cmdDemo(a, io),
   },

@@ -2,7 +2,7 @@
  * `kubeseed demo`: the newcomer's first command. Generates an example cluster into a temporary
  * directory, starts a real coordinator on loopback, and runs a simulated fleet: one real agent
  * process per host, each with its own temporary root (KUBESEED_AGENT_ROOT) and the TEST DOUBLES of
- * kubeadm, kubectl, systemctl, containerd, kubelet and cloud-init on its PATH (test/doubles: they
+ * kubeadm, kubectl, systemctl, containerd, kubelet and cloud-init on its PATH (doubles: they
  * check what real kubeadm checks and sleep for scaled phase durations, but never touch the real
  * machine). Shows progress per host, then a summary. Needs no root and nothing beyond `npm ci`;
  * leaves nothing behind.
@@ -13,6 +13,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { doubleEnv } from '../doubles/index.ts';
 import { PREPARE_SCRIPT } from '../generator/plan/host-files.ts';
 import { type CoordinatorState, loadState } from '../generator/state/index.ts';
 import { packageRoot } from '../generator/util/package-root.ts';
@@ -20,7 +21,6 @@ import type { HostStatus, RolloutStatus } from '../server/coordinator.ts';
 import { loadCoordinatorState } from '../server/load-state.ts';
 import { runServe, type ServeHandle } from '../server/serve.ts';
 import { statusPagePlugin } from '../server/status-page/index.ts';
-import { doubleEnv } from '../test/doubles/index.ts';
 import { UsageError } from './args.ts';
 import { type Io, parseCommand } from './commands.ts';
 import { main as cliMain } from './main.ts';

@@ -1,6 +1,6 @@
 /**
  * The kubeseed package directory, found by walking up from a module's own directory to the
- * `package.json` named kubeseed. Modules reach files beside the sources (dist/, test/doubles/,
+ * `package.json` named kubeseed. Modules reach files beside the sources (dist/, doubles/,
  * the status page's client) through it, so they find the same files whether they run from
  * their source file or from the CLI bundle in dist/cli/ (docs/adr/0013).
  */

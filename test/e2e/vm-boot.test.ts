@@ -12,7 +12,7 @@
  * to build the image once (cached in /var/cache/kubeseed-vm).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DoubleCall, readDoubleLog } from '../doubles/index.ts';
+import { type DoubleCall, readDoubleLog } from '../../doubles/index.ts';
 import { skipUnless } from '../support/requirements.ts';
 import { readHaproxyClients } from './harness/checks.ts';
 import type { CoordinatorStatus } from './harness/cluster.ts';

@@ -14,8 +14,8 @@ import { createNodeExec, createNodeNet, createRootFs, systemClock } from '../../
 import { createRedactor } from '../../agent/redact.ts';
 import { listEtcdMembers } from '../../agent/steps/etcd.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepContext, StepRun } from '../../agent/steps/index.ts';
+import { doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import type { ReleasedStep } from '../../protocol/wire.ts';
-import { doubleEnv, readDoubleLog } from '../doubles/index.ts';
 import { skipUnless } from '../support/requirements.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });

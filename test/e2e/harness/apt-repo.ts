@@ -8,8 +8,8 @@
  *   util-linux` and ships its unit, /etc/default/kubelet and the two `.kubelet-keep` files; kubeadm
  *   (>= 1.32) depends on nothing and ships the 10-kubeadm.conf drop-in; cri-tools ships
  *   /usr/bin/crictl; kubernetes-cni ships /etc/cni/net.d/.kubernetes-cni-keep. The unit texts come
- *   from test/doubles/bin/lib/packages.cjs (one description for every double host). Binaries are
- *   shims that run the matching TEST DOUBLE (crictl → test/doubles/bin/crictl); the CNI plugin
+ *   from doubles/bin/lib/packages.cjs (one description for every double host). Binaries are
+ *   shims that run the matching TEST DOUBLE (crictl → doubles/bin/crictl); the CNI plugin
  *   binaries are left out (no pod network runs in the e2e tier).
  * - Docker's (`<base>/<distro>/dists/<codename>/stable/…`, key at `<base>/<distro>/gpg`):
  *   containerd.io, whose real Depends are only shared libraries (docker/containerd-packaging
@@ -27,7 +27,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { run } from './exec.ts';
 
-const doublePackages = createRequire(import.meta.url)('../../doubles/bin/lib/packages.cjs') as {
+const doublePackages = createRequire(import.meta.url)('../../../doubles/bin/lib/packages.cjs') as {
   PACKAGES: Record<string, Record<string, [string, number]>>;
 };
 

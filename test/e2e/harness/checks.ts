@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { type DoubleCall, readDoubleLog } from '../../doubles/index.ts';
+import { type DoubleCall, readDoubleLog } from '../../../doubles/index.ts';
 import type { CoordinatorStatus, E2eCluster, StepStatus } from './cluster.ts';
 import { hostIp } from './spec.ts';
 

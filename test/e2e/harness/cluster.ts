@@ -12,7 +12,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type DoubleCall, packageFiles, readDoubleLog } from '../../doubles/index.ts';
+import { type DoubleCall, packageFiles, readDoubleLog } from '../../../doubles/index.ts';
 import { killPid, registerCleanup, sweepStale } from './cleanup.ts';
 import { run, sleep, spawnLogged, waitFor } from './exec.ts';
 import { type HostProcess, hiddenInHost, TestHost } from './host.ts';
@@ -20,7 +20,7 @@ import { TestNetwork } from './network.ts';
 import { API_HOST, COORDINATOR_PORT, coordinatorIp, type E2eHost, type E2eSpec, hostIp, renderSpec, vip } from './spec.ts';
 
 export const REPO = resolve(fileURLToPath(import.meta.url), '../../../..');
-export const DOUBLES_BIN = join(REPO, 'test/doubles/bin');
+export const DOUBLES_BIN = join(REPO, 'doubles/bin');
 const DIST = join(REPO, 'dist');
 /**
  * The checkout seen inside every host: the doubles, bin/kubeseed.mjs and dist are used from there.

@@ -5,7 +5,7 @@
 # few TEST DOUBLE pieces a preinstalled Kubernetes image would have (kubeadm and kubelet cannot be
 # installed here), each named as a double:
 #   /usr/local/bin/{kubeadm,kubectl,kubelet,containerd,runc,node}  links into /opt/kubeseed-test-doubles,
-#        a read-only disk labelled `ks-doubles` that the test makes from test/doubles/ at every run
+#        a read-only disk labelled `ks-doubles` that the test makes from doubles/ at every run
 #        (so the image does not change when the doubles do)
 #   containerd.service, kubelet.service     TEST DOUBLE units (`sleep infinity`): prepare-host enables them
 #   /run/ks-shared                          the harness's shared directory (doubles' call log and cluster

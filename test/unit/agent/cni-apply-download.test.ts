@@ -17,9 +17,9 @@ import type { Exec } from '../../../agent/io.ts';
 import { createNodeExec, createRootFs, systemClock } from '../../../agent/node-io.ts';
 import { noProxyMatches } from '../../../agent/steps/download.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../agent/steps/index.ts';
+import { DOUBLES_DIR, doubleEnv, readDoubleLog } from '../../../doubles/index.ts';
 import type { StepDownload, StepDownloadProxy } from '../../../protocol/steps.ts';
 import type { ReleasedStep } from '../../../protocol/wire.ts';
-import { DOUBLES_DIR, doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import { makeTempRoot, makeTlsMaterial, scriptedNet } from './support.ts';
 
 const ARCH = process.arch === 'arm64' ? 'arm64' : 'amd64';

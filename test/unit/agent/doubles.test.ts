@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeExec } from '../../../agent/node-io.ts';
-import { DOUBLES_DIR, type DoubleHostOptions, doubleEnv, readDoubleLog } from '../../doubles/index.ts';
+import { DOUBLES_DIR, type DoubleHostOptions, doubleEnv, readDoubleLog } from '../../../doubles/index.ts';
 import { makeTempRoot } from './support.ts';
 
 const TOKEN = 'abcdef.0123456789abcdef';
@@ -231,7 +231,7 @@ describe('kubectl TEST DOUBLE', () => {
 
 /**
  * Issue 17: each upstream behaviour a double reproduces, one by one (the sources are in each
- * double's header and in test/doubles/bin/lib/*.cjs).
+ * double's header and in doubles/bin/lib/*.cjs).
  */
 describe('the doubles behave like the real programs', () => {
   const status = (s: ReturnType<typeof sandbox>) => JSON.parse(s.run('kubelet', '--double-status').out);

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPinnedHttp } from '../../../agent/http.ts';
 import { createNodeExec, createRootFs, cryptoRandom, systemClock } from '../../../agent/node-io.ts';
 import { type AgentDeps, runAgent } from '../../../agent/run.ts';
+import { doubleEnv, readDoubleLog } from '../../../doubles/index.ts';
 import type { EnrollResponse, ReleasedStep, ReportRequest } from '../../../protocol/wire.ts';
-import { doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import {
   type FakeCoordinator,
   type Handler,

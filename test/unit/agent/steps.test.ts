@@ -11,10 +11,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeExec, createNodeNet, createRootFs, systemClock } from '../../../agent/node-io.ts';
 import { readSentinel, writeSentinel } from '../../../agent/sentinel.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../agent/steps/index.ts';
+import { DOUBLES_DIR, type DoubleCall, doubleEnv, readDoubleLog } from '../../../doubles/index.ts';
 import { ETCD_KUBELET_CONFIG } from '../../../generator/plan/host-files.ts';
 import type { ReleasedStep } from '../../../protocol/wire.ts';
 import { ETCD_KUBELET_DROPIN_PATH, etcdKubeletConfiguration, renderEtcdKubeletDropin } from '../../../templates/etcd.ts';
-import { DOUBLES_DIR, type DoubleCall, doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import { makeTempRoot, type ScriptedNet, scriptedNet } from './support.ts';
 
 const TOKEN = 'abcdef.0123456789abcdef';

@@ -61,15 +61,15 @@ describe('npm pack', () => {
       'templates/index.ts',
       'examples/ha-stacked.yaml',
       // The demo runs its agents with the kubeadm/kubectl/… TEST DOUBLES (docs/adr/0025).
-      'test/doubles/index.ts',
-      'test/doubles/bin/kubeadm',
+      'doubles/index.ts',
+      'doubles/bin/kubeadm',
     ])
       expect(files).toContain(needed);
     const forbidden = files.filter(
       (f) =>
         /\.test\.[cm]?[jt]s$/.test(f) ||
-        (f.startsWith('test/') && !f.startsWith('test/doubles/')) ||
-        /^test\/doubles\/bin\/(qm|pvesm)$/.test(f) ||
+        f.startsWith('test/') ||
+        /^doubles\/bin\/(qm|pvesm)$/.test(f) ||
         /^(bench|node_modules|\.git|\.github)\//.test(f) ||
         f.startsWith('dist/.sea/') ||
         ['vitest.config.ts', 'biome.json', 'BENCHMARKS.md', 'package-lock.json'].includes(f),

@@ -1,6 +1,6 @@
 /**
  * The generated proxmox/deploy.sh and destroy.sh, run for real with bash against the `qm` and
- * `pvesm` TEST DOUBLES (test/doubles/bin: behaviour from the qm(1) and pvesm(1) manuals, VMs in a
+ * `pvesm` TEST DOUBLES (doubles/bin: behaviour from the qm(1) and pvesm(1) manuals, VMs in a
  * state file), on a node named by `unshare --uts` (the scripts check `hostname`), and checked by
  * shellcheck. Needs root (unshare); skips loudly without it.
  */
@@ -20,9 +20,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { DOUBLES_DIR } from '../../../doubles/index.ts';
 import { type ProxmoxHostInput, renderProxmox } from '../../../generator/render/proxmox.ts';
 import type { ClusterSpec } from '../../../generator/spec/types.ts';
-import { DOUBLES_DIR } from '../../doubles/index.ts';
 import { makeSpec } from './fixtures.ts';
 
 const root = process.getuid?.() === 0;

@@ -15,10 +15,10 @@
 import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { packageRoot } from '../../generator/util/package-root.ts';
+import { packageRoot } from '../generator/util/package-root.ts';
 
 /** The doubles' own directory (the programs that `prepareDoubleHost` links into a host). */
-export const DOUBLES_DIR = join(packageRoot(import.meta.dirname), 'test', 'doubles', 'bin');
+export const DOUBLES_DIR = join(packageRoot(import.meta.dirname), 'doubles', 'bin');
 export const DOUBLE_NAMES = [
   'kubeadm',
   'kubectl',
@@ -50,7 +50,7 @@ export const PREFLIGHT_PROGRAMS = {
 /** The files a package puts on a host (lib/packages.cjs), for a harness that writes them itself. */
 export function packageFiles(name: 'kubelet' | 'kubeadm'): Array<{ path: string; content: string; mode: number }> {
   const files = packages.PACKAGES[name];
-  if (!files) throw new Error(`no package ${name} in test/doubles/bin/lib/packages.cjs`);
+  if (!files) throw new Error(`no package ${name} in doubles/bin/lib/packages.cjs`);
   return Object.entries(files).map(([path, [content, mode]]) => ({ path, content, mode }));
 }
 
