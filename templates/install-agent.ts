@@ -5,8 +5,9 @@
  * it against the SHA-256 that the coordinator publishes (always fetched over the pinned CA), put
  * it in place, install the unit and start it. Pure.
  *
- * URL contract (the coordinator implements it; a mirror serves the same paths and bytes):
- *   GET <agentBaseUrl>/agent/linux-<arch>          <arch> = amd64 | arm64
+ * URL contract (the coordinator implements it; a mirror serves the same bytes):
+ *   GET <coordinatorUrl>/agent/linux-<arch>, or <agentBaseUrl>/linux-<arch> from a mirror
+ *       (the layout Ignition's agent file uses too)          <arch> = amd64 | arm64
  *       200, body = the agent executable compressed with gzip (any Content-Type).
  *   GET <coordinatorUrl>/agent/linux-<arch>.sha256
  *       200, body = the lower-case hex SHA-256 of the executable after gunzip (the same digest Ignition's
@@ -84,8 +85,9 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     '#!/bin/bash',
     '# kubeseed: installs the kubeseed agent at first boot and starts it.',
     '#',
-    '# URL contract (the coordinator serves it; a mirror serves the same paths and bytes):',
-    '#   GET <agentBaseUrl>/agent/linux-<arch>            arch = amd64 | arm64; body = gzip-compressed executable',
+    '# URL contract (the coordinator serves it; a mirror serves the same bytes):',
+    '#   GET <coordinatorUrl>/agent/linux-<arch>          arch = amd64 | arm64; body = gzip-compressed executable',
+    '#       or <mirror>/linux-<arch> (spec.mirrors.agent: the layout Ignition uses too)',
     '#   GET <coordinatorUrl>/agent/linux-<arch>.sha256   body = hex SHA-256 of the executable after gunzip,',
     '#                                                    optionally followed by whitespace and a file name',
     '# The checksum always comes from the coordinator over the pinned CA, also when the executable comes',
@@ -98,7 +100,7 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     `COORDINATOR_CA=${shQuote(assertPath(p.coordinatorCaFile, 'coordinatorCaFile'))}`,
     '# Never through a proxy: --noproxy overrides the environment, whose CIDR entries curl < 7.86 ignores.',
     `COORDINATOR_HOST=${shQuote(urlHost(coordinator))}`,
-    `AGENT_BASE_URL=${shQuote(base)}`,
+    `AGENT_URL_PREFIX=${shQuote(fromCoordinator ? `${coordinator}/agent` : base)}`,
     `AGENT_PATH=${shQuote(assertPath(p.agentPath ?? '/usr/local/bin/kubeseed-agent', 'agentPath'))}`,
     `UNIT_SOURCE=${shQuote(assertPath(p.unitSourcePath, 'unitSourcePath'))}`,
     `UNIT_DIR=${shQuote(assertPath(p.unitDir ?? '/etc/systemd/system', 'unitDir'))}`,
@@ -231,14 +233,14 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     'TMP=$(mktemp -d) || fail "$(space_or agent-install-failed "${TMPDIR:-/tmp}")" "cannot create a temporary directory in ${TMPDIR:-/tmp}"',
     'trap \'rm -rf "$TMP"\' EXIT',
     '',
-    'say "downloading $AGENT_BASE_URL/agent/linux-$ARCH"',
+    'say "downloading $AGENT_URL_PREFIX/linux-$ARCH"',
     fromCoordinator
       ? '# From the coordinator: HTTPS only, verified against the pinned CA, no redirects.'
       : '# From a mirror: the system trust store; redirects allowed; the hash below decides.',
     fromCoordinator
-      ? `fetch "$AGENT_BASE_URL/agent/linux-$ARCH" "$TMP/agent.gz" ${pinned} ||`
-      : 'fetch "$AGENT_BASE_URL/agent/linux-$ARCH" "$TMP/agent.gz" --location ||',
-    '    fail "$(space_or agent-download-failed "$TMP")" "cannot download the agent from $AGENT_BASE_URL"',
+      ? `fetch "$AGENT_URL_PREFIX/linux-$ARCH" "$TMP/agent.gz" ${pinned} ||`
+      : 'fetch "$AGENT_URL_PREFIX/linux-$ARCH" "$TMP/agent.gz" --location ||',
+    '    fail "$(space_or agent-download-failed "$TMP")" "cannot download the agent from $AGENT_URL_PREFIX/linux-$ARCH"',
     '',
     'say "fetching the checksum from $COORDINATOR_URL"',
     `fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" ${pinned} ||`,
@@ -252,7 +254,7 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     'run_logged gzip -d "$TMP/agent.gz" || fail "$(space_or agent-corrupt "$TMP")" "the agent download is not gzip data"',
     'ACTUAL=$(sha256sum "$TMP/agent" | cut -d " " -f 1)',
     '[ "$ACTUAL" = "$EXPECTED" ] ||',
-    '    fail agent-checksum-mismatch "checksum mismatch for $AGENT_BASE_URL/agent/linux-$ARCH: SHA-256 $ACTUAL, the coordinator publishes $EXPECTED"',
+    '    fail agent-checksum-mismatch "checksum mismatch for $AGENT_URL_PREFIX/linux-$ARCH: SHA-256 $ACTUAL, the coordinator publishes $EXPECTED"',
     'say "checksum verified"',
     'run_logged install -d -m 0755 "$(dirname "$AGENT_PATH")" || fail "$(space_or agent-install-failed "$TMP")" "cannot create $(dirname "$AGENT_PATH")"',
     'run_logged install -m 0755 "$TMP/agent" "$AGENT_PATH.new" ||',

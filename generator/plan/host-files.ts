@@ -328,7 +328,7 @@ function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostPa
   };
 }
 
-function installAgentParams(spec: ClusterSpec): InstallAgentParams {
+export function installAgentParams(spec: ClusterSpec): InstallAgentParams {
   return {
     coordinatorUrl: spec.coordinator.url,
     coordinatorCaFile: '/etc/kubeseed/coordinator-ca.pem',

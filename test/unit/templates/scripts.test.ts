@@ -204,8 +204,8 @@ describe('renderInstallAgentScript', () => {
 
   it('downloads from the coordinator over the pinned CA and verifies the checksum', () => {
     expect(direct).toContain('COORDINATOR_URL=https://10.101.1.5:9443\n');
-    expect(direct).toContain('AGENT_BASE_URL=https://10.101.1.5:9443\n');
-    expect(direct).toContain('fetch "$AGENT_BASE_URL/agent/linux-$ARCH" "$TMP/agent.gz" --proto =https --cacert "$COORDINATOR_CA"');
+    expect(direct).toContain('AGENT_URL_PREFIX=https://10.101.1.5:9443/agent\n');
+    expect(direct).toContain('fetch "$AGENT_URL_PREFIX/linux-$ARCH" "$TMP/agent.gz" --proto =https --cacert "$COORDINATOR_CA"');
     expect(direct).toContain(
       'fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA"',
     );
@@ -219,8 +219,8 @@ describe('renderInstallAgentScript', () => {
   });
 
   it('downloads from a mirror without the pinned CA but takes the checksum from the coordinator', () => {
-    expect(mirror).toContain('AGENT_BASE_URL=http://mirror.lan/kubeseed\n');
-    expect(mirror).toContain('fetch "$AGENT_BASE_URL/agent/linux-$ARCH" "$TMP/agent.gz" --location');
+    expect(mirror).toContain('AGENT_URL_PREFIX=http://mirror.lan/kubeseed\n');
+    expect(mirror).toContain('fetch "$AGENT_URL_PREFIX/linux-$ARCH" "$TMP/agent.gz" --location');
     expect(mirror).not.toContain('"$TMP/agent.gz" --proto');
     expect(mirror).toContain(
       'fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA"',

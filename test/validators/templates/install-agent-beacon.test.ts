@@ -71,7 +71,7 @@ describe.skipIf(
     await app.listen({ host: '127.0.0.1', port: 0 });
     coordinatorUrl = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     mirror = createHttpServer((req, res) => {
-      if (mirrorBody && /^\/kubeseed\/agent\/linux-amd64$/.test(req.url ?? '')) res.writeHead(200).end(mirrorBody);
+      if (mirrorBody && /^\/kubeseed\/linux-amd64$/.test(req.url ?? '')) res.writeHead(200).end(mirrorBody);
       else res.writeHead(404).end('not here\n');
     });
     mirrorUrl = `http://127.0.0.1:${await listen(mirror)}/kubeseed`;

@@ -118,7 +118,7 @@ describe.skipIf(skipUnless('validators/templates install-agent', { commands: ['o
         },
       );
       const mirror = createHttpServer((req, res) => {
-        if (/^\/kubeseed\/agent\/linux-(amd64|arm64)$/.test(req.url ?? '')) res.writeHead(200).end(mirrorBody);
+        if (/^\/kubeseed\/linux-(amd64|arm64)$/.test(req.url ?? '')) res.writeHead(200).end(mirrorBody);
         else res.writeHead(404).end();
       });
       // A site proxy that will not tunnel to internal addresses: every request and CONNECT gets 403.

@@ -1,0 +1,40 @@
+/**
+ * One mirror layout serves every host (README: `spec.mirrors.agent` holds `<base>/linux-<arch>`):
+ * the cloud-init install script must fetch the same URL that Ignition's agent file names
+ * (resolveAgentUrl), and from the coordinator both keep its `/agent/linux-<arch>` route.
+ * The script is run for real with bash against a loopback mirror in the validators tier.
+ */
+import { describe, expect, it } from 'vitest';
+import { installAgentParams } from '../../../generator/plan/host-files.ts';
+import { resolveAgentUrl } from '../../../generator/render/ignition.ts';
+import { parseSpec } from '../../../generator/spec/parse.ts';
+import { renderInstallAgentScript } from '../../../templates/install-agent.ts';
+import { withLine } from '../spec/base-spec.ts';
+
+/** The URL install-agent.sh downloads for `arch`, with its shell variables expanded. */
+function scriptAgentUrl(script: string, arch: string): string {
+  const prefix = /^AGENT_URL_PREFIX=(.*)$/m.exec(script)?.[1]?.replace(/^'|'$/g, '');
+  const fetch = /fetch "\$AGENT_URL_PREFIX\/linux-\$ARCH" "\$TMP\/agent\.gz"/.test(script);
+  if (!prefix || !fetch) throw new Error('install-agent.sh no longer downloads "$AGENT_URL_PREFIX/linux-$ARCH"');
+  return `${prefix}/linux-${arch}`;
+}
+
+describe('the agent download URL', () => {
+  it('from mirrors.agent: the install script and Ignition fetch <mirror>/linux-<arch>', () => {
+    for (const mirror of ['http://files.corp.lan:8080/kubeseed', 'http://files.corp.lan:8080/kubeseed/']) {
+      const { spec } = parseSpec(withLine('os:', `  mirrors: { agent: "${mirror}" }\n  os:`), 'c.yaml');
+      const script = renderInstallAgentScript(installAgentParams(spec));
+      for (const arch of ['amd64', 'arm64'] as const) {
+        expect(scriptAgentUrl(script, arch)).toBe(`http://files.corp.lan:8080/kubeseed/linux-${arch}`);
+        expect(scriptAgentUrl(script, arch)).toBe(resolveAgentUrl(spec, arch));
+      }
+    }
+  });
+
+  it('from the coordinator: both use its /agent/linux-<arch> route', () => {
+    const { spec } = parseSpec(withLine('os:', '  os:'), 'c.yaml');
+    const script = renderInstallAgentScript(installAgentParams(spec));
+    expect(scriptAgentUrl(script, 'amd64')).toBe(resolveAgentUrl(spec, 'amd64'));
+    expect(resolveAgentUrl(spec, 'amd64')).toMatch(/^https:\/\/[^/]+\/agent\/linux-amd64$/);
+  });
+});
