@@ -16,6 +16,8 @@ export interface Session {
   endpoint: EndpointTarget;
   /** coordinator clock − agent clock at enrollment, ms. */
   serverSkewMs: number;
+  /** The plan starts with prepare-host: the package checks wait for it (preflight.ts). */
+  prepareHost?: boolean;
 }
 
 export type AgentState =
@@ -168,6 +170,7 @@ function sessionFrom(response: EnrollResponse, agentClock: number): Session {
     kubernetesVersion: response.kubernetesVersion,
     endpoint: response.endpoint,
     serverSkewMs: response.serverTime - agentClock,
+    ...(response.prepareHost === true ? { prepareHost: true } : {}),
   };
 }
 

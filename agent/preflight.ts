@@ -4,9 +4,10 @@
  * clock is not a failure. Role-aware: a load balancer needs none of the Kubernetes checks.
  *
  * On cloud-init hosts the agent's first step (prepare-host) installs containerd, kubeadm and the
- * kubelet: until it has succeeded (its sentinel), only cloud-init and the clock are checked, and the
- * agent runs the whole preflight again right after that step. Ignition hosts (no cloud-init)
- * prepare before the agent starts: every check runs at once.
+ * kubelet: when the enrollment says the host's plan starts with it (`prepareHost`), only cloud-init
+ * and the clock are checked until it has succeeded (its sentinel), and the agent runs the whole
+ * preflight again right after that step. Ignition hosts prepare before the agent starts (and a
+ * coordinator that plans no prepare-host never says so): every check runs at once.
  */
 import { isIP } from 'node:net';
 import type { Role } from '../protocol/steps.ts';
@@ -199,7 +200,8 @@ export async function runPreflight(session: Session, ctx: PreflightContext): Pro
   if (!add(cloudInit)) return { ok: false, checks, ...known };
   if (!add(checkClock(ctx.now, ctx.serverSkewMs))) return { ok: false, checks, ...known };
   // cloud-init host not prepared yet: the packages come with the prepare-host step, checked after it.
-  const pending = cloudInit.state === 'done' && ctx.prepared !== true;
+  // Only when the coordinator said this host's plan starts with prepare-host (enroll response).
+  const pending = session.prepareHost === true && ctx.prepared !== true;
   if (needsKube(session.role) && pending) {
     add({ name: 'packages', ok: true, message: 'checked once the prepare-host step has installed them' });
     return { ok: true, checks, ...known };

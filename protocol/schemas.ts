@@ -94,6 +94,7 @@ export const ENROLL_RESPONSE_SCHEMA = {
     awaitingApproval: { type: 'boolean' },
     kubernetesVersion: { type: 'string' },
     endpoint: ENDPOINT_SCHEMA,
+    prepareHost: { type: 'boolean' },
   },
 } as const;
 

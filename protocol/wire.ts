@@ -126,6 +126,11 @@ export interface EnrollResponse {
   /** Kubernetes version and endpoint the host's preflight checks against. */
   kubernetesVersion: string;
   endpoint: EndpointTarget;
+  /**
+   * true when the host's plan starts with prepare-host (cloud-init hosts): its package checks wait
+   * for that step. Absent (Ignition hosts, a coordinator that plans no such step): every check runs.
+   */
+  prepareHost?: boolean;
 }
 
 /** GET /v1/next?wait=ms — long-poll. 200 with a step, or 204 when nothing was released within `wait`. */

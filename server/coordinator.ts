@@ -841,6 +841,7 @@ export class Coordinator {
       awaitingApproval: host.awaitingApproval,
       kubernetesVersion: spec.kubernetesVersion,
       endpoint: describeEndpoint(spec),
+      ...(this.plan.steps.some((s) => s.host === host.name && s.kind === 'prepare-host') ? { prepareHost: true } : {}),
     };
   }
 

@@ -213,7 +213,8 @@ describe('fleet squatting', () => {
     refused('the rejected squatter asks for m1’s steps, signing as m1 with its own key', { status: signed.statusCode, body: signed.body });
     expect(signed.statusCode).toBe(401);
     expect(leaks(signed.body)).toEqual([]);
-    // The real m1 re-enrolls (as its agent does after awaiting approval) and gets kubeadm init with the CA keys.
+    // The real m1 re-enrolls (as its agent does after awaiting approval), prepares (its first step on a
+    // cloud-init host) and gets kubeadm init with the CA keys.
     const real = await enroll(claim(realM1));
     expect(real.json).toMatchObject({ host: 'm1', awaitingApproval: false });
     const asM1 = { ...realM1, host: 'm1' };
@@ -225,6 +226,25 @@ describe('fleet squatting', () => {
         headers: signedHeaders(asM1, 'GET', '/v1/next?wait=0', '', clock.now()),
       });
       body = res.body;
+      const step = res.statusCode === 200 ? (JSON.parse(body) as { step?: { id: string; kind: string; attempt: number } }).step : undefined;
+      if (step?.kind === 'prepare-host') {
+        const at = clock.now();
+        const report = JSON.stringify({
+          stepId: step.id,
+          attempt: step.attempt,
+          outcome: 'succeeded',
+          logTail: 'kubeseed-prepare: done\n',
+          startedAt: at,
+          finishedAt: at,
+        });
+        const done = await app.inject({
+          method: 'POST',
+          url: '/v1/report',
+          payload: report,
+          headers: { ...signedHeaders(asM1, 'POST', '/v1/report', report, at), 'content-type': 'application/json' },
+        });
+        expect(done.statusCode, done.body).toBe(200);
+      }
     }
     expect(body).toContain('kubeadm-init');
     expect(leaks(body).length).toBeGreaterThan(0);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import { buildStep } from '../../generator/plan/build-step.ts';
+import { PREPARE_SCRIPT } from '../../generator/plan/host-files.ts';
 import { planRollout } from '../../generator/plan/plan.ts';
 import { MemoryAuditLog } from '../../server/audit-log.ts';
 import { type RunningCoordinator, startCoordinator } from '../../server/serve.ts';
@@ -90,6 +91,9 @@ async function rollout(extraEnv: Record<string, string> = {}): Promise<Rollout> 
     );
     r.write('/etc/kubeseed/ca.crt', tls.ca);
     r.write('/etc/kubeseed/credential', credentialOf(h.name), 0o600);
+    // The plan's first step on these cloud-init hosts is prepare-host: a stand-in for the script the
+    // user-data writes (the real one would install packages on this machine).
+    r.write(PREPARE_SCRIPT, '#!/bin/bash\necho "kubeseed-prepare: stand-in host"\necho "kubeseed-prepare: done"\n', 0o755);
     return { name: h.name, root: r.root };
   });
   const results = await Promise.all(

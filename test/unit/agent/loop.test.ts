@@ -77,7 +77,9 @@ function scriptedCoordinator(
   return (req) => {
     const special = extra?.(req);
     if (special) return special;
-    if (req.path === '/v1/enroll') return { status: 200, body: enrollResponse() };
+    // As the coordinator does: prepareHost when the host's plan starts with prepare-host.
+    const prepares = steps.some((s) => (s as { kind?: string }).kind === 'prepare-host');
+    if (req.path === '/v1/enroll') return { status: 200, body: { ...enrollResponse(), ...(prepares ? { prepareHost: true } : {}) } };
     if (req.path === '/v1/heartbeat') return { status: 204 };
     if (req.path === '/v1/report') {
       outstanding = false;

@@ -370,15 +370,24 @@ describe('preflight', () => {
   it('a cloud-init host not prepared yet: only cloud-init and the clock, the packages after prepare-host', async () => {
     const { fs, net } = await setup();
     const exec = fakeExec({ 'cloud-init status': { output: 'status: done\n' } });
-    const res = await runPreflight(session, { fs, exec, net, now: 0, serverSkewMs: 0, prepared: false });
+    const preparing = { ...session, prepareHost: true };
+    const res = await runPreflight(preparing, { fs, exec, net, now: 0, serverSkewMs: 0, prepared: false });
     expect(res.ok).toBe(true);
     expect(res.cloudInit).toBe('done');
     expect(res.checks.map((c) => c.name)).toEqual(['cloud-init', 'clock', 'packages']);
     // containerd, the kubelet and kubeadm are not there yet: nobody asked for them.
     expect(exec.calls.map((c) => c.join(' '))).toEqual(['cloud-init status --wait']);
     // The clock still blocks before preparation.
-    const skewed = await runPreflight(session, { fs, exec, net, now: 0, serverSkewMs: 60_000, cloudInit: 'done', prepared: false });
+    const skewed = await runPreflight(preparing, { fs, exec, net, now: 0, serverSkewMs: 60_000, cloudInit: 'done', prepared: false });
     expect(skewed.checks.at(-1)).toMatchObject({ name: 'clock', ok: false });
+  });
+
+  it('a cloud-init host whose coordinator plans no prepare-host (no prepareHost at enrollment): every check at once', async () => {
+    const { fs, net } = await setup();
+    const exec = goodExec();
+    const res = await runPreflight(session, { fs, exec, net, now: 0, serverSkewMs: 0, cloudInit: 'done', prepared: false });
+    expect(res.checks.map((c) => c.name)).toContain('containerd');
+    expect(res.checks.map((c) => c.name)).not.toContain('packages');
   });
 
   it('an Ignition host (no cloud-init) prepared before the agent: every check at once, without a sentinel', async () => {

@@ -161,13 +161,19 @@ function allArtifacts(): [string, Artifacts][] {
 let work = '';
 let baseUnits = '';
 
-/** `systemd-analyze verify` of one unit (with its drop-ins) in a fresh root; returns the output lines. */
-async function verifyUnit(u: Unit): Promise<{ code: number; lines: string[] }> {
+/**
+ * `systemd-analyze verify` of one unit (with its drop-ins) in a fresh root; returns the output lines.
+ * The host's other units with contents are installed beside it, so `Requires=`/`After=` between
+ * kubeseed's own units resolve as on the host.
+ */
+async function verifyUnit(u: Unit, siblings: Unit[] = []): Promise<{ code: number; lines: string[] }> {
   const root = mkdtempSync(join(work, 'root-'));
   cpSync(baseUnits, join(root, 'usr/lib/systemd/system'), { recursive: true });
   const etc = join(root, 'etc/systemd/system');
   mkdirSync(etc, { recursive: true });
-  const texts = [u.contents ?? '', ...u.dropins.map((d) => d.contents)];
+  const others = siblings.filter((o) => o.name !== u.name && o.contents !== undefined);
+  for (const o of others) writeFileSync(join(etc, o.name), o.contents ?? '');
+  const texts = [u.contents ?? '', ...u.dropins.map((d) => d.contents), ...others.map((o) => o.contents ?? '')];
   if (u.contents !== undefined) writeFileSync(join(etc, u.name), u.contents);
   else
     writeFileSync(
@@ -298,15 +304,15 @@ describe.skipIf(skip)('rendered units and network files against the programs tha
 
   it('systemd-analyze verify accepts every unit and drop-in', async () => {
     // Identical units (most hosts share them) are verified once.
-    const distinct = new Map<string, { unit: Unit; where: string }>();
+    const distinct = new Map<string, { unit: Unit; where: string; siblings: Unit[] }>();
     for (const [label, a] of artifacts)
       for (const u of a.units) {
         const key = createHash('sha256').update(JSON.stringify(u)).digest('hex');
-        if (!distinct.has(key)) distinct.set(key, { unit: u, where: label });
+        if (!distinct.has(key)) distinct.set(key, { unit: u, where: label, siblings: a.units });
       }
     const problems: string[] = [];
-    for (const { unit, where } of distinct.values()) {
-      const r = await verifyUnit(unit);
+    for (const { unit, where, siblings } of distinct.values()) {
+      const r = await verifyUnit(unit, siblings);
       const bad = unexpected(r.lines);
       if (r.code !== 0 || bad.length > 0) problems.push(`${where} ${unit.name} (exit ${r.code}):\n  ${bad.join('\n  ')}`);
     }

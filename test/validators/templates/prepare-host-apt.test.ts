@@ -387,7 +387,7 @@ describe.skipIf(
   it('stops with a clear message when the repository lacks the patch version', () => {
     expect(read('run3.rc').trim()).toBe('1');
     expect(read('run3.log')).toContain(
-      'kubeseed-prepare: ERROR: no version of kubelet matching ^1\\.37\\.5- in the configured repositories',
+      'kubeseed-prepare: ERROR: package-not-found: no version of kubelet matching ^1\\.37\\.5- in the configured repositories',
     );
   });
 
