@@ -63,7 +63,9 @@ export async function cmdGenerate(argv: string[], io: Io): Promise<number> {
   };
   process.on('SIGINT', onInterrupt);
   try {
-    return await generateInto(out, parsed, Boolean(flags.rotate), passphrase, hadState, agentSha256, output, io, () => interrupted);
+    const code = await generateInto(out, parsed, Boolean(flags.rotate), passphrase, hadState, agentSha256, output, io, () => interrupted);
+    // A Ctrl-C that lands after the last safe point still ends as an interrupt (130); everything is written.
+    return interrupted ? 130 : code;
   } finally {
     process.off('SIGINT', onInterrupt);
   }
