@@ -105,6 +105,29 @@ async function enrollAll(
   return { perSecond: identities.length / ((performance.now() - started) / 1000), latencies };
 }
 
+/**
+ * Every host of the bench spec (cloud-init) starts with prepare-host (ADR 0018): each reports it done
+ * (not timed), so the waits measured below are the rollout gates, not a pending preparation.
+ */
+async function prepareAll(dispatcher: Agent, url: string, identities: AgentIdentity[]): Promise<void> {
+  await runBounded(identities.length, ENROLL_CONCURRENCY, Date.now() + 600_000, async (i) => {
+    const id = identities[i]!;
+    const res = await agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=10000');
+    const step = (res.json as NextResponse | undefined)?.step;
+    if (step?.kind !== 'prepare-host') throw new Error(`${id.host}: expected prepare-host, got ${res.status} ${JSON.stringify(res.json)}`);
+    const at = Date.now();
+    const report = await agentRequest(dispatcher, url, id, 'POST', '/v1/report', {
+      stepId: step.id,
+      attempt: step.attempt,
+      outcome: 'succeeded',
+      logTail: 'bench',
+      startedAt: at,
+      finishedAt: at,
+    });
+    if (report.status !== 200) throw new Error(`${id.host}: prepare-host report ${report.status}`);
+  });
+}
+
 /** The same client against hello-world: POSTs of an enrollment-sized body at the same concurrency. */
 async function helloRate(dispatcher: Agent, url: string, identities: AgentIdentity[]): Promise<number> {
   const body = enrollBody(identities[0]!, { credential: 'ksenr_'.padEnd(49, 'x') });
@@ -149,6 +172,7 @@ export async function benchCapacity(): Promise<string> {
       idleRss = server.memory().rss;
       const dispatcher = new Agent({ connect: { ca }, connections: WAITERS + 100, keepAliveTimeout: 120_000 });
       enroll = await enrollAll(dispatcher, url, bigIds, big.credentials);
+      await prepareAll(dispatcher, url, bigIds);
       // cp1 would be handed `kubeadm init` at once; the other 4,999 have nothing to do and wait.
       const waiting = bigIds.slice(1);
       const polls = waiting.map((id) =>
@@ -219,6 +243,7 @@ export async function benchCapacity(): Promise<string> {
       await server.send({ cmd: 'profile-start' });
       fanEnrollPerSecond = (await enrollAll(dispatcher, url, fanIds, fan.credentials)).perSecond;
       await server.send({ cmd: 'profile-stop', file: join(work, 'enroll.cpuprofile') });
+      await prepareAll(dispatcher, url, fanIds);
       await server.send({ cmd: 'stop' });
       await dispatcher.destroy();
       cpSync(join(work, 'state-fan-enroll'), enrolledDir, { recursive: true });
