@@ -19,7 +19,7 @@ import { assertPath, joinLines, shQuote } from './text.ts';
 export const CONTAINERD_SELECT_UNIT = 'kubeseed-containerd.service';
 export const CONTAINERD_SELECT_SCRIPT = '/opt/kubeseed/select-containerd.sh';
 /** Flatcar's own containerd extension link (build_library/sysext_prod_builder in flatcar/scripts). */
-export const FLATCAR_BUILTIN_CONTAINERD_LINK = '/etc/extensions/containerd-flatcar.raw';
+const FLATCAR_BUILTIN_CONTAINERD_LINK = '/etc/extensions/containerd-flatcar.raw';
 
 export interface ContainerdSelectParams {
   /** The stored extension image, e.g. `/opt/extensions/containerd/containerd-2.3.4-x86-64.raw`. */

@@ -27,7 +27,6 @@ export {
   CONTAINERD_SELECT_UNIT,
   type ContainerdSelectParams,
   type ContainerdSelectUnitParams,
-  FLATCAR_BUILTIN_CONTAINERD_LINK,
   renderContainerdDropin,
   renderContainerdSelectScript,
   renderContainerdSelectUnit,
@@ -69,14 +68,11 @@ export {
   renderPrepareHostScript,
 } from './prepare-host.ts';
 export {
-  CHRONY_SOURCES_PATH,
   CHRONY_TMPFILES_PATH,
   KUBERNETES_RPM_KEY_PATH,
   KUBERNETES_RPM_REPO_PATH,
   kubernetesRpmKeyUrl,
-  kubernetesRpmPackages,
   kubernetesRpmRepoUrl,
-  RPM_OSTREE_INSTALL_STAMP,
   RPM_OSTREE_INSTALL_UNIT,
   renderChronyTmpfiles,
   renderKubernetesRpmRepo,

@@ -20,11 +20,11 @@ import { assertName, assertUrl, joinLines, parseKubernetesVersion, TemplateInput
 export const KUBERNETES_RPM_REPO_PATH = '/etc/yum.repos.d/kubeseed-kubernetes.repo';
 export const KUBERNETES_RPM_KEY_PATH = '/etc/pki/rpm-gpg/kubeseed-kubernetes.asc';
 export const RPM_OSTREE_INSTALL_UNIT = 'kubeseed-rpm-ostree-install.service';
-/** Written last by the install unit; `%N` in the unit expands to its name without the suffix. */
-export const RPM_OSTREE_INSTALL_STAMP = '/var/lib/kubeseed-rpm-ostree-install.stamp';
+/** Written last by the install unit; its ConditionPathExists skips the unit on later boots. */
+const RPM_OSTREE_INSTALL_STAMP = '/var/lib/kubeseed-rpm-ostree-install.stamp';
 export const CHRONY_TMPFILES_PATH = '/etc/tmpfiles.d/kubeseed-chrony.conf';
 /** Fedora's chrony.conf reads `*.sources` here (`sourcedir /run/chrony-dhcp`). */
-export const CHRONY_SOURCES_PATH = '/run/chrony-dhcp/kubeseed.sources';
+const CHRONY_SOURCES_PATH = '/run/chrony-dhcp/kubeseed.sources';
 
 /** The pkgs.k8s.io RPM repository of a minor. */
 export function kubernetesRpmRepoUrl(kubernetesVersion: string): string {
@@ -52,7 +52,7 @@ export function renderKubernetesRpmRepo(p: { kubernetesVersion: string; repoUrl:
 }
 
 /** The packages layered: the spec's patch of kubelet, kubeadm and kubectl, the minor's newest cri-tools. */
-export function kubernetesRpmPackages(kubernetesVersion: string): string[] {
+function kubernetesRpmPackages(kubernetesVersion: string): string[] {
   const { version } = parseKubernetesVersion(kubernetesVersion);
   return [`kubelet-${version}`, `kubeadm-${version}`, `kubectl-${version}`, 'cri-tools'];
 }
