@@ -834,6 +834,9 @@ export class Coordinator {
 
   private enrollResponse(host: HostRecord): EnrollResponse {
     const spec = this.plan.spec;
+    const prepareHost = indexPlan(this.plan)
+      .byHost.get(host.name)
+      ?.some((s) => s.kind === 'prepare-host');
     return {
       host: host.name,
       role: host.role,
@@ -841,7 +844,7 @@ export class Coordinator {
       awaitingApproval: host.awaitingApproval,
       kubernetesVersion: spec.kubernetesVersion,
       endpoint: describeEndpoint(spec),
-      ...(this.plan.steps.some((s) => s.host === host.name && s.kind === 'prepare-host') ? { prepareHost: true } : {}),
+      ...(prepareHost ? { prepareHost: true } : {}),
     };
   }
 
