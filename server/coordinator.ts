@@ -693,20 +693,16 @@ export class Coordinator {
     }
     const facts = request.facts;
     const described = `machine-id ${facts.machineId || '-'}, MACs ${facts.macs.join(',') || '-'}, UUID ${facts.smbiosUuid || '-'}, hostname ${facts.hostname || '-'}, key ${fingerprint}`;
-    const limit = this.claims.take(sourceAddress, now);
-    if (limit.retryAfterSeconds > 0) {
-      if (limit.firstRefusal) {
-        await this.securityEvent(
-          'claim-rate-limited',
-          undefined,
-          sourceAddress,
-          limit.scope === 'global'
-            ? `too many unauthenticated claims from all addresses; refusing new ones for ${limit.retryAfterSeconds} s`
-            : `too many unauthenticated claims from ${sourceAddress}; refusing it for ${limit.retryAfterSeconds} s`,
-        );
-      }
-      throw new RateLimitedError('too many enrollment claims without a credential; retry later', limit.retryAfterSeconds);
-    }
+    await this.takeOrRefuse(
+      this.claims,
+      sourceAddress,
+      now,
+      (scope, seconds) =>
+        scope === 'global'
+          ? `too many unauthenticated claims from all addresses; refusing new ones for ${seconds} s`
+          : `too many unauthenticated claims from ${sourceAddress}; refusing it for ${seconds} s`,
+      'too many enrollment claims without a credential; retry later',
+    );
     await this.securityEvent(
       'unauthenticated-claim',
       'error' in match ? undefined : match.host,
@@ -773,6 +769,24 @@ export class Coordinator {
     };
   }
 
+  /**
+   * Counts a request from `sourceAddress` against `limiter`. Over the limit: 429 with Retry-After,
+   * and one `claim-rate-limited` security event per scope and window (`describe` words it).
+   */
+  private async takeOrRefuse(
+    limiter: ClaimLimiter,
+    sourceAddress: string,
+    now: number,
+    describe: (scope: 'source' | 'global' | undefined, retryAfterSeconds: number) => string,
+    refusal: string,
+  ): Promise<void> {
+    const limit = limiter.take(sourceAddress, now);
+    if (limit.retryAfterSeconds === 0) return;
+    if (limit.firstRefusal)
+      await this.securityEvent('claim-rate-limited', undefined, sourceAddress, describe(limit.scope, limit.retryAfterSeconds));
+    throw new RateLimitedError(refusal, limit.retryAfterSeconds);
+  }
+
   private async enrollmentFailed(sourceAddress: string, now: number): Promise<void> {
     if (this.limiter.fail(sourceAddress, now)) {
       await this.securityEvent(
@@ -793,17 +807,14 @@ export class Coordinator {
   async installFailed(request: InstallFailedRequest, sourceAddress: string): Promise<InstallFailedResponse> {
     const now = this.clock.now();
     this.admitCredentialRequest(request.protocol, sourceAddress, now);
-    const limit = this.beacons.take(sourceAddress, now);
-    if (limit.retryAfterSeconds > 0) {
-      if (limit.firstRefusal)
-        await this.securityEvent(
-          'claim-rate-limited',
-          undefined,
-          sourceAddress,
-          `too many install-failed beacons (${limit.scope === 'global' ? 'from all addresses' : `from ${sourceAddress}`}); refusing them for ${limit.retryAfterSeconds} s`,
-        );
-      throw new RateLimitedError('too many install-failed reports; retry later', limit.retryAfterSeconds);
-    }
+    await this.takeOrRefuse(
+      this.beacons,
+      sourceAddress,
+      now,
+      (scope, seconds) =>
+        `too many install-failed beacons (${scope === 'global' ? 'from all addresses' : `from ${sourceAddress}`}); refusing them for ${seconds} s`,
+      'too many install-failed reports; retry later',
+    );
     const verified = await this.inputs.enrollment.verify(request.host, request.credential, beaconFacts(request, now));
     if (!verified) {
       await this.enrollmentFailed(sourceAddress, now);
