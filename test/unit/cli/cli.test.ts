@@ -5,29 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../../cli/main.ts';
 import { loadState } from '../../../generator/state/index.ts';
 import { ROOT } from '../../support/fixtures.ts';
+import { runMain } from './run-main.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ks-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, {
-    stdout: (s) => {
-      out += s;
-    },
-    stderr: (s) => {
-      err += s;
-    },
-    env: {},
-    cwd: work,
-    isTTY: false,
-  });
-  return { code, out, err };
-}
+const run = (...argv: string[]) => runMain(argv, { cwd: work });
 
 const example = (name: string) => join(ROOT, 'examples', `${name}.yaml`);
 

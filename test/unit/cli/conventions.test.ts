@@ -12,29 +12,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { closest, editDistance } from '../../../cli/args.ts';
 import { COMMANDS } from '../../../cli/commands.ts';
-import { main } from '../../../cli/main.ts';
 import { ROOT } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { runMain } from './run-main.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ks-conventions-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, {
-    stdout: (s) => {
-      out += s;
-    },
-    stderr: (s) => {
-      err += s;
-    },
-    env: {},
-    cwd: work,
-    isTTY: false,
-  });
-  return { code, out, err };
-}
+const run = (...argv: string[]) => runMain(argv, { cwd: work });
 
 const example = join(ROOT, 'examples', 'ha-stacked.yaml');
 

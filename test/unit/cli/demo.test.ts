@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.ts';
+import { runMain } from './run-main.ts';
 
 interface Step {
   host: string;
@@ -20,17 +21,8 @@ interface Step {
 describe('kubeseed demo', () => {
   it('rolls out etcd → one init → CNI → control planes one at a time → workers, and cleans up', async () => {
     const before = new Set(readdirSync(tmpdir()).filter((d) => d.startsWith('kubeseed-demo-')));
-    let out = '';
     const started = Date.now();
-    const code = await main(['demo', '--json', '--workers', '3'], {
-      stdout: (s) => {
-        out += s;
-      },
-      stderr: () => {},
-      env: {},
-      cwd: process.cwd(),
-      isTTY: false,
-    });
+    const { code, out } = await runMain(['demo', '--json', '--workers', '3'], { cwd: process.cwd() });
     const result = JSON.parse(out) as { ok: boolean; steps: Step[]; hosts: { name: string; done: boolean }[] };
     expect(code).toBe(0);
     expect(result.ok).toBe(true);
@@ -116,17 +108,8 @@ describe('kubeseed demo, as a person runs it (issue 21)', () => {
   }, 150_000);
 
   it('lists --keep in its usage', async () => {
-    let out = '';
-    const io = {
-      stdout: (s: string) => {
-        out += s;
-      },
-      stderr: () => {},
-      env: {},
-      cwd: process.cwd(),
-      isTTY: false,
-    };
-    expect(await main(['demo', '--help'], io)).toBe(0);
+    const { code, out } = await runMain(['demo', '--help'], { cwd: process.cwd() });
+    expect(code).toBe(0);
     expect(out).toMatch(/^Usage: kubeseed demo .*\[--keep\]/m);
   });
 });

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { main } from '../../../cli/main.ts';
 import { loadState } from '../../../generator/state/index.ts';
 import { ROOT } from '../../support/fixtures.ts';
 import { untilListening } from '../server/child-server.ts';
+import { runMain } from './run-main.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ks-edges-'));
 const BIN = join(ROOT, 'bin', 'kubeseed.mjs');
@@ -30,22 +30,7 @@ afterEach(async () => {
   }
 });
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, {
-    stdout: (s) => {
-      out += s;
-    },
-    stderr: (s) => {
-      err += s;
-    },
-    env: {},
-    cwd: work,
-    isTTY: false,
-  });
-  return { code, out, err };
-}
+const run = (...argv: string[]) => runMain(argv, { cwd: work });
 
 function cli(args: string[]): ChildProcess {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });

@@ -8,25 +8,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../../../cli/main.ts';
 import { ROOT } from '../../support/fixtures.ts';
+import { runMain } from './run-main.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ks-next-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function generate(spec: string, out: string): Promise<string> {
-  let stdout = '';
-  const io = {
-    stdout: (s: string) => {
-      stdout += s;
-    },
-    stderr: () => {},
-    env: {},
-    cwd: work,
-    isTTY: false,
-  };
-  expect(await main(['generate', spec, '--out', out], io)).toBe(0);
-  return stdout;
+  const r = await runMain(['generate', spec, '--out', out], { cwd: work });
+  expect(r.code).toBe(0);
+  return r.out;
 }
 
 describe('kubeseed generate: next steps', () => {

@@ -7,41 +7,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { Io } from '../../../cli/commands.ts';
-import { main } from '../../../cli/main.ts';
 import { OPERATOR_TOKEN, removeDir, type SimulatedRollout, startSimulation, writeStateDir } from '../status/rollout-sim.ts';
+import { runMain } from './run-main.ts';
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-  asked: string[];
-}
-
-async function run(argv: string[], options: { env?: NodeJS.ProcessEnv; answer?: boolean } = {}): Promise<Run> {
-  const r: Run = { code: 0, out: '', err: '', asked: [] };
-  const io: Io = {
-    stdout: (s) => {
-      r.out += s;
-    },
-    stderr: (s) => {
-      r.err += s;
-    },
-    env: options.env ?? {},
-    cwd: '/',
-    isTTY: false,
-    ...(options.answer !== undefined
-      ? {
-          confirm: async (question: string) => {
-            r.asked.push(question);
-            return options.answer!;
-          },
-        }
-      : {}),
-  };
-  r.code = await main(argv, io);
-  return r;
-}
+const run = (argv: string[], options: { env?: NodeJS.ProcessEnv; answer?: boolean } = {}) => runMain(argv, { cwd: '/', ...options });
 
 describe('operator commands', () => {
   let sim: SimulatedRollout;
