@@ -199,6 +199,9 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
             log(problems > 0 ? 'warn' : 'info', 'cloud-init-status', { ...report });
             // Already final with what the preflight accepts (exit 0 or 2): its `status --wait` would answer the same at once.
             if (cloudInitFinished(report)) rt.cloudInit = 'done';
+          } else {
+            // Not installed (an Ignition host): the preflight need not run `cloud-init status --wait` to learn it again.
+            rt.cloudInit = 'absent';
           }
         }
         const body: EnrollRequest = {
