@@ -28,8 +28,9 @@ import {
   REPORT_RESPONSE_SCHEMA,
   type ReportRequest,
 } from '../protocol/index.ts';
-import { AGENT_ARCHES, type AgentArch, AgentBinaries, parseRange } from './agent-binaries.ts';
+import { AGENT_ARCHES, type AgentArch, AgentBinaries } from './agent-binaries.ts';
 import { checkOperatorToken } from './auth.ts';
+import { parseRange } from './byte-range.ts';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
 import { RateLimitedError } from './enrollment-guard.ts';
 import { ApiError, badRequest, unauthorized } from './errors.ts';

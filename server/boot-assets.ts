@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { parseRange } from './byte-range.ts';
 
 const ASSET_PATH = /^\/assets((?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+)+)$/;
 
@@ -31,23 +32,11 @@ export async function serveBootAsset(dir: string, req: IncomingMessage, res: Ser
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) return answer(res, 404, `not found: ${req.url} (place it in the --assets directory)\n`);
   const size = info.size;
-  let start = 0;
-  let end = size - 1;
-  let status = 200;
-  const range = req.headers.range;
-  if (range !== undefined) {
-    // One range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); anything else is answered whole, as RFC 9110 allows.
-    const r = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-    if (r && (r[1] !== '' || r[2] !== '')) {
-      if (r[1] === '') start = Math.max(0, size - Number(r[2]));
-      else {
-        start = Number(r[1]);
-        if (r[2] !== '') end = Math.min(end, Number(r[2]));
-      }
-      if (start >= size || start > end) return answer(res, 416, 'range not satisfiable\n', { 'content-range': `bytes */${size}` });
-      status = 206;
-    }
-  }
+  // One range (`bytes=a-b`, `bytes=a-`, `bytes=-n`); anything else is answered whole, as RFC 9110 allows.
+  const range = parseRange(req.headers.range, size);
+  if (range === 'unsatisfiable') return answer(res, 416, 'range not satisfiable\n', { 'content-range': `bytes */${size}` });
+  const { start, end } = range ?? { start: 0, end: size - 1 };
+  const status = range ? 206 : 200;
   res.writeHead(status, {
     'content-type': 'application/octet-stream',
     'content-length': String(end - start + 1),
