@@ -100,7 +100,7 @@ export function parseCloudInitTabular(output: string, exitCode: number | null): 
 }
 
 /** argparse's answer of a cloud-init that has no `--format` (22.1–22.3): exit 2, "unrecognized arguments". */
-export function isUnknownOption(output: string, exitCode: number | null): boolean {
+function isUnknownOption(output: string, exitCode: number | null): boolean {
   return exitCode === 2 && /unrecognized arguments|invalid choice/.test(output);
 }
 

@@ -85,7 +85,7 @@ export async function runCniApply(run: StepRun): Promise<StepResults> {
  * it: upper- and lower-case names, NO_PROXY comma-separated with CIDRs. The API endpoint is in the
  * plan's no-proxy list, so kubectl still reaches it directly. Undefined without a proxy.
  */
-export function kubectlProxyEnv(proxy: StepDownloadProxy | undefined): Record<string, string> | undefined {
+function kubectlProxyEnv(proxy: StepDownloadProxy | undefined): Record<string, string> | undefined {
   if (!proxy || (!proxy.http && !proxy.https)) return undefined;
   const env: Record<string, string> = {};
   const set = (name: string, value: string) => {
