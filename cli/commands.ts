@@ -33,9 +33,17 @@ const OUTPUT: FlagSpec[] = [
 const STRICT: FlagSpec = { name: 'strict', help: 'treat warnings as errors (exit 2)' };
 const SPEC: ArgSpec[] = [{ name: 'SPEC' }];
 const HOST: ArgSpec[] = [{ name: 'HOST' }];
+const STATE: FlagSpec = {
+  name: 'state',
+  value: 'DIR',
+  default: DEFAULT_STATE_DIR,
+  help: 'the state directory `generate` wrote (pinned CA, coordinator URL)',
+};
+/** Where serve and version find the agent executables (generate's --dist says what it does with them). */
+const DIST: FlagSpec = { name: 'dist', value: 'DIR', default: 'the package dist/', help: 'where the agent executables are' };
 /** How the operator commands find the coordinator (coordinator-target.ts reads them). */
 const TARGET: FlagSpec[] = [
-  { name: 'state', value: 'DIR', default: DEFAULT_STATE_DIR, help: 'the state directory `generate` wrote (pinned CA, coordinator URL)' },
+  STATE,
   { name: 'url', value: 'URL', default: "the state's coordinator URL", help: 'the coordinator, where it listens elsewhere' },
   {
     name: 'token',
@@ -102,7 +110,7 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'an admin kubeconfig minted from the cluster CA (stdout, or --out FILE with mode 0600)',
     args: [],
     flags: [
-      TARGET[0]!,
+      STATE,
       { name: 'out', value: 'FILE', default: 'stdout', help: 'write the kubeconfig to FILE (0600)' },
       { name: 'validity', value: 'DURATION', default: '24h', help: 'how long the client certificate is valid (1m to 8784h)' },
       { name: 'force', help: 'overwrite FILE if it exists' },
@@ -126,9 +134,9 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'the coordination server; prints the status page URL and where the operator token is; Ctrl-C is safe, a restart resumes',
     args: [],
     flags: [
-      TARGET[0]!,
+      STATE,
       { name: 'listen', value: 'HOST:PORT', default: 'spec.coordinator.listen', help: 'the HTTPS listen address' },
-      { name: 'dist', value: 'DIR', default: 'the package dist/', help: 'where the agent executables are' },
+      DIST,
       { name: 'max-connections-per-source', value: 'N', default: 'a quarter of the process limit', help: 'per source address' },
       { name: 'assets', value: 'DIR', help: 'serve DIR read-only at /assets/ on the plain-HTTP listener (PXE kernels, initrds, ISOs)' },
       {
@@ -205,7 +213,7 @@ export const COMMANDS: Record<string, Command> = {
   version: {
     summary: 'the version, commit, Node and the agent executables (versions and digests)',
     args: [],
-    flags: [{ name: 'dist', value: 'DIR', default: 'the package dist/', help: 'where the agent executables are' }, ...OUTPUT],
+    flags: [DIST, ...OUTPUT],
     examples: ['kubeseed version', 'kubeseed version -o json'],
     run: async (a, io) => (await import('./meta-commands.ts')).cmdVersion(a, io),
   },

@@ -4,11 +4,11 @@ import { mintAdminKubeconfig } from '../generator/pki/index.ts';
 import { clusterFactsOf, loadState } from '../generator/state/index.ts';
 import { parseDuration } from '../generator/util/text.ts';
 import { UsageError } from './args.ts';
-import { type Io, parseCommand } from './commands.ts';
+import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
 
 export async function cmdKubeconfig(argv: string[], io: Io): Promise<number> {
   const { flags } = parseCommand('kubeconfig', argv);
-  const stateDir = (flags.state as string | undefined) ?? 'out/coordinator';
+  const stateDir = (flags.state as string | undefined) ?? DEFAULT_STATE_DIR;
   const validity = flags.validity === undefined ? 24 * 3600 : parseDuration(flags.validity as string);
   if (validity === null || validity < 60 || validity > 366 * 24 * 3600)
     throw new UsageError('--validity takes a duration between 1m and 8784h, like 24h');
