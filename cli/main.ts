@@ -47,11 +47,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stderr(`kubeseed ${name}: ${e.message}\n`);
       return input ? 2 : 1;
     }
-    if (e instanceof UsageError) {
-      io.stderr(`kubeseed ${name}: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof PlanError) {
+    if (e instanceof UsageError || e instanceof PlanError) {
       io.stderr(`kubeseed ${name}: ${e.message}\n`);
       return 2;
     }

@@ -27,8 +27,6 @@ import {
 import type { Io } from './commands.ts';
 import { OPERATOR_TOKEN_FILE, STATUS_EXIT, StatusError, type StatusTarget } from './coordinator-target.ts';
 
-export { STATUS_EXIT, StatusError } from './coordinator-target.ts';
-
 /** The CLI's extra hooks: tests pass a signal instead of Ctrl-C, a terminal width, a shorter patience. */
 export interface StatusIo extends Io {
   signal?: AbortSignal;
