@@ -233,6 +233,11 @@ export function certificateWarning(expiry: CertificateExpiry | null | undefined,
 export function describeFailure(step: { id: string; kind: string; lastReport?: { reason?: string } }): string {
   const reason = step.lastReport?.reason ?? 'failed';
   if (step.kind === 'prepare-host') return `prepare failed: ${reason}`;
-  const slash = step.id.indexOf('/');
-  return `${slash === -1 ? step.id : step.id.slice(slash + 1)}: ${reason}`;
+  return `${shortStep(step.id)}: ${reason}`;
+}
+
+/** The kind of a step id without the host prefix (`cp1/kubeadm-init` → `kubeadm-init`). */
+export function shortStep(id: string): string {
+  const slash = id.indexOf('/');
+  return slash === -1 ? id : id.slice(slash + 1);
 }

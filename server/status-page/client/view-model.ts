@@ -5,10 +5,10 @@
  * functions are unit-tested in Node.
  */
 import type { HostStatus, RolloutStatus, StepStatus } from '../../coordinator.ts';
-import { certificateWarning, describeFailure, expiryDate, expiryLeft } from '../../model.ts';
+import { certificateWarning, describeFailure, expiryDate, expiryLeft, shortStep } from '../../model.ts';
 
 export type { HostStatus, RolloutStatus, StepStatus };
-export { describeFailure };
+export { describeFailure, shortStep };
 
 export type HostState = 'removed' | 'failed' | 'done' | 'approval' | 'not-enrolled' | 'running' | 'retrying' | 'waiting';
 
@@ -105,12 +105,6 @@ export function formatDuration(ms: number): string {
   if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
   if (m > 0) return `${m}m${String(s).padStart(2, '0')}s`;
   return `${s}s`;
-}
-
-/** The kind of a step id without the host prefix (`cp1/kubeadm-init` → `kubeadm-init`). */
-export function shortStep(id: string): string {
-  const slash = id.indexOf('/');
-  return slash === -1 ? id : id.slice(slash + 1);
 }
 
 export interface GanttBar {
