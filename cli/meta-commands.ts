@@ -1,10 +1,9 @@
 /** `kubeseed help [COMMAND]`, `kubeseed version [-o json]` and `kubeseed completion SHELL`. */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../generator/util/package-root.ts';
-import { AGENT_ARCHES } from '../server/agent-binaries.ts';
+import { AGENT_ARCHES, type AgentArch, defaultDistDir, findAgentExecutable, readAgentExecutable } from '../server/agent-binaries.ts';
 import { closest, UsageError } from './args.ts';
 import { COMMANDS, type Io, parseCommand } from './commands.ts';
 import { completionScript, SHELLS, type Shell } from './completion.ts';
@@ -62,19 +61,23 @@ function commitOf(root: string): string | null {
 }
 
 /** Each agent executable as serve hands it out (server/agent-binaries.ts): digest of the file, version where it runs here. */
-function agentInfo(dist: string): AgentInfo[] {
-  return Object.entries(AGENT_ARCHES).map(([arch, file]) => {
-    const path = join(dist, file);
-    if (!existsSync(path)) return { arch, file: path, built: false };
-    const sha256 = createHash('sha256').update(readFileSync(path)).digest('hex');
-    const runsHere = process.platform === 'linux' && arch === `linux-${process.arch === 'x64' ? 'amd64' : process.arch}`;
-    let version: string | undefined;
-    if (runsHere) {
-      const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-      version = r.status === 0 ? /kubeseed-agent (\S+)/.exec(r.stdout)?.[1] : undefined;
-    }
-    return { arch, file: path, built: true, ...(version ? { version } : {}), sha256 };
-  });
+async function agentInfo(dist: string): Promise<AgentInfo[]> {
+  const arches = Object.keys(AGENT_ARCHES) as AgentArch[];
+  return Promise.all(
+    arches.map(async (arch) => {
+      const found = await findAgentExecutable(dist, arch);
+      if (!found) return { arch, file: join(dist, AGENT_ARCHES[arch]), built: false };
+      const { path } = found;
+      const { sha256 } = await readAgentExecutable(found);
+      const runsHere = process.platform === 'linux' && arch === `linux-${process.arch === 'x64' ? 'amd64' : process.arch}`;
+      let version: string | undefined;
+      if (runsHere) {
+        const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+        version = r.status === 0 ? /kubeseed-agent (\S+)/.exec(r.stdout)?.[1] : undefined;
+      }
+      return { arch, file: path, built: true, ...(version ? { version } : {}), sha256 };
+    }),
+  );
 }
 
 export function packageVersion(): string {
@@ -84,8 +87,8 @@ export function packageVersion(): string {
 export async function cmdVersion(argv: string[], io: Io): Promise<number> {
   const { flags, output } = parseCommand('version', argv);
   const root = packageRoot(import.meta.dirname);
-  const dist = (flags.dist as string | undefined) ?? join(root, 'dist');
-  const info = { version: packageVersion(), commit: commitOf(root), node: process.version, agents: agentInfo(dist) };
+  const dist = (flags.dist as string | undefined) ?? defaultDistDir();
+  const info = { version: packageVersion(), commit: commitOf(root), node: process.version, agents: await agentInfo(dist) };
   printData(io, output, info, () => {
     io.stdout(`kubeseed ${info.version} (commit ${info.commit ?? 'unknown'}, node ${info.node})\n`);
     for (const a of info.agents) {
