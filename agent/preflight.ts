@@ -196,23 +196,23 @@ export async function runPreflight(session: Session, ctx: PreflightContext): Pro
     return c.ok;
   };
   const cloudInit = await checkCloudInit(ctx);
-  const known = cloudInit.state ? { cloudInit: cloudInit.state } : {};
-  if (!add(cloudInit)) return { ok: false, checks, ...known };
-  if (!add(checkClock(ctx.now, ctx.serverSkewMs))) return { ok: false, checks, ...known };
+  const result = (ok: boolean): PreflightResult => ({ ok, checks, ...(cloudInit.state ? { cloudInit: cloudInit.state } : {}) });
+  if (!add(cloudInit)) return result(false);
+  if (!add(checkClock(ctx.now, ctx.serverSkewMs))) return result(false);
   // cloud-init host not prepared yet: the packages come with the prepare-host step, checked after it.
   // Only when the coordinator said this host's plan starts with prepare-host (enroll response).
   const pending = session.prepareHost === true && ctx.prepared !== true;
   if (needsKube(session.role) && pending) {
     add({ name: 'packages', ok: true, message: 'checked once the prepare-host step has installed them' });
-    return { ok: true, checks, ...known };
+    return result(true);
   }
   if (needsKube(session.role)) {
-    if (!add(await checkContainerd(ctx))) return { ok: false, checks, ...known };
-    if (!add(await checkBinary(ctx, 'kubelet', session.kubernetesVersion))) return { ok: false, checks, ...known };
-    if (!add(await checkBinary(ctx, 'kubeadm', session.kubernetesVersion))) return { ok: false, checks, ...known };
-    if (!add(await checkSwap(ctx))) return { ok: false, checks, ...known };
-    if (!add(await checkIpForward(ctx))) return { ok: false, checks, ...known };
-    for (const c of await checkEndpoint(ctx, session)) if (!add(c)) return { ok: false, checks, ...known };
+    if (!add(await checkContainerd(ctx))) return result(false);
+    if (!add(await checkBinary(ctx, 'kubelet', session.kubernetesVersion))) return result(false);
+    if (!add(await checkBinary(ctx, 'kubeadm', session.kubernetesVersion))) return result(false);
+    if (!add(await checkSwap(ctx))) return result(false);
+    if (!add(await checkIpForward(ctx))) return result(false);
+    for (const c of await checkEndpoint(ctx, session)) if (!add(c)) return result(false);
   }
-  return { ok: true, checks, ...known };
+  return result(true);
 }
