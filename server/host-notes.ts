@@ -31,6 +31,11 @@ export function installFailedText(failure: Pick<InstallFailedStatus, 'reason'>):
   return `install failed: ${failure.reason}`;
 }
 
+/** What the operator does about it: the reason's hint, then re-provisioning (the machine never ran the agent). */
+export function installFailedFix(failure: Pick<InstallFailedStatus, 'reason'>): string {
+  return `${INSTALL_FAILURE_HINTS[failure.reason]}; then re-provision the machine`;
+}
+
 /** The last `max` non-empty lines of a beacon's tail. */
 export function installFailedLines(failure: Pick<InstallFailedStatus, 'logTail'>, max: number): string[] {
   const lines = failure.logTail.split('\n').filter((l) => l.trim() !== '');
@@ -68,7 +73,7 @@ export function hostNoteLines(
   if (failure) {
     const times = failure.count > 1 ? `, ${failure.count} reports` : '';
     lines.push(
-      `${host.name}: ${installFailedText(failure)} (${new Date(failure.at).toISOString()}${times}; hostname ${failure.hostname || '-'}, from ${failure.sourceAddress}) — ${INSTALL_FAILURE_HINTS[failure.reason]}; then re-provision the machine`,
+      `${host.name}: ${installFailedText(failure)} (${new Date(failure.at).toISOString()}${times}; hostname ${failure.hostname || '-'}, from ${failure.sourceAddress}) — ${installFailedFix(failure)}`,
     );
     for (const line of installFailedLines(failure, tailLines)) lines.push(`${host.name} install log: ${line}`);
   }

@@ -3,7 +3,7 @@
  * timeline and security events. Every function returns fresh elements; main.ts swaps them in.
  * Elapsed times carry `data-since` (server ms) so a one-second ticker can update them in place.
  */
-import { cloudInitWarning, INSTALL_FAILURE_HINTS, installFailedLines, installFailedText } from '../../host-notes.ts';
+import { cloudInitWarning, installFailedFix, installFailedLines, installFailedText } from '../../host-notes.ts';
 import { type Child, h, place } from './dom.ts';
 import {
   certificateSummary,
@@ -230,7 +230,7 @@ function renderFailures(status: RolloutStatus): HTMLElement | null {
             'li',
             {},
             h('strong', {}, host.name),
-            ` — ${installFailedText(host.installFailed)}: ${INSTALL_FAILURE_HINTS[host.installFailed.reason]}; then re-provision the machine.`,
+            ` — ${installFailedText(host.installFailed)}: ${installFailedFix(host.installFailed)}.`,
           );
         }
         const step = host.steps.find((s) => s.state === 'failed');
@@ -354,13 +354,7 @@ function renderInstallFailed(host: HostStatus, now: number): HTMLElement | null 
     'div',
     { class: 'install-failed', 'data-install-failed': failure.reason },
     h('p', { class: 'line line-error' }, h('span', { class: 'k' }, 'error'), ' ', installFailedText(failure)),
-    h(
-      'p',
-      { class: 'line' },
-      h('span', { class: 'k' }, 'fix'),
-      ' ',
-      `${INSTALL_FAILURE_HINTS[failure.reason]}; then re-provision the machine`,
-    ),
+    h('p', { class: 'line' }, h('span', { class: 'k' }, 'fix'), ' ', installFailedFix(failure)),
     h('p', { class: 'line' }, h('span', { class: 'k' }, 'reported'), ' ', since(failure.at, now), ` ago from ${failure.sourceAddress}`),
     h(
       'details',
