@@ -1286,10 +1286,10 @@ export class Coordinator {
     const now = this.clock.now();
     const snapshot = this.snapshot();
     const { cancel, create } = planRemoval(snapshot, this.plan, name, now, this.config);
+    if (options.dryRun) return { removed: false, dryRun: true, cancels: cancel.map((c) => c.id), cleanup: create.map((c) => c.id) };
     const puts: NonNullable<StoreTxn['puts']> = [
       { key: stored.key, value: { ...stored.value, removed: true, removedAt: now } satisfies HostRecord },
     ];
-    if (options.dryRun) return { removed: false, dryRun: true, cancels: cancel.map((c) => c.id), cleanup: create.map((c) => c.id) };
     const checks: NonNullable<StoreTxn['checks']> = [{ key: stored.key, version: stored.version }];
     for (const step of cancel) {
       puts.push({ key: STEP_PREFIX + step.id, value: step });
