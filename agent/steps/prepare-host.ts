@@ -12,8 +12,8 @@ import type { StepResults } from '../../protocol/wire.ts';
 import { classifyPrepareFailure } from './prepare-failure.ts';
 import { StepFailure, type StepRun } from './step-run.ts';
 
-/** English tool messages, whatever the image's locale: the classification reads them. */
-const PREPARE_ENV = { LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive' };
+/** English tool messages, whatever the image's locale: the classification reads them. (The script sets DEBIAN_FRONTEND itself.) */
+const PREPARE_ENV = { LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' };
 
 export async function runPrepareHost(run: StepRun): Promise<StepResults> {
   const script = run.step.params.prepareScript;
