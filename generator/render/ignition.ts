@@ -255,6 +255,13 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
     files.push({ path, mode: checkMode(path, mode), overwrite: true, ...ownerOf(owner), contents: encodeIgnitionContents(content) });
   };
 
+  /** A file Ignition fetches itself (`contents.source` is a URL); `owner` names what its path is reserved for. */
+  const addFetchedFile = (path: string, mode: number, contents: IgnFile['contents'], owner: string): void => {
+    if (seen.has(path)) throw new Error(`${who}: ${path} is reserved for ${owner}`);
+    seen.add(path);
+    files.push({ path, mode, overwrite: true, contents });
+  };
+
   for (const f of p.files) addFile(f.path, f.content, f.mode, f.owner);
   const addDefault = (path: string, content: string, mode: number): void => {
     if (!seen.has(path)) addFile(path, content, mode);
@@ -286,29 +293,31 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
     if (u.start && installable) enabledStartUnits.push(u.name);
     units.push({ name: u.name, ...(enable ? { enabled: true } : {}), contents: u.contents });
   }
+  /** A unit kubeseed adds beside the provisioning's, whose units may not take its name. */
+  const addOwnUnit = (unit: IgnUnit, reservedFor?: string): void => {
+    if (unitNames.has(unit.name)) throw new Error(`${who}: unit ${unit.name} is reserved${reservedFor ? ` for ${reservedFor}` : ''}`);
+    unitNames.add(unit.name);
+    units.push(unit);
+  };
 
   const needFirstboot = p.commands.length > 0 || scriptStartUnits.length > 0;
   if (needFirstboot) {
-    if (unitNames.has(FIRSTBOOT_UNIT)) throw new Error(`${who}: unit ${FIRSTBOOT_UNIT} is reserved for first-boot commands`);
+    addOwnUnit({ name: FIRSTBOOT_UNIT, enabled: true, contents: renderFirstbootUnit(enabledStartUnits) }, 'first-boot commands');
     addFile(FIRSTBOOT_SCRIPT, renderFirstbootScript(p.hostname, p.commands, scriptStartUnits), 0o700);
-    units.push({ name: FIRSTBOOT_UNIT, enabled: true, contents: renderFirstbootUnit(enabledStartUnits) });
-    unitNames.add(FIRSTBOOT_UNIT);
   }
 
   // The agent: fetched by Ignition itself, over TLS pinned to the coordinator CA.
   const hash = opts.agentSha512 ? `sha512-${opts.agentSha512}` : opts.agentSha256 ? `sha256-${opts.agentSha256}` : undefined;
-  if (seen.has(IGNITION_AGENT_PATH)) throw new Error(`${who}: ${IGNITION_AGENT_PATH} is reserved for the agent executable`);
-  seen.add(IGNITION_AGENT_PATH);
-  files.push({
-    path: IGNITION_AGENT_PATH,
-    mode: 0o755,
-    overwrite: true,
-    contents: {
+  addFetchedFile(
+    IGNITION_AGENT_PATH,
+    0o755,
+    {
       source: resolveAgentUrl(spec, arch),
       ...(opts.agentGzip === false ? {} : { compression: 'gzip' as const }),
       ...(hash ? { verification: { hash } } : {}),
     },
-  });
+    'the agent executable',
+  );
 
   // Host preparation: system extensions on Flatcar, rpm-ostree layering on Fedora CoreOS.
   const links: IgnLink[] = [];
@@ -316,21 +325,13 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   if (family === 'flatcar') {
     const sysexts = planSysextImages(spec, { arch, containerdVersion: opts.containerdVersion });
     for (const img of sysexts) {
-      if (seen.has(img.storePath)) throw new Error(`${who}: ${img.storePath} is reserved for the ${img.name} system extension`);
-      seen.add(img.storePath);
-      files.push({
-        path: img.storePath,
-        mode: 0o644,
-        overwrite: true,
-        contents: { source: img.url, ...(img.hash ? { verification: { hash: img.hash } } : {}) },
-      });
+      const contents = { source: img.url, ...(img.hash ? { verification: { hash: img.hash } } : {}) };
+      addFetchedFile(img.storePath, 0o644, contents, `the ${img.name} system extension`);
       if (img.linkedBy === 'ignition') links.push({ path: img.linkPath, target: img.storePath, overwrite: true });
       else {
         // The built-in containerd runs when it is ≥ 2.0; the stored image only otherwise (ADR 0021).
         addFile(CONTAINERD_SELECT_SCRIPT, renderContainerdSelectScript({ imagePath: img.storePath, linkPath: img.linkPath }), 0o755);
-        if (unitNames.has(CONTAINERD_SELECT_UNIT)) throw new Error(`${who}: unit ${CONTAINERD_SELECT_UNIT} is reserved`);
-        units.push({ name: CONTAINERD_SELECT_UNIT, enabled: true, contents: renderContainerdSelectUnit() });
-        unitNames.add(CONTAINERD_SELECT_UNIT);
+        addOwnUnit({ name: CONTAINERD_SELECT_UNIT, enabled: true, contents: renderContainerdSelectUnit() });
       }
     }
     for (const path of FLATCAR_BUILTIN_EXTENSIONS_TO_MASK) links.push({ path, target: '/dev/null', overwrite: true });
@@ -338,16 +339,8 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   } else {
     const fcos = planFedoraCoreOsPackages(spec, proxy);
     for (const f of fcos.files) addFile(f.path, f.content, f.mode);
-    for (const r of fcos.remote) {
-      if (seen.has(r.path)) throw new Error(`${who}: ${r.path} is reserved for the Kubernetes RPM repository key`);
-      seen.add(r.path);
-      files.push({ path: r.path, mode: 0o644, overwrite: true, contents: { source: r.source } });
-    }
-    for (const u of fcos.units) {
-      if (unitNames.has(u.name)) throw new Error(`${who}: unit ${u.name} is reserved for rpm-ostree layering`);
-      unitNames.add(u.name);
-      units.push(u);
-    }
+    for (const r of fcos.remote) addFetchedFile(r.path, 0o644, { source: r.source }, 'the Kubernetes RPM repository key');
+    for (const u of fcos.units) addOwnUnit(u, 'rpm-ostree layering');
   }
   if (seen.has('/etc/containerd/config.toml') && !unitNames.has('containerd.service')) {
     // Whatever the image's unit passes as --config, read the file kubeseed writes (version 3).
