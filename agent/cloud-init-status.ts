@@ -14,7 +14,7 @@
  *   - tabular --long, 22.x: `status:` and `detail:`, whose following lines are the errors when the
  *     status is `error`.
  */
-import { CLOUD_INIT_MAX_MESSAGE, CLOUD_INIT_MAX_MESSAGES, type CloudInitReport } from '../protocol/wire.ts';
+import { CLOUD_INIT_MAX_MESSAGE, CLOUD_INIT_MAX_MESSAGES, CLOUD_INIT_MAX_STATUS, type CloudInitReport } from '../protocol/wire.ts';
 import type { Exec } from './io.ts';
 
 export const CLOUD_INIT_STATUS_TIMEOUT_MS = 30_000;
@@ -28,7 +28,7 @@ function bound(messages: string[]): string[] {
 }
 
 function short(text: string): string {
-  return text.trim().slice(0, 64);
+  return text.trim().slice(0, CLOUD_INIT_MAX_STATUS);
 }
 
 /** The report from `--format json` output, or null when the output holds no status object. */

@@ -4,7 +4,13 @@
  * the agent may use them to check what it received. Kept by hand next to the types: a change to
  * a wire type must change its schema here (the server's inject tests exercise both).
  */
-import { CLOUD_INIT_MAX_MESSAGE, CLOUD_INIT_MAX_MESSAGES, INSTALL_FAILED_TAIL_MAX, INSTALL_FAILURE_REASONS } from './wire.ts';
+import {
+  CLOUD_INIT_MAX_MESSAGE,
+  CLOUD_INIT_MAX_MESSAGES,
+  CLOUD_INIT_MAX_STATUS,
+  INSTALL_FAILED_TAIL_MAX,
+  INSTALL_FAILURE_REASONS,
+} from './wire.ts';
 
 const nonEmpty = { type: 'string', minLength: 1, maxLength: 256 } as const;
 const millis = { type: 'number', minimum: 0 } as const;
@@ -30,8 +36,8 @@ export const CLOUD_INIT_REPORT_SCHEMA = {
   required: ['status', 'exitCode', 'errors', 'recoverableErrors'],
   additionalProperties: false,
   properties: {
-    status: { type: 'string', maxLength: 64 },
-    extendedStatus: { type: 'string', maxLength: 64 },
+    status: { type: 'string', maxLength: CLOUD_INIT_MAX_STATUS },
+    extendedStatus: { type: 'string', maxLength: CLOUD_INIT_MAX_STATUS },
     exitCode: { anyOf: [{ type: 'integer', minimum: -1, maximum: 255 }, { type: 'null' }] },
     errors: { type: 'array', maxItems: CLOUD_INIT_MAX_MESSAGES, items: { type: 'string', maxLength: CLOUD_INIT_MAX_MESSAGE } },
     recoverableErrors: {

@@ -76,6 +76,8 @@ export interface CloudInitReport {
 
 export const CLOUD_INIT_MAX_MESSAGES = 20;
 export const CLOUD_INIT_MAX_MESSAGE = 500;
+/** `status` and `extendedStatus` are cut to this many characters. */
+export const CLOUD_INIT_MAX_STATUS = 64;
 
 /**
  * POST /v1/install-failed: the first-boot install script could not fetch, verify or start the agent
