@@ -44,7 +44,7 @@ import {
 import { ApiError, conflict, notFound, unauthorized } from './errors.ts';
 import { FLEET_HOST, type MatchedBy, matchFleetHost } from './fleet-match.ts';
 import type { CloudInitStatus, InstallFailedStatus } from './host-notes.ts';
-import { afterEnrollment, beaconFacts, describeBeacon, hostNotes, recordInstallFailure } from './install-beacon.ts';
+import { afterEnrollment, describeBeacon, hostNotes, recordInstallFailure } from './install-beacon.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
 import {
   COORDINATOR_HOST,
@@ -89,14 +89,10 @@ export interface EnrollmentVerifier {
   /**
    * Returns the host the credential belongs to, or null. `host` is what the agent claims (absent
    * in fleet mode). For a valid fleet credential return `{host: FLEET_HOST}` ('*'): the coordinator
-   * then matches the facts against the spec's hosts (server/fleet-match.ts). `requiresApproval`
+   * then matches the request's machine facts against the spec's hosts (server/fleet-match.ts). `requiresApproval`
    * holds the host until `kubeseed approve`.
    */
-  verify(
-    host: string | undefined,
-    credential: string,
-    facts: EnrollRequest['facts'],
-  ): Promise<EnrollmentMatch | null> | EnrollmentMatch | null;
+  verify(host: string | undefined, credential: string): Promise<EnrollmentMatch | null> | EnrollmentMatch | null;
 }
 
 export interface EnrollmentMatch {
@@ -583,7 +579,7 @@ export class Coordinator {
     const now = this.clock.now();
     this.admitCredentialRequest(request.protocol, sourceAddress, now);
     const { pem } = parseAgentPublicKey(request.publicKey);
-    let verified = await this.inputs.enrollment.verify(request.host, request.credential, request.facts);
+    let verified = await this.inputs.enrollment.verify(request.host, request.credential);
     /** Set for a fleet claim that must wait as a candidate (server/enrollment-guard.ts). */
     let claim: { matchedBy: MatchedBy; fleetCredential: boolean } | undefined;
     if (verified?.host === FLEET_HOST) {
@@ -815,7 +811,7 @@ export class Coordinator {
         `too many install-failed beacons (${scope === 'global' ? 'from all addresses' : `from ${sourceAddress}`}); refusing them for ${seconds} s`,
       'too many install-failed reports; retry later',
     );
-    const verified = await this.inputs.enrollment.verify(request.host, request.credential, beaconFacts(request, now));
+    const verified = await this.inputs.enrollment.verify(request.host, request.credential);
     if (!verified) {
       await this.enrollmentFailed(sourceAddress, now);
       throw unauthorized('enrollment credential is not valid for this host');

@@ -12,7 +12,6 @@ import {
   type CloudInitReport,
   INSTALL_FAILED_TAIL_MAX,
   type InstallFailedRequest,
-  type MachineFacts,
 } from '../protocol/index.ts';
 import type { CloudInitStatus, InstallFailedStatus } from './host-notes.ts';
 import type { CloudInitRecord, HostRecord, InstallFailureRecord } from './model.ts';
@@ -51,20 +50,6 @@ export function recordInstallFailure(
     at: now,
     firstAt: previous?.firstAt ?? now,
     count: (previous?.count ?? 0) + 1,
-  };
-}
-
-/** What the enrollment verifier is given for a beacon: the few facts the script sends. */
-export function beaconFacts(request: InstallFailedRequest, now: number): MachineFacts {
-  return {
-    machineId: request.machineId,
-    smbiosUuid: '',
-    macs: [],
-    hostname: request.hostname,
-    arch: request.arch,
-    os: '',
-    clock: now,
-    agentVersion: '',
   };
 }
 

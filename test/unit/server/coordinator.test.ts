@@ -246,8 +246,8 @@ describe('rebind and approve', () => {
       {
         ...inputs,
         enrollment: {
-          verify: (host, cred, facts) => ({
-            ...(inputs.enrollment.verify(host, cred, facts) as { host: string }),
+          verify: (host, cred) => ({
+            ...(inputs.enrollment.verify(host, cred) as { host: string }),
             requiresApproval: host === 'lb1',
           }),
         },

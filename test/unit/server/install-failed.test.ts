@@ -35,8 +35,8 @@ function setup(options: { store?: Store; enrollFailureLimit?: number; beaconsPer
   const inputs = {
     ...base,
     enrollment: {
-      verify: (host: string | undefined, credential: string, facts: Parameters<typeof base.enrollment.verify>[2]) =>
-        host === undefined && credential === FLEET_CREDENTIAL ? { host: FLEET_HOST } : base.enrollment.verify(host, credential, facts),
+      verify: (host: string | undefined, credential: string) =>
+        host === undefined && credential === FLEET_CREDENTIAL ? { host: FLEET_HOST } : base.enrollment.verify(host, credential),
     },
   };
   const app = buildApp(inputs, {
