@@ -43,7 +43,7 @@ export function installFailedLines(failure: Pick<InstallFailedStatus, 'logTail'>
 }
 
 /** True when cloud-init reported errors or recoverable errors (status error, exit 1 or 2). */
-export function cloudInitHasProblems(c: Pick<CloudInitStatus, 'status' | 'exitCode' | 'errors' | 'recoverableErrors'>): boolean {
+function cloudInitHasProblems(c: Pick<CloudInitStatus, 'status' | 'exitCode' | 'errors' | 'recoverableErrors'>): boolean {
   return c.errors.length > 0 || c.recoverableErrors.length > 0 || c.status === 'error' || c.exitCode === 1 || c.exitCode === 2;
 }
 

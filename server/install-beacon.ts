@@ -21,10 +21,10 @@ import type { Redactor } from './redact.ts';
 const UNPRINTABLE = /[^\t\n\x20-\x7e\u00a0-\uffff]|[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Printable text with the secrets the redactor knows (and the presented credential) replaced, the end kept. */
-export function cleanTail(text: string, redactor: Redactor, credential: string, limit = INSTALL_FAILED_TAIL_MAX): string {
+function cleanTail(text: string, redactor: Redactor, credential: string): string {
   const redacted = redactor.redact(credential.length >= 6 ? text.split(credential).join('[REDACTED]') : text);
   const printable = redacted.replace(/\r\n?/g, '\n').replace(UNPRINTABLE, '?');
-  return printable.length <= limit ? printable : printable.slice(printable.length - limit);
+  return printable.length <= INSTALL_FAILED_TAIL_MAX ? printable : printable.slice(printable.length - INSTALL_FAILED_TAIL_MAX);
 }
 
 function cleanShort(text: string, limit: number): string {
@@ -62,7 +62,7 @@ export function describeBeacon(request: InstallFailedRequest, host: string | und
 }
 
 /** cloud-init's report as the host record keeps it: re-bounded and printable whatever the schema let through. */
-export function recordCloudInit(report: CloudInitReport, now: number): CloudInitRecord {
+function recordCloudInit(report: CloudInitReport, now: number): CloudInitRecord {
   const messages = (list: string[]) => list.slice(0, CLOUD_INIT_MAX_MESSAGES).map((m) => cleanShort(m, CLOUD_INIT_MAX_MESSAGE));
   return {
     status: cleanShort(report.status, 64),
