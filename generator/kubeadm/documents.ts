@@ -139,7 +139,7 @@ export function buildJoinConfiguration(spec: ClusterSpec, host: HostSpec, secret
  * troubleshooting guide ("/usr is mounted read-only on nodes") and Flatcar's Kubernetes guide move it
  * to /opt/libexec/…, which kubeadm then mounts into the controller manager instead.
  */
-export const COREOS_VOLUME_PLUGIN_DIR = '/opt/libexec/kubernetes/kubelet-plugins/volume/exec/';
+const COREOS_VOLUME_PLUGIN_DIR = '/opt/libexec/kubernetes/kubelet-plugins/volume/exec/';
 
 function volumePluginDir(spec: ClusterSpec): string | undefined {
   const family = spec.os.family;

@@ -4,8 +4,6 @@
  * the coordinator's TLS identity, bootstrap secrets, enrollment credentials and client
  * certificates. No function here logs, prints or touches the disk.
  */
-
-export { hostOfUrl } from '../util/ip.ts';
 export {
   BACKDATE_SECONDS,
   type CertificateProfile,

@@ -26,7 +26,7 @@ export function usesKeepalivedLb(spec: ClusterSpec): boolean {
  * failure reaches the coordinator. Flatcar and Fedora CoreOS prepare in Ignition (sysext images)
  * before the agent starts: no step.
  */
-export function preparesByAgent(spec: ClusterSpec): boolean {
+function preparesByAgent(spec: ClusterSpec): boolean {
   return spec.os.format === 'cloud-init';
 }
 

@@ -22,7 +22,7 @@ import {
 } from '../../templates/index.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 
-export const RPM_OSTREED_PROXY_DROPIN = '/etc/systemd/system/rpm-ostreed.service.d/http-proxy.conf';
+const RPM_OSTREED_PROXY_DROPIN = '/etc/systemd/system/rpm-ostreed.service.d/http-proxy.conf';
 
 export interface FedoraCoreOsPackages {
   /** Files with inline content. */
@@ -33,7 +33,7 @@ export interface FedoraCoreOsPackages {
 }
 
 /** The RPM repository base URL (always ending in `/`) and its key URL. */
-export function resolveKubernetesRpm(spec: ClusterSpec): { repoUrl: string; keyUrl: string } {
+function resolveKubernetesRpm(spec: ClusterSpec): { repoUrl: string; keyUrl: string } {
   const base = spec.mirrors.kubernetesRpm ?? kubernetesRpmRepoUrl(spec.kubernetesVersion);
   const repoUrl = base.endsWith('/') ? base : `${base}/`;
   return { repoUrl, keyUrl: spec.mirrors.kubernetesRpmKey ?? kubernetesRpmKeyUrl(repoUrl) };

@@ -106,7 +106,7 @@ export function assignProxmoxVmids(spec: ClusterSpec, opts: ProxmoxOptions = {})
 }
 
 /** A host's VM size: its own `proxmox:` fields over `spec.proxmox.roles[role]`; unset fields keep the template's. */
-export function proxmoxVmSize(spec: ClusterSpec, host: HostSpec): ProxmoxVmSize {
+function proxmoxVmSize(spec: ClusterSpec, host: HostSpec): ProxmoxVmSize {
   const role = spec.proxmox.roles?.[host.role] ?? {};
   const own = host.proxmox ?? {};
   const cores = own.cores ?? role.cores;

@@ -190,7 +190,7 @@ function netmaskOf(prefix: number): string {
  * warn may belong to another NIC), `ip=<ip>::<gw>:<netmask>::<if>:none`, one `nameserver=` each.
  * The host name field stays empty: the script is served to whoever asks for the MAC.
  */
-export function staticNetworkKernelArgs(host: HostSpec): string[] {
+function staticNetworkKernelArgs(host: HostSpec): string[] {
   if (!host.address) return [];
   const iface = checkIpxeToken(host.interface, `host ${host.name} interface`);
   const args: string[] = [];

@@ -7,7 +7,7 @@ import type { SpecReader } from './reader.ts';
 import type { ClusterSpec } from './types.ts';
 
 /** Said once on every fedora-coreos spec (docs/formats.md, "What is proven, per OS"). */
-export const FEDORA_COREOS_PROOF_NOTE =
+const FEDORA_COREOS_PROOF_NOTE =
   'fedora-coreos: proven by real programs here are the Ignition config (ignition-validate), its files stage (the real ignition writes ' +
   'files, units and links into a directory), the units (systemd-analyze verify) and NetworkManager keyfiles (nmcli --offline); ' +
   'NOT proven, because no Fedora CoreOS host boots in these tests: rpm-ostree layering of the Kubernetes RPMs, SELinux labels at ' +
