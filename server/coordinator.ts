@@ -126,7 +126,10 @@ export interface CoordinatorOptions {
   scheduler?: Partial<SchedulerConfig>;
   /** Failed enrollments per source address per minute before 429. */
   enrollFailureLimit?: number;
-  /** Limits on new claims without a credential (fleet mode, `unauthenticated`); see enrollment-guard.ts. */
+  /**
+   * Limits on new claims without a credential (fleet mode, `unauthenticated`), and the same limits,
+   * counted separately, on install-failed beacons; see enrollment-guard.ts.
+   */
   claimLimits?: Partial<ClaimLimits>;
   /** Upper bound of a long-poll (ms). */
   maxWaitMs?: number;
