@@ -204,7 +204,6 @@ export function agentPath(spec: ClusterSpec): string {
   return isCoreOsFamily(spec) ? '/opt/bin/kubeseed-agent' : '/usr/local/bin/kubeseed-agent';
 }
 
-/** `host` null = the generic fleet machine: it prepares like a worker until enrollment tells it its role. */
 /**
  * Control planes and workers (and the fleet's generic machine) get files that depend on the spec and
  * the role only: rendered once per spec and role, then shared. Hosts of a 1,000-host fleet then also
@@ -212,6 +211,7 @@ export function agentPath(spec: ClusterSpec): string {
  */
 const sharedTemplateFiles = new WeakMap<ClusterSpec, Map<string, HostTemplateFiles>>();
 
+/** `host` null = the generic fleet machine: it prepares like a worker until enrollment tells it its role. */
 export function hostTemplateFiles(spec: ClusterSpec, host: HostSpec | null): HostTemplateFiles {
   const role = host?.role ?? 'worker';
   if (role !== 'control-plane' && role !== 'worker') return renderHostTemplateFiles(spec, role, host);
@@ -328,7 +328,7 @@ function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostPa
   };
 }
 
-export function installAgentParams(spec: ClusterSpec): InstallAgentParams {
+function installAgentParams(spec: ClusterSpec): InstallAgentParams {
   return {
     coordinatorUrl: spec.coordinator.url,
     coordinatorCaFile: '/etc/kubeseed/coordinator-ca.pem',

@@ -5,11 +5,18 @@
  * The script is run for real with bash against a loopback mirror in the validators tier.
  */
 import { describe, expect, it } from 'vitest';
-import { installAgentParams } from '../../../generator/plan/host-files.ts';
+import { hostTemplateFiles, INSTALL_AGENT_SCRIPT } from '../../../generator/plan/host-files.ts';
 import { resolveAgentUrl } from '../../../generator/render/ignition.ts';
 import { parseSpec } from '../../../generator/spec/parse.ts';
-import { renderInstallAgentScript } from '../../../templates/install-agent.ts';
+import type { ClusterSpec } from '../../../generator/spec/types.ts';
 import { withLine } from '../spec/base-spec.ts';
+
+/** install-agent.sh as a cloud-init host's user-data writes it. */
+function installScriptOf(spec: ClusterSpec): string {
+  const script = hostTemplateFiles(spec, null).files.find((f) => f.path === INSTALL_AGENT_SCRIPT)?.content;
+  if (typeof script !== 'string') throw new Error(`no ${INSTALL_AGENT_SCRIPT} among the host files`);
+  return script;
+}
 
 /** The URL install-agent.sh downloads for `arch`, with its shell variables expanded. */
 function scriptAgentUrl(script: string, arch: string): string {
@@ -23,7 +30,7 @@ describe('the agent download URL', () => {
   it('from mirrors.agent: the install script and Ignition fetch <mirror>/linux-<arch>', () => {
     for (const mirror of ['http://files.corp.lan:8080/kubeseed', 'http://files.corp.lan:8080/kubeseed/']) {
       const { spec } = parseSpec(withLine('os:', `  mirrors: { agent: "${mirror}" }\n  os:`), 'c.yaml');
-      const script = renderInstallAgentScript(installAgentParams(spec));
+      const script = installScriptOf(spec);
       for (const arch of ['amd64', 'arm64'] as const) {
         expect(scriptAgentUrl(script, arch)).toBe(`http://files.corp.lan:8080/kubeseed/linux-${arch}`);
         expect(scriptAgentUrl(script, arch)).toBe(resolveAgentUrl(spec, arch));
@@ -33,7 +40,7 @@ describe('the agent download URL', () => {
 
   it('from the coordinator: both use its /agent/linux-<arch> route', () => {
     const { spec } = parseSpec(withLine('os:', '  os:'), 'c.yaml');
-    const script = renderInstallAgentScript(installAgentParams(spec));
+    const script = installScriptOf(spec);
     expect(scriptAgentUrl(script, 'amd64')).toBe(resolveAgentUrl(spec, 'amd64'));
     expect(resolveAgentUrl(spec, 'amd64')).toMatch(/^https:\/\/[^/]+\/agent\/linux-amd64$/);
   });
