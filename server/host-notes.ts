@@ -65,7 +65,7 @@ export function cloudInitWarning(c: CloudInitStatus | undefined): string | null 
  * lines, and cloud-init's warning.
  */
 export function hostNoteLines(
-  host: { name: string; enrolled?: boolean; installFailed?: InstallFailedStatus; cloudInit?: CloudInitStatus },
+  host: { name: string; installFailed?: InstallFailedStatus; cloudInit?: CloudInitStatus },
   tailLines: number,
 ): string[] {
   const lines: string[] = [];
