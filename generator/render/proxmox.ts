@@ -134,6 +134,11 @@ function vmSettings(spec: ClusterSpec, size: ProxmoxVmSize): string {
 
 const q = quoteShellArg;
 
+/** The snippets deploy.sh installs and destroy.sh deletes for a host, as `<host>-<kind>.yaml`. */
+function snippetKinds(input: ProxmoxHostInput): string[] {
+  return input.networkConfig !== undefined ? ['user', 'network', 'meta'] : ['user', 'meta'];
+}
+
 function renderDeployScript(spec: ClusterSpec, hosts: ProxmoxHostInput[], vmids: Map<string, number>): string {
   const px = spec.proxmox;
   const snippetStorage = px.snippetStorage ?? '';
@@ -143,10 +148,8 @@ function renderDeployScript(spec: ClusterSpec, hosts: ProxmoxHostInput[], vmids:
     const h = hostSpecs.get(input.name);
     const vmid = vmids.get(input.name);
     if (!h || vmid === undefined) continue;
-    const snippets = [`user=${snippetStorage}:snippets/${h.name}-user.yaml`];
-    if (input.networkConfig !== undefined) snippets.push(`network=${snippetStorage}:snippets/${h.name}-network.yaml`);
-    snippets.push(`meta=${snippetStorage}:snippets/${h.name}-meta.yaml`);
-    const kinds = input.networkConfig !== undefined ? 'user network meta' : 'user meta';
+    const kinds = snippetKinds(input);
+    const snippets = kinds.map((kind) => `${kind}=${snippetStorage}:snippets/${h.name}-${kind}.yaml`);
     const storage = px.storage ? ` --storage ${q(px.storage)}` : '';
     const size = proxmoxVmSize(spec, h);
     const settings = vmSettings(spec, size);
@@ -154,7 +157,7 @@ function renderDeployScript(spec: ClusterSpec, hosts: ProxmoxHostInput[], vmids:
       [
         `    ${h.name})`,
         `      # ${h.role}${h.address ? `, ${h.address.cidr}` : ', DHCP'} → VMID ${vmid}`,
-        `      install_snippets ${q(h.name)} ${kinds}`,
+        `      install_snippets ${q(h.name)} ${kinds.join(' ')}`,
         `      if ! vm_exists ${vmid} ${q(h.name)}; then`,
         `        qm clone ${px.templateVmid} ${vmid} --name ${q(h.name)} --full${storage}`,
         h.uuid
@@ -280,6 +283,14 @@ export function renderProxmox(spec: ClusterSpec, hosts: ProxmoxHostInput[], opts
     files.push({ path: `proxmox/${h.name}-meta.yaml`, content: h.metaData, mode: 0o600 });
   }
   files.push({ path: 'proxmox/deploy.sh', content: renderDeployScript(spec, hosts, vmids), mode: 0o755 });
-  files.push({ path: 'proxmox/destroy.sh', content: renderDestroyScript(spec, hosts, vmids), mode: 0o755 });
+  files.push({
+    path: 'proxmox/destroy.sh',
+    content: renderDestroyScript(
+      spec,
+      hosts.map((h) => ({ name: h.name, snippetKinds: snippetKinds(h) })),
+      vmids,
+    ),
+    mode: 0o755,
+  });
   return { files };
 }
