@@ -9,6 +9,7 @@
 import {
   CLOUD_INIT_MAX_MESSAGE,
   CLOUD_INIT_MAX_MESSAGES,
+  CLOUD_INIT_MAX_STATUS,
   type CloudInitReport,
   INSTALL_FAILED_TAIL_MAX,
   type InstallFailedRequest,
@@ -65,8 +66,8 @@ export function describeBeacon(request: InstallFailedRequest, host: string | und
 function recordCloudInit(report: CloudInitReport, now: number): CloudInitRecord {
   const messages = (list: string[]) => list.slice(0, CLOUD_INIT_MAX_MESSAGES).map((m) => cleanShort(m, CLOUD_INIT_MAX_MESSAGE));
   return {
-    status: cleanShort(report.status, 64),
-    ...(report.extendedStatus !== undefined ? { extendedStatus: cleanShort(report.extendedStatus, 64) } : {}),
+    status: cleanShort(report.status, CLOUD_INIT_MAX_STATUS),
+    ...(report.extendedStatus !== undefined ? { extendedStatus: cleanShort(report.extendedStatus, CLOUD_INIT_MAX_STATUS) } : {}),
     exitCode: report.exitCode,
     errors: messages(report.errors),
     recoverableErrors: messages(report.recoverableErrors),
