@@ -20,7 +20,7 @@ import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { IGNITION_SPEC_VERSION, ignitionProxy } from './ignition.ts';
 import { encodeIgnitionContents } from './ignition-encoding.ts';
 import { renderIgnitionNetworkFiles } from './ignition-network.ts';
-import { checkIpxeToken, pxeMachineName } from './pxe.ts';
+import { checkIpxeToken, checkNormalisedMac, pxeMachineName } from './pxe.ts';
 
 function sha512(text: string): string {
   return `sha512-${createHash('sha512').update(text).digest('hex')}`;
@@ -101,7 +101,7 @@ export function renderFlatcarInstallerIgnition(spec: ClusterSpec, disk: string, 
  * Under `boot.ipxe` the success is passed on: the index script exits too (ADR 0022).
  */
 export function renderIpxeLocalBoot(mac: string): string {
-  pxeMachineName(mac);
+  checkNormalisedMac(mac);
   return [
     '#!ipxe',
     '# kubeseed: this machine is installed (its agent reached the coordinator); booting from its disk (ADR 0022).',

@@ -9,8 +9,8 @@
  *   /nocloud/<name>/{user-data,meta-data}   NoCloud seed (`ds=nocloud;s=…/nocloud/<name>/`)
  *   /ignition/<name>.ign            Ignition config (Flatcar, Fedora CoreOS)
  *   /ignition/<name>-install.ign    Flatcar live config that installs to disk
- * `<name>` is `fleet` or a known machine's MAC as `aa-bb-cc-dd-ee-ff` (pxe-hosts.ts).
  *   /assets/<family>/<file>         kernels, initrds, root file systems, installer ISO
+ * `<name>` is `fleet` or a known machine's MAC as `aa-bb-cc-dd-ee-ff` (pxe-hosts.ts).
  *
  * iPXE splits a command line on whitespace only — it has no quoting — and expands `${…}`;
  * a token that is `;`, `||` or `&&` ends the command and one starting with `#` starts a comment.
@@ -136,7 +136,7 @@ export function renderIpxeScript(input: IpxeBootInput): string {
  * which tries its next boot device. No kernel, no installer: nothing touches the disk.
  */
 export function renderIpxeRefusal(mac: string): string {
-  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) throw new Error(`not a normalised MAC address: ${JSON.stringify(mac)}`);
+  checkNormalisedMac(mac);
   return [
     '#!ipxe',
     '# kubeseed: this MAC is not in the cluster spec; nothing is installed (spec fleet.installUnknownMacs, docs/pxe.md).',
@@ -170,8 +170,13 @@ export function renderIpxeIndex(baseUrl: string): string {
 
 /** The listener's name for a machine: its MAC as iPXE's `${mac:hexhyp}` spells it (`52-54-00-12-34-56`). */
 export function pxeMachineName(mac: string): string {
+  return checkNormalisedMac(mac).replaceAll(':', '-');
+}
+
+/** A MAC as normalizeMac returns it (`52:54:00:12:34:56`), else throws: it is written into iPXE scripts. */
+export function checkNormalisedMac(mac: string): string {
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) throw new Error(`not a normalised MAC address: ${JSON.stringify(mac)}`);
-  return mac.replaceAll(':', '-');
+  return mac;
 }
 
 /** The disk an installer erases for this host (or, with `host` null, for a MAC the spec does not name). */
@@ -347,7 +352,7 @@ export function renderPxeFiles(spec: ClusterSpec, input: PxeFilesInput = {}): { 
     },
   ];
   if (input.fleetUserData !== undefined && (family === 'ubuntu' || family === 'debian')) {
-    const disk = spec.fleet.installDisk;
+    const disk = installDiskOf(spec, null);
     const userData =
       family === 'ubuntu' ? renderUbuntuAutoinstall(input.fleetUserData, disk ? { installDisk: disk } : {}) : input.fleetUserData;
     files.push({ path: 'pxe/nocloud/fleet/user-data', content: userData, mode: 0o600 });
