@@ -31,33 +31,37 @@ describe('kubeProxy.mode: disabled needs a CNI that replaces kube-proxy', () => 
   });
 });
 
-describe('Calico with mirrors.imageRepository', () => {
-  const warnings = (text: string) => parseSpec(text, 'c.yaml').warnings.map((w) => `${w.path}: ${w.message}`);
-  const mirrored = (mirrors: string) => withCni('calico', 'iptables').replace('  os:', `  mirrors: ${mirrors}\n  os:`);
+const warnings = (text: string) => parseSpec(text, 'c.yaml').warnings.map((w) => `${w.path}: ${w.message}`);
+const mirrored = (plugin: string, mirrors: string) => withCni(plugin, 'iptables').replace('  os:', `  mirrors: ${mirrors}\n  os:`);
 
-  it('warns that the tigera operator image still comes from quay.io, naming the fix', () => {
-    const w = warnings(mirrored('{ imageRepository: registry.lan/k8s }'));
-    expect(w.some((x) => x.startsWith('spec.mirrors.imageRepository:') && x.includes('quay.io/tigera/operator'))).toBe(true);
-    expect(w.some((x) => x.includes('spec.mirrors.registryMirrors') && x.includes('quay.io'))).toBe(true);
+describe.each([
+  {
+    cni: 'Calico',
+    plugin: 'calico',
+    registry: 'quay.io',
+    image: 'quay.io/tigera/operator',
+    pulls: 'the tigera operator image still comes from quay.io',
+  },
+  {
+    cni: 'Flannel',
+    plugin: 'flannel',
+    registry: 'ghcr.io',
+    image: 'ghcr.io/flannel-io/flannel',
+    pulls: 'kube-flannel.yml still pulls its images from ghcr.io',
+  },
+])('$cni with mirrors.imageRepository', ({ plugin, registry, image, pulls }) => {
+  it(`warns that ${pulls}, naming the fix`, () => {
+    const w = warnings(mirrored(plugin, '{ imageRepository: registry.lan/k8s }'));
+    expect(w.some((x) => x.startsWith('spec.mirrors.imageRepository:') && x.includes(image))).toBe(true);
+    expect(w.some((x) => x.includes('spec.mirrors.registryMirrors') && x.includes(registry))).toBe(true);
   });
-  it('is quiet when quay.io (or every registry) is mirrored', () => {
-    expect(warnings(mirrored('{ imageRepository: registry.lan/k8s, registryMirrors: { quay.io: [https://registry.lan] } }'))).toEqual([]);
-    expect(warnings(mirrored('{ imageRepository: registry.lan/k8s, registryMirrors: { _default: [https://registry.lan] } }'))).toEqual([]);
-  });
-});
-
-describe('Flannel with mirrors.imageRepository', () => {
-  const warnings = (text: string) => parseSpec(text, 'c.yaml').warnings.map((w) => `${w.path}: ${w.message}`);
-  const mirrored = (mirrors: string) => withCni('flannel', 'iptables').replace('  os:', `  mirrors: ${mirrors}\n  os:`);
-
-  it('warns that kube-flannel.yml still pulls its images from ghcr.io, naming the fix', () => {
-    const w = warnings(mirrored('{ imageRepository: registry.lan/k8s }'));
-    expect(w.some((x) => x.startsWith('spec.mirrors.imageRepository:') && x.includes('ghcr.io/flannel-io/flannel'))).toBe(true);
-    expect(w.some((x) => x.includes('spec.mirrors.registryMirrors') && x.includes('ghcr.io'))).toBe(true);
-  });
-  it('is quiet when ghcr.io (or every registry) is mirrored, or without imageRepository', () => {
-    expect(warnings(mirrored('{ imageRepository: registry.lan/k8s, registryMirrors: { ghcr.io: [https://registry.lan] } }'))).toEqual([]);
-    expect(warnings(mirrored('{ imageRepository: registry.lan/k8s, registryMirrors: { _default: [https://registry.lan] } }'))).toEqual([]);
-    expect(warnings(withCni('flannel', 'iptables'))).toEqual([]);
+  it(`is quiet when ${registry} (or every registry) is mirrored, or without imageRepository`, () => {
+    expect(
+      warnings(mirrored(plugin, `{ imageRepository: registry.lan/k8s, registryMirrors: { ${registry}: [https://registry.lan] } }`)),
+    ).toEqual([]);
+    expect(
+      warnings(mirrored(plugin, '{ imageRepository: registry.lan/k8s, registryMirrors: { _default: [https://registry.lan] } }')),
+    ).toEqual([]);
+    expect(warnings(withCni(plugin, 'iptables'))).toEqual([]);
   });
 });
