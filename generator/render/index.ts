@@ -9,6 +9,7 @@ import { findHost } from '../plan/build-step.ts';
 import { describeHostPlan } from '../plan/document.ts';
 import { withoutCredential } from '../plan/provision.ts';
 import type { ClusterPlan, HostPlan, SecretSource } from '../plan/types.ts';
+import { architecturesOf } from '../spec/integrity.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { cloudConfigWriter, renderCloudConfig } from './cloud-init.ts';
@@ -72,11 +73,10 @@ export interface HostArtifacts {
 /**
  * The architectures whose agent executable the Ignition configs fetch (hosts and the fleet), each
  * needing its digest in `RenderOptions.agentSha256`; none for cloud-init, whose install-agent.sh
- * checks the digest the coordinator publishes. Hosts have no architecture of their own yet: amd64,
- * as the agent URL and the system extension images default to.
+ * checks the digest the coordinator publishes.
  */
 export function agentArchesOf(spec: ClusterSpec): SysextArch[] {
-  return spec.os.format === 'ignition' ? ['amd64'] : [];
+  return spec.os.format === 'ignition' ? architecturesOf(spec) : [];
 }
 
 /**
@@ -116,7 +116,7 @@ export class ArtifactRenderer {
     const artifacts: Artifact[] = [];
     let bytes: number;
     if (spec.os.format === 'ignition') {
-      const ign = renderIgnition(provisioning, host, spec, { coordinatorCa: opts.coordinatorCa, agentSha256: this.agentSha256() });
+      const ign = renderIgnition(provisioning, host, spec, { coordinatorCa: opts.coordinatorCa, agentSha256: this.agentSha256(host.arch) });
       artifacts.push({ path: `${dir}/config.ign`, content: ign, mode: 0o600 });
       const size = checkUserDataSize(host.name, ign, spec.os.platform, 'ignition');
       if (!size.ok) this.tooLarge.push(size.message!);

@@ -15,6 +15,16 @@ import type { ClusterSpec } from './types.ts';
 
 const DIGESTS = ['spec', 'mirrors', 'sysextSha256'];
 
+/**
+ * The architectures Ignition configs fetch the agent and images for: every host's `arch`, and amd64
+ * for the fleet config (it names no host). Sorted, each once.
+ */
+export function architecturesOf(spec: ClusterSpec): SysextArch[] {
+  const arches = new Set<SysextArch>(spec.hosts.map((h) => h.arch));
+  if (spec.fleet.enabled) arches.add('amd64');
+  return [...arches].sort();
+}
+
 export function checkDownloadIntegrity(spec: ClusterSpec, r: SpecReader): void {
   const digests = spec.mirrors.sysextSha256 ?? {};
   if (spec.os.family !== 'flatcar') {
@@ -22,8 +32,7 @@ export function checkDownloadIntegrity(spec: ClusterSpec, r: SpecReader): void {
       r.warn(DIGESTS, `is ignored: only Flatcar hosts fetch system extension images (Fedora CoreOS layers RPMs)`, 'key');
     return;
   }
-  // Every host is amd64 today (render/index.ts agentArchesOf); one list per architecture in use.
-  const arches: SysextArch[] = ['amd64'];
+  const arches = architecturesOf(spec);
   let files: string[];
   try {
     files = [...new Set(arches.flatMap((arch) => planSysextImages(spec, { arch }).map((img) => img.fileName)))];

@@ -10,7 +10,7 @@ import { PlanError } from '../../../generator/errors.ts';
 import { placeholderSecrets } from '../../../generator/plan/document.ts';
 import { planCluster } from '../../../generator/plan/plan.ts';
 import { IGNITION_AGENT_PATH, type IgnitionConfig } from '../../../generator/render/ignition.ts';
-import { renderArtifacts } from '../../../generator/render/index.ts';
+import { agentArchesOf, renderArtifacts } from '../../../generator/render/index.ts';
 import { parseSpec } from '../../../generator/spec/parse.ts';
 import { fixedContext, ROOT, TEST_COORDINATOR_CA } from '../../support/fixtures.ts';
 
@@ -66,5 +66,47 @@ describe('Ignition configs carry verification.hash for the agent and every image
     expect(render({})).toThrow(/no SHA-256 of the linux-amd64 agent executable .* \(npm run build\)/);
     expect(render({ amd64: 'not-hex' })).toThrow(PlanError);
     expect(render({ arm64: SHA })).toThrow(/linux-amd64/);
+  });
+});
+
+describe('an arm64 host (spec.hosts[].arch)', () => {
+  const ARM = 'a4a4'.padEnd(64, '0');
+  function armPlan() {
+    const text = readFileSync(join(ROOT, 'examples', 'flatcar-kube-vip.yaml'), 'utf8').replace(
+      'name: worker1, role: worker,',
+      'name: worker1, role: worker, arch: arm64,',
+    );
+    const { spec, warnings } = parseSpec(text, 'flatcar.yaml');
+    expect(spec.hosts.find((h) => h.name === 'worker1')?.arch).toBe('arm64');
+    return planCluster(spec, fixedContext(spec.hosts.map((h) => h.name)), warnings);
+  }
+
+  it('gets the digest of the linux-arm64 agent it fetches; generate is asked for both architectures', () => {
+    const plan = armPlan();
+    expect(agentArchesOf(plan.spec)).toEqual(['amd64', 'arm64']);
+    const { artifacts } = renderArtifacts(plan, placeholderSecrets, {
+      coordinatorCa: TEST_COORDINATOR_CA,
+      agentSha256: { amd64: SHA, arm64: ARM },
+      isoTimestamp: new Date(0),
+    });
+    const agentOf = (path: string) => {
+      const cfg = JSON.parse(artifacts.find((a) => a.path === path)?.content as string) as IgnitionConfig;
+      return cfg.storage.files.find((f) => f.path === IGNITION_AGENT_PATH)?.contents;
+    };
+    expect(agentOf('hosts/worker1/config.ign')).toMatchObject({
+      source: expect.stringMatching(/linux-arm64$/),
+      verification: { hash: `sha256-${ARM}` },
+    });
+    expect(agentOf('hosts/worker2/config.ign')).toMatchObject({
+      source: expect.stringMatching(/linux-amd64$/),
+      verification: { hash: `sha256-${SHA}` },
+    });
+    expect(() =>
+      renderArtifacts(plan, placeholderSecrets, {
+        coordinatorCa: TEST_COORDINATOR_CA,
+        agentSha256: { amd64: SHA },
+        isoTimestamp: new Date(0),
+      }),
+    ).toThrow(/linux-arm64/);
   });
 });

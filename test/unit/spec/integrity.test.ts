@@ -91,3 +91,18 @@ describe('system extension images and the agent: where each digest comes from', 
     ]);
   });
 });
+
+describe('an arm64 host fetches the arm64 images', () => {
+  it('a plain-HTTP mirror must name their digests too', () => {
+    const arm = FLATCAR.replace('name: worker1, role: worker,', 'name: worker1, role: worker, arch: arm64,');
+    const text = withMirrors(
+      ['sysext: http://10.105.1.5:8080/sysext/', 'sysextSha256:', `  ${K8S}: ${SHA_A}`, `  ${CONTAINERD}: ${SHA_B}`],
+      arm,
+    );
+    const found = issues(text).filter((m) => m.includes('spec.mirrors.sysext:'));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(
+      /error: spec\.mirrors\.sysext: .*kubernetes-v1\.37\.0-arm64\.raw, containerd-2\.3\.4-arm64\.raw have no digest/,
+    );
+  });
+});
