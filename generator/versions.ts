@@ -141,7 +141,8 @@ export function describeVersions(spec: {
 function describeContainerd(spec: Parameters<typeof describeVersions>[0]): string {
   const version = containerdVersionOf(spec);
   if (spec.os.family === 'flatcar') return `containerd: Flatcar's own when ≥ 2.0, else the ${version} extension`;
-  if (spec.os.family === 'fedora-coreos' || spec.os.containerdVersion || spec.mirrors.containerd?.endsWith('.tar.gz'))
-    return `containerd ${version}`;
+  // Fedora CoreOS runs the image's containerd (docs/adr/0023); the agent's preflight refuses one below 2.0.
+  if (spec.os.family === 'fedora-coreos') return "containerd: Fedora CoreOS's own (the image's package)";
+  if (spec.os.containerdVersion || spec.mirrors.containerd?.endsWith('.tar.gz')) return `containerd ${version}`;
   return "containerd: Docker's newest containerd.io 2.x";
 }

@@ -29,6 +29,12 @@ export function checkFedoraCoreOs(spec: ClusterSpec, r: SpecReader): void {
       'is plain http, so its default key URL (<mirror>repodata/repomd.xml.key) would be too, and that key vouches for every layered package: set spec.mirrors.kubernetesRpmKey to an https URL of the key',
     );
   }
+  if (spec.os.containerdVersion) {
+    r.warn(
+      ['spec', 'os', 'containerdVersion'],
+      'is not used with fedora-coreos: the hosts run the image’s own containerd (Fedora’s package, checked to be ≥ 2.0 by the agent); remove it',
+    );
+  }
   if (m.sysext) {
     r.warn(
       ['spec', 'mirrors', 'sysext'],

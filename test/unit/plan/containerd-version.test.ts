@@ -4,11 +4,14 @@
  * by Flatcar's fallback extension image, a containerd tarball mirror's `{version}` and, when the spec
  * names one, Docker's containerd.io pin. Plus the host `arch` Ignition fetches for.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SpecError } from '../../../generator/errors.ts';
 import { hostPackages, hostTemplateFiles, PREPARE_SCRIPT } from '../../../generator/plan/host-files.ts';
 import { parseSpec } from '../../../generator/spec/parse.ts';
 import { containerdVersionOf, describeVersions, VERSIONS_BY_MINOR } from '../../../generator/versions.ts';
+import { ROOT } from '../../support/fixtures.ts';
 import { BASE_SPEC, withLine } from '../spec/base-spec.ts';
 
 const withOs = (extra: string, text = BASE_SPEC) => withLine('platform: generic', `    platform: generic\n${extra}`, text);
@@ -80,6 +83,8 @@ describe('kubeseed plan names the containerd the hosts run', () => {
       .replace(/ {4}- \{ name: lb\d.*\n/g, '')
       .replace(/mac: "52:54:00:01:00:6(\d)"/g, 'mac: "52:54:00:01:00:6$1", interface: lan0');
     expect(line(flatcarHosts)).toMatch(/, containerd: Flatcar's own when ≥ 2\.0, else the 2\.3\.4 extension$/);
+    const fcos = readFileSync(join(ROOT, 'examples', 'fedora-coreos-kube-vip.yaml'), 'utf8');
+    expect(line(fcos)).toMatch(/, containerd: Fedora CoreOS's own \(the image's package\)$/);
   });
 });
 

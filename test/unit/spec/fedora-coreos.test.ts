@@ -55,6 +55,11 @@ describe('fedora-coreos specs', () => {
     );
   });
 
+  it('says os.containerdVersion is not used: Fedora CoreOS runs the image’s own containerd', () => {
+    const w = issues(EXAMPLE.replace('    family: fedora-coreos\n', '    family: fedora-coreos\n    containerdVersion: 2.1.5\n'));
+    expect(w.some((m) => m.includes('spec.os.containerdVersion: is not used with fedora-coreos'))).toBe(true);
+  });
+
   it('warns about mirrors fedora-coreos does not use, and kubernetesRpm on other families', () => {
     expect(issues(withMirrors('    sysext: https://mirror.kloud.lan/sysext/\n'))[1]).toContain(
       'spec.mirrors.sysext: is not used with fedora-coreos',
