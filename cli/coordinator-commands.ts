@@ -93,7 +93,7 @@ async function serveLocked(
   });
   const spec = loaded!.plan.spec;
   // The boot route asks the store whether a machine is installed (ADR 0022).
-  const installed = (mac: string, host: string | null) => isPxeInstalled(handle.app.coordinator.snapshot().hosts, mac, host);
+  const installed = (mac: string, host: string | null) => isPxeInstalled(handle.app.coordinator.hostRecords(), mac, host);
   const assetsDir = flags.assets as string | undefined;
   const http = spec.coordinator.httpListen
     ? await startBootListener(spec, stateDir, spec.coordinator.httpListen, { installed, ...(assetsDir ? { assetsDir } : {}) })

@@ -334,9 +334,15 @@ export class Coordinator {
 
   // ───────────────────────────── snapshot and reconcile ─────────────────────────────
 
-  snapshot(): RolloutSnapshot {
+  /** The host records by name: what the PXE route needs per request, without steps and tokens. */
+  hostRecords(): RolloutSnapshot['hosts'] {
     const hosts: RolloutSnapshot['hosts'] = {};
     for (const r of this.store.list<HostRecord>(HOST_PREFIX)) hosts[r.value.name] = r.value;
+    return hosts;
+  }
+
+  snapshot(): RolloutSnapshot {
+    const hosts = this.hostRecords();
     const steps: RolloutSnapshot['steps'] = {};
     for (const r of this.store.list<StepRecord>(STEP_PREFIX)) steps[r.value.id] = r.value;
     const lock = this.store.get<InitLock>(LOCK_KEY)?.value;
