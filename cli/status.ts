@@ -12,8 +12,9 @@
  */
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { OPERATOR_TOKEN_FILE } from '../generator/state/index.ts';
 import { hostNoteLines, INSTALL_FAILURE_HINTS, installFailedText } from '../server/host-notes.ts';
-import { type CertificateExpiry, certificateWarning, describeFailure, expiryDate, expiryLeft } from '../server/model.ts';
+import { type CertificateExpiry, certificateWarning, describeFailure, expiryDate, expiryLeft, shortStep } from '../server/model.ts';
 import { SseParser } from '../server/status-page/client/sse.ts';
 import {
   countSteps,
@@ -25,7 +26,7 @@ import {
   type StepStatus,
 } from '../server/status-page/client/view-model.ts';
 import type { Io } from './commands.ts';
-import { OPERATOR_TOKEN_FILE, STATUS_EXIT, StatusError, type StatusTarget } from './coordinator-target.ts';
+import { STATUS_EXIT, StatusError, type StatusTarget } from './coordinator-target.ts';
 
 /** The CLI's extra hooks: tests pass a signal instead of Ctrl-C, a terminal width, a shorter patience. */
 export interface StatusIo extends Io {
@@ -85,11 +86,6 @@ export type HostWord = HostState;
 export const describeHost: (host: HostView) => HostWord = deriveHostState;
 
 export const countHostSteps = (host: HostView): { done: number; total: number } => countSteps(host.steps);
-
-function shortStep(id: string): string {
-  const slash = id.indexOf('/');
-  return slash === -1 ? id : id.slice(slash + 1);
-}
 
 /** What follows the state word: the current step and its time, the gate, or the error. */
 export function hostDetail(host: HostView, now: number): string {
