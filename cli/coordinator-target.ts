@@ -6,10 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { OPERATOR_TOKEN_FILE } from '../generator/state/index.ts';
 import { DEFAULT_STATE_DIR, type Io } from './commands.ts';
 
 /** Where `kubeseed serve` keeps the operator token, relative to the state directory (mode 0600). */
-export const OPERATOR_TOKEN_FILE = 'operator-token';
 
 export const STATUS_EXIT = { done: 0, unreachable: 1, badInput: 2, running: 3, failed: 4 } as const;
 

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { doubleEnv } from '../doubles/index.ts';
 import { PREPARE_SCRIPT } from '../generator/plan/host-files.ts';
-import { type CoordinatorState, loadState } from '../generator/state/index.ts';
+import { type CoordinatorState, loadState, OPERATOR_TOKEN_FILE } from '../generator/state/index.ts';
 import { packageRoot } from '../generator/util/package-root.ts';
 import type { HostStatus, RolloutStatus } from '../server/coordinator.ts';
 import { loadCoordinatorState } from '../server/load-state.ts';
@@ -230,7 +230,7 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
     // runs, whose stderr ends up in logs.
     say(
       flags.json
-        ? `operator token: in ${join(out, 'coordinator', 'operator-token')}\n\n`
+        ? `operator token: in ${join(out, 'coordinator', OPERATOR_TOKEN_FILE)}\n\n`
         : `operator token: ${server.operatorToken}  (paste it when the page asks; valid while the demo runs)\n\n`,
     );
 

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { OPERATOR_TOKEN_FILE } from '../generator/state/index.ts';
 import { agentExecutablesRefusal } from './agent-binaries.ts';
 import { type AppOptions, buildApp } from './app.ts';
 import { FileAuditLog } from './audit-log.ts';
@@ -113,7 +114,7 @@ const LOW_FILE_LIMIT = 4096;
 
 /** Reads `<stateDir>/operator-token`, creating it (0600) on first start. */
 export async function ensureOperatorToken(stateDir: string): Promise<string> {
-  const path = join(stateDir, 'operator-token');
+  const path = join(stateDir, OPERATOR_TOKEN_FILE);
   try {
     const existing = (await readFile(path, 'utf8')).trim();
     if (existing.length >= 32) {
@@ -208,7 +209,7 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
     process.on('SIGTERM', onSignal);
   }
   print(`kubeseed coordinator listening on ${running.url} (agents use ${inputs.plan.spec.coordinator.url})`);
-  const tokenFile = join(options.stateDir, 'operator-token');
+  const tokenFile = join(options.stateDir, OPERATOR_TOKEN_FILE);
   print(`status page:    ${operatorUrl(running.url, inputs.plan.spec.coordinator.url)}/  (paste the operator token when asked)`);
   print(`operator token: in ${tokenFile} (0600); read it with: cat ${tokenFile}`);
   if (fileLimit !== undefined && fileLimit < LOW_FILE_LIMIT)

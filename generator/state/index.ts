@@ -7,7 +7,16 @@ export { type EnsureStateResult, ensureState, RENEW_BEFORE_SECONDS } from './ens
 export { createFileCipher, ENVELOPE_MARKER, type Envelope, type FileCipher, isEnvelope } from './envelope.ts';
 export { StateError, type StateErrorCode } from './errors.ts';
 export { DIR_MODE, FILE_MODE } from './files.ts';
-export { CREDENTIALS_DIR, CREDENTIALS_FILE, ENROLLMENT_FILE, isSecretFile, memberDir, SECRETS_FILE, STATE_FILE } from './layout.ts';
+export {
+  CREDENTIALS_DIR,
+  CREDENTIALS_FILE,
+  ENROLLMENT_FILE,
+  isSecretFile,
+  memberDir,
+  OPERATOR_TOKEN_FILE,
+  SECRETS_FILE,
+  STATE_FILE,
+} from './layout.ts';
 export { loadState } from './load.ts';
 export {
   clusterFactsOf,

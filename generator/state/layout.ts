@@ -9,6 +9,8 @@ import type { BootstrapSecrets, CoordinatorState, EnrollmentRecords, StateManife
 export const STATE_FILE = 'state.json';
 export const SECRETS_FILE = 'secrets.json';
 export const ENROLLMENT_FILE = 'enrollment.json';
+/** Written by `kubeseed serve` beside the state; the operator commands read it. */
+export const OPERATOR_TOKEN_FILE = 'operator-token';
 /** Relative to OUT: the plaintext enrollment credentials the generator renders into user-data. */
 export const CREDENTIALS_DIR = 'credentials';
 export const CREDENTIALS_FILE = 'enrollment.json';

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cmdHosts } from '../../../cli/coordinator-commands.ts';
-import { OPERATOR_TOKEN_FILE } from '../../../cli/coordinator-target.ts';
 import type { StatusIo } from '../../../cli/status.ts';
 import { cmdStatus } from '../../../cli/status-command.ts';
+import { OPERATOR_TOKEN_FILE } from '../../../generator/state/index.ts';
 import { credentialOf, OPERATOR_TOKEN, removeDir, type SimulatedRollout, startSimulation, writeStateDir } from './rollout-sim.ts';
 
 interface Run {
