@@ -129,7 +129,7 @@ export function kubernetesPackageLines(k8s: { version: string; major: number; mi
     '# cri-tools: crictl, which /etc/crictl.yaml points at containerd; kubeadm packages >= 1.32 no',
     '# longer depend on it. The minor of the cluster, from the same repository; not held: it',
     '# follows that repository (a minor upgrade switches the repository line).',
-    `# ${nodeTools.join(', ')}: see nodeToolPackages in templates/prepare-host.ts and docs/host-preparation.md.`,
+    `# ${nodeTools.join(', ')}: see nodeToolPackages in templates/host-packages.ts and docs/host-preparation.md.`,
     `CRI_TOOLS_RE=${shQuote(`^${ereEscape(`${k8s.major}.${k8s.minor}.`)}`)}`,
     `NODE_TOOLS=${shArray(nodeTools)}`,
     'want=()',
