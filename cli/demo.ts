@@ -225,11 +225,11 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       extend: (app) => void app.register(statusPagePlugin),
     });
     say(`coordinator listening on ${server.url}\n`);
-    say(`status page:    ${server.url}/  (open it now: the rollout takes about 20 s; the certificate is the demo's own CA)\n`);
-    // A throwaway coordinator on loopback: the token is shown to paste into the page, except in --json
-    // runs, whose stderr ends up in logs.
+    say(`status page:    ${server.url}/  (open it now: the rollout takes about 25 s; the certificate is the demo's own CA)\n`);
+    // A throwaway coordinator on loopback: the token is shown to paste into the page, except with
+    // -o json|yaml, whose stderr ends up in logs.
     say(
-      flags.json
+      output !== 'text'
         ? `operator token: in ${join(out, 'coordinator', OPERATOR_TOKEN_FILE)}\n\n`
         : `operator token: ${server.operatorToken}  (paste it when the page asks; valid while the demo runs)\n\n`,
     );
