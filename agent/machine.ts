@@ -330,10 +330,12 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
             state: { phase: 'done' },
             effects: [
               log('info', 'host-done', { host: state.session.host }),
-              { type: 'heartbeat', phase: 'done' },
               { type: 'write-state-file', name: 'done', content: `${JSON.stringify({ host: state.session.host })}\n`, mode: 0o644 },
               { type: 'delete-credential' },
               { type: 'disable-unit' },
+              // Last: a `done` heartbeat tells the operator the host has finished and cleaned up, so
+              // powering it off or snapshotting it then loses nothing.
+              { type: 'heartbeat', phase: 'done' },
             ],
           };
         case 'transport-error':

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DoubleCall, readDoubleLog } from '../../doubles/index.ts';
 import { skipUnless } from '../support/requirements.ts';
 import { readHaproxyClients } from './harness/checks.ts';
+import { waitFor } from './harness/exec.ts';
 import type { CoordinatorStatus } from './harness/cluster.ts';
 import { E2eCluster } from './harness/cluster.ts';
 import { E2E_COMMANDS } from './harness/requirements.ts';
@@ -55,6 +56,12 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: [...E2E_COMMANDS, ...V
       vm = new TestVm(cluster, { name: VM.name, mac: VM.mac, uuid: UUID });
       await vm.boot();
       status = await cluster.waitForRollout(12 * 60_000);
+      // The rollout is done when the coordinator has the last report; the agent cleans up after that
+      // and says so with its `done` heartbeat, its last act (agent/machine.ts).
+      status = await waitFor(`${VM.name}'s done heartbeat`, 60_000, async () => {
+        const s = await cluster.status();
+        return s?.hosts.find((h) => h.name === VM.name)?.phase === 'done' ? s : null;
+      });
       consoleText = vm.console();
       poweroff = await vm.powerOff();
       consoleText = vm.console();

@@ -88,6 +88,8 @@ export interface CoordinatorStatus {
     failure?: string;
     currentStep: string | null;
     waitingFor: string | null;
+    /** The agent's last heartbeat phase (`done` once it has cleaned up). */
+    phase: string | null;
     message: string | null;
     steps: StepStatus[];
   }>;

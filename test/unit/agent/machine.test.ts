@@ -95,7 +95,8 @@ const TABLE: Array<[AgentState['phase'], AgentEvent['type'], AgentState['phase']
   ['waiting', 'next-step', 'running-step', ['log', 'heartbeat', 'run-step']],
   ['waiting', 'next-unknown-step', 'reporting', ['log', 'report']],
   ['waiting', 'next-nothing', 'waiting', ['log', 'request-next']],
-  ['waiting', 'next-done', 'done', ['log', 'heartbeat', 'write-state-file', 'delete-credential', 'disable-unit']],
+  // The done heartbeat comes last: the operator (and the VM test) may power the machine off when it arrives.
+  ['waiting', 'next-done', 'done', ['log', 'write-state-file', 'delete-credential', 'disable-unit', 'heartbeat']],
   ['waiting', 'transport-error', 'poll-backoff', ['log', 'sleep']],
   ['waiting', 'protocol-error', 'poll-backoff', ['log', 'sleep']],
   ['poll-backoff', 'timer', 'waiting', ['request-next']],
