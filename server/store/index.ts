@@ -1,4 +1,6 @@
 /** Public surface of the coordinator's storage layer. */
+
+export { EtcdStore, type EtcdStoreOptions } from './etcd-store.ts';
 export { type JournalStats, JournalStore, type JournalStoreOptions } from './journal-store.ts';
 export { MemoryStore } from './memory-store.ts';
 export { type CommitResult, type Store, type StoreCheck, StoreError, type StoreRecord, type StoreTxn } from './types.ts';

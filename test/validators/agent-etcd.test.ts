@@ -4,9 +4,8 @@
  * list the stacked-join voter check reads, and etcd-member-remove of an unstarted learner — the
  * member a failed control-plane join leaves behind.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,148 +15,23 @@ import { listEtcdMembers } from '../../agent/steps/etcd.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepContext, StepRun } from '../../agent/steps/index.ts';
 import { doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import type { ReleasedStep } from '../../protocol/wire.ts';
+import { freePort, startTestEtcd, type TestEtcd } from '../support/etcd-server.ts';
 import { skipUnless } from '../support/requirements.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => done(port));
-    });
-  });
-}
-
-function makePki(dir: string): void {
-  const sh = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  sh([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=etcd-ca',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-  ]);
-  const leaf = (name: string, ext: string) => {
-    sh([
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${name}`,
-    ]);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    sh([
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.crt`,
-    ]);
-  };
-  leaf(
-    'server',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n',
-  );
-  leaf('healthcheck-client', 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
-}
-
+let server: TestEtcd | undefined;
 let dir = '';
-let etcd: ChildProcess | null = null;
 let clientUrl = '';
-const pem = (name: string) => readFileSync(join(dir, name), 'utf8');
+const pem = (name: string) => server!.pem(name);
 
 beforeAll(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'ks-agent-etcd-'));
-  makePki(dir);
-  const [client, peer] = [await freePort(), await freePort()];
-  clientUrl = `https://127.0.0.1:${client}`;
-  const peerUrl = `http://127.0.0.1:${peer}`;
-  etcd = spawn(
-    'etcd',
-    [
-      '--name=m1',
-      `--data-dir=${join(dir, 'data')}`,
-      `--listen-client-urls=${clientUrl}`,
-      `--advertise-client-urls=${clientUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=m1=${peerUrl}`,
-      '--initial-cluster-state=new',
-      `--cert-file=${join(dir, 'server.crt')}`,
-      `--key-file=${join(dir, 'server.key')}`,
-      `--trusted-ca-file=${join(dir, 'ca.crt')}`,
-      '--client-cert-auth',
-      `--listen-metrics-urls=http://127.0.0.1:${await freePort()}`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  etcd.stderr?.on('data', (c: Buffer) => {
-    log += c;
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      execFileSync(
-        'etcdctl',
-        [
-          `--endpoints=${clientUrl}`,
-          `--cacert=${join(dir, 'ca.crt')}`,
-          `--cert=${join(dir, 'healthcheck-client.crt')}`,
-          `--key=${join(dir, 'healthcheck-client.key')}`,
-          '--dial-timeout=1s',
-          'endpoint',
-          'health',
-        ],
-        { stdio: 'ignore' },
-      );
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`etcd did not become healthy:\n${log.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  server = await startTestEtcd('ks-agent-etcd-');
+  ({ dir, clientUrl } = server);
 }, 30_000);
 
-afterAll(() => {
-  if (etcd?.pid) etcd.kill('SIGKILL');
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => server?.stop());
 
 function context(root: string, log: string): StepContext {
   return {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JournalStore, MemoryStore, type Store, StoreError } from '../../../server/store/index.ts';
+import { describeStoreContract } from '../../support/store-contract.ts';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'ks-store-'));
@@ -18,79 +19,7 @@ const implementations: [string, () => Store][] = [
   ['JournalStore', () => new JournalStore(tempDir())],
 ];
 
-describe.each(implementations)('Store contract: %s', (_name, make) => {
-  it('puts, gets and lists by prefix in key order', async () => {
-    const store = make();
-    await store.open();
-    await store.commit({
-      puts: [
-        { key: 'step/b', value: { n: 2 } },
-        { key: 'step/a', value: { n: 1 } },
-        { key: 'host/x', value: 1 },
-      ],
-    });
-    expect(store.get('step/a')?.value).toEqual({ n: 1 });
-    expect(store.list('step/').map((r) => r.key)).toEqual(['step/a', 'step/b']);
-    expect(store.get('nope')).toBeUndefined();
-    await store.close();
-  });
-
-  it('compare-and-swap: a stale version or an existing key refuses the whole transaction', async () => {
-    const store = make();
-    await store.open();
-    const first = await store.commit({
-      puts: [{ key: 'lock/init', value: { holder: 'cp1' } }],
-      checks: [{ key: 'lock/init', version: 0 }],
-    });
-    expect(first.ok).toBe(true);
-    const second = await store.commit({
-      puts: [
-        { key: 'lock/init', value: { holder: 'cp2' } },
-        { key: 'other', value: 1 },
-      ],
-      checks: [{ key: 'lock/init', version: 0 }],
-    });
-    expect(second).toEqual({ ok: false, conflicts: ['lock/init'] });
-    expect(store.get('lock/init')?.value).toEqual({ holder: 'cp1' });
-    expect(store.get('other')).toBeUndefined();
-    const version = store.get('lock/init')!.version;
-    expect(
-      (await store.commit({ puts: [{ key: 'lock/init', value: { holder: 'cp1', ok: true } }], checks: [{ key: 'lock/init', version }] }))
-        .ok,
-    ).toBe(true);
-    expect(store.get('lock/init')!.version).toBeGreaterThan(version);
-    await store.close();
-  });
-
-  it('exactly one of many concurrent CAS acquisitions wins', async () => {
-    const store = make();
-    await store.open();
-    const results = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        store.commit({ puts: [{ key: 'lock/init', value: { holder: `cp${i}` } }], checks: [{ key: 'lock/init', version: 0 }] }),
-      ),
-    );
-    expect(results.filter((r) => r.ok)).toHaveLength(1);
-    await store.close();
-  });
-
-  it('deletes, bumps the revision per commit, and freezes stored values', async () => {
-    const store = make();
-    await store.open();
-    const value = { a: { b: 1 } };
-    await store.commit({ puts: [{ key: 'k', value }] });
-    value.a.b = 2;
-    expect(store.get<typeof value>('k')!.value.a.b).toBe(1);
-    expect(() => {
-      (store.get<typeof value>('k')!.value.a as { b: number }).b = 3;
-    }).toThrow();
-    const rev = store.revision();
-    await store.commit({ deletes: ['k'] });
-    expect(store.revision()).toBe(rev + 1);
-    expect(store.get('k')).toBeUndefined();
-    await store.close();
-  });
-});
+for (const [name, make] of implementations) describeStoreContract(name, make);
 
 describe('JournalStore durability', () => {
   it('survives reopen with every committed record and revision', async () => {
