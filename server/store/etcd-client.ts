@@ -30,13 +30,18 @@ export interface EtcdKv {
   key: string;
   value: string;
   modRevision: number;
+  createRevision: number;
+  /** The lease the key is attached to ('0': none), as etcd prints it. */
+  lease: string;
 }
 
-export type EtcdOp = { put: { key: string; value: string } } | { delete: { key: string } };
+export type EtcdOp = { put: { key: string; value: string; lease?: string } } | { delete: { key: string } };
 
 export interface EtcdCompare {
   key: string;
-  /** The key's mod_revision must equal this (0: the key must not exist). */
+  /** Compare the key's last write (`mod`, default) or its creation (`create`). */
+  target?: 'mod' | 'create';
+  /** The key's mod_revision (or create_revision) must equal this (0: the key must not exist). */
   modRevision: number;
 }
 
@@ -49,6 +54,8 @@ interface WireKv {
   key: string;
   value?: string;
   mod_revision?: string;
+  create_revision?: string;
+  lease?: string;
 }
 
 const b64 = (s: string | Buffer) => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('base64');
@@ -68,7 +75,13 @@ export function prefixEnd(prefix: string): Buffer {
 }
 
 function toKv(kv: WireKv): EtcdKv {
-  return { key: unb64(kv.key), value: unb64(kv.value), modRevision: Number(kv.mod_revision ?? 0) };
+  return {
+    key: unb64(kv.key),
+    value: unb64(kv.value),
+    modRevision: Number(kv.mod_revision ?? 0),
+    createRevision: Number(kv.create_revision ?? 0),
+    lease: kv.lease ?? '0',
+  };
 }
 
 /** Is the error one where the request may or may not have reached etcd (the caller must find out)? */
@@ -111,14 +124,35 @@ export class EtcdClient {
   /** One etcd Txn: if every compare holds, apply `ops` atomically. */
   async txn(compare: EtcdCompare[], ops: EtcdOp[]): Promise<{ succeeded: boolean; revision: number }> {
     const body = (await this.call('/v3/kv/txn', {
-      compare: compare.map((c) => ({ key: b64(c.key), target: 'MOD', result: 'EQUAL', mod_revision: String(c.modRevision) })),
+      compare: compare.map((c) =>
+        c.target === 'create'
+          ? { key: b64(c.key), target: 'CREATE', result: 'EQUAL', create_revision: String(c.modRevision) }
+          : { key: b64(c.key), target: 'MOD', result: 'EQUAL', mod_revision: String(c.modRevision) },
+      ),
       success: ops.map((op) =>
         'put' in op
-          ? { request_put: { key: b64(op.put.key), value: b64(op.put.value) } }
+          ? { request_put: { key: b64(op.put.key), value: b64(op.put.value), ...(op.put.lease ? { lease: op.put.lease } : {}) } }
           : { request_delete_range: { key: b64(op.delete.key) } },
       ),
     })) as { header?: { revision?: string }; succeeded?: boolean };
     return { succeeded: body.succeeded === true, revision: Number(body.header?.revision ?? 0) };
+  }
+
+  /** A lease of `ttlSeconds`; its ID as etcd prints it (a 64-bit number, kept as a string). */
+  async grantLease(ttlSeconds: number): Promise<string> {
+    const body = (await this.call('/v3/lease/grant', { TTL: String(ttlSeconds) })) as { ID?: string };
+    if (!body.ID) throw new StoreError('etcd granted no lease');
+    return body.ID;
+  }
+
+  /** Renews the lease; the TTL left (0: the lease has expired or was revoked). */
+  async keepAlive(id: string): Promise<number> {
+    const body = (await this.call('/v3/lease/keepalive', { ID: id })) as { result?: { TTL?: string } };
+    return Number(body.result?.TTL ?? 0);
+  }
+
+  async revokeLease(id: string): Promise<void> {
+    await this.call('/v3/lease/revoke', { ID: id });
   }
 
   /**

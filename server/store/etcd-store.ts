@@ -21,7 +21,7 @@
  * alone needs more. Writes of other replicas arrive through a watch on the prefix.
  */
 import { randomUUID } from 'node:crypto';
-import { EtcdClient, type EtcdClientOptions, type EtcdEvent, type EtcdOp, EtcdUnavailableError } from './etcd-client.ts';
+import { EtcdClient, type EtcdClientOptions, type EtcdCompare, type EtcdEvent, type EtcdOp, EtcdUnavailableError } from './etcd-client.ts';
 import { isSealed, type RecordCipher } from './record-cipher.ts';
 import { type CommitResult, type Store, StoreError, type StoreRecord, type StoreTxn } from './types.ts';
 import { checkAndApply, KeyValueView, type UndoEntry } from './view.ts';
@@ -34,6 +34,11 @@ export interface EtcdStoreOptions extends EtcdClientOptions {
   maxTxnOps?: number;
   /** Called when the watch breaks or resumes (for the log); the store reconnects by itself. */
   onWatchError?: (error: Error) => void;
+  /**
+   * More compares every Txn must pass: a replica's leadership (etcd-leader.ts), so a coordinator
+   * that lost its lease cannot write even from an up-to-date view.
+   */
+  fence?: () => EtcdCompare[];
 }
 
 interface RevisionMark {
@@ -185,12 +190,15 @@ export class EtcdStore implements Store {
 
   private async send(ops: EtcdOp[], mark: RevisionMark): Promise<{ ok: true; etcdRevision: number } | { ok: false; error: StoreError }> {
     try {
-      const answer = await this.client.txn([{ key: this.revKey, modRevision: this.revModRevision }], ops);
+      const fence = this.options.fence?.() ?? [];
+      const answer = await this.client.txn([{ key: this.revKey, modRevision: this.revModRevision }, ...fence], ops);
       if (answer.succeeded) return { ok: true, etcdRevision: answer.revision };
       return {
         ok: false,
         error: new StoreError(
-          `etcd: ${this.revKey} was written by another coordinator since this one last read it; this coordinator's write was refused (fenced) and it reloads from etcd`,
+          fence.length > 0
+            ? `etcd: this coordinator's write was refused (fenced): ${this.revKey} was written by another coordinator since this one last read it, or this one no longer leads`
+            : `etcd: ${this.revKey} was written by another coordinator since this one last read it; this coordinator's write was refused (fenced) and it reloads from etcd`,
         ),
       };
     } catch (error) {
