@@ -118,6 +118,14 @@ export const COMMANDS: Record<string, Command> = {
     examples: ['kubeseed kubeconfig --state out/coordinator --out admin.conf'],
     run: async (a, io) => (await import('./kubeconfig.ts')).cmdKubeconfig(a, io),
   },
+  certs: {
+    summary: 'every certificate the coordinator issued or serves: subject, hosts, expiry and days left',
+    args: [],
+    flags: [STATE, ...OUTPUT],
+    help: 'Reads the state directory; needs no running coordinator. KUBESEED_PASSPHRASE opens an encrypted state.\nWarns below 30 days, as status, hosts and the page do. The certificates kubeadm makes on the control planes are not listed (`kubeadm certs check-expiration` there).',
+    examples: ['kubeseed certs --state out/coordinator', "kubeseed certs -o json | jq '.certificates[] | select(.daysLeft < 60)'"],
+    run: async (a, io) => (await import('./certs.ts')).cmdCerts(a, io),
+  },
   demo: {
     summary: 'generate an example cluster and roll it out on loopback with simulated machines (no root needed)',
     args: [],

@@ -22,6 +22,13 @@ export interface TrackedCertificate extends CertificateExpiry {
   hosts: string[] | '*';
 }
 
+/** A certificate read from the state directory: also who it names and who signed it (`kubeseed certs`). */
+export interface IssuedCertificate extends TrackedCertificate {
+  /** Subject and issuer on one line, attributes joined by ", " (`O=…, CN=kube-apiserver-etcd-client`). */
+  subject: string;
+  issuer: string;
+}
+
 type CertName = Extract<PkiFileName, `${string}.crt`>;
 
 /** The certificates each secret kind carries (keys are secret but expire with their certificate). */
@@ -32,9 +39,13 @@ const CERTS_BY_KIND: Partial<Record<SecretKind, { shared: CertName[]; perMember?
   'etcd-member-certs': { shared: ['etcd/ca.crt'], perMember: ['etcd/server.crt', 'etcd/peer.crt', 'etcd/healthcheck-client.crt'] },
 };
 
-function notAfterOf(pem: string, file: string): number {
+/** One line of an X509 name (Node gives one attribute per line). */
+const oneLine = (name: string) => name.split('\n').filter(Boolean).join(', ');
+
+function read(pem: string, file: string): { notAfter: number; subject: string; issuer: string } {
   try {
-    return Date.parse(new X509Certificate(pem).validTo);
+    const cert = new X509Certificate(pem);
+    return { notAfter: Date.parse(cert.validTo), subject: oneLine(cert.subject), issuer: oneLine(cert.issuer) };
   } catch (error) {
     throw new Error(`${file} in the state directory is not a readable certificate (${(error as Error).message}); re-run kubeseed generate`);
   }
@@ -48,7 +59,7 @@ export function trackedCertificates(
   plan: Pick<ClusterPlan, 'steps'>,
   pkiFile: (name: PkiFileName, host?: string) => string,
   tls: { cert: string; ca: string },
-): TrackedCertificate[] {
+): IssuedCertificate[] {
   const shared = new Map<CertName, Set<string>>();
   const members = new Map<string, CertName[]>();
   for (const step of plan.steps) {
@@ -59,18 +70,18 @@ export function trackedCertificates(
       if (certs.perMember) members.set(step.host, certs.perMember);
     }
   }
-  const out: TrackedCertificate[] = [
-    { file: 'tls/server.crt', notAfter: notAfterOf(tls.cert, 'tls/server.crt'), hosts: '*' },
-    { file: 'tls/ca.crt', notAfter: notAfterOf(tls.ca, 'tls/ca.crt'), hosts: '*' },
+  const out: IssuedCertificate[] = [
+    { file: 'tls/server.crt', ...read(tls.cert, 'tls/server.crt'), hosts: '*' },
+    { file: 'tls/ca.crt', ...read(tls.ca, 'tls/ca.crt'), hosts: '*' },
   ];
   for (const [name, hosts] of shared) {
     const file = `pki/${name}`;
-    out.push({ file, notAfter: notAfterOf(pkiFile(name), file), hosts: [...hosts].sort() });
+    out.push({ file, ...read(pkiFile(name), file), hosts: [...hosts].sort() });
   }
   for (const [host, names] of [...members].sort(([a], [b]) => a.localeCompare(b))) {
     for (const name of names) {
       const file = `pki/etcd/members/${host}/${name.slice('etcd/'.length)}`;
-      out.push({ file, notAfter: notAfterOf(pkiFile(name, host), file), hosts: [host] });
+      out.push({ file, ...read(pkiFile(name, host), file), hosts: [host] });
     }
   }
   return out;

@@ -11,15 +11,15 @@ import { planRollout } from '../generator/plan/plan.ts';
 import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
-import { trackedCertificates } from './certificates.ts';
+import { type IssuedCertificate, trackedCertificates } from './certificates.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
 import type { LoadedState } from './serve.ts';
 
 /** The coordinator's own client certificate for the API server (bootstrap tokens): short-lived, re-signed as it nears expiry. */
 const COORDINATOR_CLIENT_VALIDITY_SECONDS = 3600;
 
-/** Builds everything the coordinator needs from the state directory `kubeseed generate` wrote. */
-export async function loadCoordinatorState(stateDir: string, options: { passphrase?: string }): Promise<LoadedState> {
+/** The state, the spec kept in it, the plan re-derived from that spec, and its secrets. */
+async function loadPlanned(stateDir: string, options: { passphrase?: string }) {
   const state = await loadState(stateDir, options);
   const specFile = join(stateDir, 'cluster.yaml');
   const specText = await readFile(specFile).catch(() => {
@@ -34,6 +34,18 @@ export async function loadCoordinatorState(stateDir: string, options: { passphra
   const plan = planRollout(spec, warnings);
   const secrets = createSecretSource(state);
   const tls = { cert: state.tls.server.cert, key: state.tls.server.key, ca: state.tls.ca.cert };
+  return { state, spec, plan, secrets, tls };
+}
+
+/** Every certificate the coordinator issued or serves, read from the state directory (`kubeseed certs`). */
+export async function loadIssuedCertificates(stateDir: string, options: { passphrase?: string }): Promise<IssuedCertificate[]> {
+  const { plan, secrets, tls } = await loadPlanned(stateDir, options);
+  return trackedCertificates(plan, secrets.pkiFile, tls);
+}
+
+/** Builds everything the coordinator needs from the state directory `kubeseed generate` wrote. */
+export async function loadCoordinatorState(stateDir: string, options: { passphrase?: string }): Promise<LoadedState> {
+  const { state, spec, plan, secrets, tls } = await loadPlanned(stateDir, options);
   return {
     plan,
     secrets,

@@ -62,18 +62,28 @@ describe('trackedCertificates', () => {
     for (const s of plan.steps) if (s.secrets.includes('shared-pki')) s.secrets.push('apiserver-etcd-client');
     const certs = trackedCertificates(plan, pkiFile, tls());
     const byFile = new Map(certs.map((c) => [c.file, c]));
-    expect(byFile.get('tls/server.crt')).toEqual({ file: 'tls/server.crt', notAfter: at(250), hosts: '*' });
+    expect(byFile.get('tls/server.crt')).toEqual({
+      file: 'tls/server.crt',
+      notAfter: at(250),
+      hosts: '*',
+      subject: 'CN=c250',
+      issuer: 'CN=test-ca',
+    });
     expect(byFile.get('pki/ca.crt')!.hosts).toEqual(['cp1', 'cp2', 'cp3']);
     expect(byFile.get('pki/apiserver-etcd-client.crt')).toEqual({
       file: 'pki/apiserver-etcd-client.crt',
       notAfter: at(300),
       hosts: ['cp1', 'cp2', 'cp3'],
+      subject: 'CN=c300',
+      issuer: 'CN=test-ca',
     });
     expect(byFile.get('pki/etcd/ca.crt')!.hosts).toEqual(['cp1', 'cp2', 'cp3', 'etcd1', 'etcd2', 'etcd3']);
     expect(byFile.get('pki/etcd/members/etcd1/peer.crt')).toEqual({
       file: 'pki/etcd/members/etcd1/peer.crt',
       notAfter: at(20),
       hosts: ['etcd1'],
+      subject: 'CN=c20',
+      issuer: 'CN=test-ca',
     });
     expect(byFile.get('pki/etcd/members/etcd3/healthcheck-client.crt')!.notAfter).toBe(at(100));
     // Workers and LB hosts receive no certificate; nothing lists them.

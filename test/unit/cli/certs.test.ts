@@ -1,0 +1,105 @@
+/**
+ * `kubeseed certs` (issue 22): every certificate file the state directory holds is listed once,
+ * with the notAfter the file itself carries, its subject and issuer, the hosts that receive it and
+ * the days left; below 30 days it warns as status/hosts/the page do; an encrypted state needs
+ * KUBESEED_PASSPHRASE; a missing state directory is a clear error.
+ */
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { runMain } from './run-main.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+let dir = '';
+let state = '';
+
+interface Row {
+  file: string;
+  subject: string;
+  issuer: string;
+  hosts: string[] | '*';
+  notAfter: string;
+  daysLeft: number;
+}
+
+/** Every .crt under the state directory, relative to it. */
+function certificateFiles(base: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name.endsWith('.crt')) out.push(relative(base, join(d, e.name)));
+    }
+  };
+  walk(base);
+  return out.sort();
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ks-certs-'));
+  const r = await runMain(['generate', join(ROOT, 'examples/ha-external-etcd.yaml'), '--out', join(dir, 'out')], { cwd: ROOT });
+  expect(r.code, r.err).toBe(0);
+  state = join(dir, 'out', 'coordinator');
+}, 60_000);
+
+afterAll(() => {
+  vi.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('kubeseed certs', () => {
+  it('lists every certificate file of the state once, with the expiry the file carries', async () => {
+    const r = await runMain(['certs', '--state', state, '-o', 'json'], { cwd: ROOT });
+    expect(r.code, r.err).toBe(0);
+    const { certificates, warnings } = JSON.parse(r.out) as { certificates: Row[]; warnings: string[] };
+    expect(certificates.map((c) => c.file).sort()).toEqual(certificateFiles(state));
+    for (const c of certificates) {
+      const x509 = new X509Certificate(readFileSync(join(state, c.file)));
+      expect(Date.parse(c.notAfter), c.file).toBe(Date.parse(x509.validTo));
+      expect(c.subject, c.file).toBe(x509.subject.trim().split('\n').join(', '));
+      expect(c.issuer, c.file).toBe(x509.issuer.trim().split('\n').join(', '));
+      expect(c.daysLeft, c.file).toBe(Math.floor((Date.parse(x509.validTo) - Date.now()) / 86_400_000));
+    }
+    const byFile = new Map(certificates.map((c) => [c.file, c]));
+    expect(byFile.get('tls/server.crt')!.hosts).toBe('*');
+    expect(byFile.get('pki/etcd/members/k8s2etcd2/peer.crt')!.hosts).toEqual(['k8s2etcd2']);
+    expect(byFile.get('pki/etcd/ca.crt')!.hosts).toEqual(['k8s2etcd1', 'k8s2etcd2', 'k8s2etcd3', 'k8s2master1']);
+    expect(byFile.get('pki/apiserver-etcd-client.crt')!.issuer).toBe('CN=etcd-ca');
+    expect(warnings).toEqual([]);
+  });
+
+  it('prints a table for people (soonest first) and says what it does not list; -o yaml is the same data', async () => {
+    const text = await runMain(['certs', '--state', state], { cwd: ROOT });
+    expect(text.code).toBe(0);
+    const lines = text.out.split('\n');
+    expect(lines[0]).toMatch(/^FILE +SUBJECT +HOSTS +NOT AFTER +DAYS LEFT$/);
+    expect(text.out).toMatch(/^tls\/server\.crt +CN=\S+ +\(every agent\) +\d{4}-\d\d-\d\d +36[45]$/m);
+    expect(text.out).toContain('not listed: the certificates kubeadm makes on each control plane');
+    const yaml = await runMain(['certs', '--state', state, '-o', 'yaml'], { cwd: ROOT });
+    const json = await runMain(['certs', '--state', state, '--json'], { cwd: ROOT });
+    expect(parseYaml(yaml.out)).toEqual(JSON.parse(json.out));
+  });
+
+  it('warns below 30 days, naming the file and the runbook', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 350 * 86_400_000);
+    try {
+      const r = await runMain(['certs', '--state', state], { cwd: ROOT });
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^WARNING: certificate tls\/server\.crt expires on \d{4}-\d\d-\d\d \(in 1[45] days\): renew it/m);
+      expect(r.out).toMatch(/^WARNING: certificate pki\/etcd\/members\/k8s2etcd1\/peer\.crt expires/m);
+      expect(r.out).not.toMatch(/WARNING: certificate pki\/ca\.crt/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a missing state directory is an error naming it', async () => {
+    const r = await runMain(['certs', '--state', join(dir, 'nope')], { cwd: ROOT });
+    expect(r.code).not.toBe(0);
+    expect(r.err).toContain(join(dir, 'nope'));
+  });
+});
