@@ -69,6 +69,7 @@ import {
   doneHosts,
   indexPlan,
   isHostDone,
+  planRebind,
   planRemoval,
   requeueFailed,
   type SchedulerConfig,
@@ -1250,25 +1251,19 @@ export class Coordinator {
     const { enrollment: _old, ...rest } = stored.value;
     puts.push({ key: stored.key, value: { ...rest, rebindAllowed: true } satisfies HostRecord });
     checks.push({ key: stored.key, version: stored.version });
-    for (const r of this.store.list<StepRecord>(STEP_PREFIX)) {
-      const step = r.value;
-      if (step.host !== name) continue;
-      let next: StepRecord;
-      if (step.origin !== 'plan') {
-        if (step.state === 'succeeded' || step.state === 'cancelled') continue;
-        next = { ...step, state: 'cancelled' };
-      } else {
-        const joined = (step.kind === 'kubeadm-join-control-plane' || step.kind === 'kubeadm-join-worker') && step.attempt > 0;
-        const { cleanup: _c, retryAt: _r, lastReport: _l, ...clean } = step;
-        next = joined
-          ? { ...clean, state: 'retry-wait', retryAt: now, failures: 0, needsCleanup: true, results: {} }
-          : { ...clean, state: 'pending', failures: 0, needsCleanup: false, results: {} };
-      }
-      puts.push({ key: r.key, value: next });
-      checks.push({ key: r.key, version: r.version });
+    const records = this.store.list<StepRecord>(STEP_PREFIX);
+    const versions = new Map(records.map((r) => [r.value.id, r.version]));
+    const changed = planRebind(
+      records.map((r) => r.value),
+      name,
+      now,
+    );
+    for (const step of changed) {
+      puts.push({ key: STEP_PREFIX + step.id, value: step });
+      checks.push({ key: STEP_PREFIX + step.id, version: versions.get(step.id)! });
     }
     if (options.dryRun) {
-      const restarts = puts.slice(1).flatMap((p) => ((p.value as StepRecord).state === 'cancelled' ? [] : [(p.value as StepRecord).id]));
+      const restarts = changed.flatMap((s) => (s.state === 'cancelled' ? [] : [s.id]));
       return { rebound: false, dryRun: true, restarts };
     }
     await this.commitOrConflict({ puts, checks });
