@@ -26,7 +26,6 @@ export {
   type EnrollmentMatch,
   type EnrollmentVerifier,
   type HostStatus,
-  type RandomSource,
   type RolloutStatus,
   type StepStatus,
 } from './coordinator.ts';
