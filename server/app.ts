@@ -31,6 +31,7 @@ import {
 import { AGENT_ARCHES, type AgentArch, AgentBinaries } from './agent-binaries.ts';
 import { checkOperatorToken } from './auth.ts';
 import { parseRange } from './byte-range.ts';
+import { systemClock } from './clock.ts';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
 import { RateLimitedError } from './enrollment-guard.ts';
 import { ApiError, badRequest, unauthorized } from './errors.ts';
@@ -421,7 +422,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     { preHandler: agentAuth, schema: { body: HEARTBEAT_REQUEST_SCHEMA, response: { 200: HEARTBEAT_RESPONSE_SCHEMA, ...errorResponses } } },
     async (request, reply) => {
       const host = request.agentHost!;
-      const now = Date.now();
+      const now = systemClock.now();
       const bucket = heartbeatBuckets.get(host) ?? { tokens: HEARTBEAT_BURST, at: now };
       bucket.tokens = Math.min(HEARTBEAT_BURST, bucket.tokens + (now - bucket.at) / HEARTBEAT_REFILL_MS);
       bucket.at = now;
