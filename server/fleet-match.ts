@@ -15,9 +15,6 @@ import type { HostSpec } from '../generator/spec/types.ts';
 import type { MachineFacts } from '../protocol/index.ts';
 import type { HostRecord } from './model.ts';
 
-/** The host name an EnrollmentVerifier returns for a valid fleet credential (generator/state FLEET_KEY). */
-export const FLEET_HOST = '*';
-
 /** Which fact matched: shown to the operator next to the candidate. */
 export type MatchedBy = 'mac' | 'uuid' | 'hostname' | 'binding';
 

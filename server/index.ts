@@ -30,7 +30,7 @@ export {
   type StepStatus,
 } from './coordinator.ts';
 export { ApiError } from './errors.ts';
-export { FLEET_HOST, type FleetMatch, matchFleetHost } from './fleet-match.ts';
+export { type FleetMatch, matchFleetHost } from './fleet-match.ts';
 export {
   type ApiServerAccess,
   type BootstrapTokenSpec,
