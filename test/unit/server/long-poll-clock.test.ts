@@ -20,7 +20,15 @@ describe('long-poll deadline', () => {
       audit: new MemoryAuditLog(),
     });
     await coordinator.start();
-    await coordinator.enroll(enrollBody(createAgent(host, plan.hosts.findIndex((h) => h.name === host))), '127.0.0.1');
+    await coordinator.enroll(
+      enrollBody(
+        createAgent(
+          host,
+          plan.hosts.findIndex((h) => h.name === host),
+        ),
+      ),
+      '127.0.0.1',
+    );
     // A worker gets nothing before the control plane is up: its long-poll waits.
     expect(coordinator.waitingFor(host)).toBeTruthy();
     const started = performance.now();
