@@ -27,7 +27,8 @@ export function holdsClusterKeys(role: HostSpec['role']): boolean {
   return role === 'control-plane' || role === 'etcd';
 }
 
-function sameMachine(binding: NonNullable<HostRecord['enrollment']>, facts: MachineFacts): boolean {
+/** The machine facts name the bound machine (machine-id, SMBIOS UUID, the set of MACs; case-insensitive where the kernel varies). */
+export function sameMachine(binding: NonNullable<HostRecord['enrollment']>, facts: MachineFacts): boolean {
   const macs = [...facts.macs].map((m) => m.toLowerCase()).sort();
   return (
     binding.machineId === facts.machineId &&

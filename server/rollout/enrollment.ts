@@ -17,7 +17,7 @@ import {
 import { FailureRateLimiter, parseAgentPublicKey, type SignedRequest, verifySignedRequest } from '../auth.ts';
 import { ClaimLimiter, DEFAULT_CLAIM_LIMITS, findCandidate, keyFingerprint, RateLimitedError, withCandidate } from '../enrollment-guard.ts';
 import { ApiError, conflict, unauthorized } from '../errors.ts';
-import { type MatchedBy, matchFleetHost } from '../fleet-match.ts';
+import { type MatchedBy, matchFleetHost, sameMachine } from '../fleet-match.ts';
 import { afterEnrollment, describeBeacon, recordInstallFailure } from '../install-beacon.ts';
 import type { EnrollmentBinding, EnrollmentCandidate, HostRecord } from '../model.ts';
 import { indexPlan } from '../scheduler.ts';
@@ -25,14 +25,7 @@ import type { ServiceContext } from './context.ts';
 import type { Stored } from './repository.ts';
 
 function sameIdentity(a: HostRecord['enrollment'], facts: EnrollRequest['facts']): boolean {
-  if (!a) return false;
-  const macs = [...facts.macs].map((m) => m.toLowerCase()).sort();
-  return (
-    a.machineId === facts.machineId &&
-    a.smbiosUuid === facts.smbiosUuid.toLowerCase() &&
-    a.macs.length === macs.length &&
-    a.macs.every((m, i) => m === macs[i])
-  );
+  return !!a && sameMachine(a, facts);
 }
 
 export class EnrollmentService {

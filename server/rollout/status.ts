@@ -173,18 +173,23 @@ export class StatusProjection {
       done: active.every((h) => h.done),
       initLock: snapshot.initLock ?? null,
       token: token ? { id: token.id, expiresAt: token.expiresAt } : null,
-      counts: {
-        hosts: active.length,
-        enrolled: active.filter((h) => h.enrolled).length,
-        done: active.filter((h) => h.done).length,
-        failed: active.filter((h) => h.failed).length,
-      },
+      counts: countHosts(active),
       hosts,
       coordinatorSteps,
       securityEvents: this.repo.securityEvents(),
       ...(this.expiry ? { certificateExpiry: this.expiry.overall } : {}),
     };
   }
+}
+
+/** The rollout's counts over the hosts that were not removed. */
+export function countHosts(active: readonly Pick<HostStatus, 'enrolled' | 'done' | 'failed'>[]): RolloutStatus['counts'] {
+  return {
+    hosts: active.length,
+    enrolled: active.filter((h) => h.enrolled).length,
+    done: active.filter((h) => h.done).length,
+    failed: active.filter((h) => h.failed).length,
+  };
 }
 
 function toCandidateStatus(c: EnrollmentCandidate): CandidateStatus {
