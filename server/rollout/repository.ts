@@ -5,14 +5,14 @@
  * control-plane init mutex, like cluster-api's — is read and written here and nowhere else:
  * acquired when `kubeadm init` is released, marked succeeded when it reports success.
  * Secret hand-outs are audited here too (server/audit-log.ts), and security events are records
- * under `security/` (server/security-events.ts).
+ * under `security/` (server/rollout/security-events.ts).
  *
  * Runtime contract: one repository per store; synchronous reads from the store's view.
  */
 import type { AuditEntry, AuditLog } from '../audit-log.ts';
 import type { HostRecord, InitLock, RolloutSnapshot, SecurityEvent, StepRecord, TokenRecord } from '../model.ts';
-import { SecurityEventLog } from '../security-events.ts';
 import { type CommitResult, type Store, StoreError, type StoreRecord, type StoreTxn } from '../store/index.ts';
+import { SecurityEventLog } from './security-events.ts';
 
 const HOST_PREFIX = 'host/';
 const STEP_PREFIX = 'step/';
@@ -159,7 +159,7 @@ export class RolloutRepository {
     });
   }
 
-  /** Stores a security event (bounded per kind: first + latest, server/security-events.ts). */
+  /** Stores a security event (bounded per kind: first + latest, server/rollout/security-events.ts). */
   recordSecurityEvent(event: Omit<SecurityEvent, 'seq' | 'count'>): Promise<SecurityEvent> {
     return this.security.record(event);
   }
