@@ -62,4 +62,4 @@ export {
   type ServeOptions,
   startCoordinator,
 } from './serve.ts';
-export { JournalStore, MemoryStore, type Store, StoreError } from './store/index.ts';
+export { JournalStore, MemoryStore, openStore, type Store, StoreError } from './store/index.ts';
