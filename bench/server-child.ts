@@ -30,7 +30,7 @@ import { FileAuditLog } from '../server/audit-log.ts';
 import type { BootstrapTokenSpec, KubernetesApi } from '../server/kubernetes-api.ts';
 import { loadCoordinatorState } from '../server/load-state.ts';
 import { runServe, startCoordinator } from '../server/serve.ts';
-import { JournalStore } from '../server/store/index.ts';
+import { openStore } from '../server/store/index.ts';
 import { createTestTls, makeInputs } from '../test/unit/server/support.ts';
 
 type Command =
@@ -65,8 +65,7 @@ async function startPlan(command: Extract<Command, { cmd: 'plan' }>) {
   const { spec } = parseSpec(command.specYaml, 'bench.yaml');
   const plan = planRollout(spec);
   await mkdir(command.stateDir, { recursive: true });
-  const store = new JournalStore(join(command.stateDir, 'store'));
-  await store.open();
+  const store = await openStore(`journal:${join(command.stateDir, 'store')}`);
   const audit = new FileAuditLog(join(command.stateDir, 'audit.log'));
   await audit.open();
   const running = await startCoordinator(makeInputs(plan, { buildStep }), {

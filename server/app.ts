@@ -7,7 +7,6 @@
  * events and admin routes need the operator token. The caller opens the store first.
  */
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   API_PREFIX,
@@ -31,11 +30,20 @@ import {
 import { AGENT_ARCHES, type AgentArch, AgentBinaries } from './agent-binaries.ts';
 import { checkOperatorToken } from './auth.ts';
 import { parseRange } from './byte-range.ts';
+import { systemClock } from './clock.ts';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
 import { RateLimitedError } from './enrollment-guard.ts';
 import { ApiError, badRequest, unauthorized } from './errors.ts';
 import { Redactor } from './redact.ts';
 import { StoreError } from './store/index.ts';
+import {
+  CONNECTION_IDLE_TIMEOUT_MS,
+  connectionsPerSource,
+  limitConnections,
+  loggerOptions,
+  REQUEST_TIMEOUT_MS,
+  TLS_CIPHERS,
+} from './transport.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -69,49 +77,11 @@ export interface AppOptions extends Omit<CoordinatorOptions, 'log' | 'redactor'>
 export const BODY_LIMIT = 64 * 1024;
 /** POST /v1/install-failed: a 4 KiB tail, JSON escapes and a few short fields fit well within this. */
 export const INSTALL_FAILED_BODY_LIMIT = 16 * 1024;
-/**
- * A request whose headers and body have not all arrived after this long is answered 408 and its
- * connection closed (a body trickled a byte at a time would otherwise hold a descriptor forever).
- * Long-polls are GETs without a body: they are complete on arrival and keep their own wait.
- */
-export const REQUEST_TIMEOUT_MS = 30_000;
-/** An idle connection (no bytes either way) is closed after this; above the longest long-poll (60 s). */
-export const CONNECTION_IDLE_TIMEOUT_MS = 90_000;
-/**
- * Connections one source address may hold at once: a quarter of all the connections the process
- * can hold, between these bounds. Agents behind one NAT share an address and need one or two each
- * (long-poll + heartbeat), so the cap cannot be small where descriptors are plenty; where they are
- * scarce, one address must not take them all.
- */
-export const MIN_CONNECTIONS_PER_SOURCE = 64;
-export const MAX_CONNECTIONS_PER_SOURCE = 1024;
-
-export function connectionsPerSource(maxConnections: number | undefined): number {
-  if (maxConnections === undefined) return MAX_CONNECTIONS_PER_SOURCE;
-  return Math.min(MAX_CONNECTIONS_PER_SOURCE, Math.max(MIN_CONNECTIONS_PER_SOURCE, Math.floor(maxConnections / 4)));
-}
 /** Heartbeats per host: a burst of this many, then one per HEARTBEAT_REFILL_MS (429 beyond). */
 export const HEARTBEAT_BURST = 10;
 export const HEARTBEAT_REFILL_MS = 1000;
 /** An event-stream subscriber that lets this much pile up unread is disconnected (it reconnects and refetches). */
 export const SSE_MAX_BUFFERED = 1024 * 1024;
-/**
- * TLS 1.2 suites: ECDHE key exchange with an AEAD cipher only (no CBC, no SHA-1 MAC, no static
- * RSA); TLS 1.3 suites are all AEAD. OpenSSL names, in Node's `ciphers` syntax (TLS 1.3 names in
- * the same list).
- */
-export const TLS_CIPHERS = [
-  'TLS_AES_128_GCM_SHA256',
-  'TLS_AES_256_GCM_SHA384',
-  'TLS_CHACHA20_POLY1305_SHA256',
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-].join(':');
-
 const errorResponses = { '4xx': ERROR_BODY_SCHEMA, '5xx': ERROR_BODY_SCHEMA } as const;
 
 const STATUS_TEXT: Record<number, string> = {
@@ -192,40 +162,6 @@ function sseFrame(event: CoordinatorEvent): string {
   return frame;
 }
 
-/** What the log shows of a URL: the route pattern, or nothing of an unmatched path; a query only as `?…`. */
-export function loggableUrl(route: string | undefined, url: string): string {
-  const query = url.includes('?') ? '?[REDACTED]' : '';
-  return `${route ?? '[no route]'}${query}`;
-}
-
-/**
- * Caps the connections one source address may hold, and all connections (descriptors are finite:
- * past the limit the process cannot open its own files). Counted on the TCP socket before TLS, so
- * a refused connection costs no handshake.
- */
-function limitConnections(app: FastifyInstance, perSource: number, total: number | undefined): void {
-  if (total !== undefined) app.server.maxConnections = total;
-  const open = new Map<string, number>();
-  let refusedSince = 0;
-  app.server.on('connection', (socket: Socket) => {
-    const source = socket.remoteAddress ?? '?';
-    const count = open.get(source) ?? 0;
-    if (count >= perSource) {
-      // One line per burst, not per connection: the log must not become the next resource to exhaust.
-      if (refusedSince++ === 0) app.log.warn({ source, limit: perSource }, 'connections per source address exceeded; refusing more');
-      socket.destroy();
-      return;
-    }
-    open.set(source, count + 1);
-    socket.once('close', () => {
-      const left = (open.get(source) ?? 1) - 1;
-      if (left <= 0) open.delete(source);
-      else open.set(source, left);
-      if (left < perSource / 2) refusedSince = 0;
-    });
-  });
-}
-
 /** Optional body {dryRun: true} of remove and rebind: the answer says what would change, nothing changes. */
 function dryRunOf(body: unknown): boolean {
   const dryRun = (body as { dryRun?: unknown } | undefined)?.dryRun;
@@ -236,42 +172,7 @@ function dryRunOf(body: unknown): boolean {
 export function buildApp(inputs: CoordinatorInputs, options: AppOptions): FastifyInstance {
   const redactor = new Redactor();
   redactor.add([inputs.operatorToken]);
-  const loggerOption =
-    options.logger === false || options.logger === undefined
-      ? false
-      : {
-          ...(typeof options.logger === 'object' ? options.logger : {}),
-          redact: {
-            paths: [
-              'req.headers.authorization',
-              'req.headers["x-kubeseed-signature"]',
-              'token',
-              'credential',
-              'files',
-              '*.token',
-              '*.credential',
-              '*.key',
-              '*.files',
-              '*.certificateKey',
-            ],
-            censor: '[REDACTED]',
-          },
-          serializers: {
-            // The URL as sent is never logged: a token pasted into a path or query would land in the
-            // log. The route pattern says what was asked; parameters are logged where they are safe.
-            req(req: { method: string; url: string; ip?: string; routeOptions?: { url?: string } }) {
-              return { method: req.method, url: loggableUrl(req.routeOptions?.url, req.url), remoteAddress: req.ip };
-            },
-          },
-          hooks: {
-            logMethod(this: unknown, args: unknown[], method: (...a: unknown[]) => void) {
-              method.apply(
-                this,
-                args.map((a) => redactor.redactDeep(a)),
-              );
-            },
-          },
-        };
+  const loggerOption = loggerOptions(options.logger, redactor);
   const app = Fastify({
     https: {
       cert: inputs.tls.cert,
@@ -421,7 +322,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     { preHandler: agentAuth, schema: { body: HEARTBEAT_REQUEST_SCHEMA, response: { 200: HEARTBEAT_RESPONSE_SCHEMA, ...errorResponses } } },
     async (request, reply) => {
       const host = request.agentHost!;
-      const now = Date.now();
+      const now = systemClock.now();
       const bucket = heartbeatBuckets.get(host) ?? { tokens: HEARTBEAT_BURST, at: now };
       bucket.tokens = Math.min(HEARTBEAT_BURST, bucket.tokens + (now - bucket.at) / HEARTBEAT_REFILL_MS);
       bucket.at = now;

@@ -15,9 +15,6 @@ import type { HostSpec } from '../generator/spec/types.ts';
 import type { MachineFacts } from '../protocol/index.ts';
 import type { HostRecord } from './model.ts';
 
-/** The host name an EnrollmentVerifier returns for a valid fleet credential (generator/state FLEET_KEY). */
-export const FLEET_HOST = '*';
-
 /** Which fact matched: shown to the operator next to the candidate. */
 export type MatchedBy = 'mac' | 'uuid' | 'hostname' | 'binding';
 
@@ -30,7 +27,8 @@ export function holdsClusterKeys(role: HostSpec['role']): boolean {
   return role === 'control-plane' || role === 'etcd';
 }
 
-function sameMachine(binding: NonNullable<HostRecord['enrollment']>, facts: MachineFacts): boolean {
+/** The machine facts name the bound machine (machine-id, SMBIOS UUID, the set of MACs; case-insensitive where the kernel varies). */
+export function sameMachine(binding: NonNullable<HostRecord['enrollment']>, facts: MachineFacts): boolean {
   const macs = [...facts.macs].map((m) => m.toLowerCase()).sort();
   return (
     binding.machineId === facts.machineId &&

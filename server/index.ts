@@ -26,12 +26,11 @@ export {
   type EnrollmentMatch,
   type EnrollmentVerifier,
   type HostStatus,
-  type RandomSource,
   type RolloutStatus,
   type StepStatus,
 } from './coordinator.ts';
 export { ApiError } from './errors.ts';
-export { FLEET_HOST, type FleetMatch, matchFleetHost } from './fleet-match.ts';
+export { type FleetMatch, matchFleetHost } from './fleet-match.ts';
 export {
   type ApiServerAccess,
   type BootstrapTokenSpec,
@@ -63,4 +62,4 @@ export {
   type ServeOptions,
   startCoordinator,
 } from './serve.ts';
-export { JournalStore, MemoryStore, type Store, StoreError } from './store/index.ts';
+export { JournalStore, MemoryStore, openStore, type Store, StoreError } from './store/index.ts';

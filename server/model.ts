@@ -173,7 +173,7 @@ export interface SecurityEvent {
   message: string;
   /**
    * This event's number among the events of its kind (1 = the first). Only the first and the
-   * latest events of each kind are kept (server/security-events.ts), so a gap in `count` is the
+   * latest events of each kind are kept (server/rollout/security-events.ts), so a gap in `count` is the
    * number of events that were counted but not kept.
    */
   count?: number;

@@ -300,6 +300,31 @@ export function planRemoval(
   return { cancel, create };
 }
 
+/**
+ * `kubeseed rebind HOST`: what happens to the host's steps when its machine is forgotten. Steps
+ * the coordinator made for it are cancelled (unless finished); plan steps start over, and a join
+ * that had been released waits for cleanup first (Node, etcd member) through the retry path.
+ * Returns only the records that change.
+ */
+export function planRebind(steps: Iterable<StepRecord>, host: string, now: number): StepRecord[] {
+  const changed: StepRecord[] = [];
+  for (const step of steps) {
+    if (step.host !== host) continue;
+    if (step.origin !== 'plan') {
+      if (!TERMINAL_OK.has(step.state)) changed.push({ ...step, state: 'cancelled' });
+      continue;
+    }
+    const joined = JOIN_KINDS.has(step.kind) && step.attempt > 0;
+    const { cleanup: _c, retryAt: _r, lastReport: _l, ...clean } = step;
+    changed.push(
+      joined
+        ? { ...clean, state: 'retry-wait', retryAt: now, failures: 0, needsCleanup: true, results: {} }
+        : { ...clean, state: 'pending', failures: 0, needsCleanup: false, results: {} },
+    );
+  }
+  return changed;
+}
+
 function startPass(snapshot: RolloutSnapshot, plan: ClusterPlan, now: number, config: SchedulerConfig): Pass {
   let maxSeq = 0;
   for (const r of Object.values(snapshot.steps)) if (r.seq > maxSeq) maxSeq = r.seq;

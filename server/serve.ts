@@ -1,7 +1,7 @@
 /**
  * The edges of the coordinator: `startCoordinator` listens (HTTPS only, the app is built with
  * the coordinator certificate) and `runServe` is what `kubeseed serve` runs — it opens the durable
- * store and audit log in the state directory (the store's secret records sealed under the
+ * store (`openStore`) and audit log in the state directory (the store's secret records sealed under the
  * passphrase, if any), creates the operator token on first start (0600), loads the state through
  * an injected loader, prints the status page URL and where the token is (never the token: stdout
  * ends up in journald and CI logs), and shuts down cleanly on SIGINT/SIGTERM. A restart on the
@@ -18,8 +18,7 @@ import { type AppOptions, buildApp } from './app.ts';
 import { FileAuditLog } from './audit-log.ts';
 import { type CoordinatorInputs, SECRET_RECORD_PREFIXES } from './coordinator.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
-import { JournalStore } from './store/index.ts';
-import { openRecordCipher } from './store/record-cipher.ts';
+import { openStore } from './store/index.ts';
 
 export interface ListenAddress {
   host: string;
@@ -67,6 +66,8 @@ export interface ServeOptions {
   /** `host:port`; default spec.coordinator.listen. */
   listen?: string;
   passphrase?: string;
+  /** Where the records live (server/store/open.ts): default `journal:<stateDir>/store`. */
+  store?: string;
   /** Where the agent executables are built (dist/): serve refuses to start when they are missing there (unless spec.mirrors.agent). */
   distDir?: string;
   /** Loads the coordinator state (generator/state) — injected so the server does not depend on how state is stored. */
@@ -154,10 +155,10 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
   const refusal = options.distDir ? agentExecutablesRefusal(options.distDir, state.plan.spec.mirrors.agent) : null;
   if (refusal) throw new Error(refusal);
   const operatorToken = await ensureOperatorToken(options.stateDir);
-  const storeDir = join(options.stateDir, 'store');
-  const cipher = await openRecordCipher(storeDir, options.passphrase, SECRET_RECORD_PREFIXES);
-  const store = new JournalStore(storeDir, cipher ? { cipher } : {});
-  await store.open();
+  const store = await openStore(options.store ?? `journal:${join(options.stateDir, 'store')}`, {
+    ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
+    sealedPrefixes: SECRET_RECORD_PREFIXES,
+  });
   const fileLimit = openFileLimit();
   const audit = new FileAuditLog(join(options.stateDir, 'audit.log'));
   await audit.open();

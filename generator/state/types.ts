@@ -54,5 +54,8 @@ export interface CoordinatorState {
   enrollment: EnrollmentRecords;
 }
 
-/** Key of the fleet credential in `credentials` maps (PlanContext.enrollmentCredentials uses the same). */
+/**
+ * The fleet credential's name: its key in `credentials` maps (PlanContext.enrollmentCredentials uses
+ * the same) and the host an EnrollmentVerifier returns for a valid fleet credential (server/load-state.ts).
+ */
 export const FLEET_KEY = '*';

@@ -4,4 +4,5 @@ export { EtcdLeaderElection, type EtcdLeaderOptions, type LeaderIdentity, type L
 export { EtcdStore, type EtcdStoreOptions } from './etcd-store.ts';
 export { type JournalStats, JournalStore, type JournalStoreOptions } from './journal-store.ts';
 export { MemoryStore } from './memory-store.ts';
+export { type OpenStoreOptions, openStore } from './open.ts';
 export { type CommitResult, type Store, type StoreCheck, StoreError, type StoreRecord, type StoreTxn } from './types.ts';

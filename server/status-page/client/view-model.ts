@@ -6,23 +6,10 @@
  */
 import type { HostStatus, RolloutStatus, StepStatus } from '../../coordinator.ts';
 import { certificateWarning, describeFailure, expiryDate, expiryLeft, shortStep } from '../../model.ts';
+import { deriveHostState, type HostState } from '../../rollout/host-state.ts';
 
 export type { HostStatus, RolloutStatus, StepStatus };
-export { describeFailure, shortStep };
-
-export type HostState = 'removed' | 'failed' | 'done' | 'approval' | 'not-enrolled' | 'running' | 'retrying' | 'waiting';
-
-/** The word shown on a host's badge; the order of checks is the order of importance. */
-export function deriveHostState(host: HostStatus): HostState {
-  if (host.removed) return 'removed';
-  if (host.failed) return 'failed';
-  if (host.done) return 'done';
-  if (host.awaitingApproval) return 'approval';
-  if (!host.enrolled) return 'not-enrolled';
-  if (host.currentStep) return 'running';
-  if (host.steps.some((s) => s.state === 'retry-wait')) return 'retrying';
-  return 'waiting';
-}
+export { deriveHostState, describeFailure, type HostState, shortStep };
 
 export const HOST_STATE_LABEL: Record<HostState, string> = {
   removed: 'removed',

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { renderFrame, type StatusDocument } from '../../../cli/status.ts';
 import { ClaimLimiter, keyFingerprint, MAX_CANDIDATES, pickCandidate, withCandidate } from '../../../server/enrollment-guard.ts';
 import type { EnrollmentCandidate, HostRecord } from '../../../server/model.ts';
-import { LATEST_PER_KIND, SecurityEventLog } from '../../../server/security-events.ts';
+import { LATEST_PER_KIND, SecurityEventLog } from '../../../server/rollout/security-events.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
 
 const pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();

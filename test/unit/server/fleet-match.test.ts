@@ -6,10 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { HostSpec } from '../../../generator/spec/types.ts';
+import { FLEET_KEY } from '../../../generator/state/types.ts';
 import type { MachineFacts } from '../../../protocol/index.ts';
 import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import { Coordinator } from '../../../server/coordinator.ts';
-import { FLEET_HOST, matchFleetHost } from '../../../server/fleet-match.ts';
+import { matchFleetHost } from '../../../server/fleet-match.ts';
 import type { HostRecord } from '../../../server/model.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
 import { makePlan } from './fixtures.ts';
@@ -124,7 +125,7 @@ describe('fleet enrollment through the coordinator', () => {
     const clock = new FakeClock();
     const inputs = makeInputs(plan, {
       clock,
-      enrollment: { verify: (_host, credential) => (credential === 'fleet-secret' ? { host: FLEET_HOST } : null) },
+      enrollment: { verify: (_host, credential) => (credential === 'fleet-secret' ? { host: FLEET_KEY } : null) },
     });
     const c = new Coordinator(inputs, { store: new MemoryStore(), audit: new MemoryAuditLog() });
     await c.start();

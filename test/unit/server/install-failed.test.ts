@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FLEET_KEY } from '../../../generator/state/types.ts';
 import type { CloudInitReport, InstallFailedRequest } from '../../../protocol/index.ts';
 import { buildApp } from '../../../server/app.ts';
 import { MemoryAuditLog } from '../../../server/audit-log.ts';
-import { FLEET_HOST } from '../../../server/fleet-match.ts';
 import { cloudInitWarning } from '../../../server/host-notes.ts';
 import { JournalStore, MemoryStore, type Store } from '../../../server/store/index.ts';
 import { makePlan } from './fixtures.ts';
@@ -36,7 +36,7 @@ function setup(options: { store?: Store; enrollFailureLimit?: number; beaconsPer
     ...base,
     enrollment: {
       verify: (host: string | undefined, credential: string) =>
-        host === undefined && credential === FLEET_CREDENTIAL ? { host: FLEET_HOST } : base.enrollment.verify(host, credential),
+        host === undefined && credential === FLEET_CREDENTIAL ? { host: FLEET_KEY } : base.enrollment.verify(host, credential),
     },
   };
   const app = buildApp(inputs, {

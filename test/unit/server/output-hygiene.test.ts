@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { terminalSafe, terminalSafeDeep } from '../../../cli/status.ts';
-import { connectionsPerSource, loggableUrl } from '../../../server/app.ts';
 import { openFileLimit } from '../../../server/serve.ts';
+import { connectionsPerSource, loggableUrl } from '../../../server/transport.ts';
 
 describe('terminalSafe', () => {
   it('shows C0, C1, DEL and bidi controls escaped and leaves printable text alone', () => {

@@ -13,6 +13,7 @@ import {
   statusOutcome,
 } from '../../../cli/status.ts';
 import { hostNoteLines } from '../../../server/host-notes.ts';
+import { countHosts } from '../../../server/rollout/status.ts';
 
 describe('renderBar', () => {
   it.each([
@@ -98,12 +99,7 @@ function doc(hosts: HostView[], overrides: Partial<StatusDocument> = {}): Status
     token: null,
     coordinatorSteps: [],
     done: active.every((h) => h.done),
-    counts: {
-      hosts: active.length,
-      enrolled: active.filter((h) => h.enrolled).length,
-      done: active.filter((h) => h.done).length,
-      failed: active.filter((h) => h.failed).length,
-    },
+    counts: countHosts(active),
     hosts,
     securityEvents: [],
     ...overrides,

@@ -7,8 +7,8 @@
  * Runtime contract: one instance per store; `record` commits without a version check (events
  * are append-only) and never throws — a lost event is logged, not fatal.
  */
-import type { SecurityEvent } from './model.ts';
-import type { Store } from './store/index.ts';
+import type { SecurityEvent } from '../model.ts';
+import type { Store } from '../store/index.ts';
 
 export const SECURITY_PREFIX = 'security/';
 /** Latest events kept per kind, besides the first. */

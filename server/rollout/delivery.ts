@@ -1,0 +1,140 @@
+/**
+ * The agent-facing delivery service: `GET /v1/next` long-polls until the host's step is
+ * released (woken by the reconciler in the same turn), then builds it with its secrets, audits
+ * the hand-out and returns it only once the release is durable. A long-poll ends at its deadline
+ * on the injected clock or on the real one, whichever comes first.
+ */
+import type { PlannedStep, SecretKind, SecretSource } from '../../generator/plan/types.ts';
+import type { NextResponse, ReleasedStep } from '../../protocol/index.ts';
+import type { RolloutSnapshot, StepRecord } from '../model.ts';
+import { applyReport, currentToken, indexPlan, isHostDone } from '../scheduler.ts';
+import { StoreError } from '../store/index.ts';
+import type { ServiceContext } from './context.ts';
+
+export class DeliveryService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  private currentStepOf(host: string): StepRecord | undefined {
+    for (const r of this.ctx.repo.stepsNamedFor(host)) {
+      if (r.value.host === host && (r.value.state === 'released' || r.value.state === 'running')) return r.value;
+    }
+    return undefined;
+  }
+
+  /** Same answer as scheduler `isHostDone`, reading only this host's records. */
+  private hostDone(host: string): boolean {
+    const record = this.ctx.repo.host(host)?.value;
+    if (!record?.enrollment) return false;
+    const steps: RolloutSnapshot['steps'] = {};
+    for (const r of this.ctx.repo.stepsNamedFor(host)) steps[r.value.id] = r.value;
+    return isHostDone({ hosts: {}, steps, tokens: [], lastSeen: {} }, this.ctx.plan, host);
+  }
+
+  /** GET /v1/next: the host's released step, `done`, or null when nothing came within `waitMs`. */
+  async next(host: string, waitMs: number, signal?: AbortSignal): Promise<NextResponse | null> {
+    const wait = Math.min(waitMs, this.ctx.options.maxWaitMs ?? 60_000);
+    const deadline = this.ctx.clock.now() + wait;
+    const realDeadline = this.ctx.realClock.now() + wait;
+    for (;;) {
+      this.ctx.live.lastSeen[host] = this.ctx.clock.now();
+      const record = this.currentStepOf(host);
+      if (record) {
+        await this.ctx.repo.flushed();
+        // The durable state may differ if a write failed and was rolled back.
+        const again = this.currentStepOf(host);
+        if (again && again.id === record.id && again.attempt === record.attempt) {
+          let step: ReleasedStep;
+          try {
+            step = await this.deliver(again);
+          } catch (error) {
+            if (error instanceof StoreError) throw error;
+            // A step that cannot be built (plan/builder bug) fails visibly instead of 500ing forever.
+            await this.failUnbuildable(again, error);
+            continue;
+          }
+          return { step, done: false, serverTime: this.ctx.clock.now() };
+        }
+        continue;
+      }
+      if (this.hostDone(host)) {
+        await this.ctx.repo.flushed();
+        return { step: null, done: true, serverTime: this.ctx.clock.now() };
+      }
+      const remaining = Math.min(deadline - this.ctx.clock.now(), realDeadline - this.ctx.realClock.now());
+      if (remaining <= 0 || this.ctx.live.stopped || signal?.aborted) return null;
+      await this.ctx.live.waitForHost(host, remaining, signal);
+    }
+  }
+
+  /** Builds the released step with its secrets and audits the hand-out before it leaves. */
+  private async deliver(record: StepRecord): Promise<ReleasedStep> {
+    const planned = indexPlan(this.ctx.plan).byId.get(record.id) ?? this.synthesizeStep(record);
+    const tokens = new Map(this.ctx.repo.tokens().map((t) => [t.id, t.token]));
+    const base = this.ctx.inputs.secrets;
+    const secrets: SecretSource = {
+      bootstrapToken: () =>
+        (record.tokenId ? tokens.get(record.tokenId) : undefined) ?? currentToken(this.ctx.repo.tokens())?.token ?? base.bootstrapToken(),
+      certificateKey: () => base.certificateKey(),
+      discoveryHash: () => base.discoveryHash(),
+      pkiFile: (name, host) => base.pkiFile(name, host),
+      adminKubeconfig: () => base.adminKubeconfig(),
+    };
+    const extras = record.kind === 'etcd-member-remove' && record.target ? { memberName: record.target } : {};
+    const built = this.ctx.inputs.buildStep(this.ctx.plan, planned, secrets, extras);
+    const params = { ...built.params };
+    if (record.kind === 'etcd-member-remove' && record.target) params.memberName = record.target;
+    if (record.kind === 'reset') params.nodeName = record.host;
+    this.ctx.redactor.add(built.redact);
+    if (planned.secrets.length > 0 || built.redact.length > 0) {
+      // A failed audit write (full disk) is a storage failure: 503 and retry, never a failed step.
+      await this.ctx.repo.audit({
+        at: new Date(this.ctx.clock.now()).toISOString(),
+        host: record.host,
+        step: record.id,
+        attempt: record.attempt,
+        secrets: planned.secrets.length > 0 ? planned.secrets : (['admin-kubeconfig'] as SecretKind[]),
+      });
+    }
+    return {
+      id: record.id,
+      kind: record.kind as ReleasedStep['kind'],
+      host: record.host,
+      attempt: record.attempt,
+      files: built.files,
+      params,
+      redact: built.redact,
+    };
+  }
+
+  private async failUnbuildable(record: StepRecord, error: unknown): Promise<void> {
+    const stored = this.ctx.repo.step(record.id);
+    if (!stored) return;
+    const message = this.ctx.redactor.redact(error instanceof Error ? error.message : String(error));
+    this.ctx.log.error({ step: record.id, err: message }, 'step could not be built; marked failed');
+    const updated = applyReport(
+      this.ctx.plan,
+      stored.value,
+      { outcome: 'failed', attempt: stored.value.attempt, reason: 'build-failed', permanent: true },
+      `the coordinator could not build this step: ${message}`,
+      this.ctx.clock.now(),
+      this.ctx.config,
+    );
+    await this.ctx.repo.commit(this.ctx.repo.txn().step({ ...updated, needsCleanup: false }, stored.version));
+    this.ctx.events.step(updated);
+    this.ctx.reconcile();
+  }
+
+  private synthesizeStep(record: StepRecord): PlannedStep {
+    const role = this.ctx.repo.host(record.host)?.value.role ?? 'control-plane';
+    const secrets: SecretKind[] = record.kind === 'upload-certs' ? ['certificate-key'] : [];
+    return {
+      id: record.id,
+      kind: record.kind as PlannedStep['kind'],
+      host: record.host,
+      role,
+      after: [],
+      waitsFor: record.forStep ? `cleanup after ${record.forStep}` : '',
+      secrets,
+    };
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Reconcile: run the pure scheduler (server/scheduler.ts `decide`) over a snapshot, commit its
+ * decisions in one compare-and-swap transaction, then wake the long-polls of the hosts that got
+ * a step — in the same event-loop turn. Timers exist only for time-based gates (`nextWakeAt`)
+ * and for retrying a commit that conflicted or failed.
+ */
+import { createStepRecord, type RolloutSnapshot, type StepRecord } from '../model.ts';
+import { type Decision, decide, indexPlan } from '../scheduler.ts';
+import { ClusterEffects } from './cluster-effects.ts';
+import type { ServiceContext } from './context.ts';
+
+export class Reconciler {
+  private readonly effects: ClusterEffects;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Infinity;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.effects = new ClusterEffects(ctx, (at) => this.scheduleWake(at));
+  }
+
+  /** Runs the scheduler and commits its decisions. Synchronous up to the commit; safe to call any time. */
+  reconcile(): void {
+    const { ctx } = this;
+    if (ctx.live.stopped) return;
+    for (let round = 0; round < 4; round++) {
+      const snapshot = ctx.repo.snapshot(ctx.live.lastSeen);
+      const now = ctx.clock.now();
+      const schedule = decide(snapshot, ctx.plan, now, ctx.config);
+      ctx.live.waiting = schedule.waiting;
+      this.scheduleWake(schedule.nextWakeAt);
+      const committed = this.commitDecisions(snapshot, schedule.decisions, now);
+      if (schedule.decisions.some((d) => d.type === 'mint-token')) this.effects.mintToken();
+      if (!committed) break;
+    }
+    this.effects.runCoordinatorSteps();
+  }
+
+  stop(): void {
+    clearTimeout(this.wakeTimer);
+    clearTimeout(this.retryTimer);
+  }
+
+  private commitDecisions(snapshot: RolloutSnapshot, decisions: Decision[], now: number): boolean {
+    const { ctx } = this;
+    const working = new Map<string, StepRecord>();
+    const created = new Set<string>();
+    const txn = ctx.repo.txn();
+    const released: StepRecord[] = [];
+    const get = (id: string) => working.get(id) ?? snapshot.steps[id];
+    for (const decision of decisions) {
+      if (decision.type === 'create-steps') {
+        for (const step of decision.steps) {
+          working.set(step.id, step);
+          created.add(step.id);
+        }
+        if (decision.cleanupFor) {
+          const target = get(decision.cleanupFor);
+          if (target) working.set(target.id, { ...target, cleanup: decision.steps.map((s) => s.id) });
+        }
+      } else if (decision.type === 'release') {
+        const base =
+          get(decision.stepId) ??
+          createStepRecord(decision.stepId, decision.host, indexPlan(ctx.plan).byId.get(decision.stepId)!.kind, 'plan', 0);
+        const next: StepRecord = { ...base, state: 'released', attempt: decision.attempt, releasedAt: now };
+        delete next.lastReport;
+        if (decision.acquireInitLock) txn.acquireInitLock(decision.host, now);
+        if (decision.mintInitToken) {
+          const token = this.effects.newToken(now, 'init');
+          txn.newToken(token);
+          next.tokenId = token.id;
+        } else if (decision.tokenId !== undefined) {
+          next.tokenId = decision.tokenId;
+        }
+        working.set(next.id, next);
+        released.push(next);
+      }
+    }
+    if (working.size === 0) return false;
+    for (const [id, record] of working) {
+      if (created.has(id)) txn.step(record, 0);
+      else txn.stepAsStored(record);
+    }
+    ctx.repo.commit(txn).then(
+      (result) => {
+        if (!result.ok) {
+          ctx.log.warn({ conflicts: result.conflicts }, 'scheduler commit conflicted; rescheduling');
+          this.scheduleRetry();
+        }
+      },
+      (error) => {
+        ctx.log.error({ err: error }, 'could not persist scheduler decisions; will retry');
+        this.scheduleRetry();
+      },
+    );
+    for (const record of released) {
+      ctx.log.info({ step: record.id, host: record.host, attempt: record.attempt }, 'step released');
+      ctx.events.step(record);
+      ctx.live.wakeHost(record.host);
+    }
+    for (const id of created) if (!released.some((r) => r.id === id)) ctx.events.step(working.get(id)!);
+    return true;
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.ctx.live.stopped) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.reconcile();
+    }, 500);
+    this.retryTimer.unref();
+  }
+
+  private scheduleWake(at: number | undefined): void {
+    if (at === undefined) return;
+    if (this.wakeTimer && at >= this.wakeAt) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    const delay = Math.min(Math.max(0, at - this.ctx.clock.now()), 60_000);
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.wakeAt = Infinity;
+      this.reconcile();
+    }, delay);
+    this.wakeTimer.unref();
+  }
+}
