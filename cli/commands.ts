@@ -148,6 +148,19 @@ export const COMMANDS: Record<string, Command> = {
       { name: 'max-connections-per-source', value: 'N', default: 'a quarter of the process limit', help: 'per source address' },
       { name: 'assets', value: 'DIR', help: 'serve DIR read-only at /assets/ on the plain-HTTP listener (PXE kernels, initrds, ISOs)' },
       {
+        name: 'store',
+        value: 'URL',
+        default: 'journal:DIR/store',
+        help: 'where the rollout state lives: journal:DIR, or etcd://HOST:PORT[,HOST:PORT…][?prefix=P] (default prefix kubeseed/<cluster>/)',
+      },
+      { name: 'etcd-ca', value: 'FILE', help: "the CA of etcd's server certificates (PEM): talk to etcd over TLS" },
+      {
+        name: 'etcd-cert',
+        value: 'FILE',
+        help: 'a client certificate for etcd (PEM; with --etcd-key) when etcd checks client certificates',
+      },
+      { name: 'etcd-key', value: 'FILE', help: "the client certificate's key (PEM)" },
+      {
         name: 'log-format',
         value: 'FORMAT',
         choices: ['text', 'json'],
@@ -163,7 +176,11 @@ export const COMMANDS: Record<string, Command> = {
       },
     ],
     help: 'Takes a lock on the state directory: a second `serve` on it refuses, naming the PID. KUBESEED_PASSPHRASE opens an encrypted state.',
-    examples: ['kubeseed serve --state out/coordinator', 'kubeseed serve --listen 0.0.0.0:9443 --log-format json'],
+    examples: [
+      'kubeseed serve --state out/coordinator',
+      'kubeseed serve --listen 0.0.0.0:9443 --log-format json',
+      'kubeseed serve --store etcd://10.0.0.11:2379,10.0.0.12:2379 --etcd-ca ca.crt --etcd-cert client.crt --etcd-key client.key',
+    ],
     run: async (a, io) => (await admin()).cmdServe(a, io),
   },
   status: {

@@ -5,6 +5,7 @@
  * Admin commands need the state directory: the operator token and the pinned CA live there.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireStateLock, SERVE_LOCK_FILE } from '../generator/state/lock.ts';
 import {
@@ -26,6 +27,8 @@ import { certificateWarning, expiryDate } from '../server/model.ts';
 import { isPxeInstalled } from '../server/pxe-state.ts';
 import { type LoadedState, parseListen, runServe } from '../server/serve.ts';
 import { statusPagePlugin } from '../server/status-page/index.ts';
+import type { EtcdTls } from '../server/store/etcd-client.ts';
+import { storeUrlProblem } from '../server/store/open.ts';
 import { UsageError } from './args.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
 import { resolveTarget } from './coordinator-target.ts';
@@ -78,6 +81,8 @@ async function serveLocked(
     ...(flags.listen ? { listen: flags.listen as string } : {}),
     ...(passphrase ? { passphrase } : {}),
     ...(perSource ? { maxConnectionsPerSource: Number(perSource) } : {}),
+    ...(flags.store ? { store: flags.store as string } : {}),
+    ...(await etcdTlsOf(flags)),
     distDir: (flags.dist as string | undefined) ?? defaultDistDir(),
     loadState: async (dir, options) => {
       loaded = await loadCoordinatorState(dir, options);
@@ -105,6 +110,27 @@ async function serveLocked(
   await handle.stopped;
   await http?.close();
   return 0;
+}
+
+/** --etcd-ca/--etcd-cert/--etcd-key read as PEM; a file that cannot be read is bad input naming the flag. */
+async function etcdTlsOf(flags: Record<string, string | boolean>): Promise<{ etcd?: EtcdTls }> {
+  const tls: EtcdTls = {};
+  for (const [flag, field] of [
+    ['etcd-ca', 'ca'],
+    ['etcd-cert', 'cert'],
+    ['etcd-key', 'key'],
+  ] as const) {
+    const path = flags[flag] as string | undefined;
+    if (path === undefined) continue;
+    tls[field] = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new UsageError(`--${flag} ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    });
+  }
+  const problem = typeof flags.store === 'string' ? storeUrlProblem(flags.store) : null;
+  if (problem) throw new UsageError(`--store: ${problem}`);
+  if (Object.keys(tls).length > 0 && !(flags.store as string | undefined)?.startsWith('etcd://'))
+    throw new UsageError('--etcd-ca, --etcd-cert and --etcd-key go with --store etcd://HOST:PORT[,…]');
+  return Object.keys(tls).length > 0 ? { etcd: tls } : {};
 }
 
 async function adminConnection(flags: Record<string, string | boolean>, io: Io): Promise<AdminConnection> {

@@ -18,6 +18,7 @@ import { type AppOptions, buildApp } from './app.ts';
 import { FileAuditLog } from './audit-log.ts';
 import { type CoordinatorInputs, SECRET_RECORD_PREFIXES } from './coordinator.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
+import type { EtcdTls } from './store/etcd-client.ts';
 import { openStore } from './store/index.ts';
 
 export interface ListenAddress {
@@ -68,6 +69,8 @@ export interface ServeOptions {
   passphrase?: string;
   /** Where the records live (server/store/open.ts): default `journal:<stateDir>/store`. */
   store?: string;
+  /** TLS to etcd for an `etcd://` store: the CA of its server certificates, a client certificate and key (PEM). */
+  etcd?: EtcdTls;
   /** Where the agent executables are built (dist/): serve refuses to start when they are missing there (unless spec.mirrors.agent). */
   distDir?: string;
   /** Loads the coordinator state (generator/state) — injected so the server does not depend on how state is stored. */
@@ -158,6 +161,9 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
   const store = await openStore(options.store ?? `journal:${join(options.stateDir, 'store')}`, {
     ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
     sealedPrefixes: SECRET_RECORD_PREFIXES,
+    ...(options.etcd ? { etcd: options.etcd } : {}),
+    // One cluster's records per prefix: several clusters can share one etcd.
+    defaultPrefix: `kubeseed/${state.plan.spec.name}/`,
   });
   const fileLimit = openFileLimit();
   const audit = new FileAuditLog(join(options.stateDir, 'audit.log'));

@@ -4,17 +4,75 @@
  * - `journal:DIR` (or a plain path): the durable JournalStore in DIR; with a passphrase, the
  *   records under `sealedPrefixes` are sealed at rest (record-cipher.ts, key.json in DIR).
  * - `memory:`: the MemoryStore (tests, `kubeseed demo`); nothing survives the process.
- * - `etcd://…`: not yet — refused with a StoreError that says so (the HA-on-etcd work adds it here).
+ * - `etcd://h1:2379,h2:2379[?prefix=P]`: the EtcdStore (ADR 0032) on those client URLs — https
+ *   when `etcd.ca` is given (with `etcd.cert`/`etcd.key` for client-certificate auth), http
+ *   otherwise; records under P (default `defaultPrefix`). With a passphrase the key file lives in
+ *   etcd beside the records (`<P>key`), so every replica opens the same records.
  */
+import { EtcdClient, type EtcdTls } from './etcd-client.ts';
+import { EtcdStore } from './etcd-store.ts';
 import { JournalStore } from './journal-store.ts';
 import { MemoryStore } from './memory-store.ts';
-import { openRecordCipher } from './record-cipher.ts';
+import { type KeyFileHome, openRecordCipher, openRecordCipherAt } from './record-cipher.ts';
 import { type Store, StoreError } from './types.ts';
 
 export interface OpenStoreOptions {
   passphrase?: string;
   /** Key prefixes of records that hold secrets (sealed under the passphrase). */
   sealedPrefixes?: readonly string[];
+  /** etcd: the CA of its server certificates, and a client certificate and key (PEM). */
+  etcd?: EtcdTls;
+  /** etcd: the key prefix when the URL gives none, e.g. `kubeseed/<cluster>/`. */
+  defaultPrefix?: string;
+}
+
+/** The endpoints and prefix of an `etcd://` store URL; errors name the URL and the fix. */
+export function parseEtcdUrl(url: string, options: { https: boolean; defaultPrefix: string }): { endpoints: string[]; prefix: string } {
+  const rest = url.replace(/^etcd:\/\//i, '');
+  const [hostPart = '', query = ''] = rest.split('?', 2);
+  const hosts = hostPart.replace(/\/$/, '').split(',').filter(Boolean);
+  if (hosts.length === 0) throw new StoreError(`store URL "${url}" names no etcd endpoint: use etcd://HOST:PORT[,HOST:PORT…]`);
+  const endpoints = hosts.map((h) => {
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i.test(h) || Number(h.slice(h.lastIndexOf(':') + 1)) > 65535)
+      throw new StoreError(`store URL "${url}": "${h}" is not HOST:PORT (etcd's client port is usually 2379)`);
+    return `${options.https ? 'https' : 'http'}://${h}`;
+  });
+  const params = new URLSearchParams(query);
+  for (const name of params.keys())
+    if (name !== 'prefix') throw new StoreError(`store URL "${url}": unknown parameter "${name}" (only prefix=…)`);
+  let prefix = params.get('prefix') ?? options.defaultPrefix;
+  if (prefix === '') throw new StoreError(`store URL "${url}": prefix is empty; give one like prefix=kubeseed/my-cluster/`);
+  if (!prefix.endsWith('/')) prefix += '/';
+  return { endpoints, prefix };
+}
+
+/** The key file as a record of its own beside the store's (`<prefix>key`), created once by whichever replica is first. */
+function keyFileInEtcd(client: EtcdClient, key: string): KeyFileHome {
+  return {
+    where: `etcd key ${key}`,
+    read: async () => (await client.get(key))?.value,
+    async create(text) {
+      const answer = await client.txn([{ key, target: 'create', modRevision: 0 }], [{ put: { key, value: text } }]);
+      if (answer.succeeded) return text;
+      const there = await client.get(key);
+      if (!there) throw new StoreError(`etcd key ${key} vanished while it was being created; start again`);
+      return there.value;
+    },
+  };
+}
+
+/** What is wrong with a store URL's form (before anything is opened), or null: the CLI reports it as bad input. */
+export function storeUrlProblem(url: string): string | null {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  try {
+    if (scheme === 'etcd') parseEtcdUrl(url, { https: false, defaultPrefix: 'kubeseed/' });
+    else if (scheme === 'journal' && url === 'journal:') return `store URL "${url}" names no directory: use journal:/path/to/state/store`;
+    else if (scheme !== undefined && scheme !== 'journal' && scheme !== 'memory')
+      return `store URL "${url}": unknown kind "${scheme}:"; use journal:DIR, memory: or etcd://HOST:PORT`;
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return null;
 }
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
@@ -27,10 +85,22 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     if (dir === '') throw new StoreError(`store URL "${url}" names no directory: use journal:/path/to/state/store`);
     const cipher = await openRecordCipher(dir, options.passphrase, options.sealedPrefixes ?? []);
     store = new JournalStore(dir, cipher ? { cipher } : {});
-  } else if (scheme === 'etcd' || scheme === 'etcds') {
-    throw new StoreError(`store URL "${url}": an etcd-backed store is not available yet; use journal:DIR`);
+  } else if (scheme === 'etcd') {
+    const tls = options.etcd ?? {};
+    if ((tls.cert === undefined) !== (tls.key === undefined))
+      throw new StoreError('etcd client certificate and key go together: give both --etcd-cert and --etcd-key');
+    if (tls.cert !== undefined && tls.ca === undefined)
+      throw new StoreError('an etcd client certificate needs TLS: give --etcd-ca, the CA of the etcd server certificates');
+    const { endpoints, prefix } = parseEtcdUrl(url, { https: tls.ca !== undefined, defaultPrefix: options.defaultPrefix ?? 'kubeseed/' });
+    const client = new EtcdClient({ endpoints, tls });
+    try {
+      const cipher = await openRecordCipherAt(keyFileInEtcd(client, `${prefix}key`), url, options.passphrase, options.sealedPrefixes ?? []);
+      store = new EtcdStore({ endpoints, tls, prefix, ...(cipher ? { cipher } : {}) });
+    } finally {
+      client.close();
+    }
   } else {
-    throw new StoreError(`store URL "${url}": unknown kind "${scheme}:"; use journal:DIR or memory:`);
+    throw new StoreError(`store URL "${url}": unknown kind "${scheme}:"; use journal:DIR, memory: or etcd://HOST:PORT`);
   }
   await store.open();
   return store;

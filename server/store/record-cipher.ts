@@ -55,62 +55,99 @@ function cipherWith(key: Buffer, prefixes: readonly string[]): RecordCipher {
   };
 }
 
+/** Where a store keeps its key file: a directory (journal) or the store itself (etcd). */
+export interface KeyFileHome {
+  /** Names the place in errors, e.g. `/state/store/key.json` or `etcd kubeseed/c1/key`. */
+  where: string;
+  read(): Promise<string | undefined>;
+  /** Writes the key file unless one exists; returns the one that is there afterwards. */
+  create(text: string): Promise<string>;
+}
+
+/** The key file `key.json` in `dir` (created 0600, written to a temporary file and renamed). */
+export function keyFileInDirectory(dir: string): KeyFileHome {
+  const path = join(dir, STORE_KEY_FILE);
+  return {
+    where: path,
+    async read() {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      try {
+        return await readFile(path, 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new StoreError(`cannot read ${path}`, error);
+        return undefined;
+      }
+    },
+    async create(text) {
+      // Temporary file (0600) renamed into place: a crash never leaves half a key file.
+      const tmp = `${path}.${process.pid}.tmp`;
+      const handle = await open(tmp, 'w', 0o600);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, path);
+      return text;
+    },
+  };
+}
+
 /**
  * The cipher for the store in `dir`, or undefined without a passphrase. First start with a
  * passphrase writes key.json (0600); later starts need the same passphrase. A store that was
  * encrypted refuses to start without one.
  */
-export async function openRecordCipher(
+export function openRecordCipher(
   dir: string,
   passphrase: string | undefined,
   prefixes: readonly string[],
   kdf: { N: number; r: number; p: number } = DEFAULT_KDF,
 ): Promise<RecordCipher | undefined> {
-  const path = join(dir, STORE_KEY_FILE);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  let existing: KeyFile | undefined;
-  try {
-    existing = JSON.parse(await readFile(path, 'utf8')) as KeyFile;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new StoreError(`cannot read ${path}`, error);
-  }
+  return openRecordCipherAt(keyFileInDirectory(dir), dir, passphrase, prefixes, kdf);
+}
+
+/** openRecordCipher with the key file kept in `home`; `store` names the store in errors. */
+export async function openRecordCipherAt(
+  home: KeyFileHome,
+  store: string,
+  passphrase: string | undefined,
+  prefixes: readonly string[],
+  kdf: { N: number; r: number; p: number } = DEFAULT_KDF,
+): Promise<RecordCipher | undefined> {
+  const text = await home.read();
+  let existing = text === undefined ? undefined : (JSON.parse(text) as KeyFile);
   if (!passphrase) {
     if (existing)
       throw new StoreError(
-        `${dir} holds records encrypted with KUBESEED_PASSPHRASE (${path}): set KUBESEED_PASSPHRASE to the passphrase the state was generated with`,
+        `${store} holds records encrypted with KUBESEED_PASSPHRASE (${home.where}): set KUBESEED_PASSPHRASE to the passphrase the state was generated with`,
       );
     return undefined;
   }
-  if (existing) {
-    if (existing.format !== 'kubeseed-store-key' || existing.version !== 1 || existing.kdf?.name !== 'scrypt')
-      throw new StoreError(`${path} has an unknown format; upgrade kubeseed`);
-    const key = await scryptKey(passphrase, existing.kdf);
-    try {
-      if (gcmOpen(key, STORE_KEY_FILE, existing.check) !== JSON.stringify(CHECK_TEXT)) throw new Error('check differs');
-    } catch {
-      throw new StoreError(
-        `the store in ${dir} cannot be decrypted with this KUBESEED_PASSPHRASE: set it to the passphrase the state was generated with`,
-      );
-    }
-    return cipherWith(key, prefixes);
+  if (!existing) {
+    const params = { ...kdf, salt: randomBytes(16).toString('base64url') };
+    const key = await scryptKey(passphrase, params);
+    const file: KeyFile = {
+      format: 'kubeseed-store-key',
+      version: 1,
+      kdf: { name: 'scrypt', ...params },
+      check: { $sealed: 1, ...gcmSeal(key, STORE_KEY_FILE, JSON.stringify(CHECK_TEXT)) },
+    };
+    const mine = `${JSON.stringify(file)}\n`;
+    const there = await home.create(mine);
+    if (there === mine) return cipherWith(key, prefixes);
+    existing = JSON.parse(there) as KeyFile; // another replica created it first: use theirs
   }
-  const params = { ...kdf, salt: randomBytes(16).toString('base64url') };
-  const key = await scryptKey(passphrase, params);
-  const file: KeyFile = {
-    format: 'kubeseed-store-key',
-    version: 1,
-    kdf: { name: 'scrypt', ...params },
-    check: { $sealed: 1, ...gcmSeal(key, STORE_KEY_FILE, JSON.stringify(CHECK_TEXT)) },
-  };
-  // Temporary file (0600) renamed into place: a crash never leaves half a key file.
-  const tmp = `${path}.${process.pid}.tmp`;
-  const handle = await open(tmp, 'w', 0o600);
+  if (existing.format !== 'kubeseed-store-key' || existing.version !== 1 || existing.kdf?.name !== 'scrypt')
+    throw new StoreError(`${home.where} has an unknown format; upgrade kubeseed`);
+  const key = await scryptKey(passphrase, existing.kdf);
   try {
-    await handle.writeFile(`${JSON.stringify(file)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    if (gcmOpen(key, STORE_KEY_FILE, existing.check) !== JSON.stringify(CHECK_TEXT)) throw new Error('check differs');
+  } catch {
+    throw new StoreError(
+      `the store in ${store} cannot be decrypted with this KUBESEED_PASSPHRASE: set it to the passphrase the state was generated with`,
+    );
   }
-  await rename(tmp, path);
   return cipherWith(key, prefixes);
 }

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdClient } from '../../../server/store/etcd-client.ts';
 import { EtcdStore, type EtcdStoreOptions } from '../../../server/store/etcd-store.ts';
+import { openStore } from '../../../server/store/open.ts';
 import { openRecordCipher, type RecordCipher } from '../../../server/store/record-cipher.ts';
 import { StoreError } from '../../../server/store/types.ts';
 import { startTestEtcd, type TestEtcd } from '../../support/etcd-server.ts';
@@ -157,6 +158,29 @@ describe.skipIf(skip)('EtcdStore on a real etcd', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('openStore(etcd://…): TLS from the flags, the key file kept in etcd so a second replica with the passphrase reads the sealed records', async () => {
+    const prefix = `test/${process.pid}/${++prefixes}/`;
+    const url = `etcd://${new URL(etcd!.clientUrl).host}?prefix=${prefix}`;
+    const tls = etcd!.clientTls();
+    const common = { etcd: tls, sealedPrefixes: ['token/'] };
+    const first = await openStore(url, { ...common, passphrase: 'correct horse' });
+    opened.push(first as EtcdStore);
+    expect(first).toBeInstanceOf(EtcdStore);
+    await first.commit({ puts: [{ key: 'token/t1', value: { secret: 'abcdef.0123456789abcdef' } }] });
+    const client = new EtcdClient({ endpoints: [etcd!.clientUrl], tls });
+    try {
+      expect(JSON.parse((await client.get(`${prefix}key`))!.value).format).toBe('kubeseed-store-key');
+      expect((await client.get(`${prefix}kv/token/t1`))!.value).not.toContain('0123456789abcdef');
+    } finally {
+      client.close();
+    }
+    const second = await openStore(url, { ...common, passphrase: 'correct horse' });
+    opened.push(second as EtcdStore);
+    expect(second.get('token/t1')?.value).toEqual({ secret: 'abcdef.0123456789abcdef' });
+    await expect(openStore(url, { ...common, passphrase: 'wrong' })).rejects.toThrow(/cannot be decrypted with this KUBESEED_PASSPHRASE/);
+    await expect(openStore(url, common)).rejects.toThrow(/holds records encrypted with KUBESEED_PASSPHRASE \(etcd key /);
   });
 
   it('without a client certificate etcd refuses the connection and open() says which endpoint', async () => {
