@@ -21,6 +21,7 @@ import {
   type HeartbeatRequest,
   type InstallFailedRequest,
   type InstallFailedResponse,
+  isJoinKind,
   type NextResponse,
   PROTOCOL_VERSION,
   type ReleasedStep,
@@ -1258,7 +1259,7 @@ export class Coordinator {
         if (step.state === 'succeeded' || step.state === 'cancelled') continue;
         next = { ...step, state: 'cancelled' };
       } else {
-        const joined = (step.kind === 'kubeadm-join-control-plane' || step.kind === 'kubeadm-join-worker') && step.attempt > 0;
+        const joined = isJoinKind(step.kind) && step.attempt > 0;
         const { cleanup: _c, retryAt: _r, lastReport: _l, ...clean } = step;
         next = joined
           ? { ...clean, state: 'retry-wait', retryAt: now, failures: 0, needsCleanup: true, results: {} }

@@ -13,7 +13,7 @@
  */
 
 import type { ClusterPlan, PlannedStep } from '../generator/plan/types.ts';
-import type { ReportRequest } from '../protocol/index.ts';
+import { isJoinKind, makesControlPlane, type ReportRequest, type StepGate, type StepSuccessCheck, stepTraits } from '../protocol/index.ts';
 import { COORDINATOR_HOST, createStepRecord, type RolloutSnapshot, type StepRecord, type TokenRecord, type WorkKind } from './model.ts';
 
 export interface SchedulerConfig {
@@ -76,7 +76,6 @@ export interface Schedule {
 
 const ACTIVE = new Set(['released', 'running']);
 const TERMINAL_OK = new Set(['succeeded', 'cancelled']);
-const JOIN_KINDS = new Set<WorkKind>(['kubeadm-join-control-plane', 'kubeadm-join-worker']);
 
 /** Plan-derived lookups, computed once per plan. */
 export interface PlanIndex {
@@ -101,7 +100,7 @@ export function indexPlan(plan: ClusterPlan): PlanIndex {
     list.push(step);
     byHost.set(step.host, list);
   });
-  const index: PlanIndex = { byId, order, byHost, initStep: plan.steps.find((s) => s.kind === 'kubeadm-init') };
+  const index: PlanIndex = { byId, order, byHost, initStep: plan.steps.find((s) => stepTraits(s.kind).makesNode === 'init') };
   indexCache.set(plan, index);
   return index;
 }
@@ -121,10 +120,17 @@ export function isStacked(plan: ClusterPlan): boolean {
   return plan.spec.topology === 'stacked';
 }
 
-/** Whether a step's success needs facts beyond "exit 0" (DESIGN.md: rollout order 5). */
+/** Each success check of the step-kind table (protocol/step-kinds.ts), once. */
+const SUCCESS_CHECKS: Record<StepSuccessCheck, (plan: ClusterPlan, results: StepRecord['results']) => boolean> = {
+  // DESIGN.md: rollout order 5. Stacked: the new etcd member is a voter; external: Node and API server up.
+  'control-plane-member': (plan, results) =>
+    isStacked(plan) ? results.etcdVoter === true : results.nodeRegistered === true && results.apiServerReady === true,
+};
+
+/** Whether a step's success needs facts beyond "exit 0" and they are reported. */
 export function joinGateMet(plan: ClusterPlan, kind: WorkKind, results: StepRecord['results']): boolean {
-  if (kind !== 'kubeadm-join-control-plane') return true;
-  return isStacked(plan) ? results.etcdVoter === true : results.nodeRegistered === true && results.apiServerReady === true;
+  const check = stepTraits(kind).successCheck;
+  return check === undefined || SUCCESS_CHECKS[check](plan, results);
 }
 
 export function backoffMs(config: SchedulerConfig, failures: number): number {
@@ -163,7 +169,7 @@ export function applyReport(
     }
     case 'failed': {
       const failures = record.failures + 1;
-      const needsCleanup = record.kind === 'kubeadm-init' || JOIN_KINDS.has(record.kind);
+      const needsCleanup = stepTraits(record.kind).cleanupOnFailure;
       const { cleanup: _c, retryAt: _r, ...rest } = base;
       const failed = { ...rest, failures, finishedAt: now, needsCleanup, results: {} };
       if (report.permanent || failures >= config.maxAttempts) return { ...failed, state: 'failed' };
@@ -225,7 +231,7 @@ function initSucceeded(pass: Pass): boolean {
 export function healthyControlPlanes(snapshot: RolloutSnapshot, plan: ClusterPlan): string[] {
   const out: string[] = [];
   for (const step of plan.steps) {
-    if (step.kind !== 'kubeadm-init' && step.kind !== 'kubeadm-join-control-plane') continue;
+    if (!makesControlPlane(step.kind)) continue;
     const host = snapshot.hosts[step.host];
     if (!host || host.removed || !host.enrollment) continue;
     if (snapshot.steps[step.id]?.state === 'succeeded') out.push(step.host);
@@ -270,7 +276,7 @@ function planCleanup(pass: Pass, record: StepRecord): StepRecord[] | string {
   const reset = newStep(pass, host, 'reset', 'cleanup', common);
   steps.push(reset);
   // The Node goes once the host's kubelet is stopped by the reset; otherwise it registers again.
-  if (JOIN_KINDS.has(record.kind) && initSucceeded(pass))
+  if (isJoinKind(record.kind) && initSucceeded(pass))
     steps.push(newStep(pass, COORDINATOR_HOST, 'delete-node', 'cleanup', { ...common, after: [reset.id] }));
   return steps;
 }
@@ -289,7 +295,7 @@ export function planRemoval(
     .map((r) => ({ ...r, state: 'cancelled' as const }));
   const create: StepRecord[] = [];
   const joined = plan.steps.some(
-    (s) => s.host === host && (s.kind === 'kubeadm-init' || JOIN_KINDS.has(s.kind)) && (snapshot.steps[s.id]?.attempt ?? 0) > 0,
+    (s) => s.host === host && stepTraits(s.kind).makesNode !== undefined && (snapshot.steps[s.id]?.attempt ?? 0) > 0,
   );
   const role = plan.hosts.find((h) => h.name === host)?.role;
   if (joined && role === 'control-plane' && isStacked(plan)) {
@@ -322,11 +328,7 @@ function startPass(snapshot: RolloutSnapshot, plan: ClusterPlan, now: number, co
   };
 }
 
-function release(
-  pass: Pass,
-  record: StepRecord,
-  extra: { acquireInitLock?: boolean; mintInitToken?: boolean; tokenId?: string } = {},
-): void {
+function release(pass: Pass, record: StepRecord, extra: ReleaseExtra = {}): void {
   const attempt = record.attempt + 1;
   pass.working.set(record.id, { ...record, state: 'released', attempt, releasedAt: pass.now });
   const group = pass.index.byId.get(record.id)?.group?.name;
@@ -392,7 +394,7 @@ function releaseCoordinatorMadeSteps(pass: Pass): void {
 function lastCertUpload(pass: Pass): number | undefined {
   let last: number | undefined;
   for (const r of allSteps(pass)) {
-    if ((r.kind === 'kubeadm-init' || r.kind === 'upload-certs') && r.state === 'succeeded' && r.releasedAt !== undefined) {
+    if (stepTraits(r.kind).uploadsCertificates && r.state === 'succeeded' && r.releasedAt !== undefined) {
       if (last === undefined || r.releasedAt > last) last = r.releasedAt;
     }
   }
@@ -442,7 +444,9 @@ function groupLimit(pass: Pass, step: PlannedStep): number {
 }
 
 function hasUnfinishedJoins(pass: Pass): boolean {
-  return pass.plan.steps.some((s) => JOIN_KINDS.has(s.kind) && !stepDone(pass, s.id) && hostReady(pass, s.host));
+  return pass.plan.steps.some(
+    (s) => stepTraits(s.kind).gates.includes('bootstrap-token') && !stepDone(pass, s.id) && hostReady(pass, s.host),
+  );
 }
 
 function tokenForJoin(pass: Pass): TokenRecord | string {
@@ -455,6 +459,58 @@ function tokenForJoin(pass: Pass): TokenRecord | string {
   return 'a fresh bootstrap token';
 }
 
+type ReleaseExtra = { acquireInitLock?: boolean; mintInitToken?: boolean; tokenId?: string };
+
+/**
+ * Each gate of the step-kind table (protocol/step-kinds.ts), once: `check` says true or what the
+ * step waits for; `release` adds what the released step carries because of the gate.
+ */
+const GATES: Record<
+  StepGate,
+  { check(pass: Pass, step: PlannedStep, record: StepRecord): true | string; release?(pass: Pass, step: PlannedStep): ReleaseExtra }
+> = {
+  'concurrency-group': {
+    check: (pass, step) => {
+      if (!step.group || groupUsage(pass, step.group.name) < groupLimit(pass, step)) return true;
+      return step.group.name === 'control-plane-join' ? 'the previous control plane to finish joining' : `a free ${step.group.name} slot`;
+    },
+  },
+  'etcd-members-enrolled': {
+    check: (pass) => {
+      const missing = pass.plan.hosts.filter(
+        (h) => h.role === 'etcd' && !hostRemoved(pass, h.name) && !pass.snapshot.hosts[h.name]?.enrollment,
+      );
+      if (missing.length > 0) return `every etcd member to enroll (missing: ${missing.map((h) => h.name).join(', ')})`;
+      return true;
+    },
+  },
+  'init-lock': {
+    check: (pass, step, record) => {
+      const lock = pass.snapshot.initLock;
+      if (lock && lock.holder !== step.host && !(hostRemoved(pass, lock.holder) && !lock.succeeded))
+        return `the init lock (held by ${lock.holder})`;
+      if (lock?.succeeded && record.state !== 'retry-wait') return 'nothing: the cluster is already initialized';
+      return true;
+    },
+    // Taken in the release's own transaction (CAS); kubeadm init creates the token minted with it.
+    release: (pass, step) => {
+      const lock = pass.snapshot.initLock;
+      return { acquireInitLock: !lock || lock.holder !== step.host, mintInitToken: true };
+    },
+  },
+  'init-succeeded': { check: (pass) => initSucceeded(pass) || 'kubeadm init to succeed' },
+  'bootstrap-token': {
+    check: (pass) => {
+      const token = tokenForJoin(pass);
+      return typeof token === 'string' ? token : true;
+    },
+    release: (pass) => ({ tokenId: currentToken(pass.snapshot.tokens)!.id }),
+  },
+  'fresh-certificate-upload': {
+    check: (pass) => pass.plan.spec.certificates.distribution !== 'upload-certs' || certsUploaded(pass),
+  },
+};
+
 /** Checks the gates of one plan step; returns true, or what it waits for. */
 function gate(pass: Pass, step: PlannedStep, record: StepRecord): true | string {
   for (const earlier of pass.index.byHost.get(step.host) ?? []) {
@@ -463,38 +519,11 @@ function gate(pass: Pass, step: PlannedStep, record: StepRecord): true | string 
   }
   const open = step.after.filter((id) => !stepDone(pass, id));
   if (open.length > 0) return step.waitsFor || `waiting for ${open.join(', ')}`;
-  const lock = pass.snapshot.initLock;
-  switch (step.kind) {
-    case 'etcd-start': {
-      const missing = pass.plan.hosts.filter(
-        (h) => h.role === 'etcd' && !hostRemoved(pass, h.name) && !pass.snapshot.hosts[h.name]?.enrollment,
-      );
-      if (missing.length > 0) return `every etcd member to enroll (missing: ${missing.map((h) => h.name).join(', ')})`;
-      return true;
-    }
-    case 'kubeadm-init':
-      if (lock && lock.holder !== step.host && !(hostRemoved(pass, lock.holder) && !lock.succeeded))
-        return `the init lock (held by ${lock.holder})`;
-      if (lock?.succeeded && record.state !== 'retry-wait') return 'nothing: the cluster is already initialized';
-      return true;
-    case 'kubeadm-join-control-plane':
-    case 'kubeadm-join-worker': {
-      if (!initSucceeded(pass)) return 'kubeadm init to succeed';
-      if (step.group && groupUsage(pass, step.group.name) >= groupLimit(pass, step)) {
-        return step.group.name === 'control-plane-join' ? 'the previous control plane to finish joining' : 'a free worker-join slot';
-      }
-      const token = tokenForJoin(pass);
-      if (typeof token === 'string') return token;
-      if (step.kind === 'kubeadm-join-control-plane' && pass.plan.spec.certificates.distribution === 'upload-certs') {
-        const uploaded = certsUploaded(pass);
-        if (uploaded !== true) return uploaded;
-      }
-      return true;
-    }
-    default:
-      if (step.group && groupUsage(pass, step.group.name) >= groupLimit(pass, step)) return `a free ${step.group.name} slot`;
-      return true;
+  for (const name of stepTraits(step.kind).gates) {
+    const verdict = GATES[name].check(pass, step, record);
+    if (verdict !== true) return verdict;
   }
+  return true;
 }
 
 function releasePlanSteps(pass: Pass): void {
@@ -512,16 +541,9 @@ function releasePlanSteps(pass: Pass): void {
       if (!pass.waiting[step.host]) pass.waiting[step.host] = verdict.startsWith('waiting') ? verdict : `waiting for ${verdict}`;
       continue;
     }
-    if (step.kind === 'kubeadm-init') {
-      const lock = pass.snapshot.initLock;
-      const acquire = !lock || lock.holder !== step.host;
-      release(pass, record, { acquireInitLock: acquire, mintInitToken: true });
-    } else if (JOIN_KINDS.has(step.kind)) {
-      const token = currentToken(pass.snapshot.tokens)!;
-      release(pass, record, { tokenId: token.id });
-    } else {
-      release(pass, record);
-    }
+    const extra: ReleaseExtra = {};
+    for (const name of stepTraits(step.kind).gates) Object.assign(extra, GATES[name].release?.(pass, step));
+    release(pass, record, extra);
     delete pass.waiting[step.host];
   }
 }

@@ -4,7 +4,7 @@
  * writes its sentinel before it is reported, and files marked `removeAfter` (kubeadm configs that
  * carry tokens) are deleted whatever happened. An unknown kind is a failed report, never a throw.
  */
-import type { StepKind } from '../../protocol/steps.ts';
+import { stepTraits } from '../../protocol/step-kinds.ts';
 import type { ReleasedStep, ReportRequest, StepResults } from '../../protocol/wire.ts';
 import { KubeadmArgvError } from '../kubeadm-argv.ts';
 import { isKnownStepKind, unknownStepReport } from '../machine.ts';
@@ -28,16 +28,6 @@ export { useAdminConf } from './kube-vip-manifest.ts';
 export { configHasCertificateKey } from './kubeadm-init.ts';
 export * from './step-run.ts';
 export { readyNodeNames } from './verify.ts';
-
-/** Observations, re-run on every release; everything else is answered from its sentinel. */
-const ALWAYS_RERUN: ReadonlySet<StepKind> = new Set(['lb-check', 'verify', 'reset']);
-/** Steps that write a kubeadm config: it is deleted after the step whatever `removeAfter` says. */
-const KUBEADM_CONFIG_STEPS: ReadonlySet<StepKind> = new Set([
-  'kubeadm-init',
-  'kubeadm-join-control-plane',
-  'kubeadm-join-worker',
-  'upload-certs',
-]);
 
 function dispatch(run: StepRun): Promise<StepResults> {
   const kind = run.step.kind;
@@ -78,10 +68,12 @@ function dispatch(run: StepRun): Promise<StepResults> {
 /** The answer from an earlier success, or null when the step must run. */
 async function answerFromSentinel(run: StepRun): Promise<StepResults | null> {
   const { step, ctx } = run;
-  if (ALWAYS_RERUN.has(step.kind)) return null;
+  // Observations (lb-check, verify, reset) run again; everything else is answered from its sentinel.
+  if (stepTraits(step.kind).rerun) return null;
   const own = await readSentinel(ctx.fs, ctx.stateDir, step.id);
-  if (step.kind === 'kubeadm-init') {
-    const anyInit = own ?? (await listSentinels(ctx.fs, ctx.stateDir)).find((s) => s.kind === 'kubeadm-init') ?? null;
+  if (stepTraits(step.kind).makesNode === 'init') {
+    // Any init that succeeded here counts (a retried init has another step id): never init twice.
+    const anyInit = own ?? (await listSentinels(ctx.fs, ctx.stateDir)).find((s) => stepTraits(s.kind).makesNode === 'init') ?? null;
     if (!anyInit) return null;
     if (!(await ctx.fs.exists(ADMIN_CONF))) {
       throw new StepFailure(
@@ -145,7 +137,8 @@ export async function executeStep(
 
 async function removeAfterUse(run: StepRun): Promise<void> {
   const paths = new Set(run.step.files.filter((f) => f.removeAfter).map((f) => f.path));
-  if (KUBEADM_CONFIG_STEPS.has(run.step.kind) && run.step.params.kubeadmConfigPath) paths.add(run.step.params.kubeadmConfigPath);
+  // A kubeadm config carries tokens and keys: deleted after the step whatever `removeAfter` says.
+  if (stepTraits(run.step.kind).writesKubeadmConfig && run.step.params.kubeadmConfigPath) paths.add(run.step.params.kubeadmConfigPath);
   for (const path of paths) {
     try {
       await run.fs.remove(path);
