@@ -119,6 +119,11 @@ export function stepTraits(kind: string): StepKindTraits {
   return registered.get(kind) ?? NO_TRAITS;
 }
 
+/** A kind of STEP_KINDS or one registered with `registerStepKind`. */
+export function isStepKind(kind: string): boolean {
+  return (STEP_KINDS as readonly string[]).includes(kind) || registered.has(kind);
+}
+
 /** A kubeadm join (control plane or worker). */
 export function isJoinKind(kind: string): boolean {
   const node = stepTraits(kind).makesNode;

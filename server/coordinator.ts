@@ -985,7 +985,7 @@ export class Coordinator {
     };
     const extras = record.kind === 'etcd-member-remove' && record.target ? { memberName: record.target } : {};
     const built = this.inputs.buildStep(this.plan, planned, secrets, extras);
-    const params = { ...built.params };
+    const params: Record<string, unknown> = { ...built.params };
     if (record.kind === 'etcd-member-remove' && record.target) params.memberName = record.target;
     if (record.kind === 'reset') params.nodeName = record.host;
     this.redactor.add(built.redact);
@@ -1003,15 +1003,16 @@ export class Coordinator {
           throw new StoreError('the audit log could not be written', error);
         });
     }
+    // buildStep built `params` for this record's kind: the pair is a ReleasedStep of that kind.
     return {
       id: record.id,
-      kind: record.kind as ReleasedStep['kind'],
+      kind: record.kind,
       host: record.host,
       attempt: record.attempt,
       files: built.files,
       params,
       redact: built.redact,
-    };
+    } as ReleasedStep;
   }
 
   private async failUnbuildable(record: StepRecord, error: unknown): Promise<void> {

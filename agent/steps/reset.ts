@@ -10,7 +10,7 @@ import { buildKubeadmArgv } from '../kubeadm-argv.ts';
 import { listSentinels, removeSentinels } from '../sentinel.ts';
 import { BOOTSTRAP_KUBELET_CONF, CNI_CONF_DIR, KUBELET_CONF, MANIFESTS_DIR, PKI_DIR, StepFailure, type StepRun } from './step-run.ts';
 
-export async function runReset(run: StepRun): Promise<StepResults> {
+export async function runReset(run: StepRun<'reset'>): Promise<StepResults> {
   const sentinels = await listSentinels(run.fs, run.ctx.stateDir);
   if (sentinels.some((s) => stepTraits(s.kind).makesNode === 'init')) {
     throw new StepFailure('init-already-succeeded', 'refusing to reset the host whose kubeadm init succeeded', true);
