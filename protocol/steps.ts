@@ -3,7 +3,10 @@
  * them) and the agent (which executes them). Pure data: no imports, bundled into the agent.
  */
 
-/** Every unit of agent work the coordinator can release, in rough rollout order. */
+/**
+ * Every unit of agent work the coordinator can release, in rough rollout order. Each kind has its
+ * params in `StepParamsByKind` (below) and its row in `STEP_KIND_TRAITS` (step-kinds.ts, ADR 0027).
+ */
 export const STEP_KINDS = [
   'prepare-host',
   'lb-check',
