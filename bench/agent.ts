@@ -11,7 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { doubleEnv } from '../doubles/index.ts';
-import type { ReleasedStep } from '../protocol/wire.ts';
+import type { StepKind, StepParamsOf } from '../protocol/steps.ts';
+import type { ReleasedStep, ReleasedStepOf } from '../protocol/wire.ts';
 import {
   type FakeCoordinator,
   makeTempRoot,
@@ -101,8 +102,8 @@ async function coldStart(cmd: string[], tls: TlsMaterial): Promise<number[]> {
   return times;
 }
 
-function step(id: string, kind: ReleasedStep['kind'], files: ReleasedStep['files'], params: ReleasedStep['params']): ReleasedStep {
-  return { id, kind, host: 'cp-1', attempt: 1, files, params, redact: [TOKEN] };
+function step<K extends StepKind>(id: string, kind: K, files: ReleasedStep['files'], params: StepParamsOf<K>): ReleasedStep {
+  return { id, kind, host: 'cp-1', attempt: 1, files, params, redact: [TOKEN] } as ReleasedStepOf<K>;
 }
 
 /** Peak RSS (VmHWM) of one agent run through init, CNI, labels, verify and done. */
@@ -111,13 +112,17 @@ async function rolloutPeakRss(cmd: string[], tls: TlsMaterial): Promise<{ peakKi
   const cni = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-flannel\n'.repeat(1);
   const steps = [
     step('init', 'kubeadm-init', [{ path: '/etc/kubeseed/init.yaml', content: config, mode: 0o600, secret: true }], {
+      nodeName: 'cp-1',
       kubeadmConfigPath: '/etc/kubeseed/init.yaml',
+      endpoint: { host: '127.0.0.1', port: 6443 },
     }),
     step('cni', 'cni-apply', [{ path: '/etc/kubeseed/cni.yaml', content: cni, mode: 0o644, secret: false }], {
+      nodeName: 'cp-1',
       manifests: ['/etc/kubeseed/cni.yaml'],
+      commands: [],
     }),
-    step('labels', 'label-nodes', [], { labels: { 'cp-1': { tier: 'a' } } }),
-    step('verify', 'verify', [], { expectNodes: ['cp-1'] }),
+    step('labels', 'label-nodes', [], { nodeName: 'cp-1', labels: { 'cp-1': { tier: 'a' } } }),
+    step('verify', 'verify', [], { nodeName: 'cp-1', expectNodes: ['cp-1'] }),
   ];
   let outstanding = false;
   const coordinator = await startFakeCoordinator(tls, (req) => {

@@ -3,7 +3,10 @@
  * them) and the agent (which executes them). Pure data: no imports, bundled into the agent.
  */
 
-/** Every unit of agent work the coordinator can release, in rough rollout order. */
+/**
+ * Every unit of agent work the coordinator can release, in rough rollout order. Each kind has its
+ * params in `StepParamsByKind` (below) and its row in `STEP_KIND_TRAITS` (step-kinds.ts, ADR 0027).
+ */
 export const STEP_KINDS = [
   'prepare-host',
   'lb-check',
@@ -114,53 +117,101 @@ export interface EndpointTarget {
   address?: string;
 }
 
-/**
- * Kind-specific parameters. The agent reads only the fields of its step's kind; everything a
- * command needs is here or in `files`, so the agent never re-derives cluster facts.
- */
-export interface StepParams {
-  /** kubeadm-init / joins / etcd-start (static-pod): the kubeadm config file the step writes. */
-  kubeadmConfigPath?: string;
-  /** The Kubernetes node name (= host name in the spec). */
-  nodeName?: string;
-  /** etcd-start: client URLs of every member, for the TLS health check. */
-  etcdEndpoints?: string[];
-  /** etcd-start: 'static-pod' runs `kubeadm init phase etcd local`, 'binary' starts the systemd unit. */
-  etcdMode?: 'static-pod' | 'binary';
-  /** etcd health check client files (paths written by this step). */
-  etcdClient?: { caFile: string; certFile: string; keyFile: string };
-  /**
-   * kubeadm-join-control-plane: this member's own API server (the JoinConfiguration's
-   * controlPlane.localAPIEndpoint), whose /readyz decides that the join is done.
-   */
-  localApiEndpoint?: { address: string; port: number };
-  /** lb-check / preflight: the API endpoint, its VIP and the address its name must resolve to. */
-  endpoint?: EndpointTarget;
-  /** lb-check: the local service that must be running (haproxy or nginx). */
-  lbService?: 'haproxy' | 'nginx';
-  /** cni-apply: manifest files (already written by this step) to `kubectl apply -f`. */
-  manifests?: string[];
-  /**
-   * cni-apply: further commands as argv (never a shell string), run in order after `manifests`,
-   * e.g. `['/usr/local/bin/cilium', 'install', …]` or `['kubectl', '-n', 'kube-flannel', 'rollout', 'restart', …]`.
-   */
-  commands?: string[][];
-  /** cni-apply: release tarballs installed (sha256-verified) before anything is applied or run. */
-  downloads?: StepDownload[];
-  /** cni-apply: the proxy `downloads` go through (spec.proxy, with the plan's no-proxy list). */
-  proxy?: StepDownloadProxy;
-  /** kube-vip-manifest: 'init' places the super-admin variant then swaps, 'join' places admin.conf variant. */
-  kubeVipPhase?: 'init' | 'join';
-  /** label-nodes: node name → labels. */
-  labels?: Record<string, Record<string, string>>;
-  /** verify: node names that must be registered and Ready. */
-  expectNodes?: string[];
-  /** etcd-member-remove: the member (node) name to remove. */
-  memberName?: string;
-  /** prepare-host: the preparation script user-data wrote (run as `prepareHostCommand(path)`). */
-  prepareScript?: string;
+/** The etcd client files a step's TLS health check and member calls use (paths the step wrote). */
+export interface EtcdClientFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** kubeadm flags the agent passes when present (test and debugging tools; the coordinator sets none). */
+export interface KubeadmFlags {
   /** kubeadm verbosity flag value. */
   verbosity?: number;
-  /** kubeadm preflight errors to ignore (joins on a host that ran a reset, etc.). */
+  /** kubeadm preflight errors to ignore. */
   ignorePreflightErrors?: string[];
 }
+
+/**
+ * Each kind's parameters (ADR 0027): everything a command needs is here or in `files`, so the
+ * agent never re-derives cluster facts. `nodeName` is the Kubernetes node name (= the spec's host name).
+ */
+export interface StepParamsByKind {
+  'prepare-host': {
+    nodeName: string;
+    /** The preparation script user-data wrote (run as `prepareHostCommand(path)`). */
+    prepareScript: string;
+  };
+  'lb-check': {
+    nodeName: string;
+    /** The API endpoint, its VIP and the address its name must resolve to. */
+    endpoint: EndpointTarget;
+    /** The local service that must be running. */
+    lbService: 'haproxy' | 'nginx';
+  };
+  'etcd-start': KubeadmFlags & {
+    nodeName: string;
+    /** 'static-pod' runs `kubeadm init phase etcd local`, 'binary' starts the systemd unit. */
+    etcdMode: 'static-pod' | 'binary';
+    /** Client URLs of every member, for the TLS health check. */
+    etcdEndpoints: string[];
+    etcdClient: EtcdClientFiles;
+    /** static-pod: the kubeadm config the step writes. */
+    kubeadmConfigPath?: string;
+  };
+  'kubeadm-init': KubeadmFlags & { nodeName: string; kubeadmConfigPath: string; endpoint: EndpointTarget };
+  'cni-apply': {
+    nodeName: string;
+    /** Manifest files (already written by this step) or URLs to `kubectl apply -f`. */
+    manifests: string[];
+    /**
+     * Further commands as argv (never a shell string), run in order after `manifests`,
+     * e.g. `['/usr/local/bin/cilium', 'install', …]` or `['kubectl', '-n', 'kube-flannel', 'rollout', 'restart', …]`.
+     */
+    commands: string[][];
+    /** Release tarballs installed (sha256-verified) before anything is applied or run. */
+    downloads?: StepDownload[];
+    /** The proxy `downloads` go through (spec.proxy, with the plan's no-proxy list). */
+    proxy?: StepDownloadProxy;
+  };
+  'kube-vip-manifest': {
+    nodeName: string;
+    /** 'init' swaps the manifest placed before init to admin.conf; 'join' places the admin.conf variant. */
+    kubeVipPhase: 'init' | 'join';
+  };
+  'upload-certs': KubeadmFlags & { nodeName: string; kubeadmConfigPath: string };
+  'kubeadm-join-control-plane': KubeadmFlags & {
+    nodeName: string;
+    kubeadmConfigPath: string;
+    endpoint: EndpointTarget;
+    /** This member's own API server (the JoinConfiguration's controlPlane.localAPIEndpoint), whose /readyz decides that the join is done. */
+    localApiEndpoint: { address: string; port: number };
+    /** Stacked: the local member's client URL, for the voter check. */
+    etcdEndpoints?: string[];
+    etcdClient?: EtcdClientFiles;
+  };
+  'kubeadm-join-worker': KubeadmFlags & { nodeName: string; kubeadmConfigPath: string; endpoint: EndpointTarget };
+  'label-nodes': {
+    nodeName: string;
+    /** Node name → labels. */
+    labels: Record<string, Record<string, string>>;
+  };
+  verify: {
+    nodeName: string;
+    /** Node names that must be registered and Ready. */
+    expectNodes: string[];
+  };
+  'etcd-member-remove': {
+    nodeName: string;
+    /** The member (node) name to remove. */
+    memberName: string;
+    etcdEndpoints: string[];
+    etcdClient: EtcdClientFiles;
+  };
+  reset: KubeadmFlags & { nodeName: string };
+}
+
+/** The parameters of a step of kind `K`. */
+export type StepParamsOf<K extends StepKind> = StepParamsByKind[K];
+/** The parameters of a step of any kind. */
+export type StepParams = StepParamsByKind[StepKind];

@@ -12,7 +12,7 @@
  *       x-kubeseed-nonce:     16+ random hex chars, never reused
  *       x-kubeseed-signature: base64 ECDSA-SHA256 (DER) over `canonicalRequest(...)`
  */
-import type { EndpointTarget, Role, StepFile, StepKind, StepParams } from './steps.ts';
+import type { EndpointTarget, Role, StepFile, StepKind, StepParamsOf } from './steps.ts';
 
 export const PROTOCOL_VERSION = 1;
 export const API_PREFIX = '/v1';
@@ -145,18 +145,26 @@ export interface NextResponse {
   serverTime: number;
 }
 
-/** A step as the coordinator hands it out, with the secrets it needs filled in. */
-export interface ReleasedStep {
-  id: string;
-  kind: StepKind;
-  host: string;
-  /** 1 for the first release; incremented on every retry. Reports must echo it. */
-  attempt: number;
-  files: StepFile[];
-  params: StepParams;
-  /** Secret values released with this step: the agent redacts each from every output it reports or logs. */
-  redact: string[];
-}
+/**
+ * A step of kind `K` as the coordinator hands it out, with the secrets it needs filled in. For a
+ * union of kinds, a union discriminated by `kind` (each kind with its own params).
+ */
+export type ReleasedStepOf<K extends StepKind> = K extends StepKind
+  ? {
+      id: string;
+      kind: K;
+      host: string;
+      /** 1 for the first release; incremented on every retry. Reports must echo it. */
+      attempt: number;
+      files: StepFile[];
+      params: StepParamsOf<K>;
+      /** Secret values released with this step: the agent redacts each from every output it reports or logs. */
+      redact: string[];
+    }
+  : never;
+
+/** A released step of any kind. */
+export type ReleasedStep = ReleasedStepOf<StepKind>;
 
 export type StepOutcome = 'succeeded' | 'failed' | 'running';
 

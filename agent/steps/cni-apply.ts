@@ -34,7 +34,7 @@ export function cniCommandArgv(command: readonly string[], installed: readonly s
   return [tool, ...rest];
 }
 
-export async function runCniApply(run: StepRun): Promise<StepResults> {
+export async function runCniApply(run: StepRun<'cni-apply'>): Promise<StepResults> {
   const manifests = run.step.params.manifests ?? [];
   const commands = run.step.params.commands ?? [];
   const downloads = run.step.params.downloads ?? [];

@@ -7,11 +7,11 @@ import type { StepResults } from '../../protocol/wire.ts';
 import { listEtcdMembers, loadEtcdClient, removeEtcdMember } from './etcd.ts';
 import { ADMIN_CONF, kubectlArgv, LOCAL_ETCD_CLIENT_URL, StepFailure, type StepRun } from './step-run.ts';
 
-export async function runEtcdMemberRemove(run: StepRun): Promise<StepResults> {
+export async function runEtcdMemberRemove(run: StepRun<'etcd-member-remove'>): Promise<StepResults> {
   const name = run.step.params.memberName;
   if (!name) throw new StepFailure('bad-params', 'etcd-member-remove needs params.memberName', true);
   await run.writeFiles();
-  const tls = await loadEtcdClient(run);
+  const tls = await loadEtcdClient(run, run.step.params.etcdClient);
   const url = run.step.params.etcdEndpoints?.[0] ?? LOCAL_ETCD_CLIENT_URL;
   const members = await listEtcdMembers(run, url, tls);
   const doomed = members.filter((m) => m.name === name || (m.name === '' && m.isLearner));

@@ -15,7 +15,7 @@ import { buildKubeadmArgv } from '../kubeadm-argv.ts';
 import { isEtcdHealthy, loadEtcdClient } from './etcd.ts';
 import { kubeadmConfigPath, StepFailure, type StepRun } from './step-run.ts';
 
-export async function runEtcdStart(run: StepRun): Promise<StepResults> {
+export async function runEtcdStart(run: StepRun<'etcd-start'>): Promise<StepResults> {
   const { etcdMode = 'static-pod', etcdEndpoints, verbosity } = run.step.params;
   if (!etcdEndpoints || etcdEndpoints.length === 0) throw new StepFailure('bad-params', 'etcd-start needs params.etcdEndpoints', true);
   await run.writeFiles();
@@ -23,7 +23,7 @@ export async function runEtcdStart(run: StepRun): Promise<StepResults> {
   for (const argv of etcdStartCommands(etcdMode)) {
     await run.mustRun(argv[0] === 'kubeadm' ? buildKubeadmArgv('etcd-local', { config: kubeadmConfigPath(run.step), verbosity }) : argv);
   }
-  const tls = await loadEtcdClient(run);
+  const tls = await loadEtcdClient(run, run.step.params.etcdClient);
   const healthy = await run.waitFor(`etcd health of ${etcdEndpoints.length} members`, run.ctx.timing.etcdHealthTimeoutMs, async () => {
     const states = await Promise.all(etcdEndpoints.map((url) => isEtcdHealthy(run, url, tls)));
     const sick = etcdEndpoints.filter((_, i) => !states[i]);

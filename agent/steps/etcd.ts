@@ -2,6 +2,7 @@
  * etcd over HTTPS with a client certificate, natively (no etcdctl on the host): `GET /health` and
  * the v3 JSON gateway (`POST /v3/cluster/member/list`, `/v3/cluster/member/remove`).
  */
+import type { EtcdClientFiles } from '../../protocol/steps.ts';
 import type { TlsClientFiles } from '../io.ts';
 import { ETCD_HEALTHCHECK_CLIENT, StepFailure, type StepRun } from './step-run.ts';
 
@@ -13,8 +14,8 @@ export interface EtcdMember {
   isLearner: boolean;
 }
 
-export async function loadEtcdClient(run: StepRun): Promise<TlsClientFiles> {
-  const files = run.step.params.etcdClient ?? ETCD_HEALTHCHECK_CLIENT;
+/** The client files the step names (kubeadm's healthcheck client when it names none), read. */
+export async function loadEtcdClient(run: StepRun, files: EtcdClientFiles = ETCD_HEALTHCHECK_CLIENT): Promise<TlsClientFiles> {
   return {
     ca: await run.require(files.caFile, 'etcd-client-missing'),
     cert: await run.require(files.certFile, 'etcd-client-missing'),

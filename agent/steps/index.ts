@@ -4,6 +4,7 @@
  * writes its sentinel before it is reported, and files marked `removeAfter` (kubeadm configs that
  * carry tokens) are deleted whatever happened. An unknown kind is a failed report, never a throw.
  */
+import { stepTraits } from '../../protocol/step-kinds.ts';
 import type { StepKind } from '../../protocol/steps.ts';
 import type { ReleasedStep, ReportRequest, StepResults } from '../../protocol/wire.ts';
 import { KubeadmArgvError } from '../kubeadm-argv.ts';
@@ -20,7 +21,7 @@ import { runLabelNodes } from './label-nodes.ts';
 import { runLbCheck } from './lb-check.ts';
 import { runPrepareHost } from './prepare-host.ts';
 import { runReset } from './reset.ts';
-import { ADMIN_CONF, type StepContext, StepFailure, StepRun } from './step-run.ts';
+import { ADMIN_CONF, configPathOf, type StepContext, StepFailure, StepRun } from './step-run.ts';
 import { runUploadCerts } from './upload-certs.ts';
 import { runVerify } from './verify.ts';
 
@@ -29,59 +30,41 @@ export { configHasCertificateKey } from './kubeadm-init.ts';
 export * from './step-run.ts';
 export { readyNodeNames } from './verify.ts';
 
-/** Observations, re-run on every release; everything else is answered from its sentinel. */
-const ALWAYS_RERUN: ReadonlySet<StepKind> = new Set(['lb-check', 'verify', 'reset']);
-/** Steps that write a kubeadm config: it is deleted after the step whatever `removeAfter` says. */
-const KUBEADM_CONFIG_STEPS: ReadonlySet<StepKind> = new Set([
-  'kubeadm-init',
-  'kubeadm-join-control-plane',
-  'kubeadm-join-worker',
-  'upload-certs',
-]);
+type StepHandler<K extends StepKind> = (run: StepRun<K>) => Promise<StepResults>;
+
+/** One handler per kind, each typed by its kind's params; the type checker says when a kind has none. */
+const STEP_HANDLERS: { [K in StepKind]: StepHandler<K> } = {
+  'prepare-host': runPrepareHost,
+  'lb-check': runLbCheck,
+  'etcd-start': runEtcdStart,
+  'kubeadm-init': runKubeadmInit,
+  'cni-apply': runCniApply,
+  'kube-vip-manifest': runKubeVipManifest,
+  'upload-certs': runUploadCerts,
+  'kubeadm-join-control-plane': runKubeadmJoin,
+  'kubeadm-join-worker': runKubeadmJoin,
+  'label-nodes': runLabelNodes,
+  verify: runVerify,
+  'etcd-member-remove': runEtcdMemberRemove,
+  reset: runReset,
+};
 
 function dispatch(run: StepRun): Promise<StepResults> {
   const kind = run.step.kind;
-  switch (kind) {
-    case 'prepare-host':
-      return runPrepareHost(run);
-    case 'lb-check':
-      return runLbCheck(run);
-    case 'etcd-start':
-      return runEtcdStart(run);
-    case 'kubeadm-init':
-      return runKubeadmInit(run);
-    case 'cni-apply':
-      return runCniApply(run);
-    case 'kube-vip-manifest':
-      return runKubeVipManifest(run);
-    case 'upload-certs':
-      return runUploadCerts(run);
-    case 'kubeadm-join-control-plane':
-      return runKubeadmJoin(run, true);
-    case 'kubeadm-join-worker':
-      return runKubeadmJoin(run, false);
-    case 'label-nodes':
-      return runLabelNodes(run);
-    case 'verify':
-      return runVerify(run);
-    case 'etcd-member-remove':
-      return runEtcdMemberRemove(run);
-    case 'reset':
-      return runReset(run);
-    default: {
-      const never: never = kind;
-      throw new StepFailure('unknown-step', `unknown step kind ${String(never)}`, true);
-    }
-  }
+  if (!Object.hasOwn(STEP_HANDLERS, kind)) throw new StepFailure('unknown-step', `unknown step kind ${String(kind)}`, true);
+  // The table pairs each kind with its own handler; TypeScript cannot follow that through the lookup.
+  return (STEP_HANDLERS[kind] as StepHandler<StepKind>)(run);
 }
 
 /** The answer from an earlier success, or null when the step must run. */
 async function answerFromSentinel(run: StepRun): Promise<StepResults | null> {
   const { step, ctx } = run;
-  if (ALWAYS_RERUN.has(step.kind)) return null;
+  // Observations (lb-check, verify, reset) run again; everything else is answered from its sentinel.
+  if (stepTraits(step.kind).rerun) return null;
   const own = await readSentinel(ctx.fs, ctx.stateDir, step.id);
-  if (step.kind === 'kubeadm-init') {
-    const anyInit = own ?? (await listSentinels(ctx.fs, ctx.stateDir)).find((s) => s.kind === 'kubeadm-init') ?? null;
+  if (stepTraits(step.kind).makesNode === 'init') {
+    // Any init that succeeded here counts (a retried init has another step id): never init twice.
+    const anyInit = own ?? (await listSentinels(ctx.fs, ctx.stateDir)).find((s) => stepTraits(s.kind).makesNode === 'init') ?? null;
     if (!anyInit) return null;
     if (!(await ctx.fs.exists(ADMIN_CONF))) {
       throw new StepFailure(
@@ -145,7 +128,9 @@ export async function executeStep(
 
 async function removeAfterUse(run: StepRun): Promise<void> {
   const paths = new Set(run.step.files.filter((f) => f.removeAfter).map((f) => f.path));
-  if (KUBEADM_CONFIG_STEPS.has(run.step.kind) && run.step.params.kubeadmConfigPath) paths.add(run.step.params.kubeadmConfigPath);
+  // A kubeadm config carries tokens and keys: deleted after the step whatever `removeAfter` says.
+  const configPath = configPathOf(run.step);
+  if (stepTraits(run.step.kind).writesKubeadmConfig && configPath) paths.add(configPath);
   for (const path of paths) {
     try {
       await run.fs.remove(path);

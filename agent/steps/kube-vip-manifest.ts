@@ -11,7 +11,7 @@ export function useAdminConf(manifest: string): string {
   return manifest.split(SUPER_ADMIN_CONF).join(ADMIN_CONF);
 }
 
-export async function runKubeVipManifest(run: StepRun): Promise<StepResults> {
+export async function runKubeVipManifest(run: StepRun<'kube-vip-manifest'>): Promise<StepResults> {
   const phase = run.step.params.kubeVipPhase;
   if (phase !== 'init' && phase !== 'join')
     throw new StepFailure('bad-params', 'kube-vip-manifest needs params.kubeVipPhase init|join', true);

@@ -37,7 +37,7 @@ export async function waitApiServerReady(run: StepRun, kubeconfig = ADMIN_CONF, 
 /** What an interrupted `kubeadm init` leaves (a kube-vip manifest placed before init is not among them). */
 const INIT_LEFTOVERS = [ADMIN_CONF, `${MANIFESTS_DIR}/kube-apiserver.yaml`, `${MANIFESTS_DIR}/etcd.yaml`];
 
-export async function runKubeadmInit(run: StepRun): Promise<StepResults> {
+export async function runKubeadmInit(run: StepRun<'kubeadm-init'>): Promise<StepResults> {
   const configPath = kubeadmConfigPath(run.step);
   // No sentinel (the dispatcher checked) but init's files exist: an earlier init was interrupted.
   // Its phases after the control plane (upload-certs, bootstrap tokens, addons) may be missing, so it

@@ -6,6 +6,7 @@
  * etcd member is a voter and no learner is left. A control plane is ready when its own API server
  * (params.localApiEndpoint, its advertise address) answers /readyz.
  */
+import type { EndpointTarget, EtcdClientFiles } from '../../protocol/steps.ts';
 import type { StepResults } from '../../protocol/wire.ts';
 import { buildKubeadmArgv } from '../kubeadm-argv.ts';
 import { listEtcdMembers, loadEtcdClient } from './etcd.ts';
@@ -34,8 +35,7 @@ export async function findJoinLeftovers(run: StepRun): Promise<string[]> {
   return left;
 }
 
-async function checkEndpoint(run: StepRun): Promise<void> {
-  const endpoint = run.step.params.endpoint;
+async function checkEndpoint(run: StepRun, endpoint: EndpointTarget | undefined): Promise<void> {
   if (!endpoint) return;
   const target = endpoint.vip ?? endpoint.host;
   const reached = await run.waitFor(`endpoint ${target}:${endpoint.port}`, run.ctx.timing.apiReadyTimeoutMs, async () => {
@@ -53,8 +53,8 @@ async function waitNodeRegistered(run: StepRun, kubeconfig: string, nodeName: st
   return ok === true;
 }
 
-async function waitEtcdVoter(run: StepRun, nodeName: string, clientUrl: string): Promise<boolean> {
-  const tls = await loadEtcdClient(run);
+async function waitEtcdVoter(run: StepRun, nodeName: string, clientUrl: string, client: EtcdClientFiles | undefined): Promise<boolean> {
+  const tls = await loadEtcdClient(run, client);
   const ok = await run.waitFor(`etcd member ${nodeName} is a voter and no learner is left`, run.ctx.timing.etcdVoterTimeoutMs, async () => {
     const members = await listEtcdMembers(run, clientUrl, tls);
     const self = members.find((m) => m.name === nodeName);
@@ -64,22 +64,24 @@ async function waitEtcdVoter(run: StepRun, nodeName: string, clientUrl: string):
   return ok === true;
 }
 
-export async function runKubeadmJoin(run: StepRun, controlPlane: boolean): Promise<StepResults> {
-  const configPath = kubeadmConfigPath(run.step);
-  const nodeName = run.step.params.nodeName ?? run.step.host;
-  const local = run.step.params.localApiEndpoint;
+export async function runKubeadmJoin(run: StepRun<'kubeadm-join-control-plane' | 'kubeadm-join-worker'>): Promise<StepResults> {
+  const { step } = run;
+  const configPath = kubeadmConfigPath(step);
+  const nodeName = step.params.nodeName ?? step.host;
+  const controlPlane = step.kind === 'kubeadm-join-control-plane';
+  const { localApiEndpoint: local, etcdEndpoints, etcdClient } = step.kind === 'kubeadm-join-control-plane' ? step.params : {};
   if (controlPlane && !local) throw new StepFailure('bad-params', 'kubeadm-join-control-plane needs params.localApiEndpoint', true);
   const leftovers = await findJoinLeftovers(run);
   if (leftovers.length > 0) {
     throw new StepFailure('half-done-join', `an earlier join left ${leftovers.join(', ')}: a reset must run before this join is retried`);
   }
-  await checkEndpoint(run);
+  await checkEndpoint(run, step.params.endpoint);
   await run.writeFiles();
   await run.mustRun(
     buildKubeadmArgv('join', {
       config: configPath,
-      ignorePreflightErrors: run.step.params.ignorePreflightErrors,
-      verbosity: run.step.params.verbosity,
+      ignorePreflightErrors: step.params.ignorePreflightErrors,
+      verbosity: step.params.verbosity,
     }),
   );
   const kubeconfig = controlPlane && (await run.fs.exists(ADMIN_CONF)) ? ADMIN_CONF : KUBELET_CONF;
@@ -90,7 +92,7 @@ export async function runKubeadmJoin(run: StepRun, controlPlane: boolean): Promi
   const apiServerReady = await waitApiServerReady(run, kubeconfig, local && `https://${hostPort(local.address, local.port)}`);
   // Stacked etcd: the coordinator names the local member's client URL; an etcd manifest written by
   // the join says the same when it does not. External etcd: no local member to check.
-  const etcdUrl = run.step.params.etcdEndpoints?.[0] ?? ((await run.fs.exists(ETCD_MANIFEST)) ? LOCAL_ETCD_CLIENT_URL : undefined);
+  const etcdUrl = etcdEndpoints?.[0] ?? ((await run.fs.exists(ETCD_MANIFEST)) ? LOCAL_ETCD_CLIENT_URL : undefined);
   if (!etcdUrl) {
     // External etcd: the coordinator completes this join on nodeRegistered && apiServerReady.
     if (!apiServerReady)
@@ -100,7 +102,7 @@ export async function runKubeadmJoin(run: StepRun, controlPlane: boolean): Promi
       });
     return { nodeRegistered, apiServerReady };
   }
-  const etcdVoter = await waitEtcdVoter(run, nodeName, etcdUrl);
+  const etcdVoter = await waitEtcdVoter(run, nodeName, etcdUrl, etcdClient);
   if (!etcdVoter)
     throw new StepFailure('etcd-learner', `etcd member ${nodeName} did not become a voter`, false, {
       nodeRegistered,

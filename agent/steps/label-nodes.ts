@@ -5,7 +5,7 @@ import { ADMIN_CONF, kubectlArgv, StepFailure, type StepRun } from './step-run.t
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(|[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/;
 
-export async function runLabelNodes(run: StepRun): Promise<StepResults> {
+export async function runLabelNodes(run: StepRun<'label-nodes'>): Promise<StepResults> {
   const labels = run.step.params.labels ?? {};
   await run.writeFiles();
   for (const [node, set] of Object.entries(labels)) {

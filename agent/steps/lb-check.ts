@@ -5,7 +5,7 @@
 import type { StepResults } from '../../protocol/wire.ts';
 import { StepFailure, type StepRun } from './step-run.ts';
 
-export async function runLbCheck(run: StepRun): Promise<StepResults> {
+export async function runLbCheck(run: StepRun<'lb-check'>): Promise<StepResults> {
   const { endpoint, lbService = 'haproxy' } = run.step.params;
   if (!endpoint) throw new StepFailure('bad-params', 'lb-check needs params.endpoint', true);
   const net = run.ctx.net;

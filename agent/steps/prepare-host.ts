@@ -15,7 +15,7 @@ import { StepFailure, type StepRun } from './step-run.ts';
 /** English tool messages, whatever the image's locale: the classification reads them. (The script sets DEBIAN_FRONTEND itself.) */
 const PREPARE_ENV = { LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' };
 
-export async function runPrepareHost(run: StepRun): Promise<StepResults> {
+export async function runPrepareHost(run: StepRun<'prepare-host'>): Promise<StepResults> {
   const script = run.step.params.prepareScript;
   if (!script) throw new StepFailure('bad-params', 'prepare-host needs params.prepareScript', true);
   if (!(await run.fs.exists(script)))

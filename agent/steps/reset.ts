@@ -4,14 +4,15 @@
  * earlier attempt left (the retried step delivers the shared PKI again). Never on a host whose
  * init succeeded.
  */
+import { kindsClearedByReset, stepTraits } from '../../protocol/step-kinds.ts';
 import type { StepResults } from '../../protocol/wire.ts';
 import { buildKubeadmArgv } from '../kubeadm-argv.ts';
 import { listSentinels, removeSentinels } from '../sentinel.ts';
 import { BOOTSTRAP_KUBELET_CONF, CNI_CONF_DIR, KUBELET_CONF, MANIFESTS_DIR, PKI_DIR, StepFailure, type StepRun } from './step-run.ts';
 
-export async function runReset(run: StepRun): Promise<StepResults> {
+export async function runReset(run: StepRun<'reset'>): Promise<StepResults> {
   const sentinels = await listSentinels(run.fs, run.ctx.stateDir);
-  if (sentinels.some((s) => s.kind === 'kubeadm-init')) {
+  if (sentinels.some((s) => stepTraits(s.kind).makesNode === 'init')) {
     throw new StepFailure('init-already-succeeded', 'refusing to reset the host whose kubeadm init succeeded', true);
   }
   await run.mustRun(
@@ -26,12 +27,7 @@ export async function runReset(run: StepRun): Promise<StepResults> {
     run.note(`emptied ${dir}`);
   }
   for (const file of [KUBELET_CONF, BOOTSTRAP_KUBELET_CONF]) await run.fs.remove(file);
-  await removeSentinels(run.fs, run.ctx.stateDir, [
-    'kubeadm-join-control-plane',
-    'kubeadm-join-worker',
-    'kube-vip-manifest',
-    'upload-certs',
-  ]);
+  await removeSentinels(run.fs, run.ctx.stateDir, kindsClearedByReset());
   await run.writeFiles();
   return {};
 }

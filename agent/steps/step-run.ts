@@ -2,8 +2,8 @@
  * What every step executor works with: the I/O interfaces, a transcript whose every line is
  * redacted before it is kept, file writing with the step's modes, and bounded polling.
  */
-import type { StepFile } from '../../protocol/steps.ts';
-import type { ReleasedStep, StepResults } from '../../protocol/wire.ts';
+import type { EtcdClientFiles, StepFile, StepKind } from '../../protocol/steps.ts';
+import type { ReleasedStep, ReleasedStepOf, StepResults } from '../../protocol/wire.ts';
 import type { Clock, Exec, ExecResult, Fs, Log, Net } from '../io.ts';
 import type { Redactor } from '../redact.ts';
 
@@ -17,7 +17,7 @@ export const CNI_CONF_DIR = '/etc/cni/net.d';
 export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml';
 export const ETCD_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml';
 /** kubeadm's etcd healthcheck client: what the agent uses for etcd's health and JSON gateway. */
-export const ETCD_HEALTHCHECK_CLIENT = {
+export const ETCD_HEALTHCHECK_CLIENT: EtcdClientFiles = {
   caFile: '/etc/kubernetes/pki/etcd/ca.crt',
   certFile: '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
   keyFile: '/etc/kubernetes/pki/etcd/healthcheck-client.key',
@@ -74,11 +74,12 @@ export class StepFailure extends Error {
 /** Transcript bytes kept for the report. */
 export const LOG_TAIL_BYTES = 16 * 1024;
 
-export class StepRun {
+/** One run of a released step of kind `K` (handlers name their kind; the dispatcher runs any). */
+export class StepRun<K extends StepKind = StepKind> {
   private lines: string[] = [];
   private size = 0;
   constructor(
-    readonly step: ReleasedStep,
+    readonly step: ReleasedStepOf<K>,
     readonly ctx: StepContext,
     readonly redact: Redactor,
   ) {}
@@ -181,9 +182,14 @@ export function kubectlArgv(kubeconfig: string, ...args: string[]): string[] {
   return ['kubectl', '--kubeconfig', kubeconfig, ...args];
 }
 
+/** The kubeadm config a step of a kind that has one names, if it does. */
+export function configPathOf(step: ReleasedStep): string | undefined {
+  return 'kubeadmConfigPath' in step.params ? step.params.kubeadmConfigPath : undefined;
+}
+
 /** The step's kubeadm config (must be among the step's files). */
 export function kubeadmConfigPath(step: ReleasedStep): string {
-  const path = step.params.kubeadmConfigPath;
+  const path = configPathOf(step);
   if (!path) throw new StepFailure('missing-config', `step ${step.kind} has no params.kubeadmConfigPath`, true);
   return path;
 }

@@ -7,7 +7,7 @@ import type { StepResults } from '../../protocol/wire.ts';
 import { buildKubeadmArgv } from '../kubeadm-argv.ts';
 import { ADMIN_CONF, kubeadmConfigPath, StepFailure, type StepRun } from './step-run.ts';
 
-export async function runUploadCerts(run: StepRun): Promise<StepResults> {
+export async function runUploadCerts(run: StepRun<'upload-certs'>): Promise<StepResults> {
   const configPath = kubeadmConfigPath(run.step);
   if (!(await run.fs.exists(ADMIN_CONF)))
     throw new StepFailure('admin-conf-missing', `${ADMIN_CONF} is missing: upload-certs runs on a joined control plane`);

@@ -16,7 +16,7 @@ export function readyNodeNames(json: string): string[] {
     .sort();
 }
 
-export async function runVerify(run: StepRun): Promise<StepResults> {
+export async function runVerify(run: StepRun<'verify'>): Promise<StepResults> {
   const expect = run.step.params.expectNodes ?? [];
   await run.writeFiles();
   let ready: string[] = [];

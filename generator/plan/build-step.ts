@@ -3,7 +3,7 @@
  * `kubeseed plan` calls it with placeholders and the coordinator with real values: the documents
  * an operator reads before booting are exactly what the machines get.
  */
-import type { StepFile, StepParams } from '../../protocol/index.ts';
+import { type EndpointTarget, isStepKind, type StepFile, type StepKind, type StepParams, type StepParamsOf } from '../../protocol/index.ts';
 import {
   buildClusterConfiguration,
   buildEtcdMemberConfiguration,
@@ -90,7 +90,7 @@ function configFile(name: string, content: string): StepFile {
 }
 
 /** The endpoint, its VIP when something holds one, and the address its name must resolve to. */
-function endpointParams(spec: ClusterSpec): NonNullable<StepParams['endpoint']> {
+function endpointParams(spec: ClusterSpec): EndpointTarget {
   return describeEndpoint(spec);
 }
 
@@ -116,143 +116,165 @@ export function findHost(spec: ClusterSpec, name: string): HostSpec {
   return host;
 }
 
+/** What every builder works from: the plan, the step's host and the recording secret source. */
+interface BuildContext {
+  spec: ClusterSpec;
+  host: HostSpec;
+  secrets: SecretSource;
+  extras: StepExtras;
+}
+
+/** A kind's files and params (the params' key order is the order `kubeseed plan` prints them in). */
+type StepBuilder<K extends StepKind> = (c: BuildContext) => { files: StepFile[]; params: StepParamsOf<K> };
+
+/** One builder per kind; the type checker says when a kind of STEP_KINDS has none. */
+const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
+  // The script is in the user-data (it holds no secret); the step carries only its path.
+  'prepare-host': ({ host }) => ({ files: [], params: { nodeName: host.name, prepareScript: PREPARE_SCRIPT } }),
+  'lb-check': ({ spec, host }) => ({
+    files: [],
+    params: {
+      nodeName: host.name,
+      endpoint: endpointParams(spec),
+      lbService: spec.loadBalancer.type === 'nginx-keepalived' ? 'nginx' : 'haproxy',
+    },
+  }),
+  'etcd-start': ({ spec, host, secrets }) => {
+    const files = [...pkiFiles(['etcd/ca.crt'], secrets), ...pkiFiles(ETCD_MEMBER_FILES, secrets, host.name)];
+    const params: StepParamsOf<'etcd-start'> = {
+      nodeName: host.name,
+      etcdMode: spec.etcd.mode,
+      etcdEndpoints: etcdEndpoints(spec),
+      etcdClient: etcdHealthClient,
+    };
+    if (spec.etcd.mode === 'static-pod') {
+      const cfg = configFile('etcd.yaml', kubeadmYaml(buildEtcdMemberConfiguration(spec, host)));
+      files.push({ ...cfg, secret: false, removeAfter: false });
+      params.kubeadmConfigPath = cfg.path;
+    }
+    return { files, params };
+  },
+  'kubeadm-init': ({ spec, host, secrets }) => {
+    const files = controlPlanePki(spec, secrets);
+    const cfg = configFile(
+      'init.yaml',
+      kubeadmYaml([
+        buildInitConfiguration(spec, host, secrets),
+        buildClusterConfiguration(spec),
+        buildKubeletConfiguration(spec),
+        buildKubeProxyConfiguration(spec),
+      ]),
+    );
+    files.push(cfg);
+    if (spec.loadBalancer.type === 'kube-vip')
+      files.push({
+        path: KUBE_VIP_MANIFEST,
+        content: buildKubeVipManifest(spec, host.interface, 'super-admin.conf'),
+        mode: 0o600,
+        secret: false,
+      });
+    return { files, params: { nodeName: host.name, kubeadmConfigPath: cfg.path, endpoint: endpointParams(spec) } };
+  },
+  'kube-vip-manifest': ({ spec, host }) => ({
+    files: [{ path: KUBE_VIP_MANIFEST, content: buildKubeVipManifest(spec, host.interface, 'admin.conf'), mode: 0o600, secret: false }],
+    params: { nodeName: host.name, kubeVipPhase: host === firstControlPlane(spec) ? 'init' : 'join' },
+  }),
+  'cni-apply': ({ spec, host }) => {
+    const cni = planCni(spec);
+    return {
+      files: [...cni.files],
+      params: {
+        nodeName: host.name,
+        manifests: cni.manifests,
+        commands: cni.commands,
+        ...(cni.downloads.length > 0 ? { downloads: cni.downloads } : {}),
+        ...(cni.proxy ? { proxy: cni.proxy } : {}),
+      },
+    };
+  },
+  'upload-certs': ({ spec, host, secrets }) => {
+    const init = buildInitConfiguration(spec, host, secrets);
+    // upload-certs needs only the key (and, for external etcd, the etcd.external files in the ClusterConfiguration).
+    const cfg = configFile(
+      'upload-certs.yaml',
+      kubeadmYaml([
+        {
+          apiVersion: init.apiVersion,
+          kind: init.kind,
+          certificateKey: secrets.certificateKey(),
+          nodeRegistration: init.nodeRegistration,
+        },
+        buildClusterConfiguration(spec),
+      ]),
+    );
+    return { files: [cfg], params: { nodeName: host.name, kubeadmConfigPath: cfg.path } };
+  },
+  'kubeadm-join-control-plane': ({ spec, host, secrets }) => {
+    // upload-certs mode: kubeadm downloads the shared PKI (external etcd's files included) from the kubeadm-certs Secret.
+    const files = spec.certificates.distribution === 'coordinator' ? controlPlanePki(spec, secrets) : [];
+    const join = buildJoinConfiguration(spec, host, secrets);
+    const cfg = configFile('join.yaml', kubeadmYaml([join]));
+    files.push(cfg);
+    // The agent probes this member's own /readyz: the address and port its JoinConfiguration makes the API server serve on.
+    const joinControlPlane = join.controlPlane as { localAPIEndpoint?: { advertiseAddress?: string; bindPort?: number } } | undefined;
+    const local = joinControlPlane?.localAPIEndpoint;
+    if (!local?.advertiseAddress || !local.bindPort) throw new Error(`control plane ${host.name} has no address (parseSpec requires one)`);
+    return {
+      files,
+      params: {
+        nodeName: host.name,
+        kubeadmConfigPath: cfg.path,
+        endpoint: endpointParams(spec),
+        localApiEndpoint: { address: local.advertiseAddress, port: local.bindPort },
+        ...(spec.topology === 'stacked' ? { etcdEndpoints: ['https://127.0.0.1:2379'], etcdClient: etcdHealthClient } : {}),
+      },
+    };
+  },
+  'kubeadm-join-worker': ({ spec, host, secrets }) => {
+    // Workers get no certificate files: trust comes from the discovery hash in the JoinConfiguration.
+    const cfg = configFile('join.yaml', kubeadmYaml([buildJoinConfiguration(spec, host, secrets)]));
+    return { files: [cfg], params: { nodeName: host.name, kubeadmConfigPath: cfg.path, endpoint: endpointParams(spec) } };
+  },
+  'label-nodes': ({ spec, host }) => ({
+    files: [],
+    params: {
+      nodeName: host.name,
+      labels: Object.fromEntries(spec.hosts.filter((h) => Object.keys(h.labels).length > 0).map((h) => [h.name, h.labels])),
+    },
+  }),
+  verify: ({ spec, host }) => ({
+    files: [],
+    params: {
+      nodeName: host.name,
+      expectNodes: spec.hosts.filter((h) => h.role === 'control-plane' || h.role === 'worker').map((h) => h.name),
+    },
+  }),
+  'etcd-member-remove': ({ host, extras }) => {
+    if (!extras.memberName) throw new Error('etcd-member-remove needs extras.memberName');
+    return {
+      files: [],
+      params: {
+        nodeName: host.name,
+        memberName: extras.memberName,
+        etcdEndpoints: ['https://127.0.0.1:2379'],
+        etcdClient: etcdHealthClient,
+      },
+    };
+  },
+  reset: ({ host }) => ({ files: [], params: { nodeName: host.name } }),
+};
+
+/** A kind registered outside STEP_KINDS (protocol/step-kinds.ts) has no builder: it carries its node name only. */
+const nodeNameOnly = ({ host }: BuildContext) => ({ files: [] as StepFile[], params: { nodeName: host.name } as StepParams });
+
 export function buildStep(plan: ClusterPlan, step: PlannedStep, secretSource: SecretSource, extras: StepExtras = {}): BuiltStep {
   const { spec } = plan;
   const host = findHost(spec, step.host);
   const { source: secrets, redact } = recording(secretSource);
-  const files: StepFile[] = [];
-  const params: StepParams = { nodeName: host.name };
-  const kubeVip = spec.loadBalancer.type === 'kube-vip';
-
-  switch (step.kind) {
-    case 'prepare-host':
-      // The script is in the user-data (it holds no secret); the step carries only its path.
-      params.prepareScript = PREPARE_SCRIPT;
-      break;
-    case 'lb-check':
-      params.endpoint = endpointParams(spec);
-      params.lbService = spec.loadBalancer.type === 'nginx-keepalived' ? 'nginx' : 'haproxy';
-      break;
-    case 'etcd-start': {
-      files.push(...pkiFiles(['etcd/ca.crt'], secrets), ...pkiFiles(ETCD_MEMBER_FILES, secrets, host.name));
-      params.etcdMode = spec.etcd.mode;
-      params.etcdEndpoints = etcdEndpoints(spec);
-      params.etcdClient = etcdHealthClient;
-      if (spec.etcd.mode === 'static-pod') {
-        const cfg = configFile('etcd.yaml', kubeadmYaml(buildEtcdMemberConfiguration(spec, host)));
-        files.push({ ...cfg, secret: false, removeAfter: false });
-        params.kubeadmConfigPath = cfg.path;
-      }
-      break;
-    }
-    case 'kubeadm-init': {
-      files.push(...controlPlanePki(spec, secrets));
-      const cfg = configFile(
-        'init.yaml',
-        kubeadmYaml([
-          buildInitConfiguration(spec, host, secrets),
-          buildClusterConfiguration(spec),
-          buildKubeletConfiguration(spec),
-          buildKubeProxyConfiguration(spec),
-        ]),
-      );
-      files.push(cfg);
-      params.kubeadmConfigPath = cfg.path;
-      params.endpoint = endpointParams(spec);
-      if (kubeVip)
-        files.push({
-          path: KUBE_VIP_MANIFEST,
-          content: buildKubeVipManifest(spec, host.interface, 'super-admin.conf'),
-          mode: 0o600,
-          secret: false,
-        });
-      break;
-    }
-    case 'kube-vip-manifest': {
-      const phase = host === firstControlPlane(spec) ? 'init' : 'join';
-      files.push({
-        path: KUBE_VIP_MANIFEST,
-        content: buildKubeVipManifest(spec, host.interface, 'admin.conf'),
-        mode: 0o600,
-        secret: false,
-      });
-      params.kubeVipPhase = phase;
-      break;
-    }
-    case 'cni-apply': {
-      const cni = planCni(spec);
-      files.push(...cni.files);
-      params.manifests = cni.manifests;
-      params.commands = cni.commands;
-      if (cni.downloads.length > 0) params.downloads = cni.downloads;
-      if (cni.proxy) params.proxy = cni.proxy;
-      break;
-    }
-    case 'upload-certs': {
-      const init = buildInitConfiguration(spec, host, secrets);
-      // upload-certs needs only the key (and, for external etcd, the etcd.external files in the ClusterConfiguration).
-      const cfg = configFile(
-        'upload-certs.yaml',
-        kubeadmYaml([
-          {
-            apiVersion: init.apiVersion,
-            kind: init.kind,
-            certificateKey: secrets.certificateKey(),
-            nodeRegistration: init.nodeRegistration,
-          },
-          buildClusterConfiguration(spec),
-        ]),
-      );
-      files.push(cfg);
-      params.kubeadmConfigPath = cfg.path;
-      break;
-    }
-    case 'kubeadm-join-control-plane': {
-      // upload-certs mode: kubeadm downloads the shared PKI (external etcd's files included) from the kubeadm-certs Secret.
-      if (spec.certificates.distribution === 'coordinator') files.push(...controlPlanePki(spec, secrets));
-      const join = buildJoinConfiguration(spec, host, secrets);
-      const cfg = configFile('join.yaml', kubeadmYaml([join]));
-      files.push(cfg);
-      params.kubeadmConfigPath = cfg.path;
-      params.endpoint = endpointParams(spec);
-      // The agent probes this member's own /readyz: the address and port its JoinConfiguration makes the API server serve on.
-      const joinControlPlane = join.controlPlane as { localAPIEndpoint?: { advertiseAddress?: string; bindPort?: number } } | undefined;
-      const local = joinControlPlane?.localAPIEndpoint;
-      if (!local?.advertiseAddress || !local.bindPort)
-        throw new Error(`control plane ${host.name} has no address (parseSpec requires one)`);
-      params.localApiEndpoint = { address: local.advertiseAddress, port: local.bindPort };
-      if (spec.topology === 'stacked') {
-        params.etcdEndpoints = ['https://127.0.0.1:2379'];
-        params.etcdClient = etcdHealthClient;
-      }
-      break;
-    }
-    case 'kubeadm-join-worker': {
-      // Workers get no certificate files: trust comes from the discovery hash in the JoinConfiguration.
-      const cfg = configFile('join.yaml', kubeadmYaml([buildJoinConfiguration(spec, host, secrets)]));
-      files.push(cfg);
-      params.kubeadmConfigPath = cfg.path;
-      params.endpoint = endpointParams(spec);
-      break;
-    }
-    case 'label-nodes':
-      params.labels = Object.fromEntries(spec.hosts.filter((h) => Object.keys(h.labels).length > 0).map((h) => [h.name, h.labels]));
-      break;
-    case 'verify':
-      params.expectNodes = spec.hosts.filter((h) => h.role === 'control-plane' || h.role === 'worker').map((h) => h.name);
-      break;
-    case 'etcd-member-remove':
-      if (!extras.memberName) throw new Error('etcd-member-remove needs extras.memberName');
-      params.memberName = extras.memberName;
-      params.etcdEndpoints = ['https://127.0.0.1:2379'];
-      params.etcdClient = etcdHealthClient;
-      break;
-    case 'reset':
-      break;
-    default: {
-      const never: never = step.kind;
-      throw new Error(`unknown step kind ${String(never)}`);
-    }
-  }
+  if (!isStepKind(step.kind)) throw new Error(`unknown step kind ${String(step.kind)}`);
+  const builder: (c: BuildContext) => { files: StepFile[]; params: StepParams } = Object.hasOwn(STEP_BUILDERS, step.kind)
+    ? STEP_BUILDERS[step.kind]
+    : nodeNameOnly;
+  const { files, params } = builder({ spec, host, secrets, extras });
   return { files, params, redact };
 }

@@ -1,5 +1,5 @@
 /** The per-host plan document shown by `kubeseed plan` and written to OUT/plan/<host>.yaml. Pure. */
-import { etcdStartCommands, prepareHostCommand } from '../../protocol/index.ts';
+import { etcdStartCommands, prepareHostCommand, type StepKind, type StepParams, type StepParamsOf } from '../../protocol/index.ts';
 import { buildStep, findHost } from './build-step.ts';
 import { hostPackages } from './host-files.ts';
 import { stepsByHost } from './steps.ts';
@@ -14,6 +14,17 @@ export const placeholderSecrets: SecretSource = {
   adminKubeconfig: () => SECRET_PLACEHOLDER,
 };
 
+/** Kinds whose commands are fixed by their params: the argv the agent runs, shown as `runs`. */
+const STEP_RUNS: { [K in StepKind]?: (params: StepParamsOf<K>) => string[][] } = {
+  'etcd-start': (params) => etcdStartCommands(params.etcdMode),
+  'prepare-host': (params) => [prepareHostCommand(params.prepareScript)],
+};
+
+function runsOf(kind: StepKind, params: StepParams): { runs?: string[] } {
+  const runs = STEP_RUNS[kind] as ((params: StepParams) => string[][]) | undefined;
+  return runs ? { runs: runs(params).map((argv) => argv.join(' ')) } : {};
+}
+
 /** The plan of one host as a document: its steps in rollout order, each with the files it writes. */
 export function describeHostPlan(plan: ClusterPlan, hostName: string, secrets: SecretSource): Record<string, unknown> {
   const host = findHost(plan.spec, hostName);
@@ -27,10 +38,7 @@ export function describeHostPlan(plan: ClusterPlan, hostName: string, secrets: S
       after: s.after,
       ...(s.group ? { concurrency: `${s.group.name}, at most ${s.group.limit} at once` } : {}),
       secrets: s.secrets,
-      ...(s.kind === 'etcd-start' ? { runs: etcdStartCommands(built.params.etcdMode ?? 'static-pod').map((argv) => argv.join(' ')) } : {}),
-      ...(s.kind === 'prepare-host' && built.params.prepareScript
-        ? { runs: [prepareHostCommand(built.params.prepareScript).join(' ')] }
-        : {}),
+      ...runsOf(s.kind, built.params),
       params: built.params,
       files: built.files.map((f) => ({
         path: f.path,

@@ -81,7 +81,7 @@ export class DeliveryService {
     };
     const extras = record.kind === 'etcd-member-remove' && record.target ? { memberName: record.target } : {};
     const built = this.ctx.inputs.buildStep(this.ctx.plan, planned, secrets, extras);
-    const params = { ...built.params };
+    const params: Record<string, unknown> = { ...built.params };
     if (record.kind === 'etcd-member-remove' && record.target) params.memberName = record.target;
     if (record.kind === 'reset') params.nodeName = record.host;
     this.ctx.redactor.add(built.redact);
@@ -95,15 +95,16 @@ export class DeliveryService {
         secrets: planned.secrets.length > 0 ? planned.secrets : (['admin-kubeconfig'] as SecretKind[]),
       });
     }
+    // buildStep built `params` for this record's kind: the pair is a ReleasedStep of that kind.
     return {
       id: record.id,
-      kind: record.kind as ReleasedStep['kind'],
+      kind: record.kind,
       host: record.host,
       attempt: record.attempt,
       files: built.files,
       params,
       redact: built.redact,
-    };
+    } as ReleasedStep;
   }
 
   private async failUnbuildable(record: StepRecord, error: unknown): Promise<void> {

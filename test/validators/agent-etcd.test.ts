@@ -12,11 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeExec, createNodeNet, createRootFs, systemClock } from '../../agent/node-io.ts';
 import { createRedactor } from '../../agent/redact.ts';
 import { listEtcdMembers } from '../../agent/steps/etcd.ts';
-import { DEFAULT_STEP_TIMING, executeStep, type StepContext, StepRun } from '../../agent/steps/index.ts';
+import { DEFAULT_STEP_TIMING, executeStep as executeReleasedStep, type StepContext, StepRun } from '../../agent/steps/index.ts';
 import { doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import type { ReleasedStep } from '../../protocol/wire.ts';
 import { freePort, startTestEtcd, type TestEtcd } from '../support/etcd-server.ts';
 import { skipUnless } from '../support/requirements.ts';
+import { type WireStep, wireStep } from '../support/wire-step.ts';
+
+/** Steps as tests write them (loose params, see test/support/wire-step.ts). */
+const executeStep = (step: WireStep | ReleasedStep, ctx: StepContext) => executeReleasedStep(wireStep(step as WireStep), ctx);
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
 
@@ -58,7 +62,7 @@ describe.skipIf(skip)('agent × real etcd 3.4 (TLS, client certificates)', () =>
       // The user-data writes the member's unit (generator/plan/host-files.ts); the systemctl double needs it like systemd.
       mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
       writeFileSync(join(root, 'etc/systemd/system/etcd.service'), '[Service]\nExecStart=/usr/local/bin/etcd\n');
-      const step: ReleasedStep = {
+      const step: WireStep = {
         id: 'e1/etcd-start',
         kind: 'etcd-start',
         host: 'e1',
@@ -97,7 +101,7 @@ describe.skipIf(skip)('agent × real etcd 3.4 (TLS, client certificates)', () =>
         );
       ctl('member', 'add', 'cp-9', '--learner', `--peer-urls=http://127.0.0.1:${await freePort()}`);
       const ctx = context(root, join(root, 'calls.log'));
-      const step: ReleasedStep = {
+      const step: WireStep = {
         id: 'cp1/etcd-member-remove',
         kind: 'etcd-member-remove',
         host: 'cp1',
@@ -106,7 +110,7 @@ describe.skipIf(skip)('agent × real etcd 3.4 (TLS, client certificates)', () =>
         params: { memberName: 'cp-9', etcdEndpoints: [clientUrl] },
         redact: [],
       };
-      const run = new StepRun(step, ctx, createRedactor());
+      const run = new StepRun(wireStep(step), ctx, createRedactor());
       await run.writeFiles();
       const tls = { ca: pem('ca.crt'), cert: pem('healthcheck-client.crt'), key: pem('healthcheck-client.key') };
       const before = await listEtcdMembers(run, clientUrl, tls);

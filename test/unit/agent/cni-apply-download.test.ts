@@ -16,11 +16,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Exec } from '../../../agent/io.ts';
 import { createNodeExec, createRootFs, systemClock } from '../../../agent/node-io.ts';
 import { noProxyMatches } from '../../../agent/steps/download.ts';
-import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../agent/steps/index.ts';
+import { DEFAULT_STEP_TIMING, executeStep as executeReleasedStep, type StepContext } from '../../../agent/steps/index.ts';
 import { DOUBLES_DIR, doubleEnv, readDoubleLog } from '../../../doubles/index.ts';
 import type { StepDownload, StepDownloadProxy } from '../../../protocol/steps.ts';
 import type { ReleasedStep } from '../../../protocol/wire.ts';
+import { type WireStep, wireStep } from '../../support/wire-step.ts';
 import { makeTempRoot, makeTlsMaterial, scriptedNet } from './support.ts';
+
+/** Steps as tests write them (loose params, see test/support/wire-step.ts). */
+const executeStep = (step: WireStep | ReleasedStep, ctx: StepContext) => executeReleasedStep(wireStep(step as WireStep), ctx);
 
 const ARCH = process.arch === 'arm64' ? 'arm64' : 'amd64';
 const CLI_PATH = '/usr/local/bin/cilium';
@@ -167,7 +171,7 @@ async function forwardProxy(options: { refuse?: boolean } = {}): Promise<{ url: 
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
 }
 
-function ciliumStep(downloads: StepDownload[], proxy?: StepDownloadProxy): ReleasedStep {
+function ciliumStep(downloads: StepDownload[], proxy?: StepDownloadProxy): WireStep {
   return {
     id: 'cp-1/cni-apply',
     kind: 'cni-apply',
@@ -217,7 +221,7 @@ describe('cni-apply downloads, verifies and installs the cilium CLI before runni
     expect(h.state().cniApplied).toBe(true);
 
     // Another step with the same pins finds both installed and downloads nothing again.
-    const downloadsOnly: ReleasedStep = { ...ciliumStep([]), id: 'cp-1/cni-apply-again', files: [] };
+    const downloadsOnly: WireStep = { ...ciliumStep([]), id: 'cp-1/cni-apply-again', files: [] };
     downloadsOnly.params = {
       commands: [],
       downloads: [
@@ -234,7 +238,10 @@ describe('cni-apply downloads, verifies and installs the cilium CLI before runni
     expect(srv.hits).toHaveLength(3);
 
     // A retry after an install that created the release: Helm refuses the name, so the agent upgrades.
-    const retry = await executeStep({ ...ciliumStep(downloadsOnly.params.downloads ?? []), id: 'cp-1/cni-apply-retry' }, h.ctx);
+    const retry = await executeStep(
+      { ...ciliumStep((downloadsOnly.params.downloads as StepDownload[] | undefined) ?? []), id: 'cp-1/cni-apply-retry' },
+      h.ctx,
+    );
     expect(retry.outcome).toBe('succeeded');
     expect(h.calls('cilium').map((c) => [c.argv[0], c.exit])).toEqual([
       ['install', 0],
@@ -304,7 +311,7 @@ describe('an https mirror signed by a site CA', () => {
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/cilium-linux-{arch}.tar.gz`;
-    const step = (id: string): ReleasedStep => ({
+    const step = (id: string): WireStep => ({
       ...ciliumStep([{ url, sha256: { amd64: sha256(cli), arm64: sha256(cli) }, member: 'cilium', path: CLI_PATH }]),
       id,
       params: { downloads: [{ url, sha256: { amd64: sha256(cli), arm64: sha256(cli) }, member: 'cilium', path: CLI_PATH }] },
@@ -320,7 +327,7 @@ describe('an https mirror signed by a site CA', () => {
 
 describe('behind spec.proxy (a site whose only way out is an HTTP proxy)', () => {
   const chartOnly = (url: string, chart: Buffer): StepDownload[] => [{ url, sha256: sha256(chart), path: CHART_DIR }];
-  const downloadOnly = (id: string, downloads: StepDownload[], proxy: StepDownloadProxy): ReleasedStep => ({
+  const downloadOnly = (id: string, downloads: StepDownload[], proxy: StepDownloadProxy): WireStep => ({
     ...ciliumStep(downloads, proxy),
     id,
     files: [],
@@ -421,7 +428,7 @@ describe('upstream manifests behind spec.proxy (Calico, Flannel)', () => {
     };
     const url = 'https://github.com/flannel-io/flannel/releases/download/v0.27.4/kube-flannel.yml';
     const local = '/etc/kubeseed/cni/flannel-net-conf.yaml';
-    const step: ReleasedStep = {
+    const step: WireStep = {
       id: 'cp-1/cni-apply',
       kind: 'cni-apply',
       host: 'cp-1',

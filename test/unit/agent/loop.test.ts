@@ -10,7 +10,7 @@ import { createPinnedHttp } from '../../../agent/http.ts';
 import { createNodeExec, createRootFs, cryptoRandom, systemClock } from '../../../agent/node-io.ts';
 import { type AgentDeps, runAgent } from '../../../agent/run.ts';
 import { doubleEnv, readDoubleLog } from '../../../doubles/index.ts';
-import type { EnrollResponse, ReleasedStep, ReportRequest } from '../../../protocol/wire.ts';
+import type { EnrollResponse, ReleasedStep, ReleasedStepOf, ReportRequest } from '../../../protocol/wire.ts';
 import {
   type FakeCoordinator,
   type Handler,
@@ -44,7 +44,7 @@ const INIT_STEP: ReleasedStep = {
   host: 'cp-1',
   attempt: 1,
   files: [{ path: '/etc/kubeseed/kubeadm-init.yaml', content: INIT_CONFIG, mode: 0o600, secret: true, removeAfter: true }],
-  params: { kubeadmConfigPath: '/etc/kubeseed/kubeadm-init.yaml', nodeName: 'cp-1' },
+  params: { kubeadmConfigPath: '/etc/kubeseed/kubeadm-init.yaml', nodeName: 'cp-1', endpoint: { host: 'api.example', port: 6443 } },
   redact: [TOKEN],
 };
 const enrollResponse = (): EnrollResponse => ({
@@ -144,13 +144,13 @@ async function coordinator(handler: Handler, material = tls) {
 
 describe('agent loop against a fake coordinator (HTTPS, pinned CA, signed requests)', () => {
   it('enroll → preflight → prepare-host → full preflight → kubeadm init → report → done: disables itself and deletes the credential', async () => {
-    const prepareStep: ReleasedStep = {
+    const prepareStep: ReleasedStepOf<'prepare-host'> = {
       id: 'cp-1/prepare-host',
       kind: 'prepare-host',
       host: 'cp-1',
       attempt: 1,
       files: [],
-      params: {},
+      params: { nodeName: 'cp-1', prepareScript: '' },
       redact: [],
     };
     const fake = await coordinator(scriptedCoordinator([prepareStep, INIT_STEP]));

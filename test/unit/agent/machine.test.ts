@@ -38,7 +38,7 @@ const step: ReleasedStep = {
   host: 'cp-1',
   attempt: 1,
   files: [],
-  params: {},
+  params: { nodeName: 'cp-1', kubeadmConfigPath: '/etc/kubeseed/kubeadm/init.yaml', endpoint: { host: 'api.example', port: 6443 } },
   redact: ['abcdef.0123456789abcdef'],
 };
 const report: ReportRequest = { stepId: 'cp-1-init', attempt: 1, outcome: 'succeeded', logTail: '', startedAt: 1, finishedAt: 2 };
@@ -291,7 +291,13 @@ describe('classify responses', () => {
 });
 
 describe('prepare-host: the package checks run once the host is prepared', () => {
-  const prepare: ReleasedStep = { ...step, id: 'cp-1/prepare-host', kind: 'prepare-host', redact: [] };
+  const prepare: ReleasedStep = {
+    ...step,
+    id: 'cp-1/prepare-host',
+    kind: 'prepare-host',
+    params: { nodeName: 'cp-1', prepareScript: '/var/lib/kubeseed/prepare.sh' },
+    redact: [],
+  };
   const finished = (outcome: 'succeeded' | 'failed'): AgentEvent => ({
     type: 'step-finished',
     report: { ...report, stepId: prepare.id, outcome },

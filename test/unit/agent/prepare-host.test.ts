@@ -8,9 +8,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createNodeExec, createRootFs, systemClock } from '../../../agent/node-io.ts';
-import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../agent/steps/index.ts';
+import { DEFAULT_STEP_TIMING, executeStep as executeReleasedStep, type StepContext } from '../../../agent/steps/index.ts';
 import type { ReleasedStep } from '../../../protocol/index.ts';
+import { type WireStep, wireStep } from '../../support/wire-step.ts';
 import { makeTempRoot, scriptedNet } from './support.ts';
+
+/** Steps as tests write them (loose params, see test/support/wire-step.ts). */
+const executeStep = (step: WireStep | ReleasedStep, ctx: StepContext) => executeReleasedStep(wireStep(step as WireStep), ctx);
 
 const roots: Array<{ cleanup(): void }> = [];
 afterAll(() => {
@@ -32,7 +36,7 @@ function host(script: string) {
     stateDir: '/var/lib/kubeseed',
     timing: { ...DEFAULT_STEP_TIMING, commandTimeoutMs: 5_000 },
   };
-  const step = (attempt: number): ReleasedStep => ({
+  const step = (attempt: number): WireStep => ({
     id: 'w1/prepare-host',
     kind: 'prepare-host',
     host: 'w1',

@@ -10,12 +10,16 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeExec, createNodeNet, createRootFs, systemClock } from '../../../agent/node-io.ts';
 import { readSentinel, writeSentinel } from '../../../agent/sentinel.ts';
-import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../agent/steps/index.ts';
+import { DEFAULT_STEP_TIMING, executeStep as executeReleasedStep, type StepContext } from '../../../agent/steps/index.ts';
 import { DOUBLES_DIR, type DoubleCall, doubleEnv, readDoubleLog } from '../../../doubles/index.ts';
 import { ETCD_KUBELET_CONFIG } from '../../../generator/plan/host-files.ts';
 import type { ReleasedStep } from '../../../protocol/wire.ts';
 import { ETCD_KUBELET_DROPIN_PATH, etcdKubeletConfiguration, renderEtcdKubeletDropin } from '../../../templates/etcd.ts';
+import { type WireStep, wireStep } from '../../support/wire-step.ts';
 import { makeTempRoot, type ScriptedNet, scriptedNet } from './support.ts';
+
+/** Steps as tests write them (loose params, see test/support/wire-step.ts). */
+const executeStep = (step: WireStep | ReleasedStep, ctx: StepContext) => executeReleasedStep(wireStep(step as WireStep), ctx);
 
 const TOKEN = 'abcdef.0123456789abcdef';
 const CERT_KEY = 'e6a2eb8581237ab72a4f494f30285ec12a9694d750b9785706a83bfcbbbd2204';
@@ -140,7 +144,7 @@ function cluster(options: { fail?: string; active?: string[]; env?: Record<strin
   return { host, calls, log, state };
 }
 
-function initStep(overrides: Partial<ReleasedStep> = {}, withKey = true): ReleasedStep {
+function initStep(overrides: Partial<WireStep> = {}, withKey = true): WireStep {
   return {
     id: 'cp-1/kubeadm-init',
     kind: 'kubeadm-init',
@@ -156,7 +160,7 @@ function initStep(overrides: Partial<ReleasedStep> = {}, withKey = true): Releas
   };
 }
 
-function joinStep(name: string, controlPlane: boolean, overrides: Partial<ReleasedStep> = {}): ReleasedStep {
+function joinStep(name: string, controlPlane: boolean, overrides: Partial<WireStep> = {}): WireStep {
   return {
     id: `join-${name}`,
     kind: controlPlane ? 'kubeadm-join-control-plane' : 'kubeadm-join-worker',
@@ -668,7 +672,7 @@ describe('after init: upload-certs, CNI, kube-vip, labels, verify, member remova
 });
 
 describe('etcd-start and lb-check', () => {
-  const etcdStep = (mode: 'static-pod' | 'binary'): ReleasedStep => ({
+  const etcdStep = (mode: 'static-pod' | 'binary'): WireStep => ({
     id: `etcd-${mode}`,
     kind: 'etcd-start',
     host: 'etcd-1',
@@ -754,7 +758,7 @@ describe('etcd-start and lb-check', () => {
     const h = c.host();
     h.net.tcpAnswers.set('127.0.0.1:6443', 'accepted');
     h.net.tcpAnswers.set('10.0.0.10:6443', 'accepted');
-    const step: ReleasedStep = {
+    const step: WireStep = {
       id: 'lb',
       kind: 'lb-check',
       host: 'lb-1',

@@ -85,7 +85,8 @@ describe('cilium is installed, not assumed (defect 1)', () => {
     const plan = planCluster(s, { coordinatorCa: '', enrollmentCredentials: Object.fromEntries(s.hosts.map((h) => [h.name, 'cred'])) });
     const step = plan.steps.find((p) => p.kind === 'cni-apply');
     expect(step).toBeDefined();
-    expect(step && buildStep(plan, step, placeholderSecrets).params.proxy).toEqual(proxy);
+    const params = step && buildStep(plan, step, placeholderSecrets).params;
+    expect(params && 'proxy' in params ? params.proxy : undefined).toEqual(proxy);
     // Without a proxy the params stay as they were.
     expect(planCni(spec('v1.37.0')).proxy).toBeUndefined();
   });
