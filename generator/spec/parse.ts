@@ -7,6 +7,8 @@ import { SpecError } from '../errors.ts';
 import { type Cidr, cidrContains, cidrsOverlap, formatCidr, isIPv4, parseCidr } from '../util/ip.ts';
 import { parseDuration } from '../util/text.ts';
 import { CILIUM_CHARTS, cniVersionFor, etcdVersionFor, VERSIONS_BY_MINOR } from '../versions.ts';
+import { checkTemplateInputs } from './checks-inputs.ts';
+import { checkProxmox, writesProxmoxDeploy } from './checks-proxmox.ts';
 import { expectedEndpointAddress } from './endpoint.ts';
 import { checkFedoraCoreOs } from './fedora-coreos.ts';
 import { checkDownloadIntegrity } from './integrity.ts';
@@ -183,32 +185,6 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
     hosts,
     testing: { allowOldEtcd: s.testing?.allowOldEtcd ?? false },
   };
-}
-
-/**
- * Every host's VMID (hosts[].proxmox.vmid, else templateVmid + 1 + position) is its own and not the
- * template's: deploy.sh and destroy.sh act on these numbers.
- */
-function checkProxmoxVmids(spec: ClusterSpec, r: SpecReader, sourceIndex: WeakMap<HostSpec, number>): void {
-  const template = spec.proxmox.templateVmid;
-  if (template === undefined) return;
-  const taken = new Map<number, string>();
-  for (const [i, h] of spec.hosts.entries()) {
-    const vmid: number = h.proxmox?.vmid ?? template + 1 + i;
-    const at: PathPart[] = ['spec', 'hosts', sourceIndex.get(h) ?? i, ...(h.proxmox?.vmid !== undefined ? ['proxmox', 'vmid'] : ['name'])];
-    const how = h.proxmox?.vmid !== undefined ? 'its proxmox.vmid' : `its position (templateVmid + 1 + ${i})`;
-    if (vmid === template) r.error(at, `${h.name} gets VMID ${vmid} from ${how}, the template's; pick another proxmox.vmid`);
-    else if (vmid > 999_999_999)
-      r.error(at, `${h.name} gets VMID ${vmid} from ${how}, above 999999999; set a lower templateVmid or proxmox.vmid`);
-    const other = taken.get(vmid);
-    if (other) r.error(at, `${h.name} gets VMID ${vmid} from ${how}, which ${other} has already; give one of them another proxmox.vmid`);
-    taken.set(vmid, h.name);
-  }
-}
-
-/** The Proxmox deploy script is written (generator/render/index.ts decides the same way). */
-function writesProxmoxDeploy(platform: string | undefined, format: string, templateVmid: number | undefined): boolean {
-  return platform === 'proxmox' && format === 'cloud-init' && templateVmid !== undefined;
 }
 
 const HOSTS: PathPart[] = ['spec', 'hosts'];
@@ -510,20 +486,8 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
       `binary etcd under systemd is installed from apt-family hosts; with ${spec.os.family} use mode: static-pod`,
     );
   }
-  if (writesProxmoxDeploy(spec.os.platform, spec.os.format, s.proxmox?.templateVmid) && !spec.proxmox.bridge) {
-    r.error(
-      ['spec', 'proxmox'],
-      "deploy.sh sets every VM's NIC to virtio=<MAC>,bridge=<bridge>: set spec.proxmox.bridge to the bridge the VMs attach to (e.g. vmbr0)",
-      'key',
-    );
-  }
-  checkProxmoxVmids(spec, r, sourceIndex);
-  if (spec.os.platform === 'proxmox' && s.proxmox?.templateVmid === undefined) {
-    r.warn(
-      ['spec', 'os', 'platform'],
-      'platform proxmox without spec.proxmox.templateVmid: the Proxmox deploy script is not written; add spec.proxmox (node, templateVmid, snippetStorage, bridge)',
-    );
-  }
+  checkProxmox(spec, s, r, sourceIndex);
+  checkTemplateInputs(spec, r);
 
   // Coordinator URL and endpoint.
   if (s.coordinator?.url) {
