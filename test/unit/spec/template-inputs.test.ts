@@ -40,28 +40,36 @@ const ROWS: Row[] = [
     example: 'ha-stacked',
     bad: [['spec', 'os', 'timeServers'], ['bad server;x']],
     at: 'spec.os.timeServers[0]',
-    slip: (s) => void (s.os.timeServers = ['bad server;x']),
+    slip: (s) => {
+      s.os.timeServers = ['bad server;x'];
+    },
     trips: /time server 'bad server;x' is not a host name or address/,
   },
   {
     example: 'fedora-coreos-kube-vip',
     bad: [['spec', 'os', 'timeServers'], ['-ntp']],
     at: 'spec.os.timeServers[0]',
-    slip: (s) => void (s.os.timeServers = ['-ntp']),
+    slip: (s) => {
+      s.os.timeServers = ['-ntp'];
+    },
     trips: /time server: '-ntp' is not a host name or IP address/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'proxy', 'http'], 'http://proxy lan:3128'],
     at: 'spec.proxy.http',
-    slip: (s) => void (s.proxy.http = 'http://proxy lan:3128'),
+    slip: (s) => {
+      s.proxy.http = 'http://proxy lan:3128';
+    },
     trips: /proxy\.http: .* is not a URL without spaces/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'proxy', 'https'], "http://proxy'lan:3128"],
     at: 'spec.proxy.https',
-    slip: (s) => void (s.proxy.https = "http://proxy'lan:3128"),
+    slip: (s) => {
+      s.proxy.https = "http://proxy'lan:3128";
+    },
     trips: /proxy\.https: .* is not a URL without spaces/,
   },
   {
@@ -69,35 +77,45 @@ const ROWS: Row[] = [
     context: [[['spec', 'proxy', 'http'], 'http://proxy.lan:3128']],
     bad: [['spec', 'proxy', 'noProxy'], ['a b']],
     at: 'spec.proxy.noProxy[0]',
-    slip: (s) => void (s.proxy.noProxy = ['a b']),
+    slip: (s) => {
+      s.proxy.noProxy = ['a b'];
+    },
     trips: /noProxy entry 'a b' may only hold/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'mirrors', 'kubernetesApt'], 'https://mirror.lan/$repo'],
     at: 'spec.mirrors.kubernetesApt',
-    slip: (s) => void (s.mirrors.kubernetesApt = 'https://mirror.lan/$repo'),
+    slip: (s) => {
+      s.mirrors.kubernetesApt = 'https://mirror.lan/$repo';
+    },
     trips: /kubernetesAptUrl: .* is not a URL/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'mirrors', 'kubernetesAptKey'], "https://mirror.lan/'key"],
     at: 'spec.mirrors.kubernetesAptKey',
-    slip: (s) => void (s.mirrors.kubernetesAptKey = "https://mirror.lan/'key"),
+    slip: (s) => {
+      s.mirrors.kubernetesAptKey = "https://mirror.lan/'key";
+    },
     trips: /kubernetesAptKeyUrl: .* is not a URL/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'mirrors', 'containerd'], 'https://mirror.lan/docker ce'],
     at: 'spec.mirrors.containerd',
-    slip: (s) => void (s.mirrors.containerd = 'https://mirror.lan/docker ce'),
+    slip: (s) => {
+      s.mirrors.containerd = 'https://mirror.lan/docker ce';
+    },
     trips: /containerd repoUrl: .* is not a URL/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'mirrors', 'containerdKey'], 'https://mirror.lan/"gpg'],
     at: 'spec.mirrors.containerdKey',
-    slip: (s) => void (s.mirrors.containerdKey = 'https://mirror.lan/"gpg'),
+    slip: (s) => {
+      s.mirrors.containerdKey = 'https://mirror.lan/"gpg';
+    },
     trips: /containerd keyUrl: .* is not a URL/,
   },
   {
@@ -105,56 +123,72 @@ const ROWS: Row[] = [
     context: [[['spec', 'etcd', 'mode'], 'binary']],
     bad: [['spec', 'mirrors', 'etcd'], 'https://mirror.lan/`etcd`'],
     at: 'spec.mirrors.etcd',
-    slip: (s) => void (s.mirrors.etcd = 'https://mirror.lan/`etcd`'),
+    slip: (s) => {
+      s.mirrors.etcd = 'https://mirror.lan/`etcd`';
+    },
     trips: /etcd tarballUrl: .* is not a URL/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'mirrors', 'agent'], 'https://mirror.lan/$agent/'],
     at: 'spec.mirrors.agent',
-    slip: (s) => void (s.mirrors.agent = 'https://mirror.lan/$agent/'),
+    slip: (s) => {
+      s.mirrors.agent = 'https://mirror.lan/$agent/';
+    },
     trips: /agentBaseUrl: .* is not a URL/,
   },
   {
     example: 'fedora-coreos-kube-vip',
     bad: [['spec', 'mirrors', 'kubernetesRpm'], "https://mirror.lan/'rpm/"],
     at: 'spec.mirrors.kubernetesRpm',
-    slip: (s) => void (s.mirrors.kubernetesRpm = "https://mirror.lan/'rpm/"),
+    slip: (s) => {
+      s.mirrors.kubernetesRpm = "https://mirror.lan/'rpm/";
+    },
     trips: /kubernetes RPM repository: .* is not a URL/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'coordinator', 'url'], 'https://coord$x:9443'],
     at: 'spec.coordinator.url',
-    slip: (s) => void (s.coordinator.url = 'https://coord$x:9443'),
+    slip: (s) => {
+      s.coordinator.url = 'https://coord$x:9443';
+    },
     trips: /coordinatorUrl: .* is not a URL/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'mirrors', 'imageRepository'], 'registry.lan/k8s images'],
     at: 'spec.mirrors.imageRepository',
-    slip: (s) => void (s.mirrors.imageRepository = 'registry.lan/k8s images'),
+    slip: (s) => {
+      s.mirrors.imageRepository = 'registry.lan/k8s images';
+    },
     trips: /containerd sandboxImage: .* is not an image reference/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'mirrors', 'registryMirrors'], { 'docker.io;x': ['https://mirror.lan'] }],
     at: 'spec.mirrors.registryMirrors.docker.io;x',
-    slip: (s) => void (s.mirrors.registryMirrors = { 'docker.io;x': ['https://mirror.lan'] }),
+    slip: (s) => {
+      s.mirrors.registryMirrors = { 'docker.io;x': ['https://mirror.lan'] };
+    },
     trips: /containerd registry: 'docker.io;x' is not a registry host\[:port\]/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'mirrors', 'registryMirrors'], { 'docker.io': [] }],
     at: 'spec.mirrors.registryMirrors.docker.io',
-    slip: (s) => void (s.mirrors.registryMirrors = { 'docker.io': [] }),
+    slip: (s) => {
+      s.mirrors.registryMirrors = { 'docker.io': [] };
+    },
     trips: /containerd registry docker.io: at least one mirror is required/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'mirrors', 'registryMirrors'], { 'docker.io': ['https://mirror lan'] }],
     at: 'spec.mirrors.registryMirrors.docker.io[0]',
-    slip: (s) => void (s.mirrors.registryMirrors = { 'docker.io': ['https://mirror lan'] }),
+    slip: (s) => {
+      s.mirrors.registryMirrors = { 'docker.io': ['https://mirror lan'] };
+    },
     trips: /containerd mirror for docker.io: .* is not a URL/,
   },
   {
@@ -171,56 +205,72 @@ const ROWS: Row[] = [
     example: 'ha-stacked',
     bad: [['spec', 'coordinator', 'httpListen'], '0.0.0.0'],
     at: 'spec.coordinator.httpListen',
-    slip: (s) => void (s.coordinator.httpListen = '0.0.0.0'),
+    slip: (s) => {
+      s.coordinator.httpListen = '0.0.0.0';
+    },
     trips: /coordinator.httpListen: "0.0.0.0" is not host:port/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'coordinator', 'httpListen'], '0.0.0.0:99999'],
     at: 'spec.coordinator.httpListen',
-    slip: (s) => void (s.coordinator.httpListen = '0.0.0.0:99999'),
+    slip: (s) => {
+      s.coordinator.httpListen = '0.0.0.0:99999';
+    },
     trips: /coordinator.httpListen: "0.0.0.0:99999" is not host:port/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'proxmox', 'node'], 'pve 1'],
     at: 'spec.proxmox.node',
-    slip: (s) => void (s.proxmox.node = 'pve 1'),
+    slip: (s) => {
+      s.proxmox.node = 'pve 1';
+    },
     trips: /spec.proxmox.node: "pve 1" is not a node name/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'proxmox', 'storage'], 'local lvm'],
     at: 'spec.proxmox.storage',
-    slip: (s) => void (s.proxmox.storage = 'local lvm'),
+    slip: (s) => {
+      s.proxmox.storage = 'local lvm';
+    },
     trips: /spec.proxmox.storage: "local lvm" is not a storage id/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'proxmox', 'snippetStorage'], 'local;x'],
     at: 'spec.proxmox.snippetStorage',
-    slip: (s) => void (s.proxmox.snippetStorage = 'local;x'),
+    slip: (s) => {
+      s.proxmox.snippetStorage = 'local;x';
+    },
     trips: /spec.proxmox.snippetStorage: "local;x" is not a storage id/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'proxmox', 'bridge'], 'vmbr 0'],
     at: 'spec.proxmox.bridge',
-    slip: (s) => void (s.proxmox.bridge = 'vmbr 0'),
+    slip: (s) => {
+      s.proxmox.bridge = 'vmbr 0';
+    },
     trips: /spec.proxmox.bridge: "vmbr 0" is not a bridge name/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'proxmox', 'node'], undefined],
     at: 'spec.proxmox',
-    slip: (s) => void delete s.proxmox.node,
+    slip: (s) => {
+      delete s.proxmox.node;
+    },
     trips: /spec.proxmox.node: missing/,
   },
   {
     example: 'ha-stacked',
     bad: [['spec', 'proxmox', 'snippetStorage'], undefined],
     at: 'spec.proxmox',
-    slip: (s) => void delete s.proxmox.snippetStorage,
+    slip: (s) => {
+      delete s.proxmox.snippetStorage;
+    },
     trips: /spec.proxmox.snippetStorage: missing/,
   },
 ];
