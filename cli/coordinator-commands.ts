@@ -29,6 +29,7 @@ import { statusPagePlugin } from '../server/status-page/index.ts';
 import { UsageError } from './args.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
 import { resolveTarget } from './coordinator-target.ts';
+import { CoordinatorError, InputError } from './exit-codes.ts';
 import { humanLogStream } from './log-format.ts';
 import { printData } from './output.ts';
 import { terminalSafe } from './status.ts';
@@ -161,13 +162,10 @@ async function withAdminErrors<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (e) {
-    if (e instanceof AdminError && e.statusCode >= 400 && e.statusCode < 500) throw Object.assign(new Error(e.message), { exitCode: 2 });
+    if (e instanceof AdminError && e.statusCode >= 400 && e.statusCode < 500) throw new InputError(e.message);
     if (e instanceof Error && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|other side closed/.test(e.message)) {
-      throw Object.assign(
-        new Error(
-          `cannot reach the coordinator (${e.message}); is \`kubeseed serve\` running? pass --url https://HOST:PORT if it listens elsewhere`,
-        ),
-        { exitCode: 1 },
+      throw new CoordinatorError(
+        `cannot reach the coordinator (${e.message}); is \`kubeseed serve\` running? pass --url https://HOST:PORT if it listens elsewhere`,
       );
     }
     throw e;

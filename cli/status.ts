@@ -26,7 +26,8 @@ import {
   type StepStatus,
 } from '../server/status-page/client/view-model.ts';
 import type { Io } from './commands.ts';
-import { STATUS_EXIT, StatusError, type StatusTarget } from './coordinator-target.ts';
+import type { StatusTarget } from './coordinator-target.ts';
+import { CoordinatorError, EXIT, InputError } from './exit-codes.ts';
 
 /** The CLI's extra hooks: tests pass a signal instead of Ctrl-C, a terminal width, a shorter patience. */
 export interface StatusIo extends Io {
@@ -50,8 +51,10 @@ export function statusOutcome(status: Pick<StatusDocument, 'done' | 'counts'>): 
   return status.done ? 'done' : 'running';
 }
 
+const OUTCOME_EXIT = { done: EXIT.ok, running: EXIT.running, failed: EXIT.failed } as const;
+
 export function exitCodeOf(outcome: Outcome): number {
-  return STATUS_EXIT[outcome];
+  return OUTCOME_EXIT[outcome];
 }
 
 // ───────────────────────────── pure rendering ─────────────────────────────
@@ -309,17 +312,15 @@ function errorCode(error: unknown): string {
 }
 
 /** Maps a transport failure to the exit-1 message that names the URL and the fix. */
-export function unreachable(target: StatusTarget, error: unknown): StatusError {
+export function unreachable(target: StatusTarget, error: unknown): CoordinatorError {
   const code = errorCode(error);
   if (TLS_CODES.has(code)) {
-    return new StatusError(
+    return new CoordinatorError(
       `the server at ${target.url} did not prove it is this coordinator (${code}): its certificate does not match the CA pinned in ${target.caFile}. Wrong --state or --url?`,
-      STATUS_EXIT.unreachable,
     );
   }
-  return new StatusError(
+  return new CoordinatorError(
     `cannot reach the coordinator at ${target.url} (${code}). Is \`kubeseed serve --state ${target.stateDir}\` running and listening there? Use --url to give another address.`,
-    STATUS_EXIT.unreachable,
   );
 }
 
@@ -339,12 +340,15 @@ export class StatusClient {
     return { authorization: `Bearer ${this.target.token}`, ...extra };
   }
 
-  private async refusedOrFailed(statusCode: number, body: { text(): Promise<string> }, path: string): Promise<StatusError> {
+  private async refusedOrFailed(
+    statusCode: number,
+    body: { text(): Promise<string> },
+    path: string,
+  ): Promise<InputError | CoordinatorError> {
     const text = await body.text().catch(() => '');
     if (statusCode === 401) {
-      return new StatusError(
+      return new InputError(
         `the coordinator at ${this.target.url} refused the operator token (401): use the token \`kubeseed serve\` printed for this state directory (${join(this.target.stateDir, OPERATOR_TOKEN_FILE)}) or --token`,
-        STATUS_EXIT.badInput,
       );
     }
     let message = text.slice(0, 300);
@@ -353,7 +357,7 @@ export class StatusClient {
     } catch {
       // not JSON: keep the text
     }
-    return new StatusError(`the coordinator at ${this.target.url} answered ${statusCode} to ${path}: ${message}`, STATUS_EXIT.unreachable);
+    return new CoordinatorError(`the coordinator at ${this.target.url} answered ${statusCode} to ${path}: ${message}`);
   }
 
   async fetchStatus(signal?: AbortSignal): Promise<StatusDocument> {
