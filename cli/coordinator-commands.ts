@@ -12,7 +12,7 @@ import {
   AdminError,
   approveHost,
   closeAdminClients,
-  type HostSummary,
+  type HostListing,
   listHosts,
   rebindHost,
   removeHost,
@@ -264,7 +264,7 @@ export async function cmdRemove(argv: string[], io: Io): Promise<number> {
 }
 
 /** Machines waiting for approval, one line each, below the hosts table: what the operator compares. */
-function printCandidates(hosts: HostSummary[], io: Io): void {
+function printCandidates(hosts: HostListing[], io: Io): void {
   for (const h of hosts) {
     if (!h.candidates?.length) continue;
     io.stdout(

@@ -4,23 +4,15 @@
  * contract and the exit codes).
  */
 import { toYaml } from '../generator/util/yaml.ts';
+import type { RolloutStatus } from '../server/status-page/client/view-model.ts';
 import type { OutputFormat } from './args.ts';
 import { parseCommand } from './commands.ts';
 import { resolveTarget } from './coordinator-target.ts';
 import { CoordinatorError, EXIT, exitCodeFor, InputError } from './exit-codes.ts';
-import {
-  exitCodeOf,
-  renderFrame,
-  StatusClient,
-  type StatusDocument,
-  type StatusIo,
-  statusOutcome,
-  terminalSafe,
-  unreachable,
-} from './status.ts';
+import { exitCodeOf, renderFrame, StatusClient, type StatusIo, statusOutcome, terminalSafe, unreachable } from './status.ts';
 
 interface Display {
-  draw(status: StatusDocument, fetchedAt: number): void;
+  draw(status: RolloutStatus, fetchedAt: number): void;
 }
 
 function createDisplay(io: StatusIo, output: OutputFormat, watch: boolean): Display {
@@ -64,7 +56,7 @@ function createDisplay(io: StatusIo, output: OutputFormat, watch: boolean): Disp
 const REFRESH_DEBOUNCE_MS = 100;
 const GIVE_UP_AFTER_MS = 60_000;
 
-async function watchRollout(client: StatusClient, display: Display, io: StatusIo, first: StatusDocument): Promise<number> {
+async function watchRollout(client: StatusClient, display: Display, io: StatusIo, first: RolloutStatus): Promise<number> {
   const controller = new AbortController();
   let code = exitCodeOf(statusOutcome(first));
   let settle: (code: number) => void = () => {};
