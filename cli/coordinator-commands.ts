@@ -13,7 +13,7 @@ import {
   AdminError,
   approveHost,
   closeAdminClients,
-  type HostSummary,
+  type HostListing,
   listHosts,
   rebindHost,
   removeHost,
@@ -32,6 +32,7 @@ import { storeUrlProblem } from '../server/store/open.ts';
 import { UsageError } from './args.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
 import { resolveTarget } from './coordinator-target.ts';
+import { CoordinatorError, InputError } from './exit-codes.ts';
 import { humanLogStream } from './log-format.ts';
 import { printData } from './output.ts';
 import { terminalSafe } from './status.ts';
@@ -187,13 +188,10 @@ async function withAdminErrors<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (e) {
-    if (e instanceof AdminError && e.statusCode >= 400 && e.statusCode < 500) throw Object.assign(new Error(e.message), { exitCode: 2 });
+    if (e instanceof AdminError && e.statusCode >= 400 && e.statusCode < 500) throw new InputError(e.message);
     if (e instanceof Error && /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|other side closed/.test(e.message)) {
-      throw Object.assign(
-        new Error(
-          `cannot reach the coordinator (${e.message}); is \`kubeseed serve\` running? pass --url https://HOST:PORT if it listens elsewhere`,
-        ),
-        { exitCode: 1 },
+      throw new CoordinatorError(
+        `cannot reach the coordinator (${e.message}); is \`kubeseed serve\` running? pass --url https://HOST:PORT if it listens elsewhere`,
       );
     }
     throw e;
@@ -292,7 +290,7 @@ export async function cmdRemove(argv: string[], io: Io): Promise<number> {
 }
 
 /** Machines waiting for approval, one line each, below the hosts table: what the operator compares. */
-function printCandidates(hosts: HostSummary[], io: Io): void {
+function printCandidates(hosts: HostListing[], io: Io): void {
   for (const h of hosts) {
     if (!h.candidates?.length) continue;
     io.stdout(

@@ -8,20 +8,7 @@ import { isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { OPERATOR_TOKEN_FILE } from '../generator/state/index.ts';
 import { DEFAULT_STATE_DIR, type Io } from './commands.ts';
-
-/** Where `kubeseed serve` keeps the operator token, relative to the state directory (mode 0600). */
-
-export const STATUS_EXIT = { done: 0, unreachable: 1, badInput: 2, running: 3, failed: 4 } as const;
-
-/** An error that ends the command with a given exit code and message. */
-export class StatusError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
+import { InputError } from './exit-codes.ts';
 
 export interface StatusTarget {
   url: string;
@@ -36,7 +23,7 @@ async function readOptional(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new StatusError(`cannot read ${path}: ${(error as Error).message}`, STATUS_EXIT.badInput);
+    throw new InputError(`cannot read ${path}: ${(error as Error).message}`);
   }
 }
 
@@ -69,16 +56,14 @@ export async function resolveTarget(flags: Record<string, string | boolean>, io:
   const caFile = join(stateDir, 'tls', 'ca.crt');
   const ca = await readOptional(caFile);
   if (!ca?.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new StatusError(
+    throw new InputError(
       `no coordinator CA at ${caFile}: pass --state OUT/coordinator, the state directory \`kubeseed generate --out OUT\` wrote (its tls/ca.crt pins the coordinator)`,
-      STATUS_EXIT.badInput,
     );
   }
   let url = typeof flags.url === 'string' ? flags.url : await readCoordinatorUrl(stateDir);
   if (!url) {
-    throw new StatusError(
+    throw new InputError(
       `no coordinator URL: neither ${join(stateDir, 'state.json')} (cluster.coordinatorUrl) nor ${join(stateDir, 'cluster.yaml')} (spec.coordinator.url) names one; pass --url https://HOST:PORT`,
-      STATUS_EXIT.badInput,
     );
   }
   try {
@@ -86,16 +71,15 @@ export async function resolveTarget(flags: Record<string, string | boolean>, io:
     if (parsed.protocol !== 'https:') throw new Error('not https');
     url = parsed.origin;
   } catch {
-    throw new StatusError(`--url ${url} is not an https:// URL (the coordinator API is HTTPS only)`, STATUS_EXIT.badInput);
+    throw new InputError(`--url ${url} is not an https:// URL (the coordinator API is HTTPS only)`);
   }
   let token = typeof flags.token === 'string' ? flags.token : io.env.KUBESEED_OPERATOR_TOKEN;
   if (!token) {
     const tokenFile = join(stateDir, OPERATOR_TOKEN_FILE);
     token = (await readOptional(tokenFile))?.trim();
     if (!token) {
-      throw new StatusError(
+      throw new InputError(
         `no operator token: ${tokenFile} does not exist. \`kubeseed serve --state ${stateArg}\` writes it (0600) when it first starts; or pass --token or set KUBESEED_OPERATOR_TOKEN`,
-        STATUS_EXIT.badInput,
       );
     }
   }

@@ -12,6 +12,7 @@ import { AGENT_ARCHES, defaultDistDir, findAgentExecutable, readAgentExecutable 
 import { type OutputFormat, UsageError } from './args.ts';
 import { ArtifactSink } from './artifact-sink.ts';
 import { type Io, parseCommand } from './commands.ts';
+import { InterruptedError } from './exit-codes.ts';
 import { printData } from './output.ts';
 import { printWarnings, readSpecFile } from './spec-commands.ts';
 import { formatTable } from './table.ts';
@@ -86,9 +87,8 @@ async function refuseFileInPath(out: string): Promise<void> {
 
 function stopIfInterrupted(interrupted: () => boolean): void {
   if (interrupted()) {
-    throw Object.assign(
-      new Error('interrupted: the state and every file written are complete, some hosts may be missing; run generate again to finish'),
-      { exitCode: 130 },
+    throw new InterruptedError(
+      'interrupted: the state and every file written are complete, some hosts may be missing; run generate again to finish',
     );
   }
 }

@@ -9,6 +9,7 @@ import { toYaml } from '../generator/util/yaml.ts';
 import { describeVersions } from '../generator/versions.ts';
 import { UsageError } from './args.ts';
 import { type Io, parseCommand } from './commands.ts';
+import { InputError } from './exit-codes.ts';
 import { printData } from './output.ts';
 import { starterSpec } from './starter.ts';
 
@@ -19,15 +20,8 @@ export function readSpecFile(path: string | undefined, strict: boolean): ParsedS
     bytes = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw Object.assign(
-      new Error(
-        code === 'ENOENT'
-          ? `${path}: no such file; check the path or run \`kubeseed init --out ${path}\``
-          : `${path}: cannot read (${code})`,
-      ),
-      {
-        exitCode: 2,
-      },
+    throw new InputError(
+      code === 'ENOENT' ? `${path}: no such file; check the path or run \`kubeseed init --out ${path}\`` : `${path}: cannot read (${code})`,
     );
   }
   return { ...parseSpec(bytes, path, { strict }), file: path };
@@ -46,8 +40,7 @@ export async function cmdInit(argv: string[], io: Io): Promise<number> {
     io.stdout(text);
     return 0;
   }
-  if (existsSync(out) && !flags.force)
-    throw Object.assign(new Error(`${out} exists; pick another --out or pass --force to overwrite it`), { exitCode: 2 });
+  if (existsSync(out) && !flags.force) throw new InputError(`${out} exists; pick another --out or pass --force to overwrite it`);
   writeFileSync(out, text);
   io.stderr(`wrote ${out}; edit the addresses, then run: kubeseed validate ${out}\n`);
   return 0;
@@ -89,10 +82,7 @@ export async function cmdPlan(argv: string[], io: Io): Promise<number> {
   const plan: ClusterPlan = { spec: parsed.spec, steps: planSteps(parsed.spec), hosts: [], warnings: parsed.warnings };
   const only = flags.host as string | undefined;
   if (only && !plan.spec.hosts.some((h) => h.name === only)) {
-    throw Object.assign(
-      new Error(`--host ${only}: no such host in ${parsed.file}; hosts are ${plan.spec.hosts.map((h) => h.name).join(', ')}`),
-      { exitCode: 2 },
-    );
+    throw new InputError(`--host ${only}: no such host in ${parsed.file}; hosts are ${plan.spec.hosts.map((h) => h.name).join(', ')}`);
   }
   if (output !== 'text') {
     const data = {

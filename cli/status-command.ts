@@ -4,22 +4,15 @@
  * contract and the exit codes).
  */
 import { toYaml } from '../generator/util/yaml.ts';
-import { type OutputFormat, type ParsedArgs, UsageError } from './args.ts';
+import type { RolloutStatus } from '../server/status-page/client/view-model.ts';
+import type { OutputFormat } from './args.ts';
 import { parseCommand } from './commands.ts';
-import { resolveTarget, STATUS_EXIT, StatusError } from './coordinator-target.ts';
-import {
-  exitCodeOf,
-  renderFrame,
-  StatusClient,
-  type StatusDocument,
-  type StatusIo,
-  statusOutcome,
-  terminalSafe,
-  unreachable,
-} from './status.ts';
+import { resolveTarget } from './coordinator-target.ts';
+import { CoordinatorError, EXIT, exitCodeFor, InputError } from './exit-codes.ts';
+import { exitCodeOf, renderFrame, StatusClient, type StatusIo, statusOutcome, terminalSafe, unreachable } from './status.ts';
 
 interface Display {
-  draw(status: StatusDocument, fetchedAt: number): void;
+  draw(status: RolloutStatus, fetchedAt: number): void;
 }
 
 function createDisplay(io: StatusIo, output: OutputFormat, watch: boolean): Display {
@@ -63,7 +56,7 @@ function createDisplay(io: StatusIo, output: OutputFormat, watch: boolean): Disp
 const REFRESH_DEBOUNCE_MS = 100;
 const GIVE_UP_AFTER_MS = 60_000;
 
-async function watchRollout(client: StatusClient, display: Display, io: StatusIo, first: StatusDocument): Promise<number> {
+async function watchRollout(client: StatusClient, display: Display, io: StatusIo, first: RolloutStatus): Promise<number> {
   const controller = new AbortController();
   let code = exitCodeOf(statusOutcome(first));
   let settle: (code: number) => void = () => {};
@@ -99,10 +92,10 @@ async function watchRollout(client: StatusClient, display: Display, io: StatusIo
       fetchedAt = Date.now();
       code = exitCodeOf(statusOutcome(status));
       display.draw(status, fetchedAt);
-      if (code !== STATUS_EXIT.running) finish(code);
+      if (code !== EXIT.running) finish(code);
     } catch (error) {
       if (done) return;
-      if (error instanceof StatusError && error.exitCode === STATUS_EXIT.badInput) finish(error.exitCode, error.message);
+      if (error instanceof InputError) finish(EXIT.badInput, error.message);
       // Unreachable for a moment: the stream's reconnect loop decides when to give up.
     } finally {
       inFlight = false;
@@ -138,8 +131,8 @@ async function watchRollout(client: StatusClient, display: Display, io: StatusIo
         });
       } catch (error) {
         if (done) return;
-        if (error instanceof StatusError && error.exitCode === STATUS_EXIT.badInput) {
-          finish(error.exitCode, error.message);
+        if (error instanceof InputError) {
+          finish(EXIT.badInput, error.message);
           return;
         }
         lastError = error;
@@ -148,8 +141,8 @@ async function watchRollout(client: StatusClient, display: Display, io: StatusIo
       failures++;
       downSince ??= Date.now();
       if (Date.now() - downSince > patience) {
-        const message = lastError instanceof StatusError ? lastError.message : unreachable(client.target, lastError).message;
-        finish(STATUS_EXIT.unreachable, message);
+        const message = lastError instanceof CoordinatorError ? lastError.message : unreachable(client.target, lastError).message;
+        finish(EXIT.failure, message);
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 250 * 2 ** Math.min(failures, 5))));
@@ -159,7 +152,7 @@ async function watchRollout(client: StatusClient, display: Display, io: StatusIo
   };
 
   display.draw(first, fetchedAt);
-  if (code !== STATUS_EXIT.running) return code;
+  if (code !== EXIT.running) return code;
   void followLoop();
   try {
     return await finished;
@@ -172,19 +165,9 @@ async function watchRollout(client: StatusClient, display: Display, io: StatusIo
 }
 
 export async function cmdStatus(argv: string[], io: StatusIo): Promise<number> {
-  let parsed: ParsedArgs;
-  try {
-    parsed = parseCommand('status', argv);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr(`kubeseed status: ${terminalSafe(error.message)}\n`);
-      return STATUS_EXIT.badInput;
-    }
-    throw error;
-  }
-  const { flags, output } = parsed;
   let client: StatusClient | undefined;
   try {
+    const { flags, output } = parseCommand('status', argv);
     const target = await resolveTarget(flags, io);
     client = new StatusClient(target);
     const display = createDisplay(io, output, Boolean(flags.watch));
@@ -195,11 +178,11 @@ export async function cmdStatus(argv: string[], io: StatusIo): Promise<number> {
     }
     return await watchRollout(client, display, io, first);
   } catch (error) {
-    if (error instanceof StatusError) {
-      io.stderr(`kubeseed status: ${terminalSafe(error.message)}\n`);
-      return error.exitCode;
-    }
-    throw error;
+    // The coordinator's words reach the terminal: printed here, made safe, with the table's code.
+    const code = exitCodeFor(error);
+    if (code === undefined) throw error;
+    io.stderr(`kubeseed status: ${terminalSafe((error as Error).message)}\n`);
+    return code;
   } finally {
     await client?.close();
   }

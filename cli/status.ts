@@ -23,10 +23,10 @@ import {
   type HostState,
   type HostStatus,
   type RolloutStatus,
-  type StepStatus,
 } from '../server/status-page/client/view-model.ts';
 import type { Io } from './commands.ts';
-import { STATUS_EXIT, StatusError, type StatusTarget } from './coordinator-target.ts';
+import type { StatusTarget } from './coordinator-target.ts';
+import { CoordinatorError, EXIT, InputError } from './exit-codes.ts';
 
 /** The CLI's extra hooks: tests pass a signal instead of Ctrl-C, a terminal width, a shorter patience. */
 export interface StatusIo extends Io {
@@ -38,20 +38,17 @@ export interface StatusIo extends Io {
 
 // ───────────────────────────── the status document (what GET /v1/status answers) ─────────────────────────────
 
-/** The status document is the coordinator's own type (GET /v1/status); these names are kept for readability here. */
-export type StepView = StepStatus;
-export type HostView = HostStatus;
-export type StatusDocument = RolloutStatus;
-
 export type Outcome = 'done' | 'running' | 'failed';
 
-export function statusOutcome(status: Pick<StatusDocument, 'done' | 'counts'>): Outcome {
+export function statusOutcome(status: Pick<RolloutStatus, 'done' | 'counts'>): Outcome {
   if (status.counts.failed > 0) return 'failed';
   return status.done ? 'done' : 'running';
 }
 
+const OUTCOME_EXIT = { done: EXIT.ok, running: EXIT.running, failed: EXIT.failed } as const;
+
 export function exitCodeOf(outcome: Outcome): number {
-  return STATUS_EXIT[outcome];
+  return OUTCOME_EXIT[outcome];
 }
 
 // ───────────────────────────── pure rendering ─────────────────────────────
@@ -77,23 +74,13 @@ export function renderBar(done: number, total: number, width: number, ascii = fa
   return (ascii ? '#' : '█').repeat(full) + partial + (ascii ? '-' : '░').repeat(cells - used);
 }
 
-/** `1h02m`, `3m05s`, `42s`: the status page's format. */
-export const formatElapsed = formatDuration;
-
-export type HostWord = HostState;
-
-/** The same state words as the status page. */
-export const describeHost: (host: HostView) => HostWord = deriveHostState;
-
-export const countHostSteps = (host: HostView): { done: number; total: number } => countSteps(host.steps);
-
 /** What follows the state word: the current step and its time, the gate, or the error. */
-export function hostDetail(host: HostView, now: number): string {
-  const word = describeHost(host);
+export function hostDetail(host: HostStatus, now: number): string {
+  const word = deriveHostState(host);
   switch (word) {
     case 'running': {
       const step = host.steps.find((s) => s.id === host.currentStep);
-      const time = step?.releasedAt !== undefined ? ` · ${formatElapsed(now - step.releasedAt)}` : '';
+      const time = step?.releasedAt !== undefined ? ` · ${formatDuration(now - step.releasedAt)}` : '';
       const phase = host.phase ? ` · ${host.phase}${host.message ? `: ${host.message}` : ''}` : '';
       return `${shortStep(host.currentStep ?? '')}${time}${phase}`;
     }
@@ -117,7 +104,7 @@ export function hostDetail(host: HostView, now: number): string {
   }
 }
 
-function failureLog(host: HostView, lines: number): string[] {
+function failureLog(host: HostStatus, lines: number): string[] {
   const step = host.steps.find((s) => s.state === 'failed');
   const tail = step?.lastReport?.logTail ?? host.installFailed?.logTail ?? '';
   const all = tail.split('\n').filter((l) => l.trim() !== '');
@@ -134,7 +121,7 @@ export interface FrameOptions {
   ascii?: boolean;
 }
 
-const COLORS: Record<HostWord, string> = {
+const COLORS: Record<HostState, string> = {
   done: '32',
   running: '34',
   failed: '31;1',
@@ -196,7 +183,7 @@ export function certificateLines(expiry: CertificateExpiry | null | undefined, n
 }
 
 /** One line per machine waiting for approval of the host: what the operator compares before `approve --key`. */
-function candidateLines(host: HostView): string[] {
+function candidateLines(host: HostStatus): string[] {
   return (host.candidates ?? []).map(
     (c) =>
       `candidate ${c.keyFingerprint}  machine-id ${c.machineId || '-'}  MACs ${c.macs.join(',') || '-'}  UUID ${c.smbiosUuid || '-'}  from ${c.sourceAddress}  by ${c.matchedBy}  first seen ${new Date(c.firstSeen).toISOString()}`,
@@ -204,7 +191,7 @@ function candidateLines(host: HostView): string[] {
 }
 
 /** All events ever recorded: each kept event carries its number within its kind, so the highest per kind is the total. */
-export function securityEventTotal(events: StatusDocument['securityEvents']): number {
+export function securityEventTotal(events: RolloutStatus['securityEvents']): number {
   const perKind = new Map<string, number>();
   for (const e of events) {
     const seen = perKind.get(e.kind) ?? 0;
@@ -217,14 +204,14 @@ export function securityEventTotal(events: StatusDocument['securityEvents']): nu
 }
 
 /** The whole picture as lines (no trailing newline): a heading, one line per host, failure logs, security events. */
-export function renderFrame(remote: StatusDocument, options: FrameOptions): string[] {
+export function renderFrame(remote: RolloutStatus, options: FrameOptions): string[] {
   const status = terminalSafeDeep(remote);
   const outcome = statusOutcome(status);
   let steps = 0;
   let stepsDone = 0;
   for (const host of status.hosts) {
     if (host.removed) continue;
-    const c = countHostSteps(host);
+    const c = countSteps(host.steps);
     steps += c.total;
     stepsDone += c.done;
   }
@@ -240,12 +227,12 @@ export function renderFrame(remote: StatusDocument, options: FrameOptions): stri
 
   const nameWidth = Math.max(4, ...status.hosts.map((h) => h.name.length));
   const roleWidth = Math.max(4, ...status.hosts.map((h) => h.role.length));
-  const countWidth = Math.max(5, ...status.hosts.map((h) => `${countHostSteps(h).done}/${countHostSteps(h).total}`.length));
+  const countWidth = Math.max(5, ...status.hosts.map((h) => `${countSteps(h.steps).done}/${countSteps(h.steps).total}`.length));
   const wordWidth = 12;
   const barWidth = Math.max(10, Math.min(30, options.columns - nameWidth - roleWidth - countWidth - wordWidth - 30));
   for (const host of status.hosts) {
-    const word = describeHost(host);
-    const { done, total } = countHostSteps(host);
+    const word = deriveHostState(host);
+    const { done, total } = countSteps(host.steps);
     const count = `${done}/${total}`.padStart(countWidth);
     const detail = hostDetail(host, options.now);
     if (!options.tty) {
@@ -274,7 +261,7 @@ export function renderFrame(remote: StatusDocument, options: FrameOptions): stri
   }
   if (!options.tty) {
     for (const host of status.hosts) {
-      if (describeHost(host) !== 'failed') continue;
+      if (deriveHostState(host) !== 'failed') continue;
       for (const line of failureLog(host, 3)) lines.push(`${host.name} log: ${line}`);
     }
   }
@@ -309,17 +296,15 @@ function errorCode(error: unknown): string {
 }
 
 /** Maps a transport failure to the exit-1 message that names the URL and the fix. */
-export function unreachable(target: StatusTarget, error: unknown): StatusError {
+export function unreachable(target: StatusTarget, error: unknown): CoordinatorError {
   const code = errorCode(error);
   if (TLS_CODES.has(code)) {
-    return new StatusError(
+    return new CoordinatorError(
       `the server at ${target.url} did not prove it is this coordinator (${code}): its certificate does not match the CA pinned in ${target.caFile}. Wrong --state or --url?`,
-      STATUS_EXIT.unreachable,
     );
   }
-  return new StatusError(
+  return new CoordinatorError(
     `cannot reach the coordinator at ${target.url} (${code}). Is \`kubeseed serve --state ${target.stateDir}\` running and listening there? Use --url to give another address.`,
-    STATUS_EXIT.unreachable,
   );
 }
 
@@ -339,12 +324,15 @@ export class StatusClient {
     return { authorization: `Bearer ${this.target.token}`, ...extra };
   }
 
-  private async refusedOrFailed(statusCode: number, body: { text(): Promise<string> }, path: string): Promise<StatusError> {
+  private async refusedOrFailed(
+    statusCode: number,
+    body: { text(): Promise<string> },
+    path: string,
+  ): Promise<InputError | CoordinatorError> {
     const text = await body.text().catch(() => '');
     if (statusCode === 401) {
-      return new StatusError(
+      return new InputError(
         `the coordinator at ${this.target.url} refused the operator token (401): use the token \`kubeseed serve\` printed for this state directory (${join(this.target.stateDir, OPERATOR_TOKEN_FILE)}) or --token`,
-        STATUS_EXIT.badInput,
       );
     }
     let message = text.slice(0, 300);
@@ -353,10 +341,10 @@ export class StatusClient {
     } catch {
       // not JSON: keep the text
     }
-    return new StatusError(`the coordinator at ${this.target.url} answered ${statusCode} to ${path}: ${message}`, STATUS_EXIT.unreachable);
+    return new CoordinatorError(`the coordinator at ${this.target.url} answered ${statusCode} to ${path}: ${message}`);
   }
 
-  async fetchStatus(signal?: AbortSignal): Promise<StatusDocument> {
+  async fetchStatus(signal?: AbortSignal): Promise<RolloutStatus> {
     let response: Awaited<ReturnType<typeof request>>;
     try {
       response = await request(`${this.target.url}/v1/status`, {
@@ -369,7 +357,7 @@ export class StatusClient {
     }
     if (response.statusCode !== 200) throw await this.refusedOrFailed(response.statusCode, response.body, '/v1/status');
     try {
-      return (await response.body.json()) as StatusDocument;
+      return (await response.body.json()) as RolloutStatus;
     } catch (error) {
       throw unreachable(this.target, error);
     }

@@ -1,6 +1,6 @@
 /**
  * The few typed errors of the generator, each with a stable code. The CLI maps them to exit
- * codes at the edge: SpecError → 2 (bad input), PlanError → 2, everything else → 1.
+ * codes at the edge, in its one table (cli/exit-codes.ts): SpecError → 2 (bad input), PlanError → 2.
  */
 import type { SpecIssue } from './spec/types.ts';
 

@@ -1,9 +1,11 @@
 /**
  * JSON Schemas (draft-07 subset, plain objects) for every body of the agent↔coordinator protocol in
  * `wire.ts`. The coordinator compiles them for request validation and response serialization;
- * the agent may use them to check what it received. Kept by hand next to the types: a change to
- * a wire type must change its schema here (the server's inject tests exercise both).
+ * the agent may use them to check what it received. Each schema describes exactly its wire type:
+ * test/unit/server/schemas.test.ts fails to compile when the type protocol/schema-types.ts derives
+ * from a schema differs from the type in wire.ts (ReleasedStep and its schema excepted for now).
  */
+import { ROLES } from './steps.ts';
 import {
   CLOUD_INIT_MAX_MESSAGE,
   CLOUD_INIT_MAX_MESSAGES,
@@ -95,7 +97,7 @@ export const ENROLL_RESPONSE_SCHEMA = {
   required: ['host', 'role', 'serverTime', 'awaitingApproval', 'kubernetesVersion', 'endpoint'],
   properties: {
     host: { type: 'string' },
-    role: { type: 'string' },
+    role: { type: 'string', enum: ROLES },
     serverTime: { type: 'number' },
     awaitingApproval: { type: 'boolean' },
     kubernetesVersion: { type: 'string' },

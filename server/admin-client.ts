@@ -26,7 +26,8 @@ export class AdminError extends Error {
   }
 }
 
-export type HostSummary = Omit<HostStatus, 'steps'>;
+/** A host as `kubeseed hosts` lists it (GET /v1/admin/hosts): its status without the steps. */
+export type HostListing = Omit<HostStatus, 'steps'>;
 
 const dispatchers = new Map<string, Agent>();
 
@@ -69,8 +70,8 @@ export function fetchStatus(connection: AdminConnection): Promise<RolloutStatus>
   return call(connection, 'GET', '/v1/status');
 }
 
-export async function listHosts(connection: AdminConnection): Promise<HostSummary[]> {
-  return (await call<{ hosts: HostSummary[] }>(connection, 'GET', '/v1/admin/hosts')).hosts;
+export async function listHosts(connection: AdminConnection): Promise<HostListing[]> {
+  return (await call<{ hosts: HostListing[] }>(connection, 'GET', '/v1/admin/hosts')).hosts;
 }
 
 export function retryHost(connection: AdminConnection, host: string): Promise<{ requeued: string[] }> {

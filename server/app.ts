@@ -27,6 +27,7 @@ import {
   REPORT_RESPONSE_SCHEMA,
   type ReportRequest,
 } from '../protocol/index.ts';
+import { STATUS_RESPONSE_SCHEMA } from '../protocol/status-schema.ts';
 import { AGENT_ARCHES, type AgentArch, AgentBinaries } from './agent-binaries.ts';
 import { checkOperatorToken } from './auth.ts';
 import { parseRange } from './byte-range.ts';
@@ -97,27 +98,7 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-const LOOSE_OBJECT = { type: 'object', additionalProperties: true } as const;
-const LOOSE_ARRAY = { type: 'array', items: LOOSE_OBJECT } as const;
-
-export const STATUS_RESPONSE_SCHEMA = {
-  type: 'object',
-  required: ['cluster', 'serverTime', 'done', 'counts', 'hosts', 'coordinatorSteps', 'securityEvents'],
-  properties: {
-    cluster: LOOSE_OBJECT,
-    serverTime: { type: 'number' },
-    done: { type: 'boolean' },
-    initLock: { anyOf: [LOOSE_OBJECT, { type: 'null' }] },
-    token: { anyOf: [{ type: 'object', properties: { id: { type: 'string' }, expiresAt: { type: 'number' } } }, { type: 'null' }] },
-    counts: LOOSE_OBJECT,
-    hosts: LOOSE_ARRAY,
-    coordinatorSteps: LOOSE_ARRAY,
-    securityEvents: LOOSE_ARRAY,
-    certificateExpiry: {
-      anyOf: [{ type: 'object', properties: { file: { type: 'string' }, notAfter: { type: 'number' } } }, { type: 'null' }],
-    },
-  },
-} as const;
+export { STATUS_RESPONSE_SCHEMA };
 
 const HOST_PARAMS = {
   type: 'object',

@@ -6,7 +6,7 @@ export {
   approveHost,
   closeAdminClients,
   fetchStatus,
-  type HostSummary,
+  type HostListing,
   listHosts,
   rebindHost,
   removeHost,

@@ -10,7 +10,7 @@ import { buildStep } from '../generator/plan/build-step.ts';
 import { planRollout } from '../generator/plan/plan.ts';
 import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
-import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState } from '../generator/state/index.ts';
+import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState, StateError } from '../generator/state/index.ts';
 import { type IssuedCertificate, trackedCertificates } from './certificates.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
 import type { LoadedState } from './serve.ts';
@@ -23,11 +23,10 @@ async function loadPlanned(stateDir: string, options: { passphrase?: string }) {
   const state = await loadState(stateDir, options);
   const specFile = join(stateDir, 'cluster.yaml');
   const specText = await readFile(specFile).catch(() => {
-    throw Object.assign(
-      new Error(
-        `${specFile} is missing; re-run \`kubeseed generate SPEC --out DIR\` so the state directory holds the spec it was made from`,
-      ),
-      { exitCode: 2 },
+    throw new StateError(
+      'NO_STATE',
+      `${specFile} is missing; re-run \`kubeseed generate SPEC --out DIR\` so the state directory holds the spec it was made from`,
+      specFile,
     );
   });
   const { spec, warnings } = parseSpec(specText, specFile);

@@ -4,9 +4,13 @@
  * Pure: no fs, no env, no clock.
  */
 import { SpecError } from '../errors.ts';
-import { type Cidr, cidrContains, cidrsOverlap, formatCidr, isIPv4, parseCidr } from '../util/ip.ts';
+import { cidrContains, formatCidr, isIPv4, parseCidr } from '../util/ip.ts';
 import { parseDuration } from '../util/text.ts';
-import { CILIUM_CHARTS, cniVersionFor, etcdVersionFor, VERSIONS_BY_MINOR } from '../versions.ts';
+import { cniVersionFor, etcdVersionFor, VERSIONS_BY_MINOR } from '../versions.ts';
+import { checkCni } from './checks-cni.ts';
+import { checkTemplateInputs } from './checks-inputs.ts';
+import { checkSubnets } from './checks-network.ts';
+import { checkProxmox, writesProxmoxDeploy } from './checks-proxmox.ts';
 import { expectedEndpointAddress } from './endpoint.ts';
 import { checkFedoraCoreOs } from './fedora-coreos.ts';
 import { checkDownloadIntegrity } from './integrity.ts';
@@ -183,32 +187,6 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
     hosts,
     testing: { allowOldEtcd: s.testing?.allowOldEtcd ?? false },
   };
-}
-
-/**
- * Every host's VMID (hosts[].proxmox.vmid, else templateVmid + 1 + position) is its own and not the
- * template's: deploy.sh and destroy.sh act on these numbers.
- */
-function checkProxmoxVmids(spec: ClusterSpec, r: SpecReader, sourceIndex: WeakMap<HostSpec, number>): void {
-  const template = spec.proxmox.templateVmid;
-  if (template === undefined) return;
-  const taken = new Map<number, string>();
-  for (const [i, h] of spec.hosts.entries()) {
-    const vmid: number = h.proxmox?.vmid ?? template + 1 + i;
-    const at: PathPart[] = ['spec', 'hosts', sourceIndex.get(h) ?? i, ...(h.proxmox?.vmid !== undefined ? ['proxmox', 'vmid'] : ['name'])];
-    const how = h.proxmox?.vmid !== undefined ? 'its proxmox.vmid' : `its position (templateVmid + 1 + ${i})`;
-    if (vmid === template) r.error(at, `${h.name} gets VMID ${vmid} from ${how}, the template's; pick another proxmox.vmid`);
-    else if (vmid > 999_999_999)
-      r.error(at, `${h.name} gets VMID ${vmid} from ${how}, above 999999999; set a lower templateVmid or proxmox.vmid`);
-    const other = taken.get(vmid);
-    if (other) r.error(at, `${h.name} gets VMID ${vmid} from ${how}, which ${other} has already; give one of them another proxmox.vmid`);
-    taken.set(vmid, h.name);
-  }
-}
-
-/** The Proxmox deploy script is written (generator/render/index.ts decides the same way). */
-function writesProxmoxDeploy(platform: string | undefined, format: string, templateVmid: number | undefined): boolean {
-  return platform === 'proxmox' && format === 'cloud-init' && templateVmid !== undefined;
 }
 
 const HOSTS: PathPart[] = ['spec', 'hosts'];
@@ -426,49 +404,7 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
   seen('MAC', (h) => h.mac, 'mac');
   seen('UUID', (h) => h.uuid, 'uuid');
 
-  const pod = parseCidr(spec.networking.podSubnet);
-  const svc = parseCidr(spec.networking.serviceSubnet);
-  if (s.networking?.podSubnet && !pod) r.error(['spec', 'networking', 'podSubnet'], `"${s.networking.podSubnet}" is not a valid IPv4 CIDR`);
-  if (s.networking?.serviceSubnet && !svc)
-    r.error(['spec', 'networking', 'serviceSubnet'], `"${s.networking.serviceSubnet}" is not a valid IPv4 CIDR`);
-  if (pod && svc && cidrsOverlap(pod, svc)) {
-    r.error(
-      ['spec', 'networking', 'serviceSubnet'],
-      `${spec.networking.serviceSubnet} overlaps the pod subnet ${spec.networking.podSubnet}; pick disjoint ranges`,
-    );
-  }
-  if (svc && svc.prefix < 12)
-    r.error(['spec', 'networking', 'serviceSubnet'], `/${svc.prefix} is too large; kubeadm accepts a service subnet of /12 or smaller`);
-  const hostNets = new Map<string, Cidr>();
-  for (const h of spec.hosts) if (h.address) hostNets.set(formatCidr(parseCidr(h.address.cidr)!), parseCidr(h.address.cidr)!);
-  for (const [text, net] of hostNets) {
-    const h = spec.hosts.find((x) => x.address && formatCidr(parseCidr(x.address.cidr)!) === text)!;
-    if (pod && cidrsOverlap(pod, net))
-      r.error(
-        ['spec', 'networking', 'podSubnet'],
-        `${spec.networking.podSubnet} overlaps the host subnet ${text} (host ${h.name}); pick a pod subnet that no host uses`,
-      );
-    if (svc && cidrsOverlap(svc, net))
-      r.error(
-        ['spec', 'networking', 'serviceSubnet'],
-        `${spec.networking.serviceSubnet} overlaps the host subnet ${text} (host ${h.name}); pick a service subnet that no host uses`,
-      );
-  }
-  const nodeCount = cps.length + workers.length;
-  if (pod) {
-    const mask = spec.networking.nodeCidrMaskSize;
-    if (mask < pod.prefix) {
-      r.error(
-        ['spec', 'networking', 'nodeCidrMaskSize'],
-        `${mask} is larger than the pod subnet /${pod.prefix}; use a mask between ${pod.prefix} and 30`,
-      );
-    } else if (2 ** (mask - pod.prefix) < nodeCount) {
-      r.error(
-        ['spec', 'networking', 'podSubnet'],
-        `${spec.networking.podSubnet} holds only ${2 ** (mask - pod.prefix)} node ranges of /${mask} but the spec has ${nodeCount} nodes; widen the pod subnet or raise nodeCidrMaskSize`,
-      );
-    }
-  }
+  checkSubnets(spec, s, r, cps.length + workers.length);
 
   // Rollout.
   if (spec.rollout.controlPlaneParallelism > 1 && spec.topology === 'stacked' && spec.kubernetesMinor < 37) {
@@ -510,20 +446,8 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
       `binary etcd under systemd is installed from apt-family hosts; with ${spec.os.family} use mode: static-pod`,
     );
   }
-  if (writesProxmoxDeploy(spec.os.platform, spec.os.format, s.proxmox?.templateVmid) && !spec.proxmox.bridge) {
-    r.error(
-      ['spec', 'proxmox'],
-      "deploy.sh sets every VM's NIC to virtio=<MAC>,bridge=<bridge>: set spec.proxmox.bridge to the bridge the VMs attach to (e.g. vmbr0)",
-      'key',
-    );
-  }
-  checkProxmoxVmids(spec, r, sourceIndex);
-  if (spec.os.platform === 'proxmox' && s.proxmox?.templateVmid === undefined) {
-    r.warn(
-      ['spec', 'os', 'platform'],
-      'platform proxmox without spec.proxmox.templateVmid: the Proxmox deploy script is not written; add spec.proxmox (node, templateVmid, snippetStorage, bridge)',
-    );
-  }
+  checkProxmox(spec, s, r, sourceIndex);
+  checkTemplateInputs(spec, r);
 
   // Coordinator URL and endpoint.
   if (s.coordinator?.url) {
@@ -561,35 +485,7 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
   if (spec.topology === 'external-etcd' && etcds.length === 1) r.warn(hostPath(etcds[0]!), 'a single etcd member is not highly available');
   if (spec.kubeProxy.mode === 'ipvs')
     r.warn(['spec', 'kubeProxy', 'mode'], 'ipvs is deprecated upstream (since 1.35) and kubeadm warns about it; prefer nftables');
-  if (spec.kubeProxy.mode === 'disabled' && (spec.cni.plugin === 'calico' || spec.cni.plugin === 'flannel')) {
-    // Both reach the API through the kubernetes Service (flannel's kube-subnet-mgr; Calico's operator
-    // without a kubernetes-services-endpoint ConfigMap), which nothing would serve: nodes never get Ready.
-    r.error(
-      ['spec', 'kubeProxy', 'mode'],
-      `disabled: ${spec.cni.plugin} does not replace kube-proxy as kubeseed installs it, so no Service (kubernetes.default included) would work; use nftables or iptables, or cni.plugin: cilium, which replaces kube-proxy`,
-    );
-  } else if (spec.kubeProxy.mode === 'disabled' && spec.cni.plugin === 'none') {
-    r.warn(['spec', 'kubeProxy', 'mode'], 'disabled leaves Services without a proxy unless the CNI you install replaces kube-proxy');
-  }
-  const mirrored = spec.mirrors.registryMirrors;
-  if (spec.cni.plugin === 'calico' && spec.mirrors.imageRepository && !mirrored['quay.io'] && !mirrored._default) {
-    r.warn(
-      ['spec', 'mirrors', 'imageRepository'],
-      "moves Calico's own images (the Installation's registry) but not the operator: tigera-operator.yaml pulls quay.io/tigera/operator; add spec.mirrors.registryMirrors quay.io: [<your mirror>] so containerd pulls it there (spec.mirrors.cni already serves the manifests)",
-    );
-  }
-  if (spec.cni.plugin === 'flannel' && spec.mirrors.imageRepository && !mirrored['ghcr.io'] && !mirrored._default) {
-    r.warn(
-      ['spec', 'mirrors', 'imageRepository'],
-      "does not move Flannel's images: kube-flannel.yml pulls ghcr.io/flannel-io/flannel and ghcr.io/flannel-io/flannel-cni-plugin; add spec.mirrors.registryMirrors ghcr.io: [<your mirror>] so containerd pulls them there (spec.mirrors.cni already serves the manifest)",
-    );
-  }
-  if (spec.cni.plugin === 'cilium' && s.cni?.version !== undefined && CILIUM_CHARTS[s.cni.version] === undefined) {
-    r.error(
-      ['spec', 'cni', 'version'],
-      `${s.cni.version}: kubeseed installs Cilium from a sha256-pinned chart and pins ${Object.keys(CILIUM_CHARTS).join(', ')}; use one of those, or omit version for the one tested with Kubernetes 1.${spec.kubernetesMinor}`,
-    );
-  }
+  checkCni(spec, s, r);
 }
 
 function formatPathOf(index: number): string {

@@ -4,8 +4,24 @@
  */
 import type { Schema } from './reader.ts';
 
+/**
+ * Values written into host scripts and configs are refused here, located, before a template's own
+ * last-line check (templates/text.ts and friends) would fail `generate` without a location.
+ * test/unit/spec/template-inputs.test.ts pairs each pattern with the assertion it guards.
+ */
+/** No whitespace, quotes, backslashes, backticks or `$` (templates/text.ts assertUrl). */
+const SAFE = '[^\\s"\'`\\\\$]';
 /** A base URL the hosts fetch from; plan and render parse it (no_proxy, Ignition's proxy list). */
-const HTTP_URL = /^https?:\/\/[^\s/?#]+(\/\S*)?$/;
+const HTTP_URL = new RegExp(`^https?://[^\\s/?#"'\`\\\\$]+(/${SAFE}*)?$`);
+/** A URL scripts embed (apt sources, proxies, download mirrors): a scheme, then only safe characters (assertUrl). */
+const SAFE_URL = new RegExp(`^[a-z][a-z0-9+.-]*://${SAFE}+$`, 'i');
+const safeUrl = (what: string, like: string): Schema => ({
+  t: 'string',
+  pattern: SAFE_URL,
+  expect: `${what} URL like ${like} (without spaces, quotes, backslashes, backticks or "$")`,
+});
+/** A network interface name that keepalived and systemd .link files take (ifnamsiz 15; keepalived wants a letter or digit first). */
+const INTERFACE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;
 
 const str = (extra: Omit<Extract<Schema, { t: 'string' }>, 't'> = {}): Schema => ({ t: 'string', ...extra });
 const int = (min?: number, max?: number): Schema => ({
@@ -39,6 +55,8 @@ const proxmoxSize = {
   disk: str({ pattern: /^[1-9][0-9]*(\.[0-9]+)?[MGT]$/, expect: 'a disk size with unit M, G or T, like 40G (qm disk resize)' }),
 };
 
+const PROXMOX_STORAGE = /^[A-Za-z][A-Za-z0-9._-]*$/;
+
 const taint: Schema = {
   t: 'object',
   fields: { key: str(), value: str(), effect: str({ enum: ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] }) },
@@ -59,7 +77,7 @@ const host: Schema = {
     uuid: str({ pattern: UUID, expect: 'an SMBIOS UUID like 4c4c4544-0042-3510-8052-b4c04f4e4d32' }),
     labels: { t: 'map', of: str() },
     taints: { t: 'list', of: taint },
-    interface: str({ pattern: /^[a-zA-Z0-9_.-]{1,15}$/, expect: 'a network interface name (at most 15 characters)' }),
+    interface: str({ pattern: INTERFACE, expect: 'a network interface name (at most 15 characters, starting with a letter or digit)' }),
     installDisk,
     arch: str({ enum: ['amd64', 'arm64'] }),
     proxmox: { t: 'object', fields: { vmid: int(100, 999_999_999), ...proxmoxSize } },
@@ -107,7 +125,10 @@ export const CLUSTER_SCHEMA: Schema = {
           fields: {
             type: str({ enum: ['haproxy-keepalived', 'nginx-keepalived', 'kube-vip', 'external'] }),
             vip: str({ pattern: IP, expect: 'an IPv4 address' }),
-            interface: str({ pattern: /^[a-zA-Z0-9_.-]{1,15}$/, expect: 'a network interface name' }),
+            interface: str({
+              pattern: INTERFACE,
+              expect: 'a network interface name (at most 15 characters, starting with a letter or digit)',
+            }),
             virtualRouterId: int(1, 255),
           },
         },
@@ -133,7 +154,14 @@ export const CLUSTER_SCHEMA: Schema = {
             format: str({ enum: ['cloud-init', 'ignition'] }),
             platform: str({ enum: ['generic', 'aws', 'openstack', 'proxmox', 'pxe'] }),
             packages: str({ enum: ['install', 'preinstalled'] }),
-            timeServers: strList,
+            // chrony/timesyncd lines and the prepare script (templates/prepare-host.ts, rpm-ostree.ts).
+            timeServers: {
+              t: 'list',
+              of: str({
+                pattern: /^[A-Za-z0-9][A-Za-z0-9.:-]*$/,
+                expect: 'a time server: a host name or IP address, like ntp.lan or 10.0.0.1',
+              }),
+            },
             containerdVersion: str({
               pattern: /^[2-9]\.\d+\.\d+$/,
               expect:
@@ -145,23 +173,40 @@ export const CLUSTER_SCHEMA: Schema = {
             },
           },
         },
-        proxy: { t: 'object', fields: { http: str(), https: str(), noProxy: strList } },
+        proxy: {
+          t: 'object',
+          fields: {
+            http: safeUrl('a proxy', 'http://proxy.lan:3128'),
+            https: safeUrl('a proxy', 'http://proxy.lan:3128'),
+            // templates/containerd.ts assertNoProxyEntry: systemd Environment= and shell exports.
+            noProxy: {
+              t: 'list',
+              of: str({
+                pattern: /^[A-Za-z0-9.:/*_-]+$/,
+                expect: 'a no_proxy entry: a host, domain, address or CIDR (letters, digits and .:/*_-)',
+              }),
+            },
+          },
+        },
         mirrors: {
           t: 'object',
           fields: {
-            kubernetesApt: str(),
-            kubernetesAptKey: str(),
-            containerd: str(),
-            containerdKey: str(),
-            etcd: str(),
-            cni: str(),
-            cilium: str({ pattern: /^https?:\/\/\S+$/, expect: 'an http(s) base URL holding the cilium CLI tarballs and Cilium charts' }),
+            kubernetesApt: safeUrl('an apt repository', 'https://mirror.lan/kubernetes/core:/stable:/v1.37/deb/'),
+            kubernetesAptKey: safeUrl('a signing key', 'https://mirror.lan/kubernetes/Release.key'),
+            containerd: safeUrl('an apt repository', 'https://mirror.lan/docker/linux/{distro}'),
+            containerdKey: safeUrl('a signing key', 'https://mirror.lan/docker/gpg'),
+            etcd: safeUrl('a base', 'https://mirror.lan/etcd'),
+            cni: safeUrl('a base', 'https://mirror.lan/cni'),
+            cilium: str({
+              pattern: new RegExp(`^https?://${SAFE}+$`),
+              expect: 'an http(s) base URL holding the cilium CLI tarballs and Cilium charts, without quotes or "$"',
+            }),
             kubernetesRpm: str({
               pattern: HTTP_URL,
               expect: 'an http(s) base URL of the Kubernetes RPM repository of the minor, like https://mirror.lan/core:/stable:/v1.37/rpm/',
             }),
             kubernetesRpmKey: str({
-              pattern: /^https:\/\/[^\s/?#]+(\/\S*)?$/,
+              pattern: new RegExp(`^https://[^\\s/?#"'\`\\\\$]+(/${SAFE}*)?$`),
               expect: "an https URL of the RPM repository's signing key (it is the trust root of every layered package)",
             }),
             sysext: str({
@@ -176,18 +221,30 @@ export const CLUSTER_SCHEMA: Schema = {
               pattern: HTTP_URL,
               expect: 'an http(s) base URL serving the linux-amd64/linux-arm64 agent executables, like https://mirror.lan/kubeseed/agent/',
             }),
-            imageRepository: str(),
-            registryMirrors: { t: 'map', of: strList },
+            // becomes `<imageRepository>/pause:<tag>` in containerd's config (templates/containerd.ts).
+            imageRepository: str({ pattern: /^[a-z0-9][a-z0-9.:/_@-]*$/i, expect: 'an image repository like registry.lan/k8s' }),
+            // keys (registry host[:port] or _default) and non-empty lists: generator/spec/checks-inputs.ts
+            registryMirrors: {
+              t: 'map',
+              of: {
+                t: 'list',
+                of: str({
+                  pattern: new RegExp(`^([a-z][a-z0-9+.-]*://)?${SAFE}+$`, 'i'),
+                  expect: 'a registry mirror like https://mirror.lan:5000, without spaces, quotes or "$"',
+                }),
+              },
+            },
           },
         },
         proxmox: {
           t: 'object',
           fields: {
-            node: str(),
+            // the names deploy.sh passes to qm and pvesm (generator/render/proxmox.ts checkProxmoxSpec)
+            node: str({ pattern: /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/, expect: 'a Proxmox VE node name like pve1' }),
             templateVmid: int(100, 999_999_999),
-            storage: str(),
-            snippetStorage: str(),
-            bridge: str(),
+            storage: str({ pattern: PROXMOX_STORAGE, expect: 'a Proxmox storage id like local-lvm' }),
+            snippetStorage: str({ pattern: PROXMOX_STORAGE, expect: 'a Proxmox storage id like local' }),
+            bridge: str({ pattern: /^[A-Za-z0-9._-]{1,15}$/, expect: 'a bridge name like vmbr0' }),
             onboot: bool,
             // Proxmox's tag syntax (pve-tag-list in qemu-server's VM schema), lower case.
             tags: {
@@ -207,7 +264,10 @@ export const CLUSTER_SCHEMA: Schema = {
           t: 'object',
           required: ['url'],
           fields: {
-            url: str({ pattern: /^https:\/\/[^/\s]+\/?$/, expect: 'an https:// URL with host and port, like https://10.101.1.5:9443' }),
+            url: str({
+              pattern: /^https:\/\/[^/\s"'`\\$]+\/?$/,
+              expect: 'an https:// URL with host and port, like https://10.101.1.5:9443',
+            }),
             listen: str(),
             httpListen: str(),
           },

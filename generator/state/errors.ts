@@ -1,6 +1,7 @@
 /**
  * The state directory's one error class. Each message names the file, what is wrong and the
- * fix; none carries a secret value. The CLI maps StateError to exit code 1.
+ * fix; none carries a secret value. The CLI maps StateError to exit code 2 when the operator's input
+ * is at fault (a wrong path or passphrase), else 1 (cli/exit-codes.ts).
  */
 
 export type StateErrorCode =

@@ -64,6 +64,19 @@ describe('kubeseed CLI', () => {
     expect((await run('validate', join(work, 'missing.yaml'))).err).toContain('no such file');
   });
 
+  it('validate: a time server a template would refuse is exit 2 with its location, and generate writes nothing', async () => {
+    // Issue 24: it passed validate (exit 0); generate then wrote the state directory and failed with exit 1, unlocated.
+    const bad = join(work, 'bad-time-server.yaml');
+    writeFileSync(bad, readFileSync(example('ha-stacked'), 'utf8').replace('timeServers: [10.101.1.1]', 'timeServers: ["bad server;x"]'));
+    const r = await run('validate', bad);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${bad}:32:19: spec.os.timeServers[0]: "bad server;x" is not a time server`);
+    const out = join(work, 'bad-time-server-out');
+    const g = await run('generate', bad, '--out', out, '--dist', dist);
+    expect(g.code).toBe(2);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('warnings exit 0, --strict turns them into exit 2', async () => {
     const r = await run('validate', example('nginx-keepalived'));
     expect(r.code).toBe(0);

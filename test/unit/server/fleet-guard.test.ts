@@ -5,10 +5,11 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { renderFrame, type StatusDocument } from '../../../cli/status.ts';
+import { renderFrame } from '../../../cli/status.ts';
 import { ClaimLimiter, keyFingerprint, MAX_CANDIDATES, pickCandidate, withCandidate } from '../../../server/enrollment-guard.ts';
 import type { EnrollmentCandidate, HostRecord } from '../../../server/model.ts';
 import { LATEST_PER_KIND, SecurityEventLog } from '../../../server/rollout/security-events.ts';
+import type { RolloutStatus } from '../../../server/status-page/client/view-model.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
 
 const pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -149,7 +150,7 @@ describe('kubeseed status shows the candidates and counts every security event',
         { seq: 90, at: 0, kind: 'unauthenticated-claim' as const, sourceAddress: 'a', message: 'latest', count: 340 },
       ],
     };
-    const text = renderFrame(status as unknown as StatusDocument, { tty: false, color: false, columns: 200, now: 0 }).join('\n');
+    const text = renderFrame(status as unknown as RolloutStatus, { tty: false, color: false, columns: 200, now: 0 }).join('\n');
     expect(text).toContain(`candidate ${c.keyFingerprint}  machine-id squatter  MACs 52:54:00:00:00:01`);
     expect(text).toContain('from 192.0.2.9');
     expect(text).toContain('first seen 2026-01-02T00:00:00.000Z');

@@ -1,19 +1,15 @@
 /** The pure parts of `kubeseed status`: progress bars, durations, host words, frames and outcomes. */
 import { describe, expect, it } from 'vitest';
-import {
-  describeHost,
-  exitCodeOf,
-  formatElapsed,
-  type HostView,
-  hostDetail,
-  renderBar,
-  renderFrame,
-  type StatusDocument,
-  type StepView,
-  statusOutcome,
-} from '../../../cli/status.ts';
+import { exitCodeOf, hostDetail, renderBar, renderFrame, statusOutcome } from '../../../cli/status.ts';
 import { hostNoteLines } from '../../../server/host-notes.ts';
 import { countHosts } from '../../../server/rollout/status.ts';
+import {
+  deriveHostState,
+  formatDuration,
+  type HostStatus,
+  type RolloutStatus,
+  type StepStatus,
+} from '../../../server/status-page/client/view-model.ts';
 
 describe('renderBar', () => {
   it.each([
@@ -53,7 +49,7 @@ describe('renderBar', () => {
   });
 });
 
-describe('formatElapsed', () => {
+describe('formatDuration', () => {
   it.each([
     [0, '0s'],
     [999, '0s'],
@@ -61,18 +57,18 @@ describe('formatElapsed', () => {
     [65_000, '1m05s'],
     [3_600_000 + 2 * 60_000 + 5000, '1h02m'],
     [-5000, '0s'],
-  ])('%i ms → %s', (ms, text) => expect(formatElapsed(ms)).toBe(text));
+  ])('%i ms → %s', (ms, text) => expect(formatDuration(ms)).toBe(text));
 });
 
 const NOW = 1_800_000_000_000;
 
 /** A step as the coordinator reports it, from the fields a test cares about. */
-function step(s: Pick<StepView, 'id' | 'state' | 'attempt'> & Partial<StepView>): StepView {
+function step(s: Pick<StepStatus, 'id' | 'state' | 'attempt'> & Partial<StepStatus>): StepStatus {
   const [hostName = '', kind = ''] = s.id.split('/');
   return { kind, host: hostName, origin: 'plan', failures: 0, ...s };
 }
 
-function host(overrides: Partial<HostView> & { name: string }): HostView {
+function host(overrides: Partial<HostStatus> & { name: string }): HostStatus {
   return {
     role: 'worker',
     lastSeen: null,
@@ -90,7 +86,7 @@ function host(overrides: Partial<HostView> & { name: string }): HostView {
   };
 }
 
-function doc(hosts: HostView[], overrides: Partial<StatusDocument> = {}): StatusDocument {
+function doc(hosts: HostStatus[], overrides: Partial<RolloutStatus> = {}): RolloutStatus {
   const active = hosts.filter((h) => !h.removed);
   return {
     cluster: { name: 'demo', topology: 'stacked', kubernetesVersion: 'v1.37.0', certificateDistribution: 'coordinator' },
@@ -144,8 +140,8 @@ const done = host({
 });
 const notEnrolled = host({ name: 'w3', enrolled: false, waitingFor: 'enrollment (the machine has not called the coordinator yet)' });
 
-describe('describeHost and hostDetail', () => {
-  it.each<[HostView, string, string]>([
+describe('deriveHostState and hostDetail', () => {
+  it.each<[HostStatus, string, string]>([
     [running, 'running', 'kubeadm-init · 1m05s · kubeadm: waiting for the API server'],
     [waiting, 'waiting', 'for cp1/cni-apply'],
     [failed, 'failed', 'kubeadm-join-worker: kubeadm-exit-1 — fix, then `kubeseed retry w2`'],
@@ -201,7 +197,7 @@ describe('describeHost and hostDetail', () => {
       'prepare failed: dpkg-locked; retrying (attempt 2)',
     ],
   ])('case %#', (h, word, detail) => {
-    expect(describeHost(h), h.name).toBe(word);
+    expect(deriveHostState(h), h.name).toBe(word);
     expect(hostDetail(h, NOW), h.name).toBe(detail);
   });
 });
@@ -323,7 +319,7 @@ describe('install failures and cloud-init warnings (issue 25)', () => {
   });
 
   it('a host whose agent could not be installed shows `install failed: <reason>`, the fix and its install log', () => {
-    expect(describeHost(installFailed)).toBe('failed');
+    expect(deriveHostState(installFailed)).toBe('failed');
     expect(hostDetail(installFailed, NOW)).toBe(
       'install failed: agent-checksum-mismatch — the downloaded agent does not match the SHA-256 the coordinator publishes: the mirror serves other bytes',
     );
