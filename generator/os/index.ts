@@ -14,15 +14,20 @@ import { UBUNTU } from './ubuntu.ts';
 
 export type * from './types.ts';
 
-export const OS_PROFILES: Record<OsFamily, OsProfile> = {
+export const OS_PROFILES: Readonly<Record<OsFamily, OsProfile>> = {
   ubuntu: UBUNTU,
   debian: DEBIAN,
   flatcar: FLATCAR,
   'fedora-coreos': FEDORA_COREOS,
 };
 
+/** The profile of a family name as written in a spec, or undefined when the table has none. */
+export function findOsProfile(family: string): OsProfile | undefined {
+  return Object.hasOwn(OS_PROFILES, family) ? OS_PROFILES[family as OsFamily] : undefined;
+}
+
 export function osProfileOf(family: OsFamily): OsProfile {
-  const profile = OS_PROFILES[family];
+  const profile = findOsProfile(family);
   if (!profile) throw new Error(`no OS profile for os.family ${JSON.stringify(family)} (generator/os/index.ts lists them)`);
   return profile;
 }
