@@ -9,15 +9,23 @@ import { etcdTarballUrl, listPrepareHostPackages, type PrepareHostParams, render
 import { proxySettings } from '../plan/proxy.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { containerdVersionOf } from '../versions.ts';
-import type { OsCloudInit } from './types.ts';
+import type { OsCloudInit, OsProfile } from './types.ts';
 
 /** Where the plan writes containerd's config; the prepare script moves it into place after the package install (which ships its own). */
 export const CONTAINERD_CONFIG_SOURCE = '/etc/kubeseed/containerd-config.toml';
 
 /** The apt families' preparation: the prepare script and what it installs (nothing on preinstalled images). */
-export const APT_PREPARATION: OsCloudInit = {
+const APT_PREPARATION: OsCloudInit = {
   renderPrepareScript: (spec, role) => renderPrepareHostScript(prepareParams(spec, role)),
   packages: (spec, role) => listPrepareHostPackages(prepareParams(spec, role)),
+};
+
+/** What Ubuntu and Debian share: cloud-init, a writable /usr/local, the apt prepare script. */
+export const APT_FAMILY: Omit<OsProfile, 'family' | 'pxe'> = {
+  format: 'cloud-init',
+  paths: { agent: '/usr/local/bin/kubeseed-agent', tools: '/usr/local/bin', containerdConfig: CONTAINERD_CONFIG_SOURCE },
+  selinux: false,
+  cloudInit: APT_PREPARATION,
 };
 
 function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostParams {

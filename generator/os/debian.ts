@@ -4,16 +4,13 @@
  *
  * Runtime contract: pure.
  */
-import { APT_PREPARATION, CONTAINERD_CONFIG_SOURCE } from './apt.ts';
+import { APT_FAMILY } from './apt.ts';
 import { noCloudKernelArgs } from './cloud-init-pxe.ts';
 import type { OsProfile } from './types.ts';
 
 export const DEBIAN: OsProfile = {
+  ...APT_FAMILY,
   family: 'debian',
-  format: 'cloud-init',
-  paths: { agent: '/usr/local/bin/kubeseed-agent', tools: '/usr/local/bin', containerdConfig: CONTAINERD_CONFIG_SOURCE },
-  selinux: false,
-  cloudInit: APT_PREPARATION,
   pxe: {
     assets: (dir) => ({ kernelUrl: `${dir}/vmlinuz`, initrdUrl: `${dir}/initrd.img` }),
     kernelArgs: (input, check) => noCloudKernelArgs(input, check),
