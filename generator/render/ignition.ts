@@ -195,6 +195,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   const family = spec.os.family;
   const who = host ? `host ${host.name}` : 'fleet';
   const os = ignitionProfile(spec, who);
+  const paths = osProfile(spec).paths;
   if (!opts.coordinatorCa.includes('-----BEGIN CERTIFICATE-----')) {
     throw new Error(`${who}: coordinatorCa is not a PEM certificate`);
   }
@@ -267,7 +268,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   // The agent: fetched by Ignition itself, over TLS pinned to the coordinator CA.
   const hash = opts.agentSha512 ? `sha512-${opts.agentSha512}` : opts.agentSha256 ? `sha256-${opts.agentSha256}` : undefined;
   addFetchedFile(
-    osProfile(spec).paths.agent,
+    paths.agent,
     0o755,
     {
       source: resolveAgentUrl(spec, arch),
@@ -289,10 +290,10 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
     else if (!item.ifAbsent) addOwnUnit(item.unit, item.reservedFor);
     else if (!unitNames.has(item.unit.name)) units.push(item.unit);
   }
-  if (seen.has('/etc/containerd/config.toml') && !unitNames.has('containerd.service')) {
+  if (seen.has(paths.containerdConfig) && !unitNames.has('containerd.service')) {
     // Whatever the image's unit passes as --config, read the file kubeseed writes (version 3).
     const requires = unitNames.has(CONTAINERD_SELECT_UNIT) ? CONTAINERD_SELECT_UNIT : undefined;
-    const contents = renderContainerdDropin({ configPath: '/etc/containerd/config.toml', ...(requires ? { requires } : {}) });
+    const contents = renderContainerdDropin({ configPath: paths.containerdConfig, ...(requires ? { requires } : {}) });
     units.push({
       name: 'containerd.service',
       // Enabled where the image's presets leave it off (Fedora CoreOS); Flatcar's extension enables its own.
