@@ -1,14 +1,14 @@
 /**
  * Fedora CoreOS: Ignition; rpm-ostree layers kubelet/kubeadm/kubectl from the pkgs.k8s.io RPM
- * repository and containerd is the image's own (render/ignition-fcos.ts, docs/adr/0023); SELinux
+ * repository and containerd is the image's own (fedora-coreos-rpm.ts, docs/adr/0023); SELinux
  * enforcing; NetworkManager and chronyd; Zincati updates off; PXE from the live kernel, initramfs
  * and root file system, installing to disk with coreos-installer from kernel arguments.
  *
  * Runtime contract: pure.
  */
 import { CHRONY_TMPFILES_PATH, renderChronyTmpfiles } from '../../templates/index.ts';
-import { planFedoraCoreOsPackages } from '../render/ignition-fcos.ts';
 import { hostOfUrl } from '../util/ip.ts';
+import { planFedoraCoreOsPackages } from './fedora-coreos-rpm.ts';
 import { READ_ONLY_USR_PATHS } from './read-only-usr.ts';
 import type { IgnitionPreparationItem, OsProfile } from './types.ts';
 

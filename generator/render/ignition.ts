@@ -19,7 +19,7 @@
  * - Flatcar: kubelet/kubeadm come from a systemd-sysext image (`sysext.ts`); containerd is the
  *   built-in one when it is 2.0 or newer, else the stored extension image (checked at boot, ADR 0021).
  *   Fedora CoreOS: rpm-ostree layers the Kubernetes RPMs, SELinux-labelled, and containerd is the
- *   image's own (`ignition-fcos.ts`, docs/adr/0023).
+ *   image's own (`generator/os/fedora-coreos-rpm.ts`, docs/adr/0023).
  * - `spec.proxy` → `ignition.proxy`: the initramfs fetches the agent and the images before any
  *   environment file of the booted system exists.
  * - OS updates never reboot a host on their own (Flatcar `REBOOT_STRATEGY=off`, Zincati updates
