@@ -4,9 +4,9 @@
  * mode: repository keys and sources (pkgs.k8s.io of the minor, Docker's for `containerd.io`), one
  * apt-get update, `containerd.io` pinned and held, kubelet/kubeadm/kubectl pinned to the patch and
  * held, then cri-tools and the node tools. Bash lines spliced into that script, which defines what
- * they call (say, fail, fail_because, download_failure, fetch, put_file, apt_get, apt_update_once,
- * newest_version, resolve_version, installed_version) and `$TMP`, `$ID`, `$ARCH`, `$K8S_VERSION`,
- * `$K8S_VERSION_RE`. Pure; invalid values throw `TemplateInputError`.
+ * they call (say, fail, fail_because, download_failure, fetch, put_file; apt_get, apt_update_once,
+ * newest_version, resolve_version, installed_version from prepare-host-install.ts) and `$TMP`,
+ * `$ID`, `$ARCH`, `$K8S_VERSION`, `$K8S_VERSION_RE`. Pure; invalid values throw `TemplateInputError`.
  */
 import type { ContainerdDockerApt, ContainerdTarball } from './prepare-host.ts';
 import { assertUrl, ereEscape, shArray, shQuote, TemplateInputError } from './text.ts';

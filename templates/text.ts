@@ -87,6 +87,13 @@ export function assertHeredocSafe(content: string, delimiter: string, what: stri
   return content;
 }
 
+/** A quoted bash here-document (`<<'KUBESEED_EOF'` … `KUBESEED_EOF`) as lines, for `put_file PATH MODE <heredoc>`. */
+export function heredocLines(content: string, what: string): string[] {
+  const eof = 'KUBESEED_EOF';
+  assertHeredocSafe(content, eof, what);
+  return [`<<'${eof}'`, ...content.replace(/\n$/, '').split('\n'), eof];
+}
+
 /** `v1.37.0` or `1.37.0` → `{ version: '1.37.0', minor: 37 }`. */
 export function parseKubernetesVersion(value: string): { version: string; major: number; minor: number } {
   const m = /^v?(\d+)\.(\d+)\.(\d+)$/.exec(value);

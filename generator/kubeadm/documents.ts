@@ -4,6 +4,7 @@
  * KubeletConfiguration and KubeProxyConfiguration. Secret values come from a SecretSource, so the
  * same code renders `kubeseed plan` (placeholders) and the coordinator's released steps.
  */
+import { osProfile } from '../os/index.ts';
 import type { SecretSource } from '../plan/types.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { formatDuration } from '../util/text.ts';
@@ -66,7 +67,7 @@ export function buildClusterConfiguration(spec: ClusterSpec): KubeadmDocument {
     controllerManager: {
       extraArgs: [
         { name: 'node-cidr-mask-size', value: String(spec.networking.nodeCidrMaskSize) },
-        ...[volumePluginDir(spec)].flatMap((dir) => (dir ? [{ name: 'flex-volume-plugin-dir', value: dir }] : [])),
+        ...[osProfile(spec).paths.volumePluginDir].flatMap((dir) => (dir ? [{ name: 'flex-volume-plugin-dir', value: dir }] : [])),
       ],
     },
     etcd:
@@ -133,21 +134,9 @@ export function buildJoinConfiguration(spec: ClusterSpec, host: HostSpec, secret
   };
 }
 
-/**
- * Flatcar and Fedora CoreOS mount /usr read-only, yet the kubelet and kube-controller-manager default
- * the flex-volume directory to /usr/libexec/kubernetes/…, which must be writable: kubeadm's
- * troubleshooting guide ("/usr is mounted read-only on nodes") and Flatcar's Kubernetes guide move it
- * to /opt/libexec/…, which kubeadm then mounts into the controller manager instead.
- */
-const COREOS_VOLUME_PLUGIN_DIR = '/opt/libexec/kubernetes/kubelet-plugins/volume/exec/';
-
-function volumePluginDir(spec: ClusterSpec): string | undefined {
-  const family = spec.os.family;
-  return family === 'flatcar' || family === 'fedora-coreos' ? COREOS_VOLUME_PLUGIN_DIR : undefined;
-}
-
 export function buildKubeletConfiguration(spec: ClusterSpec): KubeadmDocument {
-  const pluginDir = volumePluginDir(spec);
+  // Read-only /usr (Flatcar, Fedora CoreOS): the flex-volume directory moves (generator/os/read-only-usr.ts).
+  const pluginDir = osProfile(spec).paths.volumePluginDir;
   return {
     apiVersion: KUBELET_API,
     kind: 'KubeletConfiguration',

@@ -7,10 +7,11 @@
  * copied into kubeseed; versions come from generator/versions.ts unless the spec pins one.
  */
 import type { StepDownload, StepDownloadProxy, StepFile } from '../../protocol/index.ts';
+import { osProfile } from '../os/index.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { CILIUM_CHARTS, CILIUM_CLI } from '../versions.ts';
-import { isCoreOsFamily, noProxyList } from './host-files.ts';
+import { noProxyList } from './proxy.ts';
 
 export const CNI_DIR = '/etc/kubeseed/cni';
 /** Where the Cilium chart is unpacked (the tarball's top directory `cilium/` lies below). */
@@ -75,7 +76,7 @@ function ciliumPlan(spec: ClusterSpec): CniPlan {
     ...(repository ? ciliumImageValues(repository) : {}),
   };
   const mirror = spec.mirrors.cilium?.replace(/\/$/, '');
-  const cli = isCoreOsFamily(spec) ? '/opt/bin/cilium' : '/usr/local/bin/cilium';
+  const cli = `${osProfile(spec).paths.tools}/cilium`;
   const chart = v.replace(/^v/, '');
   const valuesPath = `${CNI_DIR}/cilium-values.yaml`;
   return {

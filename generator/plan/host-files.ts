@@ -9,13 +9,9 @@ import { createHash } from 'node:crypto';
 import {
   containerdHostsTomlPath,
   ETCD_KUBELET_DROPIN_PATH,
-  etcdTarballUrl,
   hasProxy,
   type InstallAgentParams,
   KERNEL_MODULES_PATH,
-  listPrepareHostPackages,
-  type PrepareHostParams,
-  type ProxySettings,
   renderAgentUnit,
   renderContainerdConfig,
   renderContainerdHostsToml,
@@ -29,14 +25,14 @@ import {
   renderKeepalivedConfig,
   renderKernelModules,
   renderNginxStreamConfig,
-  renderPrepareHostScript,
   renderSysctlConfig,
   SYSCTL_PATH,
 } from '../../templates/index.ts';
 import { ETCD_CLIENT_PORT } from '../kubeadm/documents.ts';
+import { osProfile } from '../os/index.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
-import { formatCidr, hostOfUrl, parseCidr } from '../util/ip.ts';
-import { containerdVersionOf, versionsFor } from '../versions.ts';
+import { versionsFor } from '../versions.ts';
+import { proxySettings } from './proxy.ts';
 import { usesKeepalivedLb } from './steps.ts';
 import type { ProvisionFile, SystemdUnit } from './types.ts';
 
@@ -45,39 +41,10 @@ export const INSTALL_AGENT_SCRIPT = '/usr/local/lib/kubeseed/install-agent.sh';
 export const AGENT_UNIT_FILE = '/etc/kubeseed/kubeseed-agent.service';
 export const KEEPALIVED_CHECK_SCRIPT = '/etc/keepalived/check-kubeseed-lb.sh';
 export const ETCD_KUBELET_CONFIG = '/etc/kubeseed/etcd-kubelet.yaml';
-export const CONTAINERD_CONFIG_SOURCE = '/etc/kubeseed/containerd-config.toml';
 
 /** The pause image kubeadm of the target minor expects (`kubeadm config images list`; generator/versions.ts). */
 export function sandboxImage(spec: ClusterSpec): string {
   return `${spec.mirrors.imageRepository ?? 'registry.k8s.io'}/pause:${versionsFor(spec.kubernetesMinor).pause}`;
-}
-
-/**
- * no_proxy gets the cluster's own ranges and the endpoint, or cluster traffic would go through the
- * proxy. Host subnets are listed as CIDRs (Go honours them, curl only since 7.86), not host by host:
- * one entry per subnet keeps every user-data small whatever the fleet size. What first boot fetches
- * with curl — the coordinator and the agent mirror — is named literally, because Ubuntu 22.04's curl
- * 7.81 ignores CIDR entries (install-agent.sh also passes --noproxy for the coordinator); so are the
- * endpoint and the VIP.
- */
-export function noProxyList(spec: ClusterSpec): string[] {
-  const hostNets = spec.hosts.flatMap((h) => (h.address ? [formatCidr(parseCidr(h.address.cidr)!)] : []));
-  const fetchedFrom = [spec.coordinator.url, spec.mirrors.agent].flatMap((u) => (u ? [hostOfUrl(u).host] : []));
-  return [
-    ...new Set([
-      'localhost',
-      '127.0.0.1',
-      spec.networking.podSubnet,
-      spec.networking.serviceSubnet,
-      spec.controlPlaneEndpoint.host,
-      ...(spec.loadBalancer.vip ? [spec.loadBalancer.vip] : []),
-      ...fetchedFrom,
-      `.${spec.networking.dnsDomain}`,
-      '.svc',
-      ...hostNets,
-      ...spec.proxy.noProxy,
-    ]),
-  ];
 }
 
 function controlPlaneBackends(spec: ClusterSpec) {
@@ -164,13 +131,14 @@ function etcdFiles(spec: ClusterSpec, host: HostSpec): ProvisionFile[] {
   return [{ path: ETCD_KUBELET_DROPIN_PATH, content: renderEtcdKubeletDropin({ kubeletConfigPath: ETCD_KUBELET_CONFIG }), mode: 0o644 }];
 }
 
-/** `configPath`: on apt hosts the prepare script moves the config into place after the package install (which ships its own). */
-function runtimeFiles(spec: ClusterSpec, configPath: string): ProvisionFile[] {
+/** containerd's config goes where the OS profile says (on apt hosts the prepare script moves it into place after the package install). */
+function runtimeFiles(spec: ClusterSpec): ProvisionFile[] {
+  const os = osProfile(spec);
   const files: ProvisionFile[] = [
     {
-      path: configPath,
-      // Fedora CoreOS runs SELinux enforcing: containerd labels containers there.
-      content: renderContainerdConfig({ sandboxImage: sandboxImage(spec), enableSelinux: spec.os.family === 'fedora-coreos' }),
+      path: os.paths.containerdConfig,
+      // SELinux enforcing (Fedora CoreOS): containerd labels containers there.
+      content: renderContainerdConfig({ sandboxImage: sandboxImage(spec), enableSelinux: os.selinux }),
       mode: 0o644,
     },
     { path: '/etc/crictl.yaml', content: renderCrictlConfig(), mode: 0o644 },
@@ -192,16 +160,6 @@ export interface HostTemplateFiles {
   files: ProvisionFile[];
   units: SystemdUnit[];
   commands: string[][];
-}
-
-/** Flatcar and Fedora CoreOS: read-only /usr, no apt; Ignition fetches the agent; sysext images (Flatcar) or rpm-ostree layering (Fedora CoreOS) bring kubeadm. */
-export function isCoreOsFamily(spec: ClusterSpec): boolean {
-  return spec.os.family === 'flatcar' || spec.os.family === 'fedora-coreos';
-}
-
-/** Where the agent executable lives: /usr is read-only on the CoreOS families. */
-export function agentPath(spec: ClusterSpec): string {
-  return isCoreOsFamily(spec) ? '/opt/bin/kubeseed-agent' : '/usr/local/bin/kubeseed-agent';
 }
 
 /**
@@ -230,29 +188,29 @@ export function hostTemplateFiles(spec: ClusterSpec, host: HostSpec | null): Hos
 }
 
 function renderHostTemplateFiles(spec: ClusterSpec, role: HostSpec['role'], host: HostSpec | null): HostTemplateFiles {
-  const coreos = isCoreOsFamily(spec);
+  const os = osProfile(spec);
   const files: ProvisionFile[] = [];
   const kube = role === 'control-plane' || role === 'worker' || (role === 'etcd' && spec.etcd.mode === 'static-pod');
   if (kube) {
     files.push(
       { path: KERNEL_MODULES_PATH, content: renderKernelModules({ ipvs: spec.kubeProxy.mode === 'ipvs' && role !== 'etcd' }), mode: 0o644 },
       { path: SYSCTL_PATH, content: renderSysctlConfig(), mode: 0o644 },
-      ...runtimeFiles(spec, coreos ? '/etc/containerd/config.toml' : CONTAINERD_CONFIG_SOURCE),
+      ...runtimeFiles(spec),
     );
   }
   if (role === 'load-balancer' && host && usesKeepalivedLb(spec)) files.push(...loadBalancerFiles(spec, host));
   if (role === 'etcd' && host) files.push(...etcdFiles(spec, host));
   const unit = renderAgentUnit({
-    agentPath: agentPath(spec),
+    agentPath: os.paths.agent,
     configPath: '/etc/kubeseed/agent.json',
-    ...(coreos ? { preparedBy: 'ignition' as const } : {}),
+    ...(os.cloudInit ? {} : { preparedBy: 'ignition' as const }),
   });
-  if (coreos) {
+  if (!os.cloudInit) {
     // Ignition writes the agent executable and enables the unit; nothing runs from a script.
     return { files, units: [{ name: 'kubeseed-agent.service', contents: unit, enabled: true, start: true }], commands: [] };
   }
   files.push(
-    { path: PREPARE_SCRIPT, content: renderPrepareHostScript(prepareParams(spec, role)), mode: 0o755 },
+    { path: PREPARE_SCRIPT, content: os.cloudInit.renderPrepareScript(spec, role), mode: 0o755 },
     { path: INSTALL_AGENT_SCRIPT, content: renderInstallAgentScript(installAgentParams(spec)), mode: 0o755 },
     { path: AGENT_UNIT_FILE, content: unit, mode: 0o644 },
   );
@@ -261,71 +219,9 @@ function renderHostTemplateFiles(spec: ClusterSpec, role: HostSpec['role'], host
   return { files, units: [], commands: [[INSTALL_AGENT_SCRIPT]] };
 }
 
-const proxyCache = new WeakMap<ClusterSpec, ProxySettings>();
-
-/** The same for every host of a spec: computed once. Empty when the spec sets no proxy. */
-function proxySettings(spec: ClusterSpec): ProxySettings {
-  let p = proxyCache.get(spec);
-  if (!p) {
-    p =
-      spec.proxy.http || spec.proxy.https
-        ? {
-            ...(spec.proxy.http ? { http: spec.proxy.http } : {}),
-            ...(spec.proxy.https ? { https: spec.proxy.https } : {}),
-            noProxy: noProxyList(spec),
-          }
-        : {};
-    proxyCache.set(spec, p);
-  }
-  return p;
-}
-
-/** What the prepare script installs on a host of this role (for `kubeseed plan`): nothing on CoreOS families or preinstalled images. */
+/** What the prepare script installs on a host of this role (for `kubeseed plan`): nothing where Ignition prepares the host or on preinstalled images. */
 export function hostPackages(spec: ClusterSpec, role: HostSpec['role']): string[] {
-  return isCoreOsFamily(spec) ? [] : listPrepareHostPackages(prepareParams(spec, role));
-}
-
-function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostParams {
-  const extra: string[] = [];
-  const services: string[] = [];
-  if (role === 'load-balancer') {
-    const nginx = spec.loadBalancer.type === 'nginx-keepalived';
-    // `nginx` with the stream module package: nginx-light is gone from Debian 13.
-    extra.push(...(nginx ? ['nginx', 'libnginx-mod-stream'] : ['haproxy']));
-    services.push(nginx ? 'nginx' : 'haproxy');
-    if (spec.hosts.filter((h) => h.role === 'load-balancer').length >= 2) {
-      extra.push('keepalived');
-      services.push('keepalived');
-    }
-  }
-  // One containerd version (generator/versions.ts): a tarball mirror's `{version}`; Docker's repository
-  // is pinned only to a version the spec names (it keeps its own newest 2.x otherwise).
-  const containerdMirror = spec.mirrors.containerd?.replaceAll('{version}', containerdVersionOf(spec));
-  const containerd: PrepareHostParams['containerd'] = containerdMirror?.endsWith('.tar.gz')
-    ? { source: 'tarball', tarballUrl: containerdMirror, runcUrl: containerdMirror.replace(/[^/]*$/, 'runc.{arch}') }
-    : {
-        source: 'docker-apt',
-        ...(containerdMirror ? { repoUrl: containerdMirror } : {}),
-        ...(spec.mirrors.containerdKey ? { keyUrl: spec.mirrors.containerdKey } : {}),
-        ...(spec.os.containerdVersion ? { versionPrefix: `${spec.os.containerdVersion}-` } : {}),
-      };
-  const binaryEtcd = role === 'etcd' && spec.etcd.mode === 'binary';
-  return {
-    kubernetesVersion: spec.kubernetesVersion,
-    packagesMode: spec.os.packages,
-    // Load balancers and binary etcd members run no kubelet: no containerd, kubeadm or kernel settings.
-    kubernetesNode: role !== 'load-balancer' && !binaryEtcd,
-    ...(binaryEtcd ? { etcd: { tarballUrl: etcdTarballUrl(spec.etcd.version, spec.mirrors.etcd) } } : {}),
-    ...(spec.mirrors.kubernetesApt ? { kubernetesAptUrl: spec.mirrors.kubernetesApt } : {}),
-    ...(spec.mirrors.kubernetesAptKey ? { kubernetesAptKeyUrl: spec.mirrors.kubernetesAptKey } : {}),
-    containerd,
-    extraPackages: extra,
-    ipvs: spec.kubeProxy.mode === 'ipvs' && (role === 'control-plane' || role === 'worker'),
-    proxy: proxySettings(spec),
-    timeServers: spec.os.timeServers,
-    containerdConfigSource: CONTAINERD_CONFIG_SOURCE,
-    enableServices: services,
-  };
+  return osProfile(spec).cloudInit?.packages(spec, role) ?? [];
 }
 
 function installAgentParams(spec: ClusterSpec): InstallAgentParams {

@@ -10,6 +10,7 @@
  *   all joins ─▶ label-nodes ─▶ verify
  */
 import type { Role, StepKind } from '../../protocol/index.ts';
+import { osProfile } from '../os/index.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import type { PlannedStep, SecretKind } from './types.ts';
 
@@ -22,12 +23,12 @@ export function usesKeepalivedLb(spec: ClusterSpec): boolean {
 }
 
 /**
- * Ubuntu and Debian (cloud-init): host preparation is the agent's first step on every host, so a
- * failure reaches the coordinator. Flatcar and Fedora CoreOS prepare in Ignition (sysext images)
- * before the agent starts: no step.
+ * An OS prepared by a script (the apt families, cloud-init): host preparation is the agent's first
+ * step on every host, so a failure reaches the coordinator. The Ignition families prepare in
+ * Ignition (sysext images, rpm-ostree) before the agent starts: no step.
  */
 function preparesByAgent(spec: ClusterSpec): boolean {
-  return spec.os.format === 'cloud-init';
+  return osProfile(spec).cloudInit !== undefined;
 }
 
 export function firstControlPlane(spec: ClusterSpec): HostSpec {

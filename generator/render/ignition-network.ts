@@ -1,7 +1,8 @@
 /**
- * Static networking for Ignition hosts, the counterpart of cloud-init's network-config:
- * - Flatcar (systemd-networkd): `/etc/systemd/network/10-kubeseed-<if>.network`;
- * - Fedora CoreOS (NetworkManager): `/etc/NetworkManager/system-connections/kubeseed-<if>.nmconnection`
+ * Static networking for Ignition hosts, the counterpart of cloud-init's network-config, in the
+ * network stack the family's OS profile names (`ignition.network`):
+ * - `networkd` (Flatcar): `/etc/systemd/network/10-kubeseed-<if>.network`;
+ * - `networkmanager` (Fedora CoreOS): `/etc/NetworkManager/system-connections/kubeseed-<if>.nmconnection`
  *   (0600: NetworkManager ignores keyfiles others can read);
  * - both: `/etc/systemd/network/10-kubeseed-<if>.link` naming the NIC with the host's MAC
  *   `host.interface` (what cloud-init's `set-name` does), so keepalived/kube-vip find it.
@@ -14,12 +15,14 @@
  *
  * Runtime contract: pure.
  */
+import { osProfileOf } from '../os/index.ts';
 import type { ProvisionFile } from '../plan/types.ts';
 import type { HostSpec, OsFamily } from '../spec/types.ts';
 
 const IFACE = /^[A-Za-z0-9_.-]{1,15}$/;
 
 export function renderIgnitionNetworkFiles(host: HostSpec, family: OsFamily): ProvisionFile[] {
+  const stack = osProfileOf(family).ignition?.network;
   if (!IFACE.test(host.interface)) throw new Error(`host ${host.name}: interface ${JSON.stringify(host.interface)} is not a NIC name`);
   const files: ProvisionFile[] = [];
   const iface = host.interface;
@@ -33,7 +36,7 @@ export function renderIgnitionNetworkFiles(host: HostSpec, family: OsFamily): Pr
   if (!host.address) return files;
 
   const { cidr } = host.address;
-  if (family === 'flatcar') {
+  if (stack === 'networkd') {
     const lines = [
       '# kubeseed: static address of ' + host.name,
       '[Match]',
@@ -47,7 +50,7 @@ export function renderIgnitionNetworkFiles(host: HostSpec, family: OsFamily): Pr
     files.push({ path: `/etc/systemd/network/10-kubeseed-${iface}.network`, content: `${lines.join('\n')}\n`, mode: 0o644 });
     return files;
   }
-  if (family === 'fedora-coreos') {
+  if (stack === 'networkmanager') {
     const lines = [
       '[connection]',
       `id=kubeseed-${iface}`,

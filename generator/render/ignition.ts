@@ -11,13 +11,15 @@
  *   (guard file `/var/lib/kubeseed/firstboot.done`, written last).
  * - users → user `core` (the image's login user) with every SSH key.
  * - the host's static address and NIC name → networkd (Flatcar) / NetworkManager (FCOS) files.
+ * - What differs between the families (network stack, time and update-policy files, host
+ *   preparation, what is writable under /usr) is read from the OS profile (generator/os/).
  * - the agent executable is fetched by Ignition itself from the coordinator (or mirrors.agent),
  *   gzip-decoded and checked against the digest of the build (`kubeseed generate` always passes
  *   it); the coordinator CA is trusted for it.
  * - Flatcar: kubelet/kubeadm come from a systemd-sysext image (`sysext.ts`); containerd is the
  *   built-in one when it is 2.0 or newer, else the stored extension image (checked at boot, ADR 0021).
  *   Fedora CoreOS: rpm-ostree layers the Kubernetes RPMs, SELinux-labelled, and containerd is the
- *   image's own (`ignition-fcos.ts`, docs/adr/0023).
+ *   image's own (`generator/os/fedora-coreos-rpm.ts`, docs/adr/0023).
  * - `spec.proxy` → `ignition.proxy`: the initramfs fetches the agent and the images before any
  *   environment file of the booted system exists.
  * - OS updates never reboot a host on their own (Flatcar `REBOOT_STRATEGY=off`, Zincati updates
@@ -26,27 +28,20 @@
  * Runtime contract: pure — same input, same bytes (compact JSON, fixed key order).
  */
 
-import {
-  CHRONY_TMPFILES_PATH,
-  CONTAINERD_SELECT_SCRIPT,
-  CONTAINERD_SELECT_UNIT,
-  renderChronyTmpfiles,
-  renderContainerdDropin,
-  renderContainerdSelectScript,
-  renderContainerdSelectUnit,
-} from '../../templates/index.ts';
-import { noProxyList } from '../plan/host-files.ts';
+import { CONTAINERD_SELECT_UNIT, renderContainerdDropin } from '../../templates/index.ts';
+import { type IgnitionUnit, ignitionProfile, osProfile } from '../os/index.ts';
+import { READ_ONLY_USR_PATHS } from '../os/read-only-usr.ts';
+import { noProxyList } from '../plan/proxy.ts';
 import type { Provisioning, SystemdUnit } from '../plan/types.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { hostOfUrl } from '../util/ip.ts';
 import { encodeIgnitionContents, toBase64DataUrl } from './ignition-encoding.ts';
-import { planFedoraCoreOsPackages } from './ignition-fcos.ts';
 import { renderIgnitionNetworkFiles } from './ignition-network.ts';
-import { FLATCAR_BUILTIN_EXTENSIONS_TO_MASK, planSysextImages, type SysextArch } from './sysext.ts';
+import type { SysextArch } from './sysext.ts';
 
 export const IGNITION_SPEC_VERSION = '3.3.0';
-/** `/usr` is read-only on Flatcar and Fedora CoreOS; `/opt/bin` is on Flatcar's default PATH. */
-export const IGNITION_AGENT_PATH = '/opt/bin/kubeseed-agent';
+/** Where the Ignition families keep the agent executable (their profiles' `paths.agent`: `/usr` is read-only). */
+export const IGNITION_AGENT_PATH = READ_ONLY_USR_PATHS.agent;
 export const FIRSTBOOT_UNIT = 'kubeseed-firstboot.service';
 export const FIRSTBOOT_SCRIPT = '/opt/kubeseed/firstboot.sh';
 export const FIRSTBOOT_DONE = '/var/lib/kubeseed/firstboot.done';
@@ -81,12 +76,7 @@ interface IgnLink {
   target: string;
   overwrite: true;
 }
-interface IgnUnit {
-  name: string;
-  enabled?: boolean;
-  contents?: string;
-  dropins?: { name: string; contents: string }[];
-}
+type IgnUnit = IgnitionUnit;
 export interface IgnitionConfig {
   ignition: {
     version: string;
@@ -175,33 +165,6 @@ function renderFirstbootUnit(before: string[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-function renderTimeConfig(family: ClusterSpec['os']['family'], servers: string[]): { path: string; content: string } {
-  if (family === 'flatcar') {
-    // Flatcar synchronises with systemd-timesyncd by default.
-    return { path: '/etc/systemd/timesyncd.conf.d/10-kubeseed.conf', content: `[Time]\nNTP=${servers.join(' ')}\n` };
-  }
-  // Fedora CoreOS runs chronyd; its chrony.conf (and the platform sources FCOS derives from it) stays.
-  return { path: CHRONY_TMPFILES_PATH, content: renderChronyTmpfiles(servers) };
-}
-
-/** Flatcar's locksmithd and Fedora CoreOS's Zincati reboot after an update unless told not to. */
-function renderUpdatePolicy(family: 'flatcar' | 'fedora-coreos'): { path: string; content: string } {
-  if (family === 'flatcar') {
-    return {
-      path: '/etc/flatcar/update.conf',
-      content:
-        '# written by kubeseed: update_engine still installs updates, nothing reboots on its own.\n' +
-        '# Reboot nodes one at a time after draining (FLUO or kured); docs/formats.md.\nREBOOT_STRATEGY=off\n',
-    };
-  }
-  return {
-    path: '/etc/zincati/config.d/90-kubeseed-updates.toml',
-    content:
-      '# written by kubeseed: Zincati would reboot as soon as an update is staged. Enable updates with the\n' +
-      '# fleet_lock strategy once the cluster is verified; docs/formats.md.\n[updates]\nenabled = false\n',
-  };
-}
-
 /**
  * `ignition.proxy` from `spec.proxy`; undefined without a proxy. noProxy is the cloud-init path's list
  * (which names the coordinator and the agent mirror) plus the extension mirror Ignition fetches from.
@@ -216,7 +179,7 @@ export function ignitionProxy(spec: ClusterSpec): NonNullable<IgnitionConfig['ig
       ...new Set([
         ...noProxyList(spec),
         ...(spec.mirrors.sysext ? [hostOfUrl(spec.mirrors.sysext).host] : []),
-        ...(spec.os.family === 'fedora-coreos' && spec.mirrors.kubernetesRpm ? [hostOfUrl(spec.mirrors.kubernetesRpm).host] : []),
+        ...(osProfile(spec).ignition?.fetchesFrom(spec) ?? []),
       ]),
     ],
   };
@@ -231,9 +194,8 @@ function renderHostsFile(entries: Provisioning['hostsEntries']): string {
 export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec: ClusterSpec, opts: IgnitionOptions): IgnitionConfig {
   const family = spec.os.family;
   const who = host ? `host ${host.name}` : 'fleet';
-  if (family !== 'flatcar' && family !== 'fedora-coreos') {
-    throw new Error(`${who}: Ignition is rendered for os.family flatcar or fedora-coreos, not ${family}; use os.format: cloud-init`);
-  }
+  const os = ignitionProfile(spec, who);
+  const paths = osProfile(spec).paths;
   if (!opts.coordinatorCa.includes('-----BEGIN CERTIFICATE-----')) {
     throw new Error(`${who}: coordinatorCa is not a PEM certificate`);
   }
@@ -246,9 +208,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
       throw new Error(`${who}: file path ${path} must be absolute and simplified`);
     }
     if (seen.has(path)) throw new Error(`${who}: ${path} is written twice`);
-    if (path.startsWith('/usr/') && !(family === 'fedora-coreos' && path.startsWith('/usr/local/'))) {
-      // Flatcar's /usr (with /usr/local) is the read-only, verity-protected OS partition; on Fedora
-      // CoreOS only /usr/local is writable (a link to /var/usrlocal).
+    if (path.startsWith('/usr/') && !os.writableUnderUsr.some((prefix) => path.startsWith(prefix))) {
       throw new Error(`${who}: ${path} is under /usr, which is read-only on ${family}; write it under /opt or /etc instead`);
     }
     seen.add(path);
@@ -272,11 +232,10 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   // Static addresses and stable NIC names (cloud-init's network-config on the other path).
   if (host) for (const f of renderIgnitionNetworkFiles(host, family)) addDefault(f.path, f.content, f.mode);
   if (p.timeServers.length > 0) {
-    const t = renderTimeConfig(family, p.timeServers);
+    const t = os.timeFile(p.timeServers);
     addDefault(t.path, t.content, 0o644);
   }
-  const updates = renderUpdatePolicy(family);
-  addDefault(updates.path, updates.content, 0o644);
+  addDefault(os.updatePolicy.path, os.updatePolicy.content, 0o644);
 
   // Units: enabled when the cloud-init path would enable or start them; a unit without an
   // [Install] section cannot be enabled and is started by the first-boot script instead.
@@ -309,7 +268,7 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
   // The agent: fetched by Ignition itself, over TLS pinned to the coordinator CA.
   const hash = opts.agentSha512 ? `sha512-${opts.agentSha512}` : opts.agentSha256 ? `sha256-${opts.agentSha256}` : undefined;
   addFetchedFile(
-    IGNITION_AGENT_PATH,
+    paths.agent,
     0o755,
     {
       source: resolveAgentUrl(spec, arch),
@@ -319,37 +278,26 @@ export function buildIgnitionConfig(p: Provisioning, host: HostSpec | null, spec
     'the agent executable',
   );
 
-  // Host preparation: system extensions on Flatcar, rpm-ostree layering on Fedora CoreOS.
+  // Host preparation, as the OS profile lists it: system extensions (Flatcar), rpm-ostree layering (Fedora CoreOS).
   const links: IgnLink[] = [];
   const proxy = ignitionProxy(spec);
-  if (family === 'flatcar') {
-    const sysexts = planSysextImages(spec, { arch, containerdVersion: opts.containerdVersion });
-    for (const img of sysexts) {
-      const contents = { source: img.url, ...(img.hash ? { verification: { hash: img.hash } } : {}) };
-      addFetchedFile(img.storePath, 0o644, contents, `the ${img.name} system extension`);
-      if (img.linkedBy === 'ignition') links.push({ path: img.linkPath, target: img.storePath, overwrite: true });
-      else {
-        // The built-in containerd runs when it is ≥ 2.0; the stored image only otherwise (ADR 0021).
-        addFile(CONTAINERD_SELECT_SCRIPT, renderContainerdSelectScript({ imagePath: img.storePath, linkPath: img.linkPath }), 0o755);
-        addOwnUnit({ name: CONTAINERD_SELECT_UNIT, enabled: true, contents: renderContainerdSelectUnit() });
-      }
-    }
-    for (const path of FLATCAR_BUILTIN_EXTENSIONS_TO_MASK) links.push({ path, target: '/dev/null', overwrite: true });
-    if (!unitNames.has('systemd-sysext.service')) units.push({ name: 'systemd-sysext.service', enabled: true });
-  } else {
-    const fcos = planFedoraCoreOsPackages(spec, proxy);
-    for (const f of fcos.files) addFile(f.path, f.content, f.mode);
-    for (const r of fcos.remote) addFetchedFile(r.path, 0o644, { source: r.source }, 'the Kubernetes RPM repository key');
-    for (const u of fcos.units) addOwnUnit(u, 'rpm-ostree layering');
+  for (const item of os.prepare(spec, { arch, containerdVersion: opts.containerdVersion, proxy })) {
+    if ('file' in item) addFile(item.file.path, item.file.content, item.file.mode, item.file.owner);
+    else if ('fetched' in item) {
+      const { path, mode, source, hash, owner } = item.fetched;
+      addFetchedFile(path, mode, { source, ...(hash ? { verification: { hash } } : {}) }, owner);
+    } else if ('link' in item) links.push({ ...item.link, overwrite: true });
+    else if (!item.ifAbsent) addOwnUnit(item.unit, item.reservedFor);
+    else if (!unitNames.has(item.unit.name)) units.push(item.unit);
   }
-  if (seen.has('/etc/containerd/config.toml') && !unitNames.has('containerd.service')) {
+  if (seen.has(paths.containerdConfig) && !unitNames.has('containerd.service')) {
     // Whatever the image's unit passes as --config, read the file kubeseed writes (version 3).
     const requires = unitNames.has(CONTAINERD_SELECT_UNIT) ? CONTAINERD_SELECT_UNIT : undefined;
-    const contents = renderContainerdDropin({ configPath: '/etc/containerd/config.toml', ...(requires ? { requires } : {}) });
+    const contents = renderContainerdDropin({ configPath: paths.containerdConfig, ...(requires ? { requires } : {}) });
     units.push({
       name: 'containerd.service',
-      // Enabled on Fedora CoreOS, whose presets leave the image's containerd off; Flatcar's extension enables its own.
-      ...(family === 'fedora-coreos' ? { enabled: true } : {}),
+      // Enabled where the image's presets leave it off (Fedora CoreOS); Flatcar's extension enables its own.
+      ...(os.enableContainerd ? { enabled: true } : {}),
       dropins: [{ name: '10-kubeseed-config.conf', contents }],
     });
   }

@@ -21,6 +21,7 @@
  *
  * Runtime contract: pure.
  */
+import { osProfile } from '../os/index.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { buildNetworkConfig } from './network-config.ts';
 import {
@@ -106,8 +107,8 @@ export function routePxeRequest(
   const query = new URLSearchParams(q < 0 ? '' : pathWithQuery.slice(q + 1));
   // Exact matches only: no decoding, no normalisation, so `..`, `%2e%2e` or `//` never reach a file.
   const base = resolvePxeBaseUrl(spec);
-  const family = spec.os.family;
-  const ignitionFamily = family === 'flatcar' || family === 'fedora-coreos';
+  const os = osProfile(spec);
+  const ignitionFamily = os.format === 'ignition';
 
   if (path === '/boot.ipxe') return { status: 200, contentType: TEXT, body: renderIpxeIndex(base) };
   if (path === '/ipxe') {
@@ -120,7 +121,7 @@ export function routePxeRequest(
     if (!host && !opts.installUnknownMacs) return { status: 200, contentType: TEXT, body: renderIpxeRefusal(mac) };
     if (opts.installed?.(mac, host?.name ?? null)) return { status: 200, contentType: TEXT, body: renderIpxeLocalBoot(mac) };
     // The label names no host: anyone can ask for any MAC, and host names are not theirs to learn.
-    const assets = opts.assets ?? defaultPxeAssets(family, base);
+    const assets = opts.assets ?? defaultPxeAssets(os.family, base);
     const body = renderIpxeScript(machineBootInput(spec, base, host, assets, `machine ${mac}, fleet of cluster ${spec.name}`));
     return { status: 200, contentType: TEXT, body };
   }
@@ -129,13 +130,14 @@ export function routePxeRequest(
   const seed = /^\/nocloud\/([a-z0-9-]+)\/(user-data|meta-data)$/.exec(path);
   if (seed) {
     const machine = machineOf(spec, seed[1]!);
-    // Debian's live image keeps the fleet seed (machineBootInput); only Ubuntu has per-machine seeds.
-    if (!machine || ignitionFamily || fleet.userData === undefined || (machine.host && family !== 'ubuntu')) return notFound(path);
+    // Per-machine seeds only where the profile boots an installer (Ubuntu's autoinstall); Debian's live image keeps the fleet seed.
+    const autoinstall = os.pxe.seed === 'autoinstall';
+    if (!machine || ignitionFamily || fleet.userData === undefined || (machine.host && !autoinstall)) return notFound(path);
     if (seed[2] === 'meta-data') {
       const metaData = machine.host ? `instance-id: iid-kubeseed-${seed[1]}\n` : (fleet.metaData ?? 'instance-id: iid-kubeseed-fleet\n');
       return { status: 200, contentType: TEXT, body: metaData };
     }
-    if (family !== 'ubuntu') return { status: 200, contentType: TEXT, body: fleet.userData };
+    if (!autoinstall) return { status: 200, contentType: TEXT, body: fleet.userData };
     const disk = installDiskOf(spec, machine.host);
     const network = machine.host?.address ? buildNetworkConfig(machine.host) : undefined;
     const body = renderUbuntuAutoinstall(fleet.userData, { ...(disk ? { installDisk: disk } : {}), ...(network ? { network } : {}) });
@@ -151,9 +153,9 @@ export function routePxeRequest(
       ? renderHostTargetIgnition(spec, machine.host, pxeUrls(base, 'fleet').ignition, fleet.ignition)
       : fleet.ignition;
     if (!ign[2]) return { status: 200, contentType: IGNITION, body: target };
-    // The live installer: Flatcar only (Fedora CoreOS installs from kernel arguments), with a disk.
+    // The live installer (Flatcar's; Fedora CoreOS installs from kernel arguments), with a disk.
     const disk = installDiskOf(spec, machine.host);
-    if (family !== 'flatcar' || !disk || (!machine.host && !opts.installUnknownMacs)) return notFound(path);
+    if (os.pxe.installer !== 'live-ignition' || !disk || (!machine.host && !opts.installUnknownMacs)) return notFound(path);
     return { status: 200, contentType: IGNITION, body: renderFlatcarInstallerIgnition(spec, disk, urls.ignition, target) };
   }
   return notFound(path);

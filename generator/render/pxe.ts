@@ -20,33 +20,12 @@
  * Runtime contract: pure.
  */
 import { parse as parseYaml } from 'yaml';
+import { type IpxeArgChecks, type IpxeBootInput, osProfile, osProfileOf, type PxeAssets } from '../os/index.ts';
 import type { ClusterSpec, HostSpec, OsFamily } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import type { RenderedFile } from './proxmox.ts';
 
-export interface PxeAssets {
-  kernelUrl: string;
-  initrdUrl: string;
-  /** Fedora CoreOS live root file system (`coreos.live.rootfs_url`); required for fedora-coreos. */
-  rootfsUrl?: string;
-  /** Ubuntu live-server ISO the installer downloads (`url=`); required for ubuntu. */
-  isoUrl?: string;
-}
-
-export interface IpxeBootInput extends PxeAssets {
-  family: OsFamily;
-  /** NoCloud base URL ending with `/` (ubuntu, debian). */
-  seedUrl?: string;
-  /** Ignition config URL (flatcar, fedora-coreos). */
-  ignitionUrl?: string;
-  /** fedora-coreos: install to this disk with coreos-installer instead of running live. */
-  installDevice?: string;
-  /** Kernel consoles; default `tty0` and `ttyS0,115200n8`. */
-  consoles?: string[];
-  extraArgs?: string[];
-  /** Shown in the script's comment line. */
-  label?: string;
-}
+export type { IpxeBootInput, PxeAssets } from '../os/index.ts';
 
 /** Refuses what iPXE would split, expand or treat as a terminator or comment. */
 export function checkIpxeToken(token: string, what: string): string {
@@ -68,45 +47,11 @@ function checkHttpUrl(url: string, what: string): string {
 
 const INITRD_NAME = 'initrd.img';
 
-/** The kernel command line arguments for a family (without `initrd=`). */
+const CHECKS: IpxeArgChecks = { token: checkIpxeToken, httpUrl: checkHttpUrl };
+
+/** The kernel command line arguments for a family (without `initrd=`): the profile's, then consoles and extra arguments. */
 export function buildKernelArgs(input: IpxeBootInput): string[] {
-  const args: string[] = [];
-  switch (input.family) {
-    case 'ubuntu':
-    case 'debian': {
-      if (!input.seedUrl) throw new Error(`${input.family} PXE boot needs seedUrl (the NoCloud base URL)`);
-      checkHttpUrl(input.seedUrl, 'seedUrl');
-      if (!input.seedUrl.endsWith('/'))
-        throw new Error(`seedUrl must end with "/" (cloud-init appends user-data/meta-data): ${input.seedUrl}`);
-      args.push('ip=dhcp');
-      if (input.family === 'ubuntu') {
-        if (!input.isoUrl) throw new Error('ubuntu PXE boot needs isoUrl (the live-server ISO the installer loads)');
-        // cloud-init would read `url=` as cloud-config-url and fetch the ISO as a config.
-        args.push(`url=${checkHttpUrl(input.isoUrl, 'isoUrl')}`, 'cloud-config-url=/dev/null', 'autoinstall');
-      }
-      args.push(`ds=nocloud;s=${input.seedUrl}`);
-      break;
-    }
-    case 'flatcar':
-      if (!input.ignitionUrl) throw new Error('flatcar PXE boot needs ignitionUrl');
-      args.push('flatcar.first_boot=1', `ignition.config.url=${checkHttpUrl(input.ignitionUrl, 'ignitionUrl')}`);
-      break;
-    case 'fedora-coreos':
-      if (!input.ignitionUrl) throw new Error('fedora-coreos PXE boot needs ignitionUrl');
-      if (!input.rootfsUrl) throw new Error('fedora-coreos PXE boot needs rootfsUrl (coreos.live.rootfs_url)');
-      args.push(`coreos.live.rootfs_url=${checkHttpUrl(input.rootfsUrl, 'rootfsUrl')}`);
-      if (input.installDevice) {
-        args.push(`coreos.inst.install_dev=${checkIpxeToken(input.installDevice, 'installDevice')}`);
-        args.push(`coreos.inst.ignition_url=${checkHttpUrl(input.ignitionUrl, 'ignitionUrl')}`);
-      } else {
-        args.push(
-          'ignition.firstboot',
-          'ignition.platform.id=metal',
-          `ignition.config.url=${checkHttpUrl(input.ignitionUrl, 'ignitionUrl')}`,
-        );
-      }
-      break;
-  }
+  const args = osProfileOf(input.family).pxe.kernelArgs(input, CHECKS);
   for (const c of input.consoles ?? ['tty0', 'ttyS0,115200n8']) args.push(`console=${checkIpxeToken(c, 'console')}`);
   for (const a of input.extraArgs ?? []) args.push(checkIpxeToken(a, 'extra kernel argument'));
   return args;
@@ -213,22 +158,16 @@ function staticNetworkKernelArgs(host: HostSpec): string[] {
  * Debian's cloud-init live image has no per-host seed: it keeps the fleet seed and DHCP.
  */
 export function machineBootInput(spec: ClusterSpec, base: string, host: HostSpec | null, assets: PxeAssets, label: string): IpxeBootInput {
-  const family = spec.os.family;
+  const os = osProfile(spec);
   const name = host?.mac ? pxeMachineName(host.mac) : 'fleet';
   const urls = pxeUrls(base, name);
   const disk = installDiskOf(spec, host);
   const network = host ? staticNetworkKernelArgs(host) : [];
-  const common = { family, ...assets, label };
-  switch (family) {
-    case 'ubuntu':
-      return { ...common, seedUrl: urls.nocloud };
-    case 'debian':
-      return { ...common, seedUrl: pxeUrls(base, 'fleet').nocloud };
-    case 'flatcar':
-      return { ...common, ignitionUrl: disk ? urls.installer : urls.ignition, extraArgs: network };
-    case 'fedora-coreos':
-      return { ...common, ignitionUrl: urls.ignition, ...(disk ? { installDevice: disk } : {}), extraArgs: network };
-  }
+  const common = { family: os.family, ...assets, label };
+  if (os.format === 'cloud-init')
+    return { ...common, seedUrl: os.pxe.seed === 'autoinstall' ? urls.nocloud : pxeUrls(base, 'fleet').nocloud };
+  if (os.pxe.installer === 'live-ignition') return { ...common, ignitionUrl: disk ? urls.installer : urls.ignition, extraArgs: network };
+  return { ...common, ignitionUrl: urls.ignition, ...(disk ? { installDevice: disk } : {}), extraArgs: network };
 }
 
 /**
@@ -263,21 +202,7 @@ export function pxeUrls(baseUrl: string, name: string): { ipxe: string; nocloud:
 
 /** Where the listener serves boot files by default: `/assets/<family>/…` (the operator places them). */
 export function defaultPxeAssets(family: OsFamily, baseUrl: string): PxeAssets {
-  const a = `${baseUrl.replace(/\/+$/, '')}/assets/${family}`;
-  switch (family) {
-    case 'ubuntu':
-      return { kernelUrl: `${a}/vmlinuz`, initrdUrl: `${a}/initrd`, isoUrl: `${a}/ubuntu-live-server-amd64.iso` };
-    case 'debian':
-      return { kernelUrl: `${a}/vmlinuz`, initrdUrl: `${a}/initrd.img` };
-    case 'flatcar':
-      return { kernelUrl: `${a}/flatcar_production_pxe.vmlinuz`, initrdUrl: `${a}/flatcar_production_pxe_image.cpio.gz` };
-    case 'fedora-coreos':
-      return {
-        kernelUrl: `${a}/fedora-coreos-live-kernel-x86_64`,
-        initrdUrl: `${a}/fedora-coreos-live-initramfs.x86_64.img`,
-        rootfsUrl: `${a}/fedora-coreos-live-rootfs.x86_64.img`,
-      };
-  }
+  return osProfileOf(family).pxe.assets(`${baseUrl.replace(/\/+$/, '')}/assets/${family}`);
 }
 
 export interface AutoinstallOptions {
@@ -341,8 +266,8 @@ export interface PxeFilesInput {
  */
 export function renderPxeFiles(spec: ClusterSpec, input: PxeFilesInput = {}): { files: RenderedFile[] } {
   const base = resolvePxeBaseUrl(spec);
-  const family = spec.os.family;
-  const assets = input.assets ?? defaultPxeAssets(family, base);
+  const os = osProfile(spec);
+  const assets = input.assets ?? defaultPxeAssets(os.family, base);
   const files: RenderedFile[] = [
     { path: 'pxe/boot.ipxe', content: renderIpxeIndex(base), mode: 0o644 },
     {
@@ -351,10 +276,10 @@ export function renderPxeFiles(spec: ClusterSpec, input: PxeFilesInput = {}): { 
       mode: 0o644,
     },
   ];
-  if (input.fleetUserData !== undefined && (family === 'ubuntu' || family === 'debian')) {
+  if (input.fleetUserData !== undefined && os.format === 'cloud-init') {
     const disk = installDiskOf(spec, null);
     const userData =
-      family === 'ubuntu' ? renderUbuntuAutoinstall(input.fleetUserData, disk ? { installDisk: disk } : {}) : input.fleetUserData;
+      os.pxe.seed === 'autoinstall' ? renderUbuntuAutoinstall(input.fleetUserData, disk ? { installDisk: disk } : {}) : input.fleetUserData;
     files.push({ path: 'pxe/nocloud/fleet/user-data', content: userData, mode: 0o600 });
     files.push({ path: 'pxe/nocloud/fleet/meta-data', content: input.fleetMetaData ?? 'instance-id: iid-kubeseed-fleet\n', mode: 0o644 });
   }

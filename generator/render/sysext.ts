@@ -3,7 +3,7 @@
  * from when `/usr` is read-only and there is no package manager. The containerd image is only
  * stored: the host links it at boot when the built-in containerd is older than 2.0
  * (templates/containerd-flatcar.ts, docs/adr/0021-flatcar-containerd.md). Not for Fedora CoreOS:
- * the images carry no SELinux labels (`ignition-fcos.ts`, docs/adr/0023).
+ * the images carry no SELinux labels (`generator/os/fedora-coreos-rpm.ts`, docs/adr/0023).
  *
  * The default source is the Flatcar sysext-bakery (https://extensions.flatcar.org/extensions/,
  * file names `kubernetes-v<version>-<arch>.raw` and `containerd-<version>-<arch>.raw`);

@@ -4,6 +4,7 @@
  * Pure: no fs, no env, no clock.
  */
 import { SpecError } from '../errors.ts';
+import { findOsProfile } from '../os/index.ts';
 import { cidrContains, formatCidr, isIPv4, parseCidr } from '../util/ip.ts';
 import { parseDuration } from '../util/text.ts';
 import { cniVersionFor, etcdVersionFor, VERSIONS_BY_MINOR } from '../versions.ts';
@@ -117,7 +118,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
       sourceIndex.set(host, index);
       return host;
     });
-  const osFormat = s.os?.format ?? (osFamily === 'flatcar' || osFamily === 'fedora-coreos' ? 'ignition' : 'cloud-init');
+  const osFormat = s.os?.format ?? findOsProfile(osFamily)?.format ?? 'cloud-init';
   // deploy.sh creates the VMs and sets each NIC's MAC, so every host has a known MAC to match.
   if (writesProxmoxDeploy(s.os?.platform, osFormat, s.proxmox?.templateVmid)) assignDerivedMacs(raw.metadata?.name ?? 'kubernetes', hosts);
   const ttl = s.rollout?.tokenTTL !== undefined ? parseDuration(s.rollout.tokenTTL) : 3600;
@@ -423,7 +424,7 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
   checkDownloadIntegrity(spec, r);
 
   // OS and format.
-  const coreos = spec.os.family === 'flatcar' || spec.os.family === 'fedora-coreos';
+  const coreos = findOsProfile(spec.os.family)?.format === 'ignition';
   if (coreos && spec.os.format === 'cloud-init')
     r.error(['spec', 'os', 'format'], `${spec.os.family} boots with Ignition; use format: ignition`);
   if (!coreos && spec.os.format === 'ignition')

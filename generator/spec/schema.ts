@@ -2,6 +2,7 @@
  * The field schema of `kubeseed.dev/v1alpha1 Cluster` (SPEC.md) and its defaults. Every field a
  * user can write is listed here; anything else is an "unknown field" with a did-you-mean.
  */
+import { OS_FAMILIES } from '../os/families.ts';
 import type { Schema } from './reader.ts';
 
 /**
@@ -150,7 +151,7 @@ export const CLUSTER_SCHEMA: Schema = {
         os: {
           t: 'object',
           fields: {
-            family: str({ enum: ['ubuntu', 'debian', 'flatcar', 'fedora-coreos'] }),
+            family: str({ enum: [...OS_FAMILIES] }),
             format: str({ enum: ['cloud-init', 'ignition'] }),
             platform: str({ enum: ['generic', 'aws', 'openstack', 'proxmox', 'pxe'] }),
             packages: str({ enum: ['install', 'preinstalled'] }),

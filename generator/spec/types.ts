@@ -3,6 +3,7 @@
  * applied. Field names follow SPEC.md (the user-facing contract); derived fields are marked.
  */
 import type { Role } from '../../protocol/index.ts';
+import type { OS_FAMILIES } from '../os/families.ts';
 
 export type { Role };
 export type Topology = 'stacked' | 'external-etcd';
@@ -12,7 +13,8 @@ export type LoadBalancerType = 'haproxy-keepalived' | 'nginx-keepalived' | 'kube
 export type EtcdMode = 'static-pod' | 'binary';
 export type CertDistribution = 'coordinator' | 'upload-certs';
 export type KeyAlgorithm = 'RSA-2048' | 'ECDSA-P256';
-export type OsFamily = 'ubuntu' | 'debian' | 'flatcar' | 'fedora-coreos';
+/** One row of the OS profile table (generator/os/). */
+export type OsFamily = (typeof OS_FAMILIES)[number];
 export type OsFormat = 'cloud-init' | 'ignition';
 export type Platform = 'generic' | 'aws' | 'openstack' | 'proxmox' | 'pxe';
 export type PackagesMode = 'install' | 'preinstalled';

@@ -6,7 +6,7 @@
  * does not grow with the number of hosts.
  */
 import { describe, expect, it } from 'vitest';
-import { noProxyList } from '../../../generator/plan/host-files.ts';
+import { noProxyList } from '../../../generator/plan/proxy.ts';
 import { parseSpec } from '../../../generator/spec/parse.ts';
 import { withLine } from '../spec/base-spec.ts';
 
