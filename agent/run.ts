@@ -3,6 +3,8 @@
  * happened back as the next event. All judgement lives in `machine.ts`; this file only does I/O.
  * Every log line is redacted (released values accumulate in one redactor) before it is written.
  */
+
+import { Redactor } from '../protocol/redact.ts';
 import { API_PREFIX, type CloudInitReport, type EnrollRequest, PROTOCOL_VERSION, type ReportRequest } from '../protocol/wire.ts';
 import { cloudInitFinished, readCloudInitStatus } from './cloud-init-status.ts';
 import { type AgentConfig, AgentConfigError, parseAgentConfig } from './config.ts';
@@ -22,7 +24,6 @@ import {
   transition,
 } from './machine.ts';
 import { type CloudInitState, runPreflight } from './preflight.ts';
-import { createRedactor, type Redactor } from './redact.ts';
 import { listSentinels } from './sentinel.ts';
 import { type AgentKey, generateAgentKey, loadAgentKey, signRequest } from './signing.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepTiming } from './steps/index.ts';
@@ -86,7 +87,7 @@ interface Runtime {
  */
 export function createJsonLogger(writeLine: (line: string) => void, redactor: Redactor, clock: Clock, minLevel: LogLevel = 'info'): Log {
   const scrub = (value: unknown, depth = 0): unknown => {
-    if (typeof value === 'string') return redactor(value);
+    if (typeof value === 'string') return redactor.redact(value);
     if (depth > 4 || value === null || typeof value !== 'object') return value;
     if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, depth + 1)]));
@@ -94,13 +95,13 @@ export function createJsonLogger(writeLine: (line: string) => void, redactor: Re
   return (level, event, fields = {}) => {
     if (LEVELS[level] < LEVELS[minLevel]) return;
     const line = JSON.stringify({ time: new Date(clock.now()).toISOString(), level, event, ...(scrub(fields) as Record<string, unknown>) });
-    writeLine(redactor(line));
+    writeLine(redactor.redact(line));
   };
 }
 
 export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<RunResult> {
   const { fs, clock, random } = deps;
-  const redactor = createRedactor();
+  const redactor = new Redactor();
   const log = createJsonLogger(deps.writeLine, redactor, clock, options.logLevel ?? 'info');
   const timing: StepTiming = { ...DEFAULT_STEP_TIMING, ...deps.timing };
   const heartbeatMs = deps.heartbeatMs ?? 30_000;
@@ -253,7 +254,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
 
       case 'heartbeat':
         try {
-          const message = effect.message ? redactor(effect.message).slice(0, 1000) : undefined;
+          const message = effect.message ? redactor.redact(effect.message).slice(0, 1000) : undefined;
           const res = await signedRequest(
             'POST',
             `${API_PREFIX}/heartbeat`,
@@ -303,7 +304,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
           const report = await executeStep(
             effect.step,
             { fs, exec: deps.exec, net: deps.net, clock, log, stateDir: rt.config?.stateDir ?? '/var/lib/kubeseed', timing },
-            createRedactor(effect.step.redact),
+            new Redactor(effect.step.redact),
           );
           return { type: 'step-finished', report };
         } finally {
@@ -313,7 +314,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
       }
 
       case 'report': {
-        const report: ReportRequest = { ...effect.report, logTail: redactor(effect.report.logTail) };
+        const report: ReportRequest = { ...effect.report, logTail: redactor.redact(effect.report.logTail) };
         try {
           const res = await signedRequest('POST', `${API_PREFIX}/report`, report, 30_000);
           return classifyReportResponse(res.status, res.body);

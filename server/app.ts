@@ -28,13 +28,13 @@ import {
   REPORT_RESPONSE_SCHEMA,
   type ReportRequest,
 } from '../protocol/index.ts';
+import { Redactor } from '../protocol/redact.ts';
 import { AGENT_ARCHES, type AgentArch, AgentBinaries } from './agent-binaries.ts';
 import { checkOperatorToken } from './auth.ts';
 import { parseRange } from './byte-range.ts';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
 import { RateLimitedError } from './enrollment-guard.ts';
 import { ApiError, badRequest, unauthorized } from './errors.ts';
-import { Redactor } from './redact.ts';
 import { StoreError } from './store/index.ts';
 
 declare module 'fastify' {

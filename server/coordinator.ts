@@ -27,6 +27,7 @@ import {
   type ReportRequest,
   type ReportResponse,
 } from '../protocol/index.ts';
+import { Redactor } from '../protocol/redact.ts';
 import type { AuditLog } from './audit-log.ts';
 import { FailureRateLimiter, NonceCache, parseAgentPublicKey, type SignedRequest, verifySignedRequest } from './auth.ts';
 import { type CertificateExpiry, summarizeExpiry, type TrackedCertificate } from './certificates.ts';
@@ -46,6 +47,7 @@ import { FLEET_HOST, type MatchedBy, matchFleetHost } from './fleet-match.ts';
 import type { CloudInitStatus, InstallFailedStatus } from './host-notes.ts';
 import { afterEnrollment, describeBeacon, hostNotes, recordInstallFailure } from './install-beacon.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
+import { boundLogTail } from './log-tail.ts';
 import {
   COORDINATOR_HOST,
   createStepRecord,
@@ -59,7 +61,6 @@ import {
   type StepRecord,
   type TokenRecord,
 } from './model.ts';
-import { boundLogTail, Redactor } from './redact.ts';
 import {
   applyReport,
   createSchedulerConfig,

@@ -2,10 +2,11 @@
  * What every step executor works with: the I/O interfaces, a transcript whose every line is
  * redacted before it is kept, file writing with the step's modes, and bounded polling.
  */
+
+import type { Redactor } from '../../protocol/redact.ts';
 import type { StepFile } from '../../protocol/steps.ts';
 import type { ReleasedStep, StepResults } from '../../protocol/wire.ts';
 import type { Clock, Exec, ExecResult, Fs, Log, Net } from '../io.ts';
-import type { Redactor } from '../redact.ts';
 
 export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
 export const SUPER_ADMIN_CONF = '/etc/kubernetes/super-admin.conf';
@@ -80,7 +81,7 @@ export class StepRun {
   constructor(
     readonly step: ReleasedStep,
     readonly ctx: StepContext,
-    readonly redact: Redactor,
+    readonly redactor: Redactor,
   ) {}
 
   get fs(): Fs {
@@ -89,7 +90,7 @@ export class StepRun {
 
   /** Adds a (redacted) line to the transcript and the journal. */
   note(message: string, fields: Record<string, unknown> = {}): void {
-    const line = this.redact(message);
+    const line = this.redactor.redact(message);
     this.push(line);
     this.ctx.log('info', 'step-note', { stepId: this.step.id, message: line, ...fields });
   }
@@ -115,16 +116,16 @@ export class StepRun {
       timeoutMs: options.timeoutMs ?? this.ctx.timing.commandTimeoutMs,
       ...(options.env ? { env: options.env } : {}),
     });
-    const output = this.redact(result.output);
+    const output = this.redactor.redact(result.output);
     const status = result.notFound ? 'not found' : result.timedOut ? 'timed out' : `exit ${result.code}`;
     if (!options.quiet || result.code !== 0) {
-      this.push(`$ ${this.redact(argv.join(' '))}`);
+      this.push(`$ ${this.redactor.redact(argv.join(' '))}`);
       if (output.trim()) this.push(output.trimEnd());
       this.push(`(${status}, ${this.ctx.clock.now() - started} ms)`);
     }
     this.ctx.log(result.code === 0 ? 'info' : 'warn', 'command', {
       stepId: this.step.id,
-      argv: argv.map((a) => this.redact(a)),
+      argv: argv.map((a) => this.redactor.redact(a)),
       status,
       output: output.slice(-4096),
     });
