@@ -13,6 +13,7 @@
  */
 
 import type { ClusterPlan, PlannedStep } from '../generator/plan/types.ts';
+import { VERSIONS_BY_MINOR } from '../generator/versions.ts';
 import type { ReportRequest } from '../protocol/index.ts';
 import { COORDINATOR_HOST, createStepRecord, type RolloutSnapshot, type StepRecord, type TokenRecord, type WorkKind } from './model.ts';
 
@@ -437,7 +438,12 @@ function groupUsage(pass: Pass, group: string): number {
 function groupLimit(pass: Pass, step: PlannedStep): number {
   const limit = step.group?.limit ?? Infinity;
   // Defence in depth: the spec refuses this combination, the scheduler never runs it.
-  if (step.group?.name === 'control-plane-join' && isStacked(pass.plan) && pass.plan.spec.kubernetesMinor < 37) return 1;
+  if (
+    step.group?.name === 'control-plane-join' &&
+    isStacked(pass.plan) &&
+    VERSIONS_BY_MINOR[pass.plan.spec.kubernetesMinor]?.parallelStackedJoins !== true
+  )
+    return 1;
   return limit;
 }
 

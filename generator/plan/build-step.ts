@@ -3,6 +3,7 @@
  * `kubeseed plan` calls it with placeholders and the coordinator with real values: the documents
  * an operator reads before booting are exactly what the machines get.
  */
+import { ETCD_HEALTHCHECK_CLIENT } from '../../protocol/host-paths.ts';
 import type { StepFile, StepParams } from '../../protocol/index.ts';
 import {
   buildClusterConfiguration,
@@ -94,12 +95,6 @@ function endpointParams(spec: ClusterSpec): NonNullable<StepParams['endpoint']> 
   return describeEndpoint(spec);
 }
 
-const etcdHealthClient = {
-  caFile: `${PKI_DIR}/etcd/ca.crt`,
-  certFile: `${PKI_DIR}/etcd/healthcheck-client.crt`,
-  keyFile: `${PKI_DIR}/etcd/healthcheck-client.key`,
-};
-
 /** Host lookup by name, indexed once per host list (every step of a 1,000-host plan looks one up). */
 const hostIndexes = new WeakMap<readonly HostSpec[], Map<string, HostSpec>>();
 
@@ -137,7 +132,7 @@ export function buildStep(plan: ClusterPlan, step: PlannedStep, secretSource: Se
       files.push(...pkiFiles(['etcd/ca.crt'], secrets), ...pkiFiles(ETCD_MEMBER_FILES, secrets, host.name));
       params.etcdMode = spec.etcd.mode;
       params.etcdEndpoints = etcdEndpoints(spec);
-      params.etcdClient = etcdHealthClient;
+      params.etcdClient = ETCD_HEALTHCHECK_CLIENT;
       if (spec.etcd.mode === 'static-pod') {
         const cfg = configFile('etcd.yaml', kubeadmYaml(buildEtcdMemberConfiguration(spec, host)));
         files.push({ ...cfg, secret: false, removeAfter: false });
@@ -223,7 +218,7 @@ export function buildStep(plan: ClusterPlan, step: PlannedStep, secretSource: Se
       params.localApiEndpoint = { address: local.advertiseAddress, port: local.bindPort };
       if (spec.topology === 'stacked') {
         params.etcdEndpoints = ['https://127.0.0.1:2379'];
-        params.etcdClient = etcdHealthClient;
+        params.etcdClient = ETCD_HEALTHCHECK_CLIENT;
       }
       break;
     }
@@ -245,7 +240,7 @@ export function buildStep(plan: ClusterPlan, step: PlannedStep, secretSource: Se
       if (!extras.memberName) throw new Error('etcd-member-remove needs extras.memberName');
       params.memberName = extras.memberName;
       params.etcdEndpoints = ['https://127.0.0.1:2379'];
-      params.etcdClient = etcdHealthClient;
+      params.etcdClient = ETCD_HEALTHCHECK_CLIENT;
       break;
     case 'reset':
       break;
