@@ -4,6 +4,7 @@
  * Every log line is redacted (released values accumulate in one redactor) before it is written.
  */
 
+import { AGENT_STATE_DIR, AGENT_UNIT_NAME } from '../protocol/host-paths.ts';
 import { Redactor } from '../protocol/redact.ts';
 import { API_PREFIX, type CloudInitReport, type EnrollRequest, PROTOCOL_VERSION, type ReportRequest } from '../protocol/wire.ts';
 import { cloudInitFinished, readCloudInitStatus } from './cloud-init-status.ts';
@@ -29,7 +30,6 @@ import { type AgentKey, generateAgentKey, loadAgentKey, signRequest } from './si
 import { DEFAULT_STEP_TIMING, executeStep, type StepTiming } from './steps/index.ts';
 import { AGENT_VERSION } from './version.ts';
 
-export const AGENT_UNIT = 'kubeseed-agent.service';
 export const KEY_FILE = 'agent-key.pem';
 export const SESSION_FILE = 'session.json';
 export const DONE_FILE = 'done';
@@ -106,7 +106,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
   const timing: StepTiming = { ...DEFAULT_STEP_TIMING, ...deps.timing };
   const heartbeatMs = deps.heartbeatMs ?? 30_000;
   const rt: Runtime = { skewMs: 0 };
-  const statePath = (name: string) => `${rt.config?.stateDir ?? '/var/lib/kubeseed'}/${name}`;
+  const statePath = (name: string) => `${rt.config?.stateDir ?? AGENT_STATE_DIR}/${name}`;
 
   const signedRequest = async (method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number) => {
     if (!rt.http || !rt.key || !rt.session) throw new Error('not enrolled');
@@ -234,7 +234,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
         return null;
 
       case 'preflight': {
-        const stateDir = rt.config?.stateDir ?? '/var/lib/kubeseed';
+        const stateDir = rt.config?.stateDir ?? AGENT_STATE_DIR;
         const prepared = (await listSentinels(fs, stateDir)).some((s) => s.kind === 'prepare-host');
         const result = await runPreflight(effect.session, {
           fs,
@@ -303,7 +303,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
         try {
           const report = await executeStep(
             effect.step,
-            { fs, exec: deps.exec, net: deps.net, clock, log, stateDir: rt.config?.stateDir ?? '/var/lib/kubeseed', timing },
+            { fs, exec: deps.exec, net: deps.net, clock, log, stateDir: rt.config?.stateDir ?? AGENT_STATE_DIR, timing },
             new Redactor(effect.step.redact),
           );
           return { type: 'step-finished', report };
@@ -332,8 +332,8 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
           log('info', 'disable-unit-skipped', { reason: 'systemd is not running' });
           return null;
         }
-        const r = await deps.exec.run(['systemctl', 'disable', AGENT_UNIT], { timeoutMs: 30_000 });
-        log(r.code === 0 ? 'info' : 'warn', 'disable-unit', { unit: AGENT_UNIT, code: r.code, notFound: r.notFound });
+        const r = await deps.exec.run(['systemctl', 'disable', AGENT_UNIT_NAME], { timeoutMs: 30_000 });
+        log(r.code === 0 ? 'info' : 'warn', 'disable-unit', { unit: AGENT_UNIT_NAME, code: r.code, notFound: r.notFound });
         return null;
       }
 

@@ -3,6 +3,7 @@
  * redacted before it is kept, file writing with the step's modes, and bounded polling.
  */
 
+import { MANIFESTS_DIR } from '../../protocol/host-paths.ts';
 import type { Redactor } from '../../protocol/redact.ts';
 import type { StepFile } from '../../protocol/steps.ts';
 import type { ReleasedStep, StepResults } from '../../protocol/wire.ts';
@@ -12,17 +13,10 @@ export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
 export const SUPER_ADMIN_CONF = '/etc/kubernetes/super-admin.conf';
 export const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
 export const BOOTSTRAP_KUBELET_CONF = '/etc/kubernetes/bootstrap-kubelet.conf';
-export const MANIFESTS_DIR = '/etc/kubernetes/manifests';
-export const PKI_DIR = '/etc/kubernetes/pki';
 export const CNI_CONF_DIR = '/etc/cni/net.d';
-export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml';
-export const ETCD_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml';
-/** kubeadm's etcd healthcheck client: what the agent uses for etcd's health and JSON gateway. */
-export const ETCD_HEALTHCHECK_CLIENT = {
-  caFile: '/etc/kubernetes/pki/etcd/ca.crt',
-  certFile: '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
-  keyFile: '/etc/kubernetes/pki/etcd/healthcheck-client.key',
-};
+export const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
+/** Shared with the generator; the etcd healthcheck client is what the agent uses for etcd's health and JSON gateway. */
+export { ETCD_HEALTHCHECK_CLIENT, KUBE_VIP_MANIFEST, MANIFESTS_DIR, PKI_DIR } from '../../protocol/host-paths.ts';
 export const LOCAL_ETCD_CLIENT_URL = 'https://127.0.0.1:2379';
 
 /** Bounded waits; tests shrink them. */
