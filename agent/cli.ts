@@ -4,14 +4,14 @@
  * KUBESEED_AGENT_ROOT (tests and the demo only) maps every host path below a directory.
  */
 import { arch, hostname } from 'node:os';
-import { DEFAULT_CONFIG_PATH } from './config.ts';
+import { AGENT_CONFIG_PATH } from '../protocol/host-paths.ts';
 import { createPinnedHttp } from './http.ts';
 import { createNodeExec, createNodeNet, createRootFs, cryptoRandom, systemClock } from './node-io.ts';
 import { runAgent } from './run.ts';
 import { AGENT_VERSION } from './version.ts';
 
 const USAGE = `usage: kubeseed-agent [--config FILE] [--once] [--version]
-  --config FILE  agent configuration (default ${DEFAULT_CONFIG_PATH})
+  --config FILE  agent configuration (default ${AGENT_CONFIG_PATH})
   --once         stop after the first reported step (or when the host is done)
   --version      print the version and exit`;
 
@@ -23,7 +23,7 @@ export interface CliArgs {
 }
 
 export function parseCliArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { configPath: DEFAULT_CONFIG_PATH, once: false, version: false, help: false };
+  const args: CliArgs = { configPath: AGENT_CONFIG_PATH, once: false, version: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--once') args.once = true;

@@ -5,8 +5,7 @@
  * secret is ever in it.
  */
 
-export const DEFAULT_CONFIG_PATH = '/etc/kubeseed/agent.json';
-export const DEFAULT_STATE_DIR = '/var/lib/kubeseed';
+import { AGENT_CONFIG_PATH, AGENT_STATE_DIR } from '../protocol/host-paths.ts';
 
 export interface AgentConfig {
   /** https://host:port of `kubeseed serve` (HTTPS API). */
@@ -29,7 +28,7 @@ const KNOWN_KEYS = new Set(['coordinatorUrl', 'caFile', 'credentialFile', 'host'
 const HOST_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 
 /** Parses and checks the JSON text of the config file; every problem is named in one error. */
-export function parseAgentConfig(text: string, source = DEFAULT_CONFIG_PATH): AgentConfig {
+export function parseAgentConfig(text: string, source = AGENT_CONFIG_PATH): AgentConfig {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -57,7 +56,7 @@ export function parseAgentConfig(text: string, source = DEFAULT_CONFIG_PATH): Ag
   const caFile = str('caFile', true);
   const credentialFile = str('credentialFile', true);
   const host = str('host', false);
-  const stateDir = str('stateDir', false) ?? DEFAULT_STATE_DIR;
+  const stateDir = str('stateDir', false) ?? AGENT_STATE_DIR;
   if (coordinatorUrl) {
     let url: URL | undefined;
     try {

@@ -8,7 +8,6 @@ export * from './kubeadm-argv.ts';
 export * from './machine.ts';
 export * from './node-io.ts';
 export * from './preflight.ts';
-export * from './redact.ts';
 export * from './run.ts';
 export * from './sentinel.ts';
 export * from './signing.ts';

@@ -3,6 +3,9 @@
  * happened back as the next event. All judgement lives in `machine.ts`; this file only does I/O.
  * Every log line is redacted (released values accumulate in one redactor) before it is written.
  */
+
+import { AGENT_STATE_DIR, AGENT_UNIT_NAME } from '../protocol/host-paths.ts';
+import { Redactor } from '../protocol/redact.ts';
 import { API_PREFIX, type CloudInitReport, type EnrollRequest, PROTOCOL_VERSION, type ReportRequest } from '../protocol/wire.ts';
 import { cloudInitFinished, readCloudInitStatus } from './cloud-init-status.ts';
 import { type AgentConfig, AgentConfigError, parseAgentConfig } from './config.ts';
@@ -22,13 +25,11 @@ import {
   transition,
 } from './machine.ts';
 import { type CloudInitState, runPreflight } from './preflight.ts';
-import { createRedactor, type Redactor } from './redact.ts';
 import { listSentinels } from './sentinel.ts';
 import { type AgentKey, generateAgentKey, loadAgentKey, signRequest } from './signing.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepTiming } from './steps/index.ts';
 import { AGENT_VERSION } from './version.ts';
 
-export const AGENT_UNIT = 'kubeseed-agent.service';
 export const KEY_FILE = 'agent-key.pem';
 export const SESSION_FILE = 'session.json';
 export const DONE_FILE = 'done';
@@ -86,7 +87,7 @@ interface Runtime {
  */
 export function createJsonLogger(writeLine: (line: string) => void, redactor: Redactor, clock: Clock, minLevel: LogLevel = 'info'): Log {
   const scrub = (value: unknown, depth = 0): unknown => {
-    if (typeof value === 'string') return redactor(value);
+    if (typeof value === 'string') return redactor.redact(value);
     if (depth > 4 || value === null || typeof value !== 'object') return value;
     if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, depth + 1)]));
@@ -94,18 +95,18 @@ export function createJsonLogger(writeLine: (line: string) => void, redactor: Re
   return (level, event, fields = {}) => {
     if (LEVELS[level] < LEVELS[minLevel]) return;
     const line = JSON.stringify({ time: new Date(clock.now()).toISOString(), level, event, ...(scrub(fields) as Record<string, unknown>) });
-    writeLine(redactor(line));
+    writeLine(redactor.redact(line));
   };
 }
 
 export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<RunResult> {
   const { fs, clock, random } = deps;
-  const redactor = createRedactor();
+  const redactor = new Redactor();
   const log = createJsonLogger(deps.writeLine, redactor, clock, options.logLevel ?? 'info');
   const timing: StepTiming = { ...DEFAULT_STEP_TIMING, ...deps.timing };
   const heartbeatMs = deps.heartbeatMs ?? 30_000;
   const rt: Runtime = { skewMs: 0 };
-  const statePath = (name: string) => `${rt.config?.stateDir ?? '/var/lib/kubeseed'}/${name}`;
+  const statePath = (name: string) => `${rt.config?.stateDir ?? AGENT_STATE_DIR}/${name}`;
 
   const signedRequest = async (method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number) => {
     if (!rt.http || !rt.key || !rt.session) throw new Error('not enrolled');
@@ -233,7 +234,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
         return null;
 
       case 'preflight': {
-        const stateDir = rt.config?.stateDir ?? '/var/lib/kubeseed';
+        const stateDir = rt.config?.stateDir ?? AGENT_STATE_DIR;
         const prepared = (await listSentinels(fs, stateDir)).some((s) => s.kind === 'prepare-host');
         const result = await runPreflight(effect.session, {
           fs,
@@ -253,7 +254,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
 
       case 'heartbeat':
         try {
-          const message = effect.message ? redactor(effect.message).slice(0, 1000) : undefined;
+          const message = effect.message ? redactor.redact(effect.message).slice(0, 1000) : undefined;
           const res = await signedRequest(
             'POST',
             `${API_PREFIX}/heartbeat`,
@@ -302,8 +303,8 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
         try {
           const report = await executeStep(
             effect.step,
-            { fs, exec: deps.exec, net: deps.net, clock, log, stateDir: rt.config?.stateDir ?? '/var/lib/kubeseed', timing },
-            createRedactor(effect.step.redact),
+            { fs, exec: deps.exec, net: deps.net, clock, log, stateDir: rt.config?.stateDir ?? AGENT_STATE_DIR, timing },
+            new Redactor(effect.step.redact),
           );
           return { type: 'step-finished', report };
         } finally {
@@ -313,7 +314,7 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
       }
 
       case 'report': {
-        const report: ReportRequest = { ...effect.report, logTail: redactor(effect.report.logTail) };
+        const report: ReportRequest = { ...effect.report, logTail: redactor.redact(effect.report.logTail) };
         try {
           const res = await signedRequest('POST', `${API_PREFIX}/report`, report, 30_000);
           return classifyReportResponse(res.status, res.body);
@@ -331,8 +332,8 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
           log('info', 'disable-unit-skipped', { reason: 'systemd is not running' });
           return null;
         }
-        const r = await deps.exec.run(['systemctl', 'disable', AGENT_UNIT], { timeoutMs: 30_000 });
-        log(r.code === 0 ? 'info' : 'warn', 'disable-unit', { unit: AGENT_UNIT, code: r.code, notFound: r.notFound });
+        const r = await deps.exec.run(['systemctl', 'disable', AGENT_UNIT_NAME], { timeoutMs: 30_000 });
+        log(r.code === 0 ? 'info' : 'warn', 'disable-unit', { unit: AGENT_UNIT_NAME, code: r.code, notFound: r.notFound });
         return null;
       }
 

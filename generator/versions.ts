@@ -1,9 +1,13 @@
 /**
- * Every version kubeseed picks by itself, in one table keyed by the Kubernetes minor: the pause
- * image and etcd that kubeadm of that minor uses, the newest patch of each CNI that its upstream
- * tests against that minor, and the containerd that containerd recommends for it.
- * `spec.cni.version`, `spec.etcd.version` and `spec.os.containerdVersion` still override.
- * Pure data; each entry names its source. Update the whole table together when a minor is added.
+ * Every fact that depends on the Kubernetes minor, in one table with one row per supported minor
+ * (docs/adr/0029): the pause image and etcd that kubeadm of that minor uses, the newest patch of
+ * each CNI that its upstream tests against that minor, the containerd that containerd recommends
+ * for it, the kubeadm API and kube-vip it runs with, whether stacked control planes may join in
+ * parallel, and the client certificate subjects kubeadm expects. The spec accepts exactly the
+ * minors with a row (`SUPPORTED_MINORS`). `spec.cni.version`, `spec.etcd.version` and
+ * `spec.os.containerdVersion` still override. Pure data; each column names its source
+ * (`VERSION_SOURCES`, and the comments beside the values). Update the whole table together when
+ * a minor is added.
  *
  * kubeadm: `PauseVersion` and `SupportedEtcdVersion` in kubernetes/kubernetes
  * cmd/kubeadm/app/constants/constants.go, as `kubeadm config images list` prints them for the
@@ -21,15 +25,26 @@ export interface MinorVersions {
   calico: string;
   /** Flannel release (kube-flannel.yml asset tag). */
   flannel: string;
-  /** Cilium release: the Helm chart version installed by the cilium CLI. */
+  /** Cilium release: the Helm chart version installed by the cilium CLI (its digest: `CILIUM_CHARTS`). */
   cilium: string;
-  /** SHA-256 of `cilium-<version>.tgz` on helm.cilium.io (the `digest` of its index.yaml entry). */
-  ciliumChartSha256: string;
   /**
    * containerd release (no `v`) when `spec.os.containerdVersion` is not set: Flatcar's fallback extension
    * image and the `{version}` of a containerd tarball mirror (Docker's apt repository keeps its newest 2.x).
    */
   containerd: string;
+  /** `apiVersion` of the kubeadm documents (Init/Cluster/JoinConfiguration) kubeadm of that minor accepts. */
+  kubeadmApi: string;
+  /** kube-vip image tag of the control-plane VIP static pod. */
+  kubeVip: string;
+  /**
+   * Whether stacked-etcd control planes may join in parallel (`rollout.controlPlaneParallelism` > 1):
+   * only where kubeadm's pre-join etcd check asks for quorum instead of every member healthy.
+   */
+  parallelStackedJoins: boolean;
+  /** Organization (O) of the admin identities kubeseed issues (admin.conf, the coordinator's own). */
+  adminGroup: string;
+  /** Organizations of the etcd client certificates (apiserver-etcd-client, etcd healthcheck client). */
+  etcdClientGroups: readonly string[];
 }
 
 // Calico: "We test Calico vX.Y against the following Kubernetes versions" — tigera/docs
@@ -54,9 +69,8 @@ export const CILIUM_CHARTS: Readonly<Record<string, string>> = {
   'v1.19.6': '21c43cf53841f9ab0375047d95aa4c64051ea52bbd2c679416e6408f5f1c9179',
   'v1.20.0': 'c5f013912360d1a334f44ef25f36da59ba3414cdb48f466ee12d0c4fdff27883',
 };
-const cilium = (version: string) => ({ cilium: version, ciliumChartSha256: CILIUM_CHARTS[version] as string });
-const CILIUM_1_19 = cilium('v1.19.6');
-const CILIUM_1_20 = cilium('v1.20.0');
+const CILIUM_1_19 = 'v1.19.6';
+const CILIUM_1_20 = 'v1.20.0';
 
 // containerd: the "Kubernetes Support" matrix of containerd/containerd RELEASES.md at v2.3.4
 // (2026-08-12) — 1.34: 2.1.3+, 2.0.6+; 1.35: 2.2.0+, 2.1.5+; 1.36: 2.3.0+, 2.2.0+ — taking the newest
@@ -70,12 +84,63 @@ const CONTAINERD_2_0 = '2.0.11';
 const CONTAINERD_2_2 = '2.2.7';
 const CONTAINERD_2_3 = '2.3.4';
 
+// kubeadm API: v1beta4 is accepted from 1.31 and the only one 1.37 accepts — v1beta3 was removed in
+// 1.37 (kubernetes/kubernetes#136016, CHANGELOG-1.37 "Other"; #125029 deprecated it in 1.31);
+// `kubeadm.k8s.io/v1` in 1.37 is a placeholder that "cannot be used yet" (cmd/kubeadm/app/apis/kubeadm/v1/doc.go).
+// ../shared/reference/kubeadm.md §1.1.
+const KUBEADM_V1BETA4 = 'kubeadm.k8s.io/v1beta4';
+
+// kube-vip: v0.9.2 for every minor; v0.9 reads `vip_subnet` only (v0.9.0 removed `vip_cidr`), see
+// generator/plan/kube-vip.ts. kube-vip publishes no Kubernetes matrix; it uses Lease, Service and Node
+// APIs, stable across 1.34–1.37 (kube-vip/kube-vip releases, docs "Static Pods").
+const KUBE_VIP = 'v0.9.2';
+
+// Parallel stacked control-plane joins: through 1.36 kubeadm's pre-join etcd check wants every member
+// healthy, which a concurrent joiner's not-yet-running learner breaks; 1.37 checks quorum instead
+// (kubernetes/kubernetes#138403; kubernetes/kubeadm#1646 is the failure). ../shared/reference/kubeadm.md §0.5, §5.
+const SERIAL_STACKED_JOINS = { parallelStackedJoins: false } as const;
+const PARALLEL_STACKED_JOINS = { parallelStackedJoins: true } as const;
+
+// Client subjects since 1.29: admin.conf's O is `kubeadm:cluster-admins` (kubernetes/kubernetes#121837;
+// super-admin.conf keeps system:masters), and the etcd clients carry no O (#119859 healthcheck client,
+// #120521 apiserver-etcd-client; both had system:masters). kubeadm certlist.go; ../shared/reference/kubeadm.md §0.9, §3.4.
+const SUBJECTS_SINCE_1_29 = { adminGroup: 'kubeadm:cluster-admins', etcdClientGroups: [] } as const;
+
+const SINCE_1_34 = { calico: CALICO, flannel: FLANNEL, kubeadmApi: KUBEADM_V1BETA4, kubeVip: KUBE_VIP, ...SUBJECTS_SINCE_1_29 };
+
+/** One row per supported minor. Adding a minor is adding a row, with the sources below checked for it. */
 export const VERSIONS_BY_MINOR: Readonly<Record<number, MinorVersions>> = {
-  34: { pause: '3.10.1', etcdImageTag: '3.6.5-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_19, containerd: CONTAINERD_2_0 },
-  35: { pause: '3.10.1', etcdImageTag: '3.6.6-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_19, containerd: CONTAINERD_2_2 },
-  36: { pause: '3.10.2', etcdImageTag: '3.6.8-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_20, containerd: CONTAINERD_2_3 },
-  37: { pause: '3.10.2', etcdImageTag: '3.7.0-0', calico: CALICO, flannel: FLANNEL, ...CILIUM_1_20, containerd: CONTAINERD_2_3 },
+  34: { pause: '3.10.1', etcdImageTag: '3.6.5-0', cilium: CILIUM_1_19, containerd: CONTAINERD_2_0, ...SERIAL_STACKED_JOINS, ...SINCE_1_34 },
+  35: { pause: '3.10.1', etcdImageTag: '3.6.6-0', cilium: CILIUM_1_19, containerd: CONTAINERD_2_2, ...SERIAL_STACKED_JOINS, ...SINCE_1_34 },
+  36: { pause: '3.10.2', etcdImageTag: '3.6.8-0', cilium: CILIUM_1_20, containerd: CONTAINERD_2_3, ...SERIAL_STACKED_JOINS, ...SINCE_1_34 },
+  37: {
+    pause: '3.10.2',
+    etcdImageTag: '3.7.0-0',
+    cilium: CILIUM_1_20,
+    containerd: CONTAINERD_2_3,
+    ...PARALLEL_STACKED_JOINS,
+    ...SINCE_1_34,
+  },
 };
+
+/** Where each column's values come from (the comments above say more); a test holds every column to one. */
+export const VERSION_SOURCES: Readonly<Record<keyof MinorVersions, string>> = {
+  pause: 'kubernetes/kubernetes cmd/kubeadm/app/constants/constants.go PauseVersion (kubeadm config images list)',
+  etcdImageTag: 'kubernetes/kubernetes cmd/kubeadm/app/constants/constants.go SupportedEtcdVersion (kubeadm config images list)',
+  calico: 'tigera/docs calico_versioned_docs/version-3.32/_includes/partials/_system-requirements.mdx',
+  flannel: 'flannel-io/flannel e2e/kind-config.yaml at v0.28.9',
+  cilium: 'docs.cilium.io Kubernetes Compatibility; cilium/charts index.yaml',
+  containerd: 'containerd/containerd RELEASES.md "Kubernetes Support" at v2.3.4',
+  kubeadmApi: 'kubernetes/kubernetes#136016 (v1beta3 removed in 1.37), #125029',
+  kubeVip: 'kube-vip/kube-vip pkg/kubevip/config_envvar.go at v0.9.2',
+  parallelStackedJoins: 'kubernetes/kubernetes#138403 (1.37 pre-join etcd check asks for quorum), kubernetes/kubeadm#1646',
+  adminGroup: 'kubernetes/kubernetes#121837 (admin.conf in kubeadm:cluster-admins since 1.29)',
+  etcdClientGroups: 'kubernetes/kubernetes#119859, #120521 (etcd clients without system:masters since 1.29)',
+};
+
+const TABLED_MINORS = Object.keys(VERSIONS_BY_MINOR).map(Number);
+/** The range of minors with a row: what `spec.kubernetesVersion` may name (the rows are contiguous). */
+export const SUPPORTED_MINORS = { min: Math.min(...TABLED_MINORS), max: Math.max(...TABLED_MINORS) } as const;
 
 /**
  * The cilium CLI that installs the chart: v0.19.7, "Cilium 1.16 and newer" (cilium/cilium-cli
@@ -94,7 +159,8 @@ export const CILIUM_CLI = {
 /** The table row of a supported minor (the spec parser refuses the others before any plan). */
 export function versionsFor(minor: number): MinorVersions {
   const row = VERSIONS_BY_MINOR[minor];
-  if (!row) throw new Error(`no version table row for Kubernetes 1.${minor}; supported: 1.34–1.37`);
+  if (!row)
+    throw new Error(`no version table row for Kubernetes 1.${minor}; supported: 1.${SUPPORTED_MINORS.min}–1.${SUPPORTED_MINORS.max}`);
   return row;
 }
 

@@ -27,6 +27,7 @@ import {
   REPORT_RESPONSE_SCHEMA,
   type ReportRequest,
 } from '../protocol/index.ts';
+import { Redactor } from '../protocol/redact.ts';
 import { STATUS_RESPONSE_SCHEMA } from '../protocol/status-schema.ts';
 import { AGENT_ARCHES, type AgentArch, AgentBinaries } from './agent-binaries.ts';
 import { checkOperatorToken } from './auth.ts';
@@ -35,7 +36,6 @@ import { systemClock } from './clock.ts';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
 import { RateLimitedError } from './enrollment-guard.ts';
 import { ApiError, badRequest, unauthorized } from './errors.ts';
-import { Redactor } from './redact.ts';
 import { StoreError } from './store/index.ts';
 import {
   CONNECTION_IDLE_TIMEOUT_MS,

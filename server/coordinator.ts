@@ -10,10 +10,10 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { EnrollRequest, HeartbeatRequest, InstallFailedRequest, ReportRequest } from '../protocol/index.ts';
+import { Redactor } from '../protocol/redact.ts';
 import type { SignedRequest } from './auth.ts';
 import { systemClock } from './clock.ts';
 import { createStepRecord, type HostRecord, type RolloutSnapshot } from './model.ts';
-import { Redactor } from './redact.ts';
 import { type CoordinatorInputs, type CoordinatorOptions, RolloutEvents, type ServiceContext } from './rollout/context.ts';
 import { DeliveryService } from './rollout/delivery.ts';
 import { EnrollmentService } from './rollout/enrollment.ts';

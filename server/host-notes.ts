@@ -4,6 +4,7 @@
  * own errors as the agent reported them at enrollment. Pure and free of Node APIs: the status page's
  * browser bundle imports it too.
  */
+import { AGENT_UNIT_NAME } from '../protocol/host-paths.ts';
 import type { InstallFailureReason } from '../protocol/index.ts';
 import type { CloudInitRecord, InstallFailureRecord } from './model.ts';
 
@@ -23,7 +24,7 @@ export const INSTALL_FAILURE_HINTS: Record<InstallFailureReason, string> = {
   'agent-not-runnable': 'the agent executable does not run on this machine (`kubeseed-agent --version` failed)',
   'disk-full': 'no space left on the disk the agent is written to',
   'agent-install-failed': 'the agent could not be put in place (read-only or missing directory?)',
-  'unit-start-failed': 'systemd refused to load, enable or start kubeseed-agent.service',
+  'unit-start-failed': `systemd refused to load, enable or start ${AGENT_UNIT_NAME}`,
 };
 
 /** `install failed: agent-checksum-mismatch` */

@@ -14,9 +14,9 @@ import {
   INSTALL_FAILED_TAIL_MAX,
   type InstallFailedRequest,
 } from '../protocol/index.ts';
+import type { Redactor } from '../protocol/redact.ts';
 import type { CloudInitStatus, InstallFailedStatus } from './host-notes.ts';
 import type { CloudInitRecord, HostRecord, InstallFailureRecord } from './model.ts';
-import type { Redactor } from './redact.ts';
 
 // Everything but tab, newline and printable characters: a beacon's tail is shown in terminals and pages.
 const UNPRINTABLE = /[^\t\n\x20-\x7e\u00a0-\uffff]|[\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;

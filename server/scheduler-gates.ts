@@ -3,7 +3,9 @@
  * once: `gate()` checks a plan step's order, its `after` and then its kind's gates in the row's
  * order. Pure.
  */
+
 import type { ClusterPlan, PlannedStep } from '../generator/plan/types.ts';
+import { VERSIONS_BY_MINOR } from '../generator/versions.ts';
 import { type StepGate, type StepSuccessCheck, stepTraits } from '../protocol/index.ts';
 import type { StepRecord, TokenRecord, WorkKind } from './model.ts';
 import {
@@ -86,7 +88,12 @@ export function groupUsage(pass: Pass, group: string): number {
 export function groupLimit(pass: Pass, step: PlannedStep): number {
   const limit = step.group?.limit ?? Infinity;
   // Defence in depth: the spec refuses this combination, the scheduler never runs it.
-  if (step.group?.name === 'control-plane-join' && isStacked(pass.plan) && pass.plan.spec.kubernetesMinor < 37) return 1;
+  if (
+    step.group?.name === 'control-plane-join' &&
+    isStacked(pass.plan) &&
+    VERSIONS_BY_MINOR[pass.plan.spec.kubernetesMinor]?.parallelStackedJoins !== true
+  )
+    return 1;
   return limit;
 }
 

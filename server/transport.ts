@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { Redactor } from './redact.ts';
+import type { Redactor } from '../protocol/redact.ts';
 
 /**
  * A request whose headers and body have not all arrived after this long is answered 408 and its

@@ -5,9 +5,10 @@
  * growing delay, and never gives up. The agent disables the unit
  * itself (`systemctl disable`, not `--now`) when its host is done. Pure.
  */
+import { AGENT_STATE_DIR, AGENT_UNIT_NAME } from '../protocol/host-paths.ts';
 import { assertPath, joinLines } from './text.ts';
 
-export const AGENT_UNIT_NAME = 'kubeseed-agent.service';
+export { AGENT_UNIT_NAME };
 
 export interface AgentUnitParams {
   /** Default `/usr/local/bin/kubeseed-agent`. */
@@ -57,7 +58,7 @@ export function renderAgentUnit(p: AgentUnitParams): string {
     '# "unknown key" once and keep the fixed 5 s.',
     'RestartSteps=10',
     'RestartMaxDelaySec=2min',
-    'Environment=HOME=/var/lib/kubeseed',
+    `Environment=HOME=${AGENT_STATE_DIR}`,
     'StateDirectory=kubeseed',
     'StateDirectoryMode=0700',
     'UMask=0022',

@@ -26,6 +26,7 @@
  * of what curl, gzip, install and systemctl said. Without curl, the CA or a credential it cannot
  * tell anyone and only exits 1.
  */
+import { AGENT_CONFIG_PATH } from '../protocol/host-paths.ts';
 import { AGENT_UNIT_NAME } from './agent-unit.ts';
 import { hasProxy, type ProxySettings } from './containerd.ts';
 import { assertIntRange, assertPath, assertUrl, joinLines, shQuote, TemplateInputError } from './text.ts';
@@ -106,7 +107,7 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     `UNIT_DIR=${shQuote(assertPath(p.unitDir ?? '/etc/systemd/system', 'unitDir'))}`,
     `UNIT_NAME=${AGENT_UNIT_NAME}`,
     `CREDENTIAL_FILE=${shQuote(assertPath(p.credentialFile ?? '/etc/kubeseed/credential', 'credentialFile'))}`,
-    `AGENT_CONFIG=${shQuote(assertPath(p.agentConfigFile ?? '/etc/kubeseed/agent.json', 'agentConfigFile'))}`,
+    `AGENT_CONFIG=${shQuote(assertPath(p.agentConfigFile ?? AGENT_CONFIG_PATH, 'agentConfigFile'))}`,
     `MAX_ATTEMPTS=${attempts}`,
     `MAX_DELAY=${maxDelay}`,
     `BEACON_ATTEMPTS=${beaconAttempts}`,

@@ -4,12 +4,13 @@
  * writes its sentinel before it is reported, and files marked `removeAfter` (kubeadm configs that
  * carry tokens) are deleted whatever happened. An unknown kind is a failed report, never a throw.
  */
+
+import { Redactor } from '../../protocol/redact.ts';
 import { stepTraits } from '../../protocol/step-kinds.ts';
 import type { StepKind } from '../../protocol/steps.ts';
 import type { ReleasedStep, ReportRequest, StepResults } from '../../protocol/wire.ts';
 import { KubeadmArgvError } from '../kubeadm-argv.ts';
 import { isKnownStepKind, unknownStepReport } from '../machine.ts';
-import { createRedactor, type Redactor } from '../redact.ts';
 import { listSentinels, readSentinel, writeSentinel } from '../sentinel.ts';
 import { runCniApply } from './cni-apply.ts';
 import { runEtcdMemberRemove } from './etcd-member-remove.ts';
@@ -84,7 +85,7 @@ async function answerFromSentinel(run: StepRun): Promise<StepResults | null> {
 export async function executeStep(
   step: ReleasedStep,
   ctx: StepContext,
-  redact: Redactor = createRedactor(step.redact),
+  redact: Redactor = new Redactor(step.redact),
 ): Promise<ReportRequest> {
   const startedAt = ctx.clock.now();
   if (!isKnownStepKind(step.kind)) {

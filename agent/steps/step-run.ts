@@ -2,26 +2,20 @@
  * What every step executor works with: the I/O interfaces, a transcript whose every line is
  * redacted before it is kept, file writing with the step's modes, and bounded polling.
  */
+import { MANIFESTS_DIR } from '../../protocol/host-paths.ts';
+import type { Redactor } from '../../protocol/redact.ts';
 import type { EtcdClientFiles, StepFile, StepKind } from '../../protocol/steps.ts';
 import type { ReleasedStep, ReleasedStepOf, StepResults } from '../../protocol/wire.ts';
 import type { Clock, Exec, ExecResult, Fs, Log, Net } from '../io.ts';
-import type { Redactor } from '../redact.ts';
 
 export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
 export const SUPER_ADMIN_CONF = '/etc/kubernetes/super-admin.conf';
 export const KUBELET_CONF = '/etc/kubernetes/kubelet.conf';
 export const BOOTSTRAP_KUBELET_CONF = '/etc/kubernetes/bootstrap-kubelet.conf';
-export const MANIFESTS_DIR = '/etc/kubernetes/manifests';
-export const PKI_DIR = '/etc/kubernetes/pki';
 export const CNI_CONF_DIR = '/etc/cni/net.d';
-export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml';
-export const ETCD_MANIFEST = '/etc/kubernetes/manifests/etcd.yaml';
-/** kubeadm's etcd healthcheck client: what the agent uses for etcd's health and JSON gateway. */
-export const ETCD_HEALTHCHECK_CLIENT: EtcdClientFiles = {
-  caFile: '/etc/kubernetes/pki/etcd/ca.crt',
-  certFile: '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
-  keyFile: '/etc/kubernetes/pki/etcd/healthcheck-client.key',
-};
+export const ETCD_MANIFEST = `${MANIFESTS_DIR}/etcd.yaml`;
+/** Shared with the generator; the etcd healthcheck client is what the agent uses for etcd's health and JSON gateway. */
+export { ETCD_HEALTHCHECK_CLIENT, KUBE_VIP_MANIFEST, MANIFESTS_DIR, PKI_DIR } from '../../protocol/host-paths.ts';
 export const LOCAL_ETCD_CLIENT_URL = 'https://127.0.0.1:2379';
 
 /** Bounded waits; tests shrink them. */
@@ -81,7 +75,7 @@ export class StepRun<K extends StepKind = StepKind> {
   constructor(
     readonly step: ReleasedStepOf<K>,
     readonly ctx: StepContext,
-    readonly redact: Redactor,
+    readonly redactor: Redactor,
   ) {}
 
   get fs(): Fs {
@@ -90,7 +84,7 @@ export class StepRun<K extends StepKind = StepKind> {
 
   /** Adds a (redacted) line to the transcript and the journal. */
   note(message: string, fields: Record<string, unknown> = {}): void {
-    const line = this.redact(message);
+    const line = this.redactor.redact(message);
     this.push(line);
     this.ctx.log('info', 'step-note', { stepId: this.step.id, message: line, ...fields });
   }
@@ -116,16 +110,16 @@ export class StepRun<K extends StepKind = StepKind> {
       timeoutMs: options.timeoutMs ?? this.ctx.timing.commandTimeoutMs,
       ...(options.env ? { env: options.env } : {}),
     });
-    const output = this.redact(result.output);
+    const output = this.redactor.redact(result.output);
     const status = result.notFound ? 'not found' : result.timedOut ? 'timed out' : `exit ${result.code}`;
     if (!options.quiet || result.code !== 0) {
-      this.push(`$ ${this.redact(argv.join(' '))}`);
+      this.push(`$ ${this.redactor.redact(argv.join(' '))}`);
       if (output.trim()) this.push(output.trimEnd());
       this.push(`(${status}, ${this.ctx.clock.now() - started} ms)`);
     }
     this.ctx.log(result.code === 0 ? 'info' : 'warn', 'command', {
       stepId: this.step.id,
-      argv: argv.map((a) => this.redact(a)),
+      argv: argv.map((a) => this.redactor.redact(a)),
       status,
       output: output.slice(-4096),
     });

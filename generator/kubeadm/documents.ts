@@ -1,19 +1,22 @@
 /**
- * kubeadm v1beta4 documents built as objects (never string templates). The one place that maps
+ * kubeadm documents (the API version of the minor's row in generator/versions.ts) built as objects (never string templates). The one place that maps
  * the spec onto kubeadm's API: InitConfiguration, ClusterConfiguration, JoinConfiguration,
  * KubeletConfiguration and KubeProxyConfiguration. Secret values come from a SecretSource, so the
  * same code renders `kubeseed plan` (placeholders) and the coordinator's released steps.
  */
+
+import { MANIFESTS_DIR, PKI_DIR } from '../../protocol/host-paths.ts';
 import { osProfile } from '../os/index.ts';
 import type { SecretSource } from '../plan/types.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { formatDuration } from '../util/text.ts';
+import { versionsFor } from '../versions.ts';
 
-export const KUBEADM_API = 'kubeadm.k8s.io/v1beta4';
+export { PKI_DIR };
+
 export const KUBELET_API = 'kubelet.config.k8s.io/v1beta1';
 export const KUBEPROXY_API = 'kubeproxy.config.k8s.io/v1alpha1';
 export const CRI_SOCKET = 'unix:///var/run/containerd/containerd.sock';
-export const PKI_DIR = '/etc/kubernetes/pki';
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
 
@@ -50,7 +53,7 @@ export function buildClusterConfiguration(spec: ClusterSpec): KubeadmDocument {
     ...new Set([spec.controlPlaneEndpoint.host, ...spec.certificates.extraSANs, ...(spec.loadBalancer.vip ? [spec.loadBalancer.vip] : [])]),
   ];
   const doc: KubeadmDocument = {
-    apiVersion: KUBEADM_API,
+    apiVersion: versionsFor(spec.kubernetesMinor).kubeadmApi,
     kind: 'ClusterConfiguration',
     clusterName: spec.name,
     kubernetesVersion: spec.kubernetesVersion,
@@ -88,7 +91,7 @@ export function buildClusterConfiguration(spec: ClusterSpec): KubeadmDocument {
 
 export function buildInitConfiguration(spec: ClusterSpec, host: HostSpec, secrets: SecretSource): KubeadmDocument {
   const doc: KubeadmDocument = {
-    apiVersion: KUBEADM_API,
+    apiVersion: versionsFor(spec.kubernetesMinor).kubeadmApi,
     kind: 'InitConfiguration',
     bootstrapTokens: [
       {
@@ -110,7 +113,7 @@ export function buildInitConfiguration(spec: ClusterSpec, host: HostSpec, secret
 export function buildJoinConfiguration(spec: ClusterSpec, host: HostSpec, secrets: SecretSource): KubeadmDocument {
   const controlPlane = host.role === 'control-plane';
   return {
-    apiVersion: KUBEADM_API,
+    apiVersion: versionsFor(spec.kubernetesMinor).kubeadmApi,
     kind: 'JoinConfiguration',
     nodeRegistration: nodeRegistration(host),
     caCertPath: `${PKI_DIR}/ca.crt`,
@@ -168,13 +171,13 @@ export function buildEtcdMemberConfiguration(spec: ClusterSpec, member: HostSpec
   const initialCluster = members.map((m) => `${m.name}=https://${m.address!.ip}:${ETCD_PEER_PORT}`).join(',');
   return [
     {
-      apiVersion: KUBEADM_API,
+      apiVersion: versionsFor(spec.kubernetesMinor).kubeadmApi,
       kind: 'InitConfiguration',
       nodeRegistration: { name: member.name, criSocket: CRI_SOCKET },
       localAPIEndpoint: { advertiseAddress: ip, bindPort: 6443 },
     },
     {
-      apiVersion: KUBEADM_API,
+      apiVersion: versionsFor(spec.kubernetesMinor).kubeadmApi,
       kind: 'ClusterConfiguration',
       clusterName: spec.name,
       kubernetesVersion: spec.kubernetesVersion,
@@ -212,6 +215,6 @@ export function buildEtcdHostKubeletConfiguration(): KubeadmDocument {
     cgroupDriver: 'systemd',
     address: '127.0.0.1',
     containerRuntimeEndpoint: CRI_SOCKET,
-    staticPodPath: '/etc/kubernetes/manifests',
+    staticPodPath: MANIFESTS_DIR,
   };
 }

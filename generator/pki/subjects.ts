@@ -2,6 +2,7 @@
  * Certificate subjects and profiles that depend on the target Kubernetes version, in one place
  * (kubeadm.md §0.9, §3.3, §3.4). Pure.
  */
+import { versionsFor } from '../versions.ts';
 import { BACKDATE_SECONDS, type CertificateProfile, validityFrom } from './certificate.ts';
 
 export { BACKDATE_SECONDS };
@@ -24,9 +25,9 @@ export const CA_COMMON_NAMES = {
 } as const;
 
 /**
- * Subjects of the client identities kubeseed issues itself, for a Kubernetes minor version.
- * `system:masters` left the etcd clients in 1.29 (#119859, #120521); admin.conf moved to
- * `kubeadm:cluster-admins` in 1.29 (super-admin.conf keeps `system:masters`).
+ * Subjects of the client identities kubeseed issues itself, for a Kubernetes minor version: the
+ * organizations come from the minor's row in generator/versions.ts (`adminGroup`,
+ * `etcdClientGroups`; super-admin.conf, which kubeadm writes itself, keeps `system:masters`).
  */
 export function clientSubjectsFor(kubernetesMinor: number): {
   etcdHealthcheckClient: Subject;
@@ -35,13 +36,12 @@ export function clientSubjectsFor(kubernetesMinor: number): {
   /** The coordinator's own short-lived identity for API calls (tokens, labels, node removal): admin rights, its own name in audit logs. */
   coordinator: Subject;
 } {
-  const legacy = kubernetesMinor < 29;
-  const admins = [legacy ? 'system:masters' : 'kubeadm:cluster-admins'];
+  const { adminGroup, etcdClientGroups } = versionsFor(kubernetesMinor);
   return {
-    etcdHealthcheckClient: { commonName: 'kube-etcd-healthcheck-client', organizations: legacy ? ['system:masters'] : [] },
-    apiserverEtcdClient: { commonName: 'kube-apiserver-etcd-client', organizations: legacy ? ['system:masters'] : [] },
-    admin: { commonName: 'kubernetes-admin', organizations: admins },
-    coordinator: { commonName: 'kubeseed-coordinator', organizations: admins },
+    etcdHealthcheckClient: { commonName: 'kube-etcd-healthcheck-client', organizations: [...etcdClientGroups] },
+    apiserverEtcdClient: { commonName: 'kube-apiserver-etcd-client', organizations: [...etcdClientGroups] },
+    admin: { commonName: 'kubernetes-admin', organizations: [adminGroup] },
+    coordinator: { commonName: 'kubeseed-coordinator', organizations: [adminGroup] },
   };
 }
 

@@ -3,6 +3,7 @@
  * `kubeseed plan` calls it with placeholders and the coordinator with real values: the documents
  * an operator reads before booting are exactly what the machines get.
  */
+import { ETCD_HEALTHCHECK_CLIENT } from '../../protocol/host-paths.ts';
 import { type EndpointTarget, isStepKind, type StepFile, type StepKind, type StepParams, type StepParamsOf } from '../../protocol/index.ts';
 import {
   buildClusterConfiguration,
@@ -94,12 +95,6 @@ function endpointParams(spec: ClusterSpec): EndpointTarget {
   return describeEndpoint(spec);
 }
 
-const etcdHealthClient = {
-  caFile: `${PKI_DIR}/etcd/ca.crt`,
-  certFile: `${PKI_DIR}/etcd/healthcheck-client.crt`,
-  keyFile: `${PKI_DIR}/etcd/healthcheck-client.key`,
-};
-
 /** Host lookup by name, indexed once per host list (every step of a 1,000-host plan looks one up). */
 const hostIndexes = new WeakMap<readonly HostSpec[], Map<string, HostSpec>>();
 
@@ -145,7 +140,7 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
       nodeName: host.name,
       etcdMode: spec.etcd.mode,
       etcdEndpoints: etcdEndpoints(spec),
-      etcdClient: etcdHealthClient,
+      etcdClient: ETCD_HEALTHCHECK_CLIENT,
     };
     if (spec.etcd.mode === 'static-pod') {
       const cfg = configFile('etcd.yaml', kubeadmYaml(buildEtcdMemberConfiguration(spec, host)));
@@ -226,7 +221,7 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
         kubeadmConfigPath: cfg.path,
         endpoint: endpointParams(spec),
         localApiEndpoint: { address: local.advertiseAddress, port: local.bindPort },
-        ...(spec.topology === 'stacked' ? { etcdEndpoints: ['https://127.0.0.1:2379'], etcdClient: etcdHealthClient } : {}),
+        ...(spec.topology === 'stacked' ? { etcdEndpoints: ['https://127.0.0.1:2379'], etcdClient: ETCD_HEALTHCHECK_CLIENT } : {}),
       },
     };
   },
@@ -257,7 +252,7 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
         nodeName: host.name,
         memberName: extras.memberName,
         etcdEndpoints: ['https://127.0.0.1:2379'],
-        etcdClient: etcdHealthClient,
+        etcdClient: ETCD_HEALTHCHECK_CLIENT,
       },
     };
   },

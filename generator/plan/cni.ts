@@ -6,6 +6,7 @@
  * the API server host/port). Upstream manifests are applied by URL (or from `mirrors.cni`), never
  * copied into kubeseed; versions come from generator/versions.ts unless the spec pins one.
  */
+import { AGENT_STATE_DIR } from '../../protocol/host-paths.ts';
 import type { StepDownload, StepDownloadProxy, StepFile } from '../../protocol/index.ts';
 import { osProfile } from '../os/index.ts';
 import type { ClusterSpec } from '../spec/types.ts';
@@ -15,7 +16,7 @@ import { noProxyList } from './proxy.ts';
 
 export const CNI_DIR = '/etc/kubeseed/cni';
 /** Where the Cilium chart is unpacked (the tarball's top directory `cilium/` lies below). */
-export const CILIUM_CHART_DIR = '/var/lib/kubeseed/cilium-chart';
+export const CILIUM_CHART_DIR = `${AGENT_STATE_DIR}/cilium-chart`;
 
 export interface CniPlan {
   files: StepFile[];

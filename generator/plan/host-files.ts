@@ -5,7 +5,9 @@
  * This module maps spec values onto each template's small parameter set; templates know nothing
  * of the spec.
  */
+
 import { createHash } from 'node:crypto';
+import { AGENT_CONFIG_PATH, AGENT_UNIT_NAME } from '../../protocol/host-paths.ts';
 import {
   containerdHostsTomlPath,
   ETCD_KUBELET_DROPIN_PATH,
@@ -38,7 +40,7 @@ import type { ProvisionFile, SystemdUnit } from './types.ts';
 
 export const PREPARE_SCRIPT = '/usr/local/lib/kubeseed/prepare-host.sh';
 export const INSTALL_AGENT_SCRIPT = '/usr/local/lib/kubeseed/install-agent.sh';
-export const AGENT_UNIT_FILE = '/etc/kubeseed/kubeseed-agent.service';
+export const AGENT_UNIT_FILE = `/etc/kubeseed/${AGENT_UNIT_NAME}`;
 export const KEEPALIVED_CHECK_SCRIPT = '/etc/keepalived/check-kubeseed-lb.sh';
 export const ETCD_KUBELET_CONFIG = '/etc/kubeseed/etcd-kubelet.yaml';
 
@@ -202,12 +204,12 @@ function renderHostTemplateFiles(spec: ClusterSpec, role: HostSpec['role'], host
   if (role === 'etcd' && host) files.push(...etcdFiles(spec, host));
   const unit = renderAgentUnit({
     agentPath: os.paths.agent,
-    configPath: '/etc/kubeseed/agent.json',
+    configPath: AGENT_CONFIG_PATH,
     ...(os.cloudInit ? {} : { preparedBy: 'ignition' as const }),
   });
   if (!os.cloudInit) {
     // Ignition writes the agent executable and enables the unit; nothing runs from a script.
-    return { files, units: [{ name: 'kubeseed-agent.service', contents: unit, enabled: true, start: true }], commands: [] };
+    return { files, units: [{ name: AGENT_UNIT_NAME, contents: unit, enabled: true, start: true }], commands: [] };
   }
   files.push(
     { path: PREPARE_SCRIPT, content: os.cloudInit.renderPrepareScript(spec, role), mode: 0o755 },

@@ -5,14 +5,15 @@
  * after; joining control planes get the admin.conf manifest only after their join succeeded (the
  * join preflight refuses a non-empty manifests directory).
  */
+import { KUBE_VIP_MANIFEST } from '../../protocol/host-paths.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
+import { versionsFor } from '../versions.ts';
 
-export const KUBE_VIP_VERSION = 'v0.9.2';
-export const KUBE_VIP_MANIFEST = '/etc/kubernetes/manifests/kube-vip.yaml';
+export { KUBE_VIP_MANIFEST };
 
 export function buildKubeVipManifest(spec: ClusterSpec, iface: string, kubeconfig: 'super-admin.conf' | 'admin.conf'): string {
-  const image = `${spec.mirrors.imageRepository ?? 'ghcr.io/kube-vip'}/kube-vip:${KUBE_VIP_VERSION}`;
+  const image = `${spec.mirrors.imageRepository ?? 'ghcr.io/kube-vip'}/kube-vip:${versionsFor(spec.kubernetesMinor).kubeVip}`;
   const env: Record<string, string> = {
     vip_arp: 'true',
     port: String(spec.controlPlaneEndpoint.port),

@@ -3,6 +3,7 @@
  * before the agent takes over. It carries no cluster secret: only the coordinator URL, the pinned
  * coordinator CA and this host's enrollment credential.
  */
+import { AGENT_CONFIG_PATH, AGENT_STATE_DIR } from '../../protocol/host-paths.ts';
 import { buildEtcdHostKubeletConfiguration } from '../kubeadm/documents.ts';
 import { expectedEndpointAddress } from '../spec/endpoint.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
@@ -10,10 +11,9 @@ import { toYaml } from '../util/yaml.ts';
 import { hostTemplateFiles } from './host-files.ts';
 import type { PlanContext, ProvisionFile, Provisioning } from './types.ts';
 
-export const AGENT_CONFIG_PATH = '/etc/kubeseed/agent.json';
 export const COORDINATOR_CA_PATH = '/etc/kubeseed/coordinator-ca.pem';
 export const CREDENTIAL_PATH = '/etc/kubeseed/credential';
-export const AGENT_STATE_DIR = '/var/lib/kubeseed';
+export { AGENT_CONFIG_PATH };
 /**
  * What the credential file holds in fleet content served over plain HTTP (PXE): not a secret, so
  * machines booted that way can enroll only as candidates that wait for `kubeseed approve`.

@@ -408,7 +408,11 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
   checkSubnets(spec, s, r, cps.length + workers.length);
 
   // Rollout.
-  if (spec.rollout.controlPlaneParallelism > 1 && spec.topology === 'stacked' && spec.kubernetesMinor < 37) {
+  if (
+    spec.rollout.controlPlaneParallelism > 1 &&
+    spec.topology === 'stacked' &&
+    VERSIONS_BY_MINOR[spec.kubernetesMinor]?.parallelStackedJoins === false
+  ) {
     r.error(
       ['spec', 'rollout', 'controlPlaneParallelism'],
       `${spec.rollout.controlPlaneParallelism} is refused for stacked etcd below 1.37: etcd admits one learner at a time and kubeadm's join checks every member; use 1`,

@@ -34,7 +34,7 @@ const bool: Schema = { t: 'bool' };
 const strList: Schema = { t: 'list', of: str() };
 
 export const DEFAULT_KUBERNETES_VERSION = 'v1.37.0';
-export const SUPPORTED_MINORS = { min: 34, max: 37 } as const;
+export { SUPPORTED_MINORS } from '../versions.ts';
 export const MIN_ETCD = { major: 3, minor: 5 } as const;
 
 // Default CNI and etcd versions depend on the Kubernetes minor: see generator/versions.ts.

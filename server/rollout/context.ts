@@ -7,13 +7,13 @@
 import { EventEmitter } from 'node:events';
 import type { RandomSource } from '../../generator/pki/secrets.ts';
 import type { BuiltStep, ClusterPlan, PlannedStep, SecretSource } from '../../generator/plan/types.ts';
+import type { Redactor } from '../../protocol/redact.ts';
 import type { AuditLog } from '../audit-log.ts';
 import type { TrackedCertificate } from '../certificates.ts';
 import type { Clock } from '../clock.ts';
 import type { ClaimLimits } from '../enrollment-guard.ts';
 import type { KubernetesApi } from '../kubernetes-api.ts';
 import type { SecurityEvent, StepRecord } from '../model.ts';
-import type { Redactor } from '../redact.ts';
 import type { SchedulerConfig } from '../scheduler.ts';
 import type { Store } from '../store/index.ts';
 import type { LiveState } from './live-state.ts';

@@ -5,7 +5,7 @@
  */
 import { ERROR_CODES, type HeartbeatRequest, type ReportRequest, type ReportResponse } from '../../protocol/index.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { boundLogTail } from '../redact.ts';
+import { boundLogTail } from '../log-tail.ts';
 import { applyReport } from '../scheduler.ts';
 import type { ServiceContext } from './context.ts';
 

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeExec, createNodeNet, createRootFs, systemClock } from '../../agent/node-io.ts';
-import { createRedactor } from '../../agent/redact.ts';
 import { listEtcdMembers } from '../../agent/steps/etcd.ts';
 import { DEFAULT_STEP_TIMING, executeStep as executeReleasedStep, type StepContext, StepRun } from '../../agent/steps/index.ts';
 import { doubleEnv, readDoubleLog } from '../../doubles/index.ts';
+import { Redactor } from '../../protocol/redact.ts';
 import type { ReleasedStep } from '../../protocol/wire.ts';
 import { freePort, startTestEtcd, type TestEtcd } from '../support/etcd-server.ts';
 import { skipUnless } from '../support/requirements.ts';
@@ -110,7 +110,7 @@ describe.skipIf(skip)('agent × real etcd 3.4 (TLS, client certificates)', () =>
         params: { memberName: 'cp-9', etcdEndpoints: [clientUrl] },
         redact: [],
       };
-      const run = new StepRun(wireStep(step), ctx, createRedactor());
+      const run = new StepRun(wireStep(step), ctx, new Redactor());
       await run.writeFiles();
       const tls = { ca: pem('ca.crt'), cert: pem('healthcheck-client.crt'), key: pem('healthcheck-client.key') };
       const before = await listEtcdMembers(run, clientUrl, tls);

@@ -6,8 +6,8 @@ import { assertKubeadmArgv, buildKubeadmArgv, KubeadmArgvError } from '../../../
 import type { Session } from '../../../agent/machine.ts';
 import { createNodeExec, createRootFs, resolveHostPath } from '../../../agent/node-io.ts';
 import { checkClock, parseKubeadmVersion, parseVersion, runPreflight, versionMatches } from '../../../agent/preflight.ts';
-import { createRedactor, REDACTED, redactText } from '../../../agent/redact.ts';
 import { generateAgentKey, loadAgentKey, signRequest } from '../../../agent/signing.ts';
+import { REDACTED, Redactor, redactText } from '../../../protocol/redact.ts';
 import { makeTempRoot, PACKAGE_CHECKS, scriptedNet, seedHealthyHost } from './support.ts';
 
 const TOKEN = 'abcdef.0123456789abcdef';
@@ -40,10 +40,10 @@ describe('redaction', () => {
   });
 
   it('a growing redactor keeps every value ever added', () => {
-    const r = createRedactor();
+    const r = new Redactor();
     r.add(['first-secret-value']);
     r.add(['second-secret-value']);
-    expect(r('first-secret-value second-secret-value')).toBe(`${REDACTED} ${REDACTED}`);
+    expect(r.redact('first-secret-value second-secret-value')).toBe(`${REDACTED} ${REDACTED}`);
   });
 });
 
@@ -455,7 +455,7 @@ describe('journal lines', () => {
     const lines: string[] = [];
     const pem =
       '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2xhc3NpZmllZC1zZWNyZXQ=\nZmFrZS1zZWNyZXQtbGluZS10d28tZm9yLXRlc3Q=\n-----END CERTIFICATE-----\n';
-    const r = createRedactor([pem, 'plain-secret-value']);
+    const r = new Redactor([pem, 'plain-secret-value']);
     const log = createJsonLogger((l) => lines.push(l), r, { now: () => 0, sleep: async () => undefined }, 'info');
     log('debug', 'hidden');
     log('info', 'step-note', { message: `dump:\n${pem}`, nested: { argv: ['x', 'plain-secret-value'], token: TOKEN } });

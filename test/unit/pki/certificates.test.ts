@@ -13,6 +13,7 @@ import {
   mintAdminKubeconfig,
   signClientCertificate,
 } from '../../../generator/pki/index.ts';
+import { withVersionRow } from '../../support/version-row.ts';
 import { makeSpec } from './fixtures.ts';
 
 const NOW = new Date('2026-11-22T08:00:00Z');
@@ -139,15 +140,16 @@ describe('topology and version dependence', () => {
     expect(x509(pki.etcdCa.cert).subject).toBe('CN=etcd-ca');
   });
 
-  it('follows the target version for client subjects', async () => {
-    expect(clientSubjectsFor(28).apiserverEtcdClient.organizations).toEqual(['system:masters']);
-    expect(clientSubjectsFor(28).etcdHealthcheckClient.organizations).toEqual(['system:masters']);
-    expect(clientSubjectsFor(28).admin.organizations).toEqual(['system:masters']);
-    expect(clientSubjectsFor(29).apiserverEtcdClient.organizations).toEqual([]);
+  it('takes the client subjects from the version table', async () => {
+    expect(clientSubjectsFor(37).apiserverEtcdClient.organizations).toEqual([]);
+    expect(clientSubjectsFor(37).etcdHealthcheckClient.organizations).toEqual([]);
     expect(clientSubjectsFor(37).admin).toEqual({ commonName: 'kubernetes-admin', organizations: ['kubeadm:cluster-admins'] });
     expect(clientSubjectsFor(37).coordinator).toEqual({ commonName: 'kubeseed-coordinator', organizations: ['kubeadm:cluster-admins'] });
-    expect(clientSubjectsFor(28).coordinator.organizations).toEqual(['system:masters']);
-    const old = await generateClusterPki({ spec: makeSpec({ kubernetesMinor: 28 }), now: NOW });
+    // A row with kubeadm's subjects before 1.29 (etcd clients and admins in system:masters) changes the certificates.
+    const old = await withVersionRow(37, { adminGroup: 'system:masters', etcdClientGroups: ['system:masters'] }, async () => {
+      expect(clientSubjectsFor(37).coordinator.organizations).toEqual(['system:masters']);
+      return generateClusterPki({ spec: makeSpec({ kubernetesMinor: 37 }), now: NOW });
+    });
     expect(x509(old.apiserverEtcdClient!.cert).subject).toBe('O=system:masters\nCN=kube-apiserver-etcd-client');
     expect(x509(old.etcdMembers.etcd1!.healthcheckClient.cert).subject).toBe('O=system:masters\nCN=kube-etcd-healthcheck-client');
   });
@@ -217,7 +219,7 @@ describe('client certificates and the admin kubeconfig', () => {
     expect(keyMatches(client.cert, client.key)).toBe(true);
   });
 
-  it('mints an admin kubeconfig with the version’s organisation, the endpoint and the embedded CA', () => {
+  it('mints an admin kubeconfig with the version table’s organisation, the endpoint and the embedded CA', async () => {
     const spec = makeSpec({ topology: 'stacked' });
     const text = mintAdminKubeconfig({ state: { pki }, spec, now: NOW });
     const doc = parse(text);
@@ -232,7 +234,9 @@ describe('client certificates and the admin kubeconfig', () => {
     expect(x509(certPem).subject).toBe('O=kubeadm:cluster-admins\nCN=kubernetes-admin');
     checkChain(certPem, pki.ca.cert);
     expect(keyMatches(certPem, keyPem)).toBe(true);
-    const old = parse(mintAdminKubeconfig({ state: { pki }, spec: { ...spec, kubernetesMinor: 28 }, now: NOW }));
+    const old = parse(
+      await withVersionRow(37, { adminGroup: 'system:masters' }, () => mintAdminKubeconfig({ state: { pki }, spec, now: NOW })),
+    );
     expect(x509(Buffer.from(old.users[0].user['client-certificate-data'], 'base64').toString()).subject).toBe(
       'O=system:masters\nCN=kubernetes-admin',
     );

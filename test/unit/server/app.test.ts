@@ -250,7 +250,9 @@ describe('signed agent routes', () => {
     const lb1 = createAgent('lb1');
     await enroll(app, lb1);
     const step = (await next(app, clock, lb1))!.step!;
-    const leak = `token abcdef.0123456789abcdef and\n-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n${'x'.repeat(20_000)}tail-end`;
+    // A certificate key the coordinator never released (an agent that printed `kubeadm init phase upload-certs` output itself).
+    const certificateKey = 'e6a2eb8581237ab72a4f494f30285ec12a9694d750b9785706a83bfcbbbd2204';
+    const leak = `token abcdef.0123456789abcdef and\n-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n${'x'.repeat(20_000)}\n[upload-certs] Using certificate key:\n${certificateKey}\ntail-end`;
     await signed(app, clock, lb1, 'POST', '/v1/report', {
       stepId: step.id,
       attempt: 1,
@@ -262,6 +264,7 @@ describe('signed agent routes', () => {
     const status = (await app.inject({ url: '/v1/status', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json();
     const tail: string = status.hosts.find((h: { name: string }) => h.name === 'lb1').steps[0].lastReport.logTail;
     expect(tail).not.toContain('abcdef.0123456789abcdef');
+    expect(tail).not.toContain(certificateKey);
     expect(tail).not.toContain('PRIVATE KEY');
     expect(tail.length).toBeLessThan(17 * 1024);
     expect(tail.endsWith('tail-end')).toBe(true);

@@ -18,6 +18,7 @@ import {
   requeueFailed,
   type SchedulerConfig,
 } from '../../../server/scheduler.ts';
+import { withVersionRow } from '../../support/version-row.ts';
 import { addWorkers, type FixtureOptions, makePlan } from './fixtures.ts';
 
 const T0 = Date.UTC(2026, 10, 22, 8, 0, 0);
@@ -264,6 +265,16 @@ describe('control-plane joins', () => {
     const s = sim({ kubernetesMinor: minor, topology, controlPlaneParallelism: parallelism, controlPlanes: 4, workers: 0 }).enroll();
     toFirstJoins(s);
     expect(s.active().filter((id) => id.includes('join-control-plane'))).toHaveLength(expected);
+  });
+
+  it('parallel stacked joins follow the version table row, not a minor written in the scheduler', async () => {
+    const joins = () => {
+      const s = sim({ kubernetesMinor: 37, topology: 'stacked', controlPlaneParallelism: 2, controlPlanes: 4, workers: 0 }).enroll();
+      toFirstJoins(s);
+      return s.active().filter((id) => id.includes('join-control-plane')).length;
+    };
+    expect(joins()).toBe(2);
+    expect(await withVersionRow(37, { parallelStackedJoins: false }, joins)).toBe(1);
   });
 
   it('workerParallelism bounds concurrent worker joins', () => {
