@@ -4,7 +4,7 @@
  */
 import { MANIFESTS_DIR } from '../../protocol/host-paths.ts';
 import type { Redactor } from '../../protocol/redact.ts';
-import type { EtcdClientFiles, StepFile, StepKind } from '../../protocol/steps.ts';
+import type { StepFile, StepKind } from '../../protocol/steps.ts';
 import type { ReleasedStep, ReleasedStepOf, StepResults } from '../../protocol/wire.ts';
 import type { Clock, Exec, ExecResult, Fs, Log, Net } from '../io.ts';
 
