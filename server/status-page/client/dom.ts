@@ -3,6 +3,8 @@
  * host names come from machines and must not become markup.
  */
 
+import { formatDuration } from './view-model.ts';
+
 export type Child = Node | string | number | null | undefined | false;
 
 export type Attrs = Record<string, string | number | boolean | undefined | null>;
@@ -28,4 +30,9 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 export function place(el: HTMLElement, props: Record<string, number>): HTMLElement {
   for (const [name, value] of Object.entries(props)) el.style.setProperty(name, `${value.toFixed(3)}%`);
   return el;
+}
+
+/** An elapsed time that the page's one-second ticker updates in place (`data-since`, server ms). */
+export function since(at: number, now: number): HTMLElement {
+  return h('span', { class: 'since', 'data-since': at }, formatDuration(now - at));
 }

@@ -6,7 +6,8 @@
  * the query string would land in access logs. Each event schedules one debounced refetch of the
  * status; reconnects back off up to 15 s. Without a valid token the page shows the gate and no data.
  */
-import { type Connection, renderGate, renderPage, renderTimeline } from './render.ts';
+import { type Connection, renderGate, renderPage } from './render.ts';
+import { renderTimeline } from './render-activity.ts';
 import { SseParser } from './sse.ts';
 import { formatDuration, type HostFilter, type RolloutStatus } from './view-model.ts';
 
