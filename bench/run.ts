@@ -4,7 +4,7 @@
  * (5,000 agents hold TLS connections) by re-executing itself through bash. Benchmarks never run
  * in CI; the whole run takes about 8 minutes on a 2-core machine.
  *
- * Run: npm run bench   (or: npx tsx bench/run.ts [--only generation,pki,agent,rollout,capacity])
+ * Run: npm run bench   (or: npx tsx bench/run.ts [--only generation,pki,agent,rollout,capacity,store])
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -48,7 +48,7 @@ const started = performance.now();
 const loadBefore = loadavg()[0]!;
 const log = (line: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0)} s] ${line}\n`);
 
-const SECTIONS = ['Generation', 'PKI', 'Agent', 'Rollout makespan', 'Coordinator capacity', 'Shortfalls: profiles and plan'];
+const SECTIONS = ['Generation', 'PKI', 'Agent', 'Rollout makespan', 'Coordinator capacity', 'Store backends', 'Shortfalls: profiles and plan'];
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -124,6 +124,10 @@ if (wanted('capacity')) {
   log('coordinator capacity');
   await attempt('Coordinator capacity', async () => writeSection('Coordinator capacity', await benchCapacity()));
 }
+if (wanted('store')) {
+  log('store backends (memory, journal, etcd)');
+  if (runScript('store.ts', ['--write']) !== 0) writeSection('Store backends', 'The store benchmark failed in this run (see the console).');
+}
 if (wanted('rollout') || wanted('capacity')) {
   writeSection('Shortfalls: profiles and plan', shortfalls(rolloutProfile));
 }
@@ -134,7 +138,7 @@ if (!only) {
 
 Rerun everything with \`npm run bench\` (about ${Math.ceil(minutes)} minutes here; benchmarks never run in CI). Each section
 can also be run alone: \`npx tsx bench/generate.ts\`, \`bench/pki.ts\`, \`bench/agent.ts --write\`,
-\`bench/rollout.ts --write\`, \`bench/capacity.ts --write\` (method: [docs/benchmarks.md](docs/benchmarks.md)).
+\`bench/rollout.ts --write\`, \`bench/capacity.ts --write\`, \`bench/store.ts --write\` (method: [docs/benchmarks.md](docs/benchmarks.md)).
 
 Machine: ${machine()}, Linux, ext4 on a virtual disk. Other engineers ran tests on this machine during the run:
 1-minute load average ${loadBefore.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end (2 cores; above ~1 means shared).
