@@ -34,10 +34,12 @@ export function startServer(
   port: number,
   workers: number,
   topology: 'stacked' | 'external-etcd' = 'stacked',
+  env: NodeJS.ProcessEnv = {},
 ): Promise<ChildProcess> {
   const entry = join(import.meta.dirname, 'serve-entry.ts');
   const child = spawn(process.execPath, ['--import', 'tsx', entry, stateDir, String(port), String(workers), topology], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   children.push(child);
   return untilListening(child, 20_000);

@@ -2,6 +2,8 @@
  * A `kubeseed serve` stand-in for the restart test: runServe with the fixture plan, fake secrets,
  * a fake API server and the TLS identity the test wrote into the state directory.
  * Usage: node --import tsx test/unit/server/serve-entry.ts STATE_DIR PORT WORKERS [stacked|external-etcd]
+ * KS_STORE: a store URL (default: the journal in STATE_DIR); KS_ETCD_TLS_DIR: ca.crt and
+ * healthcheck-client.{crt,key} there for an etcd:// store (test/support/etcd-server.ts writes them).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,8 +26,12 @@ const tls = {
   key: readFileSync(join(stateDir, 'tls.key'), 'utf8'),
   ca: readFileSync(join(stateDir, 'tls.crt'), 'utf8'),
 };
+const etcdTls = process.env.KS_ETCD_TLS_DIR;
+const read = (name: string) => readFileSync(join(etcdTls!, name), 'utf8');
 await runServe({
   stateDir,
+  ...(process.env.KS_STORE ? { store: process.env.KS_STORE } : {}),
+  ...(etcdTls ? { etcd: { ca: read('ca.crt'), cert: read('healthcheck-client.crt'), key: read('healthcheck-client.key') } } : {}),
   listen: `127.0.0.1:${port}`,
   loadState: async () => ({ ...makeInputs(plan, { tls }), kubernetes: new FakeKubernetes() }),
   logger: { level: 'warn' },

@@ -1,0 +1,99 @@
+/**
+ * `kubeseed serve --store etcd://…` through a rollout (issue 20): the coordinator runs as a child
+ * process on a real etcd (Debian's 3.4, TLS with client certificates, 127.0.0.1) and is killed with
+ * SIGKILL mid-rollout; a second coordinator, on ANOTHER state directory (only the TLS identity
+ * copied — the rollout state lives in etcd), takes over. The rollout completes, `kubeadm init` ran
+ * once, no step was handed out again after its success was acknowledged, and the status says done.
+ * (Leader election between live replicas is etcd-leader.test.ts; serve does not run it yet.)
+ */
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdClient } from '../../../server/store/etcd-client.ts';
+import { startTestEtcd, type TestEtcd } from '../../support/etcd-server.ts';
+import { skipUnless } from '../../support/requirements.ts';
+import { RolloutTracker, SimAgent } from '../../unit/server/agent-sim.ts';
+import { freePort, killHard, killLeftovers, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
+import { makePlan } from '../../unit/server/fixtures.ts';
+import { createAgent } from '../../unit/server/support.ts';
+
+const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
+let etcd: TestEtcd | undefined;
+const dirs: string[] = [];
+const dispatchers: Agent[] = [];
+
+beforeAll(async () => {
+  if (!skip) etcd = await startTestEtcd('ks-serve-etcd-');
+}, 30_000);
+
+afterAll(async () => {
+  await killLeftovers();
+  for (const d of dispatchers) await d.close();
+  etcd?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe.skipIf(skip)('serve on an etcd store', () => {
+  it('a coordinator killed mid-rollout is replaced by one on another state directory; the rollout completes from etcd', async () => {
+    const workers = 8;
+    const plan = makePlan({ workers, workerParallelism: 3 });
+    const first = mkdtempSync(join(tmpdir(), 'ks-serve-etcd-a-'));
+    const second = mkdtempSync(join(tmpdir(), 'ks-serve-etcd-b-'));
+    dirs.push(first, second);
+    const { ca } = prepareStateDir(first);
+    for (const f of ['tls.crt', 'tls.key']) copyFileSync(join(first, f), join(second, f));
+    const env = {
+      KS_STORE: `etcd://${new URL(etcd!.clientUrl).host}?prefix=kubeseed/serve-test-${process.pid}/`,
+      KS_ETCD_TLS_DIR: etcd!.dir,
+    };
+    const port = await freePort();
+    let child = await startServer(first, port, workers, 'stacked', env);
+    const dispatcher = new Agent({ connect: { ca }, connections: 32 });
+    dispatchers.push(dispatcher);
+    const tracker = new RolloutTracker();
+    const deadline = Date.now() + 60_000;
+    const agents = plan.hosts.map(
+      (h, i) =>
+        new SimAgent(createAgent(h.name, i), {
+          baseUrl: () => `https://127.0.0.1:${port}`,
+          dispatcher,
+          tracker,
+          deadline,
+          waitMs: 2000,
+          workMs: () => 20 + Math.random() * 40,
+        }),
+    );
+    const run = Promise.all(agents.map((a) => a.run()));
+    run.catch(() => {});
+
+    await waitFor(() => tracker.acknowledgedDone.size >= 5, 30_000);
+    await killHard(child);
+    child = await startServer(second, port, workers, 'stacked', env);
+
+    await run;
+    expect(tracker.violations).toEqual([]);
+    expect(agents.every((a) => a.done)).toBe(true);
+    const init = agents.find((a) => a.identity.host === 'cp1')!.steps.filter((s) => s.startsWith('cp1/kubeadm-init'));
+    expect(new Set(init)).toEqual(new Set(['cp1/kubeadm-init@1']));
+    const token = readFileSync(join(second, 'operator-token'), 'utf8').trim();
+    const res = await request(`https://127.0.0.1:${port}/v1/status`, { dispatcher, headers: { authorization: `Bearer ${token}` } });
+    const status = (await res.body.json()) as { done: boolean; initLock: { holder: string; succeeded: boolean } };
+    expect(status.done).toBe(true);
+    expect(status.initLock).toMatchObject({ holder: 'cp1', succeeded: true });
+    // The records are in etcd (and no journal was written in either state directory).
+    const client = new EtcdClient({ endpoints: [etcd!.clientUrl], tls: etcd!.clientTls() });
+    try {
+      const { kvs } = await client.rangePrefix(`kubeseed/serve-test-${process.pid}/kv/`);
+      expect(kvs.some((kv) => kv.key.endsWith('/kv/lock/init'))).toBe(true);
+      expect(kvs.filter((kv) => kv.key.includes('/kv/step/')).length).toBeGreaterThan(workers);
+    } finally {
+      client.close();
+    }
+    for (const d of [first, second]) expect(existsSync(join(d, 'store', 'journal.log'))).toBe(false);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }, 120_000);
+});
