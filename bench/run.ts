@@ -48,7 +48,15 @@ const started = performance.now();
 const loadBefore = loadavg()[0]!;
 const log = (line: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0)} s] ${line}\n`);
 
-const SECTIONS = ['Generation', 'PKI', 'Agent', 'Rollout makespan', 'Coordinator capacity', 'Store backends', 'Shortfalls: profiles and plan'];
+const SECTIONS = [
+  'Generation',
+  'PKI',
+  'Agent',
+  'Rollout makespan',
+  'Coordinator capacity',
+  'Store backends',
+  'Shortfalls: profiles and plan',
+];
 
 function newestMtime(dir: string): number {
   let newest = 0;
