@@ -81,6 +81,7 @@ async function measure(make: () => Promise<Store>): Promise<Result> {
 
 const etcd = await startTestEtcd('ks-bench-etcd-');
 const dirs: string[] = [];
+let etcdStores = 0;
 try {
   const loadBefore = loadavg()[0]!;
   const results: Record<string, Result> = {
@@ -100,9 +101,8 @@ try {
       const s = new EtcdStore({
         endpoints: [etcd.clientUrl],
         tls: etcd.clientTls(),
-        prefix: `bench/${process.pid}/${dirs.length}-${Math.random().toString(36).slice(2)}/`,
+        prefix: `bench/${process.pid}/${++etcdStores}/`,
       });
-      dirs.push('');
       await s.open();
       return s;
     }),
@@ -129,5 +129,5 @@ ${row('etcd', results.etcd!)}
   if (process.argv.includes('--write')) writeSection('Store backends', body);
 } finally {
   etcd.stop();
-  for (const d of dirs) if (d) rmSync(d, { recursive: true, force: true });
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }

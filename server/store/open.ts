@@ -61,9 +61,14 @@ function keyFileInEtcd(client: EtcdClient, key: string): KeyFileHome {
   };
 }
 
+/** The URL's scheme in lower case (`journal`, `memory`, `etcd`, …), or undefined for a plain path. */
+function schemeOf(url: string): string | undefined {
+  return /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+}
+
 /** What is wrong with a store URL's form (before anything is opened), or null: the CLI reports it as bad input. */
 export function storeUrlProblem(url: string): string | null {
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  const scheme = schemeOf(url);
   try {
     if (scheme === 'etcd') parseEtcdUrl(url, { https: false, defaultPrefix: 'kubeseed/' });
     else if (scheme === 'journal' && url === 'journal:') return `store URL "${url}" names no directory: use journal:/path/to/state/store`;
@@ -76,7 +81,7 @@ export function storeUrlProblem(url: string): string | null {
 }
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  const scheme = schemeOf(url);
   let store: Store;
   if (scheme === 'memory') {
     store = new MemoryStore();
