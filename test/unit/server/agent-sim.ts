@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { type Agent, request } from 'undici';
 import type { EnrollResponse, NextResponse, ReleasedStep, StepResults } from '../../../protocol/index.ts';
-import { type AgentIdentity, enrollBody, signedHeaders } from './support.ts';
+import { type AgentIdentity, createAgent, enrollBody, signedHeaders } from './support.ts';
 
 export class RolloutTracker {
   initSucceeded = 0;
@@ -153,4 +153,28 @@ export class SimAgent {
         throw new Error(`${this.identity.host}: report answered ${report.status} ${JSON.stringify(report.json)}`);
     }
   }
+}
+
+/**
+ * One SimAgent per host against the coordinator on 127.0.0.1:`port`, all started: `run` settles
+ * when every agent has ended (done or past `deadline`). Steps take 20–60 ms of simulated work.
+ */
+export function simulateFleet(
+  hosts: readonly { name: string }[],
+  options: { port: number; dispatcher: Agent; tracker: RolloutTracker; deadline: number },
+): { agents: SimAgent[]; run: Promise<unknown> } {
+  const agents = hosts.map(
+    (h, i) =>
+      new SimAgent(createAgent(h.name, i), {
+        baseUrl: () => `https://127.0.0.1:${options.port}`,
+        dispatcher: options.dispatcher,
+        tracker: options.tracker,
+        deadline: options.deadline,
+        waitMs: 2000,
+        workMs: () => 20 + Math.random() * 40,
+      }),
+  );
+  const run = Promise.all(agents.map((a) => a.run()));
+  run.catch(() => {});
+  return { agents, run };
 }

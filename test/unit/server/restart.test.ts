@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RolloutTracker, SimAgent } from './agent-sim.ts';
+import { RolloutTracker, simulateFleet } from './agent-sim.ts';
 import { freePort, killHard, killLeftovers, prepareStateDir, startServer, waitFor } from './child-server.ts';
 import { makePlan } from './fixtures.ts';
-import { createAgent } from './support.ts';
 
 const dispatchers: Agent[] = [];
 afterAll(async () => {
@@ -31,20 +30,7 @@ describe('coordinator restart', () => {
     const dispatcher = new Agent({ connect: { ca }, connections: 64 });
     dispatchers.push(dispatcher);
     const tracker = new RolloutTracker();
-    const deadline = Date.now() + 45_000;
-    const agents = plan.hosts.map(
-      (h, i) =>
-        new SimAgent(createAgent(h.name, i), {
-          baseUrl: () => `https://127.0.0.1:${port}`,
-          dispatcher,
-          tracker,
-          deadline,
-          waitMs: 2000,
-          workMs: () => 20 + Math.random() * 40,
-        }),
-    );
-    const run = Promise.all(agents.map((a) => a.run()));
-    run.catch(() => {});
+    const { agents, run } = simulateFleet(plan.hosts, { port, dispatcher, tracker, deadline: Date.now() + 45_000 });
 
     await waitFor(() => tracker.acknowledgedDone.size >= 5, 20_000);
     await killHard(child);

@@ -14,10 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdClient } from '../../../server/store/etcd-client.ts';
 import { startTestEtcd, type TestEtcd } from '../../support/etcd-server.ts';
 import { skipUnless } from '../../support/requirements.ts';
-import { RolloutTracker, SimAgent } from '../../unit/server/agent-sim.ts';
+import { RolloutTracker, simulateFleet } from '../../unit/server/agent-sim.ts';
 import { freePort, killHard, killLeftovers, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
 import { makePlan } from '../../unit/server/fixtures.ts';
-import { createAgent } from '../../unit/server/support.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
 let etcd: TestEtcd | undefined;
@@ -53,20 +52,7 @@ describe.skipIf(skip)('serve on an etcd store', () => {
     const dispatcher = new Agent({ connect: { ca }, connections: 32 });
     dispatchers.push(dispatcher);
     const tracker = new RolloutTracker();
-    const deadline = Date.now() + 60_000;
-    const agents = plan.hosts.map(
-      (h, i) =>
-        new SimAgent(createAgent(h.name, i), {
-          baseUrl: () => `https://127.0.0.1:${port}`,
-          dispatcher,
-          tracker,
-          deadline,
-          waitMs: 2000,
-          workMs: () => 20 + Math.random() * 40,
-        }),
-    );
-    const run = Promise.all(agents.map((a) => a.run()));
-    run.catch(() => {});
+    const { agents, run } = simulateFleet(plan.hosts, { port, dispatcher, tracker, deadline: Date.now() + 60_000 });
 
     await waitFor(() => tracker.acknowledgedDone.size >= 5, 30_000);
     await killHard(child);
