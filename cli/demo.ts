@@ -291,6 +291,13 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       if (last.done || last.hosts.some((h) => h.failed) || agents.every((a) => a.exitCode !== null)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
+    // The rollout is done when the last step succeeds; each agent then still learns so, deletes its
+    // spent credential and sends a `done` heartbeat. Stop the agents only after that (bounded).
+    const cleanupDeadline = Date.now() + 15_000;
+    while (last.done && !last.hosts.every((h) => h.phase === 'done') && Date.now() < cleanupDeadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      last = await status();
+    }
 
     const t0 = Math.min(...last.hosts.flatMap((h) => h.steps.map((s) => s.releasedAt ?? Number.POSITIVE_INFINITY)));
     const steps: DemoSummaryStep[] = last.hosts
@@ -301,10 +308,10 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       )
       .sort((a, b) => a.start - b.start)
       .map((s, i) => ({ host: s.host, kind: s.kind, order: i + 1, startMs: s.start - t0, endMs: (s.end ?? Number.NaN) - t0 }));
-    const ok = last.done && !last.hosts.some((h) => h.failed);
+    const ok = last.done && !last.hosts.some((h) => h.failed) && last.hosts.every((h) => h.phase === 'done');
     const elapsed = (Date.now() - started) / 1000;
     if (output !== 'text') {
-      const hosts = last.hosts.map((h) => ({ name: h.name, role: h.role, done: h.done, failed: h.failed }));
+      const hosts = last.hosts.map((h) => ({ name: h.name, role: h.role, done: h.done, failed: h.failed, cleanedUp: h.phase === 'done' }));
       printData(io, output, { ok, elapsedSeconds: elapsed, hosts, steps }, () => {});
     } else {
       io.stdout(`\n${'ORDER'.padEnd(6)}${'HOST'.padEnd(10)}${'STEP'.padEnd(28)}${'START'.padStart(8)}${'END'.padStart(8)}\n`);
@@ -320,7 +327,13 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
               last.hosts
                 .filter((h) => h.failed)
                 .map((h) => h.name)
-                .join(', ') || 'timeout'
+                .join(', ') ||
+              (last.done
+                ? `agents that did not clean up: ${last.hosts
+                    .filter((h) => h.phase !== 'done')
+                    .map((h) => h.name)
+                    .join(', ')}`
+                : 'timeout')
             }); agent logs: ${work}${flags.keep ? '' : ' (removed at exit: run again with --keep to read them)'}\n`,
       );
       io.stdout(

@@ -27,11 +27,14 @@ describe('kubeseed demo', () => {
     // Machine output: its stderr ends up in logs, so the operator token is named by its file, never printed.
     expect(err).toMatch(/^operator token: in \S+\/operator-token$/m);
     expect(err).not.toMatch(/operator token: [^i]/);
-    const result = parseYaml(out) as { ok: boolean; steps: Step[]; hosts: { name: string; done: boolean }[] };
+    const result = parseYaml(out) as { ok: boolean; steps: Step[]; hosts: { name: string; done: boolean; cleanedUp: boolean }[] };
     expect(code).toBe(0);
     expect(result.ok).toBe(true);
     expect(Date.now() - started).toBeLessThan(60_000);
     expect(result.hosts.every((h) => h.done)).toBe(true);
+    // The demo ends only when every agent has cleaned up (credential deleted, `done` heartbeat sent):
+    // it once stopped the agents as the last step succeeded, leaving cp1's spent credential behind.
+    expect(result.hosts.filter((h) => !h.cleanedUp).map((h) => h.name)).toEqual([]);
 
     const steps = result.steps;
     const of = (kind: string) => steps.filter((s) => s.kind === kind);
