@@ -26,7 +26,6 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { buildStep } from '../generator/plan/build-step.ts';
 import { planRollout } from '../generator/plan/plan.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
-import { FileAuditLog } from '../server/audit-log.ts';
 import type { BootstrapTokenSpec, KubernetesApi } from '../server/kubernetes-api.ts';
 import { loadCoordinatorState } from '../server/load-state.ts';
 import { runServe, startCoordinator } from '../server/serve.ts';
@@ -66,11 +65,8 @@ async function startPlan(command: Extract<Command, { cmd: 'plan' }>) {
   const plan = planRollout(spec);
   await mkdir(command.stateDir, { recursive: true });
   const store = await openStore(`journal:${join(command.stateDir, 'store')}`);
-  const audit = new FileAuditLog(join(command.stateDir, 'audit.log'));
-  await audit.open();
   const running = await startCoordinator(makeInputs(plan, { buildStep }), {
     store,
-    audit,
     kubernetes: offlineKubernetes,
     listen: { host: '127.0.0.1', port: 0 },
     logger: { level: 'info', file: command.logFile },
@@ -78,7 +74,6 @@ async function startPlan(command: Extract<Command, { cmd: 'plan' }>) {
   closeCurrent = async () => {
     await running.close();
     await store.close();
-    await audit.close();
   };
   return { url: running.url, ca: createTestTls().ca };
 }

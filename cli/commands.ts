@@ -199,6 +199,14 @@ export const COMMANDS: Record<string, Command> = {
     examples: ['kubeseed hosts', 'kubeseed hosts -o yaml'],
     run: async (a, io) => (await admin()).cmdHosts(a, io),
   },
+  audit: {
+    summary: 'every secret hand-out: when, which host, step and attempt, which kinds of secret (never a value)',
+    args: [],
+    flags: [{ name: 'host', value: 'HOST', help: "only this host's hand-outs" }, ...TARGET, ...OUTPUT],
+    help: `The trail lives in the coordinator's store (the journal, or etcd shared by replicas); each entry is durable before the secret leaves. ${operatorHelp}`,
+    examples: ['kubeseed audit', 'kubeseed audit --host cp1 -o json'],
+    run: async (a, io) => (await admin()).cmdAudit(a, io),
+  },
   retry: {
     summary: 're-queue the failed steps of a host',
     args: HOST,

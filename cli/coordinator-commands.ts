@@ -1,6 +1,6 @@
 /**
  * The coordinator's CLI commands: `kubeseed serve` and the operator commands that talk to a
- * running coordinator (`hosts`, `retry`, `approve`, `rebind`, `remove`). The command table in
+ * running coordinator (`hosts`, `audit`, `retry`, `approve`, `rebind`, `remove`). The command table in
  * cli/commands.ts loads this module lazily, so generating user-data never loads the server.
  * Admin commands need the state directory: the operator token and the pinned CA live there.
  */
@@ -13,6 +13,7 @@ import {
   AdminError,
   approveHost,
   closeAdminClients,
+  fetchAudit,
   type HostListing,
   listHosts,
   rebindHost,
@@ -181,6 +182,25 @@ export async function cmdHosts(argv: string[], io: Io): Promise<number> {
     for (const h of hosts) for (const line of hostNoteLines(h, 5)) if (!h.removed) io.stdout(`${terminalSafe(line)}\n`);
     return 0;
   });
+}
+
+/** `kubeseed audit [--host H]`: the secret hand-outs, oldest first (server/rollout/audit.ts). */
+export async function cmdAudit(argv: string[], io: Io): Promise<number> {
+  const { flags, output } = parseCommand('audit', argv);
+  const host = flags.host as string | undefined;
+  const entries = await withAdminErrors(async () => fetchAudit(await adminConnection(flags, io), host));
+  printData(io, output, { entries }, () => {
+    if (entries.length === 0) {
+      io.stdout(`no secret handed out yet${host ? ` to ${host}` : ''}\n`);
+      return;
+    }
+    const rows = [
+      ['AT', 'HOST', 'STEP', 'ATTEMPT', 'SECRETS'],
+      ...entries.map((e) => [e.at, e.host, e.step, String(e.attempt), e.secrets.join(',')]),
+    ];
+    io.stdout(formatTable(rows.map((row) => row.map((cell) => terminalSafe(cell)))));
+  });
+  return 0;
 }
 
 /** 4xx from the coordinator is the operator's input (unknown host, wrong token): exit 2; the rest stays a runtime failure. */

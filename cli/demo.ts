@@ -103,7 +103,11 @@ async function startEtcdDoubles(state: CoordinatorState, isStarted: (member: str
     );
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new Error(`the demo's etcd stand-in cannot listen on ${m.ip}:2379 (${e.code}); is a real etcd running on this machine?`)),
+        reject(
+          new Error(
+            `the demo's etcd stand-in cannot listen on ${m.ip}:2379 (${e.code}): is another kubeseed demo or a real etcd listening there? One demo runs at a time`,
+          ),
+        ),
       );
       server.listen(2379, m.ip, resolve);
     });

@@ -5,6 +5,7 @@
  */
 import { Agent, request } from 'undici';
 import type { HostStatus, RolloutStatus } from './coordinator.ts';
+import type { AuditEntry } from './rollout/audit.ts';
 
 export interface AdminConnection {
   /** `https://host:port` of the coordinator. */
@@ -72,6 +73,12 @@ export function fetchStatus(connection: AdminConnection): Promise<RolloutStatus>
 
 export async function listHosts(connection: AdminConnection): Promise<HostListing[]> {
   return (await call<{ hosts: HostListing[] }>(connection, 'GET', '/v1/admin/hosts')).hosts;
+}
+
+/** Every secret hand-out the coordinator recorded, oldest first; `host` keeps one host's. */
+export async function fetchAudit(connection: AdminConnection, host?: string): Promise<AuditEntry[]> {
+  const query = host === undefined ? '' : `?host=${encodeURIComponent(host)}`;
+  return (await call<{ entries: AuditEntry[] }>(connection, 'GET', `/v1/admin/audit${query}`)).entries;
 }
 
 export function retryHost(connection: AdminConnection, host: string): Promise<{ requeued: string[] }> {

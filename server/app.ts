@@ -35,7 +35,7 @@ import { parseRange } from './byte-range.ts';
 import { systemClock } from './clock.ts';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
 import { RateLimitedError } from './enrollment-guard.ts';
-import { ApiError, badRequest, unauthorized } from './errors.ts';
+import { ApiError, badRequest, notFound, unauthorized } from './errors.ts';
 import { StoreError } from './store/index.ts';
 import {
   CONNECTION_IDLE_TIMEOUT_MS,
@@ -385,6 +385,38 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     async () => ({
       hosts: coordinator.status().hosts.map(({ steps: _steps, ...rest }) => rest),
     }),
+  );
+
+  // Every secret hand-out, oldest first, never a value (server/rollout/audit.ts); `?host=` keeps one host's.
+  const auditEntry = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['at', 'host', 'step', 'attempt', 'secrets'],
+    properties: {
+      at: { type: 'string' },
+      host: { type: 'string' },
+      step: { type: 'string' },
+      attempt: { type: 'integer' },
+      secrets: { type: 'array', items: { type: 'string' } },
+    },
+  } as const;
+  app.get<{ Querystring: { host?: string } }>(
+    `${API_PREFIX}/admin/audit`,
+    {
+      preHandler: operatorAuth,
+      schema: {
+        querystring: { type: 'object', additionalProperties: false, properties: { host: { type: 'string', maxLength: 253 } } },
+        response: {
+          200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: auditEntry } } },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const host = request.query.host;
+      if (host !== undefined && !coordinator.hostRecords()[host]) throw notFound(`host ${host} is not in the plan`);
+      return { entries: coordinator.auditTrail(host) };
+    },
   );
 
   const actionResponse = { type: 'object', additionalProperties: true } as const;

@@ -58,7 +58,7 @@ export class Coordinator {
     const log = options.log ?? noopLog;
     this.redactor = options.redactor ?? new Redactor();
     this.config = createSchedulerConfig(inputs.plan, options.scheduler);
-    this.repo = new RolloutRepository(options.store, options.audit);
+    this.repo = new RolloutRepository(options.store);
     const events = new RolloutEvents(this.repo, log, clock);
     this.events = events.emitter;
     this.ctx = {
@@ -146,4 +146,6 @@ export class Coordinator {
   remove = (name: string, options?: { dryRun?: boolean }) => this.operator.remove(name, options);
   waitingFor = (host: string) => this.projection.waitingFor(host);
   status = () => this.projection.status();
+  /** Every secret hand-out, oldest first (server/rollout/audit.ts); `host` keeps one host's. */
+  auditTrail = (host?: string) => this.repo.auditTrail(host);
 }

@@ -14,7 +14,6 @@ export {
 } from './admin-client.ts';
 export { AGENT_ARCHES } from './agent-binaries.ts';
 export { type AppOptions, BODY_LIMIT, buildApp, STATUS_RESPONSE_SCHEMA } from './app.ts';
-export { type AuditEntry, type AuditLog, FileAuditLog, MemoryAuditLog } from './audit-log.ts';
 export { startBootListener } from './boot-listener.ts';
 export {
   type BuildStepFn,
@@ -41,6 +40,7 @@ export {
   KubernetesApiError,
 } from './kubernetes-api.ts';
 export { loadCoordinatorState } from './load-state.ts';
+export type { AuditEntry } from './rollout/audit.ts';
 export {
   applyReport,
   createSchedulerConfig,

@@ -1,8 +1,8 @@
 /**
  * The edges of the coordinator: `startCoordinator` listens (HTTPS only, the app is built with
  * the coordinator certificate) and `runServe` is what `kubeseed serve` runs — it opens the durable
- * store (`openStore`) and audit log in the state directory (the store's secret records sealed under the
- * passphrase, if any), creates the operator token on first start (0600), loads the state through
+ * store (`openStore`; the audit trail is records in it, and an `audit.log` from before ADR 0035 is
+ * imported once; the store's secret records sealed under the passphrase, if any), creates the operator token on first start (0600), loads the state through
  * an injected loader, prints the status page URL and where the token is (never the token: stdout
  * ends up in journald and CI logs), and shuts down cleanly on SIGINT/SIGTERM. A restart on the
  * same state directory resumes the rollout.
@@ -15,11 +15,11 @@ import type { FastifyInstance } from 'fastify';
 import { OPERATOR_TOKEN_FILE } from '../generator/state/index.ts';
 import { agentExecutablesRefusal } from './agent-binaries.ts';
 import { type AppOptions, buildApp } from './app.ts';
-import { FileAuditLog } from './audit-log.ts';
 import { type CoordinatorInputs, SECRET_RECORD_PREFIXES } from './coordinator.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
+import { AUDIT_PREFIX, importLegacyAudit, LEGACY_AUDIT_FILE, parseLegacyAuditLog } from './rollout/audit.ts';
 import type { EtcdTls } from './store/etcd-client.ts';
-import { openStore } from './store/index.ts';
+import { openStore, type Store } from './store/index.ts';
 
 export interface ListenAddress {
   host: string;
@@ -151,6 +151,31 @@ export function operatorUrl(listenUrl: string, coordinatorUrl: string): string {
   return `https://${public_.hostname.includes(':') && !public_.hostname.startsWith('[') ? `[${public_.hostname}]` : public_.hostname}:${listen.port}`;
 }
 
+/**
+ * An `audit.log` kept in the state directory before the trail moved into the store (ADR 0035):
+ * its entries are imported once, ahead of the store's own, and the file is renamed
+ * `audit.log.imported` (kept: nothing is deleted). Lines that are not entries are named.
+ */
+async function importLegacyAuditFile(stateDir: string, store: Store, print: (line: string) => void): Promise<void> {
+  const file = join(stateDir, LEGACY_AUDIT_FILE);
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (text === undefined) return;
+  const { entries, unreadable } = parseLegacyAuditLog(text);
+  const already = store.list(AUDIT_PREFIX).length > 0;
+  const imported = await importLegacyAudit(store, entries);
+  await rename(file, `${file}.imported`);
+  print(
+    already
+      ? `note: ${file} left as ${LEGACY_AUDIT_FILE}.imported: the store already holds an audit trail (nothing imported)`
+      : `note: imported ${imported} audit entries from ${file} into the store (file kept as ${LEGACY_AUDIT_FILE}.imported)${
+          unreadable.length ? `; lines ${unreadable.join(', ')} are not entries and were not imported` : ''
+        }`,
+  );
+}
+
 export async function runServe(options: ServeOptions): Promise<ServeHandle> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
@@ -165,16 +190,14 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
     // One cluster's records per prefix: several clusters can share one etcd.
     defaultPrefix: `kubeseed/${state.plan.spec.name}/`,
   });
+  await importLegacyAuditFile(options.stateDir, store, print);
   const fileLimit = openFileLimit();
-  const audit = new FileAuditLog(join(options.stateDir, 'audit.log'));
-  await audit.open();
   const { kubernetes, ...inputs } = state;
   const listen = parseListen(options.listen ?? inputs.plan.spec.coordinator.listen);
   const running = await startCoordinator(
     { ...inputs, operatorToken },
     {
       store,
-      audit,
       listen,
       ...(kubernetes ? { kubernetes } : {}),
       ...(options.distDir ? { distDir: options.distDir } : {}),
@@ -195,7 +218,6 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
     closing ??= (async () => {
       await running.app.close();
       await store.close();
-      await audit.close();
       resolveStopped();
     })();
     return closing;

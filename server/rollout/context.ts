@@ -8,7 +8,6 @@ import { EventEmitter } from 'node:events';
 import type { RandomSource } from '../../generator/pki/secrets.ts';
 import type { BuiltStep, ClusterPlan, PlannedStep, SecretSource } from '../../generator/plan/types.ts';
 import type { Redactor } from '../../protocol/redact.ts';
-import type { AuditLog } from '../audit-log.ts';
 import type { TrackedCertificate } from '../certificates.ts';
 import type { Clock } from '../clock.ts';
 import type { ClaimLimits } from '../enrollment-guard.ts';
@@ -66,7 +65,6 @@ export type CoordinatorLog = {
 
 export interface CoordinatorOptions {
   store: Store;
-  audit: AuditLog;
   /** Absent until the lead wires the API-server client; token renewal and Node deletion then wait, visibly. */
   kubernetes?: KubernetesApi;
   scheduler?: Partial<SchedulerConfig>;

@@ -4,14 +4,14 @@
  * a builder that pairs every put with the compare-and-swap check it needs. The init lock — the
  * control-plane init mutex, like cluster-api's — is read and written here and nowhere else:
  * acquired when `kubeadm init` is released, marked succeeded when it reports success.
- * Secret hand-outs are audited here too (server/audit-log.ts), and security events are records
- * under `security/` (server/rollout/security-events.ts).
+ * Secret hand-outs are audit records under `audit/` (server/rollout/audit.ts), and security events
+ * are records under `security/` (server/rollout/security-events.ts).
  *
  * Runtime contract: one repository per store; synchronous reads from the store's view.
  */
-import type { AuditEntry, AuditLog } from '../audit-log.ts';
 import type { HostRecord, InitLock, RolloutSnapshot, SecurityEvent, StepRecord, TokenRecord } from '../model.ts';
 import { type CommitResult, type Store, StoreError, type StoreRecord, type StoreTxn } from '../store/index.ts';
+import { type AuditEntry, appendAudit, listAudit } from './audit.ts';
 import { SecurityEventLog } from './security-events.ts';
 
 const HOST_PREFIX = 'host/';
@@ -82,10 +82,7 @@ export class RolloutTxn {
 export class RolloutRepository {
   private readonly security: SecurityEventLog;
 
-  constructor(
-    private readonly store: Store,
-    private readonly auditLog: AuditLog,
-  ) {
+  constructor(private readonly store: Store) {
     this.security = new SecurityEventLog(store);
   }
 
@@ -154,9 +151,14 @@ export class RolloutRepository {
 
   /** Records a secret hand-out before it leaves; a failed write is a storage failure (503, retry). */
   async audit(entry: AuditEntry): Promise<void> {
-    await this.auditLog.append(entry).catch((error: unknown) => {
-      throw new StoreError('the audit log could not be written', error);
+    await appendAudit(this.store, entry).catch((error: unknown) => {
+      throw error instanceof StoreError ? error : new StoreError('the audit record could not be written', error);
     });
+  }
+
+  /** The audit trail, oldest first (one host's with `host`). */
+  auditTrail(host?: string): AuditEntry[] {
+    return listAudit(this.store, host);
   }
 
   /** Stores a security event (bounded per kind: first + latest, server/rollout/security-events.ts). */

@@ -1,12 +1,12 @@
 /**
  * A full disk, for real: the coordinator (test/unit/server/serve-entry.ts, i.e. runServe with the
- * durable JournalStore and the file audit log) runs in a private mount namespace on a 4 MiB tmpfs
+ * durable JournalStore, whose records include the audit trail) runs in a private mount namespace on a 4 MiB tmpfs
  * state directory. The test fills that tmpfs (through /proc/PID/root) until the kernel answers
  * ENOSPC, then: writes fail → requests fail with 503 (never another 5xx) → the state stays what
  * it was → space returns → the same requests succeed and are durable. A tmpfs rather than the
- * FailingStore because it exercises every writer (journal appends, fsync, the audit log) with the
- * kernel's own error, not only the Store interface. Also: an audit log that cannot be written
- * (/dev/full) refuses the hand-out with 503 — no secret leaves unaudited.
+ * FailingStore because it exercises every writer (journal appends, fsync) with the kernel's own
+ * error, not only the Store interface. Also: an audit record that cannot be written (the kernel's
+ * ENOSPC from /dev/full) refuses the hand-out with 503 — no secret leaves unaudited.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../server/app.ts';
-import { FileAuditLog } from '../../server/audit-log.ts';
-import { JournalStore, MemoryStore } from '../../server/store/index.ts';
+import { AUDIT_PREFIX } from '../../server/rollout/audit.ts';
+import { type CommitResult, JournalStore, MemoryStore, StoreError, type StoreTxn } from '../../server/store/index.ts';
 import { injectSigned, nextStep, reportSuccess } from '../support/fuzz-harness.ts';
 import { missingRequirements, skipUnless } from '../support/requirements.ts';
 import { freePort, prepareStateDir } from '../unit/server/child-server.ts';
@@ -182,14 +182,30 @@ describe.skipIf(skip)('a full disk under the durable store (tmpfs in a private m
   });
 });
 
-describe('an audit log that cannot be written', () => {
+/** A store whose audit records meet a full disk: each such commit first writes to /dev/full and fails with the kernel's error. */
+class FullDiskForAudit extends MemoryStore {
+  refused = 0;
+  override commit(txn: StoreTxn): Promise<CommitResult> {
+    if (!txn.puts?.some((p) => p.key.startsWith(AUDIT_PREFIX))) return super.commit(txn);
+    const fd = openSync('/dev/full', 'w');
+    try {
+      writeSync(fd, JSON.stringify(txn.puts));
+      throw new Error('/dev/full accepted a write');
+    } catch (error) {
+      this.refused++;
+      return Promise.reject(new StoreError('the journal could not be written', error));
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+describe('an audit record that cannot be written', () => {
   it('refuses the hand-out with 503 and no secret leaves (kernel ENOSPC from /dev/full)', async () => {
     const plan = makePlan({ workers: 1 });
-    const audit = new FileAuditLog('/dev/full');
-    await audit.open();
-    const store = new MemoryStore();
+    const store = new FullDiskForAudit();
     await store.open();
-    const app = buildApp(makeInputs(plan), { store, audit, kubernetes: new FakeKubernetes(), defaultWaitMs: 50 });
+    const app = buildApp(makeInputs(plan), { store, kubernetes: new FakeKubernetes(), defaultWaitMs: 50 });
     try {
       await app.ready();
       const agents = new Map(plan.hosts.map((h, i) => [h.name, createAgent(h.name, i)]));
@@ -210,9 +226,10 @@ describe('an audit log that cannot be written', () => {
       expect(init.state).toBe('released');
       expect(res.body).not.toContain('BEGIN');
       expect(res.body).not.toContain('abcdef.0123456789abcdef');
+      expect(store.refused).toBeGreaterThan(0);
+      expect(app.coordinator.auditTrail()).toEqual([]);
     } finally {
       await app.close();
-      await audit.close();
     }
   });
 });

@@ -18,7 +18,6 @@ import { main } from '../../cli/main.ts';
 import { loadState } from '../../generator/state/index.ts';
 import type { EnrollRequest, MachineFacts } from '../../protocol/index.ts';
 import { buildApp } from '../../server/app.ts';
-import { MemoryAuditLog } from '../../server/audit-log.ts';
 import { startBootListener } from '../../server/boot-listener.ts';
 import { loadCoordinatorState } from '../../server/load-state.ts';
 import { MemoryStore } from '../../server/store/index.ts';
@@ -56,7 +55,6 @@ beforeAll(async () => {
   store = new MemoryStore();
   app = buildApp({ ...loaded, kubernetes: undefined, operatorToken: OPERATOR_TOKEN, clock } as never, {
     store,
-    audit: new MemoryAuditLog(),
     kubernetes: new FakeKubernetes(),
     logger: false,
     defaultWaitMs: 0,

@@ -7,7 +7,8 @@
  * the operator token appears anywhere but where it must be: the coordinator state directory, the
  * operator's credential list and each host's user-data (all 0600), and the hosts' own secret files
  * (0600). File modes are checked (state dir 0700/0600, host keys and configs with secrets 0600),
- * and the audit log lists every hand-out (host, kind, step, attempt) and never a value.
+ * and the audit trail (records in the store) lists every hand-out (host, kind, step, attempt) and
+ * never a value.
  */
 import { spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
@@ -15,6 +16,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { join, relative } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
+import { listAudit } from '../../server/rollout/audit.ts';
+import { JournalStore } from '../../server/store/index.ts';
 import { findLeaks, randomPrivateKeyPem, SecretLedger } from '../support/fuzz-harness.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -155,11 +158,10 @@ describe('secret hygiene of a real rollout (kubeseed demo)', () => {
     // Where secrets must live (each such file 0600), and everything else, which must hold none.
     const isHostSecretFile = (rel: string) => /^roots\/[^/]+\/(etc\/kubernetes\/|var\/lib\/kubeseed\/agent-key\.pem$)/.test(rel);
     const isSecretHome = (rel: string) =>
-      rel.startsWith('out/coordinator/') && rel !== 'out/coordinator/audit.log'
-        ? true
-        : rel === 'out/credentials/enrollment.json' ||
-          /^out\/hosts\/[^/]+\/(user-data|seed\.iso|config\.ign)$/.test(rel) ||
-          isHostSecretFile(rel);
+      rel.startsWith('out/coordinator/') ||
+      rel === 'out/credentials/enrollment.json' ||
+      /^out\/hosts\/[^/]+\/(user-data|seed\.iso|config\.ign)$/.test(rel) ||
+      isHostSecretFile(rel);
     const leaks: string[] = [];
     const badModes: string[] = [];
     let scanned = 0;
@@ -222,11 +224,12 @@ describe('secret hygiene of a real rollout (kubeseed demo)', () => {
     }
     expect(hostProblems).toEqual([]);
 
-    // The audit log: one entry per hand-out of a secret, never a value.
-    const audit = readFileSync(join(state, 'audit.log'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The audit trail (records in the journal): one entry per hand-out of a secret, never a value.
+    const store = new JournalStore(join(state, 'store'));
+    await store.open();
+    const audit = listAudit(store);
+    await store.close();
+    expect(findLeaks(JSON.stringify(audit), ledger)).toEqual([]);
     for (const entry of audit) expect(Object.keys(entry).sort()).toEqual(['at', 'attempt', 'host', 'secrets', 'step']);
     const last = JSON.parse(demo.status.at(-1)!) as {
       hosts: { name: string; steps: { id: string; kind: string; attempt: number; state: string }[] }[];
@@ -242,6 +245,6 @@ describe('secret hygiene of a real rollout (kubeseed demo)', () => {
     expect(handedOut.length).toBe(10);
     const audited = new Set(audit.map((e) => `${e.host} ${e.step}`));
     expect(handedOut.filter((h) => !audited.has(h))).toEqual([]);
-    expect(existsSync(join(state, 'audit.log'))).toBe(true);
+    expect(existsSync(join(state, 'audit.log'))).toBe(false);
   });
 });

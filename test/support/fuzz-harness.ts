@@ -1,6 +1,6 @@
 /**
  * A coordinator for the reliability tier's API fuzzing and authorization tests: the real app
- * listening on 127.0.0.1 (HTTPS) with the durable JournalStore and the file audit log in a
+ * listening on 127.0.0.1 (HTTPS) with the durable JournalStore (the audit trail among its records) in a
  * temporary state directory, every log line captured, and freshly minted random secrets (real
  * PEM private keys, bootstrap tokens, certificate keys) so a leak check means something. Plus
  * `findLeaks`, the one secret scanner used on responses, logs, streams and files.
@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { SecretSource } from '../../generator/plan/types.ts';
 import type { NextResponse, ReleasedStep } from '../../protocol/index.ts';
-import { FileAuditLog } from '../../server/audit-log.ts';
 import { type RunningCoordinator, startCoordinator } from '../../server/serve.ts';
 import { JournalStore } from '../../server/store/index.ts';
 import { fakeBuildStep, makePlan } from '../unit/server/fixtures.ts';
@@ -129,7 +128,6 @@ export interface FuzzCoordinator {
   running: RunningCoordinator;
   app: FastifyInstance;
   store: JournalStore;
-  audit: FileAuditLog;
   stateDir: string;
   ca: string;
   ledger: SecretLedger;
@@ -146,13 +144,10 @@ export async function startFuzzCoordinator(options: { workers?: number; enrollFa
   ledger.add('operator token', OPERATOR_TOKEN);
   const store = new JournalStore(join(stateDir, 'store'));
   await store.open();
-  const audit = new FileAuditLog(join(stateDir, 'audit.log'));
-  await audit.open();
   const logs: string[] = [];
   const tls = createTestTls();
   const running = await startCoordinator(makeInputs(plan, { secrets: createRandomSecrets(ledger), tls, buildStep: fakeBuildStep }), {
     store,
-    audit,
     kubernetes: new FakeKubernetes(),
     listen: { host: '127.0.0.1', port: 0 },
     logger: { level: 'info', stream: { write: (line: string) => logs.push(line) } },
@@ -167,7 +162,6 @@ export async function startFuzzCoordinator(options: { workers?: number; enrollFa
     running,
     app: running.app,
     store,
-    audit,
     stateDir,
     ca: tls.ca,
     ledger,
@@ -177,7 +171,6 @@ export async function startFuzzCoordinator(options: { workers?: number; enrollFa
     close: async () => {
       await running.close();
       await store.close();
-      await audit.close();
     },
   };
 }

@@ -15,7 +15,6 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
 import { buildApp } from '../../server/app.ts';
-import { MemoryAuditLog } from '../../server/audit-log.ts';
 import { MemoryStore } from '../../server/store/index.ts';
 import { ROOT } from '../support/fixtures.ts';
 import { skipUnless } from '../support/requirements.ts';
@@ -55,7 +54,6 @@ describe.skipIf(skipUnless('validators', { commands: ['sha256sum'] }))('the buil
   it("the coordinator's .sha256 route and the gzip it serves agree with SHA256SUMS", async () => {
     const app = buildApp(makeInputs(makePlan({ workers: 1 })), {
       store: new MemoryStore(),
-      audit: new MemoryAuditLog(),
       kubernetes: new FakeKubernetes(),
       distDir: DIST,
       warmAgentCache: false,

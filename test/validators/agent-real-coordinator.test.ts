@@ -14,7 +14,6 @@ import { doubleEnv, readDoubleLog } from '../../doubles/index.ts';
 import { buildStep } from '../../generator/plan/build-step.ts';
 import { PREPARE_SCRIPT } from '../../generator/plan/host-files.ts';
 import { planRollout } from '../../generator/plan/plan.ts';
-import { MemoryAuditLog } from '../../server/audit-log.ts';
 import { type RunningCoordinator, startCoordinator } from '../../server/serve.ts';
 import { MemoryStore } from '../../server/store/index.ts';
 import { makeTempRoot, seedHealthyHost } from '../unit/agent/support.ts';
@@ -64,7 +63,6 @@ async function rollout(extraEnv: Record<string, string> = {}): Promise<Rollout> 
   const tls = createTestTls();
   const coordinator: RunningCoordinator = await startCoordinator(makeInputs(plan, { buildStep, tls }), {
     store: new MemoryStore(),
-    audit: new MemoryAuditLog(),
     kubernetes: new FakeKubernetes(),
     listen: { host: '127.0.0.1', port: 0 },
     logger: false,

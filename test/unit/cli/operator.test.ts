@@ -1,5 +1,5 @@
 /**
- * The operator commands (retry, approve, rebind, remove, hosts, status) through `main()` against a
+ * The operator commands (retry, approve, rebind, remove, hosts, audit, status) through `main()` against a
  * real coordinator on 127.0.0.1: answers in sentences, no-ops refused with exit 2 and the reason,
  * remove/rebind confirmed on a terminal or by --yes, --dry-run changing nothing, -o json|yaml, and
  * KUBESEED_OPERATOR_TOKEN honoured by every one of them.
@@ -89,10 +89,20 @@ describe('operator commands', () => {
     expect(json.map((h: { name: string }) => h.name)).toContain('cp1');
   });
 
-  it('KUBESEED_OPERATOR_TOKEN is honoured by hosts, status, retry, approve, rebind and remove alike', async () => {
+  it('audit: nothing handed out yet says so; an unknown host is refused (exit 2) naming it', async () => {
+    const empty = await run(['audit', '--host', 'w1', '--state', state]);
+    expect(empty.code, empty.err).toBe(0);
+    expect(empty.out).toBe('no secret handed out yet to w1\n');
+    const unknown = await run(['audit', '--host', 'nope', '--state', state]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('host nope is not in the plan');
+  });
+
+  it('KUBESEED_OPERATOR_TOKEN is honoured by hosts, audit, status, retry, approve, rebind and remove alike', async () => {
     const env = { KUBESEED_OPERATOR_TOKEN: OPERATOR_TOKEN };
     const commands = [
       ['hosts'],
+      ['audit'],
       ['status'],
       ['retry', 'cp1'],
       ['approve', 'cp1'],
@@ -109,5 +119,43 @@ describe('operator commands', () => {
       const wrong = await run([...argv, '--state', tokenless], { env: { KUBESEED_OPERATOR_TOKEN: 'not-the-token' } });
       expect(wrong.code, argv.join(' ')).toBe(2);
     }
+  });
+});
+
+describe('kubeseed audit after a rollout', () => {
+  let sim: SimulatedRollout;
+  let state: string;
+  beforeAll(async () => {
+    sim = await startSimulation({ listen: true, workers: 1 });
+    state = writeStateDir(sim.url);
+  });
+  afterAll(async () => {
+    await sim.close();
+    removeDir(state);
+  });
+
+  it('lists every hand-out in order, per host with --host, the same data in json and yaml, and no value', async () => {
+    await sim.enroll(...sim.hosts);
+    await sim.runToEnd();
+    expect(sim.status().done).toBe(true);
+    const json = JSON.parse((await run(['audit', '--state', state, '-o', 'json'])).out) as {
+      entries: { at: string; host: string; step: string; attempt: number; secrets: string[] }[];
+    };
+    expect(parseYaml((await run(['audit', '--state', state, '-o', 'yaml'])).out)).toEqual(json);
+    const steps = json.entries.map((e) => e.step);
+    expect(steps).toContain('cp1/kubeadm-init');
+    expect(steps).toContain('w1/kubeadm-join-worker');
+    // In hand-out order: init before any join.
+    expect(steps.indexOf('cp1/kubeadm-init')).toBeLessThan(steps.indexOf('w1/kubeadm-join-worker'));
+    expect(json.entries.find((e) => e.step === 'cp1/kubeadm-init')!.secrets).toContain('bootstrap-token');
+    const w1 = JSON.parse((await run(['audit', '--host', 'w1', '--state', state, '--json'])).out) as typeof json;
+    expect(w1.entries.length).toBeGreaterThan(0);
+    expect(w1.entries.every((e) => e.host === 'w1')).toBe(true);
+    const text = await run(['audit', '--state', state]);
+    expect(text.code, text.err).toBe(0);
+    expect(text.out.split('\n')[0]).toMatch(/^AT\s+HOST\s+STEP\s+ATTEMPT\s+SECRETS$/);
+    expect(text.out).toMatch(/cp1\s+cp1\/kubeadm-init\s+1\s+\S*bootstrap-token/);
+    // Kinds only: no bootstrap token (abcdef.0123456789abcdef shape) and no key material.
+    expect(JSON.stringify(json)).not.toMatch(/[a-z0-9]{6}\.[a-z0-9]{16}|BEGIN/);
   });
 });

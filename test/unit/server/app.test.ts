@@ -12,7 +12,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NextResponse, ReleasedStep } from '../../../protocol/index.ts';
 import { buildApp } from '../../../server/app.ts';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import { JournalStore, MemoryStore, type Store } from '../../../server/store/index.ts';
 import { FailingStore } from './failing-store.ts';
 import { FAKE_PKI_KEY, makePlan } from './fixtures.ts';
@@ -37,19 +36,17 @@ function setup(
 ) {
   const plan = options.plan ?? makePlan({ workers: 2 });
   const clock = options.clock ?? new FakeClock(Date.now());
-  const audit = new MemoryAuditLog();
   const kubernetes = new FakeKubernetes();
   const store = options.store ?? new MemoryStore();
   const app = buildApp(makeInputs(plan, { clock }), {
     store,
-    audit,
     kubernetes,
     ...(options.distDir ? { distDir: options.distDir } : {}),
     defaultWaitMs: 50,
     ...(options.enrollFailureLimit ? { enrollFailureLimit: options.enrollFailureLimit } : {}),
   });
   apps.push(app);
-  return { app, plan, clock, audit, kubernetes, store };
+  return { app, plan, clock, kubernetes, store };
 }
 
 async function enroll(app: FastifyInstance, agent: AgentIdentity) {
@@ -180,7 +177,7 @@ describe('signed agent routes', () => {
   });
 
   it('GET /v1/next delivers the released step with secrets, audits it, and 204s when nothing is released', async () => {
-    const { app, clock, audit } = setup();
+    const { app, clock } = setup();
     const cp1 = createAgent('cp1');
     const lb1 = createAgent('lb1');
     const lb2 = createAgent('lb2');
@@ -200,9 +197,21 @@ describe('signed agent routes', () => {
     expect(init!.step!.redact.length).toBeGreaterThan(0);
     // Asked again (agent restarted): the same attempt, not a new one.
     expect((await next(app, clock, cp1))?.step?.attempt).toBe(1);
-    expect(audit.entries.filter((e) => e.step === 'cp1/kubeadm-init')).toHaveLength(2);
-    expect(JSON.stringify(audit.entries)).not.toContain(FAKE_PKI_KEY);
-    expect(audit.entries[0]).toMatchObject({ host: 'cp1', secrets: ['bootstrap-token', 'shared-pki'] });
+    const audit = app.coordinator.auditTrail();
+    expect(audit.filter((e) => e.step === 'cp1/kubeadm-init')).toHaveLength(2);
+    expect(JSON.stringify(audit)).not.toContain(FAKE_PKI_KEY);
+    expect(audit[0]).toMatchObject({ host: 'cp1', secrets: ['bootstrap-token', 'shared-pki'] });
+    // The operator reads the same trail: operator token only, `?host=` one host, an unknown host 404, nothing else in the query.
+    const auth = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+    expect((await app.inject({ url: '/v1/admin/audit' })).statusCode).toBe(401);
+    expect((await app.inject({ url: '/v1/admin/audit', headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
+    expect((await app.inject({ url: '/v1/admin/audit', headers: auth })).json()).toEqual({ entries: audit });
+    expect((await app.inject({ url: '/v1/admin/audit?host=cp1', headers: auth })).json().entries).toHaveLength(2);
+    expect((await app.inject({ url: '/v1/admin/audit?host=w1', headers: auth })).json()).toEqual({ entries: [] });
+    const unknown = await app.inject({ url: '/v1/admin/audit?host=nope', headers: auth });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().message).toBe('host nope is not in the plan');
+    expect((await app.inject({ url: `/v1/admin/audit?token=${OPERATOR_TOKEN}`, headers: auth })).statusCode).toBe(400);
   });
 
   it('a long-poll returns as soon as the gate opens', async () => {
@@ -472,7 +481,7 @@ describe('store failures', () => {
           return makeInputs(plan).buildStep(p, step, secrets, extras);
         },
       }),
-      { store: new MemoryStore(), audit: new MemoryAuditLog(), defaultWaitMs: 50 },
+      { store: new MemoryStore(), defaultWaitMs: 50 },
     );
     apps.push(app);
     const lb1 = createAgent('lb1');
@@ -494,7 +503,7 @@ describe('store failures', () => {
           },
         },
       }),
-      { store: new MemoryStore(), audit: new MemoryAuditLog() },
+      { store: new MemoryStore() },
     );
     apps.push(app);
     const res = await enroll(app, createAgent('w1'));

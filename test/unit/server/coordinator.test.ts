@@ -8,7 +8,6 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { ReleasedStep } from '../../../protocol/index.ts';
 import { buildApp } from '../../../server/app.ts';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import { Coordinator } from '../../../server/coordinator.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
 import { addWorkers, FAKE_PKI_KEY, type FixtureOptions, makePlan } from './fixtures.ts';
@@ -20,14 +19,12 @@ const RESULTS = { etcdVoter: true, nodeRegistered: true, apiServerReady: true };
 function setup(options: FixtureOptions = {}, store = new MemoryStore(), plan = makePlan(options)) {
   const clock = new FakeClock();
   const kubernetes = new FakeKubernetes();
-  const audit = new MemoryAuditLog();
   const coordinator = new Coordinator(makeInputs(plan, { clock }), {
     store,
-    audit,
     kubernetes,
     scheduler: { backoffBaseMs: 1000, maxAttempts: 3 },
   });
-  return { coordinator, clock, kubernetes, audit, store, plan };
+  return { coordinator, clock, kubernetes, store, plan };
 }
 
 async function enrollAll(c: Coordinator, hosts: string[]): Promise<void> {
@@ -107,7 +104,7 @@ describe('bootstrap tokens through the API server', () => {
 
 describe('failed joins', () => {
   it('a failed control-plane join: member removed on cp1, Node deleted through the API, cp2 reset, then the join again with the PKI', async () => {
-    const { coordinator, clock, kubernetes, plan, audit } = setup({ workers: 0 });
+    const { coordinator, clock, kubernetes, plan } = setup({ workers: 0 });
     await coordinator.start();
     await enrollAll(coordinator, HOSTS(plan));
     const seen = await drive(coordinator, HOSTS(plan), (s) => s.kind === 'kubeadm-join-control-plane');
@@ -146,7 +143,14 @@ describe('failed joins', () => {
     expect(join2).toMatchObject({ id: join1.id, attempt: 2 });
     expect(join2.files.some((f) => f.content.startsWith(FAKE_PKI_KEY))).toBe(true);
     // Every hand-out is audited (the same attempt fetched twice is two entries).
-    expect([...new Set(audit.entries.filter((e) => e.step === join1.id).map((e) => e.attempt))]).toEqual([1, 2]);
+    expect([
+      ...new Set(
+        coordinator
+          .auditTrail('cp2')
+          .filter((e) => e.step === join1.id)
+          .map((e) => e.attempt),
+      ),
+    ]).toEqual([1, 2]);
   });
 
   it('kubeseed retry re-queues a host that ran out of attempts', async () => {
@@ -252,7 +256,7 @@ describe('rebind and approve', () => {
           }),
         },
       },
-      { store: new MemoryStore(), audit: new MemoryAuditLog() },
+      { store: new MemoryStore() },
     );
     await coordinator.start();
     const answer = await coordinator.enroll(enrollBody(createAgent('lb1')), '127.0.0.1');
@@ -266,7 +270,7 @@ describe('rebind and approve', () => {
 
 describe('upload-certs mode', () => {
   it('the upload step is audited as a certificate-key hand-out', async () => {
-    const { coordinator, clock, plan, audit } = setup({ distribution: 'upload-certs', workers: 0 });
+    const { coordinator, clock, plan } = setup({ distribution: 'upload-certs', workers: 0 });
     await coordinator.start();
     await enrollAll(coordinator, HOSTS(plan));
     const seen = await drive(coordinator, HOSTS(plan), (s) => s.kind === 'kubeadm-join-control-plane');
@@ -276,7 +280,7 @@ describe('upload-certs mode', () => {
     await new Promise((r) => setTimeout(r, 20));
     const upload = (await poll(coordinator, ['cp1', 'cp2'])).find((s) => s.kind === 'upload-certs')!;
     expect(upload).toBeDefined();
-    expect(audit.entries.at(-1)).toMatchObject({ step: upload.id, secrets: ['certificate-key'] });
+    expect(coordinator.auditTrail().at(-1)).toMatchObject({ step: upload.id, secrets: ['certificate-key'] });
     await succeed(coordinator, upload);
     expect((await coordinator.next('cp3', 0))?.step?.kind).toBe('kubeadm-join-control-plane');
   });
@@ -295,7 +299,6 @@ describe('log redaction', () => {
     const clock = new FakeClock(Date.now());
     const app = buildApp(makeInputs(plan, { clock }), {
       store: new MemoryStore(),
-      audit: new MemoryAuditLog(),
       kubernetes: new FakeKubernetes(),
       logger: { level: 'debug', stream },
     });

@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import type { HostSpec } from '../../../generator/spec/types.ts';
 import { FLEET_KEY } from '../../../generator/state/types.ts';
 import type { MachineFacts } from '../../../protocol/index.ts';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import { Coordinator } from '../../../server/coordinator.ts';
 import { matchFleetHost } from '../../../server/fleet-match.ts';
 import type { HostRecord } from '../../../server/model.ts';
@@ -127,7 +126,7 @@ describe('fleet enrollment through the coordinator', () => {
       clock,
       enrollment: { verify: (_host, credential) => (credential === 'fleet-secret' ? { host: FLEET_KEY } : null) },
     });
-    const c = new Coordinator(inputs, { store: new MemoryStore(), audit: new MemoryAuditLog() });
+    const c = new Coordinator(inputs, { store: new MemoryStore() });
     await c.start();
     const macOf = (name: string) => plan.spec.hosts.find((h) => h.name === name)!.mac!;
     const machine = (name: string, i: number) => {

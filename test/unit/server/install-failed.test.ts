@@ -13,7 +13,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FLEET_KEY } from '../../../generator/state/types.ts';
 import type { CloudInitReport, InstallFailedRequest } from '../../../protocol/index.ts';
 import { buildApp } from '../../../server/app.ts';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import { cloudInitWarning } from '../../../server/host-notes.ts';
 import { JournalStore, MemoryStore, type Store } from '../../../server/store/index.ts';
 import { makePlan } from './fixtures.ts';
@@ -41,7 +40,6 @@ function setup(options: { store?: Store; enrollFailureLimit?: number; beaconsPer
   };
   const app = buildApp(inputs, {
     store: options.store ?? new MemoryStore(),
-    audit: new MemoryAuditLog(),
     kubernetes: new FakeKubernetes(),
     defaultWaitMs: 50,
     ...(options.enrollFailureLimit ? { enrollFailureLimit: options.enrollFailureLimit } : {}),

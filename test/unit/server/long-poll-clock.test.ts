@@ -3,7 +3,6 @@
  * whichever comes first: a frozen test clock never holds an agent's request forever.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import { Coordinator } from '../../../server/coordinator.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
 import { makePlan } from './fixtures.ts';
@@ -17,7 +16,6 @@ describe('long-poll deadline', () => {
     const realClock = { now: () => (real += 1000) };
     const coordinator = new Coordinator(makeInputs(plan, { clock: new FakeClock(), realClock }), {
       store: new MemoryStore(),
-      audit: new MemoryAuditLog(),
     });
     await coordinator.start();
     await coordinator.enroll(

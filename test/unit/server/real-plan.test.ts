@@ -9,7 +9,6 @@ import { configHasCertificateKey } from '../../../agent/steps/index.ts';
 import { buildStep } from '../../../generator/plan/build-step.ts';
 import { planRollout } from '../../../generator/plan/plan.ts';
 import type { ReleasedStep } from '../../../protocol/index.ts';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import { Coordinator } from '../../../server/coordinator.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
 import { type FixtureOptions, makePlan } from './fixtures.ts';
@@ -59,7 +58,6 @@ describe('coordinator × real planner', () => {
     const kubernetes = new FakeKubernetes();
     const c = new Coordinator(makeInputs(plan, { clock, buildStep }), {
       store: new MemoryStore(),
-      audit: new MemoryAuditLog(),
       kubernetes,
       scheduler: { backoffBaseMs: 1 },
     });

@@ -3,10 +3,10 @@
  * init lock's one home — acquired under compare-and-swap, marked succeeded only for its holder.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import { createStepRecord, type HostRecord } from '../../../server/model.ts';
 import { RolloutRepository } from '../../../server/rollout/repository.ts';
 import { MemoryStore, StoreError } from '../../../server/store/index.ts';
+import { FailingStore } from './failing-store.ts';
 
 function host(name: string): HostRecord {
   return { name, role: 'control-plane', credentialSpent: false, rebindAllowed: false, removed: false, awaitingApproval: false };
@@ -14,7 +14,7 @@ function host(name: string): HostRecord {
 
 describe('RolloutRepository', () => {
   it('reads back what its transactions wrote, by host, by step and per host', async () => {
-    const repo = new RolloutRepository(new MemoryStore(), new MemoryAuditLog());
+    const repo = new RolloutRepository(new MemoryStore());
     const steps = [
       createStepRecord('cp1/a', 'cp1', 'prepare-host', 'plan', 0),
       createStepRecord('cp10/a', 'cp10', 'prepare-host', 'plan', 0),
@@ -31,7 +31,7 @@ describe('RolloutRepository', () => {
   });
 
   it('the init lock: taken under CAS, marked succeeded only by its holder, visible in the snapshot', async () => {
-    const repo = new RolloutRepository(new MemoryStore(), new MemoryAuditLog());
+    const repo = new RolloutRepository(new MemoryStore());
     expect(repo.initLock()).toBeUndefined();
     const first = repo.txn().acquireInitLock('cp1', 10);
     const second = repo.txn().acquireInitLock('cp2', 11);
@@ -45,10 +45,9 @@ describe('RolloutRepository', () => {
   });
 
   it('a failed audit write is a storage failure (StoreError: 503, retry)', async () => {
-    const repo = new RolloutRepository(new MemoryStore(), {
-      append: () => Promise.reject(new Error('ENOSPC')),
-      close: async () => {},
-    });
+    const store = new FailingStore(new MemoryStore());
+    store.failing = true;
+    const repo = new RolloutRepository(store);
     await expect(repo.audit({ at: 'x', host: 'cp1', step: 'cp1/a', attempt: 1, secrets: [] })).rejects.toBeInstanceOf(StoreError);
   });
 });

@@ -11,7 +11,6 @@ import type * as S from '../../../protocol/schemas.ts';
 import { STATUS_RESPONSE_SCHEMA } from '../../../protocol/status-schema.ts';
 import type * as W from '../../../protocol/wire.ts';
 import { buildApp } from '../../../server/app.ts';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import type { RolloutStatus } from '../../../server/coordinator.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
 import { makePlan } from './fixtures.ts';
@@ -55,7 +54,6 @@ async function busyCoordinator(): Promise<{ app: FastifyInstance; served: unknow
   const clock = new FakeClock(Date.now());
   const app = buildApp(makeInputs(makePlan({ workers: 2 }), { clock }), {
     store: new MemoryStore(),
-    audit: new MemoryAuditLog(),
     kubernetes: new FakeKubernetes(),
     defaultWaitMs: 50,
   });

@@ -6,7 +6,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CertKeyPem, generateCertificateAuthority, signClientCertificate } from '../../../generator/pki/index.ts';
 import type { PkiFileName } from '../../../generator/plan/types.ts';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import { summarizeExpiry, trackedCertificates } from '../../../server/certificates.ts';
 import { Coordinator } from '../../../server/coordinator.ts';
 import { certificateWarning } from '../../../server/model.ts';
@@ -118,7 +117,6 @@ describe('Coordinator.status() carries the expiry computed when it was built', (
     const certificates = trackedCertificates(plan, pkiFile, tls());
     const coordinator = new Coordinator(makeInputs(plan, { clock: new FakeClock(), certificates }), {
       store: new MemoryStore(),
-      audit: new MemoryAuditLog(),
     });
     const status = coordinator.status();
     expect(status.certificateExpiry).toEqual({ file: 'pki/etcd/members/etcd1/peer.crt', notAfter: at(20) });
@@ -130,7 +128,7 @@ describe('Coordinator.status() carries the expiry computed when it was built', (
   });
 
   it('without certificate facts (inputs built by hand) the projection says nothing about expiry', () => {
-    const coordinator = new Coordinator(makeInputs(makePlan()), { store: new MemoryStore(), audit: new MemoryAuditLog() });
+    const coordinator = new Coordinator(makeInputs(makePlan()), { store: new MemoryStore() });
     expect(coordinator.status().certificateExpiry).toBeUndefined();
   });
 });

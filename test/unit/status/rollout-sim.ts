@@ -13,7 +13,6 @@ import type { FastifyInstance } from 'fastify';
 import type { ClusterPlan } from '../../../generator/plan/types.ts';
 import type { NextResponse, ReleasedStep, StepResults } from '../../../protocol/index.ts';
 import { buildApp } from '../../../server/app.ts';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import type { TrackedCertificate } from '../../../server/certificates.ts';
 import type { Clock, RolloutStatus } from '../../../server/coordinator.ts';
 import type { SchedulerConfig } from '../../../server/scheduler.ts';
@@ -169,7 +168,6 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
   const clock = options.clock ?? { now: () => Date.now() };
   const app = buildApp(makeInputs(plan, { clock, ...(options.certificates ? { certificates: options.certificates } : {}) }), {
     store: new MemoryStore(),
-    audit: new MemoryAuditLog(),
     kubernetes: new FakeKubernetes(),
     defaultWaitMs: 0,
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),

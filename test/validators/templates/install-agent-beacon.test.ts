@@ -19,7 +19,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgentConfig } from '../../../generator/plan/provision.ts';
 import { buildApp } from '../../../server/app.ts';
-import { MemoryAuditLog } from '../../../server/audit-log.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
 import { renderAgentUnit, renderInstallAgentScript } from '../../../templates/index.ts';
 import { skipUnless } from '../../support/requirements.ts';
@@ -67,7 +66,7 @@ describe.skipIf(
     writeFile(dist, 'kubeseed-agent-linux-x64', STAND_IN, 0o755);
     const tls = createTestTls();
     writeFileSync(ca, tls.ca);
-    app = buildApp(makeInputs(plan), { store: new MemoryStore(), audit: new MemoryAuditLog(), distDir: dist, warmAgentCache: false });
+    app = buildApp(makeInputs(plan), { store: new MemoryStore(), distDir: dist, warmAgentCache: false });
     await app.listen({ host: '127.0.0.1', port: 0 });
     coordinatorUrl = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     mirror = createHttpServer((req, res) => {
@@ -143,7 +142,6 @@ describe.skipIf(
     const script = hostScript('w3');
     const fresh = buildApp(makeInputs(plan), {
       store: new MemoryStore(),
-      audit: new MemoryAuditLog(),
       distDir: dist,
       warmAgentCache: false,
     });

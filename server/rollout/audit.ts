@@ -1,0 +1,81 @@
+/**
+ * The audit trail of secret hand-outs: which host received which kinds of secret, for which step
+ * and attempt, when — never a value. Each hand-out is one record under `audit/` in the rollout
+ * store (ADR 0035), committed durably before the secret leaves the coordinator, so the trail lives
+ * where the rollout lives: in the journal, or in etcd where every replica appends to the same one.
+ * `GET /v1/admin/audit` and `kubeseed audit` read it.
+ *
+ * Runtime contract: `appendAudit` rejects (StoreError) when the record cannot be made durable —
+ * the caller answers 503 and hands nothing out. Keys are the store revision at the time, so the
+ * trail lists in hand-out order; a key another writer took first is retried with the next one.
+ */
+import type { SecretKind } from '../../generator/plan/types.ts';
+import { type Store, StoreError } from '../store/index.ts';
+
+export interface AuditEntry {
+  /** ISO 8601 time of the hand-out (the coordinator's clock). */
+  at: string;
+  host: string;
+  step: string;
+  attempt: number;
+  secrets: SecretKind[];
+}
+
+export const AUDIT_PREFIX = 'audit/';
+/** File name of the audit log kept before ADR 0035, imported once into the store and renamed. */
+export const LEGACY_AUDIT_FILE = 'audit.log';
+/** Keys taken by another writer in a row before giving up (replicas on one etcd). */
+const KEY_ATTEMPTS = 5;
+
+const auditKey = (n: number) => `${AUDIT_PREFIX}${String(n).padStart(12, '0')}`;
+
+/** Appends one hand-out; resolves once it is durable. */
+export async function appendAudit(store: Store, entry: AuditEntry): Promise<void> {
+  let n = store.revision() + 1;
+  for (let attempt = 0; attempt < KEY_ATTEMPTS; attempt++) {
+    const result = await store.commit({ puts: [{ key: auditKey(n), value: entry }], checks: [{ key: auditKey(n), version: 0 }] });
+    if (result.ok) return;
+    n = Math.max(n + 1, store.revision() + 1);
+  }
+  throw new StoreError(`the audit record of ${entry.step} (attempt ${entry.attempt}) found its key taken ${KEY_ATTEMPTS} times in a row`);
+}
+
+/** The trail, oldest first; `host` keeps one host's hand-outs. */
+export function listAudit(store: Store, host?: string): AuditEntry[] {
+  const entries = store.list<AuditEntry>(AUDIT_PREFIX).map((r) => r.value);
+  return host === undefined ? entries : entries.filter((e) => e.host === host);
+}
+
+/**
+ * Entries of an `audit.log` written before ADR 0035 (one JSON object per line). A line that is not
+ * an entry (a torn last line after a crash) is reported by number, never dropped silently.
+ */
+export function parseLegacyAuditLog(text: string): { entries: AuditEntry[]; unreadable: number[] } {
+  const entries: AuditEntry[] = [];
+  const unreadable: number[] = [];
+  for (const [i, line] of text.split('\n').entries()) {
+    if (line.trim() === '') continue;
+    try {
+      const e = JSON.parse(line) as Partial<AuditEntry>;
+      if (typeof e.at !== 'string' || typeof e.host !== 'string' || typeof e.step !== 'string' || typeof e.attempt !== 'number')
+        throw new Error('not an audit entry');
+      entries.push({ at: e.at, host: e.host, step: e.step, attempt: e.attempt, secrets: Array.isArray(e.secrets) ? e.secrets : [] });
+    } catch {
+      unreadable.push(i + 1);
+    }
+  }
+  return { entries, unreadable };
+}
+
+/** Imports legacy entries before the store's own, in one transaction; a trail already present is left as it is. */
+export async function importLegacyAudit(store: Store, entries: readonly AuditEntry[]): Promise<number> {
+  if (entries.length === 0 || store.list(AUDIT_PREFIX).length > 0) return 0;
+  // `-` sorts before every digit: the imported entries list first, in file order.
+  const keys = entries.map((_, i) => `${AUDIT_PREFIX}-imported-${String(i + 1).padStart(12, '0')}`);
+  const result = await store.commit({
+    puts: entries.map((value, i) => ({ key: keys[i]!, value })),
+    checks: keys.map((key) => ({ key, version: 0 })),
+  });
+  if (!result.ok) throw new StoreError(`importing ${LEGACY_AUDIT_FILE}: keys already present (${result.conflicts.join(', ')})`);
+  return entries.length;
+}

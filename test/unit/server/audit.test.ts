@@ -1,0 +1,83 @@
+/**
+ * The audit trail as store records (server/rollout/audit.ts, ADR 0035): hand-out order, a key
+ * another writer took first, a store that cannot write, one host's entries, and the one-time
+ * import of an `audit.log` kept before the trail moved into the store.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  AUDIT_PREFIX,
+  type AuditEntry,
+  appendAudit,
+  importLegacyAudit,
+  listAudit,
+  parseLegacyAuditLog,
+} from '../../../server/rollout/audit.ts';
+import { MemoryStore, StoreError } from '../../../server/store/index.ts';
+import { FailingStore } from './failing-store.ts';
+
+const entry = (host: string, step: string, attempt = 1): AuditEntry => ({
+  at: '2026-12-06T00:00:00.000Z',
+  host,
+  step,
+  attempt,
+  secrets: ['bootstrap-token'],
+});
+
+describe('the audit trail in the store', () => {
+  it('lists hand-outs in the order they were made, the same attempt twice as two entries, one host with `host`', async () => {
+    const store = new MemoryStore();
+    await appendAudit(store, entry('cp1', 'cp1/kubeadm-init'));
+    // Other records in between move the revision on: order still holds.
+    await store.commit({ puts: [{ key: 'host/x', value: {} }] });
+    await appendAudit(store, entry('cp2', 'cp2/kubeadm-join-control-plane'));
+    await appendAudit(store, entry('cp1', 'cp1/kubeadm-init'));
+    expect(listAudit(store).map((e) => `${e.host} ${e.step}`)).toEqual([
+      'cp1 cp1/kubeadm-init',
+      'cp2 cp2/kubeadm-join-control-plane',
+      'cp1 cp1/kubeadm-init',
+    ]);
+    expect(listAudit(store, 'cp2')).toEqual([entry('cp2', 'cp2/kubeadm-join-control-plane')]);
+    expect(listAudit(store, 'w9')).toEqual([]);
+  });
+
+  it('a key another writer took first (a second replica) is not overwritten: the entry goes to the next free key', async () => {
+    const store = new MemoryStore();
+    const next = `${AUDIT_PREFIX}${String(store.revision() + 1).padStart(12, '0')}`;
+    // What a store shared with another replica looks like from here: the key is taken, the revision not yet moved.
+    const shared = new (class extends MemoryStore {
+      override revision(): number {
+        return 0;
+      }
+    })();
+    await shared.commit({ puts: [{ key: next, value: entry('other', 'other/step') }] });
+    await appendAudit(shared, entry('cp1', 'cp1/kubeadm-init'));
+    expect(listAudit(shared).map((e) => e.host)).toEqual(['other', 'cp1']);
+  });
+
+  it('a store that cannot write rejects with StoreError and records nothing', async () => {
+    const store = new FailingStore(new MemoryStore());
+    store.failing = true;
+    await expect(appendAudit(store, entry('cp1', 'cp1/kubeadm-init'))).rejects.toBeInstanceOf(StoreError);
+    expect(listAudit(store)).toEqual([]);
+  });
+});
+
+describe('an audit.log from before the store kept the trail', () => {
+  it('is read line by line; a torn or foreign line is named by number, not dropped silently', () => {
+    const text = [JSON.stringify(entry('cp1', 'cp1/kubeadm-init')), '{"at":"x","host":', '', JSON.stringify({ hello: 1 }), ''].join('\n');
+    const { entries, unreadable } = parseLegacyAuditLog(text);
+    expect(entries).toEqual([entry('cp1', 'cp1/kubeadm-init')]);
+    expect(unreadable).toEqual([2, 4]);
+  });
+
+  it('is imported once, ahead of the entries the store records afterwards; a store with a trail imports nothing', async () => {
+    const store = new MemoryStore();
+    await store.commit({ puts: Array.from({ length: 30 }, (_, i) => ({ key: `host/h${i}`, value: {} })) });
+    const legacy = Array.from({ length: 12 }, (_, i) => entry(`w${i}`, `w${i}/kubeadm-join-worker`));
+    expect(await importLegacyAudit(store, legacy)).toBe(12);
+    await appendAudit(store, entry('late', 'late/kubeadm-join-worker'));
+    expect(listAudit(store).map((e) => e.host)).toEqual([...legacy.map((e) => e.host), 'late']);
+    expect(await importLegacyAudit(store, legacy)).toBe(0);
+    expect(listAudit(store)).toHaveLength(13);
+  });
+});
