@@ -1,6 +1,6 @@
 /** planCluster: the pure entry point from a validated spec to the whole plan. */
 import type { ClusterSpec, SpecIssue } from '../spec/types.ts';
-import { provisionHost } from './provision.ts';
+import { toProvisioning } from './provision.ts';
 import { planSteps, stepsByHost } from './steps.ts';
 import type { ClusterPlan, HostPlan, PlanContext } from './types.ts';
 
@@ -11,10 +11,10 @@ export function planCluster(spec: ClusterSpec, ctx: PlanContext, warnings: SpecI
   const hosts: HostPlan[] = spec.hosts.map((h) => ({
     name: h.name,
     role: h.role,
-    provisioning: provisionHost(spec, h, ctx),
+    provisioning: toProvisioning(spec, h, ctx),
     steps: ids(h.name),
   }));
-  return { spec, steps, hosts, ...(spec.fleet.enabled ? { fleet: provisionHost(spec, null, ctx) } : {}), warnings };
+  return { spec, steps, hosts, ...(spec.fleet.enabled ? { fleet: toProvisioning(spec, null, ctx) } : {}), warnings };
 }
 
 /**

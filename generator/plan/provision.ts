@@ -49,9 +49,11 @@ export function hostsEntries(spec: ClusterSpec): Provisioning['hostsEntries'] {
 }
 
 /**
+ * One host's neutral first-boot files, units and commands (STYLE.md's `toProvisioning`: `planCluster`
+ * calls it per host, so the plan carries each host's provisioning and renderers only serialise it).
  * `host` null = the fleet's generic machine (fleet mode): identity comes from enrollment facts.
  */
-export function provisionHost(spec: ClusterSpec, host: HostSpec | null, ctx: PlanContext): Provisioning {
+export function toProvisioning(spec: ClusterSpec, host: HostSpec | null, ctx: PlanContext): Provisioning {
   const credential = host ? ctx.enrollmentCredentials[host.name] : ctx.enrollmentCredentials['*'];
   if (credential === undefined) throw new Error(`no enrollment credential for ${host ? host.name : 'the fleet'}`);
   const files: ProvisionFile[] = [
