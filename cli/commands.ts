@@ -153,6 +153,11 @@ export const COMMANDS: Record<string, Command> = {
         default: 'journal:DIR/store',
         help: 'where the rollout state lives: journal:DIR, or etcd://HOST:PORT[,HOST:PORT…][?prefix=P] (default prefix kubeseed/<cluster>/)',
       },
+      {
+        name: 'advertise',
+        value: 'URL',
+        help: 'with --store etcd://: the URL of this replica that standbys give agents as the leader (default spec.coordinator.url)',
+      },
       { name: 'etcd-ca', value: 'FILE', help: "the CA of etcd's server certificates (PEM): talk to etcd over TLS" },
       {
         name: 'etcd-cert',

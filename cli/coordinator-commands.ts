@@ -84,6 +84,7 @@ async function serveLocked(
     ...(passphrase ? { passphrase } : {}),
     ...(perSource ? { maxConnectionsPerSource: Number(perSource) } : {}),
     ...(flags.store ? { store: flags.store as string } : {}),
+    ...(flags.advertise ? { advertiseUrl: flags.advertise as string } : {}),
     ...(await etcdTlsOf(flags)),
     distDir: (flags.dist as string | undefined) ?? defaultDistDir(),
     loadState: async (dir, options) => {
@@ -109,9 +110,10 @@ async function serveLocked(
     io.stdout(
       `boot content (no secrets) on http://${spec.coordinator.httpListen}: /boot.ipxe, /ipxe?mac=…, /nocloud/<name>/, /ignition/<name>.ign (docs/pxe.md)\n`,
     );
-  await handle.stopped;
+  const reason = await handle.stopped;
   await http?.close();
-  return 0;
+  // A replica that lost the lead exits non-zero so its service manager (Restart=on-failure) starts it again as a standby.
+  return reason === 'lost-lead' ? 1 : 0;
 }
 
 /** --etcd-ca/--etcd-cert/--etcd-key read as PEM; a file that cannot be read is bad input naming the flag. */

@@ -170,6 +170,19 @@ const SECURITY_EVENT = {
   },
 } as const;
 
+/** The replica that answered (issue 20): journal/memory stores have one, always the leader. */
+const REPLICA_STATUS = {
+  type: 'object',
+  required: ['id', 'role', 'store'],
+  additionalProperties: false,
+  properties: {
+    id: string,
+    role: { type: 'string', enum: ['leader', 'standby'] },
+    store: { type: 'string', enum: ['journal', 'memory', 'etcd'] },
+    leader: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: string, url: string } },
+  },
+} as const;
+
 export const STATUS_RESPONSE_SCHEMA = {
   type: 'object',
   required: ['cluster', 'serverTime', 'done', 'initLock', 'token', 'counts', 'hosts', 'coordinatorSteps', 'securityEvents'],
@@ -205,5 +218,24 @@ export const STATUS_RESPONSE_SCHEMA = {
     coordinatorSteps: { type: 'array', items: STEP_STATUS },
     securityEvents: { type: 'array', items: SECURITY_EVENT },
     certificateExpiry: nullable(CERTIFICATE_EXPIRY),
+    coordinator: REPLICA_STATUS,
+  },
+} as const;
+
+/** GET /v1/admin/audit: the secret hand-outs, oldest first — kinds, never values (server/rollout/audit.ts). */
+export const AUDIT_RESPONSE_SCHEMA = {
+  type: 'object',
+  required: ['entries'],
+  additionalProperties: false,
+  properties: {
+    entries: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['at', 'host', 'step', 'attempt', 'secrets'],
+        additionalProperties: false,
+        properties: { at: string, host: string, step: string, attempt: integer, secrets: { type: 'array', items: string } },
+      },
+    },
   },
 } as const;

@@ -28,7 +28,7 @@ import {
   type ReportRequest,
 } from '../protocol/index.ts';
 import { Redactor } from '../protocol/redact.ts';
-import { STATUS_RESPONSE_SCHEMA } from '../protocol/status-schema.ts';
+import { AUDIT_RESPONSE_SCHEMA, STATUS_RESPONSE_SCHEMA } from '../protocol/status-schema.ts';
 import { AGENT_ARCHES, type AgentArch, AgentBinaries } from './agent-binaries.ts';
 import { checkOperatorToken } from './auth.ts';
 import { parseRange } from './byte-range.ts';
@@ -36,6 +36,7 @@ import { systemClock } from './clock.ts';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
 import { RateLimitedError } from './enrollment-guard.ts';
 import { ApiError, badRequest, notFound, unauthorized } from './errors.ts';
+import { type Replica, soleReplica, standbyAnswer, storeKind } from './replica.ts';
 import { StoreError } from './store/index.ts';
 import {
   CONNECTION_IDLE_TIMEOUT_MS,
@@ -61,6 +62,8 @@ export interface AppOptions extends Omit<CoordinatorOptions, 'log' | 'redactor'>
   distDir?: string;
   /** Fastify logger: false (tests), true, or pino options; redaction is always added. */
   logger?: boolean | Record<string, unknown>;
+  /** This coordinator among replicas (server/replica.ts); default: the sole one, always leading. */
+  replica?: Replica;
   /** Default and upper bound of `GET /v1/next?wait=` in ms. */
   defaultWaitMs?: number;
   /** Max request body (bytes); reports are the largest bodies. */
@@ -182,8 +185,19 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   const binaries = new AgentBinaries(options.distDir);
   const defaultWait = options.defaultWaitMs ?? 30_000;
 
+  // On etcd only the elected replica runs the rollout; a standby starts it when it wins (server/replica.ts).
+  const replica = options.replica ?? soleReplica(storeKind(options.store));
+  app.addHook('onRequest', async (request, reply) => {
+    const refusal = standbyAnswer(replica, request.url);
+    if (refusal) return sendError(reply.headers(refusal.headers), 503, ERROR_CODES.unavailable, refusal.message);
+  });
   app.addHook('onReady', async () => {
-    await coordinator.start();
+    if (replica.current().role === 'leader') await coordinator.start();
+    else
+      replica.onLeader(() => {
+        app.log.info({ replica: replica.current().id }, 'this replica leads now: starting the rollout');
+        coordinator.start().catch((err: unknown) => app.log.error({ err }, 'the rollout could not start on this leader'));
+      });
     // Compress the agent executables in the background (libuv pool) so the first boots do not wait.
     if (options.distDir && options.warmAgentCache !== false)
       for (const arch of Object.keys(AGENT_ARCHES) as AgentArch[]) void binaries.get(arch).catch(() => {});
@@ -324,7 +338,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   app.get(
     `${API_PREFIX}/status`,
     { preHandler: operatorAuth, schema: { querystring: tokenQuery, response: { 200: STATUS_RESPONSE_SCHEMA, ...errorResponses } } },
-    async () => coordinator.status(),
+    async () => ({ ...coordinator.status(), coordinator: replica.current() }),
   );
 
   app.get(
@@ -388,18 +402,6 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   );
 
   // Every secret hand-out, oldest first, never a value (server/rollout/audit.ts); `?host=` keeps one host's.
-  const auditEntry = {
-    type: 'object',
-    additionalProperties: false,
-    required: ['at', 'host', 'step', 'attempt', 'secrets'],
-    properties: {
-      at: { type: 'string' },
-      host: { type: 'string' },
-      step: { type: 'string' },
-      attempt: { type: 'integer' },
-      secrets: { type: 'array', items: { type: 'string' } },
-    },
-  } as const;
   app.get<{ Querystring: { host?: string } }>(
     `${API_PREFIX}/admin/audit`,
     {
@@ -407,7 +409,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
       schema: {
         querystring: { type: 'object', additionalProperties: false, properties: { host: { type: 'string', maxLength: 253 } } },
         response: {
-          200: { type: 'object', required: ['entries'], properties: { entries: { type: 'array', items: auditEntry } } },
+          200: AUDIT_RESPONSE_SCHEMA,
           ...errorResponses,
         },
       },

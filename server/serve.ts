@@ -19,7 +19,10 @@ import { type CoordinatorInputs, SECRET_RECORD_PREFIXES } from './coordinator.ts
 import type { KubernetesApi } from './kubernetes-api.ts';
 import { AUDIT_PREFIX, importLegacyAudit, LEGACY_AUDIT_FILE, parseLegacyAuditLog } from './rollout/audit.ts';
 import type { EtcdTls } from './store/etcd-client.ts';
+import { electedReplica, type Replica, replicaId, soleReplica, storeKind } from './replica.ts';
+import { EtcdLeaderElection } from './store/etcd-leader.ts';
 import { openStore, type Store } from './store/index.ts';
+import { etcdTarget, type OpenStoreOptions, schemeOf } from './store/open.ts';
 
 export interface ListenAddress {
   host: string;
@@ -86,12 +89,21 @@ export interface ServeOptions {
   extend?: AppOptions['extend'];
   /** Connections one source address may hold (default: a quarter of the descriptors, 64 to 1,024). */
   maxConnectionsPerSource?: number;
+  /** On etcd: this replica's URL that standbys name to agents (default spec.coordinator.url). */
+  advertiseUrl?: string;
+  /** On etcd: the leader lease's TTL in seconds (default 10). */
+  leaseSeconds?: number;
 }
+
+/** Why a coordinator stopped: a signal or close(), or it lost the lead among replicas (serve exits 1). */
+export type StopReason = 'stopped' | 'lost-lead';
 
 export interface ServeHandle extends RunningCoordinator {
   operatorToken: string;
-  /** Resolves once the coordinator stopped (signal or close()). */
-  stopped: Promise<void>;
+  /** Resolves once the coordinator stopped (signal or close()), with why. */
+  stopped: Promise<StopReason>;
+  /** This replica among others on etcd (server/replica.ts); the sole one otherwise. */
+  replica: Replica;
 }
 
 /**
@@ -176,6 +188,35 @@ async function importLegacyAuditFile(stateDir: string, store: Store, print: (lin
   );
 }
 
+/** The election of this replica among those on the same etcd prefix (key `<prefix>leader`). */
+function electReplica(
+  storeUrl: string,
+  storeOptions: OpenStoreOptions,
+  options: ServeOptions,
+  agentUrl: string,
+  print: (line: string) => void,
+): { election: EtcdLeaderElection; replica: ReturnType<typeof electedReplica> } {
+  const { endpoints, prefix, tls } = etcdTarget(storeUrl, storeOptions);
+  const id = replicaId();
+  let replica: ReturnType<typeof electedReplica> | undefined;
+  let lastError = '';
+  const election = new EtcdLeaderElection({
+    endpoints,
+    tls,
+    key: `${prefix}leader`,
+    self: { id, url: options.advertiseUrl ?? agentUrl },
+    ttlSeconds: options.leaseSeconds ?? 10,
+    onChange: (state) => replica?.changed(state),
+    onError: (error) => {
+      // Said once per distinct error: a partition retries every third of the TTL.
+      if (error.message !== lastError) print(`replica ${id}: election: ${error.message}`);
+      lastError = error.message;
+    },
+  });
+  replica = electedReplica(election, id);
+  return { election, replica };
+}
+
 export async function runServe(options: ServeOptions): Promise<ServeHandle> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
@@ -183,14 +224,23 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
   const refusal = options.distDir ? agentExecutablesRefusal(options.distDir, state.plan.spec.mirrors.agent) : null;
   if (refusal) throw new Error(refusal);
   const operatorToken = await ensureOperatorToken(options.stateDir);
-  const store = await openStore(options.store ?? `journal:${join(options.stateDir, 'store')}`, {
+  const storeUrl = options.store ?? `journal:${join(options.stateDir, 'store')}`;
+  const storeOptions = {
     ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
     sealedPrefixes: SECRET_RECORD_PREFIXES,
     ...(options.etcd ? { etcd: options.etcd } : {}),
     // One cluster's records per prefix: several clusters can share one etcd.
     defaultPrefix: `kubeseed/${state.plan.spec.name}/`,
-  });
-  await importLegacyAuditFile(options.stateDir, store, print);
+  };
+  const election = schemeOf(storeUrl) === 'etcd' ? electReplica(storeUrl, storeOptions, options, state.plan.spec.coordinator.url, print) : undefined;
+  const store = await openStore(storeUrl, { ...storeOptions, ...(election ? { fence: () => election.election.fence() } : {}) });
+  const replica = election?.replica ?? soleReplica(storeKind(store));
+  if (election) {
+    const role = await election.election.start();
+    print(`replica ${replica.current().id}: ${role.role}${role.role === 'standby' && role.leader ? ` (the leader is ${role.leader.id}${role.leader.url ? ` at ${role.leader.url}` : ''})` : ''}`);
+  }
+  // Writing is the leader's: a standby leaves an old audit.log for the replica that leads at its start.
+  if (replica.current().role === 'leader') await importLegacyAuditFile(options.stateDir, store, print);
   const fileLimit = openFileLimit();
   const { kubernetes, ...inputs } = state;
   const listen = parseListen(options.listen ?? inputs.plan.spec.coordinator.listen);
@@ -198,6 +248,7 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
     { ...inputs, operatorToken },
     {
       store,
+      replica,
       listen,
       ...(kubernetes ? { kubernetes } : {}),
       ...(options.distDir ? { distDir: options.distDir } : {}),
@@ -209,19 +260,29 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
       ...(options.maxConnectionsPerSource ? { maxConnectionsPerSource: options.maxConnectionsPerSource } : {}),
     },
   );
-  let resolveStopped!: () => void;
-  const stopped = new Promise<void>((resolve) => {
+  let resolveStopped!: (reason: StopReason) => void;
+  const stopped = new Promise<StopReason>((resolve) => {
     resolveStopped = resolve;
   });
+  let reason: StopReason = 'stopped';
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       await running.app.close();
+      // A leader's lease is revoked here, so a standby takes over at its next campaign, not after the TTL.
+      await election?.election.stop();
       await store.close();
-      resolveStopped();
+      resolveStopped(reason);
     })();
     return closing;
   };
+  // A term's in-memory state (long-polls, timers) never outlives it: a replica that lost the lead
+  // stops, and its service manager starts it again as a standby (as kube-controller-manager does).
+  replica.onLostLead(() => {
+    reason = 'lost-lead';
+    print(`replica ${replica.current().id}: lost the lead (lease expired or etcd unreachable); stopping so it restarts as a standby`);
+    void close();
+  });
   if (options.handleSignals !== false) {
     const onSignal = (signal: NodeJS.Signals) => {
       if (closing) {
@@ -245,5 +306,5 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
     print(
       `open-file limit: ${fileLimit} (about ${Math.floor((fileLimit - RESERVED_DESCRIPTORS) / 2)} agents); raise it with LimitNOFILE= in the unit or \`ulimit -n\` before \`kubeseed serve\``,
     );
-  return { ...running, operatorToken, stopped, close };
+  return { ...running, operatorToken, stopped, close, replica };
 }

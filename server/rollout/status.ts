@@ -4,6 +4,7 @@
  * for" words. Read-only. The badge word of a host is `deriveHostState` (status-page/client/view-model.ts),
  * the one derivation the page and the CLI share, from the fields computed here.
  */
+import type { ReplicaStatus } from '../replica.ts';
 import type { ClusterPlan } from '../../generator/plan/types.ts';
 import { type CertificateExpiry, summarizeExpiry, type TrackedCertificate } from '../certificates.ts';
 import type { Clock } from '../clock.ts';
@@ -91,6 +92,8 @@ export interface RolloutStatus {
   securityEvents: SecurityEvent[];
   /** The earliest expiry among every certificate hosts receive and the coordinator's own TLS (absent: not known to this coordinator). */
   certificateExpiry?: CertificateExpiry | null;
+  /** The replica that answered: added by the app (server/replica.ts), not by the projection. */
+  coordinator?: ReplicaStatus;
 }
 
 export class StatusProjection {

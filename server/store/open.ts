@@ -9,7 +9,7 @@
  *   otherwise; records under P (default `defaultPrefix`). With a passphrase the key file lives in
  *   etcd beside the records (`<P>key`), so every replica opens the same records.
  */
-import { EtcdClient, type EtcdTls } from './etcd-client.ts';
+import { EtcdClient, type EtcdCompare, type EtcdTls } from './etcd-client.ts';
 import { EtcdStore } from './etcd-store.ts';
 import { JournalStore } from './journal-store.ts';
 import { MemoryStore } from './memory-store.ts';
@@ -24,6 +24,19 @@ export interface OpenStoreOptions {
   etcd?: EtcdTls;
   /** etcd: the key prefix when the URL gives none, e.g. `kubeseed/<cluster>/`. */
   defaultPrefix?: string;
+  /** etcd: compares every write must also pass — a replica's term (etcd-leader.ts `fence()`). */
+  fence?: () => EtcdCompare[];
+}
+
+/** Where an `etcd://` store URL points: endpoints (https with a CA), the prefix, the TLS material; errors name the fix. */
+export function etcdTarget(url: string, options: OpenStoreOptions = {}): { endpoints: string[]; prefix: string; tls: EtcdTls } {
+  const tls = options.etcd ?? {};
+  if ((tls.cert === undefined) !== (tls.key === undefined))
+    throw new StoreError('etcd client certificate and key go together: give both --etcd-cert and --etcd-key');
+  if (tls.cert !== undefined && tls.ca === undefined)
+    throw new StoreError('an etcd client certificate needs TLS: give --etcd-ca, the CA of the etcd server certificates');
+  const { endpoints, prefix } = parseEtcdUrl(url, { https: tls.ca !== undefined, defaultPrefix: options.defaultPrefix ?? 'kubeseed/' });
+  return { endpoints, prefix, tls };
 }
 
 /** The endpoints and prefix of an `etcd://` store URL; errors name the URL and the fix. */
@@ -62,7 +75,7 @@ function keyFileInEtcd(client: EtcdClient, key: string): KeyFileHome {
 }
 
 /** The URL's scheme in lower case (`journal`, `memory`, `etcd`, …), or undefined for a plain path. */
-function schemeOf(url: string): string | undefined {
+export function schemeOf(url: string): string | undefined {
   return /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
 }
 
@@ -91,16 +104,11 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     const cipher = await openRecordCipher(dir, options.passphrase, options.sealedPrefixes ?? []);
     store = new JournalStore(dir, cipher ? { cipher } : {});
   } else if (scheme === 'etcd') {
-    const tls = options.etcd ?? {};
-    if ((tls.cert === undefined) !== (tls.key === undefined))
-      throw new StoreError('etcd client certificate and key go together: give both --etcd-cert and --etcd-key');
-    if (tls.cert !== undefined && tls.ca === undefined)
-      throw new StoreError('an etcd client certificate needs TLS: give --etcd-ca, the CA of the etcd server certificates');
-    const { endpoints, prefix } = parseEtcdUrl(url, { https: tls.ca !== undefined, defaultPrefix: options.defaultPrefix ?? 'kubeseed/' });
+    const { endpoints, prefix, tls } = etcdTarget(url, options);
     const client = new EtcdClient({ endpoints, tls });
     try {
       const cipher = await openRecordCipherAt(keyFileInEtcd(client, `${prefix}key`), url, options.passphrase, options.sealedPrefixes ?? []);
-      store = new EtcdStore({ endpoints, tls, prefix, ...(cipher ? { cipher } : {}) });
+      store = new EtcdStore({ endpoints, tls, prefix, ...(cipher ? { cipher } : {}), ...(options.fence ? { fence: options.fence } : {}) });
     } finally {
       client.close();
     }

@@ -3,7 +3,8 @@
  * a fake API server and the TLS identity the test wrote into the state directory.
  * Usage: node --import tsx test/unit/server/serve-entry.ts STATE_DIR PORT WORKERS [stacked|external-etcd]
  * KS_STORE: a store URL (default: the journal in STATE_DIR); KS_ETCD_TLS_DIR: ca.crt and
- * healthcheck-client.{crt,key} there for an etcd:// store (test/support/etcd-server.ts writes them).
+ * healthcheck-client.{crt,key} there for an etcd:// store (test/support/etcd-server.ts writes them);
+ * KS_ADVERTISE: the replica's URL standbys name; KS_LEASE_SECONDS: the leader lease TTL.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,4 +37,6 @@ await runServe({
   loadState: async () => ({ ...makeInputs(plan, { tls }), kubernetes: new FakeKubernetes() }),
   logger: { level: 'warn' },
   defaultWaitMs: 2000,
+  ...(process.env.KS_ADVERTISE ? { advertiseUrl: process.env.KS_ADVERTISE } : {}),
+  ...(process.env.KS_LEASE_SECONDS ? { leaseSeconds: Number(process.env.KS_LEASE_SECONDS) } : {}),
 });
