@@ -86,9 +86,11 @@ export function copyDifference(source: Store, copy: Store): string | null {
  */
 export async function migrateStore(source: Store, openTarget: () => Promise<Store>, options: MigrateOptions): Promise<MigrateResult> {
   const records = source.list('');
-  const target = await openTarget();
+  const unchanged = `The source is unchanged and still the rollout's store; empty the target with \`${options.emptyIt}\` before trying again`;
+  let target: Store | undefined;
   let commits = 0;
   try {
+    target = await openTarget();
     const held = target.list('');
     if (held.length > 0 || target.revision() > 0)
       throw new StoreRefusal(
@@ -111,20 +113,19 @@ export async function migrateStore(source: Store, openTarget: () => Promise<Stor
   } catch (error) {
     if (error instanceof StoreRefusal) throw error;
     throw new StoreError(
-      `copying into ${options.where} failed after ${commits} commit(s): ${(error as Error).message}. The source is unchanged and still the rollout's store; empty the partial copy with \`${options.emptyIt}\` before trying again`,
+      `copying into ${options.where} failed after ${commits} commit(s): ${(error as Error).message}. ${unchanged}`,
       error,
     );
   } finally {
-    await target.close();
+    await target?.close();
   }
   // Read back from the medium, not from the view the copy was written through.
-  const reread = await openTarget();
+  const reread = await openTarget().catch((error: unknown) => {
+    throw new StoreError(`reading the copy back from ${options.where} failed: ${(error as Error).message}. ${unchanged}`, error);
+  });
   try {
     const difference = copyDifference(source, reread);
-    if (difference)
-      throw new StoreError(
-        `the copy in ${options.where} does not read back as the source: ${difference}. The source is unchanged and still the rollout's store; empty the copy with \`${options.emptyIt}\` before trying again`,
-      );
+    if (difference) throw new StoreError(`the copy in ${options.where} does not read back as the source: ${difference}. ${unchanged}`);
     return { records: records.length, revision: reread.revision(), commits };
   } finally {
     await reread.close();

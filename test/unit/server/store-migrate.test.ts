@@ -169,6 +169,19 @@ describe('migrateStore', () => {
       /copying into the target failed after 1 commit\(s\): etcd unreachable\..*etcdctl del --prefix/,
     );
   });
+
+  it('a target that cannot be opened, to copy or to read back, is a failure naming the source as still the store', async () => {
+    const source = await rolloutSource(2);
+    const unreachable = async (): Promise<Store> => {
+      throw new StoreError('etcd unreachable: connect ECONNREFUSED');
+    };
+    await expect(migrateStore(source, unreachable, OPTIONS)).rejects.toThrow(
+      /copying into the target failed after 0 commit\(s\): etcd unreachable: connect ECONNREFUSED\. The source is unchanged/,
+    );
+    let opened = 0;
+    const once = async () => (opened++ === 0 ? new MemoryStore() : unreachable());
+    await expect(migrateStore(source, once, OPTIONS)).rejects.toThrow(/reading the copy back from the target failed: etcd unreachable/);
+  });
 });
 
 describe('the journal after a move', () => {
