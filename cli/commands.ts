@@ -202,7 +202,7 @@ export const COMMANDS: Record<string, Command> = {
       ...ETCD_TLS,
       ...OUTPUT,
     ],
-    help: 'Stop `kubeseed serve` first (migrate takes its lock on the state directory). Every record is copied, read back and compared;\nthen the journal is marked moved (DIR/store/moved.json) and `serve` refuses it: continue with `kubeseed serve --store URL`.\nKUBESEED_PASSPHRASE opens an encrypted journal and seals the secret records in etcd. See docs/coordinator.md "Moving to etcd".\nExit codes: 0 moved and verified, 1 etcd unreachable or the copy failed (the journal stays the store), 2 bad input or refused.',
+    help: 'Stop `kubeseed serve` first (migrate takes its lock on the state directory). Every record is copied, read back and compared;\nthen the journal is marked moved (DIR/store/moved.json) and `serve` refuses it: continue with `kubeseed serve --store URL`.\nKUBESEED_PASSPHRASE opens an encrypted journal and seals the secret records in etcd. See docs/coordinator.md "Moving to etcd".\nExit codes: 0 moved and verified, 1 etcd unreachable, the copy failed (the journal stays the store) or a coordinator runs on DIR, 2 bad input or refused.',
     examples: [
       'kubeseed store migrate --state out/coordinator --to etcd://10.0.0.11:2379,10.0.0.12:2379 --etcd-ca ca.crt --etcd-cert client.crt --etcd-key client.key',
       "kubeseed store migrate --to 'etcd://127.0.0.1:2379?prefix=kubeseed/lab/' -o json",

@@ -13,7 +13,7 @@ import { StateError } from '../generator/state/index.ts';
 import { acquireStateLock, SERVE_LOCK_FILE } from '../generator/state/lock.ts';
 import { SECRET_RECORD_PREFIXES } from '../server/coordinator.ts';
 import { EtcdUnavailableError } from '../server/store/etcd-client.ts';
-import { migrateJournalToEtcd, StoreRefusal } from '../server/store/index.ts';
+import { assertJournalIn, migrateJournalToEtcd, StoreRefusal } from '../server/store/index.ts';
 import { UsageError } from './args.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
 import { etcdTlsOf } from './coordinator-commands.ts';
@@ -38,17 +38,23 @@ export async function cmdStore(argv: string[], io: Io): Promise<number> {
     throw new InputError(
       `no state directory ${stateDir}: pass --state, the directory \`kubeseed serve --state\` runs on (OUT/coordinator of \`kubeseed generate --out OUT\`)`,
     );
+  const journalDir = join(stateDir, 'store');
+  try {
+    assertJournalIn(journalDir);
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
   const passphrase = io.env.KUBESEED_PASSPHRASE || undefined;
   const defaultPrefix = /[?&]prefix=/.test(to) ? undefined : `kubeseed/${await clusterName(stateDir)}/`;
   const release = await acquireStateLock(stateDir, { file: SERVE_LOCK_FILE, holder: 'kubeseed serve' }).catch((e: unknown) => {
     if (e instanceof StateError && e.code === 'LOCKED')
-      throw new InputError(`stop the coordinator before moving its records: ${e.message}`);
+      throw new StateError('LOCKED', `stop the coordinator before moving its records: ${e.message}`, e.file);
     throw e;
   });
   let result: Awaited<ReturnType<typeof migrateJournalToEtcd>>;
   try {
     result = await migrateJournalToEtcd({
-      journalDir: join(stateDir, 'store'),
+      journalDir,
       to,
       store: {
         ...(passphrase ? { passphrase } : {}),

@@ -6,6 +6,7 @@ export { MOVED_FILE, type MovedMarker, readMovedMarker } from './journal-moved.t
 export { type JournalStats, JournalStore, type JournalStoreOptions } from './journal-store.ts';
 export { MemoryStore } from './memory-store.ts';
 export {
+  assertJournalIn,
   batchRecords,
   copyDifference,
   type JournalToEtcdOptions,

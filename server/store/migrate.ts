@@ -152,14 +152,19 @@ export interface JournalToEtcdResult extends MigrateResult {
   marker: string;
 }
 
-/** `kubeseed store migrate`: the journal in `journalDir` into an unused etcd prefix, verified, then the journal marked moved. */
-export async function migrateJournalToEtcd(options: JournalToEtcdOptions): Promise<JournalToEtcdResult> {
-  const dir = options.journalDir;
+/** Refuses (NO_JOURNAL) a directory that holds no journal, before anything opens (and so creates) one there. */
+export function assertJournalIn(dir: string): void {
   if (!existsSync(join(dir, 'journal.log')) && !existsSync(join(dir, 'snapshot.json')))
     throw new StoreRefusal(
       'NO_JOURNAL',
       `no journal in ${dir} (neither journal.log nor snapshot.json): pass --state, the directory \`kubeseed serve\` ran on; a rollout that never started needs no move (serve with --store etcd://… directly)`,
     );
+}
+
+/** `kubeseed store migrate`: the journal in `journalDir` into an unused etcd prefix, verified, then the journal marked moved. */
+export async function migrateJournalToEtcd(options: JournalToEtcdOptions): Promise<JournalToEtcdResult> {
+  const dir = options.journalDir;
+  assertJournalIn(dir);
   const { passphrase, sealedPrefixes = [], ...targetOptions } = options.store;
   // The journal opens with the passphrase only if it is sealed: opening a plaintext one with it would rewrite it sealed.
   const sealedJournal = existsSync(join(dir, STORE_KEY_FILE));

@@ -74,17 +74,23 @@ describe('kubeseed store migrate: bad input is exit 2 with the fix', () => {
     expect(readdirSync(empty)).toEqual([]);
   });
 
+  it('a state directory without a journal is named before the default prefix is looked for', async () => {
+    const r = await run(['migrate', '--state', join(dir, 'empty'), '--to', 'etcd://127.0.0.1:1']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('no journal in');
+  });
+
   it('without a prefix in the URL and no cluster.yaml to name the default one: says to give one', async () => {
     const r = await run(['migrate', '--state', state, '--to', 'etcd://127.0.0.1:1']);
     expect(r.code).toBe(2);
     expect(r.err).toContain('so the default prefix kubeseed/<cluster>/ is unknown: give one in the URL');
   });
 
-  it('a running coordinator (its serve lock held by a live process): stop it first', async () => {
+  it('a running coordinator (its serve lock held by a live process): stop it first (exit 1, as for any state directory in use)', async () => {
     writeFileSync(join(state, 'serve.lock'), `${process.pid}\n`);
     try {
       const r = await run(['migrate', '--state', state, '--to', TO]);
-      expect(r.code).toBe(2);
+      expect(r.code).toBe(1);
       expect(r.err).toContain(
         `stop the coordinator before moving its records: ${state} is in use by another \`kubeseed serve\` (pid ${process.pid})`,
       );
