@@ -46,7 +46,11 @@ export async function cmdStore(argv: string[], io: Io): Promise<number> {
   }
   const passphrase = io.env.KUBESEED_PASSPHRASE || undefined;
   const defaultPrefix = /[?&]prefix=/.test(to) ? undefined : `kubeseed/${await clusterName(stateDir)}/`;
-  const release = await acquireStateLock(stateDir, { file: SERVE_LOCK_FILE, holder: 'kubeseed serve' }).catch((e: unknown) => {
+  const release = await acquireStateLock(stateDir, {
+    file: SERVE_LOCK_FILE,
+    holder: 'kubeseed serve',
+    onStale: (pid) => io.stderr(`note: taking over ${join(stateDir, SERVE_LOCK_FILE)} from pid ${pid}, which is gone\n`),
+  }).catch((e: unknown) => {
     if (e instanceof StateError && e.code === 'LOCKED')
       throw new StateError('LOCKED', `stop the coordinator before moving its records: ${e.message}`, e.file);
     throw e;

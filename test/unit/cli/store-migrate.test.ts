@@ -4,6 +4,7 @@
  * of them changes the journal. The move itself, into a real etcd, is
  * test/validators/server/store-migrate.test.ts.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -113,13 +114,17 @@ describe('kubeseed store migrate: bad input is exit 2 with the fix', () => {
 });
 
 describe('kubeseed store migrate: etcd not answering is exit 1, in bounded time, nothing written', () => {
-  it('connection refused', async () => {
+  it('connection refused (a serve lock left by a process that is gone is taken over, and said so)', async () => {
     const before = journalFiles(state);
+    const gone = spawnSync('true').pid;
+    writeFileSync(join(state, 'serve.lock'), `${gone}\n`);
     const port = await freePort();
     const r = await run(['migrate', '--state', state, '--to', `etcd://127.0.0.1:${port}?prefix=kubeseed/t/`]);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`cannot reach etcd at etcd://127.0.0.1:${port}?prefix=kubeseed/t/`);
     expect(r.err).toContain('nothing was written');
+    expect(r.err).toContain(`note: taking over ${join(state, 'serve.lock')} from pid ${gone}, which is gone`);
+    expect(readdirSync(state)).not.toContain('serve.lock');
     expect(journalFiles(state)).toEqual(before);
   });
 
