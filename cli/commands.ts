@@ -57,6 +57,17 @@ const CHANGE: FlagSpec[] = [
   { name: 'dry-run', help: 'say what would happen and change nothing' },
 ];
 
+/** TLS to etcd for an `etcd://` store (serve --store, store migrate --to). */
+const ETCD_TLS: FlagSpec[] = [
+  { name: 'etcd-ca', value: 'FILE', help: "the CA of etcd's server certificates (PEM): talk to etcd over TLS" },
+  {
+    name: 'etcd-cert',
+    value: 'FILE',
+    help: 'a client certificate for etcd (PEM; with --etcd-key) when etcd checks client certificates',
+  },
+  { name: 'etcd-key', value: 'FILE', help: "the client certificate's key (PEM)" },
+];
+
 const admin = () => import('./coordinator-commands.ts');
 const operatorHelp =
   'Exit codes: 0 done, 1 the coordinator is unreachable or failed, 2 bad input or refused (unknown host, wrong token, nothing to do).';
@@ -158,13 +169,7 @@ export const COMMANDS: Record<string, Command> = {
         value: 'URL',
         help: 'with --store etcd://: the URL of this replica that standbys give agents as the leader (default spec.coordinator.url)',
       },
-      { name: 'etcd-ca', value: 'FILE', help: "the CA of etcd's server certificates (PEM): talk to etcd over TLS" },
-      {
-        name: 'etcd-cert',
-        value: 'FILE',
-        help: 'a client certificate for etcd (PEM; with --etcd-key) when etcd checks client certificates',
-      },
-      { name: 'etcd-key', value: 'FILE', help: "the client certificate's key (PEM)" },
+      ...ETCD_TLS,
       {
         name: 'log-format',
         value: 'FORMAT',
@@ -187,6 +192,27 @@ export const COMMANDS: Record<string, Command> = {
       'kubeseed serve --store etcd://10.0.0.11:2379,10.0.0.12:2379 --etcd-ca ca.crt --etcd-cert client.crt --etcd-key client.key',
     ],
     run: async (a, io) => (await admin()).cmdServe(a, io),
+  },
+  store: {
+    summary: "move a rollout's records from the journal in the state directory into etcd (the coordinator stopped)",
+    args: [{ name: 'migrate' }],
+    flags: [
+      STATE,
+      {
+        name: 'to',
+        value: 'URL',
+        required: true,
+        help: 'etcd://HOST:PORT[,HOST:PORT…][?prefix=P], an unused prefix (default prefix kubeseed/<cluster>/)',
+      },
+      ...ETCD_TLS,
+      ...OUTPUT,
+    ],
+    help: 'Stop `kubeseed serve` first (migrate takes its lock on the state directory). Every record is copied, read back and compared;\nthen the journal is marked moved (DIR/store/moved.json) and `serve` refuses it: continue with `kubeseed serve --store URL`.\nKUBESEED_PASSPHRASE opens an encrypted journal and seals the secret records in etcd. See docs/coordinator.md "Moving to etcd".\nExit codes: 0 moved and verified, 1 etcd unreachable, the copy failed (the journal stays the store) or a coordinator runs on DIR, 2 bad input or refused.',
+    examples: [
+      'kubeseed store migrate --state out/coordinator --to etcd://10.0.0.11:2379,10.0.0.12:2379 --etcd-ca ca.crt --etcd-cert client.crt --etcd-key client.key',
+      "kubeseed store migrate --to 'etcd://127.0.0.1:2379?prefix=kubeseed/lab/' -o json",
+    ],
+    run: async (a, io) => (await import('./store-commands.ts')).cmdStore(a, io),
   },
   status: {
     summary: 'rollout progress per host with progress bars; exit 0 done, 3 running, 4 failed, 1 unreachable',

@@ -116,8 +116,8 @@ async function serveLocked(
   return reason === 'lost-lead' ? 1 : 0;
 }
 
-/** --etcd-ca/--etcd-cert/--etcd-key read as PEM; a file that cannot be read is bad input naming the flag. */
-async function etcdTlsOf(flags: Record<string, string | boolean>): Promise<{ etcd?: EtcdTls }> {
+/** --etcd-ca/--etcd-cert/--etcd-key read as PEM (they go with the store URL in --`urlFlag`); a file that cannot be read is bad input naming the flag. */
+export async function etcdTlsOf(flags: Record<string, string | boolean>, urlFlag = 'store'): Promise<{ etcd?: EtcdTls }> {
   const tls: EtcdTls = {};
   for (const [flag, field] of [
     ['etcd-ca', 'ca'],
@@ -130,10 +130,11 @@ async function etcdTlsOf(flags: Record<string, string | boolean>): Promise<{ etc
       throw new UsageError(`--${flag} ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
     });
   }
-  const problem = typeof flags.store === 'string' ? storeUrlProblem(flags.store) : null;
-  if (problem) throw new UsageError(`--store: ${problem}`);
-  if (Object.keys(tls).length > 0 && !(flags.store as string | undefined)?.startsWith('etcd://'))
-    throw new UsageError('--etcd-ca, --etcd-cert and --etcd-key go with --store etcd://HOST:PORT[,…]');
+  const url = flags[urlFlag];
+  const problem = typeof url === 'string' ? storeUrlProblem(url) : null;
+  if (problem) throw new UsageError(`--${urlFlag}: ${problem}`);
+  if (Object.keys(tls).length > 0 && !(url as string | undefined)?.startsWith('etcd://'))
+    throw new UsageError(`--etcd-ca, --etcd-cert and --etcd-key go with --${urlFlag} etcd://HOST:PORT[,…]`);
   return Object.keys(tls).length > 0 ? { etcd: tls } : {};
 }
 

@@ -17,9 +17,9 @@ import { agentExecutablesRefusal } from './agent-binaries.ts';
 import { type AppOptions, buildApp } from './app.ts';
 import { type CoordinatorInputs, SECRET_RECORD_PREFIXES } from './coordinator.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
+import { electedReplica, type Replica, replicaId, soleReplica, storeKind } from './replica.ts';
 import { AUDIT_PREFIX, importLegacyAudit, LEGACY_AUDIT_FILE, parseLegacyAuditLog } from './rollout/audit.ts';
 import type { EtcdTls } from './store/etcd-client.ts';
-import { electedReplica, type Replica, replicaId, soleReplica, storeKind } from './replica.ts';
 import { EtcdLeaderElection } from './store/etcd-leader.ts';
 import { openStore, type Store } from './store/index.ts';
 import { etcdTarget, type OpenStoreOptions, schemeOf } from './store/open.ts';
@@ -232,12 +232,15 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
     // One cluster's records per prefix: several clusters can share one etcd.
     defaultPrefix: `kubeseed/${state.plan.spec.name}/`,
   };
-  const election = schemeOf(storeUrl) === 'etcd' ? electReplica(storeUrl, storeOptions, options, state.plan.spec.coordinator.url, print) : undefined;
+  const election =
+    schemeOf(storeUrl) === 'etcd' ? electReplica(storeUrl, storeOptions, options, state.plan.spec.coordinator.url, print) : undefined;
   const store = await openStore(storeUrl, { ...storeOptions, ...(election ? { fence: () => election.election.fence() } : {}) });
   const replica = election?.replica ?? soleReplica(storeKind(store));
   if (election) {
     const role = await election.election.start();
-    print(`replica ${replica.current().id}: ${role.role}${role.role === 'standby' && role.leader ? ` (the leader is ${role.leader.id}${role.leader.url ? ` at ${role.leader.url}` : ''})` : ''}`);
+    print(
+      `replica ${replica.current().id}: ${role.role}${role.role === 'standby' && role.leader ? ` (the leader is ${role.leader.id}${role.leader.url ? ` at ${role.leader.url}` : ''})` : ''}`,
+    );
   }
   // Writing is the leader's: a standby leaves an old audit.log for the replica that leads at its start.
   if (replica.current().role === 'leader') await importLegacyAuditFile(options.stateDir, store, print);

@@ -4,7 +4,7 @@
  * for" words. Read-only. The badge word of a host is `deriveHostState` (status-page/client/view-model.ts),
  * the one derivation the page and the CLI share, from the fields computed here.
  */
-import type { ReplicaStatus } from '../replica.ts';
+
 import type { ClusterPlan } from '../../generator/plan/types.ts';
 import { type CertificateExpiry, summarizeExpiry, type TrackedCertificate } from '../certificates.ts';
 import type { Clock } from '../clock.ts';
@@ -19,6 +19,7 @@ import {
   type SecurityEvent,
   type StepRecord,
 } from '../model.ts';
+import type { ReplicaStatus } from '../replica.ts';
 import { currentToken, doneHosts, indexPlan } from '../scheduler.ts';
 import type { LiveState } from './live-state.ts';
 import type { RolloutRepository } from './repository.ts';

@@ -23,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { EtcdClient, type EtcdClientOptions, type EtcdCompare, type EtcdEvent, type EtcdOp, EtcdUnavailableError } from './etcd-client.ts';
 import { isSealed, type RecordCipher } from './record-cipher.ts';
-import { type CommitResult, type Store, StoreError, type StoreRecord, type StoreTxn } from './types.ts';
+import { type CommitResult, type Store, StoreError, type StoreRecord, StoreRefusal, type StoreTxn } from './types.ts';
 import { checkAndApply, KeyValueView, type UndoEntry } from './view.ts';
 
 export interface EtcdStoreOptions extends EtcdClientOptions {
@@ -233,7 +233,10 @@ export class EtcdStore implements Store {
   private opened(key: string, stored: unknown): unknown {
     if (!isSealed(stored)) return stored;
     if (!this.options.cipher)
-      throw new StoreError(`etcd record ${key} is encrypted: set KUBESEED_PASSPHRASE to the passphrase the state was generated with`);
+      throw new StoreRefusal(
+        'PASSPHRASE_REQUIRED',
+        `etcd record ${key} is encrypted: set KUBESEED_PASSPHRASE to the passphrase the state was generated with`,
+      );
     return this.options.cipher.open(key, stored);
   }
 

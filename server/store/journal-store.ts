@@ -18,8 +18,9 @@ import { constants as fsConstants } from 'node:fs';
 import { type FileHandle, mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { movedRefusal, readMovedMarker } from './journal-moved.ts';
 import { isSealed, type RecordCipher } from './record-cipher.ts';
-import { type CommitResult, type Store, StoreError, type StoreRecord, type StoreTxn } from './types.ts';
+import { type CommitResult, type Store, StoreError, type StoreRecord, StoreRefusal, type StoreTxn } from './types.ts';
 import { checkAndApply, KeyValueView, type UndoEntry } from './view.ts';
 
 const JOURNAL = 'journal.log';
@@ -114,6 +115,9 @@ export class JournalStore implements Store {
   ) {}
 
   async open(): Promise<void> {
+    // Moved to etcd by `kubeseed store migrate`: serving this copy beside that one would fork the rollout.
+    const moved = await readMovedMarker(this.dir);
+    if (moved) throw movedRefusal(this.dir, moved);
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const snapshotRevision = await this.loadSnapshot();
     const journalPath = join(this.dir, JOURNAL);
@@ -141,7 +145,8 @@ export class JournalStore implements Store {
     const cipher = this.options.cipher;
     if (isSealed(stored)) {
       if (!cipher)
-        throw new StoreError(
+        throw new StoreRefusal(
+          'PASSPHRASE_REQUIRED',
           `${this.dir} holds records encrypted with KUBESEED_PASSPHRASE: set KUBESEED_PASSPHRASE to the passphrase the state was generated with`,
         );
       return cipher.open(key, stored);

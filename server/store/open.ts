@@ -28,17 +28,6 @@ export interface OpenStoreOptions {
   fence?: () => EtcdCompare[];
 }
 
-/** Where an `etcd://` store URL points: endpoints (https with a CA), the prefix, the TLS material; errors name the fix. */
-export function etcdTarget(url: string, options: OpenStoreOptions = {}): { endpoints: string[]; prefix: string; tls: EtcdTls } {
-  const tls = options.etcd ?? {};
-  if ((tls.cert === undefined) !== (tls.key === undefined))
-    throw new StoreError('etcd client certificate and key go together: give both --etcd-cert and --etcd-key');
-  if (tls.cert !== undefined && tls.ca === undefined)
-    throw new StoreError('an etcd client certificate needs TLS: give --etcd-ca, the CA of the etcd server certificates');
-  const { endpoints, prefix } = parseEtcdUrl(url, { https: tls.ca !== undefined, defaultPrefix: options.defaultPrefix ?? 'kubeseed/' });
-  return { endpoints, prefix, tls };
-}
-
 /** The endpoints and prefix of an `etcd://` store URL; errors name the URL and the fix. */
 export function parseEtcdUrl(url: string, options: { https: boolean; defaultPrefix: string }): { endpoints: string[]; prefix: string } {
   const rest = url.replace(/^etcd:\/\//i, '');
@@ -72,6 +61,31 @@ function keyFileInEtcd(client: EtcdClient, key: string): KeyFileHome {
       return there.value;
     },
   };
+}
+
+/** The endpoints, prefix and TLS of an `etcd://` store URL with its options; errors name the flag to fix. */
+export function etcdTarget(url: string, options: OpenStoreOptions = {}): { endpoints: string[]; prefix: string; tls: EtcdTls } {
+  const tls = options.etcd ?? {};
+  if ((tls.cert === undefined) !== (tls.key === undefined))
+    throw new StoreError('etcd client certificate and key go together: give both --etcd-cert and --etcd-key');
+  if (tls.cert !== undefined && tls.ca === undefined)
+    throw new StoreError('an etcd client certificate needs TLS: give --etcd-ca, the CA of the etcd server certificates');
+  return { ...parseEtcdUrl(url, { https: tls.ca !== undefined, defaultPrefix: options.defaultPrefix ?? 'kubeseed/' }), tls };
+}
+
+/**
+ * The keys etcd holds under an `etcd://` store URL's prefix — records, the revision mark and the
+ * key file alike — before anything is opened (`store migrate` moves only into an unused prefix).
+ */
+export async function etcdKeysUnder(url: string, options: OpenStoreOptions = {}): Promise<{ prefix: string; keys: string[] }> {
+  const { endpoints, prefix, tls } = etcdTarget(url, options);
+  const client = new EtcdClient({ endpoints, tls });
+  try {
+    const { kvs } = await client.rangePrefix(prefix);
+    return { prefix, keys: kvs.map((kv) => kv.key) };
+  } finally {
+    client.close();
+  }
 }
 
 /** The URL's scheme in lower case (`journal`, `memory`, `etcd`, …), or undefined for a plain path. */

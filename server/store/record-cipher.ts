@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_KDF, gcmOpen, gcmSeal, type KdfParams, scryptKey } from '../../generator/state/envelope.ts';
-import { StoreError } from './types.ts';
+import { StoreError, StoreRefusal } from './types.ts';
 
 export const STORE_KEY_FILE = 'key.json';
 const CHECK_TEXT = 'kubeseed store key check';
@@ -120,7 +120,8 @@ export async function openRecordCipherAt(
   let existing = text === undefined ? undefined : (JSON.parse(text) as KeyFile);
   if (!passphrase) {
     if (existing)
-      throw new StoreError(
+      throw new StoreRefusal(
+        'PASSPHRASE_REQUIRED',
         `${store} holds records encrypted with KUBESEED_PASSPHRASE (${home.where}): set KUBESEED_PASSPHRASE to the passphrase the state was generated with`,
       );
     return undefined;
@@ -145,7 +146,8 @@ export async function openRecordCipherAt(
   try {
     if (gcmOpen(key, STORE_KEY_FILE, existing.check) !== JSON.stringify(CHECK_TEXT)) throw new Error('check differs');
   } catch {
-    throw new StoreError(
+    throw new StoreRefusal(
+      'WRONG_PASSPHRASE',
       `the store in ${store} cannot be decrypted with this KUBESEED_PASSPHRASE: set it to the passphrase the state was generated with`,
     );
   }

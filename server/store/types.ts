@@ -28,6 +28,11 @@ export interface StoreTxn {
   checks?: StoreCheck[];
   puts?: { key: string; value: unknown }[];
   deletes?: string[];
+  /**
+   * Commit at this revision when it is above the next one. `kubeseed store migrate` gives the
+   * source's revision, so keys numbered by revision (security events) stay unique and in order.
+   */
+  minRevision?: number;
 }
 
 export type CommitResult = { ok: true; revision: number } | { ok: false; conflicts: string[] };
@@ -52,6 +57,18 @@ export class StoreError extends Error {
   constructor(
     message: string,
     readonly causeError?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export type StoreRefusalCode = 'PASSPHRASE_REQUIRED' | 'WRONG_PASSPHRASE' | 'MOVED' | 'NO_JOURNAL' | 'NOT_EMPTY';
+
+/** The store refuses what the operator asked (no or a wrong passphrase, a moved journal, a target in use): input to fix, not a failing medium. */
+export class StoreRefusal extends StoreError {
+  constructor(
+    readonly code: StoreRefusalCode,
+    message: string,
   ) {
     super(message);
   }

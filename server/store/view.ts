@@ -73,7 +73,8 @@ export class KeyValueView {
 
   /** Applies a transaction at the next revision; returns the undo entries and the revision. */
   apply(txn: StoreTxn): { revision: number; undo: UndoEntry[] } {
-    const revision = ++this.rev;
+    const revision = Math.max(this.rev + 1, txn.minRevision ?? 0);
+    this.rev = revision;
     const undo: UndoEntry[] = [];
     for (const put of txn.puts ?? []) {
       undo.push({ key: put.key, previous: this.records.get(put.key) });

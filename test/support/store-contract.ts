@@ -62,6 +62,19 @@ export function describeStoreContract(name: string, make: () => Store): void {
       await store.close();
     });
 
+    it('minRevision: a commit lands at that revision when it is ahead, and the next one follows it', async () => {
+      const store = make();
+      await store.open();
+      await store.commit({ puts: [{ key: 'a', value: 1 }] });
+      const jumped = await store.commit({ puts: [{ key: 'b', value: 2 }], minRevision: 40 });
+      expect(jumped).toEqual({ ok: true, revision: 40 });
+      expect(store.get('b')?.version).toBe(40);
+      expect(store.revision()).toBe(40);
+      // Behind the next revision it changes nothing: revisions never go back.
+      expect(await store.commit({ puts: [{ key: 'c', value: 3 }], minRevision: 5 })).toEqual({ ok: true, revision: 41 });
+      await store.close();
+    });
+
     it('deletes, bumps the revision per commit, and freezes stored values', async () => {
       const store = make();
       await store.open();

@@ -5,7 +5,10 @@
  * success was acknowledged. Network errors (a killed coordinator) are retried, bounded in time.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Agent, request } from 'undici';
+import { expect } from 'vitest';
 import type { EnrollResponse, NextResponse, ReleasedStep, StepResults } from '../../../protocol/index.ts';
 import { type AgentIdentity, createAgent, enrollBody, signedHeaders } from './support.ts';
 
@@ -177,4 +180,28 @@ export function simulateFleet(
   const run = Promise.all(agents.map((a) => a.run()));
   run.catch(() => {});
   return { agents, run };
+}
+
+/**
+ * What a finished rollout shows: no invariant broken, every agent done, `kubeadm init` handed out
+ * as attempt 1 only, and the coordinator on `port` (operator token in `stateDir`) reporting done
+ * with cp1 holding the succeeded init lock.
+ */
+export async function expectRolloutCompleted(
+  agents: readonly SimAgent[],
+  tracker: RolloutTracker,
+  coordinator: { port: number; dispatcher: Agent; stateDir: string },
+): Promise<void> {
+  expect(tracker.violations).toEqual([]);
+  expect(agents.every((a) => a.done)).toBe(true);
+  const init = agents.find((a) => a.identity.host === 'cp1')!.steps.filter((s) => s.startsWith('cp1/kubeadm-init'));
+  expect(new Set(init)).toEqual(new Set(['cp1/kubeadm-init@1']));
+  const token = readFileSync(join(coordinator.stateDir, 'operator-token'), 'utf8').trim();
+  const res = await request(`https://127.0.0.1:${coordinator.port}/v1/status`, {
+    dispatcher: coordinator.dispatcher,
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const status = (await res.body.json()) as { done: boolean; initLock: { holder: string; succeeded: boolean } };
+  expect(status.done).toBe(true);
+  expect(status.initLock).toMatchObject({ holder: 'cp1', succeeded: true });
 }
