@@ -169,6 +169,12 @@ export const COMMANDS: Record<string, Command> = {
         value: 'URL',
         help: 'with --store etcd://: the URL of this replica that standbys give agents as the leader (default spec.coordinator.url)',
       },
+      {
+        name: 'lease',
+        value: 'SECONDS',
+        default: '10',
+        help: 'with --store etcd://: the leader lease TTL (2 to 120); a dead leader is replaced within it',
+      },
       ...ETCD_TLS,
       {
         name: 'log-format',

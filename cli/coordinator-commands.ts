@@ -46,6 +46,13 @@ export async function cmdServe(argv: string[], io: Io): Promise<number> {
     throw new UsageError(
       `--max-connections-per-source: "${perSource}" is not a whole number of at least 1; e.g. 4096 where every agent comes through one NAT or reverse proxy`,
     );
+  const lease = flags.lease as string | undefined;
+  if (lease !== undefined && !(/^[0-9]{1,3}$/.test(lease) && Number(lease) >= 2 && Number(lease) <= 120))
+    throw new UsageError(`--lease: "${lease}" is not a whole number of seconds from 2 to 120; 10 suits most networks`);
+  if (flags.advertise !== undefined && !/^https:\/\/[^/\s]+$/.test(String(flags.advertise)))
+    throw new UsageError(`--advertise: "${String(flags.advertise)}" is not an https://HOST:PORT URL (no path); e.g. https://10.0.0.5:9443`);
+  if ((lease !== undefined || flags.advertise !== undefined) && !String(flags.store ?? '').startsWith('etcd://'))
+    throw new UsageError('--lease and --advertise go with --store etcd://HOST:PORT[,…] (replicas elect a leader only on etcd)');
   if (typeof flags.listen === 'string') {
     try {
       parseListen(flags.listen);
@@ -85,6 +92,7 @@ async function serveLocked(
     ...(perSource ? { maxConnectionsPerSource: Number(perSource) } : {}),
     ...(flags.store ? { store: flags.store as string } : {}),
     ...(flags.advertise ? { advertiseUrl: flags.advertise as string } : {}),
+    ...(flags.lease ? { leaseSeconds: Number(flags.lease) } : {}),
     ...(await etcdTlsOf(flags)),
     distDir: (flags.dist as string | undefined) ?? defaultDistDir(),
     loadState: async (dir, options) => {

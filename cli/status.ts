@@ -23,6 +23,7 @@ import {
   type HostState,
   type HostStatus,
   type RolloutStatus,
+  replicaText,
 } from '../server/status-page/client/view-model.ts';
 import type { Io } from './commands.ts';
 import type { StatusTarget } from './coordinator-target.ts';
@@ -265,6 +266,8 @@ export function renderFrame(remote: RolloutStatus, options: FrameOptions): strin
       for (const line of failureLog(host, 3)) lines.push(`${host.name} log: ${line}`);
     }
   }
+  const replica = replicaText(status.coordinator);
+  if (replica) lines.push(options.tty ? clip(replica, options.columns) : replica);
   if (status.securityEvents.length > 0) {
     const last = status.securityEvents[status.securityEvents.length - 1]!;
     const text = `security events: ${securityEventTotal(status.securityEvents)} (latest: ${last.kind}${last.host ? ` ${last.host}` : ''}: ${last.message})`;

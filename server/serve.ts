@@ -241,6 +241,7 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
     print(
       `replica ${replica.current().id}: ${role.role}${role.role === 'standby' && role.leader ? ` (the leader is ${role.leader.id}${role.leader.url ? ` at ${role.leader.url}` : ''})` : ''}`,
     );
+    if (role.role === 'standby') replica.onLeader(() => print(`replica ${replica.current().id}: leads now; the rollout continues here`));
   }
   // Writing is the leader's: a standby leaves an old audit.log for the replica that leads at its start.
   if (replica.current().role === 'leader') await importLegacyAuditFile(options.stateDir, store, print);

@@ -209,4 +209,31 @@ describe.skipIf(skip)('status page in chromium', () => {
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     await page.close();
   });
+  it('says which replica answers when it is a standby on etcd, and who leads', async () => {
+    const leader = { id: 'a/1', url: 'https://10.0.0.5:9443' };
+    const standby = {
+      current: () => ({ id: 'b/2', role: 'standby' as const, store: 'etcd' as const, leader }),
+      onLeader: () => {},
+      onLostLead: () => {},
+    };
+    const replicaSim = await startSimulation({ listen: true, workers: 1, replica: standby });
+    try {
+      // Last in this file: the request log above checks that every request went to the main simulation.
+      const page = await context.newPage();
+      await page.goto(`${replicaSim.url}/#token=${OPERATOR_TOKEN}`);
+      await page.locator('[data-view=status]').waitFor();
+      await expect.poll(() => attrOf(page.locator('[data-replica]'), 'data-replica'), WAIT).toBe('standby');
+      expect(await textOf(page.locator('[data-replica]'))).toBe(
+        'answered by b/2, a standby (store: etcd; the leader is a/1 at https://10.0.0.5:9443)',
+      );
+      await page.close();
+    } finally {
+      await replicaSim.close();
+    }
+    // The sole coordinator of a memory or journal store says nothing about replicas.
+    const page = await openPage(`#token=${OPERATOR_TOKEN}`);
+    await page.locator('[data-view=status]').waitFor();
+    expect(await page.locator('[data-replica]').count()).toBe(0);
+    await page.close();
+  });
 });

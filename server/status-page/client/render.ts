@@ -23,6 +23,7 @@ import {
   lastLines,
   pickReportedStep,
   type RolloutStatus,
+  replicaText,
   shortStep,
   summarizeProgress,
 } from './view-model.ts';
@@ -136,6 +137,9 @@ function renderHeader(model: PageModel, _handlers: PageHandlers): HTMLElement {
       ),
     ),
     h('span', { class: `conn conn-${model.connection}`, 'data-connection': model.connection }, connText[model.connection]),
+    replicaText(model.status.coordinator)
+      ? h('p', { class: 'replica', 'data-replica': model.status.coordinator!.role }, replicaText(model.status.coordinator)!)
+      : null,
     model.notice ? h('p', { class: 'notice', role: 'status' }, model.notice) : null,
   );
 }

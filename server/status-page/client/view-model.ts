@@ -234,3 +234,16 @@ export function certificateWarnings(status: RolloutStatus, now: number): string[
   const covered = perHost.some((w) => w.file === status.certificateExpiry?.file);
   return [...(overall && !covered ? [overall] : []), ...perHost.map((w) => w.text)];
 }
+
+/**
+ * Which coordinator replica answered, for `kubeseed status` and the page: null for the sole
+ * coordinator of a journal (nothing to say); on etcd its id and role, and a standby names the leader.
+ */
+export function replicaText(replica: RolloutStatus['coordinator']): string | null {
+  if (!replica || (replica.store !== 'etcd' && replica.role === 'leader')) return null;
+  if (replica.role === 'leader') return `answered by ${replica.id}, the leader (store: ${replica.store})`;
+  const leader = replica.leader
+    ? `the leader is ${replica.leader.id}${replica.leader.url ? ` at ${replica.leader.url}` : ''}`
+    : 'no leader known yet';
+  return `answered by ${replica.id}, a standby (store: ${replica.store}; ${leader})`;
+}

@@ -43,4 +43,20 @@ describe('kubeseed serve --store', () => {
     expect(r.err).toMatch(/--store: store URL "etcd:\/\/nohost": "nohost" is not HOST:PORT/);
     expect(r.out).not.toMatch(/listening/);
   });
+
+  it('--lease and --advertise are checked (exit 2 naming the flag) and go with an etcd store only', async () => {
+    const etcd = ['--store', 'etcd://127.0.0.1:1'];
+    for (const [args, message] of [
+      [['--lease', '1', ...etcd], '--lease: "1" is not a whole number of seconds from 2 to 120'],
+      [['--lease', '10s', ...etcd], '--lease: "10s" is not a whole number of seconds from 2 to 120'],
+      [['--advertise', 'http://10.0.0.5:9443', ...etcd], '--advertise: "http://10.0.0.5:9443" is not an https://HOST:PORT URL'],
+      [['--lease', '10'], '--lease and --advertise go with --store etcd://HOST:PORT'],
+      [['--advertise', 'https://10.0.0.5:9443'], '--lease and --advertise go with --store etcd://HOST:PORT'],
+    ] as const) {
+      const r = await runMain(['serve', '--state', state, ...args], { cwd: ROOT });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toContain(message);
+      expect(r.out).not.toMatch(/listening/);
+    }
+  });
 });

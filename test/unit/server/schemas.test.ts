@@ -83,7 +83,12 @@ describe('the status response schema is strict', () => {
     const { app, served } = await busyCoordinator();
     expect(validate(served), JSON.stringify(validate.errors)).toBe(true);
     const status = JSON.parse(JSON.stringify(app.coordinator.status()));
-    expect(served).toEqual({ ...status, serverTime: expect.any(Number) });
+    // The app adds which replica answered (server/replica.ts): the sole coordinator of a memory store.
+    expect(served).toEqual({
+      ...status,
+      serverTime: expect.any(Number),
+      coordinator: { id: expect.any(String), role: 'leader', store: 'memory' },
+    });
     const hosts = (served as RolloutStatus).hosts;
     expect(hosts.find((h) => h.name === 'cp1')?.cloudInit?.extendedStatus).toBe('degraded done');
     expect(hosts.find((h) => h.name === 'w1')?.installFailed?.reason).toBe('disk-full');
@@ -96,6 +101,7 @@ describe('the status response schema is strict', () => {
     expect(validate({ ...status, extra: 1 })).toBe(false);
     expect(validate({ ...status, hosts: [{ ...status.hosts[0], extra: true }] })).toBe(false);
     expect(validate({ ...status, counts: { ...status.counts, pending: 1 } })).toBe(false);
+    expect(validate({ ...status, coordinator: { ...status.coordinator, role: 'boss' } })).toBe(false);
   });
 
   it('a wrong type or an unknown enum value fails it', async () => {

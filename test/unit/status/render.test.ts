@@ -262,6 +262,21 @@ describe('renderFrame', () => {
   });
 });
 
+describe('renderFrame: which replica answered', () => {
+  it('names a standby and its leader on etcd; says nothing for the sole coordinator of a journal', () => {
+    const standby = { id: 'b/2', role: 'standby' as const, store: 'etcd' as const, leader: { id: 'a/1', url: 'https://10.0.0.5:9443' } };
+    const lines = renderFrame(doc([done], { coordinator: standby }), { tty: false, color: false, columns: 120, now: NOW });
+    expect(lines).toContain('answered by b/2, a standby (store: etcd; the leader is a/1 at https://10.0.0.5:9443)');
+    const sole = renderFrame(doc([done], { coordinator: { id: 'h/1', role: 'leader', store: 'journal' } }), {
+      tty: false,
+      color: false,
+      columns: 120,
+      now: NOW,
+    });
+    expect(sole.join('\n')).not.toContain('answered by');
+  });
+});
+
 describe('renderFrame: certificate expiry', () => {
   const DAY = 86_400_000;
   const expiry = (days: number) => ({ file: 'pki/etcd/members/etcd1/peer.crt', notAfter: NOW + days * DAY });

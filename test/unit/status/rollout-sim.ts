@@ -6,6 +6,7 @@
  * event paths. `listen: true` also opens a real HTTPS listener on 127.0.0.1 (port 0) for browsers
  * and the CLI. Time is the real clock: elapsed times on the page are real.
  */
+
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import type { NextResponse, ReleasedStep, StepResults } from '../../../protocol/
 import { buildApp } from '../../../server/app.ts';
 import type { TrackedCertificate } from '../../../server/certificates.ts';
 import type { Clock, RolloutStatus } from '../../../server/coordinator.ts';
+import type { Replica } from '../../../server/replica.ts';
 import type { SchedulerConfig } from '../../../server/scheduler.ts';
 import { statusPagePlugin } from '../../../server/status-page/index.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
@@ -41,6 +43,8 @@ export interface SimulationOptions extends FixtureOptions {
   scheduler?: Partial<SchedulerConfig>;
   /** Certificates and their expiry, as `kubeseed serve` reads them from the state directory. */
   certificates?: TrackedCertificate[];
+  /** This coordinator among replicas (default: the sole one, leading). */
+  replica?: Replica;
 }
 
 export interface ReportOptions {
@@ -171,6 +175,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
     kubernetes: new FakeKubernetes(),
     defaultWaitMs: 0,
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+    ...(options.replica ? { replica: options.replica } : {}),
   });
   await app.register(statusPagePlugin);
   const sim = new SimulatedRollout(app, plan, clock);
