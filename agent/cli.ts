@@ -66,7 +66,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       net: createNodeNet(),
       clock: systemClock,
       random: cryptoRandom,
-      createHttp: (config, ca) => createPinnedHttp(config.coordinatorUrl, ca),
+      createHttp: (config, ca) => createPinnedHttp([config.coordinatorUrl, ...config.replicaUrls], ca),
       system: { hostname: () => hostname(), arch: arch() },
       writeLine: (line) => process.stderr.write(`${line}\n`),
       signal: controller.signal,

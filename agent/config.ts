@@ -10,6 +10,8 @@ import { AGENT_CONFIG_PATH, AGENT_STATE_DIR } from '../protocol/host-paths.ts';
 export interface AgentConfig {
   /** https://host:port of `kubeseed serve` (HTTPS API). */
   coordinatorUrl: string;
+  /** Other replicas of the coordinator on the same etcd (spec.coordinator.replicaUrls): tried when this one is unreachable or a standby. */
+  replicaUrls: string[];
   /** PEM file of the coordinator CA; the only CA the agent trusts. */
   caFile: string;
   /** The per-host (or fleet) enrollment credential, mode 0600; deleted when the host is done. */
@@ -24,7 +26,7 @@ export class AgentConfigError extends Error {
   readonly code = 'AGENT_CONFIG';
 }
 
-const KNOWN_KEYS = new Set(['coordinatorUrl', 'caFile', 'credentialFile', 'host', 'stateDir']);
+const KNOWN_KEYS = new Set(['coordinatorUrl', 'replicaUrls', 'caFile', 'credentialFile', 'host', 'stateDir']);
 const HOST_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 
 /** Parses and checks the JSON text of the config file; every problem is named in one error. */
@@ -57,16 +59,25 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_PATH): Agen
   const credentialFile = str('credentialFile', true);
   const host = str('host', false);
   const stateDir = str('stateDir', false) ?? AGENT_STATE_DIR;
-  if (coordinatorUrl) {
+  const checkUrl = (key: string, value: string) => {
     let url: URL | undefined;
     try {
-      url = new URL(coordinatorUrl);
+      url = new URL(value);
     } catch {
-      problems.push(`"coordinatorUrl" is not a URL: ${coordinatorUrl}`);
+      problems.push(`"${key}" is not a URL: ${value}`);
     }
-    if (url && url.protocol !== 'https:')
-      problems.push(`"coordinatorUrl" must be https:// (got ${url.protocol}); the agent talks only HTTPS`);
-  }
+    if (url && url.protocol !== 'https:') problems.push(`"${key}" must be https:// (got ${url.protocol}); the agent talks only HTTPS`);
+  };
+  if (coordinatorUrl) checkUrl('coordinatorUrl', coordinatorUrl);
+  const replicas = o.replicaUrls ?? [];
+  const replicaUrls: string[] = [];
+  if (!Array.isArray(replicas) || replicas.some((u) => typeof u !== 'string' || u.length === 0))
+    problems.push('"replicaUrls" must be a list of https:// URLs');
+  else
+    for (const u of replicas as string[]) {
+      checkUrl('replicaUrls', u);
+      replicaUrls.push(u.replace(/\/+$/, ''));
+    }
   for (const [key, value] of [
     ['caFile', caFile],
     ['credentialFile', credentialFile],
@@ -78,5 +89,5 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_PATH): Agen
   if (problems.length > 0 || !coordinatorUrl || !caFile || !credentialFile) {
     throw new AgentConfigError(`${source}: ${problems.join('; ')}`);
   }
-  return { coordinatorUrl: coordinatorUrl.replace(/\/+$/, ''), caFile, credentialFile, stateDir, ...(host ? { host } : {}) };
+  return { coordinatorUrl: coordinatorUrl.replace(/\/+$/, ''), replicaUrls, caFile, credentialFile, stateDir, ...(host ? { host } : {}) };
 }

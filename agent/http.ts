@@ -2,30 +2,54 @@
  * The coordinator client: undici with a dispatcher that trusts only the pinned coordinator CA
  * (`connect: { ca }`), so neither the system trust store nor a proxy's certificate is accepted.
  * Only undici's Agent and request modules are bundled (see undici-parts.d.ts).
+ *
+ * Replicas (spec.coordinator.replicaUrls, ADR 0036): requests go to one URL of the list at a time.
+ * A transport error moves the next request to the next URL; a standby's 503 naming the leader
+ * (`x-kubeseed-leader`) moves it to that URL when the list has it — never to a URL outside the
+ * list. The caller's retry and backoff stay as they are: this only chooses where the retry goes.
  */
 
 import undiciRequest from 'undici/lib/api/api-request.js';
 import UndiciAgent from 'undici/lib/dispatcher/agent.js';
 import type { Http, HttpResponse } from './io.ts';
 
-export function createPinnedHttp(baseUrl: string, caPem: string): Http {
-  const dispatcher = new UndiciAgent({ connect: { ca: caPem, rejectUnauthorized: true }, keepAliveTimeout: 60_000 });
+interface Target {
+  origin: string;
+  prefix: string;
+}
+
+const targetOf = (baseUrl: string): Target => {
   const url = new URL(baseUrl);
-  const origin = url.origin;
-  const prefix = url.pathname.replace(/\/+$/, '');
+  return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') };
+};
+
+export function createPinnedHttp(baseUrls: readonly string[], caPem: string): Http & { current(): string } {
+  if (baseUrls.length === 0) throw new Error('createPinnedHttp: no coordinator URL');
+  const dispatcher = new UndiciAgent({ connect: { ca: caPem, rejectUnauthorized: true }, keepAliveTimeout: 60_000 });
+  const targets = baseUrls.map(targetOf);
+  let at = 0;
   return {
+    current: () => `${targets[at]!.origin}${targets[at]!.prefix}`,
     async request({ method, path, body, headers, timeoutMs, signal }): Promise<HttpResponse> {
+      const target = targets[at]!;
       const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-      const res = await undiciRequest.call(dispatcher, {
-        origin,
-        path: `${prefix}${path}`,
-        method,
-        headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-        ...(payload === undefined ? {} : { body: payload }),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        ...(signal ? { signal } : {}),
-      });
+      let res: Awaited<ReturnType<typeof undiciRequest>>;
+      try {
+        res = await undiciRequest.call(dispatcher, {
+          origin: target.origin,
+          path: `${target.prefix}${path}`,
+          method,
+          headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+          ...(payload === undefined ? {} : { body: payload }),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+          ...(signal ? { signal } : {}),
+        });
+      } catch (error) {
+        // Unreachable (or aborted): the next request tries the next replica. An abort is ours, not the replica's.
+        if (!signal?.aborted) at = (at + 1) % targets.length;
+        throw error;
+      }
       const text = await res.body.text();
       let parsed: unknown = null;
       if (text.length > 0) {
@@ -34,6 +58,11 @@ export function createPinnedHttp(baseUrl: string, caPem: string): Http {
         } catch {
           parsed = text;
         }
+      }
+      if (res.statusCode === 503) {
+        const leader = res.headers['x-kubeseed-leader'];
+        const next = typeof leader === 'string' ? targets.findIndex((t) => `${t.origin}${t.prefix}` === leader.replace(/\/+$/, '')) : -1;
+        if (next >= 0) at = next;
       }
       const dateHeader = res.headers.date;
       const date = typeof dateHeader === 'string' ? Date.parse(dateHeader) : Number.NaN;

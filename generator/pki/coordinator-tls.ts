@@ -16,35 +16,53 @@ export interface CoordinatorTls {
   server: CertKeyPem;
 }
 
-/** SANs of the server certificate: the URL's host (DNS or IP) plus localhost, 127.0.0.1 and ::1. */
-export function coordinatorAltNames(url: string): { commonName: string; dnsNames: string[]; ipAddresses: string[] } {
-  let parsed: { host: string; isIp: boolean };
-  try {
-    parsed = hostOfUrl(url);
-  } catch {
-    throw new PkiError('INVALID_URL', `spec.coordinator.url: ${JSON.stringify(url)} is not a URL; write it as https://HOST:PORT`);
-  }
-  const dnsNames = [...new Set([...(parsed.isIp ? [] : [parsed.host]), 'localhost'])];
-  const ipAddresses = [...new Set([...(parsed.isIp ? [parsed.host] : []), '127.0.0.1', '::1'])];
-  return { commonName: parsed.host, dnsNames, ipAddresses };
+/**
+ * SANs of the server certificate: the host (DNS or IP) of the URL and of every other replica's URL
+ * (spec.coordinator.replicaUrls: each replica serves with this one certificate), plus localhost,
+ * 127.0.0.1 and ::1. The common name is the URL's host.
+ */
+export function coordinatorAltNames(
+  url: string,
+  replicaUrls: readonly string[] = [],
+): { commonName: string; dnsNames: string[]; ipAddresses: string[] } {
+  const hosts = [url, ...replicaUrls].map((u, i) => {
+    try {
+      return hostOfUrl(u);
+    } catch {
+      const field = i === 0 ? 'spec.coordinator.url' : `spec.coordinator.replicaUrls[${i - 1}]`;
+      throw new PkiError('INVALID_URL', `${field}: ${JSON.stringify(u)} is not a URL; write it as https://HOST:PORT`);
+    }
+  });
+  const dnsNames = [...new Set([...hosts.filter((h) => !h.isIp).map((h) => h.host), 'localhost'])];
+  const ipAddresses = [...new Set([...hosts.filter((h) => h.isIp).map((h) => h.host), '127.0.0.1', '::1'])];
+  return { commonName: hosts[0]!.host, dnsNames, ipAddresses };
 }
 
-/** A server certificate for `url`, signed by the coordinator CA. */
-export async function generateCoordinatorServerCertificate(options: { ca: CertKeyPem; url: string; now: Date }): Promise<CertKeyPem> {
+/** A server certificate for `url` (and the other replicas' URLs), signed by the coordinator CA. */
+export async function generateCoordinatorServerCertificate(options: {
+  ca: CertKeyPem;
+  url: string;
+  replicaUrls?: readonly string[];
+  now: Date;
+}): Promise<CertKeyPem> {
   const keys = await generateKeyPair('ECDSA-P256');
   const cert = issueCertificate({
-    profile: serverProfile({ ...coordinatorAltNames(options.url), client: false, now: options.now }),
+    profile: serverProfile({ ...coordinatorAltNames(options.url, options.replicaUrls), client: false, now: options.now }),
     publicKey: keys.publicKey,
     issuer: toSigningAuthority(options.ca, 'tls/ca'),
   });
   return { cert: cert.pem, key: exportPrivateKeyPem(keys.privateKey) };
 }
 
-export async function generateCoordinatorTls(options: { url: string; now: Date }): Promise<CoordinatorTls> {
-  coordinatorAltNames(options.url);
+export async function generateCoordinatorTls(options: {
+  url: string;
+  replicaUrls?: readonly string[];
+  now: Date;
+}): Promise<CoordinatorTls> {
+  coordinatorAltNames(options.url, options.replicaUrls);
   const [caKeys] = await generateKeyPairs('ECDSA-P256', 1);
   const ca = createCertificateAuthority(CA_COMMON_NAMES.coordinatorCa, caKeys!, options.now);
-  return { ca, server: await generateCoordinatorServerCertificate({ ca, url: options.url, now: options.now }) };
+  return { ca, server: await generateCoordinatorServerCertificate({ ca, ...options }) };
 }
 
 /** true when `certPem` names exactly these SANs (order-insensitive) — used to re-issue after a URL or address change. */

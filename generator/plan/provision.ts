@@ -29,6 +29,7 @@ export function withoutCredential(p: Provisioning): Provisioning {
 export function buildAgentConfig(spec: ClusterSpec, host: HostSpec | null): Record<string, unknown> {
   return {
     coordinatorUrl: spec.coordinator.url,
+    ...(spec.coordinator.replicaUrls.length > 0 ? { replicaUrls: spec.coordinator.replicaUrls } : {}),
     caFile: COORDINATOR_CA_PATH,
     credentialFile: CREDENTIAL_PATH,
     ...(host ? { host: host.name } : {}),

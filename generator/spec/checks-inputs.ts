@@ -19,6 +19,15 @@ export function checkTemplateInputs(spec: ClusterSpec, r: SpecReader): void {
       r.error(at, `"${registry}" is not a registry host[:port] (like docker.io or registry.lan:5000) or _default`, 'key');
     else if (mirrors.length === 0) r.error(at, `lists no mirror; name at least one, like ${registry}: [https://mirror.lan]`);
   }
+  const seen = new Set([spec.coordinator.url]);
+  for (const [i, url] of spec.coordinator.replicaUrls.entries()) {
+    if (seen.has(url))
+      r.error(
+        ['spec', 'coordinator', 'replicaUrls', i],
+        `"${url}" is listed twice (or is coordinator.url); name each other replica of kubeseed serve once`,
+      );
+    seen.add(url);
+  }
   const listen = spec.coordinator.httpListen;
   if (listen) {
     const port = Number(LISTEN.exec(listen)?.[1] ?? 0);

@@ -174,6 +174,9 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
       url: (s.coordinator?.url ?? 'https://invalid.invalid:9443').replace(/\/$/, ''),
       listen: s.coordinator?.listen ?? '0.0.0.0:9443',
       httpListen: s.coordinator?.httpListen ?? '',
+      replicaUrls: (s.coordinator?.replicaUrls ?? [])
+        .filter((u: unknown): u is string => typeof u === 'string')
+        .map((u: string) => u.replace(/\/$/, '')),
     },
     fleet: {
       enabled: s.fleet?.enabled ?? false,

@@ -271,6 +271,13 @@ export const CLUSTER_SCHEMA: Schema = {
             }),
             listen: str(),
             httpListen: str(),
+            replicaUrls: {
+              t: 'list',
+              of: str({
+                pattern: /^https:\/\/[^/\s"'`\\$]+\/?$/,
+                expect: 'an https:// URL with host and port of another kubeseed serve on the same etcd, like https://10.101.1.6:9443',
+              }),
+            },
           },
         },
         fleet: { t: 'object', fields: { enabled: bool, installUnknownMacs: bool, installDisk } },

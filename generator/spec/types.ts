@@ -154,7 +154,11 @@ export interface ClusterSpec {
     /** Sizes per role; a host's own `proxmox:` wins field by field. */
     roles?: Partial<Record<Role, ProxmoxVmSize>>;
   };
-  coordinator: { url: string; listen: string; httpListen: string };
+  /**
+   * `replicaUrls`: other replicas of `kubeseed serve` on the same etcd store (ADR 0036). Agents try
+   * them when `url` is unreachable or a standby; the coordinator certificate names every one.
+   */
+  coordinator: { url: string; listen: string; httpListen: string; replicaUrls: string[] };
   /**
    * `installUnknownMacs`: the PXE listener boots the installer for MACs the spec does not name
    * (default false: they get a script that installs nothing — the Ubuntu autoinstall erases a disk).

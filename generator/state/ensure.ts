@@ -196,7 +196,10 @@ async function ensureStateLocked(options: EnsureStateOptions): Promise<EnsureSta
 }
 
 async function createPki(spec: ClusterSpec, now: Date, created: string[]): Promise<{ pki: ClusterPki; tls: CoordinatorTls }> {
-  const [pki, tls] = await Promise.all([generateClusterPki({ spec, now }), generateCoordinatorTls({ url: spec.coordinator.url, now })]);
+  const [pki, tls] = await Promise.all([
+    generateClusterPki({ spec, now }),
+    generateCoordinatorTls({ url: spec.coordinator.url, replicaUrls: spec.coordinator.replicaUrls, now }),
+  ]);
   created.push('pki/ca', 'pki/sa', 'pki/front-proxy-ca', 'pki/etcd/ca');
   if (pki.apiserverEtcdClient) created.push('pki/apiserver-etcd-client');
   for (const host of Object.keys(pki.etcdMembers)) created.push(`pki/etcd/members/${host}`);
@@ -258,10 +261,15 @@ async function reconcilePki(
   }
 
   const tls: CoordinatorTls = { ...previousTls };
-  const { dnsNames, ipAddresses } = coordinatorAltNames(spec.coordinator.url);
+  const { dnsNames, ipAddresses } = coordinatorAltNames(spec.coordinator.url, spec.coordinator.replicaUrls);
   if (expiresSoon(previousTls.server, now) || !certificateMatchesAltNames(previousTls.server.cert, { dnsNames, ipAddresses })) {
     work.push(
-      generateCoordinatorServerCertificate({ ca: previousTls.ca, url: spec.coordinator.url, now }).then((server) => {
+      generateCoordinatorServerCertificate({
+        ca: previousTls.ca,
+        url: spec.coordinator.url,
+        replicaUrls: spec.coordinator.replicaUrls,
+        now,
+      }).then((server) => {
         tls.server = server;
         created.push('tls/server');
       }),

@@ -126,7 +126,7 @@ async function host(coordinator: FakeCoordinator, options: { caPem?: string; sle
     net,
     clock: systemClock,
     random: cryptoRandom,
-    createHttp: (config, ca) => createPinnedHttp(config.coordinatorUrl, ca),
+    createHttp: (config, ca) => createPinnedHttp([config.coordinatorUrl, ...config.replicaUrls], ca),
     system: { hostname: () => 'cp-1', arch: 'x64' },
     writeLine: (l) => lines.push(l),
     timing: { pollMs: 20, apiReadyTimeoutMs: 2_000 },

@@ -135,8 +135,11 @@ describe('agent config', () => {
     expect(parseAgentConfig(JSON.stringify(good))).toEqual({
       ...good,
       coordinatorUrl: 'https://10.101.1.5:9443',
+      replicaUrls: [],
       stateDir: '/var/lib/kubeseed',
     });
+    const replicas = parseAgentConfig(JSON.stringify({ ...good, replicaUrls: ['https://10.101.1.6:9443/', 'https://seed-3:9443'] }));
+    expect(replicas.replicaUrls).toEqual(['https://10.101.1.6:9443', 'https://seed-3:9443']);
     const fleet = parseAgentConfig(JSON.stringify({ ...good, host: undefined, stateDir: '/srv/ks' }));
     expect(fleet.host).toBeUndefined();
     expect(fleet.stateDir).toBe('/srv/ks');
@@ -157,6 +160,8 @@ describe('agent config', () => {
     expect(err?.message).toContain('"credentialFile" is required');
     expect(err?.message).toContain('"caFile" must be an absolute path');
     expect(() => parseAgentConfig('{')).toThrow(/not valid JSON/);
+    expect(() => parseAgentConfig(JSON.stringify({ ...good, replicaUrls: 'https://x:1' }))).toThrow('"replicaUrls" must be a list of https:// URLs');
+    expect(() => parseAgentConfig(JSON.stringify({ ...good, replicaUrls: ['http://x:1'] }))).toThrow('"replicaUrls" must be https://');
   });
 });
 

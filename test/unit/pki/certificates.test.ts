@@ -178,6 +178,21 @@ describe('coordinator TLS', () => {
     expect(server.checkIP('10.101.1.5')).toBe('10.101.1.5');
   });
 
+  it('names every replica of the coordinator (spec.coordinator.replicaUrls): one certificate serves them all', async () => {
+    const replicas = ['https://10.101.1.6:9443', 'https://seed-3.kloud.lan:9443'];
+    const tls = await generateCoordinatorTls({ url: 'https://10.101.1.5:9443', replicaUrls: replicas, now: NOW });
+    const server = x509(tls.server.cert);
+    expect(server.subject).toBe('CN=10.101.1.5');
+    for (const ip of ['10.101.1.5', '10.101.1.6']) expect(server.checkIP(ip)).toBe(ip);
+    expect(server.checkHost('seed-3.kloud.lan')).toBe('seed-3.kloud.lan');
+    // A replica added later does not match the old certificate: `generate` re-issues it.
+    expect(certificateMatchesAltNames(tls.server.cert, coordinatorAltNames('https://10.101.1.5:9443', replicas))).toBe(true);
+    expect(certificateMatchesAltNames(tls.server.cert, coordinatorAltNames('https://10.101.1.5:9443', [...replicas, 'https://10.101.1.7:9443']))).toBe(
+      false,
+    );
+    expect(() => coordinatorAltNames('https://10.101.1.5:9443', ['nope'])).toThrow('spec.coordinator.replicaUrls[0]: "nope" is not a URL');
+  });
+
   it('recognises its own SANs in any IPv6 spelling, and a change', async () => {
     const tls = await generateCoordinatorTls({ url: 'https://[2001:db8:0:0:1::a]:9443', now: NOW });
     expect(certificateMatchesAltNames(tls.server.cert, coordinatorAltNames('https://[2001:DB8::1:0:0:a]:9443'))).toBe(true);

@@ -62,7 +62,7 @@ export function makeSpec(
     proxy: { noProxy: [] },
     mirrors: { registryMirrors: {} },
     proxmox: {},
-    coordinator: { url: options.coordinatorUrl ?? 'https://10.101.1.5:9443', listen: '0.0.0.0:9443', httpListen: '' },
+    coordinator: { url: options.coordinatorUrl ?? 'https://10.101.1.5:9443', listen: '0.0.0.0:9443', httpListen: '', replicaUrls: [] },
     fleet: { enabled: options.fleet ?? false },
     rollout: { controlPlaneParallelism: 1, workerParallelism: 20, tokenTTL: 3600 },
     hosts,

@@ -71,7 +71,7 @@ export function makeSpec(family: OsFamily, overrides: Partial<ClusterSpec> = {})
     proxy: { noProxy: [] },
     mirrors: { registryMirrors: {} },
     proxmox: {},
-    coordinator: { url: 'https://10.101.1.5:9443', listen: '0.0.0.0:9443', httpListen: '' },
+    coordinator: { url: 'https://10.101.1.5:9443', listen: '0.0.0.0:9443', httpListen: '', replicaUrls: [] },
     fleet: { enabled: false },
     rollout: { controlPlaneParallelism: 1, workerParallelism: 20, tokenTTL: 3600 },
     hosts: [

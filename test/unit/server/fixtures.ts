@@ -59,7 +59,7 @@ export function makeSpec(options: FixtureOptions, hosts: HostSpec[]): ClusterSpe
     proxy: { noProxy: [] },
     mirrors: { registryMirrors: {} },
     proxmox: {},
-    coordinator: { url: 'https://127.0.0.1:9443', listen: '127.0.0.1:9443', httpListen: '' },
+    coordinator: { url: 'https://127.0.0.1:9443', listen: '127.0.0.1:9443', httpListen: '', replicaUrls: [] },
     fleet: { enabled: false },
     rollout: {
       controlPlaneParallelism: options.controlPlaneParallelism ?? 1,

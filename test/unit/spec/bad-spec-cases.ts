@@ -168,6 +168,18 @@ export const CASES: { name: string; text: string; error: string }[] = [
       'c.yaml:8:25: spec.controlPlaneEndpoint: "api.t1.lan" is not host:port; write the load balancer\'s DNS name or VIP and its port, like k8s1api.kloud.lan:6443',
   },
   {
+    name: 'a coordinator replica URL is not https',
+    text: withLine('url:', '    url: https://10.1.0.5:9443\n    replicaUrls: [http://10.1.0.6:9443]'),
+    error:
+      'c.yaml:22:19: spec.coordinator.replicaUrls[0]: "http://10.1.0.6:9443" is not an https:// URL with host and port of another kubeseed serve on the same etcd, like https://10.101.1.6:9443',
+  },
+  {
+    name: 'a coordinator replica URL is coordinator.url again',
+    text: withLine('url:', '    url: https://10.1.0.5:9443\n    replicaUrls: [https://10.1.0.6:9443, https://10.1.0.5:9443/]'),
+    error:
+      'c.yaml:22:42: spec.coordinator.replicaUrls[1]: "https://10.1.0.5:9443" is listed twice (or is coordinator.url); name each other replica of kubeseed serve once',
+  },
+  {
     name: 'coordinator URL is not https',
     text: withLine('url:', '    url: http://10.1.0.5:9443'),
     error:
