@@ -160,7 +160,9 @@ describe('agent config', () => {
     expect(err?.message).toContain('"credentialFile" is required');
     expect(err?.message).toContain('"caFile" must be an absolute path');
     expect(() => parseAgentConfig('{')).toThrow(/not valid JSON/);
-    expect(() => parseAgentConfig(JSON.stringify({ ...good, replicaUrls: 'https://x:1' }))).toThrow('"replicaUrls" must be a list of https:// URLs');
+    expect(() => parseAgentConfig(JSON.stringify({ ...good, replicaUrls: 'https://x:1' }))).toThrow(
+      '"replicaUrls" must be a list of https:// URLs',
+    );
     expect(() => parseAgentConfig(JSON.stringify({ ...good, replicaUrls: ['http://x:1'] }))).toThrow('"replicaUrls" must be https://');
   });
 });

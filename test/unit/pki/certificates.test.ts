@@ -187,9 +187,9 @@ describe('coordinator TLS', () => {
     expect(server.checkHost('seed-3.kloud.lan')).toBe('seed-3.kloud.lan');
     // A replica added later does not match the old certificate: `generate` re-issues it.
     expect(certificateMatchesAltNames(tls.server.cert, coordinatorAltNames('https://10.101.1.5:9443', replicas))).toBe(true);
-    expect(certificateMatchesAltNames(tls.server.cert, coordinatorAltNames('https://10.101.1.5:9443', [...replicas, 'https://10.101.1.7:9443']))).toBe(
-      false,
-    );
+    expect(
+      certificateMatchesAltNames(tls.server.cert, coordinatorAltNames('https://10.101.1.5:9443', [...replicas, 'https://10.101.1.7:9443'])),
+    ).toBe(false);
     expect(() => coordinatorAltNames('https://10.101.1.5:9443', ['nope'])).toThrow('spec.coordinator.replicaUrls[0]: "nope" is not a URL');
   });
 
