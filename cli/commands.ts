@@ -143,10 +143,14 @@ export const COMMANDS: Record<string, Command> = {
     flags: [
       { name: 'workers', value: 'N', default: '4', help: 'worker hosts to simulate (0 to 50)' },
       { name: 'keep', help: 'leave the work directory for inspection' },
+      {
+        name: 'ha',
+        help: 'two coordinator replicas on a real etcd (the etcd binary: apt-get install etcd-server); the leader is killed mid-rollout and the standby finishes',
+      },
       ...OUTPUT,
     ],
     help: 'Agents run the TEST DOUBLES of kubeadm, kubectl, containerd and kubelet from doubles; nothing on this machine is changed.',
-    examples: ['kubeseed demo', 'kubeseed demo --workers 10 --keep'],
+    examples: ['kubeseed demo', 'kubeseed demo --workers 10 --keep', 'kubeseed demo --ha --json'],
     run: async (a, io) => (await import('./demo.ts')).cmdDemo(a, io),
   },
   serve: {

@@ -23,6 +23,7 @@ import { runServe, type ServeHandle } from '../server/serve.ts';
 import { statusPagePlugin } from '../server/status-page/index.ts';
 import { UsageError } from './args.ts';
 import { type Io, parseCommand } from './commands.ts';
+import { type HaCoordinators, startHaCoordinators } from './demo-ha.ts';
 import { main as cliMain } from './main.ts';
 import { printData } from './output.ts';
 
@@ -32,18 +33,23 @@ const ROOT = packageRoot(import.meta.dirname);
 const PHASE_SLEEPS = 'kubeadm init=2500,kubeadm join-control-plane=2000,kubeadm join=1500,kubectl apply=400';
 
 /** Members of the demo's external etcd: loopback addresses, each served by an etcd TEST DOUBLE. */
+/**
+ * Each demo takes its own 127.N.M.0/24 (N, M from its process id), so demos side by side (tests
+ * in parallel) do not meet on the etcd members' fixed client port 2379.
+ */
+const NET = `127.${1 + (process.pid % 250)}.${Math.floor(process.pid / 250) % 250}`;
 const ETCD_MEMBERS = [
-  { name: 'etcd1', ip: '127.0.0.11' },
-  { name: 'etcd2', ip: '127.0.0.12' },
-  { name: 'etcd3', ip: '127.0.0.13' },
+  { name: 'etcd1', ip: `${NET}.11` },
+  { name: 'etcd2', ip: `${NET}.12` },
+  { name: 'etcd3', ip: `${NET}.13` },
 ];
 
-function demoSpec(port: number, workers: number): string {
+function demoSpec(port: number, workers: number, replicaPort?: number): string {
   const hosts = [
     ...ETCD_MEMBERS.map((m) => `    - { name: ${m.name}, role: etcd, address: ${m.ip}/8 }`),
-    '    - { name: cp1, role: control-plane, address: 127.0.0.21/8 }',
-    '    - { name: cp2, role: control-plane, address: 127.0.0.22/8 }',
-    '    - { name: cp3, role: control-plane, address: 127.0.0.23/8 }',
+    `    - { name: cp1, role: control-plane, address: ${NET}.21/8 }`,
+    `    - { name: cp2, role: control-plane, address: ${NET}.22/8 }`,
+    `    - { name: cp3, role: control-plane, address: ${NET}.23/8 }`,
     ...Array.from(
       { length: workers },
       (_, i) => `    - { name: worker${i + 1}, role: worker, labels: { node-role.kubernetes.io/worker: "" } }`,
@@ -64,7 +70,7 @@ spec:
   etcd: { mode: binary, version: v3.6.5 }
   certificates: { keyAlgorithm: ECDSA-P256 }
   os: { family: ubuntu, packages: preinstalled }
-  coordinator: { url: "https://127.0.0.1:${port}", listen: "127.0.0.1:${port}" }
+  coordinator: { url: "https://127.0.0.1:${port}", listen: "127.0.0.1:${port}"${replicaPort ? `, replicaUrls: ["https://127.0.0.1:${replicaPort}"]` : ''} }
   rollout: { workerParallelism: 2 }
   hosts:
 ${hosts.join('\n')}
@@ -199,17 +205,20 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
   const workers = flags.workers === undefined ? 4 : Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 0 || workers > 50) throw new UsageError('--workers takes a whole number from 0 to 50');
   const say = (s: string) => (output !== 'text' ? io.stderr(s) : io.stdout(s));
+  const ha = Boolean(flags.ha);
   const work = await mkdtemp(join(tmpdir(), 'kubeseed-demo-'));
   const agents: ChildProcess[] = [];
   // Each agent's log is written when it exits; the work directory is removed only after them.
   const logWrites: Promise<void>[] = [];
   let server: ServeHandle | undefined;
+  let replicas: HaCoordinators | undefined;
   let etcdServers: Server[] = [];
   const started = Date.now();
   try {
     const port = await freePort();
+    const replicaPort = ha ? await freePort() : undefined;
     const specFile = join(work, 'cluster.yaml');
-    await writeFile(specFile, demoSpec(port, workers));
+    await writeFile(specFile, demoSpec(port, workers, replicaPort));
     const out = join(work, 'out');
     say(`kubeseed demo — 3 external etcd members, 3 control planes and ${workers} workers on loopback\n`);
     say(
@@ -219,23 +228,38 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
     if ((await cliMain(['generate', specFile, '--out', out], silent)) !== 0) throw new Error('generate failed for the demo spec');
     say(`generated ${out}/hosts/*/user-data and the coordinator state\n`);
 
-    server = await runServe({
-      stateDir: join(out, 'coordinator'),
-      loadState: loadCoordinatorState,
-      handleSignals: false,
-      print: () => {},
-      logger: false,
-      // No distDir: the demo's agents run from their sources, so it works before `npm run build`.
-      extend: (app) => void app.register(statusPagePlugin),
-    });
-    say(`coordinator listening on ${server.url}\n`);
-    say(`status page:    ${server.url}/  (open it now: the rollout takes about 25 s; the certificate is the demo's own CA)\n`);
+    if (ha) {
+      replicas = await startHaCoordinators(
+        work,
+        out,
+        { a: port, b: replicaPort!, etcdClient: await freePort(), etcdPeer: await freePort() },
+        started,
+      );
+      say(
+        `two coordinator replicas on a real etcd (store etcd, lease 10 s): ${replicas.url} leads, https://127.0.0.1:${replicaPort} stands by; the leader is SIGKILLed when the first control-plane join is released\n`,
+      );
+    }
+    server = ha
+      ? undefined
+      : await runServe({
+          stateDir: join(out, 'coordinator'),
+          loadState: loadCoordinatorState,
+          handleSignals: false,
+          print: () => {},
+          logger: false,
+          // No distDir: the demo's agents run from their sources, so it works before `npm run build`.
+          extend: (app) => void app.register(statusPagePlugin),
+        });
+    const coordinatorUrl = replicas?.url ?? server!.url;
+    const operatorToken = replicas?.operatorToken ?? server!.operatorToken;
+    say(`coordinator listening on ${coordinatorUrl}\n`);
+    say(`status page:    ${coordinatorUrl}/  (open it now: the rollout takes about 25 s; the certificate is the demo's own CA)\n`);
     // A throwaway coordinator on loopback: the token is shown to paste into the page, except with
     // -o json|yaml, whose stderr ends up in logs.
     say(
       output !== 'text'
         ? `operator token: in ${join(out, 'coordinator', OPERATOR_TOKEN_FILE)}\n\n`
-        : `operator token: ${server.operatorToken}  (paste it when the page asks; valid while the demo runs)\n\n`,
+        : `operator token: ${operatorToken}  (paste it when the page asks; valid while the demo runs)\n\n`,
     );
 
     const state = await loadState(join(out, 'coordinator'));
@@ -270,17 +294,19 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
     }
 
     // Display only: the status API is read a few times a second (releases themselves are pushed).
-    const token = server.operatorToken;
     const status = async (): Promise<RolloutStatus> => {
-      const res = await server!.app.inject({ method: 'GET', url: '/v1/status', headers: { authorization: `Bearer ${token}` } });
+      if (replicas) return replicas.status();
+      const res = await server!.app.inject({ method: 'GET', url: '/v1/status', headers: { authorization: `Bearer ${operatorToken}` } });
       return res.json() as RolloutStatus;
     };
-    const deadline = Date.now() + 55_000;
+    // --ha: a failover costs the lease (2 s) and the agents' backoff on top.
+    const deadline = Date.now() + (ha ? 90_000 : 55_000);
     let last: RolloutStatus = await status();
     let printed = '';
     let linesShown = 0;
     while (Date.now() < deadline) {
       last = await status();
+      await replicas?.tick(last);
       const lines = last.hosts.map(hostLine);
       const text = lines.join('\n');
       if (output === 'text' && text !== printed) {
@@ -296,9 +322,13 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       await new Promise((r) => setTimeout(r, 250));
     }
     // The rollout is done when the last step succeeds; each agent then still learns so, deletes its
-    // spent credential and sends a `done` heartbeat. Stop the agents only after that (bounded).
+    // spent credential, sends a `done` heartbeat and exits 0. Stop the agents only after that
+    // (bounded). Heartbeats live in the memory of the replica that got them, so after a failover
+    // (--ha) an agent's clean exit is what says it finished.
+    const agentOf = new Map(hosts.map((name, i) => [name, agents[i]!]));
+    const cleanedUp = (h: HostStatus) => h.phase === 'done' || agentOf.get(h.name)?.exitCode === 0;
     const cleanupDeadline = Date.now() + 15_000;
-    while (last.done && !last.hosts.every((h) => h.phase === 'done') && Date.now() < cleanupDeadline) {
+    while (last.done && !last.hosts.every(cleanedUp) && Date.now() < cleanupDeadline) {
       await new Promise((r) => setTimeout(r, 100));
       last = await status();
     }
@@ -312,12 +342,22 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       )
       .sort((a, b) => a.start - b.start)
       .map((s, i) => ({ host: s.host, kind: s.kind, order: i + 1, startMs: s.start - t0, endMs: (s.end ?? Number.NaN) - t0 }));
-    const ok = last.done && !last.hosts.some((h) => h.failed) && last.hosts.every((h) => h.phase === 'done');
+    const ok = last.done && !last.hosts.some((h) => h.failed) && last.hosts.every(cleanedUp);
     const elapsed = (Date.now() - started) / 1000;
+    const failover = replicas?.failover(last) ?? null;
     if (output !== 'text') {
-      const hosts = last.hosts.map((h) => ({ name: h.name, role: h.role, done: h.done, failed: h.failed, cleanedUp: h.phase === 'done' }));
-      printData(io, output, { ok, elapsedSeconds: elapsed, hosts, steps }, () => {});
+      const hosts = last.hosts.map((h) => ({ name: h.name, role: h.role, done: h.done, failed: h.failed, cleanedUp: cleanedUp(h) }));
+      printData(
+        io,
+        output,
+        { ok, elapsedSeconds: elapsed, hosts, steps, ...(ha ? { store: 'etcd', failover, replicaRestarts: replicas!.restarts() } : {}) },
+        () => {},
+      );
     } else {
+      if (failover)
+        io.stdout(
+          `\nfailover: ${failover.killed} was SIGKILLed at ${(failover.atMs / 1000).toFixed(1)}s; ${failover.tookOverBy ?? 'no replica'} took over; the next step was released ${failover.gapMs === null ? 'never' : `${(failover.gapMs / 1000).toFixed(1)}s`} after the kill\n`,
+        );
       io.stdout(`\n${'ORDER'.padEnd(6)}${'HOST'.padEnd(10)}${'STEP'.padEnd(28)}${'START'.padStart(8)}${'END'.padStart(8)}\n`);
       for (const s of steps) {
         io.stdout(
@@ -334,7 +374,7 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
                 .join(', ') ||
               (last.done
                 ? `agents that did not clean up: ${last.hosts
-                    .filter((h) => h.phase !== 'done')
+                    .filter((h) => !cleanedUp(h))
                     .map((h) => h.name)
                     .join(', ')}`
                 : 'timeout')
@@ -354,6 +394,7 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
     );
     await Promise.all(logWrites);
     await server?.close();
+    await replicas?.close();
     await Promise.all(etcdServers.map((e) => new Promise((r) => e.close(r))));
     // Retries: a kubeadm/kubectl double started by a killed agent may still write for a moment (bounded sleeps).
     if (!flags.keep) await rm(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });

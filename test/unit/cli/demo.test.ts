@@ -2,7 +2,7 @@
  * `kubeseed demo --json`: a real coordinator and real agent processes on loopback (TEST DOUBLES of
  * kubeadm & co.). Checks the rollout order the design promises and that nothing is left behind.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +21,15 @@ interface Step {
 
 describe('kubeseed demo', () => {
   it('rolls out etcd → one init → CNI → control planes one at a time → workers, and cleans up (-o yaml)', async () => {
-    const before = new Set(readdirSync(tmpdir()).filter((d) => d.startsWith('kubeseed-demo-')));
+    // Its own temporary directory, so demos that other processes run meanwhile cannot look like leftovers.
+    const privateTmp = mkdtempSync(join(tmpdir(), 'ks-demo-test-'));
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = privateTmp;
     const started = Date.now();
-    const { code, out, err } = await runMain(['demo', '-o', 'yaml', '--workers', '3'], { cwd: process.cwd() });
+    const { code, out, err } = await runMain(['demo', '-o', 'yaml', '--workers', '3'], { cwd: process.cwd() }).finally(() => {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    });
     // Machine output: its stderr ends up in logs, so the operator token is named by its file, never printed.
     expect(err).toMatch(/^operator token: in \S+\/operator-token$/m);
     expect(err).not.toMatch(/operator token: [^i]/);
@@ -54,8 +60,8 @@ describe('kubeseed demo', () => {
     for (const w of workers) expect(workers.filter((x) => x.startMs <= w.startMs && x.endMs > w.startMs).length).toBeLessThanOrEqual(2);
     expect(of('verify')[0]!.startMs).toBeGreaterThanOrEqual(Math.max(...workers.map((w) => w.endMs)));
 
-    const after = readdirSync(tmpdir()).filter((d) => d.startsWith('kubeseed-demo-') && !before.has(d));
-    expect(after).toEqual([]);
+    expect(readdirSync(privateTmp).filter((d) => d.startsWith('kubeseed-demo-'))).toEqual([]);
+    rmSync(privateTmp, { recursive: true, force: true });
   }, 90_000);
 });
 

@@ -4,7 +4,7 @@
  * SIGKILL mid-rollout; a second coordinator, on ANOTHER state directory (only the TLS identity
  * copied — the rollout state lives in etcd), takes over. The rollout completes, `kubeadm init` ran
  * once, no step was handed out again after its success was acknowledged, and the status says done.
- * The second waits as a standby until the dead one's lease (2 s here) expires, then leads
+ * The second waits as a standby until the dead one's lease (4 s here) expires, then leads
  * (live replicas side by side: serve-replicas.test.ts).
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -47,7 +47,7 @@ describe.skipIf(skip)('serve on an etcd store', () => {
     const env = {
       KS_STORE: `etcd://${new URL(etcd!.clientUrl).host}?prefix=kubeseed/serve-test-${process.pid}/`,
       KS_ETCD_TLS_DIR: etcd!.dir,
-      KS_LEASE_SECONDS: '2',
+      KS_LEASE_SECONDS: '4',
     };
     const port = await freePort();
     let child = await startServer(first, port, workers, 'stacked', env);

@@ -61,7 +61,7 @@ describe.skipIf(skip)('replicas of serve on one etcd', () => {
     const env = (port: number) => ({
       KS_STORE: `etcd://${new URL(etcd!.clientUrl).host}?prefix=${prefix}`,
       KS_ETCD_TLS_DIR: etcd!.dir,
-      KS_LEASE_SECONDS: '2',
+      KS_LEASE_SECONDS: '4',
       KS_ADVERTISE: urlOf(port),
     });
     const a = await startServer(dirA, portA, workers, 'stacked', env(portA));
@@ -138,7 +138,7 @@ describe.skipIf(skip)('replicas of serve on one etcd', () => {
     expect(agents.every((agent) => agent.done)).toBe(true);
     const init = agents.find((agent) => agent.identity.host === 'cp1')!.steps.filter((s) => s.startsWith('cp1/kubeadm-init'));
     expect(new Set(init)).toEqual(new Set(['cp1/kubeadm-init@1']));
-    console.log(`[replicas] the standby led ${gapMs} ms after the leader was killed (lease TTL 2 s)`);
+    console.log(`[replicas] the standby led ${gapMs} ms after the leader was killed (lease TTL 4 s)`);
     expect(bOutput).toContain('leads now; the rollout continues here');
 
     // The term ends under the leader (its key deleted, as when its lease lapses unseen): it stops and exits.
