@@ -3,9 +3,12 @@
  * start, wait until it listens, SIGKILL. Children are tracked so a test can kill leftovers by PID.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { Agent } from 'undici';
+import { afterAll, beforeAll } from 'vitest';
+import { startTestEtcd, type TestEtcd } from '../../support/etcd-server.ts';
 import { createTestTls } from './support.ts';
 
 export const children: ChildProcess[] = [];
@@ -89,4 +92,32 @@ export async function waitFor(condition: () => boolean, timeoutMs: number): Prom
     if (Date.now() > until) throw new Error('condition not reached in time');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * The fixture of a test file that serves on a real etcd: the etcd (started in beforeAll unless
+ * `skip`), and what the tests leave — child servers, HTTP dispatchers, directories — all stopped
+ * or removed in afterAll.
+ */
+export function etcdFileFixture(skip: boolean, prefix: string): { etcd(): TestEtcd; dirs: string[]; dispatchers: Agent[] } {
+  let etcd: TestEtcd | undefined;
+  const dirs: string[] = [];
+  const dispatchers: Agent[] = [];
+  beforeAll(async () => {
+    if (!skip) etcd = await startTestEtcd(prefix);
+  }, 30_000);
+  afterAll(async () => {
+    await killLeftovers();
+    for (const d of dispatchers) await d.close();
+    etcd?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    etcd: () => {
+      if (!etcd) throw new Error('etcd is not running (skipped, or beforeAll failed)');
+      return etcd;
+    },
+    dirs,
+    dispatchers,
+  };
 }

@@ -7,33 +7,19 @@
  * The second waits as a standby until the dead one's lease (4 s here) expires, then leads
  * (live replicas side by side: serve-replicas.test.ts).
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EtcdClient } from '../../../server/store/etcd-client.ts';
-import { startTestEtcd, type TestEtcd } from '../../support/etcd-server.ts';
 import { skipUnless } from '../../support/requirements.ts';
 import { expectRolloutCompleted, RolloutTracker, simulateFleet } from '../../unit/server/agent-sim.ts';
-import { freePort, killHard, killLeftovers, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
+import { etcdFileFixture, freePort, killHard, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
 import { makePlan } from '../../unit/server/fixtures.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
-let etcd: TestEtcd | undefined;
-const dirs: string[] = [];
-const dispatchers: Agent[] = [];
-
-beforeAll(async () => {
-  if (!skip) etcd = await startTestEtcd('ks-serve-etcd-');
-}, 30_000);
-
-afterAll(async () => {
-  await killLeftovers();
-  for (const d of dispatchers) await d.close();
-  etcd?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const { dirs, dispatchers, etcd: running } = etcdFileFixture(skip, 'ks-serve-etcd-');
 
 describe.skipIf(skip)('serve on an etcd store', () => {
   it('a coordinator killed mid-rollout is replaced by one on another state directory; the rollout completes from etcd', async () => {
@@ -45,8 +31,8 @@ describe.skipIf(skip)('serve on an etcd store', () => {
     const { ca } = prepareStateDir(first);
     for (const f of ['tls.crt', 'tls.key']) copyFileSync(join(first, f), join(second, f));
     const env = {
-      KS_STORE: `etcd://${new URL(etcd!.clientUrl).host}?prefix=kubeseed/serve-test-${process.pid}/`,
-      KS_ETCD_TLS_DIR: etcd!.dir,
+      KS_STORE: `etcd://${new URL(running().clientUrl).host}?prefix=kubeseed/serve-test-${process.pid}/`,
+      KS_ETCD_TLS_DIR: running().dir,
       KS_LEASE_SECONDS: '4',
     };
     const port = await freePort();
@@ -63,7 +49,7 @@ describe.skipIf(skip)('serve on an etcd store', () => {
     await run;
     await expectRolloutCompleted(agents, tracker, { port, dispatcher, stateDir: second });
     // The records are in etcd (and no journal was written in either state directory).
-    const client = new EtcdClient({ endpoints: [etcd!.clientUrl], tls: etcd!.clientTls() });
+    const client = new EtcdClient({ endpoints: [running().clientUrl], tls: running().clientTls() });
     try {
       const { kvs } = await client.rangePrefix(`kubeseed/serve-test-${process.pid}/kv/`);
       expect(kvs.some((kv) => kv.key.endsWith('/kv/lock/init'))).toBe(true);

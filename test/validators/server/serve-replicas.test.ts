@@ -11,34 +11,20 @@
  * - a leader whose term ends under it (its leader key deleted in etcd) stops and exits, so its
  *   service manager starts it again as a standby.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EtcdClient } from '../../../server/store/etcd-client.ts';
-import { startTestEtcd, type TestEtcd } from '../../support/etcd-server.ts';
 import { skipUnless } from '../../support/requirements.ts';
 import { RolloutTracker, SimAgent } from '../../unit/server/agent-sim.ts';
-import { freePort, killHard, killLeftovers, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
+import { etcdFileFixture, freePort, killHard, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
 import { makePlan } from '../../unit/server/fixtures.ts';
 import { createAgent } from '../../unit/server/support.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
-let etcd: TestEtcd | undefined;
-const dirs: string[] = [];
-const dispatchers: Agent[] = [];
-
-beforeAll(async () => {
-  if (!skip) etcd = await startTestEtcd('ks-replicas-etcd-');
-}, 30_000);
-
-afterAll(async () => {
-  await killLeftovers();
-  for (const d of dispatchers) await d.close();
-  etcd?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const { dirs, dispatchers, etcd: running } = etcdFileFixture(skip, 'ks-replicas-etcd-');
 
 interface ReplicaView {
   id: string;
@@ -59,8 +45,8 @@ describe.skipIf(skip)('replicas of serve on one etcd', () => {
     const [portA, portB] = [await freePort(), await freePort()];
     const urlOf = (port: number) => `https://127.0.0.1:${port}`;
     const env = (port: number) => ({
-      KS_STORE: `etcd://${new URL(etcd!.clientUrl).host}?prefix=${prefix}`,
-      KS_ETCD_TLS_DIR: etcd!.dir,
+      KS_STORE: `etcd://${new URL(running().clientUrl).host}?prefix=${prefix}`,
+      KS_ETCD_TLS_DIR: running().dir,
       KS_LEASE_SECONDS: '4',
       KS_ADVERTISE: urlOf(port),
     });
@@ -143,7 +129,7 @@ describe.skipIf(skip)('replicas of serve on one etcd', () => {
 
     // The term ends under the leader (its key deleted, as when its lease lapses unseen): it stops and exits.
     const exited = new Promise<number | null>((resolve) => b.once('exit', (code) => resolve(code)));
-    const client = new EtcdClient({ endpoints: [etcd!.clientUrl], tls: etcd!.clientTls() });
+    const client = new EtcdClient({ endpoints: [running().clientUrl], tls: running().clientTls() });
     try {
       await client.txn([], [{ delete: { key: `${prefix}leader` } }]);
     } finally {

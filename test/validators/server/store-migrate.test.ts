@@ -9,51 +9,37 @@
  *   `etcdctl del --prefix` fix, which the real etcdctl then carries out.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SECRET_RECORD_PREFIXES } from '../../../server/coordinator.ts';
 import { EtcdClient } from '../../../server/store/etcd-client.ts';
 import { openStore } from '../../../server/store/index.ts';
-import { startTestEtcd, type TestEtcd } from '../../support/etcd-server.ts';
 import { ROOT } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
 import { runMain } from '../../unit/cli/run-main.ts';
 import { expectRolloutCompleted, RolloutTracker, simulateFleet } from '../../unit/server/agent-sim.ts';
-import { freePort, killLeftovers, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
+import { etcdFileFixture, freePort, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
 import { makePlan } from '../../unit/server/fixtures.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
-let etcd: TestEtcd | undefined;
-const dirs: string[] = [];
-const dispatchers: Agent[] = [];
-
-beforeAll(async () => {
-  if (!skip) etcd = await startTestEtcd('ks-store-migrate-');
-}, 30_000);
-
-afterAll(async () => {
-  await killLeftovers();
-  for (const d of dispatchers) await d.close();
-  etcd?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const { dirs, dispatchers, etcd: running } = etcdFileFixture(skip, 'ks-store-migrate-');
 
 const tlsFlags = () => [
   '--etcd-ca',
-  join(etcd!.dir, 'ca.crt'),
+  join(running().dir, 'ca.crt'),
   '--etcd-cert',
-  join(etcd!.dir, 'healthcheck-client.crt'),
+  join(running().dir, 'healthcheck-client.crt'),
   '--etcd-key',
-  join(etcd!.dir, 'healthcheck-client.key'),
+  join(running().dir, 'healthcheck-client.key'),
 ];
-const etcdHost = () => new URL(etcd!.clientUrl).host;
-const etcdTls = () => etcd!.clientTls();
+const etcdHost = () => new URL(running().clientUrl).host;
+const etcdTls = () => running().clientTls();
 
 async function etcdKeys(prefix: string): Promise<Map<string, string>> {
-  const client = new EtcdClient({ endpoints: [etcd!.clientUrl], tls: etcdTls() });
+  const client = new EtcdClient({ endpoints: [running().clientUrl], tls: etcdTls() });
   try {
     return new Map((await client.rangePrefix(prefix)).kvs.map((kv) => [kv.key, kv.value]));
   } finally {
@@ -102,7 +88,7 @@ describe.skipIf(skip)('kubeseed store migrate into etcd', () => {
     // A coordinator on the journal is refused: it would fork the rollout.
     await expect(startServer(state, port, workers)).rejects.toThrow(/was moved to etcd:\/\/.* by `kubeseed store migrate`/);
 
-    child = await startServer(state, port, workers, 'stacked', { KS_STORE: to, KS_ETCD_TLS_DIR: etcd!.dir });
+    child = await startServer(state, port, workers, 'stacked', { KS_STORE: to, KS_ETCD_TLS_DIR: running().dir });
     await run;
     await expectRolloutCompleted(agents, tracker, { port, dispatcher, stateDir: state });
     expect(tracker.acknowledgedDone.size).toBeGreaterThan(doneBefore);
@@ -183,10 +169,10 @@ async function runEtcdctl(args: string[]): Promise<string> {
   return execFileSync(
     'etcdctl',
     [
-      `--endpoints=${etcd!.clientUrl}`,
-      `--cacert=${join(etcd!.dir, 'ca.crt')}`,
-      `--cert=${join(etcd!.dir, 'healthcheck-client.crt')}`,
-      `--key=${join(etcd!.dir, 'healthcheck-client.key')}`,
+      `--endpoints=${running().clientUrl}`,
+      `--cacert=${join(running().dir, 'ca.crt')}`,
+      `--cert=${join(running().dir, 'healthcheck-client.crt')}`,
+      `--key=${join(running().dir, 'healthcheck-client.key')}`,
       '--dial-timeout=2s',
       '--command-timeout=5s',
       ...args,
