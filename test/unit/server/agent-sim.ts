@@ -3,6 +3,8 @@
  * that checks rollout invariants as the agents see them: one successful init, control-plane joins
  * never overlapping, no worker join before init succeeded, nothing handed out again after its
  * success was acknowledged. Network errors (a killed coordinator) are retried, bounded in time.
+ * Given several coordinator replicas, an agent moves on a 503 or a connection error to the leader
+ * the 503 names or else to the next replica, as an agent behind a VIP would end up at the leader.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -58,7 +60,14 @@ export class RolloutTracker {
 }
 
 export interface SimAgentOptions {
-  baseUrl: () => string;
+  /** Where the coordinator is (one of `baseUrl` and `replicas` is required). */
+  baseUrl?: () => string;
+  /**
+   * The URLs of coordinator replicas on one store: the agent sends to one and, on a 503 or a
+   * connection error, moves to the replica the 503 names as leader (`x-kubeseed-leader`, when it
+   * is one of these) or else to the next one.
+   */
+  replicas?: readonly string[];
   dispatcher: Agent;
   tracker: RolloutTracker;
   /** Simulated work per step (ms). */
@@ -82,11 +91,30 @@ export class SimAgent {
   done = false;
   steps: string[] = [];
   networkErrors = 0;
+  /** Moves from one replica to another (only with `replicas`). */
+  failovers = 0;
+  private replica = 0;
 
   constructor(
     readonly identity: AgentIdentity,
     private readonly options: SimAgentOptions,
-  ) {}
+  ) {
+    if (!options.baseUrl && !options.replicas?.length) throw new Error('SimAgent needs baseUrl or replicas');
+  }
+
+  private url(): string {
+    const replicas = this.options.replicas;
+    return replicas?.length ? replicas[this.replica]! : this.options.baseUrl!();
+  }
+
+  /** With replicas: to the leader a standby named, else to the next replica. */
+  private moveOn(leader: unknown): void {
+    const replicas = this.options.replicas;
+    if (!replicas?.length) return;
+    const named = typeof leader === 'string' ? replicas.indexOf(leader) : -1;
+    this.replica = named >= 0 && named !== this.replica ? named : (this.replica + 1) % replicas.length;
+    this.failovers++;
+  }
 
   private async send(
     method: 'GET' | 'POST',
@@ -99,7 +127,7 @@ export class SimAgent {
       const payload = body === undefined ? '' : JSON.stringify(body);
       const headers = signed ? signedHeaders(this.identity, method, path, payload, Date.now()) : { 'content-type': 'application/json' };
       try {
-        const res = await request(`${this.options.baseUrl()}${path}`, {
+        const res = await request(`${this.url()}${path}`, {
           method,
           dispatcher: this.options.dispatcher,
           headers,
@@ -109,6 +137,7 @@ export class SimAgent {
         });
         const text = await res.body.text();
         if (res.statusCode === 503) {
+          this.moveOn(res.headers['x-kubeseed-leader']);
           await sleep(50);
           continue;
         }
@@ -116,6 +145,7 @@ export class SimAgent {
       } catch {
         // Connection refused/reset: the coordinator is down or restarting.
         this.networkErrors++;
+        this.moveOn(undefined);
         await sleep(50 + Math.random() * 100);
       }
     }

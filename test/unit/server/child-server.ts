@@ -1,9 +1,11 @@
 /**
  * Runs the coordinator as a child process (serve-entry.ts) on a state directory, for crash tests:
  * start, wait until it listens, SIGKILL. Children are tracked so a test can kill leftovers by PID.
+ * A test that starts many children may bundle serve-entry.ts once (`bundleServeEntry`) and start
+ * them from the bundle, which skips tsx's per-module loading.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
@@ -32,15 +34,42 @@ export function prepareStateDir(stateDir: string): { ca: string } {
   return { ca: tls.ca };
 }
 
+const SERVE_ENTRY = join(import.meta.dirname, 'serve-entry.ts');
+
+/**
+ * Bundles serve-entry.ts and the sources it imports (esbuild; packages stay in node_modules) into
+ * one ESM file under test/.work/ (git-ignored, inside the checkout so node_modules resolves) and
+ * returns its path, for `startServer`'s `entry`. The caller removes it.
+ */
+export async function bundleServeEntry(): Promise<string> {
+  const dir = join(import.meta.dirname, '..', '..', '.work');
+  mkdirSync(dir, { recursive: true });
+  const { build } = await import('esbuild');
+  const outfile = join(dir, `serve-entry-${process.pid}-${Date.now()}.mjs`);
+  await build({
+    entryPoints: [SERVE_ENTRY],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    packages: 'external',
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+/** `entry`: serve-entry.ts (run through tsx) or its bundle from `bundleServeEntry` (run by node). */
 export function startServer(
   stateDir: string,
   port: number,
   workers: number,
   topology: 'stacked' | 'external-etcd' = 'stacked',
   env: NodeJS.ProcessEnv = {},
+  entry: string = SERVE_ENTRY,
 ): Promise<ChildProcess> {
-  const entry = join(import.meta.dirname, 'serve-entry.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, stateDir, String(port), String(workers), topology], {
+  const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...loader, entry, stateDir, String(port), String(workers), topology], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
