@@ -3,7 +3,7 @@
  * rollout makespan, coordinator capacity, store backends, the coordinator on etcd vs journal —
  * then the shortfall analysis. Raises `ulimit -n` first (5,000 agents hold TLS connections) by
  * re-executing itself through bash. Benchmarks never run in CI; the whole run takes about
- * 8 minutes on a 2-core machine.
+ * 12–16 minutes on a 2-core machine (the etcd-vs-journal coordinator runs add 4–8).
  *
  * Run: npm run bench   (or: npx tsx bench/run.ts [--only generation,pki,agent,rollout,capacity,store,coordinator-store])
  */
