@@ -13,120 +13,30 @@
  *
  * Run: npx tsx bench/capacity.ts [--write]   (prints the `## Coordinator capacity` section)
  */
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import type { NextResponse } from '../protocol/index.ts';
 import { type AgentIdentity, createAgent, enrollBody } from '../test/unit/server/support.ts';
-import { benchClusterSpec } from './cluster-spec.ts';
 import {
-  agentRequest,
-  percentile,
-  postJson,
-  ROOT,
-  runBounded,
-  type ServerChild,
-  sleep,
-  startServerChild,
-  summarizeCpuProfile,
-} from './harness.ts';
+  closeQuietly,
+  ENROLL_CONCURRENCY,
+  enrollAll,
+  generate,
+  openWorkerGate,
+  prepareAll,
+  serveCopy,
+  waitForConnections,
+} from './fleet.ts';
+import { agentRequest, percentile, postJson, runBounded, sleep, startServerChild, summarizeCpuProfile } from './harness.ts';
 import { machine, median, writeSection } from './report.ts';
 
 const WAITERS = 5000;
 const RELEASE_WORKERS = 1000;
-const ENROLL_CONCURRENCY = 64;
 const RELEASE_RUNS = Number(process.env.BENCH_RELEASE_RUNS ?? 3);
 const TARGET_RSS = 300e6;
 const TARGET_P99_MS = 50;
 const TARGET_ENROLL_PER_S = 500;
-const RESULTS = { etcdVoter: true, nodeRegistered: true, apiServerReady: true, etcdHealthy: true };
-
-interface Generated {
-  out: string;
-  credentials: Record<string, string>;
-  hosts: string[];
-}
-
-/** `kubeseed generate` (the real CLI, fresh process) for 3 control planes + `workers`. */
-function generate(work: string, name: string, workers: number, workerParallelism: number): Generated {
-  const spec = join(work, `${name}.yaml`);
-  const out = join(work, name);
-  writeFileSync(spec, benchClusterSpec({ controlPlanes: 3, workers, workerParallelism }));
-  execFileSync(process.execPath, [join(ROOT, 'bin/kubeseed.mjs'), 'generate', spec, '--out', out], { stdio: 'ignore' });
-  const file = JSON.parse(readFileSync(join(out, 'credentials', 'enrollment.json'), 'utf8')) as { hosts: Record<string, string> };
-  return { out, credentials: file.hosts, hosts: Object.keys(file.hosts) };
-}
-
-/** A fresh copy of the generated coordinator state (empty store) served by the child. */
-async function serveCopy(server: ServerChild, generated: Generated, work: string, tag: string): Promise<{ url: string; ca: string }> {
-  const stateDir = join(work, `state-${tag}`);
-  cpSync(join(generated.out, 'coordinator'), stateDir, { recursive: true });
-  const answer = await server.send({ cmd: 'state', stateDir, logFile: join(work, `coordinator-${tag}.log`) });
-  return { url: answer.url!, ca: answer.ca! };
-}
-
-function establishedTo(url: string): number {
-  const port = new URL(url).port;
-  const out = execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
-  return out.split('\n').filter(Boolean).length;
-}
-
-/** Waits until the server holds `count` connections, then a settle time; bounded. */
-async function waitForConnections(url: string, count: number, timeoutMs: number): Promise<number> {
-  const until = Date.now() + timeoutMs;
-  let n = 0;
-  while (Date.now() < until) {
-    n = establishedTo(url);
-    if (n >= count) break;
-    await sleep(200);
-  }
-  await sleep(1500);
-  return n;
-}
-
-/** Enrolls every identity with its generated credential; returns enrollments/s and latencies. */
-async function enrollAll(
-  dispatcher: Agent,
-  url: string,
-  identities: AgentIdentity[],
-  credentials: Record<string, string>,
-): Promise<{ perSecond: number; latencies: number[] }> {
-  const latencies: number[] = [];
-  const started = performance.now();
-  await runBounded(identities.length, ENROLL_CONCURRENCY, Date.now() + 300_000, async (i) => {
-    const id = identities[i]!;
-    const t = performance.now();
-    const res = await postJson(dispatcher, `${url}/v1/enroll`, enrollBody(id, { credential: credentials[id.host]! }));
-    latencies.push(performance.now() - t);
-    if (res.status !== 200) throw new Error(`enroll ${id.host}: ${res.status} ${JSON.stringify(res.json)}`);
-  });
-  return { perSecond: identities.length / ((performance.now() - started) / 1000), latencies };
-}
-
-/**
- * Every host of the bench spec (cloud-init) starts with prepare-host (ADR 0018): each reports it done
- * (not timed), so the waits measured below are the rollout gates, not a pending preparation.
- */
-async function prepareAll(dispatcher: Agent, url: string, identities: AgentIdentity[]): Promise<void> {
-  await runBounded(identities.length, ENROLL_CONCURRENCY, Date.now() + 600_000, async (i) => {
-    const id = identities[i]!;
-    const res = await agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=10000');
-    const step = (res.json as NextResponse | undefined)?.step;
-    if (step?.kind !== 'prepare-host') throw new Error(`${id.host}: expected prepare-host, got ${res.status} ${JSON.stringify(res.json)}`);
-    const at = Date.now();
-    const report = await agentRequest(dispatcher, url, id, 'POST', '/v1/report', {
-      stepId: step.id,
-      attempt: step.attempt,
-      outcome: 'succeeded',
-      logTail: 'bench',
-      startedAt: at,
-      finishedAt: at,
-    });
-    if (report.status !== 200) throw new Error(`${id.host}: prepare-host report ${report.status}`);
-  });
-}
 
 /** The same client against hello-world: POSTs of an enrollment-sized body at the same concurrency. */
 async function helloRate(dispatcher: Agent, url: string, identities: AgentIdentity[]): Promise<number> {
@@ -137,11 +47,6 @@ async function helloRate(dispatcher: Agent, url: string, identities: AgentIdenti
     if (res.status !== 200) throw new Error(`hello: ${res.status}`);
   });
   return identities.length / ((performance.now() - started) / 1000);
-}
-
-async function closeQuietly(dispatcher: Agent, pending: Promise<unknown>[]): Promise<void> {
-  await Promise.race([Promise.allSettled(pending), sleep(10_000)]);
-  await dispatcher.destroy().catch(() => {});
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
@@ -260,45 +165,13 @@ export async function benchCapacity(): Promise<string> {
         const answer = await server.send({ cmd: 'state', stateDir, logFile: join(work, `coordinator-fan${r}.log`) });
         const url = answer.url!;
         const dispatcher = new Agent({ connect: { ca: answer.ca! }, connections: fanIds.length + 50, keepAliveTimeout: 120_000 });
-        const [cp1, ...others] = fanIds;
-        let t0 = Number.POSITIVE_INFINITY;
-        const lat: number[] = [];
-        const polls = others.map((id) =>
-          agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=60000', undefined, 90_000).then((res) => {
-            if (res.status === 200 && (res.json as NextResponse).step?.kind === 'kubeadm-join-worker') lat.push(performance.now() - t0);
-          }),
-        );
-        // cp1: init, then CNI; the CNI success report opens the gate.
-        const runStep = async (expect: string, openGate: boolean) => {
-          const res = await agentRequest(dispatcher, url, cp1!, 'GET', '/v1/next?wait=10000');
-          const step = (res.json as NextResponse | undefined)?.step;
-          if (!step || step.kind !== expect) throw new Error(`cp1 expected ${expect}, got ${res.status} ${JSON.stringify(res.json)}`);
-          if (openGate) {
-            await waitForConnections(url, others.length + 1, 30_000);
-            if (profiled) await server.send({ cmd: 'profile-start' });
-            t0 = performance.now();
-          }
-          const report = await agentRequest(dispatcher, url, cp1!, 'POST', '/v1/report', {
-            stepId: step.id,
-            attempt: step.attempt,
-            outcome: 'succeeded',
-            logTail: 'bench',
-            startedAt: Date.now(),
-            finishedAt: Date.now(),
-            results: RESULTS,
-          });
-          if (report.status !== 200) throw new Error(`cp1 report: ${report.status}`);
-        };
-        await runStep('kubeadm-init', false);
-        await runStep('cni-apply', true);
-        const until = Date.now() + 30_000;
-        while (lat.length < RELEASE_WORKERS && Date.now() < until) await sleep(5);
+        const gate = await openWorkerGate(dispatcher, url, fanIds, RELEASE_WORKERS, async () => {
+          if (profiled) await server.send({ cmd: 'profile-start' });
+        });
         if (profiled) await server.send({ cmd: 'profile-stop', file: join(work, 'release.cpuprofile') });
-        if (lat.length < RELEASE_WORKERS)
-          throw new Error(`only ${lat.length} of ${RELEASE_WORKERS} workers got their join within 30 s of the gate opening`);
-        if (!profiled) release.push(lat);
+        if (!profiled) release.push(gate.latencies);
         await server.send({ cmd: 'stop' });
-        await closeQuietly(dispatcher, polls);
+        await closeQuietly(dispatcher, gate.polls);
       } finally {
         await server.exit();
       }

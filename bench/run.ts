@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: every benchmark in order, rewriting BENCHMARKS.md — generation, PKI, agent,
- * rollout makespan, coordinator capacity — then the shortfall analysis. Raises `ulimit -n` first
- * (5,000 agents hold TLS connections) by re-executing itself through bash. Benchmarks never run
- * in CI; the whole run takes about 8 minutes on a 2-core machine.
+ * rollout makespan, coordinator capacity, store backends, the coordinator on etcd vs journal —
+ * then the shortfall analysis. Raises `ulimit -n` first (5,000 agents hold TLS connections) by
+ * re-executing itself through bash. Benchmarks never run in CI; the whole run takes about
+ * 12–16 minutes on a 2-core machine (the etcd-vs-journal coordinator runs add 4–8).
  *
- * Run: npm run bench   (or: npx tsx bench/run.ts [--only generation,pki,agent,rollout,capacity,store])
+ * Run: npm run bench   (or: npx tsx bench/run.ts [--only generation,pki,agent,rollout,capacity,store,coordinator-store])
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -55,6 +56,7 @@ const SECTIONS = [
   'Rollout makespan',
   'Coordinator capacity',
   'Store backends',
+  'Coordinator on etcd vs journal',
   'Shortfalls: profiles and plan',
 ];
 
@@ -136,6 +138,11 @@ if (wanted('store')) {
   log('store backends (memory, journal, etcd)');
   if (runScript('store.ts', ['--write']) !== 0) writeSection('Store backends', 'The store benchmark failed in this run (see the console).');
 }
+if (wanted('coordinator-store')) {
+  log('coordinator on etcd vs journal');
+  if (runScript('coordinator-store.ts', ['--write']) !== 0)
+    writeSection('Coordinator on etcd vs journal', 'The coordinator-store benchmark failed in this run (see the console).');
+}
 if (wanted('rollout') || wanted('capacity')) {
   writeSection('Shortfalls: profiles and plan', shortfalls(rolloutProfile));
 }
@@ -146,7 +153,7 @@ if (!only) {
 
 Rerun everything with \`npm run bench\` (about ${Math.ceil(minutes)} minutes here; benchmarks never run in CI). Each section
 can also be run alone: \`npx tsx bench/generate.ts\`, \`bench/pki.ts\`, \`bench/agent.ts --write\`,
-\`bench/rollout.ts --write\`, \`bench/capacity.ts --write\`, \`bench/store.ts --write\` (method: [docs/benchmarks.md](docs/benchmarks.md)).
+\`bench/rollout.ts --write\`, \`bench/capacity.ts --write\`, \`bench/store.ts --write\`, \`bench/coordinator-store.ts --write\` (method: [docs/benchmarks.md](docs/benchmarks.md)).
 
 Machine: ${machine()}, Linux, ext4 on a virtual disk. Other engineers ran tests on this machine during the run:
 1-minute load average ${loadBefore.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end (2 cores; above ~1 means shared).

@@ -9,6 +9,9 @@
  *   {cmd: 'state', stateDir, logFile}  `runServe` on a state directory written by `kubeseed generate`
  *       (loadCoordinatorState: hashed credentials, real PKI), as `kubeseed serve --state` does, with
  *       the API-server client replaced by an offline stub (benchmarks talk to loopback only).
+ *       Optional `store` (a store URL, server/store/open.ts: `etcd://127.0.0.1:PORT?prefix=P`) and
+ *       `etcd` (CA, client certificate and key, PEM) put the records in etcd instead of the journal;
+ *       the one replica then elects itself leader (ADR 0036) before it serves.
  *   {cmd: 'hello'}  a bare Fastify app over TLS with the same certificate: GET/POST /hello, and
  *       GET /wait held until POST /open (the ceiling for long-polls and release fan-out).
  *   {cmd: 'gc'}  a full garbage collection (the parent starts the child with --expose-gc).
@@ -16,7 +19,7 @@
  *   {cmd: 'stop'}   closes whatever runs; {cmd: 'exit'} exits (writes a --cpu-prof profile).
  *
  * Every answer is {ok, url?, ca?, error?}. Listens on 127.0.0.1 only.
- * Run by bench/rollout.ts and bench/capacity.ts: node --import tsx bench/server-child.ts
+ * Run by bench/rollout.ts, bench/capacity.ts and bench/coordinator-store.ts: node --import tsx bench/server-child.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -29,12 +32,13 @@ import { parseSpec } from '../generator/spec/parse.ts';
 import type { BootstrapTokenSpec, KubernetesApi } from '../server/kubernetes-api.ts';
 import { loadCoordinatorState } from '../server/load-state.ts';
 import { runServe, startCoordinator } from '../server/serve.ts';
+import type { EtcdTls } from '../server/store/etcd-client.ts';
 import { openStore } from '../server/store/index.ts';
 import { createTestTls, makeInputs } from '../test/unit/server/support.ts';
 
 type Command =
   | { cmd: 'plan'; specYaml: string; stateDir: string; logFile: string }
-  | { cmd: 'state'; stateDir: string; logFile: string }
+  | { cmd: 'state'; stateDir: string; logFile: string; store?: string; etcd?: EtcdTls }
   | { cmd: 'hello' }
   | { cmd: 'gc' }
   | { cmd: 'profile-start' }
@@ -82,6 +86,8 @@ async function startState(command: Extract<Command, { cmd: 'state' }>) {
   const handle = await runServe({
     stateDir: command.stateDir,
     listen: '127.0.0.1:0',
+    ...(command.store ? { store: command.store } : {}),
+    ...(command.etcd ? { etcd: command.etcd } : {}),
     loadState: async (dir, options) => ({ ...(await loadCoordinatorState(dir, options)), kubernetes: offlineKubernetes }),
     print: () => {},
     handleSignals: false,

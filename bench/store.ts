@@ -116,8 +116,8 @@ The same commits (one ~1 KB step record each) against each store, medians of ${R
 awaited until durable), then ${CONCURRENT} commits with ${IN_FLIGHT} in flight (group commit). Memory is the ceiling (nothing durable);
 ratios are against the journal measured in the same run. etcd is Debian's 3.4 on 127.0.0.1, one member, TLS with client
 certificates, its own fsync on the same disk (\`server/store/etcd-store.ts\`, ADR 0032). This is the store alone: the
-whole coordinator on etcd (release latency, enrollment rate against the journal, issue 20) is not measured yet; for
-scale, the coordinator enrolls ~40 hosts/s on the journal today (Coordinator capacity), far below either store's rate.
+whole coordinator on each store (release latency, enrollment rate) is the next section; for scale, the coordinator
+enrolls ~40 hosts/s on the journal today (Coordinator capacity), far below either store's rate.
 
 | store | one commit p50 | p99 | p50 vs journal | ${IN_FLIGHT} in flight | vs journal |
 | --- | --- | --- | --- | --- | --- |

@@ -94,8 +94,8 @@ export interface TestEtcd {
   stop: () => void;
 }
 
-/** Starts etcd and waits (≤ 15 s) until the real etcdctl finds it healthy. */
-export async function startTestEtcd(prefix: string): Promise<TestEtcd> {
+/** Starts etcd (with `extraFlags`, e.g. `--max-txn-ops=4096`) and waits (≤ 15 s) until the real etcdctl finds it healthy. */
+export async function startTestEtcd(prefix: string, extraFlags: readonly string[] = []): Promise<TestEtcd> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   makePki(dir);
   const [client, peer, metrics] = [await freePort(), await freePort(), await freePort()];
@@ -117,6 +117,7 @@ export async function startTestEtcd(prefix: string): Promise<TestEtcd> {
       `--trusted-ca-file=${join(dir, 'ca.crt')}`,
       '--client-cert-auth',
       `--listen-metrics-urls=http://127.0.0.1:${metrics}`,
+      ...extraFlags,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

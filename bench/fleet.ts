@@ -1,0 +1,183 @@
+/**
+ * A fleet of simulated agents against the coordinator in bench/server-child.ts, shared by the
+ * capacity and coordinator-store benchmarks: `kubeseed generate` for a bench cluster, a fresh copy
+ * of its coordinator state served by the child (journal or etcd store), enrollment at N in flight,
+ * every host's `prepare-host` reported done, and one gate opening measured from the report to each
+ * waiting worker's long-poll answer. Every loop is bounded in count and time.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Agent } from 'undici';
+import type { NextResponse } from '../protocol/index.ts';
+import type { EtcdTls } from '../server/store/etcd-client.ts';
+import { type AgentIdentity, enrollBody } from '../test/unit/server/support.ts';
+import { benchClusterSpec } from './cluster-spec.ts';
+import { agentRequest, postJson, ROOT, runBounded, type ServerChild, sleep } from './harness.ts';
+
+export const ENROLL_CONCURRENCY = 64;
+/** What cp1's CNI report carries so the coordinator treats the first control plane as ready. */
+const RESULTS = { etcdVoter: true, nodeRegistered: true, apiServerReady: true, etcdHealthy: true };
+
+export interface Generated {
+  out: string;
+  credentials: Record<string, string>;
+  hosts: string[];
+}
+
+/** `kubeseed generate` (the real CLI, fresh process) for 3 control planes + `workers`. */
+export function generate(work: string, name: string, workers: number, workerParallelism: number): Generated {
+  const spec = join(work, `${name}.yaml`);
+  const out = join(work, name);
+  writeFileSync(spec, benchClusterSpec({ controlPlanes: 3, workers, workerParallelism }));
+  execFileSync(process.execPath, [join(ROOT, 'bin/kubeseed.mjs'), 'generate', spec, '--out', out], { stdio: 'ignore' });
+  const file = JSON.parse(readFileSync(join(out, 'credentials', 'enrollment.json'), 'utf8')) as { hosts: Record<string, string> };
+  return { out, credentials: file.hosts, hosts: Object.keys(file.hosts) };
+}
+
+/** Where the served copy keeps its records: the journal in its state directory (default) or an etcd prefix. */
+export interface StoreChoice {
+  store?: string;
+  etcd?: EtcdTls;
+}
+
+/** A fresh copy of the generated coordinator state (empty store) served by the child. */
+export async function serveCopy(
+  server: ServerChild,
+  generated: Generated,
+  work: string,
+  tag: string,
+  store: StoreChoice = {},
+): Promise<{ url: string; ca: string }> {
+  const stateDir = join(work, `state-${tag}`);
+  cpSync(join(generated.out, 'coordinator'), stateDir, { recursive: true });
+  const answer = await server.send({ cmd: 'state', stateDir, logFile: join(work, `coordinator-${tag}.log`), ...store });
+  return { url: answer.url!, ca: answer.ca! };
+}
+
+function establishedTo(url: string): number {
+  const port = new URL(url).port;
+  const out = execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  return out.split('\n').filter(Boolean).length;
+}
+
+/** Waits until the server holds `count` connections, then a settle time; bounded. */
+export async function waitForConnections(url: string, count: number, timeoutMs: number, settleMs = 1500): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  let n = 0;
+  while (Date.now() < until) {
+    n = establishedTo(url);
+    if (n >= count) break;
+    await sleep(200);
+  }
+  await sleep(settleMs);
+  return n;
+}
+
+/** Enrolls every identity with its generated credential, `inFlight` at a time; returns enrollments/s and latencies. */
+export async function enrollAll(
+  dispatcher: Agent,
+  url: string,
+  identities: AgentIdentity[],
+  credentials: Record<string, string>,
+  inFlight = ENROLL_CONCURRENCY,
+): Promise<{ perSecond: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  await runBounded(identities.length, inFlight, Date.now() + 300_000, async (i) => {
+    const id = identities[i]!;
+    const t = performance.now();
+    const res = await postJson(dispatcher, `${url}/v1/enroll`, enrollBody(id, { credential: credentials[id.host]! }));
+    latencies.push(performance.now() - t);
+    if (res.status !== 200) throw new Error(`enroll ${id.host}: ${res.status} ${JSON.stringify(res.json)}`);
+  });
+  return { perSecond: identities.length / ((performance.now() - started) / 1000), latencies };
+}
+
+/**
+ * Every host of the bench spec (cloud-init) starts with prepare-host (ADR 0018): each reports it done
+ * (not timed), so the waits measured afterwards are the rollout gates, not a pending preparation.
+ */
+export async function prepareAll(dispatcher: Agent, url: string, identities: AgentIdentity[]): Promise<void> {
+  await runBounded(identities.length, ENROLL_CONCURRENCY, Date.now() + 600_000, async (i) => {
+    const id = identities[i]!;
+    const res = await agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=10000');
+    const step = (res.json as NextResponse | undefined)?.step;
+    if (step?.kind !== 'prepare-host') throw new Error(`${id.host}: expected prepare-host, got ${res.status} ${JSON.stringify(res.json)}`);
+    const at = Date.now();
+    const report = await agentRequest(dispatcher, url, id, 'POST', '/v1/report', {
+      stepId: step.id,
+      attempt: step.attempt,
+      outcome: 'succeeded',
+      logTail: 'bench',
+      startedAt: at,
+      finishedAt: at,
+    });
+    if (report.status !== 200) throw new Error(`${id.host}: prepare-host report ${report.status}`);
+  });
+}
+
+export interface GateRelease {
+  /** Per waiting worker: report sent → its long-poll answered with its join step (ms). */
+  latencies: number[];
+  /** Report sent → the report's own success acknowledged (ms). */
+  ackMs: number;
+}
+
+/**
+ * On an enrolled and prepared fleet (first identity cp1, the rest waiting): cp1 runs `kubeadm init`
+ * and reports it, then, with every other agent waiting in `GET /v1/next`, reports CNI success — the
+ * gate that releases every worker's join (up to `workerParallelism`). `beforeOpen` runs just before
+ * that report is sent (e.g. to start a profiler). Throws unless `expected` workers got their step
+ * within 30 s.
+ */
+export async function openWorkerGate(
+  dispatcher: Agent,
+  url: string,
+  identities: AgentIdentity[],
+  expected: number,
+  beforeOpen: () => Promise<void> = async () => {},
+): Promise<GateRelease & { polls: Promise<unknown>[] }> {
+  const [cp1, ...others] = identities;
+  let t0 = Number.POSITIVE_INFINITY;
+  let ackMs = Number.NaN;
+  const latencies: number[] = [];
+  const polls = others.map((id) =>
+    agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=60000', undefined, 90_000).then((res) => {
+      if (res.status === 200 && (res.json as NextResponse).step?.kind === 'kubeadm-join-worker') latencies.push(performance.now() - t0);
+    }),
+  );
+  const runStep = async (expect: string, openGate: boolean) => {
+    const res = await agentRequest(dispatcher, url, cp1!, 'GET', '/v1/next?wait=10000');
+    const step = (res.json as NextResponse | undefined)?.step;
+    if (!step || step.kind !== expect) throw new Error(`cp1 expected ${expect}, got ${res.status} ${JSON.stringify(res.json)}`);
+    if (openGate) {
+      await waitForConnections(url, others.length + 1, 30_000);
+      await beforeOpen();
+      t0 = performance.now();
+    }
+    const report = await agentRequest(dispatcher, url, cp1!, 'POST', '/v1/report', {
+      stepId: step.id,
+      attempt: step.attempt,
+      outcome: 'succeeded',
+      logTail: 'bench',
+      startedAt: Date.now(),
+      finishedAt: Date.now(),
+      results: RESULTS,
+    });
+    if (openGate) ackMs = performance.now() - t0;
+    if (report.status !== 200) throw new Error(`cp1 report: ${report.status}`);
+  };
+  await runStep('kubeadm-init', false);
+  await runStep('cni-apply', true);
+  const until = Date.now() + 30_000;
+  while (latencies.length < expected && Date.now() < until) await sleep(5);
+  if (latencies.length < expected)
+    throw new Error(`only ${latencies.length} of ${expected} workers got their join within 30 s of the gate opening`);
+  return { latencies, ackMs, polls };
+}
+
+export async function closeQuietly(dispatcher: Agent, pending: Promise<unknown>[]): Promise<void> {
+  await Promise.race([Promise.allSettled(pending), sleep(10_000)]);
+  await dispatcher.destroy().catch(() => {});
+}
