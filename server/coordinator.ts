@@ -21,7 +21,7 @@ import { LiveState } from './rollout/live-state.ts';
 import { OperatorActions } from './rollout/operator-actions.ts';
 import { Reconciler } from './rollout/reconciler.ts';
 import { ReportService } from './rollout/reports.ts';
-import { RolloutRepository } from './rollout/repository.ts';
+import { MAX_RECORDS_PER_COMMIT, RolloutRepository } from './rollout/repository.ts';
 import { StatusProjection } from './rollout/status.ts';
 import { createSchedulerConfig, type SchedulerConfig } from './scheduler.ts';
 
@@ -86,7 +86,14 @@ export class Coordinator {
   /** Creates records for plan hosts and steps the store has never seen (first start, late-added hosts), then schedules. */
   async start(): Promise<void> {
     const { plan } = this.ctx;
-    const txn = this.repo.txn();
+    // In chunks: a first start writes a record per host and per step (etcd refuses large Txns).
+    let txn = this.repo.txn();
+    const commits: Promise<unknown>[] = [];
+    const flushIfFull = () => {
+      if (txn.size < MAX_RECORDS_PER_COMMIT) return;
+      commits.push(this.repo.commit(txn));
+      txn = this.repo.txn();
+    };
     for (const host of plan.hosts) {
       if (this.repo.host(host.name)) continue;
       const record: HostRecord = {
@@ -98,11 +105,14 @@ export class Coordinator {
         awaitingApproval: false,
       };
       txn.host(record, 0);
+      flushIfFull();
     }
     for (const step of plan.steps) {
       if (!this.repo.step(step.id)) txn.step(createStepRecord(step.id, step.host, step.kind, 'plan', 0), 0);
+      flushIfFull();
     }
-    if (!txn.empty) await this.repo.commit(txn);
+    if (!txn.empty) commits.push(this.repo.commit(txn));
+    await Promise.all(commits);
     this.redactor.add(this.repo.tokens().map((t) => t.token));
     this.reconcile();
     await this.repo.flushed();

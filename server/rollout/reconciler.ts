@@ -8,6 +8,10 @@ import { createStepRecord, type RolloutSnapshot, type StepRecord } from '../mode
 import { type Decision, decide, indexPlan } from '../scheduler.ts';
 import { ClusterEffects } from './cluster-effects.ts';
 import type { ServiceContext } from './context.ts';
+import { MAX_RECORDS_PER_COMMIT } from './repository.ts';
+
+/** Passes of one reconcile at most: 4 rounds, plus a pass per MAX_RECORDS_PER_COMMIT records of a large wave. */
+const MAX_PASSES = 2_000;
 
 export class Reconciler {
   private readonly effects: ClusterEffects;
@@ -23,7 +27,10 @@ export class Reconciler {
   reconcile(): void {
     const { ctx } = this;
     if (ctx.live.stopped) return;
-    for (let round = 0; round < 4; round++) {
+    // A pass that committed only part of its decisions (MAX_RECORDS_PER_COMMIT) is followed by
+    // another at once, on the view that commit already changed; such passes do not count as rounds.
+    let rounds = 0;
+    for (let pass = 0; pass < MAX_PASSES && rounds < 4; pass++) {
       const snapshot = ctx.repo.snapshot(ctx.live.lastSeen);
       const now = ctx.clock.now();
       const schedule = decide(snapshot, ctx.plan, now, ctx.config);
@@ -31,7 +38,8 @@ export class Reconciler {
       this.scheduleWake(schedule.nextWakeAt);
       const committed = this.commitDecisions(snapshot, schedule.decisions, now);
       if (schedule.decisions.some((d) => d.type === 'mint-token')) this.effects.mintToken();
-      if (!committed) break;
+      if (committed === 'none') break;
+      if (committed === 'all') rounds++;
     }
     this.effects.runCoordinatorSteps();
   }
@@ -41,14 +49,22 @@ export class Reconciler {
     clearTimeout(this.retryTimer);
   }
 
-  private commitDecisions(snapshot: RolloutSnapshot, decisions: Decision[], now: number): boolean {
+  /** Commits the decisions, or as many as fit in one commit ('partial'); 'none' when there were none. */
+  private commitDecisions(snapshot: RolloutSnapshot, decisions: Decision[], now: number): 'none' | 'all' | 'partial' {
     const { ctx } = this;
     const working = new Map<string, StepRecord>();
     const created = new Set<string>();
     const txn = ctx.repo.txn();
     const released: StepRecord[] = [];
     const get = (id: string) => working.get(id) ?? snapshot.steps[id];
+    let partial = false;
     for (const decision of decisions) {
+      // Records this decision may add: its steps, a cleanup link, or a release with its lock and token.
+      const adds = decision.type === 'create-steps' ? decision.steps.length + 1 : decision.type === 'release' ? 3 : 0;
+      if (working.size > 0 && working.size + txn.size + adds > MAX_RECORDS_PER_COMMIT) {
+        partial = true;
+        break;
+      }
       if (decision.type === 'create-steps') {
         for (const step of decision.steps) {
           working.set(step.id, step);
@@ -76,7 +92,7 @@ export class Reconciler {
         released.push(next);
       }
     }
-    if (working.size === 0) return false;
+    if (working.size === 0) return 'none';
     for (const [id, record] of working) {
       if (created.has(id)) txn.step(record, 0);
       else txn.stepAsStored(record);
@@ -99,7 +115,7 @@ export class Reconciler {
       ctx.live.wakeHost(record.host);
     }
     for (const id of created) if (!released.some((r) => r.id === id)) ctx.events.step(working.get(id)!);
-    return true;
+    return partial ? 'partial' : 'all';
   }
 
   private scheduleRetry(): void {

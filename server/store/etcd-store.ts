@@ -107,6 +107,14 @@ export class EtcdStore implements Store {
 
   commit(txn: StoreTxn): Promise<CommitResult> {
     if (this.closed) return Promise.reject(new StoreError('the etcd store is closed'));
+    // etcd would refuse it ("too many operations in txn request"): say so before touching the view.
+    const records = (txn.puts?.length ?? 0) + (txn.deletes?.length ?? 0);
+    if (records + 2 > this.maxTxnOps)
+      return Promise.reject(
+        new StoreError(
+          `a commit of ${records} records does not fit one etcd Txn of at most ${this.maxTxnOps} operations (etcd's --max-txn-ops, with the revision mark and the leader fence); the coordinator writes at most 100 per commit — raise --max-txn-ops on etcd`,
+        ),
+      );
     const baseRevision = this.view.revision();
     const { result, undo } = checkAndApply(this.view, txn);
     if (!result.ok) return Promise.resolve(result);

@@ -58,6 +58,19 @@ afterAll(async () => {
 describe.skipIf(skip)('EtcdStore on a real etcd', () => {
   describeStoreContract('EtcdStore', () => store(options()));
 
+  it('a commit larger than one etcd Txn is refused by the store, naming --max-txn-ops, and changes nothing', async () => {
+    const s = store(options());
+    await s.open();
+    const puts = Array.from({ length: 127 }, (_, i) => ({ key: `step/${i}`, value: i }));
+    await expect(s.commit({ puts })).rejects.toThrow(
+      /a commit of 127 records does not fit one etcd Txn of at most 128 operations .*--max-txn-ops/,
+    );
+    expect(s.list('step/')).toEqual([]);
+    // What the coordinator sends (at most MAX_RECORDS_PER_COMMIT) lands.
+    expect((await s.commit({ puts: puts.slice(0, 100) })).ok).toBe(true);
+    expect(s.list('step/')).toHaveLength(100);
+  });
+
   it('two stores on one prefix see each other through the watch', async () => {
     const opts = options();
     const a = store(opts);
