@@ -183,8 +183,12 @@ describe('kubeseed generate', () => {
     expect(existsSync(join(out, 'coordinator', 'generate.lock'))).toBe(false);
     expect(readdirSync(join(out, 'coordinator')).filter((f) => f.includes('.tmp') || f.includes('.lock'))).toEqual([]);
     await loadState(join(out, 'coordinator'), {});
+    // Mid-way, some hosts are missing; a signal that lands after the last safe point (a fast machine:
+    // CI once wrote all 608 within the poll interval) ends as an interrupt too, with every file written.
+    // Either way, what is there is whole.
     const hosts = readdirSync(join(out, 'hosts'));
-    expect(hosts.length).toBeLessThan(608);
+    expect(hosts.length).toBeLessThanOrEqual(608);
+    console.log(`[edges] Ctrl-C landed with ${hosts.length} of 608 host directories written`);
     for (const host of hosts) {
       const userData = join(out, 'hosts', host, 'user-data');
       if (!existsSync(userData) || statSync(userData).size === 0) continue;
