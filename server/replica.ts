@@ -10,6 +10,7 @@
  * time this replica leads; `onLostLead` once, when a leader stops leading (serve then exits so a
  * service manager restarts it as a standby: a term's in-memory state never outlives the term).
  */
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { EtcdLeaderElection, LeaderState } from './store/etcd-leader.ts';
 import { EtcdStore } from './store/etcd-store.ts';
@@ -37,9 +38,12 @@ export function storeKind(store: Store): StoreKind {
   return store instanceof JournalStore ? 'journal' : store instanceof EtcdStore ? 'etcd' : 'memory';
 }
 
-/** An id unique per process and readable in logs: host name and process id. */
+/**
+ * An id readable in logs — host name and process id — made unique by a random suffix: replicas in
+ * containers or PID namespaces on different machines can share both (`vm/35` twice).
+ */
 export function replicaId(): string {
-  return `${hostname()}/${process.pid}`;
+  return `${hostname()}/${process.pid}-${randomBytes(2).toString('hex')}`;
 }
 
 /** The only coordinator of a journal or memory store: always the leader. */

@@ -49,8 +49,8 @@ describe.skipIf(skip)('kubeseed demo --ha', () => {
     expect(result.ok).toBe(true);
     expect(result.store).toBe('etcd');
     const { failover } = result;
-    expect(failover.killed).toMatch(/\/\d+$/);
-    expect(failover.tookOverBy).toMatch(/\/\d+$/);
+    expect(failover.killed).toMatch(/\/\d+-[0-9a-f]{4}$/);
+    expect(failover.tookOverBy).toMatch(/\/\d+-[0-9a-f]{4}$/);
     expect(failover.tookOverBy).not.toBe(failover.killed);
     expect(failover.gapMs).not.toBeNull();
     // The standby leads once the dead leader's lease (10 s) lapses and it campaigns (every 3.3 s),

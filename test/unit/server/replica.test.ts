@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../../server/app.ts';
-import { electedReplica, type Replica, type ReplicaStatus, soleReplica, standbyAnswer } from '../../../server/replica.ts';
+import { electedReplica, type Replica, type ReplicaStatus, replicaId, soleReplica, standbyAnswer } from '../../../server/replica.ts';
 import { replicaText } from '../../../server/status-page/client/view-model.ts';
 import type { EtcdLeaderElection, LeaderState } from '../../../server/store/etcd-leader.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
@@ -36,6 +36,14 @@ function fakeElection(initial: LeaderState): {
 const LEADER = { id: 'a/1', url: 'https://10.0.0.5:9443' };
 
 describe('replicas', () => {
+  it('ids are unique per process start even with the same host name and pid (containers, PID namespaces)', () => {
+    // Two replicas in containers (or namespaces) on different machines can both be `vm` with pid 35.
+    const a = replicaId();
+    const b = replicaId();
+    expect(a).not.toBe(b);
+    expect(a).toMatch(new RegExp(`^[^/]+/${process.pid}-[0-9a-f]{4}$`));
+  });
+
   it('the sole coordinator of a journal or memory store always leads and runs onLeader at once', () => {
     const replica = soleReplica('journal', 'h/1');
     expect(replica.current()).toEqual({ id: 'h/1', role: 'leader', store: 'journal' });
