@@ -21,6 +21,7 @@ import { electedReplica, type Replica, replicaId, soleReplica, storeKind } from 
 import { AUDIT_PREFIX, importLegacyAudit, LEGACY_AUDIT_FILE, parseLegacyAuditLog } from './rollout/audit.ts';
 import type { EtcdTls } from './store/etcd-client.ts';
 import { EtcdLeaderElection } from './store/etcd-leader.ts';
+import { EtcdStore } from './store/etcd-store.ts';
 import { openStore, type Store } from './store/index.ts';
 import { etcdTarget, type OpenStoreOptions, schemeOf } from './store/open.ts';
 
@@ -272,10 +273,18 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      await running.app.close();
-      // A leader's lease is revoked here, so a standby takes over at its next campaign, not after the TTL.
-      await election?.election.stop();
-      await store.close();
+      if (reason === 'lost-lead') {
+        // Nothing of the lost term can land (every write is fenced on it) and etcd may be out of
+        // reach: cut the store and the election off first, so requests waiting on them end now.
+        election?.election.abandon();
+        if (store instanceof EtcdStore) store.abandon();
+        await running.app.close();
+      } else {
+        await running.app.close();
+        // A leader's lease is revoked here, so a standby takes over at its next campaign, not after the TTL.
+        await election?.election.stop();
+        await store.close();
+      }
       resolveStopped(reason);
     })();
     return closing;

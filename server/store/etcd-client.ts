@@ -94,6 +94,7 @@ export class EtcdClient {
   private readonly httpsAgent: HttpsAgent;
   /** The endpoint tried first: the last one that answered. */
   private current = 0;
+  private closed = false;
 
   constructor(options: EtcdClientOptions) {
     if (options.endpoints.length === 0) throw new StoreError('etcd: no endpoint given');
@@ -241,7 +242,9 @@ export class EtcdClient {
     });
   }
 
+  /** Cuts every connection, requests in flight included; later calls fail at once. */
   close(): void {
+    this.closed = true;
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
@@ -251,6 +254,7 @@ export class EtcdClient {
     const payload = JSON.stringify(body);
     const errors: string[] = [];
     for (let tried = 0; tried < this.endpoints.length; tried++) {
+      if (this.closed) throw new StoreError(`etcd client closed: ${path} not sent`);
       const index = (this.current + tried) % this.endpoints.length;
       const endpoint = this.endpoints[index]!;
       try {

@@ -47,6 +47,8 @@ export class EtcdLeaderElection {
   private term = 0;
   private validUntil = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Fires at `validUntil`: a leader that could not renew steps down then, whether or not anyone asks. */
+  private expiry: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticking: Promise<void> = Promise.resolve();
 
@@ -83,8 +85,22 @@ export class EtcdLeaderElection {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.expiry);
     await this.ticking;
     if (this.lease) await this.client.revokeLease(this.lease).catch(() => {});
+    this.lease = undefined;
+    if (this.state.role === 'leader') this.setState({ role: 'standby' });
+    this.client.close();
+  }
+
+  /**
+   * Stops at once without a word to etcd — for a replica that lost its term (its lease is gone or
+   * out of reach): a renewal or campaign in flight is cut off, no lease is revoked.
+   */
+  abandon(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.expiry);
     this.lease = undefined;
     if (this.state.role === 'leader') this.setState({ role: 'standby' });
     this.client.close();
@@ -117,7 +133,15 @@ export class EtcdLeaderElection {
       this.stepDown();
       return;
     }
-    this.validUntil = sent + Math.min(ttl * 1000, this.ttlMs);
+    this.leadUntil(sent + Math.min(ttl * 1000, this.ttlMs));
+  }
+
+  /** Extends the term to `until` (monotonic ms) and arms the step-down for that moment. */
+  private leadUntil(until: number): void {
+    this.validUntil = until;
+    clearTimeout(this.expiry);
+    this.expiry = setTimeout(() => this.current(), Math.max(0, until - this.now()) + 1);
+    this.expiry.unref();
   }
 
   private async campaign(): Promise<void> {
@@ -128,7 +152,7 @@ export class EtcdLeaderElection {
       if (this.lease !== undefined && existing.lease === this.lease && existing.createRevision === this.term) {
         const ttl = await this.client.keepAlive(this.lease);
         if (ttl > 0) {
-          this.validUntil = sent + Math.min(ttl * 1000, this.ttlMs);
+          this.leadUntil(sent + Math.min(ttl * 1000, this.ttlMs));
           this.setState({ role: 'leader', since: this.term });
           return;
         }
@@ -145,11 +169,12 @@ export class EtcdLeaderElection {
     );
     if (!answer.succeeded) return; // another replica won this round: the next tick reads who
     this.term = answer.revision;
-    this.validUntil = sent + this.ttlMs;
+    this.leadUntil(sent + this.ttlMs);
     this.setState({ role: 'leader', since: answer.revision });
   }
 
   private stepDown(): void {
+    clearTimeout(this.expiry);
     this.setState({ role: 'standby' });
   }
 

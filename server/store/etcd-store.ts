@@ -138,6 +138,18 @@ export class EtcdStore implements Store {
     await Promise.all([...this.outstanding]);
   }
 
+  /**
+   * Closes at once without waiting for etcd — for a replica that lost its term: commits not yet
+   * answered are refused (fenced on the lost term, none could land) and connections are cut.
+   */
+  abandon(): void {
+    this.closed = true;
+    if (this.pending.length > 0)
+      this.fail([], new StoreError('this coordinator lost the lead: its commit was abandoned (the new leader writes)'));
+    this.watchAbort.abort();
+    this.client.close();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.outstanding]);

@@ -21,7 +21,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function makePki(dir: string): void {
+/** CA, `server` (serverAuth+clientAuth, for `sans`) and `healthcheck-client` certificates, made with openssl. */
+export function makePki(dir: string, sans = 'DNS:localhost,IP:127.0.0.1'): void {
   const sh = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
   sh([
     'req',
@@ -80,7 +81,7 @@ export function makePki(dir: string): void {
   };
   leaf(
     'server',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n',
+    `subjectAltName=${sans}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`,
   );
   leaf('healthcheck-client', 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
 }

@@ -21,12 +21,12 @@ import { API_HOST, COORDINATOR_PORT, coordinatorIp, type E2eHost, type E2eSpec, 
 
 export const REPO = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const DOUBLES_BIN = join(REPO, 'doubles/bin');
-const DIST = join(REPO, 'dist');
+export const DIST = join(REPO, 'dist');
 /**
  * The checkout seen inside every host: the doubles, bin/kubeseed.mjs and dist are used from there.
  * A checkout under /tmp (or /run) would be hidden by the host's own tmpfs, so it is bind-mounted.
  */
-const REPO_BINDS = hiddenInHost(REPO) ? [REPO] : [];
+export const REPO_BINDS = hiddenInHost(REPO) ? [REPO] : [];
 
 /** Doubles put on PATH (/usr/local/bin) of a preinstalled image; kubeadm is the network-facing wrapper. */
 const PREINSTALLED = { kubeadm: 'kubeadm-api', kubectl: 'kubectl', kubelet: 'kubelet', containerd: 'containerd', runc: 'runc' };
@@ -80,6 +80,8 @@ export interface CoordinatorStatus {
   serverTime: number;
   done: boolean;
   counts: { hosts: number; enrolled: number; done: number; failed: number };
+  /** The replica that answered (issue 20). */
+  coordinator?: { id: string; role: 'leader' | 'standby'; store: string; leader?: { id: string; url?: string } };
   hosts: Array<{
     name: string;
     role: string;
@@ -116,7 +118,7 @@ export class E2eCluster {
   coordinatorHost!: TestHost;
   coordinator?: HostProcess;
   readonly hosts = new Map<string, ClusterHost>();
-  private operatorToken = '';
+  protected operatorToken = '';
   private watchers: NodeJS.Timeout[] = [];
 
   constructor(readonly options: ClusterOptions) {

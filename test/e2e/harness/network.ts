@@ -42,6 +42,19 @@ export class TestNetwork {
     return { netns, bridgePort };
   }
 
+  /**
+   * Gives an existing namespace (a host of another network) a second link on this bridge: `ifname`
+   * inside it, address `cidr`. Returns the bridge-side link name (for link faults).
+   */
+  async attach(netns: string, cidr: string, ifname: string): Promise<string> {
+    const bridgePort = `p${++this.links}`;
+    await run('ip', ['-n', this.bridgeNs, 'link', 'add', bridgePort, 'type', 'veth', 'peer', 'name', ifname, 'netns', netns]);
+    await run('ip', ['-n', this.bridgeNs, 'link', 'set', bridgePort, 'master', 'br0', 'up']);
+    await run('ip', ['-n', netns, 'addr', 'add', cidr, 'dev', ifname]);
+    await run('ip', ['-n', netns, 'link', 'set', ifname, 'up']);
+    return bridgePort;
+  }
+
   /** Takes a host's bridge port down or up (the host sees NO-CARRIER on eth0). */
   async setPort(bridgePort: string, up: boolean): Promise<void> {
     await run('ip', ['-n', this.bridgeNs, 'link', 'set', bridgePort, up ? 'up' : 'down']);

@@ -24,6 +24,8 @@ export interface E2eSpec {
   /** Extra YAML lines inside `spec:` (indented two spaces), e.g. etcd, mirrors, testing. */
   extra?: string[];
   kubernetesVersion?: string;
+  /** Other coordinator replicas (spec.coordinator.replicaUrls). */
+  replicaUrls?: string[];
 }
 
 export const API_HOST = 'api.e2e.test';
@@ -82,6 +84,7 @@ export function renderSpec(spec: E2eSpec): string {
     '  coordinator:',
     `    url: https://${coordinatorIp(spec)}:${COORDINATOR_PORT}`,
     `    listen: 0.0.0.0:${COORDINATOR_PORT}`,
+    ...(spec.replicaUrls?.length ? ['    replicaUrls:', ...spec.replicaUrls.map((u) => `      - ${u}`)] : []),
     ...(spec.extra ?? []).map((l) => `  ${l}`),
     '  hosts:',
     ...spec.hosts.map(
