@@ -34,6 +34,12 @@ import { assertIntRange, assertPath, assertUrl, joinLines, shQuote, TemplateInpu
 export interface InstallAgentParams {
   /** The coordinator's HTTPS URL, e.g. `https://10.101.1.5:9443` (a trailing slash is dropped). */
   coordinatorUrl: string;
+  /**
+   * Other replicas of the coordinator (spec.coordinator.replicaUrls, ADR 0036): each download,
+   * the checksum and the beacon try the next URL on their next attempt, so a dead or standby
+   * replica at `coordinatorUrl` does not stop the install.
+   */
+  replicaUrls?: string[];
   /** The pinned coordinator CA certificate (PEM) written by user-data. */
   coordinatorCaFile: string;
   /** Where executables are downloaded from (spec.mirrors.agent); default: the coordinator. */
@@ -72,6 +78,10 @@ function urlHost(url: string): string {
 export function renderInstallAgentScript(p: InstallAgentParams): string {
   const coordinator = trimSlash(assertUrl(p.coordinatorUrl, 'coordinatorUrl'));
   if (!coordinator.startsWith('https://')) throw new TemplateInputError(`coordinatorUrl: '${p.coordinatorUrl}' must be https://`);
+  const replicas = (p.replicaUrls ?? []).map((u, i) => trimSlash(assertUrl(u, `replicaUrls[${i}]`)));
+  for (const [i, u] of replicas.entries())
+    if (!u.startsWith('https://')) throw new TemplateInputError(`replicaUrls[${i}]: '${u}' must be https://`);
+  const coordinators = [...new Set([coordinator, ...replicas])];
   const base = trimSlash(assertUrl(p.agentBaseUrl ?? coordinator, 'agentBaseUrl'));
   const fromCoordinator = base === coordinator;
   const attempts = assertIntRange(p.maxAttempts ?? 60, 1, 1000, 'maxAttempts');
@@ -80,7 +90,7 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
   const proxy = hasProxy(p.proxy) ? p.proxy : undefined;
   const noProxy = (proxy?.noProxy ?? []).join(',');
   if (/[\s'"\\$`]/.test(noProxy)) throw new TemplateInputError('proxy.noProxy holds a space, quote, backslash or $');
-  const pinned = '--proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOST"';
+  const pinned = '--proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOSTS"';
 
   return joinLines([
     '#!/bin/bash',
@@ -93,14 +103,16 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     '#                                                    optionally followed by whitespace and a file name',
     '# The checksum always comes from the coordinator over the pinned CA, also when the executable comes',
     '# from a mirror. Downloads retry with a doubling delay, bounded in count and time.',
-    '# When the install fails, the coordinator is told why (POST <coordinatorUrl>/v1/install-failed, with',
+    '# Each attempt asks the next of the coordinator URLs (its replicas). When the install fails, the',
+    '# coordinator is told why (POST <coordinatorUrl>/v1/install-failed, with',
     "# this host's enrollment credential, over the pinned CA only) before the script exits 1.",
     'set -euo pipefail',
     '',
-    `COORDINATOR_URL=${shQuote(coordinator)}`,
+    '# The coordinator and its other replicas: attempt N of a download or the beacon asks URL N (mod their number).',
+    `COORDINATOR_URLS=(${coordinators.map(shQuote).join(' ')})`,
     `COORDINATOR_CA=${shQuote(assertPath(p.coordinatorCaFile, 'coordinatorCaFile'))}`,
     '# Never through a proxy: --noproxy overrides the environment, whose CIDR entries curl < 7.86 ignores.',
-    `COORDINATOR_HOST=${shQuote(urlHost(coordinator))}`,
+    `COORDINATOR_HOSTS=${shQuote([...new Set(coordinators.map(urlHost))].join(','))}`,
     `AGENT_URL_PREFIX=${shQuote(fromCoordinator ? `${coordinator}/agent` : base)}`,
     `AGENT_PATH=${shQuote(assertPath(p.agentPath ?? '/usr/local/bin/kubeseed-agent', 'agentPath'))}`,
     `UNIT_SOURCE=${shQuote(assertPath(p.unitSourcePath, 'unitSourcePath'))}`,
@@ -163,7 +175,8 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     '}',
     '',
     '# report_failure REASON: POST /v1/install-failed with the credential, over the pinned CA only; a few',
-    '# bounded attempts; never fatal. The body goes through a pipe from printf (a builtin): the credential',
+    '# bounded attempts (the next replica each time: a standby answers 503); never fatal. The body goes',
+    '# through a pipe from printf (a builtin): the credential',
     '# is in no command line, URL or header.',
     'report_failure() {',
     '    local reason=$1 credential host body status attempt=1',
@@ -180,7 +193,8 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     '    body="$body,\\"machineId\\":$(json_string "$(tr -cd \'0-9a-f\' < /etc/machine-id 2>/dev/null | head -c 128 || true)"),\\"arch\\":$(json_string "$(uname -m | head -c 32 || true)")}"',
     '    while :; do',
     `        status=$(printf '%s' "$body" | curl --silent --show-error --connect-timeout 5 --max-time 15 ${pinned} \\`,
-    '            -H "content-type: application/json" --data-binary @- -o /dev/null -w "%{http_code}" "$COORDINATOR_URL/v1/install-failed" 2>&1) || true',
+    '            -H "content-type: application/json" --data-binary @- -o /dev/null -w "%{http_code}" \\',
+    '            "${COORDINATOR_URLS[$(((attempt - 1) % ${#COORDINATOR_URLS[@]}))]}/v1/install-failed" 2>&1) || true',
     '        case "$status" in',
     '            200)',
     '                echo "kubeseed-install-agent: the coordinator was told: install failed: $reason" >&2',
@@ -202,11 +216,18 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
     '    done',
     '}',
     '',
-    '# fetch URL OUT [curl options…]: bounded retries, doubling delay up to MAX_DELAY seconds.',
+    '# fetch OUT URL… -- [curl options…]: bounded retries, doubling delay up to MAX_DELAY seconds;',
+    '# attempt N asks URL N (mod their number).',
     'fetch() {',
-    '    local url=$1 out=$2 attempt=1 delay=1 err',
-    '    shift 2',
+    '    local out=$1 attempt=1 delay=1 err url urls=()',
+    '    shift',
+    '    while [ "$1" != -- ]; do',
+    '        urls+=("$1")',
+    '        shift',
+    '    done',
+    '    shift',
     '    while :; do',
+    '        url=${urls[$(((attempt - 1) % ${#urls[@]}))]}',
     '        err=$(curl --fail --silent --show-error --connect-timeout 10 --max-time 300 "$@" -o "$out" "$url" 2>&1) && return 0',
     '        FETCH_CODE=$?',
     '        echo "$err" >&2',
@@ -239,13 +260,13 @@ export function renderInstallAgentScript(p: InstallAgentParams): string {
       ? '# From the coordinator: HTTPS only, verified against the pinned CA, no redirects.'
       : '# From a mirror: the system trust store; redirects allowed; the hash below decides.',
     fromCoordinator
-      ? `fetch "$AGENT_URL_PREFIX/linux-$ARCH" "$TMP/agent.gz" ${pinned} ||`
-      : 'fetch "$AGENT_URL_PREFIX/linux-$ARCH" "$TMP/agent.gz" --location ||',
+      ? `fetch "$TMP/agent.gz" "\${COORDINATOR_URLS[@]/%//agent/linux-$ARCH}" -- ${pinned} ||`
+      : 'fetch "$TMP/agent.gz" "$AGENT_URL_PREFIX/linux-$ARCH" -- --location ||',
     '    fail "$(space_or agent-download-failed "$TMP")" "cannot download the agent from $AGENT_URL_PREFIX/linux-$ARCH"',
     '',
-    'say "fetching the checksum from $COORDINATOR_URL"',
-    `fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" ${pinned} ||`,
-    '    fail "$(space_or checksum-download-failed "$TMP")" "cannot fetch the agent checksum from $COORDINATOR_URL"',
+    'say "fetching the checksum from ${COORDINATOR_URLS[*]}"',
+    `fetch "$TMP/agent.sha256" "\${COORDINATOR_URLS[@]/%//agent/linux-$ARCH.sha256}" -- ${pinned} ||`,
+    '    fail "$(space_or checksum-download-failed "$TMP")" "cannot fetch the agent checksum from ${COORDINATOR_URLS[*]}"',
     'read -r EXPECTED _ < "$TMP/agent.sha256" || true',
     'case "${EXPECTED:-}" in',
     '    *[!0-9a-f]*|"") fail checksum-download-failed "the coordinator sent no SHA-256 for linux-$ARCH" ;;',

@@ -229,6 +229,7 @@ export function hostPackages(spec: ClusterSpec, role: HostSpec['role']): string[
 function installAgentParams(spec: ClusterSpec): InstallAgentParams {
   return {
     coordinatorUrl: spec.coordinator.url,
+    ...(spec.coordinator.replicaUrls.length > 0 ? { replicaUrls: spec.coordinator.replicaUrls } : {}),
     coordinatorCaFile: '/etc/kubeseed/coordinator-ca.pem',
     ...(spec.mirrors.agent ? { agentBaseUrl: spec.mirrors.agent } : {}),
     unitSourcePath: AGENT_UNIT_FILE,

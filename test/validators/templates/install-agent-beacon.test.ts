@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -55,6 +56,9 @@ describe.skipIf(
   let coordinatorUrl = '';
   let mirrorUrl = '';
   let mirror: Server;
+  let standby: Server;
+  let standbyUrl = '';
+  const standbyHits: string[] = [];
   let mirrorBody: Buffer | null = null;
   const dist = join(dir, 'dist');
   const unit = writeFile(dir, 'kubeseed-agent.service', renderAgentUnit({ configPath: '/etc/kubeseed/agent.json' }));
@@ -74,16 +78,23 @@ describe.skipIf(
       else res.writeHead(404).end('not here\n');
     });
     mirrorUrl = `http://127.0.0.1:${await listen(mirror)}/kubeseed`;
+    // A standby replica (ADR 0036): every agent call answers 503 with Retry-After.
+    standby = createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+      standbyHits.push(`${req.method} ${req.url}`);
+      res.writeHead(503, { 'retry-after': '2' }).end('{"error":"this coordinator is a standby"}');
+    });
+    standbyUrl = `https://127.0.0.1:${await listen(standby)}`;
   });
 
   afterAll(async () => {
     await app?.close();
     await new Promise((r) => mirror?.close(r));
+    await new Promise((r) => standby?.close(r));
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** One host's files as user-data writes them (credential 0600, agent.json from buildAgentConfig) and its script. */
-  function hostScript(host: string, options: { agentBaseUrl?: string } = {}): string {
+  function hostScript(host: string, options: { agentBaseUrl?: string; coordinatorUrl?: string; replicaUrls?: string[] } = {}): string {
     const root = join(dir, host);
     mkdirSync(root, { recursive: true });
     const spec = plan.spec;
@@ -94,7 +105,8 @@ describe.skipIf(
       root,
       'install-agent.sh',
       renderInstallAgentScript({
-        coordinatorUrl,
+        coordinatorUrl: options.coordinatorUrl ?? coordinatorUrl,
+        ...(options.replicaUrls ? { replicaUrls: options.replicaUrls } : {}),
         coordinatorCaFile: ca,
         ...(options.agentBaseUrl ? { agentBaseUrl: options.agentBaseUrl } : {}),
         agentPath: join(root, 'bin/kubeseed-agent'),
@@ -125,6 +137,19 @@ describe.skipIf(
     expect(mark?.arch).toBe('x86_64');
     expect(mark?.logTail).not.toContain(credentialOf('w1'));
     expect(app.coordinator.status().securityEvents.some((e) => e.kind === 'install-failed' && e.host === 'w1')).toBe(true);
+  });
+
+  it('a standby first in the list answers 503: the next attempt tells the leader (issue 20)', async () => {
+    mirrorBody = null;
+    standbyHits.length = 0;
+    const r = await runBash([
+      'bash',
+      hostScript('w4', { agentBaseUrl: mirrorUrl, coordinatorUrl: standbyUrl, replicaUrls: [coordinatorUrl] }),
+    ]);
+    expect(r.code, r.out).toBe(1);
+    expect(standbyHits).toEqual(['POST /v1/install-failed']);
+    expect(r.out).toContain('the coordinator was told: install failed: agent-download-failed');
+    expect(installFailed('w4')?.reason).toBe('agent-download-failed');
   });
 
   it('a mirror serving other bytes → agent-checksum-mismatch (the SHA-256 from the coordinator decides)', async () => {

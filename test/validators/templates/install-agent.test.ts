@@ -141,12 +141,16 @@ describe.skipIf(skipUnless('validators/templates install-agent', { commands: ['o
       rmSync(dir, { recursive: true, force: true });
     });
 
-    function script(label: string, extra: { agentBaseUrl?: string; ca?: string; noProxy?: string[] } = {}) {
+    function script(
+      label: string,
+      extra: { agentBaseUrl?: string; ca?: string; noProxy?: string[]; coordinatorUrl?: string; replicaUrls?: string[] } = {},
+    ) {
       return {
         agentPath: `${dir}/${label}/bin/kubeseed-agent`,
         unitDir: `${dir}/${label}/units`,
         text: renderInstallAgentScript({
-          coordinatorUrl,
+          coordinatorUrl: extra.coordinatorUrl ?? coordinatorUrl,
+          ...(extra.replicaUrls ? { replicaUrls: extra.replicaUrls } : {}),
           coordinatorCaFile: extra.ca ?? `${dir}/coord-ca.crt`,
           agentBaseUrl: extra.agentBaseUrl,
           agentPath: `${dir}/${label}/bin/kubeseed-agent`,
@@ -170,6 +174,21 @@ describe.skipIf(skipUnless('validators/templates install-agent', { commands: ['o
       expect(statSync(s.agentPath).mode & 0o777).toBe(0o755);
       expect(readFileSync(`${s.unitDir}/kubeseed-agent.service`, 'utf8')).toBe(readFileSync(unit, 'utf8'));
       expect(r.out).toContain('systemd is not running');
+    });
+
+    it('moves to the next replica when the first coordinator URL does not answer (issue 20)', async () => {
+      // A replica that is down: a port nothing listens on (connection refused).
+      const closed = createHttpServer();
+      const deadPort = await listen(closed);
+      await new Promise((r) => closed.close(r));
+      const dead = `https://127.0.0.1:${deadPort}`;
+      const s = script('replicas', { coordinatorUrl: dead, replicaUrls: [coordinatorUrl] });
+      const r = await runScript(s.text);
+      expect(r.code, r.out).toBe(0);
+      // Each file: attempt 1 at the dead URL, attempt 2 at the replica.
+      expect(r.out).toContain(`attempt 1/3 for ${dead}/agent/linux-`);
+      expect(r.out).toContain('checksum verified');
+      expect(readFileSync(s.agentPath, 'utf8')).toBe(AGENT);
     });
 
     it('installs from a mirror with the checksum from the coordinator', async () => {
