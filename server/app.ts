@@ -55,7 +55,14 @@ declare module 'fastify' {
   interface FastifyInstance {
     coordinator: Coordinator;
   }
+  interface FastifyContextConfig {
+    /** A standby replica answers this route too (reads only); every other route is the leader's (server/replica.ts). */
+    servedByStandby?: boolean;
+  }
 }
+
+/** Route option of the reads a standby replica serves from its watch-fed copy of the store. */
+const STANDBY_SERVES = { servedByStandby: true } as const;
 
 export interface AppOptions extends Omit<CoordinatorOptions, 'log' | 'redactor'> {
   /** Where `kubeseed-agent-linux-x64|arm64` are built (dist/); absent → the agent routes answer 404. */
@@ -188,7 +195,9 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   // On etcd only the elected replica runs the rollout; a standby starts it when it wins (server/replica.ts).
   const replica = options.replica ?? soleReplica(storeKind(options.store));
   app.addHook('onRequest', async (request, reply) => {
-    const refusal = standbyAnswer(replica, request.url);
+    // Unknown URLs stay 404; a route serves a standby only where it is declared so (reads).
+    if (request.routeOptions.url === undefined || request.routeOptions.config.servedByStandby) return;
+    const refusal = standbyAnswer(replica);
     if (refusal) return sendError(reply.headers(refusal.headers), 503, ERROR_CODES.unavailable, refusal.message);
   });
   app.addHook('onReady', async () => {
@@ -337,13 +346,21 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
 
   app.get(
     `${API_PREFIX}/status`,
-    { preHandler: operatorAuth, schema: { querystring: tokenQuery, response: { 200: STATUS_RESPONSE_SCHEMA, ...errorResponses } } },
+    {
+      config: STANDBY_SERVES,
+      preHandler: operatorAuth,
+      schema: { querystring: tokenQuery, response: { 200: STATUS_RESPONSE_SCHEMA, ...errorResponses } },
+    },
     async () => ({ ...coordinator.status(), coordinator: replica.current() }),
   );
 
   app.get(
     `${API_PREFIX}/events`,
-    { preHandler: operatorAuth, schema: { querystring: tokenQuery, response: { 200: { type: 'string' }, ...errorResponses } } },
+    {
+      config: STANDBY_SERVES,
+      preHandler: operatorAuth,
+      schema: { querystring: tokenQuery, response: { 200: { type: 'string' }, ...errorResponses } },
+    },
     async (request, reply) => {
       reply.hijack();
       const raw = reply.raw;
@@ -388,6 +405,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   app.get(
     `${API_PREFIX}/admin/hosts`,
     {
+      config: STANDBY_SERVES,
       preHandler: operatorAuth,
       schema: {
         response: {
@@ -405,6 +423,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   app.get<{ Querystring: { host?: string } }>(
     `${API_PREFIX}/admin/audit`,
     {
+      config: STANDBY_SERVES,
       preHandler: operatorAuth,
       schema: {
         querystring: { type: 'object', additionalProperties: false, properties: { host: { type: 'string', maxLength: 253 } } },
@@ -459,6 +478,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   app.get<{ Params: { file: string } }>(
     '/agent/:file',
     {
+      config: STANDBY_SERVES,
       schema: {
         params: archParams,
         response: { 200: { type: 'string' }, 206: { type: 'string' }, 416: { type: 'string' }, ...errorResponses },

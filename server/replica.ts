@@ -85,15 +85,13 @@ export function electedReplica(election: EtcdLeaderElection, id: string): Replic
   };
 }
 
-/** Agent calls and operator actions: only the leader answers them (status reads are served by every replica). */
-const LEADER_ONLY = /^\/v1\/(enroll|install-failed|next|report|heartbeat)(\?|$)|^\/v1\/admin\/hosts\/[^/]+\/[a-z]+(\?|$)/;
-
 /**
- * What a standby answers instead of a leader-only call: the header fields and message of a 503,
- * or null when this replica may answer (it leads, or the call is not leader-only).
+ * What a standby answers instead of a call that only the leader may serve: the header fields and
+ * message of a 503, or null when this replica leads. Which calls a standby serves is said where
+ * each route is declared (`config: { servedByStandby: true }`, server/app.ts): every other route,
+ * one added later included, is the leader's.
  */
-export function standbyAnswer(replica: Replica, url: string): { headers: Record<string, string>; message: string } | null {
-  if (!LEADER_ONLY.test(url)) return null;
+export function standbyAnswer(replica: Replica): { headers: Record<string, string>; message: string } | null {
   const now = replica.current();
   if (now.role === 'leader') return null;
   const leaderUrl = now.leader?.url;

@@ -45,15 +45,20 @@ function secure(reply: FastifyReply): FastifyReply {
 export const statusPagePlugin: FastifyPluginAsync<StatusPageOptions> = async (app, options) => {
   const assets = (): Promise<StatusAssets> => (options.assets ? Promise.resolve(options.assets) : bundleStatusPage());
 
-  app.get('/', { schema: { querystring: NO_QUERY, response: { 200: TEXT } } }, async (_request, reply) => {
-    const { version } = await assets();
-    return secure(reply).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(renderShell(version));
-  });
+  // Every replica serves the page (config.servedByStandby: server/app.ts): it is a read.
+  app.get(
+    '/',
+    { config: { servedByStandby: true }, schema: { querystring: NO_QUERY, response: { 200: TEXT } } },
+    async (_request, reply) => {
+      const { version } = await assets();
+      return secure(reply).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(renderShell(version));
+    },
+  );
 
   const asset = (path: string, type: string, pick: (a: StatusAssets) => string) =>
     app.get<{ Querystring: { v?: string } }>(
       path,
-      { schema: { querystring: VERSION_QUERY, response: { 200: TEXT } } },
+      { config: { servedByStandby: true }, schema: { querystring: VERSION_QUERY, response: { 200: TEXT } } },
       async (request, reply) => {
         const built = await assets();
         // Versioned URLs never change content; a bare URL is revalidated.

@@ -70,29 +70,53 @@ describe('replicas', () => {
     expect([started, lost]).toEqual([1, 1]);
   });
 
-  it('a standby refuses exactly the leader-only calls, naming the leader when it knows it', () => {
-    const standby = fakeElection({ role: 'standby', leader: LEADER }).replica;
-    for (const url of [
-      '/v1/enroll',
-      '/v1/install-failed',
-      '/v1/next?wait=5000',
-      '/v1/report',
-      '/v1/heartbeat',
-      '/v1/admin/hosts/w1/retry',
-    ]) {
-      expect(standbyAnswer(standby, url), url).toEqual({
-        headers: { 'retry-after': '2', 'x-kubeseed-leader': LEADER.url },
-        message: `this coordinator (b/2) is a standby; the leader is a/1 at ${LEADER.url}`,
-      });
+  it('a standby refuses every route not marked as served by standbys — one added later included — naming the leader', async () => {
+    const standby = fakeElection({ role: 'standby', leader: LEADER }).replica as Replica;
+    const app = buildApp(makeInputs(makePlan({ workers: 1 })), {
+      store: new MemoryStore(),
+      kubernetes: new FakeKubernetes(),
+      replica: standby,
+      // A route someone adds later without a word about replicas: it writes, so only the leader may answer it.
+      extend: (a) => a.post('/v1/something-new', async () => ({ wrote: true })),
+    });
+    try {
+      await app.ready();
+      const auth = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+      const refused = (r: { statusCode: number; headers: Record<string, unknown>; body: string }) =>
+        r.statusCode === 503 && r.headers['x-kubeseed-leader'] === LEADER.url && r.body.includes('is a standby');
+      for (const [method, url] of [
+        ['POST', '/v1/enroll'],
+        ['POST', '/v1/install-failed'],
+        ['GET', '/v1/next?wait=5000'],
+        ['POST', '/v1/report'],
+        ['POST', '/v1/heartbeat'],
+        ['POST', '/v1/admin/hosts/w1/retry'],
+        ['POST', '/v1/something-new'],
+      ] as const) {
+        const r = await app.inject({ method, url, headers: auth, payload: method === 'POST' ? {} : undefined });
+        expect(refused(r), `${method} ${url}: ${r.statusCode} ${r.body}`).toBe(true);
+        expect(r.headers['retry-after'], url).toBe('2');
+        expect(r.json().message, url).toBe(`this coordinator (b/2) is a standby; the leader is a/1 at ${LEADER.url}`);
+      }
+      for (const url of ['/v1/status', '/v1/admin/hosts', '/v1/admin/audit?host=w1', '/agent/linux-amd64']) {
+        const r = await app.inject({ url, headers: auth });
+        expect(refused(r), `${url}: ${r.statusCode} ${r.body}`).toBe(false);
+      }
+      // An unknown URL stays a 404, also on a standby.
+      expect((await app.inject({ url: '/v1/nextstep', headers: auth })).statusCode).toBe(404);
+    } finally {
+      await app.close();
     }
-    for (const url of ['/v1/status', '/v1/events', '/v1/admin/hosts', '/v1/admin/audit?host=w1', '/', '/agent/linux-amd64', '/v1/nextstep'])
-      expect(standbyAnswer(standby, url), url).toBeNull();
+  });
+
+  it('the refusal names the leader when known and is null on the leader or a sole coordinator', () => {
     const unknown = fakeElection({ role: 'standby' }).replica;
-    expect(standbyAnswer(unknown, '/v1/next')).toEqual({
+    expect(standbyAnswer(unknown)).toEqual({
       headers: { 'retry-after': '2' },
       message: 'this coordinator (b/2) is a standby and no leader is known yet; retry shortly',
     });
-    expect(standbyAnswer(soleReplica('journal'), '/v1/next')).toBeNull();
+    expect(standbyAnswer(fakeElection({ role: 'leader', since: 1 }).replica)).toBeNull();
+    expect(standbyAnswer(soleReplica('journal'))).toBeNull();
   });
 
   it('a standby app answers 503 to agents, serves status naming itself, and starts the rollout only when it leads', async () => {
