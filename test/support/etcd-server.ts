@@ -79,10 +79,7 @@ export function makePki(dir: string, sans = 'DNS:localhost,IP:127.0.0.1'): void 
       `${name}.crt`,
     ]);
   };
-  leaf(
-    'server',
-    `subjectAltName=${sans}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`,
-  );
+  leaf('server', `subjectAltName=${sans}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
   leaf('healthcheck-client', 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
 }
 
