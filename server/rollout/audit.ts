@@ -10,7 +10,7 @@
  * trail lists in hand-out order; a key another writer took first is retried with the next one.
  */
 import type { SecretKind } from '../../generator/plan/types.ts';
-import { type Store, StoreError } from '../store/index.ts';
+import { orderedKey, type Store, StoreError } from '../store/index.ts';
 
 export interface AuditEntry {
   /** ISO 8601 time of the hand-out (the coordinator's clock). */
@@ -27,7 +27,7 @@ export const LEGACY_AUDIT_FILE = 'audit.log';
 /** Keys taken by another writer in a row before giving up (replicas on one etcd). */
 const KEY_ATTEMPTS = 5;
 
-const auditKey = (n: number) => `${AUDIT_PREFIX}${String(n).padStart(12, '0')}`;
+const auditKey = (n: number) => orderedKey(AUDIT_PREFIX, n);
 
 /** Appends one hand-out; resolves once it is durable. */
 export async function appendAudit(store: Store, entry: AuditEntry): Promise<void> {
@@ -71,7 +71,7 @@ export function parseLegacyAuditLog(text: string): { entries: AuditEntry[]; unre
 export async function importLegacyAudit(store: Store, entries: readonly AuditEntry[]): Promise<number> {
   if (entries.length === 0 || store.list(AUDIT_PREFIX).length > 0) return 0;
   // `-` sorts before every digit: the imported entries list first, in file order.
-  const keys = entries.map((_, i) => `${AUDIT_PREFIX}-imported-${String(i + 1).padStart(12, '0')}`);
+  const keys = entries.map((_, i) => orderedKey(`${AUDIT_PREFIX}-imported-`, i + 1));
   const result = await store.commit({
     puts: entries.map((value, i) => ({ key: keys[i]!, value })),
     checks: keys.map((key) => ({ key, version: 0 })),

@@ -8,7 +8,7 @@
  * are append-only) and never throws — a lost event is logged, not fatal.
  */
 import type { SecurityEvent } from '../model.ts';
-import type { Store } from '../store/index.ts';
+import { orderedKey, type Store } from '../store/index.ts';
 
 export const SECURITY_PREFIX = 'security/';
 /** Latest events kept per kind, besides the first. */
@@ -46,7 +46,7 @@ export class SecurityEventLog {
     index.set(event.kind, entry);
     const seq = this.store.revision() + 1;
     const stored: SecurityEvent = { ...event, seq, count: entry.count + 1 };
-    const key = `${SECURITY_PREFIX}${String(seq).padStart(12, '0')}`;
+    const key = orderedKey(SECURITY_PREFIX, seq);
     entry.count += 1;
     entry.keys.push(key);
     const deletes: string[] = [];

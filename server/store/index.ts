@@ -19,6 +19,7 @@ export {
 export { etcdKeysUnder, type OpenStoreOptions, openStore, storeUrlProblem } from './open.ts';
 export {
   type CommitResult,
+  orderedKey,
   type Store,
   type StoreCheck,
   StoreError,

@@ -73,3 +73,11 @@ export class StoreRefusal extends StoreError {
     super(message);
   }
 }
+
+/**
+ * A key under `prefix` that sorts with `n` (zero-padded to 12 digits), so records numbered by the
+ * store revision at which they were appended list oldest first (audit trail, security events).
+ */
+export function orderedKey(prefix: string, n: number): string {
+  return `${prefix}${String(n).padStart(12, '0')}`;
+}
