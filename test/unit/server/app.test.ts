@@ -4,7 +4,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -468,6 +468,7 @@ describe('store failures', () => {
     await reopened.open();
     expect(reopened.get<{ enrollment?: unknown }>('host/w1')!.value.enrollment).toBeDefined();
     await reopened.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a step the builder cannot build fails visibly instead of answering 500', async () => {

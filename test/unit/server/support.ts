@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterPlan } from '../../../generator/plan/types.ts';
@@ -58,6 +58,7 @@ export function createTestTls(): { cert: string; key: string; ca: string } {
   if (!existsSync(cert)) throw new Error('openssl did not produce a certificate');
   const pem = readFileSync(cert, 'utf8');
   tlsCache = { cert: pem, key: readFileSync(key, 'utf8'), ca: pem };
+  rmSync(dir, { recursive: true, force: true });
   return tlsCache;
 }
 
