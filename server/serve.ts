@@ -18,7 +18,7 @@ import { type AppOptions, buildApp } from './app.ts';
 import { type CoordinatorInputs, SECRET_RECORD_PREFIXES } from './coordinator.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
 import { electedReplica, type Replica, replicaId, soleReplica, storeKind } from './replica.ts';
-import { AUDIT_PREFIX, importLegacyAudit, LEGACY_AUDIT_FILE, parseLegacyAuditLog } from './rollout/audit.ts';
+import { importLegacyAudit, LEGACY_AUDIT_FILE, parseLegacyAuditLog } from './rollout/audit.ts';
 import type { EtcdTls } from './store/etcd-client.ts';
 import { EtcdLeaderElection } from './store/etcd-leader.ts';
 import { EtcdStore } from './store/etcd-store.ts';
@@ -177,11 +177,10 @@ async function importLegacyAuditFile(stateDir: string, store: Store, print: (lin
   });
   if (text === undefined) return;
   const { entries, unreadable } = parseLegacyAuditLog(text);
-  const already = store.list(AUDIT_PREFIX).length > 0;
   const imported = await importLegacyAudit(store, entries);
   await rename(file, `${file}.imported`);
   print(
-    already
+    imported === 0
       ? `note: ${file} left as ${LEGACY_AUDIT_FILE}.imported: the store already holds an audit trail (nothing imported)`
       : `note: imported ${imported} audit entries from ${file} into the store (file kept as ${LEGACY_AUDIT_FILE}.imported)${
           unreadable.length ? `; lines ${unreadable.join(', ')} are not entries and were not imported` : ''

@@ -10,7 +10,7 @@
  * trail lists in hand-out order; a key another writer took first is retried with the next one.
  */
 import type { SecretKind } from '../../generator/plan/types.ts';
-import { orderedKey, type Store, StoreError } from '../store/index.ts';
+import { MAX_RECORDS_PER_COMMIT, orderedKey, type Store, StoreError } from '../store/index.ts';
 
 export interface AuditEntry {
   /** ISO 8601 time of the hand-out (the coordinator's clock). */
@@ -22,6 +22,7 @@ export interface AuditEntry {
 }
 
 export const AUDIT_PREFIX = 'audit/';
+const IMPORTED_PREFIX = `${AUDIT_PREFIX}-imported-`;
 /** File name of the audit log kept before ADR 0035, imported once into the store and renamed. */
 export const LEGACY_AUDIT_FILE = 'audit.log';
 /** Keys taken by another writer in a row before giving up (replicas on one etcd). */
@@ -67,15 +68,22 @@ export function parseLegacyAuditLog(text: string): { entries: AuditEntry[]; unre
   return { entries, unreadable };
 }
 
-/** Imports legacy entries before the store's own, in one transaction; a trail already present is left as it is. */
+/**
+ * Imports legacy entries ahead of the store's own, at most MAX_RECORDS_PER_COMMIT per commit;
+ * returns how many this call wrote. A trail of the store's own is left as it is (0).
+ */
 export async function importLegacyAudit(store: Store, entries: readonly AuditEntry[]): Promise<number> {
-  if (entries.length === 0 || store.list(AUDIT_PREFIX).length > 0) return 0;
   // `-` sorts before every digit: the imported entries list first, in file order.
-  const keys = entries.map((_, i) => orderedKey(`${AUDIT_PREFIX}-imported-`, i + 1));
-  const result = await store.commit({
-    puts: entries.map((value, i) => ({ key: keys[i]!, value })),
-    checks: keys.map((key) => ({ key, version: 0 })),
-  });
-  if (!result.ok) throw new StoreError(`importing ${LEGACY_AUDIT_FILE}: keys already present (${result.conflicts.join(', ')})`);
-  return entries.length;
+  const keys = entries.map((_, i) => orderedKey(IMPORTED_PREFIX, i + 1));
+  const trail = store.list(AUDIT_PREFIX);
+  // A trail of the store's own (no imported entry yet): the log is not merged into it.
+  if (entries.length === 0 || (trail.length > 0 && !trail.some((r) => r.key.startsWith(IMPORTED_PREFIX)))) return 0;
+  // In commits etcd accepts; an import cut short is finished by the next start (keys are fixed per line).
+  const missing = keys.flatMap((key, i) => (store.get(key) ? [] : [{ key, value: entries[i]! }]));
+  for (let at = 0; at < missing.length; at += MAX_RECORDS_PER_COMMIT) {
+    const chunk = missing.slice(at, at + MAX_RECORDS_PER_COMMIT);
+    const result = await store.commit({ puts: chunk, checks: chunk.map(({ key }) => ({ key, version: 0 })) });
+    if (!result.ok) throw new StoreError(`importing ${LEGACY_AUDIT_FILE}: keys already present (${result.conflicts.join(', ')})`);
+  }
+  return missing.length;
 }

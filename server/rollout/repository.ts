@@ -18,12 +18,9 @@ const HOST_PREFIX = 'host/';
 const STEP_PREFIX = 'step/';
 const TOKEN_PREFIX = 'token/';
 const INIT_LOCK_KEY = 'lock/init';
-/**
- * Records one commit may carry: etcd refuses a Txn of more than `--max-txn-ops` operations (128 by
- * default), and the etcd store adds its revision mark and a leader's fence. Large writes are made in
- * chunks of this size (the first start; a large release wave, over several commits of one pass).
- */
-export const MAX_RECORDS_PER_COMMIT = 100;
+
+// Writers keep to the store's MAX_RECORDS_PER_COMMIT (server/store/types.ts); re-exported for them.
+export { MAX_RECORDS_PER_COMMIT } from '../store/index.ts';
 /** Records that hold secrets (bootstrap tokens; steps with their reported log tails): sealed at rest under a passphrase. */
 export const SECRET_RECORD_PREFIXES: readonly string[] = [STEP_PREFIX, TOKEN_PREFIX];
 

@@ -19,6 +19,7 @@ export {
 export { etcdKeysUnder, type OpenStoreOptions, openStore, storeUrlProblem } from './open.ts';
 export {
   type CommitResult,
+  MAX_RECORDS_PER_COMMIT,
   orderedKey,
   type Store,
   type StoreCheck,

@@ -81,3 +81,11 @@ export class StoreRefusal extends StoreError {
 export function orderedKey(prefix: string, n: number): string {
   return `${prefix}${String(n).padStart(12, '0')}`;
 }
+
+/**
+ * Records one commit may carry: etcd refuses a Txn of more than `--max-txn-ops` operations (128 by
+ * default), and the etcd store adds its revision mark and a leader's fence. Large writes are made in
+ * chunks of this size (the first start; a large release wave, over several commits of one pass; the
+ * import of a legacy audit log).
+ */
+export const MAX_RECORDS_PER_COMMIT = 100;

@@ -12,7 +12,8 @@ import {
   listAudit,
   parseLegacyAuditLog,
 } from '../../../server/rollout/audit.ts';
-import { MemoryStore, StoreError } from '../../../server/store/index.ts';
+import { MAX_RECORDS_PER_COMMIT } from '../../../server/rollout/repository.ts';
+import { type CommitResult, MemoryStore, StoreError, type StoreTxn } from '../../../server/store/index.ts';
 import { FailingStore } from './failing-store.ts';
 
 const entry = (host: string, step: string, attempt = 1): AuditEntry => ({
@@ -79,5 +80,31 @@ describe('an audit.log from before the store kept the trail', () => {
     expect(listAudit(store).map((e) => e.host)).toEqual([...legacy.map((e) => e.host), 'late']);
     expect(await importLegacyAudit(store, legacy)).toBe(0);
     expect(listAudit(store)).toHaveLength(13);
+  });
+
+  it('a long log goes in commits of at most MAX_RECORDS_PER_COMMIT (etcd refuses larger Txns); an interrupted import resumes', async () => {
+    class SizedStore extends MemoryStore {
+      readonly sizes: number[] = [];
+      failAt = -1;
+      override commit(txn: StoreTxn): Promise<CommitResult> {
+        if (this.sizes.length === this.failAt) {
+          this.failAt = -1;
+          return Promise.reject(new StoreError('etcd unreachable'));
+        }
+        this.sizes.push((txn.puts?.length ?? 0) + (txn.deletes?.length ?? 0));
+        return super.commit(txn);
+      }
+    }
+    const store = new SizedStore();
+    const legacy = Array.from({ length: 250 }, (_, i) => entry(`w${i}`, `w${i}/kubeadm-join-worker`));
+    store.failAt = 1;
+    await expect(importLegacyAudit(store, legacy)).rejects.toBeInstanceOf(StoreError);
+    expect(listAudit(store)).toHaveLength(MAX_RECORDS_PER_COMMIT);
+    // The next start finishes the import: the entries already in the store are not written twice.
+    expect(await importLegacyAudit(store, legacy)).toBe(250 - MAX_RECORDS_PER_COMMIT);
+    expect(listAudit(store).map((e) => e.host)).toEqual(legacy.map((e) => e.host));
+    expect(Math.max(...store.sizes)).toBeLessThanOrEqual(MAX_RECORDS_PER_COMMIT);
+    await appendAudit(store, entry('late', 'late/kubeadm-join-worker'));
+    expect(await importLegacyAudit(store, legacy)).toBe(0);
   });
 });
