@@ -19,7 +19,7 @@ import { EtcdUnavailableError } from './etcd-client.ts';
 import { writeMovedMarker } from './journal-moved.ts';
 import { etcdKeysUnder, type OpenStoreOptions, openStore } from './open.ts';
 import { STORE_KEY_FILE } from './record-cipher.ts';
-import { type Store, StoreError, type StoreRecord, StoreRefusal } from './types.ts';
+import { MAX_RECORDS_PER_COMMIT, type Store, StoreError, type StoreRecord, StoreRefusal } from './types.ts';
 
 export interface MigrateOptions {
   /** Names the target in messages, e.g. `etcd://10.0.0.11:2379 under kubeseed/c1/`. */
@@ -40,7 +40,6 @@ export interface MigrateResult {
   commits: number;
 }
 
-const DEFAULT_BATCH_RECORDS = 100;
 const DEFAULT_BATCH_BYTES = 256 * 1024;
 
 /** The records in commits of at most `maxRecords` and (unless one record alone is larger) `maxBytes`. */
@@ -97,7 +96,7 @@ export async function migrateStore(source: Store, openTarget: () => Promise<Stor
         'NOT_EMPTY',
         `${options.where} already holds ${held.length} record(s) (revision ${target.revision()}): move into another prefix (etcd://…?prefix=…), or empty this one with \`${options.emptyIt}\` if nothing serves from it`,
       );
-    const batches = batchRecords(records, options.batchRecords ?? DEFAULT_BATCH_RECORDS, options.batchBytes ?? DEFAULT_BATCH_BYTES);
+    const batches = batchRecords(records, options.batchRecords ?? MAX_RECORDS_PER_COMMIT, options.batchBytes ?? DEFAULT_BATCH_BYTES);
     for (const [index, batch] of batches.entries()) {
       const last = index === batches.length - 1;
       const result = await target.commit({
