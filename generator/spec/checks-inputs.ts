@@ -4,6 +4,7 @@
  * located, what a template's last-line assertion would otherwise refuse late during `generate`
  * (test/unit/spec/template-inputs.test.ts pairs each with that assertion). Pure.
  */
+import { isIPv4 } from '../util/ip.ts';
 import type { SpecReader } from './reader.ts';
 import type { ClusterSpec } from './types.ts';
 
@@ -12,7 +13,27 @@ const REGISTRY = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/i;
 /** `host:port` or `[v6]:port`, as generator/render/pxe.ts reads coordinator.httpListen. */
 const LISTEN = /^(?:\[[^\]]*\]|[^:]*):(\d{1,5})$/;
 
+/** A DNS-1123 subdomain, optionally behind `*.`: what kubeadm's ValidateCertSANs accepts besides IPs. */
+const SAN_NAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function isIPv6(text: string): boolean {
+  if (!/^[0-9a-f:.]+$/i.test(text) || !text.includes(':')) return false;
+  try {
+    new URL(`http://[${text}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function checkTemplateInputs(spec: ClusterSpec, r: SpecReader): void {
+  for (const [i, san] of spec.certificates.extraSANs.entries()) {
+    if (isIPv4(san) || isIPv6(san) || (san.length <= 253 && SAN_NAME.test(san))) continue;
+    r.error(
+      ['spec', 'certificates', 'extraSANs', i],
+      `"${san}" is not an IP address or a DNS name (lower-case letters, digits, "-" and "."; a leading "*." is allowed): kubeadm refuses it in the API server certificate's names`,
+    );
+  }
   for (const [registry, mirrors] of Object.entries(spec.mirrors.registryMirrors)) {
     const at = ['spec', 'mirrors', 'registryMirrors', registry];
     if (registry !== '_default' && !REGISTRY.test(registry))

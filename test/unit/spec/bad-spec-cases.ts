@@ -30,6 +30,16 @@ export const CASES: { name: string; text: string; error: string }[] = [
       'c.yaml:21:12: spec.mirrors.agent: "mirror.lan/agent" is not an http(s) base URL serving the linux-amd64/linux-arm64 agent executables, like https://mirror.lan/kubeseed/agent/',
   },
   {
+    // kubeadm refuses it in apiServer.certSANs (ValidateCertSANs): the control plane failed at first boot, not at generate
+    name: 'an extra SAN kubeadm would refuse',
+    text: withLine(
+      'controlPlaneEndpoint:',
+      '  controlPlaneEndpoint: api.t1.lan:6443\n  certificates:\n    extraSANs: [api.example.com, Bad_Name]',
+    ),
+    error:
+      'c.yaml:10:34: spec.certificates.extraSANs[1]: "Bad_Name" is not an IP address or a DNS name (lower-case letters, digits, "-" and "."; a leading "*." is allowed): kubeadm refuses it in the API server certificate\'s names',
+  },
+  {
     name: 'kubernetes version too old',
     text: withLine('kubernetesVersion:', '  kubernetesVersion: v1.30.2'),
     error:

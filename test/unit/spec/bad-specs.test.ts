@@ -22,6 +22,17 @@ describe('bad specs give one located, actionable message each', () => {
   }
 });
 
+describe('names kubeadm accepts pass', () => {
+  it('extra SANs: IPv4, IPv6, DNS names and a wildcard (kubeadm ValidateCertSANs)', () => {
+    const sans = ['10.1.0.10', 'fd00::10', 'api.example.com', 'k8s1api', '*.apps.example.com'];
+    const text = withLine(
+      'controlPlaneEndpoint:',
+      `  controlPlaneEndpoint: api.t1.lan:6443\n  certificates:\n    extraSANs: [${sans.map((x) => `"${x}"`).join(', ')}]`,
+    );
+    expect(parseSpec(text, 'c.yaml').spec.certificates.extraSANs).toEqual(sans);
+  });
+});
+
 describe('warnings', () => {
   const warnings = (text: string, strict = false) => {
     const r = parseSpec(text, 'c.yaml', { strict });
