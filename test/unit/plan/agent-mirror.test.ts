@@ -18,12 +18,18 @@ function installScriptOf(spec: ClusterSpec): string {
   return script;
 }
 
-/** The URL install-agent.sh downloads for `arch`, with its shell variables expanded. */
+/** The URL install-agent.sh first downloads for `arch`, with its shell variables expanded. */
 function scriptAgentUrl(script: string, arch: string): string {
-  const prefix = /^AGENT_URL_PREFIX=(.*)$/m.exec(script)?.[1]?.replace(/^'|'$/g, '');
-  const fetch = /fetch "\$AGENT_URL_PREFIX\/linux-\$ARCH" "\$TMP\/agent\.gz"/.test(script);
-  if (!prefix || !fetch) throw new Error('install-agent.sh no longer downloads "$AGENT_URL_PREFIX/linux-$ARCH"');
-  return `${prefix}/linux-${arch}`;
+  if (/fetch "\$TMP\/agent\.gz" "\$AGENT_URL_PREFIX\/linux-\$ARCH"/.test(script)) {
+    const prefix = /^AGENT_URL_PREFIX=(.*)$/m.exec(script)?.[1]?.replace(/^'|'$/g, '');
+    if (prefix) return `${prefix}/linux-${arch}`;
+  }
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: bash array expansion in the script text
+  if (script.includes('fetch "$TMP/agent.gz" "${COORDINATOR_URLS[@]/%//agent/linux-$ARCH}"')) {
+    const first = /^COORDINATOR_URLS=\(('?)([^' )]+)\1/m.exec(script)?.[2];
+    if (first) return `${first}/agent/linux-${arch}`;
+  }
+  throw new Error('install-agent.sh no longer downloads from "$AGENT_URL_PREFIX" or the coordinator URLs');
 }
 
 describe('the agent download URL', () => {

@@ -203,11 +203,13 @@ describe('renderInstallAgentScript', () => {
   const mirror = renderInstallAgentScript(INSTALL_AGENT_VARIANTS['from a mirror, through a proxy']!);
 
   it('downloads from the coordinator over the pinned CA and verifies the checksum', () => {
-    expect(direct).toContain('COORDINATOR_URL=https://10.101.1.5:9443\n');
+    expect(direct).toContain('COORDINATOR_URLS=(https://10.101.1.5:9443)\n');
     expect(direct).toContain('AGENT_URL_PREFIX=https://10.101.1.5:9443/agent\n');
-    expect(direct).toContain('fetch "$AGENT_URL_PREFIX/linux-$ARCH" "$TMP/agent.gz" --proto =https --cacert "$COORDINATOR_CA"');
     expect(direct).toContain(
-      'fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA"',
+      'fetch "$TMP/agent.gz" "${COORDINATOR_URLS[@]/%//agent/linux-$ARCH}" -- --proto =https --cacert "$COORDINATOR_CA"',
+    );
+    expect(direct).toContain(
+      'fetch "$TMP/agent.sha256" "${COORDINATOR_URLS[@]/%//agent/linux-$ARCH.sha256}" -- --proto =https --cacert "$COORDINATOR_CA"',
     );
     expect(direct).toContain('ACTUAL=$(sha256sum "$TMP/agent"');
     expect(direct).toContain('x86_64|amd64) ARCH=amd64');
@@ -220,17 +222,17 @@ describe('renderInstallAgentScript', () => {
 
   it('downloads from a mirror without the pinned CA but takes the checksum from the coordinator', () => {
     expect(mirror).toContain('AGENT_URL_PREFIX=http://mirror.lan/kubeseed\n');
-    expect(mirror).toContain('fetch "$AGENT_URL_PREFIX/linux-$ARCH" "$TMP/agent.gz" --location');
-    expect(mirror).not.toContain('"$TMP/agent.gz" --proto');
+    expect(mirror).toContain('fetch "$TMP/agent.gz" "$AGENT_URL_PREFIX/linux-$ARCH" -- --location');
+    expect(mirror).not.toContain('"$TMP/agent.gz" "$AGENT_URL_PREFIX/linux-$ARCH" -- --proto');
     expect(mirror).toContain(
-      'fetch "$COORDINATOR_URL/agent/linux-$ARCH.sha256" "$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA"',
+      'fetch "$TMP/agent.sha256" "${COORDINATOR_URLS[@]/%//agent/linux-$ARCH.sha256}" -- --proto =https --cacert "$COORDINATOR_CA"',
     );
     expect(mirror).toContain('export https_proxy=http://proxy.lan:3128');
     expect(mirror).toContain('export no_proxy=10.101.1.5');
     // The coordinator never through the proxy, whatever no_proxy holds (curl < 7.86 ignores CIDRs there).
-    expect(mirror).toContain('COORDINATOR_HOST=10.101.1.5\n');
-    expect(mirror).toContain('"$TMP/agent.sha256" --proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOST" ||');
-    expect(direct).toContain('"$TMP/agent.gz" --proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOST" ||');
+    expect(mirror).toContain('COORDINATOR_HOSTS=10.101.1.5\n');
+    expect(mirror).toContain('.sha256}" -- --proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOSTS" ||');
+    expect(direct).toContain('linux-$ARCH}" -- --proto =https --cacert "$COORDINATOR_CA" --noproxy "$COORDINATOR_HOSTS" ||');
     expect(mirror).toContain('MAX_ATTEMPTS=5');
     expect(direct).not.toContain('_proxy');
   });
@@ -240,7 +242,7 @@ describe('renderInstallAgentScript', () => {
     expect(direct).toContain(`AGENT_CONFIG=${AGENT_CONFIG_PATH}\n`);
     expect(direct).toContain('BEACON_ATTEMPTS=3\n');
     expect(direct).toMatch(
-      /printf '%s' "\$body" \| curl [^\n]*--proto =https --cacert "\$COORDINATOR_CA" --noproxy "\$COORDINATOR_HOST"[^\n]*\n[^\n]*--data-binary @- [^\n]*"\$COORDINATOR_URL\/v1\/install-failed"/,
+      /printf '%s' "\$body" \| curl [^\n]*--proto =https --cacert "\$COORDINATOR_CA" --noproxy "\$COORDINATOR_HOSTS"[^\n]*\n[^\n]*--data-binary @- [^\n]*\n[^\n]*"\$\{COORDINATOR_URLS\[[^\n]*\]\}\/v1\/install-failed"/,
     );
     // Every reason the script can send is one the coordinator's schema accepts.
     const sent = new Set([...direct.matchAll(/(?<![-\w])fail (?:"\$\(space_or )?([a-z-]+)/g)].map((m) => m[1]));
