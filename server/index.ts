@@ -52,7 +52,6 @@ export {
   type SchedulerConfig,
 } from './scheduler.ts';
 export {
-  ensureOperatorToken,
   type ListenAddress,
   type LoadedState,
   parseListen,

@@ -2,17 +2,16 @@
  * The edges of the coordinator: `startCoordinator` listens (HTTPS only, the app is built with
  * the coordinator certificate) and `runServe` is what `kubeseed serve` runs — it opens the durable
  * store (`openStore`; the audit trail is records in it, and an `audit.log` from before ADR 0035 is
- * imported once; the store's secret records sealed under the passphrase, if any), creates the operator token on first start (0600), loads the state through
+ * imported once; the store's secret records sealed under the passphrase, if any), creates the operator token if generate did not (0600), loads the state through
  * an injected loader, prints the status page URL and where the token is (never the token: stdout
  * ends up in journald and CI logs), and shuts down cleanly on SIGINT/SIGTERM. A restart on the
  * same state directory resumes the rollout.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { OPERATOR_TOKEN_FILE } from '../generator/state/index.ts';
+import { ensureOperatorToken, OPERATOR_TOKEN_FILE } from '../generator/state/index.ts';
 import { agentExecutablesRefusal } from './agent-binaries.ts';
 import { type AppOptions, buildApp } from './app.ts';
 import { type CoordinatorInputs, SECRET_RECORD_PREFIXES } from './coordinator.ts';
@@ -128,33 +127,6 @@ export function openFileLimit(limits = '/proc/self/limits'): number | undefined 
 const RESERVED_DESCRIPTORS = 64;
 /** Below this open-file limit, serve says how to raise it (each agent holds one or two connections). */
 const LOW_FILE_LIMIT = 4096;
-
-/** Reads `<stateDir>/operator-token`, creating it (0600) on first start. */
-export async function ensureOperatorToken(stateDir: string): Promise<string> {
-  const path = join(stateDir, OPERATOR_TOKEN_FILE);
-  try {
-    const existing = (await readFile(path, 'utf8')).trim();
-    if (existing.length >= 32) {
-      // A token file someone loosened is tightened again: it opens the status and admin API.
-      await chmod(path, 0o600);
-      return existing;
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const token = randomBytes(32).toString('base64url');
-  // Written to a temporary file (created 0600) and renamed: a crash never leaves a half token.
-  const tmp = `${path}.${process.pid}.tmp`;
-  const handle = await open(tmp, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${token}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-  return token;
-}
 
 /** The URL an operator can open: the listen address, unless it is a wildcard (then the spec's coordinator URL host). */
 export function operatorUrl(listenUrl: string, coordinatorUrl: string): string {

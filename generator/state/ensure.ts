@@ -57,6 +57,7 @@ import {
 } from './layout.ts';
 import { readManifest, readState } from './load.ts';
 import { acquireStateLock } from './lock.ts';
+import { ensureOperatorToken } from './operator-token.ts';
 import { type CoordinatorState, FLEET_KEY, STATE_FORMAT, STATE_VERSION, type StateManifest } from './types.ts';
 
 /** Leaf certificates closer than this to expiry are re-issued by a re-run. */
@@ -192,6 +193,8 @@ async function ensureStateLocked(options: EnsureStateOptions): Promise<EnsureSta
   await writeFileAtomic(join(stateDir, STATE_FILE), toJson(manifest));
   await syncDirs([stateDir, credentialsDir]);
 
+  // Written with the state: copies of this directory (replicas of the coordinator) accept one token.
+  await ensureOperatorToken(stateDir);
   return { state, credentials, created, removed, rotated: rotate };
 }
 

@@ -18,6 +18,7 @@ export {
   STATE_FILE,
 } from './layout.ts';
 export { loadState } from './load.ts';
+export { ensureOperatorToken } from './operator-token.ts';
 export {
   clusterFactsOf,
   createPublicSecretSource,

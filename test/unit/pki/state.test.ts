@@ -64,6 +64,8 @@ const EXTERNAL_FILES = [
   'pki/front-proxy-ca.key',
   'pki/sa.key',
   'pki/sa.pub',
+  // The operator token: written by generate, so replicas made by copying the state directory share it.
+  'operator-token',
   'secrets.json',
   'state.json',
   'tls/ca.crt',

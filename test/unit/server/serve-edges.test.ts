@@ -3,7 +3,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureOperatorToken, operatorUrl } from '../../../server/serve.ts';
+import { ensureOperatorToken } from '../../../generator/state/index.ts';
+import { operatorUrl } from '../../../server/serve.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ks-serve-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
