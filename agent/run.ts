@@ -27,6 +27,7 @@ import {
 import { type CloudInitState, runPreflight } from './preflight.ts';
 import { listSentinels } from './sentinel.ts';
 import { type AgentKey, generateAgentKey, loadAgentKey, signRequest } from './signing.ts';
+import { signedSnapshotUpload } from './snapshot-upload.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepTiming } from './steps/index.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -303,7 +304,18 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
         try {
           const report = await executeStep(
             effect.step,
-            { fs, exec: deps.exec, net: deps.net, clock, log, stateDir: rt.config?.stateDir ?? AGENT_STATE_DIR, timing },
+            {
+              fs,
+              exec: deps.exec,
+              net: deps.net,
+              clock,
+              log,
+              stateDir: rt.config?.stateDir ?? AGENT_STATE_DIR,
+              timing,
+              ...(rt.http && rt.key && rt.session
+                ? { uploadSnapshot: signedSnapshotUpload(rt.http, { key: rt.key, host: rt.session.host }, clock, random, deps.signal) }
+                : {}),
+            },
             new Redactor(effect.step.redact),
           );
           return { type: 'step-finished', report };

@@ -14,6 +14,7 @@ import { isKnownStepKind, unknownStepReport } from '../machine.ts';
 import { listSentinels, readSentinel, writeSentinel } from '../sentinel.ts';
 import { runCniApply } from './cni-apply.ts';
 import { runEtcdMemberRemove } from './etcd-member-remove.ts';
+import { runEtcdSnapshot } from './etcd-snapshot.ts';
 import { runEtcdStart } from './etcd-start.ts';
 import { runKubeVipManifest } from './kube-vip-manifest.ts';
 import { runKubeadmInit } from './kubeadm-init.ts';
@@ -48,6 +49,7 @@ const STEP_HANDLERS: { [K in StepKind]: StepHandler<K> } = {
   verify: runVerify,
   'etcd-member-remove': runEtcdMemberRemove,
   reset: runReset,
+  'etcd-snapshot': runEtcdSnapshot,
 };
 
 function dispatch(run: StepRun): Promise<StepResults> {
