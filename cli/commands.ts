@@ -137,6 +137,25 @@ export const COMMANDS: Record<string, Command> = {
     examples: ['kubeseed certs --state out/coordinator', "kubeseed certs -o json | jq '.certificates[] | select(.daysLeft < 60)'"],
     run: async (a, io) => (await import('./certs.ts')).cmdCerts(a, io),
   },
+  backups: {
+    summary: 'the etcd snapshots the coordinator keeps (spec.etcd.backup); `export ID` decrypts one for a restore',
+    args: [
+      { name: 'export', optional: true },
+      { name: 'ID', optional: true },
+    ],
+    flags: [
+      STATE,
+      { name: 'out', value: 'FILE', help: 'export: where to write the plain snapshot (0600)' },
+      { name: 'force', help: 'export: overwrite FILE if it exists' },
+      ...OUTPUT,
+    ],
+    help: 'Reads the state directory; needs no running coordinator. Listing needs no passphrase; export needs KUBESEED_PASSPHRASE.\nexport checks the seal and etcd’s own hash, then runs `snapshot status` with etcdutl or etcdctl where this machine has one.\nRestore the file with `etcdutl snapshot restore` (etcd 3.4: `etcdctl snapshot restore`): docs/day2.md, "Backing up and restoring etcd".',
+    examples: [
+      'kubeseed backups --state out/coordinator',
+      'KUBESEED_PASSPHRASE=… kubeseed backups export 20261206T050000Z-cp1 --out snapshot.db',
+    ],
+    run: async (a, io) => (await import('./backups.ts')).cmdBackups(a, io),
+  },
   demo: {
     summary: 'generate an example cluster and roll it out on loopback with simulated machines (no root needed)',
     args: [],

@@ -173,10 +173,8 @@ export class BackupVault {
   }
 
   /** Every stored snapshot, oldest first. */
-  async list(): Promise<BackupRecord[]> {
-    const names = (await readdir(this.dir)).filter((n) => n.endsWith('.json') && ID.test(n.slice(0, -5)));
-    const records = await Promise.all(names.map(async (n) => JSON.parse(await readFile(join(this.dir, n), 'utf8')) as BackupRecord));
-    return records.sort((a, b) => a.takenAt.localeCompare(b.takenAt) || a.id.localeCompare(b.id));
+  list(): Promise<BackupRecord[]> {
+    return listBackups(this.dir);
   }
 
   /** Deletes the oldest snapshots beyond `retention`; returns their ids. */
@@ -252,6 +250,13 @@ export class BackupVault {
       );
     }
   }
+}
+
+/** The snapshots in a backups directory, oldest first, from their metadata alone (no passphrase needed). */
+export async function listBackups(dir: string): Promise<BackupRecord[]> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.json') && ID.test(n.slice(0, -5)));
+  const records = await Promise.all(names.map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as BackupRecord));
+  return records.sort((a, b) => a.takenAt.localeCompare(b.takenAt) || a.id.localeCompare(b.id));
 }
 
 async function exists(path: string): Promise<boolean> {
