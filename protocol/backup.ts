@@ -19,7 +19,7 @@ export const HEADER_STEP = 'x-kubeseed-step';
 /** What `snapshot status` said on the host, as JSON ({revision, totalKey, hash, tool}); optional, shown by `kubeseed backups`. */
 export const HEADER_SNAPSHOT_STATUS = 'x-kubeseed-snapshot-status';
 /**
- * Largest snapshot the coordinator accepts (8 GiB: etcd's own `--quota-backend-bytes` ceiling;
+ * Largest snapshot the coordinator accepts (8 GiB: etcd's suggested maximum `--quota-backend-bytes`;
  * the default quota is 2 GiB). A larger body is cut off with 413 and nothing is kept.
  */
 export const MAX_SNAPSHOT_BYTES = 8 * 1024 ** 3;
