@@ -260,7 +260,7 @@ export const COMMANDS: Record<string, Command> = {
     run: async (a, io) => (await admin()).cmdHosts(a, io),
   },
   audit: {
-    summary: 'every secret hand-out: when, which host, step and attempt, which kinds of secret (never a value)',
+    summary: 'every secret hand-out: when, which host, step and attempt, which kinds of secret (never a value); etcd snapshots received',
     args: [],
     flags: [{ name: 'host', value: 'HOST', help: "only this host's hand-outs" }, ...TARGET, ...OUTPUT],
     help: `The trail lives in the coordinator's store (the journal, or etcd shared by replicas); each entry is durable before the secret leaves. ${operatorHelp}`,
