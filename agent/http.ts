@@ -14,7 +14,6 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import undiciRequest from 'undici/lib/api/api-request.js';
 import UndiciAgent from 'undici/lib/dispatcher/agent.js';
-import { BACKUP_CONTENT_TYPE } from '../protocol/backup.ts';
 import type { Http, HttpResponse } from './io.ts';
 
 interface Target {
@@ -86,8 +85,7 @@ export function createPinnedHttp(baseUrls: readonly string[], caPem: string): Ht
     },
     async upload({ path, file, headers, timeoutMs, signal }) {
       const size = (await stat(file)).size;
-      const type = { 'content-type': BACKUP_CONTENT_TYPE, 'content-length': String(size) };
-      return send('POST', path, { ...type, ...headers }, createReadStream(file), timeoutMs, signal);
+      return send('POST', path, { 'content-length': String(size), ...headers }, createReadStream(file), timeoutMs, signal);
     },
     close: () => dispatcher.close(),
   };

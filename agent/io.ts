@@ -96,7 +96,7 @@ export interface Http {
     /** Aborts the request (SIGTERM during a long poll). */
     signal?: AbortSignal;
   }): Promise<HttpResponse>;
-  /** POSTs a file's bytes as `application/octet-stream`, streamed from disk (etcd snapshots, protocol/backup.ts). */
+  /** POSTs a file's bytes, streamed from disk, with `headers` (content-type included; etcd snapshots, protocol/backup.ts). */
   upload?(options: {
     path: string;
     file: string;

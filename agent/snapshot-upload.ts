@@ -2,7 +2,14 @@
  * The agent's half of `POST /v1/backups` (protocol/backup.ts): signs the upload over the file's
  * SHA-256 and streams the file. Used by the `etcd-snapshot` step through its context.
  */
-import { BACKUP_UPLOAD_PATH, HEADER_CONTENT_SHA256, HEADER_SNAPSHOT_STATUS, HEADER_STEP, type SnapshotStatus } from '../protocol/backup.ts';
+import {
+  BACKUP_CONTENT_TYPE,
+  BACKUP_UPLOAD_PATH,
+  HEADER_CONTENT_SHA256,
+  HEADER_SNAPSHOT_STATUS,
+  HEADER_STEP,
+  type SnapshotStatus,
+} from '../protocol/backup.ts';
 import type { Clock, Http, HttpResponse, Random } from './io.ts';
 import { type AgentKey, signRequest } from './signing.ts';
 
@@ -39,6 +46,7 @@ export function signedSnapshotUpload(
         now: clock.now(),
         nonce: random.hex(16),
       }),
+      'content-type': BACKUP_CONTENT_TYPE,
       [HEADER_CONTENT_SHA256]: sha256,
       [HEADER_STEP]: stepId,
       ...(status ? { [HEADER_SNAPSHOT_STATUS]: JSON.stringify(status) } : {}),

@@ -14,7 +14,6 @@ import { isKnownStepKind, unknownStepReport } from '../machine.ts';
 import { listSentinels, readSentinel, writeSentinel } from '../sentinel.ts';
 import { runCniApply } from './cni-apply.ts';
 import { runEtcdMemberRemove } from './etcd-member-remove.ts';
-import { runEtcdSnapshot } from './etcd-snapshot.ts';
 import { runEtcdStart } from './etcd-start.ts';
 import { runKubeVipManifest } from './kube-vip-manifest.ts';
 import { runKubeadmInit } from './kubeadm-init.ts';
@@ -49,7 +48,8 @@ const STEP_HANDLERS: { [K in StepKind]: StepHandler<K> } = {
   verify: runVerify,
   'etcd-member-remove': runEtcdMemberRemove,
   reset: runReset,
-  'etcd-snapshot': runEtcdSnapshot,
+  // Day 2 only: loaded when a snapshot is taken, not at every agent start.
+  'etcd-snapshot': async (run) => (await import('./etcd-snapshot.ts')).runEtcdSnapshot(run),
 };
 
 function dispatch(run: StepRun): Promise<StepResults> {
