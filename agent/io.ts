@@ -96,6 +96,14 @@ export interface Http {
     /** Aborts the request (SIGTERM during a long poll). */
     signal?: AbortSignal;
   }): Promise<HttpResponse>;
+  /** POSTs a file's bytes, streamed from disk, with `headers` (content-type included; etcd snapshots, protocol/backup.ts). */
+  upload?(options: {
+    path: string;
+    file: string;
+    headers: Record<string, string>;
+    timeoutMs: number;
+    signal?: AbortSignal;
+  }): Promise<HttpResponse>;
   close(): Promise<void>;
 }
 

@@ -27,6 +27,7 @@ import {
 import { type CloudInitState, runPreflight } from './preflight.ts';
 import { listSentinels } from './sentinel.ts';
 import { type AgentKey, generateAgentKey, loadAgentKey, signRequest } from './signing.ts';
+import type { SnapshotUpload } from './snapshot-upload.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepTiming } from './steps/index.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -129,6 +130,12 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
       ...(deps.signal ? { signal: deps.signal } : {}),
     });
   };
+
+  /** etcd-snapshot's upload (day 2): its module is loaded on the first snapshot, not at every start. */
+  const snapshotUpload =
+    (http: Http, key: AgentKey, host: string): SnapshotUpload =>
+    async (input) =>
+      (await import('./snapshot-upload.ts')).signedSnapshotUpload(http, { key, host }, clock, random, deps.signal)(input);
 
   const ensureKey = async (): Promise<AgentKey> => {
     if (rt.key) return rt.key;
@@ -303,7 +310,16 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
         try {
           const report = await executeStep(
             effect.step,
-            { fs, exec: deps.exec, net: deps.net, clock, log, stateDir: rt.config?.stateDir ?? AGENT_STATE_DIR, timing },
+            {
+              fs,
+              exec: deps.exec,
+              net: deps.net,
+              clock,
+              log,
+              stateDir: rt.config?.stateDir ?? AGENT_STATE_DIR,
+              timing,
+              ...(rt.http && rt.key && rt.session ? { uploadSnapshot: snapshotUpload(rt.http, rt.key, rt.session.host) } : {}),
+            },
             new Redactor(effect.step.redact),
           );
           return { type: 'step-finished', report };

@@ -37,9 +37,12 @@ export function signRequest(options: {
   body: string;
   now: number;
   nonce: string;
+  /** A streamed body's SHA-256 hex (protocol/backup.ts), signed in place of the hash of `body`. */
+  bodySha256?: string;
 }): Record<string, string> {
   const timestamp = String(options.now);
-  const canonical = canonicalRequest(options.method, options.pathWithQuery, timestamp, options.nonce, sha256Hex(options.body));
+  const bodyHash = options.bodySha256 ?? sha256Hex(options.body);
+  const canonical = canonicalRequest(options.method, options.pathWithQuery, timestamp, options.nonce, bodyHash);
   const signature = sign('sha256', Buffer.from(canonical), createPrivateKey(options.key.privateKeyPem)).toString('base64');
   return {
     [HEADER_HOST]: options.host,

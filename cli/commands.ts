@@ -137,6 +137,25 @@ export const COMMANDS: Record<string, Command> = {
     examples: ['kubeseed certs --state out/coordinator', "kubeseed certs -o json | jq '.certificates[] | select(.daysLeft < 60)'"],
     run: async (a, io) => (await import('./certs.ts')).cmdCerts(a, io),
   },
+  backups: {
+    summary: 'the etcd snapshots the coordinator keeps (spec.etcd.backup); `export ID` decrypts one for a restore',
+    args: [
+      { name: 'export', optional: true },
+      { name: 'ID', optional: true },
+    ],
+    flags: [
+      STATE,
+      { name: 'out', value: 'FILE', help: 'export: where to write the plain snapshot (0600)' },
+      { name: 'force', help: 'export: overwrite FILE if it exists' },
+      ...OUTPUT,
+    ],
+    help: 'Reads the state directory; needs no running coordinator. Listing needs no passphrase; export needs KUBESEED_PASSPHRASE.\nexport checks the seal and etcd’s own hash, then runs `snapshot status` with etcdutl or etcdctl where this machine has one.\nRestore the file with `etcdutl snapshot restore` (etcd 3.4: `etcdctl snapshot restore`): docs/day2.md, "Backing up and restoring etcd".',
+    examples: [
+      'kubeseed backups --state out/coordinator',
+      'KUBESEED_PASSPHRASE=… kubeseed backups export 20261206T050000Z-cp1 --out snapshot.db',
+    ],
+    run: async (a, io) => (await import('./backups.ts')).cmdBackups(a, io),
+  },
   demo: {
     summary: 'generate an example cluster and roll it out on loopback with simulated machines (no root needed)',
     args: [],
@@ -241,7 +260,7 @@ export const COMMANDS: Record<string, Command> = {
     run: async (a, io) => (await admin()).cmdHosts(a, io),
   },
   audit: {
-    summary: 'every secret hand-out: when, which host, step and attempt, which kinds of secret (never a value)',
+    summary: 'every secret hand-out: when, which host, step and attempt, which kinds of secret (never a value); etcd snapshots received',
     args: [],
     flags: [{ name: 'host', value: 'HOST', help: "only this host's hand-outs" }, ...TARGET, ...OUTPUT],
     help: `The trail lives in the coordinator's store (the journal, or etcd shared by replicas); each entry is durable before the secret leaves. ${operatorHelp}`,

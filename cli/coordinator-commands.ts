@@ -207,7 +207,15 @@ export async function cmdAudit(argv: string[], io: Io): Promise<number> {
     }
     const rows = [
       ['AT', 'HOST', 'STEP', 'ATTEMPT', 'SECRETS'],
-      ...entries.map((e) => [e.at, e.host, e.step, String(e.attempt), e.secrets.join(',')]),
+      ...entries.map((e) => [
+        e.at,
+        e.host,
+        e.step,
+        String(e.attempt),
+        e.backup
+          ? `etcd snapshot ${e.backup.id} received${e.backup.pruned.length ? ` (deleted by retention: ${e.backup.pruned.join(', ')})` : ''}`
+          : e.secrets.join(','),
+      ]),
     ];
     io.stdout(formatTable(rows.map((row) => row.map((cell) => terminalSafe(cell)))));
   });

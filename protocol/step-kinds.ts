@@ -97,6 +97,8 @@ export const STEP_KIND_TRAITS: { readonly [K in StepKind]: StepKindTraits } = {
   verify: { ...PLAIN, rerun: true },
   'etcd-member-remove': PLAIN,
   reset: { ...PLAIN, rerun: true },
+  // Every release takes a new snapshot: never answered from a sentinel.
+  'etcd-snapshot': { ...PLAIN, rerun: true },
 };
 
 /** Kinds not in the table (the coordinator's own `delete-node`): no gate, no trait. */

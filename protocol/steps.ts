@@ -21,6 +21,7 @@ export const STEP_KINDS = [
   'verify',
   'etcd-member-remove',
   'reset',
+  'etcd-snapshot',
 ] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
@@ -209,6 +210,13 @@ export interface StepParamsByKind {
     etcdClient: EtcdClientFiles;
   };
   reset: KubeadmFlags & { nodeName: string };
+  /** Day 2 (spec.etcd.backup): snapshot the local member and upload it to the coordinator (protocol/backup.ts). */
+  'etcd-snapshot': {
+    nodeName: string;
+    /** The local member's client URL (`https://127.0.0.1:2379`: stacked and external members listen there). */
+    etcdEndpoint: string;
+    etcdClient: EtcdClientFiles;
+  };
 }
 
 /** The parameters of a step of kind `K`. */

@@ -31,6 +31,8 @@ import { Redactor } from '../protocol/redact.ts';
 import { AUDIT_RESPONSE_SCHEMA, STATUS_RESPONSE_SCHEMA } from '../protocol/status-schema.ts';
 import { AGENT_ARCHES, type AgentArch, AgentBinaries } from './agent-binaries.ts';
 import { checkOperatorToken } from './auth.ts';
+import { registerBackupRoutes } from './backup/routes.ts';
+import type { BackupVault } from './backup/vault.ts';
 import { parseRange } from './byte-range.ts';
 import { systemClock } from './clock.ts';
 import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
@@ -83,6 +85,8 @@ export interface AppOptions extends Omit<CoordinatorOptions, 'log' | 'redactor'>
   maxConnectionsPerSource?: number;
   /** Connections in all (serve derives it from the descriptor limit); more are closed on accept. */
   maxConnections?: number;
+  /** Where uploaded etcd snapshots go (spec.etcd.backup; serve opens it in `<state>/backups`). */
+  backupVault?: BackupVault;
 }
 
 export const BODY_LIMIT = 64 * 1024;
@@ -512,6 +516,14 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     },
   );
 
+  registerBackupRoutes(app, {
+    ...(options.backupVault ? { vault: options.backupVault } : {}),
+    ...(inputs.plan.spec.etcd.backup ? { retention: inputs.plan.spec.etcd.backup.retention } : {}),
+    authenticate: coordinator.authenticate,
+    stepRecord: coordinator.stepRecord,
+    now: () => coordinator.now(),
+    store: options.store,
+  });
   options.extend?.(app);
   return app;
 }

@@ -55,6 +55,8 @@ export interface SignedRequest {
   url: string;
   headers: Record<string, string | string[] | undefined>;
   rawBody: Buffer | undefined;
+  /** A streamed body (protocol/backup.ts): the SHA-256 hex it was signed with, checked against the bytes as they arrive. */
+  bodySha256?: string;
 }
 
 function header(headers: SignedRequest['headers'], name: string): string | undefined {
@@ -82,9 +84,11 @@ export function verifySignedRequest(
   }
   const key = lookupKey(host);
   if (!key) throw unauthorized(`host ${host} is not enrolled`);
-  const bodyHash = createHash('sha256')
-    .update(request.rawBody ?? Buffer.alloc(0))
-    .digest('hex');
+  const bodyHash =
+    request.bodySha256 ??
+    createHash('sha256')
+      .update(request.rawBody ?? Buffer.alloc(0))
+      .digest('hex');
   const data = Buffer.from(canonicalRequest(request.method, request.url, timestamp, nonce, bodyHash), 'utf8');
   let valid = false;
   try {

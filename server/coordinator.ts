@@ -156,6 +156,8 @@ export class Coordinator {
   remove = (name: string, options?: { dryRun?: boolean }) => this.operator.remove(name, options);
   waitingFor = (host: string) => this.projection.waitingFor(host);
   status = () => this.projection.status();
+  /** One step's record (the backup route checks an upload against its `etcd-snapshot` step). */
+  stepRecord = (id: string) => this.repo.step(id)?.value;
   /** Every secret hand-out, oldest first (server/rollout/audit.ts); `host` keeps one host's. */
   auditTrail = (host?: string) => this.repo.auditTrail(host);
 }

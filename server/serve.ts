@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { ensureOperatorToken, OPERATOR_TOKEN_FILE } from '../generator/state/index.ts';
 import { agentExecutablesRefusal } from './agent-binaries.ts';
 import { type AppOptions, buildApp } from './app.ts';
+import { BackupVault } from './backup/vault.ts';
 import { type CoordinatorInputs, SECRET_RECORD_PREFIXES } from './coordinator.ts';
 import type { KubernetesApi } from './kubernetes-api.ts';
 import { electedReplica, type Replica, replicaId, soleReplica, storeKind } from './replica.ts';
@@ -234,6 +235,7 @@ export async function runServe(options: ServeOptions): Promise<ServeHandle> {
       ...(options.extend ? { extend: options.extend } : {}),
       ...(fileLimit !== undefined ? { maxConnections: Math.max(32, fileLimit - RESERVED_DESCRIPTORS) } : {}),
       ...(options.maxConnectionsPerSource ? { maxConnectionsPerSource: options.maxConnectionsPerSource } : {}),
+      ...(inputs.plan.spec.etcd.backup ? { backupVault: await BackupVault.open(options.stateDir, options.passphrase) } : {}),
     },
   );
   let resolveStopped!: (reason: StopReason) => void;

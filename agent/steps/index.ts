@@ -48,6 +48,8 @@ const STEP_HANDLERS: { [K in StepKind]: StepHandler<K> } = {
   verify: runVerify,
   'etcd-member-remove': runEtcdMemberRemove,
   reset: runReset,
+  // Day 2 only: loaded when a snapshot is taken, not at every agent start.
+  'etcd-snapshot': async (run) => (await import('./etcd-snapshot.ts')).runEtcdSnapshot(run),
 };
 
 function dispatch(run: StepRun): Promise<StepResults> {

@@ -2,11 +2,13 @@
  * What every step executor works with: the I/O interfaces, a transcript whose every line is
  * redacted before it is kept, file writing with the step's modes, and bounded polling.
  */
+
 import { MANIFESTS_DIR } from '../../protocol/host-paths.ts';
 import type { Redactor } from '../../protocol/redact.ts';
 import type { StepFile, StepKind } from '../../protocol/steps.ts';
 import type { ReleasedStep, ReleasedStepOf, StepResults } from '../../protocol/wire.ts';
 import type { Clock, Exec, ExecResult, Fs, Log, Net } from '../io.ts';
+import type { SnapshotUpload } from '../snapshot-upload.ts';
 
 export const ADMIN_CONF = '/etc/kubernetes/admin.conf';
 export const SUPER_ADMIN_CONF = '/etc/kubernetes/super-admin.conf';
@@ -51,6 +53,8 @@ export interface StepContext {
   log: Log;
   stateDir: string;
   timing: StepTiming;
+  /** Uploads an etcd snapshot to the coordinator (etcd-snapshot steps); absent before enrollment. */
+  uploadSnapshot?: SnapshotUpload;
 }
 
 /** A step failure with a short machine-readable reason (`ReportRequest.reason`). */

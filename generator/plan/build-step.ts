@@ -257,6 +257,11 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
     };
   },
   reset: ({ host }) => ({ files: [], params: { nodeName: host.name } }),
+  // Stacked control planes and external members both serve clients on 127.0.0.1 and hold kubeadm's healthcheck client.
+  'etcd-snapshot': ({ host }) => ({
+    files: [],
+    params: { nodeName: host.name, etcdEndpoint: 'https://127.0.0.1:2379', etcdClient: ETCD_HEALTHCHECK_CLIENT },
+  }),
 };
 
 /** A kind registered outside STEP_KINDS (protocol/step-kinds.ts) has no builder: it carries its node name only. */

@@ -13,6 +13,7 @@ import { checkTemplateInputs } from './checks-inputs.ts';
 import { checkSubnets } from './checks-network.ts';
 import { checkProxmox, writesProxmoxDeploy } from './checks-proxmox.ts';
 import { expectedEndpointAddress } from './endpoint.ts';
+import { checkEtcdBackup, etcdBackupOf } from './etcd-backup.ts';
 import { checkFedoraCoreOs } from './fedora-coreos.ts';
 import { checkDownloadIntegrity } from './integrity.ts';
 import { assignDerivedMacs } from './mac.ts';
@@ -122,6 +123,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
   // deploy.sh creates the VMs and sets each NIC's MAC, so every host has a known MAC to match.
   if (writesProxmoxDeploy(s.os?.platform, osFormat, s.proxmox?.templateVmid)) assignDerivedMacs(raw.metadata?.name ?? 'kubernetes', hosts);
   const ttl = s.rollout?.tokenTTL !== undefined ? parseDuration(s.rollout.tokenTTL) : 3600;
+  const backup = etcdBackupOf(s.etcd);
   return {
     apiVersion: 'kubeseed.dev/v1alpha1',
     kind: 'Cluster',
@@ -148,7 +150,11 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
       interface: lbInterface,
       virtualRouterId: s.loadBalancer?.virtualRouterId ?? 51,
     },
-    etcd: { mode: s.etcd?.mode ?? 'static-pod', version: s.etcd?.version ?? (tabled ? etcdVersionFor(minor) : '') },
+    etcd: {
+      mode: s.etcd?.mode ?? 'static-pod',
+      version: s.etcd?.version ?? (tabled ? etcdVersionFor(minor) : ''),
+      ...(backup ? { backup } : {}),
+    },
     certificates: {
       distribution: s.certificates?.distribution ?? 'coordinator',
       keyAlgorithm: s.certificates?.keyAlgorithm ?? 'RSA-2048',
@@ -229,9 +235,11 @@ function checkSemantics(spec: ClusterSpec, raw: Raw, r: SpecReader, sourceIndex:
   if (spec.topology === 'stacked') {
     for (const h of etcds)
       r.error(hostPath(h, 'role'), 'role etcd needs topology: external-etcd; with stacked etcd the control planes run etcd');
-    if (s.etcd !== undefined)
-      r.warn(['spec', 'etcd'], 'is ignored with topology: stacked (kubeadm runs etcd on the control planes)', 'key');
+    for (const key of ['mode', 'version'] as const)
+      if (s.etcd?.[key] !== undefined)
+        r.warn(['spec', 'etcd', key], 'is ignored with topology: stacked (kubeadm runs etcd on the control planes)', 'key');
   }
+  checkEtcdBackup(s.etcd, r);
   if (spec.topology === 'external-etcd' && s.etcd?.version) {
     const [maj, min] = s.etcd.version.slice(1).split('.').map(Number) as [number, number];
     const tooOld = maj < MIN_ETCD.major || (maj === MIN_ETCD.major && min < MIN_ETCD.minor);

@@ -3,6 +3,7 @@
  * user can write is listed here; anything else is an "unknown field" with a did-you-mean.
  */
 import { OS_FAMILIES } from '../os/families.ts';
+import { BACKUP_SCHEDULE, BACKUP_SCHEDULE_EXPECT, MAX_BACKUP_RETENTION } from './etcd-backup.ts';
 import type { Schema } from './reader.ts';
 
 /**
@@ -138,6 +139,13 @@ export const CLUSTER_SCHEMA: Schema = {
           fields: {
             mode: str({ enum: ['static-pod', 'binary'] }),
             version: str({ pattern: /^v\d+\.\d+\.\d+$/, expect: 'a version like v3.6.5' }),
+            backup: {
+              t: 'object',
+              fields: {
+                schedule: str({ pattern: BACKUP_SCHEDULE, expect: BACKUP_SCHEDULE_EXPECT }),
+                retention: int(1, MAX_BACKUP_RETENTION),
+              },
+            },
           },
         },
         certificates: {

@@ -4,6 +4,7 @@
  */
 import type { Role } from '../../protocol/index.ts';
 import type { OS_FAMILIES } from '../os/families.ts';
+import type { EtcdBackupSpec } from './etcd-backup.ts';
 
 export type { Role };
 export type Topology = 'stacked' | 'external-etcd';
@@ -90,7 +91,8 @@ export interface ClusterSpec {
     interface: string;
     virtualRouterId: number;
   };
-  etcd: { mode: EtcdMode; version: string };
+  /** `backup`: absent means no snapshots are taken (generator/spec/etcd-backup.ts). */
+  etcd: { mode: EtcdMode; version: string; backup?: EtcdBackupSpec };
   certificates: { distribution: CertDistribution; keyAlgorithm: KeyAlgorithm; extraSANs: string[] };
   os: {
     family: OsFamily;

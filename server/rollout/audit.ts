@@ -1,5 +1,5 @@
 /**
- * The audit trail of secret hand-outs: which host received which kinds of secret, for which step
+ * The audit trail of secret hand-outs (and of etcd snapshots received, `backup`): which host received which kinds of secret, for which step
  * and attempt, when — never a value. Each hand-out is one record under `audit/` in the rollout
  * store (ADR 0035), committed durably before the secret leaves the coordinator, so the trail lives
  * where the rollout lives: in the journal, or in etcd where every replica appends to the same one.
@@ -19,6 +19,8 @@ export interface AuditEntry {
   step: string;
   attempt: number;
   secrets: SecretKind[];
+  /** An etcd snapshot the host uploaded (server/backup/routes.ts), and the ones retention deleted. */
+  backup?: { id: string; bytes: number; sha256: string; pruned: string[] };
 }
 
 export const AUDIT_PREFIX = 'audit/';

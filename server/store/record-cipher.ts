@@ -116,6 +116,22 @@ export async function openRecordCipherAt(
   prefixes: readonly string[],
   kdf: { N: number; r: number; p: number } = DEFAULT_KDF,
 ): Promise<RecordCipher | undefined> {
+  const key = await openPassphraseKey(home, store, passphrase, kdf);
+  return key === undefined ? undefined : cipherWith(key, prefixes);
+}
+
+/**
+ * The AES-256 key KUBESEED_PASSPHRASE derives with the salt in `home`'s key file (created with a
+ * fresh salt and a sealed check value on first use), or undefined without a passphrase. A wrong
+ * passphrase is refused here; a key file without a passphrase refuses to go on. The record cipher
+ * and the etcd backups (server/backup/vault.ts) both seal with it.
+ */
+export async function openPassphraseKey(
+  home: KeyFileHome,
+  store: string,
+  passphrase: string | undefined,
+  kdf: { N: number; r: number; p: number } = DEFAULT_KDF,
+): Promise<Buffer | undefined> {
   const text = await home.read();
   let existing = text === undefined ? undefined : (JSON.parse(text) as KeyFile);
   if (!passphrase) {
@@ -137,7 +153,7 @@ export async function openRecordCipherAt(
     };
     const mine = `${JSON.stringify(file)}\n`;
     const there = await home.create(mine);
-    if (there === mine) return cipherWith(key, prefixes);
+    if (there === mine) return key;
     existing = JSON.parse(there) as KeyFile; // another replica created it first: use theirs
   }
   if (existing.format !== 'kubeseed-store-key' || existing.version !== 1 || existing.kdf?.name !== 'scrypt')
@@ -151,5 +167,5 @@ export async function openRecordCipherAt(
       `the store in ${store} cannot be decrypted with this KUBESEED_PASSPHRASE: set it to the passphrase the state was generated with`,
     );
   }
-  return cipherWith(key, prefixes);
+  return key;
 }

@@ -7,6 +7,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { appendAudit } from '../../../server/rollout/audit.ts';
+import { MemoryStore } from '../../../server/store/index.ts';
 import { OPERATOR_TOKEN, removeDir, type SimulatedRollout, startSimulation, writeStateDir } from '../status/rollout-sim.ts';
 import { runMain } from './run-main.ts';
 
@@ -125,8 +127,9 @@ describe('operator commands', () => {
 describe('kubeseed audit after a rollout', () => {
   let sim: SimulatedRollout;
   let state: string;
+  const store = new MemoryStore();
   beforeAll(async () => {
-    sim = await startSimulation({ listen: true, workers: 1 });
+    sim = await startSimulation({ listen: true, workers: 1, store });
     state = writeStateDir(sim.url);
   });
   afterAll(async () => {
@@ -157,5 +160,29 @@ describe('kubeseed audit after a rollout', () => {
     expect(text.out).toMatch(/cp1\s+cp1\/kubeadm-init\s+1\s+\S*bootstrap-token/);
     // Kinds only: no bootstrap token (abcdef.0123456789abcdef shape) and no key material.
     expect(JSON.stringify(json)).not.toMatch(/[a-z0-9]{6}\.[a-z0-9]{16}|BEGIN/);
+  });
+
+  it('an etcd snapshot received is listed with its id and what retention deleted', async () => {
+    await appendAudit(store, {
+      at: '2026-12-06T05:00:00.000Z',
+      host: 'cp1',
+      step: 'cp1/etcd-snapshot-1',
+      attempt: 1,
+      secrets: [],
+      backup: { id: '20261206T050000Z-cp1', bytes: 4128, sha256: 'ab'.repeat(32), pruned: ['20261205T050000Z-cp1'] },
+    });
+    const json = JSON.parse((await run(['audit', '--host', 'cp1', '--state', state, '-o', 'json'])).out) as {
+      entries: { backup?: { id: string; pruned: string[] } }[];
+    };
+    expect(json.entries.at(-1)!.backup).toEqual({
+      id: '20261206T050000Z-cp1',
+      bytes: 4128,
+      sha256: 'ab'.repeat(32),
+      pruned: ['20261205T050000Z-cp1'],
+    });
+    const text = await run(['audit', '--host', 'cp1', '--state', state]);
+    expect(text.out).toMatch(
+      /cp1\s+cp1\/etcd-snapshot-1\s+1\s+etcd snapshot 20261206T050000Z-cp1 received \(deleted by retention: 20261205T050000Z-cp1\)/,
+    );
   });
 });

@@ -19,7 +19,7 @@ import type { Clock, RolloutStatus } from '../../../server/coordinator.ts';
 import type { Replica } from '../../../server/replica.ts';
 import type { SchedulerConfig } from '../../../server/scheduler.ts';
 import { statusPagePlugin } from '../../../server/status-page/index.ts';
-import { MemoryStore } from '../../../server/store/index.ts';
+import { MemoryStore, type Store } from '../../../server/store/index.ts';
 import { type FixtureOptions, makePlan } from '../server/fixtures.ts';
 import {
   type AgentIdentity,
@@ -45,6 +45,8 @@ export interface SimulationOptions extends FixtureOptions {
   certificates?: TrackedCertificate[];
   /** This coordinator among replicas (default: the sole one, leading). */
   replica?: Replica;
+  /** The coordinator's store (default a fresh MemoryStore). */
+  store?: Store;
 }
 
 export interface ReportOptions {
@@ -171,7 +173,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
   const plan = options.plan ?? makePlan({ workers: 3, ...options });
   const clock = options.clock ?? { now: () => Date.now() };
   const app = buildApp(makeInputs(plan, { clock, ...(options.certificates ? { certificates: options.certificates } : {}) }), {
-    store: new MemoryStore(),
+    store: options.store ?? new MemoryStore(),
     kubernetes: new FakeKubernetes(),
     defaultWaitMs: 0,
     ...(options.scheduler ? { scheduler: options.scheduler } : {}),
