@@ -73,7 +73,13 @@ export class Coordinator {
       log,
       redactor: this.redactor,
       events,
-      reconcile: () => this.reconciler.reconcile(),
+      reconcile: () => this.reconciler.request(),
+      settle: () => this.reconciler.settle(),
+      scheduled: async () => {
+        this.reconciler.request();
+        await this.repo.flushed();
+        this.reconciler.settle();
+      },
     };
     this.reconciler = new Reconciler(this.ctx);
     this.enrollment = new EnrollmentService(this.ctx);
@@ -134,6 +140,7 @@ export class Coordinator {
   }
 
   snapshot(): RolloutSnapshot {
+    this.reconciler.settle();
     return this.repo.snapshot(this.live.lastSeen);
   }
 
@@ -154,8 +161,14 @@ export class Coordinator {
   approve = (name: string, key?: string) => this.operator.approve(name, key);
   rebind = (name: string, options?: { dryRun?: boolean }) => this.operator.rebind(name, options);
   remove = (name: string, options?: { dryRun?: boolean }) => this.operator.remove(name, options);
-  waitingFor = (host: string) => this.projection.waitingFor(host);
-  status = () => this.projection.status();
+  waitingFor = (host: string) => {
+    this.reconciler.settle();
+    return this.projection.waitingFor(host);
+  };
+  status = () => {
+    this.reconciler.settle();
+    return this.projection.status();
+  };
   /** Every secret hand-out, oldest first (server/rollout/audit.ts); `host` keeps one host's. */
   auditTrail = (host?: string) => this.repo.auditTrail(host);
 }

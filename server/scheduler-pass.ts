@@ -112,6 +112,30 @@ export function allSteps(pass: Pass): StepRecord[] {
   return [...merged.values()];
 }
 
+/** The index sets a step record belongs to (the fields they test never change within a pass). */
+export function stepIndexSets(record: StepRecord): { dynamic: boolean; cleanup: boolean; uploads: boolean; busy: boolean } {
+  return {
+    dynamic: record.origin !== 'plan',
+    cleanup: record.needsCleanup === true,
+    uploads: stepTraits(record.kind).uploadsCertificates,
+    busy: ACTIVE.has(record.state) && record.host !== COORDINATOR_HOST,
+  };
+}
+
+/**
+ * The steps of one index set (`StepIndex`), as this pass sees them — in `allSteps` order (snapshot
+ * records by id, then those this pass created) — or every step when the snapshot has no index.
+ * Callers filter on the set's own property, so both give the same list.
+ */
+export function indexedSteps(pass: Pass, set: 'dynamic' | 'cleanup' | 'uploads'): StepRecord[] {
+  const ids = pass.snapshot.index?.[set];
+  if (!ids) return allSteps(pass);
+  const out: StepRecord[] = [];
+  for (const id of [...ids].sort()) out.push(pass.working.get(id) ?? pass.snapshot.steps[id]!);
+  for (const [id, record] of pass.working) if (!(id in pass.snapshot.steps)) out.push(record);
+  return out;
+}
+
 export function hostRemoved(pass: Pass, host: string): boolean {
   return pass.snapshot.hosts[host]?.removed === true;
 }
@@ -166,10 +190,12 @@ export function cleanupDone(pass: Pass, record: StepRecord): boolean {
 }
 
 export function startPass(snapshot: RolloutSnapshot, plan: ClusterPlan, now: number, config: SchedulerConfig): Pass {
-  let maxSeq = 0;
-  for (const r of Object.values(snapshot.steps)) if (r.seq > maxSeq) maxSeq = r.seq;
-  const busyHosts = new Set<string>();
-  for (const r of Object.values(snapshot.steps)) if (ACTIVE.has(r.state) && r.host !== COORDINATOR_HOST) busyHosts.add(r.host);
+  let maxSeq = snapshot.index?.maxSeq ?? 0;
+  const busyHosts = new Set<string>(snapshot.index?.busyHosts);
+  if (!snapshot.index) {
+    for (const r of Object.values(snapshot.steps)) if (r.seq > maxSeq) maxSeq = r.seq;
+    for (const r of Object.values(snapshot.steps)) if (ACTIVE.has(r.state) && r.host !== COORDINATOR_HOST) busyHosts.add(r.host);
+  }
   return {
     snapshot,
     plan,

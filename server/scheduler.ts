@@ -21,12 +21,12 @@ import { isJoinKind, type ReportRequest, stepTraits } from '../protocol/index.ts
 import { COORDINATOR_HOST, createStepRecord, type RolloutSnapshot, type StepRecord } from './model.ts';
 import { countGroupUsage, GATES, gate, joinGateMet, tokenForJoin } from './scheduler-gates.ts';
 import {
-  allSteps,
   cleanupDone,
   currentToken,
   type Decision,
   hostReady,
   hostRemoved,
+  indexedSteps,
   indexPlan,
   initSucceeded,
   isStacked,
@@ -216,7 +216,7 @@ function dueForRelease(pass: Pass, record: StepRecord): boolean | string {
 }
 
 function ensureCleanup(pass: Pass): void {
-  for (const record of allSteps(pass)) {
+  for (const record of indexedSteps(pass, 'cleanup')) {
     if (!record.needsCleanup || (record.cleanup && !cleanupLost(pass, record))) continue;
     if (record.state !== 'retry-wait' && record.state !== 'failed') continue;
     if (hostRemoved(pass, record.host)) continue;
@@ -232,7 +232,7 @@ function ensureCleanup(pass: Pass): void {
 }
 
 function releaseCoordinatorMadeSteps(pass: Pass): void {
-  const dynamic = allSteps(pass)
+  const dynamic = indexedSteps(pass, 'dynamic')
     .filter((r) => r.origin !== 'plan')
     .sort((a, b) => a.seq - b.seq);
   for (const record of dynamic) {
@@ -306,7 +306,8 @@ export function isHostDone(snapshot: RolloutSnapshot, plan: ClusterPlan, host: s
 export function doneHosts(snapshot: RolloutSnapshot, plan: ClusterPlan, candidates?: Iterable<string>): Set<string> {
   const index = indexPlan(plan);
   const open = new Set<string>();
-  for (const r of Object.values(snapshot.steps)) {
+  const dynamic = snapshot.index ? [...snapshot.index.dynamic].map((id) => snapshot.steps[id]!) : Object.values(snapshot.steps);
+  for (const r of dynamic) {
     if (r.origin !== 'plan' && !TERMINAL_OK.has(r.state) && r.state !== 'failed') open.add(r.host);
   }
   const done = new Set<string>();

@@ -37,6 +37,7 @@ export class DeliveryService {
     const realDeadline = this.ctx.realClock.now() + wait;
     for (;;) {
       this.ctx.live.lastSeen[host] = this.ctx.clock.now();
+      this.ctx.settle();
       const record = this.currentStepOf(host);
       if (record) {
         await this.ctx.repo.flushed();

@@ -146,6 +146,7 @@ export class EnrollmentService {
     this.ctx.log.info({ host: host.name, sourceAddress }, 'host enrolled');
     this.ctx.events.host(host.name);
     await this.ctx.repo.flushed();
+    this.ctx.settle();
     return this.enrollResponse(updated);
   }
 

@@ -1,8 +1,11 @@
 /**
- * Reconcile: run the pure scheduler (server/scheduler.ts `decide`) over a snapshot, commit its
- * decisions in one compare-and-swap transaction, then wake the long-polls of the hosts that got
- * a step — in the same event-loop turn. Timers exist only for time-based gates (`nextWakeAt`)
- * and for retrying a commit that conflicted or failed.
+ * Reconcile: run the pure scheduler (server/scheduler.ts `decide`) over the rollout model (the
+ * live, indexed snapshot of server/rollout/rollout-model.ts), commit its decisions in one
+ * compare-and-swap transaction, then wake the long-polls of the hosts that got a step. Services ask
+ * for a pass with `request()`: the requests of one event-loop turn are coalesced into one pass at
+ * the end of the turn (setImmediate), and `settle()` runs a requested pass at once for a reader
+ * that must see its outcome (a long-poll, the status). Timers exist only for time-based gates
+ * (`nextWakeAt`) and for retrying a commit that conflicted or failed.
  */
 import { createStepRecord, type RolloutSnapshot, type StepRecord } from '../model.ts';
 import { type Decision, decide, indexPlan } from '../scheduler.ts';
@@ -18,20 +21,34 @@ export class Reconciler {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private retryTimer: NodeJS.Timeout | undefined;
+  private requested: NodeJS.Immediate | undefined;
 
   constructor(private readonly ctx: ServiceContext) {
     this.effects = new ClusterEffects(ctx, (at) => this.scheduleWake(at));
   }
 
+  /** Asks for a pass at the end of this event-loop turn; every request of the turn shares it. */
+  request(): void {
+    if (this.requested || this.ctx.live.stopped) return;
+    this.requested = setImmediate(() => this.settle());
+  }
+
+  /** Runs the requested pass now, if one is pending. */
+  settle(): void {
+    if (this.requested) this.reconcile();
+  }
+
   /** Runs the scheduler and commits its decisions. Synchronous up to the commit; safe to call any time. */
   reconcile(): void {
     const { ctx } = this;
+    clearImmediate(this.requested);
+    this.requested = undefined;
     if (ctx.live.stopped) return;
     // A pass that committed only part of its decisions (MAX_RECORDS_PER_COMMIT) is followed by
     // another at once, on the view that commit already changed; such passes do not count as rounds.
     let rounds = 0;
     for (let pass = 0; pass < MAX_PASSES && rounds < 4; pass++) {
-      const snapshot = ctx.repo.snapshot(ctx.live.lastSeen);
+      const snapshot = ctx.repo.liveSnapshot(ctx.live.lastSeen);
       const now = ctx.clock.now();
       const schedule = decide(snapshot, ctx.plan, now, ctx.config);
       ctx.live.waiting = schedule.waiting;
@@ -45,6 +62,8 @@ export class Reconciler {
   }
 
   stop(): void {
+    clearImmediate(this.requested);
+    this.requested = undefined;
     clearTimeout(this.wakeTimer);
     clearTimeout(this.retryTimer);
   }

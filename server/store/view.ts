@@ -18,8 +18,12 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Told of every change to a view's records: the record now under `key`, or undefined when it was deleted. */
+export type ViewListener = (key: string, record: StoreRecord | undefined) => void;
+
 export class KeyValueView {
   private readonly records = new Map<string, StoreRecord>();
+  private readonly listeners = new Set<ViewListener>();
   private rev = 0;
   /** Sorted keys, rebuilt lazily after a key is added or removed (updates keep it valid). */
   private sortedKeys: string[] | undefined;
@@ -44,13 +48,26 @@ export class KeyValueView {
     return out;
   }
 
+  /**
+   * Calls `listener` on every later change (commit, rollback, journal replay, etcd watch), in the
+   * same turn as the change; returns the unsubscribe function. Derived indexes (the rollout model,
+   * server/rollout/rollout-model.ts) stay current through it.
+   */
+  watch(listener: ViewListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   private set(key: string, record: StoreRecord): void {
     if (!this.records.has(key)) this.sortedKeys = undefined;
     this.records.set(key, record);
+    for (const listener of this.listeners) listener(key, record);
   }
 
   private delete(key: string): void {
-    if (this.records.delete(key)) this.sortedKeys = undefined;
+    if (!this.records.delete(key)) return;
+    this.sortedKeys = undefined;
+    for (const listener of this.listeners) listener(key, undefined);
   }
 
   revision(): number {
