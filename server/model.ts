@@ -206,6 +206,8 @@ export interface StepIndex {
   cleanup: ReadonlySet<string>;
   /** Ids of steps of a kind that uploads the kubeadm-certs Secret (kubeadm-init, upload-certs). */
   uploads: ReadonlySet<string>;
+  /** Ids of steps that may hold a group slot: released or running, or failed/retry-wait needing cleanup. */
+  occupying: ReadonlySet<string>;
 }
 
 export function createStepRecord(id: string, host: string, kind: WorkKind, origin: StepRecord['origin'], seq: number): StepRecord {

@@ -71,8 +71,11 @@ export function certsUploaded(pass: Pass): true | string {
 
 export function countGroupUsage(pass: Pass): Map<string, number> {
   const used = new Map<string, number>();
-  for (const step of pass.plan.steps) {
-    if (!step.group) continue;
+  // With an index, only the steps that can occupy a slot (a sum: order does not matter).
+  const occupying = pass.snapshot.index?.occupying;
+  const steps: Iterable<PlannedStep | undefined> = occupying ? [...occupying].map((id) => pass.index.byId.get(id)) : pass.plan.steps;
+  for (const step of steps) {
+    if (!step?.group) continue;
     const r = rec(pass, step.id);
     if (!r || hostRemoved(pass, step.host)) continue;
     const occupies = ACTIVE.has(r.state) || ((r.state === 'retry-wait' || r.state === 'failed') && !cleanupDone(pass, r));

@@ -84,6 +84,18 @@ export function isStacked(plan: ClusterPlan): boolean {
   return plan.spec.topology === 'stacked';
 }
 
+/** The snapshot's busy hosts (not copied) and the hosts a pass adds. */
+export class BusyHosts {
+  private readonly added = new Set<string>();
+  constructor(private readonly base: ReadonlySet<string>) {}
+  has(host: string): boolean {
+    return this.added.has(host) || this.base.has(host);
+  }
+  add(host: string): void {
+    this.added.add(host);
+  }
+}
+
 export interface Pass {
   snapshot: RolloutSnapshot;
   plan: ClusterPlan;
@@ -92,7 +104,8 @@ export interface Pass {
   config: SchedulerConfig;
   /** Records as modified by this pass (created or released). */
   working: Map<string, StepRecord>;
-  busyHosts: Set<string>;
+  /** Hosts with a released or running step: the snapshot's, plus those this pass released to. */
+  busyHosts: BusyHosts;
   decisions: Decision[];
   waiting: Record<string, string>;
   wake: number[];
@@ -113,12 +126,20 @@ export function allSteps(pass: Pass): StepRecord[] {
 }
 
 /** The index sets a step record belongs to (the fields they test never change within a pass). */
-export function stepIndexSets(record: StepRecord): { dynamic: boolean; cleanup: boolean; uploads: boolean; busy: boolean } {
+export function stepIndexSets(record: StepRecord): {
+  dynamic: boolean;
+  cleanup: boolean;
+  uploads: boolean;
+  occupying: boolean;
+  busy: boolean;
+} {
+  const active = ACTIVE.has(record.state);
   return {
     dynamic: record.origin !== 'plan',
     cleanup: record.needsCleanup === true,
     uploads: stepTraits(record.kind).uploadsCertificates,
-    busy: ACTIVE.has(record.state) && record.host !== COORDINATOR_HOST,
+    occupying: active || ((record.state === 'retry-wait' || record.state === 'failed') && record.needsCleanup === true),
+    busy: active && record.host !== COORDINATOR_HOST,
   };
 }
 
@@ -191,11 +212,14 @@ export function cleanupDone(pass: Pass, record: StepRecord): boolean {
 
 export function startPass(snapshot: RolloutSnapshot, plan: ClusterPlan, now: number, config: SchedulerConfig): Pass {
   let maxSeq = snapshot.index?.maxSeq ?? 0;
-  const busyHosts = new Set<string>(snapshot.index?.busyHosts);
-  if (!snapshot.index) {
+  let busy = snapshot.index?.busyHosts;
+  if (!busy) {
+    const derived = new Set<string>();
     for (const r of Object.values(snapshot.steps)) if (r.seq > maxSeq) maxSeq = r.seq;
-    for (const r of Object.values(snapshot.steps)) if (ACTIVE.has(r.state) && r.host !== COORDINATOR_HOST) busyHosts.add(r.host);
+    for (const r of Object.values(snapshot.steps)) if (ACTIVE.has(r.state) && r.host !== COORDINATOR_HOST) derived.add(r.host);
+    busy = derived;
   }
+  const busyHosts = new BusyHosts(busy);
   return {
     snapshot,
     plan,

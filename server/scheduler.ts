@@ -251,9 +251,8 @@ function hasUnfinishedJoins(pass: Pass): boolean {
 
 function releasePlanSteps(pass: Pass): void {
   for (const step of pass.plan.steps) {
-    if (!hostReady(pass, step.host)) continue;
+    if (pass.busyHosts.has(step.host) || !hostReady(pass, step.host)) continue;
     const record = rec(pass, step.id) ?? recordOf(pass.snapshot, step);
-    if (pass.busyHosts.has(step.host)) continue;
     const due = dueForRelease(pass, record);
     if (due !== true) {
       if (typeof due === 'string' && !pass.waiting[step.host]) pass.waiting[step.host] = `waiting for ${due}`;

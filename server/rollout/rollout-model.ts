@@ -28,6 +28,7 @@ export class RolloutModel {
   private readonly dynamic = new Set<string>();
   private readonly cleanup = new Set<string>();
   private readonly uploads = new Set<string>();
+  private readonly occupying = new Set<string>();
   private maxSeq = 0;
   /** The highest seq may have been deleted: recompute on the next read. */
   private maxSeqStale = false;
@@ -49,7 +50,14 @@ export class RolloutModel {
       for (const r of Object.values(this.steps)) if (r.seq > this.maxSeq) this.maxSeq = r.seq;
       this.maxSeqStale = false;
     }
-    return { maxSeq: this.maxSeq, busyHosts: this.busyHosts, dynamic: this.dynamic, cleanup: this.cleanup, uploads: this.uploads };
+    return {
+      maxSeq: this.maxSeq,
+      busyHosts: this.busyHosts,
+      dynamic: this.dynamic,
+      cleanup: this.cleanup,
+      uploads: this.uploads,
+      occupying: this.occupying,
+    };
   }
 
   /**
@@ -87,6 +95,7 @@ export class RolloutModel {
     if (sets.dynamic) this.dynamic.add(id);
     if (sets.cleanup) this.cleanup.add(id);
     if (sets.uploads) this.uploads.add(id);
+    if (sets.occupying) this.occupying.add(id);
     if (sets.busy) {
       this.busy.set(next.host, (this.busy.get(next.host) ?? 0) + 1);
       this.busyHosts.add(next.host);
@@ -99,6 +108,7 @@ export class RolloutModel {
     this.dynamic.delete(record.id);
     this.cleanup.delete(record.id);
     this.uploads.delete(record.id);
+    this.occupying.delete(record.id);
     if (!stepIndexSets(record).busy) return;
     const count = (this.busy.get(record.host) ?? 1) - 1;
     if (count > 0) this.busy.set(record.host, count);

@@ -294,6 +294,7 @@ function modelState(model: RolloutModel): unknown {
       dynamic: [...index.dynamic].sort(),
       cleanup: [...index.cleanup].sort(),
       uploads: [...index.uploads].sort(),
+      occupying: [...index.occupying].sort(),
     },
   };
 }
