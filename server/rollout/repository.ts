@@ -127,6 +127,15 @@ export class RolloutRepository {
     return this.store.list<StepRecord>(STEP_PREFIX);
   }
 
+  /** The host's released or running step, if any (from the rollout model's index when there is one). */
+  activeStepOf(host: string): StepRecord | undefined {
+    const model = this.model;
+    if (model) return model.activeStepOf(host);
+    for (const r of this.stepsNamedFor(host))
+      if (r.value.host === host && (r.value.state === 'released' || r.value.state === 'running')) return r.value;
+    return undefined;
+  }
+
   /** The steps whose id starts with `host/` (every step of a host is named so); filter on `.host` for exactness. */
   stepsNamedFor(host: string): Stored<StepRecord>[] {
     return this.store.list<StepRecord>(`${STEP_PREFIX}${host}/`);

@@ -23,7 +23,8 @@ export class RolloutModel {
   private readonly tokenRecords = new Map<string, TokenRecord>();
   private tokenList: TokenRecord[] | undefined;
   initLock: InitLock | undefined;
-  private readonly busy = new Map<string, number>();
+  /** Host (not the coordinator) → ids of its released or running steps. */
+  private readonly busy = new Map<string, Set<string>>();
   private readonly busyHosts = new Set<string>();
   private readonly dynamic = new Set<string>();
   private readonly cleanup = new Set<string>();
@@ -58,6 +59,13 @@ export class RolloutModel {
       uploads: this.uploads,
       occupying: this.occupying,
     };
+  }
+
+  /** The host's released or running step (one at a time per host; the first by id if ever more). */
+  activeStepOf(host: string): StepRecord | undefined {
+    const ids = this.busy.get(host);
+    if (!ids) return undefined;
+    return [...ids].sort().map((id) => this.steps[id]!)[0];
   }
 
   /**
@@ -97,7 +105,12 @@ export class RolloutModel {
     if (sets.uploads) this.uploads.add(id);
     if (sets.occupying) this.occupying.add(id);
     if (sets.busy) {
-      this.busy.set(next.host, (this.busy.get(next.host) ?? 0) + 1);
+      let ids = this.busy.get(next.host);
+      if (!ids) {
+        ids = new Set();
+        this.busy.set(next.host, ids);
+      }
+      ids.add(id);
       this.busyHosts.add(next.host);
     }
     if (next.seq > this.maxSeq) this.maxSeq = next.seq;
@@ -109,12 +122,9 @@ export class RolloutModel {
     this.cleanup.delete(record.id);
     this.uploads.delete(record.id);
     this.occupying.delete(record.id);
-    if (!stepIndexSets(record).busy) return;
-    const count = (this.busy.get(record.host) ?? 1) - 1;
-    if (count > 0) this.busy.set(record.host, count);
-    else {
-      this.busy.delete(record.host);
-      this.busyHosts.delete(record.host);
-    }
+    const ids = this.busy.get(record.host);
+    if (!ids?.delete(record.id) || ids.size > 0) return;
+    this.busy.delete(record.host);
+    this.busyHosts.delete(record.host);
   }
 }
