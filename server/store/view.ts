@@ -80,6 +80,11 @@ export class KeyValueView {
     return this.rev;
   }
 
+  /** Records held. */
+  size(): number {
+    return this.records.size;
+  }
+
   entries(): StoreRecord[] {
     return [...this.records.values()];
   }
