@@ -1,8 +1,8 @@
 /**
  * The coordinator: wires the rollout services over one store and answers for them. Every state
- * change ends in `reconcile()` (server/rollout/reconciler.ts), which runs the pure scheduler and
- * commits its decisions in one compare-and-swap transaction, then wakes the long-polls of the
- * hosts that got a step — in the same event-loop turn, no polling interval. Responses wait until
+ * change asks for a scheduling pass (server/rollout/reconciler.ts; the requests of one event-loop
+ * turn share one), which runs the pure scheduler over the rollout model, commits its decisions
+ * with compare-and-swap, then wakes the long-polls of the hosts that got a step — no polling interval. Responses wait until
  * the state they reveal is durable, and secrets are audited before they leave. Layout: docs/adr/0026.
  *
  * Runtime contract: one process owns the state directory; all methods are safe to call

@@ -3,7 +3,7 @@
  * are released to which host, which cleanup or upload-certs steps must be created, and whether a
  * bootstrap token must be minted. No I/O, no clock, no randomness: the coordinator applies the
  * decisions through the store (compare-and-swap) and calls `decide` again whenever anything
- * changes, so a step is released in the same event-loop turn its gate opens.
+ * changes (one pass per event-loop turn), so a step is released in the turn its gate opens.
  *
  * Gates (docs/coordinator.md): host enrolled (and approved) · the host's earlier steps done ·
  * `after` done · one step at a time per host · groups in plan order up to their limit · etcd

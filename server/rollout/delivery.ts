@@ -1,6 +1,6 @@
 /**
  * The agent-facing delivery service: `GET /v1/next` long-polls until the host's step is
- * released (woken by the reconciler in the same turn), then builds it with its secrets, audits
+ * released (woken by the reconciler's pass; a pending pass runs first), then builds it with its secrets, audits
  * the hand-out and returns it only once the release is durable. A long-poll ends at its deadline
  * on the injected clock or on the real one, whichever comes first.
  */

@@ -135,7 +135,7 @@ export class EnrollmentService {
       enrollment: this.bindingOf(request, pem, sourceAddress, now),
     };
     const pending = this.ctx.repo.commit(this.ctx.repo.txn().host(updated, stored.version));
-    // The commit is already applied to the store's view: schedule in this same turn, then wait for durability.
+    // The commit is already applied to the store's view: ask for a pass (end of this turn), then wait for durability.
     this.ctx.live.lastSeen[host.name] = now;
     this.ctx.reconcile();
     const result = await pending;
