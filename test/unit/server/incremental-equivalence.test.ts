@@ -10,7 +10,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ClusterPlan } from '../../../generator/plan/types.ts';
-import type { HostRecord, InitLock, RolloutSnapshot, StepRecord, TokenRecord } from '../../../server/model.ts';
+import {
+  createStepRecord,
+  type HostRecord,
+  type InitLock,
+  type RolloutSnapshot,
+  type StepRecord,
+  type TokenRecord,
+} from '../../../server/model.ts';
 import { RolloutRepository } from '../../../server/rollout/repository.ts';
 import { RolloutModel } from '../../../server/rollout/rollout-model.ts';
 import {
@@ -27,7 +34,7 @@ import {
 import { MemoryStore } from '../../../server/store/memory-store.ts';
 import type { Store, StoreRecord, StoreTxn } from '../../../server/store/types.ts';
 import { KeyValueView } from '../../../server/store/view.ts';
-import { type FixtureOptions, makePlan } from './fixtures.ts';
+import { type FixtureOptions, makePlan, newHostRecord } from './fixtures.ts';
 
 const T0 = Date.UTC(2026, 10, 22, 8, 0, 0);
 const RESULTS = { etcdVoter: true, nodeRegistered: true, apiServerReady: true, etcdHealthy: true };
@@ -72,22 +79,8 @@ class Run {
 
   async start(): Promise<void> {
     const txn: StoreTxn = { puts: [] };
-    for (const h of this.plan.hosts) {
-      const host: HostRecord = {
-        name: h.name,
-        role: h.role,
-        credentialSpent: false,
-        rebindAllowed: false,
-        removed: false,
-        awaitingApproval: false,
-      };
-      txn.puts!.push({ key: `host/${h.name}`, value: host });
-    }
-    for (const s of this.plan.steps)
-      txn.puts!.push({
-        key: `step/${s.id}`,
-        value: { id: s.id, host: s.host, kind: s.kind, origin: 'plan', state: 'pending', attempt: 0, failures: 0, results: {}, seq: 0 },
-      });
+    for (const h of this.plan.hosts) txn.puts!.push({ key: `host/${h.name}`, value: newHostRecord(h.name, h.role) });
+    for (const s of this.plan.steps) txn.puts!.push({ key: `step/${s.id}`, value: createStepRecord(s.id, s.host, s.kind, 'plan', 0) });
     await this.store.commit(txn);
   }
 
