@@ -172,7 +172,7 @@ function shortfalls(profile: string[]): string {
     'coordinator-made steps, steps needing cleanup, certificate uploads and group-slot holders, and the requests of one',
     "event-loop turn share one pass (spaced by the pass's own duration under a storm). What a pass still walks is the plan's",
     "step list (`releasePlanSteps`, `hasUnfinishedJoins`: O(1) per step); a long-poll finds its step in the model's per-host",
-    'index, and a large wave is committed in chunks of one decision instead of one decision per chunk.',
+    'index, and a large wave is committed in chunks of the one `decide()` that made it instead of deciding again per chunk.',
     `Profile of one kubeseed run of 5 CP + 1000 W with P=1000 (server process, from the init step to verify):`,
     '',
     ...profile.map((l) => `    ${l}`),
@@ -187,6 +187,8 @@ function shortfalls(profile: string[]): string {
     '   change (the document names the node). The bare Fastify fan-out of the same run (1 POST answering 1,000 held GETs',
     '   over TLS) is the floor on this machine, and it is above the 50 ms target here.',
     '4. Memory with 5,000 waiting agents is TLS connection state: compare the coordinator with the bare app holding as',
-    '   many GETs in the same run.',
+    '   many GETs in the same run. After issue 19 the difference grew (1.22× in the 2026-12-06 run, 1.02× before, each',
+    "   against its own run's ceiling): not explained yet — suspect the heap's high-water mark from enrolling 15× faster",
+    '   (RSS after a full GC stays at the peak); measure `process.memoryUsage().heapUsed` beside RSS to tell.',
   ].join('\n');
 }
