@@ -8,7 +8,10 @@
  *       workerParallelism 1,000: report sent → each worker has its step (target p99 < 50 ms),
  *   (c) enrollments per second (target ≥ 500/s),
  *   (d) the ceiling: a bare Fastify app over TLS with the same certificate kind and the same client
- *       (hello-world POSTs at the same concurrency; 5,000 held GETs; 1,000 held GETs released at once).
+ *       (hello-world POSTs at the same concurrency; 5,000 held GETs; 1,000 held GETs released at once),
+ *   (e) the enrollment curve: a fresh fleet of 1,000, 5,000 and 10,000 hosts each (bench/enroll-curve.ts),
+ *       rate and latency p99 per size — flat when the coordinator's cost per event does not grow with the fleet.
+ * (a) is judged against the ceiling of the same run (≤ 1.10× the bare app's RSS holding as many GETs).
  * Needs `ulimit -n` above ~11,000 (bench/run.ts raises it).
  *
  * Run: npx tsx bench/capacity.ts [--write]   (prints the `## Coordinator capacity` section)
@@ -18,6 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { type AgentIdentity, createAgent, enrollBody } from '../test/unit/server/support.ts';
+import { type CurvePoint, enrollmentPoint } from './enroll-curve.ts';
 import {
   closeQuietly,
   ENROLL_CONCURRENCY,
@@ -34,7 +38,11 @@ import { machine, median, writeSection } from './report.ts';
 const WAITERS = 5000;
 const RELEASE_WORKERS = 1000;
 const RELEASE_RUNS = Number(process.env.BENCH_RELEASE_RUNS ?? 3);
-const TARGET_RSS = 300e6;
+/** (a): RSS with every agent waiting at most this multiple of the bare app's holding as many GETs. */
+const TARGET_RSS_RATIO = 1.1;
+const CURVE_SIZES = (process.env.BENCH_CURVE_SIZES ?? '1000,5000,10000').split(',').map(Number);
+/** (e) is flat when the largest fleet enrolls at least this fraction of the smallest's rate. */
+const FLAT_RATIO = 0.75;
 const TARGET_P99_MS = 50;
 const TARGET_ENROLL_PER_S = 500;
 
@@ -176,6 +184,9 @@ export async function benchCapacity(): Promise<string> {
         await server.exit();
       }
     }
+    // ── (e) the enrollment curve: a fresh fleet per size ──
+    const curve: CurvePoint[] = [];
+    for (const hosts of CURVE_SIZES) curve.push(await enrollmentPoint(hosts));
     profiles.push(
       '**Profile: enrolling 1,003 agents** (server, V8 CPU profiler, self time; frames without a file are Node or V8 built-ins):',
       '',
@@ -194,6 +205,8 @@ export async function benchCapacity(): Promise<string> {
     const p99 = median(p99s);
     const verdict = (ok: boolean) => (ok ? 'met' : '**NOT met**');
     const enrollLat = enroll.latencies;
+    const rssRatio = waitingRss.rss / helloWaitingRss;
+    const flat = curve.at(-1)!.perSecond / curve[0]!.perSecond;
     return [
       `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npx tsx bench/capacity.ts\`; machine: ${machine()}; 1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.`,
       '',
@@ -201,9 +214,18 @@ export async function benchCapacity(): Promise<string> {
       '',
       '| measure | kubeseed | bare Fastify (ceiling) | target | met |',
       '| --- | --- | --- | --- | --- |',
-      `| (a) server RSS, ${WAITERS - 1} agents waiting in \`/v1/next\` (${connected} TLS connections) | ${mib(waitingRss.rss)}; ${mib(waitingGcRss)} after a full GC (idle before enrollment ${mib(idleRss)}; peak ${mib(waitingRss.hwm)}) | ${mib(helloWaitingRss)}; ${mib(helloWaitingGcRss)} after GC, holding ${WAITERS - 1} GETs (idle ${mib(helloIdleRss)}) | < 300 MB | ${verdict(waitingRss.rss < TARGET_RSS)}${waitingRss.rss >= TARGET_RSS && waitingGcRss < TARGET_RSS ? ' (met after GC)' : ''} |`,
+      `| (a) server RSS, ${WAITERS - 1} agents waiting in \`/v1/next\` (${connected} TLS connections) | ${mib(waitingRss.rss)}; ${mib(waitingGcRss)} after a full GC (idle before enrollment ${mib(idleRss)}; peak ${mib(waitingRss.hwm)}) | ${mib(helloWaitingRss)}; ${mib(helloWaitingGcRss)} after GC, holding ${WAITERS - 1} GETs (idle ${mib(helloIdleRss)}) | ≤ ${TARGET_RSS_RATIO.toFixed(2)}× the ceiling (${rssRatio.toFixed(2)}×) | ${verdict(rssRatio <= TARGET_RSS_RATIO)}${rssRatio > TARGET_RSS_RATIO && waitingGcRss / helloWaitingGcRss <= TARGET_RSS_RATIO ? ' (met after GC)' : ''} |`,
       `| (b) release latency, 1 report → ${RELEASE_WORKERS} workers have their step, p50 / p99 / max (median of ${RELEASE_RUNS}) | ${ms(median(p50s))} / **${ms(p99)}** / ${ms(median(maxes))} | ${ms(median(hello50))} / ${ms(median(hello99))} (1 POST answers ${RELEASE_WORKERS} held GETs) | p99 < 50 ms | ${verdict(p99 < TARGET_P99_MS)} |`,
       `| (c) enrollments per second, ${WAITERS} hosts, ${ENROLL_CONCURRENCY} in flight | **${enroll.perSecond.toFixed(0)}/s** (latency p50 ${ms(percentile(enrollLat, 50))}, p99 ${ms(percentile(enrollLat, 99))}); ${fanEnrollPerSecond.toFixed(0)}/s for 1,003 hosts (under the profiler) | ${helloPerSecond.toFixed(0)}/s (same body size and concurrency) | ≥ 500/s | ${verdict(enroll.perSecond >= TARGET_ENROLL_PER_S)} |`,
+      '',
+      `**(e) Enrollment curve** (a fresh fleet per size, 3 control planes + workers, \`workerParallelism\` 20, ${ENROLL_CONCURRENCY} in flight; flat = the largest fleet enrolls at ≥ ${FLAT_RATIO}× the smallest's rate: ${flat.toFixed(2)}×, ${flat >= FLAT_RATIO ? 'met' : '**NOT met**'}):`,
+      '',
+      '| hosts | enrollments/s | latency p50 | latency p99 | ≥ 500/s |',
+      '| ---: | ---: | ---: | ---: | --- |',
+      ...curve.map(
+        (p) =>
+          `| ${p.hosts} | ${p.perSecond.toFixed(0)}/s | ${ms(p.p50)} | ${ms(p.p99)} | ${verdict(p.perSecond >= TARGET_ENROLL_PER_S)} |`,
+      ),
       '',
       `Release runs (p50 / p99 ms): ${release.map((_, i) => `${p50s[i]!.toFixed(1)} / ${p99s[i]!.toFixed(1)}`).join('; ')}. Ratios against the ceiling: enrollment ${(helloPerSecond / enroll.perSecond).toFixed(1)}× slower than hello-world; release p99 ${(p99 / median(hello99)).toFixed(1)}× the bare fan-out.`,
       '',

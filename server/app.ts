@@ -35,9 +35,10 @@ import { registerBackupRoutes } from './backup/routes.ts';
 import type { BackupVault } from './backup/vault.ts';
 import { parseRange } from './byte-range.ts';
 import { systemClock } from './clock.ts';
-import { Coordinator, type CoordinatorEvent, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
+import { Coordinator, type CoordinatorInputs, type CoordinatorOptions } from './coordinator.ts';
 import { RateLimitedError } from './enrollment-guard.ts';
 import { ApiError, badRequest, notFound, unauthorized } from './errors.ts';
+import { streamEvents } from './event-stream.ts';
 import { type Replica, soleReplica, standbyAnswer, storeKind } from './replica.ts';
 import { StoreError } from './store/index.ts';
 import {
@@ -95,8 +96,6 @@ export const INSTALL_FAILED_BODY_LIMIT = 16 * 1024;
 /** Heartbeats per host: a burst of this many, then one per HEARTBEAT_REFILL_MS (429 beyond). */
 export const HEARTBEAT_BURST = 10;
 export const HEARTBEAT_REFILL_MS = 1000;
-/** An event-stream subscriber that lets this much pile up unread is disconnected (it reconnects and refetches). */
-export const SSE_MAX_BUFFERED = 1024 * 1024;
 const errorResponses = { '4xx': ERROR_BODY_SCHEMA, '5xx': ERROR_BODY_SCHEMA } as const;
 
 const STATUS_TEXT: Record<number, string> = {
@@ -147,16 +146,6 @@ function headerText(text: string): string {
 }
 
 /** One event serialised once, however many subscribers write it (the event object is emitted once to all). */
-const sseFrames = new WeakMap<CoordinatorEvent, string>();
-function sseFrame(event: CoordinatorEvent): string {
-  let frame = sseFrames.get(event);
-  if (frame === undefined) {
-    frame = `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-    sseFrames.set(event, frame);
-  }
-  return frame;
-}
-
 /** Optional body {dryRun: true} of remove and rebind: the answer says what would change, nothing changes. */
 function dryRunOf(body: unknown): boolean {
   const dryRun = (body as { dryRun?: unknown } | undefined)?.dryRun;
@@ -367,41 +356,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     },
     async (request, reply) => {
       reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      // Backpressure: a subscriber that stops reading is disconnected once SSE_MAX_BUFFERED bytes wait
-      // for it, instead of the coordinator buffering every later event in memory. Clients reconnect
-      // and fetch the status again, so nothing is lost for a reader that was only slow.
-      const send = (event: CoordinatorEvent) => {
-        if (raw.destroyed) return;
-        if (raw.writableLength > SSE_MAX_BUFFERED) {
-          request.log.warn({ buffered: raw.writableLength }, 'event-stream subscriber does not read; disconnected');
-          done();
-          raw.destroy();
-          return;
-        }
-        raw.write(sseFrame(event));
-      };
-      raw.write(`event: hello\ndata: ${JSON.stringify({ serverTime: coordinator.now() })}\n\n`);
-      coordinator.events.on('event', send);
-      // Keeps proxies from closing an idle stream; not on any critical path.
-      const keepAlive = setInterval(() => {
-        if (!raw.destroyed) raw.write(': keep-alive\n\n');
-      }, 15_000);
-      keepAlive.unref();
-      function done() {
-        clearInterval(keepAlive);
-        coordinator.events.off('event', send);
-      }
-      raw.once('close', done);
-      request.raw.once('close', () => {
-        if (raw.destroyed) done();
-      });
+      streamEvents(request.raw, reply.raw, coordinator.events, coordinator.now(), request.log);
     },
   );
 

@@ -1,8 +1,8 @@
 /**
  * The coordinator: wires the rollout services over one store and answers for them. Every state
- * change ends in `reconcile()` (server/rollout/reconciler.ts), which runs the pure scheduler and
- * commits its decisions in one compare-and-swap transaction, then wakes the long-polls of the
- * hosts that got a step — in the same event-loop turn, no polling interval. Responses wait until
+ * change asks for a scheduling pass (server/rollout/reconciler.ts; the requests of one event-loop
+ * turn share one), which runs the pure scheduler over the rollout model, commits its decisions
+ * with compare-and-swap, then wakes the long-polls of the hosts that got a step — no polling interval. Responses wait until
  * the state they reveal is durable, and secrets are audited before they leave. Layout: docs/adr/0026.
  *
  * Runtime contract: one process owns the state directory; all methods are safe to call
@@ -73,7 +73,13 @@ export class Coordinator {
       log,
       redactor: this.redactor,
       events,
-      reconcile: () => this.reconciler.reconcile(),
+      reconcile: () => this.reconciler.request(),
+      settle: () => this.reconciler.settle(),
+      scheduled: async () => {
+        this.reconciler.request();
+        await this.repo.flushed();
+        this.reconciler.settle();
+      },
     };
     this.reconciler = new Reconciler(this.ctx);
     this.enrollment = new EnrollmentService(this.ctx);
@@ -134,6 +140,7 @@ export class Coordinator {
   }
 
   snapshot(): RolloutSnapshot {
+    this.reconciler.settle();
     return this.repo.snapshot(this.live.lastSeen);
   }
 
@@ -154,8 +161,14 @@ export class Coordinator {
   approve = (name: string, key?: string) => this.operator.approve(name, key);
   rebind = (name: string, options?: { dryRun?: boolean }) => this.operator.rebind(name, options);
   remove = (name: string, options?: { dryRun?: boolean }) => this.operator.remove(name, options);
-  waitingFor = (host: string) => this.projection.waitingFor(host);
-  status = () => this.projection.status();
+  waitingFor = (host: string) => {
+    this.reconciler.settle();
+    return this.projection.waitingFor(host);
+  };
+  status = () => {
+    this.reconciler.settle();
+    return this.projection.status();
+  };
   /** One step's record (the backup route checks an upload against its `etcd-snapshot` step). */
   stepRecord = (id: string) => this.repo.step(id)?.value;
   /** Every secret hand-out, oldest first (server/rollout/audit.ts); `host` keeps one host's. */

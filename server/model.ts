@@ -187,6 +187,27 @@ export interface RolloutSnapshot {
   tokens: TokenRecord[];
   /** Last time each host's agent called the coordinator (in memory only; prefers live agents for cleanup). */
   lastSeen: Record<string, number>;
+  /**
+   * Derived from `steps`, kept current by the rollout model (server/rollout/rollout-model.ts) so a
+   * scheduling pass needs no walk over every step record; absent, the scheduler derives it itself.
+   */
+  index?: StepIndex;
+}
+
+/** What the scheduler would otherwise derive from every step record (ADR 0037). */
+export interface StepIndex {
+  /** The highest `seq` of any step record (coordinator-made steps are numbered after it). */
+  maxSeq: number;
+  /** Hosts other than the coordinator with a released or running step. */
+  busyHosts: ReadonlySet<string>;
+  /** Ids of coordinator-made steps (`origin` not `plan`). */
+  dynamic: ReadonlySet<string>;
+  /** Ids of steps marked `needsCleanup`. */
+  cleanup: ReadonlySet<string>;
+  /** Ids of steps of a kind that uploads the kubeadm-certs Secret (kubeadm-init, upload-certs). */
+  uploads: ReadonlySet<string>;
+  /** Ids of steps that may hold a group slot: released or running, or failed/retry-wait needing cleanup. */
+  occupying: ReadonlySet<string>;
 }
 
 export function createStepRecord(id: string, host: string, kind: WorkKind, origin: StepRecord['origin'], seq: number): StepRecord {

@@ -10,11 +10,11 @@ import { type StepGate, type StepSuccessCheck, stepTraits } from '../protocol/in
 import type { StepRecord, TokenRecord, WorkKind } from './model.ts';
 import {
   ACTIVE,
-  allSteps,
   cleanupDone,
   currentToken,
   hostReady,
   hostRemoved,
+  indexedSteps,
   initSucceeded,
   isStacked,
   newStep,
@@ -42,7 +42,7 @@ export function joinGateMet(plan: ClusterPlan, kind: WorkKind, results: StepReco
 
 export function lastCertUpload(pass: Pass): number | undefined {
   let last: number | undefined;
-  for (const r of allSteps(pass)) {
+  for (const r of indexedSteps(pass, 'uploads')) {
     if (stepTraits(r.kind).uploadsCertificates && r.state === 'succeeded' && r.releasedAt !== undefined) {
       if (last === undefined || r.releasedAt > last) last = r.releasedAt;
     }
@@ -58,7 +58,7 @@ export function certsUploaded(pass: Pass): true | string {
     pass.wake.push(closes + 1);
     return true;
   }
-  const inProgress = allSteps(pass).find((r) => r.kind === 'upload-certs' && !TERMINAL_OK.has(r.state));
+  const inProgress = indexedSteps(pass, 'uploads').find((r) => r.kind === 'upload-certs' && !TERMINAL_OK.has(r.state));
   if (inProgress) return `the kubeadm-certs upload (${inProgress.id}, ${inProgress.state})`;
   const executor = pickControlPlane(pass, '');
   if (!executor) return 'a joined control plane to upload the certificates';
@@ -71,8 +71,11 @@ export function certsUploaded(pass: Pass): true | string {
 
 export function countGroupUsage(pass: Pass): Map<string, number> {
   const used = new Map<string, number>();
-  for (const step of pass.plan.steps) {
-    if (!step.group) continue;
+  // With an index, only the steps that can occupy a slot (a sum: order does not matter).
+  const occupying = pass.snapshot.index?.occupying;
+  const steps: Iterable<PlannedStep | undefined> = occupying ? [...occupying].map((id) => pass.index.byId.get(id)) : pass.plan.steps;
+  for (const step of steps) {
+    if (!step?.group) continue;
     const r = rec(pass, step.id);
     if (!r || hostRemoved(pass, step.host)) continue;
     const occupies = ACTIVE.has(r.state) || ((r.state === 'retry-wait' || r.state === 'failed') && !cleanupDone(pass, r));

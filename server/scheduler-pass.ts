@@ -84,6 +84,18 @@ export function isStacked(plan: ClusterPlan): boolean {
   return plan.spec.topology === 'stacked';
 }
 
+/** The snapshot's busy hosts (not copied) and the hosts a pass adds. */
+export class BusyHosts {
+  private readonly added = new Set<string>();
+  constructor(private readonly base: ReadonlySet<string>) {}
+  has(host: string): boolean {
+    return this.added.has(host) || this.base.has(host);
+  }
+  add(host: string): void {
+    this.added.add(host);
+  }
+}
+
 export interface Pass {
   snapshot: RolloutSnapshot;
   plan: ClusterPlan;
@@ -92,7 +104,8 @@ export interface Pass {
   config: SchedulerConfig;
   /** Records as modified by this pass (created or released). */
   working: Map<string, StepRecord>;
-  busyHosts: Set<string>;
+  /** Hosts with a released or running step: the snapshot's, plus those this pass released to. */
+  busyHosts: BusyHosts;
   decisions: Decision[];
   waiting: Record<string, string>;
   wake: number[];
@@ -110,6 +123,38 @@ export function allSteps(pass: Pass): StepRecord[] {
   const merged = new Map<string, StepRecord>(Object.entries(pass.snapshot.steps));
   for (const [id, record] of pass.working) merged.set(id, record);
   return [...merged.values()];
+}
+
+/** The index sets a step record belongs to (the fields they test never change within a pass). */
+export function stepIndexSets(record: StepRecord): {
+  dynamic: boolean;
+  cleanup: boolean;
+  uploads: boolean;
+  occupying: boolean;
+  busy: boolean;
+} {
+  const active = ACTIVE.has(record.state);
+  return {
+    dynamic: record.origin !== 'plan',
+    cleanup: record.needsCleanup === true,
+    uploads: stepTraits(record.kind).uploadsCertificates,
+    occupying: active || ((record.state === 'retry-wait' || record.state === 'failed') && record.needsCleanup === true),
+    busy: active && record.host !== COORDINATOR_HOST,
+  };
+}
+
+/**
+ * The steps of one index set (`StepIndex`), as this pass sees them — in `allSteps` order (snapshot
+ * records by id, then those this pass created) — or every step when the snapshot has no index.
+ * Callers filter on the set's own property, so both give the same list.
+ */
+export function indexedSteps(pass: Pass, set: 'dynamic' | 'cleanup' | 'uploads'): StepRecord[] {
+  const ids = pass.snapshot.index?.[set];
+  if (!ids) return allSteps(pass);
+  const out: StepRecord[] = [];
+  for (const id of [...ids].sort()) out.push(pass.working.get(id) ?? pass.snapshot.steps[id]!);
+  for (const [id, record] of pass.working) if (!(id in pass.snapshot.steps)) out.push(record);
+  return out;
 }
 
 export function hostRemoved(pass: Pass, host: string): boolean {
@@ -166,10 +211,15 @@ export function cleanupDone(pass: Pass, record: StepRecord): boolean {
 }
 
 export function startPass(snapshot: RolloutSnapshot, plan: ClusterPlan, now: number, config: SchedulerConfig): Pass {
-  let maxSeq = 0;
-  for (const r of Object.values(snapshot.steps)) if (r.seq > maxSeq) maxSeq = r.seq;
-  const busyHosts = new Set<string>();
-  for (const r of Object.values(snapshot.steps)) if (ACTIVE.has(r.state) && r.host !== COORDINATOR_HOST) busyHosts.add(r.host);
+  let maxSeq = snapshot.index?.maxSeq ?? 0;
+  let busy = snapshot.index?.busyHosts;
+  if (!busy) {
+    const derived = new Set<string>();
+    for (const r of Object.values(snapshot.steps)) if (r.seq > maxSeq) maxSeq = r.seq;
+    for (const r of Object.values(snapshot.steps)) if (ACTIVE.has(r.state) && r.host !== COORDINATOR_HOST) derived.add(r.host);
+    busy = derived;
+  }
+  const busyHosts = new BusyHosts(busy);
   return {
     snapshot,
     plan,

@@ -3,7 +3,7 @@
  * are released to which host, which cleanup or upload-certs steps must be created, and whether a
  * bootstrap token must be minted. No I/O, no clock, no randomness: the coordinator applies the
  * decisions through the store (compare-and-swap) and calls `decide` again whenever anything
- * changes, so a step is released in the same event-loop turn its gate opens.
+ * changes (one pass per event-loop turn), so a step is released in the turn its gate opens.
  *
  * Gates (docs/coordinator.md): host enrolled (and approved) · the host's earlier steps done ·
  * `after` done · one step at a time per host · groups in plan order up to their limit · etcd
@@ -21,12 +21,12 @@ import { isJoinKind, type ReportRequest, stepTraits } from '../protocol/index.ts
 import { COORDINATOR_HOST, createStepRecord, type RolloutSnapshot, type StepRecord } from './model.ts';
 import { countGroupUsage, GATES, gate, joinGateMet, tokenForJoin } from './scheduler-gates.ts';
 import {
-  allSteps,
   cleanupDone,
   currentToken,
   type Decision,
   hostReady,
   hostRemoved,
+  indexedSteps,
   indexPlan,
   initSucceeded,
   isStacked,
@@ -216,7 +216,7 @@ function dueForRelease(pass: Pass, record: StepRecord): boolean | string {
 }
 
 function ensureCleanup(pass: Pass): void {
-  for (const record of allSteps(pass)) {
+  for (const record of indexedSteps(pass, 'cleanup')) {
     if (!record.needsCleanup || (record.cleanup && !cleanupLost(pass, record))) continue;
     if (record.state !== 'retry-wait' && record.state !== 'failed') continue;
     if (hostRemoved(pass, record.host)) continue;
@@ -232,7 +232,7 @@ function ensureCleanup(pass: Pass): void {
 }
 
 function releaseCoordinatorMadeSteps(pass: Pass): void {
-  const dynamic = allSteps(pass)
+  const dynamic = indexedSteps(pass, 'dynamic')
     .filter((r) => r.origin !== 'plan')
     .sort((a, b) => a.seq - b.seq);
   for (const record of dynamic) {
@@ -251,9 +251,8 @@ function hasUnfinishedJoins(pass: Pass): boolean {
 
 function releasePlanSteps(pass: Pass): void {
   for (const step of pass.plan.steps) {
-    if (!hostReady(pass, step.host)) continue;
+    if (pass.busyHosts.has(step.host) || !hostReady(pass, step.host)) continue;
     const record = rec(pass, step.id) ?? recordOf(pass.snapshot, step);
-    if (pass.busyHosts.has(step.host)) continue;
     const due = dueForRelease(pass, record);
     if (due !== true) {
       if (typeof due === 'string' && !pass.waiting[step.host]) pass.waiting[step.host] = `waiting for ${due}`;
@@ -306,7 +305,8 @@ export function isHostDone(snapshot: RolloutSnapshot, plan: ClusterPlan, host: s
 export function doneHosts(snapshot: RolloutSnapshot, plan: ClusterPlan, candidates?: Iterable<string>): Set<string> {
   const index = indexPlan(plan);
   const open = new Set<string>();
-  for (const r of Object.values(snapshot.steps)) {
+  const dynamic = snapshot.index ? [...snapshot.index.dynamic].map((id) => snapshot.steps[id]!) : Object.values(snapshot.steps);
+  for (const r of dynamic) {
     if (r.origin !== 'plan' && !TERMINAL_OK.has(r.state) && r.state !== 'failed') open.add(r.host);
   }
   const done = new Set<string>();

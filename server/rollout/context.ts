@@ -126,7 +126,11 @@ export class RolloutEvents {
   }
 }
 
-/** What every service receives. `reconcile` runs the scheduler and commits (reconciler.ts). */
+/**
+ * What every service receives. `reconcile` asks for a scheduling pass, coalesced with the other
+ * requests of this event-loop turn; `settle` runs a requested pass now, `scheduled` after durability
+ * (reconciler.ts): a caller's answer reflects the pass its change asked for.
+ */
 export interface ServiceContext {
   plan: ClusterPlan;
   config: SchedulerConfig;
@@ -140,4 +144,7 @@ export interface ServiceContext {
   redactor: Redactor;
   events: RolloutEvents;
   reconcile(): void;
+  settle(): void;
+  /** After a commit: asks for a pass, waits until the store is durable, then runs the pass if it is still pending. */
+  scheduled(): Promise<void>;
 }

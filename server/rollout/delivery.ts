@@ -1,12 +1,12 @@
 /**
  * The agent-facing delivery service: `GET /v1/next` long-polls until the host's step is
- * released (woken by the reconciler in the same turn), then builds it with its secrets, audits
+ * released (woken by the reconciler's pass; a pending pass runs first), then builds it with its secrets, audits
  * the hand-out and returns it only once the release is durable. A long-poll ends at its deadline
  * on the injected clock or on the real one, whichever comes first.
  */
 import type { PlannedStep, SecretKind, SecretSource } from '../../generator/plan/types.ts';
 import type { NextResponse, ReleasedStep } from '../../protocol/index.ts';
-import type { RolloutSnapshot, StepRecord } from '../model.ts';
+import type { StepRecord } from '../model.ts';
 import { applyReport, currentToken, indexPlan, isHostDone } from '../scheduler.ts';
 import { StoreError } from '../store/index.ts';
 import type { ServiceContext } from './context.ts';
@@ -15,19 +15,14 @@ export class DeliveryService {
   constructor(private readonly ctx: ServiceContext) {}
 
   private currentStepOf(host: string): StepRecord | undefined {
-    for (const r of this.ctx.repo.stepsNamedFor(host)) {
-      if (r.value.host === host && (r.value.state === 'released' || r.value.state === 'running')) return r.value;
-    }
-    return undefined;
+    return this.ctx.repo.activeStepOf(host);
   }
 
-  /** Same answer as scheduler `isHostDone`, reading only this host's records. */
+  /** Scheduler `isHostDone` over the rollout model (its index: only this host's and coordinator-made steps are read). */
   private hostDone(host: string): boolean {
     const record = this.ctx.repo.host(host)?.value;
     if (!record?.enrollment) return false;
-    const steps: RolloutSnapshot['steps'] = {};
-    for (const r of this.ctx.repo.stepsNamedFor(host)) steps[r.value.id] = r.value;
-    return isHostDone({ hosts: {}, steps, tokens: [], lastSeen: {} }, this.ctx.plan, host);
+    return isHostDone(this.ctx.repo.liveSnapshot(this.ctx.live.lastSeen), this.ctx.plan, host);
   }
 
   /** GET /v1/next: the host's released step, `done`, or null when nothing came within `waitMs`. */
@@ -37,6 +32,7 @@ export class DeliveryService {
     const realDeadline = this.ctx.realClock.now() + wait;
     for (;;) {
       this.ctx.live.lastSeen[host] = this.ctx.clock.now();
+      this.ctx.settle();
       const record = this.currentStepOf(host);
       if (record) {
         await this.ctx.repo.flushed();

@@ -59,7 +59,7 @@ export class EnrollmentService {
   async enroll(request: EnrollRequest, sourceAddress: string): Promise<EnrollResponse> {
     const now = this.ctx.clock.now();
     this.admitCredentialRequest(request.protocol, sourceAddress, now);
-    const { pem } = parseAgentPublicKey(request.publicKey);
+    const { key, pem } = parseAgentPublicKey(request.publicKey);
     let verified = await this.ctx.inputs.enrollment.verify(request.host, request.credential);
     /** Set for a fleet claim that must wait as a candidate (server/enrollment-guard.ts). */
     let claim: { matchedBy: MatchedBy; fleetCredential: boolean } | undefined;
@@ -135,12 +135,13 @@ export class EnrollmentService {
       enrollment: this.bindingOf(request, pem, sourceAddress, now),
     };
     const pending = this.ctx.repo.commit(this.ctx.repo.txn().host(updated, stored.version));
-    // The commit is already applied to the store's view: schedule in this same turn, then wait for durability.
+    // The commit is already applied to the store's view: ask for a pass (end of this turn), then wait for durability.
     this.ctx.live.lastSeen[host.name] = now;
     this.ctx.reconcile();
     const result = await pending;
     if (!result.ok) throw new ApiError(409, ERROR_CODES.credentialSpent, `host ${host.name} enrolled concurrently; retry`);
-    this.ctx.live.keys.delete(host.name);
+    // The key just bound: the agent's first signed request need not parse it again.
+    this.ctx.live.keys.set(host.name, key);
     if (wasRebind)
       await this.ctx.events.security('rebind-used', host.name, sourceAddress, `${host.name} re-enrolled after \`kubeseed rebind\``);
     this.ctx.log.info({ host: host.name, sourceAddress }, 'host enrolled');

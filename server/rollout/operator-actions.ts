@@ -50,8 +50,7 @@ export class OperatorActions {
     for (const r of updated) txn.step(r, versions.get(r.id)!);
     await this.commitOrConflict(txn);
     for (const r of updated) this.ctx.events.step(r);
-    this.ctx.reconcile();
-    await this.ctx.repo.flushed();
+    await this.ctx.scheduled();
     return { requeued: updated.map((r) => r.id) };
   }
 
@@ -78,8 +77,7 @@ export class OperatorActions {
       );
     }
     this.ctx.events.host(name);
-    this.ctx.reconcile();
-    await this.ctx.repo.flushed();
+    await this.ctx.scheduled();
     return { approved: true };
   }
 
@@ -122,8 +120,7 @@ export class OperatorActions {
     this.ctx.log.info({ host: name, key: fingerprint, rejected: pick.rejected.length }, 'enrollment candidate approved');
     this.ctx.events.host(name);
     this.ctx.live.wakeHost(name);
-    this.ctx.reconcile();
-    await this.ctx.repo.flushed();
+    await this.ctx.scheduled();
     return { approved: true, host: name, key: fingerprint, rejected: pick.rejected.length };
   }
 
@@ -161,8 +158,7 @@ export class OperatorActions {
     this.ctx.log.info({ host: name }, 'host binding cleared (rebind)');
     this.ctx.events.host(name);
     this.ctx.live.wakeHost(name);
-    this.ctx.reconcile();
-    await this.ctx.repo.flushed();
+    await this.ctx.scheduled();
     return { rebound: true };
   }
 
@@ -185,8 +181,7 @@ export class OperatorActions {
     this.ctx.log.info({ host: name, cleanup: create.map((s) => s.id) }, 'host removed');
     this.ctx.events.host(name);
     this.ctx.live.wakeHost(name);
-    this.ctx.reconcile();
-    await this.ctx.repo.flushed();
+    await this.ctx.scheduled();
     return { removed: true, cleanup: create.map((s) => s.id) };
   }
 }

@@ -1,78 +1,125 @@
 /**
- * Reconcile: run the pure scheduler (server/scheduler.ts `decide`) over a snapshot, commit its
- * decisions in one compare-and-swap transaction, then wake the long-polls of the hosts that got
- * a step — in the same event-loop turn. Timers exist only for time-based gates (`nextWakeAt`)
- * and for retrying a commit that conflicted or failed.
+ * Reconcile: run the pure scheduler (server/scheduler.ts `decide`) over the rollout model (the
+ * live, indexed snapshot of server/rollout/rollout-model.ts), commit its decisions in one
+ * compare-and-swap transaction, then wake the long-polls of the hosts that got a step. Services ask
+ * for a pass with `request()`: the requests of one event-loop turn are coalesced into one pass at
+ * the end of the turn (setImmediate), and `settle()` runs a requested pass at once for a reader
+ * that must see its outcome (a long-poll, the status). Timers exist only for time-based gates
+ * (`nextWakeAt`) and for retrying a commit that conflicted or failed.
  */
 import { createStepRecord, type RolloutSnapshot, type StepRecord } from '../model.ts';
 import { type Decision, decide, indexPlan } from '../scheduler.ts';
 import { ClusterEffects } from './cluster-effects.ts';
 import type { ServiceContext } from './context.ts';
-import { MAX_RECORDS_PER_COMMIT } from './repository.ts';
-
-/** Passes of one reconcile at most: 4 rounds, plus a pass per MAX_RECORDS_PER_COMMIT records of a large wave. */
-const MAX_PASSES = 2_000;
+import { MAX_RECORDS_PER_COMMIT, type RolloutTxn } from './repository.ts';
 
 export class Reconciler {
   private readonly effects: ClusterEffects;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private retryTimer: NodeJS.Timeout | undefined;
+  private requested: { immediate: NodeJS.Immediate } | { timer: NodeJS.Timeout } | undefined;
+  /** Real time (performance.now) the last pass ended, and how long it took: requests wait that long after it. */
+  private lastPassEnd = -Infinity;
+  private lastPassMs = 0;
 
   constructor(private readonly ctx: ServiceContext) {
     this.effects = new ClusterEffects(ctx, (at) => this.scheduleWake(at));
   }
 
+  /**
+   * Asks for a pass at the end of this event-loop turn; every request of the turn shares it. Under
+   * a storm of events a pass starts no sooner than its own duration after the last one ended, so
+   * scheduling takes at most about half the CPU and the passes grow fewer, not the work per event.
+   */
+  request(): void {
+    if (this.requested || this.ctx.live.stopped) return;
+    const wait = this.lastPassEnd + this.lastPassMs - performance.now();
+    this.requested = wait > 1 ? { timer: setTimeout(() => this.settle(), wait) } : { immediate: setImmediate(() => this.settle()) };
+  }
+
+  /** Runs the requested pass now, if one is pending. */
+  settle(): void {
+    if (this.requested) this.reconcile();
+  }
+
   /** Runs the scheduler and commits its decisions. Synchronous up to the commit; safe to call any time. */
   reconcile(): void {
     const { ctx } = this;
+    this.cancelRequest();
     if (ctx.live.stopped) return;
-    // A pass that committed only part of its decisions (MAX_RECORDS_PER_COMMIT) is followed by
-    // another at once, on the view that commit already changed; such passes do not count as rounds.
-    let rounds = 0;
-    for (let pass = 0; pass < MAX_PASSES && rounds < 4; pass++) {
-      const snapshot = ctx.repo.snapshot(ctx.live.lastSeen);
+    const started = performance.now();
+    // Up to 4 rounds: a round's commits can open gates for the next (a created step released).
+    for (let round = 0; round < 4; round++) {
+      const snapshot = ctx.repo.liveSnapshot(ctx.live.lastSeen);
       const now = ctx.clock.now();
       const schedule = decide(snapshot, ctx.plan, now, ctx.config);
       ctx.live.waiting = schedule.waiting;
       this.scheduleWake(schedule.nextWakeAt);
       const committed = this.commitDecisions(snapshot, schedule.decisions, now);
       if (schedule.decisions.some((d) => d.type === 'mint-token')) this.effects.mintToken();
-      if (committed === 'none') break;
-      if (committed === 'all') rounds++;
+      if (!committed) break;
     }
     this.effects.runCoordinatorSteps();
+    this.lastPassEnd = performance.now();
+    this.lastPassMs = this.lastPassEnd - started;
+  }
+
+  private cancelRequest(): void {
+    const requested = this.requested;
+    if (requested && 'timer' in requested) clearTimeout(requested.timer);
+    else if (requested) clearImmediate(requested.immediate);
+    this.requested = undefined;
   }
 
   stop(): void {
+    this.cancelRequest();
     clearTimeout(this.wakeTimer);
     clearTimeout(this.retryTimer);
   }
 
-  /** Commits the decisions, or as many as fit in one commit ('partial'); 'none' when there were none. */
-  private commitDecisions(snapshot: RolloutSnapshot, decisions: Decision[], now: number): 'none' | 'all' | 'partial' {
+  /**
+   * Commits the decisions in as many commits as MAX_RECORDS_PER_COMMIT needs (a decision's records
+   * stay together: its steps, a cleanup link, a release with its lock and token), then announces
+   * them and wakes the hosts that got a step; false when there were none.
+   */
+  private commitDecisions(snapshot: RolloutSnapshot, decisions: Decision[], now: number): boolean {
     const { ctx } = this;
+    /** Every record this call writes, as it writes it (later decisions read earlier ones here). */
     const working = new Map<string, StepRecord>();
-    const created = new Set<string>();
-    const txn = ctx.repo.txn();
-    const released: StepRecord[] = [];
     const get = (id: string) => working.get(id) ?? snapshot.steps[id];
-    let partial = false;
-    for (const decision of decisions) {
-      // Records this decision may add: its steps, a cleanup link, or a release with its lock and token.
-      const adds = decision.type === 'create-steps' ? decision.steps.length + 1 : decision.type === 'release' ? 3 : 0;
-      if (working.size > 0 && working.size + txn.size + adds > MAX_RECORDS_PER_COMMIT) {
-        partial = true;
-        break;
+    const released: StepRecord[] = [];
+    const created: StepRecord[] = [];
+    /** Records of the commit being built; `fresh`: those that must not exist yet. */
+    let chunk = new Map<string, StepRecord>();
+    let fresh = new Set<string>();
+    let txn = ctx.repo.txn();
+    const flush = () => {
+      for (const [id, record] of chunk) {
+        if (fresh.has(id)) txn.step(record, 0);
+        else txn.stepAsStored(record);
       }
+      this.commitQuietly(txn);
+      chunk = new Map();
+      fresh = new Set();
+      txn = ctx.repo.txn();
+    };
+    const write = (record: StepRecord, isNew: boolean) => {
+      working.set(record.id, record);
+      chunk.set(record.id, record);
+      if (isNew) fresh.add(record.id);
+    };
+    for (const decision of decisions) {
+      const adds = decision.type === 'create-steps' ? decision.steps.length + 1 : decision.type === 'release' ? 3 : 0;
+      if (chunk.size > 0 && chunk.size + txn.size + adds > MAX_RECORDS_PER_COMMIT) flush();
       if (decision.type === 'create-steps') {
         for (const step of decision.steps) {
-          working.set(step.id, step);
-          created.add(step.id);
+          write(step, true);
+          created.push(step);
         }
         if (decision.cleanupFor) {
           const target = get(decision.cleanupFor);
-          if (target) working.set(target.id, { ...target, cleanup: decision.steps.map((s) => s.id) });
+          if (target) write({ ...target, cleanup: decision.steps.map((s) => s.id) }, false);
         }
       } else if (decision.type === 'release') {
         const base =
@@ -88,15 +135,26 @@ export class Reconciler {
         } else if (decision.tokenId !== undefined) {
           next.tokenId = decision.tokenId;
         }
-        working.set(next.id, next);
+        // A step created by an earlier commit of this call exists now: checked at its stored version.
+        write(next, fresh.has(next.id));
         released.push(next);
       }
     }
-    if (working.size === 0) return 'none';
-    for (const [id, record] of working) {
-      if (created.has(id)) txn.step(record, 0);
-      else txn.stepAsStored(record);
+    if (working.size === 0) return false;
+    if (chunk.size > 0) flush();
+    const releasedIds = new Set(released.map((r) => r.id));
+    for (const record of released) {
+      ctx.log.info({ step: record.id, host: record.host, attempt: record.attempt }, 'step released');
+      ctx.events.step(record);
+      ctx.live.wakeHost(record.host);
     }
+    for (const step of created) if (!releasedIds.has(step.id)) ctx.events.step(working.get(step.id)!);
+    return true;
+  }
+
+  /** Commits; a conflict or a failure is logged and retried by a later pass. */
+  private commitQuietly(txn: RolloutTxn): void {
+    const { ctx } = this;
     ctx.repo.commit(txn).then(
       (result) => {
         if (!result.ok) {
@@ -109,13 +167,6 @@ export class Reconciler {
         this.scheduleRetry();
       },
     );
-    for (const record of released) {
-      ctx.log.info({ step: record.id, host: record.host, attempt: record.attempt }, 'step released');
-      ctx.events.step(record);
-      ctx.live.wakeHost(record.host);
-    }
-    for (const id of created) if (!released.some((r) => r.id === id)) ctx.events.step(working.get(id)!);
-    return partial ? 'partial' : 'all';
   }
 
   private scheduleRetry(): void {

@@ -44,8 +44,7 @@ export class ReportService {
         'step report',
       );
       this.ctx.events.step(updated);
-      this.ctx.reconcile();
-      await this.ctx.repo.flushed();
+      await this.ctx.scheduled();
       return { accepted: true };
     }
     throw new ApiError(409, ERROR_CODES.staleAttempt, `step ${report.stepId} changed concurrently; report again`);

@@ -12,12 +12,8 @@
 import type { HostRecord, InitLock, RolloutSnapshot, SecurityEvent, StepRecord, TokenRecord } from '../model.ts';
 import { type CommitResult, type Store, StoreError, type StoreRecord, type StoreTxn } from '../store/index.ts';
 import { type AuditEntry, appendAudit, listAudit } from './audit.ts';
+import { HOST_PREFIX, INIT_LOCK_KEY, RolloutModel, STEP_PREFIX, TOKEN_PREFIX } from './rollout-model.ts';
 import { SecurityEventLog } from './security-events.ts';
-
-const HOST_PREFIX = 'host/';
-const STEP_PREFIX = 'step/';
-const TOKEN_PREFIX = 'token/';
-const INIT_LOCK_KEY = 'lock/init';
 
 // Writers keep to the store's MAX_RECORDS_PER_COMMIT (server/store/types.ts); re-exported for them.
 export { MAX_RECORDS_PER_COMMIT } from '../store/index.ts';
@@ -89,9 +85,17 @@ export class RolloutTxn {
 
 export class RolloutRepository {
   private readonly security: SecurityEventLog;
+  private modelCache: RolloutModel | undefined;
 
   constructor(private readonly store: Store) {
     this.security = new SecurityEventLog(store);
+  }
+
+  /** The in-memory rollout model (rollout-model.ts), built on first use; undefined for a store that cannot be watched. */
+  private get model(): RolloutModel | undefined {
+    const { store } = this;
+    if (!this.modelCache && store.watch) this.modelCache = new RolloutModel(store as Store & { watch: NonNullable<Store['watch']> });
+    return this.modelCache;
   }
 
   host(name: string): Stored<HostRecord> | undefined {
@@ -104,6 +108,8 @@ export class RolloutRepository {
 
   /** The host records by name. */
   hostRecords(): RolloutSnapshot['hosts'] {
+    const model = this.model;
+    if (model) return { ...model.hosts };
     const hosts: RolloutSnapshot['hosts'] = {};
     for (const r of this.hosts()) hosts[r.value.name] = r.value;
     return hosts;
@@ -117,6 +123,15 @@ export class RolloutRepository {
     return this.store.list<StepRecord>(STEP_PREFIX);
   }
 
+  /** The host's released or running step, if any (from the rollout model's index when there is one). */
+  activeStepOf(host: string): StepRecord | undefined {
+    const model = this.model;
+    if (model) return model.activeStepOf(host);
+    for (const r of this.stepsNamedFor(host))
+      if (r.value.host === host && (r.value.state === 'released' || r.value.state === 'running')) return r.value;
+    return undefined;
+  }
+
   /** The steps whose id starts with `host/` (every step of a host is named so); filter on `.host` for exactness. */
   stepsNamedFor(host: string): Stored<StepRecord>[] {
     return this.store.list<StepRecord>(`${STEP_PREFIX}${host}/`);
@@ -128,6 +143,8 @@ export class RolloutRepository {
   }
 
   tokens(): TokenRecord[] {
+    const model = this.model;
+    if (model) return [...model.tokens];
     return this.store.list<TokenRecord>(TOKEN_PREFIX).map((r) => r.value);
   }
 
@@ -135,8 +152,27 @@ export class RolloutRepository {
     return this.store.get<InitLock>(INIT_LOCK_KEY)?.value;
   }
 
-  /** Everything the scheduler reads, at one instant; `lastSeen` is per-process state the caller owns. */
+  /**
+   * What a scheduling pass reads, without copying: the rollout model's own maps and indexes, valid
+   * for synchronous use until the next commit (the reconciler). Falls back to `snapshot`.
+   */
+  liveSnapshot(lastSeen: Record<string, number>): RolloutSnapshot {
+    return this.model?.live(lastSeen) ?? this.snapshot(lastSeen);
+  }
+
+  /** Everything the scheduler reads, at one instant, as a copy; `lastSeen` is per-process state the caller owns. */
   snapshot(lastSeen: Record<string, number>): RolloutSnapshot {
+    const model = this.model;
+    if (model) {
+      const lock = model.initLock;
+      return {
+        hosts: { ...model.hosts },
+        steps: { ...model.steps },
+        ...(lock ? { initLock: lock } : {}),
+        tokens: [...model.tokens],
+        lastSeen: { ...lastSeen },
+      };
+    }
     const hosts = this.hostRecords();
     const steps: RolloutSnapshot['steps'] = {};
     for (const r of this.steps()) steps[r.value.id] = r.value;

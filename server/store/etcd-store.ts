@@ -101,6 +101,10 @@ export class EtcdStore implements Store {
     return this.view.list<T>(prefix);
   }
 
+  watch(listener: (key: string, record: StoreRecord | undefined) => void): () => void {
+    return this.view.watch(listener);
+  }
+
   revision(): number {
     return this.view.revision();
   }

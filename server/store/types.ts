@@ -43,6 +43,11 @@ export interface Store {
   get<T = unknown>(key: string): StoreRecord<T> | undefined;
   /** Records whose key starts with `prefix`, sorted by key. */
   list<T = unknown>(prefix: string): StoreRecord<T>[];
+  /**
+   * Calls `listener` on every change to the local view, in the same turn (optional: a store
+   * without it gets its indexes rebuilt from `list`). Returns the unsubscribe function.
+   */
+  watch?(listener: (key: string, record: StoreRecord | undefined) => void): () => void;
   /** Current revision (0 for an empty store). */
   revision(): number;
   commit(txn: StoreTxn): Promise<CommitResult>;

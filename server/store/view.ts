@@ -18,10 +18,26 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Told of every change to a view's records: the record now under `key`, or undefined when it was deleted. */
+export type ViewListener = (key: string, record: StoreRecord | undefined) => void;
+
+/** The first index in sorted `keys` whose key is >= `key`. */
+function lowerBound(keys: string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class KeyValueView {
   private readonly records = new Map<string, StoreRecord>();
+  private readonly listeners = new Set<ViewListener>();
   private rev = 0;
-  /** Sorted keys, rebuilt lazily after a key is added or removed (updates keep it valid). */
+  /** Sorted keys, built on the first `list` and kept sorted by every insert and delete after it. */
   private sortedKeys: string[] | undefined;
 
   get<T>(key: string): StoreRecord<T> | undefined {
@@ -32,29 +48,41 @@ export class KeyValueView {
     this.sortedKeys ??= [...this.records.keys()].sort();
     const keys = this.sortedKeys;
     // Binary search for the first key >= prefix, then walk while the prefix matches.
-    let lo = 0;
-    let hi = keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (keys[mid]! < prefix) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = lowerBound(keys, prefix);
     const out: StoreRecord<T>[] = [];
     for (let i = lo; i < keys.length && keys[i]!.startsWith(prefix); i++) out.push(this.records.get(keys[i]!) as StoreRecord<T>);
     return out;
   }
 
+  /**
+   * Calls `listener` on every later change (commit, rollback, journal replay, etcd watch), in the
+   * same turn as the change; returns the unsubscribe function. Derived indexes (the rollout model,
+   * server/rollout/rollout-model.ts) stay current through it.
+   */
+  watch(listener: ViewListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   private set(key: string, record: StoreRecord): void {
-    if (!this.records.has(key)) this.sortedKeys = undefined;
+    if (!this.records.has(key) && this.sortedKeys) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 0, key);
     this.records.set(key, record);
+    for (const listener of this.listeners) listener(key, record);
   }
 
   private delete(key: string): void {
-    if (this.records.delete(key)) this.sortedKeys = undefined;
+    if (!this.records.delete(key)) return;
+    if (this.sortedKeys) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 1);
+    for (const listener of this.listeners) listener(key, undefined);
   }
 
   revision(): number {
     return this.rev;
+  }
+
+  /** Records held. */
+  size(): number {
+    return this.records.size;
   }
 
   entries(): StoreRecord[] {

@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NextResponse, ReleasedStep } from '../../../protocol/index.ts';
 import { buildApp } from '../../../server/app.ts';
+import { SSE_HARD_BUFFERED, SSE_MAX_BUFFERED } from '../../../server/event-stream.ts';
 import { JournalStore, MemoryStore, type Store } from '../../../server/store/index.ts';
 import { FailingStore } from './failing-store.ts';
 import { FAKE_PKI_KEY, makePlan } from './fixtures.ts';
@@ -391,6 +392,62 @@ describe('operator routes', () => {
     res.body.destroy();
     await dispatcher.close();
   });
+});
+
+describe('event stream backpressure', () => {
+  it('drops a subscriber that stops reading; a reading one gets every event of bursts larger than SSE_MAX_BUFFERED', async () => {
+    const { app } = setup();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as { port: number }).port;
+    const ca = makeInputs(makePlan()).tls.ca;
+    const emitter = app.coordinator.events;
+    const before = emitter.listenerCount('event');
+    // The slow subscriber: a TLS socket that sends the request and never reads again.
+    const { connect } = await import('node:tls');
+    const slow = connect({ host: '127.0.0.1', port, ca, servername: 'localhost', checkServerIdentity: () => undefined });
+    await new Promise<void>((resolve, reject) => slow.once('secureConnect', resolve).once('error', reject));
+    slow.write(`GET /v1/events HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${OPERATOR_TOKEN}\r\n\r\n`);
+    slow.on('error', () => {});
+    // The reading subscriber.
+    const { Agent, request } = await import('undici');
+    const dispatcher = new Agent({ connect: { ca } });
+    const res = await request(`https://127.0.0.1:${port}/v1/events`, {
+      dispatcher,
+      headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+    });
+    for (let i = 0; i < 100 && emitter.listenerCount('event') < before + 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(emitter.listenerCount('event')).toBe(before + 2);
+    slow.pause();
+    let received = 0;
+    let tail = '';
+    const reading = (async () => {
+      for await (const chunk of res.body) {
+        received += (chunk as Buffer).length;
+        tail = (tail + String(chunk)).slice(-10_000);
+        if (tail.includes('"phase":"last"')) break;
+      }
+    })();
+    const readerHas = async (phase: string) => {
+      for (let i = 0; i < 500 && !tail.includes(`"phase":"${phase}"`); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    // 24 MiB of events in bursts of 1.5 MiB per turn (each above SSE_MAX_BUFFERED), the next burst once
+    // the reader has read the last: more than the socket buffers and SSE_HARD_BUFFERED together.
+    const message = 'x'.repeat(4096);
+    for (let i = 0; i < 6144; i++) {
+      emitter.emit('event', { type: 'heartbeat', host: 'w1', phase: `p${i}`, message });
+      if (i % 384 === 383) await readerHas(`p${i}`);
+    }
+    emitter.emit('event', { type: 'heartbeat', host: 'w1', phase: 'last' });
+    await Promise.race([reading, new Promise((r) => setTimeout(r, 20_000))]);
+    expect(received).toBeGreaterThan(24 * 2 ** 20);
+    // The slow one was dropped (its listener removed), the reading one is still subscribed.
+    expect(emitter.listenerCount('event')).toBe(before + 1);
+    expect(384 * 4096).toBeGreaterThan(SSE_MAX_BUFFERED);
+    expect(24 * 2 ** 20).toBeGreaterThan(SSE_HARD_BUFFERED + 8 * 2 ** 20);
+    slow.destroy();
+    res.body.destroy();
+    await dispatcher.close();
+  }, 30_000);
 });
 
 describe('agent executables', () => {

@@ -7,6 +7,7 @@
 import type { BuiltStep, ClusterPlan, HostPlan, PlannedStep, SecretSource } from '../../../generator/plan/types.ts';
 import type { ClusterSpec, HostSpec } from '../../../generator/spec/types.ts';
 import type { Role } from '../../../protocol/index.ts';
+import type { HostRecord } from '../../../server/model.ts';
 
 export interface FixtureOptions {
   topology?: 'stacked' | 'external-etcd';
@@ -155,6 +156,11 @@ export function addWorkers(plan: ClusterPlan, names: string[]): ClusterPlan {
 }
 
 export const FAKE_PKI_KEY = '-----BEGIN PRIVATE KEY-----\nFAKECAKEYMATERIAL\n-----END PRIVATE KEY-----';
+
+/** A plan host's record before anything happened to it (what the coordinator's first start writes). */
+export function newHostRecord(name: string, role: HostRecord['role']): HostRecord {
+  return { name, role, credentialSpent: false, rebindAllowed: false, removed: false, awaitingApproval: false };
+}
 
 export function createFakeSecrets(): SecretSource {
   return {

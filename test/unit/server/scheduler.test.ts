@@ -19,7 +19,7 @@ import {
   type SchedulerConfig,
 } from '../../../server/scheduler.ts';
 import { withVersionRow } from '../../support/version-row.ts';
-import { addWorkers, type FixtureOptions, makePlan } from './fixtures.ts';
+import { addWorkers, type FixtureOptions, makePlan, newHostRecord } from './fixtures.ts';
 
 const T0 = Date.UTC(2026, 10, 22, 8, 0, 0);
 const MIN = 60_000;
@@ -44,14 +44,7 @@ class Sim {
 
   addPlanRecords(): void {
     for (const h of this.plan.hosts) {
-      this.snapshot.hosts[h.name] ??= {
-        name: h.name,
-        role: h.role,
-        credentialSpent: false,
-        rebindAllowed: false,
-        removed: false,
-        awaitingApproval: false,
-      };
+      this.snapshot.hosts[h.name] ??= newHostRecord(h.name, h.role);
     }
     for (const s of this.plan.steps) this.snapshot.steps[s.id] ??= createStepRecord(s.id, s.host, s.kind, 'plan', 0);
   }

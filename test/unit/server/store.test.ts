@@ -141,6 +141,20 @@ describe('JournalStore durability', () => {
     await again.close();
   });
 
+  it('by default a snapshot waits for as many commits as there are records (at least 2,000): its cost per commit stays constant', async () => {
+    const dir = tempDir();
+    const store = new JournalStore(dir);
+    await store.open();
+    // 5,000 records in 50 commits, then 2,100 one-record commits: past 2,000 commits, short of 5,000.
+    for (let c = 0; c < 50; c++)
+      await store.commit({ puts: Array.from({ length: 100 }, (_, i) => ({ key: `r${c * 100 + i}`, value: i })) });
+    for (let i = 0; i < 2100; i++) await store.commit({ puts: [{ key: `r${i}`, value: -i }] });
+    expect(store.getStats().snapshots).toBe(0);
+    for (let i = 0; i < 3000; i++) await store.commit({ puts: [{ key: `r${i}`, value: i }] });
+    expect(store.getStats().snapshots).toBe(1);
+    await store.close();
+  });
+
   it('a failed write rejects the batch with StoreError, rolls the view back, and the store recovers', async () => {
     const dir = tempDir();
     let fail = false;
