@@ -13,6 +13,8 @@ import { KubeadmArgvError } from '../kubeadm-argv.ts';
 import { isKnownStepKind, unknownStepReport } from '../machine.ts';
 import { listSentinels, readSentinel, writeSentinel } from '../sentinel.ts';
 import { runCniApply } from './cni-apply.ts';
+import { runControlPlaneCertRenew, runEtcdCertRenew } from './day2-renew.ts';
+import { runKubeadmUpgradeApply, runKubeadmUpgradeNode, runKubeletUpgrade, runNodeDrain, runNodeUncordon } from './day2-upgrade.ts';
 import { runEtcdMemberRemove } from './etcd-member-remove.ts';
 import { runEtcdStart } from './etcd-start.ts';
 import { runKubeVipManifest } from './kube-vip-manifest.ts';
@@ -48,6 +50,13 @@ const STEP_HANDLERS: { [K in StepKind]: StepHandler<K> } = {
   verify: runVerify,
   'etcd-member-remove': runEtcdMemberRemove,
   reset: runReset,
+  'kubeadm-upgrade-apply': runKubeadmUpgradeApply,
+  'kubeadm-upgrade-node': runKubeadmUpgradeNode,
+  'node-drain': runNodeDrain,
+  'kubelet-upgrade': runKubeletUpgrade,
+  'node-uncordon': runNodeUncordon,
+  'etcd-cert-renew': runEtcdCertRenew,
+  'control-plane-cert-renew': runControlPlaneCertRenew,
 };
 
 function dispatch(run: StepRun): Promise<StepResults> {

@@ -257,7 +257,81 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
     };
   },
   reset: ({ host }) => ({ files: [], params: { nodeName: host.name } }),
+  // Day 2 (ADR 0039): the target version is the spec's; packages come from the spec's repositories.
+  'kubeadm-upgrade-apply': ({ spec, host }) => ({
+    files: [],
+    params: { nodeName: host.name, version: spec.kubernetesVersion, packageManager: packageManagerOf(spec) },
+  }),
+  'kubeadm-upgrade-node': ({ spec, host }) => ({
+    files: [],
+    params: { nodeName: host.name, version: spec.kubernetesVersion, packageManager: packageManagerOf(spec) },
+  }),
+  'node-drain': ({ host, secrets }) => {
+    const { files, path } = day2Kubeconfig(host, secrets);
+    return {
+      files,
+      params: {
+        nodeName: host.name,
+        kubeconfig: path,
+        timeoutSeconds: DRAIN_TIMEOUT_SECONDS,
+        ignoreDaemonSets: true,
+        deleteEmptyDirData: true,
+      },
+    };
+  },
+  'kubelet-upgrade': ({ spec, host }) => ({
+    files: [],
+    params: {
+      nodeName: host.name,
+      version: spec.kubernetesVersion,
+      packageManager: packageManagerOf(spec),
+      packages: ['kubelet', 'kubectl'],
+    },
+  }),
+  'node-uncordon': ({ host, secrets }) => {
+    const { files, path } = day2Kubeconfig(host, secrets);
+    return { files, params: { nodeName: host.name, kubeconfig: path } };
+  },
+  'etcd-cert-renew': ({ spec, host, secrets }) => ({
+    files: pkiFiles(ETCD_MEMBER_FILES, secrets, host.name),
+    params: {
+      nodeName: host.name,
+      etcdService: 'etcd',
+      etcdEndpoints: etcdEndpoints(spec),
+      localEndpoint: `https://${host.address?.ip ?? '127.0.0.1'}:2379`,
+      etcdClient: ETCD_HEALTHCHECK_CLIENT,
+    },
+  }),
+  'control-plane-cert-renew': ({ spec, host, secrets }) => {
+    const external = spec.topology !== 'stacked';
+    return {
+      files: external ? pkiFiles(APISERVER_ETCD_CLIENT_FILES, secrets) : [],
+      params: {
+        nodeName: host.name,
+        restartStaticPods: ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', ...(external ? [] : ['etcd'])],
+      },
+    };
+  },
 };
+
+/** kubectl drain --timeout of `kubeseed upgrade` (a PodDisruptionBudget that never allows an eviction fails the step then). */
+export const DRAIN_TIMEOUT_SECONDS = 300;
+/** Where a worker's drain/uncordon step puts the admin kubeconfig it uses (removed after the step). */
+export const DAY2_KUBECONFIG = '/etc/kubeseed/day2-admin.conf';
+
+/** Debian and Ubuntu install the Kubernetes packages with apt; image-based systems carry them. */
+function packageManagerOf(spec: ClusterSpec): 'apt' | 'none' {
+  return spec.os.packages === 'install' && (spec.os.family === 'ubuntu' || spec.os.family === 'debian') ? 'apt' : 'none';
+}
+
+/** A control plane's own admin.conf; a worker gets the admin kubeconfig as a secret file, deleted after the step. */
+function day2Kubeconfig(host: HostSpec, secrets: SecretSource): { files: StepFile[]; path: string } {
+  if (host.role === 'control-plane') return { files: [], path: '/etc/kubernetes/admin.conf' };
+  return {
+    files: [{ path: DAY2_KUBECONFIG, content: secrets.adminKubeconfig(), mode: 0o600, secret: true, removeAfter: true }],
+    path: DAY2_KUBECONFIG,
+  };
+}
 
 /** A kind registered outside STEP_KINDS (protocol/step-kinds.ts) has no builder: it carries its node name only. */
 const nodeNameOnly = ({ host }: BuildContext) => ({ files: [] as StepFile[], params: { nodeName: host.name } as StepParams });
