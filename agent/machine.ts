@@ -482,7 +482,10 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
           return startStep(state.session, event.step);
         case 'next-unknown-step':
           return refuseStep(state.session, event);
+        // The coordinator has day-2 work in progress (it held the long poll): long-poll on, as in the rollout.
         case 'next-nothing':
+          return transition({ phase: 'waiting', session: state.session, failures: 0 }, event);
+        // Nothing for this host: ask again in a minute.
         case 'next-done':
           return { state: { phase: 'idle', session: state.session, failures: 0 }, effects: [idleSleep()] };
         case 'transport-error':

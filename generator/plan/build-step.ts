@@ -260,11 +260,11 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
   // Day 2 (ADR 0039): the target version is the spec's; packages come from the spec's repositories.
   'kubeadm-upgrade-apply': ({ spec, host }) => ({
     files: [],
-    params: { nodeName: host.name, version: spec.kubernetesVersion, packageManager: packageManagerOf(spec) },
+    params: { nodeName: host.name, version: releaseOf(spec), packageManager: packageManagerOf(spec) },
   }),
   'kubeadm-upgrade-node': ({ spec, host }) => ({
     files: [],
-    params: { nodeName: host.name, version: spec.kubernetesVersion, packageManager: packageManagerOf(spec) },
+    params: { nodeName: host.name, version: releaseOf(spec), packageManager: packageManagerOf(spec) },
   }),
   'node-drain': ({ host, secrets }) => {
     const { files, path } = day2Kubeconfig(host, secrets);
@@ -283,7 +283,7 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
     files: [],
     params: {
       nodeName: host.name,
-      version: spec.kubernetesVersion,
+      version: releaseOf(spec),
       packageManager: packageManagerOf(spec),
       packages: ['kubelet', 'kubectl'],
     },
@@ -318,6 +318,11 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
 export const DRAIN_TIMEOUT_SECONDS = 300;
 /** Where a worker's drain/uncordon step puts the admin kubeconfig it uses (removed after the step). */
 export const DAY2_KUBECONFIG = '/etc/kubeseed/day2-admin.conf';
+
+/** The Kubernetes release without its `v` (`1.37.2`): package versions and kubeadm's argument are built from it. */
+function releaseOf(spec: ClusterSpec): string {
+  return spec.kubernetesVersion.replace(/^v/, '');
+}
 
 /** Debian and Ubuntu install the Kubernetes packages with apt; image-based systems carry them. */
 function packageManagerOf(spec: ClusterSpec): 'apt' | 'none' {

@@ -80,6 +80,8 @@ export interface UpgradeInput {
   workerParallelism: number;
   /** kubectl drain --timeout, seconds. */
   drainTimeoutSeconds: number;
+  /** Prefix of every step id (`upgrade-1.37.2`). */
+  operationId?: string;
 }
 
 interface Version {
@@ -121,10 +123,19 @@ function checkHosts(hosts: readonly Day2Host[], reasons: string[]): void {
     reasons.push(`hosts not Ready: ${notReady.join(', ')}; wait until they are Ready (kubeseed status) before starting`);
 }
 
-const id = (host: string, kind: Day2StepKind) => `${host}/${kind}`;
+/**
+ * Step ids: `<host>/<kind>`, with the operation after the host (`cp1/upgrade-1.37.2/kubeadm-upgrade-apply`)
+ * when one is given, so a later upgrade or renewal never meets an earlier one's records or sentinels.
+ * The host comes first: the coordinator finds a host's steps by that prefix.
+ */
+function withOperation(operationId: string | undefined, plan: Day2Plan): Day2Plan {
+  if (!operationId) return plan;
+  const prefixed = (id: string) => id.replace(/^([^/]+)\//, `$1/${operationId}/`);
+  return { ...plan, steps: plan.steps.map((s) => ({ ...s, id: prefixed(s.id), after: s.after.map(prefixed) })) };
+}
 
 function step(host: Day2Host, kind: Day2StepKind, after: string[], waitsFor: string, params: Record<string, unknown>): Day2Step {
-  return { id: id(host.name, kind), kind, host: host.name, role: host.role, after, waitsFor, params };
+  return { id: `${host.name}/${kind}`, kind, host: host.name, role: host.role, after, waitsFor, params };
 }
 
 /**
@@ -160,6 +171,10 @@ function nodeChain(host: Day2Host, kubeadm: Day2Step | null, after: string[], ve
 
 /** The steps of `kubeseed upgrade` (see the header), or a refusal naming every reason. */
 export function planUpgrade(input: UpgradeInput): Day2Plan {
+  return withOperation(input.operationId, upgradeSteps(input));
+}
+
+function upgradeSteps(input: UpgradeInput): Day2Plan {
   const reasons: string[] = [];
   const from = parseVersion(input.currentVersion, 'the cluster version', reasons);
   const to = parseVersion(input.targetVersion, 'spec.kubernetesVersion', reasons);
@@ -219,10 +234,16 @@ export function planUpgrade(input: UpgradeInput): Day2Plan {
 export interface RenewalInput {
   hosts: Day2Host[];
   topology: 'stacked' | 'external-etcd';
+  /** Prefix of every step id (`renew-20261206T0600`). */
+  operationId?: string;
 }
 
 /** The steps of `kubeseed renew` (see the header), or a refusal naming every reason. */
 export function planRenewal(input: RenewalInput): Day2Plan {
+  return withOperation(input.operationId, renewalSteps(input));
+}
+
+function renewalSteps(input: RenewalInput): Day2Plan {
   const reasons: string[] = [];
   checkHosts(input.hosts, reasons);
   const controlPlanes = input.hosts.filter((h) => h.role === 'control-plane');

@@ -111,7 +111,8 @@ const TABLE: Array<[AgentState['phase'], AgentEvent['type'], AgentState['phase']
   ['idle', 'timer', 'idle-polling', ['request-next']],
   ['idle-polling', 'next-step', 'running-step', ['log', 'heartbeat', 'run-step']],
   ['idle-polling', 'next-unknown-step', 'reporting', ['log', 'report']],
-  ['idle-polling', 'next-nothing', 'idle', ['sleep']],
+  // A coordinator that holds the long poll has day-2 work going on: keep long-polling as in the rollout.
+  ['idle-polling', 'next-nothing', 'waiting', ['log', 'request-next']],
   ['idle-polling', 'next-done', 'idle', ['sleep']],
   ['idle-polling', 'transport-error', 'idle', ['log', 'sleep']],
   ['idle-polling', 'protocol-error', 'idle', ['log', 'sleep']],

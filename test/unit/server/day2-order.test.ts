@@ -188,3 +188,14 @@ describe('planRenewal', () => {
     );
   });
 });
+
+describe('operation ids', () => {
+  it("put the operation after the host, so a host's steps keep its prefix and a later operation never meets an earlier one", () => {
+    const plan = upgrade({ operationId: 'upgrade-1.37.2', hosts: [...CPS.slice(0, 2)] });
+    expect(plan.steps.slice(0, 2).map((s) => [s.id, s.after])).toEqual([
+      ['cp1/upgrade-1.37.2/kubeadm-upgrade-apply', []],
+      ['cp1/upgrade-1.37.2/node-drain', ['cp1/upgrade-1.37.2/kubeadm-upgrade-apply']],
+    ]);
+    expect(plan.steps.every((s) => s.id.startsWith(`${s.host}/upgrade-1.37.2/`))).toBe(true);
+  });
+});
