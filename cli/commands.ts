@@ -94,8 +94,22 @@ export const COMMANDS: Record<string, Command> = {
   plan: {
     summary: 'print every step each host will run, in rollout order, with its documents',
     args: SPEC,
-    flags: [{ name: 'host', value: 'HOST', default: 'every host', help: "only this host's steps and documents" }, STRICT, ...OUTPUT],
-    examples: ['kubeseed plan cluster.yaml', 'kubeseed plan cluster.yaml --host master1', 'kubeseed plan cluster.yaml -o json | jq .steps'],
+    flags: [
+      { name: 'host', value: 'HOST', default: 'every host', help: "only this host's steps and documents" },
+      {
+        name: 'state',
+        value: 'DIR',
+        help: 'plan the upgrade from the version DIR runs to the one SPEC names instead (kubeseed upgrade --dry-run; serve stopped)',
+      },
+      STRICT,
+      ...OUTPUT,
+    ],
+    examples: [
+      'kubeseed plan cluster.yaml',
+      'kubeseed plan cluster.yaml --host master1',
+      'kubeseed plan cluster.yaml -o json | jq .steps',
+      'kubeseed plan cluster.yaml --state out/coordinator',
+    ],
     run: async (a, io) => (await import('./spec-commands.ts')).cmdPlan(a, io),
   },
   generate: {

@@ -57,3 +57,12 @@ describe('kubeseed upgrade / renew refusals', () => {
     expect(r.err).toMatch(/its hosts differ from the state's/);
   });
 });
+
+describe('kubeseed plan SPEC --state DIR', () => {
+  it('plans the upgrade from the state instead of the rollout (same checks as kubeseed upgrade --dry-run)', async () => {
+    const r = await runMain(['plan', withVersion('v1.37.0'), '--state', state], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/skips a minor/);
+    expect(existsSync(join(state, 'day2.json'))).toBe(false);
+  });
+});
