@@ -116,6 +116,10 @@ export async function cmdUpgrade(argv: string[], io: Io): Promise<number> {
     } catch (e) {
       refusal(e);
     }
+    if (day2.steps.some((s) => s.kind === 'etcd-member-upgrade'))
+      throw new InputError(
+        `${specFile}: spec.etcd.version changes (${current.etcd.version} → ${target.etcd.version}), and upgrading external etcd members is not automated yet; upgrade them one at a time by hand (docs/day2.md), put the running version in the spec, then upgrade Kubernetes`,
+      );
     const op: Day2Operation = { id, operation: 'upgrade', steps: day2.steps };
     if (!dryRun) {
       await writeDay2Operation(stateDir, op);
