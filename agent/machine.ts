@@ -478,11 +478,9 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
 
     case 'idle-polling':
       switch (event.type) {
+        // A day-2 step, or the coordinator held the long poll (day-2 work in progress): as in the rollout.
         case 'next-step':
-          return startStep(state.session, event.step);
         case 'next-unknown-step':
-          return refuseStep(state.session, event);
-        // The coordinator has day-2 work in progress (it held the long poll): long-poll on, as in the rollout.
         case 'next-nothing':
           return transition({ phase: 'waiting', session: state.session, failures: 0 }, event);
         // Nothing for this host: ask again in a minute.

@@ -17,20 +17,24 @@
  * before the next), then each control plane one at a time (apiserver-etcd-client with external
  * etcd, `kubeadm certs renew all`, static Pods restarted, API server ready before the next).
  */
-import type { Role } from '../../protocol/steps.ts';
+import type { Role, StepKind } from '../../protocol/steps.ts';
 
-/** Day-2 step kinds (ADR 0039). Each runs on one host; params are typed, never shell text. */
-export const DAY2_STEP_KINDS = [
-  'etcd-member-upgrade',
-  'kubeadm-upgrade-apply',
-  'kubeadm-upgrade-node',
-  'node-drain',
-  'kubelet-upgrade',
-  'node-uncordon',
-  'etcd-cert-renew',
-  'control-plane-cert-renew',
-] as const;
-export type Day2StepKind = (typeof DAY2_STEP_KINDS)[number];
+/**
+ * Day-2 step kinds (ADR 0039): the agent's (protocol/steps.ts), and `etcd-member-upgrade`, planned
+ * but not yet run by any agent (`kubeseed upgrade` refuses an etcd version change meanwhile).
+ */
+export type Day2StepKind =
+  | Extract<
+      StepKind,
+      | 'kubeadm-upgrade-apply'
+      | 'kubeadm-upgrade-node'
+      | 'node-drain'
+      | 'kubelet-upgrade'
+      | 'node-uncordon'
+      | 'etcd-cert-renew'
+      | 'control-plane-cert-renew'
+    >
+  | 'etcd-member-upgrade';
 
 /** A host as the day-2 planner sees it: its role and whether it may be touched now. */
 export interface Day2Host {

@@ -38,6 +38,7 @@ function cluster() {
     return { root, put, run, installKubeadm, read: (p: string) => readFileSync(join(root, p), 'utf8') };
   };
   const state = () => JSON.parse(readFileSync(stateFile, 'utf8'));
+  // biome-ignore lint/suspicious/noExplicitAny: the doubles' state file is free-form JSON that tests reshape
   const patchState = (fn: (s: Record<string, any>) => void) => {
     const s = state();
     fn(s);

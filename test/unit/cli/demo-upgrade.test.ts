@@ -4,30 +4,16 @@
  * Issue 22's acceptance: exactly one kubeadm upgrade apply, control planes one at a time after it,
  * workers after every control plane.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runMain } from './run-main.ts';
+import { type DemoStep, runInPrivateTmp } from './demo-support.ts';
 
-interface Step {
-  host: string;
-  kind: string;
-  order: number;
-  startMs: number;
-  endMs: number;
-}
+type Step = DemoStep;
 
 describe('kubeseed demo --upgrade', () => {
   it('one kubeadm-upgrade-apply, control planes one at a time after it, workers after every control plane, in batches of 2', async () => {
-    const privateTmp = mkdtempSync(join(tmpdir(), 'ks-demo-upgrade-'));
-    const savedTmp = process.env.TMPDIR;
-    process.env.TMPDIR = privateTmp;
-    const { code, out, err } = await runMain(['demo', '--upgrade', '--json', '--workers', '3'], { cwd: process.cwd() }).finally(() => {
-      if (savedTmp === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = savedTmp;
-      rmSync(privateTmp, { recursive: true, force: true });
-    });
+    const { code, out, err, privateTmp } = await runInPrivateTmp(['demo', '--upgrade', '--json', '--workers', '3'], 'ks-demo-upgrade-');
+    rmSync(privateTmp, { recursive: true, force: true });
     expect(code, err.slice(-3000)).toBe(0);
     const result = JSON.parse(out) as { ok: boolean; upgrade: { ok: boolean; from: string; to: string; steps: Step[] } };
     expect(result.ok).toBe(true);
