@@ -16,6 +16,7 @@ import {
   type KubeadmDocument,
   PKI_DIR,
 } from '../kubeadm/documents.ts';
+import { osProfile } from '../os/index.ts';
 import { describeEndpoint } from '../spec/endpoint.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
@@ -326,7 +327,8 @@ function releaseOf(spec: ClusterSpec): string {
 
 /** Debian and Ubuntu install the Kubernetes packages with apt; image-based systems carry them. */
 function packageManagerOf(spec: ClusterSpec): 'apt' | 'none' {
-  return spec.os.packages === 'install' && (spec.os.family === 'ubuntu' || spec.os.family === 'debian') ? 'apt' : 'none';
+  // The cloud-init families are the apt ones (generator/os/types.ts, OsCloudInit).
+  return spec.os.packages === 'install' && osProfile(spec).cloudInit ? 'apt' : 'none';
 }
 
 /** A control plane's own admin.conf; a worker gets the admin kubeconfig as a secret file, deleted after the step. */
