@@ -20,13 +20,19 @@ export interface AgentConfig {
   host?: string;
   /** Keys, session, sentinels. Default /var/lib/kubeseed. */
   stateDir: string;
+  /**
+   * Stay installed and idle after the host is done, for day-2 steps (spec.day2.keepAgent, ADR 0033).
+   * The generator always writes it (spec default true); absent (a config written by hand or before
+   * day 2) keeps the rollout-only behaviour: disable the unit at done.
+   */
+  keepAgent: boolean;
 }
 
 export class AgentConfigError extends Error {
   readonly code = 'AGENT_CONFIG';
 }
 
-const KNOWN_KEYS = new Set(['coordinatorUrl', 'replicaUrls', 'caFile', 'credentialFile', 'host', 'stateDir']);
+const KNOWN_KEYS = new Set(['coordinatorUrl', 'replicaUrls', 'caFile', 'credentialFile', 'host', 'stateDir', 'keepAgent']);
 const HOST_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 
 /** Parses and checks the JSON text of the config file; every problem is named in one error. */
@@ -86,8 +92,18 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_PATH): Agen
     if (value && !value.startsWith('/')) problems.push(`"${key}" must be an absolute path (got ${value})`);
   }
   if (host && !HOST_NAME.test(host)) problems.push(`"host" is not a valid host name: ${host}`);
+  const keepAgent = o.keepAgent ?? false;
+  if (typeof keepAgent !== 'boolean') problems.push(`"keepAgent" must be true or false (got ${JSON.stringify(o.keepAgent)})`);
   if (problems.length > 0 || !coordinatorUrl || !caFile || !credentialFile) {
     throw new AgentConfigError(`${source}: ${problems.join('; ')}`);
   }
-  return { coordinatorUrl: coordinatorUrl.replace(/\/+$/, ''), replicaUrls, caFile, credentialFile, stateDir, ...(host ? { host } : {}) };
+  return {
+    coordinatorUrl: coordinatorUrl.replace(/\/+$/, ''),
+    replicaUrls,
+    caFile,
+    credentialFile,
+    stateDir,
+    keepAgent: keepAgent === true,
+    ...(host ? { host } : {}),
+  };
 }

@@ -13,6 +13,10 @@ export const KUBEADM_COMMANDS = {
   'etcd-local': ['init', 'phase', 'etcd', 'local'],
   'upload-certs': ['init', 'phase', 'upload-certs'],
   version: ['version'],
+  // Day 2 (ADR 0039): a version or `all` is their only argument; never --force (kubeadm's skew policy stands).
+  'upgrade-apply': ['upgrade', 'apply'],
+  'upgrade-node': ['upgrade', 'node'],
+  'certs-renew': ['certs', 'renew'],
 } as const;
 export type KubeadmCommand = keyof typeof KUBEADM_COMMANDS;
 
@@ -25,7 +29,15 @@ export interface KubeadmFlags {
   verbosity?: number;
   /** reset only: `-f`. */
   force?: boolean;
+  /** upgrade apply only: the target, `v1.37.2`. */
+  version?: string;
+  /** upgrade apply only: `--yes` (no confirmation prompt). */
+  yes?: boolean;
+  /** certs renew only: which certificates (`all`). */
+  certificates?: 'all';
 }
+
+const VERSION_ARG = /^v\d+\.\d+\.\d+$/;
 
 /** Which flags each subcommand accepts (what real kubeadm accepts, intersected with the allow-list). */
 const FLAGS_BY_COMMAND: Record<KubeadmCommand, ReadonlySet<keyof KubeadmFlags>> = {
@@ -35,6 +47,9 @@ const FLAGS_BY_COMMAND: Record<KubeadmCommand, ReadonlySet<keyof KubeadmFlags>> 
   'etcd-local': new Set(['config', 'verbosity']),
   'upload-certs': new Set(['config', 'uploadCerts', 'skipCertificateKeyPrint', 'verbosity']),
   version: new Set([]),
+  'upgrade-apply': new Set(['version', 'yes', 'ignorePreflightErrors', 'verbosity']),
+  'upgrade-node': new Set(['ignorePreflightErrors', 'verbosity']),
+  'certs-renew': new Set(['certificates', 'verbosity']),
 };
 
 export class KubeadmArgvError extends Error {
@@ -54,6 +69,16 @@ export function buildKubeadmArgv(command: KubeadmCommand, flags: KubeadmFlags = 
     if (!allowed.has(key as keyof KubeadmFlags)) throw new KubeadmArgvError(`kubeadm ${words.join(' ')}: flag "${key}" not allowed`);
   }
   const argv: string[] = ['kubeadm', ...words];
+  if (command === 'upgrade-apply') {
+    if (!flags.version || !VERSION_ARG.test(flags.version))
+      throw new KubeadmArgvError(`kubeadm upgrade apply needs a release version like v1.37.2, got ${flags.version ?? 'none'}`);
+    argv.push(flags.version);
+  }
+  if (command === 'certs-renew') {
+    if (flags.certificates !== 'all') throw new KubeadmArgvError('kubeadm certs renew: only `all` is allowed');
+    argv.push('all');
+  }
+  if (flags.yes) argv.push('--yes');
   if (flags.config !== undefined) {
     if (!CONFIG_PATH.test(flags.config) || flags.config.includes('..'))
       throw new KubeadmArgvError(`kubeadm --config path not allowed: ${flags.config}`);
@@ -79,7 +104,7 @@ export function buildKubeadmArgv(command: KubeadmCommand, flags: KubeadmFlags = 
 }
 
 const ALLOWED_FLAG =
-  /^(--config|--upload-certs|--skip-token-print|--skip-certificate-key-print|--ignore-preflight-errors=[A-Za-z0-9_.,-]+|--v=\d+|-f)$/;
+  /^(--config|--upload-certs|--skip-token-print|--skip-certificate-key-print|--ignore-preflight-errors=[A-Za-z0-9_.,-]+|--v=\d+|-f|--yes)$/;
 
 /** Checks a complete argv against the allow-list (also used by tests on recorded calls). */
 export function assertKubeadmArgv(argv: readonly string[]): void {
@@ -87,8 +112,15 @@ export function assertKubeadmArgv(argv: readonly string[]): void {
   const known = Object.values(KUBEADM_COMMANDS).find(
     (words) => words.every((w, i) => argv[i + 1] === w) && !String(argv[words.length + 1] ?? '-').match(/^[a-z]/),
   );
-  if (!known) throw new KubeadmArgvError(`kubeadm subcommand not allowed: ${argv.slice(1).join(' ')}`);
-  for (let i = known.length + 1; i < argv.length; i++) {
+  // The day-2 commands take one argument: a version (upgrade apply) or `all` (certs renew).
+  const withArgument =
+    argv[1] === 'upgrade' && argv[2] === 'apply' && VERSION_ARG.test(argv[3] ?? '')
+      ? 4
+      : argv[1] === 'certs' && argv[2] === 'renew' && argv[3] === 'all'
+        ? 4
+        : 0;
+  if (!known && !withArgument) throw new KubeadmArgvError(`kubeadm subcommand not allowed: ${argv.slice(1).join(' ')}`);
+  for (let i = withArgument || (known?.length ?? 0) + 1; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--config') {
       const path = argv[i + 1] ?? '';

@@ -4,9 +4,17 @@
  * happened into the next event. Every failure path leads to a bounded, jittered backoff or to a
  * report — never to an exit that systemd would turn into a crash loop.
  */
-import { type EndpointTarget, type Role, STEP_KINDS, type StepKind } from '../protocol/steps.ts';
+import { type EndpointTarget, type Role, STEP_KINDS } from '../protocol/steps.ts';
 import { type EnrollResponse, ERROR_CODES, type ReleasedStep, type ReportRequest } from '../protocol/wire.ts';
 import type { LogLevel } from './io.ts';
+
+export {
+  classifyEnrollResponse,
+  classifyNextResponse,
+  classifyReportResponse,
+  isKnownStepKind,
+  protocolErrorFrom,
+} from './responses.ts';
 
 /** What the agent knows after enrollment (persisted as <stateDir>/session.json). */
 export interface Session {
@@ -18,6 +26,11 @@ export interface Session {
   serverSkewMs: number;
   /** The plan starts with prepare-host: the package checks wait for it (preflight.ts). */
   prepareHost?: boolean;
+  /**
+   * Stay after `done`, idle, for day-2 steps (spec.day2.keepAgent, the config file's `keepAgent`;
+   * ADR 0033). Set by the loop from the config file, never trusted from the coordinator.
+   */
+  keepAgent?: boolean;
 }
 
 export type AgentState =
@@ -31,6 +44,8 @@ export type AgentState =
   | { phase: 'running-step'; session: Session; step: ReleasedStep }
   | { phase: 'reporting'; session: Session; report: ReportRequest; failures: number; recheck?: boolean }
   | { phase: 'report-backoff'; session: Session; report: ReportRequest; failures: number; recheck?: boolean }
+  | { phase: 'idle'; session: Session; failures: number }
+  | { phase: 'idle-polling'; session: Session; failures: number }
   | { phase: 'done' }
   | { phase: 'disabled'; reason: string };
 export type AgentPhase = AgentState['phase'];
@@ -38,7 +53,7 @@ export type AgentPhase = AgentState['phase'];
 export type AgentEvent =
   | { type: 'config-loaded'; session: Session | null; alreadyDone: boolean }
   | { type: 'config-invalid'; message: string }
-  | { type: 'enroll-ok'; response: EnrollResponse; agentClock: number }
+  | { type: 'enroll-ok'; response: EnrollResponse; agentClock: number; keepAgent?: boolean }
   | { type: 'enroll-refused'; status: number; code: string; message: string }
   | { type: 'transport-error'; message: string }
   | { type: 'protocol-error'; status: number; code: string; message: string }
@@ -88,7 +103,13 @@ export const BACKOFF = {
   preflight: { baseMs: 2_000, capMs: 15_000 },
   poll: { baseMs: 500, capMs: 30_000 },
   report: { baseMs: 500, capMs: 30_000 },
+  /** An idle agent whose coordinator does not answer (none runs between day-2 runs): minutes apart. */
+  idle: { baseMs: 60_000, capMs: 900_000 },
 } as const satisfies Record<string, Backoff>;
+
+/** How long an idle agent waits between two polls while a coordinator answers that it has nothing. */
+export const IDLE_POLL_MS = 60_000;
+const idleSleep = (): Effect => ({ type: 'sleep', ms: IDLE_POLL_MS, jitterMs: IDLE_POLL_MS / 5 });
 
 /** Exponential, capped; the loop adds up to `jitterMs` of randomness. */
 export function backoffSleep(failures: number, backoff: Backoff): Effect {
@@ -149,6 +170,10 @@ export function resumeEffects(state: AgentState): Effect[] {
       return [backoffSleep(state.failures, BACKOFF.poll)];
     case 'report-backoff':
       return [backoffSleep(state.failures, BACKOFF.report)];
+    case 'idle':
+      return state.failures > 0 ? [backoffSleep(state.failures, BACKOFF.idle)] : [idleSleep()];
+    case 'idle-polling':
+      return [next()];
     case 'done':
     case 'disabled':
       return [];
@@ -163,7 +188,7 @@ function unexpected(state: AgentState, event: AgentEvent): Transition {
   return { state, effects: [log('warn', 'unexpected-event', { phase: state.phase, event: event.type }), ...resumeEffects(state)] };
 }
 
-function sessionFrom(response: EnrollResponse, agentClock: number): Session {
+function sessionFrom(response: EnrollResponse, agentClock: number, keepAgent: boolean): Session {
   return {
     host: response.host,
     role: response.role,
@@ -171,6 +196,57 @@ function sessionFrom(response: EnrollResponse, agentClock: number): Session {
     endpoint: response.endpoint,
     serverSkewMs: response.serverTime - agentClock,
     ...(response.prepareHost === true ? { prepareHost: true } : {}),
+    ...(keepAgent ? { keepAgent: true } : {}),
+  };
+}
+
+/** A released step starts running (from waiting or idle). */
+function startStep(session: Session, step: ReleasedStep): Transition {
+  return {
+    state: { phase: 'running-step', session, step },
+    effects: [
+      log('info', 'step-released', { stepId: step.id, kind: step.kind, attempt: step.attempt }),
+      { type: 'heartbeat', phase: 'step', message: `${step.kind} ${step.id} attempt ${step.attempt}` },
+      { type: 'run-step', step },
+    ],
+  };
+}
+
+/** A step kind this agent does not implement is refused with a permanent failed report (from waiting or idle). */
+function refuseStep(session: Session, event: Extract<AgentEvent, { type: 'next-unknown-step' }>): Transition {
+  const report = unknownStepReport(event.stepId, event.attempt, event.kind, event.startedAt, event.startedAt);
+  return {
+    state: { phase: 'reporting', session, report, failures: 0 },
+    effects: [log('error', 'unknown-step', { stepId: event.stepId, kind: event.kind }), { type: 'report', report }],
+  };
+}
+
+/**
+ * The host is done. With keepAgent the agent stays, idle (ADR 0033): it still deletes the one-time
+ * enrollment credential (its enrolled key signs from now on) and polls now and then for day-2
+ * steps; without, it disables its unit and stops.
+ */
+function hostDone(session: Session): Transition {
+  const finished: Effect[] = [
+    log('info', 'host-done', { host: session.host }),
+    { type: 'write-state-file', name: 'done', content: `${JSON.stringify({ host: session.host })}\n`, mode: 0o644 },
+    { type: 'delete-credential' },
+  ];
+  if (session.keepAgent) {
+    return {
+      state: { phase: 'idle', session, failures: 0 },
+      effects: [...finished, { type: 'heartbeat', phase: 'done' }, log('info', 'idle', { pollMs: IDLE_POLL_MS }), idleSleep()],
+    };
+  }
+  return {
+    state: { phase: 'done' },
+    effects: [
+      ...finished,
+      { type: 'disable-unit' },
+      // Last: a `done` heartbeat tells the operator the host has finished and cleaned up, so
+      // powering it off or snapshotting it then loses nothing.
+      { type: 'heartbeat', phase: 'done' },
+    ],
   };
 }
 
@@ -201,6 +277,11 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
         };
       }
       if (event.type === 'config-loaded') {
+        if (event.alreadyDone && event.session?.keepAgent)
+          return {
+            state: { phase: 'idle-polling', session: event.session, failures: 0 },
+            effects: [log('info', 'already-done-idle', { host: event.session.host }), next()],
+          };
         if (event.alreadyDone) return { state: { phase: 'done' }, effects: [log('info', 'already-done')] };
         if (event.session) {
           return {
@@ -218,7 +299,7 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
     case 'enrolling':
       switch (event.type) {
         case 'enroll-ok': {
-          const session = sessionFrom(event.response, event.agentClock);
+          const session = sessionFrom(event.response, event.agentClock, event.keepAgent === true);
           if (event.response.awaitingApproval) {
             const failures = state.failures + 1;
             return {
@@ -299,21 +380,9 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
     case 'waiting':
       switch (event.type) {
         case 'next-step':
-          return {
-            state: { phase: 'running-step', session: state.session, step: event.step },
-            effects: [
-              log('info', 'step-released', { stepId: event.step.id, kind: event.step.kind, attempt: event.step.attempt }),
-              { type: 'heartbeat', phase: 'step', message: `${event.step.kind} ${event.step.id} attempt ${event.step.attempt}` },
-              { type: 'run-step', step: event.step },
-            ],
-          };
-        case 'next-unknown-step': {
-          const report = unknownStepReport(event.stepId, event.attempt, event.kind, event.startedAt, event.startedAt);
-          return {
-            state: { phase: 'reporting', session: state.session, report, failures: 0 },
-            effects: [log('error', 'unknown-step', { stepId: event.stepId, kind: event.kind }), { type: 'report', report }],
-          };
-        }
+          return startStep(state.session, event.step);
+        case 'next-unknown-step':
+          return refuseStep(state.session, event);
         case 'next-nothing':
           if (event.elapsedMs < MIN_POLL_INTERVAL_MS) {
             return {
@@ -326,18 +395,7 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
           }
           return { state: { ...state, failures: 0 }, effects: [log('debug', 'nothing-yet', { waitingFor: event.waitingFor }), next()] };
         case 'next-done':
-          return {
-            state: { phase: 'done' },
-            effects: [
-              log('info', 'host-done', { host: state.session.host }),
-              { type: 'write-state-file', name: 'done', content: `${JSON.stringify({ host: state.session.host })}\n`, mode: 0o644 },
-              { type: 'delete-credential' },
-              { type: 'disable-unit' },
-              // Last: a `done` heartbeat tells the operator the host has finished and cleaned up, so
-              // powering it off or snapshotting it then loses nothing.
-              { type: 'heartbeat', phase: 'done' },
-            ],
-          };
+          return hostDone(state.session);
         case 'transport-error':
         case 'protocol-error': {
           const failures = state.failures + 1;
@@ -414,67 +472,35 @@ export function transition(state: AgentState, event: AgentEvent): Transition {
       if (event.type === 'timer') return { state: { ...state, phase: 'reporting' }, effects: [{ type: 'report', report: state.report }] };
       return unexpected(state, event);
 
+    case 'idle':
+      if (event.type === 'timer') return { state: { ...state, phase: 'idle-polling' }, effects: [next()] };
+      return unexpected(state, event);
+
+    case 'idle-polling':
+      switch (event.type) {
+        // A day-2 step, or the coordinator held the long poll (day-2 work in progress): as in the rollout.
+        case 'next-step':
+        case 'next-unknown-step':
+        case 'next-nothing':
+          return transition({ phase: 'waiting', session: state.session, failures: 0 }, event);
+        // Nothing for this host: ask again in a minute.
+        case 'next-done':
+          return { state: { phase: 'idle', session: state.session, failures: 0 }, effects: [idleSleep()] };
+        case 'transport-error':
+        case 'protocol-error': {
+          // No coordinator between day-2 runs is the normal case: a slow, bounded back-off, quietly.
+          const failures = state.failures + 1;
+          return {
+            state: { phase: 'idle', session: state.session, failures },
+            effects: [log('debug', 'idle-no-coordinator', { ...event, failures }), backoffSleep(failures, BACKOFF.idle)],
+          };
+        }
+        default:
+          return unexpected(state, event);
+      }
+
     case 'done':
     case 'disabled':
       return { state, effects: [] };
   }
-}
-
-/** Is `kind` one this agent can execute? */
-export function isKnownStepKind(kind: unknown): kind is StepKind {
-  return typeof kind === 'string' && (STEP_KINDS as readonly string[]).includes(kind);
-}
-
-/** Maps the answer to GET /v1/next to an event (pure; the loop measures `elapsedMs`). */
-export function classifyNextResponse(status: number, body: unknown, elapsedMs: number, now: number): AgentEvent {
-  if (status === 204) return { type: 'next-nothing', elapsedMs };
-  if (status !== 200) return protocolErrorFrom(status, body);
-  if (typeof body !== 'object' || body === null)
-    return { type: 'protocol-error', status, code: 'BAD_BODY', message: 'next: body is not an object' };
-  const b = body as Record<string, unknown>;
-  if (b.done === true) return { type: 'next-done' };
-  const step = b.step;
-  if (step === null || step === undefined) {
-    return { type: 'next-nothing', elapsedMs, ...(typeof b.waitingFor === 'string' ? { waitingFor: b.waitingFor } : {}) };
-  }
-  if (typeof step !== 'object') return { type: 'protocol-error', status, code: 'BAD_BODY', message: 'next: step is not an object' };
-  const s = step as Record<string, unknown>;
-  if (typeof s.id !== 'string' || typeof s.attempt !== 'number')
-    return { type: 'protocol-error', status, code: 'BAD_BODY', message: 'next: step without id/attempt' };
-  if (!isKnownStepKind(s.kind))
-    return { type: 'next-unknown-step', stepId: s.id, attempt: s.attempt, kind: String(s.kind), startedAt: now };
-  if (!Array.isArray(s.files) || typeof s.params !== 'object' || s.params === null || !Array.isArray(s.redact)) {
-    return { type: 'protocol-error', status, code: 'BAD_BODY', message: `next: step ${s.id} lacks files/params/redact` };
-  }
-  return { type: 'next-step', step: step as ReleasedStep };
-}
-
-export function protocolErrorFrom(status: number, body: unknown): AgentEvent {
-  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
-  return {
-    type: 'protocol-error',
-    status,
-    code: typeof b.code === 'string' ? b.code : `HTTP_${status}`,
-    message: typeof b.message === 'string' ? b.message.slice(0, 500) : `HTTP ${status}`,
-  };
-}
-
-export function classifyEnrollResponse(status: number, body: unknown, agentClock: number): AgentEvent {
-  if (status === 200 || status === 201) {
-    const b = body as Partial<EnrollResponse> | null;
-    if (!b || typeof b.host !== 'string' || typeof b.role !== 'string' || typeof b.serverTime !== 'number' || !b.endpoint) {
-      return { type: 'protocol-error', status, code: 'BAD_BODY', message: 'enroll: response lacks host/role/serverTime/endpoint' };
-    }
-    return { type: 'enroll-ok', response: b as EnrollResponse, agentClock };
-  }
-  if (status >= 400 && status < 500 && status !== 429) {
-    const e = protocolErrorFrom(status, body) as Extract<AgentEvent, { type: 'protocol-error' }>;
-    return { type: 'enroll-refused', status, code: e.code, message: e.message };
-  }
-  return protocolErrorFrom(status, body);
-}
-
-export function classifyReportResponse(status: number, body: unknown): AgentEvent {
-  if (status >= 200 && status < 300) return { type: 'report-accepted' };
-  return protocolErrorFrom(status, body);
 }

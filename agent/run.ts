@@ -170,7 +170,8 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
           let session: Session | null = null;
           if (sessionText && (await fs.exists(statePath(KEY_FILE)))) {
             try {
-              session = JSON.parse(sessionText) as Session;
+              // keepAgent is the config file's (the user-data's) decision, whatever the session says.
+              session = { ...(JSON.parse(sessionText) as Session), keepAgent: config.keepAgent };
               rt.session = session;
               rt.skewMs = session.serverSkewMs;
               await ensureKey();
@@ -228,7 +229,8 @@ export async function runAgent(options: RunOptions, deps: AgentDeps): Promise<Ru
             timeoutMs: 30_000,
             ...(deps.signal ? { signal: deps.signal } : {}),
           });
-          return classifyEnrollResponse(res.status, res.body, now);
+          const event = classifyEnrollResponse(res.status, res.body, now);
+          return event.type === 'enroll-ok' ? { ...event, keepAgent: config.keepAgent } : event;
         } catch (error) {
           return { type: 'transport-error', message: (error as Error).message };
         }

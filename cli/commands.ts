@@ -94,8 +94,22 @@ export const COMMANDS: Record<string, Command> = {
   plan: {
     summary: 'print every step each host will run, in rollout order, with its documents',
     args: SPEC,
-    flags: [{ name: 'host', value: 'HOST', default: 'every host', help: "only this host's steps and documents" }, STRICT, ...OUTPUT],
-    examples: ['kubeseed plan cluster.yaml', 'kubeseed plan cluster.yaml --host master1', 'kubeseed plan cluster.yaml -o json | jq .steps'],
+    flags: [
+      { name: 'host', value: 'HOST', default: 'every host', help: "only this host's steps and documents" },
+      {
+        name: 'state',
+        value: 'DIR',
+        help: 'plan the upgrade from the version DIR runs to the one SPEC names instead (kubeseed upgrade --dry-run; serve stopped)',
+      },
+      STRICT,
+      ...OUTPUT,
+    ],
+    examples: [
+      'kubeseed plan cluster.yaml',
+      'kubeseed plan cluster.yaml --host master1',
+      'kubeseed plan cluster.yaml -o json | jq .steps',
+      'kubeseed plan cluster.yaml --state out/coordinator',
+    ],
     run: async (a, io) => (await import('./spec-commands.ts')).cmdPlan(a, io),
   },
   generate: {
@@ -166,10 +180,14 @@ export const COMMANDS: Record<string, Command> = {
         name: 'ha',
         help: 'two coordinator replicas on a real etcd (the etcd binary: apt-get install etcd-server); the leader is killed mid-rollout and the standby finishes',
       },
+      {
+        name: 'upgrade',
+        help: 'after the rollout, `kubeseed upgrade` to the next patch (v1.37.1) run by the idle agents: one kubeadm upgrade apply, control planes one at a time, then workers',
+      },
       ...OUTPUT,
     ],
     help: 'Agents run the TEST DOUBLES of kubeadm, kubectl, containerd and kubelet from doubles; nothing on this machine is changed.',
-    examples: ['kubeseed demo', 'kubeseed demo --workers 10 --keep', 'kubeseed demo --ha --json'],
+    examples: ['kubeseed demo', 'kubeseed demo --workers 10 --keep', 'kubeseed demo --ha --json', 'kubeseed demo --upgrade --json'],
     run: async (a, io) => (await import('./demo.ts')).cmdDemo(a, io),
   },
   serve: {
@@ -266,6 +284,22 @@ export const COMMANDS: Record<string, Command> = {
     help: `The trail lives in the coordinator's store (the journal, or etcd shared by replicas); each entry is durable before the secret leaves. ${operatorHelp}`,
     examples: ['kubeseed audit', 'kubeseed audit --host cp1 -o json'],
     run: async (a, io) => (await admin()).cmdAudit(a, io),
+  },
+  upgrade: {
+    summary: 'plan an ordered Kubernetes upgrade to the version SPEC names; the next serve runs it',
+    args: SPEC,
+    flags: [STATE, CHANGE[1] as FlagSpec, ...OUTPUT],
+    help: 'Raise spec.kubernetesVersion (one minor at most), then run this with serve stopped: it checks the coordinator records (every host done, none failed), writes DIR/day2.json and keeps SPEC as the state spec. Start `kubeseed serve` and the idle agents run, in order: external etcd members one at a time if their version changes, `kubeadm upgrade apply` on the first control plane, `kubeadm upgrade node` on the others one at a time (drain, kubelet and kubectl, uncordon each), then workers in batches of workerParallelism. A failed step stops there; `kubeseed retry HOST` resumes. docs/day2.md',
+    examples: ['kubeseed upgrade cluster.yaml --state out/coordinator --dry-run', 'kubeseed upgrade cluster.yaml --state out/coordinator'],
+    run: async (a, io) => (await import('./day2-commands.ts')).cmdUpgrade(a, io),
+  },
+  renew: {
+    summary: 'roll the certificates out again in order: etcd members one at a time, then each control plane',
+    args: [],
+    flags: [STATE, CHANGE[1] as FlagSpec, ...OUTPUT],
+    help: 'Run `kubeseed generate` with the same spec first (it re-issues the coordinator-held leaves within 30 days of expiry), then this with serve stopped; start `kubeseed serve` to run it. Each external etcd member gets its new certificates and restarts, healthy with quorum before the next; then each control plane gets apiserver-etcd-client, runs `kubeadm certs renew all` and restarts its static Pods. docs/day2.md',
+    examples: ['kubeseed renew --state out/coordinator --dry-run'],
+    run: async (a, io) => (await import('./day2-commands.ts')).cmdRenew(a, io),
   },
   retry: {
     summary: 're-queue the failed steps of a host',

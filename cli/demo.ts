@@ -24,6 +24,7 @@ import { statusPagePlugin } from '../server/status-page/index.ts';
 import { UsageError } from './args.ts';
 import { type Io, parseCommand } from './commands.ts';
 import { type HaCoordinators, startHaCoordinators } from './demo-ha.ts';
+import { printUpgradeSummary, runDemoUpgrade } from './demo-upgrade.ts';
 import { main as cliMain } from './main.ts';
 import { printData } from './output.ts';
 
@@ -206,6 +207,7 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
   if (!Number.isInteger(workers) || workers < 0 || workers > 50) throw new UsageError('--workers takes a whole number from 0 to 50');
   const say = (s: string) => (output !== 'text' ? io.stderr(s) : io.stdout(s));
   const ha = Boolean(flags.ha);
+  if (ha && flags.upgrade) throw new UsageError('--upgrade runs with one coordinator; drop --ha');
   const work = await mkdtemp(join(tmpdir(), 'kubeseed-demo-'));
   const agents: ChildProcess[] = [];
   // Each agent's log is written when it exits; the work directory is removed only after them.
@@ -270,28 +272,36 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
     const hosts = [...ETCD_MEMBERS.map((m) => m.name), 'cp1', 'cp2', 'cp3', ...Array.from({ length: workers }, (_, i) => `worker${i + 1}`)];
     const clusterState = join(work, 'cluster-state.json');
     const [cmd, ...args] = agentCommand();
-    for (const [i, host] of hosts.entries()) {
-      const root = join(work, 'roots', host);
-      await seedRoot(root, out, host, i + 1);
-      const env = {
-        ...process.env,
-        ...doubleEnv({
-          root,
-          log: join(work, `${host}.calls.jsonl`),
-          clusterState,
-          sleepMs: PHASE_SLEEPS,
-          kubernetesVersion: 'v1.37.0',
-          containerdVersion: '2.1.4',
-        }),
-        KUBESEED_AGENT_ROOT: root,
-      };
-      const child = spawn(cmd!, [...args, '--config', '/etc/kubeseed/agent.json'], { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
-      const logFile = join(work, `${host}.agent.log`);
-      const chunks: Buffer[] = [];
-      child.stderr?.on('data', (d: Buffer) => chunks.push(d));
-      child.on('exit', () => logWrites.push(writeFile(logFile, Buffer.concat(chunks)).catch(() => {})));
-      agents.push(child);
-    }
+    /** One agent process per host; `kubernetesVersion`: the Kubernetes packages the machines carry. */
+    const startAgents = (kubernetesVersion: string, run: string) =>
+      hosts.map((host) => {
+        const root = join(work, 'roots', host);
+        const env = {
+          ...process.env,
+          ...doubleEnv({
+            root,
+            log: join(work, `${host}.calls.jsonl`),
+            clusterState,
+            sleepMs: PHASE_SLEEPS,
+            kubernetesVersion,
+            containerdVersion: '2.1.4',
+          }),
+          KUBESEED_AGENT_ROOT: root,
+        };
+        const child = spawn(cmd!, [...args, '--config', '/etc/kubeseed/agent.json'], {
+          env,
+          stdio: ['ignore', 'ignore', 'pipe'],
+          cwd: ROOT,
+        });
+        const logFile = join(work, `${host}.${run}agent.log`);
+        const chunks: Buffer[] = [];
+        child.stderr?.on('data', (d: Buffer) => chunks.push(d));
+        child.on('exit', () => logWrites.push(writeFile(logFile, Buffer.concat(chunks)).catch(() => {})));
+        agents.push(child);
+        return child;
+      });
+    for (const [i, host] of hosts.entries()) await seedRoot(join(work, 'roots', host), out, host, i + 1);
+    startAgents('v1.37.0', '');
 
     // Display only: the status API is read a few times a second (releases themselves are pushed).
     const status = async (): Promise<RolloutStatus> => {
@@ -343,6 +353,41 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       .sort((a, b) => a.start - b.start)
       .map((s, i) => ({ host: s.host, kind: s.kind, order: i + 1, startMs: s.start - t0, endMs: (s.end ?? Number.NaN) - t0 }));
     const ok = last.done && !last.hosts.some((h) => h.failed) && last.hosts.every(cleanedUp);
+    // --upgrade: serve stops, `kubeseed upgrade` plans v1.37.1, serve starts again, the machines
+    // (rebooted with the new packages) find their day-2 steps (demo-upgrade.ts).
+    const upgrade =
+      ok && flags.upgrade
+        ? await runDemoUpgrade({
+            work,
+            specFile,
+            spec: demoSpec(port, workers, replicaPort),
+            stateDir: join(out, 'coordinator'),
+            say,
+            agents,
+            stopServer: async () => {
+              await server?.close();
+              server = undefined;
+            },
+            startServer: async () => {
+              server = await runServe({
+                stateDir: join(out, 'coordinator'),
+                loadState: loadCoordinatorState,
+                handleSignals: false,
+                print: () => {},
+                logger: false,
+              });
+              return async () => {
+                const res = await server!.app.inject({
+                  method: 'GET',
+                  url: '/v1/status',
+                  headers: { authorization: `Bearer ${server!.operatorToken}` },
+                });
+                return res.json() as RolloutStatus;
+              };
+            },
+            startAgents: () => startAgents('v1.37.1', 'upgrade.'),
+          })
+        : null;
     const elapsed = (Date.now() - started) / 1000;
     const failover = replicas?.failover(last) ?? null;
     if (output !== 'text') {
@@ -350,7 +395,14 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       printData(
         io,
         output,
-        { ok, elapsedSeconds: elapsed, hosts, steps, ...(ha ? { store: 'etcd', failover, replicaRestarts: replicas!.restarts() } : {}) },
+        {
+          ok: ok && (upgrade?.ok ?? true),
+          elapsedSeconds: elapsed,
+          hosts,
+          steps,
+          ...(ha ? { store: 'etcd', failover, replicaRestarts: replicas!.restarts() } : {}),
+          ...(upgrade ? { upgrade } : {}),
+        },
         () => {},
       );
     } else {
@@ -380,13 +432,14 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
                 : 'timeout')
             }); agent logs: ${work}${flags.keep ? '' : ' (removed at exit: run again with --keep to read them)'}\n`,
       );
+      if (upgrade) printUpgradeSummary(io, upgrade);
       io.stdout(
         `next: your own cluster — kubeseed init --out cluster.yaml, then validate, plan, generate and serve (README, Quick start)${
           flags.keep ? `; this rollout again in the status page: kubeseed serve --state ${join(out, 'coordinator')}` : ''
         }\n`,
       );
     }
-    return ok ? 0 : 1;
+    return ok && (upgrade?.ok ?? true) ? 0 : 1;
   } finally {
     for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL');
     await Promise.all(

@@ -77,6 +77,12 @@ export async function cmdValidate(argv: string[], io: Io): Promise<number> {
 
 export async function cmdPlan(argv: string[], io: Io): Promise<number> {
   const { positional, flags, output } = parseCommand('plan', argv);
+  // With --state: the day-2 upgrade from the state's version to SPEC's, as `kubeseed upgrade --dry-run` plans it.
+  if (flags.state !== undefined)
+    return (await import('./day2-commands.ts')).cmdUpgrade(
+      [positional[0] as string, '--state', flags.state as string, '--dry-run', ...(output !== 'text' ? ['-o', output] : [])],
+      io,
+    );
   const parsed = readSpecFile(positional[0], Boolean(flags.strict));
   printWarnings(io, parsed.file, parsed);
   const plan: ClusterPlan = { spec: parsed.spec, steps: planSteps(parsed.spec), hosts: [], warnings: parsed.warnings };

@@ -99,6 +99,14 @@ export const STEP_KIND_TRAITS: { readonly [K in StepKind]: StepKindTraits } = {
   reset: { ...PLAIN, rerun: true },
   // Every release takes a new snapshot: never answered from a sentinel.
   'etcd-snapshot': { ...PLAIN, rerun: true },
+  // Day 2 (ADR 0039): ordered by `after` edges only; each runs once per operation (its id names it).
+  'kubeadm-upgrade-apply': { ...PLAIN, gates: [] },
+  'kubeadm-upgrade-node': { ...PLAIN, gates: [] },
+  'node-drain': { ...PLAIN, gates: [] },
+  'kubelet-upgrade': { ...PLAIN, gates: [] },
+  'node-uncordon': { ...PLAIN, gates: [] },
+  'etcd-cert-renew': { ...PLAIN, gates: [] },
+  'control-plane-cert-renew': { ...PLAIN, gates: [] },
 };
 
 /** Kinds not in the table (the coordinator's own `delete-node`): no gate, no trait. */

@@ -22,6 +22,14 @@ export const STEP_KINDS = [
   'etcd-member-remove',
   'reset',
   'etcd-snapshot',
+  // Day 2 (ADR 0033, 0039): released to idle agents by `kubeseed upgrade` and `kubeseed renew`.
+  'kubeadm-upgrade-apply',
+  'kubeadm-upgrade-node',
+  'node-drain',
+  'kubelet-upgrade',
+  'node-uncordon',
+  'etcd-cert-renew',
+  'control-plane-cert-renew',
 ] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
@@ -217,6 +225,34 @@ export interface StepParamsByKind {
     etcdEndpoint: string;
     etcdClient: EtcdClientFiles;
   };
+  /** `kubeadm upgrade apply v<version> --yes` after the kubeadm package is at `version` (ADR 0039). */
+  'kubeadm-upgrade-apply': KubeadmFlags & Day2Packages & { nodeName: string; version: string };
+  /** `kubeadm upgrade node` after the kubeadm package is at `version`. */
+  'kubeadm-upgrade-node': KubeadmFlags & Day2Packages & { nodeName: string; version: string };
+  /** `kubectl drain` (cordons first; PodDisruptionBudgets respected) with a timeout. */
+  'node-drain': { nodeName: string; kubeconfig: string; timeoutSeconds: number; ignoreDaemonSets: boolean; deleteEmptyDirData: boolean };
+  /** kubelet and kubectl packages at `version` (unhold, install, hold), then the kubelet restarted. */
+  'kubelet-upgrade': Day2Packages & { nodeName: string; version: string; packages: Array<'kubelet' | 'kubectl'> };
+  'node-uncordon': { nodeName: string; kubeconfig: string };
+  /**
+   * External etcd member: the renewed server/peer/healthcheck-client files (in `files`) are in place;
+   * restart the unit, then wait until this member and the cluster are healthy (quorum).
+   */
+  'etcd-cert-renew': { nodeName: string; etcdService: 'etcd'; etcdEndpoints: string[]; localEndpoint: string; etcdClient: EtcdClientFiles };
+  /**
+   * Control plane: the coordinator's renewed files (apiserver-etcd-client with external etcd) are in
+   * `files`; `kubeadm certs renew all`, then each static Pod restarted and the API server ready again.
+   */
+  'control-plane-cert-renew': { nodeName: string; restartStaticPods: string[] };
+}
+
+/**
+ * How a day-2 step installs Kubernetes packages: `apt` (unhold, install `<pkg>=<version>-*` from the
+ * repository the step's files point at, hold), `dnf`, or `none` when the image carries them
+ * (Flatcar, Fedora CoreOS, the TEST DOUBLES' hosts).
+ */
+export interface Day2Packages {
+  packageManager: 'apt' | 'dnf' | 'none';
 }
 
 /** The parameters of a step of kind `K`. */

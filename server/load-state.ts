@@ -12,6 +12,7 @@ import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState, StateError } from '../generator/state/index.ts';
 import { type IssuedCertificate, trackedCertificates } from './certificates.ts';
+import { readDay2Operation, withDay2Steps } from './day2/operation.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
 import type { LoadedState } from './serve.ts';
 
@@ -30,7 +31,8 @@ async function loadPlanned(stateDir: string, options: { passphrase?: string }) {
     );
   });
   const { spec, warnings } = parseSpec(specText, specFile);
-  const plan = planRollout(spec, warnings);
+  // A day-2 operation (`kubeseed upgrade`/`renew`) runs as steps after the rollout's.
+  const plan = withDay2Steps(planRollout(spec, warnings), await readDay2Operation(stateDir));
   const secrets = createSecretSource(state);
   const tls = { cert: state.tls.server.cert, key: state.tls.server.key, ca: state.tls.ca.cert };
   return { state, spec, plan, secrets, tls };

@@ -13,6 +13,8 @@ import { KubeadmArgvError } from '../kubeadm-argv.ts';
 import { isKnownStepKind, unknownStepReport } from '../machine.ts';
 import { listSentinels, readSentinel, writeSentinel } from '../sentinel.ts';
 import { runCniApply } from './cni-apply.ts';
+import { runControlPlaneCertRenew, runEtcdCertRenew } from './day2-renew.ts';
+import { runKubeadmUpgradeApply, runKubeadmUpgradeNode, runKubeletUpgrade, runNodeDrain, runNodeUncordon } from './day2-upgrade.ts';
 import { runEtcdMemberRemove } from './etcd-member-remove.ts';
 import { runEtcdStart } from './etcd-start.ts';
 import { runKubeVipManifest } from './kube-vip-manifest.ts';
@@ -50,6 +52,13 @@ const STEP_HANDLERS: { [K in StepKind]: StepHandler<K> } = {
   reset: runReset,
   // Day 2 only: loaded when a snapshot is taken, not at every agent start.
   'etcd-snapshot': async (run) => (await import('./etcd-snapshot.ts')).runEtcdSnapshot(run),
+  'kubeadm-upgrade-apply': runKubeadmUpgradeApply,
+  'kubeadm-upgrade-node': runKubeadmUpgradeNode,
+  'node-drain': runNodeDrain,
+  'kubelet-upgrade': runKubeletUpgrade,
+  'node-uncordon': runNodeUncordon,
+  'etcd-cert-renew': runEtcdCertRenew,
+  'control-plane-cert-renew': runControlPlaneCertRenew,
 };
 
 function dispatch(run: StepRun): Promise<StepResults> {

@@ -31,6 +31,8 @@ export interface StepTiming {
   etcdVoterTimeoutMs: number;
   nodesReadyTimeoutMs: number;
   endpointTimeoutMs: number;
+  /** How long a static Pod's manifest stays out of the manifests directory (the kubelet checks it every 20 s). */
+  staticPodRestartMs: number;
 }
 
 export const DEFAULT_STEP_TIMING: StepTiming = {
@@ -43,6 +45,7 @@ export const DEFAULT_STEP_TIMING: StepTiming = {
   etcdVoterTimeoutMs: 300_000,
   nodesReadyTimeoutMs: 600_000,
   endpointTimeoutMs: 5_000,
+  staticPodRestartMs: 25_000,
 };
 
 export interface StepContext {

@@ -16,6 +16,7 @@ import {
   type KubeadmDocument,
   PKI_DIR,
 } from '../kubeadm/documents.ts';
+import { osProfile } from '../os/index.ts';
 import { describeEndpoint } from '../spec/endpoint.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
@@ -262,7 +263,87 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
     files: [],
     params: { nodeName: host.name, etcdEndpoint: 'https://127.0.0.1:2379', etcdClient: ETCD_HEALTHCHECK_CLIENT },
   }),
+  // Day 2 (ADR 0039): the target version is the spec's; packages come from the spec's repositories.
+  'kubeadm-upgrade-apply': ({ spec, host }) => ({
+    files: [],
+    params: { nodeName: host.name, version: releaseOf(spec), packageManager: packageManagerOf(spec) },
+  }),
+  'kubeadm-upgrade-node': ({ spec, host }) => ({
+    files: [],
+    params: { nodeName: host.name, version: releaseOf(spec), packageManager: packageManagerOf(spec) },
+  }),
+  'node-drain': ({ host, secrets }) => {
+    const { files, path } = day2Kubeconfig(host, secrets);
+    return {
+      files,
+      params: {
+        nodeName: host.name,
+        kubeconfig: path,
+        timeoutSeconds: DRAIN_TIMEOUT_SECONDS,
+        ignoreDaemonSets: true,
+        deleteEmptyDirData: true,
+      },
+    };
+  },
+  'kubelet-upgrade': ({ spec, host }) => ({
+    files: [],
+    params: {
+      nodeName: host.name,
+      version: releaseOf(spec),
+      packageManager: packageManagerOf(spec),
+      packages: ['kubelet', 'kubectl'],
+    },
+  }),
+  'node-uncordon': ({ host, secrets }) => {
+    const { files, path } = day2Kubeconfig(host, secrets);
+    return { files, params: { nodeName: host.name, kubeconfig: path } };
+  },
+  'etcd-cert-renew': ({ spec, host, secrets }) => ({
+    files: pkiFiles(ETCD_MEMBER_FILES, secrets, host.name),
+    params: {
+      nodeName: host.name,
+      etcdService: 'etcd',
+      etcdEndpoints: etcdEndpoints(spec),
+      localEndpoint: `https://${host.address?.ip ?? '127.0.0.1'}:2379`,
+      etcdClient: ETCD_HEALTHCHECK_CLIENT,
+    },
+  }),
+  'control-plane-cert-renew': ({ spec, host, secrets }) => {
+    const external = spec.topology !== 'stacked';
+    return {
+      files: external ? pkiFiles(APISERVER_ETCD_CLIENT_FILES, secrets) : [],
+      params: {
+        nodeName: host.name,
+        restartStaticPods: ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', ...(external ? [] : ['etcd'])],
+      },
+    };
+  },
 };
+
+/** kubectl drain --timeout of `kubeseed upgrade` (a PodDisruptionBudget that never allows an eviction fails the step then). */
+export const DRAIN_TIMEOUT_SECONDS = 300;
+/** Where a worker's drain/uncordon step puts the admin kubeconfig it uses (removed after the step). */
+export const DAY2_KUBECONFIG = '/etc/kubeseed/day2-admin.conf';
+
+/** The Kubernetes release without its `v` (`1.37.2`): package versions and kubeadm's argument are built from it. */
+function releaseOf(spec: ClusterSpec): string {
+  return spec.kubernetesVersion.replace(/^v/, '');
+}
+
+/** Debian and Ubuntu install the Kubernetes packages with apt; image-based systems carry them. */
+function packageManagerOf(spec: ClusterSpec): 'apt' | 'none' {
+  // The cloud-init families are the apt ones (generator/os/types.ts, OsCloudInit).
+  return spec.os.packages === 'install' && osProfile(spec).cloudInit ? 'apt' : 'none';
+}
+
+/** A control plane's own admin.conf; a worker gets the admin kubeconfig as a secret file, deleted after the step. */
+function day2Kubeconfig(host: HostSpec, secrets: SecretSource): { files: StepFile[]; path: string } {
+  if (host.role === 'control-plane') return { files: [], path: '/etc/kubernetes/admin.conf' };
+  return {
+    files: [{ path: DAY2_KUBECONFIG, content: secrets.adminKubeconfig(), mode: 0o600, secret: true, removeAfter: true }],
+    path: DAY2_KUBECONFIG,
+  };
+}
 
 /** A kind registered outside STEP_KINDS (protocol/step-kinds.ts) has no builder: it carries its node name only. */
 const nodeNameOnly = ({ host }: BuildContext) => ({ files: [] as StepFile[], params: { nodeName: host.name } as StepParams });

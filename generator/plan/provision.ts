@@ -34,6 +34,7 @@ export function buildAgentConfig(spec: ClusterSpec, host: HostSpec | null): Reco
     credentialFile: CREDENTIAL_PATH,
     ...(host ? { host: host.name } : {}),
     stateDir: AGENT_STATE_DIR,
+    keepAgent: spec.day2.keepAgent,
   };
 }
 

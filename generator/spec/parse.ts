@@ -189,6 +189,7 @@ function normalize(raw: Raw, r: SpecReader, sourceIndex: WeakMap<HostSpec, numbe
       installUnknownMacs: s.fleet?.installUnknownMacs ?? false,
       ...(s.fleet?.installDisk ? { installDisk: s.fleet.installDisk } : {}),
     },
+    day2: { keepAgent: s.day2?.keepAgent ?? true },
     rollout: {
       controlPlaneParallelism: s.rollout?.controlPlaneParallelism ?? 1,
       workerParallelism: s.rollout?.workerParallelism ?? 20,

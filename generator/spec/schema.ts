@@ -289,6 +289,7 @@ export const CLUSTER_SCHEMA: Schema = {
           },
         },
         fleet: { t: 'object', fields: { enabled: bool, installUnknownMacs: bool, installDisk } },
+        day2: { t: 'object', fields: { keepAgent: bool } },
         rollout: {
           t: 'object',
           fields: {

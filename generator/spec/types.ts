@@ -171,6 +171,11 @@ export interface ClusterSpec {
     /** PXE: the disk installers erase and install to, for hosts without their own `installDisk`. */
     installDisk?: string;
   };
+  /**
+   * Day 2 (ADR 0033): `keepAgent` (default true) keeps the agent installed and idle after its host is
+   * done, polling for day-2 steps (renew, upgrade) while a coordinator runs; false disables it at done.
+   */
+  day2: { keepAgent: boolean };
   rollout: {
     controlPlaneParallelism: number;
     workerParallelism: number;

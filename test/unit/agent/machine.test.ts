@@ -54,6 +54,8 @@ const STATES: Record<AgentState['phase'], AgentState> = {
   'running-step': { phase: 'running-step', session, step },
   reporting: { phase: 'reporting', session, report, failures: 0 },
   'report-backoff': { phase: 'report-backoff', session, report, failures: 1 },
+  idle: { phase: 'idle', session: { ...session, keepAgent: true }, failures: 0 },
+  'idle-polling': { phase: 'idle-polling', session: { ...session, keepAgent: true }, failures: 0 },
   done: { phase: 'done' },
   disabled: { phase: 'disabled', reason: 'x' },
 };
@@ -105,6 +107,15 @@ const TABLE: Array<[AgentState['phase'], AgentEvent['type'], AgentState['phase']
   ['reporting', 'transport-error', 'report-backoff', ['log', 'sleep']],
   ['reporting', 'protocol-error', 'report-backoff', ['log', 'sleep']],
   ['report-backoff', 'timer', 'reporting', ['report']],
+  // Idle after done (spec.day2.keepAgent, ADR 0033): poll now and then, run a released day-2 step.
+  ['idle', 'timer', 'idle-polling', ['request-next']],
+  ['idle-polling', 'next-step', 'running-step', ['log', 'heartbeat', 'run-step']],
+  ['idle-polling', 'next-unknown-step', 'reporting', ['log', 'report']],
+  // A coordinator that holds the long poll has day-2 work going on: keep long-polling as in the rollout.
+  ['idle-polling', 'next-nothing', 'waiting', ['log', 'request-next']],
+  ['idle-polling', 'next-done', 'idle', ['sleep']],
+  ['idle-polling', 'transport-error', 'idle', ['log', 'sleep']],
+  ['idle-polling', 'protocol-error', 'idle', ['log', 'sleep']],
 ];
 
 describe('transition: the table', () => {

@@ -137,7 +137,13 @@ describe('agent config', () => {
       coordinatorUrl: 'https://10.101.1.5:9443',
       replicaUrls: [],
       stateDir: '/var/lib/kubeseed',
+      keepAgent: false,
     });
+    // keepAgent: the generator always writes it (spec.day2.keepAgent); a hand-written config without it disables the agent at done.
+    expect(parseAgentConfig(JSON.stringify({ ...good, keepAgent: true })).keepAgent).toBe(true);
+    expect(() => parseAgentConfig(JSON.stringify({ ...good, keepAgent: 'yes' }))).toThrow(
+      /"keepAgent" must be true or false \(got "yes"\)/,
+    );
     const replicas = parseAgentConfig(JSON.stringify({ ...good, replicaUrls: ['https://10.101.1.6:9443/', 'https://seed-3:9443'] }));
     expect(replicas.replicaUrls).toEqual(['https://10.101.1.6:9443', 'https://seed-3:9443']);
     const fleet = parseAgentConfig(JSON.stringify({ ...good, host: undefined, stateDir: '/srv/ks' }));

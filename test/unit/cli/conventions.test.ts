@@ -137,7 +137,7 @@ describe('kubeseed completion', () => {
         .trim()
         .split('\n');
     expect(complete('kubeseed', 'gen')).toEqual(['generate']);
-    expect(complete('kubeseed', 're')).toEqual(['retry', 'rebind', 'remove']);
+    expect(complete('kubeseed', 're')).toEqual(['renew', 'retry', 'rebind', 'remove']);
     expect(complete('kubeseed', 'generate', '--ro')).toEqual(['--rotate']);
     expect(complete('kubeseed', 'remove', 'w1', '--d')).toEqual(['--dry-run']);
     expect(complete('kubeseed', 'plan', 'x.yaml', '-o', '')).toEqual(['json', 'yaml']);

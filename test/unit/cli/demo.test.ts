@@ -2,34 +2,23 @@
  * `kubeseed demo --json`: a real coordinator and real agent processes on loopback (TEST DOUBLES of
  * kubeadm & co.). Checks the rollout order the design promises and that nothing is left behind.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { main } from '../../../cli/main.ts';
+import { type DemoStep, runInPrivateTmp } from './demo-support.ts';
 import { runMain } from './run-main.ts';
 
-interface Step {
-  host: string;
-  kind: string;
-  order: number;
-  startMs: number;
-  endMs: number;
-}
+type Step = DemoStep;
 
 describe('kubeseed demo', () => {
   it('rolls out etcd → one init → CNI → control planes one at a time → workers, and cleans up (-o yaml)', async () => {
     // Its own temporary directory, so demos that other processes run meanwhile cannot look like leftovers.
-    const privateTmp = mkdtempSync(join(tmpdir(), 'ks-demo-test-'));
-    const savedTmp = process.env.TMPDIR;
-    process.env.TMPDIR = privateTmp;
     const started = Date.now();
-    const { code, out, err } = await runMain(['demo', '-o', 'yaml', '--workers', '3'], { cwd: process.cwd() }).finally(() => {
-      if (savedTmp === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = savedTmp;
-    });
+    const { code, out, err, privateTmp } = await runInPrivateTmp(['demo', '-o', 'yaml', '--workers', '3'], 'ks-demo-test-');
     // Machine output: its stderr ends up in logs, so the operator token is named by its file, never printed.
     expect(err).toMatch(/^operator token: in \S+\/operator-token$/m);
     expect(err).not.toMatch(/operator token: [^i]/);

@@ -64,6 +64,7 @@ export function makeSpec(
     proxmox: {},
     coordinator: { url: options.coordinatorUrl ?? 'https://10.101.1.5:9443', listen: '0.0.0.0:9443', httpListen: '', replicaUrls: [] },
     fleet: { enabled: options.fleet ?? false },
+    day2: { keepAgent: true },
     rollout: { controlPlaneParallelism: 1, workerParallelism: 20, tokenTTL: 3600 },
     hosts,
     testing: { allowOldEtcd: false },

@@ -73,6 +73,7 @@ export function makeSpec(family: OsFamily, overrides: Partial<ClusterSpec> = {})
     proxmox: {},
     coordinator: { url: 'https://10.101.1.5:9443', listen: '0.0.0.0:9443', httpListen: '', replicaUrls: [] },
     fleet: { enabled: false },
+    day2: { keepAgent: true },
     rollout: { controlPlaneParallelism: 1, workerParallelism: 20, tokenTTL: 3600 },
     hosts: [
       makeHost('k8s1master1'),

@@ -62,6 +62,7 @@ export function makeSpec(options: FixtureOptions, hosts: HostSpec[]): ClusterSpe
     proxmox: {},
     coordinator: { url: 'https://127.0.0.1:9443', listen: '127.0.0.1:9443', httpListen: '', replicaUrls: [] },
     fleet: { enabled: false },
+    day2: { keepAgent: true },
     rollout: {
       controlPlaneParallelism: options.controlPlaneParallelism ?? 1,
       workerParallelism: options.workerParallelism ?? 20,

@@ -1,0 +1,116 @@
+/**
+ * A day-2 operation (`kubeseed upgrade`, `kubeseed renew`) as it lives in the state directory:
+ * `DIR/day2.json` holds its steps (server/day2/order.ts), and the coordinator appends them to the
+ * rollout's plan when it loads the state (load-state.ts). The rollout's steps have all succeeded by
+ * then, so the scheduler releases the day-2 steps by their `after` edges alone, to the idle agents
+ * (ADR 0033, 0039); a failed one waits for `kubeseed retry HOST` like any rollout step.
+ *
+ * `readRolloutHosts` reads the coordinator's records (the journal, with serve stopped) to say which
+ * hosts finished the rollout and which have a failed step: the planner refuses to start otherwise.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ClusterPlan, PlannedStep, SecretKind } from '../../generator/plan/types.ts';
+import { isStepKind, type StepKind } from '../../protocol/index.ts';
+import type { HostRecord, StepRecord } from '../model.ts';
+import { SECRET_RECORD_PREFIXES } from '../rollout/repository.ts';
+import { openStore } from '../store/index.ts';
+import type { Day2Host, Day2Plan, Day2Step } from './order.ts';
+
+export const DAY2_FILE = 'day2.json';
+
+export interface Day2Operation {
+  /** Prefix of its step ids: `upgrade-1.37.2`, `renew-20261206T060000Z`. */
+  id: string;
+  operation: Day2Plan['operation'];
+  steps: Day2Step[];
+}
+
+/** The operation in `stateDir`, or null when there is none. */
+export async function readDay2Operation(stateDir: string): Promise<Day2Operation | null> {
+  const text = await readFile(join(stateDir, DAY2_FILE), 'utf8').catch(() => null);
+  if (text === null) return null;
+  const op = JSON.parse(text) as Day2Operation;
+  for (const s of op.steps)
+    if (!isStepKind(s.kind))
+      throw new Error(
+        `${join(stateDir, DAY2_FILE)}: step ${s.id} has kind ${s.kind}, which no agent implements yet; remove the file and plan again`,
+      );
+  return op;
+}
+
+export async function writeDay2Operation(stateDir: string, op: Day2Operation): Promise<void> {
+  const file = join(stateDir, DAY2_FILE);
+  await writeFile(`${file}.tmp`, `${JSON.stringify(op, null, 2)}\n`, { mode: 0o600 });
+  await rename(`${file}.tmp`, file);
+}
+
+/** What each day-2 kind carries from the coordinator's secrets (buildStep asks for exactly these). */
+function secretsOf(step: Day2Step, topology: string): SecretKind[] {
+  switch (step.kind) {
+    case 'node-drain':
+    case 'node-uncordon':
+      return step.role === 'control-plane' ? [] : ['admin-kubeconfig'];
+    case 'etcd-cert-renew':
+      return ['etcd-member-certs'];
+    case 'control-plane-cert-renew':
+      return topology === 'stacked' ? [] : ['apiserver-etcd-client'];
+    default:
+      return [];
+  }
+}
+
+/** The rollout's plan with the operation's steps after it (none: the plan as it is). */
+export function withDay2Steps(plan: ClusterPlan, op: Day2Operation | null): ClusterPlan {
+  if (!op) return plan;
+  const extra: PlannedStep[] = op.steps.map((s) => ({
+    id: s.id,
+    kind: s.kind as StepKind,
+    host: s.host,
+    role: s.role,
+    after: s.after,
+    waitsFor: s.waitsFor,
+    secrets: secretsOf(s, plan.spec.topology),
+  }));
+  return { ...plan, steps: [...plan.steps, ...extra] };
+}
+
+const OK = new Set(['succeeded', 'cancelled']);
+
+/**
+ * Each spec host as the day-2 planner sees it, from the coordinator's records: `failed` when one
+ * of its steps is failed (or waiting for a retry), `ready` when it finished the rollout (every step of
+ * it succeeded). Reads the journal in `stateDir/store`; serve must not be running (the caller holds
+ * the serve lock).
+ */
+export async function readRolloutHosts(stateDir: string, plan: ClusterPlan, passphrase?: string): Promise<Day2Host[]> {
+  const store = await openStore(`journal:${join(stateDir, 'store')}`, {
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    sealedPrefixes: SECRET_RECORD_PREFIXES,
+  });
+  try {
+    const steps = store.list<StepRecord>('step/').map((r) => r.value);
+    const removed = new Set(
+      store
+        .list<HostRecord>('host/')
+        .map((r) => r.value)
+        .filter((h) => h.removed)
+        .map((h) => h.name),
+    );
+    return plan.spec.hosts
+      .filter((h) => !removed.has(h.name))
+      .map((h) => {
+        const own = steps.filter((s) => s.host === h.name);
+        const planned = plan.steps.filter((s) => s.host === h.name);
+        const byId = new Map(own.map((s) => [s.id, s]));
+        return {
+          name: h.name,
+          role: h.role,
+          failed: own.some((s) => s.state === 'failed' || s.state === 'retry-wait'),
+          ready: planned.length > 0 && planned.every((s) => OK.has(byId.get(s.id)?.state ?? 'pending')),
+        };
+      });
+  } finally {
+    await store.close();
+  }
+}
