@@ -130,10 +130,12 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: [...E2E_COMMANDS, ...V
       expect(readHaproxyClients(cluster).get(vmIp)?.length ?? 0).toBeGreaterThan(0);
     });
 
-    it('left the guest clean: unit disabled, credential deleted, join config gone, kubelet credentials 0600', () => {
+    it('left the guest clean: credential deleted, kubelet credentials 0600; the agent kept for day 2', () => {
       expect(poweroff).toBe('clean');
       expect(vm.statGuest('/etc/kubeseed/credential').exists).toBe(false);
-      expect(vm.statGuest('/etc/systemd/system/multi-user.target.wants/kubeseed-agent.service').exists).toBe(false);
+      // spec.day2.keepAgent defaults to true (ADR 0033): the unit stays enabled and the agent idles with its key.
+      expect(JSON.parse(vm.readGuestFile('/etc/kubeseed/agent.json') ?? '{}').keepAgent).toBe(true);
+      expect(vm.statGuest('/etc/systemd/system/multi-user.target.wants/kubeseed-agent.service').exists).toBe(true);
       expect(vm.statGuest('/usr/local/bin/kubeseed-agent').exists).toBe(true);
       expect(vm.statGuest('/etc/kubernetes/kubelet.conf').mode).toBe(0o600);
       expect(vm.statGuest('/var/lib/kubeseed/agent-key.pem').mode).toBe(0o600);
