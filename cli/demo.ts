@@ -8,6 +8,7 @@
  * leaves nothing behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:net';
@@ -15,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { doubleEnv } from '../doubles/index.ts';
 import { PREPARE_SCRIPT } from '../generator/plan/host-files.ts';
+import { CREDENTIAL_PATH } from '../generator/plan/provision.ts';
 import { type CoordinatorState, loadState, OPERATOR_TOKEN_FILE } from '../generator/state/index.ts';
 import { packageRoot } from '../generator/util/package-root.ts';
 import type { HostStatus, RolloutStatus } from '../server/coordinator.ts';
@@ -332,11 +334,12 @@ export async function cmdDemo(argv: string[], io: Io): Promise<number> {
       await new Promise((r) => setTimeout(r, 250));
     }
     // The rollout is done when the last step succeeds; each agent then still learns so, deletes its
-    // spent credential, sends a `done` heartbeat and exits 0. Stop the agents only after that
-    // (bounded). Heartbeats live in the memory of the replica that got them, so after a failover
-    // (--ha) an agent's clean exit is what says it finished.
+    // spent credential and sends a `done` heartbeat (then idles for day 2, or exits 0 with
+    // keepAgent false). Stop the agents only after that (bounded). Heartbeats live in the memory of
+    // the replica that got them, so after a failover (--ha) the host itself says it: its credential is gone.
     const agentOf = new Map(hosts.map((name, i) => [name, agents[i]!]));
-    const cleanedUp = (h: HostStatus) => h.phase === 'done' || agentOf.get(h.name)?.exitCode === 0;
+    const cleanedUp = (h: HostStatus) =>
+      h.phase === 'done' || agentOf.get(h.name)?.exitCode === 0 || (h.done && !existsSync(join(work, 'roots', h.name, CREDENTIAL_PATH)));
     const cleanupDeadline = Date.now() + 15_000;
     while (last.done && !last.hosts.every(cleanedUp) && Date.now() < cleanupDeadline) {
       await new Promise((r) => setTimeout(r, 100));
