@@ -4,7 +4,7 @@
  * located, what a template's last-line assertion would otherwise refuse late during `generate`
  * (test/unit/spec/template-inputs.test.ts pairs each with that assertion). Pure.
  */
-import { isIPv4 } from '../util/ip.ts';
+import { isIPv4, isIPv6 } from '../util/ip.ts';
 import type { SpecReader } from './reader.ts';
 import type { ClusterSpec } from './types.ts';
 
@@ -15,16 +15,6 @@ const LISTEN = /^(?:\[[^\]]*\]|[^:]*):(\d{1,5})$/;
 
 /** A DNS-1123 subdomain, optionally behind `*.`: what kubeadm's ValidateCertSANs accepts besides IPs. */
 const SAN_NAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function isIPv6(text: string): boolean {
-  if (!/^[0-9a-f:.]+$/i.test(text) || !text.includes(':')) return false;
-  try {
-    new URL(`http://[${text}]/`);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export function checkTemplateInputs(spec: ClusterSpec, r: SpecReader): void {
   for (const [i, san] of spec.certificates.extraSANs.entries()) {

@@ -13,6 +13,10 @@ export function isIPv4(text: string): boolean {
   return IPV4.test(text);
 }
 
+export function isIPv6(text: string): boolean {
+  return isIP(text) === 6;
+}
+
 export function ipToInt(ip: string): number {
   return ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
 }
