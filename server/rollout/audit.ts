@@ -6,8 +6,9 @@
  * `GET /v1/admin/audit` and `kubeseed audit` read it.
  *
  * Runtime contract: `appendAudit` rejects (StoreError) when the record cannot be made durable —
- * the caller answers 503 and hands nothing out. Keys are the store revision at the time, so the
- * trail lists in hand-out order; a key another writer took first is retried with the next one.
+ * the caller answers 503 and hands nothing out. Keys are numbered from the store revision at the
+ * time and never below a key already used, so the trail lists in hand-out order; a key another
+ * writer took first is retried past it.
  */
 import type { SecretKind } from '../../generator/plan/types.ts';
 import { MAX_RECORDS_PER_COMMIT, orderedKey, type Store, StoreError } from '../store/index.ts';
@@ -32,15 +33,98 @@ const KEY_ATTEMPTS = 5;
 
 const auditKey = (n: number) => orderedKey(AUDIT_PREFIX, n);
 
-/** Appends one hand-out; resolves once it is durable. */
-export async function appendAudit(store: Store, entry: AuditEntry): Promise<void> {
-  let n = store.revision() + 1;
-  for (let attempt = 0; attempt < KEY_ATTEMPTS; attempt++) {
-    const result = await store.commit({ puts: [{ key: auditKey(n), value: entry }], checks: [{ key: auditKey(n), version: 0 }] });
-    if (result.ok) return;
-    n = Math.max(n + 1, store.revision() + 1);
+/**
+ * Appends one hand-out; resolves once it is durable. The hand-outs asked for in one event-loop turn
+ * (a gate opening answers hundreds of long-polls at once) share commits of up to
+ * MAX_RECORDS_PER_COMMIT records with consecutive keys, instead of one commit each.
+ */
+export function appendAudit(store: Store, entry: AuditEntry): Promise<void> {
+  let writer = writers.get(store);
+  if (!writer) {
+    writer = new AuditWriter(store);
+    writers.set(store, writer);
   }
-  throw new StoreError(`the audit record of ${entry.step} (attempt ${entry.attempt}) found its key taken ${KEY_ATTEMPTS} times in a row`);
+  return writer.append(entry);
+}
+
+const writers = new WeakMap<Store, AuditWriter>();
+
+interface Pending {
+  entry: AuditEntry;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** One store's audit appends, batched per event-loop turn. */
+class AuditWriter {
+  private pending: Pending[] = [];
+  private scheduled = false;
+  /** The next key number: above every key this writer or the trail it found has used. */
+  private next: number | undefined;
+
+  constructor(private readonly store: Store) {}
+
+  append(entry: AuditEntry): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    for (let at = 0; at < batch.length; at += MAX_RECORDS_PER_COMMIT) {
+      const chunk = batch.slice(at, at + MAX_RECORDS_PER_COMMIT);
+      this.commitChunk(chunk).then(
+        () => {
+          for (const p of chunk) p.resolve();
+        },
+        (error: unknown) => {
+          for (const p of chunk) p.reject(error);
+        },
+      );
+    }
+  }
+
+  /** Keys are taken synchronously, so chunks committed side by side never pick the same ones. */
+  private takeKeys(count: number, atLeast = 0): number {
+    const first = Math.max(this.store.revision() + 1, this.next ?? lastKeyNumber(this.store) + 1, atLeast);
+    this.next = first + count;
+    return first;
+  }
+
+  private async commitChunk(chunk: Pending[]): Promise<void> {
+    let n = this.takeKeys(chunk.length);
+    for (let attempt = 0; attempt < KEY_ATTEMPTS; attempt++) {
+      const keys = chunk.map((_, i) => auditKey(n + i));
+      const result = await this.store.commit({
+        puts: chunk.map((p, i) => ({ key: keys[i]!, value: p.entry })),
+        checks: keys.map((key) => ({ key, version: 0 })),
+      });
+      if (result.ok) return;
+      // Another writer (a second replica) took one of these keys: move past the highest it took.
+      const taken = Math.max(...result.conflicts.map(keyNumber));
+      n = this.takeKeys(chunk.length, taken + 1);
+    }
+    const steps = chunk.map((p) => `${p.entry.step} (attempt ${p.entry.attempt})`).join(', ');
+    throw new StoreError(`the audit record of ${steps} found its key taken ${KEY_ATTEMPTS} times in a row`);
+  }
+}
+
+function keyNumber(key: string): number {
+  const n = Number(key.slice(AUDIT_PREFIX.length));
+  return Number.isSafeInteger(n) ? n : 0;
+}
+
+/** The highest numbered key of the trail (imported entries sort first and count as 0). */
+function lastKeyNumber(store: Store): number {
+  const trail = store.list(AUDIT_PREFIX);
+  const last = trail[trail.length - 1];
+  return last ? keyNumber(last.key) : 0;
 }
 
 /** The trail, oldest first; `host` keeps one host's hand-outs. */

@@ -55,6 +55,34 @@ describe('the audit trail in the store', () => {
     expect(listAudit(shared).map((e) => e.host)).toEqual(['other', 'cp1']);
   });
 
+  it('hand-outs asked for in one turn share commits of at most MAX_RECORDS_PER_COMMIT, in order, and later ones list after them', async () => {
+    class CountingStore extends MemoryStore {
+      readonly sizes: number[] = [];
+      override commit(txn: StoreTxn): Promise<CommitResult> {
+        this.sizes.push(txn.puts?.length ?? 0);
+        return super.commit(txn);
+      }
+    }
+    const store = new CountingStore();
+    const wave = Array.from({ length: 250 }, (_, i) => entry(`w${i}`, `w${i}/kubeadm-join-worker`));
+    await Promise.all(wave.map((e) => appendAudit(store, e)));
+    expect(store.sizes).toEqual([100, 100, 50]);
+    // The wave used more keys than it moved the revision: the next hand-out still lists last.
+    await appendAudit(store, entry('late', 'late/kubeadm-join-worker'));
+    expect(listAudit(store).map((e) => e.host)).toEqual([...wave.map((e) => e.host), 'late']);
+  });
+
+  it('a writer started on an existing trail (a restart, a new leader) numbers its keys after the trail', async () => {
+    const store = new MemoryStore();
+    const wave = Array.from({ length: 40 }, (_, i) => entry(`w${i}`, `w${i}/kubeadm-join-worker`));
+    await Promise.all(wave.map((e) => appendAudit(store, e)));
+    // What a restarted coordinator sees: the same records, its own writer.
+    const restarted = new MemoryStore();
+    await restarted.commit({ puts: store.list(AUDIT_PREFIX).map((r) => ({ key: r.key, value: r.value })) });
+    await appendAudit(restarted, entry('late', 'late/kubeadm-join-worker'));
+    expect(listAudit(restarted).map((e) => e.host)).toEqual([...wave.map((e) => e.host), 'late']);
+  });
+
   it('a store that cannot write rejects with StoreError and records nothing', async () => {
     const store = new FailingStore(new MemoryStore());
     store.failing = true;
