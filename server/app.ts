@@ -153,6 +153,19 @@ function dryRunOf(body: unknown): boolean {
   return dryRun === true;
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The level of the agents' polling routes (`/v1/next`, `/v1/heartbeat`): every host asks about once
+ * a minute, so their request lines would drown the log at fleet scale (and cost the coordinator more
+ * than the answers at a gate opening). They log warnings and errors; `--log-level debug` shows them all.
+ * What happened is logged anyway: `step released`, reports, the audit trail.
+ */
+function pollLogLevel(logger: AppOptions['logger']): 'debug' | 'trace' | 'warn' {
+  const level = typeof logger === 'object' ? logger.level : undefined;
+  return level === 'debug' || level === 'trace' ? level : 'warn';
+}
+
 export function buildApp(inputs: CoordinatorInputs, options: AppOptions): FastifyInstance {
   const redactor = new Redactor();
   redactor.add([inputs.operatorToken]);
@@ -184,6 +197,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   app.decorate('coordinator', coordinator);
   const binaries = new AgentBinaries(options.distDir);
   const defaultWait = options.defaultWaitMs ?? 30_000;
+  const agentPollLogLevel = pollLogLevel(options.logger);
 
   // On etcd only the elected replica runs the rollout; a standby starts it when it wins (server/replica.ts).
   const replica = options.replica ?? soleReplica(storeKind(options.store));
@@ -283,6 +297,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     `${API_PREFIX}/next`,
     {
       preHandler: agentAuth,
+      logLevel: agentPollLogLevel,
       schema: { querystring: NEXT_QUERY_SCHEMA, response: { 200: NEXT_RESPONSE_SCHEMA, 204: { type: 'null' }, ...errorResponses } },
     },
     async (request, reply) => {
@@ -301,7 +316,10 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
         return reply.code(204).send();
       }
       const waiting = answer.step ? undefined : coordinator.waitingFor(host);
-      return waiting ? { ...answer, waitingFor: waiting } : answer;
+      // Serialised here with V8's JSON (Fastify sends a string as it is): a gate opening answers
+      // hundreds of these at once, and the schema serializer's string escaping of the step's
+      // files cost several times more. The schema still documents the answer; tests check it.
+      return reply.type(JSON_TYPE).send(JSON.stringify(waiting ? { ...answer, waitingFor: waiting } : answer));
     },
   );
 
@@ -316,7 +334,11 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   const heartbeatBuckets = new Map<string, { tokens: number; at: number }>();
   app.post<{ Body: HeartbeatRequest }>(
     `${API_PREFIX}/heartbeat`,
-    { preHandler: agentAuth, schema: { body: HEARTBEAT_REQUEST_SCHEMA, response: { 200: HEARTBEAT_RESPONSE_SCHEMA, ...errorResponses } } },
+    {
+      preHandler: agentAuth,
+      logLevel: agentPollLogLevel,
+      schema: { body: HEARTBEAT_REQUEST_SCHEMA, response: { 200: HEARTBEAT_RESPONSE_SCHEMA, ...errorResponses } },
+    },
     async (request, reply) => {
       const host = request.agentHost!;
       const now = systemClock.now();
