@@ -5,8 +5,8 @@
  */
 import { ERROR_CODES, type HeartbeatRequest, type ReportRequest, type ReportResponse } from '../../protocol/index.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { boundLogTail } from '../log-tail.ts';
-import { applyReport } from '../scheduler.ts';
+import { boundLogTail, DONE_LOG_TAIL_LIMIT } from '../log-tail.ts';
+import { applyReport, isHostDone } from '../scheduler.ts';
 import type { ServiceContext } from './context.ts';
 
 export class ReportService {
@@ -44,10 +44,34 @@ export class ReportService {
         'step report',
       );
       this.ctx.events.step(updated);
+      if (updated.state === 'succeeded') await this.compactIfDone(host);
       await this.ctx.scheduled();
       return { accepted: true };
     }
     throw new ApiError(409, ERROR_CODES.staleAttempt, `step ${report.stepId} changed concurrently; report again`);
+  }
+
+  /**
+   * A host that has finished keeps its steps' log tails to their last DONE_LOG_TAIL_LIMIT
+   * characters (issue 19): a fleet's store, its journal snapshots and the coordinator's memory grow
+   * with what is still useful, not with every finished host's full output. Best effort: a write
+   * that conflicts or fails leaves the tails as they were, and the host is done either way.
+   */
+  private async compactIfDone(host: string): Promise<void> {
+    if (!isHostDone(this.ctx.repo.liveSnapshot(this.ctx.live.lastSeen), this.ctx.plan, host)) return;
+    const txn = this.ctx.repo.txn();
+    for (const { value, version } of this.ctx.repo.stepsNamedFor(host)) {
+      const tail = value.lastReport?.logTail;
+      if (value.host !== host || tail === undefined || tail.length <= DONE_LOG_TAIL_LIMIT) continue;
+      txn.step({ ...value, lastReport: { ...value.lastReport!, logTail: boundLogTail(tail, DONE_LOG_TAIL_LIMIT) } }, version);
+    }
+    if (txn.size === 0) return;
+    await this.ctx.repo.commit(txn).catch((error: unknown) => {
+      this.ctx.log.warn(
+        { host, err: error instanceof Error ? error.message : String(error) },
+        'could not trim the log tails of a finished host',
+      );
+    });
   }
 
   /** POST /v1/heartbeat (kept in memory: liveness is not worth an fsync). */
