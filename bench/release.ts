@@ -1,0 +1,140 @@
+/**
+ * Release latency alone (issue 19's row (b), without the rest of bench/capacity.ts): one report opens
+ * the gate for 1,000 workers waiting in `GET /v1/next`; latency per worker from sending the report to
+ * its long-poll answered with its join step. Beside it, in the same run and with the same client, the
+ * bare Fastify fan-out (1 POST answers 1,000 held GETs over TLS): the floor of this machine.
+ * A final run of the coordinator under the V8 profiler is summarised (not counted).
+ *
+ * Run: npx tsx bench/release.ts   (BENCH_RELEASE_RUNS=N, default 3; BENCH_WORKERS, default 1000)
+ */
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { createAgent } from '../test/unit/server/support.ts';
+import {
+  closeQuietly,
+  ENROLL_CONCURRENCY,
+  enrollAll,
+  generate,
+  openWorkerGate,
+  prepareAll,
+  serveCopy,
+  waitForConnections,
+} from './fleet.ts';
+import { percentile, postJson, sleep, startServerChild, summarizeCpuProfile } from './harness.ts';
+import { machine, median } from './report.ts';
+
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1000);
+const RUNS = Number(process.env.BENCH_RELEASE_RUNS ?? 3);
+
+export interface ReleaseNumbers {
+  /** Per run: p50 and p99 of the workers' latencies (ms). */
+  kubeseed: { p50: number; p99: number; max: number; ackMs: number }[];
+  bare: { p50: number; p99: number; max: number }[];
+  profile: string[];
+}
+
+/** The bare fan-out: `WORKERS` held GETs on a hello-world Fastify over TLS, answered by one POST. */
+async function bareFanOut(runs: number, workers: number): Promise<ReleaseNumbers['bare']> {
+  const server = await startServerChild();
+  const out: ReleaseNumbers['bare'] = [];
+  try {
+    const { url, ca } = await server.send({ cmd: 'hello' });
+    for (let r = 0; r < runs; r++) {
+      const dispatcher = new Agent({ connect: { ca: ca!, timeout: 60_000 }, connections: workers + 50, keepAliveTimeout: 120_000 });
+      let t0 = Number.POSITIVE_INFINITY;
+      const lat: number[] = [];
+      const pending = Array.from({ length: workers }, () =>
+        request(`${url}/wait`, { dispatcher, headersTimeout: 90_000, bodyTimeout: 90_000 })
+          .then((res) => res.body.text())
+          .then(() => lat.push(performance.now() - t0)),
+      );
+      await waitForConnections(url!, workers, 30_000);
+      t0 = performance.now();
+      await postJson(dispatcher, `${url}/open`, {});
+      await Promise.race([Promise.all(pending), sleep(30_000)]);
+      if (lat.length < workers) throw new Error(`bare fan-out: only ${lat.length} of ${workers} GETs answered within 30 s`);
+      out.push({ p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat) });
+      await dispatcher.destroy();
+    }
+  } finally {
+    await server.exit();
+  }
+  return out;
+}
+
+export async function benchRelease(runs = RUNS, workers = WORKERS): Promise<ReleaseNumbers> {
+  const work = mkdtempSync(join(tmpdir(), 'ks-bench-release-'));
+  try {
+    const fan = generate(work, 'fan', workers, workers);
+    const ids = fan.hosts.map((h, i) => createAgent(h, i));
+    const enrolledDir = join(work, 'enrolled');
+    let server = await startServerChild();
+    try {
+      const { url, ca } = await serveCopy(server, fan, work, 'enroll');
+      const dispatcher = new Agent({ connect: { ca }, connections: ENROLL_CONCURRENCY + 8 });
+      await enrollAll(dispatcher, url, ids, fan.credentials);
+      await prepareAll(dispatcher, url, ids);
+      await server.send({ cmd: 'stop' });
+      await dispatcher.destroy();
+      cpSync(join(work, 'state-enroll'), enrolledDir, { recursive: true });
+    } finally {
+      await server.exit();
+    }
+    const kubeseed: ReleaseNumbers['kubeseed'] = [];
+    const bare: ReleaseNumbers['bare'] = [];
+    for (let r = 0; r <= runs; r++) {
+      const profiled = r === runs;
+      // Alternate with the floor so both see the same machine.
+      if (!profiled) bare.push(...(await bareFanOut(1, workers)));
+      server = await startServerChild();
+      try {
+        const stateDir = join(work, `state-${r}`);
+        cpSync(enrolledDir, stateDir, { recursive: true });
+        const answer = await server.send({ cmd: 'state', stateDir, logFile: join(work, `coordinator-${r}.log`) });
+        const dispatcher = new Agent({
+          connect: { ca: answer.ca!, timeout: 60_000 },
+          connections: ids.length + 50,
+          keepAliveTimeout: 120_000,
+        });
+        const gate = await openWorkerGate(dispatcher, answer.url!, ids, workers, async () => {
+          if (profiled) await server.send({ cmd: 'profile-start' });
+        });
+        if (profiled) await server.send({ cmd: 'profile-stop', file: join(work, 'release.cpuprofile') });
+        else
+          kubeseed.push({
+            p50: percentile(gate.latencies, 50),
+            p99: percentile(gate.latencies, 99),
+            max: Math.max(...gate.latencies),
+            ackMs: gate.ackMs,
+          });
+        await server.send({ cmd: 'stop' });
+        await closeQuietly(dispatcher, gate.polls);
+      } finally {
+        await server.exit();
+      }
+    }
+    if (process.env.BENCH_PROFILE_OUT) cpSync(join(work, 'release.cpuprofile'), process.env.BENCH_PROFILE_OUT);
+    return { kubeseed, bare, profile: summarizeCpuProfile(join(work, 'release.cpuprofile'), 14) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const load = loadavg()[0]!;
+  const n = await benchRelease();
+  const f = (v: number) => v.toFixed(1);
+  console.log(`# release latency, ${WORKERS} workers, ${RUNS} runs; ${machine()}; load ${load.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`);
+  for (const [i, k] of n.kubeseed.entries()) {
+    const b = n.bare[i]!;
+    console.log(
+      `run ${i + 1}: kubeseed p50 ${f(k.p50)} p99 ${f(k.p99)} max ${f(k.max)} ack ${f(k.ackMs)} | bare p50 ${f(b.p50)} p99 ${f(b.p99)} max ${f(b.max)}`,
+    );
+  }
+  const kp99 = median(n.kubeseed.map((k) => k.p99));
+  const bp99 = median(n.bare.map((b) => b.p99));
+  console.log(`median p99: kubeseed ${f(kp99)} ms, bare ${f(bp99)} ms, ratio ${(kp99 / bp99).toFixed(2)}×`);
+  console.log(n.profile.join('\n'));
+}
