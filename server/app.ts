@@ -46,6 +46,7 @@ import {
   connectionsPerSource,
   limitConnections,
   loggerOptions,
+  pollRouteLogger,
   REQUEST_TIMEOUT_MS,
   TLS_CIPHERS,
 } from './transport.ts';
@@ -155,17 +156,6 @@ function dryRunOf(body: unknown): boolean {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/**
- * The level of the agents' polling routes (`/v1/next`, `/v1/heartbeat`): every host asks about once
- * a minute, so their request lines would drown the log at fleet scale (and cost the coordinator more
- * than the answers at a gate opening). They log warnings and errors; `--log-level debug` shows them all.
- * What happened is logged anyway: `step released`, reports, the audit trail.
- */
-function pollLogLevel(logger: AppOptions['logger']): 'debug' | 'trace' | 'warn' {
-  const level = typeof logger === 'object' ? logger.level : undefined;
-  return level === 'debug' || level === 'trace' ? level : 'warn';
-}
-
 export function buildApp(inputs: CoordinatorInputs, options: AppOptions): FastifyInstance {
   const redactor = new Redactor();
   redactor.add([inputs.operatorToken]);
@@ -197,7 +187,6 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
   app.decorate('coordinator', coordinator);
   const binaries = new AgentBinaries(options.distDir);
   const defaultWait = options.defaultWaitMs ?? 30_000;
-  const agentPollLogLevel = pollLogLevel(options.logger);
 
   // On etcd only the elected replica runs the rollout; a standby starts it when it wins (server/replica.ts).
   const replica = options.replica ?? soleReplica(storeKind(options.store));
@@ -297,7 +286,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     `${API_PREFIX}/next`,
     {
       preHandler: agentAuth,
-      logLevel: agentPollLogLevel,
+      childLoggerFactory: pollRouteLogger(options.logger, `${API_PREFIX}/next`),
       schema: { querystring: NEXT_QUERY_SCHEMA, response: { 200: NEXT_RESPONSE_SCHEMA, 204: { type: 'null' }, ...errorResponses } },
     },
     async (request, reply) => {
@@ -336,7 +325,7 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     `${API_PREFIX}/heartbeat`,
     {
       preHandler: agentAuth,
-      logLevel: agentPollLogLevel,
+      childLoggerFactory: pollRouteLogger(options.logger, `${API_PREFIX}/heartbeat`),
       schema: { body: HEARTBEAT_REQUEST_SCHEMA, response: { 200: HEARTBEAT_RESPONSE_SCHEMA, ...errorResponses } },
     },
     async (request, reply) => {

@@ -4,7 +4,7 @@
  * line. `buildApp` (app.ts) applies them; nothing here knows a route.
  */
 import type { Socket } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, RouteShorthandOptions } from 'fastify';
 import type { Redactor } from '../protocol/redact.ts';
 
 /**
@@ -116,4 +116,29 @@ export function loggerOptions(logger: boolean | Record<string, unknown> | undefi
           },
         },
       };
+}
+
+/**
+ * The logger of the agents' polling routes (`GET /v1/next`, `POST /v1/heartbeat`): every host asks
+ * about once a minute and a long-poll waits up to a minute, so (issue 19)
+ * - their request lines stay out of an `info` log (they would drown it at fleet scale, and cost more
+ *   than the answers at a gate opening): warnings and errors only, everything at `--log-level debug`;
+ * - they share one child logger (bound to the route) instead of one per request: a per-request child
+ *   at another level than its parent rebuilds every log method, ~2 KiB held by each waiting poll.
+ * What happened is logged anyway: `step released`, step reports, enrollments, and the audit trail.
+ */
+type ChildLoggerFactory = NonNullable<RouteShorthandOptions['childLoggerFactory']>;
+
+export function pollRouteLogger(logger: boolean | Record<string, unknown> | undefined, route: string): ChildLoggerFactory {
+  const configured = typeof logger === 'object' ? logger.level : undefined;
+  const level = configured === 'debug' || configured === 'trace' ? configured : 'warn';
+  const shared = new WeakMap<FastifyBaseLogger, FastifyBaseLogger>();
+  return function childLogger(parent: FastifyBaseLogger): FastifyBaseLogger {
+    let child = shared.get(parent);
+    if (!child) {
+      child = parent.child({ route }, { level });
+      shared.set(parent, child);
+    }
+    return child;
+  };
 }

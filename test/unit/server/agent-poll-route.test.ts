@@ -96,4 +96,25 @@ describe('the agents polling routes', () => {
       expect.arrayContaining(['incoming request /v1/next?[REDACTED]', 'incoming request /v1/heartbeat']),
     );
   });
+
+  it('share one logger per route: a waiting long-poll holds no child logger of its own', async () => {
+    const { app, clock } = setup('info');
+    const loggers: Record<string, unknown[]> = {};
+    app.addHook('onRequest', async (request) => {
+      (loggers[request.routeOptions.url ?? ''] ??= []).push(request.log);
+    });
+    const lb1 = createAgent('lb1');
+    await app.inject({ method: 'POST', url: '/v1/enroll', payload: enrollBody(lb1) });
+    for (let i = 0; i < 2; i++) {
+      await signed(app, clock, lb1, 'GET', `/v1/next?wait=${i}`);
+      await signed(app, clock, lb1, 'POST', '/v1/heartbeat', { phase: 'idle', clock: clock.now() });
+    }
+    const [next1, next2] = loggers['/v1/next']!;
+    const [beat1, beat2] = loggers['/v1/heartbeat']!;
+    expect(next1).toBe(next2);
+    expect(beat1).toBe(beat2);
+    expect(next1).not.toBe(beat1);
+    // Other routes keep a child per request (its request id in every line).
+    expect(loggers['/v1/enroll']).toHaveLength(1);
+  });
 });
