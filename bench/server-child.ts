@@ -15,6 +15,8 @@
  *   {cmd: 'hello'}  a bare Fastify app over TLS with the same certificate: GET/POST /hello, and
  *       GET /wait held until POST /open (the ceiling for long-polls and release fan-out).
  *   {cmd: 'gc'}  a full garbage collection (the parent starts the child with --expose-gc).
+ *   {cmd: 'heap'}  process.memoryUsage() and V8's heap spaces (used / committed), to tell live data from retained pages.
+ *   {cmd: 'heap-snapshot', file}  a V8 heap snapshot of the server.
  *   {cmd: 'profile-start'} / {cmd: 'profile-stop', file}  V8 CPU profile of the phase in between.
  *   {cmd: 'stop'}   closes whatever runs; {cmd: 'exit'} exits (writes a --cpu-prof profile).
  *
@@ -25,6 +27,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildStep } from '../generator/plan/build-step.ts';
 import { planRollout } from '../generator/plan/plan.ts';
@@ -41,6 +44,8 @@ type Command =
   | { cmd: 'state'; stateDir: string; logFile: string; store?: string; etcd?: EtcdTls }
   | { cmd: 'hello' }
   | { cmd: 'gc' }
+  | { cmd: 'heap' }
+  | { cmd: 'heap-snapshot'; file: string }
   | { cmd: 'profile-start' }
   | { cmd: 'profile-stop'; file: string }
   | { cmd: 'stop' }
@@ -140,6 +145,14 @@ async function handle(command: Command): Promise<Record<string, unknown>> {
     case 'gc':
       // Started with --expose-gc: RSS after a full collection separates live memory from garbage.
       (globalThis as { gc?: () => void }).gc?.();
+      return {};
+    case 'heap':
+      return {
+        usage: process.memoryUsage(),
+        spaces: getHeapSpaceStatistics().map((s) => ({ name: s.space_name, used: s.space_used_size, committed: s.physical_space_size })),
+      };
+    case 'heap-snapshot':
+      writeHeapSnapshot(command.file);
       return {};
     case 'profile-start':
       // The V8 CPU profiler (what --cpu-prof uses), started and stopped around the measured phase only.
