@@ -106,7 +106,8 @@ export async function readRolloutHosts(stateDir: string, plan: ClusterPlan, pass
         return {
           name: h.name,
           role: h.role,
-          failed: own.some((s) => s.state === 'failed' || s.state === 'retry-wait'),
+          // A failed scheduled snapshot blocks nothing: the next due time takes a fresh one (ADR 0044).
+          failed: own.some((s) => s.origin !== 'snapshot' && (s.state === 'failed' || s.state === 'retry-wait')),
           ready: planned.length > 0 && planned.every((s) => OK.has(byId.get(s.id)?.state ?? 'pending')),
         };
       });
