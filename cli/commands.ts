@@ -57,7 +57,7 @@ const CHANGE: FlagSpec[] = [
   { name: 'dry-run', help: 'say what would happen and change nothing' },
 ];
 
-/** TLS to etcd for an `etcd://` store (serve --store, store migrate --to). */
+/** TLS to etcd for an `etcd://` store (serve --store, store migrate --to, upgrade/renew --store). */
 const ETCD_TLS: FlagSpec[] = [
   { name: 'etcd-ca', value: 'FILE', help: "the CA of etcd's server certificates (PEM): talk to etcd over TLS" },
   {
@@ -66,6 +66,17 @@ const ETCD_TLS: FlagSpec[] = [
     help: 'a client certificate for etcd (PEM; with --etcd-key) when etcd checks client certificates',
   },
   { name: 'etcd-key', value: 'FILE', help: "the client certificate's key (PEM)" },
+];
+
+/** Where upgrade/renew read the coordinator's records: the store serve runs on. */
+const DAY2_STORE: FlagSpec[] = [
+  {
+    name: 'store',
+    value: 'URL',
+    default: 'journal:DIR/store',
+    help: 'the store `serve --store` runs on (etcd://HOST:PORT[,…][?prefix=P]): its records are read; every replica must be stopped',
+  },
+  ...ETCD_TLS,
 ];
 
 const admin = () => import('./coordinator-commands.ts');
@@ -288,17 +299,24 @@ export const COMMANDS: Record<string, Command> = {
   upgrade: {
     summary: 'plan an ordered Kubernetes upgrade to the version SPEC names; the next serve runs it',
     args: SPEC,
-    flags: [STATE, CHANGE[1] as FlagSpec, ...OUTPUT],
-    help: 'Raise spec.kubernetesVersion (one minor at most), then run this with serve stopped: it checks the coordinator records (every host done, none failed), writes DIR/day2.json and keeps SPEC as the state spec. Start `kubeseed serve` and the idle agents run, in order: external etcd members one at a time if their version changes, `kubeadm upgrade apply` on the first control plane, `kubeadm upgrade node` on the others one at a time (drain, kubelet and kubectl, uncordon each), then workers in batches of workerParallelism. A failed step stops there; `kubeseed retry HOST` resumes. docs/day2.md',
-    examples: ['kubeseed upgrade cluster.yaml --state out/coordinator --dry-run', 'kubeseed upgrade cluster.yaml --state out/coordinator'],
+    flags: [STATE, CHANGE[1] as FlagSpec, ...DAY2_STORE, ...OUTPUT],
+    help: "Raise spec.kubernetesVersion (one minor at most), then run this with serve stopped: it checks the coordinator records (every host done, none failed), writes DIR/day2.json and keeps SPEC as the state spec. Start `kubeseed serve` and the idle agents run, in order: external etcd members one at a time if their version changes, `kubeadm upgrade apply` on the first control plane, `kubeadm upgrade node` on the others one at a time (drain, kubelet and kubectl, uncordon each), then workers in batches of workerParallelism. A failed step stops there; `kubeseed retry HOST` resumes. Replicas on etcd: stop every replica, pass serve's --store and --etcd-* flags, then copy day2.json and cluster.yaml to each replica's state directory. docs/day2.md",
+    examples: [
+      'kubeseed upgrade cluster.yaml --state out/coordinator --dry-run',
+      'kubeseed upgrade cluster.yaml --state out/coordinator',
+      'kubeseed upgrade cluster.yaml --state out/coordinator --store etcd://10.0.0.11:2379 --etcd-ca ca.crt --etcd-cert client.crt --etcd-key client.key',
+    ],
     run: async (a, io) => (await import('./day2-commands.ts')).cmdUpgrade(a, io),
   },
   renew: {
     summary: 'roll the certificates out again in order: etcd members one at a time, then each control plane',
     args: [],
-    flags: [STATE, CHANGE[1] as FlagSpec, ...OUTPUT],
-    help: 'Run `kubeseed generate` with the same spec first (it re-issues the coordinator-held leaves within 30 days of expiry), then this with serve stopped; start `kubeseed serve` to run it. Each external etcd member gets its new certificates and restarts, healthy with quorum before the next; then each control plane gets apiserver-etcd-client, runs `kubeadm certs renew all` and restarts its static Pods. docs/day2.md',
-    examples: ['kubeseed renew --state out/coordinator --dry-run'],
+    flags: [STATE, CHANGE[1] as FlagSpec, ...DAY2_STORE, ...OUTPUT],
+    help: "Run `kubeseed generate` with the same spec first (it re-issues the coordinator-held leaves within 30 days of expiry), then this with serve stopped; start `kubeseed serve` to run it. Each external etcd member gets its new certificates and restarts, healthy with quorum before the next; then each control plane gets apiserver-etcd-client, runs `kubeadm certs renew all` and restarts its static Pods. Replicas on etcd: stop every replica, pass serve's --store and --etcd-* flags, then copy day2.json to each replica's state directory. docs/day2.md",
+    examples: [
+      'kubeseed renew --state out/coordinator --dry-run',
+      'kubeseed renew --state out/coordinator --store etcd://10.0.0.11:2379 --etcd-ca ca.crt --etcd-cert client.crt --etcd-key client.key',
+    ],
     run: async (a, io) => (await import('./day2-commands.ts')).cmdRenew(a, io),
   },
   retry: {

@@ -3,7 +3,8 @@
  * plan a day-2 operation from the state directory — the spec kept there, the coordinator's records —
  * refuse it with every reason (a skipped minor, a downgrade, a host failed or not done), or write
  * it as DIR/day2.json for the next `kubeseed serve`, which releases its steps to the idle agents in
- * order. `--dry-run` prints the steps and writes nothing. serve must be stopped (its lock is taken).
+ * order. `--dry-run` prints the steps and writes nothing. serve must be stopped (its lock is taken;
+ * with `--store etcd://…` every replica: refused while one holds the leader lease).
  *
  * upgrade also keeps SPEC as the state's spec (DIR/cluster.yaml): its kubernetesVersion is the
  * target every step builder reads. Only versions may change between the two specs: hosts are added
@@ -18,10 +19,11 @@ import { parseSpec } from '../generator/spec/parse.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
 import { StateError } from '../generator/state/index.ts';
 import { acquireStateLock, SERVE_LOCK_FILE } from '../generator/state/lock.ts';
-import { type Day2Operation, readDay2Operation, readRolloutHosts, writeDay2Operation } from '../server/day2/operation.ts';
+import { type Day2Operation, type RecordStore, readDay2Operation, readRolloutHosts, writeDay2Operation } from '../server/day2/operation.ts';
 import { type Day2Plan, Day2Refusal, planRenewal, planUpgrade } from '../server/day2/order.ts';
 import type { OutputFormat } from './args.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
+import { etcdTlsOf } from './coordinator-commands.ts';
 import { InputError } from './exit-codes.ts';
 import { printData } from './output.ts';
 
@@ -57,14 +59,27 @@ async function withServeStopped<T>(stateDir: string, io: Io, work: () => Promise
   }
 }
 
+/** `--store URL` and `--etcd-*` as serve takes them (parsed by serve's own etcdTlsOf): where the records are. */
+async function recordStoreOf(flags: Record<string, string | boolean>): Promise<RecordStore | undefined> {
+  if (typeof flags.store !== 'string') return undefined;
+  return { url: flags.store, ...(await etcdTlsOf(flags)) };
+}
+
+/** With replicas the state directory is copied to each: say that the new files must be too. */
+function replicaNote(stateDir: string, records: RecordStore | undefined, files: string): string | undefined {
+  if (!records?.url.startsWith('etcd://')) return undefined;
+  return `${files} changed in ${stateDir} only: copy them to the state directory of every replica before starting the replicas again`;
+}
+
 /** An operation still open in DIR/day2.json must finish (or be removed) before the next starts. */
-async function refuseOpenOperation(stateDir: string, plan: ReturnType<typeof planRollout>, io: Io): Promise<void> {
+async function refuseOpenOperation(stateDir: string, plan: ReturnType<typeof planRollout>, io: Io, records?: RecordStore): Promise<void> {
   const open = await readDay2Operation(stateDir);
   if (!open) return;
   const hosts = await readRolloutHosts(
     stateDir,
     { ...plan, steps: open.steps.map((s) => ({ ...s, kind: s.kind as never, secrets: [] })) },
     io.env.KUBESEED_PASSPHRASE || undefined,
+    records,
   );
   if (hosts.every((h) => h.ready || !open.steps.some((s) => s.host === h.name))) return;
   throw new InputError(
@@ -72,11 +87,13 @@ async function refuseOpenOperation(stateDir: string, plan: ReturnType<typeof pla
   );
 }
 
-function report(plan: Day2Plan, op: Day2Operation, dryRun: boolean, output: OutputFormat, io: Io, header: string): number {
-  printData(io, output, { operation: op.id, dryRun, steps: plan.steps }, () => {
+function report(plan: Day2Plan, op: Day2Operation, dryRun: boolean, output: OutputFormat, io: Io, header: string, note?: string): number {
+  const shown = note && !dryRun ? note : undefined;
+  printData(io, output, { operation: op.id, dryRun, steps: plan.steps, ...(shown ? { note: shown } : {}) }, () => {
     io.stdout(`# ${header} (${plan.steps.length} steps, one host each, released in this order by \`kubeseed serve\`)\n`);
     for (const [i, s] of plan.steps.entries()) io.stdout(`${String(i + 1).padStart(3)}. ${s.id}  [after: ${s.after.join(', ') || '—'}]\n`);
     io.stdout(dryRun ? '# --dry-run: nothing written\n' : '# written to day2.json; start `kubeseed serve --state …` to run it\n');
+    if (shown) io.stdout(`# ${shown}\n`);
   });
   return 0;
 }
@@ -92,6 +109,7 @@ export async function cmdUpgrade(argv: string[], io: Io): Promise<number> {
   const specFile = isAbsolute(positional[0] as string) ? (positional[0] as string) : join(io.cwd, positional[0] as string);
   const target = parseSpec(await readFile(specFile), specFile).spec;
   const dryRun = flags['dry-run'] === true;
+  const records = await recordStoreOf(flags);
   return withServeStopped(stateDir, io, async () => {
     const current = await keptSpec(stateDir);
     const hostsOf = (s: ClusterSpec) => s.hosts.map((h) => `${h.name}:${h.role}`).join(',');
@@ -100,7 +118,7 @@ export async function cmdUpgrade(argv: string[], io: Io): Promise<number> {
         `${specFile}: its hosts differ from the state's; add or remove hosts with \`kubeseed generate\` first, then upgrade`,
       );
     const plan = planRollout(current, []);
-    await refuseOpenOperation(stateDir, plan, io);
+    await refuseOpenOperation(stateDir, plan, io, records);
     const id = `upgrade-${target.kubernetesVersion}`;
     let day2: Day2Plan;
     try {
@@ -109,7 +127,7 @@ export async function cmdUpgrade(argv: string[], io: Io): Promise<number> {
         currentVersion: current.kubernetesVersion,
         targetVersion: target.kubernetesVersion,
         ...(current.topology === 'stacked' ? {} : { etcd: { currentVersion: current.etcd.version, targetVersion: target.etcd.version } }),
-        hosts: await readRolloutHosts(stateDir, plan, io.env.KUBESEED_PASSPHRASE || undefined),
+        hosts: await readRolloutHosts(stateDir, plan, io.env.KUBESEED_PASSPHRASE || undefined, records),
         workerParallelism: target.rollout.workerParallelism,
         drainTimeoutSeconds: DRAIN_TIMEOUT_SECONDS,
       });
@@ -125,7 +143,8 @@ export async function cmdUpgrade(argv: string[], io: Io): Promise<number> {
       await writeDay2Operation(stateDir, op);
       await copyFile(specFile, join(stateDir, 'cluster.yaml'));
     }
-    return report(day2, op, dryRun, output, io, `Upgrade ${current.kubernetesVersion} → ${target.kubernetesVersion}`);
+    const note = replicaNote(stateDir, records, 'day2.json and cluster.yaml');
+    return report(day2, op, dryRun, output, io, `Upgrade ${current.kubernetesVersion} → ${target.kubernetesVersion}`, note);
   });
 }
 
@@ -133,23 +152,24 @@ export async function cmdRenew(argv: string[], io: Io): Promise<number> {
   const { flags, output } = parseCommand('renew', argv);
   const stateDir = stateDirOf(flags, io);
   const dryRun = flags['dry-run'] === true;
+  const records = await recordStoreOf(flags);
   return withServeStopped(stateDir, io, async () => {
     const spec = await keptSpec(stateDir);
     const plan = planRollout(spec, []);
-    await refuseOpenOperation(stateDir, plan, io);
+    await refuseOpenOperation(stateDir, plan, io, records);
     const id = `renew-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
     let day2: Day2Plan;
     try {
       day2 = planRenewal({
         operationId: id,
         topology: spec.topology === 'stacked' ? 'stacked' : 'external-etcd',
-        hosts: await readRolloutHosts(stateDir, plan, io.env.KUBESEED_PASSPHRASE || undefined),
+        hosts: await readRolloutHosts(stateDir, plan, io.env.KUBESEED_PASSPHRASE || undefined, records),
       });
     } catch (e) {
       refusal(e);
     }
     const op: Day2Operation = { id, operation: 'renew', steps: day2.steps };
     if (!dryRun) await writeDay2Operation(stateDir, op);
-    return report(day2, op, dryRun, output, io, 'Certificate renewal');
+    return report(day2, op, dryRun, output, io, 'Certificate renewal', replicaNote(stateDir, records, 'day2.json'));
   });
 }

@@ -30,7 +30,7 @@ const STEP_STATUS = {
     id: string,
     kind: string,
     host: string,
-    origin: { type: 'string', enum: ['plan', 'cleanup', 'upload-certs', 'removal'] },
+    origin: { type: 'string', enum: ['plan', 'cleanup', 'upload-certs', 'removal', 'snapshot'] },
     state: { type: 'string', enum: ['pending', 'released', 'running', 'succeeded', 'retry-wait', 'failed', 'cancelled'] },
     attempt: integer,
     failures: integer,

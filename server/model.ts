@@ -39,8 +39,8 @@ export interface StepRecord {
   id: string;
   host: string;
   kind: WorkKind;
-  /** `plan`: a step of the plan; the others are created by the coordinator. */
-  origin: 'plan' | 'cleanup' | 'upload-certs' | 'removal';
+  /** `plan`: a step of the plan; the others are created by the coordinator (`snapshot`: spec.etcd.backup's schedule). */
+  origin: 'plan' | 'cleanup' | 'upload-certs' | 'removal' | 'snapshot';
   /** Cleanup/removal steps: the node / etcd member they act on. */
   target?: string;
   /** Cleanup steps: the step whose retry waits for them. */

@@ -37,8 +37,11 @@ export type Decision =
       /** Joins: the bootstrap token released with this attempt. */
       tokenId?: string;
     }
-  /** Create coordinator-made steps; `cleanupFor` records them on the failed step they clean up after. */
-  | { type: 'create-steps'; steps: StepRecord[]; cleanupFor?: string }
+  /**
+   * Create coordinator-made steps; `cleanupFor` records them on the failed step they clean up after;
+   * `replaces`: existing records written with them (failed snapshot steps, cancelled by the next one).
+   */
+  | { type: 'create-steps'; steps: StepRecord[]; cleanupFor?: string; replaces?: StepRecord[] }
   /** Create a new bootstrap token through the API server. */
   | { type: 'mint-token' };
 

@@ -18,6 +18,7 @@
 
 import type { ClusterPlan, PlannedStep } from '../generator/plan/types.ts';
 import { isJoinKind, type ReportRequest, stepTraits } from '../protocol/index.ts';
+import { planSnapshot } from './backup/schedule.ts';
 import { COORDINATOR_HOST, createStepRecord, type RolloutSnapshot, type StepRecord } from './model.ts';
 import { countGroupUsage, GATES, gate, joinGateMet, tokenForJoin } from './scheduler-gates.ts';
 import {
@@ -119,7 +120,8 @@ export function applyReport(
       const needsCleanup = stepTraits(record.kind).cleanupOnFailure;
       const { cleanup: _c, retryAt: _r, ...rest } = base;
       const failed = { ...rest, failures, finishedAt: now, needsCleanup, results: {} };
-      if (report.permanent || failures >= config.maxAttempts) return { ...failed, state: 'failed' };
+      // A scheduled snapshot is not retried: the next due time takes a fresh one (server/backup/schedule.ts).
+      if (report.permanent || failures >= config.maxAttempts || record.origin === 'snapshot') return { ...failed, state: 'failed' };
       return { ...failed, state: 'retry-wait', retryAt: now + backoffMs(config, failures) };
     }
   }
@@ -283,6 +285,7 @@ export function decide(snapshot: RolloutSnapshot, plan: ClusterPlan, now: number
   const pass = startPass(snapshot, plan, now, config);
   ensureCleanup(pass);
   pass.groupUsed = countGroupUsage(pass);
+  planSnapshot(pass);
   releaseCoordinatorMadeSteps(pass);
   releasePlanSteps(pass);
   planTokenRenewal(pass);

@@ -20,7 +20,7 @@ import type { KubernetesApi } from './kubernetes-api.ts';
 import { electedReplica, type Replica, replicaId, soleReplica, storeKind } from './replica.ts';
 import { importLegacyAudit, LEGACY_AUDIT_FILE, parseLegacyAuditLog } from './rollout/audit.ts';
 import type { EtcdTls } from './store/etcd-client.ts';
-import { EtcdLeaderElection } from './store/etcd-leader.ts';
+import { EtcdLeaderElection, leaderKey } from './store/etcd-leader.ts';
 import { EtcdStore } from './store/etcd-store.ts';
 import { openStore, type Store } from './store/index.ts';
 import { etcdTarget, type OpenStoreOptions, schemeOf } from './store/open.ts';
@@ -176,7 +176,7 @@ function electReplica(
   const election = new EtcdLeaderElection({
     endpoints,
     tls,
-    key: `${prefix}leader`,
+    key: leaderKey(prefix),
     self: { id, url: options.advertiseUrl ?? agentUrl },
     ttlSeconds: options.leaseSeconds ?? 10,
     onChange: (state) => replica?.changed(state),

@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import type { SnapshotStatus } from '../../protocol/backup.ts';
 import { SnapshotIntegrity } from '../../protocol/snapshot-integrity.ts';
 import { keyFileInDirectory, openPassphraseKey } from '../store/record-cipher.ts';
+import { utcStamp } from './schedule.ts';
 
 export const BACKUPS_DIR = 'backups';
 const FORMAT = 'kubeseed-etcd-snapshot';
@@ -74,11 +75,6 @@ interface Header {
 }
 
 const aadOf = (id: string) => Buffer.from(`${BACKUPS_DIR}/${id}`, 'utf8');
-const stampOf = (at: number) =>
-  new Date(at)
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
 const ID = /^\d{8}T\d{6}Z-[a-z0-9][a-z0-9.-]*$/;
 
 export class BackupVault {
@@ -119,7 +115,7 @@ export class BackupVault {
   /** Streams an upload to disk, sealed, checking it on the way; keeps it only when whole and intact. */
   async receive(input: ReceiveInput): Promise<BackupRecord> {
     const key = this.requireKey('storing an etcd snapshot');
-    const id = `${stampOf(input.at)}-${input.host}`;
+    const id = `${utcStamp(input.at)}-${input.host}`;
     if (await exists(this.metaPath(id))) throw new BackupRefused('exists', `snapshot ${id} already exists; upload again in a second`);
     const partial = `${this.dataPath(id)}.partial`;
     const nonce = randomBytes(12);

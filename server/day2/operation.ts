@@ -5,16 +5,20 @@
  * then, so the scheduler releases the day-2 steps by their `after` edges alone, to the idle agents
  * (ADR 0033, 0039); a failed one waits for `kubeseed retry HOST` like any rollout step.
  *
- * `readRolloutHosts` reads the coordinator's records (the journal, with serve stopped) to say which
- * hosts finished the rollout and which have a failed step: the planner refuses to start otherwise.
+ * `readRolloutHosts` reads the coordinator's records (the journal in DIR/store, or the store serve
+ * runs on: `--store etcd://…`, with every replica stopped) to say which hosts finished the rollout
+ * and which have a failed step: the planner refuses to start otherwise.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterPlan, PlannedStep, SecretKind } from '../../generator/plan/types.ts';
+import { StateError } from '../../generator/state/index.ts';
 import { isStepKind, type StepKind } from '../../protocol/index.ts';
 import type { HostRecord, StepRecord } from '../model.ts';
 import { SECRET_RECORD_PREFIXES } from '../rollout/repository.ts';
-import { openStore } from '../store/index.ts';
+import type { EtcdTls } from '../store/etcd-client.ts';
+import { etcdLeaderOf, openStore } from '../store/index.ts';
+import { schemeOf } from '../store/open.ts';
 import type { Day2Host, Day2Plan, Day2Step } from './order.ts';
 
 export const DAY2_FILE = 'day2.json';
@@ -77,17 +81,42 @@ export function withDay2Steps(plan: ClusterPlan, op: Day2Operation | null): Clus
 
 const OK = new Set(['succeeded', 'cancelled']);
 
+/** Where serve keeps the records: its `--store` URL and `--etcd-*` TLS (absent: the journal in DIR/store). */
+export interface RecordStore {
+  url: string;
+  etcd?: EtcdTls;
+}
+
 /**
  * Each spec host as the day-2 planner sees it, from the coordinator's records: `failed` when one
  * of its steps is failed (or waiting for a retry), `ready` when it finished the rollout (every step of
- * it succeeded). Reads the journal in `stateDir/store`; serve must not be running (the caller holds
- * the serve lock).
+ * it succeeded). Reads the journal in `stateDir/store`, or `records` (serve's `--store`, with the
+ * default prefix serve uses); serve must not be running: the caller holds the state directory's
+ * serve lock, and on etcd — where replicas on other machines share the records — this refuses
+ * while a replica holds the leader lease.
  */
-export async function readRolloutHosts(stateDir: string, plan: ClusterPlan, passphrase?: string): Promise<Day2Host[]> {
-  const store = await openStore(`journal:${join(stateDir, 'store')}`, {
+export async function readRolloutHosts(
+  stateDir: string,
+  plan: ClusterPlan,
+  passphrase?: string,
+  records?: RecordStore,
+): Promise<Day2Host[]> {
+  const url = records?.url ?? `journal:${join(stateDir, 'store')}`;
+  const options = {
     ...(passphrase !== undefined ? { passphrase } : {}),
     sealedPrefixes: SECRET_RECORD_PREFIXES,
-  });
+    ...(records?.etcd ? { etcd: records.etcd } : {}),
+    defaultPrefix: `kubeseed/${plan.spec.name}/`,
+  };
+  if (schemeOf(url) === 'etcd') {
+    const held = await etcdLeaderOf(url, options);
+    if (held)
+      throw new StateError(
+        'LOCKED',
+        `replica ${held.leader.id}${held.leader.url ? ` (${held.leader.url})` : ''} holds the leader lease in etcd (key ${held.key}): a coordinator runs on these records; stop every replica first (every \`kubeseed serve --store ${url}\`), then plan again`,
+      );
+  }
+  const store = await openStore(url, options);
   try {
     const steps = store.list<StepRecord>('step/').map((r) => r.value);
     const removed = new Set(
@@ -106,7 +135,8 @@ export async function readRolloutHosts(stateDir: string, plan: ClusterPlan, pass
         return {
           name: h.name,
           role: h.role,
-          failed: own.some((s) => s.state === 'failed' || s.state === 'retry-wait'),
+          // A failed scheduled snapshot blocks nothing: the next due time takes a fresh one (ADR 0044).
+          failed: own.some((s) => s.origin !== 'snapshot' && (s.state === 'failed' || s.state === 'retry-wait')),
           ready: planned.length > 0 && planned.every((s) => OK.has(byId.get(s.id)?.state ?? 'pending')),
         };
       });

@@ -31,7 +31,11 @@ export class DeliveryService {
     const deadline = this.ctx.clock.now() + wait;
     const realDeadline = this.ctx.realClock.now() + wait;
     for (;;) {
-      this.ctx.live.lastSeen[host] = this.ctx.clock.now();
+      const now = this.ctx.clock.now();
+      const seen = this.ctx.live.lastSeen[host];
+      this.ctx.live.lastSeen[host] = now;
+      // An agent that was not live is now: a pass may give it work only live agents take (a scheduled snapshot).
+      if (seen === undefined || seen < now - this.ctx.config.liveAgentMs) this.ctx.reconcile();
       this.ctx.settle();
       const record = this.currentStepOf(host);
       if (record) {

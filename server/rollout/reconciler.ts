@@ -110,7 +110,12 @@ export class Reconciler {
       if (isNew) fresh.add(record.id);
     };
     for (const decision of decisions) {
-      const adds = decision.type === 'create-steps' ? decision.steps.length + 1 : decision.type === 'release' ? 3 : 0;
+      const adds =
+        decision.type === 'create-steps'
+          ? decision.steps.length + 1 + (decision.replaces?.length ?? 0)
+          : decision.type === 'release'
+            ? 3
+            : 0;
       if (chunk.size > 0 && chunk.size + txn.size + adds > MAX_RECORDS_PER_COMMIT) flush();
       if (decision.type === 'create-steps') {
         for (const step of decision.steps) {
@@ -121,6 +126,7 @@ export class Reconciler {
           const target = get(decision.cleanupFor);
           if (target) write({ ...target, cleanup: decision.steps.map((s) => s.id) }, false);
         }
+        for (const record of decision.replaces ?? []) write(record, false);
       } else if (decision.type === 'release') {
         const base =
           get(decision.stepId) ??

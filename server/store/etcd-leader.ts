@@ -22,6 +22,11 @@ export interface LeaderIdentity {
   url?: string;
 }
 
+/** The election key of the replicas whose records are under `prefix` (serve campaigns for it; day-2 planning refuses while it exists). */
+export function leaderKey(prefix: string): string {
+  return `${prefix}leader`;
+}
+
 export type LeaderState = { role: 'leader'; since: number } | { role: 'standby'; leader?: LeaderIdentity };
 
 export interface EtcdLeaderOptions extends EtcdClientOptions {

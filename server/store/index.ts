@@ -16,7 +16,7 @@ export {
   migrateJournalToEtcd,
   migrateStore,
 } from './migrate.ts';
-export { etcdKeysUnder, type OpenStoreOptions, openStore, storeUrlProblem } from './open.ts';
+export { etcdKeysUnder, etcdLeaderOf, type OpenStoreOptions, openStore, storeUrlProblem } from './open.ts';
 export {
   type CommitResult,
   MAX_RECORDS_PER_COMMIT,

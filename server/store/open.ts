@@ -10,6 +10,7 @@
  *   etcd beside the records (`<P>key`), so every replica opens the same records.
  */
 import { EtcdClient, type EtcdCompare, type EtcdTls } from './etcd-client.ts';
+import { type LeaderIdentity, leaderKey } from './etcd-leader.ts';
 import { EtcdStore } from './etcd-store.ts';
 import { JournalStore } from './journal-store.ts';
 import { MemoryStore } from './memory-store.ts';
@@ -83,6 +84,32 @@ export async function etcdKeysUnder(url: string, options: OpenStoreOptions = {})
   try {
     const { kvs } = await client.rangePrefix(prefix);
     return { prefix, keys: kvs.map((kv) => kv.key) };
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * The replica holding the leader lease under an `etcd://` store URL's prefix (`<prefix>leader`,
+ * which a leading `kubeseed serve` keeps attached to its lease), and the key; no leader: undefined.
+ */
+export async function etcdLeaderOf(
+  url: string,
+  options: OpenStoreOptions = {},
+): Promise<{ key: string; leader: LeaderIdentity } | undefined> {
+  const { endpoints, prefix, tls } = etcdTarget(url, options);
+  const key = leaderKey(prefix);
+  const client = new EtcdClient({ endpoints, tls });
+  try {
+    const held = await client.get(key);
+    if (!held) return undefined;
+    let leader: LeaderIdentity;
+    try {
+      leader = JSON.parse(held.value) as LeaderIdentity;
+    } catch {
+      leader = { id: held.value };
+    }
+    return { key, leader };
   } finally {
     client.close();
   }

@@ -92,6 +92,18 @@ export interface TestEtcd {
   stop: () => void;
 }
 
+/** The CLI's `--etcd-ca/--etcd-cert/--etcd-key` for this etcd (serve, store migrate, upgrade, renew). */
+export function etcdTlsFlags(etcd: TestEtcd): string[] {
+  return [
+    '--etcd-ca',
+    join(etcd.dir, 'ca.crt'),
+    '--etcd-cert',
+    join(etcd.dir, 'healthcheck-client.crt'),
+    '--etcd-key',
+    join(etcd.dir, 'healthcheck-client.key'),
+  ];
+}
+
 /** Starts etcd (with `extraFlags`, e.g. `--max-txn-ops=4096`) and waits (≤ 15 s) until the real etcdctl finds it healthy. */
 export async function startTestEtcd(prefix: string, extraFlags: readonly string[] = []): Promise<TestEtcd> {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -17,6 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { SECRET_RECORD_PREFIXES } from '../../../server/coordinator.ts';
 import { EtcdClient } from '../../../server/store/etcd-client.ts';
 import { openStore } from '../../../server/store/index.ts';
+import { etcdTlsFlags } from '../../support/etcd-server.ts';
 import { ROOT } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
 import { runMain } from '../../unit/cli/run-main.ts';
@@ -27,14 +28,7 @@ import { makePlan } from '../../unit/server/fixtures.ts';
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
 const { dirs, dispatchers, etcd: running } = etcdFileFixture(skip, 'ks-store-migrate-');
 
-const tlsFlags = () => [
-  '--etcd-ca',
-  join(running().dir, 'ca.crt'),
-  '--etcd-cert',
-  join(running().dir, 'healthcheck-client.crt'),
-  '--etcd-key',
-  join(running().dir, 'healthcheck-client.key'),
-];
+const tlsFlags = () => etcdTlsFlags(running());
 const etcdHost = () => new URL(running().clientUrl).host;
 const etcdTls = () => running().clientTls();
 
