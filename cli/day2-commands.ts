@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { DRAIN_TIMEOUT_SECONDS } from '../generator/plan/build-step.ts';
+import { etcdUpgradeIssues } from '../generator/plan/etcd-upgrade.ts';
 import { planRollout } from '../generator/plan/plan.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
@@ -116,10 +117,9 @@ export async function cmdUpgrade(argv: string[], io: Io): Promise<number> {
     } catch (e) {
       refusal(e);
     }
-    if (day2.steps.some((s) => s.kind === 'etcd-member-upgrade'))
-      throw new InputError(
-        `${specFile}: spec.etcd.version changes (${current.etcd.version} → ${target.etcd.version}), and upgrading external etcd members is not automated yet; upgrade them one at a time by hand (docs/day2.md), put the running version in the spec, then upgrade Kubernetes`,
-      );
+    // A new etcd executable is installed only from a pinned tarball (ADR 0043).
+    const etcdIssues = day2.steps.some((s) => s.kind === 'etcd-member-upgrade') ? etcdUpgradeIssues(target) : [];
+    if (etcdIssues.length > 0) throw new InputError(`${specFile}: ${etcdIssues.join('; ')}`);
     const op: Day2Operation = { id, operation: 'upgrade', steps: day2.steps };
     if (!dryRun) {
       await writeDay2Operation(stateDir, op);

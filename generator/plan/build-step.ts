@@ -21,8 +21,10 @@ import { describeEndpoint } from '../spec/endpoint.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { planCni } from './cni.ts';
+import { etcdReleaseDownloads } from './etcd-upgrade.ts';
 import { PREPARE_SCRIPT } from './host-files.ts';
 import { buildKubeVipManifest, KUBE_VIP_MANIFEST } from './kube-vip.ts';
+import { downloadProxy } from './proxy.ts';
 import { firstControlPlane } from './steps.ts';
 import {
   APISERVER_ETCD_CLIENT_FILES,
@@ -308,6 +310,25 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
       etcdClient: ETCD_HEALTHCHECK_CLIENT,
     },
   }),
+  'etcd-member-upgrade': ({ spec, host }) => {
+    const params: StepParamsOf<'etcd-member-upgrade'> = {
+      nodeName: host.name,
+      version: spec.etcd.version.replace(/^v/, ''),
+      etcdMode: spec.etcd.mode,
+      etcdEndpoints: etcdEndpoints(spec),
+      localEndpoint: `https://${host.address?.ip ?? '127.0.0.1'}:2379`,
+      etcdClient: ETCD_HEALTHCHECK_CLIENT,
+    };
+    const files: StepFile[] = [];
+    if (spec.etcd.mode === 'binary') Object.assign(params, { downloads: etcdReleaseDownloads(spec, host), ...downloadProxy(spec) });
+    else {
+      // The same config etcd-start wrote, now naming the new image tag.
+      const cfg = configFile('etcd.yaml', kubeadmYaml(buildEtcdMemberConfiguration(spec, host)));
+      files.push({ ...cfg, secret: false, removeAfter: false });
+      params.kubeadmConfigPath = cfg.path;
+    }
+    return { files, params };
+  },
   'control-plane-cert-renew': ({ spec, host, secrets }) => {
     const external = spec.topology !== 'stacked';
     return {
