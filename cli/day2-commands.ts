@@ -13,8 +13,8 @@ import { existsSync } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { DRAIN_TIMEOUT_SECONDS } from '../generator/plan/build-step.ts';
-import { etcdUpgradeIssues } from '../generator/plan/etcd-upgrade.ts';
 import { planRollout } from '../generator/plan/plan.ts';
+import { upgradeIssues } from '../generator/plan/upgrade-issues.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
 import { StateError } from '../generator/state/index.ts';
@@ -117,9 +117,13 @@ export async function cmdUpgrade(argv: string[], io: Io): Promise<number> {
     } catch (e) {
       refusal(e);
     }
-    // A new etcd executable is installed only from a pinned tarball (ADR 0043).
-    const etcdIssues = day2.steps.some((s) => s.kind === 'etcd-member-upgrade') ? etcdUpgradeIssues(target) : [];
-    if (etcdIssues.length > 0) throw new InputError(`${specFile}: ${etcdIssues.join('; ')}`);
+    // A new etcd executable only from a pinned tarball; packages only where a step can change them (ADR 0043).
+    const issues = upgradeIssues(
+      current,
+      target,
+      day2.steps.some((s) => s.kind === 'etcd-member-upgrade'),
+    );
+    if (issues.length > 0) throw new InputError(`${specFile}: ${issues.join('; ')}`);
     const op: Day2Operation = { id, operation: 'upgrade', steps: day2.steps };
     if (!dryRun) {
       await writeDay2Operation(stateDir, op);

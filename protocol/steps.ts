@@ -271,12 +271,17 @@ export interface StepParamsByKind {
 }
 
 /**
- * How a day-2 step installs Kubernetes packages: `apt` (unhold, install `<pkg>=<version>-*` from the
- * repository the step's files point at, hold), `dnf`, or `none` when the image carries them
+ * How a day-2 step installs Kubernetes packages: `apt` (the source moved to the target minor's
+ * repository, then unhold, install `<pkg>=<version>-*`, hold), `dnf`, or `none` when the image carries them
  * (Flatcar, Fedora CoreOS, the TEST DOUBLES' hosts).
  */
 export interface Day2Packages {
   packageManager: 'apt' | 'dnf' | 'none';
+  /**
+   * apt: the script (in the step's `files`, run as `prepareHostCommand(path)`) that points the
+   * Kubernetes apt source and key at the target minor's repository before `apt-get update`.
+   */
+  aptSourceScript?: string;
 }
 
 /** The parameters of a step of kind `K`. */
