@@ -15,6 +15,7 @@ import { copyFile, readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { DRAIN_TIMEOUT_SECONDS } from '../generator/plan/build-step.ts';
 import { planRollout } from '../generator/plan/plan.ts';
+import { upgradeIssues } from '../generator/plan/upgrade-issues.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
 import { StateError } from '../generator/state/index.ts';
@@ -134,10 +135,13 @@ export async function cmdUpgrade(argv: string[], io: Io): Promise<number> {
     } catch (e) {
       refusal(e);
     }
-    if (day2.steps.some((s) => s.kind === 'etcd-member-upgrade'))
-      throw new InputError(
-        `${specFile}: spec.etcd.version changes (${current.etcd.version} → ${target.etcd.version}), and upgrading external etcd members is not automated yet; upgrade them one at a time by hand (docs/day2.md), put the running version in the spec, then upgrade Kubernetes`,
-      );
+    // A new etcd executable only from a pinned tarball; packages only where a step can change them (ADR 0043).
+    const issues = upgradeIssues(
+      current,
+      target,
+      day2.steps.some((s) => s.kind === 'etcd-member-upgrade'),
+    );
+    if (issues.length > 0) throw new InputError(`${specFile}: ${issues.join('; ')}`);
     const op: Day2Operation = { id, operation: 'upgrade', steps: day2.steps };
     if (!dryRun) {
       await writeDay2Operation(stateDir, op);

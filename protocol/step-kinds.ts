@@ -107,6 +107,8 @@ export const STEP_KIND_TRAITS: { readonly [K in StepKind]: StepKindTraits } = {
   'node-uncordon': { ...PLAIN, gates: [] },
   'etcd-cert-renew': { ...PLAIN, gates: [] },
   'control-plane-cert-renew': { ...PLAIN, gates: [] },
+  // Released one member at a time by `after` edges; static-pod mode keeps its etcd.yaml like etcd-start (no secret in it).
+  'etcd-member-upgrade': { ...PLAIN, gates: [] },
 };
 
 /** Kinds not in the table (the coordinator's own `delete-node`): no gate, no trait. */

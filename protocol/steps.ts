@@ -30,6 +30,7 @@ export const STEP_KINDS = [
   'node-uncordon',
   'etcd-cert-renew',
   'control-plane-cert-renew',
+  'etcd-member-upgrade',
 ] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 
@@ -244,15 +245,43 @@ export interface StepParamsByKind {
    * `files`; `kubeadm certs renew all`, then each static Pod restarted and the API server ready again.
    */
   'control-plane-cert-renew': { nodeName: string; restartStaticPods: string[] };
+  /**
+   * External etcd member at another release (`kubeseed upgrade`, one member at a time): binary mode
+   * installs the release tarball's executables (sha256-pinned `downloads`) and restarts the unit;
+   * static-pod mode runs `kubeadm init phase etcd local` with the config in `files` (the new image
+   * tag). Then this member must report `version` as its `etcdserver` on /version, answer /health,
+   * and a majority of the members must too (quorum), before the step succeeds.
+   */
+  'etcd-member-upgrade': KubeadmFlags & {
+    nodeName: string;
+    /** The etcd release without its `v` (`3.6.8`): what /version must report as `etcdserver`. */
+    version: string;
+    etcdMode: 'static-pod' | 'binary';
+    /** binary: etcd, etcdctl (and etcdutl from 3.5) from the release tarball, into /usr/local/bin. */
+    downloads?: StepDownload[];
+    /** The proxy `downloads` go through (spec.proxy, with the plan's no-proxy list). */
+    proxy?: StepDownloadProxy;
+    /** static-pod: the kubeadm config this step writes for `kubeadm init phase etcd local`. */
+    kubeadmConfigPath?: string;
+    etcdEndpoints: string[];
+    /** This member's client URL (one of `etcdEndpoints`). */
+    localEndpoint: string;
+    etcdClient: EtcdClientFiles;
+  };
 }
 
 /**
- * How a day-2 step installs Kubernetes packages: `apt` (unhold, install `<pkg>=<version>-*` from the
- * repository the step's files point at, hold), `dnf`, or `none` when the image carries them
+ * How a day-2 step installs Kubernetes packages: `apt` (the source moved to the target minor's
+ * repository, then unhold, install `<pkg>=<version>-*`, hold), `dnf`, or `none` when the image carries them
  * (Flatcar, Fedora CoreOS, the TEST DOUBLES' hosts).
  */
 export interface Day2Packages {
   packageManager: 'apt' | 'dnf' | 'none';
+  /**
+   * apt: the script (in the step's `files`, run as `prepareHostCommand(path)`) that points the
+   * Kubernetes apt source and key at the target minor's repository before `apt-get update`.
+   */
+  aptSourceScript?: string;
 }
 
 /** The parameters of a step of kind `K`. */

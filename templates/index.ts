@@ -58,6 +58,7 @@ export {
   renderSysctlConfig,
   SYSCTL_PATH,
 } from './kernel.ts';
+export { type KubernetesAptSourceParams, renderKubernetesAptSourceScript } from './kubernetes-apt-source.ts';
 export { type NginxStreamConfigParams, renderNginxStreamConfig } from './nginx.ts';
 export {
   type ContainerdDockerApt,

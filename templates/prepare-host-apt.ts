@@ -11,6 +11,61 @@
 import type { ContainerdDockerApt, ContainerdTarball } from './prepare-host.ts';
 import { assertUrl, ereEscape, shArray, shQuote, TemplateInputError } from './text.ts';
 
+/**
+ * install_key URL NAME and add_repo FILE LINE: an apt repository's key under /etc/apt/keyrings and
+ * its source line (needs fetch, put_file, fail_because, download_failure, say, `$TMP`, `APT_UPDATED`).
+ */
+export const APT_SOURCE_FUNCTION_LINES: readonly string[] = [
+  'install -d -m 0755 /etc/apt/keyrings',
+  '',
+  '# install_key URL NAME: the repository key under /etc/apt/keyrings. Dearmored with gpg when gpg is',
+  '# present (as the upstream guides do); otherwise kept armored as NAME.asc, which apt reads as well.',
+  '# Downloaded at every run, so a key fixed on the mirror is picked up by a retry (a wrong key fails',
+  '# apt-get update); the keyring already there is kept when the download fails. Prints the keyring path.',
+  'install_key() {',
+  '    local url=$1 name=$2 have="" rc=0 keyring',
+  '    if [ -s "/etc/apt/keyrings/$name.gpg" ]; then have=/etc/apt/keyrings/$name.gpg; elif [ -s "/etc/apt/keyrings/$name.asc" ]; then have=/etc/apt/keyrings/$name.asc; fi',
+  '    fetch "$url" "$TMP/$name.key" || rc=$?',
+  '    if [ "$rc" != 0 ]; then',
+  '        [ -n "$have" ] || fail_because "$(download_failure "$rc")" "cannot download the repository key $url (curl exit $rc)"',
+  '        say "warning: cannot download the repository key $url (curl exit $rc); keeping $have" >&2',
+  '        echo "$have"; return',
+  '    fi',
+  '    if command -v gpg >/dev/null 2>&1; then',
+  '        keyring=/etc/apt/keyrings/$name.gpg',
+  '        gpg --dearmor < "$TMP/$name.key" > "$TMP/$name.out" || fail_because key-mismatch "$url is not an OpenPGP key"',
+  '    else',
+  '        keyring=/etc/apt/keyrings/$name.asc',
+  '        cp "$TMP/$name.key" "$TMP/$name.out"',
+  '    fi',
+  '    if ! cmp -s "$TMP/$name.out" "$keyring"; then',
+  '        install -m 0644 "$TMP/$name.out" "$keyring"',
+  '        # A new key must be used by the next apt-get update, even when the source line is unchanged.',
+  '        say "repository key $keyring installed from $url" >&2',
+  '    fi',
+  '    echo "$keyring"',
+  '}',
+  '',
+  '# add_repo FILE LINE: an apt source; forces an apt-get update when it changed.',
+  'add_repo() {',
+  '    put_file "$1" 0644 <<< "$2"',
+  '    if [ "$PUT_CHANGED" = 1 ]; then APT_UPDATED=0; say "apt source $1 written"; fi',
+  '}',
+  '',
+];
+
+/** pkgs.k8s.io of the minor (or its mirror): its key and `/etc/apt/sources.list.d/kubernetes.list`; `$K8S_REPO` stays set. */
+export function kubernetesAptSourceLines(aptUrl: string, aptKeyUrl: string): string[] {
+  return [
+    '# --- apt repositories: keys and sources first, then one apt-get update ---',
+    `K8S_REPO=${shQuote(aptUrl)}`,
+    `K8S_KEY=${shQuote(aptKeyUrl)}`,
+    'say "kubernetes: apt repository $K8S_REPO"',
+    'K8S_KEYRING=$(install_key "$K8S_KEY" kubernetes-apt-keyring)',
+    'add_repo /etc/apt/sources.list.d/kubernetes.list "deb [signed-by=$K8S_KEYRING] $K8S_REPO /"',
+  ];
+}
+
 /** Every key and source first, then one apt-get update; `$K8S_REPO` (and `$DOCKER_REPO`) stay set for the sections below. */
 export function aptRepositoryLines(p: {
   aptUrl: string;
@@ -18,56 +73,9 @@ export function aptRepositoryLines(p: {
   containerd: ContainerdDockerApt | ContainerdTarball;
 }): string[] {
   const { aptUrl, aptKeyUrl, containerd } = p;
-  const lines: string[] = [];
-  lines.push(
-    'install -d -m 0755 /etc/apt/keyrings',
-    '',
-    '# install_key URL NAME: the repository key under /etc/apt/keyrings. Dearmored with gpg when gpg is',
-    '# present (as the upstream guides do); otherwise kept armored as NAME.asc, which apt reads as well.',
-    '# Downloaded at every run, so a key fixed on the mirror is picked up by a retry (a wrong key fails',
-    '# apt-get update); the keyring already there is kept when the download fails. Prints the keyring path.',
-    'install_key() {',
-    '    local url=$1 name=$2 have="" rc=0 keyring',
-    '    if [ -s "/etc/apt/keyrings/$name.gpg" ]; then have=/etc/apt/keyrings/$name.gpg; elif [ -s "/etc/apt/keyrings/$name.asc" ]; then have=/etc/apt/keyrings/$name.asc; fi',
-    '    fetch "$url" "$TMP/$name.key" || rc=$?',
-    '    if [ "$rc" != 0 ]; then',
-    '        [ -n "$have" ] || fail_because "$(download_failure "$rc")" "cannot download the repository key $url (curl exit $rc)"',
-    '        say "warning: cannot download the repository key $url (curl exit $rc); keeping $have" >&2',
-    '        echo "$have"; return',
-    '    fi',
-    '    if command -v gpg >/dev/null 2>&1; then',
-    '        keyring=/etc/apt/keyrings/$name.gpg',
-    '        gpg --dearmor < "$TMP/$name.key" > "$TMP/$name.out" || fail_because key-mismatch "$url is not an OpenPGP key"',
-    '    else',
-    '        keyring=/etc/apt/keyrings/$name.asc',
-    '        cp "$TMP/$name.key" "$TMP/$name.out"',
-    '    fi',
-    '    if ! cmp -s "$TMP/$name.out" "$keyring"; then',
-    '        install -m 0644 "$TMP/$name.out" "$keyring"',
-    '        # A new key must be used by the next apt-get update, even when the source line is unchanged.',
-    '        say "repository key $keyring installed from $url" >&2',
-    '    fi',
-    '    echo "$keyring"',
-    '}',
-    '',
-    '# add_repo FILE LINE: an apt source; forces an apt-get update when it changed.',
-    'add_repo() {',
-    '    put_file "$1" 0644 <<< "$2"',
-    '    if [ "$PUT_CHANGED" = 1 ]; then APT_UPDATED=0; say "apt source $1 written"; fi',
-    '}',
-    '',
-  );
-
   // Every repository and key first, then one apt-get update: a key fixed on the mirror must be in
   // place before apt reads any source that uses it (a retry after key-mismatch).
-  lines.push(
-    '# --- apt repositories: keys and sources first, then one apt-get update ---',
-    `K8S_REPO=${shQuote(aptUrl)}`,
-    `K8S_KEY=${shQuote(aptKeyUrl)}`,
-    'say "kubernetes: apt repository $K8S_REPO"',
-    'K8S_KEYRING=$(install_key "$K8S_KEY" kubernetes-apt-keyring)',
-    'add_repo /etc/apt/sources.list.d/kubernetes.list "deb [signed-by=$K8S_KEYRING] $K8S_REPO /"',
-  );
+  const lines: string[] = [...APT_SOURCE_FUNCTION_LINES, ...kubernetesAptSourceLines(aptUrl, aptKeyUrl)];
   if (containerd.source === 'docker-apt') {
     const repo = assertUrl(containerd.repoUrl ?? 'https://download.docker.com/linux/{distro}', 'containerd repoUrl').replace(/\/$/, '');
     const key = assertUrl(containerd.keyUrl ?? `${repo}/gpg`, 'containerd keyUrl');

@@ -98,8 +98,50 @@ export function etcdTarballUrl(version: string, mirrorBase = 'https://github.com
   return `${mirrorBase.replace(/\/+$/, '')}/${version}/etcd-${version}-linux-{arch}.tar.gz`;
 }
 
+/** say, fail, fail_because, download_failure: how kubeseed's host scripts talk and name a failure's reason. */
+export const SCRIPT_HELPER_LINES: readonly string[] = [
+  'say() { echo "kubeseed-prepare: $*"; }',
+  '# The agent classifies a failure from the output (agent/steps/prepare-failure.ts); where this script',
+  '# knows the reason, it names it: "kubeseed-prepare: ERROR: <reason>: <message>".',
+  'fail() { echo "kubeseed-prepare: ERROR: $*" >&2; exit 1; }',
+  'fail_because() { local reason=$1; shift; fail "$reason: $*"; }',
+  '# download_failure RC: the reason for a failed curl exit code (resolve, connect, timeout: unreachable).',
+  'download_failure() { case "$1" in 5|6|7|28|35|56) echo repository-unreachable ;; *) echo download-failed ;; esac; }',
+];
+
+/** fetch URL OUT: curl with retries; proxies come from the environment. */
+export const FETCH_LINES: readonly string[] = [
+  '# Downloads with a few retries; the coordinator retries the whole step with backoff (prepare-host).',
+  '# Proxies come from the environment.',
+  'fetch() {',
+  '    curl --fail --silent --show-error --location --retry 3 --retry-delay 2 --retry-connrefused --connect-timeout 10 --max-time 300 -o "$2" "$1"',
+  '}',
+];
+
+/** The proxy for this script's own downloads (curl reads these variables). */
+export function proxyEnvLines(proxy: ProxySettings, noProxyEntries: readonly string[]): string[] {
+  const noProxy = noProxyEntries.join(',');
+  return [
+    ...(proxy.http ? [`export http_proxy=${shQuote(proxy.http)} HTTP_PROXY=${shQuote(proxy.http)}`] : []),
+    ...(proxy.https ? [`export https_proxy=${shQuote(proxy.https)} HTTPS_PROXY=${shQuote(proxy.https)}`] : []),
+    ...(noProxy ? [`export no_proxy=${shQuote(noProxy)} NO_PROXY=${shQuote(noProxy)}`] : []),
+  ];
+}
+
+/** pkgs.k8s.io's repository of the version's minor (or the mirror given) and its key. */
+export function kubernetesAptUrls(p: { kubernetesVersion: string; kubernetesAptUrl?: string; kubernetesAptKeyUrl?: string }): {
+  aptUrl: string;
+  aptKeyUrl: string;
+} {
+  const k8s = parseKubernetesVersion(p.kubernetesVersion);
+  const aptUrl = assertUrl(p.kubernetesAptUrl ?? `https://pkgs.k8s.io/core:/stable:/v${k8s.major}.${k8s.minor}/deb/`, 'kubernetesAptUrl');
+  const aptKeyUrl = assertUrl(p.kubernetesAptKeyUrl ?? `${aptUrl.endsWith('/') ? aptUrl : `${aptUrl}/`}Release.key`, 'kubernetesAptKeyUrl');
+  return { aptUrl, aptKeyUrl };
+}
+
 const PUT_FILE_MARK = '__PUT_FILE__';
-const PUT_FILE = [
+/** put_file PATH MODE: writes only a changed file (PUT_CHANGED says which). */
+export const PUT_FILE: readonly string[] = [
   '# put_file PATH MODE < CONTENT: writes PATH only when its content differs; sets PUT_CHANGED=1/0.',
   '# shellcheck disable=SC2034 # PUT_CHANGED is read only by the sections that restart something',
   'put_file() {',
@@ -130,8 +172,7 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
   const install = p.packagesMode === 'install';
   if (!install && p.packagesMode !== 'preinstalled')
     throw new TemplateInputError(`packagesMode: '${String(p.packagesMode)}' is not install or preinstalled`);
-  const aptUrl = assertUrl(p.kubernetesAptUrl ?? `https://pkgs.k8s.io/core:/stable:/v${k8s.major}.${k8s.minor}/deb/`, 'kubernetesAptUrl');
-  const aptKeyUrl = assertUrl(p.kubernetesAptKeyUrl ?? `${aptUrl.endsWith('/') ? aptUrl : `${aptUrl}/`}Release.key`, 'kubernetesAptKeyUrl');
+  const { aptUrl, aptKeyUrl } = kubernetesAptUrls(p);
   const containerd = p.containerd ?? { source: 'docker-apt' };
   const modules = listKernelModules({ ipvs: p.ipvs === true });
   const timeServers = (p.timeServers ?? []).map(assertTimeServer);
@@ -168,13 +209,7 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
           '',
         ]
       : []),
-    'say() { echo "kubeseed-prepare: $*"; }',
-    '# The agent classifies a failure from the output (agent/steps/prepare-failure.ts); where this script',
-    '# knows the reason, it names it: "kubeseed-prepare: ERROR: <reason>: <message>".',
-    'fail() { echo "kubeseed-prepare: ERROR: $*" >&2; exit 1; }',
-    'fail_because() { local reason=$1; shift; fail "$reason: $*"; }',
-    '# download_failure RC: the reason for a failed curl exit code (resolve, connect, timeout: unreachable).',
-    'download_failure() { case "$1" in 5|6|7|28|35|56) echo repository-unreachable ;; *) echo download-failed ;; esac; }',
+    ...SCRIPT_HELPER_LINES,
     '',
     PUT_FILE_MARK,
     '# systemd is PID 1 on real hosts; in a chroot or container (the test harness) it is not, and',
@@ -182,11 +217,7 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
     'has_systemd() { [ -d /run/systemd/system ]; }',
     '',
     ...APT_GET_LINES,
-    '# Downloads with a few retries; the coordinator retries the whole step with backoff (prepare-host).',
-    '# Proxies come from the environment.',
-    'fetch() {',
-    '    curl --fail --silent --show-error --location --retry 3 --retry-delay 2 --retry-connrefused --connect-timeout 10 --max-time 300 -o "$2" "$1"',
-    '}',
+    ...FETCH_LINES,
     '# fetch_or_fail URL OUT WHAT: fetch, or stop naming the reason.',
     'fetch_or_fail() {',
     '    local rc=0',
@@ -276,12 +307,9 @@ export function renderPrepareHostScript(p: PrepareHostParams): string {
       if (proxy.http) apt.push(`Acquire::http::Proxy::${host} "DIRECT";`);
       if (proxy.https) apt.push(`Acquire::https::Proxy::${host} "DIRECT";`);
     }
-    const noProxy = noProxyEntries.join(',');
     lines.push(
       node ? 'say "proxy settings for apt, containerd and downloads"' : 'say "proxy settings for apt and downloads"',
-      ...(proxy.http ? [`export http_proxy=${shQuote(proxy.http)} HTTP_PROXY=${shQuote(proxy.http)}`] : []),
-      ...(proxy.https ? [`export https_proxy=${shQuote(proxy.https)} HTTPS_PROXY=${shQuote(proxy.https)}`] : []),
-      ...(noProxy ? [`export no_proxy=${shQuote(noProxy)} NO_PROXY=${shQuote(noProxy)}`] : []),
+      ...proxyEnvLines(proxy, noProxyEntries),
       `put_file /etc/apt/apt.conf.d/95kubeseed-proxy 0644 ${heredocLines(joinLines(apt), 'apt proxy').join('\n')}`,
     );
     if (node) {

@@ -12,7 +12,7 @@
 import { MANIFESTS_DIR } from '../../protocol/host-paths.ts';
 import type { StepResults } from '../../protocol/wire.ts';
 import { buildKubeadmArgv } from '../kubeadm-argv.ts';
-import { isEtcdHealthy, loadEtcdClient } from './etcd.ts';
+import { loadEtcdClient, waitMemberWithQuorum } from './etcd.ts';
 import { waitApiServerReady } from './kubeadm-init.ts';
 import { StepFailure, type StepRun } from './step-run.ts';
 
@@ -27,18 +27,7 @@ export async function runEtcdCertRenew(run: StepRun<'etcd-cert-renew'>): Promise
   await run.writeFiles();
   await run.mustRun(['systemctl', 'restart', 'etcd']);
   const tls = await loadEtcdClient(run, etcdClient);
-  const quorum = Math.floor(etcdEndpoints.length / 2) + 1;
-  const ok = await run.waitFor(`etcd ${localEndpoint} healthy with quorum`, run.ctx.timing.etcdHealthTimeoutMs, async () => {
-    if (!(await isEtcdHealthy(run, localEndpoint, tls))) return null;
-    const healthy = (await Promise.all(etcdEndpoints.map((url) => isEtcdHealthy(run, url, tls)))).filter(Boolean).length;
-    return healthy >= quorum ? healthy : null;
-  });
-  if (ok === null)
-    throw new StepFailure(
-      'etcd-unhealthy',
-      `after the restart ${localEndpoint} was not healthy with ${quorum} of ${etcdEndpoints.length} members in time`,
-    );
-  run.note(`etcd ${localEndpoint} healthy, ${ok} of ${etcdEndpoints.length} members answer`);
+  await waitMemberWithQuorum(run, { endpoints: etcdEndpoints, local: localEndpoint, tls, what: 'after the restart' });
   return { etcdHealthy: true };
 }
 

@@ -7,11 +7,12 @@
  * - node-drain: `kubectl drain` (cordons first; evictions respect PodDisruptionBudgets) with a timeout;
  * - kubelet-upgrade: kubelet and kubectl packages at the target, `daemon-reload`, kubelet restarted;
  * - node-uncordon: `kubectl uncordon`.
- * Package installs: apt unholds, installs `<pkg>=<version>-*` (the repository the host's sources
- * name) and holds again; `none` (image-based hosts, the TEST DOUBLES) checks the installed kubeadm
+ * Package installs: apt first runs the step's script that points the Kubernetes source at the target
+ * minor's repository (the prepare script's functions), then unholds, installs `<pkg>=<version>-*`
+ * and holds again; `none` (image-based hosts, the TEST DOUBLES) checks the installed kubeadm
  * instead. Every command is argv, never a shell string.
  */
-import type { Day2Packages } from '../../protocol/steps.ts';
+import { type Day2Packages, prepareHostCommand } from '../../protocol/steps.ts';
 import type { StepResults } from '../../protocol/wire.ts';
 import { buildKubeadmArgv } from '../kubeadm-argv.ts';
 import { kubectlArgv, StepFailure, type StepRun } from './step-run.ts';
@@ -30,16 +31,26 @@ function checkedNode(run: StepRun, name: string): string {
   return name;
 }
 
-/** apt: unhold, install `<pkg>=<version>-*`, hold again (the packages stay pinned between upgrades). */
-async function installPackages(
-  run: StepRun,
-  packages: Day2Packages['packageManager'],
-  names: readonly string[],
-  version: string,
-): Promise<void> {
-  if (packages === 'none') return;
-  if (packages !== 'apt') throw new StepFailure('unsupported-packages', `${packages}: day-2 package installs support apt only`, true);
+/**
+ * apt: the Kubernetes source moved to the target minor's repository (the step's script: pkgs.k8s.io
+ * has one repository per minor), then unhold, install `<pkg>=<version>-*`, hold again (the packages
+ * stay pinned between upgrades).
+ */
+async function installPackages(run: StepRun, packages: Day2Packages, names: readonly string[], version: string): Promise<void> {
+  const { packageManager, aptSourceScript } = packages;
+  if (packageManager === 'none') return;
+  if (packageManager !== 'apt')
+    throw new StepFailure('unsupported-packages', `${packageManager}: day-2 package installs support apt only`, true);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  if (aptSourceScript) {
+    await run.writeFiles();
+    const r = await run.command(prepareHostCommand(aptSourceScript), { env });
+    if (r.code !== 0)
+      throw new StepFailure(
+        r.notFound ? 'bash-not-found' : 'apt-source-failed',
+        `${aptSourceScript} could not point the Kubernetes apt source at ${version.split('.').slice(0, 2).join('.')}: ${r.output.trim().split('\n').pop() ?? ''}`,
+      );
+  }
   await run.mustRun(['apt-mark', 'unhold', ...names], { env });
   await run.mustRun(['apt-get', 'update'], { env });
   await run.mustRun(['apt-get', 'install', '-y', '--allow-change-held-packages', ...names.map((n) => `${n}=${version}-*`)], { env });
@@ -59,7 +70,7 @@ async function requireKubeadm(run: StepRun, version: string): Promise<void> {
 
 async function kubeadmPackage(run: StepRun<'kubeadm-upgrade-apply' | 'kubeadm-upgrade-node'>): Promise<string> {
   const version = checkedVersion(run, run.step.params.version);
-  await installPackages(run, run.step.params.packageManager, ['kubeadm'], version);
+  await installPackages(run, run.step.params, ['kubeadm'], version);
   await requireKubeadm(run, version);
   return version;
 }
@@ -103,7 +114,7 @@ export async function runNodeDrain(run: StepRun<'node-drain'>): Promise<StepResu
 export async function runKubeletUpgrade(run: StepRun<'kubelet-upgrade'>): Promise<StepResults> {
   const version = checkedVersion(run, run.step.params.version);
   const names = run.step.params.packages.filter((p) => p === 'kubelet' || p === 'kubectl');
-  await installPackages(run, run.step.params.packageManager, names, version);
+  await installPackages(run, run.step.params, names, version);
   await run.mustRun(['systemctl', 'daemon-reload']);
   await run.mustRun(['systemctl', 'restart', 'kubelet']);
   return {};

@@ -35,6 +35,49 @@ export async function isEtcdHealthy(run: StepRun, clientUrl: string, tls: TlsCli
   }
 }
 
+/** The `etcdserver` release `/version` reports (`3.6.8`), or null when the member does not answer. */
+export async function etcdServerVersion(run: StepRun, clientUrl: string, tls: TlsClientFiles): Promise<string | null> {
+  try {
+    const res = await run.ctx.net.tlsRequest({ url: `${clientUrl.replace(/\/+$/, '')}/version`, method: 'GET', tls, timeoutMs: 3_000 });
+    if (res.status !== 200) return null;
+    const body = JSON.parse(res.body) as { etcdserver?: unknown };
+    return typeof body.etcdserver === 'string' ? body.etcdserver : null;
+  } catch {
+    return null;
+  }
+}
+
+/** How many of `endpoints` answer /health. */
+export async function countHealthy(run: StepRun, endpoints: readonly string[], tls: TlsClientFiles): Promise<number> {
+  return (await Promise.all(endpoints.map((url) => isEtcdHealthy(run, url, tls)))).filter(Boolean).length;
+}
+
+/** A majority of `members` members. */
+export function quorumOf(members: number): number {
+  return Math.floor(members / 2) + 1;
+}
+
+/**
+ * Waits until `local` answers /health (and `ready`, when given, says yes) and a majority of
+ * `endpoints` answer too; StepFailure('etcd-unhealthy') after the etcd health timeout. `what` says
+ * what just happened to the member (the failure message starts with it).
+ */
+export async function waitMemberWithQuorum(
+  run: StepRun,
+  p: { endpoints: readonly string[]; local: string; tls: TlsClientFiles; what: string; ready?: () => Promise<boolean> },
+): Promise<void> {
+  const quorum = quorumOf(p.endpoints.length);
+  const ok = await run.waitFor(`etcd ${p.local} healthy with quorum`, run.ctx.timing.etcdHealthTimeoutMs, async () => {
+    if (!(await isEtcdHealthy(run, p.local, p.tls))) return null;
+    if (p.ready && !(await p.ready())) return null;
+    const healthy = await countHealthy(run, p.endpoints, p.tls);
+    return healthy >= quorum ? healthy : null;
+  });
+  if (ok === null)
+    throw new StepFailure('etcd-unhealthy', `${p.what} ${p.local} was not healthy with ${quorum} of ${p.endpoints.length} members in time`);
+  run.note(`etcd ${p.local} healthy, ${ok} of ${p.endpoints.length} members answer`);
+}
+
 export async function listEtcdMembers(run: StepRun, clientUrl: string, tls: TlsClientFiles): Promise<EtcdMember[]> {
   const res = await run.ctx.net.tlsRequest({
     url: `${clientUrl.replace(/\/+$/, '')}/v3/cluster/member/list`,

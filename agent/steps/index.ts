@@ -16,6 +16,7 @@ import { runCniApply } from './cni-apply.ts';
 import { runControlPlaneCertRenew, runEtcdCertRenew } from './day2-renew.ts';
 import { runKubeadmUpgradeApply, runKubeadmUpgradeNode, runKubeletUpgrade, runNodeDrain, runNodeUncordon } from './day2-upgrade.ts';
 import { runEtcdMemberRemove } from './etcd-member-remove.ts';
+import { runEtcdMemberUpgrade } from './etcd-member-upgrade.ts';
 import { runEtcdStart } from './etcd-start.ts';
 import { runKubeVipManifest } from './kube-vip-manifest.ts';
 import { runKubeadmInit } from './kubeadm-init.ts';
@@ -59,6 +60,7 @@ const STEP_HANDLERS: { [K in StepKind]: StepHandler<K> } = {
   'node-uncordon': runNodeUncordon,
   'etcd-cert-renew': runEtcdCertRenew,
   'control-plane-cert-renew': runControlPlaneCertRenew,
+  'etcd-member-upgrade': runEtcdMemberUpgrade,
 };
 
 function dispatch(run: StepRun): Promise<StepResults> {

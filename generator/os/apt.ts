@@ -5,7 +5,13 @@
  *
  * Runtime contract: pure.
  */
-import { etcdTarballUrl, listPrepareHostPackages, type PrepareHostParams, renderPrepareHostScript } from '../../templates/index.ts';
+import {
+  etcdTarballUrl,
+  listPrepareHostPackages,
+  type PrepareHostParams,
+  renderKubernetesAptSourceScript,
+  renderPrepareHostScript,
+} from '../../templates/index.ts';
 import { proxySettings } from '../plan/proxy.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { containerdVersionOf } from '../versions.ts';
@@ -69,4 +75,18 @@ function prepareParams(spec: ClusterSpec, role: HostSpec['role']): PrepareHostPa
     containerdConfigSource: CONTAINERD_CONFIG_SOURCE,
     enableServices: services,
   };
+}
+
+/**
+ * Day 2 (`kubeseed upgrade`): the script that moves a host's Kubernetes apt source to the spec's
+ * minor (pkgs.k8s.io's repository of it, or spec.mirrors.kubernetesApt) before the packages are
+ * installed — what the prepare script wrote at first boot, for the target version.
+ */
+export function renderKubernetesAptSource(spec: ClusterSpec): string {
+  return renderKubernetesAptSourceScript({
+    kubernetesVersion: spec.kubernetesVersion,
+    ...(spec.mirrors.kubernetesApt ? { kubernetesAptUrl: spec.mirrors.kubernetesApt } : {}),
+    ...(spec.mirrors.kubernetesAptKey ? { kubernetesAptKeyUrl: spec.mirrors.kubernetesAptKey } : {}),
+    proxy: proxySettings(spec),
+  });
 }

@@ -4,7 +4,15 @@
  * an operator reads before booting are exactly what the machines get.
  */
 import { ETCD_HEALTHCHECK_CLIENT } from '../../protocol/host-paths.ts';
-import { type EndpointTarget, isStepKind, type StepFile, type StepKind, type StepParams, type StepParamsOf } from '../../protocol/index.ts';
+import {
+  type Day2Packages,
+  type EndpointTarget,
+  isStepKind,
+  type StepFile,
+  type StepKind,
+  type StepParams,
+  type StepParamsOf,
+} from '../../protocol/index.ts';
 import {
   buildClusterConfiguration,
   buildEtcdMemberConfiguration,
@@ -16,13 +24,16 @@ import {
   type KubeadmDocument,
   PKI_DIR,
 } from '../kubeadm/documents.ts';
+import { renderKubernetesAptSource } from '../os/apt.ts';
 import { osProfile } from '../os/index.ts';
 import { describeEndpoint } from '../spec/endpoint.ts';
 import type { ClusterSpec, HostSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { planCni } from './cni.ts';
+import { etcdReleaseDownloads } from './etcd-upgrade.ts';
 import { PREPARE_SCRIPT } from './host-files.ts';
 import { buildKubeVipManifest, KUBE_VIP_MANIFEST } from './kube-vip.ts';
+import { downloadProxy } from './proxy.ts';
 import { firstControlPlane } from './steps.ts';
 import {
   APISERVER_ETCD_CLIENT_FILES,
@@ -264,14 +275,8 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
     params: { nodeName: host.name, etcdEndpoint: 'https://127.0.0.1:2379', etcdClient: ETCD_HEALTHCHECK_CLIENT },
   }),
   // Day 2 (ADR 0039): the target version is the spec's; packages come from the spec's repositories.
-  'kubeadm-upgrade-apply': ({ spec, host }) => ({
-    files: [],
-    params: { nodeName: host.name, version: releaseOf(spec), packageManager: packageManagerOf(spec) },
-  }),
-  'kubeadm-upgrade-node': ({ spec, host }) => ({
-    files: [],
-    params: { nodeName: host.name, version: releaseOf(spec), packageManager: packageManagerOf(spec) },
-  }),
+  'kubeadm-upgrade-apply': ({ spec, host }) => kubeadmUpgrade(spec, host),
+  'kubeadm-upgrade-node': ({ spec, host }) => kubeadmUpgrade(spec, host),
   'node-drain': ({ host, secrets }) => {
     const { files, path } = day2Kubeconfig(host, secrets);
     return {
@@ -285,15 +290,13 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
       },
     };
   },
-  'kubelet-upgrade': ({ spec, host }) => ({
-    files: [],
-    params: {
-      nodeName: host.name,
-      version: releaseOf(spec),
-      packageManager: packageManagerOf(spec),
-      packages: ['kubelet', 'kubectl'],
-    },
-  }),
+  'kubelet-upgrade': ({ spec, host }) => {
+    const packages = day2Packages(spec);
+    return {
+      files: packages.files,
+      params: { nodeName: host.name, version: releaseOf(spec), ...packages.params, packages: ['kubelet', 'kubectl'] },
+    };
+  },
   'node-uncordon': ({ host, secrets }) => {
     const { files, path } = day2Kubeconfig(host, secrets);
     return { files, params: { nodeName: host.name, kubeconfig: path } };
@@ -308,6 +311,25 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
       etcdClient: ETCD_HEALTHCHECK_CLIENT,
     },
   }),
+  'etcd-member-upgrade': ({ spec, host }) => {
+    const params: StepParamsOf<'etcd-member-upgrade'> = {
+      nodeName: host.name,
+      version: spec.etcd.version.replace(/^v/, ''),
+      etcdMode: spec.etcd.mode,
+      etcdEndpoints: etcdEndpoints(spec),
+      localEndpoint: `https://${host.address?.ip ?? '127.0.0.1'}:2379`,
+      etcdClient: ETCD_HEALTHCHECK_CLIENT,
+    };
+    const files: StepFile[] = [];
+    if (spec.etcd.mode === 'binary') Object.assign(params, { downloads: etcdReleaseDownloads(spec, host), ...downloadProxy(spec) });
+    else {
+      // The same config etcd-start wrote, now naming the new image tag.
+      const cfg = configFile('etcd.yaml', kubeadmYaml(buildEtcdMemberConfiguration(spec, host)));
+      files.push({ ...cfg, secret: false, removeAfter: false });
+      params.kubeadmConfigPath = cfg.path;
+    }
+    return { files, params };
+  },
   'control-plane-cert-renew': ({ spec, host, secrets }) => {
     const external = spec.topology !== 'stacked';
     return {
@@ -328,6 +350,27 @@ export const DAY2_KUBECONFIG = '/etc/kubeseed/day2-admin.conf';
 /** The Kubernetes release without its `v` (`1.37.2`): package versions and kubeadm's argument are built from it. */
 function releaseOf(spec: ClusterSpec): string {
   return spec.kubernetesVersion.replace(/^v/, '');
+}
+
+/** Where a day-2 package step puts the script that moves the Kubernetes apt source to the target minor (removed after the step). */
+export const KUBERNETES_APT_SOURCE_SCRIPT = '/etc/kubeseed/kubernetes-apt-source.sh';
+
+/** kubeadm-upgrade-apply and -node: the target and how the kubeadm package gets to it. */
+function kubeadmUpgrade(spec: ClusterSpec, host: HostSpec): { files: StepFile[]; params: StepParamsOf<'kubeadm-upgrade-node'> } {
+  const { files, params } = day2Packages(spec);
+  return { files, params: { nodeName: host.name, version: releaseOf(spec), ...params } };
+}
+
+/** How a day-2 step gets the target's packages; apt hosts get the apt-source script (a minor upgrade changes the repository). */
+function day2Packages(spec: ClusterSpec): { files: StepFile[]; params: Day2Packages } {
+  const packageManager = packageManagerOf(spec);
+  if (packageManager !== 'apt') return { files: [], params: { packageManager } };
+  return {
+    files: [
+      { path: KUBERNETES_APT_SOURCE_SCRIPT, content: renderKubernetesAptSource(spec), mode: 0o700, secret: false, removeAfter: true },
+    ],
+    params: { packageManager, aptSourceScript: KUBERNETES_APT_SOURCE_SCRIPT },
+  };
 }
 
 /** Debian and Ubuntu install the Kubernetes packages with apt; image-based systems carry them. */

@@ -12,7 +12,7 @@ import { osProfile } from '../os/index.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { toYaml } from '../util/yaml.ts';
 import { CILIUM_CHARTS, CILIUM_CLI } from '../versions.ts';
-import { noProxyList } from './proxy.ts';
+import { downloadProxy } from './proxy.ts';
 
 export const CNI_DIR = '/etc/kubeseed/cni';
 /** Where the Cilium chart is unpacked (the tarball's top directory `cilium/` lies below). */
@@ -92,23 +92,13 @@ function ciliumPlan(spec: ClusterSpec): CniPlan {
       // The spec parser admits only versions with a pinned chart digest.
       { url: `${mirror ?? 'https://helm.cilium.io'}/cilium-${chart}.tgz`, sha256: CILIUM_CHARTS[v] ?? '', path: CILIUM_CHART_DIR },
     ],
-    ...cniProxy(spec),
+    ...downloadProxy(spec),
     manifests: [],
     // --chart-directory: cilium-cli then reads the verified chart instead of pulling one (its
     // version is the chart's; --version would be ignored).
     commands: [[cli, 'install', '--chart-directory', `${CILIUM_CHART_DIR}/cilium`, '--values', valuesPath, '--wait']],
     summary: `Cilium ${v} (chart sha256-pinned) via cilium-cli ${CILIUM_CLI.version}, Kubernetes IPAM from ${pod}${proxyFree ? ', kube-proxy replacement' : ''}`,
   };
-}
-
-/**
- * The agent's own downloads and kubectl's fetch of an upstream manifest honour spec.proxy as apt
- * and containerd do, with the same no-proxy list, so a mirror inside the site (or in
- * spec.proxy.noProxy) and the API endpoint are reached directly.
- */
-function cniProxy(spec: ClusterSpec): { proxy?: StepDownloadProxy } {
-  const { http, https } = spec.proxy;
-  return http || https ? { proxy: { ...(http ? { http } : {}), ...(https ? { https } : {}), noProxy: noProxyList(spec) } } : {};
 }
 
 function yamlDocs(docs: object[]): string {
@@ -158,7 +148,7 @@ export function planCni(spec: ClusterSpec): CniPlan {
         // server-side (the CRDs are too large for client-side apply), retrying each manifest until the
         // API accepts it: the Installation goes in once its CRD is Established.
         manifests: [`${upstream}/operator-crds.yaml`, `${upstream}/tigera-operator.yaml`, path],
-        ...cniProxy(spec),
+        ...downloadProxy(spec),
         commands: [],
         summary: `Calico ${v} through the tigera operator (CRDs first), IP pool ${pod} (VXLANCrossSubnet)${spec.kubeProxy.mode === 'nftables' ? ', nftables data plane' : ''}`,
       };
@@ -192,7 +182,7 @@ export function planCni(spec: ClusterSpec): CniPlan {
         // The upstream manifest ships a default net-conf (10.244.0.0/16); ours replaces it and the
         // DaemonSet is restarted so every pod reads the spec's pod subnet.
         manifests: [`${base(spec, `https://github.com/flannel-io/flannel/releases/download/${v}`)}/kube-flannel.yml`, path],
-        ...cniProxy(spec),
+        ...downloadProxy(spec),
         commands: [['kubectl', '-n', 'kube-flannel', 'rollout', 'restart', 'daemonset/kube-flannel-ds']],
         summary: `Flannel ${v} (vxlan), Network ${pod}`,
       };

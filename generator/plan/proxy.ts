@@ -2,6 +2,7 @@
  * The proxy settings every host of a spec shares: `no_proxy` and the settings the templates take.
  * Runtime contract: pure.
  */
+import type { StepDownloadProxy } from '../../protocol/index.ts';
 import type { ProxySettings } from '../../templates/index.ts';
 import type { ClusterSpec } from '../spec/types.ts';
 import { formatCidr, hostOfUrl, parseCidr } from '../util/ip.ts';
@@ -51,4 +52,14 @@ export function proxySettings(spec: ClusterSpec): ProxySettings {
     proxyCache.set(spec, p);
   }
   return p;
+}
+
+/**
+ * The agent's own downloads (and kubectl's fetch of an upstream manifest) honour spec.proxy as apt
+ * and containerd do, with the same no-proxy list, so a mirror inside the site (or in
+ * spec.proxy.noProxy) and the API endpoint are reached directly.
+ */
+export function downloadProxy(spec: ClusterSpec): { proxy?: StepDownloadProxy } {
+  const { http, https } = spec.proxy;
+  return http || https ? { proxy: { ...(http ? { http } : {}), ...(https ? { https } : {}), noProxy: noProxyList(spec) } } : {};
 }

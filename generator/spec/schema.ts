@@ -226,6 +226,11 @@ export const CLUSTER_SCHEMA: Schema = {
               t: 'map',
               of: str({ pattern: /^[0-9a-f]{64}$/, expect: 'a SHA-256 as sha256sum prints it: 64 lower-case hex digits' }),
             },
+            // etcd release tarballs by file name (etcd-v3.6.8-linux-amd64.tar.gz): what `kubeseed upgrade` pins (ADR 0043).
+            etcdSha256: {
+              t: 'map',
+              of: str({ pattern: /^[0-9a-f]{64}$/, expect: 'a SHA-256 as sha256sum prints it: 64 lower-case hex digits' }),
+            },
             agent: str({
               pattern: HTTP_URL,
               expect: 'an http(s) base URL serving the linux-amd64/linux-arm64 agent executables, like https://mirror.lan/kubeseed/agent/',

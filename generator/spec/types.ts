@@ -118,6 +118,8 @@ export interface ClusterSpec {
     containerdKey?: string;
     /** Base URL holding upstream etcd release tarballs by version (`<base>/v3.6.5/etcd-v3.6.5-linux-amd64.tar.gz`), binary mode. */
     etcd?: string;
+    /** Hex SHA-256 of etcd release tarballs by file name (`etcd-v3.6.8-linux-amd64.tar.gz`): binary members upgrade only from a pinned one. */
+    etcdSha256?: Record<string, string>;
     /** Base URL where CNI manifests are fetched from. */
     cni?: string;
     /**

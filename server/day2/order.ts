@@ -6,7 +6,7 @@
  * is refused with every reason at once (`Day2Refusal`).
  *
  * Upgrade (kubeadm's "Upgrading kubeadm clusters"): external etcd members first when their version
- * changes, one at a time; `kubeadm upgrade apply` exactly once, on the first control plane; then
+ * changes, one at a time (etcd's rolling upgrade; only they when Kubernetes keeps its version); `kubeadm upgrade apply` exactly once, on the first control plane; then
  * each other control plane one at a time with `kubeadm upgrade node`; every control plane drains,
  * takes kubelet/kubectl from the target minor's repository and is uncordoned before the next starts;
  * workers last, in batches of workerParallelism: drain (PodDisruptionBudgets respected, with a
@@ -19,22 +19,18 @@
  */
 import type { Role, StepKind } from '../../protocol/steps.ts';
 
-/**
- * Day-2 step kinds (ADR 0039): the agent's (protocol/steps.ts), and `etcd-member-upgrade`, planned
- * but not yet run by any agent (`kubeseed upgrade` refuses an etcd version change meanwhile).
- */
-export type Day2StepKind =
-  | Extract<
-      StepKind,
-      | 'kubeadm-upgrade-apply'
-      | 'kubeadm-upgrade-node'
-      | 'node-drain'
-      | 'kubelet-upgrade'
-      | 'node-uncordon'
-      | 'etcd-cert-renew'
-      | 'control-plane-cert-renew'
-    >
-  | 'etcd-member-upgrade';
+/** Day-2 step kinds (ADR 0039, 0043): the agent's (protocol/steps.ts). */
+export type Day2StepKind = Extract<
+  StepKind,
+  | 'etcd-member-upgrade'
+  | 'kubeadm-upgrade-apply'
+  | 'kubeadm-upgrade-node'
+  | 'node-drain'
+  | 'kubelet-upgrade'
+  | 'node-uncordon'
+  | 'etcd-cert-renew'
+  | 'control-plane-cert-renew'
+>;
 
 /** A host as the day-2 planner sees it: its role and whether it may be touched now. */
 export interface Day2Host {
@@ -106,15 +102,17 @@ function parseVersion(text: string, what: string, reasons: string[]): Version | 
 const order = (a: Version, b: Version) => a.major - b.major || a.minor - b.minor || a.patch - b.patch;
 const show = (v: Version) => `${v.major}.${v.minor}.${v.patch}`;
 
-/** Versions may go up by at most one minor, never down (kubeadm's skew policy; kubeseed also refuses patch downgrades). */
-function checkVersions(label: string, from: Version | null, to: Version | null, reasons: string[]): void {
+/**
+ * Versions may go up by at most one minor, never down: kubeadm's skew policy, and etcd's upgrade
+ * policy ("Upgrading etcd clusters and applications": patch upgrades, or one minor at a time —
+ * "Upgrades that skip a minor version are not supported"). kubeseed also refuses patch downgrades.
+ */
+function checkVersions(label: string, from: Version | null, to: Version | null, reasons: string[], who: string): void {
   if (!from || !to) return;
   if (order(to, from) < 0)
     reasons.push(`${label}: ${show(to)} is older than the running ${show(from)}; kubeseed does not downgrade (restore a backup instead)`);
   else if (to.major !== from.major || to.minor > from.minor + 1)
-    reasons.push(
-      `${label}: ${show(from)} → ${show(to)} skips a minor; upgrade to ${from.major}.${from.minor + 1}.x first (kubeadm upgrades one minor at a time)`,
-    );
+    reasons.push(`${label}: ${show(from)} → ${show(to)} skips a minor; upgrade to ${from.major}.${from.minor + 1}.x first (${who})`);
 }
 
 /** Refuses to start while any host is failed or not Ready. */
@@ -182,14 +180,14 @@ function upgradeSteps(input: UpgradeInput): Day2Plan {
   const reasons: string[] = [];
   const from = parseVersion(input.currentVersion, 'the cluster version', reasons);
   const to = parseVersion(input.targetVersion, 'spec.kubernetesVersion', reasons);
-  checkVersions('spec.kubernetesVersion', from, to, reasons);
+  checkVersions('spec.kubernetesVersion', from, to, reasons, 'kubeadm upgrades one minor at a time');
   if (from && to && order(from, to) === 0 && (!input.etcd || input.etcd.currentVersion === input.etcd.targetVersion))
     reasons.push(`the cluster already runs ${show(to)}; raise spec.kubernetesVersion to upgrade`);
   let etcdChanges = false;
   if (input.etcd) {
     const ef = parseVersion(input.etcd.currentVersion, 'the etcd version', reasons);
     const et = parseVersion(input.etcd.targetVersion, 'the wanted etcd version', reasons);
-    checkVersions('etcd', ef, et, reasons);
+    checkVersions('spec.etcd.version', ef, et, reasons, "etcd's upgrade policy: one minor at a time");
     etcdChanges = Boolean(ef && et && order(ef, et) !== 0);
   }
   const controlPlanes = input.hosts.filter((h) => h.role === 'control-plane');
@@ -212,6 +210,8 @@ function upgradeSteps(input: UpgradeInput): Day2Plan {
       prev = [s.id];
     }
   }
+  // Only etcd changes: its members, and no node is drained.
+  if (from && to && order(from, to) === 0) return { operation: 'upgrade', steps };
   controlPlanes.forEach((cp, i) => {
     const first =
       i === 0

@@ -62,7 +62,7 @@ export interface AptRepoOptions {
   containerdVersions: string[];
 }
 
-interface Pkg {
+export interface Pkg {
   name: string;
   version: string;
   files: Record<string, [string, number]>;
@@ -82,12 +82,29 @@ export interface AptRepo {
 const shim = (target: string) =>
   `#!/bin/sh\n# kubeseed e2e package payload: runs the TEST DOUBLE (not the real tool).\nexec ${target} "$@"\n`;
 
-export async function buildAptRepo(o: AptRepoOptions): Promise<AptRepo> {
+/** A signing key and the pieces every repository of the mirror is made of (dpkg-deb, gpg). */
+export interface AptRepoTools {
+  arch: string;
+  distro: string;
+  codename: string;
+  /** The ASCII-armored repository key. */
+  key: string;
+  buildDeb(p: Pkg, into: string): Promise<string>;
+  /** A `Packages` index of `debs`, with file names relative to `base`. */
+  index(debs: string[], base: string): Promise<string>;
+  /** `Release` with the SHA-256 of `files` (relative to `releaseDir`), clear-signed as `InRelease`. */
+  sign(releaseDir: string, fields: string, files: string[]): Promise<void>;
+  /** Stops the gpg agent the key needed. */
+  close(): Promise<void>;
+}
+
+/** A throwaway key in `<dir>/.gnupg` and the builders that use it. */
+export async function createAptRepoTools(dir: string): Promise<AptRepoTools> {
   const arch = (await run('dpkg', ['--print-architecture'])).stdout.trim();
   const osRelease = readFileSync('/etc/os-release', 'utf8');
   const codename = /^VERSION_CODENAME=(.*)$/m.exec(osRelease)?.[1] ?? 'bookworm';
   const distro = (/^ID=(.*)$/m.exec(osRelease)?.[1] ?? 'debian').replace(/"/g, '');
-  const gnupg = join(o.dir, '.gnupg');
+  const gnupg = join(dir, '.gnupg');
   mkdirSync(gnupg, { recursive: true, mode: 0o700 });
   const gpgEnv = { ...process.env, GNUPGHOME: gnupg } as Record<string, string>;
   const gpg = (args: string[]) =>
@@ -96,7 +113,7 @@ export async function buildAptRepo(o: AptRepoOptions): Promise<AptRepo> {
   const key = (await run('gpg', ['--armor', '--export'], { env: gpgEnv })).stdout;
 
   const buildDeb = async (p: Pkg, into: string): Promise<string> => {
-    const root = join(o.dir, '.build', `${p.name}_${p.version}`);
+    const root = join(dir, '.build', `${p.name}_${p.version}`);
     for (const [path, [content, mode]] of Object.entries(p.files)) {
       mkdirSync(join(root, path, '..'), { recursive: true });
       writeFileSync(join(root, path), content, { mode });
@@ -132,19 +149,64 @@ export async function buildAptRepo(o: AptRepoOptions): Promise<AptRepo> {
     await gpg(['--clearsign', '-o', join(releaseDir, 'InRelease'), join(releaseDir, 'Release')]);
   };
 
+  const close = async () => {
+    await run('gpgconf', ['--kill', 'gpg-agent'], { env: gpgEnv, allowFail: true });
+  };
+  return { arch, distro, codename, key, buildDeb, index, sign, close };
+}
+
+/** kubelet, kubeadm and kubectl of `version` as pkgs.k8s.io builds them, with shims to the TEST DOUBLES in `doublesBin`. */
+export function kubernetesPackages(version: string, doublesBin: string): Pkg[] {
+  const packageFiles = (name: string) =>
+    Object.fromEntries(Object.entries(doublePackages.PACKAGES[name] ?? {}).map(([path, file]) => [path.replace(/^\//, ''), file]));
+  return ['kubelet', 'kubeadm', 'kubectl'].map((name) => {
+    const target = join(doublesBin, name === 'kubeadm' ? 'kubeadm-api' : name);
+    const files = { [`usr/bin/${name}`]: [shim(target), 0o755] as [string, number], ...packageFiles(name) };
+    const pkg: Pkg = { name, version, files };
+    if (name === 'kubelet') Object.assign(pkg, { depends: KUBELET_DEPENDS, conffiles: ['/etc/default/kubelet'] });
+    return pkg;
+  });
+}
+
+/** kubernetes-cni without the plugin binaries (no pod network runs in these tests). */
+function kubernetesCniPackage(version: string): Pkg {
+  return { name: 'kubernetes-cni', version, files: { 'etc/cni/net.d/.kubernetes-cni-keep': ['', 0o644] } };
+}
+
+/**
+ * pkgs.k8s.io as it is: one flat repository per minor, `<dir>/core:/stable:/v1.MINOR/deb/` (Packages,
+ * InRelease, Release.key), each with kubelet, kubeadm and kubectl of the revisions given for it —
+ * what a minor upgrade moves a host between. Returns the key.
+ */
+export async function buildKubernetesMinorRepos(o: {
+  dir: string;
+  doublesBin: string;
+  /** `1.37` → Debian revisions (`1.37.0-1.1`). */
+  minors: Record<string, string[]>;
+  /** kubernetes-cni's revision in every minor's repository (the kubelet depends on it). */
+  cniVersion: string;
+}): Promise<string> {
+  const t = await createAptRepoTools(o.dir);
+  for (const [minor, versions] of Object.entries(o.minors)) {
+    const repo = join(o.dir, 'core:', 'stable:', `v${minor}`, 'deb');
+    const debs: string[] = [];
+    for (const v of versions) for (const pkg of kubernetesPackages(v, o.doublesBin)) debs.push(await t.buildDeb(pkg, join(repo, 'pool')));
+    debs.push(await t.buildDeb(kubernetesCniPackage(o.cniVersion), join(repo, 'pool')));
+    writeFileSync(join(repo, 'Packages'), await t.index(debs, repo));
+    await t.sign(repo, `Origin: kubeseed-test\nLabel: kubernetes v${minor}\nArchitectures: ${t.arch}\n`, ['Packages']);
+    writeFileSync(join(repo, 'Release.key'), t.key);
+  }
+  await t.close();
+  return t.key;
+}
+
+export async function buildAptRepo(o: AptRepoOptions): Promise<AptRepo> {
+  const { arch, distro, codename, key, buildDeb, index, sign, close } = await createAptRepoTools(o.dir);
   // pkgs.k8s.io layout.
   const k8s = join(o.dir, 'k8s');
   const k8sDebs: string[] = [];
-  const packageFiles = (name: string) =>
-    Object.fromEntries(Object.entries(doublePackages.PACKAGES[name] ?? {}).map(([path, file]) => [path.replace(/^\//, ''), file]));
   for (const v of o.kubernetesVersions)
-    for (const name of ['kubelet', 'kubeadm', 'kubectl']) {
-      const target = join(o.doublesBin, name === 'kubeadm' ? 'kubeadm-api' : name);
-      const files = { [`usr/bin/${name}`]: [shim(target), 0o755] as [string, number], ...packageFiles(name) };
-      const pkg: Pkg = { name, version: v, files };
-      if (name === 'kubelet') Object.assign(pkg, { depends: KUBELET_DEPENDS, conffiles: ['/etc/default/kubelet'] });
-      k8sDebs.push(await buildDeb(pkg, join(k8s, 'pool')));
-    }
+    for (const pkg of kubernetesPackages(v, o.doublesBin)) k8sDebs.push(await buildDeb(pkg, join(k8s, 'pool')));
   for (const v of o.criToolsVersions)
     k8sDebs.push(
       await buildDeb(
@@ -152,12 +214,7 @@ export async function buildAptRepo(o: AptRepoOptions): Promise<AptRepo> {
         join(k8s, 'pool'),
       ),
     );
-  k8sDebs.push(
-    await buildDeb(
-      { name: 'kubernetes-cni', version: o.cniVersion, files: { 'etc/cni/net.d/.kubernetes-cni-keep': ['', 0o644] } },
-      join(k8s, 'pool'),
-    ),
-  );
+  k8sDebs.push(await buildDeb(kubernetesCniPackage(o.cniVersion), join(k8s, 'pool')));
   writeFileSync(join(k8s, 'Packages'), await index(k8sDebs, k8s));
   await sign(k8s, `Origin: kubeseed-e2e\nLabel: kubeseed-e2e\nArchitectures: ${arch}\n`, ['Packages']);
   writeFileSync(join(k8s, 'Release.key'), key);
@@ -202,7 +259,7 @@ export async function buildAptRepo(o: AptRepoOptions): Promise<AptRepo> {
   });
   writeFileSync(join(debian, 'Packages'), await index(copies, debian));
   await sign(debian, `Origin: kubeseed-e2e-debian\nLabel: kubeseed-e2e-debian\nArchitectures: ${arch}\n`, ['Packages']);
-  await run('gpgconf', ['--kill', 'gpg-agent'], { env: gpgEnv, allowFail: true });
+  await close();
   return { dir: o.dir, arch, distro, codename, key };
 }
 

@@ -113,6 +113,54 @@ describe('day-2 upgrade executors', () => {
     ]);
   });
 
+  it("apt hosts with an apt-source script: it runs first (the target minor's repository), before apt-get update; a failing one stops the step", async () => {
+    const c = cluster();
+    const argvs: string[][] = [];
+    let scriptCode = 0;
+    const script = {
+      path: '/etc/kubeseed/kubernetes-apt-source.sh',
+      content: '#!/bin/bash\n',
+      mode: 0o700,
+      secret: false,
+      removeAfter: true,
+    };
+    const exec: StepContext['exec'] = {
+      run: async (argv) => {
+        argvs.push([...argv]);
+        if (argv[0] === '/bin/bash')
+          return {
+            code: scriptCode,
+            output: scriptCode ? 'kubeseed-prepare: ERROR: key-mismatch: …' : '',
+            notFound: false,
+            timedOut: false,
+          };
+        return { code: 0, output: '', notFound: false, timedOut: false };
+      },
+    };
+    const params = {
+      nodeName: 'cp1',
+      version: '1.38.0',
+      packageManager: 'apt',
+      aptSourceScript: script.path,
+      packages: ['kubelet', 'kubectl'],
+    };
+    const ok = await run('kubelet-upgrade', 'cp1', params, { ...c.cp1.ctx, exec }, [script]);
+    expect(ok.outcome, ok.logTail).toBe('succeeded');
+    expect(argvs.slice(0, 3)).toEqual([
+      ['/bin/bash', script.path],
+      ['apt-mark', 'unhold', 'kubelet', 'kubectl'],
+      ['apt-get', 'update'],
+    ]);
+    expect(ok.logTail).toContain(`wrote ${script.path}`);
+    expect(existsSync(join(c.cp1.root, script.path))).toBe(false);
+    argvs.length = 0;
+    scriptCode = 1;
+    const bad = await run('kubelet-upgrade', 'cp1', params, { ...c.cp1.ctx, exec }, [script]);
+    expect(bad).toMatchObject({ outcome: 'failed', reason: 'apt-source-failed' });
+    expect(bad.logTail).toContain('could not point the Kubernetes apt source at 1.38: kubeseed-prepare: ERROR: key-mismatch');
+    expect(argvs).toEqual([['/bin/bash', script.path]]);
+  });
+
   it('a worker: drain waits on a PodDisruptionBudget until its timeout (failed, retryable), then drains; upgrade node, kubelet, uncordon', async () => {
     const c = cluster();
     const w1 = c.host('w1');

@@ -101,7 +101,8 @@ describe('the agents polling routes', () => {
     const { app, clock } = setup('info');
     const loggers: Record<string, unknown[]> = {};
     app.addHook('onRequest', async (request) => {
-      (loggers[request.routeOptions.url ?? ''] ??= []).push(request.log);
+      const route = request.routeOptions.url ?? '';
+      loggers[route] = [...(loggers[route] ?? []), request.log];
     });
     const lb1 = createAgent('lb1');
     await app.inject({ method: 'POST', url: '/v1/enroll', payload: enrollBody(lb1) });

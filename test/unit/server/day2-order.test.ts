@@ -114,6 +114,24 @@ describe('planUpgrade: the order', () => {
     expect(plan.steps.find((s) => s.id === 'w1/node-drain')?.params).toMatchObject({ timeoutSeconds: 300 });
   });
 
+  it('only etcd changes: its members one at a time and nothing else (no node drained)', () => {
+    const plan = upgrade({ targetVersion: '1.37.1', etcd: { currentVersion: 'v3.5.21', targetVersion: 'v3.6.8' } });
+    expect(table(plan)).toEqual([
+      'e1/etcd-member-upgrade <- -',
+      'e2/etcd-member-upgrade <- e1/etcd-member-upgrade',
+      'e3/etcd-member-upgrade <- e2/etcd-member-upgrade',
+    ]);
+    for (const s of plan.steps) expect(concurrentWith(plan, s.id), s.id).toEqual([]);
+    expect(plan.steps[1]?.waitsFor).toBe('the member before it healthy, with quorum');
+  });
+
+  it('etcd members come before the apply and never run beside any other step', () => {
+    const plan = upgrade({ targetVersion: '1.38.0', etcd: { currentVersion: 'v3.6.5', targetVersion: 'v3.7.0' } });
+    const kinds = plan.steps.map((s) => s.kind);
+    expect(kinds.lastIndexOf('etcd-member-upgrade')).toBeLessThan(kinds.indexOf('kubeadm-upgrade-apply'));
+    for (const s of plan.steps.filter((x) => x.kind === 'etcd-member-upgrade')) expect(concurrentWith(plan, s.id), s.id).toEqual([]);
+  });
+
   it('external etcd at the same version: no etcd step', () => {
     const plan = upgrade({ etcd: { currentVersion: '3.6.5', targetVersion: '3.6.5' } });
     expect(plan.steps.some((s) => s.kind === 'etcd-member-upgrade')).toBe(false);
@@ -138,7 +156,13 @@ describe('planUpgrade: refusals', () => {
     [{ targetVersion: '1.37.0' }, /does not downgrade/],
     [{ targetVersion: '1.37.1' }, /already runs 1\.37\.1/],
     [{ targetVersion: 'latest' }, /"latest" is not a release version/],
-    [{ etcd: { currentVersion: '3.6.5', targetVersion: '3.5.21' } }, /etcd: 3\.5\.21 is older than the running 3\.6\.5/],
+    [{ etcd: { currentVersion: '3.6.5', targetVersion: '3.5.21' } }, /spec\.etcd\.version: 3\.5\.21 is older than the running 3\.6\.5/],
+    // etcd's upgrade policy: one minor at a time (etcd.io/docs/v3.6/upgrades/upgrading-etcd).
+    [
+      { etcd: { currentVersion: 'v3.5.21', targetVersion: 'v3.7.0' } },
+      /spec\.etcd\.version: 3\.5\.21 → 3\.7\.0 skips a minor; upgrade to 3\.6\.x first \(etcd's upgrade policy/,
+    ],
+    [{ etcd: { currentVersion: 'v3.6.8', targetVersion: 'v3.6.7' } }, /spec\.etcd\.version: 3\.6\.7 is older than the running 3\.6\.8/],
     [{ hosts: [...CPS, host('w1', 'worker', { failed: true })] }, /hosts failed: w1; retry or remove them first/],
     [{ hosts: [...CPS, host('w1', 'worker', { ready: false }), host('e1', 'etcd', { ready: false })] }, /hosts not Ready: w1, e1/],
     [{ hosts: WORKERS }, /no control plane/],

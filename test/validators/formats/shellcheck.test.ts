@@ -1,6 +1,6 @@
 /**
- * The shell scripts the format renderers generate — Proxmox `deploy.sh` and the Ignition
- * first-boot script — have no shellcheck findings at any severity. A planted defect shows the
+ * The shell scripts the format renderers generate — Proxmox `deploy.sh`, the Ignition
+ * first-boot script and the day-2 Kubernetes apt source script — have no shellcheck findings at any severity. A planted defect shows the
  * check can fail.
  */
 import { execFileSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderFirstbootScript } from '../../../generator/render/ignition.ts';
 import { renderProxmox } from '../../../generator/render/proxmox.ts';
+import { renderKubernetesAptSourceScript } from '../../../templates/index.ts';
 import { skipUnless } from '../../support/requirements.ts';
 import { makeProvisioning, makeSpec } from '../../unit/render-formats/fixtures.ts';
 
@@ -47,6 +48,10 @@ describe.skipIf(skip)('generated shell scripts pass shellcheck', () => {
     ['deploy.sh (storage, bridge, MACs, a UUID)', deployScript('full')],
     ['deploy.sh (no storage, no MACs)', deployScript('minimal')],
     ['first-boot script', renderFirstbootScript('k8s1master1', p.commands, ['oneshot.service'])],
+    [
+      'day-2 Kubernetes apt source script (with a proxy)',
+      renderKubernetesAptSourceScript({ kubernetesVersion: 'v1.37.0', proxy: { https: 'http://proxy.lan:3128', noProxy: ['127.0.0.1'] } }),
+    ],
   ])('%s', (name, text) => {
     expect(text.length).toBeGreaterThan(0);
     expect(shellcheck(`${name.replace(/\W+/g, '-')}.sh`, text)).toEqual({ code: 0, out: '' });
