@@ -37,7 +37,7 @@ export type {
 export { SECRET_RECORD_PREFIXES } from './rollout/repository.ts';
 export { type CandidateStatus, type HostStatus, type RolloutStatus, type StepStatus, toStepStatus } from './rollout/status.ts';
 
-const noopLog = { info() {}, warn() {}, error() {} };
+const noopLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 export class Coordinator {
   readonly events: EventEmitter;

@@ -103,8 +103,19 @@ function configFile(name: string, content: string): StepFile {
 }
 
 /** The endpoint, its VIP when something holds one, and the address its name must resolve to. */
+/**
+ * The endpoint agents check, described once per spec: describeEndpoint reads every host, and a gate
+ * opening builds a step for each of 1,000 workers (issue 19). Described again when the spec's host
+ * list was replaced or grew (tests edit specs in place).
+ */
+const endpoints = new WeakMap<ClusterSpec, { hosts: readonly HostSpec[]; count: number; target: EndpointTarget }>();
+
 function endpointParams(spec: ClusterSpec): EndpointTarget {
-  return describeEndpoint(spec);
+  const known = endpoints.get(spec);
+  if (known && known.hosts === spec.hosts && known.count === spec.hosts.length) return known.target;
+  const target = describeEndpoint(spec);
+  endpoints.set(spec, { hosts: spec.hosts, count: spec.hosts.length, target: Object.freeze(target) });
+  return target;
 }
 
 /** Host lookup by name, indexed once per host list (every step of a 1,000-host plan looks one up). */

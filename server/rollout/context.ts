@@ -58,6 +58,7 @@ export interface CoordinatorInputs {
 }
 
 export type CoordinatorLog = {
+  debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;

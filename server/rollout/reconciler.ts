@@ -13,6 +13,9 @@ import { ClusterEffects } from './cluster-effects.ts';
 import type { ServiceContext } from './context.ts';
 import { MAX_RECORDS_PER_COMMIT, type RolloutTxn } from './repository.ts';
 
+/** A pass releasing more steps than this logs them as one `steps released` line at info (each at debug). */
+const RELEASE_LINES = 20;
+
 export class Reconciler {
   private readonly effects: ClusterEffects;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -149,11 +152,16 @@ export class Reconciler {
     if (working.size === 0) return false;
     if (chunk.size > 0) flush();
     const releasedIds = new Set(released.map((r) => r.id));
+    // A wave (a gate opening for 1,000 workers) is one info line; its steps one each at debug.
+    const wave = released.length > RELEASE_LINES;
     for (const record of released) {
-      ctx.log.info({ step: record.id, host: record.host, attempt: record.attempt }, 'step released');
+      const line = { step: record.id, host: record.host, attempt: record.attempt };
+      if (wave) ctx.log.debug(line, 'step released');
+      else ctx.log.info(line, 'step released');
       ctx.events.step(record);
       ctx.live.wakeHost(record.host);
     }
+    if (wave) ctx.log.info({ count: released.length, first: released[0]!.id, last: released[released.length - 1]!.id }, 'steps released');
     for (const step of created) if (!releasedIds.has(step.id)) ctx.events.step(working.get(step.id)!);
     return true;
   }
