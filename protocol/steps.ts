@@ -226,8 +226,11 @@ export interface StepParamsByKind {
     etcdEndpoint: string;
     etcdClient: EtcdClientFiles;
   };
-  /** `kubeadm upgrade apply v<version> --yes` after the kubeadm package is at `version` (ADR 0039). */
-  'kubeadm-upgrade-apply': KubeadmFlags & Day2Packages & { nodeName: string; version: string };
+  /**
+   * `kubeadm upgrade apply v<version> --yes` after the kubeadm package is at `version` (ADR 0039);
+   * not started while a node of `expectNodes` is missing or not Ready.
+   */
+  'kubeadm-upgrade-apply': KubeadmFlags & Day2Packages & { nodeName: string; version: string; expectNodes: string[] };
   /** `kubeadm upgrade node` after the kubeadm package is at `version`. */
   'kubeadm-upgrade-node': KubeadmFlags & Day2Packages & { nodeName: string; version: string };
   /** `kubectl drain` (cordons first; PodDisruptionBudgets respected) with a timeout. */

@@ -15,7 +15,8 @@
 import { type Day2Packages, prepareHostCommand } from '../../protocol/steps.ts';
 import type { StepResults } from '../../protocol/wire.ts';
 import { buildKubeadmArgv } from '../kubeadm-argv.ts';
-import { kubectlArgv, StepFailure, type StepRun } from './step-run.ts';
+import { ADMIN_CONF, kubectlArgv, StepFailure, type StepRun } from './step-run.ts';
+import { readyNodeNames } from './verify.ts';
 
 const RELEASE = /^\d+\.\d+\.\d+$/;
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -75,7 +76,28 @@ async function kubeadmPackage(run: StepRun<'kubeadm-upgrade-apply' | 'kubeadm-up
   return version;
 }
 
+/**
+ * The upgrade does not start while a node is missing or not Ready (issue 22): one look, no wait — a
+ * failed step, retried with backoff and by `kubeseed retry`, shows which. kubeadm's own preflight
+ * checks only the control-plane nodes.
+ */
+async function checkNodesReady(run: StepRun<'kubeadm-upgrade-apply'>): Promise<void> {
+  const expect = run.step.params.expectNodes;
+  const r = await run.command(kubectlArgv(ADMIN_CONF, 'get', 'nodes', '-o', 'json'), { quiet: true, timeoutMs: 30_000 });
+  if (r.notFound) throw new StepFailure('kubectl-not-found', 'kubectl is not installed');
+  if (r.code !== 0) throw new StepFailure('api-server-unreachable', `kubectl get nodes exited ${r.code}: ${r.output.trim().slice(-300)}`);
+  const ready = readyNodeNames(r.output);
+  const notReady = expect.filter((n) => !ready.includes(n));
+  if (notReady.length > 0)
+    throw new StepFailure(
+      'nodes-not-ready',
+      `the upgrade does not start while nodes are not Ready: ${notReady.join(', ')}; make them Ready (kubectl get nodes), then \`kubeseed retry ${run.step.host}\``,
+    );
+  run.note(`all ${expect.length} nodes Ready`);
+}
+
 export async function runKubeadmUpgradeApply(run: StepRun<'kubeadm-upgrade-apply'>): Promise<StepResults> {
+  await checkNodesReady(run);
   const version = await kubeadmPackage(run);
   const { ignorePreflightErrors, verbosity } = run.step.params;
   await run.mustRun(buildKubeadmArgv('upgrade-apply', { version: `v${version}`, yes: true, ignorePreflightErrors, verbosity }));

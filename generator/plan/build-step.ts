@@ -260,13 +260,7 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
       labels: Object.fromEntries(spec.hosts.filter((h) => Object.keys(h.labels).length > 0).map((h) => [h.name, h.labels])),
     },
   }),
-  verify: ({ spec, host }) => ({
-    files: [],
-    params: {
-      nodeName: host.name,
-      expectNodes: spec.hosts.filter((h) => h.role === 'control-plane' || h.role === 'worker').map((h) => h.name),
-    },
-  }),
+  verify: ({ spec, host }) => ({ files: [], params: { nodeName: host.name, expectNodes: kubernetesNodes(spec) } }),
   'etcd-member-remove': ({ host, extras }) => {
     if (!extras.memberName) throw new Error('etcd-member-remove needs extras.memberName');
     return {
@@ -286,7 +280,10 @@ const STEP_BUILDERS: { [K in StepKind]: StepBuilder<K> } = {
     params: { nodeName: host.name, etcdEndpoint: 'https://127.0.0.1:2379', etcdClient: ETCD_HEALTHCHECK_CLIENT },
   }),
   // Day 2 (ADR 0039): the target version is the spec's; packages come from the spec's repositories.
-  'kubeadm-upgrade-apply': ({ spec, host }) => kubeadmUpgrade(spec, host),
+  'kubeadm-upgrade-apply': ({ spec, host }) => {
+    const { files, params } = kubeadmUpgrade(spec, host);
+    return { files, params: { ...params, expectNodes: kubernetesNodes(spec) } };
+  },
   'kubeadm-upgrade-node': ({ spec, host }) => kubeadmUpgrade(spec, host),
   'node-drain': ({ host, secrets }) => {
     const { files, path } = day2Kubeconfig(host, secrets);
@@ -367,6 +364,11 @@ function releaseOf(spec: ClusterSpec): string {
 export const KUBERNETES_APT_SOURCE_SCRIPT = '/etc/kubeseed/kubernetes-apt-source.sh';
 
 /** kubeadm-upgrade-apply and -node: the target and how the kubeadm package gets to it. */
+/** The spec's Kubernetes nodes: its control planes and workers. */
+function kubernetesNodes(spec: ClusterSpec): string[] {
+  return spec.hosts.filter((h) => h.role === 'control-plane' || h.role === 'worker').map((h) => h.name);
+}
+
 function kubeadmUpgrade(spec: ClusterSpec, host: HostSpec): { files: StepFile[]; params: StepParamsOf<'kubeadm-upgrade-node'> } {
   const { files, params } = day2Packages(spec);
   return { files, params: { nodeName: host.name, version: releaseOf(spec), ...params } };

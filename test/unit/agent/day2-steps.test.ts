@@ -74,7 +74,7 @@ const run = (kind: StepKind, host: string, params: Record<string, unknown>, ctx:
 describe('day-2 upgrade executors', () => {
   it('kubeadm-upgrade-apply: refuses while kubeadm is not at the target, then runs `kubeadm upgrade apply vX --yes` once', async () => {
     const c = cluster();
-    const params = { nodeName: 'cp1', version: '1.37.2', packageManager: 'none' };
+    const params = { nodeName: 'cp1', version: '1.37.2', packageManager: 'none', expectNodes: ['cp1'] };
     const early = await run('kubeadm-upgrade-apply', 'cp1', params, c.cp1.ctx);
     expect(early).toMatchObject({ outcome: 'failed', reason: 'kubeadm-not-at-target' });
     expect(early.logTail).toContain('install kubeadm 1.37.2 first');
@@ -83,6 +83,26 @@ describe('day-2 upgrade executors', () => {
     expect(ok.outcome, ok.logTail).toBe('succeeded');
     expect(c.calls('kubeadm').at(-1)?.argv).toEqual(['upgrade', 'apply', 'v1.37.2', '--yes']);
     expect(c.state().kubernetesVersion).toBe('v1.37.2');
+  });
+
+  it('kubeadm-upgrade-apply does not start while a node is missing or not Ready: it names them and runs no kubeadm', async () => {
+    const c = cluster();
+    c.cp1.put('/.doubles/kubeadm-version', 'v1.37.2\n', 0o644);
+    const params = { nodeName: 'cp1', version: '1.37.2', packageManager: 'none', expectNodes: ['cp1', 'w1'] };
+    const before = c.calls('kubeadm').length;
+    const refused = await run('kubeadm-upgrade-apply', 'cp1', params, c.cp1.ctx);
+    expect(refused).toMatchObject({ outcome: 'failed', reason: 'nodes-not-ready' });
+    expect(refused.logTail).toContain('not Ready: w1');
+    expect(c.calls('kubeadm').length).toBe(before);
+    // w1 joins (Ready: the CNI is applied): the retry upgrades.
+    const w1 = c.host('w1');
+    w1.put(
+      '/j.yaml',
+      'apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\nnodeRegistration:\n  name: w1\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: api:6443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\n',
+    );
+    expect(w1.sh('kubeadm', 'join', '--config', '/j.yaml').status).toBe(0);
+    const ok = await run('kubeadm-upgrade-apply', 'cp1', params, c.cp1.ctx);
+    expect(ok.outcome, ok.logTail).toBe('succeeded');
   });
 
   it('apt hosts: kubeadm is unheld, installed at <version>-* and held again before the upgrade (recorded, never run here)', async () => {
