@@ -5,7 +5,7 @@
  * re-executing itself through bash. Benchmarks never run in CI; the whole run takes about
  * 12–16 minutes on a 2-core machine (the etcd-vs-journal coordinator runs add 4–8).
  *
- * Run: npm run bench   (or: npx tsx bench/run.ts [--only generation,pki,agent,rollout,capacity,store,coordinator-store])
+ * Run: npm run bench   (or: npx tsx bench/run.ts [--only generation,pki,agent,rollout,capacity,memory,store,coordinator-store])
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { benchCapacity } from './capacity.ts';
 import { benchGenerate } from './generate.ts';
 import { ROOT } from './harness.ts';
+import { benchMemory } from './mem-probe.ts';
 import { BENCHMARKS_FILE, machine, writeIntro, writeSection } from './report.ts';
 import { benchRollout, CASES, profileRollout } from './rollout.ts';
 
@@ -55,6 +56,7 @@ const SECTIONS = [
   'Agent',
   'Rollout makespan',
   'Coordinator capacity',
+  'Coordinator memory',
   'Store backends',
   'Coordinator on etcd vs journal',
   'Shortfalls: profiles and plan',
@@ -134,6 +136,10 @@ if (wanted('capacity')) {
   log('coordinator capacity');
   await attempt('Coordinator capacity', async () => writeSection('Coordinator capacity', await benchCapacity()));
 }
+if (wanted('memory')) {
+  log('coordinator memory (5,000 waiting agents, heap beside RSS)');
+  await attempt('Coordinator memory', async () => writeSection('Coordinator memory', await benchMemory()));
+}
 if (wanted('store')) {
   log('store backends (memory, journal, etcd)');
   if (runScript('store.ts', ['--write']) !== 0) writeSection('Store backends', 'The store benchmark failed in this run (see the console).');
@@ -182,13 +188,17 @@ function shortfalls(profile: string[]): string {
     '   of steps whose predecessors succeeded, per-group counters). Today it is cheap per step but grows with the plan.',
     "2. Enrollment: parsing and re-exporting the agent's public key (`createPublicKey`, OpenSSL 3 decoders) is now the",
     '   largest single cost per enrollment (see the capacity profile).',
-    '3. Release fan-out: a gate opening for 1,000 workers still builds 1,000 join configurations (`buildStep` → YAML) and',
-    '   commits 1,000 audit records after the wake-up; building the worker join document once per token needs a generator',
-    '   change (the document names the node). The bare Fastify fan-out of the same run (1 POST answering 1,000 held GETs',
-    '   over TLS) is the floor on this machine, and it is above the 50 ms target here.',
-    '4. Memory with 5,000 waiting agents is TLS connection state: compare the coordinator with the bare app holding as',
-    '   many GETs in the same run. After issue 19 the difference grew (1.22× in the 2026-12-06 run, 1.02× before, each',
-    "   against its own run's ceiling): not explained yet — suspect the heap's high-water mark from enrolling 15× faster",
-    '   (RSS after a full GC stays at the peak); measure `process.memoryUsage().heapUsed` beside RSS to tell.',
+    '3. Release fan-out (`npx tsx bench/release.ts`: kubeseed and the bare Fastify fan-out alternating in one run, with a',
+    "   profile): the 50 ms target is below this machine's floor — the bare app answering 1,000 held GETs over TLS takes",
+    '   150–260 ms at p99 in the same runs — so it cannot be met here by the coordinator alone. What kubeseed adds per',
+    '   released worker was cut (log lines, schema serialisation, 1,000 audit commits → 10, the endpoint described per spec instead of',
+    '   per step: the `perf(server)` commits of 2026-12-06); what remains is one `buildStep` (the join YAML names the node) and one',
+    "   Fastify reply per worker, the wave's own commits, and GC. Building the worker answer once per token needs the agent to",
+    "   fill in its node name (a protocol change), and writing prebuilt bytes would bypass Fastify's reply.",
+    '4. Memory with 5,000 waiting agents (`## Coordinator memory`): RSS beyond the heap is TLS connection state in both',
+    '   servers. The heap difference is the loaded plan and records (a few hundred thousand small strings: step ids, host',
+    '   names, the same `waitsFor` text per step, each a separate copy) and what a waiting long-poll holds (its async',
+    '   frames, AbortController, timer). Sharing one logger per polling route removed ~15 bound functions per waiting poll.',
+    '   Left: interning record strings as the view loads them, and not storing `pending` step records at the first start.',
   ].join('\n');
 }
