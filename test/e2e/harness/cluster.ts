@@ -28,6 +28,9 @@ export const DIST = join(REPO, 'dist');
  */
 export const REPO_BINDS = hiddenInHost(REPO) ? [REPO] : [];
 
+/** Units the harness runs for the systemctl TEST DOUBLE (the rest are only recorded). */
+const SUPERVISED_UNITS = ['etcd'];
+
 /** Doubles put on PATH (/usr/local/bin) of a preinstalled image; kubeadm is the network-facing wrapper. */
 const PREINSTALLED = { kubeadm: 'kubeadm-api', kubectl: 'kubectl', kubelet: 'kubelet', containerd: 'containerd', runc: 'runc' };
 
@@ -74,6 +77,8 @@ export interface ClusterHost {
   cloudInitMs?: number;
   /** When the harness first started the agent (the host could ask for work from then on). */
   agentStartedAt?: number;
+  /** Each (re)start of a supervised unit by the harness: the process id, when it started, when the old one was told to stop. */
+  unitStarts: Array<{ unit: string; pid: number | null; at: number; stoppingAt?: number }>;
 }
 
 export interface CoordinatorStatus {
@@ -182,7 +187,7 @@ export class E2eCluster {
             sharedDir: this.sharedDir,
             binds: [...REPO_BINDS, ...(this.options.binds ?? [])],
           });
-          this.hosts.set(h.name, { spec: h, host, bridgePort, services: new Map() });
+          this.hosts.set(h.name, { spec: h, host, bridgePort, services: new Map(), unitStarts: [] });
         }),
     );
     const deferred = new Set(this.options.deferBoot ?? []);
@@ -322,6 +327,7 @@ export class E2eCluster {
       KUBESEED_TEST_ROOT: '/.ksroot',
       KUBESEED_DOUBLE_LOG: '/run/ks-shared/doubles.log',
       KUBESEED_DOUBLE_CLUSTER_STATE: '/run/ks-shared/cluster.json',
+      KUBESEED_DOUBLE_SUPERVISED: SUPERVISED_UNITS.join(','),
       ...(h.spec.role === 'load-balancer' ? { KUBESEED_DOUBLE_ACTIVE: 'haproxy,keepalived' } : {}),
       ...this.options.doubleEnv,
     };
@@ -416,26 +422,55 @@ export class E2eCluster {
     );
   }
 
-  /** Units started through the systemctl TEST DOUBLE (e.g. `enable --now etcd`) are run from their unit file. */
+  /**
+   * Units started through the systemctl TEST DOUBLE (e.g. `enable --now etcd`) are run from their unit
+   * file; a `restart` (a newer start time in the double's state) stops the running process like
+   * systemd (SIGTERM, SIGKILL after 10 s) and starts it again. The double waits for the acknowledgement
+   * (.doubles/units/UNIT.started, KUBESEED_DOUBLE_SUPERVISED), as systemctl waits for its job.
+   */
   private watchUnits(h: ClusterHost): void {
-    const started = new Set<string>();
+    const handled = new Map<string, number>();
+    let busy = false;
     const timer = setInterval(() => {
-      let state: { active?: string[] } = {};
+      if (busy) return;
+      let state: { active?: string[]; running?: Record<string, { startedAt?: number }> } = {};
       try {
         state = JSON.parse(h.host.readFile('/.doubles/systemctl.json') ?? '{}');
       } catch {
         return;
       }
       for (const unit of state.active ?? []) {
-        if (started.has(unit) || !['etcd'].includes(unit)) continue;
+        const startedAt = state.running?.[unit]?.startedAt ?? 0;
+        if (handled.get(unit) === startedAt || !SUPERVISED_UNITS.includes(unit)) continue;
         const text = h.host.readFile(`/etc/systemd/system/${unit}.service`);
         if (!text) continue;
-        started.add(unit);
-        const exec = parseExecStart(text);
-        h.services.set(unit, h.host.spawn(unit, exec.argv, exec.env));
+        handled.set(unit, startedAt);
+        busy = true;
+        void this.restartUnit(h, unit, parseExecStart(text), startedAt).finally(() => {
+          busy = false;
+        });
+        return;
       }
-    }, 200);
+    }, 100);
     this.watchers.push(timer);
+  }
+
+  private async restartUnit(h: ClusterHost, unit: string, exec: { argv: string[]; env: Record<string, string> }, startedAt: number) {
+    const old = h.services.get(unit);
+    const stoppingAt = old ? Date.now() : undefined;
+    if (old) {
+      // SIGTERM to the service itself: nsenter, its parent, exits (and resolves `exited`) only once it has.
+      killPid(old.innerPid() ?? undefined, 'SIGTERM');
+      if ((await Promise.race([old.exited.then(() => true), sleep(10_000).then(() => false)])) === false) {
+        old.kill();
+        await old.exited;
+      }
+    }
+    const proc = h.host.spawn(unit, exec.argv, exec.env);
+    h.services.set(unit, proc);
+    const pid = await waitFor(`${h.spec.name}: ${unit}'s process`, 5_000, async () => proc.innerPid(), 20).catch(() => null);
+    h.unitStarts.push({ unit, pid, at: Date.now(), ...(stoppingAt ? { stoppingAt } : {}) });
+    h.host.writeFile(`/.doubles/units/${unit}.started`, String(startedAt));
   }
 
   /** Starts the agent unit's ExecStart and keeps it running like Restart=on-failure. */
