@@ -18,6 +18,7 @@ import { run, sleep, spawnLogged, waitFor } from './exec.ts';
 import { type HostProcess, hiddenInHost, TestHost } from './host.ts';
 import { TestNetwork } from './network.ts';
 import { API_HOST, COORDINATOR_PORT, coordinatorIp, type E2eHost, type E2eSpec, hostIp, renderSpec, vip } from './spec.ts';
+import { parseExecStart, SUPERVISED_UNITS, superviseUnits } from './units.ts';
 
 export const REPO = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const DOUBLES_BIN = join(REPO, 'doubles/bin');
@@ -27,9 +28,6 @@ export const DIST = join(REPO, 'dist');
  * A checkout under /tmp (or /run) would be hidden by the host's own tmpfs, so it is bind-mounted.
  */
 export const REPO_BINDS = hiddenInHost(REPO) ? [REPO] : [];
-
-/** Units the harness runs for the systemctl TEST DOUBLE (the rest are only recorded). */
-const SUPERVISED_UNITS = ['etcd'];
 
 /** Doubles put on PATH (/usr/local/bin) of a preinstalled image; kubeadm is the network-facing wrapper. */
 const PREINSTALLED = { kubeadm: 'kubeadm-api', kubectl: 'kubectl', kubelet: 'kubelet', containerd: 'containerd', runc: 'runc' };
@@ -399,7 +397,7 @@ export class E2eCluster {
       // The stacked etcd "static pod": serves the member list from the doubles' cluster state once kubeadm wrote its certificates.
       h.services.set('etcd-gateway', host.spawn('etcd-gateway', ['etcd-gateway'], this.doubleEnv(h)));
     }
-    this.watchUnits(h);
+    this.watchers.push(superviseUnits(h));
   }
 
   startKeepalived(h: ClusterHost): void {
@@ -420,57 +418,6 @@ export class E2eCluster {
         '/run/keepalived-checkers.pid',
       ]),
     );
-  }
-
-  /**
-   * Units started through the systemctl TEST DOUBLE (e.g. `enable --now etcd`) are run from their unit
-   * file; a `restart` (a newer start time in the double's state) stops the running process like
-   * systemd (SIGTERM, SIGKILL after 10 s) and starts it again. The double waits for the acknowledgement
-   * (.doubles/units/UNIT.started, KUBESEED_DOUBLE_SUPERVISED), as systemctl waits for its job.
-   */
-  private watchUnits(h: ClusterHost): void {
-    const handled = new Map<string, number>();
-    let busy = false;
-    const timer = setInterval(() => {
-      if (busy) return;
-      let state: { active?: string[]; running?: Record<string, { startedAt?: number }> } = {};
-      try {
-        state = JSON.parse(h.host.readFile('/.doubles/systemctl.json') ?? '{}');
-      } catch {
-        return;
-      }
-      for (const unit of state.active ?? []) {
-        const startedAt = state.running?.[unit]?.startedAt ?? 0;
-        if (handled.get(unit) === startedAt || !SUPERVISED_UNITS.includes(unit)) continue;
-        const text = h.host.readFile(`/etc/systemd/system/${unit}.service`);
-        if (!text) continue;
-        handled.set(unit, startedAt);
-        busy = true;
-        void this.restartUnit(h, unit, parseExecStart(text), startedAt).finally(() => {
-          busy = false;
-        });
-        return;
-      }
-    }, 100);
-    this.watchers.push(timer);
-  }
-
-  private async restartUnit(h: ClusterHost, unit: string, exec: { argv: string[]; env: Record<string, string> }, startedAt: number) {
-    const old = h.services.get(unit);
-    const stoppingAt = old ? Date.now() : undefined;
-    if (old) {
-      // SIGTERM to the service itself: nsenter, its parent, exits (and resolves `exited`) only once it has.
-      killPid(old.innerPid() ?? undefined, 'SIGTERM');
-      if ((await Promise.race([old.exited.then(() => true), sleep(10_000).then(() => false)])) === false) {
-        old.kill();
-        await old.exited;
-      }
-    }
-    const proc = h.host.spawn(unit, exec.argv, exec.env);
-    h.services.set(unit, proc);
-    const pid = await waitFor(`${h.spec.name}: ${unit}'s process`, 5_000, async () => proc.innerPid(), 20).catch(() => null);
-    h.unitStarts.push({ unit, pid, at: Date.now(), ...(stoppingAt ? { stoppingAt } : {}) });
-    h.host.writeFile(`/.doubles/units/${unit}.started`, String(startedAt));
   }
 
   /** Starts the agent unit's ExecStart and keeps it running like Restart=on-failure. */
@@ -558,26 +505,6 @@ export class AgentSupervisor {
     this.stopped = true;
     this.process?.kill();
   }
-}
-
-/** ExecStart= and Environment= of a unit file (no quoting beyond plain words, as kubeseed renders them). */
-export function parseExecStart(unit: string): { argv: string[]; env: Record<string, string> } {
-  const joined = unit.replace(/\\\n/g, ' ');
-  const line = /^ExecStart=(.+)$/m.exec(joined)?.[1];
-  if (!line) throw new Error('unit has no ExecStart');
-  const env: Record<string, string> = {};
-  for (const m of unit.matchAll(/^Environment=(.+)$/gm)) {
-    for (const pair of m[1]!.trim().split(/\s+/)) {
-      const clean = pair.replace(/^"|"$/g, '');
-      const i = clean.indexOf('=');
-      if (i > 0) env[clean.slice(0, i)] = clean.slice(i + 1);
-    }
-  }
-  const argv = line
-    .trim()
-    .replace(/^[-@+!:]+/, '')
-    .split(/\s+/);
-  return { argv, env };
 }
 
 function createMachineId(id: string, name: string): string {
