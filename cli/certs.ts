@@ -23,6 +23,7 @@ export interface CertificateRow {
   file: string;
   subject: string;
   issuer: string;
+  serial: string;
   /** Host names, or `*` for the coordinator's own TLS (every agent depends on it). */
   hosts: string[] | '*';
   notAfter: string;
@@ -41,6 +42,7 @@ export async function cmdCerts(argv: string[], io: Io): Promise<number> {
       file: c.file,
       subject: c.subject,
       issuer: c.issuer,
+      serial: c.serial,
       hosts: c.hosts,
       notAfter: new Date(c.notAfter).toISOString(),
       daysLeft: Math.floor((c.notAfter - now) / DAY_MS),

@@ -312,7 +312,7 @@ export const COMMANDS: Record<string, Command> = {
     summary: 'roll the certificates out again in order: etcd members one at a time, then each control plane',
     args: [],
     flags: [STATE, CHANGE[1] as FlagSpec, ...DAY2_STORE, ...OUTPUT],
-    help: "Run `kubeseed generate` with the same spec first (it re-issues the coordinator-held leaves within 30 days of expiry), then this with serve stopped; start `kubeseed serve` to run it. Each external etcd member gets its new certificates and restarts, healthy with quorum before the next; then each control plane gets apiserver-etcd-client, runs `kubeadm certs renew all` and restarts its static Pods. Replicas on etcd: stop every replica, pass serve's --store and --etcd-* flags, then copy day2.json to each replica's state directory. docs/day2.md",
+    help: "With serve stopped: re-issues, from the CAs kept in DIR and whatever their expiry, every coordinator-held leaf (external etcd members, apiserver-etcd-client, the coordinator TLS certificate; KUBESEED_PASSPHRASE for an encrypted state) and writes DIR/day2.json; --dry-run only prints the steps. Start `kubeseed serve` to run it. Each external etcd member gets its new certificates and restarts, healthy with quorum before the next; then each control plane gets apiserver-etcd-client, runs `kubeadm certs renew all` and restarts its static Pods. Replicas on etcd: stop every replica, pass serve's --store and --etcd-* flags, then copy the state directory (its new certificates and day2.json) to each replica. docs/day2.md",
     examples: [
       'kubeseed renew --state out/coordinator --dry-run',
       'kubeseed renew --state out/coordinator --store etcd://10.0.0.11:2379 --etcd-ca ca.crt --etcd-cert client.crt --etcd-key client.key',

@@ -9,6 +9,9 @@
  * upgrade also keeps SPEC as the state's spec (DIR/cluster.yaml): its kubernetesVersion is the
  * target every step builder reads. Only versions may change between the two specs: hosts are added
  * with `generate` first.
+ *
+ * renew first re-issues every coordinator-held leaf from the kept CAs (generator/state/renew.ts),
+ * once the plan stands: a refusal writes nothing.
  */
 import { existsSync } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
@@ -18,7 +21,7 @@ import { planRollout } from '../generator/plan/plan.ts';
 import { upgradeIssues } from '../generator/plan/upgrade-issues.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import type { ClusterSpec } from '../generator/spec/types.ts';
-import { StateError } from '../generator/state/index.ts';
+import { renewLeaves, StateError } from '../generator/state/index.ts';
 import { acquireStateLock, SERVE_LOCK_FILE } from '../generator/state/lock.ts';
 import { type Day2Operation, type RecordStore, readDay2Operation, readRolloutHosts, writeDay2Operation } from '../server/day2/operation.ts';
 import { type Day2Plan, Day2Refusal, planRenewal, planUpgrade } from '../server/day2/order.ts';
@@ -88,13 +91,23 @@ async function refuseOpenOperation(stateDir: string, plan: ReturnType<typeof pla
   );
 }
 
-function report(plan: Day2Plan, op: Day2Operation, dryRun: boolean, output: OutputFormat, io: Io, header: string, note?: string): number {
-  const shown = note && !dryRun ? note : undefined;
-  printData(io, output, { operation: op.id, dryRun, steps: plan.steps, ...(shown ? { note: shown } : {}) }, () => {
+function report(
+  plan: Day2Plan,
+  op: Day2Operation,
+  dryRun: boolean,
+  output: OutputFormat,
+  io: Io,
+  header: string,
+  extra: { note?: string | undefined; renewed?: string[] | undefined } = {},
+): number {
+  const note = extra.note && !dryRun ? extra.note : undefined;
+  const { renewed } = extra;
+  printData(io, output, { operation: op.id, dryRun, ...(renewed ? { renewed } : {}), steps: plan.steps, ...(note ? { note } : {}) }, () => {
+    if (renewed?.length) io.stdout(`# re-issued from the kept CAs in the state directory: ${renewed.join(', ')}\n`);
     io.stdout(`# ${header} (${plan.steps.length} steps, one host each, released in this order by \`kubeseed serve\`)\n`);
     for (const [i, s] of plan.steps.entries()) io.stdout(`${String(i + 1).padStart(3)}. ${s.id}  [after: ${s.after.join(', ') || '—'}]\n`);
     io.stdout(dryRun ? '# --dry-run: nothing written\n' : '# written to day2.json; start `kubeseed serve --state …` to run it\n');
-    if (shown) io.stdout(`# ${shown}\n`);
+    if (note) io.stdout(`# ${note}\n`);
   });
   return 0;
 }
@@ -148,7 +161,7 @@ export async function cmdUpgrade(argv: string[], io: Io): Promise<number> {
       await copyFile(specFile, join(stateDir, 'cluster.yaml'));
     }
     const note = replicaNote(stateDir, records, 'day2.json and cluster.yaml');
-    return report(day2, op, dryRun, output, io, `Upgrade ${current.kubernetesVersion} → ${target.kubernetesVersion}`, note);
+    return report(day2, op, dryRun, output, io, `Upgrade ${current.kubernetesVersion} → ${target.kubernetesVersion}`, { note });
   });
 }
 
@@ -173,7 +186,12 @@ export async function cmdRenew(argv: string[], io: Io): Promise<number> {
       refusal(e);
     }
     const op: Day2Operation = { id, operation: 'renew', steps: day2.steps };
+    // Re-issued only once the plan stands: a refusal above writes nothing.
+    const renewed = dryRun
+      ? undefined
+      : (await renewLeaves({ stateDir, spec, ...(io.env.KUBESEED_PASSPHRASE ? { passphrase: io.env.KUBESEED_PASSPHRASE } : {}) })).renewed;
     if (!dryRun) await writeDay2Operation(stateDir, op);
-    return report(day2, op, dryRun, output, io, 'Certificate renewal', replicaNote(stateDir, records, 'day2.json'));
+    const note = replicaNote(stateDir, records, 'the re-issued certificates and day2.json');
+    return report(day2, op, dryRun, output, io, 'Certificate renewal', { note, renewed });
   });
 }

@@ -27,6 +27,8 @@ export interface IssuedCertificate extends TrackedCertificate {
   /** Subject and issuer on one line, attributes joined by ", " (`O=…, CN=kube-apiserver-etcd-client`). */
   subject: string;
   issuer: string;
+  /** Hex, as openssl prints it: tells a re-issued certificate from the one it replaced. */
+  serial: string;
 }
 
 type CertName = Extract<PkiFileName, `${string}.crt`>;
@@ -42,10 +44,10 @@ const CERTS_BY_KIND: Partial<Record<SecretKind, { shared: CertName[]; perMember?
 /** One line of an X509 name (Node gives one attribute per line). */
 const oneLine = (name: string) => name.split('\n').filter(Boolean).join(', ');
 
-function read(pem: string, file: string): { notAfter: number; subject: string; issuer: string } {
+function read(pem: string, file: string): { notAfter: number; subject: string; issuer: string; serial: string } {
   try {
     const cert = new X509Certificate(pem);
-    return { notAfter: Date.parse(cert.validTo), subject: oneLine(cert.subject), issuer: oneLine(cert.issuer) };
+    return { notAfter: Date.parse(cert.validTo), subject: oneLine(cert.subject), issuer: oneLine(cert.issuer), serial: cert.serialNumber };
   } catch (error) {
     throw new Error(`${file} in the state directory is not a readable certificate (${(error as Error).message}); re-run kubeseed generate`);
   }

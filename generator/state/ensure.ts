@@ -115,13 +115,7 @@ async function ensureStateLocked(options: EnsureStateOptions): Promise<EnsureSta
   // Rotation reads nothing old: it must work on a damaged state or with a forgotten passphrase.
   const hadState = await exists(join(stateDir, STATE_FILE));
   const previous = !rotate && (await readManifest(stateDir)) ? await readState(stateDir, cipher) : undefined;
-  if (previous && previous.manifest.cluster.keyAlgorithm !== spec.certificates.keyAlgorithm) {
-    throw new StateError(
-      'KEY_ALGORITHM_CHANGED',
-      `${stateDir} holds a ${previous.manifest.cluster.keyAlgorithm} PKI but spec.certificates.keyAlgorithm is ${spec.certificates.keyAlgorithm}; set it back, or run \`kubeseed generate --rotate\` to replace the PKI and every credential`,
-      STATE_FILE,
-    );
-  }
+  if (previous) refuseKeyAlgorithmChange(stateDir, previous, spec);
   const previousCredentials = rotate ? undefined : await readCredentials(credentialsDir, cipher);
   if (rotate && hadState) {
     // An interrupted rotation must not leave old and new files mixed under a valid manifest.
@@ -198,6 +192,16 @@ async function ensureStateLocked(options: EnsureStateOptions): Promise<EnsureSta
   return { state, credentials, created, removed, rotated: rotate };
 }
 
+/** The kept PKI's algorithm must be the spec's: new leaves are signed by the kept CAs. */
+export function refuseKeyAlgorithmChange(stateDir: string, previous: CoordinatorState, spec: ClusterSpec): void {
+  if (previous.manifest.cluster.keyAlgorithm === spec.certificates.keyAlgorithm) return;
+  throw new StateError(
+    'KEY_ALGORITHM_CHANGED',
+    `${stateDir} holds a ${previous.manifest.cluster.keyAlgorithm} PKI but spec.certificates.keyAlgorithm is ${spec.certificates.keyAlgorithm}; set it back, or run \`kubeseed generate --rotate\` to replace the PKI and every credential`,
+    STATE_FILE,
+  );
+}
+
 async function createPki(spec: ClusterSpec, now: Date, created: string[]): Promise<{ pki: ClusterPki; tls: CoordinatorTls }> {
   const [pki, tls] = await Promise.all([
     generateClusterPki({ spec, now }),
@@ -210,20 +214,25 @@ async function createPki(spec: ClusterSpec, now: Date, created: string[]): Promi
   return { pki, tls };
 }
 
-/** Keeps the CAs and every still-valid leaf; issues what new or changed hosts need; drops the rest. */
-async function reconcilePki(
+/**
+ * Keeps the CAs and every still-valid leaf; issues what new or changed hosts need; drops the rest.
+ * `renewAll` (`kubeseed renew`) re-issues every leaf, whatever its expiry.
+ */
+export async function reconcilePki(
   previousPki: ClusterPki,
   previousTls: CoordinatorTls,
   spec: ClusterSpec,
   now: Date,
   created: string[],
   removed: string[],
+  renewAll = false,
 ): Promise<{ pki: ClusterPki; tls: CoordinatorTls }> {
   const algorithm = spec.certificates.keyAlgorithm;
+  const expiresSoon = (pair: CertKeyPem) => renewAll || expiresBefore(pair, now);
   const pki: ClusterPki = { ...previousPki, etcdMembers: {} };
   const work: Promise<void>[] = [];
   if (spec.topology === 'external-etcd') {
-    if (!previousPki.apiserverEtcdClient || expiresSoon(previousPki.apiserverEtcdClient, now)) {
+    if (!previousPki.apiserverEtcdClient || expiresSoon(previousPki.apiserverEtcdClient)) {
       work.push(
         generateApiserverEtcdClient(pki.etcdCa, spec.kubernetesMinor, algorithm, now).then((client) => {
           pki.apiserverEtcdClient = client;
@@ -241,9 +250,9 @@ async function reconcilePki(
     const altNames = etcdMemberAltNames(host);
     const current =
       existing &&
-      !expiresSoon(existing.server, now) &&
-      !expiresSoon(existing.peer, now) &&
-      !expiresSoon(existing.healthcheckClient, now) &&
+      !expiresSoon(existing.server) &&
+      !expiresSoon(existing.peer) &&
+      !expiresSoon(existing.healthcheckClient) &&
       certificateMatchesAltNames(existing.server.cert, altNames) &&
       certificateMatchesAltNames(existing.peer.cert, altNames);
     if (current) {
@@ -265,7 +274,7 @@ async function reconcilePki(
 
   const tls: CoordinatorTls = { ...previousTls };
   const { dnsNames, ipAddresses } = coordinatorAltNames(spec.coordinator.url, spec.coordinator.replicaUrls);
-  if (expiresSoon(previousTls.server, now) || !certificateMatchesAltNames(previousTls.server.cert, { dnsNames, ipAddresses })) {
+  if (expiresSoon(previousTls.server) || !certificateMatchesAltNames(previousTls.server.cert, { dnsNames, ipAddresses })) {
     work.push(
       generateCoordinatorServerCertificate({
         ca: previousTls.ca,
@@ -284,7 +293,7 @@ async function reconcilePki(
   return { pki, tls };
 }
 
-function expiresSoon(pair: CertKeyPem, now: Date): boolean {
+function expiresBefore(pair: CertKeyPem, now: Date): boolean {
   return new Date(new X509Certificate(pair.cert).validTo).getTime() - now.getTime() < RENEW_BEFORE_SECONDS * 1000;
 }
 
@@ -301,7 +310,13 @@ async function readCredentials(dir: string, cipher: FileCipher): Promise<Credent
  * them when rotating); fixes the mode of files it keeps. `aadPrefix` + name is the envelope's
  * additional data, i.e. the path relative to the directory loadState reads.
  */
-async function syncFiles(dir: string, files: Map<string, string>, cipher: FileCipher, rewrite: boolean, aadPrefix: string): Promise<void> {
+export async function syncFiles(
+  dir: string,
+  files: Map<string, string>,
+  cipher: FileCipher,
+  rewrite: boolean,
+  aadPrefix: string,
+): Promise<void> {
   const dirs = new Set<string>();
   for (const [relative, content] of files) {
     const path = join(dir, relative);
@@ -326,7 +341,7 @@ async function syncFiles(dir: string, files: Map<string, string>, cipher: FileCi
 }
 
 /** Removes files under pki/ and tls/ (including leftovers of interrupted writes) that the state no longer names. */
-async function removeStaleFiles(stateDir: string, files: Map<string, string>): Promise<void> {
+export async function removeStaleFiles(stateDir: string, files: Map<string, string>): Promise<void> {
   for (const owned of OWNED_DIRS) {
     for (const relative of await listFiles(stateDir, owned)) {
       if (!files.has(relative)) await removeFileAndEmptyParents(stateDir, relative);

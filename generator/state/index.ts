@@ -1,6 +1,6 @@
 /**
- * Public surface of the coordinator's state directory: ensureState (generate), loadState
- * (serve, kubeconfig), SecretSource implementations, and passphrase encryption at rest.
+ * Public surface of the coordinator's state directory: ensureState (generate), renewLeaves
+ * (renew), loadState (serve, kubeconfig), SecretSource implementations, and passphrase encryption at rest.
  * No function here logs or prints; errors are StateError/PkiError without secret values.
  */
 export { type EnsureStateResult, ensureState, RENEW_BEFORE_SECONDS } from './ensure.ts';
@@ -19,6 +19,7 @@ export {
 } from './layout.ts';
 export { loadState } from './load.ts';
 export { ensureOperatorToken } from './operator-token.ts';
+export { type RenewLeavesResult, renewLeaves } from './renew.ts';
 export {
   clusterFactsOf,
   createPublicSecretSource,

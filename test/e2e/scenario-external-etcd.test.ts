@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnless } from '../support/requirements.ts';
 import { analyseRollout, type RolloutFacts } from './harness/checks.ts';
 import { E2eCluster, type StepStatus } from './harness/cluster.ts';
-import { createEtcdClient, etcdHealth, etcdMembers } from './harness/etcd.ts';
+import { createEtcdClient, etcdHealth, etcdMembers, linkDebianEtcd } from './harness/etcd.ts';
 import { E2E_COMMANDS } from './harness/requirements.ts';
 import { itChecksTheRollout } from './harness/scenario.ts';
-import { fleet } from './harness/spec.ts';
+import { DEBIAN_ETCD, fleet } from './harness/spec.ts';
 import { finishCluster, keepLogsOnFailure } from './harness/suite.ts';
 
 describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
@@ -35,20 +35,11 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
           certificates: 'coordinator',
           packages: 'preinstalled',
           hosts: fleet({ lb: 2, etcd: 3, cp: 3, w: 2 }),
-          extra: [
-            'etcd:',
-            '  mode: binary',
-            '  version: v3.4.23',
-            'testing:',
-            '  allowOldEtcd: true',
-            '  reason: Debian 12 ships etcd 3.4 only; the e2e harness uses it to prove the TLS and bootstrap wiring',
-          ],
+          extra: [...DEBIAN_ETCD],
         },
         doubleEnv: { KUBESEED_DOUBLE_SLEEP_MS: 'kubeadm init=1500,kubeadm join-control-plane=1500,kubeadm join=800' },
         // The image has etcd preinstalled where the unit expects it (Debian's 3.4 binary).
-        prepareImage: async (host, spec) => {
-          if (spec.role === 'etcd') await host.exec(['ln', '-sf', '/usr/bin/etcd', '/usr/local/bin/etcd']);
-        },
+        prepareImage: linkDebianEtcd,
       });
       await cluster.start();
       const status = await cluster.waitForRollout(300_000);

@@ -21,7 +21,7 @@ import { DOUBLES_BIN, E2eCluster } from './harness/cluster.ts';
 import { createEtcdClient, etcdHealth } from './harness/etcd.ts';
 import { E2E_COMMANDS } from './harness/requirements.ts';
 import { itChecksTheRollout } from './harness/scenario.ts';
-import { fleet } from './harness/spec.ts';
+import { DEBIAN_ETCD, fleet } from './harness/spec.ts';
 import { finishCluster, keepLogsOnFailure } from './harness/suite.ts';
 
 const MIRROR = 'http://10.231.4.6:8080';
@@ -52,12 +52,7 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: [...E2E_COMMANDS, 'gpg
           packages: 'install',
           hosts: fleet({ lb: 2, etcd: 3, cp: 3, w: 1 }),
           extra: [
-            'etcd:',
-            '  mode: binary',
-            '  version: v3.4.23',
-            'testing:',
-            '  allowOldEtcd: true',
-            '  reason: Debian 12 ships etcd 3.4 only; the e2e harness uses it to prove the TLS and bootstrap wiring',
+            ...DEBIAN_ETCD,
             'mirrors:',
             `  etcd: ${MIRROR}/etcd`,
             `  kubernetesApt: ${MIRROR}/k8s/`,

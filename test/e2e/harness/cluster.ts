@@ -18,6 +18,7 @@ import { run, sleep, spawnLogged, waitFor } from './exec.ts';
 import { type HostProcess, hiddenInHost, TestHost } from './host.ts';
 import { TestNetwork } from './network.ts';
 import { API_HOST, COORDINATOR_PORT, coordinatorIp, type E2eHost, type E2eSpec, hostIp, renderSpec, vip } from './spec.ts';
+import { parseExecStart, SUPERVISED_UNITS, superviseUnits } from './units.ts';
 
 export const REPO = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const DOUBLES_BIN = join(REPO, 'doubles/bin');
@@ -74,6 +75,8 @@ export interface ClusterHost {
   cloudInitMs?: number;
   /** When the harness first started the agent (the host could ask for work from then on). */
   agentStartedAt?: number;
+  /** Each (re)start of a supervised unit by the harness: the process id, when it started, when the old one was told to stop. */
+  unitStarts: Array<{ unit: string; pid: number | null; at: number; stoppingAt?: number }>;
 }
 
 export interface CoordinatorStatus {
@@ -182,7 +185,7 @@ export class E2eCluster {
             sharedDir: this.sharedDir,
             binds: [...REPO_BINDS, ...(this.options.binds ?? [])],
           });
-          this.hosts.set(h.name, { spec: h, host, bridgePort, services: new Map() });
+          this.hosts.set(h.name, { spec: h, host, bridgePort, services: new Map(), unitStarts: [] });
         }),
     );
     const deferred = new Set(this.options.deferBoot ?? []);
@@ -322,6 +325,7 @@ export class E2eCluster {
       KUBESEED_TEST_ROOT: '/.ksroot',
       KUBESEED_DOUBLE_LOG: '/run/ks-shared/doubles.log',
       KUBESEED_DOUBLE_CLUSTER_STATE: '/run/ks-shared/cluster.json',
+      KUBESEED_DOUBLE_SUPERVISED: SUPERVISED_UNITS.join(','),
       ...(h.spec.role === 'load-balancer' ? { KUBESEED_DOUBLE_ACTIVE: 'haproxy,keepalived' } : {}),
       ...this.options.doubleEnv,
     };
@@ -393,7 +397,7 @@ export class E2eCluster {
       // The stacked etcd "static pod": serves the member list from the doubles' cluster state once kubeadm wrote its certificates.
       h.services.set('etcd-gateway', host.spawn('etcd-gateway', ['etcd-gateway'], this.doubleEnv(h)));
     }
-    this.watchUnits(h);
+    this.watchers.push(superviseUnits(h));
   }
 
   startKeepalived(h: ClusterHost): void {
@@ -414,28 +418,6 @@ export class E2eCluster {
         '/run/keepalived-checkers.pid',
       ]),
     );
-  }
-
-  /** Units started through the systemctl TEST DOUBLE (e.g. `enable --now etcd`) are run from their unit file. */
-  private watchUnits(h: ClusterHost): void {
-    const started = new Set<string>();
-    const timer = setInterval(() => {
-      let state: { active?: string[] } = {};
-      try {
-        state = JSON.parse(h.host.readFile('/.doubles/systemctl.json') ?? '{}');
-      } catch {
-        return;
-      }
-      for (const unit of state.active ?? []) {
-        if (started.has(unit) || !['etcd'].includes(unit)) continue;
-        const text = h.host.readFile(`/etc/systemd/system/${unit}.service`);
-        if (!text) continue;
-        started.add(unit);
-        const exec = parseExecStart(text);
-        h.services.set(unit, h.host.spawn(unit, exec.argv, exec.env));
-      }
-    }, 200);
-    this.watchers.push(timer);
   }
 
   /** Starts the agent unit's ExecStart and keeps it running like Restart=on-failure. */
@@ -523,26 +505,6 @@ export class AgentSupervisor {
     this.stopped = true;
     this.process?.kill();
   }
-}
-
-/** ExecStart= and Environment= of a unit file (no quoting beyond plain words, as kubeseed renders them). */
-export function parseExecStart(unit: string): { argv: string[]; env: Record<string, string> } {
-  const joined = unit.replace(/\\\n/g, ' ');
-  const line = /^ExecStart=(.+)$/m.exec(joined)?.[1];
-  if (!line) throw new Error('unit has no ExecStart');
-  const env: Record<string, string> = {};
-  for (const m of unit.matchAll(/^Environment=(.+)$/gm)) {
-    for (const pair of m[1]!.trim().split(/\s+/)) {
-      const clean = pair.replace(/^"|"$/g, '');
-      const i = clean.indexOf('=');
-      if (i > 0) env[clean.slice(0, i)] = clean.slice(i + 1);
-    }
-  }
-  const argv = line
-    .trim()
-    .replace(/^[-@+!:]+/, '')
-    .split(/\s+/);
-  return { argv, env };
 }
 
 function createMachineId(id: string, name: string): string {

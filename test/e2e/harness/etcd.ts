@@ -7,7 +7,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { E2eCluster } from './cluster.ts';
 import { run } from './exec.ts';
-import { hostIp } from './spec.ts';
+import type { TestHost } from './host.ts';
+import { type E2eHost, hostIp } from './spec.ts';
+
+/** prepareImage of the external-etcd scenarios: the image has Debian's etcd where the generated unit expects it. */
+export async function linkDebianEtcd(host: TestHost, spec: E2eHost): Promise<void> {
+  if (spec.role === 'etcd') await host.exec(['ln', '-sf', '/usr/bin/etcd', '/usr/local/bin/etcd']);
+}
 
 export interface EtcdClient {
   ca: string;

@@ -53,6 +53,16 @@ export function fleet(counts: { lb: number; cp: number; w: number; etcd?: number
   return hosts;
 }
 
+/** Debian 12's etcd 3.4 in binary mode, allowed by the test-only spec.testing.allowOldEtcd: the external-etcd scenarios' real members. */
+export const DEBIAN_ETCD = [
+  'etcd:',
+  '  mode: binary',
+  '  version: v3.4.23',
+  'testing:',
+  '  allowOldEtcd: true',
+  '  reason: Debian 12 ships etcd 3.4 only; the e2e harness uses it to prove the TLS and bootstrap wiring',
+];
+
 export function renderSpec(spec: E2eSpec): string {
   const lines = [
     'apiVersion: kubeseed.dev/v1alpha1',

@@ -3,6 +3,7 @@
  * planned steps' secret kinds), their notAfter read once from real PEMs, the earliest per host
  * and overall in `Coordinator.status()`, and the warning text below 30 days.
  */
+import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CertKeyPem, generateCertificateAuthority, signClientCertificate } from '../../../generator/pki/index.ts';
 import type { PkiFileName } from '../../../generator/plan/types.ts';
@@ -52,6 +53,8 @@ const pkiFile = (name: PkiFileName, host?: string) => {
   if (!pem) throw new Error(`no ${name} for ${host ?? 'the cluster'}`);
   return pem;
 };
+/** The serial node reads from the fixture's PEM (hex, as openssl prints it). */
+const serialOf = (file: string) => new X509Certificate(pems.get(file)!).serialNumber;
 const tls = () => ({ cert: pems.get('tls/server.crt')!, ca: pems.get('tls/ca.crt')! });
 
 describe('trackedCertificates', () => {
@@ -67,6 +70,7 @@ describe('trackedCertificates', () => {
       hosts: '*',
       subject: 'CN=c250',
       issuer: 'CN=test-ca',
+      serial: serialOf('tls/server.crt'),
     });
     expect(byFile.get('pki/ca.crt')!.hosts).toEqual(['cp1', 'cp2', 'cp3']);
     expect(byFile.get('pki/apiserver-etcd-client.crt')).toEqual({
@@ -75,6 +79,7 @@ describe('trackedCertificates', () => {
       hosts: ['cp1', 'cp2', 'cp3'],
       subject: 'CN=c300',
       issuer: 'CN=test-ca',
+      serial: serialOf('apiserver-etcd-client.crt'),
     });
     expect(byFile.get('pki/etcd/ca.crt')!.hosts).toEqual(['cp1', 'cp2', 'cp3', 'etcd1', 'etcd2', 'etcd3']);
     expect(byFile.get('pki/etcd/members/etcd1/peer.crt')).toEqual({
@@ -83,6 +88,7 @@ describe('trackedCertificates', () => {
       hosts: ['etcd1'],
       subject: 'CN=c20',
       issuer: 'CN=test-ca',
+      serial: serialOf('etcd/peer.crt|etcd1'),
     });
     expect(byFile.get('pki/etcd/members/etcd3/healthcheck-client.crt')!.notAfter).toBe(at(100));
     // Workers and LB hosts receive no certificate; nothing lists them.
