@@ -8,7 +8,8 @@
  *       workerParallelism 1,000: report sent → each worker has its step (target p99 < 50 ms),
  *   (c) enrollments per second (target ≥ 500/s),
  *   (d) the ceiling: a bare Fastify app over TLS with the same certificate kind and the same client
- *       (hello-world POSTs at the same concurrency; 5,000 held GETs; 1,000 held GETs released at once),
+ *       (hello-world POSTs at the same concurrency; 5,000 held GETs; 1,000 held GETs released at once by
+ *       bench/release.ts bareFanOut, in a child of its own),
  *   (e) the enrollment curve: a fresh fleet of 1,000, 5,000 and 10,000 hosts each (bench/enroll-curve.ts),
  *       rate and latency p99 per size — flat when the coordinator's cost per event does not grow with the fleet.
  * (a) is judged against the ceiling of the same run (≤ 1.10× the bare app's RSS holding as many GETs).
@@ -32,7 +33,8 @@ import {
   serveCopy,
   waitForConnections,
 } from './fleet.ts';
-import { agentRequest, percentile, postJson, runBounded, sleep, startServerChild, summarizeCpuProfile } from './harness.ts';
+import { agentRequest, percentile, postJson, runBounded, startServerChild, summarizeCpuProfile } from './harness.ts';
+import { bareFanOut } from './release.ts';
 import { machine, median, writeSection } from './report.ts';
 
 const WAITERS = 5000;
@@ -107,7 +109,6 @@ export async function benchCapacity(): Promise<string> {
     let helloWaitingRss: number;
     let helloWaitingGcRss: number;
     let helloIdleRss: number;
-    const helloRelease: number[][] = [];
     try {
       const { url, ca } = await server.send({ cmd: 'hello' });
       helloIdleRss = server.memory().rss;
@@ -122,26 +123,12 @@ export async function benchCapacity(): Promise<string> {
       helloWaitingGcRss = server.memory().rss;
       await postJson(dispatcher, `${url}/open`, {});
       await closeQuietly(dispatcher, held);
-      // Release fan-out ceiling: 1,000 held GETs answered by one POST.
-      const d2 = new Agent({ connect: { ca: ca! }, connections: RELEASE_WORKERS + 50, keepAliveTimeout: 120_000 });
-      for (let r = 0; r < RELEASE_RUNS; r++) {
-        let t0 = 0;
-        const lat: number[] = [];
-        const pending = Array.from({ length: RELEASE_WORKERS }, () =>
-          request(`${url}/wait`, { dispatcher: d2, headersTimeout: 90_000, bodyTimeout: 90_000 })
-            .then((res) => res.body.text())
-            .then(() => lat.push(performance.now() - t0)),
-        );
-        await waitForConnections(url!, RELEASE_WORKERS, 30_000);
-        t0 = performance.now();
-        await postJson(d2, `${url}/open`, {});
-        await Promise.race([Promise.all(pending), sleep(30_000)]);
-        helloRelease.push(lat);
-      }
-      await d2.destroy();
     } finally {
       await server.exit();
     }
+
+    // Release fan-out ceiling: 1,000 held GETs answered by one POST (bench/release.ts).
+    const helloRelease = await bareFanOut(RELEASE_RUNS, RELEASE_WORKERS);
 
     // ── (b) release latency: one report opens the gate for 1,000 waiting workers ──
     // The fleet enrolls once (under the CPU profiler: that pass gives the enrollment profile); each measured run
@@ -200,8 +187,8 @@ export async function benchCapacity(): Promise<string> {
     const p50s = release.map((lat) => percentile(lat, 50));
     const p99s = release.map((lat) => percentile(lat, 99));
     const maxes = release.map((lat) => Math.max(...lat));
-    const hello50 = helloRelease.map((l) => percentile(l, 50));
-    const hello99 = helloRelease.map((l) => percentile(l, 99));
+    const hello50 = helloRelease.map((r) => r.p50);
+    const hello99 = helloRelease.map((r) => r.p99);
     const p99 = median(p99s);
     const verdict = (ok: boolean) => (ok ? 'met' : '**NOT met**');
     const enrollLat = enroll.latencies;

@@ -36,7 +36,7 @@ export interface ReleaseNumbers {
 }
 
 /** The bare fan-out: `WORKERS` held GETs on a hello-world Fastify over TLS, answered by one POST. */
-async function bareFanOut(runs: number, workers: number): Promise<ReleaseNumbers['bare']> {
+export async function bareFanOut(runs: number, workers: number): Promise<ReleaseNumbers['bare']> {
   const server = await startServerChild();
   const out: ReleaseNumbers['bare'] = [];
   try {
