@@ -190,7 +190,7 @@ function shortfalls(profile: string[]): string {
     '   largest single cost per enrollment (see the capacity profile).',
     '3. Release fan-out (`npx tsx bench/release.ts`: kubeseed and the bare Fastify fan-out alternating in one run, with a',
     "   profile): the 50 ms target is below this machine's floor — the bare app answering 1,000 held GETs over TLS takes",
-    '   150–260 ms at p99 in the same runs — so it cannot be met here by the coordinator alone. What kubeseed adds per',
+    '   77 ms (quiet machine) to 260 ms (loaded) at p99 in the same runs — so it cannot be met here by the coordinator alone. What kubeseed adds per',
     '   released worker was cut (log lines, schema serialisation, 1,000 audit commits → 10, the endpoint described per spec instead of',
     '   per step: the `perf(server)` commits of 2026-12-06); what remains is one `buildStep` (the join YAML names the node) and one',
     "   Fastify reply per worker, the wave's own commits, and GC. Building the worker answer once per token needs the agent to",
