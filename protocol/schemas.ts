@@ -162,6 +162,22 @@ export const STEP_RESULTS_SCHEMA = {
     vipHeld: { type: 'boolean' },
     portOpen: { type: 'boolean' },
     nodesReady: { type: 'array', maxItems: 10_000, items: { type: 'string', maxLength: 253 } },
+    kubeadmCertificates: {
+      type: 'array',
+      maxItems: 32,
+      items: {
+        type: 'object',
+        required: ['path', 'subject', 'issuer', 'serial', 'notAfter'],
+        additionalProperties: false,
+        properties: {
+          path: { type: 'string', pattern: '^/etc/kubernetes/', maxLength: 256 },
+          subject: { type: 'string', maxLength: 1024 },
+          issuer: { type: 'string', maxLength: 1024 },
+          serial: { type: 'string', pattern: '^[0-9A-Fa-f]{1,128}$' },
+          notAfter: { type: 'integer', minimum: 0 },
+        },
+      },
+    },
   },
 } as const;
 

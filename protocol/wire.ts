@@ -178,6 +178,24 @@ export interface StepResults {
   vipHeld?: boolean;
   portOpen?: boolean;
   nodesReady?: string[];
+  /** Control planes: the certificates kubeadm keeps on this host, read after the step (issue 22). */
+  kubeadmCertificates?: KubeadmCertificate[];
+}
+
+/**
+ * One certificate kubeadm made and keeps on a control plane (a leaf under /etc/kubernetes/pki or
+ * the client certificate embedded in a kubeconfig), as the agent read it there: what `kubeadm
+ * certs check-expiration` lists, so the coordinator can warn before it expires.
+ */
+export interface KubeadmCertificate {
+  /** Host path; a kubeconfig's embedded client certificate is named by the kubeconfig's path. */
+  path: string;
+  subject: string;
+  issuer: string;
+  /** Hex, as openssl prints it. */
+  serial: string;
+  /** Epoch milliseconds. */
+  notAfter: number;
 }
 
 /** POST /v1/report */

@@ -19,6 +19,7 @@ import { runEtcdMemberRemove } from './etcd-member-remove.ts';
 import { runEtcdMemberUpgrade } from './etcd-member-upgrade.ts';
 import { runEtcdStart } from './etcd-start.ts';
 import { runKubeVipManifest } from './kube-vip-manifest.ts';
+import { withKubeadmCertificates } from './kubeadm-certs.ts';
 import { runKubeadmInit } from './kubeadm-init.ts';
 import { runKubeadmJoin } from './kubeadm-join.ts';
 import { runLabelNodes } from './label-nodes.ts';
@@ -109,7 +110,7 @@ export async function executeStep(
   try {
     const previous = await answerFromSentinel(run);
     if (previous) return { ...base, outcome: 'succeeded', results: previous, logTail: run.logTail(), finishedAt: ctx.clock.now() };
-    const results = await dispatch(run);
+    const results = await withKubeadmCertificates(run, await dispatch(run));
     await writeSentinel(ctx.fs, ctx.stateDir, {
       stepId: step.id,
       kind: step.kind,

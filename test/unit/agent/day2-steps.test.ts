@@ -2,14 +2,17 @@
  * The agent's day-2 executors (agent/steps/day2-upgrade.ts, day2-renew.ts) against the TEST
  * DOUBLES: kubeadm upgrade apply/node and certs renew, kubectl drain/uncordon, systemctl.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { Ajv } from 'ajv';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertKubeadmArgv, buildKubeadmArgv } from '../../../agent/kubeadm-argv.ts';
 import { createNodeExec, createRootFs, systemClock } from '../../../agent/node-io.ts';
 import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../agent/steps/index.ts';
 import { DOUBLES_DIR, doubleEnv, readDoubleLog } from '../../../doubles/index.ts';
+import { REPORT_REQUEST_SCHEMA } from '../../../protocol/schemas.ts';
 import type { StepKind } from '../../../protocol/steps.ts';
 import { wireStep } from '../../support/wire-step.ts';
 import { makeTempRoot, scriptedNet } from './support.ts';
@@ -63,6 +66,8 @@ function cluster() {
   const calls = (tool: string) => readDoubleLog(log).filter((c) => c.tool === tool);
   return { cp1, host, state, patchState, calls };
 }
+
+const validateReport = new Ajv({ allErrors: true, strict: false }).compile(REPORT_REQUEST_SCHEMA);
 
 let serial = 0;
 const run = (kind: StepKind, host: string, params: Record<string, unknown>, ctx: StepContext, files: Array<Record<string, unknown>> = []) =>
@@ -335,5 +340,116 @@ describe('day-2 renewal executors', () => {
     expect(ok).toMatchObject({ outcome: 'succeeded', results: { etcdHealthy: true } });
     expect(c.calls('systemctl').map((x) => x.argv.join(' '))).toContain('restart etcd');
     expect(e1.read('etc/kubernetes/pki/etcd/server.crt')).toBe('new server cert\n');
+  });
+});
+
+describe('the certificates kubeadm keeps on a control plane (issue 22: reported for `kubeseed certs`)', () => {
+  /** A CA and a leaf signed by it, made by the real openssl the way kubeadm makes them (365 days). */
+  function realPki(dir: string) {
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=kubernetes',
+    );
+    const leaf = (name: string, subj: string) => {
+      ssl(
+        'req',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        subj,
+      );
+      ssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '365',
+        '-out',
+        `${name}.crt`,
+      );
+      return { crt: readFileSync(join(dir, `${name}.crt`), 'utf8'), key: readFileSync(join(dir, `${name}.key`), 'utf8') };
+    };
+    return { ca: { crt: readFileSync(join(dir, 'ca.crt'), 'utf8'), key: readFileSync(join(dir, 'ca.key'), 'utf8') }, leaf };
+  }
+
+  it('control-plane-cert-renew reports each readable one with its notAfter and serial, after the renewal; an unreadable one is said, not reported', async () => {
+    const c = cluster();
+    const work = join(c.cp1.root, 'openssl');
+    mkdirSync(work);
+    const pki = realPki(work);
+    c.cp1.put('/etc/kubernetes/pki/ca.crt', pki.ca.crt, 0o644);
+    c.cp1.put('/etc/kubernetes/pki/ca.key', pki.ca.key);
+    const apiserver = pki.leaf('apiserver', '/CN=kube-apiserver');
+    c.cp1.put('/etc/kubernetes/pki/apiserver.crt', apiserver.crt, 0o644);
+    c.cp1.put('/etc/kubernetes/pki/apiserver.key', apiserver.key);
+    const admin = pki.leaf('admin', '/O=kubeadm:cluster-admins/CN=kubernetes-admin');
+    c.cp1.put(
+      '/etc/kubernetes/admin.conf',
+      `apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n    client-certificate-data: ${Buffer.from(admin.crt).toString('base64')}\n    client-key-data: ${Buffer.from(admin.key).toString('base64')}\n`,
+    );
+    // A file that is not a certificate (kubeadm never writes one: a damaged host).
+    c.cp1.put('/etc/kubernetes/pki/front-proxy-client.crt', 'not a certificate\n', 0o644);
+    const before = new X509Certificate(apiserver.crt).serialNumber;
+
+    const r = await run('control-plane-cert-renew', 'cp1', { nodeName: 'cp1', restartStaticPods: ['kube-apiserver'] }, c.cp1.ctx);
+    expect(r.outcome, r.logTail).toBe('succeeded');
+    const reported = new Map((r.results?.kubeadmCertificates ?? []).map((x) => [x.path, x]));
+    const days = (path: string) => Math.round(((reported.get(path)?.notAfter ?? 0) - Date.now()) / 86_400_000);
+
+    // The double re-signed the real apiserver leaf (kubeadm certs renew: same key, new serial, 365 days).
+    const onHost = new X509Certificate(c.cp1.read('etc/kubernetes/pki/apiserver.crt'));
+    expect(reported.get('/etc/kubernetes/pki/apiserver.crt')).toEqual({
+      path: '/etc/kubernetes/pki/apiserver.crt',
+      subject: 'CN=kube-apiserver',
+      issuer: 'CN=kubernetes',
+      serial: onHost.serialNumber,
+      notAfter: Date.parse(onHost.validTo),
+    });
+    expect(onHost.serialNumber).not.toBe(before);
+    expect(days('/etc/kubernetes/pki/apiserver.crt')).toBe(365);
+    // Stacked etcd: the double's init made real etcd leaves, valid as long as kubeadm makes them.
+    expect(reported.get('/etc/kubernetes/pki/etcd/server.crt')?.subject).toBe('CN=etcd-server');
+    expect(days('/etc/kubernetes/pki/etcd/server.crt')).toBe(365);
+    // The kubeconfig's embedded client certificate, named by the kubeconfig.
+    expect(reported.get('/etc/kubernetes/admin.conf')?.subject).toBe('O=kubeadm:cluster-admins, CN=kubernetes-admin');
+    // What is not a certificate is said in the log, not reported.
+    expect(reported.has('/etc/kubernetes/pki/front-proxy-client.crt')).toBe(false);
+    expect(r.logTail).toMatch(/not a readable certificate, not reported to the coordinator: .*front-proxy-client\.crt/);
+    // What the coordinator accepts: the report validates against the wire schema.
+    expect(validateReport(r), JSON.stringify(validateReport.errors)).toBe(true);
+  });
+
+  it('only the kinds that create or renew them report them (a worker step does not)', async () => {
+    const c = cluster();
+    const r = await run('node-uncordon', 'cp1', { nodeName: 'cp1', kubeconfig: '/etc/kubernetes/admin.conf' }, c.cp1.ctx);
+    expect(r.outcome, r.logTail).toBe('succeeded');
+    expect(r.results?.kubeadmCertificates).toBeUndefined();
   });
 });

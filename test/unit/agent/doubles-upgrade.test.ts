@@ -5,7 +5,8 @@
  * hosts that share one cluster state.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DOUBLES_DIR, doubleEnv } from '../../../doubles/index.ts';
@@ -44,9 +45,10 @@ function cluster() {
     fn(s);
     writeFileSync(stateFile, JSON.stringify(s));
   };
-  /** cp1 initialised (stacked etcd, Kubernetes v1.37.1) with a CNI applied: every node Ready. */
-  const initialised = (cni = true) => {
+  /** cp1 initialised (stacked etcd, Kubernetes v1.37.1) with a CNI applied: every node Ready; `prepare` runs before init. */
+  const initialised = (cni = true, prepare?: (cp1: ReturnType<typeof host>) => void) => {
     const cp1 = host('cp1');
+    prepare?.(cp1);
     cp1.put(
       '/c.yaml',
       'apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  name: cp1\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: api:6443\n',
@@ -163,12 +165,70 @@ describe('kubeadm TEST DOUBLE: upgrade node and plan', () => {
 describe('kubeadm TEST DOUBLE: certs renew', () => {
   const notAfter = (file: string) =>
     Date.parse(spawnSync('openssl', ['x509', '-noout', '-enddate', '-in', file], { encoding: 'utf8' }).stdout.replace('notAfter=', ''));
+  const serial = (file: string) => spawnSync('openssl', ['x509', '-noout', '-serial', '-in', file], { encoding: 'utf8' }).stdout.trim();
+
+  it("init with real CAs (the coordinator's shared PKI) makes real apiserver, apiserver-kubelet-client and front-proxy-client leaves for 365 days; renew re-signs them", () => {
+    const c = cluster();
+    const work = mkdtempSync(join(tmpdir(), 'ks-ca-'));
+    cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+    const cp1 = c.initialised(true, (host) => {
+      for (const [name, cn] of [
+        ['ca', 'kubernetes'],
+        ['front-proxy-ca', 'front-proxy-ca'],
+      ]) {
+        const made = spawnSync(
+          'openssl',
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'ec',
+            '-pkeyopt',
+            'ec_paramgen_curve:P-256',
+            '-nodes',
+            '-keyout',
+            `${name}.key`,
+            '-out',
+            `${name}.crt`,
+            '-days',
+            '3650',
+            '-subj',
+            `/CN=${cn}`,
+          ],
+          { cwd: work },
+        );
+        expect(made.status).toBe(0);
+        host.put(`/etc/kubernetes/pki/${name}.crt`, readFileSync(join(work, `${name}.crt`), 'utf8'), 0o644);
+        host.put(`/etc/kubernetes/pki/${name}.key`, readFileSync(join(work, `${name}.key`), 'utf8'));
+      }
+    });
+    const pki = (f: string) => join(cp1.root, 'etc/kubernetes/pki', f);
+    const issuer = (f: string) => spawnSync('openssl', ['x509', '-noout', '-issuer', '-in', pki(f)], { encoding: 'utf8' }).stdout.trim();
+    const verify = (ca: string, f: string) =>
+      spawnSync('openssl', ['verify', '-CAfile', pki(ca), pki(f)], { encoding: 'utf8' }).stdout.trim();
+    for (const [leaf, ca] of [
+      ['apiserver.crt', 'ca.crt'],
+      ['apiserver-kubelet-client.crt', 'ca.crt'],
+      ['front-proxy-client.crt', 'front-proxy-ca.crt'],
+    ] as const) {
+      expect(verify(ca, leaf)).toBe(`${pki(leaf)}: OK`);
+      expect(Math.round((notAfter(pki(leaf)) - Date.now()) / 86_400_000), leaf).toBe(365);
+    }
+    expect(issuer('front-proxy-client.crt')).toBe('issuer=CN = front-proxy-ca');
+    const before = serial(pki('apiserver.crt'));
+    const r = cp1.run('kubeadm', 'certs', 'renew', 'all');
+    expect(r.out).toContain('certificate for serving the Kubernetes API renewed');
+    expect(serial(pki('apiserver.crt'))).not.toBe(before);
+    expect(verify('ca.crt', 'apiserver.crt')).toBe(`${pki('apiserver.crt')}: OK`);
+  });
 
   it('all renews every leaf and kubeconfig certificate from the local CAs (one more year) and says what to restart', () => {
     const c = cluster();
     const cp1 = c.initialised();
     const server = join(cp1.root, 'etc/kubernetes/pki/etcd/server.crt');
-    const before = notAfter(server);
+    // kubeadm makes leaves for certificateValidityPeriod, 8760h by default.
+    expect(Math.round((notAfter(server) - Date.now()) / 86_400_000)).toBe(365);
+    const before = { notAfter: notAfter(server), serial: serial(server) };
     const r = cp1.run('kubeadm', 'certs', 'renew', 'all');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('certificate for serving etcd renewed');
@@ -178,7 +238,10 @@ describe('kubeadm TEST DOUBLE: certs renew', () => {
       'Done renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd',
     );
     expect(r.out).not.toContain('kubelet.conf');
-    expect(notAfter(server) - before).toBeGreaterThan(300 * 86_400_000);
+    // Re-signed (a new serial) for one more year from now.
+    expect(serial(server)).not.toBe(before.serial);
+    expect(notAfter(server)).toBeGreaterThanOrEqual(before.notAfter);
+    expect(Math.round((notAfter(server) - Date.now()) / 86_400_000)).toBe(365);
   });
 
   it('with external etcd the etcd certificates are not kubeadm\'s: a named one is "MISSING!" (exit 0), all skips them', () => {
