@@ -10,10 +10,14 @@
  * The coordinator's own TLS certificate (and its CA) concern every host: agents reach the
  * coordinator only through it. Private keys and the on-demand admin kubeconfigs (24 h, minted
  * per release) are not listed.
+ *
+ * The certificates kubeadm makes on the control planes are learnt from the agents' step results
+ * (`reportedCertificates`), not from the state directory.
  */
 import { X509Certificate } from 'node:crypto';
 import type { ClusterPlan, PkiFileName, SecretKind } from '../generator/plan/types.ts';
-import type { CertificateExpiry } from './model.ts';
+import type { KubeadmCertificate } from '../protocol/wire.ts';
+import type { CertificateExpiry, StepRecord } from './model.ts';
 
 export type { CertificateExpiry };
 
@@ -106,4 +110,36 @@ export function summarizeExpiry(certificates: readonly TrackedCertificate[]): {
     for (const host of cert.hosts) byHost.set(host, earlier(byHost.get(host), cert));
   }
   return { overall: overall ?? null, byHost };
+}
+
+/**
+ * The certificates kubeadm keeps on each control plane, as its agent last read them (issue 22): the
+ * newest succeeded step of each host whose results carry them (kubeadm init/join, renewals and
+ * upgrades report them). `file` names the host and the host path (`cp1:/etc/kubernetes/pki/apiserver.crt`);
+ * `readAt` is when the step finished.
+ */
+export function reportedCertificates(
+  steps: Iterable<Pick<StepRecord, 'host' | 'state' | 'finishedAt'> & { results?: StepRecord['results'] }>,
+): (IssuedCertificate & { readAt: number })[] {
+  const newest = new Map<string, { at: number; certificates: KubeadmCertificate[] }>();
+  for (const step of steps) {
+    // Records written before results were kept (or by hand) may have none.
+    const certificates = step.results?.kubeadmCertificates;
+    if (step.state !== 'succeeded' || !certificates?.length) continue;
+    const at = step.finishedAt ?? 0;
+    if ((newest.get(step.host)?.at ?? -1) < at) newest.set(step.host, { at, certificates });
+  }
+  return [...newest]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .flatMap(([host, { at, certificates }]) =>
+      certificates.map((c) => ({
+        file: `${host}:${c.path}`,
+        subject: c.subject,
+        issuer: c.issuer,
+        serial: c.serial,
+        notAfter: c.notAfter,
+        hosts: [host],
+        readAt: at,
+      })),
+    );
 }

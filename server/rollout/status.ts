@@ -6,7 +6,7 @@
  */
 
 import type { ClusterPlan } from '../../generator/plan/types.ts';
-import { type CertificateExpiry, summarizeExpiry, type TrackedCertificate } from '../certificates.ts';
+import { type CertificateExpiry, reportedCertificates, summarizeExpiry, type TrackedCertificate } from '../certificates.ts';
 import type { Clock } from '../clock.ts';
 import type { MatchedBy } from '../fleet-match.ts';
 import type { CloudInitStatus, InstallFailedStatus } from '../host-notes.ts';
@@ -98,7 +98,7 @@ export interface RolloutStatus {
 }
 
 export class StatusProjection {
-  /** Earliest certificate expiry overall and per host: computed once, certificates do not change while serving. */
+  /** Earliest expiry of the certificates in the state directory, overall and per host: computed once, they do not change while serving. */
   private readonly expiry: ReturnType<typeof summarizeExpiry> | undefined;
 
   constructor(
@@ -115,6 +115,17 @@ export class StatusProjection {
   waitingFor(host: string): string | undefined {
     if (this.repo.host(host)?.value.awaitingApproval) return `approval: run \`kubeseed approve ${host}\``;
     return this.live.waiting[host];
+  }
+
+  /** The state directory's expiries with those the control planes' agents reported (kubeadm's own certificates). */
+  private withReported(steps: readonly StepRecord[]): ReturnType<typeof summarizeExpiry> {
+    const reported = summarizeExpiry(reportedCertificates(steps));
+    if (!this.expiry) return reported;
+    const sooner = (a: CertificateExpiry | null | undefined, b: CertificateExpiry | null | undefined) =>
+      !a ? (b ?? null) : !b || a.notAfter <= b.notAfter ? a : b;
+    const byHost = new Map(this.expiry.byHost);
+    for (const [host, e] of reported.byHost) byHost.set(host, sooner(byHost.get(host), e)!);
+    return { overall: sooner(this.expiry.overall, reported.overall), byHost };
   }
 
   status(): RolloutStatus {
@@ -136,6 +147,7 @@ export class StatusProjection {
       byHost.set(step.host, list);
     }
     const done = doneHosts(snapshot, this.plan);
+    const expiry = this.withReported(Object.values(snapshot.steps));
     const hosts: HostStatus[] = this.plan.hosts.map((planned) => {
       const record = snapshot.hosts[planned.name];
       const steps = byHost.get(planned.name) ?? [];
@@ -158,7 +170,7 @@ export class StatusProjection {
         message: beat?.message ?? null,
         lastSeen: this.live.lastSeen[planned.name] ?? null,
         ...(beat ? { clockSkewMs: beat.skewMs } : {}),
-        ...(this.expiry?.byHost.has(planned.name) ? { certificateExpiry: this.expiry.byHost.get(planned.name)! } : {}),
+        ...(expiry.byHost.has(planned.name) ? { certificateExpiry: expiry.byHost.get(planned.name)! } : {}),
         ...(record?.candidates?.length ? { candidates: record.candidates.map(toCandidateStatus) } : {}),
         ...hostNotes(record),
         steps,
@@ -181,7 +193,7 @@ export class StatusProjection {
       hosts,
       coordinatorSteps,
       securityEvents: this.repo.securityEvents(),
-      ...(this.expiry ? { certificateExpiry: this.expiry.overall } : {}),
+      ...(this.expiry || expiry.overall ? { certificateExpiry: expiry.overall } : {}),
     };
   }
 }

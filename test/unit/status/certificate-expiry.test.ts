@@ -7,12 +7,12 @@ import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CertKeyPem, generateCertificateAuthority, signClientCertificate } from '../../../generator/pki/index.ts';
 import type { PkiFileName } from '../../../generator/plan/types.ts';
-import { summarizeExpiry, trackedCertificates } from '../../../server/certificates.ts';
+import { reportedCertificates, summarizeExpiry, trackedCertificates } from '../../../server/certificates.ts';
 import { Coordinator } from '../../../server/coordinator.ts';
 import { certificateWarning } from '../../../server/model.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
 import { makePlan } from '../server/fixtures.ts';
-import { FakeClock, makeInputs } from '../server/support.ts';
+import { createAgent, enrollBody, FakeClock, FakeKubernetes, makeInputs } from '../server/support.ts';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-12-01T00:00:00Z');
@@ -136,6 +136,84 @@ describe('Coordinator.status() carries the expiry computed when it was built', (
   it('without certificate facts (inputs built by hand) the projection says nothing about expiry', () => {
     const coordinator = new Coordinator(makeInputs(makePlan()), { store: new MemoryStore() });
     expect(coordinator.status().certificateExpiry).toBeUndefined();
+  });
+});
+
+describe('the certificates kubeadm keeps on the control planes, as their agents reported them', () => {
+  const kubeadmCert = (path: string, days: number) => ({
+    path,
+    subject: `CN=${path}`,
+    issuer: 'CN=kubernetes',
+    serial: '0A',
+    notAfter: at(days),
+  });
+
+  it("join the state directory's in status(): the earliest per host and overall, named by host and path", async () => {
+    const plan = makePlan({ topology: 'external-etcd' });
+    const certificates = trackedCertificates(plan, pkiFile, tls());
+    const c = new Coordinator(makeInputs(plan, { clock: new FakeClock(NOW.getTime()), certificates }), {
+      store: new MemoryStore(),
+      kubernetes: new FakeKubernetes(),
+    });
+    await c.start();
+    for (const [i, host] of ['cp1', 'lb1', 'lb2', 'etcd1', 'etcd2', 'etcd3'].entries())
+      await c.enroll(enrollBody(createAgent(host, i)), '127.0.0.1');
+    const results = { etcdVoter: true, nodeRegistered: true, apiServerReady: true, etcdHealthy: true, vipHeld: true, portOpen: true };
+    // Run every released step until cp1's kubeadm init, which reports kubeadm's certificates.
+    for (let round = 0; round < 20; round++) {
+      let released = false;
+      for (const host of ['lb1', 'lb2', 'etcd1', 'etcd2', 'etcd3', 'cp1']) {
+        const step = (await c.next(host, 0))?.step;
+        if (!step) continue;
+        released = true;
+        const init = step.kind === 'kubeadm-init';
+        await c.report(host, {
+          stepId: step.id,
+          attempt: step.attempt,
+          outcome: 'succeeded',
+          logTail: '',
+          startedAt: 0,
+          results: init
+            ? {
+                ...results,
+                kubeadmCertificates: [kubeadmCert('/etc/kubernetes/pki/apiserver.crt', 10), kubeadmCert('/etc/kubernetes/admin.conf', 365)],
+              }
+            : results,
+        });
+        if (init) round = 20;
+      }
+      if (!released) break;
+    }
+    const status = c.status();
+    const cp1 = status.hosts.find((h) => h.name === 'cp1')!;
+    expect(cp1.certificateExpiry).toEqual({ file: 'cp1:/etc/kubernetes/pki/apiserver.crt', notAfter: at(10) });
+    // Sooner than the state directory's earliest (etcd1's peer certificate, 20 days).
+    expect(status.certificateExpiry).toEqual({ file: 'cp1:/etc/kubernetes/pki/apiserver.crt', notAfter: at(10) });
+    expect(status.hosts.find((h) => h.name === 'cp2')!.certificateExpiry).toEqual({ file: 'pki/front-proxy-ca.crt', notAfter: at(3640) });
+    expect(certificateWarning(cp1.certificateExpiry, NOW.getTime())).toBe(
+      'certificate cp1:/etc/kubernetes/pki/apiserver.crt expires on 2026-12-11 (in 10 days): renew it (docs/pki.md, "Renewing certificates")',
+    );
+    c.stop();
+  });
+
+  it("take each host's newest succeeded report; failed steps and steps without them say nothing", () => {
+    const step = (host: string, state: 'succeeded' | 'failed', finishedAt: number, days?: number) => ({
+      host,
+      state,
+      finishedAt,
+      results: days === undefined ? {} : { kubeadmCertificates: [kubeadmCert('/etc/kubernetes/pki/apiserver.crt', days)] },
+    });
+    const rows = reportedCertificates([
+      step('cp2', 'succeeded', 5, 300),
+      step('cp1', 'succeeded', 1, 100),
+      step('cp1', 'succeeded', 3, 365),
+      step('cp1', 'failed', 4, 1),
+      step('cp1', 'succeeded', 9),
+    ]);
+    expect(rows.map((r) => [r.file, r.hosts, r.notAfter, r.readAt])).toEqual([
+      ['cp1:/etc/kubernetes/pki/apiserver.crt', ['cp1'], at(365), 3],
+      ['cp2:/etc/kubernetes/pki/apiserver.crt', ['cp2'], at(300), 5],
+    ]);
   });
 });
 
