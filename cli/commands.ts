@@ -155,11 +155,26 @@ export const COMMANDS: Record<string, Command> = {
     run: async (a, io) => (await import('./kubeconfig.ts')).cmdKubeconfig(a, io),
   },
   certs: {
-    summary: 'every certificate the coordinator issued or serves: subject, hosts, expiry and days left',
+    summary:
+      'every certificate the coordinator issued or serves and every one kubeadm keeps on the control planes: subject, hosts, expiry and days left',
     args: [],
-    flags: [STATE, ...OUTPUT],
-    help: 'Reads the state directory; needs no running coordinator. KUBESEED_PASSPHRASE opens an encrypted state.\nWarns below 30 days, as status, hosts and the page do. The certificates kubeadm makes on the control planes are not listed (`kubeadm certs check-expiration` there).',
-    examples: ['kubeseed certs --state out/coordinator', "kubeseed certs -o json | jq '.certificates[] | select(.daysLeft < 60)'"],
+    flags: [
+      STATE,
+      {
+        name: 'store',
+        value: 'URL',
+        default: 'journal:DIR/store',
+        help: "the store `serve --store` runs on (etcd://HOST:PORT[,…][?prefix=P]): kubeadm's certificates are read from its records, which are not changed (serve may be running)",
+      },
+      ...ETCD_TLS,
+      ...OUTPUT,
+    ],
+    help: "Reads the state directory and the coordinator's records; needs no running coordinator and changes nothing. KUBESEED_PASSPHRASE opens an encrypted state.\nkubeadm's own certificates (apiserver, apiserver-kubelet-client, front-proxy-client, stacked etcd's, the kubeconfigs' client certificates) are listed as HOST:PATH, as the control plane's agent read them after kubeadm init/join, a renewal or an upgrade. Warns below 30 days, as status, hosts and the page do.",
+    examples: [
+      'kubeseed certs --state out/coordinator',
+      "kubeseed certs -o json | jq '.certificates[] | select(.daysLeft < 60)'",
+      'kubeseed certs --state out/coordinator --store etcd://10.0.0.11:2379 --etcd-ca ca.crt --etcd-cert client.crt --etcd-key client.key',
+    ],
     run: async (a, io) => (await import('./certs.ts')).cmdCerts(a, io),
   },
   backups: {

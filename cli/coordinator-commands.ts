@@ -5,7 +5,6 @@
  * Admin commands need the state directory: the operator token and the pinned CA live there.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireStateLock, SERVE_LOCK_FILE } from '../generator/state/lock.ts';
 import {
@@ -28,8 +27,6 @@ import { certificateWarning, expiryDate } from '../server/model.ts';
 import { isPxeInstalled } from '../server/pxe-state.ts';
 import { type LoadedState, parseListen, runServe } from '../server/serve.ts';
 import { statusPagePlugin } from '../server/status-page/index.ts';
-import type { EtcdTls } from '../server/store/etcd-client.ts';
-import { storeUrlProblem } from '../server/store/open.ts';
 import { UsageError } from './args.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
 import { resolveTarget } from './coordinator-target.ts';
@@ -37,6 +34,7 @@ import { CoordinatorError, InputError } from './exit-codes.ts';
 import { humanLogStream } from './log-format.ts';
 import { printData } from './output.ts';
 import { terminalSafe } from './status.ts';
+import { etcdTlsOf } from './store-flags.ts';
 import { formatTable } from './table.ts';
 
 export async function cmdServe(argv: string[], io: Io): Promise<number> {
@@ -122,28 +120,6 @@ async function serveLocked(
   await http?.close();
   // A replica that lost the lead exits non-zero so its service manager (Restart=on-failure) starts it again as a standby.
   return reason === 'lost-lead' ? 1 : 0;
-}
-
-/** --etcd-ca/--etcd-cert/--etcd-key read as PEM (they go with the store URL in --`urlFlag`); a file that cannot be read is bad input naming the flag. */
-export async function etcdTlsOf(flags: Record<string, string | boolean>, urlFlag = 'store'): Promise<{ etcd?: EtcdTls }> {
-  const tls: EtcdTls = {};
-  for (const [flag, field] of [
-    ['etcd-ca', 'ca'],
-    ['etcd-cert', 'cert'],
-    ['etcd-key', 'key'],
-  ] as const) {
-    const path = flags[flag] as string | undefined;
-    if (path === undefined) continue;
-    tls[field] = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-      throw new UsageError(`--${flag} ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-    });
-  }
-  const url = flags[urlFlag];
-  const problem = typeof url === 'string' ? storeUrlProblem(url) : null;
-  if (problem) throw new UsageError(`--${urlFlag}: ${problem}`);
-  if (Object.keys(tls).length > 0 && !(url as string | undefined)?.startsWith('etcd://'))
-    throw new UsageError(`--etcd-ca, --etcd-cert and --etcd-key go with --${urlFlag} etcd://HOST:PORT[,…]`);
-  return Object.keys(tls).length > 0 ? { etcd: tls } : {};
 }
 
 async function adminConnection(flags: Record<string, string | boolean>, io: Io): Promise<AdminConnection> {

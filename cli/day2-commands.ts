@@ -27,9 +27,9 @@ import { type Day2Operation, type RecordStore, readDay2Operation, readRolloutHos
 import { type Day2Plan, Day2Refusal, planRenewal, planUpgrade } from '../server/day2/order.ts';
 import type { OutputFormat } from './args.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
-import { etcdTlsOf } from './coordinator-commands.ts';
 import { InputError } from './exit-codes.ts';
 import { printData } from './output.ts';
+import { recordStoreOf } from './store-flags.ts';
 
 function stateDirOf(flags: Record<string, unknown>, io: Io): string {
   const arg = (flags.state as string | undefined) ?? DEFAULT_STATE_DIR;
@@ -61,12 +61,6 @@ async function withServeStopped<T>(stateDir: string, io: Io, work: () => Promise
   } finally {
     await release();
   }
-}
-
-/** `--store URL` and `--etcd-*` as serve takes them (parsed by serve's own etcdTlsOf): where the records are. */
-async function recordStoreOf(flags: Record<string, string | boolean>): Promise<RecordStore | undefined> {
-  if (typeof flags.store !== 'string') return undefined;
-  return { url: flags.store, ...(await etcdTlsOf(flags)) };
 }
 
 /** With replicas the state directory is copied to each: say that the new files must be too. */

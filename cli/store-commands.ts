@@ -16,9 +16,9 @@ import { EtcdUnavailableError } from '../server/store/etcd-client.ts';
 import { assertJournalIn, migrateJournalToEtcd, StoreRefusal } from '../server/store/index.ts';
 import { UsageError } from './args.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
-import { etcdTlsOf } from './coordinator-commands.ts';
 import { InputError } from './exit-codes.ts';
 import { printData } from './output.ts';
+import { etcdTlsOf } from './store-flags.ts';
 
 export async function cmdStore(argv: string[], io: Io): Promise<number> {
   const { positional, flags, output } = parseCommand('store', argv);

@@ -3,6 +3,7 @@
  * re-derived from the spec kept there, the secrets, TLS, enrollment verification and the
  * Kubernetes API client. Used by `kubeseed serve`, the demo, the bench and tests.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { signClientCertificate, verifyEnrollmentCredential } from '../generator/pki/index.ts';
@@ -11,10 +12,13 @@ import { planRollout } from '../generator/plan/plan.ts';
 import { UNAUTHENTICATED_CREDENTIAL } from '../generator/plan/provision.ts';
 import { parseSpec } from '../generator/spec/parse.ts';
 import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState, StateError } from '../generator/state/index.ts';
-import { type IssuedCertificate, trackedCertificates } from './certificates.ts';
+import { type IssuedCertificate, reportedCertificates, trackedCertificates } from './certificates.ts';
 import { readDay2Operation, withDay2Steps } from './day2/operation.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
+import type { StepRecord } from './model.ts';
+import { SECRET_RECORD_PREFIXES } from './rollout/repository.ts';
 import type { LoadedState } from './serve.ts';
+import { openStore, type RecordStore, recordStoreTarget } from './store/open.ts';
 
 /** The coordinator's own client certificate for the API server (bootstrap tokens): short-lived, re-signed as it nears expiry. */
 const COORDINATOR_CLIENT_VALIDITY_SECONDS = 3600;
@@ -42,6 +46,30 @@ async function loadPlanned(stateDir: string, options: { passphrase?: string }) {
 export async function loadIssuedCertificates(stateDir: string, options: { passphrase?: string }): Promise<IssuedCertificate[]> {
   const { plan, secrets, tls } = await loadPlanned(stateDir, options);
   return trackedCertificates(plan, secrets.pkiFile, tls);
+}
+
+/** A certificate kubeadm keeps on a control plane, as its agent last reported it. */
+export type ReportedCertificate = IssuedCertificate & { readAt: number };
+
+/**
+ * The certificates the control planes' agents reported (kubeadm's own), read from the coordinator's
+ * records without changing them: beside a running `kubeseed serve` or not. `null` when the journal
+ * in DIR/store does not exist yet (serve never ran) and no `records` store is named.
+ */
+export async function loadReportedCertificates(
+  stateDir: string,
+  options: { passphrase?: string; records?: RecordStore },
+): Promise<ReportedCertificate[] | null> {
+  if (!options.records && !existsSync(join(stateDir, 'store'))) return null;
+  const specFile = join(stateDir, 'cluster.yaml');
+  const { spec } = parseSpec(await readFile(specFile), specFile);
+  const target = recordStoreTarget(stateDir, spec.name, SECRET_RECORD_PREFIXES, options.passphrase, options.records);
+  const store = await openStore(target.url, { ...target.options, readOnly: true });
+  try {
+    return reportedCertificates(store.list<StepRecord>('step/').map((r) => r.value));
+  } finally {
+    await store.close();
+  }
 }
 
 /** Builds everything the coordinator needs from the state directory `kubeseed generate` wrote. */

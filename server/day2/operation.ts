@@ -16,9 +16,8 @@ import { StateError } from '../../generator/state/index.ts';
 import { isStepKind, type StepKind } from '../../protocol/index.ts';
 import type { HostRecord, StepRecord } from '../model.ts';
 import { SECRET_RECORD_PREFIXES } from '../rollout/repository.ts';
-import type { EtcdTls } from '../store/etcd-client.ts';
 import { etcdLeaderOf, openStore } from '../store/index.ts';
-import { schemeOf } from '../store/open.ts';
+import { type RecordStore, recordStoreTarget, schemeOf } from '../store/open.ts';
 import type { Day2Host, Day2Plan, Day2Step } from './order.ts';
 
 export const DAY2_FILE = 'day2.json';
@@ -81,11 +80,7 @@ export function withDay2Steps(plan: ClusterPlan, op: Day2Operation | null): Clus
 
 const OK = new Set(['succeeded', 'cancelled']);
 
-/** Where serve keeps the records: its `--store` URL and `--etcd-*` TLS (absent: the journal in DIR/store). */
-export interface RecordStore {
-  url: string;
-  etcd?: EtcdTls;
-}
+export type { RecordStore };
 
 /**
  * Each spec host as the day-2 planner sees it, from the coordinator's records: `failed` when one
@@ -101,13 +96,7 @@ export async function readRolloutHosts(
   passphrase?: string,
   records?: RecordStore,
 ): Promise<Day2Host[]> {
-  const url = records?.url ?? `journal:${join(stateDir, 'store')}`;
-  const options = {
-    ...(passphrase !== undefined ? { passphrase } : {}),
-    sealedPrefixes: SECRET_RECORD_PREFIXES,
-    ...(records?.etcd ? { etcd: records.etcd } : {}),
-    defaultPrefix: `kubeseed/${plan.spec.name}/`,
-  };
+  const { url, options } = recordStoreTarget(stateDir, plan.spec.name, SECRET_RECORD_PREFIXES, passphrase, records);
   if (schemeOf(url) === 'etcd') {
     const held = await etcdLeaderOf(url, options);
     if (held)

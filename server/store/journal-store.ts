@@ -36,6 +36,11 @@ export interface JournalStoreOptions {
   faults?: { beforeWrite?: () => void; beforeSync?: () => void };
   /** Seals secret-bearing record values at rest (record-cipher.ts). */
   cipher?: RecordCipher;
+  /**
+   * Reads the records and changes nothing (`kubeseed certs` beside a running serve): a torn tail is
+   * left to the writer, nothing is created or rewritten, and every commit is refused.
+   */
+  readOnly?: boolean;
 }
 
 interface Batch {
@@ -118,7 +123,7 @@ export class JournalStore implements Store {
     // Moved to etcd by `kubeseed store migrate`: serving this copy beside that one would fork the rollout.
     const moved = await readMovedMarker(this.dir);
     if (moved) throw movedRefusal(this.dir, moved);
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    if (!this.options.readOnly) await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const snapshotRevision = await this.loadSnapshot();
     const journalPath = join(this.dir, JOURNAL);
     let data: Buffer;
@@ -130,6 +135,7 @@ export class JournalStore implements Store {
     }
     const goodLength = this.replay(data, snapshotRevision);
     this.stats.tornBytes = data.length - goodLength;
+    if (this.options.readOnly) return;
     this.handle = await open(journalPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600);
     if (goodLength < data.length) {
       await this.handle.truncate(goodLength);
@@ -229,6 +235,7 @@ export class JournalStore implements Store {
   }
 
   commit(txn: StoreTxn): Promise<CommitResult> {
+    if (this.options.readOnly) return Promise.reject(new StoreError(`${this.dir} was opened read-only`));
     if (this.closed || !this.handle) return Promise.reject(new StoreError('store is closed'));
     const baseRevision = this.view.revision();
     const { result, undo } = checkAndApply(this.view, txn);

@@ -9,12 +9,13 @@
  *   otherwise; records under P (default `defaultPrefix`). With a passphrase the key file lives in
  *   etcd beside the records (`<P>key`), so every replica opens the same records.
  */
+import { join } from 'node:path';
 import { EtcdClient, type EtcdCompare, type EtcdTls } from './etcd-client.ts';
 import { type LeaderIdentity, leaderKey } from './etcd-leader.ts';
 import { EtcdStore } from './etcd-store.ts';
 import { JournalStore } from './journal-store.ts';
 import { MemoryStore } from './memory-store.ts';
-import { type KeyFileHome, openRecordCipher, openRecordCipherAt } from './record-cipher.ts';
+import { type KeyFileHome, keyFileInDirectory, openRecordCipherAt } from './record-cipher.ts';
 import { type Store, StoreError } from './types.ts';
 
 export interface OpenStoreOptions {
@@ -27,6 +28,14 @@ export interface OpenStoreOptions {
   defaultPrefix?: string;
   /** etcd: compares every write must also pass — a replica's term (etcd-leader.ts `fence()`). */
   fence?: () => EtcdCompare[];
+  /** Only read (`kubeseed certs`): no key file is created, the journal is not repaired or written. */
+  readOnly?: boolean;
+}
+
+/** The passphrase to open a store's cipher with; read-only, a store without a key file has no sealed record to open. */
+async function passphraseFor(home: KeyFileHome, options: OpenStoreOptions): Promise<string | undefined> {
+  if (options.readOnly && options.passphrase !== undefined && (await home.read()) === undefined) return undefined;
+  return options.passphrase;
 }
 
 /** The endpoints and prefix of an `etcd://` store URL; errors name the URL and the fix. */
@@ -134,6 +143,35 @@ export function storeUrlProblem(url: string): string | null {
   return null;
 }
 
+/** Where serve keeps the records: its `--store` URL and `--etcd-*` TLS (absent: the journal in DIR/store). */
+export interface RecordStore {
+  url: string;
+  etcd?: EtcdTls;
+}
+
+/**
+ * The store a command run beside the coordinator reads (upgrade, renew, certs): the journal in
+ * `stateDir/store` or `records` (serve's `--store`), with the default etcd prefix serve uses for
+ * this cluster, secret records sealed under `passphrase`.
+ */
+export function recordStoreTarget(
+  stateDir: string,
+  clusterName: string,
+  sealedPrefixes: readonly string[],
+  passphrase?: string,
+  records?: RecordStore,
+): { url: string; options: OpenStoreOptions } {
+  return {
+    url: records?.url ?? `journal:${join(stateDir, 'store')}`,
+    options: {
+      ...(passphrase !== undefined ? { passphrase } : {}),
+      sealedPrefixes,
+      ...(records?.etcd ? { etcd: records.etcd } : {}),
+      defaultPrefix: `kubeseed/${clusterName}/`,
+    },
+  };
+}
+
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   const scheme = schemeOf(url);
   let store: Store;
@@ -142,13 +180,15 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   } else if (scheme === 'journal' || scheme === undefined) {
     const dir = scheme ? url.slice('journal:'.length) : url;
     if (dir === '') throw new StoreError(`store URL "${url}" names no directory: use journal:/path/to/state/store`);
-    const cipher = await openRecordCipher(dir, options.passphrase, options.sealedPrefixes ?? []);
-    store = new JournalStore(dir, cipher ? { cipher } : {});
+    const home = keyFileInDirectory(dir);
+    const cipher = await openRecordCipherAt(home, dir, await passphraseFor(home, options), options.sealedPrefixes ?? []);
+    store = new JournalStore(dir, { ...(cipher ? { cipher } : {}), ...(options.readOnly ? { readOnly: true } : {}) });
   } else if (scheme === 'etcd') {
     const { endpoints, prefix, tls } = etcdTarget(url, options);
     const client = new EtcdClient({ endpoints, tls });
     try {
-      const cipher = await openRecordCipherAt(keyFileInEtcd(client, `${prefix}key`), url, options.passphrase, options.sealedPrefixes ?? []);
+      const home = keyFileInEtcd(client, `${prefix}key`);
+      const cipher = await openRecordCipherAt(home, url, await passphraseFor(home, options), options.sealedPrefixes ?? []);
       store = new EtcdStore({ endpoints, tls, prefix, ...(cipher ? { cipher } : {}), ...(options.fence ? { fence: options.fence } : {}) });
     } finally {
       client.close();

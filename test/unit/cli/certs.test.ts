@@ -5,11 +5,13 @@
  * KUBESEED_PASSPHRASE; a missing state directory is a clear error.
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { createStepRecord } from '../../../server/model.ts';
+import { JournalStore } from '../../../server/store/journal-store.ts';
 import { runMain } from './run-main.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -77,7 +79,8 @@ describe('kubeseed certs', () => {
     const lines = text.out.split('\n');
     expect(lines[0]).toMatch(/^FILE +SUBJECT +HOSTS +NOT AFTER +DAYS LEFT$/);
     expect(text.out).toMatch(/^tls\/server\.crt +CN=\S+ +\(every agent\) +\d{4}-\d\d-\d\d +36[45]$/m);
-    expect(text.out).toContain('not listed: the certificates kubeadm makes on each control plane');
+    expect(text.out).toContain('kubeadm certificates: none reported yet');
+    expect(text.out).toContain('not listed: the kubelet client certificates');
     const yaml = await runMain(['certs', '--state', state, '-o', 'yaml'], { cwd: ROOT });
     const json = await runMain(['certs', '--state', state, '--json'], { cwd: ROOT });
     expect(parseYaml(yaml.out)).toEqual(JSON.parse(json.out));
@@ -95,6 +98,76 @@ describe('kubeseed certs', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('lists the certificates kubeadm keeps on the control planes, as their agents reported them, reading the journal without changing it', async () => {
+    // A copy of the state whose journal holds a succeeded kubeadm init reporting them (what serve records).
+    const copy = join(dir, 'with-records');
+    cpSync(state, copy, { recursive: true });
+    const journal = new JournalStore(join(copy, 'store'));
+    await journal.open();
+    const step = createStepRecord('k8s2master1/kubeadm-init', 'k8s2master1', 'kubeadm-init', 'plan', 1);
+    const soon = Date.now() + 10.5 * 86_400_000;
+    const reported = [
+      { path: '/etc/kubernetes/pki/apiserver.crt', subject: 'CN=kube-apiserver', issuer: 'CN=kubernetes', serial: '1F', notAfter: soon },
+      {
+        path: '/etc/kubernetes/admin.conf',
+        subject: 'O=kubeadm:cluster-admins, CN=kubernetes-admin',
+        issuer: 'CN=kubernetes',
+        serial: '20',
+        notAfter: soon + 300 * 86_400_000,
+      },
+    ];
+    await journal.commit({
+      puts: [
+        {
+          key: `step/${step.id}`,
+          value: { ...step, state: 'succeeded', attempt: 1, finishedAt: 1_700_000_000_000, results: { kubeadmCertificates: reported } },
+        },
+      ],
+    });
+    await journal.close();
+    // A torn tail, as a serve killed mid-write leaves it: the reader must leave it to serve.
+    const journalFile = join(copy, 'store', readdirSync(join(copy, 'store')).find((f) => f.startsWith('journal'))!);
+    appendFileSync(journalFile, Buffer.from([0, 0, 0, 9, 1, 2]));
+    const before = readdirSync(join(copy, 'store')).map((f) => [f, readFileSync(join(copy, 'store', f)).toString('base64')]);
+
+    const r = await runMain(['certs', '--state', copy, '-o', 'json'], { cwd: ROOT });
+    expect(r.code, r.err).toBe(0);
+    const out = JSON.parse(r.out) as {
+      certificates: (Row & { source: string; readAt?: string })[];
+      warnings: string[];
+      notReported?: string;
+    };
+    const apiserver = out.certificates.find((c) => c.file === 'k8s2master1:/etc/kubernetes/pki/apiserver.crt');
+    expect(apiserver).toMatchObject({
+      source: 'kubeadm',
+      subject: 'CN=kube-apiserver',
+      hosts: ['k8s2master1'],
+      notAfter: new Date(soon).toISOString(),
+      daysLeft: 10,
+      readAt: new Date(1_700_000_000_000).toISOString(),
+    });
+    // Soonest first: kubeadm's apiserver certificate before every state file.
+    expect(out.certificates[0]?.file).toBe('k8s2master1:/etc/kubernetes/pki/apiserver.crt');
+    expect(
+      out.certificates
+        .filter((c) => c.source === 'state')
+        .map((c) => c.file)
+        .sort(),
+    ).toEqual(certificateFiles(state));
+    expect(out.warnings).toEqual([
+      expect.stringMatching(/^certificate k8s2master1:\/etc\/kubernetes\/pki\/apiserver\.crt expires on .* \(in 10 days\)/),
+    ]);
+    expect(out.notReported).toBeUndefined();
+    // Read only: every file of the store is as it was (torn tail included), no key file appeared.
+    expect(readdirSync(join(copy, 'store')).map((f) => [f, readFileSync(join(copy, 'store', f)).toString('base64')])).toEqual(before);
+
+    const text = await runMain(['certs', '--state', copy], { cwd: ROOT });
+    expect(text.out).toMatch(
+      /^k8s2master1:\/etc\/kubernetes\/admin\.conf +O=kubeadm:cluster-admins, CN=kubernetes-admin +k8s2master1 +\d{4}-\d\d-\d\d +310$/m,
+    );
+    expect(text.out).not.toContain('none reported yet');
   });
 
   it('a missing state directory is an error naming it', async () => {

@@ -102,6 +102,18 @@ describe('kubeseed demo, as a person runs it (issue 21)', () => {
       expect(out).toMatch(
         /\nnext: your own cluster — kubeseed init --out cluster\.yaml, .*; this rollout again in the status page: kubeseed serve --state \S+\/out\/coordinator\n$/,
       );
+      // cp1's agent reported the certificates kubeadm made at init (from the coordinator's real CAs):
+      // `kubeseed certs` lists them from the kept records.
+      const certs = await runMain(['certs', '--state', join(work, 'out', 'coordinator'), '-o', 'json'], { cwd: process.cwd() });
+      expect(certs.code, certs.err).toBe(0);
+      const rows = (JSON.parse(certs.out) as { certificates: { file: string; source: string; daysLeft: number; hosts: string[] }[] })
+        .certificates;
+      for (const leaf of ['apiserver.crt', 'apiserver-kubelet-client.crt', 'front-proxy-client.crt'])
+        expect(rows.find((r) => r.file === `cp1:/etc/kubernetes/pki/${leaf}`)).toMatchObject({
+          source: 'kubeadm',
+          hosts: ['cp1'],
+          daysLeft: 364,
+        });
     } finally {
       // Retries: a kubeadm/kubectl double an agent started can still be writing when a slow rollout was cut off.
       if (work.startsWith(join(tmpdir(), 'kubeseed-demo-')))

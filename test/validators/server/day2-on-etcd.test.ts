@@ -27,6 +27,13 @@ const { dirs, etcd: running } = etcdFileFixture(skip, 'ks-day2-etcd-');
 const spec = readFileSync('examples/ha-stacked.yaml', 'utf8').replace('kubernetesVersion: v1.37.0', 'kubernetesVersion: v1.35.4');
 const PREFIX = `kubeseed/day2-test-${process.pid}/`;
 const tlsFlags = () => etcdTlsFlags(running());
+const KUBEADM_APISERVER = {
+  path: '/etc/kubernetes/pki/apiserver.crt',
+  subject: 'CN=kube-apiserver',
+  issuer: 'CN=kubernetes',
+  serial: '5EED',
+  notAfter: Date.now() + 200 * 86_400_000,
+};
 const storeUrl = () => `etcd://${new URL(running().clientUrl).host}?prefix=${PREFIX}`;
 
 describe.skipIf(skip)('kubeseed upgrade / renew with the records in etcd', () => {
@@ -49,7 +56,14 @@ describe.skipIf(skip)('kubeseed upgrade / renew with the records in etcd', () =>
     try {
       const puts = plan.steps.map((s) => ({
         key: `step/${s.id}`,
-        value: { ...createStepRecord(s.id, s.host, s.kind, 'plan', 0), state: 'succeeded', attempt: 1 },
+        value: {
+          ...createStepRecord(s.id, s.host, s.kind, 'plan', 0),
+          state: 'succeeded',
+          attempt: 1,
+          finishedAt: 1_700_000_000_000,
+          // What the control plane's agent reports after kubeadm init: the certificates kubeadm keeps there.
+          ...(s.kind === 'kubeadm-init' ? { results: { kubeadmCertificates: [KUBEADM_APISERVER] } } : {}),
+        },
       }));
       for (let i = 0; i < puts.length; i += 50) expect((await store.commit({ puts: puts.slice(i, i + 50) })).ok).toBe(true);
     } finally {
@@ -81,7 +95,7 @@ describe.skipIf(skip)('kubeseed upgrade / renew with the records in etcd', () =>
     expect(existsSync(join(state, 'day2.json'))).toBe(true);
   });
 
-  it('refuses while a replica holds the leader lease, naming it', async () => {
+  it('refuses while a replica holds the leader lease, naming it; `kubeseed certs` reads the records all the same', async () => {
     const client = new EtcdClient({ endpoints: [running().clientUrl], tls: running().clientTls() });
     const key = `${PREFIX}leader`;
     try {
@@ -90,6 +104,14 @@ describe.skipIf(skip)('kubeseed upgrade / renew with the records in etcd', () =>
       expect(r.code).toBe(1);
       expect(r.err).toContain(`replica cp-box-1-4242-ab12 (https://10.0.0.5:9443) holds the leader lease in etcd (key ${key})`);
       expect(r.err).toContain('stop every replica first');
+      // certs only reads: kubeadm's certificates as the init host's agent reported them, from etcd.
+      const before = (await client.rangePrefix(PREFIX)).kvs;
+      const certs = await runMain(['certs', '--state', state, '--store', storeUrl(), ...tlsFlags(), '-o', 'json'], { cwd: dir });
+      expect(certs.code, certs.err).toBe(0);
+      const rows = (JSON.parse(certs.out) as { certificates: { file: string; source: string; daysLeft: number }[] }).certificates;
+      const init = planRollout(parseSpec(spec, 'cluster.yaml').spec, []).steps.find((s) => s.kind === 'kubeadm-init')!.host;
+      expect(rows.find((c) => c.source === 'kubeadm')).toMatchObject({ file: `${init}:/etc/kubernetes/pki/apiserver.crt`, daysLeft: 199 });
+      expect((await client.rangePrefix(PREFIX)).kvs).toEqual(before);
     } finally {
       await client.txn([], [{ delete: { key } }]);
       client.close();
