@@ -68,29 +68,50 @@ export function snapshotHistory(steps: Iterable<StepRecord>): { inFlight?: StepR
 }
 
 /**
+ * A snapshot step still released this long after its release, on a host whose agent has not called
+ * within liveAgentMs, is abandoned: its agent is gone (a snapshot's save, check and upload are bounded
+ * to 40 min by the agent). Without this a dead agent would stop the schedule for good.
+ */
+export const SNAPSHOT_ABANDONED_MS = 60 * 60_000;
+
+/** The in-flight snapshot step when its agent abandoned it (see SNAPSHOT_ABANDONED_MS), else undefined. */
+function abandonedSnapshot(step: StepRecord, now: number, live: (host: string) => boolean): StepRecord | undefined {
+  if (step.releasedAt === undefined || now - step.releasedAt < SNAPSHOT_ABANDONED_MS) return undefined;
+  return live(step.host) ? undefined : step;
+}
+
+/**
  * The scheduler's snapshot part: when spec.etcd.backup is set, the rollout is finished (every plan
  * step done), no snapshot step is in flight and the newest finished one is older than the interval,
  * creates one on the host snapshotHost picks among idle, live agents (enrolled, approved, not
  * removed, nothing released, seen within `liveAgentMs` — an agent that exited would never take it),
- * cancelling the failed ones it replaces. Otherwise asks to be woken when it falls due.
+ * cancelling the failed ones it replaces and an abandoned one in flight. Otherwise asks to be woken
+ * when it falls due.
  */
 export function planSnapshot(pass: Pass): void {
   const backup = pass.plan.spec.etcd.backup;
   if (!backup) return;
   if (!pass.plan.steps.every((s) => stepDone(pass, s.id))) return;
   const history = snapshotHistory(indexedSteps(pass, 'dynamic'));
-  if (history.inFlight) return;
+  const live = (h: string) => (pass.snapshot.lastSeen[h] ?? Number.NEGATIVE_INFINITY) >= pass.now - pass.config.liveAgentMs;
+  const abandoned = history.inFlight && abandonedSnapshot(history.inFlight, pass.now, live);
+  if (history.inFlight && !abandoned) {
+    if (history.inFlight.releasedAt !== undefined) pass.wake.push(history.inFlight.releasedAt + SNAPSHOT_ABANDONED_MS);
+    return;
+  }
   const due = nextSnapshotAt(backup, history.newestFinishedAt)!;
   if (pass.now < due) {
     pass.wake.push(due);
     return;
   }
-  const live = (h: string) => (pass.snapshot.lastSeen[h] ?? Number.NEGATIVE_INFINITY) >= pass.now - pass.config.liveAgentMs;
   const host = snapshotHost(pass.plan.spec, (h) => hostReady(pass, h) && !pass.busyHosts.has(h) && live(h));
   if (!host) return;
   const seq = pass.nextSeq++;
   const step = createStepRecord(snapshotStepId(host, pass.now), host, 'etcd-snapshot', 'snapshot', seq);
-  const replaced = history.failed.map((r) => ({ ...(rec(pass, r.id) ?? r), state: 'cancelled' as const }));
+  const replaced = [...history.failed, ...(abandoned ? [abandoned] : [])].map((r) => ({
+    ...(rec(pass, r.id) ?? r),
+    state: 'cancelled' as const,
+  }));
   pass.working.set(step.id, step);
   for (const r of replaced) pass.working.set(r.id, r);
   pass.decisions.push({ type: 'create-steps', steps: [step], ...(replaced.length > 0 ? { replaces: replaced } : {}) });

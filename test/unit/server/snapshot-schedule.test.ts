@@ -104,6 +104,14 @@ describe('the scheduler creates and releases a snapshot step when one is due', (
     return s;
   })();
   const cp1Busy = finished(PLAN, [{ ...createStepRecord('cp1/reset#9', 'cp1', 'reset', 'cleanup', 9), state: 'released', attempt: 1 }]);
+  /** A snapshot released to cp1 `hoursAgo`, whose agent last called `silentMin` minutes ago. */
+  const heldByCp1 = (hoursAgo: number, silentMin: number) => {
+    const held = { ...snapshotRecord('cp1', T - 7 * HOUR, 'released'), releasedAt: T - hoursAgo * HOUR };
+    const s = finished(PLAN, [held]);
+    s.lastSeen.cp1 = T - silentMin * 60_000;
+    return { s, held };
+  };
+  const abandoned = heldByCp1(2, 10);
 
   it.each([
     ['no snapshot yet: one at once, on the first control plane', PLAN, finished(PLAN), [now], [], undefined],
@@ -148,6 +156,23 @@ describe('the scheduler creates and releases a snapshot step when one is due', (
       [now],
       [],
       undefined,
+    ],
+    [
+      'released 2 h ago to cp1, whose agent has not called for 10 min: abandoned, cancelled, cp2 takes a fresh one',
+      PLAN,
+      abandoned.s,
+      [snapshotStepId('cp2', T)],
+      [`${abandoned.held.id}:cancelled`],
+      undefined,
+    ],
+    ['released 2 h ago to cp1, whose agent still calls: still its own (a slow etcd)', PLAN, heldByCp1(2, 0).s, [], [], undefined],
+    [
+      'released 30 min ago to a silent cp1: not yet abandoned, woken when it is an hour old',
+      PLAN,
+      heldByCp1(0.5, 10).s,
+      [],
+      [],
+      T + 0.5 * HOUR,
     ],
     ['cp1 removed: cp2 takes it', PLAN, removedCp1, [snapshotStepId('cp2', T)], [], undefined],
     ['cp1 busy with another step: cp2 takes it', PLAN, cp1Busy, [snapshotStepId('cp2', T)], [], undefined],
