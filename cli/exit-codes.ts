@@ -6,6 +6,7 @@
  */
 import { PlanError, SpecError } from '../generator/errors.ts';
 import { StateError, type StateErrorCode } from '../generator/state/index.ts';
+import { StoreRefusal } from '../server/store/types.ts';
 import { UsageError } from './args.ts';
 
 export const EXIT = { ok: 0, failure: 1, badInput: 2, running: 3, failed: 4, interrupted: 130 } as const;
@@ -50,6 +51,8 @@ export const EXIT_CODES: readonly ExitRow[] = [
   row(UsageError, EXIT.badInput),
   row(InputError, EXIT.badInput),
   row(StateError, (e) => (STATE_INPUT.has(e.code) ? EXIT.badInput : EXIT.failure)),
+  // The store refuses what the operator asked: no or a wrong passphrase, a moved journal, a target in use.
+  row(StoreRefusal, EXIT.badInput),
   row(CoordinatorError, EXIT.failure),
   row(InterruptedError, EXIT.interrupted),
 ];

@@ -10,6 +10,7 @@ import { COMMANDS } from '../../../cli/commands.ts';
 import { CoordinatorError, EXIT, EXIT_CODES, exitCodeFor, InputError, InterruptedError } from '../../../cli/exit-codes.ts';
 import { PlanError, SpecError } from '../../../generator/errors.ts';
 import { StateError } from '../../../generator/state/index.ts';
+import { StoreRefusal } from '../../../server/store/types.ts';
 import { ROOT } from '../../support/fixtures.ts';
 import { runMain } from './run-main.ts';
 
@@ -23,6 +24,11 @@ const CASES: [what: string, error: unknown, code: number][] = [
   ['InputError', new InputError('x.yaml: no such file'), 2],
   ['StateError of the operator (a wrong passphrase)', new StateError('WRONG_PASSPHRASE', 'wrong passphrase'), 2],
   ['StateError of the files (corrupt)', new StateError('CORRUPT_FILE', 'state.json is corrupt'), 1],
+  [
+    'StoreRefusal (records sealed, no passphrase)',
+    new StoreRefusal('PASSPHRASE_REQUIRED', '/s/store holds records encrypted with KUBESEED_PASSPHRASE: set KUBESEED_PASSPHRASE'),
+    2,
+  ],
   ['CoordinatorError', new CoordinatorError('cannot reach the coordinator'), 1],
   ['InterruptedError', new InterruptedError('interrupted'), 130],
   ['any other error', new Error('EACCES: permission denied'), 1],

@@ -130,8 +130,8 @@ describe('kubeseed renew re-issues the coordinator-held leaves', () => {
     const stateDir = await finishedState('sealed', PASSPHRASE);
     const files = snapshot(stateDir);
     const refused = await runMain(['renew', '--state', stateDir], { cwd: dir });
-    // The journal refuses first (exit 1, server/store); renewLeaves' own check is the next test.
-    expect(refused.code, refused.err).not.toBe(0);
+    // The journal refuses first (server/store: input to fix, exit 2); renewLeaves' own check is the next test.
+    expect(refused.code, refused.err).toBe(2);
     expect(refused.err).toMatch(/set KUBESEED_PASSPHRASE to the passphrase the state was generated with/);
     expect(snapshot(stateDir)).toEqual(files);
 
