@@ -3,10 +3,10 @@
  * workers — booted by the real cloud-init in network namespaces, rolled out by the real
  * coordinator and agent; kubeadm/kubelet/kubectl/containerd are TEST DOUBLES.
  */
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnless } from '../support/requirements.ts';
 import { analyseRollout, type RolloutFacts } from './harness/checks.ts';
-import { E2eCluster } from './harness/cluster.ts';
+import { type CoordinatorStatus, E2eCluster } from './harness/cluster.ts';
 import { E2E_COMMANDS } from './harness/requirements.ts';
 import { itChecksTheRollout } from './harness/scenario.ts';
 import { fleet } from './harness/spec.ts';
@@ -15,6 +15,7 @@ import { finishCluster, keepLogsOnFailure } from './harness/suite.ts';
 describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))('e2e scenario 1: stacked, 3 CP + 2 LB + 2 workers', () => {
   let cluster: E2eCluster;
   let facts: RolloutFacts;
+  let finalStatus: CoordinatorStatus;
 
   keepLogsOnFailure();
 
@@ -32,7 +33,8 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))('e2e 
       doubleEnv: { KUBESEED_DOUBLE_SLEEP_MS: 'kubeadm init=1500,kubeadm join-control-plane=1500,kubeadm join=800' },
     });
     await cluster.start();
-    facts = analyseRollout(cluster, await cluster.waitForRollout(300_000));
+    finalStatus = await cluster.waitForRollout(300_000);
+    facts = analyseRollout(cluster, finalStatus);
   });
 
   afterAll(async () => {
@@ -40,4 +42,11 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))('e2e 
   });
 
   itChecksTheRollout(() => facts, ['cp2', 'cp3']);
+
+  it("each control plane's agent reported the certificates kubeadm made there: its earliest expiry is one of them, a year out", () => {
+    for (const host of finalStatus.hosts.filter((h) => h.role === 'control-plane')) {
+      expect(host.certificateExpiry?.file, host.name).toMatch(new RegExp(`^${host.name}:/etc/kubernetes/(pki/|[a-z-]+\\.conf$)`));
+      expect(Math.round(((host.certificateExpiry?.notAfter ?? 0) - Date.now()) / 86_400_000), host.name).toBe(365);
+    }
+  });
 });

@@ -96,6 +96,8 @@ export interface CoordinatorStatus {
     /** The agent's last heartbeat phase (`done` once it has cleaned up). */
     phase: string | null;
     message: string | null;
+    /** The earliest-expiring certificate the host holds, kubeadm's included (issue 22). */
+    certificateExpiry?: { file: string; notAfter: number };
     steps: StepStatus[];
   }>;
   coordinatorSteps: StepStatus[];
