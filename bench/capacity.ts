@@ -17,23 +17,14 @@
  *
  * Run: npx tsx bench/capacity.ts [--write]   (prints the `## Coordinator capacity` section)
  */
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import { type AgentIdentity, createAgent, enrollBody } from '../test/unit/server/support.ts';
 import { type CurvePoint, enrollmentPoint } from './enroll-curve.ts';
-import {
-  closeQuietly,
-  ENROLL_CONCURRENCY,
-  enrollAll,
-  generate,
-  openWorkerGate,
-  prepareAll,
-  serveCopy,
-  waitForConnections,
-} from './fleet.ts';
-import { agentRequest, percentile, postJson, runBounded, startServerChild, summarizeCpuProfile } from './harness.ts';
+import { ENROLL_CONCURRENCY, enrolledFleet, enrolledState, fleetClient, generate, holdWaiting, measureRelease } from './fleet.ts';
+import { percentile, postJson, runBounded, type ServerChild, startServerChild, summarizeCpuProfile } from './harness.ts';
 import { bareFanOut } from './release.ts';
 import { machine, median, writeSection } from './report.ts';
 
@@ -59,6 +50,13 @@ async function helloRate(dispatcher: Agent, url: string, identities: AgentIdenti
   return identities.length / ((performance.now() - started) / 1000);
 }
 
+/** The server's RSS (and peak) while it holds the long-polls, then after a full GC. */
+async function rssWithGc(server: ServerChild, connected: number) {
+  const rss = server.memory();
+  await server.send({ cmd: 'gc' });
+  return { connected, rss, gcRss: server.memory().rss };
+}
+
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
@@ -76,29 +74,19 @@ export async function benchCapacity(): Promise<string> {
     for (const [i, h] of fan.hosts.entries()) if (fanIds[i]!.host !== h) throw new Error('host order differs between the two specs');
 
     // ── (c) enrollment rate and (a) 5,000 waiting agents ──
+    // cp1 would be handed `kubeadm init` at once; the other 4,999 have nothing to do and wait.
     let server = await startServerChild();
     let enroll: { perSecond: number; latencies: number[] };
-    let waitingRss: { rss: number; hwm: number };
-    let waitingGcRss: number;
-    let idleRss: number;
-    let connected: number;
+    let idleRss = 0;
+    let waiting: { connected: number; rss: { rss: number; hwm: number }; gcRss: number };
     try {
-      const { url, ca } = await serveCopy(server, big, work, 'big');
-      idleRss = server.memory().rss;
-      const dispatcher = new Agent({ connect: { ca }, connections: WAITERS + 100, keepAliveTimeout: 120_000 });
-      enroll = await enrollAll(dispatcher, url, bigIds, big.credentials);
-      await prepareAll(dispatcher, url, bigIds);
-      // cp1 would be handed `kubeadm init` at once; the other 4,999 have nothing to do and wait.
-      const waiting = bigIds.slice(1);
-      const polls = waiting.map((id) =>
-        agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=60000', undefined, 90_000).catch((e: unknown) => e),
+      const fleet = await enrolledFleet(server, big, bigIds, work, 'big', async () => {
+        idleRss = server.memory().rss;
+      });
+      enroll = fleet.enroll;
+      waiting = await holdWaiting(server, fleet.url, fleet.dispatcher, { agents: bigIds.slice(1) }, (connected) =>
+        rssWithGc(server, connected),
       );
-      connected = await waitForConnections(url, waiting.length, 60_000);
-      waitingRss = server.memory();
-      await server.send({ cmd: 'gc' });
-      waitingGcRss = server.memory().rss;
-      await server.send({ cmd: 'stop' }); // answers every waiting long-poll (204)
-      await closeQuietly(dispatcher, polls);
     } finally {
       await server.exit();
     }
@@ -106,23 +94,14 @@ export async function benchCapacity(): Promise<string> {
     // ── (d) the ceiling: bare Fastify over TLS, same client ──
     server = await startServerChild();
     let helloPerSecond: number;
-    let helloWaitingRss: number;
-    let helloWaitingGcRss: number;
     let helloIdleRss: number;
+    let hello: { connected: number; rss: { rss: number; hwm: number }; gcRss: number };
     try {
       const { url, ca } = await server.send({ cmd: 'hello' });
       helloIdleRss = server.memory().rss;
-      const dispatcher = new Agent({ connect: { ca: ca! }, connections: WAITERS + 100, keepAliveTimeout: 120_000 });
+      const dispatcher = fleetClient(ca!, WAITERS + 100);
       helloPerSecond = await helloRate(dispatcher, url!, bigIds);
-      const held = bigIds
-        .slice(1)
-        .map(() => request(`${url}/wait`, { dispatcher, headersTimeout: 90_000, bodyTimeout: 90_000 }).then((r) => r.body.text()));
-      await waitForConnections(url!, held.length, 60_000);
-      helloWaitingRss = server.memory().rss;
-      await server.send({ cmd: 'gc' });
-      helloWaitingGcRss = server.memory().rss;
-      await postJson(dispatcher, `${url}/open`, {});
-      await closeQuietly(dispatcher, held);
+      hello = await holdWaiting(server, url!, dispatcher, { bare: WAITERS - 1 }, (connected) => rssWithGc(server, connected));
     } finally {
       await server.exit();
     }
@@ -134,43 +113,11 @@ export async function benchCapacity(): Promise<string> {
     // The fleet enrolls once (under the CPU profiler: that pass gives the enrollment profile); each measured run
     // restarts the coordinator on a copy of that enrolled state (a restart resumes the rollout), then one pass more
     // runs under the profiler (not counted).
-    const enrolledDir = join(work, 'fan-enrolled');
-    let fanEnrollPerSecond: number;
-    server = await startServerChild();
-    try {
-      const { url, ca } = await serveCopy(server, fan, work, 'fan-enroll');
-      const dispatcher = new Agent({ connect: { ca }, connections: ENROLL_CONCURRENCY + 8 });
-      await server.send({ cmd: 'profile-start' });
-      fanEnrollPerSecond = (await enrollAll(dispatcher, url, fanIds, fan.credentials)).perSecond;
-      await server.send({ cmd: 'profile-stop', file: join(work, 'enroll.cpuprofile') });
-      await prepareAll(dispatcher, url, fanIds);
-      await server.send({ cmd: 'stop' });
-      await dispatcher.destroy();
-      cpSync(join(work, 'state-fan-enroll'), enrolledDir, { recursive: true });
-    } finally {
-      await server.exit();
-    }
-    const release: number[][] = [];
-    for (let r = 0; r <= RELEASE_RUNS; r++) {
-      const profiled = r === RELEASE_RUNS;
-      server = await startServerChild();
-      try {
-        const stateDir = join(work, `state-fan${r}`);
-        cpSync(enrolledDir, stateDir, { recursive: true });
-        const answer = await server.send({ cmd: 'state', stateDir, logFile: join(work, `coordinator-fan${r}.log`) });
-        const url = answer.url!;
-        const dispatcher = new Agent({ connect: { ca: answer.ca! }, connections: fanIds.length + 50, keepAliveTimeout: 120_000 });
-        const gate = await openWorkerGate(dispatcher, url, fanIds, RELEASE_WORKERS, async () => {
-          if (profiled) await server.send({ cmd: 'profile-start' });
-        });
-        if (profiled) await server.send({ cmd: 'profile-stop', file: join(work, 'release.cpuprofile') });
-        if (!profiled) release.push(gate.latencies);
-        await server.send({ cmd: 'stop' });
-        await closeQuietly(dispatcher, gate.polls);
-      } finally {
-        await server.exit();
-      }
-    }
+    const enrolled = await enrolledState(fan, fanIds, work, 'fan', join(work, 'enroll.cpuprofile'));
+    const fanEnrollPerSecond = enrolled.perSecond;
+    const release = (await measureRelease(enrolled.dir, work, fanIds, RELEASE_WORKERS, RELEASE_RUNS, join(work, 'release.cpuprofile'))).map(
+      (run) => run.latencies,
+    );
     // ── (e) the enrollment curve: a fresh fleet per size ──
     const curve: CurvePoint[] = [];
     for (const hosts of CURVE_SIZES) curve.push(await enrollmentPoint(hosts));
@@ -192,7 +139,7 @@ export async function benchCapacity(): Promise<string> {
     const p99 = median(p99s);
     const verdict = (ok: boolean) => (ok ? 'met' : '**NOT met**');
     const enrollLat = enroll.latencies;
-    const rssRatio = waitingRss.rss / helloWaitingRss;
+    const rssRatio = waiting.rss.rss / hello.rss.rss;
     const flat = curve.at(-1)!.perSecond / curve[0]!.perSecond;
     return [
       `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npx tsx bench/capacity.ts\`; machine: ${machine()}; 1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0]!.toFixed(1)} after.`,
@@ -201,7 +148,7 @@ export async function benchCapacity(): Promise<string> {
       '',
       '| measure | kubeseed | bare Fastify (ceiling) | target | met |',
       '| --- | --- | --- | --- | --- |',
-      `| (a) server RSS, ${WAITERS - 1} agents waiting in \`/v1/next\` (${connected} TLS connections) | ${mib(waitingRss.rss)}; ${mib(waitingGcRss)} after a full GC (idle before enrollment ${mib(idleRss)}; peak ${mib(waitingRss.hwm)}) | ${mib(helloWaitingRss)}; ${mib(helloWaitingGcRss)} after GC, holding ${WAITERS - 1} GETs (idle ${mib(helloIdleRss)}) | ≤ ${TARGET_RSS_RATIO.toFixed(2)}× the ceiling (${rssRatio.toFixed(2)}×) | ${verdict(rssRatio <= TARGET_RSS_RATIO)}${rssRatio > TARGET_RSS_RATIO && waitingGcRss / helloWaitingGcRss <= TARGET_RSS_RATIO ? ' (met after GC)' : ''} |`,
+      `| (a) server RSS, ${WAITERS - 1} agents waiting in \`/v1/next\` (${waiting.connected} TLS connections) | ${mib(waiting.rss.rss)}; ${mib(waiting.gcRss)} after a full GC (idle before enrollment ${mib(idleRss)}; peak ${mib(waiting.rss.hwm)}) | ${mib(hello.rss.rss)}; ${mib(hello.gcRss)} after GC, holding ${WAITERS - 1} GETs (idle ${mib(helloIdleRss)}) | ≤ ${TARGET_RSS_RATIO.toFixed(2)}× the ceiling (${rssRatio.toFixed(2)}×) | ${verdict(rssRatio <= TARGET_RSS_RATIO)}${rssRatio > TARGET_RSS_RATIO && waiting.gcRss / hello.gcRss <= TARGET_RSS_RATIO ? ' (met after GC)' : ''} |`,
       `| (b) release latency, 1 report → ${RELEASE_WORKERS} workers have their step, p50 / p99 / max (median of ${RELEASE_RUNS}) | ${ms(median(p50s))} / **${ms(p99)}** / ${ms(median(maxes))} | ${ms(median(hello50))} / ${ms(median(hello99))} (1 POST answers ${RELEASE_WORKERS} held GETs) | p99 < 50 ms | ${verdict(p99 < TARGET_P99_MS)} |`,
       `| (c) enrollments per second, ${WAITERS} hosts, ${ENROLL_CONCURRENCY} in flight | **${enroll.perSecond.toFixed(0)}/s** (latency p50 ${ms(percentile(enrollLat, 50))}, p99 ${ms(percentile(enrollLat, 99))}); ${fanEnrollPerSecond.toFixed(0)}/s for 1,003 hosts (under the profiler) | ${helloPerSecond.toFixed(0)}/s (same body size and concurrency) | ≥ 500/s | ${verdict(enroll.perSecond >= TARGET_ENROLL_PER_S)} |`,
       '',

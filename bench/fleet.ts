@@ -1,19 +1,20 @@
 /**
  * A fleet of simulated agents against the coordinator in bench/server-child.ts, shared by the
- * capacity and coordinator-store benchmarks: `kubeseed generate` for a bench cluster, a fresh copy
- * of its coordinator state served by the child (journal or etcd store), enrollment at N in flight,
- * every host's `prepare-host` reported done, and one gate opening measured from the report to each
- * waiting worker's long-poll answer. Every loop is bounded in count and time.
+ * capacity, memory, release and coordinator-store benchmarks: `kubeseed generate` for a bench
+ * cluster, a fresh copy of its coordinator state served by the child (journal or etcd store),
+ * enrollment at N in flight, every host's `prepare-host` reported done, long-polls held open (the
+ * agents' or the bare app's) while the server is measured, and gate openings measured from the
+ * report to each waiting worker's long-poll answer. Every loop is bounded in count and time.
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Agent } from 'undici';
+import { Agent, request } from 'undici';
 import type { NextResponse } from '../protocol/index.ts';
 import type { EtcdTls } from '../server/store/etcd-client.ts';
 import { type AgentIdentity, enrollBody } from '../test/unit/server/support.ts';
 import { benchClusterSpec } from './cluster-spec.ts';
-import { agentRequest, postJson, ROOT, runBounded, type ServerChild, sleep } from './harness.ts';
+import { agentRequest, postJson, ROOT, runBounded, type ServerChild, sleep, startServerChild } from './harness.ts';
 
 export const ENROLL_CONCURRENCY = 64;
 /** What cp1's CNI report carries so the coordinator treats the first control plane as ready. */
@@ -180,4 +181,132 @@ export async function openWorkerGate(
 export async function closeQuietly(dispatcher: Agent, pending: Promise<unknown>[]): Promise<void> {
   await Promise.race([Promise.allSettled(pending), sleep(10_000)]);
   await dispatcher.destroy().catch(() => {});
+}
+
+/** A client for a fleet of `connections` held requests over TLS to the server with CA `ca`. */
+export function fleetClient(ca: string, connections: number): Agent {
+  return new Agent({ connect: { ca, timeout: 60_000 }, connections, keepAliveTimeout: 120_000 });
+}
+
+/**
+ * A fresh served copy of `generated` with every identity enrolled and its `prepare-host` reported;
+ * `idle` runs before the first enrollment (the server's idle reading). Returns the client (room for
+ * every host to hold a long-poll) and the enrollment numbers.
+ */
+export async function enrolledFleet(
+  server: ServerChild,
+  generated: Generated,
+  identities: AgentIdentity[],
+  work: string,
+  tag: string,
+  idle: () => Promise<void> = async () => {},
+): Promise<{ url: string; dispatcher: Agent; enroll: { perSecond: number; latencies: number[] } }> {
+  const { url, ca } = await serveCopy(server, generated, work, tag);
+  await idle();
+  const dispatcher = fleetClient(ca, identities.length + 100);
+  const enroll = await enrollAll(dispatcher, url, identities, generated.credentials);
+  await prepareAll(dispatcher, url, identities);
+  return { url, dispatcher, enroll };
+}
+
+/** Long-polls to hold open: the agents' signed `GET /v1/next` (kubeseed), or as many `GET /wait` on the bare app. */
+export type Waiting = { agents: AgentIdentity[] } | { bare: number };
+
+/**
+ * Row (a) and its ceiling: holds `waiting` long-polls open on the server at `url` (60 s waits), runs
+ * `measure` once the server holds every connection (given how many it holds), then stops the server
+ * (which answers them all) and closes the client. Returns what `measure` returned.
+ */
+export async function holdWaiting<T>(
+  server: ServerChild,
+  url: string,
+  dispatcher: Agent,
+  waiting: Waiting,
+  measure: (connected: number) => Promise<T>,
+): Promise<T> {
+  const pending =
+    'agents' in waiting
+      ? waiting.agents.map((id) =>
+          agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=60000', undefined, 90_000).catch((e: unknown) => e),
+        )
+      : Array.from({ length: waiting.bare }, () =>
+          request(`${url}/wait`, { dispatcher, headersTimeout: 90_000, bodyTimeout: 90_000 })
+            .then((r) => r.body.text())
+            .catch((e: unknown) => e),
+        );
+  const connected = await waitForConnections(url, pending.length, 60_000);
+  const result = await measure(connected);
+  await server.send({ cmd: 'stop' });
+  await closeQuietly(dispatcher, pending);
+  return result;
+}
+
+/**
+ * Enrolls and prepares `generated`'s fleet once and keeps that state in `work/<tag>-enrolled`, for
+ * release runs to restart on copies of it (a restart resumes the rollout). With `profileFile`, the
+ * enrollment runs under the server's CPU profiler. Returns the directory and the enrollment rate.
+ */
+export async function enrolledState(
+  generated: Generated,
+  identities: AgentIdentity[],
+  work: string,
+  tag: string,
+  profileFile?: string,
+): Promise<{ dir: string; perSecond: number }> {
+  const dir = join(work, `${tag}-enrolled`);
+  const server = await startServerChild();
+  try {
+    const { url, ca } = await serveCopy(server, generated, work, `${tag}-enroll`);
+    const dispatcher = new Agent({ connect: { ca }, connections: ENROLL_CONCURRENCY + 8 });
+    if (profileFile) await server.send({ cmd: 'profile-start' });
+    const { perSecond } = await enrollAll(dispatcher, url, identities, generated.credentials);
+    if (profileFile) await server.send({ cmd: 'profile-stop', file: profileFile });
+    await prepareAll(dispatcher, url, identities);
+    await server.send({ cmd: 'stop' });
+    await dispatcher.destroy();
+    cpSync(join(work, `state-${tag}-enroll`), dir, { recursive: true });
+    return { dir, perSecond };
+  } finally {
+    await server.exit();
+  }
+}
+
+/**
+ * Row (b): `runs` gate openings, each by a coordinator restarted on a fresh copy of `enrolledDir`
+ * (enrolledState): one report releases the joins of `workers` waiting workers. Returns each run's
+ * latencies and acknowledgement; one run more under the CPU profiler writes `profileFile` (not
+ * returned). `beforeRun` runs before each counted run (release.ts measures the bare floor there, so
+ * both see the same machine).
+ */
+export async function measureRelease(
+  enrolledDir: string,
+  work: string,
+  identities: AgentIdentity[],
+  workers: number,
+  runs: number,
+  profileFile: string,
+  beforeRun: () => Promise<void> = async () => {},
+): Promise<GateRelease[]> {
+  const out: GateRelease[] = [];
+  for (let r = 0; r <= runs; r++) {
+    const profiled = r === runs;
+    if (!profiled) await beforeRun();
+    const server = await startServerChild();
+    try {
+      const stateDir = join(work, `state-release${r}`);
+      cpSync(enrolledDir, stateDir, { recursive: true });
+      const answer = await server.send({ cmd: 'state', stateDir, logFile: join(work, `coordinator-release${r}.log`) });
+      const dispatcher = fleetClient(answer.ca!, identities.length + 50);
+      const gate = await openWorkerGate(dispatcher, answer.url!, identities, workers, async () => {
+        if (profiled) await server.send({ cmd: 'profile-start' });
+      });
+      if (profiled) await server.send({ cmd: 'profile-stop', file: profileFile });
+      else out.push({ latencies: gate.latencies, ackMs: gate.ackMs });
+      await server.send({ cmd: 'stop' });
+      await closeQuietly(dispatcher, gate.polls);
+    } finally {
+      await server.exit();
+    }
+  }
+  return out;
 }

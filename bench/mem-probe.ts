@@ -11,10 +11,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
 import { createAgent } from '../test/unit/server/support.ts';
-import { closeQuietly, enrollAll, generate, prepareAll, serveCopy, waitForConnections } from './fleet.ts';
-import { agentRequest, type ServerChild, startServerChild } from './harness.ts';
+import { enrolledFleet, fleetClient, generate, holdWaiting } from './fleet.ts';
+import { type ServerChild, startServerChild } from './harness.ts';
 import { machine, writeSection } from './report.ts';
 
 const WAITERS = Number(process.env.BENCH_WAITERS ?? 5000);
@@ -41,24 +40,19 @@ export async function benchMemory(): Promise<string> {
   const loadBefore = loadavg()[0]!;
   const work = mkdtempSync(join(tmpdir(), 'ks-bench-mem-'));
   const readings: Reading[] = [];
+  const snapshotDir = process.env.BENCH_HEAP_DIR;
   try {
     const big = generate(work, 'big', WAITERS - 3, 20);
     const ids = big.hosts.map((h, i) => createAgent(h, i));
     let server = await startServerChild();
     try {
-      const { url, ca } = await serveCopy(server, big, work, 'big');
-      readings.push(await read(server, 'kubeseed idle'));
-      const dispatcher = new Agent({ connect: { ca, timeout: 60_000 }, connections: WAITERS + 100, keepAliveTimeout: 120_000 });
-      await enrollAll(dispatcher, url, ids, big.credentials);
-      await prepareAll(dispatcher, url, ids);
+      const { url, dispatcher } = await enrolledFleet(server, big, ids, work, 'big', async () => {
+        readings.push(await read(server, 'kubeseed idle'));
+      });
       readings.push(await read(server, 'kubeseed enrolled'));
-      const polls = ids
-        .slice(1)
-        .map((id) => agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=60000', undefined, 90_000).catch((e: unknown) => e));
-      await waitForConnections(url, polls.length, 60_000);
-      readings.push(await read(server, 'kubeseed waiting', process.env.BENCH_HEAP_DIR));
-      await server.send({ cmd: 'stop' });
-      await closeQuietly(dispatcher, polls);
+      readings.push(
+        await holdWaiting(server, url, dispatcher, { agents: ids.slice(1) }, () => read(server, 'kubeseed waiting', snapshotDir)),
+      );
     } finally {
       await server.exit();
     }
@@ -66,16 +60,8 @@ export async function benchMemory(): Promise<string> {
     try {
       const { url, ca } = await server.send({ cmd: 'hello' });
       readings.push(await read(server, 'bare idle'));
-      const dispatcher = new Agent({ connect: { ca: ca!, timeout: 60_000 }, connections: WAITERS + 100, keepAliveTimeout: 120_000 });
-      const held = ids.slice(1).map(() =>
-        request(`${url}/wait`, { dispatcher, headersTimeout: 90_000, bodyTimeout: 90_000 })
-          .then((r) => r.body.text())
-          .catch((e: unknown) => e),
-      );
-      await waitForConnections(url!, held.length, 60_000);
-      readings.push(await read(server, 'bare waiting', process.env.BENCH_HEAP_DIR));
-      await server.send({ cmd: 'stop' });
-      await closeQuietly(dispatcher, held);
+      const dispatcher = fleetClient(ca!, WAITERS + 100);
+      readings.push(await holdWaiting(server, url!, dispatcher, { bare: WAITERS - 1 }, () => read(server, 'bare waiting', snapshotDir)));
     } finally {
       await server.exit();
     }

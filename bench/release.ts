@@ -10,18 +10,9 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { createAgent } from '../test/unit/server/support.ts';
-import {
-  closeQuietly,
-  ENROLL_CONCURRENCY,
-  enrollAll,
-  generate,
-  openWorkerGate,
-  prepareAll,
-  serveCopy,
-  waitForConnections,
-} from './fleet.ts';
+import { enrolledState, fleetClient, generate, measureRelease, waitForConnections } from './fleet.ts';
 import { percentile, postJson, sleep, startServerChild, summarizeCpuProfile } from './harness.ts';
 import { machine, median } from './report.ts';
 
@@ -42,7 +33,7 @@ export async function bareFanOut(runs: number, workers: number): Promise<Release
   try {
     const { url, ca } = await server.send({ cmd: 'hello' });
     for (let r = 0; r < runs; r++) {
-      const dispatcher = new Agent({ connect: { ca: ca!, timeout: 60_000 }, connections: workers + 50, keepAliveTimeout: 120_000 });
+      const dispatcher = fleetClient(ca!, workers + 50);
       let t0 = Number.POSITIVE_INFINITY;
       const lat: number[] = [];
       const pending = Array.from({ length: workers }, () =>
@@ -69,54 +60,21 @@ export async function benchRelease(runs = RUNS, workers = WORKERS): Promise<Rele
   try {
     const fan = generate(work, 'fan', workers, workers);
     const ids = fan.hosts.map((h, i) => createAgent(h, i));
-    const enrolledDir = join(work, 'enrolled');
-    let server = await startServerChild();
-    try {
-      const { url, ca } = await serveCopy(server, fan, work, 'enroll');
-      const dispatcher = new Agent({ connect: { ca }, connections: ENROLL_CONCURRENCY + 8 });
-      await enrollAll(dispatcher, url, ids, fan.credentials);
-      await prepareAll(dispatcher, url, ids);
-      await server.send({ cmd: 'stop' });
-      await dispatcher.destroy();
-      cpSync(join(work, 'state-enroll'), enrolledDir, { recursive: true });
-    } finally {
-      await server.exit();
-    }
-    const kubeseed: ReleaseNumbers['kubeseed'] = [];
+    const enrolled = await enrolledState(fan, ids, work, 'fan');
     const bare: ReleaseNumbers['bare'] = [];
-    for (let r = 0; r <= runs; r++) {
-      const profiled = r === runs;
-      // Alternate with the floor so both see the same machine.
-      if (!profiled) bare.push(...(await bareFanOut(1, workers)));
-      server = await startServerChild();
-      try {
-        const stateDir = join(work, `state-${r}`);
-        cpSync(enrolledDir, stateDir, { recursive: true });
-        const answer = await server.send({ cmd: 'state', stateDir, logFile: join(work, `coordinator-${r}.log`) });
-        const dispatcher = new Agent({
-          connect: { ca: answer.ca!, timeout: 60_000 },
-          connections: ids.length + 50,
-          keepAliveTimeout: 120_000,
-        });
-        const gate = await openWorkerGate(dispatcher, answer.url!, ids, workers, async () => {
-          if (profiled) await server.send({ cmd: 'profile-start' });
-        });
-        if (profiled) await server.send({ cmd: 'profile-stop', file: join(work, 'release.cpuprofile') });
-        else
-          kubeseed.push({
-            p50: percentile(gate.latencies, 50),
-            p99: percentile(gate.latencies, 99),
-            max: Math.max(...gate.latencies),
-            ackMs: gate.ackMs,
-          });
-        await server.send({ cmd: 'stop' });
-        await closeQuietly(dispatcher, gate.polls);
-      } finally {
-        await server.exit();
-      }
-    }
-    if (process.env.BENCH_PROFILE_OUT) cpSync(join(work, 'release.cpuprofile'), process.env.BENCH_PROFILE_OUT);
-    return { kubeseed, bare, profile: summarizeCpuProfile(join(work, 'release.cpuprofile'), 14) };
+    const profile = join(work, 'release.cpuprofile');
+    // The floor before each run, so both see the same machine.
+    const gates = await measureRelease(enrolled.dir, work, ids, workers, runs, profile, async () => {
+      bare.push(...(await bareFanOut(1, workers)));
+    });
+    const kubeseed = gates.map((gate) => ({
+      p50: percentile(gate.latencies, 50),
+      p99: percentile(gate.latencies, 99),
+      max: Math.max(...gate.latencies),
+      ackMs: gate.ackMs,
+    }));
+    if (process.env.BENCH_PROFILE_OUT) cpSync(profile, process.env.BENCH_PROFILE_OUT);
+    return { kubeseed, bare, profile: summarizeCpuProfile(profile, 14) };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

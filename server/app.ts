@@ -6,7 +6,6 @@
  * 5xx bodies say nothing about internals. Agent routes are signed (protocol/wire.ts); status,
  * events and admin routes need the operator token. The caller opens the store first.
  */
-import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   API_PREFIX,
@@ -291,14 +290,9 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
     },
     async (request, reply) => {
       const host = request.agentHost!;
-      const abort = new AbortController();
-      const onClose = () => {
-        if (!reply.raw.writableFinished) abort.abort();
-      };
-      (reply.raw as ServerResponse).once('close', onClose);
       const waitMs = request.query.wait === undefined ? defaultWait : Number(request.query.wait);
-      const answer = await coordinator.next(host, waitMs, abort.signal);
-      reply.raw.off('close', onClose);
+      // The response is the client: a poll waits on its 'close' (the agent went away), no controller per poll.
+      const answer = await coordinator.next(host, waitMs, reply.raw);
       if (!answer) {
         const waiting = coordinator.waitingFor(host);
         if (waiting) reply.header('x-kubeseed-waiting-for', headerText(waiting));

@@ -17,7 +17,7 @@ import { createStepRecord, type HostRecord, type RolloutSnapshot } from './model
 import { type CoordinatorInputs, type CoordinatorOptions, RolloutEvents, type ServiceContext } from './rollout/context.ts';
 import { DeliveryService } from './rollout/delivery.ts';
 import { EnrollmentService } from './rollout/enrollment.ts';
-import { LiveState } from './rollout/live-state.ts';
+import { LiveState, type PollClient } from './rollout/live-state.ts';
 import { OperatorActions } from './rollout/operator-actions.ts';
 import { Reconciler } from './rollout/reconciler.ts';
 import { ReportService } from './rollout/reports.ts';
@@ -152,7 +152,9 @@ export class Coordinator {
   enroll = (request: EnrollRequest, sourceAddress: string) => this.enrollment.enroll(request, sourceAddress);
   installFailed = (request: InstallFailedRequest, sourceAddress: string) => this.enrollment.installFailed(request, sourceAddress);
   authenticate = (request: SignedRequest) => this.enrollment.authenticate(request);
-  next = (host: string, waitMs: number, signal?: AbortSignal) => this.delivery.next(host, waitMs, signal);
+  next = (host: string, waitMs: number, client?: PollClient) => this.delivery.next(host, waitMs, client);
+  /** Long-polls waiting now. */
+  waitingPolls = () => this.live.waitingPolls();
   report = (host: string, report: ReportRequest) => this.reports.report(host, report);
   heartbeat = (host: string, beat: HeartbeatRequest) => this.reports.heartbeat(host, beat);
 

@@ -132,17 +132,10 @@ export function planSteps(spec: ClusterSpec): PlannedStep[] {
     if (kubeVip) joins.push(add(h, 'kube-vip-manifest', [join], 'its own join to finish', []));
   }
   const workerGroup = { name: 'worker-join' as const, limit: spec.rollout.workerParallelism };
+  // Worded once: every worker's step holds this one string (a copy each is ~100 bytes × the fleet).
+  const workerWaits = `the first control plane serving (init + CNI); at most ${spec.rollout.workerParallelism} workers join at once`;
   for (const h of of('worker')) {
-    joins.push(
-      add(
-        h,
-        'kubeadm-join-worker',
-        [...own(h), ...ready],
-        `the first control plane serving (init + CNI); at most ${spec.rollout.workerParallelism} workers join at once`,
-        ['bootstrap-token'],
-        workerGroup,
-      ),
-    );
+    joins.push(add(h, 'kubeadm-join-worker', [...own(h), ...ready], workerWaits, ['bootstrap-token'], workerGroup));
   }
   const nodes = spec.hosts.filter((h) => h.role === 'control-plane' || h.role === 'worker');
   const finalAfter = [...ready, ...joins];

@@ -10,6 +10,7 @@ import type { StepRecord } from '../model.ts';
 import { applyReport, currentToken, indexPlan, isHostDone } from '../scheduler.ts';
 import { StoreError } from '../store/index.ts';
 import type { ServiceContext } from './context.ts';
+import type { PollClient } from './live-state.ts';
 
 export class DeliveryService {
   constructor(private readonly ctx: ServiceContext) {}
@@ -25,8 +26,11 @@ export class DeliveryService {
     return isHostDone(this.ctx.repo.liveSnapshot(this.ctx.live.lastSeen), this.ctx.plan, host);
   }
 
-  /** GET /v1/next: the host's released step, `done`, or null when nothing came within `waitMs`. */
-  async next(host: string, waitMs: number, signal?: AbortSignal): Promise<NextResponse | null> {
+  /**
+   * GET /v1/next: the host's released step, `done`, or null when nothing came within `waitMs` or the
+   * `client` (the HTTP response) closed while waiting.
+   */
+  async next(host: string, waitMs: number, client?: PollClient): Promise<NextResponse | null> {
     const wait = Math.min(waitMs, this.ctx.options.maxWaitMs ?? 60_000);
     const deadline = this.ctx.clock.now() + wait;
     const realDeadline = this.ctx.realClock.now() + wait;
@@ -61,8 +65,8 @@ export class DeliveryService {
         return { step: null, done: true, serverTime: this.ctx.clock.now() };
       }
       const remaining = Math.min(deadline - this.ctx.clock.now(), realDeadline - this.ctx.realClock.now());
-      if (remaining <= 0 || this.ctx.live.stopped || signal?.aborted) return null;
-      await this.ctx.live.waitForHost(host, remaining, signal);
+      if (remaining <= 0 || this.ctx.live.stopped || client?.closed) return null;
+      await this.ctx.live.waitForHost(host, remaining, client);
     }
   }
 

@@ -15,8 +15,16 @@ export interface Heartbeat {
   skewMs: number;
 }
 
-interface Waiter {
-  wake: () => void;
+/**
+ * The client of a waiting long-poll, as the wait sees it: node:http's ServerResponse. `closed` and a
+ * 'close' event once its connection closed (while the poll waits, before any answer: the client went
+ * away). Listening to the response itself costs a waiting poll one listener, where an AbortController
+ * per poll cost a controller, a signal with its listener table and a close handler (issue 19).
+ */
+export interface PollClient {
+  readonly closed: boolean;
+  on(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
 }
 
 export class LiveState {
@@ -31,37 +39,47 @@ export class LiveState {
   /** The scheduler's latest reason per host for not releasing its next step. */
   waiting: Record<string, string> = {};
   stopped = false;
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  /**
+   * The wake-up of each waiting long-poll, by host. A host has one poll waiting, rarely two: a list of
+   * functions costs less per waiting agent than a Set or a waiter object each (issue 19).
+   */
+  private readonly waiters = new Map<string, (() => void)[]>();
 
-  /** Resolves after `ms`, on `wakeHost(host)`, on `wakeAll()` or when `signal` aborts. */
-  waitForHost(host: string, ms: number, signal?: AbortSignal): Promise<void> {
+  /** Resolves after `ms`, on `wakeHost(host)`, on `wakeAll()` or when `client` closes. */
+  waitForHost(host: string, ms: number, client?: PollClient): Promise<void> {
     return new Promise((resolve) => {
-      let set = this.waiters.get(host);
-      if (!set) {
-        set = new Set();
-        this.waiters.set(host, set);
-      }
-      const waiter: Waiter = {
-        wake: () => {
-          clearTimeout(timer);
-          set.delete(waiter);
-          if (set.size === 0) this.waiters.delete(host);
-          signal?.removeEventListener('abort', waiter.wake);
-          resolve();
-        },
+      // One closure per waiting poll: its timer, its client's 'close' and a wake-up all call it.
+      const wake = () => {
+        clearTimeout(timer);
+        client?.off('close', wake);
+        const list = this.waiters.get(host);
+        const at = list ? list.indexOf(wake) : -1;
+        if (at < 0) return; // woken already
+        if (list!.length === 1) this.waiters.delete(host);
+        else list!.splice(at, 1);
+        resolve();
       };
-      const timer = setTimeout(waiter.wake, ms);
-      set.add(waiter);
-      signal?.addEventListener('abort', waiter.wake, { once: true });
+      const timer = setTimeout(wake, ms);
+      const list = this.waiters.get(host);
+      if (list) list.push(wake);
+      else this.waiters.set(host, [wake]);
+      client?.on('close', wake);
     });
   }
 
+  /** Long-polls waiting now (all hosts). */
+  waitingPolls(): number {
+    let count = 0;
+    for (const list of this.waiters.values()) count += list.length;
+    return count;
+  }
+
   wakeHost(host: string): void {
-    const set = this.waiters.get(host);
-    if (set) for (const waiter of [...set]) waiter.wake();
+    const list = this.waiters.get(host);
+    if (list) for (const wake of [...list]) wake();
   }
 
   wakeAll(): void {
-    for (const set of this.waiters.values()) for (const w of [...set]) w.wake();
+    for (const list of [...this.waiters.values()]) for (const wake of [...list]) wake();
   }
 }

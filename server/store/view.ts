@@ -1,8 +1,10 @@
 /**
  * The in-memory key/value view shared by both store implementations: compare-and-swap checks,
  * application of a transaction with an undo list, and rollback. Values are deep-frozen copies,
- * so a caller can never mutate stored state by accident.
+ * so a caller can never mutate stored state by accident; their short strings are interned
+ * (intern.ts: a fleet's records repeat the same host names, kinds and ids many times over).
  */
+import { internValues, StringTable } from './intern.ts';
 import type { CommitResult, StoreRecord, StoreTxn } from './types.ts';
 
 export interface UndoEntry {
@@ -36,6 +38,7 @@ function lowerBound(keys: string[], key: string): number {
 export class KeyValueView {
   private readonly records = new Map<string, StoreRecord>();
   private readonly listeners = new Set<ViewListener>();
+  private readonly strings = new StringTable();
   private rev = 0;
   /** Sorted keys, built on the first `list` and kept sorted by every insert and delete after it. */
   private sortedKeys: string[] | undefined;
@@ -85,6 +88,11 @@ export class KeyValueView {
     return this.records.size;
   }
 
+  /** Distinct short strings the records share (intern.ts). */
+  internedStrings(): number {
+    return this.strings.size();
+  }
+
   entries(): StoreRecord[] {
     return [...this.records.values()];
   }
@@ -106,7 +114,9 @@ export class KeyValueView {
     const undo: UndoEntry[] = [];
     for (const put of txn.puts ?? []) {
       undo.push({ key: put.key, previous: this.records.get(put.key) });
-      const value = deepFreeze(structuredClone(put.value));
+      // The clone copies every string flat (a short slice of a large body must not keep the body);
+      // interning then shares those copies across records.
+      const value = deepFreeze(internValues(structuredClone(put.value), this.strings));
       this.set(put.key, deepFreeze({ key: put.key, value, version: revision }));
     }
     for (const key of txn.deletes ?? []) {
@@ -116,8 +126,9 @@ export class KeyValueView {
     return { revision, undo };
   }
 
-  /** Loads a record as-is (journal replay, snapshot load). */
+  /** Loads a record as-is (journal replay, snapshot load: a value the caller parsed and hands over). */
   load(record: StoreRecord): void {
+    record.value = internValues(record.value, this.strings);
     this.set(record.key, deepFreeze(record));
     if (record.version > this.rev) this.rev = record.version;
   }
