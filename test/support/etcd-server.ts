@@ -5,10 +5,11 @@
  * healthcheck-client.{crt,key}.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { opensslCa, opensslLeaf } from './openssl.ts';
 
 export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -23,64 +24,10 @@ export function freePort(): Promise<number> {
 
 /** CA, `server` (serverAuth+clientAuth, for `sans`) and `healthcheck-client` certificates, made with openssl. */
 export function makePki(dir: string, sans = 'DNS:localhost,IP:127.0.0.1'): void {
-  const sh = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  sh([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=etcd-ca',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-  ]);
-  const leaf = (name: string, ext: string) => {
-    sh([
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${name}`,
-    ]);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    sh([
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.crt`,
-    ]);
-  };
-  leaf('server', `subjectAltName=${sans}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
-  leaf('healthcheck-client', 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
+  opensslCa(dir, 'ca', '/CN=etcd-ca', 1);
+  const usage = 'keyUsage=critical,digitalSignature,keyEncipherment\n';
+  opensslLeaf(dir, 'ca', 'server', '/CN=server', 1, `subjectAltName=${sans}\nextendedKeyUsage=serverAuth,clientAuth\n${usage}`);
+  opensslLeaf(dir, 'ca', 'healthcheck-client', '/CN=healthcheck-client', 1, `extendedKeyUsage=clientAuth\n${usage}`);
 }
 
 export interface TestEtcd {

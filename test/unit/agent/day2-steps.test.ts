@@ -2,7 +2,7 @@
  * The agent's day-2 executors (agent/steps/day2-upgrade.ts, day2-renew.ts) against the TEST
  * DOUBLES: kubeadm upgrade apply/node and certs renew, kubectl drain/uncordon, systemctl.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,6 +14,7 @@ import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../../age
 import { DOUBLES_DIR, doubleEnv, readDoubleLog } from '../../../doubles/index.ts';
 import { REPORT_REQUEST_SCHEMA } from '../../../protocol/schemas.ts';
 import type { StepKind } from '../../../protocol/steps.ts';
+import { opensslCa, opensslLeaf } from '../../support/openssl.ts';
 import { wireStep } from '../../support/wire-step.ts';
 import { makeTempRoot, scriptedNet } from './support.ts';
 
@@ -344,72 +345,18 @@ describe('day-2 renewal executors', () => {
 });
 
 describe('the certificates kubeadm keeps on a control plane (issue 22: reported for `kubeseed certs`)', () => {
-  /** A CA and a leaf signed by it, made by the real openssl the way kubeadm makes them (365 days). */
-  function realPki(dir: string) {
-    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-    ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=kubernetes',
-    );
-    const leaf = (name: string, subj: string) => {
-      ssl(
-        'req',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.csr`,
-        '-subj',
-        subj,
-      );
-      ssl(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-CAcreateserial',
-        '-days',
-        '365',
-        '-out',
-        `${name}.crt`,
-      );
-      return { crt: readFileSync(join(dir, `${name}.crt`), 'utf8'), key: readFileSync(join(dir, `${name}.key`), 'utf8') };
-    };
-    return { ca: { crt: readFileSync(join(dir, 'ca.crt'), 'utf8'), key: readFileSync(join(dir, 'ca.key'), 'utf8') }, leaf };
-  }
-
   it('control-plane-cert-renew reports each readable one with its notAfter and serial, after the renewal; an unreadable one is said, not reported', async () => {
     const c = cluster();
     const work = join(c.cp1.root, 'openssl');
     mkdirSync(work);
-    const pki = realPki(work);
-    c.cp1.put('/etc/kubernetes/pki/ca.crt', pki.ca.crt, 0o644);
-    c.cp1.put('/etc/kubernetes/pki/ca.key', pki.ca.key);
-    const apiserver = pki.leaf('apiserver', '/CN=kube-apiserver');
+    // Made by the real openssl the way kubeadm makes them (a 10-year CA, 365-day leaves).
+    const ca = opensslCa(work, 'ca', '/CN=kubernetes', 3650);
+    c.cp1.put('/etc/kubernetes/pki/ca.crt', ca.crt, 0o644);
+    c.cp1.put('/etc/kubernetes/pki/ca.key', ca.key);
+    const apiserver = opensslLeaf(work, 'ca', 'apiserver', '/CN=kube-apiserver', 365);
     c.cp1.put('/etc/kubernetes/pki/apiserver.crt', apiserver.crt, 0o644);
     c.cp1.put('/etc/kubernetes/pki/apiserver.key', apiserver.key);
-    const admin = pki.leaf('admin', '/O=kubeadm:cluster-admins/CN=kubernetes-admin');
+    const admin = opensslLeaf(work, 'ca', 'admin', '/O=kubeadm:cluster-admins/CN=kubernetes-admin', 365);
     c.cp1.put(
       '/etc/kubernetes/admin.conf',
       `apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n    client-certificate-data: ${Buffer.from(admin.crt).toString('base64')}\n    client-key-data: ${Buffer.from(admin.key).toString('base64')}\n`,

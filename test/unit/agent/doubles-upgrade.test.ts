@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DOUBLES_DIR, doubleEnv } from '../../../doubles/index.ts';
+import { opensslCa } from '../../support/openssl.ts';
 import { makeTempRoot } from './support.ts';
 
 const cleanups: Array<() => void> = [];
@@ -173,33 +174,12 @@ describe('kubeadm TEST DOUBLE: certs renew', () => {
     cleanups.push(() => rmSync(work, { recursive: true, force: true }));
     const cp1 = c.initialised(true, (host) => {
       for (const [name, cn] of [
-        ['ca', 'kubernetes'],
-        ['front-proxy-ca', 'front-proxy-ca'],
+        ['ca', '/CN=kubernetes'],
+        ['front-proxy-ca', '/CN=front-proxy-ca'],
       ]) {
-        const made = spawnSync(
-          'openssl',
-          [
-            'req',
-            '-x509',
-            '-newkey',
-            'ec',
-            '-pkeyopt',
-            'ec_paramgen_curve:P-256',
-            '-nodes',
-            '-keyout',
-            `${name}.key`,
-            '-out',
-            `${name}.crt`,
-            '-days',
-            '3650',
-            '-subj',
-            `/CN=${cn}`,
-          ],
-          { cwd: work },
-        );
-        expect(made.status).toBe(0);
-        host.put(`/etc/kubernetes/pki/${name}.crt`, readFileSync(join(work, `${name}.crt`), 'utf8'), 0o644);
-        host.put(`/etc/kubernetes/pki/${name}.key`, readFileSync(join(work, `${name}.key`), 'utf8'));
+        const made = opensslCa(work, name as string, cn as string, 3650);
+        host.put(`/etc/kubernetes/pki/${name}.crt`, made.crt, 0o644);
+        host.put(`/etc/kubernetes/pki/${name}.key`, made.key);
       }
     });
     const pki = (f: string) => join(cp1.root, 'etc/kubernetes/pki', f);
