@@ -15,7 +15,7 @@ import { type CoordinatorState, createSecretSource, FLEET_KEY, loadState, StateE
 import { type IssuedCertificate, reportedCertificates, trackedCertificates } from './certificates.ts';
 import { readDay2Operation, withDay2Steps } from './day2/operation.ts';
 import { createKubernetesApi } from './kubernetes-api.ts';
-import type { StepRecord } from './model.ts';
+import type { HostRecord, StepRecord } from './model.ts';
 import { SECRET_RECORD_PREFIXES } from './rollout/repository.ts';
 import type { LoadedState } from './serve.ts';
 import { openStore, type RecordStore, recordStoreTarget } from './store/open.ts';
@@ -66,7 +66,19 @@ export async function loadReportedCertificates(
   const target = recordStoreTarget(stateDir, spec.name, SECRET_RECORD_PREFIXES, options.passphrase, options.records);
   const store = await openStore(target.url, { ...target.options, readOnly: true });
   try {
-    return reportedCertificates(store.list<StepRecord>('step/').map((r) => r.value));
+    // A removed host's certificates are gone with it (`kubeseed remove`): not listed.
+    const removed = new Set(
+      store
+        .list<HostRecord>('host/')
+        .filter((r) => r.value.removed)
+        .map((r) => r.value.name),
+    );
+    return reportedCertificates(
+      store
+        .list<StepRecord>('step/')
+        .map((r) => r.value)
+        .filter((s) => !removed.has(s.host)),
+    );
   } finally {
     await store.close();
   }

@@ -147,7 +147,8 @@ export class StatusProjection {
       byHost.set(step.host, list);
     }
     const done = doneHosts(snapshot, this.plan);
-    const expiry = this.withReported(Object.values(snapshot.steps));
+    // A removed host's certificates are gone with it (`kubeseed remove`): not counted.
+    const expiry = this.withReported(Object.values(snapshot.steps).filter((s) => !snapshot.hosts[s.host]?.removed));
     const hosts: HostStatus[] = this.plan.hosts.map((planned) => {
       const record = snapshot.hosts[planned.name];
       const steps = byHost.get(planned.name) ?? [];

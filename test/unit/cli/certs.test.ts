@@ -118,11 +118,28 @@ describe('kubeseed certs', () => {
         notAfter: soon + 300 * 86_400_000,
       },
     ];
+    // k8s2master2 joined, reported, then was removed (`kubeseed remove`): its certificates went with it.
+    const gone = createStepRecord('k8s2master2/kubeadm-join-control-plane', 'k8s2master2', 'kubeadm-join-control-plane', 'plan', 2);
     await journal.commit({
       puts: [
         {
           key: `step/${step.id}`,
           value: { ...step, state: 'succeeded', attempt: 1, finishedAt: 1_700_000_000_000, results: { kubeadmCertificates: reported } },
+        },
+        {
+          key: `step/${gone.id}`,
+          value: { ...gone, state: 'succeeded', attempt: 1, finishedAt: 1_700_000_000_000, results: { kubeadmCertificates: reported } },
+        },
+        {
+          key: 'host/k8s2master2',
+          value: {
+            name: 'k8s2master2',
+            role: 'control-plane',
+            credentialSpent: true,
+            rebindAllowed: false,
+            removed: true,
+            awaitingApproval: false,
+          },
         },
       ],
     });
@@ -160,6 +177,7 @@ describe('kubeseed certs', () => {
       expect.stringMatching(/^certificate k8s2master1:\/etc\/kubernetes\/pki\/apiserver\.crt expires on .* \(in 10 days\)/),
     ]);
     expect(out.notReported).toBeUndefined();
+    expect(out.certificates.filter((c) => c.file.startsWith('k8s2master2:'))).toEqual([]);
     // Read only: every file of the store is as it was (torn tail included), no key file appeared.
     expect(readdirSync(join(copy, 'store')).map((f) => [f, readFileSync(join(copy, 'store', f)).toString('base64')])).toEqual(before);
 

@@ -148,7 +148,7 @@ describe('the certificates kubeadm keeps on the control planes, as their agents 
     notAfter: at(days),
   });
 
-  it("join the state directory's in status(): the earliest per host and overall, named by host and path", async () => {
+  it("join the state directory's in status(): the earliest per host and overall, named by host and path; a removed host's are gone", async () => {
     const plan = makePlan({ topology: 'external-etcd' });
     const certificates = trackedCertificates(plan, pkiFile, tls());
     const c = new Coordinator(makeInputs(plan, { clock: new FakeClock(NOW.getTime()), certificates }), {
@@ -193,6 +193,11 @@ describe('the certificates kubeadm keeps on the control planes, as their agents 
     expect(certificateWarning(cp1.certificateExpiry, NOW.getTime())).toBe(
       'certificate cp1:/etc/kubernetes/pki/apiserver.crt expires on 2026-12-11 (in 10 days): renew it (docs/pki.md, "Renewing certificates")',
     );
+    // `kubeseed remove cp1`: its certificates are gone with it.
+    await c.remove('cp1');
+    const after = c.status();
+    expect(after.hosts.find((h) => h.name === 'cp1')!.certificateExpiry).toEqual({ file: 'pki/front-proxy-ca.crt', notAfter: at(3640) });
+    expect(after.certificateExpiry).toEqual({ file: 'pki/etcd/members/etcd1/peer.crt', notAfter: at(20) });
     c.stop();
   });
 
