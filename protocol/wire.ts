@@ -12,6 +12,7 @@
  *       x-kubeseed-nonce:     16+ random hex chars, never reused
  *       x-kubeseed-signature: base64 ECDSA-SHA256 (DER) over `canonicalRequest(...)`
  */
+import type { CertificateFacts } from './certificate-facts.ts';
 import type { EndpointTarget, Role, StepFile, StepKind, StepParamsOf } from './steps.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -187,15 +188,9 @@ export interface StepResults {
  * the client certificate embedded in a kubeconfig), as the agent read it there: what `kubeadm
  * certs check-expiration` lists, so the coordinator can warn before it expires.
  */
-export interface KubeadmCertificate {
+export interface KubeadmCertificate extends CertificateFacts {
   /** Host path; a kubeconfig's embedded client certificate is named by the kubeconfig's path. */
   path: string;
-  subject: string;
-  issuer: string;
-  /** Hex, as openssl prints it. */
-  serial: string;
-  /** Epoch milliseconds. */
-  notAfter: number;
 }
 
 /** POST /v1/report */

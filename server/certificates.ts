@@ -14,8 +14,9 @@
  * The certificates kubeadm makes on the control planes are learnt from the agents' step results
  * (`reportedCertificates`), not from the state directory.
  */
-import { X509Certificate } from 'node:crypto';
+
 import type { ClusterPlan, PkiFileName, SecretKind } from '../generator/plan/types.ts';
+import { type CertificateFacts, certificateFacts } from '../protocol/certificate-facts.ts';
 import type { KubeadmCertificate } from '../protocol/wire.ts';
 import type { CertificateExpiry, StepRecord } from './model.ts';
 
@@ -45,13 +46,9 @@ const CERTS_BY_KIND: Partial<Record<SecretKind, { shared: CertName[]; perMember?
   'etcd-member-certs': { shared: ['etcd/ca.crt'], perMember: ['etcd/server.crt', 'etcd/peer.crt', 'etcd/healthcheck-client.crt'] },
 };
 
-/** One line of an X509 name (Node gives one attribute per line). */
-const oneLine = (name: string) => name.split('\n').filter(Boolean).join(', ');
-
-function read(pem: string, file: string): { notAfter: number; subject: string; issuer: string; serial: string } {
+function read(pem: string, file: string): CertificateFacts {
   try {
-    const cert = new X509Certificate(pem);
-    return { notAfter: Date.parse(cert.validTo), subject: oneLine(cert.subject), issuer: oneLine(cert.issuer), serial: cert.serialNumber };
+    return certificateFacts(pem);
   } catch (error) {
     throw new Error(`${file} in the state directory is not a readable certificate (${(error as Error).message}); re-run kubeseed generate`);
   }

@@ -9,7 +9,7 @@
  * A missing file is simply absent (an external-etcd control plane has no etcd/server.crt); a file
  * that is not a readable certificate is said in the step's log and not reported.
  */
-import { X509Certificate } from 'node:crypto';
+import { certificateFacts } from '../../protocol/certificate-facts.ts';
 import type { StepKind } from '../../protocol/steps.ts';
 import type { KubeadmCertificate } from '../../protocol/wire.ts';
 import { PKI_DIR, type StepRun } from './step-run.ts';
@@ -36,20 +36,6 @@ const PKI_LEAVES = [
 
 const KUBECONFIGS = ['admin.conf', 'super-admin.conf', 'controller-manager.conf', 'scheduler.conf'].map((f) => `/etc/kubernetes/${f}`);
 
-/** One line of an X509 name (Node gives one attribute per line). */
-const oneLine = (name: string) => name.split('\n').filter(Boolean).join(', ');
-
-function parse(pem: string, path: string): KubeadmCertificate {
-  const cert = new X509Certificate(pem);
-  return {
-    path,
-    subject: oneLine(cert.subject),
-    issuer: oneLine(cert.issuer),
-    serial: cert.serialNumber,
-    notAfter: Date.parse(cert.validTo),
-  };
-}
-
 /** The PEM a kubeconfig embeds as its user's client certificate, or null when it embeds none. */
 export function embeddedClientCertificate(kubeconfig: string): string | null {
   const data = /^\s*client-certificate-data:\s*"?([^\s"]+)"?\s*$/m.exec(kubeconfig)?.[1];
@@ -65,7 +51,7 @@ export async function readKubeadmCertificates(run: StepRun): Promise<KubeadmCert
     const pem = pemOf(text);
     if (pem === null) return;
     try {
-      found.push(parse(pem, path));
+      found.push({ path, ...certificateFacts(pem) });
     } catch {
       unreadable.push(path);
     }
