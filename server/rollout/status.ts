@@ -98,34 +98,19 @@ export interface RolloutStatus {
 }
 
 export class StatusProjection {
-  /** Earliest expiry of the certificates in the state directory, overall and per host: computed once, they do not change while serving. */
-  private readonly expiry: ReturnType<typeof summarizeExpiry> | undefined;
-
   constructor(
     private readonly plan: ClusterPlan,
     private readonly repo: RolloutRepository,
     private readonly live: LiveState,
     private readonly clock: Clock,
-    certificates: readonly TrackedCertificate[] | undefined,
-  ) {
-    this.expiry = certificates ? summarizeExpiry(certificates) : undefined;
-  }
+    /** The state directory's (read once at load: they do not change while serving); absent when not known. */
+    private readonly certificates: readonly TrackedCertificate[] | undefined,
+  ) {}
 
   /** Why the host's next step is not released: approval, or the scheduler's latest words. */
   waitingFor(host: string): string | undefined {
     if (this.repo.host(host)?.value.awaitingApproval) return `approval: run \`kubeseed approve ${host}\``;
     return this.live.waiting[host];
-  }
-
-  /** The state directory's expiries with those the control planes' agents reported (kubeadm's own certificates). */
-  private withReported(steps: readonly StepRecord[]): ReturnType<typeof summarizeExpiry> {
-    const reported = summarizeExpiry(reportedCertificates(steps));
-    if (!this.expiry) return reported;
-    const sooner = (a: CertificateExpiry | null | undefined, b: CertificateExpiry | null | undefined) =>
-      !a ? (b ?? null) : !b || a.notAfter <= b.notAfter ? a : b;
-    const byHost = new Map(this.expiry.byHost);
-    for (const [host, e] of reported.byHost) byHost.set(host, sooner(byHost.get(host), e)!);
-    return { overall: sooner(this.expiry.overall, reported.overall), byHost };
   }
 
   status(): RolloutStatus {
@@ -147,8 +132,10 @@ export class StatusProjection {
       byHost.set(step.host, list);
     }
     const done = doneHosts(snapshot, this.plan);
-    // A removed host's certificates are gone with it (`kubeseed remove`): not counted.
-    const expiry = this.withReported(Object.values(snapshot.steps).filter((s) => !snapshot.hosts[s.host]?.removed));
+    // With the ones kubeadm keeps on the control planes, as their agents reported them; a removed
+    // host's certificates are gone with it (`kubeseed remove`).
+    const reported = reportedCertificates(Object.values(snapshot.steps).filter((s) => !snapshot.hosts[s.host]?.removed));
+    const expiry = summarizeExpiry([...(this.certificates ?? []), ...reported]);
     const hosts: HostStatus[] = this.plan.hosts.map((planned) => {
       const record = snapshot.hosts[planned.name];
       const steps = byHost.get(planned.name) ?? [];
@@ -194,7 +181,7 @@ export class StatusProjection {
       hosts,
       coordinatorSteps,
       securityEvents: this.repo.securityEvents(),
-      ...(this.expiry || expiry.overall ? { certificateExpiry: expiry.overall } : {}),
+      ...(this.certificates || reported.length > 0 ? { certificateExpiry: expiry.overall } : {}),
     };
   }
 }
