@@ -11,7 +11,6 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { BACKUPS_DIR, BackupRefused, BackupVault, listBackups } from '../server/backup/vault.ts';
-import { StoreRefusal } from '../server/store/index.ts';
 import { UsageError } from './args.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
 import { InputError } from './exit-codes.ts';
@@ -101,7 +100,8 @@ export async function cmdBackups(argv: string[], io: Io): Promise<number> {
     const vault = await BackupVault.open(stateDir, io.env.KUBESEED_PASSPHRASE || undefined);
     record = await vault.export(id, out);
   } catch (error) {
-    if (error instanceof BackupRefused || error instanceof StoreRefusal) throw new InputError(error.message);
+    // A StoreRefusal (no or a wrong passphrase) exits 2 through the exit-code table.
+    if (error instanceof BackupRefused) throw new InputError(error.message);
     throw error;
   }
   const status = await statusHere(out, io.env);

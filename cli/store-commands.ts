@@ -13,7 +13,7 @@ import { StateError } from '../generator/state/index.ts';
 import { acquireStateLock, SERVE_LOCK_FILE } from '../generator/state/lock.ts';
 import { SECRET_RECORD_PREFIXES } from '../server/coordinator.ts';
 import { EtcdUnavailableError } from '../server/store/etcd-client.ts';
-import { assertJournalIn, migrateJournalToEtcd, StoreRefusal } from '../server/store/index.ts';
+import { assertJournalIn, migrateJournalToEtcd } from '../server/store/index.ts';
 import { UsageError } from './args.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
 import { InputError } from './exit-codes.ts';
@@ -69,7 +69,6 @@ export async function cmdStore(argv: string[], io: Io): Promise<number> {
       now: new Date(),
     });
   } catch (e) {
-    if (e instanceof StoreRefusal) throw new InputError(e.message);
     if (e instanceof EtcdUnavailableError) throw new Error(e.message);
     throw e;
   } finally {
