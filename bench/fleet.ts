@@ -123,6 +123,8 @@ export interface GateRelease {
   latencies: number[];
   /** Report sent → the report's own success acknowledged (ms). */
   ackMs: number;
+  /** Bytes of the first join answer's JSON body (the raw floor in bench/release.ts writes as many). */
+  answerBytes: number;
 }
 
 /**
@@ -142,10 +144,13 @@ export async function openWorkerGate(
   const [cp1, ...others] = identities;
   let t0 = Number.POSITIVE_INFINITY;
   let ackMs = Number.NaN;
+  let answerBytes = 0;
   const latencies: number[] = [];
   const polls = others.map((id) =>
     agentRequest(dispatcher, url, id, 'GET', '/v1/next?wait=60000', undefined, 90_000).then((res) => {
-      if (res.status === 200 && (res.json as NextResponse).step?.kind === 'kubeadm-join-worker') latencies.push(performance.now() - t0);
+      if (res.status !== 200 || (res.json as NextResponse).step?.kind !== 'kubeadm-join-worker') return;
+      latencies.push(performance.now() - t0);
+      answerBytes ||= Buffer.byteLength(JSON.stringify(res.json));
     }),
   );
   const runStep = async (expect: string, openGate: boolean) => {
@@ -175,7 +180,7 @@ export async function openWorkerGate(
   while (latencies.length < expected && Date.now() < until) await sleep(5);
   if (latencies.length < expected)
     throw new Error(`only ${latencies.length} of ${expected} workers got their join within 30 s of the gate opening`);
-  return { latencies, ackMs, polls };
+  return { latencies, ackMs, answerBytes, polls };
 }
 
 export async function closeQuietly(dispatcher: Agent, pending: Promise<unknown>[]): Promise<void> {
@@ -275,8 +280,8 @@ export async function enrolledState(
  * Row (b): `runs` gate openings, each by a coordinator restarted on a fresh copy of `enrolledDir`
  * (enrolledState): one report releases the joins of `workers` waiting workers. Returns each run's
  * latencies and acknowledgement; one run more under the CPU profiler writes `profileFile` (not
- * returned). `beforeRun` runs before each counted run (release.ts measures the bare floor there, so
- * both see the same machine).
+ * returned). `beforeRun` runs before each counted run and `afterRun` after it (release.ts measures
+ * the floors there, so all see the same machine).
  */
 export async function measureRelease(
   enrolledDir: string,
@@ -286,6 +291,7 @@ export async function measureRelease(
   runs: number,
   profileFile: string,
   beforeRun: () => Promise<void> = async () => {},
+  afterRun: (gate: GateRelease) => Promise<void> = async () => {},
 ): Promise<GateRelease[]> {
   const out: GateRelease[] = [];
   for (let r = 0; r <= runs; r++) {
@@ -301,12 +307,13 @@ export async function measureRelease(
         if (profiled) await server.send({ cmd: 'profile-start' });
       });
       if (profiled) await server.send({ cmd: 'profile-stop', file: profileFile });
-      else out.push({ latencies: gate.latencies, ackMs: gate.ackMs });
+      else out.push({ latencies: gate.latencies, ackMs: gate.ackMs, answerBytes: gate.answerBytes });
       await server.send({ cmd: 'stop' });
       await closeQuietly(dispatcher, gate.polls);
     } finally {
       await server.exit();
     }
+    if (!profiled) await afterRun(out[out.length - 1]!);
   }
   return out;
 }

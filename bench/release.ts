@@ -1,8 +1,11 @@
 /**
  * Release latency alone (issue 19's row (b), without the rest of bench/capacity.ts): one report opens
  * the gate for 1,000 workers waiting in `GET /v1/next`; latency per worker from sending the report to
- * its long-poll answered with its join step. Beside it, in the same run and with the same client, the
- * bare Fastify fan-out (1 POST answers 1,000 held GETs over TLS): the floor of this machine.
+ * its long-poll answered with its join step. Beside it, in the same run and with the same client:
+ * the bare Fastify fan-out (1 POST answers 1,000 held GETs over TLS), and the raw floor — node:https
+ * with no framework writing one pre-serialised response, as large as kubeseed's join answer, straight
+ * to every held socket in one loop (server-child `raw`): no Node server can answer them sooner here,
+ * and its loop time shows how much of that is the server's writes and how much the client's reading.
  * A final run of the coordinator under the V8 profiler is summarised (not counted).
  *
  * Run: npx tsx bench/release.ts   (BENCH_RELEASE_RUNS=N, default 3; BENCH_WORKERS, default 1000)
@@ -21,17 +24,28 @@ const RUNS = Number(process.env.BENCH_RELEASE_RUNS ?? 3);
 
 export interface ReleaseNumbers {
   /** Per run: p50 and p99 of the workers' latencies (ms). */
-  kubeseed: { p50: number; p99: number; max: number; ackMs: number }[];
-  bare: { p50: number; p99: number; max: number }[];
+  kubeseed: { p50: number; p99: number; max: number; ackMs: number; answerBytes: number }[];
+  bare: FanOut[];
+  /** The raw floor; `loopMs`: the server's one loop writing every response. */
+  raw: (FanOut & { loopMs: number })[];
   profile: string[];
 }
 
-/** The bare fan-out: `WORKERS` held GETs on a hello-world Fastify over TLS, answered by one POST. */
-export async function bareFanOut(runs: number, workers: number): Promise<ReleaseNumbers['bare']> {
+type FanOut = { p50: number; p99: number; max: number };
+
+/**
+ * A fan-out without the coordinator: `workers` held GETs over TLS answered by one POST, on the bare
+ * Fastify app (`hello`) or the raw floor (`raw`, answers of `bytes`). `loopMs` is the raw server's.
+ */
+export async function bareFanOut(
+  runs: number,
+  workers: number,
+  app: { cmd: 'hello' } | { cmd: 'raw'; bytes: number } = { cmd: 'hello' },
+): Promise<(FanOut & { loopMs: number })[]> {
   const server = await startServerChild();
-  const out: ReleaseNumbers['bare'] = [];
+  const out: (FanOut & { loopMs: number })[] = [];
   try {
-    const { url, ca } = await server.send({ cmd: 'hello' });
+    const { url, ca } = await server.send(app);
     for (let r = 0; r < runs; r++) {
       const dispatcher = fleetClient(ca!, workers + 50);
       let t0 = Number.POSITIVE_INFINITY;
@@ -43,10 +57,11 @@ export async function bareFanOut(runs: number, workers: number): Promise<Release
       );
       await waitForConnections(url!, workers, 30_000);
       t0 = performance.now();
-      await postJson(dispatcher, `${url}/open`, {});
+      const opened = await postJson(dispatcher, `${url}/open`, {});
       await Promise.race([Promise.all(pending), sleep(30_000)]);
-      if (lat.length < workers) throw new Error(`bare fan-out: only ${lat.length} of ${workers} GETs answered within 30 s`);
-      out.push({ p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat) });
+      if (lat.length < workers) throw new Error(`${app.cmd} fan-out: only ${lat.length} of ${workers} GETs answered within 30 s`);
+      const loopMs = (opened.json as { loopMs?: number } | undefined)?.loopMs ?? Number.NaN;
+      out.push({ p50: percentile(lat, 50), p99: percentile(lat, 99), max: Math.max(...lat), loopMs });
       await dispatcher.destroy();
     }
   } finally {
@@ -62,19 +77,32 @@ export async function benchRelease(runs = RUNS, workers = WORKERS): Promise<Rele
     const ids = fan.hosts.map((h, i) => createAgent(h, i));
     const enrolled = await enrolledState(fan, ids, work, 'fan');
     const bare: ReleaseNumbers['bare'] = [];
+    const raw: ReleaseNumbers['raw'] = [];
     const profile = join(work, 'release.cpuprofile');
-    // The floor before each run, so both see the same machine.
-    const gates = await measureRelease(enrolled.dir, work, ids, workers, runs, profile, async () => {
-      bare.push(...(await bareFanOut(1, workers)));
-    });
+    // The bare app before each run and the raw floor (answers as large as this run's) after it: all see the same machine.
+    const gates = await measureRelease(
+      enrolled.dir,
+      work,
+      ids,
+      workers,
+      runs,
+      profile,
+      async () => {
+        bare.push(...(await bareFanOut(1, workers)));
+      },
+      async (gate) => {
+        raw.push(...(await bareFanOut(1, workers, { cmd: 'raw', bytes: gate.answerBytes })));
+      },
+    );
     const kubeseed = gates.map((gate) => ({
       p50: percentile(gate.latencies, 50),
       p99: percentile(gate.latencies, 99),
       max: Math.max(...gate.latencies),
       ackMs: gate.ackMs,
+      answerBytes: gate.answerBytes,
     }));
     if (process.env.BENCH_PROFILE_OUT) cpSync(profile, process.env.BENCH_PROFILE_OUT);
-    return { kubeseed, bare, profile: summarizeCpuProfile(profile, 14) };
+    return { kubeseed, bare, raw, profile: summarizeCpuProfile(profile, 14) };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -87,12 +115,18 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`# release latency, ${WORKERS} workers, ${RUNS} runs; ${machine()}; load ${load.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`);
   for (const [i, k] of n.kubeseed.entries()) {
     const b = n.bare[i]!;
+    const r = n.raw[i]!;
     console.log(
-      `run ${i + 1}: kubeseed p50 ${f(k.p50)} p99 ${f(k.p99)} max ${f(k.max)} ack ${f(k.ackMs)} | bare p50 ${f(b.p50)} p99 ${f(b.p99)} max ${f(b.max)}`,
+      `run ${i + 1}: kubeseed p50 ${f(k.p50)} p99 ${f(k.p99)} max ${f(k.max)} ack ${f(k.ackMs)} (${k.answerBytes} B answers)` +
+        ` | bare p50 ${f(b.p50)} p99 ${f(b.p99)} max ${f(b.max)} | raw p50 ${f(r.p50)} p99 ${f(r.p99)} max ${f(r.max)} server loop ${f(r.loopMs)}`,
     );
   }
   const kp99 = median(n.kubeseed.map((k) => k.p99));
   const bp99 = median(n.bare.map((b) => b.p99));
-  console.log(`median p99: kubeseed ${f(kp99)} ms, bare ${f(bp99)} ms, ratio ${(kp99 / bp99).toFixed(2)}×`);
+  const rp99 = median(n.raw.map((r) => r.p99));
+  console.log(
+    `median p99: kubeseed ${f(kp99)} ms, bare ${f(bp99)} ms, raw ${f(rp99)} ms (its server loop ${f(median(n.raw.map((r) => r.loopMs)))} ms);` +
+      ` kubeseed ÷ bare ${(kp99 / bp99).toFixed(2)}×, ÷ raw ${(kp99 / rp99).toFixed(2)}×`,
+  );
   console.log(n.profile.join('\n'));
 }

@@ -14,6 +14,10 @@
  *       the one replica then elects itself leader (ADR 0036) before it serves.
  *   {cmd: 'hello'}  a bare Fastify app over TLS with the same certificate: GET/POST /hello, and
  *       GET /wait held until POST /open (the ceiling for long-polls and release fan-out).
+ *   {cmd: 'raw', bytes}  node:https with no framework: GET /wait held; POST /open writes one
+ *       pre-serialised HTTP/1.1 response with a `bytes`-long JSON body straight to every held
+ *       socket in one synchronous loop (no per-response header building, serialisation, hooks or
+ *       promises) and answers {released, loopMs}: the floor of any Node server's fan-out here.
  *   {cmd: 'gc'}  a full garbage collection (the parent starts the child with --expose-gc).
  *   {cmd: 'heap'}  process.memoryUsage() and V8's heap spaces (used / committed), to tell live data from retained pages.
  *   {cmd: 'heap-snapshot', file}  a V8 heap snapshot of the server.
@@ -25,7 +29,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
 import { Session } from 'node:inspector';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -43,6 +49,7 @@ type Command =
   | { cmd: 'plan'; specYaml: string; stateDir: string; logFile: string }
   | { cmd: 'state'; stateDir: string; logFile: string; store?: string; etcd?: EtcdTls }
   | { cmd: 'hello' }
+  | { cmd: 'raw'; bytes: number }
   | { cmd: 'gc' }
   | { cmd: 'heap' }
   | { cmd: 'heap-snapshot'; file: string }
@@ -134,6 +141,39 @@ async function startHello() {
   return { url: `https://127.0.0.1:${port}`, ca: tls.ca };
 }
 
+async function startRaw(bytes: number) {
+  const tls = createTestTls();
+  const body = JSON.stringify({ step: 'x'.repeat(Math.max(0, bytes - 12)) });
+  const response = Buffer.from(
+    `HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: keep-alive\r\n\r\n${body}`,
+  );
+  const held = new Set<Socket>();
+  const server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (request, res) => {
+    if (request.url === '/wait') {
+      held.add(res.socket!);
+      return;
+    }
+    request.resume();
+    request.on('end', () => {
+      const started = performance.now();
+      const sockets = [...held];
+      held.clear();
+      for (const socket of sockets) socket.write(response);
+      const answer = JSON.stringify({ released: sockets.length, loopMs: performance.now() - started });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) }).end(answer);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  closeCurrent = async () => {
+    for (const socket of held) socket.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { url: `https://127.0.0.1:${port}`, ca: tls.ca };
+}
+
 async function handle(command: Command): Promise<Record<string, unknown>> {
   switch (command.cmd) {
     case 'plan':
@@ -142,6 +182,8 @@ async function handle(command: Command): Promise<Record<string, unknown>> {
       return startState(command);
     case 'hello':
       return startHello();
+    case 'raw':
+      return startRaw(command.bytes);
     case 'gc':
       // Started with --expose-gc: RSS after a full collection separates live memory from garbage.
       (globalThis as { gc?: () => void }).gc?.();
