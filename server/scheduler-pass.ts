@@ -111,6 +111,8 @@ export interface Pass {
   busyHosts: BusyHosts;
   decisions: Decision[];
   waiting: Record<string, string>;
+  /** A reason → its "waiting for" text, worded once per pass (scheduler.ts `worded`). */
+  reasons: Map<string, string>;
   wake: number[];
   nextSeq: number;
   mintRequested: boolean;
@@ -233,6 +235,7 @@ export function startPass(snapshot: RolloutSnapshot, plan: ClusterPlan, now: num
     busyHosts,
     decisions: [],
     waiting: {},
+    reasons: new Map(),
     wake: [],
     nextSeq: maxSeq + 1,
     mintRequested: false,

@@ -224,7 +224,7 @@ function ensureCleanup(pass: Pass): void {
     if (hostRemoved(pass, record.host)) continue;
     const steps = planCleanup(pass, record);
     if (typeof steps === 'string') {
-      pass.waiting[record.host] = `waiting for ${steps}`;
+      pass.waiting[record.host] = worded(pass, steps);
       continue;
     }
     for (const step of steps) pass.working.set(step.id, step);
@@ -257,12 +257,12 @@ function releasePlanSteps(pass: Pass): void {
     const record = rec(pass, step.id) ?? recordOf(pass.snapshot, step);
     const due = dueForRelease(pass, record);
     if (due !== true) {
-      if (typeof due === 'string' && !pass.waiting[step.host]) pass.waiting[step.host] = `waiting for ${due}`;
+      if (typeof due === 'string' && !pass.waiting[step.host]) pass.waiting[step.host] = worded(pass, due);
       continue;
     }
     const verdict = gate(pass, step, record);
     if (verdict !== true) {
-      if (!pass.waiting[step.host]) pass.waiting[step.host] = verdict.startsWith('waiting') ? verdict : `waiting for ${verdict}`;
+      if (!pass.waiting[step.host]) pass.waiting[step.host] = worded(pass, verdict);
       continue;
     }
     const extra: ReleaseExtra = {};
@@ -270,6 +270,19 @@ function releasePlanSteps(pass: Pass): void {
     release(pass, record, extra);
     delete pass.waiting[step.host];
   }
+}
+
+/**
+ * `reason` as a host's "waiting for …" text, worded once per pass: the hosts waiting for the same
+ * thing (thousands of workers behind one gate) are given one string, not a copy each.
+ */
+function worded(pass: Pass, reason: string): string {
+  let text = pass.reasons.get(reason);
+  if (text === undefined) {
+    text = reason.startsWith('waiting') ? reason : `waiting for ${reason}`;
+    pass.reasons.set(reason, text);
+  }
+  return text;
 }
 
 function planTokenRenewal(pass: Pass): void {

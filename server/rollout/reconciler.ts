@@ -57,7 +57,7 @@ export class Reconciler {
       const snapshot = ctx.repo.liveSnapshot(ctx.live.lastSeen);
       const now = ctx.clock.now();
       const schedule = decide(snapshot, ctx.plan, now, ctx.config);
-      ctx.live.waiting = shareReasons(schedule.waiting);
+      ctx.live.waiting = schedule.waiting;
       this.scheduleWake(schedule.nextWakeAt);
       const committed = this.commitDecisions(snapshot, schedule.decisions, now);
       if (schedule.decisions.some((d) => d.type === 'mint-token')) this.effects.mintToken();
@@ -205,19 +205,4 @@ export class Reconciler {
     }, delay);
     this.wakeTimer.unref();
   }
-}
-
-/**
- * The scheduler words each waiting host's reason afresh: hosts waiting for the same thing (thousands of
- * workers behind one gate) are given one string, held until the next pass, instead of a copy each.
- */
-function shareReasons(waiting: Record<string, string>): Record<string, string> {
-  const held = new Map<string, string>();
-  for (const host of Object.keys(waiting)) {
-    const text = waiting[host]!;
-    const shared = held.get(text);
-    if (shared === undefined) held.set(text, text);
-    else waiting[host] = shared;
-  }
-  return waiting;
 }
