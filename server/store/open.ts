@@ -9,6 +9,7 @@
  *   otherwise; records under P (default `defaultPrefix`). With a passphrase the key file lives in
  *   etcd beside the records (`<P>key`), so every replica opens the same records.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EtcdClient, type EtcdCompare, type EtcdTls } from './etcd-client.ts';
 import { type LeaderIdentity, leaderKey } from './etcd-leader.ts';
@@ -16,7 +17,7 @@ import { EtcdStore } from './etcd-store.ts';
 import { JournalStore } from './journal-store.ts';
 import { MemoryStore } from './memory-store.ts';
 import { type KeyFileHome, keyFileInDirectory, openRecordCipherAt } from './record-cipher.ts';
-import { type Store, StoreError } from './types.ts';
+import { type Store, StoreError, StoreRefusal } from './types.ts';
 
 export interface OpenStoreOptions {
   passphrase?: string;
@@ -180,6 +181,12 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   } else if (scheme === 'journal' || scheme === undefined) {
     const dir = scheme ? url.slice('journal:'.length) : url;
     if (dir === '') throw new StoreError(`store URL "${url}" names no directory: use journal:/path/to/state/store`);
+    // Read only, a directory that is not there is a mistyped --store, not an empty store to create.
+    if (options.readOnly && !existsSync(dir))
+      throw new StoreRefusal(
+        'NO_JOURNAL',
+        `store ${url}: ${dir} does not exist; give --store as \`kubeseed serve\` ran with (its default is journal:<state>/store)`,
+      );
     const home = keyFileInDirectory(dir);
     const cipher = await openRecordCipherAt(home, dir, await passphraseFor(home, options), options.sealedPrefixes ?? []);
     store = new JournalStore(dir, { ...(cipher ? { cipher } : {}), ...(options.readOnly ? { readOnly: true } : {}) });

@@ -5,7 +5,7 @@
  * KUBESEED_PASSPHRASE; a missing state directory is a clear error.
  */
 import { X509Certificate } from 'node:crypto';
-import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -186,6 +186,15 @@ describe('kubeseed certs', () => {
       /^k8s2master1:\/etc\/kubernetes\/admin\.conf +O=kubeadm:cluster-admins, CN=kubernetes-admin +k8s2master1 +\d{4}-\d\d-\d\d +310$/m,
     );
     expect(text.out).not.toContain('none reported yet');
+  });
+
+  it('an explicit --store journal directory that does not exist is refused (exit 2) and not created', async () => {
+    const nowhere = join(dir, 'no-such-store');
+    const r = await runMain(['certs', '--state', state, '--store', `journal:${nowhere}`], { cwd: ROOT });
+    expect(r.code, r.out).toBe(2);
+    expect(r.err).toContain(nowhere);
+    expect(r.err).toMatch(/--store/);
+    expect(existsSync(nowhere)).toBe(false);
   });
 
   it('a missing state directory is an error naming it', async () => {
