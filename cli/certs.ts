@@ -8,7 +8,7 @@
  *
  * Not listed, and said so: the kubelets' client certificates (rotated by the kubelet).
  */
-import { loadIssuedCertificates, loadReportedCertificates } from '../server/load-state.ts';
+import { loadCertificates } from '../server/load-state.ts';
 import { certificateWarning, expiryDate } from '../server/model.ts';
 import { DEFAULT_STATE_DIR, type Io, parseCommand } from './commands.ts';
 import { printData } from './output.ts';
@@ -44,8 +44,7 @@ export async function cmdCerts(argv: string[], io: Io): Promise<number> {
   const stateDir = (flags.state as string | undefined) ?? DEFAULT_STATE_DIR;
   const passphrase = io.env.KUBESEED_PASSPHRASE || undefined;
   const records = await recordStoreOf(flags);
-  const issued = await loadIssuedCertificates(stateDir, passphrase ? { passphrase } : {});
-  const reported = await loadReportedCertificates(stateDir, { ...(passphrase ? { passphrase } : {}), ...(records ? { records } : {}) });
+  const { issued, reported } = await loadCertificates(stateDir, { ...(passphrase ? { passphrase } : {}), ...(records ? { records } : {}) });
   const now = Date.now();
   const certificates = [
     ...issued.map((c) => ({ ...c, source: 'state' as const })),

@@ -42,28 +42,32 @@ async function loadPlanned(stateDir: string, options: { passphrase?: string }) {
   return { state, spec, plan, secrets, tls };
 }
 
-/** Every certificate the coordinator issued or serves, read from the state directory (`kubeseed certs`). */
-export async function loadIssuedCertificates(stateDir: string, options: { passphrase?: string }): Promise<IssuedCertificate[]> {
-  const { plan, secrets, tls } = await loadPlanned(stateDir, options);
-  return trackedCertificates(plan, secrets.pkiFile, tls);
-}
-
 /** A certificate kubeadm keeps on a control plane, as its agent last reported it. */
 export type ReportedCertificate = IssuedCertificate & { readAt: number };
 
 /**
- * The certificates the control planes' agents reported (kubeadm's own), read from the coordinator's
- * records without changing them: beside a running `kubeseed serve` or not. `null` when the journal
- * in DIR/store does not exist yet (serve never ran) and no `records` store is named.
+ * `kubeseed certs`: every certificate the coordinator issued or serves, read from the state
+ * directory, and those the control planes' agents reported (kubeadm's own), read from the
+ * coordinator's records without changing them: beside a running `kubeseed serve` or not. `reported`
+ * is `null` when the journal in DIR/store does not exist yet (serve never ran) and no `records`
+ * store is named.
  */
-export async function loadReportedCertificates(
+export async function loadCertificates(
   stateDir: string,
   options: { passphrase?: string; records?: RecordStore },
-): Promise<ReportedCertificate[] | null> {
-  if (!options.records && !existsSync(join(stateDir, 'store'))) return null;
-  const specFile = join(stateDir, 'cluster.yaml');
-  const { spec } = parseSpec(await readFile(specFile), specFile);
-  const target = recordStoreTarget(stateDir, spec.name, SECRET_RECORD_PREFIXES, options.passphrase, options.records);
+): Promise<{ issued: IssuedCertificate[]; reported: ReportedCertificate[] | null }> {
+  const { spec, plan, secrets, tls } = await loadPlanned(stateDir, options.passphrase ? { passphrase: options.passphrase } : {});
+  const issued = trackedCertificates(plan, secrets.pkiFile, tls);
+  if (!options.records && !existsSync(join(stateDir, 'store'))) return { issued, reported: null };
+  return { issued, reported: await reportedCertificatesIn(stateDir, spec.name, options) };
+}
+
+async function reportedCertificatesIn(
+  stateDir: string,
+  clusterName: string,
+  options: { passphrase?: string; records?: RecordStore },
+): Promise<ReportedCertificate[]> {
+  const target = recordStoreTarget(stateDir, clusterName, SECRET_RECORD_PREFIXES, options.passphrase, options.records);
   const store = await openStore(target.url, { ...target.options, readOnly: true });
   try {
     // A removed host's certificates are gone with it (`kubeseed remove`): not listed.
