@@ -8,6 +8,7 @@ import {
   HEADER_CONTENT_SHA256,
   HEADER_SNAPSHOT_STATUS,
   HEADER_STEP,
+  SNAPSHOT_UPLOAD_TIMEOUT_MS,
   type SnapshotStatus,
 } from '../protocol/backup.ts';
 import type { Clock, Http, HttpResponse, Random } from './io.ts';
@@ -22,9 +23,6 @@ export interface SnapshotUploadInput {
 }
 
 export type SnapshotUpload = (input: SnapshotUploadInput) => Promise<HttpResponse>;
-
-/** A snapshot upload of a few GiB over a slow link still ends; the coordinator's own limit is in docs/day2.md. */
-export const SNAPSHOT_UPLOAD_TIMEOUT_MS = 10 * 60_000;
 
 export function signedSnapshotUpload(
   http: Http,

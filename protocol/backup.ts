@@ -24,6 +24,13 @@ export const HEADER_SNAPSHOT_STATUS = 'x-kubeseed-snapshot-status';
  */
 export const MAX_SNAPSHOT_BYTES = 8 * 1024 ** 3;
 
+/** The agent's bound on `etcdctl snapshot save`, and again on `snapshot status` of the file. */
+export const SNAPSHOT_SAVE_TIMEOUT_MS = 15 * 60_000;
+/** A snapshot upload of a few GiB over a slow link still ends; the coordinator's own limit is in docs/day2.md. */
+export const SNAPSHOT_UPLOAD_TIMEOUT_MS = 10 * 60_000;
+/** The longest an agent works on one `etcd-snapshot` step: save, status and upload, each at its bound. */
+export const SNAPSHOT_STEP_BOUND_MS = 2 * SNAPSHOT_SAVE_TIMEOUT_MS + SNAPSHOT_UPLOAD_TIMEOUT_MS;
+
 /** `snapshot status -w json` of the file on the host, as the agent reports it. */
 export interface SnapshotStatus {
   /** Which program answered: `etcdutl` (3.5+) or `etcdctl` (3.4). */

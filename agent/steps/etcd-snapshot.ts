@@ -11,14 +11,13 @@
  * etcdutl's from 3.5 (deprecated in etcdctl 3.5, gone in 3.6) and etcdctl's before.
  */
 import { createReadStream } from 'node:fs';
-import type { BackupUploadResponse, SnapshotStatus } from '../../protocol/backup.ts';
+import { type BackupUploadResponse, SNAPSHOT_SAVE_TIMEOUT_MS, type SnapshotStatus } from '../../protocol/backup.ts';
 import { SnapshotIntegrity } from '../../protocol/snapshot-integrity.ts';
 import type { StepResults } from '../../protocol/wire.ts';
 import { StepFailure, type StepRun } from './step-run.ts';
 
 /** Where the snapshot is written when etcdctl runs in the etcd container (its data directory, mounted from the host). */
 export const CONTAINER_SNAPSHOT_PATH = '/var/lib/etcd/kubeseed-snapshot.db';
-const SAVE_TIMEOUT_MS = 15 * 60_000;
 
 interface Tooling {
   /** `[]` on the host, `['crictl', 'exec', ID]` in the etcd container. */
@@ -94,9 +93,9 @@ export async function runEtcdSnapshot(run: StepRun<'etcd-snapshot'>): Promise<St
   const env = tooling.prefix.length === 0 ? { ETCDCTL_API: '3' } : undefined;
   await run.fs.remove(tooling.hostFile);
   try {
-    await run.mustRun([...etcdctl, 'snapshot', 'save', tooling.file], { timeoutMs: SAVE_TIMEOUT_MS, ...(env ? { env } : {}) });
+    await run.mustRun([...etcdctl, 'snapshot', 'save', tooling.file], { timeoutMs: SNAPSHOT_SAVE_TIMEOUT_MS, ...(env ? { env } : {}) });
     const statusRun = await run.mustRun([...tooling.prefix, tooling.statusTool, 'snapshot', 'status', tooling.file, '-w', 'json'], {
-      timeoutMs: SAVE_TIMEOUT_MS,
+      timeoutMs: SNAPSHOT_SAVE_TIMEOUT_MS,
       ...(env ? { env } : {}),
     });
     const status = parseSnapshotStatus(statusRun.output, tooling.statusTool);

@@ -13,6 +13,7 @@
  */
 import type { EtcdBackupSpec } from '../../generator/spec/etcd-backup.ts';
 import type { ClusterSpec } from '../../generator/spec/types.ts';
+import { SNAPSHOT_STEP_BOUND_MS } from '../../protocol/backup.ts';
 import { createStepRecord, type StepRecord } from '../model.ts';
 import { hostReady, indexedSteps, type Pass, rec, stepDone } from '../scheduler-pass.ts';
 
@@ -69,10 +70,11 @@ export function snapshotHistory(steps: Iterable<StepRecord>): { inFlight?: StepR
 
 /**
  * A snapshot step still released this long after its release, on a host whose agent has not called
- * within liveAgentMs, is abandoned: its agent is gone (a snapshot's save, check and upload are bounded
- * to 40 min by the agent). Without this a dead agent would stop the schedule for good.
+ * within liveAgentMs, is abandoned: its agent is gone (it bounds a snapshot's save, check and upload
+ * to SNAPSHOT_STEP_BOUND_MS, 40 min; 20 min more for a slow start and its report). Without this a
+ * dead agent would stop the schedule for good.
  */
-export const SNAPSHOT_ABANDONED_MS = 60 * 60_000;
+export const SNAPSHOT_ABANDONED_MS = SNAPSHOT_STEP_BOUND_MS + 20 * 60_000;
 
 /** The in-flight snapshot step when its agent abandoned it (see SNAPSHOT_ABANDONED_MS), else undefined. */
 function abandonedSnapshot(step: StepRecord, now: number, live: (host: string) => boolean): StepRecord | undefined {
