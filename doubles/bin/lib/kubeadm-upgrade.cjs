@@ -31,7 +31,9 @@
  *     `all` ends with "Done renewing certificates. You must restart the kube-apiserver, …"
  *     (cmd/certs.go, phases/certs/renewal/manager.go). kubelet.conf is never renewed (the kubelet
  *     rotates it). The double re-signs a real PEM leaf with openssl (same key and extensions, one
- *     more year) and rewrites a placeholder leaf; it records every renewal in the cluster state.
+ *     more year), and so the client certificate a kubeconfig embeds (renewal/manager.go renews it
+ *     in place in the file: kubeconfigs keep their key); it rewrites a placeholder leaf and records
+ *     every renewal in the cluster state.
  * The installed kubeadm's version: <root>/.doubles/kubeadm-version (what a package install left),
  * else $KUBESEED_DOUBLE_K8S_VERSION, else v1.37.1.
  */
@@ -340,51 +342,29 @@ function renewCerts(ctx, state, nodeName) {
   finish(0, { renewed });
 }
 
-/** A real PEM leaf is re-signed by its CA (same key, same extensions, 365 days); a placeholder is rewritten. */
+/**
+ * A real PEM leaf is re-signed by its CA (same key, same extensions, 365 days), and so is the client
+ * certificate a kubeconfig embeds (client-certificate-data, with its client-key-data); a placeholder
+ * is rewritten.
+ */
 function renewFile(full, ca) {
   const text = c.readHostFile(full) || '';
   const keyFile = full.replace(/\.crt$/, '.key');
   const pem = (p) => (c.readHostFile(p) || '').includes('-----BEGIN');
   if (full.endsWith('.crt') && text.includes('-----BEGIN CERTIFICATE') && pem(keyFile) && pem(`${ca}.key`)) {
-    const { execFileSync } = require('node:child_process');
-    const os = require('node:os');
-    const path = require('node:path');
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-double-renew-'));
-    try {
-      const csr = path.join(tmp, 'leaf.csr');
-      const crt = path.join(tmp, 'leaf.crt');
-      execFileSync(
-        'openssl',
-        ['x509', '-x509toreq', '-in', c.hostPath(full), '-signkey', c.hostPath(keyFile), '-copy_extensions', 'copyall', '-out', csr],
-        { stdio: 'ignore' },
-      );
-      execFileSync(
-        'openssl',
-        [
-          'x509',
-          '-req',
-          '-in',
-          csr,
-          '-CA',
-          c.hostPath(`${ca}.crt`),
-          '-CAkey',
-          c.hostPath(`${ca}.key`),
-          '-CAcreateserial',
-          '-CAserial',
-          path.join(tmp, 'ca.srl'),
-          '-copy_extensions',
-          'copyall',
-          '-days',
-          '365',
-          '-out',
-          crt,
-        ],
-        { stdio: 'ignore' },
-      );
-      c.writeHostFile(full, fs.readFileSync(crt, 'utf8'), 0o644);
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
+    c.writeHostFile(full, resign(text, c.readHostFile(keyFile), ca), 0o644);
+    return;
+  }
+  const embedded = (field) => {
+    const data = new RegExp(`^\\s*${field}:\\s*(\\S+)\\s*$`, 'm').exec(text)?.[1];
+    const decoded = data ? Buffer.from(data, 'base64').toString('utf8') : '';
+    return decoded.includes('-----BEGIN') ? { data, decoded } : null;
+  };
+  const cert = embedded('client-certificate-data');
+  const key = embedded('client-key-data');
+  if (full.endsWith('.conf') && cert && key && pem(`${ca}.key`)) {
+    const renewed = Buffer.from(resign(cert.decoded, key.decoded, ca)).toString('base64');
+    c.writeHostFile(full, text.replace(cert.data, renewed), 0o600);
     return;
   }
   const base = text.replace(/\n# renewed by the kubeadm TEST DOUBLE at \d+\n$/, '\n');
@@ -393,6 +373,48 @@ function renewFile(full, ca) {
     `${base.endsWith('\n') ? base : `${base}\n`}# renewed by the kubeadm TEST DOUBLE at ${Date.now()}\n`,
     full.endsWith('.crt') ? 0o644 : 0o600,
   );
+}
+
+/** `certPem` re-signed by the CA at `${ca}.{crt,key}` (host paths) with its own key and extensions, for 365 days. */
+function resign(certPem, keyPem, ca) {
+  const { execFileSync } = require('node:child_process');
+  const os = require('node:os');
+  const path = require('node:path');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-double-renew-'));
+  try {
+    const [leaf, key, csr, crt] = ['leaf.pem', 'leaf.key', 'leaf.csr', 'leaf.crt'].map((f) => path.join(tmp, f));
+    fs.writeFileSync(leaf, certPem);
+    fs.writeFileSync(key, keyPem, { mode: 0o600 });
+    execFileSync('openssl', ['x509', '-x509toreq', '-in', leaf, '-signkey', key, '-copy_extensions', 'copyall', '-out', csr], {
+      stdio: 'ignore',
+    });
+    execFileSync(
+      'openssl',
+      [
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        c.hostPath(`${ca}.crt`),
+        '-CAkey',
+        c.hostPath(`${ca}.key`),
+        '-CAcreateserial',
+        '-CAserial',
+        path.join(tmp, 'ca.srl'),
+        '-copy_extensions',
+        'copyall',
+        '-days',
+        '365',
+        '-out',
+        crt,
+      ],
+      { stdio: 'ignore' },
+    );
+    return fs.readFileSync(crt, 'utf8');
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 module.exports = { runUpgrade, kubeadmVersion, parseVersion };

@@ -382,10 +382,12 @@ describe('the certificates kubeadm keeps on a control plane (issue 22: reported 
     expect(onHost.serialNumber).not.toBe(before);
     expect(days('/etc/kubernetes/pki/apiserver.crt')).toBe(365);
     // Stacked etcd: the double's init made real etcd leaves, valid as long as kubeadm makes them.
-    expect(reported.get('/etc/kubernetes/pki/etcd/server.crt')?.subject).toBe('CN=etcd-server');
+    expect(reported.get('/etc/kubernetes/pki/etcd/server.crt')?.subject).toBe('CN=cp1');
     expect(days('/etc/kubernetes/pki/etcd/server.crt')).toBe(365);
-    // The kubeconfig's embedded client certificate, named by the kubeconfig.
+    // The kubeconfig's embedded client certificate, named by the kubeconfig, as renewed (certs renew re-signs it in place).
     expect(reported.get('/etc/kubernetes/admin.conf')?.subject).toBe('O=kubeadm:cluster-admins, CN=kubernetes-admin');
+    expect(reported.get('/etc/kubernetes/admin.conf')?.serial).not.toBe(new X509Certificate(admin.crt).serialNumber);
+    expect(days('/etc/kubernetes/admin.conf')).toBe(365);
     // What is not a certificate is said in the log, not reported.
     expect(reported.has('/etc/kubernetes/pki/front-proxy-client.crt')).toBe(false);
     expect(r.logTail).toMatch(/not a readable certificate, not reported to the coordinator: .*front-proxy-client\.crt/);

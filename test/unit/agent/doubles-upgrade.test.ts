@@ -4,11 +4,14 @@
  * each behaviour with its upstream source). Each case runs the doubles as processes on temporary
  * hosts that share one cluster state.
  */
+
 import { spawnSync } from 'node:child_process';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { DOUBLES_DIR, doubleEnv } from '../../../doubles/index.ts';
 import { opensslCa } from '../../support/openssl.ts';
 import { makeTempRoot } from './support.ts';
@@ -200,6 +203,65 @@ describe('kubeadm TEST DOUBLE: certs renew', () => {
     expect(r.out).toContain('certificate for serving the Kubernetes API renewed');
     expect(serial(pki('apiserver.crt'))).not.toBe(before);
     expect(verify('ca.crt', 'apiserver.crt')).toBe(`${pki('apiserver.crt')}: OK`);
+  });
+
+  it("init with a real cluster CA embeds real client certificates with kubeadm's identities in the kubeconfigs, and kubeadm's subjects on the leaves; renew re-signs the embedded ones", () => {
+    const c = cluster();
+    const work = mkdtempSync(join(tmpdir(), 'ks-ca-'));
+    cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+    const cp1 = c.initialised(true, (host) => {
+      const made = opensslCa(work, 'ca', '/CN=kubernetes', 3650);
+      host.put('/etc/kubernetes/pki/ca.crt', made.crt, 0o644);
+      host.put('/etc/kubernetes/pki/ca.key', made.key);
+    });
+    const caPem = readFileSync(join(cp1.root, 'etc/kubernetes/pki/ca.crt'), 'utf8');
+    const embedded = (file: string) => {
+      const config = parseYaml(readFileSync(join(cp1.root, 'etc/kubernetes', file), 'utf8')) as {
+        clusters: { cluster: { 'certificate-authority-data': string } }[];
+        users: { name: string; user: Record<string, string> }[];
+      };
+      const user = config.users[0]!;
+      const pem = (field: string) => Buffer.from(user.user[field]!, 'base64').toString('utf8');
+      return {
+        name: user.name,
+        ca: Buffer.from(config.clusters[0]!.cluster['certificate-authority-data'], 'base64').toString('utf8'),
+        cert: new X509Certificate(pem('client-certificate-data')),
+        key: createPrivateKey(pem('client-key-data')),
+      };
+    };
+    // phases/kubeconfig/kubeconfig.go: one identity per file (../shared/reference/kubeadm.md 3.4).
+    for (const [file, name, subject] of [
+      ['admin.conf', 'kubernetes-admin', 'O=kubeadm:cluster-admins\nCN=kubernetes-admin'],
+      ['super-admin.conf', 'kubernetes-super-admin', 'O=system:masters\nCN=kubernetes-super-admin'],
+      ['controller-manager.conf', 'system:kube-controller-manager', 'CN=system:kube-controller-manager'],
+      ['scheduler.conf', 'system:kube-scheduler', 'CN=system:kube-scheduler'],
+    ] as const) {
+      const e = embedded(file);
+      expect(e.name, file).toBe(name);
+      expect(e.cert.subject, file).toBe(subject);
+      expect(e.ca).toBe(caPem);
+      expect(e.cert.checkIssued(new X509Certificate(caPem)), file).toBe(true);
+      expect(e.cert.verify(new X509Certificate(caPem).publicKey), file).toBe(true);
+      expect(e.cert.checkPrivateKey(e.key), file).toBe(true);
+      expect(Math.round((Date.parse(e.cert.validTo) - Date.now()) / 86_400_000), file).toBe(365);
+    }
+    // The leaves' subjects as kubeadm 1.37 makes them (certs.go; reference 3.4).
+    const subject = (f: string) => new X509Certificate(readFileSync(join(cp1.root, 'etc/kubernetes/pki', f))).subject;
+    expect(subject('apiserver-kubelet-client.crt')).toBe('O=system:kubelet-api-admin\nCN=kube-apiserver-kubelet-client');
+    expect(subject('etcd/server.crt')).toBe('CN=cp1');
+    expect(subject('etcd/peer.crt')).toBe('CN=cp1');
+    expect(subject('etcd/healthcheck-client.crt')).toBe('CN=kube-etcd-healthcheck-client');
+    expect(subject('apiserver-etcd-client.crt')).toBe('CN=kube-apiserver-etcd-client');
+    expect(new X509Certificate(readFileSync(join(cp1.root, 'etc/kubernetes/pki/etcd/server.crt'))).subjectAltName).toContain('DNS:cp1');
+
+    const before = embedded('admin.conf');
+    const r = cp1.run('kubeadm', 'certs', 'renew', 'admin.conf');
+    expect(r.code, r.err).toBe(0);
+    const after = embedded('admin.conf');
+    expect(after.cert.serialNumber).not.toBe(before.cert.serialNumber);
+    expect(after.cert.subject).toBe(before.cert.subject);
+    expect(after.cert.checkPrivateKey(before.key)).toBe(true); // kubeadm keeps the kubeconfig's key
+    expect(after.cert.checkIssued(new X509Certificate(caPem))).toBe(true);
   });
 
   it('all renews every leaf and kubeconfig certificate from the local CAs (one more year) and says what to restart', () => {
