@@ -7,7 +7,7 @@
 import type { BuiltStep, ClusterPlan, HostPlan, PlannedStep, SecretSource } from '../../../generator/plan/types.ts';
 import type { ClusterSpec, HostSpec } from '../../../generator/spec/types.ts';
 import type { Role } from '../../../protocol/index.ts';
-import type { HostRecord } from '../../../server/model.ts';
+import { createStepRecord, type HostRecord, type RolloutSnapshot } from '../../../server/model.ts';
 
 export interface FixtureOptions {
   topology?: 'stacked' | 'external-etcd';
@@ -161,6 +161,32 @@ export const FAKE_PKI_KEY = '-----BEGIN PRIVATE KEY-----\nFAKECAKEYMATERIAL\n---
 /** A plan host's record before anything happened to it (what the coordinator's first start writes). */
 export function newHostRecord(name: string, role: HostRecord['role']): HostRecord {
   return { name, role, credentialSpent: false, rebindAllowed: false, removed: false, awaitingApproval: false };
+}
+
+/** A snapshot of `plan` with every host enrolled and seen at `at`, and every planned step pending. */
+export function enrolledSnapshot(plan: ClusterPlan, at: number): RolloutSnapshot {
+  const snapshot: RolloutSnapshot = { hosts: {}, steps: {}, tokens: [], lastSeen: {} };
+  for (const h of plan.hosts) {
+    snapshot.hosts[h.name] = {
+      ...newHostRecord(h.name, h.role),
+      credentialSpent: true,
+      enrollment: {
+        publicKey: 'k',
+        machineId: h.name,
+        smbiosUuid: '',
+        macs: [],
+        hostname: h.name,
+        arch: 'amd64',
+        os: 'x',
+        agentVersion: 't',
+        at,
+        sourceAddress: '::1',
+      },
+    };
+    snapshot.lastSeen[h.name] = at;
+  }
+  for (const s of plan.steps) snapshot.steps[s.id] = createStepRecord(s.id, s.host, s.kind, 'plan', 0);
+  return snapshot;
 }
 
 export function createFakeSecrets(): SecretSource {

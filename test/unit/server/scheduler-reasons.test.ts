@@ -8,40 +8,14 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { createStepRecord, type RolloutSnapshot } from '../../../server/model.ts';
 import { createSchedulerConfig, decide } from '../../../server/scheduler.ts';
-import { makePlan, newHostRecord } from './fixtures.ts';
+import { enrolledSnapshot, makePlan } from './fixtures.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 const WORKERS = 20_000;
 const T0 = Date.UTC(2026, 11, 6, 12, 0, 0);
-
-function enrolledSnapshot(plan: ReturnType<typeof makePlan>): RolloutSnapshot {
-  const snapshot: RolloutSnapshot = { hosts: {}, steps: {}, tokens: [], lastSeen: {} };
-  for (const h of plan.hosts) {
-    snapshot.hosts[h.name] = {
-      ...newHostRecord(h.name, h.role),
-      credentialSpent: true,
-      enrollment: {
-        publicKey: 'k',
-        machineId: h.name,
-        smbiosUuid: '',
-        macs: [],
-        hostname: h.name,
-        arch: 'amd64',
-        os: 'x',
-        agentVersion: 't',
-        at: T0,
-        sourceAddress: '::1',
-      },
-    };
-    snapshot.lastSeen[h.name] = T0;
-  }
-  for (const s of plan.steps) snapshot.steps[s.id] = createStepRecord(s.id, s.host, s.kind, 'plan', 0);
-  return snapshot;
-}
 
 /** Heap bytes `make()`'s result holds after a full collection. */
 function held<T>(make: () => T): { value: T; bytes: number } {
@@ -55,7 +29,7 @@ function held<T>(make: () => T): { value: T; bytes: number } {
 describe('the scheduler words each waiting reason once per pass', () => {
   it(`${WORKERS} workers behind one gate share one reason string`, () => {
     const plan = makePlan({ workers: WORKERS });
-    const snapshot = enrolledSnapshot(plan);
+    const snapshot = enrolledSnapshot(plan, T0);
     const config = createSchedulerConfig(plan);
     decide(snapshot, plan, T0, config); // warm-up: compiled code and feedback are not counted below
     const { value: waiting, bytes } = held(() => decide(snapshot, plan, T0, config).waiting);

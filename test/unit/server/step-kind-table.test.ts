@@ -9,9 +9,8 @@ import { describeHostPlan, placeholderSecrets } from '../../../generator/plan/do
 import { planRollout } from '../../../generator/plan/plan.ts';
 import type { ClusterPlan, PlannedStep } from '../../../generator/plan/types.ts';
 import { registerStepKind, type StepKind, stepTraits } from '../../../protocol/index.ts';
-import { createStepRecord, type RolloutSnapshot } from '../../../server/model.ts';
 import { applyReport, createSchedulerConfig, decide } from '../../../server/scheduler.ts';
-import { makePlan } from './fixtures.ts';
+import { enrolledSnapshot, makePlan } from './fixtures.ts';
 
 const KIND = 'test-upgrade-apply' as StepKind;
 registerStepKind(KIND, {
@@ -45,31 +44,7 @@ function planWithNewKind(): ClusterPlan {
 /** Drives `decide` the way the coordinator does (no store): every released step succeeds. */
 function rollout(plan: ClusterPlan): { order: string[]; waiting: Record<string, string>[] } {
   const config = createSchedulerConfig(plan);
-  const snapshot: RolloutSnapshot = { hosts: {}, steps: {}, tokens: [], lastSeen: {} };
-  for (const h of plan.hosts) {
-    snapshot.hosts[h.name] = {
-      name: h.name,
-      role: h.role,
-      credentialSpent: true,
-      rebindAllowed: false,
-      removed: false,
-      awaitingApproval: false,
-      enrollment: {
-        publicKey: 'k',
-        machineId: h.name,
-        smbiosUuid: '',
-        macs: [],
-        hostname: h.name,
-        arch: 'amd64',
-        os: 'x',
-        agentVersion: 't',
-        at: T0,
-        sourceAddress: '::1',
-      },
-    };
-    snapshot.lastSeen[h.name] = T0;
-  }
-  for (const s of plan.steps) snapshot.steps[s.id] = createStepRecord(s.id, s.host, s.kind, 'plan', 0);
+  const snapshot = enrolledSnapshot(plan, T0);
   const order: string[] = [];
   const waiting: Record<string, string>[] = [];
   for (let round = 0; round < 50; round++) {
