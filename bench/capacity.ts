@@ -24,9 +24,9 @@ import { join } from 'node:path';
 import type { Agent } from 'undici';
 import { type AgentIdentity, createAgent, enrollBody } from '../test/unit/server/support.ts';
 import { type CurvePoint, enrollmentPoint } from './enroll-curve.ts';
-import { ENROLL_CONCURRENCY, enrolledFleet, enrolledState, fleetClient, generate, holdWaiting, measureRelease } from './fleet.ts';
+import { ENROLL_CONCURRENCY, enrolledFleet, enrolledState, fleetClient, generate, holdWaiting } from './fleet.ts';
 import { percentile, postJson, runBounded, type ServerChild, startServerChild, summarizeCpuProfile } from './harness.ts';
-import { bareFanOut } from './release.ts';
+import { releaseWithFloors } from './release.ts';
 import { machine, median, writeSection } from './report.ts';
 
 const WAITERS = 5000;
@@ -107,33 +107,18 @@ export async function benchCapacity(): Promise<string> {
       await server.exit();
     }
 
-    // Release fan-out ceiling: 1,000 held GETs answered by one POST (bench/release.ts), measured before each
-    // kubeseed run below so both see the same machine and the same client process (its heap grows with the fleets).
-    const helloRelease: Awaited<ReturnType<typeof bareFanOut>> = [];
-    const rawRelease: Awaited<ReturnType<typeof bareFanOut>> = [];
-
     // ── (b) release latency: one report opens the gate for 1,000 waiting workers ──
     // The fleet enrolls once (under the CPU profiler: that pass gives the enrollment profile); each measured run
     // restarts the coordinator on a copy of that enrolled state (a restart resumes the rollout), then one pass more
     // runs under the profiler (not counted).
     const enrolled = await enrolledState(fan, fanIds, work, 'fan', join(work, 'enroll.cpuprofile'));
     const fanEnrollPerSecond = enrolled.perSecond;
-    const release = (
-      await measureRelease(
-        enrolled.dir,
-        work,
-        fanIds,
-        RELEASE_WORKERS,
-        RELEASE_RUNS,
-        join(work, 'release.cpuprofile'),
-        async () => {
-          helloRelease.push(...(await bareFanOut(1, RELEASE_WORKERS)));
-        },
-        async (gate) => {
-          rawRelease.push(...(await bareFanOut(1, RELEASE_WORKERS, { cmd: 'raw', bytes: gate.answerBytes })));
-        },
-      )
-    ).map((run) => run.latencies);
+    // Its ceiling, 1,000 held GETs answered by one POST, and the raw floor alternate with the kubeseed runs
+    // (bench/release.ts), so all see the same machine and the same client process (its heap grows with the fleets).
+    const floors = await releaseWithFloors(enrolled.dir, work, fanIds, RELEASE_WORKERS, RELEASE_RUNS, join(work, 'release.cpuprofile'));
+    const release = floors.gates.map((run) => run.latencies);
+    const helloRelease = floors.bare;
+    const rawRelease = floors.raw;
     // ── (e) the enrollment curve: a fresh fleet per size ──
     const curve: CurvePoint[] = [];
     for (const hosts of CURVE_SIZES) curve.push(await enrollmentPoint(hosts));

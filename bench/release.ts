@@ -14,8 +14,8 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { createAgent } from '../test/unit/server/support.ts';
-import { enrolledState, fleetClient, generate, measureRelease, waitForConnections } from './fleet.ts';
+import { type AgentIdentity, createAgent } from '../test/unit/server/support.ts';
+import { enrolledState, fleetClient, type GateRelease, generate, measureRelease, waitForConnections } from './fleet.ts';
 import { percentile, postJson, sleep, startServerChild, summarizeCpuProfile } from './harness.ts';
 import { machine, median } from './report.ts';
 
@@ -70,30 +70,45 @@ export async function bareFanOut(
   return out;
 }
 
+/**
+ * Row (b) with its floors (bench/fleet.ts measureRelease): the bare app before each kubeseed run and
+ * the raw floor, with answers as large as that run's, after it — all see the same machine.
+ */
+export async function releaseWithFloors(
+  enrolledDir: string,
+  work: string,
+  identities: AgentIdentity[],
+  workers: number,
+  runs: number,
+  profileFile: string,
+): Promise<{ gates: GateRelease[]; bare: ReleaseNumbers['bare']; raw: ReleaseNumbers['raw'] }> {
+  const bare: ReleaseNumbers['bare'] = [];
+  const raw: ReleaseNumbers['raw'] = [];
+  const gates = await measureRelease(
+    enrolledDir,
+    work,
+    identities,
+    workers,
+    runs,
+    profileFile,
+    async () => {
+      bare.push(...(await bareFanOut(1, workers)));
+    },
+    async (gate) => {
+      raw.push(...(await bareFanOut(1, workers, { cmd: 'raw', bytes: gate.answerBytes })));
+    },
+  );
+  return { gates, bare, raw };
+}
+
 export async function benchRelease(runs = RUNS, workers = WORKERS): Promise<ReleaseNumbers> {
   const work = mkdtempSync(join(tmpdir(), 'ks-bench-release-'));
   try {
     const fan = generate(work, 'fan', workers, workers);
     const ids = fan.hosts.map((h, i) => createAgent(h, i));
     const enrolled = await enrolledState(fan, ids, work, 'fan');
-    const bare: ReleaseNumbers['bare'] = [];
-    const raw: ReleaseNumbers['raw'] = [];
     const profile = join(work, 'release.cpuprofile');
-    // The bare app before each run and the raw floor (answers as large as this run's) after it: all see the same machine.
-    const gates = await measureRelease(
-      enrolled.dir,
-      work,
-      ids,
-      workers,
-      runs,
-      profile,
-      async () => {
-        bare.push(...(await bareFanOut(1, workers)));
-      },
-      async (gate) => {
-        raw.push(...(await bareFanOut(1, workers, { cmd: 'raw', bytes: gate.answerBytes })));
-      },
-    );
+    const { gates, bare, raw } = await releaseWithFloors(enrolled.dir, work, ids, workers, runs, profile);
     const kubeseed = gates.map((gate) => ({
       p50: percentile(gate.latencies, 50),
       p99: percentile(gate.latencies, 99),
