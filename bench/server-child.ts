@@ -143,7 +143,8 @@ async function startHello() {
 
 async function startRaw(bytes: number) {
   const tls = createTestTls();
-  const body = JSON.stringify({ step: 'x'.repeat(Math.max(0, bytes - 12)) });
+  // `{"step":""}` is 11 bytes: the filler makes the body exactly `bytes` long.
+  const body = JSON.stringify({ step: 'x'.repeat(Math.max(0, bytes - 11)) });
   const response = Buffer.from(
     `HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: keep-alive\r\n\r\n${body}`,
   );
