@@ -56,7 +56,7 @@ export async function loadCertificates(
   stateDir: string,
   options: { passphrase?: string; records?: RecordStore },
 ): Promise<{ issued: IssuedCertificate[]; reported: ReportedCertificate[] | null }> {
-  const { spec, plan, secrets, tls } = await loadPlanned(stateDir, options.passphrase ? { passphrase: options.passphrase } : {});
+  const { spec, plan, secrets, tls } = await loadPlanned(stateDir, options);
   const issued = trackedCertificates(plan, secrets.pkiFile, tls);
   if (!options.records && !existsSync(join(stateDir, 'store'))) return { issued, reported: null };
   return { issued, reported: await reportedCertificatesIn(stateDir, spec.name, options) };

@@ -70,7 +70,6 @@ export function keyFileInDirectory(dir: string): KeyFileHome {
   return {
     where: path,
     async read() {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
       try {
         return await readFile(path, 'utf8');
       } catch (error) {
@@ -79,6 +78,7 @@ export function keyFileInDirectory(dir: string): KeyFileHome {
       }
     },
     async create(text) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
       // Temporary file (0600) renamed into place: a crash never leaves half a key file.
       const tmp = `${path}.${process.pid}.tmp`;
       const handle = await open(tmp, 'w', 0o600);
