@@ -45,7 +45,7 @@ export class Coordinator {
   readonly config: SchedulerConfig;
   private readonly ctx: ServiceContext;
   private readonly repo: RolloutRepository;
-  private readonly live = new LiveState();
+  private readonly live: LiveState;
   private readonly reconciler: Reconciler;
   private readonly enrollment: EnrollmentService;
   private readonly delivery: DeliveryService;
@@ -59,6 +59,7 @@ export class Coordinator {
     this.redactor = options.redactor ?? new Redactor();
     this.config = createSchedulerConfig(inputs.plan, options.scheduler);
     this.repo = new RolloutRepository(options.store);
+    this.live = new LiveState(options.agentKeyCacheSize);
     const events = new RolloutEvents(this.repo, log, clock);
     this.events = events.emitter;
     this.ctx = {
@@ -155,6 +156,8 @@ export class Coordinator {
   next = (host: string, waitMs: number, client?: PollClient) => this.delivery.next(host, waitMs, client);
   /** Long-polls waiting now. */
   waitingPolls = () => this.live.waitingPolls();
+  /** Parsed agent keys held now (bounded: live-state.ts AgentKeyCache). */
+  cachedAgentKeys = () => this.live.keys.size;
   report = (host: string, report: ReportRequest) => this.reports.report(host, report);
   heartbeat = (host: string, beat: HeartbeatRequest) => this.reports.heartbeat(host, beat);
 

@@ -78,6 +78,8 @@ export interface CoordinatorOptions {
   claimLimits?: Partial<ClaimLimits>;
   /** Upper bound of a long-poll (ms). */
   maxWaitMs?: number;
+  /** Parsed agent keys kept (live-state.ts AGENT_KEY_CACHE_SIZE). */
+  agentKeyCacheSize?: number;
   log?: CoordinatorLog;
   /** Shared with the logger so released values never reach a log line. */
   redactor?: Redactor;

@@ -27,13 +27,54 @@ export interface PollClient {
   off(event: 'close', listener: () => void): unknown;
 }
 
+/** Parsed agent keys kept at most (AgentKeyCache): ~4 MiB of OpenSSL memory, enough for a gate's wave of workers. */
+export const AGENT_KEY_CACHE_SIZE = 1024;
+
+/**
+ * Parsed public keys of enrolled agents, the least recently used dropped past `capacity`. Parsing
+ * an agent's key (OpenSSL's decoder) costs ~165 µs, verifying with a parsed one ~80 µs, so keys
+ * of the hosts at work are worth keeping; but a parsed P-256 key holds ~4 KiB outside V8's heap,
+ * and one kept per host scattered those blocks through malloc's heap while hosts enrolled: with
+ * 5,000 agents waiting, 45 MiB of RSS (issue 19, row (a)). A waiting agent asks about once a
+ * minute, so parsing its key again then costs little.
+ */
+export class AgentKeyCache {
+  private readonly keys = new Map<string, KeyObject>();
+
+  constructor(readonly capacity = AGENT_KEY_CACHE_SIZE) {}
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  get(host: string): KeyObject | undefined {
+    const key = this.keys.get(host);
+    if (key) {
+      // Most recently used last: Map keeps insertion order.
+      this.keys.delete(host);
+      this.keys.set(host, key);
+    }
+    return key;
+  }
+
+  set(host: string, key: KeyObject): void {
+    this.keys.delete(host);
+    this.keys.set(host, key);
+    if (this.keys.size > this.capacity) this.keys.delete(this.keys.keys().next().value!);
+  }
+
+  delete(host: string): void {
+    this.keys.delete(host);
+  }
+}
+
 export class LiveState {
   /** Last time each host's agent called (the scheduler prefers live agents for cleanup). */
   readonly lastSeen: Record<string, number> = {};
   readonly heartbeats = new Map<string, Heartbeat>();
   readonly nonces = new NonceCache();
-  /** Parsed public keys of enrolled agents; dropped whenever a binding changes. */
-  readonly keys = new Map<string, KeyObject>();
+  /** Parsed public keys of recently seen agents; dropped whenever a binding changes. */
+  readonly keys: AgentKeyCache;
   /** Ids of coordinator-run steps in flight (at most one run per step). */
   readonly coordinatorRuns = new Set<string>();
   /** The scheduler's latest reason per host for not releasing its next step. */
@@ -44,6 +85,10 @@ export class LiveState {
    * functions costs less per waiting agent than a Set or a waiter object each (issue 19).
    */
   private readonly waiters = new Map<string, (() => void)[]>();
+
+  constructor(keyCacheSize = AGENT_KEY_CACHE_SIZE) {
+    this.keys = new AgentKeyCache(keyCacheSize);
+  }
 
   /** Resolves after `ms`, on `wakeHost(host)`, on `wakeAll()` or when `client` closes. */
   waitForHost(host: string, ms: number, client?: PollClient): Promise<void> {
