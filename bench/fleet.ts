@@ -219,8 +219,9 @@ export type Waiting = { agents: AgentIdentity[] } | { bare: number };
 
 /**
  * Row (a) and its ceiling: holds `waiting` long-polls open on the server at `url` (60 s waits), runs
- * `measure` once the server holds every connection (given how many it holds), then stops the server
- * (which answers them all) and closes the client. Returns what `measure` returned.
+ * `measure` once the server holds every connection (given how many it holds) and says every request
+ * is waiting (else it throws: a reading with fewer is not row (a)'s), then stops the server (which
+ * answers them all) and closes the client. Returns what `measure` returned.
  */
 export async function holdWaiting<T>(
   server: ServerChild,
@@ -240,6 +241,17 @@ export async function holdWaiting<T>(
             .catch((e: unknown) => e),
         );
   const connected = await waitForConnections(url, pending.length, 60_000);
+  // A reading "with N waiting" must hold N: a poll that timed out or failed is not waiting (bounded: 30 s).
+  let held = 0;
+  for (const until = Date.now() + 30_000; Date.now() < until; await sleep(200)) {
+    held = ((await server.send({ cmd: 'waiting' })) as { waiting?: number }).waiting ?? 0;
+    if (held >= pending.length) break;
+  }
+  if (held < pending.length) {
+    await server.send({ cmd: 'stop' });
+    await closeQuietly(dispatcher, pending);
+    throw new Error(`only ${held} of ${pending.length} requests were waiting on the server (${connected} connections): no reading taken; re-run on a quieter machine`);
+  }
   const result = await measure(connected);
   await server.send({ cmd: 'stop' });
   await closeQuietly(dispatcher, pending);

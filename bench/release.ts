@@ -5,7 +5,9 @@
  * the bare Fastify fan-out (1 POST answers 1,000 held GETs over TLS), and the raw floor — node:https
  * with no framework writing one pre-serialised response, as large as kubeseed's join answer, straight
  * to every held socket in one loop (server-child `raw`): no Node server can answer them sooner here,
- * and its loop time shows how much of that is the server's writes and how much the client's reading.
+ * and its loop time shows how much of that is the server's writes and how much the client's reading;
+ * and the same answers through node:http's response object (writeHead + end, no framework), which
+ * every server built on node:http (Fastify included) pays per answer.
  * A final run of the coordinator under the V8 profiler is summarised (not counted).
  *
  * Run: npx tsx bench/release.ts   (BENCH_RELEASE_RUNS=N, default 3; BENCH_WORKERS, default 1000)
@@ -28,6 +30,8 @@ export interface ReleaseNumbers {
   bare: FanOut[];
   /** The raw floor; `loopMs`: the server's one loop writing every response. */
   raw: (FanOut & { loopMs: number })[];
+  /** The same answers through node:http's response (writeHead + end), no framework. */
+  http: (FanOut & { loopMs: number })[];
   profile: string[];
 }
 
@@ -40,7 +44,7 @@ type FanOut = { p50: number; p99: number; max: number };
 export async function bareFanOut(
   runs: number,
   workers: number,
-  app: { cmd: 'hello' } | { cmd: 'raw'; bytes: number } = { cmd: 'hello' },
+  app: { cmd: 'hello' } | { cmd: 'raw'; bytes: number; via?: 'socket' | 'http' } = { cmd: 'hello' },
 ): Promise<(FanOut & { loopMs: number })[]> {
   const server = await startServerChild();
   const out: (FanOut & { loopMs: number })[] = [];
@@ -81,9 +85,10 @@ export async function releaseWithFloors(
   workers: number,
   runs: number,
   profileFile: string,
-): Promise<{ gates: GateRelease[]; bare: ReleaseNumbers['bare']; raw: ReleaseNumbers['raw'] }> {
+): Promise<{ gates: GateRelease[]; bare: ReleaseNumbers['bare']; raw: ReleaseNumbers['raw']; http: ReleaseNumbers['http'] }> {
   const bare: ReleaseNumbers['bare'] = [];
   const raw: ReleaseNumbers['raw'] = [];
+  const http: ReleaseNumbers['http'] = [];
   const gates = await measureRelease(
     enrolledDir,
     work,
@@ -96,9 +101,10 @@ export async function releaseWithFloors(
     },
     async (gate) => {
       raw.push(...(await bareFanOut(1, workers, { cmd: 'raw', bytes: gate.answerBytes })));
+      http.push(...(await bareFanOut(1, workers, { cmd: 'raw', bytes: gate.answerBytes, via: 'http' })));
     },
   );
-  return { gates, bare, raw };
+  return { gates, bare, raw, http };
 }
 
 export async function benchRelease(runs = RUNS, workers = WORKERS): Promise<ReleaseNumbers> {
@@ -108,7 +114,7 @@ export async function benchRelease(runs = RUNS, workers = WORKERS): Promise<Rele
     const ids = fan.hosts.map((h, i) => createAgent(h, i));
     const enrolled = await enrolledState(fan, ids, work, 'fan');
     const profile = join(work, 'release.cpuprofile');
-    const { gates, bare, raw } = await releaseWithFloors(enrolled.dir, work, ids, workers, runs, profile);
+    const { gates, bare, raw, http } = await releaseWithFloors(enrolled.dir, work, ids, workers, runs, profile);
     const kubeseed = gates.map((gate) => ({
       p50: percentile(gate.latencies, 50),
       p99: percentile(gate.latencies, 99),
@@ -117,7 +123,7 @@ export async function benchRelease(runs = RUNS, workers = WORKERS): Promise<Rele
       answerBytes: gate.answerBytes,
     }));
     if (process.env.BENCH_PROFILE_OUT) cpSync(profile, process.env.BENCH_PROFILE_OUT);
-    return { kubeseed, bare, raw, profile: summarizeCpuProfile(profile, 14) };
+    return { kubeseed, bare, raw, http, profile: summarizeCpuProfile(profile, 14) };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -131,16 +137,20 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   for (const [i, k] of n.kubeseed.entries()) {
     const b = n.bare[i]!;
     const r = n.raw[i]!;
+    const h = n.http[i]!;
     console.log(
       `run ${i + 1}: kubeseed p50 ${f(k.p50)} p99 ${f(k.p99)} max ${f(k.max)} ack ${f(k.ackMs)} (${k.answerBytes} B answers)` +
-        ` | bare p50 ${f(b.p50)} p99 ${f(b.p99)} max ${f(b.max)} | raw p50 ${f(r.p50)} p99 ${f(r.p99)} max ${f(r.max)} server loop ${f(r.loopMs)}`,
+        ` | bare p50 ${f(b.p50)} p99 ${f(b.p99)} max ${f(b.max)} | raw p50 ${f(r.p50)} p99 ${f(r.p99)} max ${f(r.max)} server loop ${f(r.loopMs)}` +
+        ` | node:http p50 ${f(h.p50)} p99 ${f(h.p99)} max ${f(h.max)} server loop ${f(h.loopMs)}`,
     );
   }
   const kp99 = median(n.kubeseed.map((k) => k.p99));
   const bp99 = median(n.bare.map((b) => b.p99));
   const rp99 = median(n.raw.map((r) => r.p99));
+  const hp99 = median(n.http.map((h) => h.p99));
   console.log(
-    `median p99: kubeseed ${f(kp99)} ms, bare ${f(bp99)} ms, raw ${f(rp99)} ms (its server loop ${f(median(n.raw.map((r) => r.loopMs)))} ms);` +
+    `median p99: kubeseed ${f(kp99)} ms, bare ${f(bp99)} ms, raw ${f(rp99)} ms (its server loop ${f(median(n.raw.map((r) => r.loopMs)))} ms),` +
+      ` node:http ${f(hp99)} ms (its server loop ${f(median(n.http.map((h) => h.loopMs)))} ms);` +
       ` kubeseed ÷ bare ${(kp99 / bp99).toFixed(2)}×, ÷ raw ${(kp99 / rp99).toFixed(2)}×`,
   );
   console.log(n.profile.join('\n'));

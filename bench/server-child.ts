@@ -18,7 +18,12 @@
  *       pre-serialised HTTP/1.1 response with a `bytes`-long JSON body straight to every held
  *       socket in one synchronous loop (no per-response header building, serialisation, hooks or
  *       promises) and answers {released, loopMs}: the floor of any Node server's fan-out here.
+ *       `via: 'http'`: the same body through node:http's own response instead (writeHead + end per
+ *       held request, still no framework): what HTTP/1.1 bookkeeping costs any server built on it.
+ *       Its loopMs is a lower bound: node:http corks each response and writes it on the next tick.
  *   {cmd: 'gc'}  a full garbage collection (the parent starts the child with --expose-gc).
+ *   {cmd: 'waiting'}  {waiting}: requests held unanswered now (the coordinator's waiting long-polls, the
+ *       bare app's held GETs), so a reading "with N waiting" is checked, not assumed from connections.
  *   {cmd: 'heap'}  process.memoryUsage() and V8's heap spaces (used / committed), to tell live data from retained pages.
  *   {cmd: 'heap-snapshot', file}  a V8 heap snapshot of the server.
  *   {cmd: 'profile-start'} / {cmd: 'profile-stop', file}  V8 CPU profile of the phase in between.
@@ -31,7 +36,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import { Session } from 'node:inspector';
-import type { Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -49,8 +54,9 @@ type Command =
   | { cmd: 'plan'; specYaml: string; stateDir: string; logFile: string }
   | { cmd: 'state'; stateDir: string; logFile: string; store?: string; etcd?: EtcdTls }
   | { cmd: 'hello' }
-  | { cmd: 'raw'; bytes: number }
+  | { cmd: 'raw'; bytes: number; via?: 'socket' | 'http' }
   | { cmd: 'gc' }
+  | { cmd: 'waiting' }
   | { cmd: 'heap' }
   | { cmd: 'heap-snapshot'; file: string }
   | { cmd: 'profile-start' }
@@ -75,6 +81,8 @@ const offlineKubernetes: KubernetesApi = {
 };
 
 let closeCurrent: (() => Promise<void>) | undefined;
+/** Requests the current server holds unanswered: the coordinator's waiting long-polls, the bare app's held GETs. */
+let countWaiting: (() => number) | undefined;
 
 async function startPlan(command: Extract<Command, { cmd: 'plan' }>) {
   const { spec } = parseSpec(command.specYaml, 'bench.yaml');
@@ -91,6 +99,7 @@ async function startPlan(command: Extract<Command, { cmd: 'plan' }>) {
     await running.close();
     await store.close();
   };
+  countWaiting = () => running.app.coordinator.waitingPolls();
   return { url: running.url, ca: createTestTls().ca };
 }
 
@@ -108,6 +117,7 @@ async function startState(command: Extract<Command, { cmd: 'state' }>) {
     maxConnectionsPerSource: 1_000_000,
   });
   closeCurrent = () => handle.close();
+  countWaiting = () => handle.app.coordinator.waitingPolls();
   return { url: handle.url, ca: readFileSync(join(command.stateDir, 'tls', 'ca.crt'), 'utf8') };
 }
 
@@ -138,37 +148,41 @@ async function startHello() {
     for (const release of [...waiting]) release();
     await app.close();
   };
+  countWaiting = () => waiting.size;
   return { url: `https://127.0.0.1:${port}`, ca: tls.ca };
 }
 
-async function startRaw(bytes: number) {
+async function startRaw(bytes: number, via: 'socket' | 'http') {
   const tls = createTestTls();
   // `{"step":""}` is 11 bytes: the filler makes the body exactly `bytes` long.
   const body = JSON.stringify({ step: 'x'.repeat(Math.max(0, bytes - 11)) });
   const response = Buffer.from(
     `HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: keep-alive\r\n\r\n${body}`,
   );
-  const held = new Set<Socket>();
+  const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+  const held = new Set<ServerResponse>();
   const server = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (request, res) => {
     if (request.url === '/wait') {
-      held.add(res.socket!);
+      held.add(res);
       return;
     }
     request.resume();
     request.on('end', () => {
       const started = performance.now();
-      const sockets = [...held];
+      const waiting = [...held];
       held.clear();
-      for (const socket of sockets) socket.write(response);
-      const answer = JSON.stringify({ released: sockets.length, loopMs: performance.now() - started });
+      if (via === 'socket') for (const one of waiting) one.socket!.write(response);
+      else for (const one of waiting) one.writeHead(200, headers).end(body);
+      const answer = JSON.stringify({ released: waiting.length, loopMs: performance.now() - started });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) }).end(answer);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
+  countWaiting = () => held.size;
   closeCurrent = async () => {
-    for (const socket of held) socket.destroy();
+    for (const one of held) one.socket?.destroy();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
@@ -184,11 +198,13 @@ async function handle(command: Command): Promise<Record<string, unknown>> {
     case 'hello':
       return startHello();
     case 'raw':
-      return startRaw(command.bytes);
+      return startRaw(command.bytes, command.via ?? 'socket');
     case 'gc':
       // Started with --expose-gc: RSS after a full collection separates live memory from garbage.
       (globalThis as { gc?: () => void }).gc?.();
       return {};
+    case 'waiting':
+      return { waiting: countWaiting?.() ?? 0 };
     case 'heap':
       return {
         usage: process.memoryUsage(),
@@ -215,6 +231,7 @@ async function handle(command: Command): Promise<Record<string, unknown>> {
     case 'stop': {
       const close = closeCurrent;
       closeCurrent = undefined;
+      countWaiting = undefined;
       await close?.();
       return {};
     }
