@@ -250,7 +250,9 @@ export async function holdWaiting<T>(
   if (held < pending.length) {
     await server.send({ cmd: 'stop' });
     await closeQuietly(dispatcher, pending);
-    throw new Error(`only ${held} of ${pending.length} requests were waiting on the server (${connected} connections): no reading taken; re-run on a quieter machine`);
+    throw new Error(
+      `only ${held} of ${pending.length} requests were waiting on the server (${connected} connections): no reading taken; re-run on a quieter machine`,
+    );
   }
   const result = await measure(connected);
   await server.send({ cmd: 'stop' });
