@@ -115,7 +115,14 @@ export async function benchCapacity(): Promise<string> {
     const fanEnrollPerSecond = enrolled.perSecond;
     // Its ceiling, 1,000 held GETs answered by one POST, and the raw floor alternate with the kubeseed runs
     // (bench/release.ts), so all see the same machine and the same client process (its heap grows with the fleets).
-    const floors = await releaseWithFloors(enrolled.dir, work, fanIds, RELEASE_WORKERS, RELEASE_RUNS, join(work, 'release.cpuprofile'));
+    const floors = await releaseWithFloors({
+      enrolledDir: enrolled.dir,
+      work,
+      identities: fanIds,
+      workers: RELEASE_WORKERS,
+      runs: RELEASE_RUNS,
+      profileFile: join(work, 'release.cpuprofile'),
+    });
     const release = floors.gates.map((run) => run.latencies);
     const helloRelease = floors.bare;
     const rawRelease = floors.raw;

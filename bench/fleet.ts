@@ -240,24 +240,23 @@ export async function holdWaiting<T>(
             .then((r) => r.body.text())
             .catch((e: unknown) => e),
         );
-  const connected = await waitForConnections(url, pending.length, 60_000);
-  // A reading "with N waiting" must hold N: a poll that timed out or failed is not waiting (bounded: 30 s).
-  let held = 0;
-  for (const until = Date.now() + 30_000; Date.now() < until; await sleep(200)) {
-    held = ((await server.send({ cmd: 'waiting' })) as { waiting?: number }).waiting ?? 0;
-    if (held >= pending.length) break;
-  }
-  if (held < pending.length) {
+  try {
+    const connected = await waitForConnections(url, pending.length, 60_000);
+    // A reading "with N waiting" must hold N: a poll that timed out or failed is not waiting (bounded: 30 s).
+    let held = 0;
+    for (const until = Date.now() + 30_000; Date.now() < until; await sleep(200)) {
+      held = ((await server.send({ cmd: 'waiting' })) as { waiting?: number }).waiting ?? 0;
+      if (held >= pending.length) break;
+    }
+    if (held < pending.length)
+      throw new Error(
+        `only ${held} of ${pending.length} requests were waiting on the server (${connected} connections): no reading taken; re-run on a quieter machine`,
+      );
+    return await measure(connected);
+  } finally {
     await server.send({ cmd: 'stop' });
     await closeQuietly(dispatcher, pending);
-    throw new Error(
-      `only ${held} of ${pending.length} requests were waiting on the server (${connected} connections): no reading taken; re-run on a quieter machine`,
-    );
   }
-  const result = await measure(connected);
-  await server.send({ cmd: 'stop' });
-  await closeQuietly(dispatcher, pending);
-  return result;
 }
 
 /**
@@ -290,6 +289,16 @@ export async function enrolledState(
   }
 }
 
+/** What a row (b) measurement runs on: the enrolled state, a work directory, the agents and the gate's size. */
+export interface ReleaseSetup {
+  enrolledDir: string;
+  work: string;
+  identities: AgentIdentity[];
+  workers: number;
+  runs: number;
+  profileFile: string;
+}
+
 /**
  * Row (b): `runs` gate openings, each by a coordinator restarted on a fresh copy of `enrolledDir`
  * (enrolledState): one report releases the joins of `workers` waiting workers. Returns each run's
@@ -298,12 +307,7 @@ export async function enrolledState(
  * the floors there, so all see the same machine).
  */
 export async function measureRelease(
-  enrolledDir: string,
-  work: string,
-  identities: AgentIdentity[],
-  workers: number,
-  runs: number,
-  profileFile: string,
+  { enrolledDir, work, identities, workers, runs, profileFile }: ReleaseSetup,
   beforeRun: () => Promise<void> = async () => {},
   afterRun: (gate: GateRelease) => Promise<void> = async () => {},
 ): Promise<GateRelease[]> {

@@ -16,8 +16,8 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { type AgentIdentity, createAgent } from '../test/unit/server/support.ts';
-import { enrolledState, fleetClient, type GateRelease, generate, measureRelease, waitForConnections } from './fleet.ts';
+import { createAgent } from '../test/unit/server/support.ts';
+import { enrolledState, fleetClient, type GateRelease, generate, measureRelease, type ReleaseSetup, waitForConnections } from './fleet.ts';
 import { percentile, postJson, sleep, startServerChild, summarizeCpuProfile } from './harness.ts';
 import { machine, median } from './report.ts';
 
@@ -79,23 +79,14 @@ export async function bareFanOut(
  * the raw floor, with answers as large as that run's, after it — all see the same machine.
  */
 export async function releaseWithFloors(
-  enrolledDir: string,
-  work: string,
-  identities: AgentIdentity[],
-  workers: number,
-  runs: number,
-  profileFile: string,
+  setup: ReleaseSetup,
 ): Promise<{ gates: GateRelease[]; bare: ReleaseNumbers['bare']; raw: ReleaseNumbers['raw']; http: ReleaseNumbers['http'] }> {
+  const { workers } = setup;
   const bare: ReleaseNumbers['bare'] = [];
   const raw: ReleaseNumbers['raw'] = [];
   const http: ReleaseNumbers['http'] = [];
   const gates = await measureRelease(
-    enrolledDir,
-    work,
-    identities,
-    workers,
-    runs,
-    profileFile,
+    setup,
     async () => {
       bare.push(...(await bareFanOut(1, workers)));
     },
@@ -114,7 +105,14 @@ export async function benchRelease(runs = RUNS, workers = WORKERS): Promise<Rele
     const ids = fan.hosts.map((h, i) => createAgent(h, i));
     const enrolled = await enrolledState(fan, ids, work, 'fan');
     const profile = join(work, 'release.cpuprofile');
-    const { gates, bare, raw, http } = await releaseWithFloors(enrolled.dir, work, ids, workers, runs, profile);
+    const { gates, bare, raw, http } = await releaseWithFloors({
+      enrolledDir: enrolled.dir,
+      work,
+      identities: ids,
+      workers,
+      runs,
+      profileFile: profile,
+    });
     const kubeseed = gates.map((gate) => ({
       p50: percentile(gate.latencies, 50),
       p99: percentile(gate.latencies, 99),
