@@ -86,7 +86,8 @@ export class LiveState {
    */
   private readonly waiters = new Map<string, (() => void)[]>();
 
-  constructor(keyCacheSize = AGENT_KEY_CACHE_SIZE) {
+  /** `keyCacheSize`: the AgentKeyCache's bound (its default when absent). */
+  constructor(keyCacheSize?: number) {
     this.keys = new AgentKeyCache(keyCacheSize);
   }
 
