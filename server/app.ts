@@ -22,6 +22,7 @@ import {
   type InstallFailedRequest,
   NEXT_QUERY_SCHEMA,
   NEXT_RESPONSE_SCHEMA,
+  type NextResponse,
   REPORT_REQUEST_SCHEMA,
   REPORT_RESPONSE_SCHEMA,
   type ReportRequest,
@@ -145,7 +146,6 @@ function headerText(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
 }
 
-/** One event serialised once, however many subscribers write it (the event object is emitted once to all). */
 /** Optional body {dryRun: true} of remove and rebind: the answer says what would change, nothing changes. */
 function dryRunOf(body: unknown): boolean {
   const dryRun = (body as { dryRun?: unknown } | undefined)?.dryRun;
@@ -154,6 +154,21 @@ function dryRunOf(body: unknown): boolean {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Sends the answer of `GET /v1/next`: 204 with the waiting words when nothing came, else the JSON answer. */
+function sendNext(reply: FastifyReply, coordinator: Coordinator, host: string, answer: NextResponse | null): void {
+  if (!answer) {
+    const waiting = coordinator.waitingFor(host);
+    if (waiting) reply.header('x-kubeseed-waiting-for', headerText(waiting));
+    reply.code(204).send();
+    return;
+  }
+  const waiting = answer.step ? undefined : coordinator.waitingFor(host);
+  // Serialised here with V8's JSON (Fastify sends a string as it is): a gate opening answers
+  // hundreds of these at once, and the schema serializer's string escaping of the step's
+  // files cost several times more. The schema still documents the answer; tests check it.
+  reply.type(JSON_TYPE).send(JSON.stringify(waiting ? { ...answer, waitingFor: waiting } : answer));
+}
 
 export function buildApp(inputs: CoordinatorInputs, options: AppOptions): FastifyInstance {
   const redactor = new Redactor();
@@ -288,21 +303,22 @@ export function buildApp(inputs: CoordinatorInputs, options: AppOptions): Fastif
       childLoggerFactory: pollRouteLogger(options.logger, `${API_PREFIX}/next`),
       schema: { querystring: NEXT_QUERY_SCHEMA, response: { 200: NEXT_RESPONSE_SCHEMA, 204: { type: 'null' }, ...errorResponses } },
     },
-    async (request, reply) => {
+    (request, reply) => {
       const host = request.agentHost!;
       const waitMs = request.query.wait === undefined ? defaultWait : Number(request.query.wait);
-      // The response is the client: a poll waits on its 'close' (the agent went away), no controller per poll.
-      const answer = await coordinator.next(host, waitMs, reply.raw);
-      if (!answer) {
-        const waiting = coordinator.waitingFor(host);
-        if (waiting) reply.header('x-kubeseed-waiting-for', headerText(waiting));
-        return reply.code(204).send();
-      }
-      const waiting = answer.step ? undefined : coordinator.waitingFor(host);
-      // Serialised here with V8's JSON (Fastify sends a string as it is): a gate opening answers
-      // hundreds of these at once, and the schema serializer's string escaping of the step's
-      // files cost several times more. The schema still documents the answer; tests check it.
-      return reply.type(JSON_TYPE).send(JSON.stringify(waiting ? { ...answer, waitingFor: waiting } : answer));
+      // Not an async handler: a waiting poll then holds no suspended frame of its own (issue 19,
+      // docs/adr/0048); the reply is sent when the coordinator answers, an error through Fastify's
+      // error handler. The response is the client: a poll waits on its 'close' (the agent went away).
+      coordinator.next(host, waitMs, reply.raw).then(
+        (answer) => {
+          try {
+            sendNext(reply, coordinator, host, answer);
+          } catch (error) {
+            reply.send(error);
+          }
+        },
+        (error: unknown) => reply.send(error),
+      );
     },
   );
 

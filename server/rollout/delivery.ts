@@ -29,45 +29,63 @@ export class DeliveryService {
   /**
    * GET /v1/next: the host's released step, `done`, or null when nothing came within `waitMs` or the
    * `client` (the HTTP response) closed while waiting.
+   *
+   * Written as callbacks around one promise, not as an async loop: a poll spends nearly all its life
+   * waiting, and a suspended async function keeps its frame (a generator object with its registers),
+   * its promises and their reactions alive — at 5,000 waiting agents ~1 KiB each more heap than a
+   * wake-up closure (issue 19, row (a); docs/adr/0048). Only a poll that has something to answer
+   * runs async code (`answer`).
    */
-  async next(host: string, waitMs: number, client?: PollClient): Promise<NextResponse | null> {
+  next(host: string, waitMs: number, client?: PollClient): Promise<NextResponse | null> {
     const wait = Math.min(waitMs, this.ctx.options.maxWaitMs ?? 60_000);
     const deadline = this.ctx.clock.now() + wait;
     const realDeadline = this.ctx.realClock.now() + wait;
-    for (;;) {
-      const now = this.ctx.clock.now();
-      const seen = this.ctx.live.lastSeen[host];
-      this.ctx.live.lastSeen[host] = now;
-      // An agent that was not live is now: a pass may give it work only live agents take (a scheduled snapshot).
-      if (seen === undefined || seen < now - this.ctx.config.liveAgentMs) this.ctx.reconcile();
-      this.ctx.settle();
-      const record = this.currentStepOf(host);
-      if (record) {
-        await this.ctx.repo.flushed();
-        // The durable state may differ if a write failed and was rolled back.
-        const again = this.currentStepOf(host);
-        if (again && again.id === record.id && again.attempt === record.attempt) {
-          let step: ReleasedStep;
-          try {
-            step = await this.deliver(again);
-          } catch (error) {
-            if (error instanceof StoreError) throw error;
-            // A step that cannot be built (plan/builder bug) fails visibly instead of 500ing forever.
-            await this.failUnbuildable(again, error);
-            continue;
+    return new Promise((resolve, reject) => {
+      const attempt = (): void => {
+        try {
+          const now = this.ctx.clock.now();
+          const seen = this.ctx.live.lastSeen[host];
+          this.ctx.live.lastSeen[host] = now;
+          // An agent that was not live is now: a pass may give it work only live agents take (a scheduled snapshot).
+          if (seen === undefined || seen < now - this.ctx.config.liveAgentMs) this.ctx.reconcile();
+          this.ctx.settle();
+          const record = this.currentStepOf(host);
+          if (record || this.hostDone(host)) {
+            this.answer(host, record).then((answer) => (answer ? resolve(answer) : attempt()), reject);
+            return;
           }
-          return { step, done: false, serverTime: this.ctx.clock.now() };
+          const remaining = Math.min(deadline - this.ctx.clock.now(), realDeadline - this.ctx.realClock.now());
+          if (remaining <= 0 || this.ctx.live.stopped || client?.closed) resolve(null);
+          else this.ctx.live.waitForHost(host, remaining, attempt, client);
+        } catch (error) {
+          reject(error);
         }
-        continue;
-      }
-      if (this.hostDone(host)) {
-        await this.ctx.repo.flushed();
-        return { step: null, done: true, serverTime: this.ctx.clock.now() };
-      }
-      const remaining = Math.min(deadline - this.ctx.clock.now(), realDeadline - this.ctx.realClock.now());
-      if (remaining <= 0 || this.ctx.live.stopped || client?.closed) return null;
-      await this.ctx.live.waitForHost(host, remaining, client);
+      };
+      attempt();
+    });
+  }
+
+  /**
+   * The answer to a poll that found `record` released (or its host done, without one) once the
+   * state is durable; undefined when the durable state changed meanwhile (a write failed and was
+   * rolled back) or the step could not be built: the poll looks again.
+   */
+  private async answer(host: string, record: StepRecord | undefined): Promise<NextResponse | undefined> {
+    await this.ctx.repo.flushed();
+    if (!record) return { step: null, done: true, serverTime: this.ctx.clock.now() };
+    // The durable state may differ if a write failed and was rolled back.
+    const again = this.currentStepOf(host);
+    if (!again || again.id !== record.id || again.attempt !== record.attempt) return undefined;
+    let step: ReleasedStep;
+    try {
+      step = await this.deliver(again);
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      // A step that cannot be built (plan/builder bug) fails visibly instead of 500ing forever.
+      await this.failUnbuildable(again, error);
+      return undefined;
     }
+    return { step, done: false, serverTime: this.ctx.clock.now() };
   }
 
   /** Builds the released step with its secrets and audits the hand-out before it leaves. */

@@ -91,26 +91,29 @@ export class LiveState {
     this.keys = new AgentKeyCache(keyCacheSize);
   }
 
-  /** Resolves after `ms`, on `wakeHost(host)`, on `wakeAll()` or when `client` closes. */
-  waitForHost(host: string, ms: number, client?: PollClient): Promise<void> {
-    return new Promise((resolve) => {
-      // One closure per waiting poll: its timer, its client's 'close' and a wake-up all call it.
-      const wake = () => {
-        clearTimeout(timer);
-        client?.off('close', wake);
-        const list = this.waiters.get(host);
-        const at = list ? list.indexOf(wake) : -1;
-        if (at < 0) return; // woken already
-        if (list!.length === 1) this.waiters.delete(host);
-        else list!.splice(at, 1);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
+  /**
+   * Calls `wake` once (in a microtask): after `ms`, on `wakeHost(host)`, on `wakeAll()` or when `client` closes. A
+   * callback, not a promise: the waiting poll holds this closure, its timer and its client's listener
+   * and nothing else (issue 19).
+   */
+  waitForHost(host: string, ms: number, wake: () => void, client?: PollClient): void {
+    // One closure per waiting poll: its timer, its client's 'close' and a wake-up all call it.
+    const woken = () => {
+      clearTimeout(timer);
+      client?.off('close', woken);
       const list = this.waiters.get(host);
-      if (list) list.push(wake);
-      else this.waiters.set(host, [wake]);
-      client?.on('close', wake);
-    });
+      const at = list ? list.indexOf(woken) : -1;
+      if (at < 0) return; // woken already
+      if (list!.length === 1) this.waiters.delete(host);
+      else list!.splice(at, 1);
+      // Later in this turn, as a resolved promise would: a wake-up comes from inside a scheduling pass.
+      queueMicrotask(wake);
+    };
+    const timer = setTimeout(woken, ms);
+    const list = this.waiters.get(host);
+    if (list) list.push(woken);
+    else this.waiters.set(host, [woken]);
+    client?.on('close', woken);
   }
 
   /** Long-polls waiting now (all hosts). */
