@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Dispatcher, request } from 'undici';
 import { type AgentIdentity, signedHeaders } from '../test/unit/server/support.ts';
 
@@ -21,12 +22,25 @@ export interface ServerChild {
   exit(): Promise<void>;
 }
 
-/** Starts bench/server-child.ts; `nodeArgs` e.g. ['--cpu-prof', '--cpu-prof-dir', DIR]. */
+/**
+ * Starts bench/server-child.ts, compiled as the shipped CLI bundle is (no `keepNames`: bench/ts-hooks.mjs);
+ * `nodeArgs` e.g. ['--cpu-prof', '--cpu-prof-dir', DIR].
+ */
 export async function startServerChild(nodeArgs: string[] = []): Promise<ServerChild> {
-  const child = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', 'tsx', join(import.meta.dirname, 'server-child.ts')], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    cwd: ROOT,
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--expose-gc',
+      ...nodeArgs,
+      '--import',
+      pathToFileURL(join(import.meta.dirname, 'ts-register.mjs')).href,
+      join(import.meta.dirname, 'server-child.ts'),
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      cwd: ROOT,
+    },
+  );
   const pending: { resolve: (m: Record<string, unknown>) => void }[] = [];
   child.on('message', (message) => pending.shift()?.resolve(message as Record<string, unknown>));
   const next = (timeoutMs: number) =>

@@ -30,7 +30,8 @@
  *   {cmd: 'stop'}   closes whatever runs; {cmd: 'exit'} exits (writes a --cpu-prof profile).
  *
  * Every answer is {ok, url?, ca?, error?}. Listens on 127.0.0.1 only.
- * Run by bench/rollout.ts, bench/capacity.ts and bench/coordinator-store.ts: node --import tsx bench/server-child.ts
+ * Run by bench/rollout.ts, bench/capacity.ts and bench/coordinator-store.ts through bench/harness.ts
+ * (`node --import ./bench/ts-register.mjs bench/server-child.ts`: compiled as the CLI bundle is).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
