@@ -84,7 +84,7 @@ async function measureFleet(workers: number): Promise<Record<StoreName, Round[]>
         const dispatcher = new Agent({ connect: { ca }, connections: identities.length + 50, keepAliveTimeout: 120_000 });
         const enroll = await enrollAll(dispatcher, url, identities, cluster.credentials, IN_FLIGHT);
         await prepareAll(dispatcher, url, identities);
-        const gate = await openWorkerGate(dispatcher, url, identities, workers);
+        const gate = await openWorkerGate(server, dispatcher, url, identities, workers);
         const result: Round = {
           enrollPerSecond: enroll.perSecond,
           enrollP50: percentile(enroll.latencies, 50),

@@ -75,6 +75,22 @@ export async function waitForConnections(url: string, count: number, timeoutMs: 
   return n;
 }
 
+/**
+ * Waits until the server child holds `count` requests waiting (its own count: the coordinator's
+ * waiting long-polls, the bare app's held GETs), polling every 200 ms for at most `timeoutMs`. An
+ * established connection is not yet a held request, and a gate opened before every request is held
+ * answers fewer than it measures (or, on the bare apps, leaves the late ones waiting). Throws naming
+ * how many were held; returns that count.
+ */
+export async function untilHeld(server: ServerChild, count: number, what: string, timeoutMs = 30_000): Promise<number> {
+  let held = 0;
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(200)) {
+    held = ((await server.send({ cmd: 'waiting' })) as { waiting?: number }).waiting ?? 0;
+    if (held >= count) return held;
+  }
+  throw new Error(`only ${held} of ${count} ${what} were waiting on the server: no reading taken; re-run on a quieter machine`);
+}
+
 /** Enrolls every identity with its generated credential, `inFlight` at a time; returns enrollments/s and latencies. */
 export async function enrollAll(
   dispatcher: Agent,
@@ -128,13 +144,14 @@ export interface GateRelease {
 }
 
 /**
- * On an enrolled and prepared fleet (first identity cp1, the rest waiting): cp1 runs `kubeadm init`
- * and reports it, then, with every other agent waiting in `GET /v1/next`, reports CNI success — the
- * gate that releases every worker's join (up to `workerParallelism`). `beforeOpen` runs just before
- * that report is sent (e.g. to start a profiler). Throws unless `expected` workers got their step
- * within 30 s.
+ * On an enrolled and prepared fleet served by `server` (first identity cp1, the rest waiting): cp1
+ * runs `kubeadm init` and reports it, then, once the server holds every other agent's `GET /v1/next`
+ * waiting (untilHeld), reports CNI success — the gate that releases every worker's join (up to
+ * `workerParallelism`). `beforeOpen` runs just before that report is sent (e.g. to start a
+ * profiler). Throws unless `expected` workers got their step within 30 s.
  */
 export async function openWorkerGate(
+  server: ServerChild,
   dispatcher: Agent,
   url: string,
   identities: AgentIdentity[],
@@ -159,6 +176,7 @@ export async function openWorkerGate(
     if (!step || step.kind !== expect) throw new Error(`cp1 expected ${expect}, got ${res.status} ${JSON.stringify(res.json)}`);
     if (openGate) {
       await waitForConnections(url, others.length + 1, 30_000);
+      await untilHeld(server, others.length, 'worker long-polls');
       await beforeOpen();
       t0 = performance.now();
     }
@@ -242,16 +260,8 @@ export async function holdWaiting<T>(
         );
   try {
     const connected = await waitForConnections(url, pending.length, 60_000);
-    // A reading "with N waiting" must hold N: a poll that timed out or failed is not waiting (bounded: 30 s).
-    let held = 0;
-    for (const until = Date.now() + 30_000; Date.now() < until; await sleep(200)) {
-      held = ((await server.send({ cmd: 'waiting' })) as { waiting?: number }).waiting ?? 0;
-      if (held >= pending.length) break;
-    }
-    if (held < pending.length)
-      throw new Error(
-        `only ${held} of ${pending.length} requests were waiting on the server (${connected} connections): no reading taken; re-run on a quieter machine`,
-      );
+    // A reading "with N waiting" must hold N: a poll that timed out or failed is not waiting.
+    await untilHeld(server, pending.length, `requests (${connected} connections)`);
     return await measure(connected);
   } finally {
     await server.send({ cmd: 'stop' });
@@ -321,7 +331,7 @@ export async function measureRelease(
       cpSync(enrolledDir, stateDir, { recursive: true });
       const answer = await server.send({ cmd: 'state', stateDir, logFile: join(work, `coordinator-release${r}.log`) });
       const dispatcher = fleetClient(answer.ca!, identities.length + 50);
-      const gate = await openWorkerGate(dispatcher, answer.url!, identities, workers, async () => {
+      const gate = await openWorkerGate(server, dispatcher, answer.url!, identities, workers, async () => {
         if (profiled) await server.send({ cmd: 'profile-start' });
       });
       if (profiled) await server.send({ cmd: 'profile-stop', file: profileFile });

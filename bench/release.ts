@@ -17,7 +17,16 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { createAgent } from '../test/unit/server/support.ts';
-import { enrolledState, fleetClient, type GateRelease, generate, measureRelease, type ReleaseSetup, waitForConnections } from './fleet.ts';
+import {
+  enrolledState,
+  fleetClient,
+  type GateRelease,
+  generate,
+  measureRelease,
+  type ReleaseSetup,
+  untilHeld,
+  waitForConnections,
+} from './fleet.ts';
 import { percentile, postJson, sleep, startServerChild, summarizeCpuProfile } from './harness.ts';
 import { machine, median } from './report.ts';
 
@@ -60,6 +69,7 @@ export async function bareFanOut(
           .then(() => lat.push(performance.now() - t0)),
       );
       await waitForConnections(url!, workers, 30_000);
+      await untilHeld(server, workers, `${app.cmd} GETs`);
       t0 = performance.now();
       const opened = await postJson(dispatcher, `${url}/open`, {});
       await Promise.race([Promise.all(pending), sleep(30_000)]);
