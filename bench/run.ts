@@ -149,7 +149,8 @@ if (wanted('coordinator-store')) {
   if (runScript('coordinator-store.ts', ['--write']) !== 0)
     writeSection('Coordinator on etcd vs journal', 'The coordinator-store benchmark failed in this run (see the console).');
 }
-if (wanted('rollout') || wanted('capacity')) {
+// The section quotes the rollout profile: written when this run took one (a failed rollout leaves the last one).
+if (rolloutProfile.length > 0) {
   writeSection('Shortfalls: profiles and plan', shortfalls(rolloutProfile));
 }
 
@@ -186,23 +187,37 @@ function shortfalls(profile: string[]): string {
     '**What is left (server/):**',
     '1. A pass over only what an event touched: the plan walk would need the `after`/group/token gates indexed too (a queue',
     '   of steps whose predecessors succeeded, per-group counters). Today it is cheap per step but grows with the plan.',
-    "2. Enrollment: parsing and re-exporting the agent's public key (`createPublicKey`, OpenSSL 3 decoders) is now the",
-    '   largest single cost per enrollment (see the capacity profile).',
-    '3. Release fan-out (`npx tsx bench/release.ts`: kubeseed and the bare Fastify fan-out alternating in one run, with a',
-    "   profile): the 50 ms target is below this machine's floor — the bare app answering 1,000 held GETs over TLS takes",
-    '   77 ms (quiet machine) to 260 ms (loaded) at p99 in the same runs — so it cannot be met here by the coordinator alone. What kubeseed adds per',
-    '   released worker was cut (log lines, schema serialisation, 1,000 audit commits → 10, the endpoint described per spec instead of',
-    '   per step: the `perf(server)` commits of 2026-12-06); what remains is one `buildStep` (the join YAML names the node) and one',
-    "   Fastify reply per worker, the wave's own commits, and GC. Building the worker answer once per token needs the agent to",
-    "   fill in its node name (a protocol change), and writing prebuilt bytes would bypass Fastify's reply.",
+    "2. Enrollment: parsing and re-exporting the agent's public key (`createPublicKey`, OpenSSL 3 decoders, ~165 µs a",
+    '   key here) is now the largest single cost per enrollment (see the capacity profile). Parsed keys are kept only',
+    "   for the 1,024 agents seen last (ADR 0047): a key kept per host cost ~4 KiB outside V8's heap each.",
+    '3. Release fan-out (`npx tsx bench/release.ts`: kubeseed, the bare Fastify fan-out and two raw floors in one run, with',
+    "   a profile): the 50 ms target is below this machine's floor. The raw floor (node:https, no framework, pre-serialised",
+    "   answers as large as kubeseed's, ~865 B, written to every held socket in one synchronous loop of 20–55 ms) reads",
+    "   51–82 ms at p99 with this client, and the same answers through node:http's own response (`writeHead` + `end`)",
+    '   86–106 ms: most of a p99 here is the client reading 1,000 TLS answers in one process, so no server shows < 50 ms.',
+    '   kubeseed reads 374–619 ms (2026-12-06 late evening, server compiled as shipped: ADR 0048), the bare Fastify',
+    "   fan-out 96–137 ms in the same runs. Timed inside the server (2026-12-06, 1,000 workers): the report's commit 1–7 ms,",
+    "   the pass that releases the wave 22–50 ms, the wave's fsync ~4 ms, building the 1,000 answers 50–110 ms (their join",
+    "   YAML, with GC), the audit records' commit and fsync ~25 ms, then 1,000 Fastify replies in 117–147 ms; the server",
+    '   is idle on fsync between them (a profile of one release: busy 0.32–0.52 s of the span). What kubeseed added per',
+    '   released worker was cut (log lines, schema serialisation, 1,000 audit commits → 10, the endpoint described per',
+    '   spec instead of per step); what remains is one `buildStep` (the join YAML names the node) and one Fastify reply per',
+    "   worker, the wave's own commits, and GC. Building the worker answer once per token needs the agent to fill in its",
+    "   node name (a protocol change), and writing prebuilt bytes would bypass Fastify's reply; neither brings the client's",
+    '   floor under 50 ms here.',
     '4. Memory with 5,000 waiting agents (`## Coordinator memory`): RSS beyond the heap is TLS connection state in both',
     '   servers. Cut so far: one logger per polling route (~15 bound functions per waiting poll); the store view interns its',
     "   records' short strings and shares their empty objects, and the plan words the workers' `waitsFor` once (idle heap",
     "   39 → 37 MiB at 5,000 hosts); a waiting long-poll listens to its response's 'close' instead of holding an",
-    "   AbortController, and a host's waiters are a list (11.6 → 10.1 KiB of heap per waiting poll; the bare app 7.8). Left:",
-    '   the loaded state, ~19 MiB more heap than the bare app before any agent (plan, records, and an internalised copy of',
-    '   each step id where an object is keyed by it), ~10 MiB of enrollment records, and per waiting poll its two suspended',
-    '   async frames (route and delivery loop), promise, timer and signed headers. Not storing `pending` step records at the',
-    '   first start would remove 10,000 records.',
+    "   AbortController, and a host's waiters are a list (11.6 → 10.1 KiB of heap per waiting poll); a parsed agent key per",
+    "   enrolled host (~4 KiB of OpenSSL memory each, kept between enrollments' short-lived buffers: ADR 0047); and a",
+    '   waiting long-poll is a wake-up callback instead of two suspended async functions (10,336 generator objects and',
+    "   20,394 promises at 4,999 waiting; 10.1 → 9.7 KiB per poll: ADR 0048). The benchmarks' server child ran under tsx,",
+    "   whose `keepNames` gave every closure in kubeseed's code a property table the shipped bundle does not have; it now",
+    '   runs compiled as the bundle is (9.1 KiB per poll, the bare app 7.6). Left: the loaded state, ~19 MiB more heap than',
+    "   the bare app before any agent (at 5,000 hosts: 10,000 step records, 15,000 store records, the plan's hosts and",
+    '   steps, an index entry per host and step, ~3 copies of each step id), ~10 MiB of enrollment records, and per waiting',
+    '   poll its signed headers and wake-up. Not storing `pending` step records at the first start would remove 10,000',
+    '   records; one string table shared by the plan and the store, ~1.5 MiB of duplicate ids.',
   ].join('\n');
 }
