@@ -92,12 +92,12 @@ export class LiveState {
   }
 
   /**
-   * Calls `wake` once (in a microtask): after `ms`, on `wakeHost(host)`, on `wakeAll()` or when `client` closes. A
-   * callback, not a promise: the waiting poll holds this closure, its timer and its client's listener
-   * and nothing else (issue 19).
+   * Calls `wake` once, in a microtask: after `ms`, on `wakeHost(host)`, on `wakeAll()` or when
+   * `client` closes. A callback, not a promise: the waiting poll holds this closure, its timer and its
+   * client's listener and nothing else (issue 19, docs/adr/0048).
    */
   waitForHost(host: string, ms: number, wake: () => void, client?: PollClient): void {
-    // One closure per waiting poll: its timer, its client's 'close' and a wake-up all call it.
+    // One closure per wait: its timer, its client's 'close' and a wake-up all call it.
     const woken = () => {
       clearTimeout(timer);
       client?.off('close', woken);
