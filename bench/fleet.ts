@@ -62,8 +62,11 @@ function establishedTo(url: string): number {
   return out.split('\n').filter(Boolean).length;
 }
 
+/** Quiet time after the fleet's connections are up, before a reading or a gate opening. */
+export const SETTLE_MS = 1500;
+
 /** Waits until the server holds `count` connections, then a settle time; bounded. */
-export async function waitForConnections(url: string, count: number, timeoutMs: number, settleMs = 1500): Promise<number> {
+export async function waitForConnections(url: string, count: number, timeoutMs: number, settleMs = SETTLE_MS): Promise<number> {
   const until = Date.now() + timeoutMs;
   let n = 0;
   while (Date.now() < until) {
@@ -175,8 +178,9 @@ export async function openWorkerGate(
     const step = (res.json as NextResponse | undefined)?.step;
     if (!step || step.kind !== expect) throw new Error(`cp1 expected ${expect}, got ${res.status} ${JSON.stringify(res.json)}`);
     if (openGate) {
-      await waitForConnections(url, others.length + 1, 30_000);
+      // Every worker's poll held implies its connection: the server's count is the one wait needed.
       await untilHeld(server, others.length, 'worker long-polls');
+      await sleep(SETTLE_MS);
       await beforeOpen();
       t0 = performance.now();
     }

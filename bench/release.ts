@@ -24,8 +24,8 @@ import {
   generate,
   measureRelease,
   type ReleaseSetup,
+  SETTLE_MS,
   untilHeld,
-  waitForConnections,
 } from './fleet.ts';
 import { percentile, postJson, sleep, startServerChild, summarizeCpuProfile } from './harness.ts';
 import { machine, median } from './report.ts';
@@ -68,8 +68,8 @@ export async function bareFanOut(
           .then((res) => res.body.text())
           .then(() => lat.push(performance.now() - t0)),
       );
-      await waitForConnections(url!, workers, 30_000);
       await untilHeld(server, workers, `${app.cmd} GETs`);
+      await sleep(SETTLE_MS);
       t0 = performance.now();
       const opened = await postJson(dispatcher, `${url}/open`, {});
       await Promise.race([Promise.all(pending), sleep(30_000)]);
