@@ -83,13 +83,13 @@ export async function waitForConnections(url: string, count: number, timeoutMs: 
  * waiting long-polls, the bare app's held GETs), polling every 200 ms for at most `timeoutMs`. An
  * established connection is not yet a held request, and a gate opened before every request is held
  * answers fewer than it measures (or, on the bare apps, leaves the late ones waiting). Throws naming
- * how many were held; returns that count.
+ * how many were held.
  */
-export async function untilHeld(server: ServerChild, count: number, what: string, timeoutMs = 30_000): Promise<number> {
+export async function untilHeld(server: ServerChild, count: number, what: string, timeoutMs = 30_000): Promise<void> {
   let held = 0;
   for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(200)) {
     held = ((await server.send({ cmd: 'waiting' })) as { waiting?: number }).waiting ?? 0;
-    if (held >= count) return held;
+    if (held >= count) return;
   }
   throw new Error(`only ${held} of ${count} ${what} were waiting on the server: no reading taken; re-run on a quieter machine`);
 }
