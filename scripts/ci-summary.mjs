@@ -7,7 +7,11 @@
  * would count one failure three times). Exits 1 on any failure, on a run that executed no
  * test, and on a report it cannot read (then the line is `0 passed, 1 failed`).
  *
- * usage: node scripts/ci-summary.mjs REPORT.json
+ * LEFTOVERS, when given, lists (one per line) the temporary directories the run made and did not
+ * remove (.ci/run compares the temporary directory before and after): any at all is one more failed
+ * check, named on stderr with the fix, because a long-lived runner fills up with them.
+ *
+ * usage: node scripts/ci-summary.mjs REPORT.json [LEFTOVERS]
  */
 import { readFileSync } from 'node:fs';
 
@@ -26,7 +30,15 @@ const failedFilesWithoutFailedTest = files.filter(
 ).length;
 // A report without per-file results still fails on numFailedTestSuites.
 const failedFiles = files.length > 0 ? failedFilesWithoutFailedTest : r.numFailedTests ? 0 : r.numFailedTestSuites || 0;
-const failed = (r.numFailedTests || 0) + failedFiles;
+const leftovers = process.argv[3] ? readFileSync(process.argv[3], 'utf8').split('\n').filter(Boolean) : [];
+if (leftovers.length > 0) {
+  console.error(
+    `ci-summary: the tests left ${leftovers.length} temporary director${leftovers.length === 1 ? 'y' : 'ies'} behind ` +
+      `(make them with tempDir() from test/support/temp-dir.ts, which removes them after the file):\n` +
+      leftovers.map((d) => `  ${d}`).join('\n'),
+  );
+}
+const failed = (r.numFailedTests || 0) + failedFiles + (leftovers.length > 0 ? 1 : 0);
 const skipped = (r.numPendingTests || 0) + (r.numTodoTests || 0);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 if (failed > 0 || !r.numTotalTests) process.exit(1);

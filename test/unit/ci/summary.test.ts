@@ -5,21 +5,26 @@
  * files had failed).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { packageRoot } from '../../../generator/util/package-root.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const root = packageRoot(import.meta.dirname);
 const script = join(root, 'scripts', 'ci-summary.mjs');
 
-function summarize(report: object | string): { line: string; code: number | null } {
-  const dir = mkdtempSync(join(tmpdir(), 'kubeseed-ci-summary-'));
+function summarize(report: object | string, leftovers?: string[]): { line: string; code: number | null; stderr: string } {
+  const dir = tempDir('kubeseed-ci-summary-');
   const file = join(dir, 'report.json');
   writeFileSync(file, typeof report === 'string' ? report : JSON.stringify(report));
-  const r = spawnSync(process.execPath, [script, file], { encoding: 'utf8' });
-  return { line: r.stdout.trim(), code: r.status };
+  const args = [script, file];
+  if (leftovers) {
+    args.push(join(dir, 'leftovers'));
+    writeFileSync(args[2]!, leftovers.map((d) => `${d}\n`).join(''));
+  }
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  return { line: r.stdout.trim(), code: r.status, stderr: r.stderr };
 }
 
 const base = {
@@ -34,11 +39,11 @@ const base = {
 
 describe('.ci/run summary line', () => {
   it('prints passed and failed and exits 0 when all passed', () => {
-    expect(summarize(base)).toEqual({ line: '5 passed, 0 failed', code: 0 });
+    expect(summarize(base)).toMatchObject({ line: '5 passed, 0 failed', code: 0 });
   });
 
   it('counts skipped tests after the failed count', () => {
-    expect(summarize({ ...base, numPassedTests: 4, numPendingTests: 1 })).toEqual({ line: '4 passed, 0 failed, 1 skipped', code: 0 });
+    expect(summarize({ ...base, numPassedTests: 4, numPendingTests: 1 })).toMatchObject({ line: '4 passed, 0 failed, 1 skipped', code: 0 });
   });
 
   const file = (status: string, ...tests: string[]) => ({ status, assertionResults: tests.map((t) => ({ status: t })) });
@@ -51,7 +56,7 @@ describe('.ci/run summary line', () => {
       numFailedTestSuites: 2, // the file and its describe block
       testResults: [file('passed', 'passed', 'passed', 'passed'), file('failed', 'skipped', 'skipped')],
     });
-    expect(r).toEqual({ line: '3 passed, 1 failed, 2 skipped', code: 1 });
+    expect(r).toMatchObject({ line: '3 passed, 1 failed, 2 skipped', code: 1 });
   });
 
   it('adds failed tests and failed files, counting a file with a failed test once', () => {
@@ -63,11 +68,11 @@ describe('.ci/run summary line', () => {
       numFailedTestSuites: 4,
       testResults: [file('failed', 'failed', 'failed', 'passed'), file('failed', 'skipped'), file('passed', 'passed')],
     });
-    expect(r).toEqual({ line: '2 passed, 3 failed, 1 skipped', code: 1 });
+    expect(r).toMatchObject({ line: '2 passed, 3 failed, 1 skipped', code: 1 });
   });
 
   it('falls back to numFailedTestSuites without per-file results', () => {
-    expect(summarize({ ...base, numPassedTests: 3, numFailedTestSuites: 1 })).toEqual({ line: '3 passed, 1 failed', code: 1 });
+    expect(summarize({ ...base, numPassedTests: 3, numFailedTestSuites: 1 })).toMatchObject({ line: '3 passed, 1 failed', code: 1 });
   });
 
   it('fails a run that executed no test', () => {
@@ -77,10 +82,22 @@ describe('.ci/run summary line', () => {
   });
 
   it('fails on a report it cannot read, with the plain line', () => {
-    expect(summarize('{not json')).toEqual({ line: '0 passed, 1 failed', code: 1 });
+    expect(summarize('{not json')).toMatchObject({ line: '0 passed, 1 failed', code: 1 });
   });
 
-  it('is what .ci/run calls', () => {
-    expect(readFileSync(join(root, '.ci', 'run'), 'utf8')).toMatch(/node scripts\/ci-summary\.mjs "\$REPORT"/);
+  it('counts temporary directories the run left behind as one failed check, naming each and the fix', () => {
+    const r = summarize(base, ['/tmp/ks-store-a1', '/tmp/ks-kill-b2']);
+    expect({ line: r.line, code: r.code }).toEqual({ line: '5 passed, 1 failed', code: 1 });
+    expect(r.stderr).toContain('left 2 temporary directories behind');
+    expect(r.stderr).toContain('  /tmp/ks-store-a1\n  /tmp/ks-kill-b2');
+    expect(r.stderr).toContain('test/support/temp-dir.ts');
+  });
+
+  it('passes with an empty list of leftovers', () => {
+    expect(summarize(base, [])).toMatchObject({ line: '5 passed, 0 failed', code: 0, stderr: '' });
+  });
+
+  it('is what .ci/run calls, with the leftovers it found', () => {
+    expect(readFileSync(join(root, '.ci', 'run'), 'utf8')).toMatch(/node scripts\/ci-summary\.mjs "\$REPORT" "\$LEFTOVERS"/);
   });
 });
