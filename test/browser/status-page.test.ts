@@ -5,12 +5,11 @@
  * credential does not open it, and the token never travels in a URL); every host shown; live
  * updates without a reload; a failure with its log lines; security events; no secret on the page.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skipUnless } from '../support/requirements.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { FAKE_PKI_KEY } from '../unit/server/fixtures.ts';
 import { credentialOf, OPERATOR_TOKEN, type SimulatedRollout, startSimulation } from '../unit/status/rollout-sim.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium-args.ts';
@@ -36,7 +35,7 @@ describe.skipIf(skip)('status page in chromium', () => {
 
   beforeAll(async () => {
     sim = await startSimulation({ listen: true, workers: 3 });
-    profile = mkdtempSync(join(tmpdir(), 'ks-chromium-'));
+    profile = tempDir('ks-chromium-');
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,

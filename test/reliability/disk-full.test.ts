@@ -9,8 +9,7 @@
  * ENOSPC from /dev/full) refuses the hand-out with 503 — no secret leaves unaudited.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +18,7 @@ import { AUDIT_PREFIX } from '../../server/rollout/audit.ts';
 import { type CommitResult, JournalStore, MemoryStore, StoreError, type StoreTxn } from '../../server/store/index.ts';
 import { injectSigned, nextStep, reportSuccess } from '../support/fuzz-harness.ts';
 import { missingRequirements, skipUnless } from '../support/requirements.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { freePort, prepareStateDir } from '../unit/server/child-server.ts';
 import { makePlan } from '../unit/server/fixtures.ts';
 import { createAgent, enrollBody, FakeKubernetes, makeInputs, signedHeaders } from '../unit/server/support.ts';
@@ -95,7 +95,7 @@ function fill(path: string): number {
 describe.skipIf(skip)('a full disk under the durable store (tmpfs in a private mount namespace)', () => {
   it('writes fail → 503, state intact, service continues once space returns', async () => {
     expect(missingRequirements({ root: true })).toBeNull();
-    const dir = mkdtempSync(join(tmpdir(), 'ks-diskfull-'));
+    const dir = tempDir('ks-diskfull-');
     dirs.push(dir);
     const state = join(dir, 'state');
     mkdirSync(state, { mode: 0o700 });

@@ -8,8 +8,7 @@
  * known and unknown host names answer alike, and a flood keeps the first and latest events.
  */
 import { createHash, createPublicKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { request } from 'undici';
@@ -22,9 +21,10 @@ import { startBootListener } from '../../server/boot-listener.ts';
 import { loadCoordinatorState } from '../../server/load-state.ts';
 import { MemoryStore } from '../../server/store/index.ts';
 import { ROOT } from '../support/fixtures.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { type AgentIdentity, createAgent, FakeClock, FakeKubernetes, OPERATOR_TOKEN, signedHeaders } from '../unit/server/support.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'ks-squat-'));
+const work = tempDir('ks-squat-');
 const out = join(work, 'out');
 const stateDir = join(out, 'coordinator');
 const silent = { stdout: () => {}, stderr: () => {}, env: {}, cwd: work, isTTY: false };

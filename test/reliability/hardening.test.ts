@@ -9,9 +9,8 @@
  * the test needs a volume of events no agent can produce any more) and TLS 1.2 CBC suites.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { Agent, request } from 'undici';
@@ -21,6 +20,7 @@ import { cmdStatus } from '../../cli/status-command.ts';
 import { Redactor, redactText } from '../../protocol/redact.ts';
 import type { CoordinatorEvent } from '../../server/coordinator.ts';
 import { startFuzzCoordinator } from '../support/fuzz-harness.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { freePort, prepareStateDir, untilListening } from '../unit/server/child-server.ts';
 import { type AgentIdentity, createAgent, enrollBody, OPERATOR_TOKEN, signedHeaders } from '../unit/server/support.ts';
 
@@ -83,7 +83,7 @@ async function call(
 const operator = { authorization: '' };
 
 beforeAll(async () => {
-  stateDir = mkdtempSync(join(tmpdir(), 'ks-hardening-'));
+  stateDir = tempDir('ks-hardening-');
   ca = prepareStateDir(stateDir).ca;
   // `kubeseed status` pins <state>/tls/ca.crt.
   mkdirSync(join(stateDir, 'tls'), { recursive: true });

@@ -14,13 +14,13 @@
  */
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEtcd, type TestEtcd } from '../support/etcd-server.ts';
 import { skipUnless } from '../support/requirements.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { RolloutTracker, SimAgent } from '../unit/server/agent-sim.ts';
 import { bundleServeEntry, freePort, killHard, killLeftovers, startServer } from '../unit/server/child-server.ts';
 import { makePlan } from '../unit/server/fixtures.ts';
@@ -163,7 +163,7 @@ describe.skipIf(skip)('SIGKILL of the leading replica at random instants: etcd',
       const prefix = `kubeseed/leader-kill-${process.pid}-${n}/`;
       const pair: Replica[] = [];
       for (const name of ['a', 'b']) {
-        const dir = mkdtempSync(join(tmpdir(), `ks-leader-kill-${name}-`));
+        const dir = tempDir(`ks-leader-kill-${name}-`);
         dirs.push(dir);
         writeFileSync(join(dir, 'tls.crt'), tls.cert);
         writeFileSync(join(dir, 'tls.key'), tls.key, { mode: 0o600 });

@@ -5,11 +5,9 @@
  * files (no secret minted twice with different values). 20 hosts per rollout; trials run until
  * KUBESEED_KILLS (default 50) SIGKILLs landed per topology, up to 3 per trial.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/temp-dir.ts';
 import { RolloutTracker, SimAgent } from '../unit/server/agent-sim.ts';
 import { freePort, killHard, killLeftovers, prepareStateDir, startServer } from '../unit/server/child-server.ts';
 import { makePlan } from '../unit/server/fixtures.ts';
@@ -30,7 +28,7 @@ describe.each(['stacked', 'external-etcd'] as const)('SIGKILL at random instants
     for (; kills < KILLS; trial++) {
       const plan = makePlan({ topology, workers: WORKERS[topology], workerParallelism: 3 });
       expect(plan.hosts.length).toBe(20);
-      const stateDir = mkdtempSync(join(tmpdir(), `ks-kill-${topology}-`));
+      const stateDir = tempDir(`ks-kill-${topology}-`);
       const { ca } = prepareStateDir(stateDir);
       const port = await freePort();
       let child = await startServer(stateDir, port, WORKERS[topology], topology);

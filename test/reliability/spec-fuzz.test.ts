@@ -6,13 +6,13 @@
  * `FILE:LINE:COL:` lines, no stack trace. KUBESEED_SPEC_FUZZ sets the count, KUBESEED_FUZZ_SEED the seed.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SpecError } from '../../generator/errors.ts';
 import { parseSpec } from '../../generator/spec/parse.ts';
 import { createRng, type MutatedSpec, mutateSpec } from '../support/fuzz.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const COUNT = Number(process.env.KUBESEED_SPEC_FUZZ ?? 10_000);
@@ -31,7 +31,7 @@ const examples = readdirSync(join(ROOT, 'examples'))
   .filter((f) => f.endsWith('.yaml'))
   .map((f) => readFileSync(join(ROOT, 'examples', f), 'utf8'));
 
-const work = mkdtempSync(join(tmpdir(), 'ks-spec-fuzz-'));
+const work = tempDir('ks-spec-fuzz-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const rejected: MutatedSpec[] = [];

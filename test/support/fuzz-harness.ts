@@ -6,8 +6,7 @@
  * `findLeaks`, the one secret scanner used on responses, logs, streams and files.
  */
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { SecretSource } from '../../generator/plan/types.ts';
@@ -25,6 +24,7 @@ import {
   OPERATOR_TOKEN,
   signedHeaders,
 } from '../unit/server/support.ts';
+import { tempDir } from './temp-dir.ts';
 
 const DIST = join(import.meta.dirname, '..', '..', 'dist');
 const TOKEN_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -138,7 +138,7 @@ export interface FuzzCoordinator {
 }
 
 export async function startFuzzCoordinator(options: { workers?: number; enrollFailureLimit?: number } = {}): Promise<FuzzCoordinator> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'ks-fuzz-state-'));
+  const stateDir = tempDir('ks-fuzz-state-');
   const plan = makePlan({ workers: options.workers ?? 3 });
   const ledger = new SecretLedger();
   ledger.add('operator token', OPERATOR_TOKEN);

@@ -8,8 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,12 +17,13 @@ import { buildApp } from '../../server/app.ts';
 import { MemoryStore } from '../../server/store/index.ts';
 import { ROOT } from '../support/fixtures.ts';
 import { skipUnless } from '../support/requirements.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { makePlan } from '../unit/server/fixtures.ts';
 import { FakeKubernetes, makeInputs } from '../unit/server/support.ts';
 import { ensureAgentBuilt } from './agent-build.ts';
 
 const DIST = join(ROOT, 'dist');
-const work = mkdtempSync(join(tmpdir(), 'ks-agent-digest-'));
+const work = tempDir('ks-agent-digest-');
 beforeAll(() => ensureAgentBuilt(), 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

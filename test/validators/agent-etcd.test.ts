@@ -5,8 +5,7 @@
  * member a failed control-plane join leaves behind.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNodeExec, createNodeNet, createRootFs, systemClock } from '../../agent/node-io.ts';
@@ -17,6 +16,7 @@ import { Redactor } from '../../protocol/redact.ts';
 import type { ReleasedStep } from '../../protocol/wire.ts';
 import { freePort, startTestEtcd, type TestEtcd } from '../support/etcd-server.ts';
 import { skipUnless } from '../support/requirements.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { type WireStep, wireStep } from '../support/wire-step.ts';
 
 /** Steps as tests write them (loose params, see test/support/wire-step.ts). */
@@ -57,7 +57,7 @@ const clientFiles = () => [
 
 describe.skipIf(skip)('agent × real etcd 3.4 (TLS, client certificates)', () => {
   it('etcd-start: the native /health check passes against a healthy member and fails against a dead one', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'ks-agent-etcd-root-'));
+    const root = tempDir('ks-agent-etcd-root-');
     try {
       // The user-data writes the member's unit (generator/plan/host-files.ts); the systemctl double needs it like systemd.
       mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
@@ -85,7 +85,7 @@ describe.skipIf(skip)('agent × real etcd 3.4 (TLS, client certificates)', () =>
   });
 
   it('member list through the JSON gateway, and removal of an unstarted learner', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'ks-agent-etcd-root-'));
+    const root = tempDir('ks-agent-etcd-root-');
     try {
       const ctl = (...args: string[]) =>
         execFileSync(

@@ -12,8 +12,7 @@
  * the same minor leaves the source as it is.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Exec } from '../../agent/io.ts';
@@ -28,6 +27,7 @@ import type { ClusterSpec } from '../../generator/spec/types.ts';
 import type { ReleasedStep } from '../../protocol/wire.ts';
 import { buildKubernetesMinorRepos } from '../e2e/harness/apt-repo.ts';
 import { skipUnless } from '../support/requirements.ts';
+import { tempDir } from '../support/temp-dir.ts';
 
 const PORT = 18081;
 const repoUrl = (minor: string) => `http://127.0.0.1:${PORT}/core:/stable:/v${minor}/deb/`;
@@ -134,7 +134,7 @@ describe.skipIf(
   const source = () => readFileSync(join(root, 'etc/apt/sources.list.d/kubernetes.list'), 'utf8');
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'ks-day2-apt-'));
+    dir = tempDir('ks-day2-apt-');
     mkdirSync(join(dir, 'repo'));
     await buildKubernetesMinorRepos({
       dir: join(dir, 'repo'),

@@ -9,8 +9,7 @@
  * listed by `kubeseed backups`, audited, and the host is done again with nothing more due.
  * The one deviation from a host: the step's etcd endpoint is the test etcd's port, not 2379.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPinnedHttp } from '../../agent/http.ts';
@@ -28,6 +27,7 @@ import { type RunningCoordinator, startCoordinator } from '../../server/serve.ts
 import { MemoryStore } from '../../server/store/index.ts';
 import { startTestEtcd, type TestEtcd } from '../support/etcd-server.ts';
 import { skipUnless } from '../support/requirements.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { runMain } from '../unit/cli/run-main.ts';
 import { makePlan } from '../unit/server/fixtures.ts';
 import { createTestTls, credentialOf, FakeKubernetes, makeInputs } from '../unit/server/support.ts';
@@ -39,7 +39,7 @@ let etcd: TestEtcd | undefined;
 let coordinator: RunningCoordinator | undefined;
 const dirs: string[] = [];
 const tmp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
+  const d = tempDir(prefix);
   dirs.push(d);
   return d;
 };

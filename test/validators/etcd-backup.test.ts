@@ -9,8 +9,7 @@
  * docs/day2.md gives ("Backing up and restoring etcd"), step for step.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPinnedHttp } from '../../agent/http.ts';
@@ -27,6 +26,7 @@ import { type RunningCoordinator, startCoordinator } from '../../server/serve.ts
 import { MemoryStore } from '../../server/store/index.ts';
 import { freePort, startTestEtcd, type TestEtcd } from '../support/etcd-server.ts';
 import { skipUnless } from '../support/requirements.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { runMain } from '../unit/cli/run-main.ts';
 import { makePlan } from '../unit/server/fixtures.ts';
 import { createTestTls, credentialOf, FakeKubernetes, makeInputs } from '../unit/server/support.ts';
@@ -54,7 +54,7 @@ afterAll(async () => {
 });
 
 const tmp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
+  const d = tempDir(prefix);
   dirs.push(d);
   return d;
 };

@@ -10,9 +10,8 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Exec } from '../../agent/io.ts';
@@ -21,6 +20,7 @@ import { DEFAULT_STEP_TIMING, executeStep, type StepContext } from '../../agent/
 import type { ReportRequest } from '../../protocol/wire.ts';
 import { freePort, makePki } from '../support/etcd-server.ts';
 import { skipUnless } from '../support/requirements.ts';
+import { tempDir } from '../support/temp-dir.ts';
 import { wireStep } from '../support/wire-step.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl', 'tar'] });
@@ -172,7 +172,7 @@ const sha = (file: string) => createHash('sha256').update(readFileSync(file)).di
 
 beforeAll(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'ks-etcd-upgrade-'));
+  dir = tempDir('ks-etcd-upgrade-');
   makePki(dir);
   // The "new" release: the machine's etcd and etcdctl in upstream's tarball layout.
   mkdirSync(join(dir, 'release', RELEASE), { recursive: true });

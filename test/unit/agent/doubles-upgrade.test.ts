@@ -7,13 +7,13 @@
 
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DOUBLES_DIR, doubleEnv } from '../../../doubles/index.ts';
 import { opensslCa } from '../../support/openssl.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makeTempRoot } from './support.ts';
 
 const cleanups: Array<() => void> = [];
@@ -173,7 +173,7 @@ describe('kubeadm TEST DOUBLE: certs renew', () => {
 
   it("init with real CAs (the coordinator's shared PKI) makes real apiserver, apiserver-kubelet-client and front-proxy-client leaves for 365 days; renew re-signs them", () => {
     const c = cluster();
-    const work = mkdtempSync(join(tmpdir(), 'ks-ca-'));
+    const work = tempDir('ks-ca-');
     cleanups.push(() => rmSync(work, { recursive: true, force: true }));
     const cp1 = c.initialised(true, (host) => {
       for (const [name, cn] of [
@@ -207,7 +207,7 @@ describe('kubeadm TEST DOUBLE: certs renew', () => {
 
   it("init with a real cluster CA embeds real client certificates with kubeadm's identities in the kubeconfigs, and kubeadm's subjects on the leaves; renew re-signs the embedded ones", () => {
     const c = cluster();
-    const work = mkdtempSync(join(tmpdir(), 'ks-ca-'));
+    const work = tempDir('ks-ca-');
     cleanups.push(() => rmSync(work, { recursive: true, force: true }));
     const cp1 = c.initialised(true, (host) => {
       const made = opensslCa(work, 'ca', '/CN=kubernetes', 3650);

@@ -4,12 +4,12 @@
  * another, and never overwrites a file unasked.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupVault } from '../../../server/backup/vault.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { fakeSnapshot, sha256Hex } from '../server/backup-fixtures.ts';
 import { runMain } from './run-main.ts';
 
@@ -27,7 +27,7 @@ const snap = fakeSnapshot(8);
 const ID = '20261206T050000Z-etcd1';
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ks-backups-'));
+  dir = tempDir('ks-backups-');
   const vault = await BackupVault.open(join(dir, 'state'), 'secret', { N: 1024, r: 8, p: 1 });
   await vault.receive({
     host: 'etcd1',

@@ -3,15 +3,15 @@
  * was built from is unchanged, and the sources through tsx otherwise; both give the same answers.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freshCliBundle } from '../../../bin/cli-bundle.mjs';
 import { packageRoot } from '../../../generator/util/package-root.ts';
 import { ROOT } from '../../support/fixtures.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'ks-cli-bundle-'));
+const work = tempDir('ks-cli-bundle-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const fresh = freshCliBundle;

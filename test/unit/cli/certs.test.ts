@@ -5,13 +5,13 @@
  * KUBESEED_PASSPHRASE; a missing state directory is a clear error.
  */
 import { X509Certificate } from 'node:crypto';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createStepRecord } from '../../../server/model.ts';
 import { JournalStore } from '../../../server/store/journal-store.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from './run-main.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -41,7 +41,7 @@ function certificateFiles(base: string): string[] {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ks-certs-'));
+  dir = tempDir('ks-certs-');
   const r = await runMain(['generate', join(ROOT, 'examples/ha-external-etcd.yaml'), '--out', join(dir, 'out')], { cwd: ROOT });
   expect(r.code, r.err).toBe(0);
   state = join(dir, 'out', 'coordinator');

@@ -1,15 +1,15 @@
 /** The CLI through `main()` with captured output: exit codes, files, re-runs, and no secret in any output. */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadState } from '../../../generator/state/index.ts';
 import { ROOT } from '../../support/fixtures.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from './run-main.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'ks-cli-'));
+const work = tempDir('ks-cli-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const run = (...argv: string[]) => runMain(argv, { cwd: work });

@@ -6,7 +6,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -14,9 +13,10 @@ import { closest, editDistance } from '../../../cli/args.ts';
 import { COMMANDS } from '../../../cli/commands.ts';
 import { ROOT } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from './run-main.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'ks-conventions-'));
+const work = tempDir('ks-conventions-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const run = (...argv: string[]) => runMain(argv, { cwd: work });

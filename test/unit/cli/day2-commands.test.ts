@@ -3,10 +3,10 @@
  * written: a skipped minor, a downgrade, changed hosts, hosts that have not finished the rollout.
  * (The happy path through the coordinator: demo-upgrade.test.ts.)
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from './run-main.ts';
 
 let dir = '';
@@ -20,7 +20,7 @@ const withVersion = (v: string) => {
 };
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ks-day2-cli-'));
+  dir = tempDir('ks-day2-cli-');
   writeFileSync(join(dir, 'cluster.yaml'), spec);
   const r = await runMain(['generate', join(dir, 'cluster.yaml'), '--out', join(dir, 'out')], { cwd: dir });
   expect(r.code, r.err).toBe(0);

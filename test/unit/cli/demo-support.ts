@@ -1,7 +1,5 @@
 /** What the demo tests share: a step of `kubeseed demo --json`, and a run in a private TMPDIR. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { tempDir } from '../../support/temp-dir.ts';
 import { type MainRun, runMain } from './run-main.ts';
 
 /** One step of the demo's `--json` (rollout `steps`, or `upgrade.steps`). */
@@ -18,7 +16,7 @@ export interface DemoStep {
  * other processes run meanwhile cannot look like leftovers.
  */
 export async function runInPrivateTmp(argv: string[], prefix: string): Promise<MainRun & { privateTmp: string }> {
-  const privateTmp = mkdtempSync(join(tmpdir(), prefix));
+  const privateTmp = tempDir(prefix);
   const savedTmp = process.env.TMPDIR;
   process.env.TMPDIR = privateTmp;
   try {

@@ -6,17 +6,17 @@
  * before writing anything, and Ctrl-C (SIGINT) leaving no lock and no half-written state.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadState } from '../../../generator/state/index.ts';
 import { ROOT } from '../../support/fixtures.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { untilListening } from '../server/child-server.ts';
 import { runMain } from './run-main.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'ks-edges-'));
+const work = tempDir('ks-edges-');
 const BIN = join(ROOT, 'bin', 'kubeseed.mjs');
 const started: ChildProcess[] = [];
 afterAll(() => rmSync(work, { recursive: true, force: true }));

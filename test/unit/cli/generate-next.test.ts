@@ -4,14 +4,14 @@
  * mirrors.agent), then boot them the way the platform does (deploy.sh on Proxmox, with destroy.sh
  * to undo it; the seed ISO or Ignition file elsewhere), then watch.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../support/fixtures.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from './run-main.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'ks-next-'));
+const work = tempDir('ks-next-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function generate(spec: string, out: string): Promise<string> {

@@ -5,8 +5,7 @@
  * `kubeseed certs -o json` (new serials, CAs unchanged). `--dry-run` and refusals write nothing;
  * an encrypted state stays encrypted and needs its passphrase.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planRollout } from '../../../generator/plan/plan.ts';
@@ -14,6 +13,7 @@ import { parseSpec } from '../../../generator/spec/parse.ts';
 import { isEnvelope, renewLeaves } from '../../../generator/state/index.ts';
 import { SECRET_RECORD_PREFIXES } from '../../../server/rollout/repository.ts';
 import { openStore } from '../../../server/store/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from './run-main.ts';
 
 const PASSPHRASE = 'renew test passphrase';
@@ -80,7 +80,7 @@ const LEAVES = [
 const CAS = ['tls/ca.crt', 'pki/ca.crt', 'pki/front-proxy-ca.crt', 'pki/etcd/ca.crt'];
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ks-renew-leaves-'));
+  dir = tempDir('ks-renew-leaves-');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -3,10 +3,10 @@
  * starts, and a flag that does not fit is exit 2 naming it. (The etcd store itself is shown against
  * a real etcd in test/validators/server/etcd-store.test.ts.)
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from './run-main.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -14,7 +14,7 @@ let dir = '';
 let state = '';
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ks-serve-store-'));
+  dir = tempDir('ks-serve-store-');
   const r = await runMain(['generate', join(ROOT, 'examples/ha-stacked.yaml'), '--out', join(dir, 'out')], { cwd: ROOT });
   expect(r.code, r.err).toBe(0);
   state = join(dir, 'out', 'coordinator');

@@ -5,13 +5,13 @@
  * test/validators/server/store-migrate.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../../server/store/index.ts';
 import { freePort } from '../../support/etcd-server.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from './run-main.ts';
 
 let dir = '';
@@ -37,7 +37,7 @@ const journalFiles = (stateDir: string) =>
   Object.fromEntries(readdirSync(join(stateDir, 'store')).map((f) => [f, readFileSync(join(stateDir, 'store', f), 'utf8')]));
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ks-store-migrate-cli-'));
+  dir = tempDir('ks-store-migrate-cli-');
   state = await stateWithJournal('plain');
 }, 30_000);
 

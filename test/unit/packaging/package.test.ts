@@ -5,12 +5,12 @@
  * against the `engines` of every installed runtime dependency, read from node_modules.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../support/fixtures.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   files: string[];
@@ -23,7 +23,7 @@ const semver = createRequire(import.meta.url)('semver') as {
   minVersion(range: string): { major: number; version: string } | null;
   satisfies(version: { version: string }, range: string): boolean;
 };
-const work = mkdtempSync(join(tmpdir(), 'ks-pack-'));
+const work = tempDir('ks-pack-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('npm pack', () => {

@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { verifyEnrollmentCredential } from '../../../generator/pki/index.ts';
@@ -15,6 +14,7 @@ import {
   loadState,
   StateError,
 } from '../../../generator/state/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makeHost, makeSpec } from './fixtures.ts';
 
 const NOW = new Date('2026-11-22T08:00:00Z');
@@ -22,7 +22,7 @@ let out: string;
 let stateDir: string;
 
 beforeEach(async () => {
-  out = await mkdtemp(join(tmpdir(), 'ks-pki-state-'));
+  out = tempDir('ks-pki-state-');
   stateDir = join(out, 'coordinator');
 });
 afterEach(async () => {

@@ -4,8 +4,7 @@
  * come from one table per Kubernetes minor (pause, etcd, CNI) and `kubeseed plan` shows them;
  * Cilium leaves pod CIDR allocation to the controller-manager (`ipam.mode: kubernetes`).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
@@ -19,6 +18,7 @@ import { noProxyList } from '../../../generator/plan/proxy.ts';
 import { parseSpec } from '../../../generator/spec/parse.ts';
 import type { ClusterSpec } from '../../../generator/spec/types.ts';
 import { CILIUM_CHARTS, VERSIONS_BY_MINOR } from '../../../generator/versions.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { withLine } from '../spec/base-spec.ts';
 
 function spec(version: string, extra = '', plugin = 'cilium'): ClusterSpec {
@@ -168,7 +168,7 @@ describe('the version table', () => {
 });
 
 describe('kubeseed plan shows the chosen versions', () => {
-  const work = mkdtempSync(join(tmpdir(), 'ks-versions-'));
+  const work = tempDir('ks-versions-');
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('prints one line with pause, etcd, the CNI and the cilium CLI', async () => {

@@ -5,24 +5,13 @@
  * shellcheck. Needs root (unshare); skips loudly without it.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { DOUBLES_DIR } from '../../../doubles/index.ts';
 import { type ProxmoxHostInput, renderProxmox } from '../../../generator/render/proxmox.ts';
 import type { ClusterSpec } from '../../../generator/spec/types.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makeSpec } from './fixtures.ts';
 
 const root = process.getuid?.() === 0;
@@ -30,7 +19,7 @@ if (!root) console.warn('[proxmox-scripts] SKIPPED: needs root for unshare --uts
 const shellcheck = spawnSync('sh', ['-c', 'command -v shellcheck']).status === 0;
 if (!shellcheck) console.warn('[proxmox-scripts] shellcheck SKIPPED: not installed (apt-get install shellcheck)');
 
-const work = mkdtempSync(join(tmpdir(), 'ks-pve-'));
+const work = tempDir('ks-pve-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Vm {

@@ -4,8 +4,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +13,7 @@ import type { NextResponse, ReleasedStep } from '../../../protocol/index.ts';
 import { buildApp } from '../../../server/app.ts';
 import { SSE_HARD_BUFFERED, SSE_MAX_BUFFERED } from '../../../server/event-stream.ts';
 import { JournalStore, MemoryStore, type Store } from '../../../server/store/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { FailingStore } from './failing-store.ts';
 import { FAKE_PKI_KEY, makePlan } from './fixtures.ts';
 import {
@@ -452,7 +452,7 @@ describe('event stream backpressure', () => {
 
 describe('agent executables', () => {
   it('serves the gzip-compressed executable with Range support and the uncompressed SHA-256', async () => {
-    const dist = mkdtempSync(join(tmpdir(), 'ks-dist-'));
+    const dist = tempDir('ks-dist-');
     const exe = Buffer.from(`#!/bin/sh\necho agent\n${'padding '.repeat(5000)}`);
     writeFileSync(join(dist, 'kubeseed-agent-linux-x64'), exe, { mode: 0o755 });
     const { app } = setup({ distDir: dist });
@@ -499,7 +499,7 @@ describe('store failures', () => {
   });
 
   it('the durable store failing to fsync answers 503; the enrollment is not kept and succeeds later', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ks-app-store-'));
+    const dir = tempDir('ks-app-store-');
     let full = false;
     const store = new JournalStore(dir, {
       faults: {

@@ -1,6 +1,5 @@
 /** `POST /v1/backups` through `app.inject()`: signed over the declared hash, tied to a released etcd-snapshot step, audited. */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { BackupVault } from '../../../server/backup/vault.ts';
 import type { StepRecord } from '../../../server/model.ts';
 import { listAudit } from '../../../server/rollout/audit.ts';
 import { MemoryStore } from '../../../server/store/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { fakeSnapshot, sha256Hex, uploadHeaders } from './backup-fixtures.ts';
 import { makePlan } from './fixtures.ts';
 import { createAgent, enrollBody, FakeClock, FakeKubernetes, makeInputs } from './support.ts';
@@ -28,7 +28,7 @@ async function setup(options: { backup?: boolean; stepState?: StepRecord['state'
   if (options.backup !== false) plan.spec.etcd.backup = { schedule: '1d', intervalSeconds: 86_400, retention: options.maxRetention ?? 2 };
   const clock = new FakeClock(Date.UTC(2026, 11, 6, 5, 0, 0));
   const store = new MemoryStore();
-  const dir = mkdtempSync(join(tmpdir(), 'kubeseed-backup-route-'));
+  const dir = tempDir('kubeseed-backup-route-');
   dirs.push(dir);
   const backupVault = await BackupVault.open(dir, 'p', { N: 1024, r: 8, p: 1 });
   const app = buildApp(makeInputs(plan, { clock }), { store, kubernetes: new FakeKubernetes(), defaultWaitMs: 50, backupVault });

@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SnapshotIntegrity } from '../../../protocol/snapshot-integrity.ts';
 import { BackupRefused, BackupVault } from '../../../server/backup/vault.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { fakeSnapshot, sha256Hex } from './backup-fixtures.ts';
 
 const FAST_KDF = { N: 1024, r: 8, p: 1 };
@@ -13,7 +13,7 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 const stateDir = () => {
-  const d = mkdtempSync(join(tmpdir(), 'kubeseed-vault-'));
+  const d = tempDir('kubeseed-vault-');
   dirs.push(d);
   return d;
 };

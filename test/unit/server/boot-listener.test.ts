@@ -3,8 +3,7 @@
  * fleet, and proof that no route returns a credential or a key. Machines booted from it enroll
  * without a credential and wait for approval.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,8 +15,9 @@ import { loadCoordinatorState } from '../../../server/load-state.ts';
 import type { EnrollmentCandidate, HostRecord } from '../../../server/model.ts';
 import { isPxeInstalled } from '../../../server/pxe-state.ts';
 import { ROOT } from '../../support/fixtures.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'ks-boot-'));
+const work = tempDir('ks-boot-');
 const out = join(work, 'out');
 let listener: { url: string; close(): Promise<void> };
 const silent = { stdout: () => {}, stderr: () => {}, env: {}, cwd: work, isTTY: false };
@@ -173,7 +173,7 @@ describe('boot listener: the iPXE script follows the host state in the coordinat
 });
 
 describe('boot listener --assets DIR: boot files, read-only, with byte ranges', () => {
-  const assets = mkdtempSync(join(tmpdir(), 'ks-assets-'));
+  const assets = tempDir('ks-assets-');
   const kernel = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
   let withAssets: { url: string; close(): Promise<void> };
   beforeAll(async () => {

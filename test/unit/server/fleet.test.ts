@@ -3,13 +3,11 @@
  * durable journal store: exactly one successful init, control-plane joins never overlap, no worker
  * join before init succeeded, every host done. Also: the listener refuses plain HTTP.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type RunningCoordinator, startCoordinator } from '../../../server/serve.ts';
 import { JournalStore } from '../../../server/store/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { RolloutTracker, SimAgent } from './agent-sim.ts';
 import { makePlan } from './fixtures.ts';
 import { createAgent, createTestTls, enrollBody, FakeKubernetes, makeInputs, OPERATOR_TOKEN, signedHeaders } from './support.ts';
@@ -24,7 +22,7 @@ afterAll(async () => {
 describe('fleet over HTTPS', () => {
   it('200 concurrent agents complete the rollout in order', async () => {
     const plan = makePlan({ controlPlanes: 3, loadBalancers: 2, workers: 195, workerParallelism: 50 });
-    const store = new JournalStore(mkdtempSync(join(tmpdir(), 'ks-fleet-')));
+    const store = new JournalStore(tempDir('ks-fleet-'));
     await store.open();
     const coordinator = await startCoordinator(makeInputs(plan), {
       store,
@@ -68,7 +66,7 @@ describe('fleet over HTTPS', () => {
 
   it('a step reaches its waiting long-poll within milliseconds of the report that opened its gate', async () => {
     const plan = makePlan({ workers: 0 });
-    const store = new JournalStore(mkdtempSync(join(tmpdir(), 'ks-latency-')));
+    const store = new JournalStore(tempDir('ks-latency-'));
     await store.open();
     const coordinator = await startCoordinator(makeInputs(plan), {
       store,
@@ -119,7 +117,7 @@ describe('fleet over HTTPS', () => {
 
   it('refuses plain HTTP on the API port', async () => {
     const plan = makePlan();
-    const store = new JournalStore(mkdtempSync(join(tmpdir(), 'ks-plain-')));
+    const store = new JournalStore(tempDir('ks-plain-'));
     await store.open();
     const coordinator = await startCoordinator(makeInputs(plan), {
       store,

@@ -5,9 +5,7 @@
  * wrong credential is 401 and counted with failed enrollments; bodies are bounded; a repeat only
  * counts; an enrolled host cannot be marked; a later enrollment clears the mark.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FLEET_KEY } from '../../../generator/state/types.ts';
@@ -15,6 +13,7 @@ import type { CloudInitReport, InstallFailedRequest } from '../../../protocol/in
 import { buildApp } from '../../../server/app.ts';
 import { cloudInitWarning } from '../../../server/host-notes.ts';
 import { JournalStore, MemoryStore, type Store } from '../../../server/store/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makePlan } from './fixtures.ts';
 import { createAgent, credentialOf, enrollBody, FakeClock, FakeKubernetes, makeInputs, OPERATOR_TOKEN } from './support.ts';
 
@@ -87,7 +86,7 @@ describe('POST /v1/install-failed', () => {
   });
 
   it('is durable: a restarted coordinator still shows the mark', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ks-beacon-store-'));
+    const dir = tempDir('ks-beacon-store-');
     dirs.push(dir);
     const store = new JournalStore(dir);
     await store.open();

@@ -5,13 +5,13 @@
  * the API's message. The client certificate is re-requested when it nears expiry.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubernetesApi, KubernetesApiError } from '../../../server/kubernetes-api.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 interface Seen {
   method: string;
@@ -31,7 +31,7 @@ function openssl(args: string[]): void {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ks-kapi-'));
+  dir = tempDir('ks-kapi-');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   openssl([
     'req',

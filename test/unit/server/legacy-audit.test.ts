@@ -3,12 +3,12 @@
  * imports its `audit.log` once, ahead of what it records afterwards, keeps the file as
  * `audit.log.imported`, says so (naming lines it could not read), and does nothing the next start.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCoordinatorState } from '../../../server/load-state.ts';
 import { runServe } from '../../../server/serve.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from '../cli/run-main.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
@@ -16,7 +16,7 @@ let dir = '';
 let state = '';
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'ks-legacy-audit-'));
+  dir = tempDir('ks-legacy-audit-');
   const r = await runMain(['generate', join(ROOT, 'examples/ha-stacked.yaml'), '--out', join(dir, 'out')], { cwd: ROOT });
   expect(r.code, r.err).toBe(0);
   state = join(dir, 'out', 'coordinator');

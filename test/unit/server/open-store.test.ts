@@ -1,20 +1,10 @@
 /** openStore(url): the one choice of store implementation (server/store/open.ts). */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JournalStore, MemoryStore, openStore, StoreError } from '../../../server/store/index.ts';
 import { parseEtcdUrl } from '../../../server/store/open.ts';
-
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'ks-open-store-'));
-  dirs.push(d);
-  return d;
-}
+import { tempDir } from '../../support/temp-dir.ts';
 
 describe('openStore', () => {
   it('memory: is an empty in-memory store', async () => {
@@ -24,7 +14,7 @@ describe('openStore', () => {
   });
 
   it('journal:DIR and a plain path open the durable journal, which keeps what was committed', async () => {
-    const dir = join(tempDir(), 'store');
+    const dir = join(tempDir('ks-open-store-'), 'store');
     const first = await openStore(`journal:${dir}`);
     expect(first).toBeInstanceOf(JournalStore);
     await first.commit({ puts: [{ key: 'host/a', value: { name: 'a' } }] });
@@ -35,7 +25,7 @@ describe('openStore', () => {
   });
 
   it('with a passphrase the journal writes its key file; reopening without it is refused', async () => {
-    const dir = join(tempDir(), 'store');
+    const dir = join(tempDir('ks-open-store-'), 'store');
     const sealed = await openStore(`journal:${dir}`, { passphrase: 'correct horse battery staple', sealedPrefixes: ['token/'] });
     await sealed.close();
     expect(existsSync(join(dir, 'key.json'))).toBe(true);

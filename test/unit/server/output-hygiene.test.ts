@@ -2,13 +2,13 @@
  * The pure pieces of issue 18's hardening: terminal escaping of remote strings, what the log shows
  * of a URL, the per-source connection cap and reading the open-file limit.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { terminalSafe, terminalSafeDeep } from '../../../cli/status.ts';
 import { openFileLimit } from '../../../server/serve.ts';
 import { connectionsPerSource, loggableUrl } from '../../../server/transport.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 describe('terminalSafe', () => {
   it('shows C0, C1, DEL and bidi controls escaped and leaves printable text alone', () => {
@@ -42,7 +42,7 @@ describe('connection limits', () => {
   });
 
   it('reads the soft open-file limit from a /proc limits file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ks-limits-'));
+    const dir = tempDir('ks-limits-');
     try {
       const file = join(dir, 'limits');
       writeFileSync(

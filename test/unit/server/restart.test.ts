@@ -4,11 +4,11 @@
  * rollout completes, init ran once (attempt 1, lock held by cp1), and no step was handed out
  * again after its success report was acknowledged.
  */
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../../support/temp-dir.ts';
 import { RolloutTracker, simulateFleet } from './agent-sim.ts';
 import { freePort, killHard, killLeftovers, prepareStateDir, startServer, waitFor } from './child-server.ts';
 import { makePlan } from './fixtures.ts';
@@ -23,7 +23,7 @@ describe('coordinator restart', () => {
   it('survives SIGKILL mid-rollout and completes without handing out finished steps again', async () => {
     const workers = 15;
     const plan = makePlan({ workers, workerParallelism: 3 });
-    const stateDir = mkdtempSync(join(tmpdir(), 'ks-restart-'));
+    const stateDir = tempDir('ks-restart-');
     const { ca } = prepareStateDir(stateDir);
     const port = await freePort();
     let child = await startServer(stateDir, port, workers);

@@ -3,13 +3,12 @@
  * agents reach through one NAT or reverse proxy — or the capacity bench's 5,000 agents on
  * 127.0.0.1 — needs more than the default, and an operator can also lower it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cmdServe } from '../../../cli/coordinator-commands.ts';
 import { runServe, type ServeHandle } from '../../../server/serve.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makePlan } from './fixtures.ts';
 import { FakeKubernetes, makeInputs } from './support.ts';
 
@@ -38,7 +37,7 @@ function staysOpen(port: number, holdMs: number): Promise<{ open: boolean; close
 
 describe('kubeseed serve --max-connections-per-source', () => {
   it('runServe refuses a connection from one source beyond maxConnectionsPerSource', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'ks-cap-'));
+    const stateDir = tempDir('ks-cap-');
     dirs.push(stateDir);
     const plan = makePlan({ workers: 1 });
     const handle = await runServe({

@@ -4,8 +4,7 @@
  * released once, in flight → not doubled, failed → final and retried at the next due time,
  * restart → the same step again, never a second one.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClusterPlan } from '../../../generator/plan/types.ts';
@@ -15,6 +14,7 @@ import { readRolloutHosts } from '../../../server/day2/operation.ts';
 import { createStepRecord, type HostRecord, type RolloutSnapshot, type StepRecord } from '../../../server/model.ts';
 import { createSchedulerConfig, decide } from '../../../server/scheduler.ts';
 import { JournalStore, type Store } from '../../../server/store/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makePlan, newHostRecord } from './fixtures.ts';
 import { FakeClock, makeInputs } from './support.ts';
 
@@ -210,7 +210,7 @@ describe('a coordinator with a fake clock takes scheduled snapshots', () => {
   });
 
   it('a failed scheduled snapshot does not stop `kubeseed upgrade`/`renew` from planning', async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'ks-snapshot-day2-'));
+    const stateDir = tempDir('ks-snapshot-day2-');
     dirs.push(stateDir);
     const store = await openJournal(join(stateDir, 'store'));
     const failed = snapshotRecord('cp1', T - HOUR, 'failed');
@@ -235,7 +235,7 @@ describe('a coordinator with a fake clock takes scheduled snapshots', () => {
 
   /** A journal holding a finished rollout, as the coordinator left it. */
   async function finishedJournal(): Promise<{ dir: string; store: JournalStore }> {
-    const dir = mkdtempSync(join(tmpdir(), 'ks-snapshot-schedule-'));
+    const dir = tempDir('ks-snapshot-schedule-');
     dirs.push(dir);
     const store = await openJournal(dir);
     const s = finished(PLAN);

@@ -4,12 +4,12 @@
  * plaintext records from a start without a passphrase rewritten sealed, a sealed value moved to
  * another key refused. Cheap scrypt parameters keep it fast; the format records them.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JournalStore } from '../../../server/store/index.ts';
 import { openRecordCipher } from '../../../server/store/record-cipher.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const PREFIXES = ['token/', 'step/'];
 const FAST = { N: 1024, r: 8, p: 1 };
@@ -20,7 +20,7 @@ afterEach(() => {
 });
 
 function storeDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ks-store-cipher-'));
+  const dir = tempDir('ks-store-cipher-');
   dirs.push(dir);
   return join(dir, 'store');
 }

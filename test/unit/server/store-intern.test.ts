@@ -5,14 +5,12 @@
  * identity is not observable in JavaScript, so the sharing is shown by what it saves: records whose
  * field holds the same text cost less heap than as many records with distinct text of that length.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { JournalStore, MemoryStore, type Store } from '../../../server/store/index.ts';
 import { INTERN_MAX_LENGTH, internValues, StringTable } from '../../../server/store/intern.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -50,7 +48,7 @@ describe('the store view interns record strings', () => {
 
   it('shares on journal replay as on commit', async () => {
     const replayed = async (distinct: boolean) => {
-      const dir = mkdtempSync(join(tmpdir(), 'ks-intern-'));
+      const dir = tempDir('ks-intern-');
       const writer = new JournalStore(dir);
       await writer.open();
       await heldBy(writer, distinct);
@@ -72,7 +70,7 @@ describe('the store view interns record strings', () => {
   });
 
   it('a reader sees the same values, frozen, and the caller keeps its own object', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ks-intern-'));
+    const dir = tempDir('ks-intern-');
     const store = new JournalStore(dir);
     await store.open();
     const value = { host: 'w1', kind: 'kubeadm-join-worker', results: {}, after: [], nested: { list: ['a', { b: 'w1' }] } };

@@ -3,27 +3,23 @@
  * durable store promises: reopen keeps everything, group commit shares one fsync, a torn final
  * record is ignored, snapshots rotate the journal, and a failed write rolls back without damage.
  */
-import { appendFileSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JournalStore, MemoryStore, type Store, StoreError } from '../../../server/store/index.ts';
 import { describeStoreContract } from '../../support/store-contract.ts';
-
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'ks-store-'));
-}
+import { tempDir } from '../../support/temp-dir.ts';
 
 const implementations: [string, () => Store][] = [
   ['MemoryStore', () => new MemoryStore()],
-  ['JournalStore', () => new JournalStore(tempDir())],
+  ['JournalStore', () => new JournalStore(tempDir('ks-store-'))],
 ];
 
 for (const [name, make] of implementations) describeStoreContract(name, make);
 
 describe('JournalStore durability', () => {
   it('survives reopen with every committed record and revision', async () => {
-    const dir = tempDir();
+    const dir = tempDir('ks-store-');
     const store = new JournalStore(dir);
     await store.open();
     for (let i = 0; i < 20; i++) await store.commit({ puts: [{ key: `step/${i}`, value: { i } }] });
@@ -39,7 +35,7 @@ describe('JournalStore durability', () => {
   });
 
   it('group commit: writes that arrive together share one fsync', async () => {
-    const store = new JournalStore(tempDir());
+    const store = new JournalStore(tempDir('ks-store-'));
     await store.open();
     await Promise.all(Array.from({ length: 100 }, (_, i) => store.commit({ puts: [{ key: `k${i}`, value: i }] })));
     const stats = store.getStats();
@@ -49,7 +45,7 @@ describe('JournalStore durability', () => {
   });
 
   it('ignores a torn final record on load and keeps appending after it', async () => {
-    const dir = tempDir();
+    const dir = tempDir('ks-store-');
     const store = new JournalStore(dir);
     await store.open();
     await store.commit({ puts: [{ key: 'a', value: 1 }] });
@@ -76,7 +72,7 @@ describe('JournalStore durability', () => {
   });
 
   it('cut at any byte (kill -9 mid-write): reopening yields exactly a prefix of the commits', async () => {
-    const dir = tempDir();
+    const dir = tempDir('ks-store-');
     const store = new JournalStore(dir);
     await store.open();
     const states: Record<string, unknown>[] = [{}];
@@ -92,7 +88,7 @@ describe('JournalStore durability', () => {
     const { writeFileSync } = await import('node:fs');
     let lastPrefix = 0;
     for (let cut = 0; cut <= full.length; cut += 5) {
-      const trial = tempDir();
+      const trial = tempDir('ks-store-');
       writeFileSync(join(trial, 'journal.log'), full.subarray(0, cut));
       const reopened = new JournalStore(trial);
       await reopened.open();
@@ -107,7 +103,7 @@ describe('JournalStore durability', () => {
   });
 
   it('a record with a bad CRC ends the replay there', async () => {
-    const dir = tempDir();
+    const dir = tempDir('ks-store-');
     const store = new JournalStore(dir);
     await store.open();
     await store.commit({ puts: [{ key: 'a', value: 'x'.repeat(10) }] });
@@ -126,7 +122,7 @@ describe('JournalStore durability', () => {
   });
 
   it('snapshots rotate the journal and reload identically', async () => {
-    const dir = tempDir();
+    const dir = tempDir('ks-store-');
     const store = new JournalStore(dir, { snapshotEvery: 10 });
     await store.open();
     for (let i = 0; i < 35; i++) await store.commit({ puts: [{ key: `k${i % 7}`, value: i }] });
@@ -142,7 +138,7 @@ describe('JournalStore durability', () => {
   });
 
   it('by default a snapshot waits for as many commits as there are records (at least 2,000): its cost per commit stays constant', async () => {
-    const dir = tempDir();
+    const dir = tempDir('ks-store-');
     const store = new JournalStore(dir);
     await store.open();
     // 5,000 records in 50 commits, then 2,100 one-record commits: past 2,000 commits, short of 5,000.
@@ -156,7 +152,7 @@ describe('JournalStore durability', () => {
   });
 
   it('a failed write rejects the batch with StoreError, rolls the view back, and the store recovers', async () => {
-    const dir = tempDir();
+    const dir = tempDir('ks-store-');
     let fail = false;
     const store = new JournalStore(dir, {
       faults: {

@@ -5,15 +5,15 @@
  * stream to the end of a rollout the test drives meanwhile.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cmdHosts } from '../../../cli/coordinator-commands.ts';
 import type { StatusIo } from '../../../cli/status.ts';
 import { cmdStatus } from '../../../cli/status-command.ts';
 import { OPERATOR_TOKEN_FILE } from '../../../generator/state/index.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { credentialOf, OPERATOR_TOKEN, removeDir, type SimulatedRollout, startSimulation, writeStateDir } from './rollout-sim.ts';
 
 interface Run {
@@ -254,7 +254,7 @@ describe('kubeseed status: exit codes 1 and 2', () => {
   });
 
   it('1: a server whose certificate the pinned CA did not sign is not believed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ks-other-ca-'));
+    const dir = tempDir('ks-other-ca-');
     dirs.push(dir);
     execFileSync(
       'openssl',
@@ -294,7 +294,7 @@ describe('kubeseed status: exit codes 1 and 2', () => {
     expect(agent.code).toBe(2);
     expect(agent.err).toContain('refused the operator token (401)');
 
-    const empty = mkdtempSync(join(tmpdir(), 'ks-empty-'));
+    const empty = tempDir('ks-empty-');
     dirs.push(empty);
     const noCa = await run(['--state', empty]);
     expect(noCa.code).toBe(2);

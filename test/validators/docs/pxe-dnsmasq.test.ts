@@ -4,14 +4,14 @@
  * check must refuse it once a line is broken (so the test can fail).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
-const work = mkdtempSync(join(tmpdir(), 'ks-dnsmasq-'));
+const work = tempDir('ks-dnsmasq-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** The ```ini block of docs/pxe.md that starts with the dnsmasq file's name. */

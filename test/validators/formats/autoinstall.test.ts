@@ -3,13 +3,13 @@
  * it must pass the real `cloud-init schema`, and so must the host cloud-config it carries.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { renderUbuntuAutoinstall } from '../../../generator/render/pxe.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const skip = skipUnless('validators', { commands: ['cloud-init'] });
 
@@ -36,7 +36,7 @@ function schema(path: string): Promise<{ code: number; out: string }> {
 describe.skipIf(skip)('autoinstall document against cloud-init schema', () => {
   let dir = '';
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'ks-autoinstall-'));
+    dir = tempDir('ks-autoinstall-');
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

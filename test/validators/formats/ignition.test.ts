@@ -8,10 +8,9 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +19,7 @@ import { FIRSTBOOT_DONE, FIRSTBOOT_SCRIPT, IGNITION_AGENT_PATH, renderIgnition }
 import { DEFAULT_SYSEXT_BASE } from '../../../generator/render/sysext.ts';
 import type { ClusterSpec } from '../../../generator/spec/types.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makeHost, makeProvisioning, makeSpec, TEST_CA_PEM } from '../../unit/render-formats/fixtures.ts';
 
 const IGNITION = '/usr/lib/dracut/modules.d/30ignition/ignition';
@@ -73,7 +73,7 @@ describe.skipIf(skip)('Ignition configs against the real ignition tools', () => 
   const requests: string[] = [];
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'ks-ign-'));
+    work = tempDir('ks-ign-');
     // Ignition writes authorized_keys as the user `core`, who must be able to traverse the path.
     chmodSync(work, 0o755);
     server = createServer((req, res) => {

@@ -9,9 +9,8 @@
  *   its disk ("Booting from Hard Disk"), with no kernel fetched.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.ts';
@@ -21,6 +20,7 @@ import type { HostRecord } from '../../../server/model.ts';
 import { isPxeInstalled } from '../../../server/pxe-state.ts';
 import { ROOT } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const ROM = '/usr/lib/ipxe/qemu/efi-virtio.rom';
 const skip =
@@ -60,7 +60,7 @@ function bootIpxe(port: number, mac: string, until: RegExp): Promise<string> {
 }
 
 describe.skipIf(skip)('the real iPXE against the boot listener, per host state', () => {
-  const work = mkdtempSync(join(tmpdir(), 'ks-ipxe-'));
+  const work = tempDir('ks-ipxe-');
   const hosts: Record<string, HostRecord> = {};
   let listener: { close(): Promise<void> } | undefined;
   let port = 0;

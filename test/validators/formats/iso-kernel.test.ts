@@ -9,12 +9,12 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeIso9660, writeNoCloudSeed } from '../../../generator/render/iso9660.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 interface Kernel {
   vmlinuz: string;
@@ -87,7 +87,7 @@ function sha256(b: Buffer | string): string {
 }
 
 describe.skipIf(skip)('seed ISO read by the Linux kernel (qemu)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ks-isokernel-'));
+  const dir = tempDir('ks-isokernel-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   let initramfs: string | undefined;

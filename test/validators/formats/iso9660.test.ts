@@ -4,12 +4,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeIso9660, writeNoCloudSeed } from '../../../generator/render/iso9660.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const skip = skipUnless('validators', { commands: ['isoinfo', 'blkid'] });
 
@@ -35,7 +35,7 @@ function listedNames(listing: string): string[] {
 describe.skipIf(skip)('seed ISO read by isoinfo', () => {
   let dir = '';
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'ks-iso-'));
+    dir = tempDir('ks-iso-');
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

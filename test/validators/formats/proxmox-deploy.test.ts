@@ -4,12 +4,12 @@
  * the snippet copies and the re-run behaviour. The real commands need a Proxmox VE node.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderProxmox } from '../../../generator/render/proxmox.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makeSpec } from '../../unit/render-formats/fixtures.ts';
 
 const skip = skipUnless('validators', { commands: ['bash', 'install'] });
@@ -52,7 +52,7 @@ describe.skipIf(skip)('deploy.sh against qm/pvesm test doubles', () => {
   }));
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'ks-pve-'));
+    dir = tempDir('ks-pve-');
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

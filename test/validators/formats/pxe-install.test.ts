@@ -13,12 +13,12 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PxeFleetContent, routePxeRequest } from '../../../generator/render/pxe-routes.ts';
 import type { ClusterSpec, OsFamily } from '../../../generator/spec/types.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makeSpec } from '../../unit/render-formats/fixtures.ts';
 
 const NETWORK_GENERATOR = '/usr/lib/systemd/systemd-network-generator';
@@ -59,7 +59,7 @@ describe.skipIf(skip)('PXE per-machine content against the real programs', () =>
   };
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'ks-pxe-install-'));
+    work = tempDir('ks-pxe-install-');
     spec = makeSpec('flatcar');
     // The listener on loopback, answering through the same router `kubeseed serve` uses; the
     // spec names its real address so the configs point back at it.

@@ -25,7 +25,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +37,7 @@ import type { ClusterSpec, HostSpec } from '../../../generator/spec/types.ts';
 import { renderContainerdUnit } from '../../../templates/containerd.ts';
 import { EXAMPLES, fixedContext, IGNITION_EXAMPLES, ROOT, TEST_COORDINATOR_CA } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const NETWORKD = '/lib/systemd/systemd-networkd';
 const skip = skipUnless('validators', {
@@ -281,7 +281,7 @@ describe.skipIf(skip)('rendered units and network files against the programs tha
   const artifacts = skip ? [] : allArtifacts();
 
   beforeAll(() => {
-    work = mkdtempSync(join(tmpdir(), 'ks-parsers-'));
+    work = tempDir('ks-parsers-');
     baseUnits = join(work, 'base-units');
     cpSync('/lib/systemd/system', baseUnits, { recursive: true, dereference: false });
   });

@@ -4,14 +4,14 @@
  * check can fail.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderFirstbootScript } from '../../../generator/render/ignition.ts';
 import { renderProxmox } from '../../../generator/render/proxmox.ts';
 import { renderKubernetesAptSourceScript } from '../../../templates/index.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makeProvisioning, makeSpec } from '../../unit/render-formats/fixtures.ts';
 
 const skip = skipUnless('validators', { commands: ['shellcheck'] });
@@ -29,7 +29,7 @@ function deployScript(variant: 'full' | 'minimal'): string {
 }
 
 describe.skipIf(skip)('generated shell scripts pass shellcheck', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ks-shellcheck-'));
+  const dir = tempDir('ks-shellcheck-');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   function shellcheck(name: string, text: string): { code: number; out: string } {

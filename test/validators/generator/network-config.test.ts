@@ -5,16 +5,16 @@
  * keepalived/kube-vip use — the udev rule cloud-init writes names both.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderNetworkConfig } from '../../../generator/render/network-config.ts';
 import { EXAMPLES, planExample } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const skip = skipUnless('validators', { commands: ['cloud-init', '/usr/bin/python3'] });
-const dir = mkdtempSync(join(tmpdir(), 'ks-netcfg-'));
+const dir = tempDir('ks-netcfg-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Prints, per file: interface name, MAC, subnet types, and the persistent-net rule ENI writes. */

@@ -8,13 +8,13 @@
  * test/validators/formats (qemu).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.ts';
 import { ROOT } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const skip = skipUnless('validators', { root: true, commands: ['cloud-init', 'losetup', 'unshare', 'blkid', 'isoinfo'] });
 const SCRIPT = join(ROOT, 'test/support/cloud-init-overlay.sh');
@@ -39,7 +39,7 @@ function runCloudInit(out: string, seedDir?: string): void {
 }
 
 describe.skipIf(skip)('seed.iso through the real cloud-init NoCloud datasource', () => {
-  const work = mkdtempSync(join(tmpdir(), 'ks-seed-'));
+  const work = tempDir('ks-seed-');
   const probe = join(work, 'probe');
   const applied = join(work, 'applied');
   let loop = '';

@@ -4,17 +4,17 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderCloudConfig } from '../../../generator/render/cloud-init.ts';
 import { renderIgnition } from '../../../generator/render/ignition.ts';
 import { EXAMPLES, IGNITION_EXAMPLES, planExample, ROOT, TEST_COORDINATOR_CA } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const skip = skipUnless('validators', { commands: ['cloud-init', 'python3'] });
-const dir = mkdtempSync(join(tmpdir(), 'ks-userdata-'));
+const dir = tempDir('ks-userdata-');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.skipIf(skip)('cloud-init user-data validates', () => {

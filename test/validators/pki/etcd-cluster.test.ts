@@ -7,13 +7,13 @@
  * in afterAll. One run with RSA-2048, one with ECDSA-P256.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KeyAlgorithm } from '../../../generator/spec/types.ts';
 import { ensureState } from '../../../generator/state/index.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makeHost, makeSpec } from '../../unit/pki/fixtures.ts';
 
 const skip = skipUnless('validators', { root: true, commands: ['etcd', 'etcdctl', 'ip'] });
@@ -61,7 +61,7 @@ function etcdctl(ns: string, args: string[]): { status: number | null; out: stri
 }
 
 async function startCluster(keyAlgorithm: KeyAlgorithm, tag: string, subnet: string) {
-  const work = await mkdtemp(join(tmpdir(), `ks-pki-etcd-${tag}-`));
+  const work = tempDir(`ks-pki-etcd-${tag}-`);
   workDirs.push(work);
   const hosts = [1, 2, 3].map((i) => makeHost(`etcd${i}`, 'etcd', `${subnet}.${10 + i}`));
   const spec = makeSpec({ keyAlgorithm, hosts: [...hosts, makeHost('master1', 'control-plane', `${subnet}.101`)] });

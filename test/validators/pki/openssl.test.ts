@@ -5,14 +5,14 @@
  * algorithms.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { discoveryHash, mintAdminKubeconfig, signClientCertificate } from '../../../generator/pki/index.ts';
 import { type EnsureStateResult, ensureState } from '../../../generator/state/index.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { makeSpec } from '../../unit/pki/fixtures.ts';
 
 const skip = skipUnless('validators', { commands: ['openssl', 'sh', 'sha256sum'] });
@@ -57,7 +57,7 @@ describe.skipIf(skip).each(['RSA-2048', 'ECDSA-P256'] as const)('openssl reads t
   const f = (rel: string) => join(pki, rel);
 
   beforeAll(async () => {
-    out = await mkdtemp(join(tmpdir(), 'ks-pki-openssl-'));
+    out = tempDir('ks-pki-openssl-');
     started = Date.now();
     result = await ensureState({ outDir: out, spec: makeSpec({ keyAlgorithm }), now: new Date() });
     pki = join(out, 'coordinator', 'pki');

@@ -6,8 +6,7 @@
  * the leader lease (the key `<prefix>leader` a leading `kubeseed serve` keeps) they refuse,
  * naming it. The day-2 file is written to the state directory, and the output says to copy it.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { planRollout } from '../../../generator/plan/plan.ts';
@@ -18,6 +17,7 @@ import { EtcdClient } from '../../../server/store/etcd-client.ts';
 import { openStore } from '../../../server/store/index.ts';
 import { etcdTlsFlags } from '../../support/etcd-server.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from '../../unit/cli/run-main.ts';
 import { etcdFileFixture } from '../../unit/server/child-server.ts';
 
@@ -42,7 +42,7 @@ describe.skipIf(skip)('kubeseed upgrade / renew with the records in etcd', () =>
   let target = '';
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'ks-day2-etcd-state-'));
+    dir = tempDir('ks-day2-etcd-state-');
     dirs.push(dir);
     writeFileSync(join(dir, 'cluster.yaml'), spec);
     const generated = await runMain(['generate', join(dir, 'cluster.yaml'), '--out', join(dir, 'out')], { cwd: dir });

@@ -7,9 +7,7 @@
  * lock; a reopened store has every record; secret records are sealed in etcd; concurrent commits
  * share Txns.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdClient } from '../../../server/store/etcd-client.ts';
 import { EtcdStore, type EtcdStoreOptions } from '../../../server/store/etcd-store.ts';
@@ -19,6 +17,7 @@ import { StoreError } from '../../../server/store/types.ts';
 import { startTestEtcd, type TestEtcd } from '../../support/etcd-server.ts';
 import { skipUnless } from '../../support/requirements.ts';
 import { describeStoreContract } from '../../support/store-contract.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
 
@@ -142,7 +141,7 @@ describe.skipIf(skip)('EtcdStore on a real etcd', () => {
   });
 
   it('seals secret-bearing records in etcd; a store without the passphrase refuses to read them', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ks-etcd-key-'));
+    const dir = tempDir('ks-etcd-key-');
     try {
       const cipher = (await openRecordCipher(dir, 'correct horse', ['token/'], { N: 1024, r: 8, p: 1 })) as RecordCipher;
       const opts = { ...options(), cipher };

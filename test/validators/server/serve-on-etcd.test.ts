@@ -7,13 +7,13 @@
  * The second waits as a standby until the dead one's lease (4 s here) expires, then leads
  * (live replicas side by side: serve-replicas.test.ts).
  */
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { EtcdClient } from '../../../server/store/etcd-client.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { expectRolloutCompleted, RolloutTracker, simulateFleet } from '../../unit/server/agent-sim.ts';
 import { etcdFileFixture, freePort, killHard, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
 import { makePlan } from '../../unit/server/fixtures.ts';
@@ -25,8 +25,8 @@ describe.skipIf(skip)('serve on an etcd store', () => {
   it('a coordinator killed mid-rollout is replaced by one on another state directory; the rollout completes from etcd', async () => {
     const workers = 8;
     const plan = makePlan({ workers, workerParallelism: 3 });
-    const first = mkdtempSync(join(tmpdir(), 'ks-serve-etcd-a-'));
-    const second = mkdtempSync(join(tmpdir(), 'ks-serve-etcd-b-'));
+    const first = tempDir('ks-serve-etcd-a-');
+    const second = tempDir('ks-serve-etcd-b-');
     dirs.push(first, second);
     const { ca } = prepareStateDir(first);
     for (const f of ['tls.crt', 'tls.key']) copyFileSync(join(first, f), join(second, f));

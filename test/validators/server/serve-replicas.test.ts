@@ -11,13 +11,13 @@
  * - a leader whose term ends under it (its leader key deleted in etcd) stops and exits, so its
  *   service manager starts it again as a standby.
  */
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { EtcdClient } from '../../../server/store/etcd-client.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { RolloutTracker, SimAgent } from '../../unit/server/agent-sim.ts';
 import { etcdFileFixture, freePort, killHard, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
 import { makePlan } from '../../unit/server/fixtures.ts';
@@ -38,7 +38,7 @@ describe.skipIf(skip)('replicas of serve on one etcd', () => {
     const workers = 6;
     const plan = makePlan({ workers, workerParallelism: 3 });
     const prefix = `kubeseed/replicas-${process.pid}/`;
-    const [dirA, dirB] = [mkdtempSync(join(tmpdir(), 'ks-replica-a-')), mkdtempSync(join(tmpdir(), 'ks-replica-b-'))];
+    const [dirA, dirB] = [tempDir('ks-replica-a-'), tempDir('ks-replica-b-')];
     dirs.push(dirA, dirB);
     const { ca } = prepareStateDir(dirA);
     for (const f of ['tls.crt', 'tls.key']) copyFileSync(join(dirA, f), join(dirB, f));

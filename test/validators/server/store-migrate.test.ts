@@ -9,8 +9,7 @@
  *   `etcdctl del --prefix` fix, which the real etcdctl then carries out.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +19,7 @@ import { openStore } from '../../../server/store/index.ts';
 import { etcdTlsFlags } from '../../support/etcd-server.ts';
 import { ROOT } from '../../support/fixtures.ts';
 import { skipUnless } from '../../support/requirements.ts';
+import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from '../../unit/cli/run-main.ts';
 import { expectRolloutCompleted, RolloutTracker, simulateFleet } from '../../unit/server/agent-sim.ts';
 import { etcdFileFixture, freePort, prepareStateDir, startServer, waitFor } from '../../unit/server/child-server.ts';
@@ -45,7 +45,7 @@ describe.skipIf(skip)('kubeseed store migrate into etcd', () => {
   it('mid-rollout: stop the coordinator, move its journal, serve on etcd; the rollout completes once', async () => {
     const workers = 8;
     const plan = makePlan({ workers, workerParallelism: 3 });
-    const state = mkdtempSync(join(tmpdir(), 'ks-migrate-state-'));
+    const state = tempDir('ks-migrate-state-');
     dirs.push(state);
     const { ca } = prepareStateDir(state);
     const port = await freePort();
@@ -94,7 +94,7 @@ describe.skipIf(skip)('kubeseed store migrate into etcd', () => {
   }, 150_000);
 
   it('a generated, encrypted state: default prefix, sealed in etcd, a second move and a used prefix refused', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'ks-migrate-gen-'));
+    const out = tempDir('ks-migrate-gen-');
     dirs.push(out);
     const env = { KUBESEED_PASSPHRASE: 'correct horse battery staple' };
     const generated = await runMain(['generate', join(ROOT, 'examples/ha-stacked.yaml'), '--out', out], { cwd: ROOT, env });

@@ -4,9 +4,9 @@
  * afterAll. Nothing here addresses a namespace IP from the host namespace.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../../support/temp-dir.ts';
 
 export interface RunResult {
   status: number | null;
@@ -28,7 +28,7 @@ export function must(cmd: string, args: string[]): string {
 
 /** A fresh private directory (0700, root-owned) for one test file. */
 export function makeTempDir(label: string): string {
-  return mkdtempSync(join(tmpdir(), `ks-${process.pid}-${label}-`));
+  return tempDir(`ks-${process.pid}-${label}-`);
 }
 
 export function writeFile(dir: string, name: string, content: string, mode = 0o644): string {
