@@ -137,7 +137,13 @@ export interface FuzzCoordinator {
   close(): Promise<void>;
 }
 
-export async function startFuzzCoordinator(options: { workers?: number; enrollFailureLimit?: number } = {}): Promise<FuzzCoordinator> {
+/**
+ * `warmAgentCache: false` keeps the agent executables (~100 MiB each, when built) from being read and
+ * compressed in the background at start: a test that measures this process's memory must not count them.
+ */
+export async function startFuzzCoordinator(
+  options: { workers?: number; enrollFailureLimit?: number; warmAgentCache?: boolean } = {},
+): Promise<FuzzCoordinator> {
   const stateDir = tempDir('ks-fuzz-state-');
   const plan = makePlan({ workers: options.workers ?? 3 });
   const ledger = new SecretLedger();
@@ -155,6 +161,7 @@ export async function startFuzzCoordinator(options: { workers?: number; enrollFa
     // The public agent download is fuzzed too (Range parsing) when the agent is built.
     ...(existsSync(DIST) ? { distDir: DIST } : {}),
     ...(options.enrollFailureLimit ? { enrollFailureLimit: options.enrollFailureLimit } : {}),
+    ...(options.warmAgentCache === false ? { warmAgentCache: false } : {}),
   });
   const agents = new Map(plan.hosts.map((h, i) => [h.name, createAgent(h.name, i)]));
   for (const agent of agents.values()) ledger.add(`enrollment credential of ${agent.host}`, enrollBody(agent).credential!);
