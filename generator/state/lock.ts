@@ -2,9 +2,16 @@
  * One `generate` at a time per state directory: two concurrent runs would each keep their own
  * view of the credentials and could leave a mix. Likewise one `serve` (SERVE_LOCK_FILE): two
  * coordinators on one store would each release steps from their own copy. The lock is a file
- * holding the holder's PID; a lock whose process is gone (crash, kill -9) is taken over.
+ * holding the holder's PID and, where /proc tells it, when that process started; a lock whose
+ * process is gone (crash, kill -9) is taken over.
+ *
+ * A PID alone does not name a process. One that exited but was not reaped yet (a zombie: PID 1 of a
+ * container or a PID namespace that never waits is its parent now) holds nothing, and a PID that
+ * another process took since is not the holder — in a container every start of `kubeseed serve` is
+ * PID 1, so after a kill -9 the restarted one would find "its own" PID in the lock and refuse forever.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StateError } from './errors.ts';
@@ -28,7 +35,8 @@ export async function acquireStateLock(stateDir: string, options: LockOptions = 
   for (let attempt = 0; attempt < 2; attempt++) {
     // The PID is written first and the lock appears complete through link(), which fails if it exists.
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, `${process.pid}\n`, { mode: 0o600 });
+    const start = processOf(process.pid)?.start;
+    await writeFile(tmp, `${process.pid}${start ? ` ${start}` : ''}\n`, { mode: 0o600 });
     try {
       await link(tmp, path);
       return () => rm(path, { force: true });
@@ -37,8 +45,9 @@ export async function acquireStateLock(stateDir: string, options: LockOptions = 
     } finally {
       await rm(tmp, { force: true });
     }
-    const holder = Number.parseInt((await readFile(path, 'utf8').catch(() => '')).trim(), 10);
-    if (Number.isInteger(holder) && holder > 0 && isAlive(holder)) {
+    const [pidText = '', holderStart] = (await readFile(path, 'utf8').catch(() => '')).trim().split(/\s+/);
+    const holder = Number.parseInt(pidText, 10);
+    if (Number.isInteger(holder) && holder > 0 && holds(holder, holderStart)) {
       throw new StateError(
         'LOCKED',
         who === 'kubeseed generate'
@@ -51,6 +60,34 @@ export async function acquireStateLock(stateDir: string, options: LockOptions = 
     await rm(path, { force: true });
   }
   throw new StateError('LOCKED', `cannot take ${path}: another process keeps creating it; retry`, file);
+}
+
+/**
+ * Whether the process `pid` (started at `start`, when the lock says) still runs. Without /proc
+ * (not Linux) the PID alone decides, as does a lock written before the start was recorded.
+ */
+function holds(pid: number, start: string | undefined): boolean {
+  if (!isAlive(pid)) return false;
+  const now = processOf(pid);
+  if (!now) return true;
+  if (now.zombie) return false;
+  return start === undefined || start === now.start;
+}
+
+/**
+ * A process as /proc/PID/stat shows it: `start` is the boot it runs in and its start time in clock
+ * ticks since that boot (field 22; `boot_id/ticks`), `zombie` whether it exited unreaped (field 3).
+ */
+function processOf(pid: number): { start: string; zombie: boolean } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: fields are counted after its ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return { start: `${bootId}/${fields[19]}`, zombie: fields[0] === 'Z' || fields[0] === 'X' };
+  } catch {
+    return undefined;
+  }
 }
 
 function isAlive(pid: number): boolean {

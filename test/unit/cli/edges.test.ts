@@ -78,7 +78,8 @@ describe('kubeseed serve', () => {
     const one = await untilListening(cli(serveArgs()), 60_000, (t) => {
       first += t;
     });
-    expect(readFileSync(join(state, 'serve.lock'), 'utf8').trim()).toBe(String(one.pid));
+    // The holder's pid and when it started (generator/state/lock.ts).
+    expect(readFileSync(join(state, 'serve.lock'), 'utf8')).toMatch(new RegExp(`^${one.pid} [0-9a-f-]+/\\d+\n$`));
     // People's log lines by default: "time LEVEL message", never pino's JSON.
     await new Promise((r) => setTimeout(r, 200));
     expect(first).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO +Server listening at https:\/\/127\.0\.0\.1:\d+/m);
