@@ -7,9 +7,10 @@
  * would count one failure three times). Exits 1 on any failure, on a run that executed no
  * test, and on a report it cannot read (then the line is `0 passed, 1 failed`).
  *
- * LEFTOVERS, when given, lists (one per line) the temporary directories the run made and did not
- * remove (.ci/run compares the temporary directory before and after): any at all is one more failed
- * check, named on stderr with the fix, because a long-lived runner fills up with them.
+ * LEFTOVERS, when given, lists (one per line, from scripts/ci-leftovers.mjs) what the tests made and
+ * did not remove: temporary directories, network namespaces, mounts, processes. Any at all is one
+ * more failed check, listed on stderr with the fix: a long-lived runner fills up with them, and a
+ * process left running can hold a port or a namespace the next run needs.
  *
  * usage: node scripts/ci-summary.mjs REPORT.json [LEFTOVERS]
  */
@@ -33,8 +34,9 @@ const failedFiles = files.length > 0 ? failedFilesWithoutFailedTest : r.numFaile
 const leftovers = process.argv[3] ? readFileSync(process.argv[3], 'utf8').split('\n').filter(Boolean) : [];
 if (leftovers.length > 0) {
   console.error(
-    `ci-summary: the tests left ${leftovers.length} temporary director${leftovers.length === 1 ? 'y' : 'ies'} behind ` +
-      `(make them with tempDir() from test/support/temp-dir.ts, which removes them after the file):\n` +
+    `ci-summary: the tests left ${leftovers.length} thing${leftovers.length === 1 ? '' : 's'} behind ` +
+      '(make temporary directories with tempDir() from test/support/temp-dir.ts, which removes them after the file; ' +
+      'remove namespaces and mounts and stop processes by their id in the test that made them):\n' +
       leftovers.map((d) => `  ${d}`).join('\n'),
   );
 }

@@ -13,10 +13,11 @@
  *
  * Test files only: bench/ imports some test support modules, and `afterAll` outside vitest throws.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { mountPoints } from '../../scripts/ci-leftovers.mjs';
 
 const made: string[] = [];
 
@@ -40,19 +41,4 @@ export function removeTempDirs(mounts = mountPoints()): void {
     if (inside.length > 0) console.warn(`[temp-dir] left ${dir}: still mounted inside it: ${inside.join(', ')}`);
     else rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   }
-}
-
-/** This process's mount points (/proc/self/mounts writes a space, tab, newline or backslash as \ooo). */
-export function mountPoints(table = '/proc/self/mounts'): string[] {
-  let text: string;
-  try {
-    text = readFileSync(table, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .map((line) => line.split(' ')[1])
-    .filter((field): field is string => Boolean(field))
-    .map((field) => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))));
 }

@@ -85,11 +85,11 @@ describe('.ci/run summary line', () => {
     expect(summarize('{not json')).toMatchObject({ line: '0 passed, 1 failed', code: 1 });
   });
 
-  it('counts temporary directories the run left behind as one failed check, naming each and the fix', () => {
-    const r = summarize(base, ['/tmp/ks-store-a1', '/tmp/ks-kill-b2']);
+  it('counts what the run left behind as one failed check, naming each and the fix', () => {
+    const r = summarize(base, ['directory /tmp/ks-store-a1', 'process 4242 etcd --data-dir /tmp/ks-etcd-x']);
     expect({ line: r.line, code: r.code }).toEqual({ line: '5 passed, 1 failed', code: 1 });
-    expect(r.stderr).toContain('left 2 temporary directories behind');
-    expect(r.stderr).toContain('  /tmp/ks-store-a1\n  /tmp/ks-kill-b2');
+    expect(r.stderr).toContain('left 2 things behind');
+    expect(r.stderr).toContain('  directory /tmp/ks-store-a1\n  process 4242 etcd --data-dir /tmp/ks-etcd-x');
     expect(r.stderr).toContain('test/support/temp-dir.ts');
   });
 
@@ -98,6 +98,10 @@ describe('.ci/run summary line', () => {
   });
 
   it('is what .ci/run calls, with the leftovers it found', () => {
-    expect(readFileSync(join(root, '.ci', 'run'), 'utf8')).toMatch(/node scripts\/ci-summary\.mjs "\$REPORT" "\$LEFTOVERS"/);
+    const run = readFileSync(join(root, '.ci', 'run'), 'utf8');
+    expect(run).toMatch(
+      /node scripts\/ci-leftovers\.mjs snapshot "\$LEFTOVERS\.before"\n(.*\n)*.*npm test(.*\n)*node scripts\/ci-leftovers\.mjs since "\$LEFTOVERS\.before" > "\$LEFTOVERS"/,
+    );
+    expect(run).toMatch(/node scripts\/ci-summary\.mjs "\$REPORT" "\$LEFTOVERS"/);
   });
 });

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mountPoints, removeTempDirs, tempDir } from '../../support/temp-dir.ts';
+import { removeTempDirs, tempDir } from '../../support/temp-dir.ts';
 
 describe('tempDir', () => {
   it('makes a fresh directory under the temporary directory, and removeTempDirs removes it with its content', () => {
@@ -38,14 +38,5 @@ describe('tempDir', () => {
     removeTempDirs([]); // it was taken off the list: nothing left to remove
     expect(existsSync(dir)).toBe(true);
     rmSync(dir, { recursive: true }); // nothing is mounted there really
-  });
-
-  it('reads mount points as /proc/self/mounts writes them (a space is \\040)', () => {
-    const dir = tempDir('ks-temp-dir-test-');
-    const table = join(dir, 'mounts');
-    writeFileSync(table, 'proc /proc proc rw 0 0\noverlay /tmp/ks-x/with\\040space overlay rw 0 0\n');
-    expect(mountPoints(table)).toEqual(['/proc', '/tmp/ks-x/with space']);
-    expect(mountPoints(join(dir, 'none'))).toEqual([]);
-    expect(mountPoints()).toContain('/');
   });
 });
