@@ -6,11 +6,16 @@
  *   directory PATH   a `ks-*` or `kubeseed-*` directory in the temporary directory (test/support/temp-dir.ts)
  *   netns NAME       a named network namespace (/run/netns)
  *   mount PATH       a mount point in this mount namespace
- *   process PID CMD  a user-space process still running
+ *   process PID CMD  a process still running that nothing running before the tests owns
  *
- * A process is known by its pid and start time (a pid can be reused); kernel threads (children of
- * kthreadd, pid 2) and this script's own ancestors are not counted. /tmp/kubeseed-e2e is the e2e
- * harness's parent directory: it removes what it puts inside unless a test failed.
+ * A process is known by its pid and start time (a pid can be reused). One the tests leave behind
+ * outlives them, so it was orphaned: its parent is PID 1 now (or, inside a PID namespace the tests
+ * left, that namespace's first process, itself orphaned). A new process under one that ran before
+ * the tests (this script under the shell running .ci/run, a job an operator's shell started) is
+ * that process's, not the tests'. Kernel threads (children of kthreadd, pid 2) and zombies (exited,
+ * not yet reaped) are not counted.
+ * /tmp/kubeseed-e2e is the e2e harness's parent directory: it removes what it puts inside unless a
+ * test failed.
  *
  * usage: node scripts/ci-leftovers.mjs snapshot FILE
  *        node scripts/ci-leftovers.mjs since FILE      (prints the leftovers)
@@ -29,13 +34,20 @@ function main([command, file]) {
     console.error('usage: ci-leftovers.mjs snapshot FILE | since FILE');
     process.exit(2);
   }
-  const now = [...directories(), ...namespaces(), ...mountPoints().map((p) => same(`mount ${p}`)), ...processes()];
+  const now = [...directories(), ...namespaces(), ...mountPoints().map((p) => same(`mount ${p}`))];
+  const procs = processes();
   if (command === 'snapshot') {
-    writeFileSync(file, `${now.map((t) => t.key).join('\n')}\n`);
-  } else {
-    const before = new Set(readFileSync(file, 'utf8').split('\n'));
-    for (const thing of now) if (!before.has(thing.key)) console.log(thing.line);
+    writeFileSync(file, `${[...now, ...procs.values()].map((t) => t.key).join('\n')}\n`);
+    return;
   }
+  const before = new Set(readFileSync(file, 'utf8').split('\n'));
+  /** Whether a process that ran before the tests, other than PID 1, is `pid` or one of its ancestors. */
+  const owned = (pid) => {
+    for (let p = procs.get(pid), hops = 0; p && p.pid > 1 && hops < 4096; p = procs.get(p.ppid), hops++) if (before.has(p.key)) return true;
+    return false;
+  };
+  for (const thing of now) if (!before.has(thing.key)) console.log(thing.line);
+  for (const p of procs.values()) if (!before.has(p.key) && !owned(p.pid)) console.log(p.line);
 }
 
 /**
@@ -74,9 +86,9 @@ function namespaces() {
   }
 }
 
+/** User-space processes by pid: `key` names one (pid and start time), `line` says what it runs. */
 function processes() {
-  const mine = ancestors();
-  const out = [];
+  const out = new Map();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const stat = read(`/proc/${name}/stat`);
@@ -85,24 +97,13 @@ function processes() {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ppid = Number(fields[1]);
     const pid = Number(name);
-    if (pid === 2 || ppid === 2 || mine.has(pid)) continue;
+    // A zombie has exited: only its parent's wait is missing (PID 1 reaps orphans in its own time).
+    if (pid === 2 || ppid === 2 || fields[0] === 'Z') continue;
     const args = (read(`/proc/${name}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ');
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    out.push({ key: `process ${pid} ${fields[19]}`, line: `process ${pid} ${(args || comm).slice(0, 200)}` });
+    out.set(pid, { pid, ppid, key: `process ${pid} ${fields[19]}`, line: `process ${pid} ${(args || comm).slice(0, 200)}` });
   }
   return out;
-}
-
-/** This process and its ancestors (the shell running .ci/run): alive by definition. */
-function ancestors() {
-  const seen = new Set();
-  for (let pid = process.pid; pid > 1 && !seen.has(pid); ) {
-    seen.add(pid);
-    const stat = read(`/proc/${pid}/stat`);
-    if (!stat) break;
-    pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  }
-  return seen;
 }
 
 function read(path) {

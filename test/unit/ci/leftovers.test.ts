@@ -3,7 +3,7 @@
  * them and did not before: temporary directories, network namespaces, mounts, processes. Other test
  * files run meanwhile, so each case looks for what it made itself.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,9 +13,23 @@ import { tempDir } from '../../support/temp-dir.ts';
 
 const script = join(packageRoot(import.meta.dirname), 'scripts', 'ci-leftovers.mjs');
 const children: ChildProcess[] = [];
+const orphans: number[] = [];
 afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
+  for (const pid of orphans.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
 });
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`not within 2 s: ${what}`);
+}
 
 function leftovers(command: 'snapshot' | 'since', file: string, tmp: string): string[] {
   const r = spawnSync(process.execPath, [script, command, file], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp } });
@@ -38,19 +52,37 @@ describe('ci-leftovers', () => {
     expect(found).toEqual([`directory ${join(tmp, 'ks-store-abc123')}`, `directory ${join(tmp, 'kubeseed-demo-def456')}`]);
   });
 
-  it('lists a process started since the snapshot while it runs, and not once it stopped; never its own ancestors', async () => {
+  it('lists an orphaned process started since the snapshot while it runs, and not once it stopped', async () => {
     const tmp = tempDir('ks-leftovers-test-');
     const snapshot = join(tmp, 'before');
     leftovers('snapshot', snapshot, tmp);
-    const child = spawn('sleep', ['37.5'], { stdio: 'ignore' });
+    // sh starts sleep in the background and exits: the sleep outlives what started it, as a leak does.
+    const orphan = Number(execFileSync('sh', ['-c', 'sleep 37.5 >/dev/null 2>&1 & echo $!'], { encoding: 'utf8' }).trim());
+    orphans.push(orphan);
+    expect(leftovers('since', snapshot, tmp)).toContain(`process ${orphan} sleep 37.5`);
+    process.kill(orphan, 'SIGKILL');
+    // Exited: gone, or a zombie until PID 1 reaps it.
+    const exited = () => {
+      try {
+        return / Z /.test(readFileSync(`/proc/${orphan}/stat`, 'utf8'));
+      } catch {
+        return true;
+      }
+    };
+    await until(`pid ${orphan} has exited`, exited);
+    expect(leftovers('since', snapshot, tmp)).not.toContain(`process ${orphan} sleep 37.5`);
+  });
+
+  it('does not list a process that one running before the snapshot started and still owns (this test worker, an operator shell)', async () => {
+    const tmp = tempDir('ks-leftovers-test-');
+    const snapshot = join(tmp, 'before');
+    leftovers('snapshot', snapshot, tmp);
+    const child = spawn('sleep', ['37.25'], { stdio: 'ignore' });
     children.push(child);
     await new Promise((resolve) => child.once('spawn', resolve));
-    const running = leftovers('since', snapshot, tmp);
-    expect(running).toContain(`process ${child.pid} sleep 37.5`);
-    expect(running.some((l) => l.startsWith(`process ${process.pid} `))).toBe(false);
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
-    expect(leftovers('since', snapshot, tmp)).not.toContain(`process ${child.pid} sleep 37.5`);
+    const since = leftovers('since', snapshot, tmp);
+    expect(since.some((l) => l.startsWith(`process ${child.pid} `))).toBe(false);
+    expect(since.some((l) => l.startsWith(`process ${process.pid} `))).toBe(false);
   });
 
   it('lists nothing it saw at the snapshot (the root mount, pid 1, a directory already there)', () => {
