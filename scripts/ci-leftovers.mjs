@@ -13,9 +13,8 @@
  * left, that namespace's first process, itself orphaned). A new process under one that ran before
  * the tests (this script under the shell running .ci/run, a job an operator's shell started) is
  * that process's, not the tests'. Kernel threads (children of kthreadd, pid 2) and zombies (exited,
- * not yet reaped) are not counted.
- * /tmp/kubeseed-e2e is the e2e harness's parent directory: it removes what it puts inside unless a
- * test failed.
+ * not yet reaped) are not counted. /tmp/kubeseed-e2e is the e2e harness's parent directory: it
+ * removes what it puts inside unless a test failed.
  *
  * usage: node scripts/ci-leftovers.mjs snapshot FILE
  *        node scripts/ci-leftovers.mjs since FILE      (prints the leftovers)

@@ -100,7 +100,7 @@ describe('.ci/run summary line', () => {
   it('is what .ci/run calls, with the leftovers it found', () => {
     const run = readFileSync(join(root, '.ci', 'run'), 'utf8');
     expect(run).toMatch(
-      /node scripts\/ci-leftovers\.mjs snapshot "\$LEFTOVERS\.before"\n(.*\n)*.*npm test(.*\n)*node scripts\/ci-leftovers\.mjs since "\$LEFTOVERS\.before" > "\$LEFTOVERS"/,
+      /node scripts\/ci-leftovers\.mjs snapshot "\$LEFTOVERS\.before".*\n(.*\n)*.*npm test(.*\n)*node scripts\/ci-leftovers\.mjs since "\$LEFTOVERS\.before" > "\$LEFTOVERS"/,
     );
     expect(run).toMatch(/node scripts\/ci-summary\.mjs "\$REPORT" "\$LEFTOVERS"/);
   });
