@@ -3,7 +3,8 @@
  * What the tests left behind on the machine, for `.ci/run`: a snapshot before the tests, then, after
  * them, one line per thing that exists now and did not then:
  *
- *   directory PATH   a `ks-*` or `kubeseed-*` directory in the temporary directory (test/support/temp-dir.ts)
+ *   directory PATH   a `ks-*`, `kubeseed-*` or `tmp.*` (mktemp's own name) directory in the temporary
+ *                    directory (test/support/temp-dir.ts)
  *   netns NAME       a named network namespace (/run/netns)
  *   mount PATH       a mount point in this mount namespace
  *   process PID CMD  a process still running that nothing running before the tests owns
@@ -73,7 +74,7 @@ export function mountPoints(table = '/proc/self/mounts') {
 function directories() {
   const root = tmpdir();
   return readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && /^(ks-|kubeseed-)/.test(d.name) && d.name !== 'kubeseed-e2e')
+    .filter((d) => d.isDirectory() && /^(ks-|kubeseed-|tmp\.)/.test(d.name) && d.name !== 'kubeseed-e2e')
     .map((d) => same(`directory ${join(root, d.name)}`));
 }
 

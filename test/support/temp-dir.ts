@@ -5,7 +5,7 @@
  * its own module graph). It is registered before the file's own hooks, and vitest runs `afterAll`
  * hooks in reverse order (its default `sequence.hooks: 'stack'`), so a server a test started in its
  * directory is stopped by the file's own hook before the directory goes. `.ci/run` fails a run that
- * leaves a `ks-*` or `kubeseed-*` directory behind in the temporary directory.
+ * leaves anything behind (scripts/ci-leftovers.mjs).
  *
  * vitest runs no `afterAll` in a file whose tests are all skipped (a tier missing its tools, outside
  * CI): a directory such a file made at module scope stays behind. Make it in a hook or a test where

@@ -38,18 +38,25 @@ function leftovers(command: 'snapshot' | 'since', file: string, tmp: string): st
 }
 
 describe('ci-leftovers', () => {
-  it('lists the ks-*/kubeseed-* directories made in the temporary directory since the snapshot, and nothing else there', () => {
+  it('lists the ks-*/kubeseed-*/tmp.* directories made in the temporary directory since the snapshot, and nothing else there', () => {
     const tmp = tempDir('ks-leftovers-test-');
     mkdirSync(join(tmp, 'ks-before-x'));
     const snapshot = join(tempDir('ks-leftovers-snap-'), 'before');
     leftovers('snapshot', snapshot, tmp);
     mkdirSync(join(tmp, 'ks-store-abc123'));
     mkdirSync(join(tmp, 'kubeseed-demo-def456'));
+    mkdirSync(join(tmp, 'tmp.AbCdEf1234')); // what `mktemp -d` makes without a template
     mkdirSync(join(tmp, 'kubeseed-e2e')); // the e2e harness's parent: emptied by the harness
     mkdirSync(join(tmp, 'other-dir'));
     writeFileSync(join(tmp, 'ks-a-file'), '');
     const found = leftovers('since', snapshot, tmp).filter((l) => l.startsWith('directory '));
-    expect(found).toEqual([`directory ${join(tmp, 'ks-store-abc123')}`, `directory ${join(tmp, 'kubeseed-demo-def456')}`]);
+    expect(found.sort()).toEqual(
+      [
+        `directory ${join(tmp, 'ks-store-abc123')}`,
+        `directory ${join(tmp, 'kubeseed-demo-def456')}`,
+        `directory ${join(tmp, 'tmp.AbCdEf1234')}`,
+      ].sort(),
+    );
   });
 
   it('lists an orphaned process started since the snapshot while it runs, and not once it stopped', async () => {
