@@ -9,10 +9,12 @@ set -euo pipefail
 OUT=$(realpath -m "$1")
 SEED=${2:+$(realpath "$2")}
 T=$(mktemp -d)
+# The mounts below go with this mount namespace; the directory they sit on is the real /tmp's.
+trap 'umount -l "$T" 2>/dev/null; rmdir "$T"' EXIT
 mount --make-rprivate /
 mount -t tmpfs tmpfs "$T"
 mkdir -p "$T/upper" "$T/work" "$T/merged"
-mount -t overlay overlay -o lowerdir=/,upperdir="$T/upper",workdir="$T/work" "$T/merged"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$T/upper,workdir=$T/work" "$T/merged"
 R="$T/merged"
 mount -t proc proc "$R/proc"
 mount --rbind /dev "$R/dev"
