@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../../generator/util/package-root.ts';
 import { mountPoints } from '../../../scripts/ci-leftovers.mjs';
 import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../server/child-server.ts';
 
 const script = join(packageRoot(import.meta.dirname), 'scripts', 'ci-leftovers.mjs');
 const children: ChildProcess[] = [];
@@ -22,14 +23,6 @@ afterEach(() => {
     } catch {}
   }
 });
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`not within 2 s: ${what}`);
-}
 
 function leftovers(command: 'snapshot' | 'since', file: string, tmp: string): string[] {
   const r = spawnSync(process.execPath, [script, command, file], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp } });
@@ -76,7 +69,7 @@ describe('ci-leftovers', () => {
         return true;
       }
     };
-    await until(`pid ${orphan} has exited`, exited);
+    await waitFor(exited, 2_000);
     expect(leftovers('since', snapshot, tmp)).not.toContain(`process ${orphan} sleep 37.5`);
   });
 

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StateError } from '../../../generator/state/errors.ts';
 import { acquireStateLock, LOCK_FILE } from '../../../generator/state/lock.ts';
 import { tempDir } from '../../support/temp-dir.ts';
+import { waitFor } from '../server/child-server.ts';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -34,14 +35,6 @@ function started(command: string, args: string[]): Promise<{ child: ChildProcess
 }
 
 const state = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[0];
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`not within 2 s: ${what}`);
-}
 
 async function locked(dir: string): Promise<StateError> {
   const error = await acquireStateLock(dir).then(
@@ -69,7 +62,7 @@ describe('the state lock names a process, not just a pid', () => {
     // sh starts `true` in the background and becomes `sleep`, which never waits for it.
     const { firstLine } = await started('sh', ['-c', 'true & echo $!; exec sleep 30']);
     const zombie = Number(await firstLine);
-    await until(`pid ${zombie} is a zombie`, () => state(zombie) === 'Z');
+    await waitFor(() => state(zombie) === 'Z', 2_000);
     writeFileSync(join(dir, LOCK_FILE), `${zombie}\n`);
     const stale: number[] = [];
     const release = await acquireStateLock(dir, { onStale: (pid) => stale.push(pid) });
