@@ -4,7 +4,7 @@
  * tmpfs, the machine's real files never change. Commands run chrooted into the overlay inside all
  * of the host's namespaces; the harness reaches the overlay's files through /proc/<holder>/root.
  * Killing the holder (PID 1 of the host's PID namespace) ends every process of the host and drops
- * its mounts with the namespace.
+ * its mounts with the namespace. Like a real host's init, the holder reaps the processes orphaned to it.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +30,10 @@ for d in "$@"; do mkdir -p "$R$d"; mount --bind "$d" "$R$d"; done
 # The TEST DOUBLES map host paths below KUBESEED_TEST_ROOT; /.ksroot is this root again.
 mkdir -p "$R/.ksroot"; mount --rbind "$R" "$R/.ksroot"
 echo "$$" > "$READY"
-exec sleep infinity
+# PID 1 reaps what is orphaned to it, as systemd does on a real host: dash's wait collects any
+# exited child (wait3), the ones it adopted included. \`exec sleep infinity\` never did, so a process
+# whose parent died first (a killed nsenter's child) stayed a zombie with its PID taken.
+while :; do sleep 3600 & wait || :; done
 `;
 
 export interface TestHostOptions {
