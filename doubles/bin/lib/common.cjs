@@ -8,6 +8,7 @@
  *   KUBESEED_DOUBLE_FAIL          fail the first N matching calls: "kubeadm join=1,kubectl apply=2"
  *   KUBESEED_DOUBLE_TIME_SCALE    multiply built-in durations of kubeadm phases (default 0: no sleep)
  *   KUBESEED_DOUBLE_SLEEP_MS      explicit sleeps: "kubeadm init=1500,kubeadm join=800"
+ *   KUBESEED_DOUBLE_NODE_GRACE_MS how long a Node whose kubelet stopped still reads Ready (default 40000)
  */
 'use strict';
 const fs = require('node:fs');
@@ -179,6 +180,23 @@ function lookPath(name) {
   return null;
 }
 
+/**
+ * The Ready condition the API server shows for a registered Node. Its kubelet posts Ready once the
+ * pod network is up (here: once a CNI manifest was applied). A kubelet that stopped (kubeadm reset
+ * stops it) posts nothing more, and its Node stays as it was until the node lifecycle controller's
+ * --node-monitor-grace-period has passed (40 s: pkg/controller/nodelifecycle/config/v1alpha1/
+ * defaults.go; KUBESEED_DOUBLE_NODE_GRACE_MS here), then reads Unknown, "Kubelet stopped posting
+ * node status." (pkg/controller/nodelifecycle/node_lifecycle_controller.go).
+ */
+function nodeReadyCondition(state, node, now = Date.now()) {
+  const grace = Number(process.env.KUBESEED_DOUBLE_NODE_GRACE_MS || 40_000);
+  if (node.kubeletStoppedAt !== undefined && now - node.kubeletStoppedAt >= grace)
+    return { type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.' };
+  return state.cniApplied
+    ? { type: 'Ready', status: 'True', reason: 'KubeletReady' }
+    : { type: 'Ready', status: 'False', reason: 'KubeletNotReady' };
+}
+
 module.exports = {
   testRoot,
   hostPath,
@@ -192,4 +210,5 @@ module.exports = {
   hostList,
   readHostFile,
   lookPath,
+  nodeReadyCondition,
 };

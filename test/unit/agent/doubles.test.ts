@@ -3,7 +3,7 @@
  * that lean on them prove nothing. Each case runs the double as a process in a temporary root.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeExec } from '../../../agent/node-io.ts';
@@ -191,6 +191,76 @@ describe('kubeadm TEST DOUBLE', () => {
         .filter((c) => c.tool === 'kubeadm')
         .map((c) => c.exit),
     ).toEqual([1, 0]);
+  });
+
+  it('join writes the cluster CA from cluster-info to caCertPath and trusts it in kubelet.conf (kubelet.go runKubeletStartJoinPhase)', () => {
+    const s = sandbox();
+    // Any PEM stands for the cluster CA here: the double hands on what init found, as cluster-info does.
+    const ca = '-----BEGIN CERTIFICATE-----\nTUlJQ0FURVNU\n-----END CERTIFICATE-----\n';
+    s.put('/etc/kubernetes/pki/ca.crt', ca, 0o644);
+    s.put('/i.yaml', init());
+    expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
+    const w = sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: join(s.root, '.doubles', 'cluster.json') });
+    w.put('/j.yaml', join_());
+    const r = w.run('kubeadm', 'join', '--config', '/j.yaml');
+    expect(r.code, r.err).toBe(0);
+    expect(readFileSync(join(w.root, 'etc/kubernetes/pki/ca.crt'), 'utf8')).toBe(ca);
+    const kubeletConf = readFileSync(join(w.root, 'etc/kubernetes/kubelet.conf'), 'utf8');
+    expect(kubeletConf).toContain(`certificate-authority-data: ${Buffer.from(ca).toString('base64')}`);
+  });
+
+  it('join stops at kubelet-start while a Node of its name reads Ready; reset stops the kubelet and the Node reads Unknown after the grace period', () => {
+    const s = sandbox();
+    s.put('/i.yaml', init());
+    expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
+    s.put('/cni.yaml', 'kind: DaemonSet\nmetadata: {name: cni}\n', 0o644);
+    expect(s.run('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'apply', '--server-side', '-f', '/cni.yaml').code).toBe(0);
+    const w = sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: join(s.root, '.doubles', 'cluster.json') });
+    /** Runs a double with the grace period `graceMs` (the node controller's, read when the Node is looked at). */
+    const withGrace = (box: typeof s, graceMs: number, tool: string, ...args: string[]) => {
+      const res = spawnSync(join(DOUBLES_DIR, tool), args, {
+        env: { ...box.env, KUBESEED_DOUBLE_NODE_GRACE_MS: String(graceMs) },
+        encoding: 'utf8',
+      });
+      return { code: res.status, out: res.stdout, err: res.stderr };
+    };
+    const condition = (graceMs: number) =>
+      JSON.parse(withGrace(s, graceMs, 'kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'get', 'node', 'w-1', '-o', 'json').out)
+        .status.conditions[0];
+    w.put('/j.yaml', join_());
+    expect(w.run('kubeadm', 'join', '--config', '/j.yaml').code).toBe(0);
+    expect(condition(60_000).status).toBe('True');
+
+    const reset = w.run('kubeadm', 'reset', '-f');
+    expect(reset.code).toBe(0);
+    expect(reset.out).toContain('[reset] Stopping the kubelet service');
+    // Within the grace period the Node still reads Ready, and a join of that name stops at kubelet-start.
+    expect(condition(60_000).status).toBe('True');
+    const refused = withGrace(w, 60_000, 'kubeadm', 'join', '--config', '/j.yaml');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('a Node with name "w-1" and status "Ready" already exists in the cluster');
+    // kubelet-start wrote the CA before it stopped: a retry needs a reset first, as for real (preflight FileAvailable).
+    expect(existsSync(join(w.root, 'etc/kubernetes/kubelet.conf'))).toBe(false);
+    expect(withGrace(w, 60_000, 'kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/FileAvailable--etc-kubernetes-pki-ca.crt/);
+    expect(w.run('kubeadm', 'reset', '-f').code).toBe(0);
+    // After the grace period: Unknown, as the node lifecycle controller marks a kubelet that stopped posting, and the join goes on.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    expect(condition(200)).toMatchObject({
+      status: 'Unknown',
+      reason: 'NodeStatusUnknown',
+      message: 'Kubelet stopped posting node status.',
+    });
+    const afterGrace = withGrace(w, 200, 'kubeadm', 'join', '--config', '/j.yaml');
+    expect(afterGrace.code, afterGrace.err).toBe(0);
+    // Joined again, the kubelet runs: Ready however long ago the last reset was.
+    expect(condition(200).status).toBe('True');
+
+    // Or the Node is deleted (the coordinator's delete-node step after a reset): within the grace period, the join goes on.
+    expect(w.run('kubeadm', 'reset', '-f').code).toBe(0);
+    expect(withGrace(w, 60_000, 'kubeadm', 'join', '--config', '/j.yaml').code).toBe(1);
+    expect(s.run('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'delete', 'node', 'w-1').code).toBe(0);
+    expect(w.run('kubeadm', 'reset', '-f').code).toBe(0);
+    expect(withGrace(w, 60_000, 'kubeadm', 'join', '--config', '/j.yaml').code).toBe(0);
   });
 
   it('strict token mode refuses a token the cluster does not know', () => {
