@@ -6,9 +6,9 @@
  * `FILE:LINE:COL:` lines, no stack trace. KUBESEED_SPEC_FUZZ sets the count, KUBESEED_FUZZ_SEED the seed.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { SpecError } from '../../generator/errors.ts';
 import { parseSpec } from '../../generator/spec/parse.ts';
 import { createRng, type MutatedSpec, mutateSpec } from '../support/fuzz.ts';
@@ -32,7 +32,6 @@ const examples = readdirSync(join(ROOT, 'examples'))
   .map((f) => readFileSync(join(ROOT, 'examples', f), 'utf8'));
 
 const work = tempDir('ks-spec-fuzz-');
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const rejected: MutatedSpec[] = [];
 

@@ -3,9 +3,9 @@
  * starts, and a flag that does not fit is exit 2 naming it. (The etcd store itself is shown against
  * a real etcd in test/validators/server/etcd-store.test.ts.)
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../support/temp-dir.ts';
 import { runMain } from './run-main.ts';
 
@@ -20,8 +20,6 @@ beforeAll(async () => {
   state = join(dir, 'out', 'coordinator');
   writeFileSync(join(dir, 'ca.crt'), '-----BEGIN CERTIFICATE-----\n');
 }, 60_000);
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('kubeseed serve --store', () => {
   it('an --etcd-* file that cannot be read is exit 2 naming the flag and the file', async () => {

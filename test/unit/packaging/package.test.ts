@@ -5,10 +5,10 @@
  * against the `engines` of every installed runtime dependency, read from node_modules.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../support/fixtures.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
@@ -24,7 +24,6 @@ const semver = createRequire(import.meta.url)('semver') as {
   satisfies(version: { version: string }, range: string): boolean;
 };
 const work = tempDir('ks-pack-');
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('npm pack', () => {
   it('ships the CLI, its sources, the agent executables and the demo doubles, and no test, bench or tooling file', () => {

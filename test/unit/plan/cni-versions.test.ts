@@ -4,9 +4,9 @@
  * come from one table per Kubernetes minor (pause, etcd, CNI) and `kubeseed plan` shows them;
  * Cilium leaves pod CIDR allocation to the controller-manager (`ipam.mode: kubernetes`).
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { main } from '../../../cli/main.ts';
 import { buildStep } from '../../../generator/plan/build-step.ts';
@@ -169,7 +169,6 @@ describe('the version table', () => {
 
 describe('kubeseed plan shows the chosen versions', () => {
   const work = tempDir('ks-versions-');
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('prints one line with pause, etcd, the CNI and the cilium CLI', async () => {
     const file = join(work, 'c.yaml');

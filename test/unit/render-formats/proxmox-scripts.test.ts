@@ -5,9 +5,9 @@
  * shellcheck. Needs root (unshare); skips loudly without it.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DOUBLES_DIR } from '../../../doubles/index.ts';
 import { type ProxmoxHostInput, renderProxmox } from '../../../generator/render/proxmox.ts';
 import type { ClusterSpec } from '../../../generator/spec/types.ts';
@@ -20,7 +20,6 @@ const shellcheck = spawnSync('sh', ['-c', 'command -v shellcheck']).status === 0
 if (!shellcheck) console.warn('[proxmox-scripts] shellcheck SKIPPED: not installed (apt-get install shellcheck)');
 
 const work = tempDir('ks-pve-');
-afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Vm {
   status: 'running' | 'stopped';

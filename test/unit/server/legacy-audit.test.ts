@@ -3,9 +3,9 @@
  * imports its `audit.log` once, ahead of what it records afterwards, keeps the file as
  * `audit.log.imported`, says so (naming lines it could not read), and does nothing the next start.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCoordinatorState } from '../../../server/load-state.ts';
 import { runServe } from '../../../server/serve.ts';
 import { tempDir } from '../../support/temp-dir.ts';
@@ -21,8 +21,6 @@ beforeAll(async () => {
   expect(r.code, r.err).toBe(0);
   state = join(dir, 'out', 'coordinator');
 }, 60_000);
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function serveOnce(): Promise<{ printed: string[]; trail: { host: string; step: string }[] }> {
   const printed: string[] = [];

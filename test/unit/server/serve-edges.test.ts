@@ -1,13 +1,12 @@
 /** The operator-facing edges of `kubeseed serve`: the printed URL and the operator token file. */
-import { chmodSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ensureOperatorToken } from '../../../generator/state/index.ts';
 import { operatorUrl } from '../../../server/serve.ts';
 import { tempDir } from '../../support/temp-dir.ts';
 
 const dir = tempDir('ks-serve-');
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('operatorUrl', () => {
   it.each([
