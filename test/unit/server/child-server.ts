@@ -5,7 +5,7 @@
  * them from the bundle, which skips tsx's per-module loading.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
@@ -125,12 +125,11 @@ export async function waitFor(condition: () => boolean, timeoutMs: number): Prom
 
 /**
  * The fixture of a test file that serves on a real etcd: the etcd (started in beforeAll unless
- * `skip`), and what the tests leave — child servers, HTTP dispatchers, directories — all stopped
- * or removed in afterAll.
+ * `skip`), and what the tests leave — child servers and HTTP dispatchers — stopped in afterAll
+ * (directories: tempDir(), test/support/temp-dir.ts, removes them after this hook).
  */
-export function etcdFileFixture(skip: boolean, prefix: string): { etcd(): TestEtcd; dirs: string[]; dispatchers: Agent[] } {
+export function etcdFileFixture(skip: boolean, prefix: string): { etcd(): TestEtcd; dispatchers: Agent[] } {
   let etcd: TestEtcd | undefined;
-  const dirs: string[] = [];
   const dispatchers: Agent[] = [];
   beforeAll(async () => {
     if (!skip) etcd = await startTestEtcd(prefix);
@@ -139,14 +138,12 @@ export function etcdFileFixture(skip: boolean, prefix: string): { etcd(): TestEt
     await killLeftovers();
     for (const d of dispatchers) await d.close();
     etcd?.stop();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
   return {
     etcd: () => {
       if (!etcd) throw new Error('etcd is not running (skipped, or beforeAll failed)');
       return etcd;
     },
-    dirs,
     dispatchers,
   };
 }

@@ -22,7 +22,7 @@ import { runMain } from '../../unit/cli/run-main.ts';
 import { etcdFileFixture } from '../../unit/server/child-server.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
-const { dirs, etcd: running } = etcdFileFixture(skip, 'ks-day2-etcd-');
+const { etcd: running } = etcdFileFixture(skip, 'ks-day2-etcd-');
 
 const spec = readFileSync('examples/ha-stacked.yaml', 'utf8').replace('kubernetesVersion: v1.37.0', 'kubernetesVersion: v1.35.4');
 const PREFIX = `kubeseed/day2-test-${process.pid}/`;
@@ -43,7 +43,6 @@ describe.skipIf(skip)('kubeseed upgrade / renew with the records in etcd', () =>
 
   beforeAll(async () => {
     dir = tempDir('ks-day2-etcd-state-');
-    dirs.push(dir);
     writeFileSync(join(dir, 'cluster.yaml'), spec);
     const generated = await runMain(['generate', join(dir, 'cluster.yaml'), '--out', join(dir, 'out')], { cwd: dir });
     expect(generated.code, generated.err).toBe(0);

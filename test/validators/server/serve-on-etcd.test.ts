@@ -19,7 +19,7 @@ import { etcdFileFixture, freePort, killHard, prepareStateDir, startServer, wait
 import { makePlan } from '../../unit/server/fixtures.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
-const { dirs, dispatchers, etcd: running } = etcdFileFixture(skip, 'ks-serve-etcd-');
+const { dispatchers, etcd: running } = etcdFileFixture(skip, 'ks-serve-etcd-');
 
 describe.skipIf(skip)('serve on an etcd store', () => {
   it('a coordinator killed mid-rollout is replaced by one on another state directory; the rollout completes from etcd', async () => {
@@ -27,7 +27,6 @@ describe.skipIf(skip)('serve on an etcd store', () => {
     const plan = makePlan({ workers, workerParallelism: 3 });
     const first = tempDir('ks-serve-etcd-a-');
     const second = tempDir('ks-serve-etcd-b-');
-    dirs.push(first, second);
     const { ca } = prepareStateDir(first);
     for (const f of ['tls.crt', 'tls.key']) copyFileSync(join(first, f), join(second, f));
     const env = {

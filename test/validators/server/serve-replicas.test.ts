@@ -24,7 +24,7 @@ import { makePlan } from '../../unit/server/fixtures.ts';
 import { createAgent } from '../../unit/server/support.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
-const { dirs, dispatchers, etcd: running } = etcdFileFixture(skip, 'ks-replicas-etcd-');
+const { dispatchers, etcd: running } = etcdFileFixture(skip, 'ks-replicas-etcd-');
 
 interface ReplicaView {
   id: string;
@@ -39,7 +39,6 @@ describe.skipIf(skip)('replicas of serve on one etcd', () => {
     const plan = makePlan({ workers, workerParallelism: 3 });
     const prefix = `kubeseed/replicas-${process.pid}/`;
     const [dirA, dirB] = [tempDir('ks-replica-a-'), tempDir('ks-replica-b-')];
-    dirs.push(dirA, dirB);
     const { ca } = prepareStateDir(dirA);
     for (const f of ['tls.crt', 'tls.key']) copyFileSync(join(dirA, f), join(dirB, f));
     const [portA, portB] = [await freePort(), await freePort()];

@@ -26,7 +26,7 @@ import { etcdFileFixture, freePort, prepareStateDir, startServer, waitFor } from
 import { makePlan } from '../../unit/server/fixtures.ts';
 
 const skip = skipUnless('validators', { commands: ['etcd', 'etcdctl', 'openssl'] });
-const { dirs, dispatchers, etcd: running } = etcdFileFixture(skip, 'ks-store-migrate-');
+const { dispatchers, etcd: running } = etcdFileFixture(skip, 'ks-store-migrate-');
 
 const tlsFlags = () => etcdTlsFlags(running());
 const etcdHost = () => new URL(running().clientUrl).host;
@@ -46,7 +46,6 @@ describe.skipIf(skip)('kubeseed store migrate into etcd', () => {
     const workers = 8;
     const plan = makePlan({ workers, workerParallelism: 3 });
     const state = tempDir('ks-migrate-state-');
-    dirs.push(state);
     const { ca } = prepareStateDir(state);
     const port = await freePort();
     let child = await startServer(state, port, workers);
@@ -95,7 +94,6 @@ describe.skipIf(skip)('kubeseed store migrate into etcd', () => {
 
   it('a generated, encrypted state: default prefix, sealed in etcd, a second move and a used prefix refused', async () => {
     const out = tempDir('ks-migrate-gen-');
-    dirs.push(out);
     const env = { KUBESEED_PASSPHRASE: 'correct horse battery staple' };
     const generated = await runMain(['generate', join(ROOT, 'examples/ha-stacked.yaml'), '--out', out], { cwd: ROOT, env });
     expect(generated.code, generated.err).toBe(0);
