@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: every benchmark in order, rewriting BENCHMARKS.md — generation, PKI, agent,
- * rollout makespan, coordinator capacity, store backends, the coordinator on etcd vs journal —
+ * rollout makespan, coordinator capacity, store backends, the store view's new keys, the coordinator
+ * on etcd vs journal —
  * then the shortfall analysis. Raises `ulimit -n` first (5,000 agents hold TLS connections) by
  * re-executing itself through bash. Benchmarks never run in CI; the whole run takes about
  * 12–16 minutes on a 2-core machine (the etcd-vs-journal coordinator runs add 4–8).
  *
- * Run: npm run bench   (or: npx tsx bench/run.ts [--only generation,pki,agent,rollout,capacity,memory,store,coordinator-store])
+ * Run: npm run bench   (or: npx tsx bench/run.ts [--only generation,pki,agent,rollout,capacity,memory,store,store-view,coordinator-store])
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -144,6 +145,11 @@ if (wanted('store')) {
   log('store backends (memory, journal, etcd)');
   if (runScript('store.ts', ['--write']) !== 0) writeSection('Store backends', 'The store benchmark failed in this run (see the console).');
 }
+if (wanted('store-view')) {
+  log('store view: new keys against updates');
+  if (runScript('store-view.ts', ['--write']) !== 0)
+    writeSection('Store view: new keys', 'The store-view benchmark failed in this run (see the console).');
+}
 if (wanted('coordinator-store')) {
   log('coordinator on etcd vs journal');
   if (runScript('coordinator-store.ts', ['--write']) !== 0)
@@ -160,7 +166,7 @@ if (!only) {
 
 Rerun everything with \`npm run bench\` (about ${Math.ceil(minutes)} minutes here; benchmarks never run in CI). Each section
 can also be run alone: \`npx tsx bench/generate.ts\`, \`bench/pki.ts\`, \`bench/agent.ts --write\`,
-\`bench/rollout.ts --write\`, \`bench/capacity.ts --write\`, \`bench/store.ts --write\`, \`bench/coordinator-store.ts --write\` (method: [docs/benchmarks.md](docs/benchmarks.md)).
+\`bench/rollout.ts --write\`, \`bench/capacity.ts --write\`, \`bench/store.ts --write\`, \`bench/store-view.ts --write\`, \`bench/coordinator-store.ts --write\` (method: [docs/benchmarks.md](docs/benchmarks.md)).
 
 Machine: ${machine()}, Linux, ext4 on a virtual disk. Other engineers ran tests on this machine during the run:
 1-minute load average ${loadBefore.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end (2 cores; above ~1 means shared).
@@ -191,20 +197,22 @@ function shortfalls(profile: string[]): string {
     '   key here) is now the largest single cost per enrollment (see the capacity profile). Parsed keys are kept only',
     "   for the 1,024 agents seen last (ADR 0047): a key kept per host cost ~4 KiB outside V8's heap each.",
     '3. Release fan-out (`npx tsx bench/release.ts`: kubeseed, the bare Fastify fan-out and two raw floors in one run, with',
-    "   a profile): the 50 ms target is below this machine's floor. The raw floor (node:https, no framework, pre-serialised",
-    "   answers as large as kubeseed's, ~865 B, written to every held socket in one synchronous loop of 20–55 ms) reads",
-    "   51–82 ms at p99 with this client, and the same answers through node:http's own response (`writeHead` + `end`)",
-    '   86–106 ms: most of a p99 here is the client reading 1,000 TLS answers in one process, so no server shows < 50 ms.',
-    '   kubeseed reads 374–619 ms (2026-12-06 late evening, server compiled as shipped: ADR 0048), the bare Fastify',
-    "   fan-out 81–137 ms in the same runs. Timed inside the server (2026-12-06, 1,000 workers): the report's commit 1–7 ms,",
-    "   the pass that releases the wave 22–50 ms, the wave's fsync ~4 ms, building the 1,000 answers 50–110 ms (their join",
-    "   YAML, with GC), the audit records' commit and fsync ~25 ms, then 1,000 Fastify replies in 117–147 ms; the server",
-    '   is busy 0.32–0.52 s of a 0.56–0.93 s profiled span (an fsync here takes ~1 ms: the rest is mostly the client still',
-    '   reading). What kubeseed added per released worker was cut (log lines, schema serialisation, 1,000 audit commits',
-    '   → 10, the endpoint described per spec instead of per step); what remains is one `buildStep` (the join YAML names',
-    "   the node) and one Fastify reply per worker, the wave's own commits, and GC. Building the worker answer once per",
-    '   token needs the agent to fill in its node name (a protocol change), and writing prebuilt bytes would bypass',
-    "   Fastify's reply; neither brings the client's floor under 50 ms here.",
+    '   a profile): the 50 ms target is below what any server built on node:http shows on this machine. The raw floor',
+    "   (node:https, no framework, pre-serialised answers as large as kubeseed's, ~865 B, written to every held socket in one",
+    "   synchronous loop of 24–63 ms) reads 52–157 ms at p99 with this client; the same answers through node:http's own",
+    '   response (`writeHead` + `end`, no framework) take 58–135 ms of server time for 1,000 (the loop includes the TLS',
+    '   writes) and read 76–163 ms at p99 (2026-12-07, thirteen runs). kubeseed reads 224–366 ms in the six runs after the',
+    '   change below, the bare Fastify fan-out 89–192 ms in the same runs. Timed inside the server (2026-12-07, three',
+    "   runs, 1,000 workers): the report's commit 1–2 ms; the pass that releases the wave and commits it 38–67 ms; the",
+    '   1,000 answers 42–85 ms (`buildStep` 29–57 ms of it: the join YAML, on code not yet warm); the audit records durable',
+    '   11–22 ms later (25–45 ms before the store view stopped splicing each new key into its sorted index: `## Store view:',
+    "   new keys`); then the 1,000 Fastify replies, 120–173 ms, where node:http's own `writeHead` + `end` takes ~110 µs an",
+    "   answer (105–123 ms for 1,000, timed in an experiment that bypassed Fastify's reply, not kept). What kubeseed added",
+    '   per released worker was cut (log lines, schema serialisation, 1,000 audit commits → 10, the endpoint described per',
+    "   spec instead of per step, the audit keys' index); what remains beside node:http's own cost is one `buildStep` per",
+    '   worker (its JoinConfiguration names the node and its address, so only the keys after `nodeRegistration` are the',
+    "   same for a token's workers: ~10–15 ms to save), Fastify's reply (~20–25 % over node:http's), the wave's commits",
+    '   and GC. None of these brings a server built on node:http under 50 ms here.',
     '4. Memory with 5,000 waiting agents (`## Coordinator memory`): RSS beyond the heap is TLS connection state in both',
     '   servers. Cut so far: one logger per polling route (~15 bound functions per waiting poll); the store view interns its',
     "   records' short strings and shares their empty objects, and the plan words the workers' `waitsFor` once (idle heap",
