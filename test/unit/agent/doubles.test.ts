@@ -58,6 +58,20 @@ discovery:
     caCertHashes: ["${hash}"]
 ${extra}`;
 
+/** A sandbox whose control plane ran `kubeadm init` (after `prepare`, which can place files first). */
+function initialised(prepare: (s: ReturnType<typeof sandbox>) => void = () => {}) {
+  const s = sandbox();
+  prepare(s);
+  s.put('/i.yaml', init());
+  const r = s.run('kubeadm', 'init', '--config', '/i.yaml');
+  expect(r.code, r.err).toBe(0);
+  return s;
+}
+
+/** Another machine of the cluster whose control plane ran in `cp`: its own root, the cluster state shared. */
+const machineOf = (cp: { root: string }, extra: Record<string, string> = {}) =>
+  sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: join(cp.root, '.doubles', 'cluster.json'), ...extra });
+
 describe('kubeadm TEST DOUBLE', () => {
   it('refuses to run without a test root', () => {
     const res = spawnSync(join(DOUBLES_DIR, 'kubeadm'), ['version'], { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' });
@@ -153,7 +167,7 @@ describe('kubeadm TEST DOUBLE', () => {
     expect(s.run('kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/connection refused/);
     expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
     expect(s.run('kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/FileAvailable--etc-kubernetes-kubelet.conf/); // same root as the init
-    const w = sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: join(s.root, '.doubles', 'cluster.json') });
+    const w = machineOf(s);
     w.put('/j.yaml', join_('', 'sha256:1234'));
     expect(w.run('kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/caCertHashes: Invalid value/);
     w.put('/j.yaml', join_().replace(/ {4}caCertHashes.*\n/, ''));
@@ -194,13 +208,9 @@ describe('kubeadm TEST DOUBLE', () => {
   });
 
   it('join writes the cluster CA from cluster-info to caCertPath and trusts it in kubelet.conf (kubelet.go runKubeletStartJoinPhase)', () => {
-    const s = sandbox();
     // Any PEM stands for the cluster CA here: the double hands on what init found, as cluster-info does.
     const ca = '-----BEGIN CERTIFICATE-----\nTUlJQ0FURVNU\n-----END CERTIFICATE-----\n';
-    s.put('/etc/kubernetes/pki/ca.crt', ca, 0o644);
-    s.put('/i.yaml', init());
-    expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
-    const w = sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: join(s.root, '.doubles', 'cluster.json') });
+    const w = machineOf(initialised((s) => s.put('/etc/kubernetes/pki/ca.crt', ca, 0o644)));
     w.put('/j.yaml', join_());
     const r = w.run('kubeadm', 'join', '--config', '/j.yaml');
     expect(r.code, r.err).toBe(0);
@@ -210,12 +220,10 @@ describe('kubeadm TEST DOUBLE', () => {
   });
 
   it('join stops at kubelet-start while a Node of its name reads Ready; reset stops the kubelet and the Node reads Unknown after the grace period', () => {
-    const s = sandbox();
-    s.put('/i.yaml', init());
-    expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
+    const s = initialised();
     s.put('/cni.yaml', 'kind: DaemonSet\nmetadata: {name: cni}\n', 0o644);
     expect(s.run('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'apply', '--server-side', '-f', '/cni.yaml').code).toBe(0);
-    const w = sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: join(s.root, '.doubles', 'cluster.json') });
+    const w = machineOf(s);
     /** Runs a double with the grace period `graceMs` (the node controller's, read when the Node is looked at). */
     const withGrace = (box: typeof s, graceMs: number, tool: string, ...args: string[]) => {
       const res = spawnSync(join(DOUBLES_DIR, tool), args, {
@@ -267,7 +275,7 @@ describe('kubeadm TEST DOUBLE', () => {
     const s = sandbox({ KUBESEED_DOUBLE_STRICT_TOKENS: '1' });
     s.put('/i.yaml', init());
     expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
-    const w = sandbox({ KUBESEED_DOUBLE_STRICT_TOKENS: '1', KUBESEED_DOUBLE_CLUSTER_STATE: join(s.root, '.doubles', 'cluster.json') });
+    const w = machineOf(s, { KUBESEED_DOUBLE_STRICT_TOKENS: '1' });
     w.put('/j.yaml', join_('', HASH, 'zzzzzz.0123456789abcdef'));
     expect(w.run('kubeadm', 'join', '--config', '/j.yaml').err).toMatch(/token id "zzzzzz" is invalid/);
   });
@@ -319,10 +327,7 @@ describe('the doubles behave like the real programs', () => {
   });
 
   it('kubeadm join (1.34+ preflight) has no emptiness check on the manifests dir: .kubelet-keep does not stop it', () => {
-    const s = sandbox();
-    s.put('/i.yaml', init());
-    expect(s.run('kubeadm', 'init', '--config', '/i.yaml').code).toBe(0);
-    const w = sandbox({ KUBESEED_DOUBLE_CLUSTER_STATE: join(s.root, '.doubles', 'cluster.json') });
+    const w = machineOf(initialised());
     w.put('/j.yaml', join_());
     const r = w.run('kubeadm', 'join', '--config', '/j.yaml');
     expect(r.code, r.err).toBe(0);
