@@ -3,7 +3,8 @@
  * the coordinator is SIGKILLed right after init and restarted; the keepalived MASTER is killed
  * (the VIP must move to the BACKUP within 5 s and joins continue through it); a worker's link is
  * down for 20 s; cp2's agent is SIGKILLed (with its kubeadm, as systemd kills the unit's cgroup)
- * during its control-plane join and restarted by the supervisor. The rollout must still complete
+ * during its control-plane join and restarted by the supervisor; each worker's first join fails after
+ * its Node registered, so the retry needs the Node deleted first. The rollout must still complete
  * with exactly one init and no overlapping control-plane joins.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,8 +36,12 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
           packages: 'preinstalled',
           hosts: fleet({ lb: 2, cp: 3, w: 2 }),
         },
-        // Slow enough that the faults land mid-rollout: init 3 s, each control-plane join 5 s.
-        doubleEnv: { KUBESEED_DOUBLE_SLEEP_MS: 'kubeadm init=3000,kubeadm join-control-plane=5000,kubeadm join=1000' },
+        // Slow enough that the faults land mid-rollout: init 3 s, each control-plane join 5 s. Each worker's first
+        // join fails after its Node registered (the Node stays, Ready once the CNI is up).
+        doubleEnv: {
+          KUBESEED_DOUBLE_SLEEP_MS: 'kubeadm init=3000,kubeadm join-control-plane=5000,kubeadm join=1000',
+          KUBESEED_DOUBLE_FAIL: 'kubeadm join-registered=1',
+        },
       });
       await cluster.start();
 
@@ -116,6 +121,25 @@ describe.skipIf(skipUnless('e2e', { root: true, commands: E2E_COMMANDS }))(
       expect(resets.length).toBeGreaterThan(0);
       expect(facts.controlPlaneJoins.filter((j) => j.host === 'cp2' && j.exit === 0)).toHaveLength(1);
       expect(facts.controlPlaneJoinOverlaps).toEqual([]);
+    });
+
+    it('resets a worker whose join failed with its Node registered, deletes the Node through the API, and joins it again', () => {
+      const kubeadm = (host: string) => facts.calls.filter((c) => c.tool === 'kubeadm' && c.nodeName === host);
+      for (const host of ['w1', 'w2']) {
+        const failed = kubeadm(host).find((c) => c.argv[0] === 'join' && c.exit === 1 && c.injected === true);
+        expect(failed, `${host}: the injected failure`).toBeDefined();
+        const reset = kubeadm(host).find((c) => c.argv[0] === 'reset' && c.exit === 0 && c.ms > failed!.ms);
+        expect(reset, `${host}: a reset after it`).toBeDefined();
+        // The coordinator's delete-node step, through the stand-in API server (kubeadm-api).
+        const deleted = facts.calls.find(
+          (c) => c.tool === 'kubeadm-api' && c.argv[1] === 'DELETE' && c.deleted === host && c.ms > reset!.ms,
+        );
+        expect(deleted, `${host}: the Node deleted after the reset`).toMatchObject({ existed: true });
+        const joined = kubeadm(host).find((c) => c.argv[0] === 'join' && c.exit === 0);
+        expect(joined!.ms, `${host}: joined after the delete`).toBeGreaterThan(deleted!.ms);
+      }
+      // No join ever met a Ready Node of its name (kubeadm's kubelet-start refusal).
+      expect(facts.calls.filter((c) => c.nodeExists !== undefined)).toEqual([]);
     });
 
     it('lets a worker whose link was down for 20 s catch up', () => {

@@ -271,6 +271,26 @@ describe('kubeadm TEST DOUBLE', () => {
     expect(withGrace(w, 60_000, 'kubeadm', 'join', '--config', '/j.yaml').code).toBe(0);
   });
 
+  it('a worker join can fail with its Node registered (KUBESEED_DOUBLE_FAIL "kubeadm join-registered"): the Node stays, and a retry after reset stops at kubelet-start until it is deleted', () => {
+    const s = initialised();
+    const w = machineOf(s, { KUBESEED_DOUBLE_FAIL: 'kubeadm join-registered=1' });
+    w.put('/j.yaml', join_());
+    const failed = w.run('kubeadm', 'join', '--config', '/j.yaml');
+    expect(failed.code).toBe(1);
+    expect(failed.err).toContain('injected failure after the Node "w-1" registered');
+    expect(readDoubleLog(w.log).at(-1)).toMatchObject({ tool: 'kubeadm', exit: 1, nodeName: 'w-1', controlPlane: false });
+    const reset = w.run('kubeadm', 'reset', '-f');
+    expect(reset.code).toBe(0);
+    expect(readDoubleLog(w.log).at(-1)).toMatchObject({ tool: 'kubeadm', argv: ['reset', '-f'], exit: 0, nodeName: 'w-1' });
+    // The pod network is up, so the Node the failed join left reads Ready.
+    s.put('/cni.yaml', 'kind: DaemonSet\nmetadata: {name: cni}\n', 0o644);
+    expect(s.run('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'apply', '--server-side', '-f', '/cni.yaml').code).toBe(0);
+    expect(w.run('kubeadm', 'join', '--config', '/j.yaml').err).toContain('a Node with name "w-1" and status "Ready" already exists');
+    expect(w.run('kubeadm', 'reset', '-f').code).toBe(0);
+    expect(s.run('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'delete', 'node', 'w-1').code).toBe(0);
+    expect(w.run('kubeadm', 'join', '--config', '/j.yaml').code).toBe(0);
+  });
+
   it('strict token mode refuses a token the cluster does not know', () => {
     const s = sandbox({ KUBESEED_DOUBLE_STRICT_TOKENS: '1' });
     s.put('/i.yaml', init());
