@@ -211,7 +211,7 @@ function shortfalls(profile: string[]): string {
     '   per released worker was cut (log lines, schema serialisation, 1,000 audit commits → 10, the endpoint described per',
     "   spec instead of per step, the audit keys' index); what remains beside node:http's own cost is one `buildStep` per",
     '   worker (its JoinConfiguration names the node and its address, so only the keys after `nodeRegistration` are the',
-    "   same for a token's workers: ~10–15 ms to save), Fastify's reply (~20–25 % over node:http's), the wave's commits",
+    "   same for a token's workers: a few ms to save), Fastify's reply on top of node:http's, the wave's commits",
     '   and GC. None of these brings a server built on node:http under 50 ms here.',
     '4. Memory with 5,000 waiting agents (`## Coordinator memory`): RSS beyond the heap is TLS connection state in both',
     '   servers. Cut so far: one logger per polling route (~15 bound functions per waiting poll); the store view interns its',
