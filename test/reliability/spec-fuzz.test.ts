@@ -35,6 +35,15 @@ const work = tempDir('ks-spec-fuzz-');
 
 const rejected: MutatedSpec[] = [];
 
+/** How long one parse of `input` takes (its outcome was checked already). */
+function parseMs(input: string | Uint8Array): number {
+  const started = performance.now();
+  try {
+    parseSpec(input, 'cluster.yaml');
+  } catch {}
+  return performance.now() - started;
+}
+
 function describeInput(m: MutatedSpec): string {
   const head = typeof m.input === 'string' ? m.input : Buffer.from(m.input).toString('latin1');
   return `#${m.index} (${m.description}, seed ${SEED}): ${JSON.stringify(head.slice(0, 200))}`;
@@ -82,9 +91,12 @@ describe('spec fuzzing', () => {
           if (rejected.length < 2000 && rejectsBytes(mutated.input)) rejected.push(mutated);
         }
       }
-      const ms = performance.now() - started;
-      if (ms > slowest.ms) slowest = { ms, what: describeInput(mutated) };
+      let ms = performance.now() - started;
       const bound = boundMs(mutated.input);
+      // A slow parse is timed again, the fastest kept: a pathological input is slow every time, a machine busy
+      // with other tiers only sometimes (two CI runs of 10,000 passed; a third saw 754 ms against 738 once).
+      for (let again = 0; again < 2 && ms > bound; again++) ms = Math.min(ms, parseMs(mutated.input));
+      if (ms > slowest.ms) slowest = { ms, what: describeInput(mutated) };
       if (ms > bound) failures.push(`${describeInput(mutated)} took ${ms.toFixed(0)} ms (bound ${bound.toFixed(0)} ms)`);
       if (failures.length >= 20) break;
     }
