@@ -28,11 +28,13 @@ function sandbox(extra: Record<string, string> = {}, host: DoubleHostOptions = {
     mkdirSync(dirname(full), { recursive: true });
     writeFileSync(full, content, { mode });
   };
-  const run = (tool: string, ...args: string[]) => {
-    const res = spawnSync(join(DOUBLES_DIR, tool), args, { env, encoding: 'utf8' });
+  /** Runs a double in this sandbox, with `more` added to its environment. */
+  const runWith = (more: Record<string, string>, tool: string, ...args: string[]) => {
+    const res = spawnSync(join(DOUBLES_DIR, tool), args, { env: { ...env, ...more }, encoding: 'utf8' });
     return { code: res.status, out: res.stdout, err: res.stderr };
   };
-  return { root: r.root, log, put, run, env };
+  const run = (tool: string, ...args: string[]) => runWith({}, tool, ...args);
+  return { root: r.root, log, put, run, runWith, env };
 }
 
 const init = (extra = '') => `apiVersion: kubeadm.k8s.io/v1beta4
@@ -225,13 +227,8 @@ describe('kubeadm TEST DOUBLE', () => {
     expect(s.run('kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'apply', '--server-side', '-f', '/cni.yaml').code).toBe(0);
     const w = machineOf(s);
     /** Runs a double with the grace period `graceMs` (the node controller's, read when the Node is looked at). */
-    const withGrace = (box: typeof s, graceMs: number, tool: string, ...args: string[]) => {
-      const res = spawnSync(join(DOUBLES_DIR, tool), args, {
-        env: { ...box.env, KUBESEED_DOUBLE_NODE_GRACE_MS: String(graceMs) },
-        encoding: 'utf8',
-      });
-      return { code: res.status, out: res.stdout, err: res.stderr };
-    };
+    const withGrace = (box: typeof s, graceMs: number, tool: string, ...args: string[]) =>
+      box.runWith({ KUBESEED_DOUBLE_NODE_GRACE_MS: String(graceMs) }, tool, ...args);
     const condition = (graceMs: number) =>
       JSON.parse(withGrace(s, graceMs, 'kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'get', 'node', 'w-1', '-o', 'json').out)
         .status.conditions[0];
